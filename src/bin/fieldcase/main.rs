@@ -1,0 +1,75 @@
+//! `fieldcase` — the command-line interface. It parses arguments, reads the
+//! passphrase, calls the library and prints; no domain logic lives here.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod case_cmds;
+mod output;
+mod vault_cmds;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Offline-first case management for child protection.
+///
+/// The passphrase is read from the environment variable FIELDCASE_PASSPHRASE
+/// when it is set, otherwise from a prompt on the terminal.
+///
+/// Exit codes: 0 success, 1 operation failed (the message says why),
+/// 2 bad command line.
+#[derive(Parser)]
+#[command(name = "fieldcase", version, about, long_about = None)]
+pub struct Cli {
+    /// Vault directory (default: the platform data directory, e.g.
+    /// ~/.local/share/fieldcase/vault on Linux).
+    #[arg(long, global = true, env = "FIELDCASE_VAULT")]
+    pub vault: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a new vault (device identity, empty encrypted database).
+    Init(vault_cmds::InitArgs),
+    /// Unlock the vault and show what it holds and how it is protected.
+    Status(vault_cmds::StatusArgs),
+    /// Write a fresh encrypted snapshot and start a new journal generation.
+    Checkpoint,
+    /// Change the vault passphrase.
+    Passwd,
+    /// Fill the vault with realistic synthetic cases (for demos and tests).
+    Demo(case_cmds::DemoArgs),
+    /// List, show and read the history of cases.
+    #[command(subcommand)]
+    Case(case_cmds::CaseCommand),
+    /// Tasks due: overdue follow-up visits, deadlines, children turning 18.
+    Tasks(case_cmds::TasksArgs),
+    /// Measure commit latency, checkpoint and unlock time against plain SQLite.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let vault_dir = match cli.vault.clone().map(Ok).unwrap_or_else(vault_cmds::default_vault_dir) {
+        Ok(dir) => dir,
+        Err(e) => return output::fail(&e),
+    };
+    let result = match cli.command {
+        Command::Init(args) => vault_cmds::init(&vault_dir, args),
+        Command::Status(args) => vault_cmds::status(&vault_dir, args),
+        Command::Checkpoint => vault_cmds::checkpoint(&vault_dir),
+        Command::Passwd => vault_cmds::passwd(&vault_dir),
+        Command::Demo(args) => case_cmds::demo(&vault_dir, args),
+        Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
+        Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::fail(&e),
+    }
+}

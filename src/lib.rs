@@ -1,0 +1,3 @@
+//! Fieldcase core library: everything the desktop app and the CLI do.
+#![forbid(unsafe_code)]
+pub mod vault;
