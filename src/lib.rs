@@ -1,3 +1,4 @@
 //! Fieldcase core library: everything the desktop app and the CLI do.
 #![forbid(unsafe_code)]
+pub mod model;
 pub mod vault;

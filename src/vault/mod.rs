@@ -1,1 +1,469 @@
-//! placeholder
+//! The vault: the device's encrypted local store (DESIGN.md §3, on-disk format
+//! in docs/vault-format.md).
+//!
+//! An unlocked [`Vault`] holds the database in memory (SQLite) and the device
+//! keys. Every [`commit`](Vault::commit) is one SQLite transaction plus one
+//! age-encrypted journal frame, fsynced before the call returns; a
+//! [`checkpoint`](Vault::checkpoint) folds the journal into a new encrypted
+//! snapshot. Nothing in plaintext is ever written to a file.
+//!
+//! Architecture invariant: every byte this module writes is either an age file
+//! or the journal's framing (lengths, magic, generation); all file operations
+//! go through [`Storage`].
+//!
+//! Dropping a `Vault` does no I/O: every commit is already durable in the
+//! journal, so nothing is lost, and `Drop` could not report a failed
+//! checkpoint. Call [`Vault::lock`] to checkpoint on the way out.
+
+mod blob;
+mod checkpoint;
+mod envelope;
+mod error;
+pub mod frame;
+mod identity;
+mod journal;
+mod kv;
+mod recovery;
+mod snapshot;
+pub mod storage;
+
+use std::any::Any;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+pub use blob::BLOB_DIR;
+pub use error::{ApplyError, VaultError};
+pub use identity::{DeviceInfo, IDENTITY_FILE, MAX_SCRYPT_LOG_N};
+pub use journal::{journal_file_name, parse_journal_file_name};
+pub use kv::{kv_put, KvApplier};
+pub use recovery::{RecoveryReport, TailCut};
+pub use secrecy::SecretString;
+pub use snapshot::{META_TABLE, SNAPSHOT_FILE, SNAPSHOT_TMP};
+pub use storage::{FaultStorage, RealStorage, Storage, StorageFile};
+
+use identity::Keys;
+use journal::JournalWriter;
+
+/// Journal size that triggers an automatic checkpoint after a commit: 8 MiB.
+/// Unlocking replays the journal frame by frame (one X25519 operation each),
+/// so an unbounded journal would make unlocking slow; a checkpoint costs a
+/// full database write, so doing it too often makes commits slow. At a few
+/// hundred bytes per frame this is tens of thousands of commits.
+pub const DEFAULT_CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Name of the lock file that keeps two processes from opening one vault.
+pub const LOCK_FILE: &str = "vault.lock";
+
+/// Debug builds only: set this environment variable to a small number (e.g. 10)
+/// to make new identity files use scrypt work factor 2^N, so test suites do
+/// not spend a second per unlock. Release builds ignore it.
+pub const TEST_SCRYPT_ENV: &str = "FIELDCASE_TEST_SCRYPT_LOG_N";
+
+/// What `init` needs to know about the person and the office.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitOptions {
+    /// Name of the user of this device (also used as the device name).
+    pub name: String,
+    /// Role, "caseworker" by default (see `model::event::Role`).
+    pub role: String,
+    /// Office escrow recipient (`age1...`): every snapshot, frame and blob is
+    /// also encrypted to it.
+    pub escrow: Option<String>,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self { name: "caseworker".into(), role: "caseworker".into(), escrow: None }
+    }
+}
+
+/// Technical settings; [`Default`] is right for real use.
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// The file system (tests put a [`FaultStorage`] here).
+    pub storage: Arc<dyn Storage>,
+    /// scrypt work factor (log2 N) for identity files written by `init` and
+    /// `change_passphrase`. `None` = age's default, calibrated to about one
+    /// second on this machine: the passphrase is the only secret protecting
+    /// a stolen laptop, so each guess must be expensive.
+    pub scrypt_log_n: Option<u8>,
+    /// Journal size that triggers an automatic checkpoint.
+    pub checkpoint_bytes: u64,
+}
+
+impl Default for VaultOptions {
+    fn default() -> Self {
+        Self { storage: Arc::new(RealStorage), scrypt_log_n: test_scrypt_override(), checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES }
+    }
+}
+
+fn test_scrypt_override() -> Option<u8> {
+    if cfg!(debug_assertions) {
+        std::env::var(TEST_SCRYPT_ENV).ok().and_then(|v| v.parse().ok()).filter(|n| (1..=30).contains(n))
+    } else {
+        None
+    }
+}
+
+/// Deterministic application of journal entries to the database. The vault calls
+/// `migrate` once on a fresh database at init, and `apply` both on commit and
+/// when replaying the journal at open (so it MUST be deterministic and depend only
+/// on the db state and the entries).
+pub trait Applier: Send + Sync {
+    /// Create the schema in a fresh database.
+    fn migrate(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()>;
+    /// Apply the entries of one commit inside `tx`.
+    fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[serde_json::Value]) -> Result<(), ApplyError>;
+}
+
+/// Sizes and positions, for `fieldcase status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VaultStats {
+    /// Current generation (number of the snapshot, +1 per checkpoint).
+    pub generation: u64,
+    /// Frames in the current journal.
+    pub journal_frames: u64,
+    /// Bytes in the current journal (header included).
+    pub journal_bytes: u64,
+    /// Bytes of `snapshot.age`.
+    pub snapshot_bytes: u64,
+}
+
+/// An unlocked vault: the in-memory database and the device keys.
+pub struct Vault {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    conn: Connection,
+    applier: Box<dyn Applier>,
+    keys: Keys,
+    device: DeviceInfo,
+    generation: u64,
+    /// `None` after a checkpoint failed between the snapshot rename and the
+    /// journal creation; the next commit creates it.
+    journal: Option<JournalWriter>,
+    snapshot_hash: [u8; 32],
+    snapshot_size: u64,
+    report: RecoveryReport,
+    checkpoint_bytes: u64,
+    auto_checkpoint_error: Option<String>,
+    /// Held for the life of the vault: released (by the OS) when dropped.
+    _lock: Box<dyn Any + Send>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("dir", &self.dir).field("device", &self.device).field("generation", &self.generation).finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // temp_store=MEMORY: sorts and temporary tables never spill plaintext to
+    // temp files. secure_delete: deleted rows are zeroed inside their pages,
+    // so a checkpoint after a deletion really removes the data (crypto-erasure).
+    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;")
+}
+
+fn take_lock(storage: &dyn Storage, dir: &Path) -> Result<Box<dyn Any + Send>, VaultError> {
+    let path = dir.join(LOCK_FILE);
+    match storage.lock(&path) {
+        Ok(Some(l)) => Ok(l),
+        Ok(None) => Err(VaultError::Busy { dir: dir.to_owned() }),
+        Err(e) => Err(VaultError::io("lock", path, e)),
+    }
+}
+
+/// Write `bytes` to `dir/name` atomically: `name.tmp`, fsync, rename, fsync dir.
+pub(crate) fn write_file_atomically(storage: &dyn Storage, dir: &Path, name: &str, bytes: &[u8]) -> Result<(), VaultError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let dst = dir.join(name);
+    let result = (|| {
+        let mut f = storage.create(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
+        f.write_all(bytes).map_err(|e| VaultError::io("write", &tmp, e))?;
+        f.sync().map_err(|e| VaultError::io("fsync", &tmp, e))?;
+        drop(f);
+        storage.rename(&tmp, &dst).map_err(|e| VaultError::io("rename", &tmp, e))?;
+        storage.sync_dir(dir).map_err(|e| VaultError::io("fsync directory", dir, e))
+    })();
+    if result.is_err() && storage.exists(&tmp) {
+        // Best effort; leftovers are removed at the next unlock.
+        let _ = storage.remove(&tmp);
+    }
+    result
+}
+
+impl Vault {
+    /// Create a new vault in `dir` (created if missing; must not hold a vault).
+    pub fn init(dir: &Path, passphrase: &SecretString, opts: InitOptions, applier: Box<dyn Applier>) -> Result<Vault, VaultError> {
+        Self::init_with(dir, passphrase, opts, applier, &VaultOptions::default())
+    }
+
+    /// [`init`](Self::init) with explicit technical settings.
+    pub fn init_with(
+        dir: &Path,
+        passphrase: &SecretString,
+        opts: InitOptions,
+        applier: Box<dyn Applier>,
+        options: &VaultOptions,
+    ) -> Result<Vault, VaultError> {
+        use secrecy::ExposeSecret;
+        if passphrase.expose_secret().is_empty() {
+            return Err(VaultError::EmptyPassphrase);
+        }
+        let storage = options.storage.clone();
+        if storage.exists(dir) {
+            for name in storage.list(dir).map_err(|e| VaultError::io("list", dir, e))? {
+                let taken = name == IDENTITY_FILE
+                    || name == SNAPSHOT_FILE
+                    || name == BLOB_DIR
+                    || parse_journal_file_name(&name).is_some();
+                if taken {
+                    return Err(VaultError::AlreadyExists { dir: dir.to_owned(), path: dir.join(name) });
+                }
+            }
+        } else {
+            storage.create_dir(dir).map_err(|e| VaultError::io("create directory", dir, e))?;
+        }
+        let lock = take_lock(&*storage, dir)?;
+        let role = if opts.role.trim().is_empty() { "caseworker".to_owned() } else { opts.role.clone() };
+        let (keys, device) = identity::generate(&opts.name, &role, opts.escrow.as_deref())?;
+
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        snapshot::create_meta(&conn, 1)?;
+        applier.migrate(&conn)?;
+
+        // The identity is written last: its presence is what makes the
+        // directory a vault, so a crash before it leaves no half vault that
+        // `open` would accept.
+        let result = (|| {
+            let (hash, size) = snapshot::write_tmp(&*storage, dir, &mut conn, &keys.recipients)?;
+            storage.rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE)).map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
+            let journal = JournalWriter::create(&*storage, dir, 1, hash)?;
+            identity::write(&*storage, dir, &keys, &device, passphrase, options.scrypt_log_n)?;
+            Ok((hash, size, journal))
+        })();
+        let (snapshot_hash, snapshot_size, journal) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // Best effort: leave the directory as it was so init can be retried.
+                for name in [SNAPSHOT_TMP.to_owned(), SNAPSHOT_FILE.to_owned(), journal_file_name(1)] {
+                    let p = dir.join(name);
+                    if storage.exists(&p) {
+                        let _ = storage.remove(&p);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        Ok(Vault {
+            dir: dir.to_owned(),
+            storage,
+            conn,
+            applier,
+            keys,
+            device,
+            generation: 1,
+            journal: Some(journal),
+            snapshot_hash,
+            snapshot_size,
+            report: RecoveryReport { generation: 1, ..RecoveryReport::default() },
+            checkpoint_bytes: options.checkpoint_bytes,
+            auto_checkpoint_error: None,
+            _lock: lock,
+        })
+    }
+
+    /// Unlock the vault in `dir`: decrypt the identity, load the snapshot and
+    /// replay the journal (cutting a torn or corrupt tail, see
+    /// [`recovery_report`](Self::recovery_report)).
+    pub fn open(dir: &Path, passphrase: &SecretString, applier: Box<dyn Applier>) -> Result<Vault, VaultError> {
+        Self::open_with(dir, passphrase, applier, &VaultOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit technical settings.
+    pub fn open_with(dir: &Path, passphrase: &SecretString, applier: Box<dyn Applier>, options: &VaultOptions) -> Result<Vault, VaultError> {
+        let storage = options.storage.clone();
+        if !storage.exists(&dir.join(IDENTITY_FILE)) {
+            return Err(VaultError::NotAVault { dir: dir.to_owned() });
+        }
+        let lock = take_lock(&*storage, dir)?;
+        let (keys, device) = identity::read(&*storage, dir, passphrase)?;
+        let mut report = RecoveryReport::default();
+        recovery::remove_temp_files(&*storage, dir, &mut report)?;
+        let loaded = snapshot::load(&*storage, dir, &keys.age)?;
+        let mut conn = loaded.conn;
+        configure(&conn)?;
+        let journal = recovery::replay(
+            &*storage,
+            dir,
+            &mut conn,
+            &*applier,
+            &keys.age,
+            &recovery::SnapshotPosition { generation: loaded.generation, sha256: loaded.sha256 },
+            &mut report,
+        )?;
+        Ok(Vault {
+            dir: dir.to_owned(),
+            storage,
+            conn,
+            applier,
+            keys,
+            device,
+            generation: loaded.generation,
+            journal: Some(journal),
+            snapshot_hash: loaded.sha256,
+            snapshot_size: loaded.size,
+            report,
+            checkpoint_bytes: options.checkpoint_bytes,
+            auto_checkpoint_error: None,
+            _lock: lock,
+        })
+    }
+
+    /// What unlocking found and repaired.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The database, for reading. Write only through [`commit`](Self::commit):
+    /// anything written directly is not journaled and is lost at the next unlock.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The vault directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Apply entries in one SQLite transaction AND append+fsync one journal frame
+    /// before returning. All-or-nothing: on any error the db is unchanged.
+    pub fn commit(&mut self, entries: Vec<serde_json::Value>) -> Result<(), VaultError> {
+        if self.journal.is_none() {
+            self.journal = Some(JournalWriter::create(&*self.storage, &self.dir, self.generation, self.snapshot_hash)?);
+        }
+        let journal = self.journal.as_mut().expect("created just above");
+        if journal.broken {
+            return Err(VaultError::JournalBroken { path: journal.path.clone() });
+        }
+        let payload = frame::FramePayload {
+            generation: self.generation,
+            seq: journal.seq + 1,
+            prev_sha256: hex::encode(journal.last_hash),
+            entries,
+        };
+        let plain = Zeroizing::new(serde_json::to_vec(&payload).expect("JSON values always serialise"));
+        let ct = envelope::encrypt(&self.keys.recipients, &plain).map_err(VaultError::Encrypt)?;
+        if ct.len() > frame::MAX_FRAME_LEN {
+            return Err(VaultError::FrameTooLarge { size: ct.len(), limit: frame::MAX_FRAME_LEN });
+        }
+        let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
+        let tx = self.conn.transaction()?;
+        self.applier.apply(&tx, &payload.entries)?;
+        // On error `tx` is dropped here, which rolls the transaction back.
+        journal.append(&ct)?;
+        if let Err(e) = tx.commit() {
+            journal.remove_last(old_len, old_seq, old_hash);
+            return Err(e.into());
+        }
+        if journal.len >= self.checkpoint_bytes {
+            // The commit is durable already; a failed automatic checkpoint is
+            // kept for `status` and retried after the next commit.
+            self.auto_checkpoint_error = self.run_checkpoint().err().map(|e| e.to_string());
+        }
+        Ok(())
+    }
+
+    /// Write a new snapshot of the database and start a new journal generation.
+    /// Does nothing when no commit happened since the last snapshot.
+    pub fn checkpoint(&mut self) -> Result<(), VaultError> {
+        if matches!(&self.journal, Some(j) if j.seq == 0 && !j.broken) {
+            return Ok(());
+        }
+        self.run_checkpoint()
+    }
+
+    /// Checkpoint, then drop the database and zeroize the keys. If the
+    /// checkpoint fails the vault is still closed; every commit is safe in
+    /// the journal and the next unlock replays it.
+    pub fn lock(mut self) -> Result<(), VaultError> {
+        let result = self.checkpoint();
+        drop(self);
+        result
+    }
+
+    /// Who this device is.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    /// The device's Ed25519 signing key.
+    pub fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.keys.signing
+    }
+
+    /// The device's Ed25519 public key.
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.keys.signing.verifying_key()
+    }
+
+    /// The device's age recipient (`age1...`).
+    pub fn recipient(&self) -> String {
+        self.keys.recipients[0].to_string()
+    }
+
+    /// Encrypt an attachment into `blobs/<id>.age`; returns its id.
+    pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String, VaultError> {
+        blob::put(&*self.storage, &self.dir, &self.keys.recipients, bytes)
+    }
+
+    /// Decrypt attachment `id`.
+    pub fn get_blob(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        blob::get(&*self.storage, &self.dir, &self.keys.age, id)
+    }
+
+    /// Sizes and positions.
+    pub fn stats(&self) -> VaultStats {
+        VaultStats {
+            generation: self.generation,
+            journal_frames: self.journal.as_ref().map_or(0, |j| j.seq),
+            journal_bytes: self.journal.as_ref().map_or(0, |j| j.len),
+            snapshot_bytes: self.snapshot_size,
+        }
+    }
+
+    /// The error of the last automatic checkpoint, if it failed.
+    pub fn auto_checkpoint_error(&self) -> Option<&str> {
+        self.auto_checkpoint_error.as_deref()
+    }
+}
+
+/// Re-encrypt `identity.age` under a new passphrase (temp file, fsync, rename).
+pub fn change_passphrase(dir: &Path, old: &SecretString, new: &SecretString) -> Result<(), VaultError> {
+    change_passphrase_with(dir, old, new, &VaultOptions::default())
+}
+
+/// [`change_passphrase`] with explicit technical settings.
+pub fn change_passphrase_with(dir: &Path, old: &SecretString, new: &SecretString, options: &VaultOptions) -> Result<(), VaultError> {
+    use secrecy::ExposeSecret;
+    if new.expose_secret().is_empty() {
+        return Err(VaultError::EmptyPassphrase);
+    }
+    let (keys, device) = identity::read(&*options.storage, dir, old)?;
+    identity::write(&*options.storage, dir, &keys, &device, new, options.scrypt_log_n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_can_move_between_threads() {
+        // The desktop app keeps the unlocked vault in shared state.
+        fn is_send<T: Send>() {}
+        is_send::<Vault>();
+    }
+}

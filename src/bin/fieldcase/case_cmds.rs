@@ -1,6 +1,11 @@
 //! `demo`, `case list|show|history`, `tasks`. (Owned by the case-model work.)
 use std::path::Path;
 
+use anyhow::Context as _;
+use fieldcase::model::audit::AuditEntry;
+use fieldcase::model::projection::FieldStatus;
+use fieldcase::model::store::{CaseDetail, CaseStore, CaseSummary};
+
 #[derive(clap::Args)]
 pub struct DemoArgs {
     /// Number of synthetic cases to create.
@@ -9,6 +14,10 @@ pub struct DemoArgs {
     /// Random seed; the same seed gives the same cases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Add to a vault that already holds cases (refused otherwise, so real
+    /// case data is never mixed with synthetic data by accident).
+    #[arg(long)]
+    pub append: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -38,12 +47,248 @@ pub struct TasksArgs {
     pub json: bool,
 }
 
-pub fn demo(_dir: &Path, _args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("demo: not built yet")
+pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    let existing = store.case_count()?;
+    if existing > 0 && !args.append {
+        anyhow::bail!(
+            "the vault in {} already holds {existing} cases; use --append to add synthetic cases anyway",
+            dir.display()
+        );
+    }
+    let started = std::time::Instant::now();
+    let summary = fieldcase::model::demo::generate(&mut store, args.cases, args.seed)
+        .context("generating demo data")?;
+    store.lock().context("locking the vault")?;
+    println!(
+        "demo: {} cases, {} events, seed {}, dated {} to {} ({:.1} s)",
+        summary.cases,
+        summary.events,
+        args.seed,
+        summary.start,
+        summary.end,
+        started.elapsed().as_secs_f64()
+    );
+    println!("cases by stage:");
+    for (stage, n) in &summary.by_stage {
+        println!("  {stage:<24} {n:>5}");
+    }
+    println!(
+        "conflicts planted: {} ({} on protected fields, needing review)",
+        summary.conflicts_planted, summary.protected_conflicts_planted
+    );
+    println!(
+        "near-duplicate registrations planted: {} ({} merged by the data manager)",
+        summary.duplicates_planted, summary.duplicates_merged
+    );
+    if !summary.refused.is_empty() {
+        // A refusal is a defect in the generator's plan, not in the data.
+        eprintln!("warning: {} planned steps were refused by the case rules:", summary.refused.len());
+        for r in &summary.refused {
+            eprintln!("  {r}");
+        }
+    }
+    Ok(())
 }
-pub fn case(_dir: &Path, _cmd: CaseCommand) -> anyhow::Result<()> {
-    anyhow::bail!("case: not built yet")
+/// `case list|show|history [--json]`.
+pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    match cmd {
+        CaseCommand::List { json } => {
+            let cases = store.list_cases()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&cases)?);
+            } else {
+                print_case_list(&cases);
+            }
+        }
+        CaseCommand::Show { id, json } => {
+            let case = store.find_case(&id)?;
+            let detail = store.case_detail(case)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                print_case_detail(&detail);
+            }
+        }
+        CaseCommand::History { id, json } => {
+            let case = store.find_case(&id)?;
+            let history = store.history(case)?;
+            // Check the chain before showing it, so a tampered trail is never
+            // presented as true.
+            let verified = store.verify_history(case);
+            if json {
+                let out = serde_json::json!({
+                    "case_id": case,
+                    "chain_verified": verified.is_ok(),
+                    "chain_error": verified.as_ref().err().map(|e| e.to_string()),
+                    "entries": history,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print_history(&history);
+                match verified {
+                    Ok(n) => println!("audit chain verified ({n} entries)"),
+                    Err(e) => println!("AUDIT CHAIN BROKEN: {e}"),
+                }
+            }
+        }
+    }
+    Ok(())
 }
-pub fn tasks(_dir: &Path, _args: TasksArgs) -> anyhow::Result<()> {
-    anyhow::bail!("tasks: not built yet")
+
+/// `tasks [--json]`: tasks due today across all cases.
+pub fn tasks(dir: &Path, args: TasksArgs) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    let tasks = store.tasks(store.today())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&tasks)?);
+    } else if tasks.is_empty() {
+        println!("no tasks due");
+    } else {
+        let numbers: std::collections::HashMap<uuid::Uuid, String> =
+            store.list_cases()?.into_iter().map(|c| (c.id, c.case_number)).collect();
+        let mut tasks = tasks;
+        tasks.sort_by(|a, b| (a.due, &a.title).cmp(&(b.due, &b.title)));
+        for t in &tasks {
+            println!(
+                "{}  {:<16} {}{}",
+                t.due,
+                numbers.get(&t.case_id).map(String::as_str).unwrap_or("?"),
+                t.title,
+                if t.overdue_days > 0 { format!("  (OVERDUE {} days)", t.overdue_days) } else { String::new() }
+            );
+        }
+        println!("{} task(s)", tasks.len());
+    }
+    Ok(())
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
+    let passphrase = crate::vault_cmds::read_passphrase()?;
+    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
+}
+
+fn print_case_list(cases: &[CaseSummary]) {
+    println!(
+        "{:<16} {:<28} {:>5} {:<14} {:<22} {:<7} {:<16} REVIEW",
+        "CASE", "NAME", "AGE", "SEX", "STAGE", "RISK", "CASEWORKER"
+    );
+    for c in cases {
+        let name = [c.given_names.as_deref(), c.family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "{:<16} {:<28} {:>5} {:<14} {:<22} {:<7} {:<16} {}",
+            c.case_number,
+            truncate(&name, 28),
+            c.age_years.map(|a| format!("{a}")).unwrap_or_else(|| "?".into()),
+            c.sex.as_deref().unwrap_or("?"),
+            c.stage,
+            c.risk_level.as_deref().unwrap_or(if c.needs_review { "review" } else { "-" }),
+            truncate(c.caseworker.as_deref().unwrap_or("-"), 16),
+            if c.needs_review { "needs review" } else if c.conflicts > 0 { "merged" } else { "" },
+        );
+    }
+    println!("{} case(s)", cases.len());
+}
+
+fn print_case_detail(d: &CaseDetail) {
+    let s = &d.summary;
+    println!("Case {} ({})", s.case_number, s.id);
+    println!("  type {}, office {}, stage {}", s.case_type, s.office, s.stage);
+    if let Some(before) = &s.stage_before {
+        println!("  stage before: {before}");
+    }
+    println!("  caseworker: {}", s.caseworker.as_deref().unwrap_or("-"));
+    if s.needs_review {
+        println!("  NEEDS REVIEW: a protected field has conflicting values");
+    }
+    let mut current: Option<(String, Option<uuid::Uuid>)> = None;
+    for f in &d.fields {
+        let group = (f.form.clone(), f.item);
+        if current.as_ref() != Some(&group) {
+            match f.item {
+                Some(item) => println!("\n[{} item {}]", f.form, item),
+                None => println!("\n[{}]", f.form),
+            }
+            current = Some(group);
+        }
+        let value = f.value.as_ref().map(one_line).unwrap_or_else(|| "—".into());
+        let marker = match f.status {
+            FieldStatus::Ok => String::new(),
+            FieldStatus::MergedAutomatically => format!("   (merged automatically; {} values)", f.heads.len()),
+            FieldStatus::NeedsReview => format!(
+                "   (NEEDS REVIEW: {})",
+                f.heads.iter().map(|h| format!("{} by {}", one_line(&h.value), h.author)).collect::<Vec<_>>().join(" | ")
+            ),
+        };
+        println!("  {:<32} {}{}", f.field, value, marker);
+    }
+    if !d.items.is_empty() {
+        println!("\nItems:");
+        for i in &d.items {
+            println!("  {:<18} {} {} by {}", i.form, i.item, i.kind, i.author);
+        }
+    }
+    println!("\nStages:");
+    for st in &d.stage_history {
+        println!(
+            "  {} {} → {} by {} ({}){}",
+            date_time(st.hlc.millis),
+            st.from.as_deref().unwrap_or("-"),
+            st.to,
+            st.author,
+            st.role,
+            if st.reason.is_empty() { String::new() } else { format!(": {}", st.reason) }
+        );
+    }
+    if !d.tasks.is_empty() {
+        println!("\nTasks:");
+        for t in &d.tasks {
+            let overdue = if t.overdue_days > 0 { format!("  (OVERDUE {} days)", t.overdue_days) } else { String::new() };
+            println!("  {}  {}{}", t.due, t.title, overdue);
+        }
+    }
+}
+
+fn print_history(entries: &[AuditEntry]) {
+    for a in entries {
+        let device = a.device_id.to_string();
+        println!(
+            "{:>4} {} {} ({}) on {} — {}{}",
+            a.seq,
+            date_time(a.hlc.millis),
+            a.author,
+            a.role,
+            &device[..8],
+            a.summary,
+            if a.fields.is_empty() { String::new() } else { format!(" [{}]", a.fields.join(", ")) }
+        );
+    }
+}
+
+fn one_line(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n.saturating_sub(1)).chain(std::iter::once('…')).collect()
+    }
+}
+
+fn date_time(millis: u64) -> String {
+    i64::try_from(millis)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "?".into())
 }

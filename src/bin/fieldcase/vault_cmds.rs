@@ -1,11 +1,25 @@
-//! `init`, `status`, `checkpoint`, `passwd`. (Owned by the vault work.)
+//! `init`, `status`, `checkpoint`, `passwd`: read the passphrase, call the
+//! library, print. (Owned by the vault work.)
 use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use fieldcase::model::store::CaseStore;
+use fieldcase::vault::{change_passphrase, InitOptions, RecoveryReport, SecretString, Vault, META_TABLE};
+use secrecy::ExposeSecret;
+
+/// Environment variable holding the passphrase (else it is prompted for).
+pub const PASSPHRASE_ENV: &str = "FIELDCASE_PASSPHRASE";
+/// Environment variable holding the new passphrase for `passwd`.
+pub const NEW_PASSPHRASE_ENV: &str = "FIELDCASE_NEW_PASSPHRASE";
 
 #[derive(clap::Args)]
 pub struct InitArgs {
-    /// Device / user name shown in the audit trail.
+    /// Your name, shown in the audit trail (default: the login name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Your role: caseworker, supervisor, bid_panel, data_manager or viewer.
+    #[arg(long, default_value = "caseworker")]
+    pub role: String,
     /// Office escrow recipient (age1...): every snapshot, frame and blob is also
     /// encrypted to it so the office can recover this device.
     #[arg(long)]
@@ -25,15 +39,171 @@ pub fn default_vault_dir() -> anyhow::Result<PathBuf> {
     Ok(dirs.data_dir().join("vault"))
 }
 
-pub fn init(_dir: &Path, _args: InitArgs) -> anyhow::Result<()> {
-    anyhow::bail!("init: not built yet")
+/// The passphrase from FIELDCASE_PASSPHRASE, else from a prompt.
+pub fn read_passphrase() -> anyhow::Result<SecretString> {
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(SecretString::from(p));
+    }
+    let p = rpassword::prompt_password("Vault passphrase: ").context("cannot read the passphrase from the terminal; set FIELDCASE_PASSPHRASE")?;
+    Ok(SecretString::from(p))
 }
-pub fn status(_dir: &Path, _args: StatusArgs) -> anyhow::Result<()> {
-    anyhow::bail!("status: not built yet")
+
+/// A new passphrase from `env`, else prompted twice. Never empty.
+fn read_new_passphrase(env: &str) -> anyhow::Result<SecretString> {
+    let p = match std::env::var(env) {
+        Ok(p) => SecretString::from(p),
+        Err(_) => {
+            let a = rpassword::prompt_password("New passphrase: ").with_context(|| format!("cannot read the passphrase from the terminal; set {env}"))?;
+            let b = rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase from the terminal")?;
+            if a != b {
+                anyhow::bail!("the two passphrases differ; nothing was changed");
+            }
+            SecretString::from(a)
+        }
+    };
+    if p.expose_secret().is_empty() {
+        anyhow::bail!("the passphrase is empty: choose a passphrase (several words are easiest to remember)");
+    }
+    Ok(p)
 }
-pub fn checkpoint(_dir: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("checkpoint: not built yet")
+
+pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
+    let name = args
+        .name
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "caseworker".into());
+    let passphrase = read_new_passphrase(PASSPHRASE_ENV)?;
+    let opts = InitOptions { name, role: args.role, escrow: args.escrow };
+    let store = CaseStore::init(dir, &passphrase, opts).with_context(|| format!("cannot create a vault in {}", dir.display()))?;
+    let device = store.vault().device().clone();
+    store.lock()?;
+    println!("Created vault {}", dir.display());
+    println!("  device {} ({}), role {}", device.device_id, device.device_name, device.role);
+    match &device.escrow {
+        Some(r) => println!("  escrow ON: the office key {r} can also decrypt this vault"),
+        None => println!("  escrow OFF: if the passphrase is lost, the data is lost"),
+    }
+    Ok(())
 }
-pub fn passwd(_dir: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("passwd: not built yet")
+
+/// Row counts of the tables of the database (the vault's own metadata excluded).
+fn table_counts(vault: &Vault) -> anyhow::Result<Vec<(String, i64)>> {
+    let conn = vault.conn();
+    let mut s = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let names: Vec<String> = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for name in names.into_iter().filter(|n| n != META_TABLE) {
+        // Table names come from sqlite_schema and are quoted, not user input.
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| r.get(0))?;
+        out.push((name, n));
+    }
+    Ok(out)
+}
+
+fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(t) = &r.tail_cut {
+        lines.push(format!(
+            "cut the end of {} at byte {} ({} bytes, from change {} on): {}",
+            t.journal, t.offset, t.bytes_removed, t.first_lost_seq, t.reason
+        ));
+    }
+    if let Some(h) = &r.header_damaged {
+        lines.push(format!("journal header damaged ({h}); its changes were still replayed"));
+    }
+    if !r.stale_journals.is_empty() {
+        lines.push(format!("removed journals already in the snapshot: {}", r.stale_journals.join(", ")));
+    }
+    if !r.newer_journals.is_empty() {
+        lines.push(format!("NOT applied, journals newer than the snapshot (was an old snapshot restored?): {}", r.newer_journals.join(", ")));
+    }
+    if !r.temp_files_removed.is_empty() {
+        lines.push(format!("removed unfinished temporary files: {}", r.temp_files_removed.join(", ")));
+    }
+    if r.journal_created {
+        lines.push("the journal was missing (crash during a checkpoint) and was started again".into());
+    }
+    lines
+}
+
+pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
+    let passphrase = read_passphrase()?;
+    let store = CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let cases = store.case_count()?;
+    let vault = store.vault();
+    let device = vault.device();
+    let stats = vault.stats();
+    let report = vault.recovery_report();
+    let tables = table_counts(vault)?;
+    if args.json {
+        let j = serde_json::json!({
+            "vault": dir,
+            "device": {
+                "device_id": device.device_id,
+                "device_name": device.device_name,
+                "user_name": device.user_name,
+                "role": device.role,
+                "created": device.created,
+                "verifying_key": hex::encode(vault.verifying_key().as_bytes()),
+                "recipient": vault.recipient(),
+            },
+            "escrow": { "on": device.escrow.is_some(), "recipient": device.escrow },
+            "generation": stats.generation,
+            "journal_frames": stats.journal_frames,
+            "journal_bytes": stats.journal_bytes,
+            "snapshot_bytes": stats.snapshot_bytes,
+            "recovery": report,
+            "recovery_clean": report.is_clean(),
+            "cases": cases,
+            "tables": tables.iter().map(|(n, c)| serde_json::json!({"name": n, "rows": c})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        println!("Vault       {}", dir.display());
+        println!("Device      {} ({})", device.device_name, device.device_id);
+        println!("User, role  {}, {}", device.user_name, device.role);
+        match &device.escrow {
+            Some(r) => println!("Escrow      ON ({r})"),
+            None => println!("Escrow      OFF (a lost passphrase means lost data)"),
+        }
+        println!("Generation  {}", stats.generation);
+        println!("Journal     {} changes, {} bytes", stats.journal_frames, stats.journal_bytes);
+        println!("Snapshot    {} bytes", stats.snapshot_bytes);
+        let lines = describe_recovery(report);
+        if lines.is_empty() {
+            println!("Recovery    clean ({} changes replayed)", report.frames_replayed);
+        } else {
+            println!("Recovery    {} changes replayed; repaired:", report.frames_replayed);
+            for l in lines {
+                println!("              - {l}");
+            }
+        }
+        println!("Cases       {cases}");
+        let t: Vec<String> = tables.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        println!("Tables      {}", t.join(", "));
+    }
+    // Status only reads; no checkpoint (dropping does no I/O).
+    drop(store);
+    Ok(())
+}
+
+pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
+    let passphrase = read_passphrase()?;
+    let store = CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let before = store.vault().stats();
+    store.lock().context("checkpoint failed; every saved change is still in the journal")?;
+    if before.journal_frames == 0 {
+        println!("Nothing to do: the snapshot already holds everything (generation {}).", before.generation);
+    } else {
+        println!("Checkpoint done: {} changes folded into snapshot generation {}.", before.journal_frames, before.generation + 1);
+    }
+    Ok(())
+}
+
+pub fn passwd(dir: &Path) -> anyhow::Result<()> {
+    let old = read_passphrase()?;
+    let new = read_new_passphrase(NEW_PASSPHRASE_ENV)?;
+    change_passphrase(dir, &old, &new).with_context(|| format!("passphrase of {} not changed", dir.display()))?;
+    println!("Passphrase changed.");
+    Ok(())
 }

@@ -1,0 +1,146 @@
+//! Errors of the case store ([`crate::model::store::CaseStore`]).
+
+use uuid::Uuid;
+
+use crate::model::audit::AuditError;
+use crate::model::event::{Role, SignatureError, UnknownRole};
+use crate::model::forms::FieldError;
+use crate::model::lifecycle::RuleViolation;
+use crate::model::projection::ApplyRejection;
+use crate::vault::VaultError;
+
+/// What went wrong with a case-store operation, phrased so a person can act.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The vault failed (wrong passphrase, disk, journal…).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// No case with this id or case number.
+    #[error("no case {case} in this vault")]
+    NotFound {
+        /// The id or number asked for.
+        case: String,
+    },
+    /// The form id is not one of the form definitions.
+    #[error("unknown form {form:?}")]
+    UnknownForm {
+        /// The form asked for.
+        form: String,
+    },
+    /// Values do not fit the form definition.
+    #[error("invalid values: {}", field_errors(errors))]
+    Invalid {
+        /// One error per bad field.
+        errors: Vec<FieldError>,
+    },
+    /// A lifecycle rule forbids the change.
+    #[error("not allowed by the case rules: {}", violations.iter().map(|v| format!("{} {}", v.rule, v.message)).collect::<Vec<_>>().join("; "))]
+    RuleViolated {
+        /// Every rule that blocks it.
+        violations: Vec<RuleViolation>,
+    },
+    /// The acting role may not do this.
+    #[error("a {role} may not {action}")]
+    Forbidden {
+        /// The acting role.
+        role: Role,
+        /// What was attempted.
+        action: String,
+    },
+    /// An imported event's signature does not verify against its device's key
+    /// (forged, altered after signing, or claiming another device's id).
+    #[error("event {event} refused: {reason}")]
+    BadSignature {
+        /// The event.
+        event: Uuid,
+        /// Why.
+        reason: SignatureError,
+    },
+    /// An imported event comes from a device this vault does not trust.
+    #[error("event {event} comes from unknown device {device}; trust the device first")]
+    UnknownDevice {
+        /// The device.
+        device: Uuid,
+        /// The event.
+        event: Uuid,
+    },
+    /// A device signed two different events with the same sequence number.
+    #[error("device {device} signed two different events with sequence number {seq} ({existing} and {new}): equivocation, refused")]
+    Equivocation {
+        /// The device.
+        device: Uuid,
+        /// The sequence number.
+        seq: u64,
+        /// The event already known (or seen first).
+        existing: Uuid,
+        /// The other one.
+        new: Uuid,
+    },
+    /// An event id is already known with different content.
+    #[error("event {event} is already known with different content: refused")]
+    ConflictingEvent {
+        /// The event.
+        event: Uuid,
+    },
+    /// An event's payload does not have the shape its kind needs.
+    #[error("event {event} is malformed: {reason}")]
+    Malformed {
+        /// The event.
+        event: Uuid,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An imported event is stamped more than a day ahead of this machine's
+    /// clock.
+    #[error("event {event} from device {device} is dated {millis} ms since 1970, more than a day ahead of this machine's clock; check that device's date and time")]
+    FromTheFuture {
+        /// The event.
+        event: Uuid,
+        /// Its device.
+        device: Uuid,
+        /// Its HLC milliseconds.
+        millis: u64,
+    },
+    /// `resolve_conflict` on a field that has no conflict.
+    #[error("{form}.{field} has no conflict to resolve")]
+    NoConflict {
+        /// Form.
+        form: String,
+        /// Field.
+        field: String,
+    },
+    /// A device is already trusted with another key.
+    #[error("device {device} is already trusted with a different key")]
+    DeviceKeyMismatch {
+        /// The device.
+        device: Uuid,
+    },
+    /// The vault's role is not a known role.
+    #[error(transparent)]
+    UnknownRole(#[from] UnknownRole),
+    /// The audit trail does not verify.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// Database failure (a bug or a tampered database).
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+fn field_errors(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<ApplyRejection> for StoreError {
+    fn from(e: ApplyRejection) -> StoreError {
+        match e {
+            ApplyRejection::Malformed(reason) => StoreError::Malformed { event: Uuid::nil(), reason },
+            ApplyRejection::UnknownDevice { device, event } => StoreError::UnknownDevice { device, event },
+            ApplyRejection::Equivocation { device, seq, existing, new } => {
+                StoreError::Equivocation { device, seq, existing, new }
+            }
+            ApplyRejection::ConflictingEvent(event) => StoreError::ConflictingEvent { event },
+            ApplyRejection::DeviceKeyMismatch(device) => StoreError::DeviceKeyMismatch { device },
+            ApplyRejection::Db(e) => StoreError::Database(e),
+        }
+    }
+}

@@ -1,0 +1,2046 @@
+//! Case lifecycle: the stages of DOMAIN.md §2.1, the transition table of
+//! §2.2 as explicit data, and the hard rules R1–R11 of §2.4 together with the
+//! role rules of §1.
+//!
+//! [`check`] is the single gate: the store calls it before it signs a local
+//! event and again for every imported event, so a rule broken on another
+//! device is refused here too. It reads only [`CaseFacts`] (what the
+//! projection knows about the case *before* the event) and the event itself;
+//! it never verifies signatures (the store does that first).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::model::event::{Event, EventKind, Role};
+use crate::model::roles::{self, Action};
+
+/// A case's stage (DOMAIN.md §2.1). Care arrangement, risk level and tracing
+/// status are not stages: they are field values that change at any stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Child met or referred.
+    Identified,
+    /// Registration saved with consent or another legitimate basis.
+    Registered,
+    /// Best Interests Assessment started.
+    BiaInProgress,
+    /// BIA signed by a supervisor; risk level set.
+    BiaCompleted,
+    /// Family tracing open.
+    Tracing,
+    /// Family located; willingness, capacity and safety being assessed.
+    FamilyAssessment,
+    /// Relationship and wishes being checked on both sides.
+    Verification,
+    /// Submission report sent to the BID panel.
+    BidPending,
+    /// Panel decision recorded.
+    BidDecided,
+    /// Return, reunification, local integration or resettlement being implemented.
+    SolutionInProgress,
+    /// Child reunified/returned/placed; reintegration plan active.
+    Reintegration,
+    /// Monitoring visits under the §2.5 schedule.
+    FollowUp,
+    /// Closure requested, awaiting a supervisor.
+    ClosurePending,
+    /// Closed with an approved reason.
+    Closed,
+    /// Child absconded, missing or unreachable.
+    SuspendedLostContact,
+    /// Accepted by a receiving office; read-only here.
+    TransferredOut,
+    /// Merged into another case.
+    Duplicate,
+    /// Reopened after closure, before moving back to the stage needing rework.
+    Reopened,
+}
+
+impl Stage {
+    /// Every stage, in lifecycle order.
+    pub const ALL: [Stage; 18] = [
+        Stage::Identified,
+        Stage::Registered,
+        Stage::BiaInProgress,
+        Stage::BiaCompleted,
+        Stage::Tracing,
+        Stage::FamilyAssessment,
+        Stage::Verification,
+        Stage::BidPending,
+        Stage::BidDecided,
+        Stage::SolutionInProgress,
+        Stage::Reintegration,
+        Stage::FollowUp,
+        Stage::ClosurePending,
+        Stage::Closed,
+        Stage::SuspendedLostContact,
+        Stage::TransferredOut,
+        Stage::Duplicate,
+        Stage::Reopened,
+    ];
+
+    /// The wire name (`"bid_pending"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Identified => "identified",
+            Stage::Registered => "registered",
+            Stage::BiaInProgress => "bia_in_progress",
+            Stage::BiaCompleted => "bia_completed",
+            Stage::Tracing => "tracing",
+            Stage::FamilyAssessment => "family_assessment",
+            Stage::Verification => "verification",
+            Stage::BidPending => "bid_pending",
+            Stage::BidDecided => "bid_decided",
+            Stage::SolutionInProgress => "solution_in_progress",
+            Stage::Reintegration => "reintegration",
+            Stage::FollowUp => "follow_up",
+            Stage::ClosurePending => "closure_pending",
+            Stage::Closed => "closed",
+            Stage::SuspendedLostContact => "suspended_lost_contact",
+            Stage::TransferredOut => "transferred_out",
+            Stage::Duplicate => "duplicate",
+            Stage::Reopened => "reopened",
+        }
+    }
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the case is still open (not closed, transferred out or merged).
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            Stage::Closed | Stage::TransferredOut | Stage::Duplicate
+        )
+    }
+
+    /// Whether the case accepts no new form data, notes, visits or referrals
+    /// in this stage (closed, transferred out — read-only at the sender — or
+    /// merged into another case).
+    pub fn is_read_only(self) -> bool {
+        !self.is_open()
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the rules need to know about a case, built by the projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFacts {
+    /// The case.
+    pub case_id: Uuid,
+    /// `uasc`, `accompanied_child_at_risk` or `family_with_children`.
+    pub case_type: String,
+    /// Current stage.
+    pub stage: Stage,
+    /// Stage before suspended_lost_contact / closure_pending / reopened.
+    pub stage_before: Option<Stage>,
+    /// `"form_id.field"` → current value (in a conflict: the newest head) of
+    /// non-item fields.
+    pub values: BTreeMap<String, Value>,
+    /// form_id → value objects of its list items, in HLC order. An object may
+    /// carry its item id under the key `"_item"`; rules use it to merge an
+    /// item edit with the item's earlier values.
+    pub items: BTreeMap<String, Vec<Value>>,
+    /// When each stage was entered, in order.
+    pub stage_dates: Vec<(Stage, NaiveDate)>,
+}
+
+impl CaseFacts {
+    /// Facts of a case with no values yet (tests and tools start from this).
+    pub fn new(case_id: Uuid, case_type: &str, stage: Stage) -> CaseFacts {
+        CaseFacts {
+            case_id,
+            case_type: case_type.to_string(),
+            stage,
+            stage_before: None,
+            values: BTreeMap::new(),
+            items: BTreeMap::new(),
+            stage_dates: Vec::new(),
+        }
+    }
+
+    /// The current value of `form.field`, if it holds something (null, empty
+    /// strings, empty lists and empty objects count as nothing).
+    pub fn value(&self, form: &str, field: &str) -> Option<&Value> {
+        self.values
+            .get(&format!("{form}.{field}"))
+            .filter(|v| present(v))
+    }
+
+    /// The current value of `form.field` as a string.
+    pub fn str_value(&self, form: &str, field: &str) -> Option<&str> {
+        self.value(form, field).and_then(Value::as_str)
+    }
+
+    /// The current value of `form.field` as a bool.
+    pub fn bool_value(&self, form: &str, field: &str) -> Option<bool> {
+        self.value(form, field).and_then(Value::as_bool)
+    }
+
+    /// The list items of a form (empty if none).
+    pub fn items(&self, form: &str) -> &[Value] {
+        self.items.get(form).map_or(&[], Vec::as_slice)
+    }
+
+    /// The date the case last entered `stage`.
+    pub fn last_entered(&self, stage: Stage) -> Option<NaiveDate> {
+        self.stage_dates
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, d)| *d)
+    }
+
+    /// Whether the case is a unaccompanied or separated child.
+    pub fn is_uasc(&self) -> bool {
+        self.case_type == "uasc"
+    }
+}
+
+/// One broken rule: the rule's code (`"R1b"`, `"R9"`, `"transition"`,
+/// `"role"`, `"closed"`) and a sentence a caseworker can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleViolation {
+    /// Rule code, e.g. `"R1b"`.
+    pub rule: String,
+    /// What is missing or wrong.
+    pub message: String,
+}
+
+impl RuleViolation {
+    /// A violation of `rule`.
+    pub fn new(rule: &str, message: impl Into<String>) -> RuleViolation {
+        RuleViolation {
+            rule: rule.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RuleViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.rule, self.message)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The transition table (DOMAIN.md §2.2)
+// ---------------------------------------------------------------------------
+
+/// Where a transition may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromStage {
+    /// Exactly this stage.
+    Exactly(Stage),
+    /// Any open stage except the side states that have their own exits
+    /// (closure_pending, suspended_lost_contact when it says so).
+    AnyOpen,
+    /// Any stage at all.
+    Any,
+}
+
+/// Where a transition leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToStage {
+    /// Exactly this stage.
+    Exactly(Stage),
+    /// Back to the stage remembered in [`CaseFacts::stage_before`].
+    Previous,
+    /// One of these stages (reopened → the stage needing rework).
+    OneOf(&'static [Stage]),
+}
+
+/// A guard: the violations that block the transition (empty = allowed).
+pub type Guard = fn(&CaseFacts, &Event, Stage) -> Vec<RuleViolation>;
+
+/// One allowed transition.
+#[derive(Clone, Copy)]
+pub struct Transition {
+    /// From.
+    pub from: FromStage,
+    /// To.
+    pub to: ToStage,
+    /// Who may make it.
+    pub roles: &'static [Role],
+    /// What triggers it (DOMAIN.md wording).
+    pub trigger: &'static str,
+    /// Conditions that must hold.
+    pub guard: Guard,
+}
+
+impl fmt::Debug for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transition")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("roles", &self.roles)
+            .finish()
+    }
+}
+
+impl Transition {
+    fn matches_from(&self, from: Stage) -> bool {
+        match self.from {
+            FromStage::Exactly(s) => s == from,
+            // closure_pending has its own exits (approve / reject); an open
+            // case that is already suspended may still be closed or moved.
+            FromStage::AnyOpen => from.is_open() && from != Stage::ClosurePending,
+            FromStage::Any => true,
+        }
+    }
+
+    fn matches_to(&self, facts: &CaseFacts, to: Stage) -> bool {
+        match self.to {
+            ToStage::Exactly(s) => s == to,
+            ToStage::Previous => facts.stage_before == Some(to),
+            ToStage::OneOf(list) => list.contains(&to),
+        }
+    }
+}
+
+const CW_SV: &[Role] = &[Role::Caseworker, Role::Supervisor];
+const SV: &[Role] = &[Role::Supervisor];
+const PANEL: &[Role] = &[Role::BidPanel];
+const PANEL_SV: &[Role] = &[Role::BidPanel, Role::Supervisor];
+const DM: &[Role] = &[Role::DataManager];
+
+/// Stages a reopened case can go back to for rework.
+const REWORK: &[Stage] = &[
+    Stage::BiaInProgress,
+    Stage::Tracing,
+    Stage::FamilyAssessment,
+    Stage::Verification,
+    Stage::BidPending,
+    Stage::SolutionInProgress,
+    Stage::Reintegration,
+    Stage::FollowUp,
+    Stage::ClosurePending,
+];
+
+/// The allowed transitions of DOMAIN.md §2.2 (with the role of §1 that makes
+/// each). Checked in order; the first whose from/to match decides.
+pub static TRANSITIONS: &[Transition] = &[
+    t(
+        Stage::Identified,
+        Stage::Registered,
+        CW_SV,
+        "registration saved",
+        guard_registered,
+    ),
+    t(
+        Stage::Registered,
+        Stage::BiaInProgress,
+        CW_SV,
+        "caseworker opens the BIA",
+        guard_none,
+    ),
+    t(
+        Stage::BiaInProgress,
+        Stage::BiaCompleted,
+        SV,
+        "supervisor signs the BIA",
+        guard_bia_completed,
+    ),
+    t(
+        Stage::BiaCompleted,
+        Stage::Tracing,
+        CW_SV,
+        "tracing opened",
+        guard_tracing_opened,
+    ),
+    t(
+        Stage::BiaCompleted,
+        Stage::BidPending,
+        SV,
+        "direct referral to the BID panel",
+        guard_direct_bid,
+    ),
+    t(
+        Stage::BiaCompleted,
+        Stage::SolutionInProgress,
+        SV,
+        "solution without BID (family/accompanied case)",
+        guard_solution_without_bid,
+    ),
+    t(
+        Stage::Tracing,
+        Stage::FamilyAssessment,
+        CW_SV,
+        "family member located",
+        guard_family_located,
+    ),
+    t(
+        Stage::Tracing,
+        Stage::BidPending,
+        SV,
+        "tracing unsuccessful or unsafe",
+        guard_tracing_outcome,
+    ),
+    t(
+        Stage::FamilyAssessment,
+        Stage::Verification,
+        CW_SV,
+        "family assessment recorded",
+        guard_assessment_recorded,
+    ),
+    t(
+        Stage::Verification,
+        Stage::BidPending,
+        SV,
+        "verification outcome recorded",
+        guard_verification_outcome,
+    ),
+    t(
+        Stage::Verification,
+        Stage::SolutionInProgress,
+        SV,
+        "same-country reunification with a verified parent/caregiver",
+        guard_same_country_reunification,
+    ),
+    t(
+        Stage::BidPending,
+        Stage::BidDecided,
+        PANEL,
+        "panel decision recorded",
+        guard_bid_decided,
+    ),
+    t(
+        Stage::BidPending,
+        Stage::ClosurePending,
+        PANEL,
+        "panel decision case_closed",
+        guard_bid_case_closed,
+    ),
+    t(
+        Stage::BidDecided,
+        Stage::SolutionInProgress,
+        SV,
+        "supervisor launches implementation",
+        guard_implementation,
+    ),
+    t(
+        Stage::BidDecided,
+        Stage::BidPending,
+        PANEL_SV,
+        "panel reopens or new facts",
+        guard_bid_reopened,
+    ),
+    t(
+        Stage::SolutionInProgress,
+        Stage::Reintegration,
+        CW_SV,
+        "arrival/reunification/placement",
+        guard_reintegration,
+    ),
+    t(
+        Stage::Reintegration,
+        Stage::FollowUp,
+        SV,
+        "reintegration plan approved",
+        guard_plan_approved,
+    ),
+    Transition {
+        from: FromStage::Exactly(Stage::SuspendedLostContact),
+        to: ToStage::Previous,
+        roles: CW_SV,
+        trigger: "child found",
+        guard: guard_none,
+    },
+    Transition {
+        from: FromStage::AnyOpen,
+        to: ToStage::Exactly(Stage::SuspendedLostContact),
+        roles: CW_SV,
+        trigger: "child absconded, missing or unreachable",
+        guard: guard_suspend,
+    },
+    Transition {
+        from: FromStage::AnyOpen,
+        to: ToStage::Exactly(Stage::ClosurePending),
+        roles: CW_SV,
+        trigger: "closure requested",
+        guard: guard_closure_requested,
+    },
+    t(
+        Stage::ClosurePending,
+        Stage::Closed,
+        SV,
+        "supervisor approves closure",
+        guard_closure_approved,
+    ),
+    Transition {
+        from: FromStage::Exactly(Stage::ClosurePending),
+        to: ToStage::Previous,
+        roles: SV,
+        trigger: "supervisor rejects closure",
+        guard: guard_reason,
+    },
+    Transition {
+        from: FromStage::AnyOpen,
+        to: ToStage::Exactly(Stage::TransferredOut),
+        roles: DM,
+        trigger: "receiving office accepts the transfer",
+        guard: guard_transfer_accepted,
+    },
+    Transition {
+        from: FromStage::Any,
+        to: ToStage::Exactly(Stage::Duplicate),
+        roles: DM,
+        trigger: "data manager merges",
+        guard: guard_none,
+    },
+    t(
+        Stage::Closed,
+        Stage::Reopened,
+        SV,
+        "new concern or breakdown",
+        guard_reason,
+    ),
+    Transition {
+        from: FromStage::Exactly(Stage::Reopened),
+        to: ToStage::OneOf(REWORK),
+        roles: CW_SV,
+        trigger: "back to the stage needing rework",
+        guard: guard_none,
+    },
+];
+
+const fn t(
+    from: Stage,
+    to: Stage,
+    roles: &'static [Role],
+    trigger: &'static str,
+    guard: Guard,
+) -> Transition {
+    Transition {
+        from: FromStage::Exactly(from),
+        to: ToStage::Exactly(to),
+        roles,
+        trigger,
+        guard,
+    }
+}
+
+/// The transition that would take a case from `facts.stage` to `to`, if the
+/// table has one (roles and guards not yet checked).
+pub fn transition_for(facts: &CaseFacts, to: Stage) -> Option<&'static Transition> {
+    TRANSITIONS
+        .iter()
+        .find(|tr| tr.matches_from(facts.stage) && tr.matches_to(facts, to))
+}
+
+/// Every stage the table allows from the case's current stage (for screens:
+/// which buttons to show), whatever the role and guards.
+pub fn next_stages(facts: &CaseFacts) -> Vec<Stage> {
+    Stage::ALL
+        .into_iter()
+        .filter(|s| *s != facts.stage && transition_for(facts, *s).is_some())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The gate
+// ---------------------------------------------------------------------------
+
+/// Check one event against the lifecycle, role and hard rules, given the
+/// case as it is before the event. Returns every violation found.
+pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>> {
+    let mut out = Vec::new();
+    if event.role == Role::Viewer {
+        out.push(RuleViolation::new(
+            "role",
+            "a reporting viewer records nothing",
+        ));
+        return Err(out);
+    }
+    match event.kind {
+        EventKind::CaseRegistered => {}
+        EventKind::StatusChanged => check_status(facts, event, &mut out),
+        EventKind::FormSaved
+        | EventKind::NoteAdded
+        | EventKind::VisitRecorded
+        | EventKind::ReferralMade => check_form_data(facts, event, &mut out),
+        EventKind::AttachmentAdded => {
+            closed_guard(facts, "add an attachment", &mut out);
+            require_action(
+                event.role,
+                Action::RecordCaseData,
+                "add an attachment",
+                &mut out,
+            );
+        }
+        EventKind::CaseAssigned => {
+            let to = event
+                .payload
+                .get("caseworker")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let self_assign = to == event.author;
+            if !(roles::may(event.role, Action::AssignAny)
+                || (self_assign && roles::may(event.role, Action::AssignSelf)))
+            {
+                out.push(RuleViolation::new(
+                    "role",
+                    format!("a {} may not assign a case to someone else", event.role),
+                ));
+            }
+        }
+        EventKind::ConflictResolved => {
+            require_action(
+                event.role,
+                Action::ResolveConflict,
+                "resolve a conflict",
+                &mut out,
+            );
+        }
+        EventKind::CaseMerged => require_action(
+            event.role,
+            Action::MergeDuplicates,
+            "merge duplicate cases",
+            &mut out,
+        ),
+        EventKind::CaseTransferred => {
+            require_action(event.role, Action::Transfer, "transfer a case", &mut out);
+            out.extend(transfer_accepted(facts));
+        }
+        EventKind::CaseErased => {
+            require_action(event.role, Action::Erase, "erase a case", &mut out);
+            let second = event
+                .payload
+                .get("second_approver")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or("");
+            if second.is_empty() || second == event.author {
+                out.push(RuleViolation::new("erasure", "erasure needs a second approver other than the data manager (payload.second_approver)"));
+            }
+        }
+    }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViolation>) {
+    if !roles::may(role, action) {
+        out.push(RuleViolation::new(
+            "role",
+            format!("a {role} may not {what}"),
+        ));
+    }
+}
+
+fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
+    if facts.stage.is_read_only() {
+        out.push(RuleViolation::new(
+            "closed",
+            format!(
+                "the case is {}: it accepts no new data ({what}) until it is reopened",
+                facts.stage
+            ),
+        ));
+    }
+}
+
+fn event_date(e: &Event) -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(e.hlc.millis).unwrap_or(i64::MAX))
+        .map(|d| d.date_naive())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// status.changed
+// ---------------------------------------------------------------------------
+
+fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
+    let to_name = e
+        .payload
+        .get("to")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(to) = Stage::parse(to_name) else {
+        out.push(RuleViolation::new(
+            "transition",
+            format!("unknown stage {to_name:?}"),
+        ));
+        return;
+    };
+    if to == facts.stage {
+        out.push(RuleViolation::new(
+            "transition",
+            format!("the case is already {to}"),
+        ));
+        return;
+    }
+    let Some(tr) = transition_for(facts, to) else {
+        out.push(RuleViolation::new(
+            "transition",
+            format!("a case cannot move from {} to {to}", facts.stage),
+        ));
+        return;
+    };
+    if !tr.roles.contains(&e.role) {
+        let who = tr
+            .roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let rule = if to == Stage::Closed
+            || matches!(tr.to, ToStage::Previous) && facts.stage == Stage::ClosurePending
+        {
+            "R11"
+        } else {
+            "role"
+        };
+        out.push(RuleViolation::new(
+            rule,
+            format!(
+                "moving {} → {to} ({}) is for a {who}, not a {}",
+                facts.stage, tr.trigger, e.role
+            ),
+        ));
+    }
+    out.extend((tr.guard)(facts, e, to));
+}
+
+fn reason_of(e: &Event) -> &str {
+    e.payload
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+fn guard_none(_: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    Vec::new()
+}
+
+fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
+    if reason_of(e).is_empty() {
+        vec![RuleViolation::new(
+            "transition",
+            format!("moving to {to} needs a reason"),
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let named = f.value("registration_bia", "given_names").is_some()
+        || f.value("registration_bia", "family_name").is_some();
+    if !named
+        || f.value("registration_bia", "sex").is_none()
+        || f.value("registration_bia", "age_years").is_none()
+    {
+        v.push(RuleViolation::new(
+            "registration",
+            "registration needs the identity minimum: a name, sex and age",
+        ));
+    }
+    match f.str_value("registration_bia", "legitimate_basis") {
+        None => v.push(RuleViolation::new(
+            "R4",
+            "registration needs a recorded legitimate basis",
+        )),
+        Some("consent") if f.value("registration_bia", "consent").is_none() => {
+            v.push(RuleViolation::new(
+                "R4",
+                "the legitimate basis is consent but no consent/assent is recorded",
+            ))
+        }
+        Some(_) => {}
+    }
+    v
+}
+
+/// R2: child's views (with whether heard alone) or the reason they were not obtained.
+fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
+    if f.value("registration_bia", "views_not_obtained_reason")
+        .is_some()
+    {
+        return None;
+    }
+    if f.value("registration_bia", "child_views").is_none() {
+        return Some(RuleViolation::new("R2", "the child's views (or the reason they could not be obtained) are not recorded in the BIA"));
+    }
+    if f.bool_value("registration_bia", "heard_alone").is_none() {
+        return Some(RuleViolation::new(
+            "R2",
+            "the BIA does not say whether the child was heard alone",
+        ));
+    }
+    None
+}
+
+fn guard_bia_completed(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.value("registration_bia", "risk_level").is_none() {
+        v.push(RuleViolation::new(
+            "R5",
+            "the risk level must be set to complete the BIA",
+        ));
+    }
+    v.extend(child_views_bia(f));
+    if f.value("registration_bia", "protection_concerns").is_none() {
+        v.push(RuleViolation::new(
+            "bia",
+            "protection concerns are not recorded",
+        ));
+    }
+    if f.bool_value("registration_bia", "bid_required").is_none() {
+        v.push(RuleViolation::new(
+            "bia",
+            "whether a formal BID is required is not answered",
+        ));
+    }
+    if f.str_value("registration_bia", "bia_approval_status") != Some("approved")
+        || f.value("registration_bia", "bia_approval").is_none()
+    {
+        v.push(RuleViolation::new(
+            "bia",
+            "the supervisor's BIA approval is not recorded",
+        ));
+    }
+    v
+}
+
+const UNSAFE: &[&str] = &["unsafe_family_implicated", "unsafe_other"];
+const LOCATED: &[&str] = &[
+    "family_located",
+    "verification_pending",
+    "verified",
+    "verification_failed",
+    "reunified",
+];
+
+fn item_str<'a>(item: &'a Value, field: &str) -> Option<&'a str> {
+    item.get(field).and_then(Value::as_str)
+}
+
+/// R8 on the case as a whole: may tracing be open?
+fn tracing_blockers(f: &CaseFacts) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    match f.str_value("registration_bia", "wants_tracing") {
+        Some("yes") => {}
+        Some(_) => v.push(RuleViolation::new(
+            "R8",
+            "the child has not agreed to tracing",
+        )),
+        None => v.push(RuleViolation::new(
+            "R8",
+            "the child's wish about tracing is not recorded",
+        )),
+    }
+    for item in f.items("family_tracing") {
+        if item_str(item, "tracing_safety_check").is_some_and(|s| UNSAFE.contains(&s)) {
+            v.push(RuleViolation::new(
+                "R8",
+                "tracing could endanger the child or family (safety check is unsafe)",
+            ));
+            break;
+        }
+    }
+    v
+}
+
+fn guard_tracing_opened(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = tracing_blockers(f);
+    let recommended = f
+        .value("registration_bia", "bia_recommended_actions")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x == "tracing"));
+    if !f.is_uasc() && !recommended {
+        v.push(RuleViolation::new(
+            "transition",
+            "tracing is for UASC or a child missing family members (BIA recommends tracing)",
+        ));
+    }
+    v
+}
+
+fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.bool_value("registration_bia", "bid_required") != Some(true) {
+        v.push(RuleViolation::new(
+            "transition",
+            "a direct BID referral needs bid_required = yes in the BIA",
+        ));
+    }
+    v.extend(submission_ready(f));
+    v
+}
+
+fn submission_ready(f: &CaseFacts) -> Option<RuleViolation> {
+    if f.value("bid", "submission_report").is_none() {
+        Some(RuleViolation::new(
+            "transition",
+            "the BID submission report is not written",
+        ))
+    } else {
+        None
+    }
+}
+
+fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.is_uasc() {
+        v.push(RuleViolation::new(
+            "R1a",
+            "a durable solution for an unaccompanied or separated child always needs a BID",
+        ));
+    }
+    if f.bool_value("registration_bia", "bid_required") != Some(false) {
+        v.push(RuleViolation::new(
+            "transition",
+            "going to a solution without BID needs bid_required = no in the BIA",
+        ));
+    }
+    let plan = "reintegration_family";
+    if f.value(plan, "plan_date").is_none() || f.value(plan, "risk_mitigation").is_none() {
+        v.push(RuleViolation::new(
+            "transition",
+            "a family return needs a risk assessment and a reintegration plan draft (reintegration_family plan_date, risk_mitigation)",
+        ));
+    }
+    v
+}
+
+fn guard_family_located(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let located = f.items("family_tracing").iter().any(|i| {
+        item_str(i, "tracing_status").is_some_and(|s| LOCATED.contains(&s))
+            || i.get("date_family_located").is_some_and(present)
+    });
+    if located {
+        Vec::new()
+    } else {
+        vec![RuleViolation::new(
+            "transition",
+            "no relative is recorded as located",
+        )]
+    }
+}
+
+fn guard_tracing_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let outcome = f.items("family_tracing").iter().any(|i| {
+        item_str(i, "tracing_status").is_some_and(|s| {
+            matches!(
+                s,
+                "unsuccessful_closed"
+                    | "on_hold_safety"
+                    | "on_hold_child_objects"
+                    | "verification_failed"
+            )
+        })
+    });
+    if !outcome {
+        v.push(RuleViolation::new(
+            "transition",
+            "the tracing outcome (unsuccessful or unsafe) is not recorded",
+        ));
+    }
+    v.extend(submission_ready(f));
+    v
+}
+
+fn guard_assessment_recorded(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let done = f.items("family_tracing").iter().any(|i| {
+        ["willingness", "capacity", "tracing_safety_check"]
+            .iter()
+            .all(|k| i.get(*k).is_some_and(present))
+    });
+    if done {
+        Vec::new()
+    } else {
+        vec![RuleViolation::new(
+            "transition",
+            "no family assessment with willingness, capacity and safety is recorded",
+        )]
+    }
+}
+
+/// R2 for verification: the child's wish about reunification in a verification record.
+fn verification_views(f: &CaseFacts) -> Option<RuleViolation> {
+    let heard = f
+        .items("verification")
+        .iter()
+        .any(|i| i.get("child_wishes_reunification").is_some_and(present));
+    (!heard).then(|| {
+        RuleViolation::new(
+            "R2",
+            "the child's wishes are not recorded in the verification",
+        )
+    })
+}
+
+fn guard_verification_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if !f
+        .items("verification")
+        .iter()
+        .any(|i| i.get("verification_outcome").is_some_and(present))
+    {
+        v.push(RuleViolation::new(
+            "transition",
+            "no verification outcome is recorded",
+        ));
+    }
+    v.extend(verification_views(f));
+    v.extend(submission_ready(f));
+    v
+}
+
+fn verified_relative(f: &CaseFacts) -> bool {
+    f.items("verification").iter().any(|i| {
+        i.get("relationship_verified").and_then(Value::as_bool) == Some(true)
+            && item_str(i, "verification_outcome")
+                .is_some_and(|o| matches!(o, "verified" | "reunification_with_enhanced_support"))
+    })
+}
+
+fn guard_same_country_reunification(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
+    if !verified_relative(f) && !spontaneous {
+        v.push(RuleViolation::new(
+            "R7",
+            "no relative is verified: reunification must wait for verification",
+        ));
+    }
+    v.extend(verification_views(f));
+    if f.is_uasc() && f.str_value("registration_bia", "child_status") != Some("separated") {
+        // Only a separated child rejoining a verified parent/caregiver in the
+        // same country may skip the BID; anything else is a durable solution.
+        v.push(RuleViolation::new(
+            "R1a",
+            "only a separated child reunifying in the same country may skip the BID; this needs a BID decision",
+        ));
+    }
+    v
+}
+
+fn voting_present(f: &CaseFacts, decision: &Map<String, Value>) -> Vec<Value> {
+    let members = decision
+        .get("panel_members")
+        .or_else(|| f.value("bid", "panel_members"));
+    members
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|m| {
+                    m.get("voting").and_then(Value::as_bool) == Some(true)
+                        && m.get("present").and_then(Value::as_bool) != Some(false)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn person_name(v: &Value) -> Option<&str> {
+    v.get("name")
+        .and_then(Value::as_str)
+        .or_else(|| v.as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// R9 (+R2 for BID) on the decision as it will be after `new` is written.
+fn bid_decision_rules(f: &CaseFacts, new: &Map<String, Value>) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let get = |k: &str| {
+        new.get(k)
+            .filter(|x| present(x))
+            .or_else(|| f.value("bid", k))
+    };
+    let voters = voting_present(f, new);
+    if voters.len() < 3 {
+        v.push(RuleViolation::new(
+            "R9",
+            format!(
+                "the panel has {} voting members present; a BID decision needs at least 3",
+                voters.len()
+            ),
+        ));
+    }
+    let caseworker = f
+        .value("registration_bia", "caseworker")
+        .and_then(person_name);
+    if let Some(cw) = caseworker {
+        if voters
+            .iter()
+            .any(|m| m.get("member").and_then(person_name) == Some(cw))
+        {
+            v.push(RuleViolation::new(
+                "R9",
+                format!("{cw} wrote the submission and may not vote on it"),
+            ));
+        }
+    }
+    if get("decision_reasons").is_none() {
+        v.push(RuleViolation::new(
+            "R9",
+            "the decision needs its full reasons",
+        ));
+    }
+    if let Some(dissent) = get("dissent").and_then(Value::as_array) {
+        if dissent.iter().any(|d| {
+            d.get("member").and_then(person_name).is_none()
+                || !d.get("reasons").is_some_and(present)
+        }) {
+            v.push(RuleViolation::new(
+                "R9",
+                "each dissent must name the member and give reasons",
+            ));
+        }
+    }
+    let decision = get("panel_decision").and_then(Value::as_str);
+    if matches!(
+        decision,
+        Some("approves_recommendation" | "not_approved_alternative")
+    ) && get("decided_solution").is_none()
+    {
+        v.push(RuleViolation::new("bid", "the decided solution is missing"));
+    }
+    let heard = get("child_interview").is_some()
+        && (get("criteria_views").is_some() || get("child_heard_alone").is_some());
+    if !heard
+        && f.value("registration_bia", "views_not_obtained_reason")
+            .is_none()
+    {
+        v.push(RuleViolation::new(
+            "R2",
+            "the child's BID interview and views are not recorded",
+        ));
+    }
+    v
+}
+
+fn guard_bid_decided(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    match f.str_value("bid", "panel_decision") {
+        Some("approves_recommendation" | "not_approved_alternative") => {}
+        Some("deferred") => v.push(RuleViolation::new(
+            "transition",
+            "a deferred decision keeps the case in bid_pending",
+        )),
+        Some(other) => v.push(RuleViolation::new(
+            "transition",
+            format!("panel decision {other} does not decide the case"),
+        )),
+        None => v.push(RuleViolation::new(
+            "transition",
+            "no panel decision is recorded",
+        )),
+    }
+    v.extend(bid_decision_rules(f, &Map::new()));
+    v
+}
+
+fn guard_bid_case_closed(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.str_value("bid", "panel_decision") != Some("case_closed") {
+        v.push(RuleViolation::new(
+            "transition",
+            "the panel can only send a case to closure with the decision case_closed",
+        ));
+    }
+    v.extend(guard_reason(f, e, to));
+    v
+}
+
+fn guard_bid_reopened(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
+    guard_reason(f, e, to)
+}
+
+/// The durable solution the case is heading for.
+fn solution(f: &CaseFacts) -> Option<&str> {
+    f.str_value("bid", "decided_solution")
+}
+
+const REUNIFYING: &[&str] = &[
+    "return_reintegration",
+    "reunification_host_country",
+    "third_country_family_reunification",
+];
+
+fn is_trafficked(f: &CaseFacts) -> bool {
+    let concerns = f
+        .value("registration_bia", "protection_concerns")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|c| c == "trafficking"));
+    concerns
+        || matches!(
+            f.str_value("registration_bia", "legal_status"),
+            Some("vot_presumed" | "vot_identified")
+        )
+}
+
+/// R1 (a)–(f): every missing safeguard before the return of a UASC, each
+/// listed separately.
+pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    // (a) BID decided, approving return, by the panel.
+    let decided = matches!(
+        f.str_value("bid", "panel_decision"),
+        Some("approves_recommendation" | "not_approved_alternative")
+    ) && solution(f) == Some("return_reintegration")
+        && f.last_entered(Stage::BidDecided).is_some();
+    if !decided {
+        v.push(RuleViolation::new(
+            "R1a",
+            "no BID decision approving the return is recorded",
+        ));
+    }
+    // (b) Legal guardian identified and notified (date and means).
+    let guardian = f.bool_value("registration_bia", "guardian_appointed") == Some(true)
+        && f.value("registration_bia", "guardian").is_some();
+    if !guardian {
+        v.push(RuleViolation::new("R1b", "no legal guardian is identified"));
+    }
+    let notified = f
+        .value("bid", "pre_return_checklist")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().any(|i| {
+                i.get("item").and_then(Value::as_str) == Some("b_guardian_notified")
+                    && i.get("done").and_then(Value::as_bool) == Some(true)
+                    && i.get("date").is_some_and(present)
+                    && i.get("evidence").is_some_and(present)
+            })
+        });
+    if !notified {
+        v.push(RuleViolation::new("R1b", "the legal guardian has not been notified of the return (date and means in the pre-return checklist)"));
+    }
+    // (c) Family traced, relationship verified, willing and able.
+    let traced = f
+        .items("family_tracing")
+        .iter()
+        .find(|i| item_str(i, "tracing_status").is_some_and(|s| LOCATED.contains(&s)));
+    match traced {
+        None => v.push(RuleViolation::new("R1c", "the family has not been traced")),
+        Some(item) => {
+            if !verified_relative(f) {
+                v.push(RuleViolation::new(
+                    "R1c",
+                    "the family relationship is not verified",
+                ));
+            }
+            if item_str(item, "willingness") != Some("yes") {
+                v.push(RuleViolation::new(
+                    "R1c",
+                    "the family's willingness to care for the child is not recorded as yes",
+                ));
+            }
+            if !item_str(item, "capacity")
+                .is_some_and(|c| matches!(c, "adequate" | "adequate_with_support"))
+            {
+                v.push(RuleViolation::new(
+                    "R1c",
+                    "the family's capacity to care is not assessed as adequate",
+                ));
+            }
+        }
+    }
+    // (d) Risk/safety assessment of the return location, not blocking.
+    let blocking = f.items("family_tracing").iter().any(|i| {
+        item_str(i, "tracing_safety_check").is_some_and(|s| UNSAFE.contains(&s))
+            || item_str(i, "assessment_recommendation") == Some("do_not_reunify")
+    });
+    if f.value("reintegration_uasc", "risk_mitigation").is_none() {
+        v.push(RuleViolation::new(
+            "R1d",
+            "no risk/safety assessment of the return location is recorded",
+        ));
+    } else if blocking {
+        v.push(RuleViolation::new(
+            "R1d",
+            "the risk assessment finds the return unsafe",
+        ));
+    }
+    // (e) Child's views; a trafficked child has wished or freely agreed to return.
+    if f.value("registration_bia", "child_views").is_none()
+        && f.value("bid", "criteria_views").is_none()
+    {
+        v.push(RuleViolation::new(
+            "R1e",
+            "the child's views on the return are not recorded",
+        ));
+    }
+    if is_trafficked(f) {
+        let agrees = f
+            .items("verification")
+            .iter()
+            .any(|i| item_str(i, "child_wishes_reunification") == Some("yes"))
+            || matches!(
+                f.str_value("registration_bia", "wants_reunification"),
+                Some("yes_asap" | "yes_later")
+            );
+        if !agrees {
+            v.push(RuleViolation::new(
+                "R1e",
+                "a trafficked child must have expressed the wish or freely agreed to return",
+            ));
+        }
+    }
+    // (f) Receiving child-protection actor named, reintegration plan drafted.
+    if f.value("reintegration_uasc", "receiving_actor").is_none() {
+        v.push(RuleViolation::new(
+            "R1f",
+            "no receiving child-protection actor in the country of origin is named",
+        ));
+    }
+    if f.value("reintegration_uasc", "plan_date").is_none()
+        || f.value("reintegration_uasc", "actions").is_none()
+    {
+        v.push(RuleViolation::new(
+            "R1f",
+            "no reintegration plan is drafted",
+        ));
+    }
+    v
+}
+
+/// Whether R1 applies to the case: a UASC whose solution is return.
+fn return_of_uasc(f: &CaseFacts) -> bool {
+    let heading = solution(f).or_else(|| f.str_value("bid", "caseworker_recommendation"));
+    f.is_uasc() && heading == Some("return_reintegration")
+}
+
+/// R7: a reunifying solution needs a verified relative, unless the reason
+/// records a spontaneous reunification (verified after the fact).
+fn reunification_verified(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
+    let reunifying = f.is_uasc() && solution(f).is_none_or(|s| REUNIFYING.contains(&s));
+    let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
+    (reunifying && !spontaneous && !verified_relative(f)).then(|| {
+        RuleViolation::new(
+            "R7",
+            "no reunification before verification: no relative is verified",
+        )
+    })
+}
+
+fn guard_implementation(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if solution(f).is_none() {
+        v.push(RuleViolation::new(
+            "transition",
+            "the BID has no decided solution to implement",
+        ));
+    }
+    if return_of_uasc(f) {
+        v.extend(return_safeguards(f));
+    }
+    v.extend(reunification_verified(f, e));
+    v
+}
+
+fn guard_reintegration(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let plan = if f.is_uasc() {
+        "reintegration_uasc"
+    } else {
+        "reintegration_family"
+    };
+    if f.value(plan, "plan_date").is_none() {
+        v.push(RuleViolation::new(
+            "transition",
+            format!("no reintegration plan ({plan}) is drafted"),
+        ));
+    }
+    // Entering reintegration records the arrival/return date: R1 again.
+    if return_of_uasc(f) {
+        v.extend(return_safeguards(f));
+    }
+    v.extend(reunification_verified(f, e));
+    v
+}
+
+fn guard_plan_approved(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    let plan = if f.is_uasc() {
+        "reintegration_uasc"
+    } else {
+        "reintegration_family"
+    };
+    let approved = f
+        .value(plan, "signatures")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter().any(|s| {
+                s.get("signatory").and_then(Value::as_str) == Some("supervisor")
+                    && s.get("signature").is_some_and(present)
+            })
+        });
+    if approved {
+        Vec::new()
+    } else {
+        vec![RuleViolation::new(
+            "transition",
+            "the reintegration plan has no supervisor signature",
+        )]
+    }
+}
+
+fn guard_suspend(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
+    let mut v = guard_reason(f, e, to);
+    if f.items("case_note").is_empty() && f.items("follow_up_visit").is_empty() {
+        v.push(RuleViolation::new(
+            "transition",
+            "log the attempts to reach the child (a note or visit) before suspending",
+        ));
+    }
+    v
+}
+
+/// Whole calendar months from `from` to `to` (negative if `to` is earlier).
+pub fn months_between(from: NaiveDate, to: NaiveDate) -> i32 {
+    let mut m = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32;
+    if to.day() < from.day() {
+        m -= 1;
+    }
+    m
+}
+
+fn parse_date(v: &Value) -> Option<NaiveDate> {
+    let s = v
+        .as_str()
+        .or_else(|| v.get("date").and_then(Value::as_str))?;
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// R11: what a closure request needs.
+fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let c = "closure_transfer";
+    let Some(reason) = f.str_value(c, "closure_reason") else {
+        return vec![RuleViolation::new(
+            "R11",
+            "the closure reason is not recorded (closure form)",
+        )];
+    };
+    if f.value(c, "closure_details").is_none() {
+        v.push(RuleViolation::new(
+            "R11",
+            "the closure details are not recorded",
+        ));
+    }
+    let today = event_date(e);
+    match reason {
+        "turned_18" if f.value(c, "transition_plan").is_none() => {
+            v.push(RuleViolation::new(
+                "R11",
+                "closure as turned_18 needs a transition plan",
+            ));
+        }
+        "lost_contact" => match f.value(c, "last_contact_date").and_then(parse_date) {
+            None => v.push(RuleViolation::new(
+                "R11",
+                "closure as lost_contact needs the date of last contact",
+            )),
+            Some(last) => {
+                if months_between(last, today) < 3 {
+                    v.push(RuleViolation::new("R11", format!("closure as lost_contact needs 3 months without contact; last contact was {last}")));
+                }
+                let attempts = f.items("follow_up_visit").len() + f.items("case_note").len();
+                if attempts == 0 {
+                    v.push(RuleViolation::new(
+                        "R11",
+                        "closure as lost_contact needs logged attempts to reach the child",
+                    ));
+                }
+            }
+        },
+        _ => {}
+    }
+    // Closing within 6 months of reintegration needs an override reason.
+    if let Some(t0) = f.last_entered(Stage::Reintegration) {
+        if months_between(t0, today) < 6
+            && !matches!(
+                reason,
+                "death_of_child" | "opened_in_error" | "duplicate" | "transferred" | "lost_contact"
+            )
+            && f.value(c, "early_closure_override_reason").is_none()
+        {
+            v.push(RuleViolation::new(
+                "R11",
+                "closing before 6 months of follow-up needs an override reason",
+            ));
+        }
+    }
+    v
+}
+
+fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.value("closure_transfer", "closure_approval").is_none() {
+        v.push(RuleViolation::new(
+            "R11",
+            "the supervisor's closure approval is not recorded",
+        ));
+    }
+    if f.value("closure_transfer", "closure_reason").is_none() {
+        v.push(RuleViolation::new(
+            "R11",
+            "the closure reason is not recorded",
+        ));
+    }
+    let _ = (e, to);
+    v
+}
+
+fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.str_value("closure_transfer", "transfer_status") != Some("accepted") {
+        v.push(RuleViolation::new(
+            "R12",
+            "the receiving office has not accepted the transfer",
+        ));
+    }
+    if f.value("closure_transfer", "transfer_to").is_none() {
+        v.push(RuleViolation::new(
+            "R12",
+            "the receiving office is not named",
+        ));
+    }
+    if f.value("closure_transfer", "transfer_consent").is_none() {
+        v.push(RuleViolation::new(
+            "R4",
+            "no consent (or documented basis) covers the cross-border transfer",
+        ));
+    }
+    v
+}
+
+fn guard_transfer_accepted(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
+    transfer_accepted(f)
+}
+
+// ---------------------------------------------------------------------------
+// form data
+// ---------------------------------------------------------------------------
+
+/// BID fields only the panel records (the decision and its safeguards).
+pub const BID_DECISION_FIELDS: &[&str] = &[
+    "panel_date",
+    "panel_members",
+    "panel_decision",
+    "decided_solution",
+    "decision_reasons",
+    "dissent",
+    "follow_up_actions",
+    "chair_signature",
+];
+
+/// BID decision fields that R10 makes immutable once a decision is recorded.
+const BID_IMMUTABLE: &[&str] = &[
+    "panel_decision",
+    "decided_solution",
+    "decision_reasons",
+    "dissent",
+    "chair_signature",
+];
+
+/// Consent-record fields of the registration (R10: superseded, never edited).
+const CONSENT_FIELDS: &[&str] = &[
+    "consent",
+    "consent_source",
+    "consent_scopes",
+    "legitimate_basis",
+    "consent_withheld_info",
+];
+
+/// Closure-record fields (R10).
+const CLOSURE_FIELDS: &[&str] = &[
+    "closure_reason",
+    "closure_approval",
+    "care_at_closure",
+    "permanent",
+];
+
+/// Care-arrangement fields (R6).
+const CARE_FIELDS: &[(&str, &str)] = &[
+    ("registration_bia", "care_arrangement"),
+    ("reintegration_uasc", "care_on_return"),
+    ("reintegration_family", "care_on_return"),
+    ("follow_up_visit", "care_arrangement_observed"),
+    ("closure_transfer", "care_at_closure"),
+];
+
+/// F5 mandatory items (placement blocked if any is false); the two with
+/// `Some` apply only to that provider group.
+const F5_MANDATORY: &[(&str, Option<&str>)] = &[
+    ("registered_authorised", None),
+    ("safeguarding_policy", None),
+    ("staff_vetting", None),
+    ("carer_training", None),
+    ("not_detention", None),
+    ("sex_age_separation", Some("facility")),
+    ("sibling_unity", None),
+    ("individual_case_file", None),
+    ("health_access", None),
+    ("education_access", None),
+    ("information_language", None),
+    ("complaints_mechanism", None),
+    ("carer_matching", Some("foster")),
+    ("foster_home_visit", Some("foster")),
+    ("max_stay_review", None),
+];
+
+fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
+    let form = e.form.as_deref().unwrap_or_default();
+    let empty = Map::new();
+    let values = e
+        .payload
+        .get("values")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let what = match e.kind {
+        EventKind::NoteAdded => "add a note",
+        EventKind::VisitRecorded => "record a visit",
+        EventKind::ReferralMade => "make a referral",
+        _ => "save form data",
+    };
+    closed_guard(f, what, out);
+    let role = e.role;
+
+    // Role rules (DOMAIN.md §1).
+    if form == "bid" {
+        let decision: Vec<&str> = values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| BID_DECISION_FIELDS.contains(k))
+            .collect();
+        // bid_id/version identify the record; both sides write them.
+        let submission: Vec<&str> = values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !BID_DECISION_FIELDS.contains(k) && !matches!(*k, "bid_id" | "version"))
+            .collect();
+        if !decision.is_empty() && !roles::may(role, Action::RecordBidDecision) {
+            out.push(RuleViolation::new(
+                "role",
+                format!(
+                    "only the BID panel records a BID decision ({}); not a {role}",
+                    decision.join(", ")
+                ),
+            ));
+        }
+        if !submission.is_empty() && !roles::may(role, Action::RecordCaseData) {
+            out.push(RuleViolation::new(
+                "role",
+                format!(
+                    "a {role} may not edit the BID submission ({})",
+                    submission.join(", ")
+                ),
+            ));
+        }
+        if !decision.is_empty() && role == Role::BidPanel && f.stage != Stage::BidPending {
+            out.push(RuleViolation::new(
+                "transition",
+                format!(
+                    "the panel decides cases in bid_pending; this case is {}",
+                    f.stage
+                ),
+            ));
+        }
+    } else if form == "closure_transfer" && role == Role::DataManager {
+        // A data manager runs transfers, nothing else of substance.
+        let other: Vec<&str> = values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !matches!(*k, "transfer_status" | "transfer_to" | "transfer_reason"))
+            .collect();
+        if !other.is_empty() {
+            out.push(RuleViolation::new(
+                "role",
+                format!(
+                    "a data manager may only record transfer fields, not {}",
+                    other.join(", ")
+                ),
+            ));
+        }
+    } else if !roles::may(role, Action::RecordCaseData) {
+        out.push(RuleViolation::new(
+            "role",
+            format!("a {role} may not record case data ({form})"),
+        ));
+    }
+    if form == "closure_transfer" {
+        if values.contains_key("closure_approval") && !roles::may(role, Action::ApproveClosure) {
+            out.push(RuleViolation::new(
+                "R11",
+                format!("only a supervisor approves a closure; not a {role}"),
+            ));
+        }
+        if values
+            .get("transfer_status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s != "requested")
+            && !roles::may(role, Action::Transfer)
+        {
+            out.push(RuleViolation::new(
+                "R12",
+                "only the data manager records the receiving office's answer to a transfer",
+            ));
+        }
+    }
+    if form == "registration_bia" {
+        let approves = values.contains_key("bia_approval")
+            || values
+                .get("bia_approval_status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s != "pending");
+        if approves && !roles::may(role, Action::ApproveBia) {
+            out.push(RuleViolation::new(
+                "role",
+                format!("only a supervisor signs off a BIA; not a {role}"),
+            ));
+        }
+        rule_r5(f, role, values, out);
+        rule_r10_consent(f, values, out);
+    }
+    if matches!(form, "reintegration_uasc" | "reintegration_family") {
+        if let Some(new) = values.get("signatures") {
+            let sv = |v: &Value| -> Vec<Value> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|s| {
+                                s.get("signatory").and_then(Value::as_str) == Some("supervisor")
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let old = f.value(form, "signatures").map(sv).unwrap_or_default();
+            if sv(new) != old && !roles::may(role, Action::ApprovePlan) {
+                out.push(RuleViolation::new(
+                    "role",
+                    "only a supervisor signs a reintegration plan as supervisor",
+                ));
+            }
+        }
+    }
+
+    // R6: detention is never a care arrangement.
+    for (cf, field) in CARE_FIELDS {
+        if *cf == form
+            && values
+                .get(*field)
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains("detention"))
+        {
+            out.push(RuleViolation::new(
+                "R6",
+                "detention is never a care arrangement: record the protection concern deprived_of_liberty and act urgently",
+            ));
+        }
+    }
+    if form == "temporary_care" {
+        rule_r6_placement(f, e, values, out);
+    }
+    if form == "family_tracing" {
+        rule_r8_item(f, e, values, out);
+        if values.get("tracing_status").and_then(Value::as_str) == Some("reunified")
+            && !verified_relative(f)
+        {
+            out.push(RuleViolation::new(
+                "R7",
+                "no reunification before verification: no relative is verified",
+            ));
+        }
+    }
+    if form == "bid" {
+        rule_bid_decision(f, values, out);
+    }
+    if e.kind == EventKind::ReferralMade {
+        rule_r4_referral(f, values, out);
+    }
+    if form == "closure_transfer" {
+        rule_r10_closure(f, values, out);
+    }
+}
+
+/// R5: lowering the risk level from high needs a supervisor; a data manager
+/// never changes it.
+fn rule_r5(f: &CaseFacts, role: Role, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let Some(new) = values.get("risk_level") else {
+        return;
+    };
+    let old = f.str_value("registration_bia", "risk_level");
+    if role == Role::DataManager {
+        out.push(RuleViolation::new(
+            "role",
+            "a data manager does not change a risk level",
+        ));
+    }
+    if old == Some("high")
+        && new.as_str() != Some("high")
+        && !roles::may(role, Action::LowerHighRisk)
+    {
+        out.push(RuleViolation::new(
+            "R5",
+            "lowering the risk level from high needs a supervisor",
+        ));
+    }
+    if f.stage != Stage::Identified
+        && f.stage != Stage::Registered
+        && f.stage != Stage::BiaInProgress
+        && !present(new)
+    {
+        out.push(RuleViolation::new(
+            "R5",
+            "the risk level cannot be cleared after the BIA is completed",
+        ));
+    }
+}
+
+fn date_in(v: &Value) -> Option<NaiveDate> {
+    v.get("date").and_then(parse_date)
+}
+
+/// R10: a consent record is superseded by a newer dated one, never edited.
+fn rule_r10_consent(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let Some(old) = f.value("registration_bia", "consent") else {
+        return;
+    };
+    let changes: Vec<&str> = CONSENT_FIELDS
+        .iter()
+        .copied()
+        .filter(|k| {
+            values
+                .get(*k)
+                .is_some_and(|v| f.value("registration_bia", k) != Some(v))
+        })
+        .collect();
+    if changes.is_empty() {
+        return;
+    }
+    let newer = match (values.get("consent").and_then(date_in), date_in(old)) {
+        (Some(new), Some(old)) => new > old,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if !newer {
+        out.push(RuleViolation::new(
+            "R10",
+            format!(
+                "a consent record is never edited ({}): record a new consent dated after the one of {}",
+                changes.join(", "),
+                date_in(old).map_or("unknown date".to_string(), |d| d.to_string())
+            ),
+        ));
+    }
+}
+
+/// R10: the closure of a closed case is never edited; after reopening, a new
+/// closure supersedes it.
+fn rule_r10_closure(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    if f.stage != Stage::Closed {
+        return;
+    }
+    let touched: Vec<&str> = CLOSURE_FIELDS
+        .iter()
+        .copied()
+        .filter(|k| values.contains_key(*k))
+        .collect();
+    if !touched.is_empty() {
+        out.push(RuleViolation::new(
+            "R10",
+            format!(
+                "a closure is never edited ({}): reopen the case and record a new closure",
+                touched.join(", ")
+            ),
+        ));
+    }
+}
+
+/// R9 and R10 on a save of the BID form by the panel.
+fn rule_bid_decision(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let new_decision = values.get("panel_decision").and_then(Value::as_str);
+    if let Some(d) = new_decision {
+        if d != "deferred" {
+            out.extend(bid_decision_rules(f, values));
+        }
+    }
+    // R10: once a final decision exists, decision fields change only in a new
+    // BID version (the old decision stays in the event history).
+    let old = f.str_value("bid", "panel_decision");
+    if old.is_some_and(|d| d != "deferred") {
+        let changed: Vec<&str> = BID_IMMUTABLE
+            .iter()
+            .copied()
+            .filter(|k| values.get(*k).is_some_and(|v| f.value("bid", k) != Some(v)))
+            .collect();
+        let new_version = values
+            .get("version")
+            .filter(|v| present(v))
+            .is_some_and(|v| f.value("bid", "version") != Some(v));
+        if !changed.is_empty() && !new_version {
+            out.push(RuleViolation::new(
+                "R10",
+                format!(
+                    "a BID decision is never edited ({}): record a new BID version (bump `version`) that supersedes it",
+                    changed.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+/// R4: identifying data leaves the office in a referral only under a
+/// consent that covers referral sharing (or another recorded legitimate
+/// basis), and the referral names the consent it relies on.
+fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    if !values.get("consent_for_referral").is_some_and(present) {
+        out.push(RuleViolation::new(
+            "R4",
+            "the referral does not record the consent covering it",
+        ));
+    }
+    let basis = f.str_value("registration_bia", "legitimate_basis");
+    let scoped = f
+        .value("registration_bia", "consent_scopes")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x == "referral_sharing"));
+    if matches!(basis, None | Some("consent")) && !scoped {
+        out.push(RuleViolation::new(
+            "R4",
+            "the child's consent does not cover referral sharing (consent scope referral_sharing)",
+        ));
+    }
+}
+
+/// Look up the earlier values of the list item an event edits (facts items
+/// may carry `_item`).
+fn existing_item<'a>(f: &'a CaseFacts, form: &str, e: &Event) -> Option<&'a Map<String, Value>> {
+    let id = e.item()?.to_string();
+    f.items(form)
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|o| o.get("_item").and_then(Value::as_str) == Some(id.as_str()))
+}
+
+fn merged_item(
+    f: &CaseFacts,
+    form: &str,
+    e: &Event,
+    values: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut m = existing_item(f, form, e).cloned().unwrap_or_default();
+    for (k, v) in values {
+        m.insert(k.clone(), v.clone());
+    }
+    m
+}
+
+/// R8 on one tracing record: no tracing action or active status while the
+/// child objects or tracing is unsafe.
+fn rule_r8_item(
+    f: &CaseFacts,
+    e: &Event,
+    values: &Map<String, Value>,
+    out: &mut Vec<RuleViolation>,
+) {
+    let item = merged_item(f, "family_tracing", e, values);
+    let old = existing_item(f, "family_tracing", e);
+    let status = item
+        .get("tracing_status")
+        .and_then(Value::as_str)
+        .unwrap_or("not_started");
+    let active = matches!(
+        status,
+        "in_progress" | "family_located" | "verification_pending" | "verified" | "reunified"
+    );
+    let actions_added = values.get("tracing_actions").is_some_and(|new| {
+        let old_actions = old
+            .and_then(|o| o.get("tracing_actions"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        new.as_array().map_or(0, Vec::len) > old_actions
+    });
+    if !(active || actions_added) {
+        return;
+    }
+    let unsafe_check = item
+        .get("tracing_safety_check")
+        .and_then(Value::as_str)
+        .is_some_and(|s| UNSAFE.contains(&s));
+    let child_objects = f.str_value("registration_bia", "wants_tracing") == Some("no")
+        || item.get("child_consents_contact").and_then(Value::as_bool) == Some(false);
+    if status.starts_with("on_hold") || unsafe_check || child_objects {
+        let why = if unsafe_check {
+            "tracing could endanger the child or family"
+        } else if child_objects {
+            "the child objects to tracing this person"
+        } else {
+            "tracing is on hold"
+        };
+        out.push(RuleViolation::new(
+            "R8",
+            format!("{why}: no tracing action can be recorded (set tracing_status to on_hold_safety / on_hold_child_objects)"),
+        ));
+    }
+}
+
+/// R6: a temporary-care placement passes only if every F5 mandatory item is true.
+fn rule_r6_placement(
+    f: &CaseFacts,
+    e: &Event,
+    values: &Map<String, Value>,
+    out: &mut Vec<RuleViolation>,
+) {
+    let item = merged_item(f, "temporary_care", e, values);
+    let result = item.get("result").and_then(Value::as_str);
+    if !matches!(result, Some("meets" | "meets_with_actions")) {
+        return;
+    }
+    let group = match item.get("provider_type").and_then(Value::as_str) {
+        Some("foster_family" | "kinship_foster") => "foster",
+        _ => "facility",
+    };
+    let failed: Vec<&str> = F5_MANDATORY
+        .iter()
+        .filter(|(_, applies)| applies.is_none_or(|g| g == group))
+        .filter(|(k, _)| item.get(*k).and_then(Value::as_bool) != Some(true))
+        .map(|(k, _)| *k)
+        .collect();
+    if !failed.is_empty() {
+        out.push(RuleViolation::new(
+            "R6",
+            format!(
+                "the placement cannot pass: mandatory standards not met ({})",
+                failed.join(", ")
+            ),
+        ));
+    }
+}
+
+/// Whether a JSON value holds something.
+pub fn present(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}

@@ -1,0 +1,20 @@
+//! The case model: signed events, the projection the screens read, lifecycle
+//! rules, roles, form definitions and demo data.
+//!
+//! Case data is an append-only set of Ed25519-signed [`event::Event`]s; every
+//! table a screen reads is rebuilt from that set by [`projection`], so the same
+//! events imported in any order, any number of times, give the same tables.
+//! [`store::CaseStore`] is the typed API the CLI and the desktop app call.
+
+pub mod audit;
+pub mod canonical;
+pub mod demo;
+pub mod error;
+pub mod event;
+pub mod forms;
+pub mod hlc;
+pub mod lifecycle;
+pub mod projection;
+pub mod roles;
+pub mod store;
+pub mod tasks;

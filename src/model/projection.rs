@@ -1,0 +1,854 @@
+//! The projection: the tables screens read, rebuilt from the signed events.
+//!
+//! Determinism argument: the projection of a case is computed by folding
+//! *all* of the case's known events in the canonical order (hlc, device_id,
+//! id) — [`CaseState::apply`] — and rewriting every projection row of that
+//! case. The fold's input is therefore the *set* of the case's events, never
+//! the order or number of times they arrived, so importing the same events in
+//! any order, any number of times, gives byte-identical tables. Rebuilding is
+//! per affected case, so a commit costs O(size of the cases it touches), not
+//! O(size of the database).
+//!
+//! Fields are multi-value registers keyed by (form, item, field): a write names
+//! in `base` the events it replaces; the heads of a register are its writes not
+//! named in the base of any write to it. One head is the value; several heads
+//! are a conflict: normal and sensitive fields show the newest head ("merged
+//! automatically"), protected fields show nothing ("needs review") until a
+//! `conflict.resolved` whose base covers all heads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::audit;
+use crate::model::canonical::to_canonical_string;
+use crate::model::event::{Event, EventKind, Hlc, OrderKey, Role};
+
+/// Tells the projection whether (form, field) is a protected field.
+pub type ProtectedLookup = fn(form: &str, field: &str) -> bool;
+
+/// Journal entry `type` that registers a device's verifying key.
+pub const DEVICE_TRUSTED: &str = "device.trusted";
+
+/// SQL schema of the event store and the projection.
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, verifying_key TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    device_seq INTEGER NOT NULL, hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL,
+    kind TEXT NOT NULL, json TEXT NOT NULL,
+    UNIQUE (device_id, device_seq));
+CREATE INDEX IF NOT EXISTS events_by_case ON events (case_id, hlc_millis, hlc_counter, device_id, id);
+CREATE TABLE IF NOT EXISTS cases (
+    id TEXT PRIMARY KEY, case_number TEXT NOT NULL, case_type TEXT NOT NULL, office TEXT NOT NULL,
+    stage TEXT NOT NULL, stage_before TEXT, caseworker TEXT, risk_level TEXT,
+    given_names TEXT, family_name TEXT, sex TEXT, age_years TEXT, date_of_birth TEXT,
+    needs_review INTEGER NOT NULL, conflicts INTEGER NOT NULL,
+    created_millis INTEGER NOT NULL, updated_millis INTEGER NOT NULL, updated_counter INTEGER NOT NULL,
+    merged_into TEXT, transferred_to TEXT, erased INTEGER NOT NULL, event_count INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS cases_by_number ON cases (case_number);
+CREATE TABLE IF NOT EXISTS field_values (
+    case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
+    value TEXT, heads INTEGER NOT NULL, status TEXT NOT NULL, winner TEXT,
+    PRIMARY KEY (case_id, form, item, field));
+CREATE TABLE IF NOT EXISTS field_heads (
+    case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
+    event_id TEXT NOT NULL, value TEXT NOT NULL, hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL,
+    device_id TEXT NOT NULL, author TEXT NOT NULL,
+    PRIMARY KEY (case_id, form, item, field, event_id));
+CREATE TABLE IF NOT EXISTS items (
+    case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, kind TEXT NOT NULL,
+    seq INTEGER NOT NULL, created_event TEXT NOT NULL, created_millis INTEGER NOT NULL,
+    created_counter INTEGER NOT NULL, author TEXT NOT NULL,
+    PRIMARY KEY (case_id, form, item));
+CREATE TABLE IF NOT EXISTS conflicts (
+    case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
+    protected INTEGER NOT NULL, heads TEXT NOT NULL,
+    PRIMARY KEY (case_id, form, item, field));
+CREATE TABLE IF NOT EXISTS stage_history (
+    case_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, from_stage TEXT,
+    to_stage TEXT NOT NULL, reason TEXT NOT NULL, hlc_millis INTEGER NOT NULL,
+    hlc_counter INTEGER NOT NULL, author TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq));
+CREATE TABLE IF NOT EXISTS audit (
+    case_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
+    hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL, author TEXT NOT NULL,
+    role TEXT NOT NULL, device_id TEXT NOT NULL, kind TEXT NOT NULL, form TEXT, item TEXT,
+    fields TEXT NOT NULL, summary TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq));
+"#;
+
+/// Tables and their primary-key order, for [`dump`] and per-case deletes.
+const PROJECTION_TABLES: &[(&str, &str)] = &[
+    ("cases", "id"),
+    ("field_values", "case_id, form, item, field"),
+    ("field_heads", "case_id, form, item, field, event_id"),
+    ("items", "case_id, form, item"),
+    ("conflicts", "case_id, form, item, field"),
+    ("stage_history", "case_id, seq"),
+    ("audit", "case_id, seq"),
+];
+
+/// Create the tables (idempotent).
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)
+}
+
+/// Why journal entries could not be applied. Nothing is applied when any
+/// entry fails (the caller's transaction is rolled back).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyRejection {
+    /// The entry is neither a device registration nor a well-formed event.
+    #[error("malformed journal entry: {0}")]
+    Malformed(String),
+    /// The event's device has no registered key.
+    #[error("event {event} comes from unknown device {device}; trust the device first")]
+    UnknownDevice {
+        /// The device the event claims.
+        device: Uuid,
+        /// The event.
+        event: Uuid,
+    },
+    /// Two different events claim the same (device, sequence number).
+    #[error("device {device} signed two different events with sequence number {seq} ({existing} and {new}): equivocation, refused")]
+    Equivocation {
+        /// The device.
+        device: Uuid,
+        /// The sequence number used twice.
+        seq: u64,
+        /// The event already known.
+        existing: Uuid,
+        /// The event refused.
+        new: Uuid,
+    },
+    /// An event id is already known with different content.
+    #[error("event {0} is already known with different content: refused")]
+    ConflictingEvent(Uuid),
+    /// A device is already registered with another key.
+    #[error("device {0} is already registered with a different key")]
+    DeviceKeyMismatch(Uuid),
+    /// Database failure.
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+/// Apply journal entries: register devices, insert new events (known ids with
+/// identical content are skipped, so re-applying is idempotent) and rebuild
+/// the projection of every case they touch. Returns the affected cases.
+pub fn apply_entries(
+    tx: &Transaction<'_>,
+    entries: &[Value],
+    protected: ProtectedLookup,
+) -> Result<BTreeSet<Uuid>, ApplyRejection> {
+    let mut affected = BTreeSet::new();
+    for entry in entries {
+        if entry.get("type").and_then(Value::as_str) == Some(DEVICE_TRUSTED) {
+            apply_device(tx, entry)?;
+            continue;
+        }
+        let event = Event::from_json(entry).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
+        if insert_event(tx, &event)? {
+            affected.insert(event.case_id);
+        }
+    }
+    for case in &affected {
+        rebuild_case(tx, *case, protected)?;
+    }
+    Ok(affected)
+}
+
+/// A device registration journal entry.
+pub fn device_entry(device_id: Uuid, verifying_key_hex: &str, name: &str) -> Value {
+    serde_json::json!({"type": DEVICE_TRUSTED, "device_id": device_id, "verifying_key": verifying_key_hex, "name": name})
+}
+
+fn apply_device(tx: &Transaction<'_>, entry: &Value) -> Result<(), ApplyRejection> {
+    let field = |k: &str| {
+        entry
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApplyRejection::Malformed(format!("device entry without {k}")))
+    };
+    let device = Uuid::parse_str(field("device_id")?).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
+    let key = field("verifying_key")?;
+    let name = field("name")?;
+    match device_key(tx, device)? {
+        Some(existing) if existing == key => Ok(()),
+        Some(_) => Err(ApplyRejection::DeviceKeyMismatch(device)),
+        None => {
+            tx.execute(
+                "INSERT INTO devices (device_id, verifying_key, name) VALUES (?1, ?2, ?3)",
+                params![device.to_string(), key, name],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// The registered verifying key (hex) of a device.
+pub fn device_key(conn: &Connection, device: Uuid) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT verifying_key FROM devices WHERE device_id = ?1", [device.to_string()], |r| r.get(0))
+        .optional()
+}
+
+/// Insert one event. Ok(false) = already known with identical content.
+fn insert_event(tx: &Transaction<'_>, event: &Event) -> Result<bool, ApplyRejection> {
+    let json = event.canonical_json();
+    let known: Option<String> =
+        tx.query_row("SELECT json FROM events WHERE id = ?1", [event.id.to_string()], |r| r.get(0)).optional()?;
+    if let Some(known) = known {
+        return if known == json { Ok(false) } else { Err(ApplyRejection::ConflictingEvent(event.id)) };
+    }
+    if device_key(tx, event.device_id)?.is_none() {
+        return Err(ApplyRejection::UnknownDevice { device: event.device_id, event: event.id });
+    }
+    let seq = i64::try_from(event.device_seq)
+        .map_err(|_| ApplyRejection::Malformed(format!("device_seq {} out of range", event.device_seq)))?;
+    let millis = i64::try_from(event.hlc.millis)
+        .map_err(|_| ApplyRejection::Malformed(format!("hlc millis {} out of range", event.hlc.millis)))?;
+    if let Some(existing) = event_at_seq(tx, event.device_id, event.device_seq)? {
+        return Err(ApplyRejection::Equivocation { device: event.device_id, seq: event.device_seq, existing, new: event.id });
+    }
+    tx.execute(
+        "INSERT INTO events (id, case_id, device_id, device_seq, hlc_millis, hlc_counter, kind, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            event.id.to_string(),
+            event.case_id.to_string(),
+            event.device_id.to_string(),
+            seq,
+            millis,
+            event.hlc.counter,
+            event.kind.as_str(),
+            json
+        ],
+    )?;
+    Ok(true)
+}
+
+/// The id of the event a device signed with sequence number `seq`, if known.
+pub fn event_at_seq(conn: &Connection, device: Uuid, seq: u64) -> rusqlite::Result<Option<Uuid>> {
+    let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2",
+            params![device.to_string(), seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
+}
+
+/// The canonical JSON of a stored event, if known.
+pub fn stored_event_json(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT json FROM events WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()
+}
+
+/// All events of a case in canonical order (hlc, device_id, id).
+pub fn case_events(conn: &Connection, case: Uuid) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM events WHERE case_id = ?1 ORDER BY hlc_millis, hlc_counter, device_id, id",
+    )?;
+    let rows = stmt.query_map([case.to_string()], |r| r.get::<_, String>(0))?;
+    let mut events = Vec::new();
+    for json in rows {
+        let json = json?;
+        // Only well-formed events are ever inserted (apply_entries parses
+        // them first), so a parse failure here means the db was tampered with.
+        let value: Value = serde_json::from_str(&json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?;
+        let event = Event::from_json(&value).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?;
+        events.push(event);
+    }
+    // SQLite compares the uuid strings bytewise, which for lowercase hyphenated
+    // uuids equals Uuid's byte order; sort anyway so the fold never depends on
+    // that detail.
+    events.sort_by_key(Event::order_key);
+    Ok(events)
+}
+
+/// Rebuild every projection row of one case from all its events.
+pub fn rebuild_case(tx: &Transaction<'_>, case: Uuid, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    let events = case_events(tx, case)?;
+    let mut state = CaseState::new(case);
+    for e in &events {
+        state.apply(e);
+    }
+    for (table, _) in PROJECTION_TABLES {
+        let key = if *table == "cases" { "id" } else { "case_id" };
+        tx.execute(&format!("DELETE FROM {table} WHERE {key} = ?1"), [case.to_string()])?;
+    }
+    write_case(tx, &state, protected)?;
+    audit::write(tx, &audit::chain(case, &events))?;
+    Ok(())
+}
+
+/// Key of a field register.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegisterKey {
+    /// Form id.
+    pub form: String,
+    /// List item, for repeating forms.
+    pub item: Option<Uuid>,
+    /// Field machine name.
+    pub field: String,
+}
+
+/// One write to a register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// The event that wrote it.
+    pub event: Uuid,
+    /// Canonical order key of that event.
+    pub key: OrderKey,
+    /// The value written.
+    pub value: Value,
+    /// Who wrote it.
+    pub author: String,
+}
+
+/// A multi-value register: all writes and the ids named in their bases.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Register {
+    /// Every write, by event id.
+    pub writes: BTreeMap<Uuid, Write>,
+    /// Every event id named in the base of a write to this register.
+    pub superseded: BTreeSet<Uuid>,
+}
+
+/// How a field's shown value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldStatus {
+    /// One head: no conflict.
+    Ok,
+    /// Several heads of a normal/sensitive field: the newest is shown.
+    MergedAutomatically,
+    /// Several heads of a protected field: nothing is shown until resolved.
+    NeedsReview,
+}
+
+impl FieldStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldStatus::Ok => "ok",
+            FieldStatus::MergedAutomatically => "merged_automatically",
+            FieldStatus::NeedsReview => "needs_review",
+        }
+    }
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<FieldStatus> {
+        Some(match s {
+            "ok" => FieldStatus::Ok,
+            "merged_automatically" => FieldStatus::MergedAutomatically,
+            "needs_review" => FieldStatus::NeedsReview,
+            _ => return None,
+        })
+    }
+}
+
+impl Register {
+    /// The heads, oldest first. If a (forged) cycle of bases left no head,
+    /// every write counts as a head so nothing is silently lost.
+    pub fn heads(&self) -> Vec<&Write> {
+        let mut heads: Vec<&Write> =
+            self.writes.values().filter(|w| !self.superseded.contains(&w.event)).collect();
+        if heads.is_empty() {
+            heads = self.writes.values().collect();
+        }
+        heads.sort_by_key(|w| w.key);
+        heads
+    }
+
+    /// The newest head (the value rules and lists use, conflict or not).
+    pub fn newest(&self) -> Option<&Write> {
+        self.heads().into_iter().last()
+    }
+
+    /// The shown value and its status. Protected fields with several heads
+    /// show nothing.
+    pub fn resolve(&self, protected: bool) -> (Option<&Write>, FieldStatus) {
+        let heads = self.heads();
+        match heads.len() {
+            0 | 1 => (heads.first().copied(), FieldStatus::Ok),
+            _ if protected => (None, FieldStatus::NeedsReview),
+            _ => (heads.last().copied(), FieldStatus::MergedAutomatically),
+        }
+    }
+}
+
+/// The registration facts of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// `uasc`, `accompanied_child_at_risk` or `family_with_children`.
+    pub case_type: String,
+    /// Human case number, e.g. `AGZ-2026-00123`.
+    pub case_number: String,
+    /// Office name.
+    pub office: String,
+    /// When it was registered.
+    pub hlc: Hlc,
+}
+
+/// One stage change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageChange {
+    /// The event.
+    pub event: Uuid,
+    /// Stage before (None for the registration).
+    pub from: Option<String>,
+    /// Stage after.
+    pub to: String,
+    /// Reason given.
+    pub reason: String,
+    /// When.
+    pub hlc: Hlc,
+    /// Who.
+    pub author: String,
+    /// In which role.
+    pub role: Role,
+}
+
+/// A list item (note, visit, referral, family member, attachment…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemInfo {
+    /// Kind of the event that created it.
+    pub kind: EventKind,
+    /// That event.
+    pub created_event: Uuid,
+    /// Its order key.
+    pub created: OrderKey,
+    /// Its author.
+    pub author: String,
+}
+
+/// The in-memory projection of one case: a fold of its events in canonical
+/// order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseState {
+    /// The case.
+    pub case_id: Uuid,
+    /// Set by the first `case.registered`.
+    pub registration: Option<Registration>,
+    /// Current stage (wire name).
+    pub stage: Option<String>,
+    /// Stage before entering suspended_lost_contact / closure_pending / reopened.
+    pub stage_before: Option<String>,
+    /// Every stage change, in order (the registration first).
+    pub stage_history: Vec<StageChange>,
+    /// Assigned caseworker.
+    pub caseworker: Option<String>,
+    /// Field registers.
+    pub registers: BTreeMap<RegisterKey, Register>,
+    /// List items by (form, item).
+    pub items: BTreeMap<(String, Uuid), ItemInfo>,
+    /// Set by `case.merged`.
+    pub merged_into: Option<Uuid>,
+    /// Set by `case.transferred`.
+    pub transferred_to: Option<String>,
+    /// Set by `case.erased`.
+    pub erased: bool,
+    /// Oldest event.
+    pub created: Option<Hlc>,
+    /// Newest event.
+    pub updated: Option<Hlc>,
+    /// Number of events folded.
+    pub event_count: u64,
+    /// Order key of the last event folded.
+    pub last_key: Option<OrderKey>,
+}
+
+/// Stages whose entry remembers the stage left (to return to it).
+pub const REMEMBERS_PREVIOUS: &[&str] = &["suspended_lost_contact", "closure_pending", "reopened"];
+
+impl CaseState {
+    /// An empty case.
+    pub fn new(case_id: Uuid) -> CaseState {
+        CaseState {
+            case_id,
+            registration: None,
+            stage: None,
+            stage_before: None,
+            stage_history: Vec::new(),
+            caseworker: None,
+            registers: BTreeMap::new(),
+            items: BTreeMap::new(),
+            merged_into: None,
+            transferred_to: None,
+            erased: false,
+            created: None,
+            updated: None,
+            event_count: 0,
+            last_key: None,
+        }
+    }
+
+    /// Fold from events in any order: sorts them canonically first.
+    pub fn from_events<'a>(case_id: Uuid, events: impl IntoIterator<Item = &'a Event>) -> CaseState {
+        let mut sorted: Vec<&Event> = events.into_iter().collect();
+        sorted.sort_by_key(|e| e.order_key());
+        sorted.dedup_by_key(|e| e.id);
+        let mut state = CaseState::new(case_id);
+        for e in sorted {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// Fold one event. Callers pass events in canonical order; malformed
+    /// payload parts are skipped (events are shape-checked before they are
+    /// stored, so this only matters for a tampered database).
+    pub fn apply(&mut self, e: &Event) {
+        debug_assert!(!matches!(self.last_key, Some(k) if k >= e.order_key()), "events folded out of canonical order");
+        self.last_key = Some(e.order_key());
+        self.event_count += 1;
+        self.created = Some(self.created.map_or(e.hlc, |c| c.min(e.hlc)));
+        self.updated = Some(self.updated.map_or(e.hlc, |u| u.max(e.hlc)));
+        let p = &e.payload;
+        let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+        match e.kind {
+            EventKind::CaseRegistered => {
+                if self.registration.is_none() {
+                    self.registration = Some(Registration {
+                        case_type: s("case_type").unwrap_or_default(),
+                        case_number: s("case_number").unwrap_or_default(),
+                        office: s("office").unwrap_or_default(),
+                        hlc: e.hlc,
+                    });
+                    if self.stage.is_none() {
+                        self.set_stage(e, "identified".into(), String::new());
+                    }
+                }
+            }
+            EventKind::FormSaved => {
+                let Some(form) = e.form.clone() else { return };
+                let item = e.item();
+                if let Some(item) = item {
+                    self.ensure_item(&form, item, e);
+                }
+                self.write_values(e, &form, item);
+            }
+            EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
+                let Some(form) = e.form.clone() else { return };
+                let Some(item) = e.item() else { return };
+                self.ensure_item(&form, item, e);
+                self.write_values(e, &form, Some(item));
+            }
+            EventKind::StatusChanged => {
+                if let Some(to) = s("to") {
+                    self.set_stage(e, to, s("reason").unwrap_or_default());
+                }
+            }
+            EventKind::CaseAssigned => {
+                if let Some(cw) = s("caseworker") {
+                    self.caseworker = Some(cw);
+                }
+            }
+            EventKind::ConflictResolved => {
+                let (Some(form), Some(field)) = (s("form"), s("field")) else { return };
+                let item = s("item").and_then(|i| Uuid::parse_str(&i).ok());
+                let value = p.get("value").cloned().unwrap_or(Value::Null);
+                self.write(e, RegisterKey { form, item, field }, value);
+            }
+            EventKind::AttachmentAdded => {
+                let Some(item) = e.item() else { return };
+                let form = e.form.clone().unwrap_or_else(|| "attachment".to_string());
+                self.ensure_item(&form, item, e);
+                for field in ["blob", "name", "mime"] {
+                    if let Some(v) = p.get(field) {
+                        self.write(e, RegisterKey { form: form.clone(), item: Some(item), field: field.into() }, v.clone());
+                    }
+                }
+            }
+            EventKind::CaseMerged => {
+                self.merged_into = s("duplicate_of").and_then(|d| Uuid::parse_str(&d).ok());
+            }
+            EventKind::CaseTransferred => self.transferred_to = s("to"),
+            EventKind::CaseErased => self.erased = true,
+        }
+    }
+
+    fn set_stage(&mut self, e: &Event, to: String, reason: String) {
+        let from = self.stage.clone();
+        if REMEMBERS_PREVIOUS.contains(&to.as_str()) {
+            self.stage_before = from.clone();
+        } else {
+            self.stage_before = None;
+        }
+        self.stage = Some(to.clone());
+        self.stage_history.push(StageChange {
+            event: e.id,
+            from,
+            to,
+            reason,
+            hlc: e.hlc,
+            author: e.author.clone(),
+            role: e.role,
+        });
+    }
+
+    fn ensure_item(&mut self, form: &str, item: Uuid, e: &Event) {
+        self.items.entry((form.to_string(), item)).or_insert_with(|| ItemInfo {
+            kind: e.kind,
+            created_event: e.id,
+            created: e.order_key(),
+            author: e.author.clone(),
+        });
+    }
+
+    fn write_values(&mut self, e: &Event, form: &str, item: Option<Uuid>) {
+        let Some(values) = e.payload.get("values").and_then(Value::as_object) else { return };
+        for (field, value) in values {
+            self.write(e, RegisterKey { form: form.to_string(), item, field: field.clone() }, value.clone());
+        }
+    }
+
+    fn write(&mut self, e: &Event, key: RegisterKey, value: Value) {
+        let reg = self.registers.entry(key).or_default();
+        reg.superseded.extend(e.base.iter().copied());
+        reg.writes.insert(e.id, Write { event: e.id, key: e.order_key(), value, author: e.author.clone() });
+    }
+
+    /// The register of (form, item, field), if it was ever written.
+    pub fn register(&self, form: &str, item: Option<Uuid>, field: &str) -> Option<&Register> {
+        self.registers.get(&RegisterKey { form: form.into(), item, field: field.into() })
+    }
+
+    /// The current value of a field: the single head, or the newest head in a
+    /// conflict (what rules see; screens use [`Register::resolve`]).
+    pub fn value(&self, form: &str, item: Option<Uuid>, field: &str) -> Option<&Value> {
+        self.register(form, item, field).and_then(Register::newest).map(|w| &w.value)
+    }
+
+    /// The event that set the current stage (the registration or the last
+    /// `status.changed` in canonical order). New events name it in `base`,
+    /// recording which stage their author saw.
+    pub fn stage_head(&self) -> Option<Uuid> {
+        self.stage_history.last().map(|c| c.event)
+    }
+
+    /// Event ids of the current heads of a field (the `base` of a new write).
+    pub fn heads_of(&self, form: &str, item: Option<Uuid>, field: &str) -> Vec<Uuid> {
+        self.register(form, item, field).map(|r| r.heads().iter().map(|w| w.event).collect()).unwrap_or_default()
+    }
+
+    /// Items of a form in creation order.
+    pub fn items_of(&self, form: &str) -> Vec<(Uuid, &ItemInfo)> {
+        let mut items: Vec<(Uuid, &ItemInfo)> =
+            self.items.iter().filter(|((f, _), _)| f == form).map(|((_, id), info)| (*id, info)).collect();
+        items.sort_by_key(|(_, info)| info.created);
+        items
+    }
+
+    /// Current values of one item as a JSON object (null values left out).
+    pub fn item_values(&self, form: &str, item: Uuid) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        for (key, reg) in self.registers.range(
+            RegisterKey { form: form.into(), item: Some(item), field: String::new() }..,
+        ) {
+            if key.form != form || key.item != Some(item) {
+                break;
+            }
+            if let Some(w) = reg.newest() {
+                if !w.value.is_null() {
+                    out.insert(key.field.clone(), w.value.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn opt_str(v: Option<&Value>) -> Option<String> {
+    v.and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(to_canonical_string(other)),
+    })
+}
+
+fn item_col(item: Option<Uuid>) -> String {
+    item.map(|i| i.to_string()).unwrap_or_default()
+}
+
+fn millis(h: Hlc) -> i64 {
+    // Inserted events were range-checked; saturate rather than wrap for folds
+    // of in-memory events.
+    i64::try_from(h.millis).unwrap_or(i64::MAX)
+}
+
+/// Write the projection rows of one case (its old rows must be deleted).
+fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) -> rusqlite::Result<()> {
+    let case = st.case_id.to_string();
+    let mut needs_review = false;
+    let mut conflicts = 0i64;
+    {
+        let mut fv = tx.prepare_cached(
+            "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut fh = tx.prepare_cached(
+            "INSERT INTO field_heads (case_id, form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        let mut cf = tx.prepare_cached(
+            "INSERT INTO conflicts (case_id, form, item, field, protected, heads) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (key, reg) in &st.registers {
+            let is_protected = protected(&key.form, &key.field);
+            let heads = reg.heads();
+            let (shown, status) = reg.resolve(is_protected);
+            needs_review |= status == FieldStatus::NeedsReview;
+            let item = item_col(key.item);
+            fv.execute(params![
+                case,
+                key.form,
+                item,
+                key.field,
+                shown.map(|w| to_canonical_string(&w.value)),
+                heads.len() as i64,
+                status.as_str(),
+                shown.map(|w| w.event.to_string())
+            ])?;
+            for h in &heads {
+                fh.execute(params![
+                    case,
+                    key.form,
+                    item,
+                    key.field,
+                    h.event.to_string(),
+                    to_canonical_string(&h.value),
+                    millis(h.key.0),
+                    h.key.0.counter,
+                    h.key.1.to_string(),
+                    h.author
+                ])?;
+            }
+            if heads.len() > 1 {
+                conflicts += 1;
+                let ids: Vec<String> = heads.iter().map(|h| h.event.to_string()).collect();
+                cf.execute(params![
+                    case,
+                    key.form,
+                    item,
+                    key.field,
+                    is_protected as i64,
+                    serde_json::to_string(&ids).expect("a list of strings serialises")
+                ])?;
+            }
+        }
+    }
+    {
+        let mut it = tx.prepare_cached(
+            "INSERT INTO items (case_id, form, item, kind, seq, created_event, created_millis, created_counter, author)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let forms: BTreeSet<&String> = st.items.keys().map(|(f, _)| f).collect();
+        for form in forms {
+            for (seq, (item, info)) in st.items_of(form).into_iter().enumerate() {
+                it.execute(params![
+                    case,
+                    form,
+                    item.to_string(),
+                    info.kind.as_str(),
+                    seq as i64,
+                    info.created_event.to_string(),
+                    millis(info.created.0),
+                    info.created.0.counter,
+                    info.author
+                ])?;
+            }
+        }
+    }
+    {
+        let mut sh = tx.prepare_cached(
+            "INSERT INTO stage_history (case_id, seq, event_id, from_stage, to_stage, reason, hlc_millis, hlc_counter, author, role)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (seq, c) in st.stage_history.iter().enumerate() {
+            sh.execute(params![
+                case,
+                seq as i64,
+                c.event.to_string(),
+                c.from,
+                c.to,
+                c.reason,
+                millis(c.hlc),
+                c.hlc.counter,
+                c.author,
+                c.role.as_str()
+            ])?;
+        }
+    }
+    let Some(reg) = &st.registration else { return Ok(()) };
+    let f1 = |field: &str| st.register("registration_bia", None, field);
+    let shown = |field: &str| {
+        f1(field).and_then(|r| r.resolve(protected("registration_bia", field)).0).map(|w| &w.value)
+    };
+    let updated = st.updated.unwrap_or_default();
+    tx.execute(
+        "INSERT INTO cases (id, case_number, case_type, office, stage, stage_before, caseworker, risk_level,
+            given_names, family_name, sex, age_years, date_of_birth, needs_review, conflicts,
+            created_millis, updated_millis, updated_counter, merged_into, transferred_to, erased, event_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+        params![
+            case,
+            reg.case_number,
+            reg.case_type,
+            reg.office,
+            st.stage.clone().unwrap_or_else(|| "identified".into()),
+            st.stage_before,
+            st.caseworker,
+            opt_str(shown("risk_level")),
+            opt_str(shown("given_names")),
+            opt_str(shown("family_name")),
+            opt_str(shown("sex")),
+            shown("age_years").filter(|v| !v.is_null()).map(to_canonical_string),
+            opt_str(shown("date_of_birth")),
+            needs_review as i64,
+            conflicts,
+            millis(st.created.unwrap_or_default()),
+            millis(updated),
+            updated.counter,
+            st.merged_into.map(|m| m.to_string()),
+            st.transferred_to,
+            st.erased as i64,
+            st.event_count as i64
+        ],
+    )?;
+    Ok(())
+}
+
+/// A canonical text dump of the events and every projection table (not the
+/// devices table), rows in
+/// primary-key order: two databases with the same events have equal dumps.
+pub fn dump(conn: &Connection) -> rusqlite::Result<String> {
+    let mut out = String::new();
+    // Devices are trust configuration, not case data: two vaults with the
+    // same events may trust different device sets.
+    let tables: Vec<(&str, &str)> =
+        [("events", "id")].into_iter().chain(PROJECTION_TABLES.iter().copied()).collect();
+    for (table, order) in tables {
+        let _ = writeln!(out, "## {table}");
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            for i in 0..n {
+                let v: rusqlite::types::Value = row.get(i)?;
+                let _ = write!(out, "{v:?}\t");
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,1113 @@
+//! [`CaseStore`]: the typed case API the CLI and the desktop app call.
+//!
+//! It wraps the encrypted [`Vault`] with the model's [`ModelApplier`]: every
+//! change becomes one or more signed [`Event`]s, checked (form definition,
+//! role, lifecycle rules) before they are created, and committed as one vault
+//! journal frame. Foreign events come in through [`CaseStore::import_events`],
+//! which verifies signatures and device sequence numbers and checks the same
+//! rules before committing them all-or-nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::model::audit::{self, AuditEntry};
+use crate::model::event::{new_v7, parse_verifying_key, Event, EventKind, Hlc, Role};
+use crate::model::forms;
+use crate::model::hlc::HlcClock;
+use crate::model::lifecycle::{self, CaseFacts, Stage};
+use crate::model::projection::{self, CaseState, FieldStatus};
+use crate::model::tasks::{self, Task};
+use crate::vault::{Applier, ApplyError, InitOptions, SecretString, Vault, VaultOptions};
+
+pub use crate::model::error::StoreError;
+
+/// Whether (form, field) is a protected field in the form definitions
+/// (unknown forms and fields count as protected: nothing unknown is merged
+/// silently).
+pub fn is_protected(form: &str, field: &str) -> bool {
+    forms::is_protected(form, field)
+}
+
+/// The case model's [`Applier`]: journal entries are signed events (and
+/// device registrations); applying them inserts new events and rebuilds the
+/// projection of the cases they touch. Signatures are verified before
+/// commit by [`CaseStore`], not here: the journal is authenticated by the
+/// vault's own encryption, and re-verifying every event at each unlock would
+/// make unlock time grow with the number of events.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ModelApplier;
+
+impl Applier for ModelApplier {
+    fn migrate(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        projection::migrate(conn)
+    }
+
+    fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[Value]) -> Result<(), ApplyError> {
+        projection::apply_entries(tx, entries, is_protected).map(|_| ()).map_err(|e| ApplyError(e.to_string()))
+    }
+}
+
+/// One row of the case list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// Case id.
+    pub id: Uuid,
+    /// Human case number.
+    pub case_number: String,
+    /// Case type.
+    pub case_type: String,
+    /// Office.
+    pub office: String,
+    /// Current stage (wire name).
+    pub stage: String,
+    /// Stage to return to from a side state.
+    pub stage_before: Option<String>,
+    /// Assigned caseworker.
+    pub caseworker: Option<String>,
+    /// Risk level (None when unset or under review).
+    pub risk_level: Option<String>,
+    /// Given names.
+    pub given_names: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Sex.
+    pub sex: Option<String>,
+    /// Age in years.
+    pub age_years: Option<f64>,
+    /// Date of birth.
+    pub date_of_birth: Option<String>,
+    /// A protected field has a conflict that needs a person.
+    pub needs_review: bool,
+    /// Number of fields with several heads.
+    pub conflicts: u32,
+    /// Newest event.
+    pub updated: Hlc,
+}
+
+/// One head of a field register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadView {
+    /// The event that wrote it.
+    pub event: Uuid,
+    /// The value.
+    pub value: Value,
+    /// When.
+    pub hlc: Hlc,
+    /// Device.
+    pub device_id: Uuid,
+    /// Who.
+    pub author: String,
+}
+
+/// A field's shown value with its status and heads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldView {
+    /// Form.
+    pub form: String,
+    /// List item, for repeating forms.
+    pub item: Option<Uuid>,
+    /// Field name.
+    pub field: String,
+    /// Shown value (None for a protected field that needs review).
+    pub value: Option<Value>,
+    /// ok / merged_automatically / needs_review.
+    pub status: FieldStatus,
+    /// All heads, oldest first (one unless in conflict).
+    pub heads: Vec<HeadView>,
+}
+
+/// A list item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemView {
+    /// Form.
+    pub form: String,
+    /// Item id.
+    pub item: Uuid,
+    /// Kind of the creating event.
+    pub kind: String,
+    /// When it was created.
+    pub created: Hlc,
+    /// By whom.
+    pub author: String,
+}
+
+/// A stage change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageView {
+    /// From.
+    pub from: Option<String>,
+    /// To.
+    pub to: String,
+    /// Reason.
+    pub reason: String,
+    /// When.
+    pub hlc: Hlc,
+    /// Who.
+    pub author: String,
+    /// Role.
+    pub role: String,
+}
+
+/// Everything about one case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseDetail {
+    /// Summary row.
+    pub summary: CaseSummary,
+    /// Every field, by (form, item, field).
+    pub fields: Vec<FieldView>,
+    /// List items.
+    pub items: Vec<ItemView>,
+    /// Stage history.
+    pub stage_history: Vec<StageView>,
+    /// Tasks due for this case.
+    pub tasks: Vec<Task>,
+}
+
+/// Result of [`CaseStore::import_events`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    /// Events offered.
+    pub received: usize,
+    /// Events new to this vault (committed).
+    pub new: usize,
+    /// Events already known (skipped).
+    pub duplicates: usize,
+    /// Cases that changed.
+    pub cases: Vec<Uuid>,
+}
+
+/// The case store: an unlocked vault plus the acting user, the clock and the
+/// device's sequence counter.
+pub struct CaseStore {
+    vault: Vault,
+    clock: HlcClock,
+    next_seq: u64,
+    user: String,
+    role: Role,
+    rng: StdRng,
+}
+
+impl CaseStore {
+    /// Create a vault in `dir` and register this device's signing key in it.
+    pub fn init(dir: &Path, passphrase: &SecretString, opts: InitOptions) -> Result<CaseStore, StoreError> {
+        let vault = Vault::init(dir, passphrase, opts, Box::new(ModelApplier))?;
+        CaseStore::from_vault(vault)
+    }
+
+    /// Unlock an existing vault.
+    pub fn open(dir: &Path, passphrase: &SecretString) -> Result<CaseStore, StoreError> {
+        let vault = Vault::open(dir, passphrase, Box::new(ModelApplier))?;
+        CaseStore::from_vault(vault)
+    }
+
+    /// [`CaseStore::init`] with explicit vault settings (tests use a low
+    /// scrypt work factor).
+    pub fn init_with(dir: &Path, passphrase: &SecretString, opts: InitOptions, options: &VaultOptions) -> Result<CaseStore, StoreError> {
+        let vault = Vault::init_with(dir, passphrase, opts, Box::new(ModelApplier), options)?;
+        CaseStore::from_vault(vault)
+    }
+
+    /// [`CaseStore::open`] with explicit vault settings.
+    pub fn open_with(dir: &Path, passphrase: &SecretString, options: &VaultOptions) -> Result<CaseStore, StoreError> {
+        let vault = Vault::open_with(dir, passphrase, Box::new(ModelApplier), options)?;
+        CaseStore::from_vault(vault)
+    }
+
+    /// Wrap an unlocked vault that was opened with [`ModelApplier`].
+    pub fn from_vault(mut vault: Vault) -> Result<CaseStore, StoreError> {
+        let device = vault.device().clone();
+        let role: Role = device.role.parse()?;
+        let key_hex = hex::encode(vault.verifying_key().as_bytes());
+        match projection::device_key(vault.conn(), device.device_id)? {
+            Some(k) if k == key_hex => {}
+            Some(_) => return Err(StoreError::DeviceKeyMismatch { device: device.device_id }),
+            None => vault.commit(vec![projection::device_entry(device.device_id, &key_hex, &device.device_name)])?,
+        }
+        let conn = vault.conn();
+        let last: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT hlc_millis, hlc_counter FROM events ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let last = last.map_or(Hlc::default(), |(m, c)| Hlc { millis: m as u64, counter: c as u32 });
+        let max_seq: Option<i64> = conn.query_row(
+            "SELECT MAX(device_seq) FROM events WHERE device_id = ?1",
+            [device.device_id.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(CaseStore {
+            clock: HlcClock::new(last),
+            next_seq: max_seq.map_or(1, |s| s as u64 + 1),
+            user: device.user_name.clone(),
+            role,
+            rng: StdRng::from_entropy(),
+            vault,
+        })
+    }
+
+    /// The vault underneath (read-only use).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Lock: checkpoint, drop the database, zeroize keys.
+    pub fn lock(self) -> Result<(), StoreError> {
+        Ok(self.vault.lock()?)
+    }
+
+    /// Write a checkpoint (fresh encrypted snapshot, new journal).
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.vault.checkpoint()?)
+    }
+
+    /// Store an attachment encrypted in the vault; returns its blob id (for
+    /// an `attachment.added` event).
+    pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String, StoreError> {
+        Ok(self.vault.put_blob(bytes)?)
+    }
+
+    /// Read an attachment back.
+    pub fn get_blob(&self, id: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        Ok(self.vault.get_blob(id)?)
+    }
+
+    /// For tests/demo: act as another user/role on this device.
+    pub fn set_actor(&mut self, user: &str, role: Role) {
+        self.user = user.to_string();
+        self.role = role;
+    }
+
+    /// The acting user and role.
+    pub fn actor(&self) -> (&str, Role) {
+        (&self.user, self.role)
+    }
+
+    /// For deterministic demo data: the physical time (Unix ms) the HLC
+    /// reads; `None` = system time.
+    pub fn set_clock(&mut self, millis: Option<u64>) {
+        self.clock.set_clock(millis);
+    }
+
+    /// For deterministic demo data: seed the generator of event, case and
+    /// item ids.
+    pub fn set_rng_seed(&mut self, seed: u64) {
+        self.rng = StdRng::seed_from_u64(seed);
+    }
+
+    /// Today's date as the store's clock reads it (UTC).
+    pub fn today(&self) -> chrono::NaiveDate {
+        date_of(self.clock.physical_millis())
+    }
+
+    /// Trust another device's signing key, so its events can be imported.
+    /// (Sync will replace this with the office's trust roster.)
+    pub fn trust_device(&mut self, device_id: Uuid, key: &VerifyingKey, name: &str) -> Result<(), StoreError> {
+        let key_hex = hex::encode(key.as_bytes());
+        match projection::device_key(self.vault.conn(), device_id)? {
+            Some(k) if k == key_hex => Ok(()),
+            Some(_) => Err(StoreError::DeviceKeyMismatch { device: device_id }),
+            None => Ok(self.vault.commit(vec![projection::device_entry(device_id, &key_hex, name)])?),
+        }
+    }
+
+    /// Number of registered cases.
+    pub fn case_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = self.vault.conn().query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Group several changes into one vault commit.
+    pub fn batch(&mut self) -> Batch<'_> {
+        Batch {
+            clock: self.clock.clone(),
+            next_seq: self.next_seq,
+            store: self,
+            events: Vec::new(),
+            states: HashMap::new(),
+            numbers: HashMap::new(),
+        }
+    }
+
+    /// Register a new case (stage `identified`); returns its id.
+    pub fn create_case(&mut self, case_type: &str, office: &str) -> Result<Uuid, StoreError> {
+        let mut b = self.batch();
+        let id = b.create_case(case_type, office)?;
+        b.commit()?;
+        Ok(id)
+    }
+
+    /// Save values of a form (or of one list item of a repeating form).
+    pub fn save_form(&mut self, case: Uuid, form: &str, item: Option<Uuid>, values: Map<String, Value>) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.save_form(case, form, item, values)?;
+        b.commit()
+    }
+
+    /// Move the case to another stage.
+    pub fn change_stage(&mut self, case: Uuid, to: Stage, reason: &str) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.change_stage(case, to, reason)?;
+        b.commit()
+    }
+
+    /// Add a case note; returns the new item id.
+    pub fn add_note(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        let mut b = self.batch();
+        let id = b.add_note(case, values)?;
+        b.commit()?;
+        Ok(id)
+    }
+
+    /// Record a follow-up visit; returns the new item id.
+    pub fn record_visit(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        let mut b = self.batch();
+        let id = b.record_visit(case, values)?;
+        b.commit()?;
+        Ok(id)
+    }
+
+    /// Make a referral; returns the new item id.
+    pub fn make_referral(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        let mut b = self.batch();
+        let id = b.make_referral(case, values)?;
+        b.commit()?;
+        Ok(id)
+    }
+
+    /// Assign the case to a caseworker.
+    pub fn assign(&mut self, case: Uuid, caseworker: &str) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.assign(case, caseworker)?;
+        b.commit()
+    }
+
+    /// Resolve a conflict by choosing (or typing) the value; the new write
+    /// replaces all current heads.
+    pub fn resolve_conflict(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        field: &str,
+        value: Value,
+    ) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.resolve_conflict(case, form, item, field, value)?;
+        b.commit()
+    }
+
+    /// Find a case by UUID or case number.
+    pub fn find_case(&self, id_or_number: &str) -> Result<Uuid, StoreError> {
+        let by_number: Option<String> = self
+            .vault
+            .conn()
+            .query_row("SELECT id FROM cases WHERE case_number = ?1 OR id = ?1 ORDER BY id LIMIT 1", [id_or_number.trim()], |r| r.get(0))
+            .optional()?;
+        by_number
+            .and_then(|s| Uuid::parse_str(&s).ok())
+            .ok_or_else(|| StoreError::NotFound { case: id_or_number.to_string() })
+    }
+
+    /// All registered cases, by case number.
+    pub fn list_cases(&self) -> Result<Vec<CaseSummary>, StoreError> {
+        let conn = self.vault.conn();
+        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
+        let rows = stmt.query_map([], summary_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Everything about one case.
+    pub fn case_detail(&self, case: Uuid) -> Result<CaseDetail, StoreError> {
+        let conn = self.vault.conn();
+        let summary = conn
+            .query_row(&format!("{SUMMARY_SELECT} WHERE id = ?1"), [case.to_string()], summary_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        let mut heads: BTreeMap<(String, String, String), Vec<HeadView>> = BTreeMap::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author
+                 FROM field_heads WHERE case_id = ?1 ORDER BY form, item, field, hlc_millis, hlc_counter, device_id, event_id",
+            )?;
+            let mut rows = stmt.query([case.to_string()])?;
+            while let Some(r) = rows.next()? {
+                let key = (r.get(0)?, r.get(1)?, r.get(2)?);
+                heads.entry(key).or_default().push(HeadView {
+                    event: uuid_col(r.get(3)?)?,
+                    value: json_col(&r.get::<_, String>(4)?)?,
+                    hlc: Hlc { millis: r.get::<_, i64>(5)? as u64, counter: r.get(6)? },
+                    device_id: uuid_col(r.get(7)?)?,
+                    author: r.get(8)?,
+                });
+            }
+        }
+        let mut fields = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT form, item, field, value, status FROM field_values WHERE case_id = ?1
+                 ORDER BY item != '', form, item, field",
+            )?;
+            let mut rows = stmt.query([case.to_string()])?;
+            while let Some(r) = rows.next()? {
+                let (form, item, field): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let value: Option<String> = r.get(3)?;
+                let status: String = r.get(4)?;
+                fields.push(FieldView {
+                    heads: heads.remove(&(form.clone(), item.clone(), field.clone())).unwrap_or_default(),
+                    item: if item.is_empty() { None } else { Some(uuid_col(item)?) },
+                    form,
+                    field,
+                    value: value.as_deref().map(json_col).transpose()?,
+                    status: FieldStatus::parse(&status).unwrap_or(FieldStatus::NeedsReview),
+                });
+            }
+        }
+        let mut items = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT form, item, kind, created_millis, created_counter, author FROM items WHERE case_id = ?1 ORDER BY form, seq",
+            )?;
+            let mut rows = stmt.query([case.to_string()])?;
+            while let Some(r) = rows.next()? {
+                items.push(ItemView {
+                    form: r.get(0)?,
+                    item: uuid_col(r.get(1)?)?,
+                    kind: r.get(2)?,
+                    created: Hlc { millis: r.get::<_, i64>(3)? as u64, counter: r.get(4)? },
+                    author: r.get(5)?,
+                });
+            }
+        }
+        let mut stage_history = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT from_stage, to_stage, reason, hlc_millis, hlc_counter, author, role FROM stage_history WHERE case_id = ?1 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([case.to_string()])?;
+            while let Some(r) = rows.next()? {
+                stage_history.push(StageView {
+                    from: r.get(0)?,
+                    to: r.get(1)?,
+                    reason: r.get(2)?,
+                    hlc: Hlc { millis: r.get::<_, i64>(3)? as u64, counter: r.get(4)? },
+                    author: r.get(5)?,
+                    role: r.get(6)?,
+                });
+            }
+        }
+        let tasks = tasks::tasks_for(&self.facts(case)?, self.today());
+        Ok(CaseDetail { summary, fields, items, stage_history, tasks })
+    }
+
+    /// The audit trail of a case.
+    pub fn history(&self, case: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
+        self.require_case(case)?;
+        Ok(audit::read(self.vault.conn(), case)?)
+    }
+
+    /// Recompute and check a case's audit chain and its events' signatures;
+    /// returns the number of entries verified.
+    pub fn verify_history(&self, case: Uuid) -> Result<usize, StoreError> {
+        self.require_case(case)?;
+        Ok(audit::verify(self.vault.conn(), case)?)
+    }
+
+    /// Tasks due across all cases on `today`.
+    pub fn tasks(&self, today: chrono::NaiveDate) -> Result<Vec<Task>, StoreError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.vault.conn().prepare_cached("SELECT id FROM cases ORDER BY case_number, id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(tasks::tasks_for(&self.facts(uuid_col(id)?)?, today));
+        }
+        Ok(out)
+    }
+
+    /// What the lifecycle rules know about a case.
+    pub fn facts(&self, case: Uuid) -> Result<CaseFacts, StoreError> {
+        let state = self.case_state(case)?;
+        to_facts(&state)
+    }
+
+    /// The folded projection state of a case (all its events).
+    pub fn case_state(&self, case: Uuid) -> Result<CaseState, StoreError> {
+        let events = projection::case_events(self.vault.conn(), case)?;
+        let state = CaseState::from_events(case, &events);
+        if state.registration.is_none() {
+            return Err(StoreError::NotFound { case: case.to_string() });
+        }
+        Ok(state)
+    }
+
+    /// Event ids of the current heads of a field: the `base` a new write to
+    /// it must carry (used to build foreign events for demo concurrent edits).
+    pub fn heads(&self, case: Uuid, form: &str, item: Option<Uuid>, field: &str) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self.case_state(case)?.heads_of(form, item, field))
+    }
+
+    /// The signed events of one case in canonical order (for export/sync).
+    pub fn case_events(&self, case: Uuid) -> Result<Vec<Event>, StoreError> {
+        Ok(projection::case_events(self.vault.conn(), case)?)
+    }
+
+    /// Every stored event in canonical order (for export/sync and tests).
+    pub fn all_events(&self) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.vault.conn().prepare("SELECT DISTINCT case_id FROM events ORDER BY case_id")?;
+        let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut all = Vec::new();
+        for id in ids {
+            all.extend(projection::case_events(self.vault.conn(), uuid_col(id)?)?);
+        }
+        all.sort_by_key(Event::order_key);
+        Ok(all)
+    }
+
+    fn require_case(&self, case: Uuid) -> Result<(), StoreError> {
+        let found: Option<i64> =
+            self.vault.conn().query_row("SELECT 1 FROM cases WHERE id = ?1", [case.to_string()], |r| r.get(0)).optional()?;
+        found.map(|_| ()).ok_or_else(|| StoreError::NotFound { case: case.to_string() })
+    }
+
+    /// Import foreign signed events: skip known ones, verify the rest (device
+    /// known, signature, no equivocation, shape, form values, role, lifecycle
+    /// rules in canonical order) and commit them all in one vault commit, or
+    /// none of them.
+    pub fn import_events(&mut self, events: Vec<Event>) -> Result<ImportSummary, StoreError> {
+        let conn = self.vault.conn();
+        let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
+        let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
+        let mut seqs: HashMap<(Uuid, u64), Uuid> = HashMap::new();
+        // An event stamped far ahead of real time would drag every HLC that
+        // sees it into the future for good: refuse it (a device clock set to
+        // the wrong year is the usual cause).
+        let system_now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let horizon = system_now.max(self.clock.physical_millis()).saturating_add(MAX_CLOCK_AHEAD_MS);
+        for e in events {
+            let json = e.canonical_json();
+            if let Some(known) = projection::stored_event_json(conn, e.id)? {
+                if known != json {
+                    return Err(StoreError::ConflictingEvent { event: e.id });
+                }
+                summary.duplicates += 1;
+                continue;
+            }
+            if let Some(seen) = fresh.get(&e.id) {
+                if seen.canonical_json() != json {
+                    return Err(StoreError::ConflictingEvent { event: e.id });
+                }
+                summary.duplicates += 1;
+                continue;
+            }
+            e.check_shape().map_err(|reason| StoreError::Malformed { event: e.id, reason })?;
+            let key_hex = projection::device_key(conn, e.device_id)?
+                .ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
+            let key = parse_verifying_key(&key_hex)
+                .map_err(|err| StoreError::Malformed { event: e.id, reason: err.to_string() })?;
+            e.verify(&key).map_err(|reason| StoreError::BadSignature { event: e.id, reason })?;
+            if let Some(existing) = projection::event_at_seq(conn, e.device_id, e.device_seq)? {
+                return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id });
+            }
+            if let Some(existing) = seqs.insert((e.device_id, e.device_seq), e.id) {
+                return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id });
+            }
+            if e.hlc.millis > horizon {
+                return Err(StoreError::FromTheFuture { event: e.id, device: e.device_id, millis: e.hlc.millis });
+            }
+            if e.device_seq == 0 || i64::try_from(e.device_seq).is_err() || i64::try_from(e.hlc.millis).is_err() {
+                return Err(StoreError::Malformed { event: e.id, reason: "device_seq or hlc out of range".into() });
+            }
+            fresh.insert(e.id, e);
+        }
+        // Rules, per case, in canonical order over old and new events together.
+        let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
+        for e in fresh.values() {
+            by_case.entry(e.case_id).or_default().push(e);
+        }
+        for (case, new_events) in &by_case {
+            let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
+            let mut all = projection::case_events(conn, *case)?;
+            all.extend(new_events.iter().map(|e| (*e).clone()));
+            all.sort_by_key(Event::order_key);
+            let mut state = CaseState::new(*case);
+            for e in &all {
+                if new_ids.contains(&e.id) {
+                    check_event(&state, e)?;
+                }
+                state.apply(e);
+            }
+        }
+        let mut ordered: Vec<&Event> = fresh.values().collect();
+        ordered.sort_by_key(|e| e.order_key());
+        let max_hlc = ordered.last().map(|e| e.hlc);
+        summary.new = ordered.len();
+        summary.cases = by_case.keys().copied().collect();
+        if !ordered.is_empty() {
+            self.vault.commit(ordered.iter().map(|e| e.to_json()).collect())?;
+        }
+        if let Some(h) = max_hlc {
+            self.clock.observe(h);
+        }
+        Ok(summary)
+    }
+}
+
+/// How far ahead of this machine's clock an imported event may be stamped.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 24 * 60 * 60 * 1000;
+
+const SUMMARY_SELECT: &str = "SELECT id, case_number, case_type, office, stage, stage_before, caseworker, risk_level,
+    given_names, family_name, sex, age_years, date_of_birth, needs_review, conflicts, updated_millis, updated_counter
+    FROM cases";
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
+    let age: Option<String> = r.get(11)?;
+    Ok(CaseSummary {
+        id: uuid_col(r.get(0)?)?,
+        case_number: r.get(1)?,
+        case_type: r.get(2)?,
+        office: r.get(3)?,
+        stage: r.get(4)?,
+        stage_before: r.get(5)?,
+        caseworker: r.get(6)?,
+        risk_level: r.get(7)?,
+        given_names: r.get(8)?,
+        family_name: r.get(9)?,
+        sex: r.get(10)?,
+        age_years: age.and_then(|a| a.parse::<f64>().ok()),
+        date_of_birth: r.get(12)?,
+        needs_review: r.get::<_, i64>(13)? != 0,
+        conflicts: r.get::<_, i64>(14)? as u32,
+        updated: Hlc { millis: r.get::<_, i64>(15)? as u64, counter: r.get(16)? },
+    })
+}
+
+fn uuid_col(s: String) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn json_col(s: &str) -> rusqlite::Result<Value> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn date_of(millis: u64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+        .map(|d| d.date_naive())
+        .unwrap_or_default()
+}
+
+fn stage_of(name: &str) -> Option<Stage> {
+    serde_json::from_value(Value::String(name.to_string())).ok()
+}
+
+/// The wire name of a stage (`"bid_pending"`, …).
+pub fn stage_name(stage: Stage) -> String {
+    match serde_json::to_value(stage) {
+        Ok(Value::String(s)) => s,
+        _ => format!("{stage:?}"),
+    }
+}
+
+/// Build the lifecycle rules' view of a case from its folded state.
+pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
+    let reg = state.registration.as_ref().ok_or_else(|| StoreError::NotFound { case: state.case_id.to_string() })?;
+    let stage_str = state.stage.as_deref().unwrap_or("identified");
+    let stage = stage_of(stage_str).ok_or_else(|| StoreError::Malformed {
+        event: state.stage_history.last().map_or(Uuid::nil(), |c| c.event),
+        reason: format!("unknown stage {stage_str:?}"),
+    })?;
+    let mut values = BTreeMap::new();
+    for (key, register) in &state.registers {
+        if key.item.is_some() {
+            continue;
+        }
+        if let Some(w) = register.newest() {
+            if !w.value.is_null() {
+                values.insert(format!("{}.{}", key.form, key.field), w.value.clone());
+            }
+        }
+    }
+    let mut items: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (form, item) in state.items.keys() {
+        items.entry(form.clone()).or_default().push(Value::Null);
+        let _ = item;
+    }
+    for (form, list) in items.iter_mut() {
+        *list = state
+            .items_of(form)
+            .into_iter()
+            .map(|(id, _)| {
+                let mut values = state.item_values(form, id);
+                // The rules merge an item edit with the item's earlier values by this id.
+                values.insert("_item".into(), Value::String(id.to_string()));
+                Value::Object(values)
+            })
+            .collect();
+    }
+    let stage_dates = state
+        .stage_history
+        .iter()
+        .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis))))
+        .collect();
+    Ok(CaseFacts {
+        case_id: state.case_id,
+        case_type: reg.case_type.clone(),
+        stage,
+        stage_before: state.stage_before.as_deref().and_then(stage_of),
+        values,
+        items,
+        stage_dates,
+    })
+}
+
+/// Role and form checks that do not depend on the lifecycle rules, then the
+/// lifecycle rules. `state` is the case before `e`.
+fn check_event(state: &CaseState, e: &Event) -> Result<(), StoreError> {
+    if e.role == Role::Viewer {
+        return Err(StoreError::Forbidden { role: e.role, action: format!("record {}", e.kind) });
+    }
+    if e.kind == EventKind::CaseRegistered {
+        return if state.registration.is_none() && state.event_count == 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Malformed { event: e.id, reason: "case is already registered".into() })
+        };
+    }
+    if state.registration.is_none() {
+        return Err(StoreError::NotFound { case: e.case_id.to_string() });
+    }
+    match e.kind {
+        EventKind::FormSaved | EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
+            let form = e.form.as_deref().unwrap_or_default();
+            let values = e.payload.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
+            validate(form, &values)?;
+        }
+        EventKind::ConflictResolved => {
+            let s = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let (form, field) = (s("form"), s("field"));
+            let mut one = Map::new();
+            one.insert(field.clone(), e.payload.get("value").cloned().unwrap_or(Value::Null));
+            validate(&form, &one)?;
+            if is_protected(&form, &field) && !may_resolve_protected(e.role, &form) {
+                return Err(StoreError::Forbidden {
+                    role: e.role,
+                    action: format!("resolve a conflict on protected field {form}.{field}"),
+                });
+            }
+        }
+        _ => {}
+    }
+    let facts = facts_seen_by(state, e)?;
+    lifecycle::check(&facts, e).map_err(|violations| StoreError::RuleViolated { violations })
+}
+
+/// The facts a rule check of `e` uses: the case before `e`, except that each
+/// field `e` writes has the value its author replaced (the newest write named
+/// in `e.base`, or no value), not whatever a concurrent device wrote. Rules
+/// about a value's change ("lowering the risk level from high needs a
+/// supervisor") then judge what the author actually changed, so two devices
+/// that wrote concurrently are each judged on their own edit, whatever order
+/// their events arrive in. For a locally created event the base is the
+/// current heads, so this is the current case.
+///
+/// Likewise the stage: every event names in its base the stage event its
+/// author saw ([`CaseState::stage_head`]); the rules judge it against that
+/// stage, so an edit made offline before another device closed (or merged,
+/// or moved) the case is not refused when the two meet, and two devices
+/// making the same move concurrently are both accepted. Events that name no
+/// stage event are judged against the current stage.
+fn facts_seen_by(state: &CaseState, e: &Event) -> Result<CaseFacts, StoreError> {
+    let mut facts = to_facts(state)?;
+    let seen = state.stage_history.iter().rposition(|c| e.base.contains(&c.event));
+    if let Some(i) = seen.filter(|i| i + 1 < state.stage_history.len()) {
+        let entry = &state.stage_history[i];
+        if let Some(stage) = stage_of(&entry.to) {
+            facts.stage = stage;
+            facts.stage_before = if projection::REMEMBERS_PREVIOUS.contains(&entry.to.as_str()) {
+                entry.from.as_deref().and_then(stage_of)
+            } else {
+                None
+            };
+            facts.stage_dates = state.stage_history[..=i]
+                .iter()
+                .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis))))
+                .collect();
+        }
+    }
+    if e.kind != EventKind::FormSaved || e.item().is_some() {
+        return Ok(facts);
+    }
+    let (Some(form), Some(values)) = (e.form.as_deref(), e.payload.get("values").and_then(Value::as_object)) else {
+        return Ok(facts);
+    };
+    for field in values.keys() {
+        let key = format!("{form}.{field}");
+        let seen = state
+            .register(form, None, field)
+            .and_then(|r| r.writes.values().filter(|w| e.base.contains(&w.event)).max_by_key(|w| w.key));
+        match seen {
+            Some(w) if !w.value.is_null() => {
+                facts.values.insert(key, w.value.clone());
+            }
+            _ => {
+                facts.values.remove(&key);
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Who may settle a conflict on a protected field: supervisors and data
+/// managers; for the BID form, the BID panel.
+pub fn may_resolve_protected(role: Role, form: &str) -> bool {
+    if form == "bid" {
+        role == Role::BidPanel
+    } else {
+        matches!(role, Role::Supervisor | Role::DataManager)
+    }
+}
+
+fn validate(form: &str, values: &Map<String, Value>) -> Result<(), StoreError> {
+    let def = forms::registry().get(form).ok_or_else(|| StoreError::UnknownForm { form: form.to_string() })?;
+    forms::validate_values(def, values).map_err(|errors| StoreError::Invalid { errors })
+}
+
+/// Several local changes committed as one vault commit. Changes are checked
+/// as they are added, against the case as it will be after the earlier
+/// changes of the batch. Dropping a batch without [`Batch::commit`] discards
+/// it.
+pub struct Batch<'a> {
+    store: &'a mut CaseStore,
+    clock: HlcClock,
+    next_seq: u64,
+    events: Vec<Event>,
+    states: HashMap<Uuid, CaseState>,
+    numbers: HashMap<String, u32>,
+}
+
+impl Batch<'_> {
+    /// Number of events waiting to be committed.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Set the clock (see [`CaseStore::set_clock`]) for the following changes.
+    pub fn set_clock(&mut self, millis: Option<u64>) {
+        self.clock.set_clock(millis);
+        self.store.clock.set_clock(millis);
+    }
+
+    /// Act as another user (see [`CaseStore::set_actor`]).
+    pub fn set_actor(&mut self, user: &str, role: Role) {
+        self.store.set_actor(user, role);
+    }
+
+    /// Commit every change in one vault commit.
+    pub fn commit(self) -> Result<(), StoreError> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let entries = self.events.iter().map(Event::to_json).collect();
+        self.store.vault.commit(entries)?;
+        self.store.clock = self.clock;
+        self.store.next_seq = self.next_seq;
+        Ok(())
+    }
+
+    fn state(&mut self, case: Uuid) -> Result<&CaseState, StoreError> {
+        if !self.states.contains_key(&case) {
+            let state = self.store.case_state(case)?;
+            self.states.insert(case, state);
+        }
+        Ok(&self.states[&case])
+    }
+
+    /// Build, check and queue one event. On error nothing changes.
+    fn push(&mut self, case_id: Uuid, hlc: Hlc, kind: EventKind, form: Option<&str>, payload: Value, mut base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+        if kind != EventKind::CaseRegistered {
+            // Record which stage the author saw (see `facts_seen_by`).
+            if let Some(head) = self.state(case_id)?.stage_head() {
+                if !base.contains(&head) {
+                    base.push(head);
+                }
+            }
+        }
+        let mut e = Event {
+            id: new_v7(hlc.millis, &mut self.store.rng),
+            case_id,
+            device_id: self.store.vault.device().device_id,
+            device_seq: self.next_seq,
+            hlc,
+            author: self.store.user.clone(),
+            role: self.store.role,
+            kind,
+            form: form.map(str::to_string),
+            payload,
+            base,
+            sig: String::new(),
+        };
+        e.check_shape().map_err(|reason| StoreError::Malformed { event: e.id, reason })?;
+        if kind == EventKind::CaseRegistered {
+            check_event(&CaseState::new(case_id), &e)?;
+            self.states.insert(case_id, CaseState::new(case_id));
+        } else {
+            check_event(self.state(case_id)?, &e)?;
+        }
+        e.sign(self.store.vault.signing_key());
+        self.states.get_mut(&case_id).expect("state loaded above").apply(&e);
+        self.next_seq += 1;
+        let id = e.id;
+        self.events.push(e);
+        Ok(id)
+    }
+
+    /// A timestamp for the next event; only kept if the event is accepted.
+    fn tick(&self) -> (HlcClock, Hlc) {
+        let mut clock = self.clock.clone();
+        let hlc = clock.now();
+        (clock, hlc)
+    }
+
+    fn push_now(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+        let (clock, hlc) = self.tick();
+        let id = self.push(case, hlc, kind, form, payload, base)?;
+        self.clock = clock;
+        Ok(id)
+    }
+
+    /// See [`CaseStore::create_case`].
+    pub fn create_case(&mut self, case_type: &str, office: &str) -> Result<Uuid, StoreError> {
+        let (clock, hlc) = self.tick();
+        let case_id = new_v7(hlc.millis, &mut self.store.rng);
+        let case_number = self.next_case_number(office, hlc)?;
+        let payload = json!({"case_type": case_type, "case_number": case_number, "office": office});
+        self.push(case_id, hlc, EventKind::CaseRegistered, None, payload, Vec::new())?;
+        self.clock = clock;
+        Ok(case_id)
+    }
+
+    /// Office prefix (three letters) - year - sequence within this vault.
+    fn next_case_number(&mut self, office: &str, hlc: Hlc) -> Result<String, StoreError> {
+        let letters: String = office.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_ascii_uppercase();
+        let prefix = format!(
+            "{}-{}-",
+            if letters.len() == 3 { letters } else { "CAS".to_string() },
+            chrono::Datelike::year(&date_of(hlc.millis))
+        );
+        let next = match self.numbers.get(&prefix) {
+            Some(n) => n + 1,
+            None => {
+                let max: Option<String> = self.store.vault.conn().query_row(
+                    "SELECT MAX(case_number) FROM cases WHERE substr(case_number, 1, ?2) = ?1",
+                    params![prefix, prefix.len() as i64],
+                    |r| r.get(0),
+                )?;
+                max.and_then(|m| m[prefix.len()..].parse::<u32>().ok()).unwrap_or(0) + 1
+            }
+        };
+        self.numbers.insert(prefix.clone(), next);
+        Ok(format!("{prefix}{next:05}"))
+    }
+
+    /// See [`CaseStore::save_form`].
+    pub fn save_form(&mut self, case: Uuid, form: &str, item: Option<Uuid>, values: Map<String, Value>) -> Result<(), StoreError> {
+        let state = self.state(case)?;
+        let mut base: Vec<Uuid> = values.keys().flat_map(|f| state.heads_of(form, item, f)).collect();
+        base.sort();
+        base.dedup();
+        let mut payload = json!({ "values": values });
+        if let Some(item) = item {
+            payload["item"] = json!(item);
+        }
+        self.push_now(case, EventKind::FormSaved, Some(form), payload, base)?;
+        Ok(())
+    }
+
+    /// See [`CaseStore::change_stage`].
+    pub fn change_stage(&mut self, case: Uuid, to: Stage, reason: &str) -> Result<(), StoreError> {
+        let payload = json!({"to": stage_name(to), "reason": reason});
+        self.push_now(case, EventKind::StatusChanged, None, payload, Vec::new())?;
+        Ok(())
+    }
+
+    fn add_item(&mut self, case: Uuid, kind: EventKind, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        let (clock, hlc) = self.tick();
+        let item = new_v7(hlc.millis, &mut self.store.rng);
+        let form = kind.item_form().expect("only item-creating kinds come here");
+        self.push(case, hlc, kind, Some(form), json!({"item": item, "values": values}), Vec::new())?;
+        self.clock = clock;
+        Ok(item)
+    }
+
+    /// See [`CaseStore::add_note`].
+    pub fn add_note(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        self.add_item(case, EventKind::NoteAdded, values)
+    }
+
+    /// See [`CaseStore::record_visit`].
+    pub fn record_visit(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        self.add_item(case, EventKind::VisitRecorded, values)
+    }
+
+    /// See [`CaseStore::make_referral`].
+    pub fn make_referral(&mut self, case: Uuid, values: Map<String, Value>) -> Result<Uuid, StoreError> {
+        self.add_item(case, EventKind::ReferralMade, values)
+    }
+
+    /// See [`CaseStore::assign`].
+    pub fn assign(&mut self, case: Uuid, caseworker: &str) -> Result<(), StoreError> {
+        self.push_now(case, EventKind::CaseAssigned, None, json!({"caseworker": caseworker}), Vec::new())?;
+        Ok(())
+    }
+
+    /// See [`CaseStore::resolve_conflict`].
+    pub fn resolve_conflict(&mut self, case: Uuid, form: &str, item: Option<Uuid>, field: &str, value: Value) -> Result<(), StoreError> {
+        let heads = self.state(case)?.heads_of(form, item, field);
+        if heads.len() < 2 {
+            return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
+        }
+        let mut payload = json!({"form": form, "field": field, "value": value});
+        if let Some(item) = item {
+            payload["item"] = json!(item);
+        }
+        self.push_now(case, EventKind::ConflictResolved, Some(form), payload, heads)?;
+        Ok(())
+    }
+
+    /// Queue an already-built event of another kind (attachment, merge,
+    /// transfer…) after the same checks; `hlc`, ids, device, sequence, author
+    /// and signature are filled in here.
+    pub fn record(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+        self.push_now(case, kind, form, payload, base)
+    }
+}
+
+impl CaseStore {
+    /// Record an event of any kind other than those with their own method
+    /// (attachment.added, case.merged, case.transferred, case.erased); see
+    /// [`Batch::record`].
+    pub fn record(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+        let mut b = self.batch();
+        let id = b.record(case, kind, form, payload, base)?;
+        b.commit()?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,360 @@
+//! Tasks due on a case: the follow-up schedule after reintegration (DOMAIN.md
+//! §2.5), BIA deadlines (§2.3), high-risk contact (§3.0 risk table), case
+//! reviews, closure approval, turning 18 (§4.7) and the final contact after
+//! closure.
+//!
+//! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
+//! are never stored and cannot go stale.
+
+use chrono::{Days, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::lifecycle::{CaseFacts, Stage};
+
+/// What a task is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// A scheduled follow-up visit is due (within the next 14 days or in its grace period).
+    FollowUpDue,
+    /// A scheduled follow-up visit is past its grace period with no visit or attempt recorded.
+    FollowUpOverdue,
+    /// The child turns 18 within 6 (or 3) months, or has turned 18, and no transition plan exists.
+    Turning18,
+    /// The BIA must be completed (72 h after registration; 24 h at high risk).
+    BiaDue,
+    /// High risk: weekly contact (§3.0).
+    HighRiskResponse,
+    /// The next case review date (BIA `next_review_date`) is near or past.
+    CaseReview,
+    /// A closure request waits for a supervisor.
+    ClosureApproval,
+    /// Final contact about 3 months after closure (CPIMS+ practice).
+    FinalContact,
+}
+
+/// One thing to do on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The case.
+    pub case_id: Uuid,
+    /// What it is.
+    pub kind: TaskKind,
+    /// When it is due.
+    pub due: NaiveDate,
+    /// Days past the due date when overdue (0 when not overdue).
+    pub overdue_days: i64,
+    /// One line for the task list.
+    pub title: String,
+}
+
+/// One visit of the default monitoring schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledVisit {
+    /// Visit number, 1–10.
+    pub number: u32,
+    /// Due date.
+    pub due: NaiveDate,
+    /// Grace period in days.
+    pub grace_days: u64,
+}
+
+impl ScheduledVisit {
+    /// The last day the visit is on time.
+    pub fn deadline(&self) -> NaiveDate {
+        self.due + Days::new(self.grace_days)
+    }
+}
+
+/// The default schedule of DOMAIN.md §2.5 from the arrival/reunification date
+/// `t0`: visit 1 at +14 days (grace 7), 2–4 at +1/+2/+3 months (7), 5–7 at
+/// +6/+9/+12 months (14), 8–10 at +18/+24/+30 months (21).
+pub fn follow_up_schedule(t0: NaiveDate) -> Vec<ScheduledVisit> {
+    let mut out = vec![ScheduledVisit {
+        number: 1,
+        due: t0 + Days::new(14),
+        grace_days: 7,
+    }];
+    let months: [(u32, u64); 9] = [
+        (1, 7),
+        (2, 7),
+        (3, 7),
+        (6, 14),
+        (9, 14),
+        (12, 14),
+        (18, 21),
+        (24, 21),
+        (30, 21),
+    ];
+    for (i, (m, grace)) in months.into_iter().enumerate() {
+        let due = t0.checked_add_months(Months::new(m)).unwrap_or(t0);
+        out.push(ScheduledVisit {
+            number: i as u32 + 2,
+            due,
+            grace_days: grace,
+        });
+    }
+    out
+}
+
+fn parse_date(v: &Value) -> Option<NaiveDate> {
+    let s = v.as_str()?;
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+fn item_date(item: &Value, field: &str) -> Option<NaiveDate> {
+    item.get(field).and_then(parse_date)
+}
+
+/// Match recorded visits to the schedule: first by `visit_due` equal to the
+/// scheduled date, then by `visit_date` falling between the visit's window
+/// opening (due − grace) and the next visit's window opening. A documented
+/// failed attempt counts (§2.5: "no visit (or documented attempt)").
+/// Returns, per scheduled visit, the index of the matched recorded visit.
+pub fn match_visits(schedule: &[ScheduledVisit], visits: &[Value]) -> Vec<Option<usize>> {
+    let mut used = vec![false; visits.len()];
+    let mut matched: Vec<Option<usize>> = vec![None; schedule.len()];
+    for (s, slot) in schedule.iter().zip(matched.iter_mut()) {
+        if let Some(i) = (0..visits.len())
+            .find(|&i| !used[i] && item_date(&visits[i], "visit_due") == Some(s.due))
+        {
+            used[i] = true;
+            *slot = Some(i);
+        }
+    }
+    for n in 0..schedule.len() {
+        if matched[n].is_some() {
+            continue;
+        }
+        let open = schedule[n].due - Days::new(schedule[n].grace_days);
+        let close = schedule
+            .get(n + 1)
+            .map(|next| next.due - Days::new(next.grace_days));
+        let mut candidates: Vec<(NaiveDate, usize)> = (0..visits.len())
+            .filter(|&i| !used[i])
+            .filter_map(|i| item_date(&visits[i], "visit_date").map(|d| (d, i)))
+            .filter(|(d, _)| *d >= open && close.is_none_or(|c| *d < c))
+            .collect();
+        candidates.sort();
+        if let Some((_, i)) = candidates.first() {
+            used[*i] = true;
+            matched[n] = Some(*i);
+        }
+    }
+    matched
+}
+
+/// The date of the 18th birthday: from `date_of_birth`, else estimated from
+/// the age at registration (birthday assumed half a year after the
+/// registration date's anniversary — the middle of the possible range).
+pub fn eighteenth_birthday(facts: &CaseFacts) -> Option<NaiveDate> {
+    if let Some(dob) = facts
+        .value("registration_bia", "date_of_birth")
+        .and_then(parse_date)
+    {
+        return dob.checked_add_months(Months::new(18 * 12));
+    }
+    let age = facts
+        .value("registration_bia", "age_years")
+        .and_then(Value::as_f64)?;
+    if !(0.0..=25.0).contains(&age) {
+        return None;
+    }
+    let reg = facts
+        .value("registration_bia", "registration_date")
+        .and_then(parse_date)
+        .or_else(|| facts.stage_dates.first().map(|(_, d)| *d))?;
+    // Whole months until 18, minus half a year for the unknown birthday.
+    let months = ((18.0 - age.floor()) * 12.0) as i64 - 6;
+    if months >= 0 {
+        reg.checked_add_months(Months::new(months as u32))
+    } else {
+        reg.checked_sub_months(Months::new((-months) as u32))
+    }
+}
+
+fn days(a: NaiveDate, b: NaiveDate) -> i64 {
+    (b - a).num_days()
+}
+
+/// Every task of one case on `today`.
+pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
+    let mut out = Vec::new();
+    let task = |kind, due: NaiveDate, overdue: bool, title: String| Task {
+        case_id: facts.case_id,
+        kind,
+        due,
+        overdue_days: if overdue { days(due, today).max(0) } else { 0 },
+        title,
+    };
+    let risk_high = facts.str_value("registration_bia", "risk_level") == Some("high");
+
+    if facts.stage == Stage::Closed {
+        if facts.bool_value("closure_transfer", "final_contact_planned") == Some(true) {
+            if let Some(closed) = facts.last_entered(Stage::Closed) {
+                let due = closed.checked_add_months(Months::new(3)).unwrap_or(closed);
+                if today >= due - Days::new(14) {
+                    out.push(task(
+                        TaskKind::FinalContact,
+                        due,
+                        today > due,
+                        "Final contact ~3 months after closure".into(),
+                    ));
+                }
+            }
+        }
+        return out;
+    }
+    if !facts.stage.is_open() {
+        return out;
+    }
+
+    // BIA deadline (§2.3): 72 h after registration, 24 h if high risk.
+    if matches!(
+        facts.stage,
+        Stage::Identified | Stage::Registered | Stage::BiaInProgress
+    ) {
+        let start = facts
+            .value("registration_bia", "registration_date")
+            .and_then(parse_date)
+            .or_else(|| facts.last_entered(Stage::Registered))
+            .or_else(|| facts.stage_dates.first().map(|(_, d)| *d));
+        if let Some(start) = start {
+            let (hours, n) = if risk_high { ("24 h", 1) } else { ("72 h", 3) };
+            let due = start + Days::new(n);
+            out.push(task(
+                TaskKind::BiaDue,
+                due,
+                today > due,
+                format!("Complete the BIA (due {hours} after registration)"),
+            ));
+        }
+    }
+
+    // High risk: weekly contact while the case is active.
+    if risk_high
+        && facts.stage != Stage::ClosurePending
+        && facts.stage != Stage::SuspendedLostContact
+    {
+        let mut last = facts.stage_dates.first().map(|(_, d)| *d);
+        for v in facts.items("follow_up_visit") {
+            if v.get("child_seen").and_then(Value::as_bool) == Some(true) {
+                last = last.max(item_date(v, "visit_date"));
+            }
+        }
+        for n in facts.items("case_note") {
+            let t = n
+                .get("note_type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if matches!(t, "contact" | "phone" | "home_visit" | "office_visit") {
+                last = last.max(item_date(n, "note_datetime"));
+            }
+        }
+        if let Some(last) = last {
+            let due = last + Days::new(7);
+            if today >= due - Days::new(2) {
+                out.push(task(
+                    TaskKind::HighRiskResponse,
+                    due,
+                    today > due,
+                    "High risk: weekly contact with the child".into(),
+                ));
+            }
+        }
+    }
+
+    // Case review date.
+    if let Some(review) = facts
+        .value("registration_bia", "next_review_date")
+        .and_then(parse_date)
+    {
+        if today >= review - Days::new(7) && !matches!(facts.stage, Stage::ClosurePending) {
+            out.push(task(
+                TaskKind::CaseReview,
+                review,
+                today > review,
+                "Case review".into(),
+            ));
+        }
+    }
+
+    if facts.stage == Stage::ClosurePending {
+        if let Some(since) = facts.last_entered(Stage::ClosurePending) {
+            let due = since + Days::new(7);
+            out.push(task(
+                TaskKind::ClosureApproval,
+                due,
+                today > due,
+                "Supervisor: approve or reject the closure".into(),
+            ));
+        }
+    }
+
+    // Follow-up schedule from the reintegration date.
+    if matches!(facts.stage, Stage::Reintegration | Stage::FollowUp) {
+        if let Some(t0) = facts.last_entered(Stage::Reintegration) {
+            let schedule = follow_up_schedule(t0);
+            let visits = facts.items("follow_up_visit");
+            let matched = match_visits(&schedule, visits);
+            for (s, m) in schedule.iter().zip(&matched) {
+                if m.is_some() {
+                    continue;
+                }
+                if today > s.deadline() {
+                    out.push(task(
+                        TaskKind::FollowUpOverdue,
+                        s.due,
+                        true,
+                        format!(
+                            "Follow-up visit {} overdue (due {}, grace {} days)",
+                            s.number, s.due, s.grace_days
+                        ),
+                    ));
+                } else if today + Days::new(14) >= s.due {
+                    out.push(task(
+                        TaskKind::FollowUpDue,
+                        s.due,
+                        false,
+                        format!("Follow-up visit {} due", s.number),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Turning 18 (§4.7): alerts 6 and 3 months before, until a transition plan exists.
+    if facts.value("closure_transfer", "transition_plan").is_none() {
+        if let Some(bday) = eighteenth_birthday(facts) {
+            let six = bday.checked_sub_months(Months::new(6)).unwrap_or(bday);
+            let three = bday.checked_sub_months(Months::new(3)).unwrap_or(bday);
+            let estimated = facts.value("registration_bia", "date_of_birth").is_none();
+            let est = if estimated { " (estimated)" } else { "" };
+            if today >= bday {
+                out.push(task(
+                    TaskKind::Turning18,
+                    bday,
+                    true,
+                    format!("Turned 18 on {bday}{est}: transition plan missing"),
+                ));
+            } else if today >= three {
+                out.push(task(
+                    TaskKind::Turning18,
+                    three,
+                    false,
+                    format!("Turns 18 on {bday}{est} (3 months): prepare the transition plan"),
+                ));
+            } else if today >= six {
+                out.push(task(
+                    TaskKind::Turning18,
+                    six,
+                    false,
+                    format!("Turns 18 on {bday}{est} (6 months): plan the transition"),
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,174 @@
+//! Errors of the vault. Every variant says what happened and what a person can do.
+use std::io;
+use std::path::PathBuf;
+
+/// An [`Applier`](super::Applier) refused a set of journal entries. The message
+/// is the applier's reason, shown to the person as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ApplyError(pub String);
+
+/// Everything that can go wrong when creating, unlocking, writing or locking a vault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The passphrase did not decrypt the identity file.
+    #[error("wrong passphrase for {path}: type it again (a lost passphrase cannot be reset; only the office can recover the data, and only if escrow was on when the vault was created)")]
+    WrongPassphrase {
+        /// The identity file.
+        path: PathBuf,
+    },
+    /// The directory holds no `identity.age`.
+    #[error("{dir} is not a Fieldcase vault (there is no identity.age in it): check the vault directory, or create a vault with `fieldcase init`")]
+    NotAVault {
+        /// The directory that was opened.
+        dir: PathBuf,
+    },
+    /// The identity file exists but cannot be read as a Fieldcase identity.
+    #[error("the identity file {path} is damaged ({reason}): restore it from a backup, or ask the office to recover the device with its escrow key")]
+    CorruptIdentity {
+        /// The identity file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The identity file was written by a newer Fieldcase.
+    #[error("{path} uses vault format version {version}, which this Fieldcase does not know: install a newer Fieldcase")]
+    UnsupportedVersion {
+        /// The file with the unknown version.
+        path: PathBuf,
+        /// Its version.
+        version: u32,
+    },
+    /// The identity file asks for more scrypt work than this device accepts.
+    #[error("the identity file {path} needs an scrypt work factor of 2^{required}, more than this device accepts (2^{max}): it was not made by Fieldcase on a device like this one")]
+    ExcessiveWork {
+        /// The identity file.
+        path: PathBuf,
+        /// Work factor (log2 N) the file asks for.
+        required: u8,
+        /// Largest accepted work factor.
+        max: u8,
+    },
+    /// `identity.age` is there but `snapshot.age` is not.
+    #[error("the snapshot {path} is missing, so the vault cannot be opened (it is never silently recreated empty): restore it from a backup, or ask the office to recover the device with its escrow key")]
+    MissingSnapshot {
+        /// Where the snapshot should be.
+        path: PathBuf,
+    },
+    /// `snapshot.age` does not decrypt or does not hold a Fieldcase database.
+    #[error("the snapshot {path} is damaged ({reason}); the vault was not opened: restore it from a backup, or ask the office to recover the device with its escrow key")]
+    CorruptSnapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another process has the vault open.
+    #[error("the vault {dir} is open in another Fieldcase window or command: close it and try again")]
+    Busy {
+        /// The vault directory.
+        dir: PathBuf,
+    },
+    /// `init` was pointed at a directory that already holds vault files.
+    #[error("{path} already exists, so {dir} already holds a vault (or the remains of one): choose another directory; nothing was overwritten")]
+    AlreadyExists {
+        /// The vault directory.
+        dir: PathBuf,
+        /// The file found there.
+        path: PathBuf,
+    },
+    /// The `--escrow` value is not an age X25519 recipient.
+    #[error("the escrow recipient {recipient:?} is not an age X25519 recipient ({reason}): ask the office for its recipient, which starts with age1")]
+    BadEscrowRecipient {
+        /// What was given.
+        recipient: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An empty passphrase was given where a new one is set.
+    #[error("the passphrase is empty: choose a passphrase (several words are easiest to remember)")]
+    EmptyPassphrase,
+    /// The disk is full (or over quota).
+    #[error("the disk is full while writing {path}: free some space and try again; this operation saved nothing and everything saved before is intact")]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// Any other file-system error.
+    #[error("could not {op} {path}: {source}")]
+    Io {
+        /// What was being done ("write", "rename", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// One commit is larger than a journal frame may be.
+    #[error("this change is too large to save in one step ({size} bytes, the limit is {limit}): store large files as attachments (blobs) or save in smaller steps")]
+    FrameTooLarge {
+        /// Size of the encrypted frame.
+        size: usize,
+        /// [`MAX_FRAME_LEN`](super::frame::MAX_FRAME_LEN).
+        limit: usize,
+    },
+    /// The applier refused the entries of a commit; nothing was saved.
+    #[error("the change was refused: {0}")]
+    Apply(#[from] ApplyError),
+    /// A committed journal frame could not be applied when reopening.
+    #[error("saved change {seq} of generation {generation} could not be applied when unlocking ({reason}): this is a bug in Fieldcase; keep the vault directory as it is and report it")]
+    Replay {
+        /// Journal generation.
+        generation: u64,
+        /// Frame sequence number.
+        seq: u64,
+        /// The applier's reason.
+        reason: String,
+    },
+    /// A journal write failed and the partial frame could not be removed.
+    #[error("the journal {path} could not be repaired after a failed write: lock the vault and unlock it again (unlocking repairs it); nothing saved before is lost")]
+    JournalBroken {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The in-memory database failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// age refused to encrypt (should not happen with valid recipients).
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    /// No blob with that id.
+    #[error("attachment {id} is not in this vault: it may have been deleted, or it is on another device not yet synchronised")]
+    BlobNotFound {
+        /// The blob id.
+        id: String,
+    },
+    /// The blob id is not a blob id (a UUID).
+    #[error("{id:?} is not an attachment id")]
+    BadBlobId {
+        /// What was given.
+        id: String,
+    },
+    /// A blob file does not decrypt.
+    #[error("the attachment file {path} is damaged ({reason}): restore it from a backup or ask the office for a copy")]
+    CorruptBlob {
+        /// The blob file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl VaultError {
+    /// Map an I/O error on `path`, turning "no space left" into [`VaultError::DiskFull`].
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == io::ErrorKind::StorageFull || source.kind() == io::ErrorKind::QuotaExceeded {
+            VaultError::DiskFull { path }
+        } else {
+            VaultError::Io { op, path, source }
+        }
+    }
+}

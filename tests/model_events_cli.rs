@@ -1,0 +1,79 @@
+//! `fieldcase case list|show|history [--json]` and `fieldcase tasks [--json]`
+//! against a vault filled through the library.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fieldcase::model::event::Role;
+use fieldcase::model::store::CaseStore;
+use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+const PASS: &str = "correct horse battery staple";
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
+        .arg("--vault")
+        .arg(dir)
+        .args(args)
+        .env("FIELDCASE_PASSPHRASE", PASS)
+        .output()
+        .expect("run fieldcase")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {
+    let dir = tmp.path().join("v");
+    let opts = InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: None };
+    let vault_opts = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    let mut s = CaseStore::init_with(&dir, &SecretString::from(PASS.to_string()), opts, &vault_opts).unwrap();
+    s.set_clock(Some(1_780_000_000_000));
+    let case = s.create_case("uasc", "Agadez").unwrap();
+    let values = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15});
+    s.save_form(case, "registration_bia", None, values.as_object().unwrap().clone()).unwrap();
+    s.set_actor("sara", Role::Supervisor);
+    s.assign(case, "amina").unwrap();
+    s.lock().unwrap();
+    dir
+}
+
+#[test]
+fn case_commands_print_tables_and_json() {
+    let tmp = TempDir::new().unwrap();
+    let dir = filled_vault(&tmp);
+
+    let out = run(&dir, &["case", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("AGA-2026-00001") && text.contains("Amina Issoufou") && text.contains("identified"), "{text}");
+
+    let list = stdout_json(&run(&dir, &["case", "list", "--json"]));
+    assert_eq!(list[0]["case_number"], "AGA-2026-00001");
+    assert_eq!(list[0]["caseworker"], "amina");
+
+    let show = run(&dir, &["case", "show", "AGA-2026-00001"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success() && text.contains("[registration_bia]") && text.contains("Issoufou"), "{text}");
+    let detail = stdout_json(&run(&dir, &["case", "show", "AGA-2026-00001", "--json"]));
+    assert_eq!(detail["summary"]["sex"], "female");
+    assert!(detail["fields"].as_array().unwrap().iter().any(|f| f["field"] == "age_years" && f["status"] == "ok"));
+
+    let history = stdout_json(&run(&dir, &["case", "history", "AGA-2026-00001", "--json"]));
+    assert_eq!(history["chain_verified"], true);
+    assert_eq!(history["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(history["entries"][2]["role"], "supervisor");
+    let text = String::from_utf8_lossy(&run(&dir, &["case", "history", "AGA-2026-00001"]).stdout).to_string();
+    assert!(text.contains("audit chain verified (3 entries)"), "{text}");
+
+    assert!(stdout_json(&run(&dir, &["tasks", "--json"])).is_array());
+    assert!(run(&dir, &["tasks"]).status.success());
+
+    let missing = run(&dir, &["case", "show", "AGA-2026-99999"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no case AGA-2026-99999"));
+}

@@ -1,0 +1,329 @@
+//! Convergence of the projection: any permutation and any duplication of a
+//! set of signed events, applied in any chunking to an empty database, gives
+//! byte-identical projection tables.
+//!
+//! The events come from a small simulator of several devices that register
+//! cases, write fields on top of the heads they know (so they write
+//! concurrently when they have not synced), add notes, resolve conflicts,
+//! change stages and sync with each other.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+use fieldcase::model::event::{Event, EventKind, Hlc, Role};
+use fieldcase::model::hlc::HlcClock;
+use fieldcase::model::projection::{self, CaseState};
+use proptest::prelude::*;
+use rusqlite::Connection;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const DEVICES: usize = 3;
+const CASES: u128 = 2;
+
+fn protected(_form: &str, field: &str) -> bool {
+    field == "risk_level"
+}
+
+struct Device {
+    id: Uuid,
+    key: SigningKey,
+    seq: u64,
+    clock: HlcClock,
+    known: BTreeMap<Uuid, Event>,
+}
+
+impl Device {
+    fn case_state(&self, case: Uuid) -> CaseState {
+        CaseState::from_events(case, self.known.values().filter(|e| e.case_id == case))
+    }
+
+    fn emit(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>, role: Role) {
+        let hlc = self.clock.now();
+        self.seq += 1;
+        let mut e = Event {
+            id: Uuid::from_u128(((hlc.millis as u128) << 64) | ((self.seq as u128) << 8) | self.id.as_u128() & 0xff),
+            case_id: case,
+            device_id: self.id,
+            device_seq: self.seq,
+            hlc,
+            author: format!("user{}", self.id.as_u128()),
+            role,
+            kind,
+            form: form.map(str::to_string),
+            payload,
+            base,
+            sig: String::new(),
+        };
+        e.sign(&self.key);
+        self.known.insert(e.id, e);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    device: usize,
+    action: u8,
+    case: u128,
+    field: usize,
+    value: u8,
+    tick: u8,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    (0..DEVICES, 0u8..7, 0..CASES, 0usize..3, 0u8..4, 0u8..3)
+        .prop_map(|(device, action, case, field, value, tick)| Op { device, action, case, field, value, tick })
+}
+
+const FIELDS: [(&str, &str); 3] = [("registration_bia", "given_names"), ("registration_bia", "risk_level"), ("case_note", "text")];
+const STAGES: [&str; 3] = ["registered", "bia_in_progress", "suspended_lost_contact"];
+
+/// Run the simulation and return every event any device created.
+fn simulate(ops: &[Op]) -> Vec<Event> {
+    let mut devices: Vec<Device> = (0..DEVICES)
+        .map(|i| Device {
+            id: Uuid::from_u128(i as u128 + 1),
+            key: SigningKey::from_bytes(&[i as u8 + 1; 32]),
+            seq: 0,
+            clock: HlcClock::new(Hlc::default()),
+            known: BTreeMap::new(),
+        })
+        .collect();
+    let mut now = 1_700_000_000_000u64;
+    for o in ops {
+        // Small or zero steps so HLC counters and millisecond ties occur.
+        now += o.tick as u64;
+        let case = Uuid::from_u128(1000 + o.case);
+        let d = &mut devices[o.device];
+        d.clock.set_clock(Some(now));
+        let st = d.case_state(case);
+        let registered = st.registration.is_some();
+        match o.action {
+            0 if !registered => {
+                let payload = json!({"case_type": "uasc", "case_number": format!("AGA-2026-{:05}", o.case), "office": "Agadez"});
+                d.emit(case, EventKind::CaseRegistered, None, payload, vec![], Role::Caseworker);
+            }
+            1 | 2 if registered => {
+                let (form, field) = FIELDS[o.field];
+                let value = match field {
+                    "risk_level" => json!(["low", "medium", "high", "medium"][o.value as usize]),
+                    _ => json!(format!("v{}-{}", o.device, o.value)),
+                };
+                if form == "case_note" {
+                    // Edit the oldest note this device knows, if any.
+                    if let Some((item, _)) = st.items_of("case_note").first().copied() {
+                        let base = st.heads_of(form, Some(item), field);
+                        let payload = json!({"item": item, "values": {field: value}});
+                        d.emit(case, EventKind::FormSaved, Some(form), payload, base, Role::Caseworker);
+                    }
+                } else {
+                    let base = st.heads_of(form, None, field);
+                    d.emit(case, EventKind::FormSaved, Some(form), json!({"values": {field: value}}), base, Role::Caseworker);
+                }
+            }
+            3 if registered => {
+                let item = Uuid::from_u128(((o.device as u128) << 64) | (now as u128) << 8 | o.value as u128);
+                d.emit(case, EventKind::NoteAdded, Some("case_note"), json!({"item": item, "values": {"text": "note"}}), vec![], Role::Caseworker);
+            }
+            4 if registered => {
+                let (form, field) = FIELDS[o.field];
+                if form == "registration_bia" {
+                    let heads = st.heads_of(form, None, field);
+                    if heads.len() > 1 {
+                        let payload = json!({"form": form, "field": field, "value": "resolved"});
+                        d.emit(case, EventKind::ConflictResolved, Some(form), payload, heads, Role::Supervisor);
+                    }
+                }
+            }
+            5 => {
+                // Sync: device learns everything another device knows.
+                let from = o.field % DEVICES;
+                if from != o.device {
+                    let theirs: Vec<Event> = devices[from].known.values().cloned().collect();
+                    let d = &mut devices[o.device];
+                    for e in theirs {
+                        d.clock.observe(e.hlc);
+                        d.known.insert(e.id, e);
+                    }
+                }
+            }
+            6 if registered => {
+                let to = STAGES[o.value as usize % STAGES.len()];
+                d.emit(case, EventKind::StatusChanged, None, json!({"to": to, "reason": "sim"}), vec![], Role::Caseworker);
+            }
+            _ => {}
+        }
+    }
+    let mut all = BTreeMap::new();
+    for d in devices {
+        all.extend(d.known);
+    }
+    all.into_values().collect()
+}
+
+fn fresh_db() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    projection::migrate(&conn).unwrap();
+    let tx = conn.transaction().unwrap();
+    let entries: Vec<Value> = (0..DEVICES)
+        .map(|i| {
+            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]).verifying_key();
+            projection::device_entry(Uuid::from_u128(i as u128 + 1), &hex::encode(key.as_bytes()), "dev")
+        })
+        .collect();
+    projection::apply_entries(&tx, &entries, protected).unwrap();
+    tx.commit().unwrap();
+    conn
+}
+
+fn apply_in_chunks(events: &[&Event], chunk_sizes: &[usize]) -> String {
+    let mut conn = fresh_db();
+    let mut rest = events;
+    let mut sizes = chunk_sizes.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        let entries: Vec<Value> = chunk.iter().map(|e| e.to_json()).collect();
+        let tx = conn.transaction().unwrap();
+        projection::apply_entries(&tx, &entries, protected).unwrap();
+        tx.commit().unwrap();
+        rest = tail;
+    }
+    projection::dump(&conn).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_order_any_duplication_gives_identical_projection(
+        ops in prop::collection::vec(op(), 1..60),
+        order_keys in prop::collection::vec(any::<u32>(), 0..200),
+        dups in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        chunks in prop::collection::vec(1usize..8, 1..6),
+    ) {
+        let events = simulate(&ops);
+        prop_assume!(!events.is_empty());
+        let canonical: Vec<&Event> = {
+            let mut v: Vec<&Event> = events.iter().collect();
+            v.sort_by_key(|e| e.order_key());
+            v
+        };
+        let expected = apply_in_chunks(&canonical, &[usize::MAX]);
+
+        // Every event at least once, some twice, in a random order.
+        let mut shuffled: Vec<(u32, &Event)> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (order_keys.get(i).copied().unwrap_or(i as u32), e))
+            .collect();
+        for (j, d) in dups.iter().enumerate() {
+            let e = d.get(&events);
+            shuffled.push((order_keys.get(events.len() + j).copied().unwrap_or(j as u32), e));
+        }
+        shuffled.sort_by_key(|(k, e)| (*k, e.id));
+        let shuffled: Vec<&Event> = shuffled.into_iter().map(|(_, e)| e).collect();
+        let got = apply_in_chunks(&shuffled, &chunks);
+        prop_assert_eq!(&expected, &got);
+
+        // Applying everything again changes nothing (idempotent).
+        let mut twice = shuffled.clone();
+        twice.extend(canonical.iter().rev());
+        prop_assert_eq!(&expected, &apply_in_chunks(&twice, &chunks));
+    }
+}
+
+/// Commit events to a fresh vault (with the model's applier) in chunks, lock
+/// it, reopen it (journal replay) and dump the projection.
+fn vault_dump(tmp: &std::path::Path, events: &[&Event], chunk_sizes: &[usize]) -> (String, String) {
+    use fieldcase::model::store::ModelApplier;
+    use fieldcase::vault::{InitOptions, SecretString, Vault, VaultOptions};
+    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    let pass = SecretString::from("pw".to_string());
+    let mut vault = Vault::init_with(tmp, &pass, InitOptions::default(), Box::new(ModelApplier), &options).unwrap();
+    let devices: Vec<Value> = (0..DEVICES)
+        .map(|i| {
+            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]).verifying_key();
+            projection::device_entry(Uuid::from_u128(i as u128 + 1), &hex::encode(key.as_bytes()), "dev")
+        })
+        .collect();
+    vault.commit(devices).unwrap();
+    let mut rest = events;
+    let mut sizes = chunk_sizes.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        vault.commit(chunk.iter().map(|e| e.to_json()).collect()).unwrap();
+        rest = tail;
+    }
+    let live = projection::dump(vault.conn()).unwrap();
+    drop(vault); // no checkpoint: the reopen replays every journal frame
+    let vault = Vault::open_with(tmp, &pass, Box::new(ModelApplier), &options).unwrap();
+    (live, projection::dump(vault.conn()).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The same property through real vaults: commits in any order and
+    /// chunking, and the journal replay at unlock, give identical tables.
+    #[test]
+    fn vaults_fed_in_any_order_converge(
+        ops in prop::collection::vec(op(), 10..50),
+        seed in any::<u64>(),
+        chunks in prop::collection::vec(1usize..6, 1..4),
+    ) {
+        let events = simulate(&ops);
+        prop_assume!(!events.is_empty());
+        let mut canonical: Vec<&Event> = events.iter().collect();
+        canonical.sort_by_key(|e| e.order_key());
+        let mut shuffled = canonical.clone();
+        shuffled.sort_by_key(|e| (seed ^ e.id.as_u128() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        shuffled.extend(canonical.iter().step_by(3));
+        let tmp = tempfile::TempDir::new().unwrap();
+        let (a_live, a_replayed) = vault_dump(&tmp.path().join("a"), &canonical, &[usize::MAX]);
+        let (b_live, b_replayed) = vault_dump(&tmp.path().join("b"), &shuffled, &chunks);
+        prop_assert_eq!(&a_live, &apply_in_chunks(&canonical, &[usize::MAX]));
+        prop_assert_eq!(&a_live, &a_replayed);
+        prop_assert_eq!(&a_live, &b_live);
+        prop_assert_eq!(&a_live, &b_replayed);
+    }
+}
+
+#[test]
+fn simulator_produces_conflicts_of_both_kinds() {
+    // Two devices write the same fields without syncing: the projection must
+    // show a merged normal field and a protected field that needs review.
+    let mut ops = vec![Op { device: 0, action: 0, case: 0, field: 0, value: 0, tick: 1 }];
+    ops.push(Op { device: 1, action: 5, case: 0, field: 0, value: 0, tick: 1 }); // 1 syncs from 0
+    for d in 0..2 {
+        ops.push(Op { device: d, action: 1, case: 0, field: 0, value: d as u8, tick: 1 });
+        ops.push(Op { device: d, action: 1, case: 0, field: 1, value: d as u8 + 1, tick: 1 });
+    }
+    let events = simulate(&ops);
+    let mut refs: Vec<&Event> = events.iter().collect();
+    refs.sort_by_key(|e| e.order_key());
+    let mut conn = fresh_db();
+    let tx = conn.transaction().unwrap();
+    projection::apply_entries(&tx, &refs.iter().map(|e| e.to_json()).collect::<Vec<_>>(), protected).unwrap();
+    tx.commit().unwrap();
+    let status = |field: &str| -> (Option<String>, String, i64) {
+        conn.query_row(
+            "SELECT value, status, heads FROM field_values WHERE field = ?1",
+            [field],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    // Device 1 wrote after device 0 (later HLC): its value is shown.
+    let (value, st, heads) = status("given_names");
+    assert_eq!((st.as_str(), heads), ("merged_automatically", 2));
+    assert_eq!(value.as_deref(), Some("\"v1-1\""));
+    let (value, st, heads) = status("risk_level");
+    assert_eq!((st.as_str(), heads), ("needs_review", 2));
+    assert_eq!(value, None);
+    let needs_review: i64 = conn.query_row("SELECT needs_review FROM cases", [], |r| r.get(0)).unwrap();
+    assert_eq!(needs_review, 1);
+    let open: i64 = conn.query_row("SELECT COUNT(*) FROM conflicts", [], |r| r.get(0)).unwrap();
+    assert_eq!(open, 2);
+}

@@ -1,0 +1,251 @@
+//! Tasks: follow-up schedule and overdue visits (DOMAIN.md §2.5), BIA
+//! deadlines, high-risk contact, turning 18 (§4.7). Fixed dates only.
+
+use chrono::NaiveDate;
+use fieldcase::model::lifecycle::{CaseFacts, Stage};
+use fieldcase::model::tasks::{
+    eighteenth_birthday, follow_up_schedule, match_visits, tasks_for, TaskKind,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn facts(stage: Stage) -> CaseFacts {
+    CaseFacts::new(Uuid::from_u128(1), "uasc", stage)
+}
+
+fn set(f: &mut CaseFacts, key: &str, v: Value) {
+    f.values.insert(key.into(), v);
+}
+
+fn visit(date: &str) -> Value {
+    json!({"visit_date": date, "child_seen": true, "method": "scheduled_home_visit"})
+}
+
+fn overdue(f: &CaseFacts, today: &str) -> usize {
+    tasks_for(f, d(today))
+        .iter()
+        .filter(|t| t.kind == TaskKind::FollowUpOverdue)
+        .count()
+}
+
+fn kinds(f: &CaseFacts, today: &str) -> Vec<(TaskKind, NaiveDate, i64)> {
+    tasks_for(f, d(today))
+        .into_iter()
+        .map(|t| (t.kind, t.due, t.overdue_days))
+        .collect()
+}
+
+#[test]
+fn default_schedule_matches_domain() {
+    let s = follow_up_schedule(d("2026-01-31"));
+    let dues: Vec<String> = s.iter().map(|v| v.due.to_string()).collect();
+    assert_eq!(
+        dues,
+        [
+            "2026-02-14",
+            "2026-02-28",
+            "2026-03-31",
+            "2026-04-30",
+            "2026-07-31",
+            "2026-10-31",
+            "2027-01-31",
+            "2027-07-31",
+            "2028-01-31",
+            "2028-07-31"
+        ]
+    );
+    let graces: Vec<u64> = s.iter().map(|v| v.grace_days).collect();
+    assert_eq!(graces, [7, 7, 7, 7, 14, 14, 14, 21, 21, 21]);
+}
+
+fn in_follow_up(t0: &str) -> CaseFacts {
+    let mut f = facts(Stage::FollowUp);
+    f.stage_dates = vec![(Stage::Reintegration, d(t0)), (Stage::FollowUp, d(t0))];
+    set(&mut f, "registration_bia.age_years", json!(12));
+    set(
+        &mut f,
+        "registration_bia.registration_date",
+        json!("2025-10-01"),
+    );
+    f
+}
+
+#[test]
+fn follow_up_due_then_overdue_after_grace() {
+    let f = in_follow_up("2026-03-01");
+    // Visit 1 due 2026-03-15, grace 7 → overdue from 2026-03-23.
+    assert_eq!(
+        kinds(&f, "2026-03-02"),
+        vec![(TaskKind::FollowUpDue, d("2026-03-15"), 0)]
+    );
+    assert_eq!(
+        kinds(&f, "2026-03-22"),
+        vec![
+            (TaskKind::FollowUpDue, d("2026-03-15"), 0),
+            (TaskKind::FollowUpDue, d("2026-04-01"), 0)
+        ]
+    );
+    let k = kinds(&f, "2026-03-23");
+    assert_eq!(k[0], (TaskKind::FollowUpOverdue, d("2026-03-15"), 8));
+    // Visit 2 (2026-04-01) shows as due within 14 days.
+    assert!(k.contains(&(TaskKind::FollowUpDue, d("2026-04-01"), 0)));
+}
+
+#[test]
+fn recorded_visit_clears_the_task_late_visit_counts() {
+    let mut f = in_follow_up("2026-03-01");
+    f.items
+        .insert("follow_up_visit".into(), vec![visit("2026-03-16")]);
+    assert_eq!(
+        kinds(&f, "2026-03-23"),
+        vec![(TaskKind::FollowUpDue, d("2026-04-01"), 0)]
+    );
+    assert_eq!(overdue(&f, "2026-04-09"), 1);
+    // Visit 2 made late (after grace) still counts once done.
+    f.items
+        .get_mut("follow_up_visit")
+        .unwrap()
+        .push(visit("2026-04-20"));
+    assert_eq!(overdue(&f, "2026-04-21"), 0);
+    // A documented failed attempt counts too.
+    f.items
+        .get_mut("follow_up_visit")
+        .unwrap()
+        .push(json!({"visit_date": "2026-05-02", "method": "attempt_failed", "child_seen": false}));
+    assert_eq!(overdue(&f, "2026-05-12"), 0);
+}
+
+#[test]
+fn visits_matched_by_visit_due_first() {
+    let s = follow_up_schedule(d("2026-03-01"));
+    // Visit 3's record was made very late (during visit 4's window) but names its due date.
+    let visits = vec![
+        visit("2026-03-15"),
+        visit("2026-04-01"),
+        json!({"visit_due": "2026-05-01", "visit_date": "2026-05-30"}),
+    ];
+    let m = match_visits(&s, &visits);
+    assert_eq!(&m[..4], &[Some(0), Some(1), Some(2), None]);
+}
+
+#[test]
+fn overdue_list_over_thirty_months_and_none_when_closed() {
+    let f = in_follow_up("2024-01-01");
+    let overdue: Vec<_> = tasks_for(&f, d("2026-12-01"))
+        .into_iter()
+        .filter(|t| t.kind == TaskKind::FollowUpOverdue)
+        .collect();
+    assert_eq!(overdue.len(), 10);
+    assert_eq!(overdue[9].due, d("2026-07-01"));
+    assert_eq!(overdue[9].overdue_days, 153);
+    let mut closed = f.clone();
+    closed.stage = Stage::Closed;
+    assert!(tasks_for(&closed, d("2026-12-01")).is_empty());
+    let mut before = f;
+    before.stage = Stage::SolutionInProgress;
+    assert!(!tasks_for(&before, d("2026-12-01"))
+        .iter()
+        .any(|t| t.kind == TaskKind::FollowUpOverdue));
+}
+
+#[test]
+fn bia_due_72h_or_24h_for_high_risk() {
+    let mut f = facts(Stage::Registered);
+    set(
+        &mut f,
+        "registration_bia.registration_date",
+        json!("2026-06-01"),
+    );
+    set(&mut f, "registration_bia.age_years", json!(16));
+    assert_eq!(
+        kinds(&f, "2026-06-02"),
+        vec![(TaskKind::BiaDue, d("2026-06-04"), 0)]
+    );
+    assert_eq!(
+        kinds(&f, "2026-06-06"),
+        vec![(TaskKind::BiaDue, d("2026-06-04"), 2)]
+    );
+    set(&mut f, "registration_bia.risk_level", json!("high"));
+    let k = kinds(&f, "2026-06-03");
+    assert!(k.contains(&(TaskKind::BiaDue, d("2026-06-02"), 1)), "{k:?}");
+    f.stage = Stage::BiaCompleted;
+    assert!(!kinds(&f, "2026-06-03")
+        .iter()
+        .any(|t| t.0 == TaskKind::BiaDue));
+}
+
+#[test]
+fn high_risk_weekly_contact() {
+    let mut f = facts(Stage::Tracing);
+    f.stage_dates = vec![(Stage::Identified, d("2026-06-01"))];
+    set(&mut f, "registration_bia.risk_level", json!("high"));
+    set(&mut f, "registration_bia.age_years", json!(16));
+    set(
+        &mut f,
+        "registration_bia.registration_date",
+        json!("2026-06-01"),
+    );
+    f.items.insert(
+        "case_note".into(),
+        vec![json!({"note_type": "phone", "note_datetime": "2026-06-10T09:00:00Z"})],
+    );
+    assert!(!kinds(&f, "2026-06-12")
+        .iter()
+        .any(|t| t.0 == TaskKind::HighRiskResponse));
+    assert!(kinds(&f, "2026-06-19").contains(&(TaskKind::HighRiskResponse, d("2026-06-17"), 2)));
+    set(&mut f, "registration_bia.risk_level", json!("medium"));
+    assert!(!kinds(&f, "2026-06-19")
+        .iter()
+        .any(|t| t.0 == TaskKind::HighRiskResponse));
+}
+
+#[test]
+fn turning_18_alerts_six_and_three_months_before() {
+    let mut f = facts(Stage::Tracing);
+    set(
+        &mut f,
+        "registration_bia.date_of_birth",
+        json!("2009-01-01"),
+    );
+    assert_eq!(eighteenth_birthday(&f), Some(d("2027-01-01")));
+    assert!(kinds(&f, "2026-06-30").is_empty());
+    assert_eq!(
+        kinds(&f, "2026-07-01"),
+        vec![(TaskKind::Turning18, d("2026-07-01"), 0)]
+    );
+    assert_eq!(
+        kinds(&f, "2026-10-05"),
+        vec![(TaskKind::Turning18, d("2026-10-01"), 0)]
+    );
+    assert_eq!(
+        kinds(&f, "2027-01-11"),
+        vec![(TaskKind::Turning18, d("2027-01-01"), 10)]
+    );
+    // A transition plan ends the alerts.
+    set(
+        &mut f,
+        "closure_transfer.transition_plan",
+        json!("Aftercare at 18"),
+    );
+    assert!(kinds(&f, "2026-10-05").is_empty());
+}
+
+#[test]
+fn turning_18_from_estimated_age() {
+    let mut f = facts(Stage::Tracing);
+    set(&mut f, "registration_bia.age_years", json!(16));
+    set(
+        &mut f,
+        "registration_bia.registration_date",
+        json!("2026-03-01"),
+    );
+    // 16 at registration: 18th birthday estimated 1.5 years later.
+    assert_eq!(eighteenth_birthday(&f), Some(d("2027-09-01")));
+    let t = tasks_for(&f, d("2027-04-01"));
+    assert_eq!(t.len(), 1);
+    assert!(t[0].title.contains("estimated"));
+}

@@ -1,0 +1,76 @@
+//! The vault commands of the `fieldcase` CLI: init, status, checkpoint, passwd.
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PASS: &str = "cli test passphrase";
+
+fn fieldcase(vault: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldcase"));
+    c.arg("--vault").arg(vault).args(args);
+    c.env_remove("FIELDCASE_PASSPHRASE").env_remove("FIELDCASE_NEW_PASSPHRASE").env_remove("FIELDCASE_VAULT");
+    // Debug builds only: cheap scrypt so each command takes milliseconds.
+    c.env("FIELDCASE_TEST_SCRYPT_LOG_N", "10");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run fieldcase")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", o.status, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails_with(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&o.stdout));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+#[test]
+fn init_status_checkpoint_and_passwd_work_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("v");
+    let escrow = age::x25519::Identity::generate().to_public().to_string();
+    let out = ok(&fieldcase(&vault, &["init", "--name", "Amina", "--escrow", &escrow], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    assert!(out.contains("escrow ON"), "{out}");
+
+    let status = ok(&fieldcase(&vault, &["status", "--json"], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    let j: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(j["device"]["user_name"], "Amina");
+    assert_eq!(j["device"]["role"], "caseworker");
+    assert_eq!(j["escrow"]["on"], true);
+    assert_eq!(j["escrow"]["recipient"], escrow.as_str());
+    assert!(j["generation"].as_u64().unwrap() >= 1);
+    assert_eq!(j["recovery_clean"], true);
+    assert!(j["tables"].is_array());
+    assert!(j["cases"].is_number());
+
+    let human = ok(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    assert!(human.contains("Escrow      ON"), "{human}");
+
+    ok(&fieldcase(&vault, &["checkpoint"], &[("FIELDCASE_PASSPHRASE", PASS)]));
+
+    ok(&fieldcase(&vault, &["passwd"], &[("FIELDCASE_PASSPHRASE", PASS), ("FIELDCASE_NEW_PASSPHRASE", "new one")]));
+    fails_with(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", PASS)]), "wrong passphrase");
+    ok(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", "new one")]));
+}
+
+#[test]
+fn init_refuses_empty_passphrase_bad_escrow_and_existing_vault() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("v");
+    fails_with(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", "")]), "passphrase is empty");
+    fails_with(&fieldcase(&vault, &["init", "--escrow", "age1nope"], &[("FIELDCASE_PASSPHRASE", PASS)]), "escrow recipient");
+    ok(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    fails_with(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", PASS)]), "already");
+    let out = ok(&fieldcase(&vault, &["status", "--json"], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["escrow"]["on"], false);
+}
+
+#[test]
+fn status_of_a_directory_without_a_vault_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    fails_with(&fieldcase(tmp.path(), &["status"], &[("FIELDCASE_PASSPHRASE", PASS)]), "not a Fieldcase vault");
+}
