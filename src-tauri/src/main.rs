@@ -1,1 +1,62 @@
-fn main() {}
+//! `fieldcase-desktop`: the Tauri 2 window around the `fieldcase` library.
+//!
+//! This crate holds no domain logic. Each command in [`commands`] is a few
+//! lines that call the library and map its error to `{code, message}` for the
+//! UI. The unlocked [`fieldcase::model::store::CaseStore`] lives only in
+//! Tauri's managed state, in this process's memory; nothing about cases is
+//! written to the webview's storage.
+#![forbid(unsafe_code)]
+// No console window on Windows release builds (harmless elsewhere).
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod session;
+
+use std::path::PathBuf;
+
+use session::Session;
+
+/// Where the vault is: `--vault DIR` on the command line, else the
+/// FIELDCASE_VAULT environment variable, else the platform data directory
+/// (the same default as the `fieldcase` CLI).
+fn vault_dir() -> PathBuf {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--vault" {
+            if let Some(dir) = args.next() {
+                return PathBuf::from(dir);
+            }
+        }
+    }
+    if let Some(dir) = std::env::var_os("FIELDCASE_VAULT").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    // Keep in step with the CLI's default_vault_dir (src/bin/fieldcase/vault_cmds.rs).
+    directories::ProjectDirs::from("org", "Fieldcase", "fieldcase")
+        .map(|d| d.data_dir().join("vault"))
+        .unwrap_or_else(|| PathBuf::from("fieldcase-vault"))
+}
+
+fn main() {
+    // Demo mode: `make run` starts the app on a demo vault of synthetic cases
+    // and passes its passphrase so the unlock screen can show it. Never set
+    // for a real vault.
+    let demo_passphrase = std::env::var("FIELDCASE_DEMO_PASSPHRASE").ok().filter(|p| !p.is_empty());
+    let session = Session::new(vault_dir(), demo_passphrase);
+
+    let app = tauri::Builder::default()
+        .manage(session)
+        .invoke_handler(tauri::generate_handler![commands::vault_info, commands::unlock, commands::lock])
+        .build(tauri::generate_context!())
+        .expect("the Tauri runtime could not start (is a display available?)");
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Lock on exit so the last changes are checkpointed and the keys
+            // zeroized, whichever way the window was closed.
+            use tauri::Manager;
+            if let Err(e) = handle.state::<Session>().lock() {
+                eprintln!("fieldcase: locking the vault on exit failed: {}", e.message);
+            }
+        }
+    });
+}

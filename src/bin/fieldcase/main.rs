@@ -53,6 +53,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    output::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let vault_dir = match cli.vault.clone().map(Ok).unwrap_or_else(vault_cmds::default_vault_dir) {
         Ok(dir) => dir,

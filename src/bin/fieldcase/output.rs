@@ -9,3 +9,24 @@ pub fn fail(e: &anyhow::Error) -> ExitCode {
     }
     ExitCode::from(1)
 }
+
+/// `fieldcase case list | head` closes our stdout early. Rust ignores SIGPIPE, so
+/// `println!` then panics with "Broken pipe"; a reader that stopped reading is
+/// not an error, so exit quietly with success instead of printing a panic.
+/// (Restoring SIGPIPE's default action would need `unsafe`, which this crate
+/// forbids.)
+pub fn exit_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
+}

@@ -1,0 +1,163 @@
+# Fieldcase: the two commands of the README and the steps they are made of.
+#
+#   make run    install what is missing, build, open the desktop app on a demo vault
+#   make test   install what is missing, run every test suite (what CI runs)
+#
+# Helper targets: deps, core-test, ui-test, ui, desktop, desktop-test, e2e, demo-vault, clean-free.
+# Every step is idempotent and cheap when there is nothing to do: system
+# packages are installed only when dpkg says they are missing, npm ci runs only
+# when package-lock.json is newer than node_modules, tauri-driver is installed
+# only when absent, and cargo/vite rebuild only what changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ROOT        := $(CURDIR)
+TARGET      := $(ROOT)/target
+TOOLS       := $(TARGET)/tools
+SCREENS     := $(TARGET)/e2e-screens
+CARGO       ?= cargo
+NPM         ?= npm
+# root installs directly; anyone else through sudo.
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build and run the desktop app: Tauri 2 on WebKitGTK 4.1.
+APT_BUILD   := build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev \
+               librsvg2-dev libayatana-appindicator3-dev
+# Tests: a virtual display, WebDriver for WebKitGTK, screenshots, and the stock
+# age and sqlite3 tools for the vault interop tests.
+APT_TEST    := xvfb xauth webkit2gtk-driver dbus-x11 imagemagick age sqlite3
+APT_PACKAGES := $(APT_BUILD) $(APT_TEST)
+
+# tauri-driver: the one on PATH if there is one, else a project-local copy.
+TAURI_DRIVER ?= $(or $(shell command -v tauri-driver 2>/dev/null),$(TOOLS)/bin/tauri-driver)
+
+CLI_BIN     := $(TARGET)/debug/fieldcase
+DESKTOP_BIN := $(TARGET)/debug/fieldcase-desktop
+
+# make run: a demo vault of synthetic cases, and its (deliberately public)
+# demo passphrase, which the unlock screen shows.
+DEMO_VAULT      := $(TARGET)/demo-vault
+DEMO_PASSPHRASE := fieldcase demo only
+DEMO_CASES      := 200
+
+UI_SOURCES  := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/svelte.config.js ui/tsconfig.json
+
+define header
+	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
+endef
+
+.PHONY: help test run deps apt-deps npm-deps core-test ui-test ui desktop desktop-test e2e demo-vault clean-free
+
+help:
+	@echo "make run    - install what is missing, build, open the app on a demo vault"
+	@echo "make test   - install what is missing, run every test suite"
+	@echo "helpers: deps core-test ui-test ui desktop desktop-test e2e demo-vault clean-free"
+
+# ---------------------------------------------------------------- test
+test: deps core-test ui-test desktop desktop-test e2e
+	$(call header,make test: every suite passed)
+
+# ---------------------------------------------------------------- deps
+deps: apt-deps npm-deps $(TAURI_DRIVER)
+
+apt-deps:
+	$(call header,System packages)
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "all present"; else \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $$missing; \
+	fi
+
+npm-deps: ui/node_modules/.fieldcase-installed tests/e2e/node_modules/.fieldcase-installed
+
+# npm ci wipes node_modules and installs exactly the lock file; the stamp is
+# newer than the lock file afterwards, so the next run skips it.
+%/node_modules/.fieldcase-installed: %/package-lock.json %/package.json
+	$(call header,npm ci in $*)
+	cd $* && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+$(TOOLS)/bin/tauri-driver:
+	$(call header,tauri-driver)
+	$(CARGO) install tauri-driver --version '^2' --locked --root $(TOOLS)
+
+# ---------------------------------------------------------------- core
+core-test:
+	$(call header,Core library: cargo test -p fieldcase)
+	@# The core must build without Tauri, GTK or WebKit (DESIGN.md section 2).
+	@tree="$$($(CARGO) tree -p fieldcase -e normal,build,dev --prefix none)"; \
+	if grep -qE '^(tauri|gtk|webkit2gtk)[ -]' <<<"$$tree"; then \
+	  echo "FAIL: the fieldcase package depends on Tauri/GTK/WebKit"; exit 1; fi
+	$(CARGO) test -p fieldcase
+
+# ---------------------------------------------------------------- ui
+ui-test: npm-deps
+	$(call header,UI: type check and unit tests (svelte-check, vitest))
+	cd ui && $(NPM) run --silent check
+	cd ui && $(NPM) test --silent
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: ui/node_modules/.fieldcase-installed $(UI_SOURCES)
+	$(call header,UI: vite build)
+	cd ui && $(NPM) run --silent build
+
+# ---------------------------------------------------------------- desktop
+# A debug build with the front end embedded (custom-protocol): the binary
+# serves ui/dist itself and never talks to a dev server.
+desktop: ui apt-deps
+	$(call header,Desktop app and CLI: cargo build)
+	$(CARGO) build -p fieldcase-desktop --features custom-protocol
+	$(CARGO) build -p fieldcase --bin fieldcase
+
+# The desktop crate's own tests (its session state against real vaults).
+desktop-test: ui apt-deps
+	$(call header,Desktop crate: cargo test -p fieldcase-desktop)
+	$(CARGO) test -p fieldcase-desktop --features custom-protocol
+
+# ---------------------------------------------------------------- e2e
+# WebDriver smoke test of the real window under a virtual X display.
+e2e: desktop npm-deps $(TAURI_DRIVER)
+	$(call header,End-to-end: WebDriver under Xvfb)
+	rm -rf $(SCREENS) && mkdir -p $(SCREENS)
+	timeout --kill-after=30 600 \
+	  xvfb-run -a -s "-screen 0 1280x800x24" \
+	  dbus-run-session -- \
+	  env NO_AT_BRIDGE=1 GTK_USE_PORTAL=0 TAURI_DRIVER=$(TAURI_DRIVER) FIELDCASE_DESKTOP_BIN=$(DESKTOP_BIN) FIELDCASE_CLI_BIN=$(CLI_BIN) \
+	      E2E_SCREENS=$(SCREENS) node tests/e2e/run.mjs
+
+# ---------------------------------------------------------------- run
+run: apt-deps desktop demo-vault
+	$(call header,Opening Fieldcase on $(DEMO_VAULT))
+	@if [ -z "$${DISPLAY:-}" ] && [ -z "$${WAYLAND_DISPLAY:-}" ]; then \
+	  echo "No display (DISPLAY/WAYLAND_DISPLAY unset): run make run in a desktop session."; \
+	  echo "(On a headless machine, xvfb-run -a make run starts it on a virtual display.)"; exit 2; fi
+	@echo "Demo passphrase: $(DEMO_PASSPHRASE)"
+	FIELDCASE_VAULT=$(DEMO_VAULT) FIELDCASE_DEMO_PASSPHRASE='$(DEMO_PASSPHRASE)' $(DESKTOP_BIN)
+
+# The demo vault is made once; the .complete stamp beside it marks a finished
+# fill, so a vault left half-made by an interrupted run is made again.
+demo-vault: $(DEMO_VAULT).complete
+
+$(DEMO_VAULT).complete: | desktop
+	$(call header,Demo vault ($(DEMO_CASES) synthetic cases))
+	rm -rf $(DEMO_VAULT) $@
+	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_BIN) --vault $(DEMO_VAULT) init --name "Demo device"
+	@if FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_BIN) --vault $(DEMO_VAULT) demo --cases $(DEMO_CASES); then \
+	  touch $@; \
+	else \
+	  echo "WARNING: 'fieldcase demo' failed; the demo vault is empty for now and will be filled on the next make run."; \
+	fi
+
+# ---------------------------------------------------------------- clean
+# Removes what the Makefile generated, but never the shared cargo target
+# directory's build cache (other work builds there).
+clean-free:
+	rm -rf $(SCREENS) $(DEMO_VAULT) $(DEMO_VAULT).complete ui/dist ui/node_modules tests/e2e/node_modules
