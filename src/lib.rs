@@ -1,4 +1,5 @@
 //! Fieldcase core library: everything the desktop app and the CLI do.
 #![forbid(unsafe_code)]
 pub mod model;
+pub mod sync;
 pub mod vault;

@@ -32,9 +32,7 @@ fn vault_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     // Keep in step with the CLI's default_vault_dir (src/bin/fieldcase/vault_cmds.rs).
-    directories::ProjectDirs::from("org", "Fieldcase", "fieldcase")
-        .map(|d| d.data_dir().join("vault"))
-        .unwrap_or_else(|| PathBuf::from("fieldcase-vault"))
+    fieldcase::vault::default_dir().unwrap_or_else(|| PathBuf::from("fieldcase-vault"))
 }
 
 fn main() {

@@ -34,6 +34,16 @@ pub type ProtectedLookup = fn(form: &str, field: &str) -> bool;
 /// Journal entry `type` that registers a device's verifying key.
 pub const DEVICE_TRUSTED: &str = "device.trusted";
 
+/// Journal entry `type` that sets one key of the sync state (office flag,
+/// roster, bundle sequences, acknowledgements; owned by `crate::sync`). It
+/// goes through the journal like events so that an import's events and its
+/// sync bookkeeping are one commit.
+pub const SYNC_PUT: &str = "sync.put";
+
+/// Key/value table of the sync state. Created lazily by the first
+/// [`SYNC_PUT`] entry too, so vaults made before it existed gain it.
+const SYNC_STATE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
 /// SQL schema of the event store and the projection.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS devices (
@@ -151,6 +161,10 @@ pub fn apply_entries(
             apply_device(tx, entry)?;
             continue;
         }
+        if entry.get("type").and_then(Value::as_str) == Some(SYNC_PUT) {
+            apply_sync_put(tx, entry)?;
+            continue;
+        }
         let event = Event::from_json(entry).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
         if insert_event(tx, &event)? {
             affected.insert(event.case_id);
@@ -188,6 +202,42 @@ fn apply_device(tx: &Transaction<'_>, entry: &Value) -> Result<(), ApplyRejectio
             Ok(())
         }
     }
+}
+
+/// A sync-state journal entry: set `key` to `value`.
+pub fn sync_put_entry(key: &str, value: &Value) -> Value {
+    serde_json::json!({"type": SYNC_PUT, "key": key, "value": value})
+}
+
+fn apply_sync_put(tx: &Transaction<'_>, entry: &Value) -> Result<(), ApplyRejection> {
+    let key = entry.get("key").and_then(Value::as_str).ok_or_else(|| ApplyRejection::Malformed("sync entry without key".into()))?;
+    let value = entry.get("value").ok_or_else(|| ApplyRejection::Malformed("sync entry without value".into()))?;
+    tx.execute_batch(SYNC_STATE_SCHEMA)?;
+    tx.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, to_canonical_string(value)],
+    )?;
+    Ok(())
+}
+
+/// Every sync-state entry whose key starts with `prefix`, by key (empty when
+/// the vault never synced).
+pub fn sync_state(conn: &Connection, prefix: &str) -> rusqlite::Result<Vec<(String, Value)>> {
+    let exists: Option<i64> =
+        conn.query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sync_state'", [], |r| r.get(0)).optional()?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached("SELECT key, value FROM sync_state WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+    let rows = stmt.query_map(params![prefix, prefix.len() as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (k, v) = row?;
+        let v = serde_json::from_str(&v)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+        out.push((k, v));
+    }
+    Ok(out)
 }
 
 /// The registered verifying key (hex) of a device.

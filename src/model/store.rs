@@ -586,10 +586,21 @@ impl CaseStore {
     /// rules in canonical order) and commit them all in one vault commit, or
     /// none of them.
     pub fn import_events(&mut self, events: Vec<Event>) -> Result<ImportSummary, StoreError> {
+        let prepared = self.prepare_import(events, &HashMap::new())?;
+        self.commit_import(prepared, Vec::new(), Vec::new())
+    }
+
+    /// The checking half of [`CaseStore::import_events`], changing nothing:
+    /// the result can be shown as a preview (dry run) and then committed with
+    /// [`CaseStore::commit_import`]. `extra_keys` are device keys to trust for
+    /// this import in addition to the registered ones (devices a sync bundle's
+    /// roster introduces; the caller registers them in the same commit).
+    pub fn prepare_import(&self, events: Vec<Event>, extra_keys: &HashMap<Uuid, VerifyingKey>) -> Result<PreparedImport, StoreError> {
         let conn = self.vault.conn();
         let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
         let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
         let mut seqs: HashMap<(Uuid, u64), Uuid> = HashMap::new();
+        let mut keys: HashMap<Uuid, VerifyingKey> = HashMap::new();
         // An event stamped far ahead of real time would drag every HLC that
         // sees it into the future for good: refuse it (a device clock set to
         // the wrong year is the usual cause).
@@ -612,10 +623,19 @@ impl CaseStore {
                 continue;
             }
             e.check_shape().map_err(|reason| StoreError::Malformed { event: e.id, reason })?;
-            let key_hex = projection::device_key(conn, e.device_id)?
-                .ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
-            let key = parse_verifying_key(&key_hex)
-                .map_err(|err| StoreError::Malformed { event: e.id, reason: err.to_string() })?;
+            // Parsed keys are cached: decoding a key costs about as much as
+            // checking a signature, and a bundle holds many events per device.
+            let key = match extra_keys.get(&e.device_id).or_else(|| keys.get(&e.device_id)) {
+                Some(k) => *k,
+                None => {
+                    let key_hex = projection::device_key(conn, e.device_id)?
+                        .ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
+                    let k = parse_verifying_key(&key_hex)
+                        .map_err(|err| StoreError::Malformed { event: e.id, reason: err.to_string() })?;
+                    keys.insert(e.device_id, k);
+                    k
+                }
+            };
             e.verify(&key).map_err(|reason| StoreError::BadSignature { event: e.id, reason })?;
             if let Some(existing) = projection::event_at_seq(conn, e.device_id, e.device_seq)? {
                 return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id });
@@ -632,6 +652,7 @@ impl CaseStore {
             fresh.insert(e.id, e);
         }
         // Rules, per case, in canonical order over old and new events together.
+        let mut preview = ImportPreview::default();
         let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
         for e in fresh.values() {
             by_case.entry(e.case_id).or_default().push(e);
@@ -642,27 +663,130 @@ impl CaseStore {
             all.extend(new_events.iter().map(|e| (*e).clone()));
             all.sort_by_key(Event::order_key);
             let mut state = CaseState::new(*case);
+            let was_known = all.len() > new_ids.len();
             for e in &all {
                 if new_ids.contains(&e.id) {
                     check_event(&state, e)?;
                 }
                 state.apply(e);
             }
+            if was_known {
+                preview.updated_cases.push(*case);
+            } else {
+                preview.new_cases.push(*case);
+            }
+            for (key, register) in &state.registers {
+                let heads = register.heads().len();
+                if heads > 1 {
+                    preview.conflicts.push(ConflictPreview {
+                        case: *case,
+                        form: key.form.clone(),
+                        item: key.item,
+                        field: key.field.clone(),
+                        heads,
+                        protected: is_protected(&key.form, &key.field),
+                    });
+                }
+            }
         }
-        let mut ordered: Vec<&Event> = fresh.values().collect();
+        let by_case_ids: Vec<Uuid> = by_case.keys().copied().collect();
+        drop(by_case);
+        let mut ordered: Vec<Event> = fresh.into_values().collect();
         ordered.sort_by_key(|e| e.order_key());
-        let max_hlc = ordered.last().map(|e| e.hlc);
         summary.new = ordered.len();
-        summary.cases = by_case.keys().copied().collect();
-        if !ordered.is_empty() {
-            self.vault.commit(ordered.iter().map(|e| e.to_json()).collect())?;
+        summary.cases = by_case_ids;
+        preview.new_events = summary.new;
+        preview.known_events = summary.duplicates;
+        Ok(PreparedImport { events: ordered, summary, preview })
+    }
+
+    /// Commit a [`PreparedImport`]: `before` (device registrations the
+    /// events need), the new events, then `after` (sync bookkeeping). When
+    /// everything fits, that is ONE vault commit. A larger import (a journal
+    /// frame holds at most 16 MiB) is committed in several frames of at most
+    /// [`IMPORT_FRAME_BYTES`] of events, `after` in the last one: every event
+    /// was checked before the first frame, so an interrupted import leaves
+    /// only verified events, and importing again completes it. Nothing is
+    /// committed when there is nothing to commit.
+    pub fn commit_import(&mut self, prepared: PreparedImport, before: Vec<Value>, after: Vec<Value>) -> Result<ImportSummary, StoreError> {
+        let PreparedImport { events, summary, .. } = prepared;
+        let max_hlc = events.last().map(|e| e.hlc);
+        let mut frames: Vec<Vec<Value>> = vec![before];
+        let mut size = 0usize;
+        for e in &events {
+            let v = e.to_json();
+            let n = v.to_string().len();
+            if size + n > IMPORT_FRAME_BYTES && !frames.last().is_some_and(Vec::is_empty) {
+                frames.push(Vec::new());
+                size = 0;
+            }
+            size += n;
+            frames.last_mut().expect("never empty").push(v);
+        }
+        frames.last_mut().expect("never empty").extend(after);
+        for entries in frames.into_iter().filter(|f| !f.is_empty()) {
+            self.vault.commit(entries)?;
         }
         if let Some(h) = max_hlc {
             self.clock.observe(h);
         }
         Ok(summary)
     }
+
+    /// Commit sync bookkeeping entries ([`projection::sync_put_entry`],
+    /// [`projection::device_entry`]) in one vault commit.
+    pub(crate) fn commit_sync_entries(&mut self, entries: Vec<Value>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        Ok(self.vault.commit(entries)?)
+    }
 }
+
+/// A conflict (field with several heads) a preview reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictPreview {
+    /// Case.
+    pub case: Uuid,
+    /// Form.
+    pub form: String,
+    /// List item.
+    pub item: Option<Uuid>,
+    /// Field.
+    pub field: String,
+    /// Number of heads.
+    pub heads: usize,
+    /// Protected field: needs a person, never picked automatically.
+    pub protected: bool,
+}
+
+/// What an import would change (see [`CaseStore::prepare_import`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportPreview {
+    /// Cases this vault did not have.
+    pub new_cases: Vec<Uuid>,
+    /// Cases that get new events.
+    pub updated_cases: Vec<Uuid>,
+    /// Events new to this vault.
+    pub new_events: usize,
+    /// Events already known (skipped).
+    pub known_events: usize,
+    /// Fields with several heads in the affected cases after the import.
+    pub conflicts: Vec<ConflictPreview>,
+}
+
+/// Checked events ready to commit.
+#[derive(Debug, Clone)]
+pub struct PreparedImport {
+    events: Vec<Event>,
+    summary: ImportSummary,
+    /// What committing would change.
+    pub preview: ImportPreview,
+}
+
+/// Most bytes of event JSON [`CaseStore::commit_import`] puts in one journal
+/// frame (the frame limit is 16 MiB of ciphertext; this leaves room).
+pub const IMPORT_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// How far ahead of this machine's clock an imported event may be stamped.
 pub const MAX_CLOCK_AHEAD_MS: u64 = 24 * 60 * 60 * 1000;

@@ -415,6 +415,12 @@ impl Vault {
         self.keys.recipients[0].to_string()
     }
 
+    /// The device's age identity, to decrypt sync bundles addressed to this
+    /// vault. Crate-internal: the secret key never leaves the library.
+    pub(crate) fn age_identity(&self) -> &age::x25519::Identity {
+        &self.keys.age
+    }
+
     /// Encrypt an attachment into `blobs/<id>.age`; returns its id.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String, VaultError> {
         blob::put(&*self.storage, &self.dir, &self.keys.recipients, bytes)
@@ -442,6 +448,13 @@ impl Vault {
 }
 
 /// Re-encrypt `identity.age` under a new passphrase (temp file, fsync, rename).
+/// The default vault directory: `vault` in the platform data directory
+/// (`~/.local/share/fieldcase/vault` on Linux). `None` when the platform has no
+/// home directory; callers then ask for an explicit directory.
+pub fn default_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "Fieldcase", "fieldcase").map(|d| d.data_dir().join("vault"))
+}
+
 pub fn change_passphrase(dir: &Path, old: &SecretString, new: &SecretString) -> Result<(), VaultError> {
     change_passphrase_with(dir, old, new, &VaultOptions::default())
 }

@@ -5,6 +5,7 @@
 mod bench;
 mod case_cmds;
 mod output;
+mod sync_cmds;
 mod vault_cmds;
 
 use std::path::PathBuf;
@@ -33,8 +34,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Create a new vault (device identity, empty encrypted database).
-    Init(vault_cmds::InitArgs),
+    /// Create a new vault (device identity, empty encrypted database);
+    /// --office makes the country office's vault.
+    Init(sync_cmds::OfficeInitArgs),
     /// Unlock the vault and show what it holds and how it is protected.
     Status(vault_cmds::StatusArgs),
     /// Write a fresh encrypted snapshot and start a new journal generation.
@@ -50,6 +52,25 @@ pub enum Command {
     Tasks(case_cmds::TasksArgs),
     /// Measure commit latency, checkpoint and unlock time against plain SQLite.
     Bench(bench::BenchArgs),
+    /// Enroll this device with its office (request), or a device (approve, office).
+    #[command(subcommand)]
+    Enroll(sync_cmds::EnrollCommand),
+    /// Office: revoke an enrolled device.
+    Revoke {
+        /// Device id.
+        device: uuid::Uuid,
+    },
+    /// Print this vault's public age recipient (bundles for it are encrypted to it).
+    Recipient,
+    /// Write a sync bundle: for the office (device) or for one device (office, --device).
+    Export(sync_cmds::ExportArgs),
+    /// Import a sync bundle, all or nothing (--dry-run to preview).
+    Import(sync_cmds::ImportArgs),
+    /// Check a sync bundle completely without importing it.
+    Verify(sync_cmds::VerifyArgs),
+    /// Office: transfer a case to another office (CASE --to --to-key --out),
+    /// or answer a transfer (accept | reject FILE --out RECEIPT).
+    Transfer(sync_cmds::TransferArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,7 +81,7 @@ fn main() -> ExitCode {
         Err(e) => return output::fail(&e),
     };
     let result = match cli.command {
-        Command::Init(args) => vault_cmds::init(&vault_dir, args),
+        Command::Init(args) => sync_cmds::init(&vault_dir, args),
         Command::Status(args) => vault_cmds::status(&vault_dir, args),
         Command::Checkpoint => vault_cmds::checkpoint(&vault_dir),
         Command::Passwd => vault_cmds::passwd(&vault_dir),
@@ -68,6 +89,13 @@ fn main() -> ExitCode {
         Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
         Command::Bench(args) => bench::run(args),
+        Command::Enroll(cmd) => sync_cmds::enroll(&vault_dir, cmd),
+        Command::Revoke { device } => sync_cmds::revoke(&vault_dir, device),
+        Command::Recipient => sync_cmds::recipient(&vault_dir),
+        Command::Export(args) => sync_cmds::export(&vault_dir, args),
+        Command::Import(args) => sync_cmds::import(&vault_dir, args),
+        Command::Verify(args) => sync_cmds::verify(&vault_dir, args),
+        Command::Transfer(args) => sync_cmds::transfer(&vault_dir, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,9 +34,7 @@ pub struct StatusArgs {
 }
 
 pub fn default_vault_dir() -> anyhow::Result<PathBuf> {
-    let dirs = directories::ProjectDirs::from("org", "Fieldcase", "fieldcase")
-        .ok_or_else(|| anyhow::anyhow!("no home directory; pass --vault DIR"))?;
-    Ok(dirs.data_dir().join("vault"))
+    fieldcase::vault::default_dir().ok_or_else(|| anyhow::anyhow!("no home directory; pass --vault DIR"))
 }
 
 /// The passphrase from FIELDCASE_PASSPHRASE, else from a prompt.

@@ -1,0 +1,349 @@
+//! `init --office`, `enroll`, `revoke`, `recipient`, `export`, `import`,
+//! `verify`, `transfer`: read files and the passphrase, call `fieldcase::sync`, print.
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use fieldcase::model::event::Role;
+use fieldcase::model::store::CaseStore;
+use fieldcase::sync::{self, ImportReport, Progress};
+use uuid::Uuid;
+
+use crate::vault_cmds;
+
+#[derive(clap::Args)]
+pub struct OfficeInitArgs {
+    #[command(flatten)]
+    pub base: vault_cmds::InitArgs,
+    /// Make the country office's vault (role data_manager): it enrolls
+    /// devices and signs the roster. --name is then the office name.
+    #[arg(long)]
+    pub office: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum EnrollCommand {
+    /// Device: write an enrollment request (public keys only, not secret) for the office.
+    Request {
+        /// Where to write the request.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Office: approve a request and write the enrollment bundle for the device.
+    Approve {
+        /// The request file.
+        file: PathBuf,
+        /// The role granted (must be the role the device's vault was made with).
+        #[arg(long)]
+        role: String,
+        /// Where to write the enrollment bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Where to write the bundle.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Office only: the device the bundle is for.
+    #[arg(long)]
+    pub device: Option<Uuid>,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The bundle file.
+    pub file: PathBuf,
+    /// Check and preview only; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle file.
+    pub file: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TransferArgs {
+    /// Receiving office: answer a transfer bundle.
+    #[command(subcommand)]
+    pub answer: Option<TransferAnswer>,
+    /// Sending office: the case (number or id) to transfer.
+    pub case: Option<String>,
+    /// The receiving office's age recipient (`fieldcase recipient` there).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The receiving office's signing key (hex, `fieldcase transfer key` there):
+    /// its receipt must be signed with it.
+    #[arg(long)]
+    pub to_key: Option<String>,
+    /// Where to write the transfer bundle.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum TransferAnswer {
+    /// Take the case over: import its history and write the receipt.
+    Accept {
+        /// The transfer bundle.
+        file: PathBuf,
+        /// Where to write the receipt for the sending office.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse the case: keep nothing of it and write the receipt.
+    Reject {
+        /// The transfer bundle.
+        file: PathBuf,
+        /// Why (sent to the sending office).
+        #[arg(long)]
+        reason: String,
+        /// Where to write the receipt for the sending office.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print this office's signing key (give it with the recipient to offices
+    /// that transfer cases here).
+    Key,
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
+    let passphrase = vault_cmds::read_passphrase()?;
+    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
+}
+
+/// Write `bytes` to `path` through a temporary file and a rename, so a
+/// half-written bundle never carries the final name. (Bundles are
+/// ciphertext; requests are public.)
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// A plain progress line on stderr.
+fn progress_line() -> impl FnMut(Progress) {
+    |p| match p {
+        Progress::Events { done, total } => eprintln!("  {done}/{total} events"),
+        Progress::Committing => eprintln!("  writing to the vault"),
+        Progress::Encrypting { bytes } => eprintln!("  encrypting {bytes} bytes"),
+        Progress::Unpacked { .. } => {}
+    }
+}
+
+pub fn init(dir: &Path, mut args: OfficeInitArgs) -> anyhow::Result<()> {
+    if !args.office {
+        return vault_cmds::init(dir, args.base);
+    }
+    if args.base.role != "caseworker" && args.base.role != "data_manager" {
+        anyhow::bail!("an office vault has role data_manager, not {}", args.base.role);
+    }
+    args.base.role = "data_manager".into();
+    let name = args.base.name.clone().unwrap_or_else(|| "Office".into());
+    vault_cmds::init(dir, args.base)?;
+    let mut store = open_store(dir)?;
+    sync::make_office(&mut store, &name)?;
+    println!("  office vault {name}: enroll devices with `fieldcase enroll approve`");
+    println!("  office recipient {}", sync::recipient(&store));
+    store.lock()?;
+    Ok(())
+}
+
+pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
+    match cmd {
+        EnrollCommand::Request { out } => {
+            let store = open_store(dir)?;
+            let req = sync::enrollment_request(&store)?;
+            write_file(&out, &serde_json::to_vec_pretty(&req)?)?;
+            println!("Wrote enrollment request {} for device {} ({}, {})", out.display(), req.device_id, req.user, req.role);
+            println!("  it holds only public keys; give it to the office data manager");
+            store.lock()?;
+        }
+        EnrollCommand::Approve { file, role, out } => {
+            let role: Role = role.parse()?;
+            let request = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut store = open_store(dir)?;
+            let bundle = sync::approve_enrollment(&mut store, &request, role, &mut progress_line())?;
+            write_file(&out, &bundle)?;
+            println!("Approved; wrote enrollment bundle {}: import it on the device", out.display());
+            store.lock()?;
+        }
+    }
+    Ok(())
+}
+
+pub fn revoke(dir: &Path, device: Uuid) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    sync::revoke(&mut store, device)?;
+    println!("Revoked device {device}: its later bundles and events are refused");
+    store.lock()?;
+    Ok(())
+}
+
+pub fn recipient(dir: &Path) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    println!("{}", sync::recipient(&store));
+    store.lock()?;
+    Ok(())
+}
+
+pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    let bundle = match args.device {
+        Some(d) => sync::export_for_device(&mut store, d, &mut progress_line())?,
+        None => sync::export_for_office(&mut store, &mut progress_line())?,
+    };
+    write_file(&args.out, &bundle)?;
+    println!("Wrote bundle {} ({} bytes)", args.out.display(), bundle.len());
+    store.lock()?;
+    Ok(())
+}
+
+fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    let verb = if r.dry_run { "would import" } else { "imported" };
+    println!("Bundle {} #{} from {} ({:?})", r.bundle_id, r.sender_seq, r.sender_name, r.kind);
+    if r.replay {
+        println!("  already imported: nothing to do");
+        return Ok(());
+    }
+    println!(
+        "  {verb}: {} new events ({} already known), {} new cases, {} updated cases",
+        r.preview.new_events,
+        r.preview.known_events,
+        r.preview.new_cases.len(),
+        r.preview.updated_cases.len()
+    );
+    let protected = r.preview.conflicts.iter().filter(|c| c.protected).count();
+    println!("  conflicts: {protected} protected (need review), {} normal (merged)", r.preview.conflicts.len() - protected);
+    for c in r.preview.conflicts.iter().filter(|c| c.protected) {
+        println!("    needs review: case {} {}.{} ({} values)", c.case, c.form, c.field, c.heads);
+    }
+    for d in &r.suspected_duplicates {
+        println!("  suspected duplicate: new case {} looks like {} ({})", d.new_case, d.existing_number, d.reason);
+    }
+    if let Some(s) = r.roster_serial {
+        println!("  roster serial {s}");
+    }
+    if let Some(t) = &r.transfer {
+        match r.kind {
+            sync::format::BundleKind::Transfer => {
+                println!("  case transfer of case {}: {}", t.case_id, t.status);
+                println!("  sending office signing key {}: check it with that office (trusted on first use)", t.peer_key);
+            }
+            _ => {
+                println!("  receipt for transfer {} of case {}: {}", t.transfer_bundle_id, t.case_id, t.status);
+                if !t.reason.is_empty() {
+                    println!("  reason: {}", t.reason);
+                }
+            }
+        }
+    }
+    if r.kind == sync::format::BundleKind::Enrollment {
+        println!("  office signing key {}: check it with the office before trusting this device's data to it", r.sender_key);
+    }
+    Ok(())
+}
+
+/// A refused bundle: one line with the reason (and, for --json, a JSON
+/// object on stdout), exit code 1.
+fn refusal(file: &Path, e: &sync::ImportError, json: bool) -> anyhow::Error {
+    if json {
+        println!("{}", serde_json::json!({"ok": false, "file": file, "reason": e.to_string()}));
+    }
+    anyhow::anyhow!("bundle {} refused, nothing was changed: {e}", file.display())
+}
+
+pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let mut store = open_store(dir)?;
+    let report = match sync::import_bundle(&mut store, &bytes, args.dry_run, &mut progress_line()) {
+        Ok(r) => r,
+        Err(e) => return Err(refusal(&args.file, &e, args.json)),
+    };
+    print_report(&report, args.json)?;
+    store.lock()?;
+    Ok(())
+}
+
+pub fn verify(dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let mut store = open_store(dir)?;
+    let report = match sync::verify_bundle(&mut store, &bytes, &mut progress_line()) {
+        Ok(r) => r,
+        Err(e) => return Err(refusal(&args.file, &e, args.json)),
+    };
+    if !args.json {
+        println!("OK: the bundle is intact, signed by an enrolled sender and importable");
+    }
+    print_report(&report, args.json)?;
+    store.lock()?;
+    Ok(())
+}
+
+pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
+    use sync::transfer::{self, Decision};
+    let (file, decision, out, json) = match args.answer {
+        Some(TransferAnswer::Key) => {
+            let store = open_store(dir)?;
+            println!("{}", hex::encode(store.vault().verifying_key().as_bytes()));
+            store.lock()?;
+            return Ok(());
+        }
+        Some(TransferAnswer::Accept { file, out, json }) => (file, Decision::Accept, out, json),
+        Some(TransferAnswer::Reject { file, reason, out, json }) => (file, Decision::Reject(reason), out, json),
+        None => {
+            let case = args.case.context("give the case to transfer, or `accept`/`reject FILE`")?;
+            let to = args.to.context("--to RECIPIENT (the receiving office's age1... recipient) is required")?;
+            let to_key = args.to_key.context("--to-key HEX (the receiving office's signing key, `fieldcase transfer key` there) is required")?;
+            let out = args.out.context("--out FILE is required")?;
+            let mut store = open_store(dir)?;
+            let id = store.find_case(&case)?;
+            let bundle = transfer::transfer_case(&mut store, id, &to, &to_key, &mut progress_line())?;
+            write_file(&out, &bundle)?;
+            println!("Wrote transfer bundle {} for case {id} ({} bytes)", out.display(), bundle.len());
+            println!("  the case stays open here until the receiving office's receipt is imported");
+            store.lock()?;
+            return Ok(());
+        }
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut store = open_store(dir)?;
+    let (report, receipt) = match transfer::answer_transfer(&mut store, &bytes, decision, &mut progress_line()) {
+        Ok(r) => r,
+        Err(transfer::TransferError::Refused(e)) => return Err(refusal(&file, &e, json)),
+        Err(e) => return Err(e.into()),
+    };
+    write_file(&out, &receipt)?;
+    print_report(&report, json)?;
+    if !json {
+        println!("Wrote receipt {}: give it to the sending office (fieldcase import)", out.display());
+    }
+    store.lock()?;
+    Ok(())
+}

@@ -1,0 +1,688 @@
+//! Office and device roles, enrollment, revocation, export and import of
+//! bundles. All sync bookkeeping lives in the vault's `sync_state` table and
+//! is written through the journal ([`projection::sync_put_entry`]), so an
+//! import's events and its bookkeeping are one commit: all or nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::model::error::StoreError;
+use crate::model::event::{Event, Role};
+use crate::model::projection;
+use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
+use crate::sync::error::ImportError;
+use crate::sync::format::{self, BundleKind, BundleParts, Manifest, Progress, Sender};
+use crate::sync::roster::{age_recipient, EnrollmentRequest, Roster, RosterDevice, SignedRoster, REQUEST_FORMAT, ROSTER_FORMAT};
+
+const K_IS_OFFICE: &str = "is_office";
+const K_ROSTER: &str = "roster";
+const K_OUT: &str = "out";
+const K_ACKS: &str = "acks";
+const P_IN: &str = "in/";
+const P_SEEN: &str = "seen/";
+const P_SENT: &str = "sent/";
+const P_DELIVERED: &str = "delivered/";
+
+/// Why a sync operation other than an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Only an office vault can do this.
+    #[error("this vault is not an office vault (make one with `fieldcase init --office`)")]
+    NotOffice,
+    /// Only a field device can do this.
+    #[error("this is an office vault; this operation is for field devices")]
+    IsOffice,
+    /// The vault has no office yet.
+    #[error("this vault is not enrolled with an office; import its enrollment bundle first")]
+    NotEnrolled,
+    /// The vault already belongs to an office.
+    #[error("this vault already belongs to office {0}")]
+    AlreadyEnrolled(Uuid),
+    /// Unknown device.
+    #[error("device {0} is not in this office's roster")]
+    UnknownDevice(Uuid),
+    /// Revoked device.
+    #[error("device {0} is revoked")]
+    Revoked(Uuid),
+    /// Bad enrollment request or approval.
+    #[error("enrollment refused: {0}")]
+    Enrollment(String),
+    /// Building the bundle failed.
+    #[error("cannot build the bundle: {0}")]
+    Build(String),
+    /// Vault / case model failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for SyncError {
+    fn from(e: rusqlite::Error) -> SyncError {
+        SyncError::Store(StoreError::from(e))
+    }
+}
+
+pub(crate) fn state_get(store: &CaseStore, key: &str) -> Result<Option<Value>, StoreError> {
+    Ok(projection::sync_state(store.vault().conn(), key)?.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
+}
+
+pub(crate) fn put(key: &str, value: Value) -> Value {
+    projection::sync_put_entry(key, &value)
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Whether this vault is an office vault.
+pub fn is_office(store: &CaseStore) -> Result<bool, StoreError> {
+    Ok(state_get(store, K_IS_OFFICE)?.is_some_and(|v| v == Value::Bool(true)))
+}
+
+/// The roster this vault holds (the office's own, or the last one a device
+/// accepted), if any.
+pub fn roster(store: &CaseStore) -> Result<Option<SignedRoster>, StoreError> {
+    Ok(state_get(store, K_ROSTER)?.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// The age recipient others encrypt bundles for this vault to.
+pub fn recipient(store: &CaseStore) -> String {
+    store.vault().recipient()
+}
+
+/// Turn a freshly made vault into its office's vault: role data_manager, the
+/// office flag and a roster listing the office itself.
+pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncError> {
+    if let Some(r) = roster(store)? {
+        return Err(SyncError::AlreadyEnrolled(r.roster.office_id));
+    }
+    let device = store.vault().device().clone();
+    if device.role != Role::DataManager.as_str() {
+        return Err(SyncError::Enrollment(format!("an office vault must have role data_manager, this one is {}", device.role)));
+    }
+    let key_hex = hex::encode(store.vault().verifying_key().as_bytes());
+    let roster = Roster {
+        format: ROSTER_FORMAT.into(),
+        office_id: device.device_id,
+        office_name: office_name.to_string(),
+        office_signing_key: key_hex.clone(),
+        office_recipient: store.vault().recipient(),
+        serial: 1,
+        devices: vec![RosterDevice {
+            device_id: device.device_id,
+            name: device.device_name.clone(),
+            user: device.user_name.clone(),
+            role: Role::DataManager,
+            signing_key: key_hex,
+            recipient: store.vault().recipient(),
+            enrolled_at: now_rfc3339(),
+            revoked_at: None,
+            revoked_after_seq: None,
+        }],
+    };
+    let signed = roster.sign(store.vault().signing_key());
+    store.commit_sync_entries(vec![put(K_IS_OFFICE, Value::Bool(true)), put(K_ROSTER, json!(signed))])?;
+    Ok(())
+}
+
+/// A device's enrollment request (public keys, name, user, role), signed by
+/// the device itself.
+pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncError> {
+    if is_office(store)? {
+        return Err(SyncError::IsOffice);
+    }
+    let d = store.vault().device();
+    let role: Role = d.role.parse().map_err(|e: crate::model::event::UnknownRole| SyncError::Enrollment(e.to_string()))?;
+    Ok(EnrollmentRequest {
+        format: REQUEST_FORMAT.into(),
+        version: 1,
+        device_id: d.device_id,
+        device_name: d.device_name.clone(),
+        user: d.user_name.clone(),
+        role,
+        signing_key: hex::encode(store.vault().verifying_key().as_bytes()),
+        recipient: store.vault().recipient(),
+        created: now_rfc3339(),
+        sig: String::new(),
+    }
+    .sign(store.vault().signing_key()))
+}
+
+pub(crate) fn office_roster(store: &CaseStore) -> Result<SignedRoster, SyncError> {
+    if !is_office(store)? {
+        return Err(SyncError::NotOffice);
+    }
+    roster(store)?.ok_or(SyncError::NotOffice)
+}
+
+/// Office: approve an enrollment request with `role` (which must be the role
+/// the device's vault was made with: a device's role is fixed in its
+/// identity). Adds the device to the signed roster and returns the
+/// enrollment bundle for the device.
+pub fn approve_enrollment(store: &mut CaseStore, request: &[u8], role: Role, progress: &mut dyn FnMut(Progress)) -> Result<Vec<u8>, SyncError> {
+    let signed = office_roster(store)?;
+    let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
+    if req.role != role {
+        return Err(SyncError::Enrollment(format!(
+            "the device asked for role {}, not {role}; a device's role is fixed when its vault is made (make a new vault with --role {role})",
+            req.role
+        )));
+    }
+    let mut roster = signed.roster.clone();
+    if let Some(existing) = roster.device(req.device_id) {
+        if existing.signing_key != req.signing_key {
+            return Err(SyncError::Enrollment(format!("device {} is already enrolled with another key", req.device_id)));
+        }
+        if existing.revoked_at.is_some() {
+            return Err(SyncError::Revoked(req.device_id));
+        }
+    } else {
+        roster.devices.push(RosterDevice {
+            device_id: req.device_id,
+            name: req.device_name.clone(),
+            user: req.user.clone(),
+            role,
+            signing_key: req.signing_key.clone(),
+            recipient: req.recipient.clone(),
+            enrolled_at: now_rfc3339(),
+            revoked_at: None,
+            revoked_after_seq: None,
+        });
+        roster.serial += 1;
+    }
+    let signed = roster.sign(store.vault().signing_key());
+    let entries = vec![put(K_ROSTER, json!(signed)), projection::device_entry(req.device_id, &req.signing_key, &req.device_name)];
+    store.commit_sync_entries(entries)?;
+    let recipient = age_recipient(&req.recipient).map_err(SyncError::Enrollment)?;
+    let roster_bytes = serde_json::to_vec(&signed).map_err(|e| SyncError::Build(e.to_string()))?;
+    build_and_record(store, BundleKind::Enrollment, vec![recipient], &[], Some(&roster_bytes), BTreeMap::new(), None, progress)
+}
+
+/// Office: revoke a device. Its events up to the highest contiguous sequence
+/// the office holds stay valid; later events and bundles are refused.
+pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
+    let signed = office_roster(store)?;
+    if device == signed.roster.office_id {
+        return Err(SyncError::Enrollment("the office cannot revoke itself".into()));
+    }
+    let held = contiguous_vv(store)?.get(&device).copied().unwrap_or(0);
+    let mut roster = signed.roster;
+    let entry = roster.devices.iter_mut().find(|d| d.device_id == device).ok_or(SyncError::UnknownDevice(device))?;
+    if entry.revoked_at.is_some() {
+        return Ok(());
+    }
+    entry.revoked_at = Some(now_rfc3339());
+    entry.revoked_after_seq = Some(held);
+    roster.serial += 1;
+    let signed = roster.sign(store.vault().signing_key());
+    store.commit_sync_entries(vec![put(K_ROSTER, json!(signed))])?;
+    Ok(())
+}
+
+/// Highest contiguous device_seq held, per device.
+fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
+    let conn = store.vault().conn();
+    let mut stmt = conn.prepare("SELECT device_id, device_seq FROM events ORDER BY device_id, device_seq")?;
+    let mut rows = stmt.query([])?;
+    let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
+    let mut broken: BTreeSet<Uuid> = BTreeSet::new();
+    while let Some(r) = rows.next()? {
+        let (d, s): (String, i64) = (r.get(0)?, r.get(1)?);
+        let Ok(d) = Uuid::parse_str(&d) else { continue };
+        if broken.contains(&d) {
+            continue;
+        }
+        let top = vv.entry(d).or_insert(0);
+        if s as u64 == *top + 1 {
+            *top += 1;
+        } else {
+            broken.insert(d);
+        }
+    }
+    vv.retain(|_, v| *v > 0);
+    Ok(vv)
+}
+
+fn newest_hlc(store: &CaseStore) -> Result<crate::model::event::Hlc, StoreError> {
+    use rusqlite::OptionalExtension as _;
+    let row: Option<(i64, u32)> = store
+        .vault()
+        .conn()
+        .query_row("SELECT hlc_millis, hlc_counter FROM events ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    Ok(row.map_or_else(Default::default, |(m, c)| crate::model::event::Hlc { millis: m.max(0) as u64, counter: c }))
+}
+
+fn stored_events(store: &CaseStore) -> Result<Vec<Event>, StoreError> {
+    store.all_events()
+}
+
+/// The outgoing bundle sequence state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct OutState {
+    seq: u64,
+    manifest_sha256: Option<String>,
+}
+
+/// What a sent office bundle covered, to compute the next delta.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Coverage {
+    vv: BTreeMap<Uuid, u64>,
+    cases: BTreeSet<Uuid>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_and_record(
+    store: &mut CaseStore,
+    kind: BundleKind,
+    recipients: Vec<age::x25519::Recipient>,
+    events: &[Event],
+    roster_bytes: Option<&[u8]>,
+    received: BTreeMap<Uuid, u64>,
+    sent: Option<(Uuid, Coverage)>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
+    build_bundle(store, kind, recipients, events, roster_bytes, None, received, sent, |_| Vec::new(), progress).map(|(b, _)| b)
+}
+
+/// [`build_and_record`] with a `receipt.json` member and extra sync entries
+/// (made from the new bundle id) committed together with the sequence.
+/// Returns the ciphertext and the bundle id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_bundle(
+    store: &mut CaseStore,
+    kind: BundleKind,
+    mut recipients: Vec<age::x25519::Recipient>,
+    events: &[Event],
+    roster_bytes: Option<&[u8]>,
+    receipt_bytes: Option<&[u8]>,
+    received: BTreeMap<Uuid, u64>,
+    sent: Option<(Uuid, Coverage)>,
+    extra: impl FnOnce(Uuid) -> Vec<Value>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Vec<u8>, Uuid), SyncError> {
+    let out: OutState = state_get(store, K_OUT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let office_id = roster(store)?.map(|r| r.roster.office_id).ok_or(SyncError::NotEnrolled)?;
+    let device = store.vault().device().clone();
+    // The sender's escrow key can read its own bundles too (DESIGN §5).
+    if let Some(esc) = device.escrow.as_deref() {
+        recipients.push(age_recipient(esc).map_err(SyncError::Build)?);
+    }
+    let mut rng = rand::thread_rng();
+    let hlc = newest_hlc(store)?;
+    let manifest = Manifest {
+        format: format::FORMAT.into(),
+        version: format::VERSION,
+        bundle_id: crate::model::event::new_v7(chrono::Utc::now().timestamp_millis().max(0) as u64, &mut rng),
+        kind,
+        sender: Sender {
+            device_id: device.device_id,
+            name: device.device_name.clone(),
+            signing_key: hex::encode(store.vault().verifying_key().as_bytes()),
+            recipient: store.vault().recipient(),
+        },
+        recipients: recipients.iter().map(ToString::to_string).collect(),
+        office_id,
+        created_hlc: hlc,
+        sender_seq: out.seq + 1,
+        prev_bundle_sha256: out.manifest_sha256.clone(),
+        version_vector: BTreeMap::new(),
+        acks: contiguous_vv(store)?,
+        received,
+        members: Vec::new(),
+        counts: format::Counts::default(),
+    };
+    let seq = manifest.sender_seq;
+    let bundle_id = manifest.bundle_id;
+    let parts = BundleParts { manifest, events, roster: roster_bytes, receipt: receipt_bytes };
+    let (bytes, manifest_bytes) =
+        format::write_bundle(parts, store.vault().signing_key(), &recipients, progress).map_err(SyncError::Build)?;
+    // The sequence is recorded before the file exists: a failed write leaves
+    // a gap, which receivers accept; a reused sequence they would refuse.
+    let mut entries = vec![put(K_OUT, json!(OutState { seq, manifest_sha256: Some(Manifest::digest(&manifest_bytes)) }))];
+    if let Some((dev, cov)) = sent {
+        entries.push(put(&format!("{P_SENT}{dev}/{seq:020}"), json!(cov)));
+    }
+    entries.extend(extra(bundle_id));
+    progress(Progress::Committing);
+    store.commit_sync_entries(entries)?;
+    Ok((bytes, bundle_id))
+}
+
+/// Device: a bundle for the office with every event the office has not
+/// acknowledged.
+pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progress)) -> Result<Vec<u8>, SyncError> {
+    if is_office(store)? {
+        return Err(SyncError::IsOffice);
+    }
+    let signed = roster(store)?.ok_or(SyncError::NotEnrolled)?;
+    let acks: BTreeMap<Uuid, u64> = state_get(store, K_ACKS)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let events: Vec<Event> =
+        stored_events(store)?.into_iter().filter(|e| e.device_seq > acks.get(&e.device_id).copied().unwrap_or(0)).collect();
+    let office = signed.roster.office_id;
+    let received = last_in(store, office)?.map(|s| BTreeMap::from([(office, s)])).unwrap_or_default();
+    let recipient = age_recipient(&signed.roster.office_recipient).map_err(SyncError::Build)?;
+    build_and_record(store, BundleKind::DeviceToOffice, vec![recipient], &events, None, received, None, progress)
+}
+
+/// Cases a device may see: supervisors and data managers every case; other
+/// roles the cases assigned to the device's user or created on the device.
+fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
+    let conn = store.vault().conn();
+    let sql = if matches!(device.role, Role::Supervisor | Role::DataManager) {
+        "SELECT id FROM cases"
+    } else {
+        "SELECT id FROM cases WHERE caseworker = ?1 OR id IN
+           (SELECT case_id FROM events WHERE device_id = ?2 AND kind = 'case.registered')"
+    };
+    let mut stmt = conn.prepare(sql)?;
+    let rows: Vec<String> = if sql.contains("?1") {
+        stmt.query_map([device.user.clone(), device.device_id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+    } else {
+        stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+    };
+    Ok(rows.into_iter().filter_map(|s| Uuid::parse_str(&s).ok()).collect())
+}
+
+/// Office: a bundle for one device: acknowledgements, the roster and the new
+/// events of the cases it may see (need-to-know).
+pub fn export_for_device(store: &mut CaseStore, device: Uuid, progress: &mut dyn FnMut(Progress)) -> Result<Vec<u8>, SyncError> {
+    let signed = office_roster(store)?;
+    let target = signed.roster.device(device).cloned().ok_or(SyncError::UnknownDevice(device))?;
+    if target.revoked_at.is_some() {
+        return Err(SyncError::Revoked(device));
+    }
+    if device == signed.roster.office_id {
+        return Err(SyncError::Enrollment("the office does not export to itself".into()));
+    }
+    let delivered: Coverage =
+        state_get(store, &format!("{P_DELIVERED}{device}"))?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let cases = visible_cases(store, &target)?;
+    let mut events = Vec::new();
+    for case in &cases {
+        for e in store.case_events(*case)? {
+            if e.device_id == device {
+                continue; // the device has its own events
+            }
+            if delivered.cases.contains(case) && e.device_seq <= delivered.vv.get(&e.device_id).copied().unwrap_or(0) {
+                continue;
+            }
+            events.push(e);
+        }
+    }
+    events.sort_by_key(Event::order_key);
+    let coverage = Coverage { vv: contiguous_vv(store)?, cases };
+    let received = last_in(store, device)?.map(|s| BTreeMap::from([(device, s)])).unwrap_or_default();
+    let roster_bytes = serde_json::to_vec(&signed).map_err(|e| SyncError::Build(e.to_string()))?;
+    let recipient = age_recipient(&target.recipient).map_err(SyncError::Build)?;
+    build_and_record(store, BundleKind::OfficeToDevice, vec![recipient], &events, Some(&roster_bytes), received, Some((device, coverage)), progress)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InState {
+    seq: u64,
+    bundle_id: Uuid,
+}
+
+fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
+    Ok(state_get(store, &format!("{P_IN}{sender}"))?.and_then(|v| serde_json::from_value::<InState>(v).ok()).map(|s| s.seq))
+}
+
+/// A new case that looks like one this vault already has (same given and
+/// family names, ignoring case and surrounding spaces); a person decides
+/// whether to merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspectedDuplicate {
+    /// The incoming case.
+    pub new_case: Uuid,
+    /// The case already here.
+    pub existing_case: Uuid,
+    /// Its case number.
+    pub existing_number: String,
+    /// What matched.
+    pub reason: String,
+}
+
+pub(crate) fn suspected_duplicates(store: &CaseStore, events: &[Event], new_cases: &[Uuid]) -> Result<Vec<SuspectedDuplicate>, StoreError> {
+    let mut out = Vec::new();
+    for case in new_cases {
+        let state = crate::model::projection::CaseState::from_events(*case, events.iter().filter(|e| e.case_id == *case));
+        let name = |f: &str| state.value("registration_bia", None, f).and_then(Value::as_str).map(|s| s.trim().to_lowercase());
+        let (Some(given), Some(family)) = (name("given_names"), name("family_name")) else { continue };
+        if given.is_empty() || family.is_empty() {
+            continue;
+        }
+        let conn = store.vault().conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, case_number FROM cases WHERE lower(trim(given_names)) = ?1 AND lower(trim(family_name)) = ?2 ORDER BY case_number",
+        )?;
+        let rows = stmt.query_map([&given, &family], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, number) = row?;
+            if let Ok(id) = Uuid::parse_str(&id) {
+                out.push(SuspectedDuplicate { new_case: *case, existing_case: id, existing_number: number, reason: "same given and family names".into() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What an import did (or, for a dry run, would do).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Bundle id.
+    pub bundle_id: Uuid,
+    /// Bundle kind.
+    pub kind: BundleKind,
+    /// Sender device.
+    pub sender: Uuid,
+    /// Sender name.
+    pub sender_name: String,
+    /// Sender's signing key (hex) as trusted here: at enrollment, the office
+    /// key to compare with the office out of band.
+    pub sender_key: String,
+    /// Sender's bundle sequence.
+    pub sender_seq: u64,
+    /// The bundle was already imported: nothing to do.
+    pub replay: bool,
+    /// Nothing was committed (dry run or verify).
+    pub dry_run: bool,
+    /// The roster changed (enrollment, new devices, revocations).
+    pub roster_serial: Option<u64>,
+    /// What changes.
+    pub preview: ImportPreview,
+    /// New cases that look like cases this vault already has.
+    pub suspected_duplicates: Vec<SuspectedDuplicate>,
+    /// Counts.
+    pub summary: ImportSummary,
+    /// For transfer and receipt bundles: the case and the answer.
+    #[serde(default)]
+    pub transfer: Option<crate::sync::transfer::TransferOutcome>,
+}
+
+/// Import (or with `dry_run`, only check and preview) a bundle. All or
+/// nothing: on any error the vault is unchanged.
+pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progress: &mut dyn FnMut(Progress)) -> Result<ImportReport, ImportError> {
+    let opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
+    let m = &opened.manifest;
+    let me = store.vault().device().device_id;
+    let office = is_office(store)?;
+    let held = roster(store)?;
+    // 1. Who may send this kind of bundle to this vault, and with which key.
+    let (new_roster, sender_entry): (Option<SignedRoster>, RosterDevice) = match m.kind {
+        BundleKind::DeviceToOffice => {
+            let Some(held) = held.as_ref().filter(|_| office) else {
+                return Err(ImportError::WrongKind("this bundle is for an office vault; import it on the office computer".into()));
+            };
+            if m.office_id != held.roster.office_id {
+                return Err(ImportError::WrongOffice { expected: held.roster.office_id, found: m.office_id });
+            }
+            let entry = held.roster.device(m.sender.device_id).cloned().ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
+            if entry.revoked_at.is_some() {
+                return Err(ImportError::RevokedSender { sender: entry.device_id });
+            }
+            if opened.roster.is_some() {
+                return Err(ImportError::WrongKind("a device bundle may not carry a roster".into()));
+            }
+            (None, entry)
+        }
+        BundleKind::OfficeToDevice | BundleKind::Enrollment => {
+            if office {
+                return Err(ImportError::WrongKind("this bundle is for a field device, not an office".into()));
+            }
+            if m.kind == BundleKind::OfficeToDevice && held.is_none() {
+                return Err(ImportError::NotEnrolled);
+            }
+            if let Some(h) = &held {
+                if m.office_id != h.roster.office_id {
+                    return Err(ImportError::WrongOffice { expected: h.roster.office_id, found: m.office_id });
+                }
+            }
+            let bytes = opened.roster.as_deref().ok_or_else(|| ImportError::MissingMember(format::ROSTER.into()))?;
+            let incoming = SignedRoster::parse(bytes).map_err(ImportError::BadRoster)?;
+            // The office key: the one this device already trusts, or at
+            // enrollment the one in the roster (trust on first use; the CLI
+            // shows its fingerprint to compare with the office).
+            let office_key_hex = held.as_ref().map_or(incoming.roster.office_signing_key.clone(), |h| h.roster.office_signing_key.clone());
+            if incoming.roster.office_signing_key != office_key_hex || incoming.roster.office_id != m.office_id {
+                return Err(ImportError::BadRoster("it names another office or office key".into()));
+            }
+            let key = crate::model::event::parse_verifying_key(&office_key_hex).map_err(|e| ImportError::BadRoster(e.to_string()))?;
+            incoming.verify(&key).map_err(ImportError::BadRoster)?;
+            if let Some(h) = &held {
+                if incoming.roster.serial < h.roster.serial {
+                    return Err(ImportError::BadRoster(format!("serial {} is older than the held {}", incoming.roster.serial, h.roster.serial)));
+                }
+            }
+            let mine = incoming.roster.device(me).ok_or_else(|| ImportError::BadRoster("this device is not in it".into()))?;
+            if mine.signing_key != hex::encode(store.vault().verifying_key().as_bytes()) || mine.recipient != store.vault().recipient() {
+                return Err(ImportError::BadRoster("it lists this device with other keys".into()));
+            }
+            if mine.revoked_at.is_some() {
+                return Err(ImportError::BadRoster("this device has been revoked by the office".into()));
+            }
+            let entry = incoming.roster.device(m.office_id).cloned().ok_or_else(|| ImportError::BadRoster("the office is not in it".into()))?;
+            if m.sender.device_id != m.office_id {
+                return Err(ImportError::UnknownSender { sender: m.sender.device_id });
+            }
+            (Some(incoming), entry)
+        }
+        BundleKind::Transfer | BundleKind::Receipt => {
+            // Between offices: another trust model (docs/bundle-format.md §9).
+            return crate::sync::transfer::import_opened(store, &opened, dry_run);
+        }
+    };
+    let key = sender_entry.key().map_err(ImportError::BadRoster)?;
+    opened.verify_signature(&key)?;
+    // 2. Sequence: replay = no-op, older = refused.
+    let sender = m.sender.device_id;
+    let mut report = ImportReport {
+        bundle_id: m.bundle_id,
+        kind: m.kind,
+        sender,
+        sender_name: sender_entry.name.clone(),
+        sender_key: sender_entry.signing_key.clone(),
+        sender_seq: m.sender_seq,
+        replay: false,
+        dry_run,
+        roster_serial: None,
+        preview: ImportPreview::default(),
+        suspected_duplicates: Vec::new(),
+        summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
+        transfer: None,
+    };
+    if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
+        report.replay = true;
+        return Ok(report);
+    }
+    if let Some(last) = last_in(store, sender)? {
+        if m.sender_seq <= last {
+            return Err(ImportError::SequenceBackwards { sender, last, got: m.sender_seq });
+        }
+    }
+    // 3. Events: origin device enrolled, not past its revocation, claiming
+    // only its granted role; then signatures and rules in the store.
+    let effective = new_roster.as_ref().or(held.as_ref()).ok_or(ImportError::NotEnrolled)?;
+    let mut extra_keys: HashMap<Uuid, VerifyingKey> = HashMap::new();
+    let mut trust_entries = Vec::new();
+    for d in &effective.roster.devices {
+        let k = d.key().map_err(ImportError::BadRoster)?;
+        match projection::device_key(store.vault().conn(), d.device_id).map_err(StoreError::from)? {
+            Some(existing) if existing != d.signing_key => {
+                return Err(ImportError::BadRoster(format!("device {} is known here with another key", d.device_id)));
+            }
+            Some(_) => {}
+            None => {
+                extra_keys.insert(d.device_id, k);
+                trust_entries.push(projection::device_entry(d.device_id, &d.signing_key, &d.name));
+            }
+        }
+    }
+    let total = opened.events.len() as u64;
+    for (i, e) in opened.events.iter().enumerate() {
+        let Some(origin) = effective.roster.device(e.device_id) else {
+            return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
+        };
+        if origin.revoked_at.is_some() && e.device_seq > origin.revoked_after_seq.unwrap_or(0) {
+            return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
+        }
+        if e.role != origin.role {
+            return Err(ImportError::RoleNotGranted {
+                device: e.device_id,
+                event: e.id,
+                claimed: e.role.to_string(),
+                granted: origin.role.to_string(),
+            });
+        }
+        if (i as u64 + 1).is_multiple_of(10_000) {
+            progress(Progress::Events { done: i as u64 + 1, total });
+        }
+    }
+    let prepared = store.prepare_import(opened.events.clone(), &extra_keys)?;
+    report.preview = prepared.preview.clone();
+    report.suspected_duplicates = suspected_duplicates(store, &opened.events, &report.preview.new_cases)?;
+    // 4. Bookkeeping, in the same commit as the events (the last frame of
+    // a very large import).
+    let mut entries = Vec::new();
+    entries.push(put(&format!("{P_IN}{sender}"), json!(InState { seq: m.sender_seq, bundle_id: m.bundle_id })));
+    entries.push(put(&format!("{P_SEEN}{}", m.bundle_id), json!({"sender": sender, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()})));
+    if let Some(r) = &new_roster {
+        report.roster_serial = Some(r.roster.serial);
+        entries.push(put(K_ROSTER, json!(r)));
+    }
+    match m.kind {
+        BundleKind::OfficeToDevice | BundleKind::Enrollment => {
+            entries.push(put(K_ACKS, json!(m.acks)));
+        }
+        BundleKind::DeviceToOffice => {
+            if let Some(r) = m.received.get(&effective.roster.office_id) {
+                let key = format!("{P_SENT}{sender}/{r:020}");
+                if let Some(cov) = state_get(store, &key)? {
+                    entries.push(put(&format!("{P_DELIVERED}{sender}"), cov));
+                }
+            }
+        }
+        _ => {}
+    }
+    if dry_run {
+        report.summary.new = report.preview.new_events;
+        report.summary.duplicates = report.preview.known_events;
+        report.summary.cases = report.preview.new_cases.iter().chain(&report.preview.updated_cases).copied().collect();
+        report.summary.cases.sort();
+        return Ok(report);
+    }
+    progress(Progress::Committing);
+    report.summary = store.commit_import(prepared, trust_entries, entries)?;
+    Ok(report)
+}
+
+/// Check a bundle completely (decryption, structure, signer, sequence,
+/// events, rules) without importing it.
+pub fn verify_bundle(store: &mut CaseStore, bytes: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<ImportReport, ImportError> {
+    import_bundle(store, bytes, true, progress)
+}

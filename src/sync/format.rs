@@ -1,0 +1,522 @@
+//! The bundle file format (docs/bundle-format.md): one age file whose
+//! plaintext is a ustar archive of `manifest.json`, `manifest.sig`,
+//! `events.jsonl` and, for office bundles, `roster.json`.
+//!
+//! [`write_bundle`] builds one; [`read_bundle`] is the strict reader: it
+//! decrypts, checks every tar header (type, path, size, duplicates) *before*
+//! reading the member, checks every member against the manifest and parses
+//! the events. It never verifies who signed the manifest — that needs the
+//! roster, which is the trust layer's business ([`OpenedBundle::verify_signature`]).
+//! Everything read stays in memory (zeroized buffers): no plaintext touches
+//! the disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+
+use age::x25519;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::model::event::{Event, Hlc};
+use crate::sync::error::ImportError;
+
+/// `manifest.json` `format` value.
+pub const FORMAT: &str = "fieldcase-bundle";
+/// The format version this build writes: (major, minor).
+pub const VERSION: [u64; 2] = [1, 0];
+/// Most tar members a bundle may have.
+pub const MAX_MEMBERS: u64 = 100_005;
+/// Largest member.
+pub const MAX_MEMBER_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest total of member sizes.
+pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Largest line of `events.jsonl`.
+pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
+/// Largest `manifest.json` / `roster.json` / `receipt.json`.
+pub const MAX_JSON_MEMBER_BYTES: u64 = 16 * 1024 * 1024;
+/// Domain prefix of the manifest signature: the signature covers this
+/// prefix followed by the exact bytes of `manifest.json`, so a manifest
+/// signature can never be confused with an event or roster signature.
+pub const MANIFEST_DOMAIN: &[u8] = b"fieldcase-bundle-manifest-v1\n";
+
+/// Member names.
+pub const MANIFEST: &str = "manifest.json";
+/// Signature member.
+pub const MANIFEST_SIG: &str = "manifest.sig";
+/// Events member.
+pub const EVENTS: &str = "events.jsonl";
+/// Roster member (office bundles).
+pub const ROSTER: &str = "roster.json";
+/// Receipt member (transfer receipts).
+pub const RECEIPT: &str = "receipt.json";
+
+/// What a bundle is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleKind {
+    /// Field device → its office.
+    DeviceToOffice,
+    /// Office → one device.
+    OfficeToDevice,
+    /// Office → a device being enrolled (carries the roster).
+    Enrollment,
+    /// Case transfer between offices.
+    Transfer,
+    /// Acceptance receipt for a transfer.
+    Receipt,
+}
+
+/// The sender as it describes itself (informative: trust comes from the
+/// roster, never from these keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// Sender's device id.
+    pub device_id: Uuid,
+    /// Human name.
+    pub name: String,
+    /// Hex Ed25519 verifying key.
+    pub signing_key: String,
+    /// age recipient `age1…`.
+    pub recipient: String,
+}
+
+/// One member listed in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEntry {
+    /// Path in the archive.
+    pub path: String,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Counts for previews.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Events in events.jsonl.
+    pub events: u64,
+    /// Distinct cases they touch.
+    pub cases: u64,
+    /// Attachments.
+    pub attachments: u64,
+}
+
+/// `manifest.json` (§5 of the spec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// (major, minor).
+    pub version: [u64; 2],
+    /// Unique id of this bundle (UUIDv7).
+    pub bundle_id: Uuid,
+    /// What the bundle is for.
+    pub kind: BundleKind,
+    /// Who made it.
+    pub sender: Sender,
+    /// The age recipients it was encrypted to.
+    pub recipients: Vec<String>,
+    /// The office the sender belongs to (the office's device id).
+    pub office_id: Uuid,
+    /// Sender's clock when made.
+    pub created_hlc: Hlc,
+    /// Per-sender bundle sequence, from 1.
+    pub sender_seq: u64,
+    /// Hex SHA-256 of the sender's previous manifest.json (informative).
+    pub prev_bundle_sha256: Option<String>,
+    /// Highest device_seq per device among the events of this bundle.
+    #[serde(default)]
+    pub version_vector: BTreeMap<Uuid, u64>,
+    /// Highest contiguous device_seq per device the sender holds.
+    #[serde(default)]
+    pub acks: BTreeMap<Uuid, u64>,
+    /// Last bundle sequence the sender imported, per sender it imports from.
+    #[serde(default)]
+    pub received: BTreeMap<Uuid, u64>,
+    /// Every member except manifest.json and manifest.sig.
+    pub members: Vec<MemberEntry>,
+    /// Counts (informative).
+    #[serde(default)]
+    pub counts: Counts,
+}
+
+impl Manifest {
+    /// Parse and check `format` and the major version *before* the rest, so
+    /// a future major version is reported as such rather than as damage.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ImportError> {
+        let bad = |reason: String| ImportError::Malformed { member: MANIFEST.into(), reason };
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            return Err(ImportError::NotABundle(format!("{MANIFEST} does not say \"format\": \"{FORMAT}\"")));
+        }
+        let major = value.get("version").and_then(|v| v.get(0)).and_then(Value::as_u64).ok_or_else(|| bad("no version".into()))?;
+        if major != VERSION[0] {
+            return Err(ImportError::UnsupportedVersion { major });
+        }
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Hex SHA-256 of the manifest bytes (what the next bundle's
+    /// `prev_bundle_sha256` names).
+    pub fn digest(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+}
+
+/// Progress of a long bundle operation, for a bar or a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Plaintext bytes decrypted and unpacked so far.
+    Unpacked {
+        /// Bytes so far.
+        bytes: u64,
+    },
+    /// Events parsed / checked so far.
+    Events {
+        /// Done.
+        done: u64,
+        /// Of.
+        total: u64,
+    },
+    /// Writing the vault commit.
+    Committing,
+    /// Encrypting the output.
+    Encrypting {
+        /// Plaintext bytes.
+        bytes: u64,
+    },
+}
+
+/// What goes into a bundle, besides the manifest fields the writer fills in
+/// (members, counts, version vector).
+pub struct BundleParts<'a> {
+    /// Manifest with `members`, `counts` and `version_vector` to be filled.
+    pub manifest: Manifest,
+    /// Events to carry, in the order they are written.
+    pub events: &'a [Event],
+    /// `roster.json` bytes, for office bundles.
+    pub roster: Option<&'a [u8]>,
+    /// `receipt.json` bytes, for receipts.
+    pub receipt: Option<&'a [u8]>,
+}
+
+/// Build the bundle and encrypt it to `recipients`. Returns the ciphertext
+/// and the exact manifest bytes written (their digest chains the sender's
+/// bundles).
+pub fn write_bundle(
+    parts: BundleParts<'_>,
+    key: &SigningKey,
+    recipients: &[x25519::Recipient],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let BundleParts { mut manifest, events, roster, receipt } = parts;
+    let mut jsonl: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+    let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
+    let mut cases = BTreeSet::new();
+    for e in events {
+        serde_json::to_writer(&mut *jsonl, e).map_err(|e| e.to_string())?;
+        jsonl.push(b'\n');
+        let top = vv.entry(e.device_id).or_insert(0);
+        *top = (*top).max(e.device_seq);
+        cases.insert(e.case_id);
+    }
+    let mut members: Vec<(&str, &[u8])> = vec![(EVENTS, &jsonl[..])];
+    if let Some(r) = roster {
+        members.push((ROSTER, r));
+    }
+    if let Some(r) = receipt {
+        members.push((RECEIPT, r));
+    }
+    manifest.members = members
+        .iter()
+        .map(|(path, bytes)| MemberEntry { path: (*path).into(), sha256: hex::encode(Sha256::digest(bytes)), size: bytes.len() as u64 })
+        .collect();
+    manifest.counts = Counts { events: events.len() as u64, cases: cases.len() as u64, attachments: 0 };
+    manifest.version_vector = vv;
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    let mut signed = MANIFEST_DOMAIN.to_vec();
+    signed.extend_from_slice(&manifest_bytes);
+    let sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&signed).to_bytes());
+
+    let all: Vec<(&str, &[u8])> =
+        [(MANIFEST, &manifest_bytes[..]), (MANIFEST_SIG, sig.as_bytes())].into_iter().chain(members).collect();
+    // Sized up front so the plaintext is never reallocated (a reallocation
+    // would leave an unzeroized copy behind).
+    let capacity: usize = all.iter().map(|(_, b)| 512 + b.len().div_ceil(512) * 512).sum::<usize>() + 2048;
+    let mut tar = tar::Builder::new(Vec::with_capacity(capacity));
+    for (path, bytes) in all {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).map_err(|e| e.to_string())?;
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o600);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, bytes).map_err(|e| e.to_string())?;
+    }
+    let plain = Zeroizing::new(tar.into_inner().map_err(|e| e.to_string())?);
+    progress(Progress::Encrypting { bytes: plain.len() as u64 });
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient)).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(plain.len() / 2 + 1024);
+    let mut w = enc.wrap_output(&mut out).map_err(|e| e.to_string())?;
+    w.write_all(&plain).map_err(|e| e.to_string())?;
+    w.finish().map_err(|e| e.to_string())?;
+    Ok((out, manifest_bytes))
+}
+
+/// A decrypted, structurally verified bundle whose signer is not yet
+/// checked.
+pub struct OpenedBundle {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The exact bytes of manifest.json.
+    pub manifest_bytes: Vec<u8>,
+    /// The 64-byte signature from manifest.sig.
+    pub signature: [u8; 64],
+    /// The events of events.jsonl, in file order.
+    pub events: Vec<Event>,
+    /// roster.json, if present.
+    pub roster: Option<Vec<u8>>,
+    /// receipt.json, if present.
+    pub receipt: Option<Vec<u8>>,
+}
+
+impl OpenedBundle {
+    /// Check manifest.sig with `key` (the sender's key as this vault knows it).
+    pub fn verify_signature(&self, key: &VerifyingKey) -> Result<(), ImportError> {
+        let mut signed = MANIFEST_DOMAIN.to_vec();
+        signed.extend_from_slice(&self.manifest_bytes);
+        key.verify(&signed, &Signature::from_bytes(&self.signature))
+            .map_err(|_| ImportError::BadSignature { sender: self.manifest.sender.device_id })
+    }
+
+    /// Hex SHA-256 of manifest.json.
+    pub fn manifest_digest(&self) -> String {
+        Manifest::digest(&self.manifest_bytes)
+    }
+}
+
+/// Decrypt with `identity` and check everything that does not need trust
+/// (see the module docs). `ciphertext` is the whole file.
+pub fn read_bundle(
+    ciphertext: &[u8],
+    identity: &x25519::Identity,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<OpenedBundle, ImportError> {
+    let size = ciphertext.len() as u64;
+    let damaged = |reason: String| ImportError::Damaged { size, reason };
+    if !ciphertext.starts_with(b"age-encryption.org/v1\n") {
+        return Err(ImportError::NotAgeFile);
+    }
+    let decryptor = age::Decryptor::new_buffered(ciphertext).map_err(|e| damaged(format!("age header: {e}")))?;
+    let plain = match decryptor.decrypt(std::iter::once(identity as &dyn age::Identity)) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => return Err(ImportError::WrongRecipient),
+        Err(e) => return Err(damaged(format!("age: {e}"))),
+    };
+    let members = unpack(plain, progress).map_err(|e| match e {
+        Unpack::Import(e) => e,
+        Unpack::Io(e) => damaged(e.to_string()),
+    })?;
+    check_members(members, progress)
+}
+
+/// The checks of [`read_bundle`] on an already decrypted archive (for
+/// fuzzing and for tools that hold the plaintext).
+pub fn read_archive(plain: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<OpenedBundle, ImportError> {
+    let size = plain.len() as u64;
+    let members = unpack(plain, progress).map_err(|e| match e {
+        Unpack::Import(e) => e,
+        Unpack::Io(e) => ImportError::Damaged { size, reason: e.to_string() },
+    })?;
+    check_members(members, progress)
+}
+
+enum Unpack {
+    Import(ImportError),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Unpack {
+    fn from(e: std::io::Error) -> Unpack {
+        Unpack::Io(e)
+    }
+}
+
+/// The limit for one member, by path: JSON members are small, so a huge
+/// declared manifest is refused without reading it.
+fn member_limit(path: &str) -> u64 {
+    match path {
+        MANIFEST | ROSTER | RECEIPT => MAX_JSON_MEMBER_BYTES,
+        MANIFEST_SIG => 1024,
+        _ => MAX_MEMBER_BYTES,
+    }
+}
+
+/// Whether `path` is a name the format allows (§3/§4 of the spec).
+fn allowed_path(path: &str) -> bool {
+    matches!(path, MANIFEST | MANIFEST_SIG | EVENTS | ROSTER | RECEIPT)
+        || path.strip_prefix("attachments/").is_some_and(|id| {
+            Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id)
+        })
+}
+
+fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Unpack> {
+    let forbidden = |path: &str, reason: &str| {
+        Unpack::Import(ImportError::ForbiddenMember { path: path.to_string(), reason: reason.to_string() })
+    };
+    let mut archive = tar::Archive::new(plain);
+    // raw: GNU long names and pax headers come to us as members (and are
+    // refused) instead of being silently merged into the next header.
+    let entries = archive.entries()?.raw(true);
+    let mut out: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
+    let (mut count, mut total) = (0u64, 0u64);
+    for entry in entries {
+        let mut entry = entry?;
+        count += 1;
+        if count > MAX_MEMBERS {
+            return Err(Unpack::Import(ImportError::TooLarge { what: "the member count".into(), size: count, limit: MAX_MEMBERS }));
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        let kind = entry.header().entry_type();
+        if !matches!(kind, tar::EntryType::Regular) && kind.as_byte() != b'\0' {
+            return Err(forbidden(&shown, &format!("only regular files are allowed, this is a {kind:?}")));
+        }
+        let Ok(path) = String::from_utf8(raw_path) else { return Err(forbidden(&shown, "the path is not UTF-8")) };
+        if path.starts_with('/') {
+            return Err(forbidden(&path, "absolute path"));
+        }
+        if path.split('/').any(|c| c == "..") {
+            return Err(forbidden(&path, "path traversal (..)"));
+        }
+        if path.contains('\\') || path.contains('\0') {
+            return Err(forbidden(&path, "backslash or NUL in the path"));
+        }
+        if !allowed_path(&path) {
+            return Err(forbidden(&path, "not a member name of the bundle format"));
+        }
+        if out.contains_key(&path) {
+            return Err(Unpack::Import(ImportError::DuplicateMember(path)));
+        }
+        let declared = entry.header().entry_size()?;
+        let limit = member_limit(&path);
+        if declared > limit {
+            return Err(Unpack::Import(ImportError::TooLarge { what: format!("member {path}"), size: declared, limit }));
+        }
+        total += declared;
+        if total > MAX_BUNDLE_BYTES {
+            return Err(Unpack::Import(ImportError::TooLarge { what: "the total of the members".into(), size: total, limit: MAX_BUNDLE_BYTES }));
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(declared.min(64 * 1024 * 1024)).unwrap_or(0)));
+        (&mut entry).take(declared).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 != declared {
+            return Err(Unpack::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("member {path} is cut short ({} of {declared} bytes)", bytes.len()),
+            )));
+        }
+        progress(Progress::Unpacked { bytes: total });
+        out.insert(path, bytes);
+    }
+    Ok(out)
+}
+
+fn check_members(
+    mut members: BTreeMap<String, Zeroizing<Vec<u8>>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<OpenedBundle, ImportError> {
+    let manifest_bytes = members.remove(MANIFEST).ok_or_else(|| ImportError::MissingMember(MANIFEST.into()))?;
+    let sig = members.remove(MANIFEST_SIG).ok_or_else(|| ImportError::MissingMember(MANIFEST_SIG.into()))?;
+    let manifest = Manifest::parse(&manifest_bytes)?;
+    let signature: [u8; 64] = base64::engine::general_purpose::STANDARD
+        .decode(sig.trim_ascii())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ImportError::Malformed { member: MANIFEST_SIG.into(), reason: "not base64 of 64 bytes".into() })?;
+    let mut listed = BTreeSet::new();
+    for m in &manifest.members {
+        if !listed.insert(m.path.as_str()) {
+            return Err(ImportError::Malformed { member: MANIFEST.into(), reason: format!("{} is listed twice", m.path) });
+        }
+        let bytes = members.get(&m.path).ok_or_else(|| ImportError::MissingMember(m.path.clone()))?;
+        if bytes.len() as u64 != m.size {
+            return Err(ImportError::MemberMismatch { path: m.path.clone(), reason: format!("{} bytes, manifest says {}", bytes.len(), m.size) });
+        }
+        if hex::encode(Sha256::digest(&bytes[..])) != m.sha256.to_ascii_lowercase() {
+            return Err(ImportError::MemberMismatch { path: m.path.clone(), reason: "SHA-256 differs".into() });
+        }
+    }
+    if let Some(extra) = members.keys().find(|p| !listed.contains(p.as_str())) {
+        return Err(ImportError::MemberMismatch { path: extra.clone(), reason: "not listed in the manifest".into() });
+    }
+    let jsonl = members.remove(EVENTS).ok_or_else(|| ImportError::MissingMember(EVENTS.into()))?;
+    let events = parse_events(&jsonl, progress)?;
+    Ok(OpenedBundle {
+        manifest,
+        manifest_bytes: manifest_bytes.to_vec(),
+        signature,
+        events,
+        roster: members.remove(ROSTER).map(|b| b.to_vec()),
+        receipt: members.remove(RECEIPT).map(|b| b.to_vec()),
+    })
+}
+
+/// Parse events.jsonl: one event per line, each at most [`MAX_EVENT_BYTES`].
+pub fn parse_events(jsonl: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<Vec<Event>, ImportError> {
+    let mut events = Vec::new();
+    let body = jsonl.strip_suffix(b"\n").unwrap_or(jsonl);
+    if body.is_empty() {
+        return Ok(events);
+    }
+    let total = body.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+        let n = i + 1;
+        if line.len() as u64 > MAX_EVENT_BYTES {
+            return Err(ImportError::EventTooLarge { line: n, size: line.len() as u64, limit: MAX_EVENT_BYTES });
+        }
+        let e: Event = serde_json::from_slice(line).map_err(|e| ImportError::MalformedEvent { line: n, reason: e.to_string() })?;
+        events.push(e);
+        if n.is_multiple_of(10_000) {
+            progress(Progress::Events { done: n as u64, total });
+        }
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_paths() {
+        assert!(allowed_path("manifest.json"));
+        assert!(allowed_path("attachments/0190a4c2-7a3e-7cc1-9d2e-1b2c3d4e5f60"));
+        assert!(!allowed_path("attachments/0190A4C2-7A3E-7CC1-9D2E-1B2C3D4E5F60"));
+        assert!(!allowed_path("attachments/x"));
+        assert!(!allowed_path("./manifest.json"));
+        assert!(!allowed_path("other.txt"));
+    }
+
+    #[test]
+    fn future_major_version_is_named() {
+        let m = br#"{"format":"fieldcase-bundle","version":[2,0],"whatever":1}"#;
+        assert!(matches!(Manifest::parse(m), Err(ImportError::UnsupportedVersion { major: 2 })));
+        let m = br#"{"format":"other","version":[1,0]}"#;
+        assert!(matches!(Manifest::parse(m), Err(ImportError::NotABundle(_))));
+    }
+
+    #[test]
+    fn event_lines_are_limited() {
+        let long = vec![b' '; (MAX_EVENT_BYTES + 1) as usize];
+        assert!(matches!(parse_events(&long, &mut |_| {}), Err(ImportError::EventTooLarge { line: 1, .. })));
+        assert!(parse_events(b"", &mut |_| {}).unwrap().is_empty());
+        assert!(matches!(parse_events(b"{}\n", &mut |_| {}), Err(ImportError::MalformedEvent { line: 1, .. })));
+    }
+}

@@ -1,0 +1,23 @@
+//! Sync by files: signed, encrypted bundles between field devices and their
+//! country office (docs/bundle-format.md, DESIGN.md §5).
+//!
+//! - [`format`]: the bundle file (age file → ustar → manifest, signature,
+//!   events, roster) and its strict reader.
+//! - [`roster`]: the office's signed roster and enrollment requests.
+//! - [`exchange`]: office/device roles, enrollment, revocation, export and
+//!   all-or-nothing import.
+//! - [`transfer`]: case transfer between offices and its signed receipt.
+//! - [`error`]: [`ImportError`], why a bundle was refused.
+
+pub mod error;
+pub mod exchange;
+pub mod format;
+pub mod roster;
+pub mod transfer;
+
+pub use error::ImportError;
+pub use exchange::{
+    approve_enrollment, enrollment_request, export_for_device, export_for_office, import_bundle, is_office, make_office,
+    recipient, revoke, verify_bundle, ImportReport, SyncError,
+};
+pub use format::Progress;

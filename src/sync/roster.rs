@@ -1,0 +1,186 @@
+//! Trust documents: the office's signed roster of enrolled devices and a
+//! device's enrollment request. Both are signed JSON: Ed25519 over a domain
+//! prefix followed by the canonical JSON of the document without its `sig`.
+
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::canonical::to_canonical_bytes;
+use crate::model::event::{parse_verifying_key, Role};
+
+/// Signature domain of rosters.
+pub const ROSTER_DOMAIN: &[u8] = b"fieldcase-roster-v1\n";
+/// Signature domain of enrollment requests.
+pub const REQUEST_DOMAIN: &[u8] = b"fieldcase-enrollment-request-v1\n";
+/// `format` of an enrollment request file.
+pub const REQUEST_FORMAT: &str = "fieldcase-enrollment-request";
+/// `format` of a roster.
+pub const ROSTER_FORMAT: &str = "fieldcase-roster";
+
+/// One enrolled device (the office itself is listed too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterDevice {
+    /// Device id.
+    pub device_id: Uuid,
+    /// Device name.
+    pub name: String,
+    /// The person using it.
+    pub user: String,
+    /// The role its events may claim.
+    pub role: Role,
+    /// Hex Ed25519 verifying key.
+    pub signing_key: String,
+    /// age recipient.
+    pub recipient: String,
+    /// When enrolled (RFC 3339).
+    pub enrolled_at: String,
+    /// When revoked (RFC 3339), if revoked.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    /// Events of a revoked device up to this device_seq (what the office held
+    /// when revoking) are still accepted; later ones are refused.
+    #[serde(default)]
+    pub revoked_after_seq: Option<u64>,
+}
+
+impl RosterDevice {
+    /// The verifying key.
+    pub fn key(&self) -> Result<VerifyingKey, String> {
+        parse_verifying_key(&self.signing_key).map_err(|e| format!("device {}: {e}", self.device_id))
+    }
+}
+
+/// The office's trust roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    /// Always [`ROSTER_FORMAT`].
+    pub format: String,
+    /// The office's id (its vault's device id).
+    pub office_id: Uuid,
+    /// Office name.
+    pub office_name: String,
+    /// Hex Ed25519 key that signs rosters and office bundles.
+    pub office_signing_key: String,
+    /// Office age recipient.
+    pub office_recipient: String,
+    /// Increases with every change; a device never goes back to a lower one.
+    pub serial: u64,
+    /// Every device ever enrolled, by id.
+    pub devices: Vec<RosterDevice>,
+}
+
+impl Roster {
+    /// The entry of a device.
+    pub fn device(&self, id: Uuid) -> Option<&RosterDevice> {
+        self.devices.iter().find(|d| d.device_id == id)
+    }
+
+    /// Sign with the office key.
+    pub fn sign(&self, key: &SigningKey) -> SignedRoster {
+        let sig = key.sign(&signed_bytes(ROSTER_DOMAIN, self));
+        SignedRoster { roster: self.clone(), sig: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()) }
+    }
+}
+
+/// `roster.json`: a roster and the office's signature over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRoster {
+    /// The roster.
+    pub roster: Roster,
+    /// Base64 Ed25519 signature by `roster.office_signing_key` (which the
+    /// reader must already trust, except at enrollment).
+    pub sig: String,
+}
+
+impl SignedRoster {
+    /// Parse roster.json.
+    pub fn parse(bytes: &[u8]) -> Result<SignedRoster, String> {
+        let r: SignedRoster = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if r.roster.format != ROSTER_FORMAT {
+            return Err(format!("format is not {ROSTER_FORMAT:?}"));
+        }
+        Ok(r)
+    }
+
+    /// Check the signature with `key`.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
+        verify_sig(ROSTER_DOMAIN, &self.roster, &self.sig, key).map_err(|()| "signature does not match the office key".to_string())
+    }
+}
+
+/// An enrollment request: a device's public keys and who uses it. It holds
+/// no secret and may travel unencrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentRequest {
+    /// Always [`REQUEST_FORMAT`].
+    pub format: String,
+    /// 1.
+    pub version: u32,
+    /// Device id.
+    pub device_id: Uuid,
+    /// Device name.
+    pub device_name: String,
+    /// User name.
+    pub user: String,
+    /// Role of the device's vault.
+    pub role: Role,
+    /// Hex Ed25519 verifying key.
+    pub signing_key: String,
+    /// age recipient.
+    pub recipient: String,
+    /// When made (RFC 3339).
+    pub created: String,
+    /// Self-signature (proof that the requester holds the signing key);
+    /// empty while signing.
+    #[serde(default)]
+    pub sig: String,
+}
+
+impl EnrollmentRequest {
+    /// Sign with the device's own key.
+    pub fn sign(mut self, key: &SigningKey) -> EnrollmentRequest {
+        self.sig = String::new();
+        let sig = key.sign(&signed_bytes(REQUEST_DOMAIN, &self));
+        self.sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
+        self
+    }
+
+    /// Parse a request file and check its self-signature.
+    pub fn parse_and_verify(bytes: &[u8]) -> Result<EnrollmentRequest, String> {
+        let r: EnrollmentRequest = serde_json::from_slice(bytes).map_err(|e| format!("not an enrollment request: {e}"))?;
+        if r.format != REQUEST_FORMAT || r.version != 1 {
+            return Err(format!("not a version-1 {REQUEST_FORMAT}"));
+        }
+        let key = parse_verifying_key(&r.signing_key).map_err(|e| e.to_string())?;
+        age_recipient(&r.recipient)?;
+        let mut unsigned = r.clone();
+        unsigned.sig = String::new();
+        verify_sig(REQUEST_DOMAIN, &unsigned, &r.sig, &key)
+            .map_err(|()| "the request's self-signature does not match its key (altered?)".to_string())?;
+        Ok(r)
+    }
+}
+
+/// Parse an age recipient.
+pub fn age_recipient(s: &str) -> Result<age::x25519::Recipient, String> {
+    s.parse::<age::x25519::Recipient>().map_err(|e| format!("bad age recipient {s:?}: {e}"))
+}
+
+fn signed_bytes<T: Serialize>(domain: &[u8], doc: &T) -> Vec<u8> {
+    let mut value = serde_json::to_value(doc).expect("trust documents serialise to JSON");
+    if let Value::Object(m) = &mut value {
+        m.remove("sig");
+    }
+    let mut out = domain.to_vec();
+    out.extend_from_slice(&to_canonical_bytes(&value));
+    out
+}
+
+fn verify_sig<T: Serialize>(domain: &[u8], doc: &T, sig: &str, key: &VerifyingKey) -> Result<(), ()> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sig).map_err(|_| ())?;
+    let bytes: [u8; 64] = bytes.try_into().map_err(|_| ())?;
+    key.verify(&signed_bytes(domain, doc), &Signature::from_bytes(&bytes)).map_err(|_| ())
+}
