@@ -3,7 +3,7 @@
 #   make run    install what is missing, build, open the desktop app on a demo vault
 #   make test   install what is missing, run every test suite (what CI runs)
 #
-# Helper targets: deps, core-test, ui-test, ui, desktop, desktop-test, e2e, demo-vault, clean-free.
+# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-test, e2e, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -34,6 +34,13 @@ APT_PACKAGES := $(APT_BUILD) $(APT_TEST)
 # tauri-driver: the one on PATH if there is one, else a project-local copy.
 TAURI_DRIVER ?= $(or $(shell command -v tauri-driver 2>/dev/null),$(TOOLS)/bin/tauri-driver)
 
+# cargo-fuzz (libFuzzer), project-local. It needs nightly-only rustc flags
+# (-Zsanitizer, coverage instrumentation); the machine has only the stable
+# toolchain, so RUSTC_BOOTSTRAP=1 unlocks them for the fuzz builds alone.
+CARGO_FUZZ   := $(TOOLS)/bin/cargo-fuzz
+FUZZ_TARGETS := bundle_archive event_json journal_frame
+FUZZ_SECONDS ?= 20
+
 CLI_BIN     := $(TARGET)/debug/fieldcase
 DESKTOP_BIN := $(TARGET)/debug/fieldcase-desktop
 
@@ -49,15 +56,15 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run deps apt-deps npm-deps core-test ui-test ui desktop desktop-test e2e demo-vault clean-free
+.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-test e2e demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
-	@echo "helpers: deps core-test ui-test ui desktop desktop-test e2e demo-vault clean-free"
+	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-test e2e demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
-test: deps core-test ui-test desktop desktop-test e2e
+test: deps core-test fuzz ui-test desktop desktop-test e2e
 	$(call header,make test: every suite passed)
 
 # ---------------------------------------------------------------- deps
@@ -96,6 +103,24 @@ core-test:
 	if grep -qE '^(tauri|gtk|webkit2gtk)[ -]' <<<"$$tree"; then \
 	  echo "FAIL: the fieldcase package depends on Tauri/GTK/WebKit"; exit 1; fi
 	$(CARGO) test -p fieldcase
+
+# ---------------------------------------------------------------- fuzz
+# Build the libFuzzer targets of fuzz/ (their own workspace and target dir)
+# and run each for FUZZ_SECONDS from its checked-in seeds plus the corpus
+# earlier runs grew (fuzz/corpus, not committed). A crash fails the step and
+# libFuzzer leaves the input in fuzz/artifacts/<target>/.
+$(CARGO_FUZZ):
+	$(call header,cargo-fuzz)
+	$(CARGO) install cargo-fuzz --version '^0.13' --locked --root $(TOOLS)
+
+fuzz: apt-deps $(CARGO_FUZZ)
+	$(call header,Fuzz: $(FUZZ_TARGETS) ($(FUZZ_SECONDS) s each))
+	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) build --fuzz-dir fuzz
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1; \
+	done
 
 # ---------------------------------------------------------------- ui
 ui-test: npm-deps

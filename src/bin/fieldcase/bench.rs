@@ -1,5 +1,6 @@
 //! `fieldcase bench`: commit latency of the vault against plain SQLite on disk,
-//! measured side by side in one run, plus checkpoint and unlock time.
+//! measured side by side in one run, plus checkpoint and unlock time, and
+//! sync bundle export/import throughput (device → office).
 //! (Owned by the vault work first, performance later.)
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ struct SizeResult {
     ratio_vault_over_sqlite_p50: f64,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, Default)]
 struct BenchResult {
     dir: PathBuf,
     filesystem: String,
@@ -59,6 +60,21 @@ struct BenchResult {
     snapshot_bytes_10000: u64,
     /// scrypt work factor (log2 N) of the identity, as age calibrated it.
     scrypt_log_n: Option<u8>,
+    /// Events in the device → office bundle of the sync figures (100,000;
+    /// 10,000 with --quick).
+    sync_bundle_events: usize,
+    /// Exporting that bundle on the device (select, serialise, encrypt).
+    export_events_per_s: f64,
+    /// Importing it at the office (decrypt, unpack, verify every signature,
+    /// check rules, project, commit), target >= 20,000.
+    import_events_per_s: f64,
+    /// Encrypted bundle size / events.
+    bundle_bytes_per_event: f64,
+    export_ms: f64,
+    import_ms: f64,
+    /// CPU time (user + system, all threads) the import used: on a shared,
+    /// busy machine wall time overstates the cost; this does not.
+    import_cpu_ms: Option<f64>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -127,7 +143,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
     let base = args.dir.join(format!("fieldcase-bench-{}", std::process::id()));
     std::fs::create_dir_all(&base)?;
-    let result = measure(&base, commits);
+    let sync_events = if args.quick { 10_000 } else { 100_000 };
+    let result = measure(&base, commits).and_then(|mut r| {
+        measure_sync(&base, sync_events, &mut r)?;
+        Ok(r)
+    });
     // Remove the scratch data whatever happened (it is synthetic).
     let _ = std::fs::remove_dir_all(&base);
     let mut r = result?;
@@ -206,7 +226,103 @@ fn measure(base: &Path, commits: usize) -> anyhow::Result<BenchResult> {
         load_ms_10000: load_ms,
         snapshot_bytes_10000: snapshot_bytes,
         scrypt_log_n: work_factor,
+        sync_bundle_events: 0,
+        export_events_per_s: 0.0,
+        import_events_per_s: 0.0,
+        bundle_bytes_per_event: 0.0,
+        export_ms: 0.0,
+        import_ms: 0.0,
+        import_cpu_ms: None,
     })
+}
+
+/// Fill a device vault with `events` signed events (cases of one
+/// registration, one form save and eight case notes each), enroll it at an
+/// office, then time one device → office export and its import.
+fn measure_sync(base: &Path, events: usize, r: &mut BenchResult) -> anyhow::Result<()> {
+    use fieldcase::model::store::CaseStore;
+    use fieldcase::sync;
+    use serde_json::json;
+
+    let pass = SecretString::from("bench passphrase, synthetic data".to_owned());
+    // Unlock cost is measured above; here scrypt would only add noise.
+    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    let init = |dir: &str, name: &str, role: &str| {
+        CaseStore::init_with(&base.join(dir), &pass, InitOptions { name: name.into(), role: role.into(), escrow: None }, &options)
+    };
+    let mut office = init("sync-office", "Bench office", "data_manager")?;
+    sync::make_office(&mut office, "Agadez")?;
+    let mut device = init("sync-device", "bench caseworker", "caseworker")?;
+    let request = serde_json::to_vec(&sync::enrollment_request(&device)?)?;
+    let enrollment = sync::approve_enrollment(&mut office, &request, fieldcase::model::event::Role::Caseworker, &mut |_| {})?;
+    sync::import_bundle(&mut device, &enrollment, false, &mut |_| {}).context("enrollment")?;
+
+    const PER_CASE: usize = 10;
+    // 100 cases (1,000 events, well under a journal frame's limit) per commit.
+    const CASES_PER_COMMIT: usize = 100;
+    let cases = events.div_ceil(PER_CASE);
+    let values = |v: serde_json::Value| v.as_object().cloned().expect("literal object");
+    let mut made = 0;
+    for chunk_start in (0..cases).step_by(CASES_PER_COMMIT) {
+        let mut batch = device.batch();
+        for i in chunk_start..(chunk_start + CASES_PER_COMMIT).min(cases) {
+            let case = batch.create_case("uasc", "Agadez")?;
+            batch.save_form(case, "registration_bia", None, values(json!({"given_names": format!("Synthetic {i}"), "family_name": "Bench"})))?;
+            made += 2;
+            for n in 0..PER_CASE - 2 {
+                if made >= events {
+                    break;
+                }
+                batch.add_note(
+                    case,
+                    values(json!({
+                        "note_datetime": "2026-03-01T10:00:00Z",
+                        "author": {"name": "bench caseworker", "role": "caseworker", "organisation": "Bench"},
+                        "note_type": "phone",
+                        "subject": format!("Follow-up call {n}"),
+                        "text": "Synthetic note of typical length: spoke with the child and the carer about school attendance and health.",
+                    })),
+                )?;
+                made += 1;
+            }
+        }
+        batch.commit()?;
+    }
+    device.checkpoint()?;
+
+    let t = Instant::now();
+    let bundle = sync::export_for_office(&mut device, &mut |_| {})?;
+    let export = t.elapsed().as_secs_f64();
+    let cpu = process_cpu_ms();
+    let t = Instant::now();
+    let report = sync::import_bundle(&mut office, &bundle, false, &mut |_| {}).context("office import")?;
+    let import = t.elapsed().as_secs_f64();
+    r.import_cpu_ms = cpu.zip(process_cpu_ms()).map(|(a, b)| b - a);
+    anyhow::ensure!(
+        report.summary.new == made,
+        "the office imported {} events of {made}",
+        report.summary.new
+    );
+    r.sync_bundle_events = made;
+    r.export_ms = export * 1000.0;
+    r.import_ms = import * 1000.0;
+    r.export_events_per_s = made as f64 / export;
+    r.import_events_per_s = made as f64 / import;
+    r.bundle_bytes_per_event = bundle.len() as f64 / made as f64;
+    Ok(())
+}
+
+/// CPU time this process has used so far, in ms (Linux: utime + stime of
+/// /proc/self/stat, in clock ticks of 10 ms, the kernel's USER_HZ on every
+/// Linux architecture we build for).
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 10.0)
 }
 
 /// The scrypt work factor (log2 N) written in an identity file's age header
@@ -238,4 +354,30 @@ fn print_table(r: &BenchResult) {
     let wf = r.scrypt_log_n.map_or("unknown".to_owned(), |n| format!("2^{n}, calibrated by age to ~1 s at init"));
     println!("unlock @10000                {:>8.1} ms (scrypt work factor {wf})", r.unlock_ms_10000);
     println!("  of which snapshot load     {:>8.1} ms (unlock with scrypt 2^1)", r.load_ms_10000);
+    println!();
+    println!("sync bundle of {} events, device -> office", r.sync_bundle_events);
+    println!("export                       {:>8.0} events/s ({:.1} ms)", r.export_events_per_s, r.export_ms);
+    println!("import                       {:>8.0} events/s ({:.1} ms, target >= 20000 events/s)", r.import_events_per_s, r.import_ms);
+    if let Some(cpu) = r.import_cpu_ms {
+        println!("  import CPU time            {:>8.1} ms ({:.0} events per CPU second)", cpu, r.sync_bundle_events as f64 / (cpu / 1000.0));
+    }
+    println!("bundle size                  {:>8.1} bytes/event", r.bundle_bytes_per_event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sync measurement really moves every event it made through an
+    /// export and an office import (it fails if the office takes fewer).
+    #[test]
+    fn sync_figures_cover_every_event() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let mut r = BenchResult::default();
+        measure_sync(t.path(), 30, &mut r).expect("sync bench");
+        assert_eq!(r.sync_bundle_events, 30);
+        assert!(r.export_events_per_s > 0.0 && r.import_events_per_s > 0.0);
+        // One signed event is a few hundred bytes of JSON, compressed by nothing.
+        assert!(r.bundle_bytes_per_event > 200.0, "{}", r.bundle_bytes_per_event);
+    }
 }
