@@ -41,8 +41,10 @@ CARGO_FUZZ   := $(TOOLS)/bin/cargo-fuzz
 FUZZ_TARGETS := bundle_archive event_json journal_frame
 FUZZ_SECONDS ?= 20
 
-CLI_BIN     := $(TARGET)/debug/fieldcase
-DESKTOP_BIN := $(TARGET)/debug/fieldcase-desktop
+# Cargo's output: CARGO_TARGET_DIR when set (parallel work uses its own), else target/.
+CARGO_OUT   := $(or $(CARGO_TARGET_DIR),$(TARGET))
+CLI_BIN     := $(CARGO_OUT)/debug/fieldcase
+DESKTOP_BIN := $(CARGO_OUT)/debug/fieldcase-desktop
 
 # make run: a demo vault of synthetic cases, and its (deliberately public)
 # demo passphrase, which the unlock screen shows.
@@ -141,11 +143,25 @@ desktop: ui apt-deps
 	$(call header,Desktop app and CLI: cargo build)
 	$(CARGO) build -p fieldcase-desktop --features custom-protocol
 	$(CARGO) build -p fieldcase --bin fieldcase
+	@# The fixture tests/e2e/sync-steps.mjs uses to play field work the CLI has no commands for.
+	$(CARGO) build -p fieldcase --example e2e_sync_fixture
 
 # The desktop crate's own tests (its session state against real vaults).
+# They also write the TypeScript bindings of its DTOs (ts-rs) into
+# ui/src/lib/bindings; if that changes any file, the checked-in bindings were
+# stale and the step fails (commit the regenerated files).
+BINDINGS := ui/src/lib/bindings
 desktop-test: ui apt-deps
 	$(call header,Desktop crate: cargo test -p fieldcase-desktop)
-	$(CARGO) test -p fieldcase-desktop --features custom-protocol
+	@mkdir -p $(BINDINGS)
+	@before="$$(cd $(BINDINGS) && find . -type f | sort | xargs -r sha256sum)"; \
+	$(CARGO) test -p fieldcase-desktop --features custom-protocol; \
+	after="$$(cd $(BINDINGS) && find . -type f | sort | xargs -r sha256sum)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "FAIL: $(BINDINGS) was stale; the test run regenerated it:"; \
+	  diff <(echo "$$before") <(echo "$$after") || true; exit 1; fi; \
+	if [ -n "$$(git status --porcelain $(BINDINGS) 2>/dev/null)" ]; then \
+	  echo "note: $(BINDINGS) differs from the last commit (commit it):"; git status --porcelain $(BINDINGS); fi
 
 # ---------------------------------------------------------------- e2e
 # WebDriver smoke test of the real window under a virtual X display.

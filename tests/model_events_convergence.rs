@@ -327,3 +327,109 @@ fn simulator_produces_conflicts_of_both_kinds() {
     let open: i64 = conn.query_row("SELECT COUNT(*) FROM conflicts", [], |r| r.get(0)).unwrap();
     assert_eq!(open, 2);
 }
+
+/// Apply events in chunks, then dump the projection as committed and again
+/// after a full rebuild of every case from its stored events.
+fn incremental_and_rebuilt(events: &[&Event], chunk_sizes: &[usize]) -> (String, String) {
+    let mut conn = fresh_db();
+    let mut rest = events;
+    let mut sizes = chunk_sizes.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        let tx = conn.transaction().unwrap();
+        projection::apply_entries(&tx, &chunk.iter().map(|e| e.to_json()).collect::<Vec<_>>(), protected).unwrap();
+        tx.commit().unwrap();
+        rest = tail;
+    }
+    let applied = projection::dump(&conn).unwrap();
+    let cases: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT DISTINCT case_id FROM events").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let tx = conn.transaction().unwrap();
+    for case in cases {
+        projection::rebuild_case(&tx, Uuid::parse_str(&case).unwrap(), protected).unwrap();
+    }
+    tx.commit().unwrap();
+    (applied, projection::dump(&conn).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The incremental update (new events after a case's last one) and the
+    /// full rebuild (an event in the middle of the history) give the same
+    /// rows: events arrive in canonical order (every commit incremental), in
+    /// a random interleaving (a mix of both paths), and the result equals a
+    /// full rebuild of every case.
+    #[test]
+    fn incremental_projection_equals_full_rebuild(
+        ops in prop::collection::vec(op(), 1..60),
+        seed in any::<u64>(),
+        chunks in prop::collection::vec(1usize..5, 1..5),
+    ) {
+        let events = simulate(&ops);
+        prop_assume!(!events.is_empty());
+        let mut canonical: Vec<&Event> = events.iter().collect();
+        canonical.sort_by_key(|e| e.order_key());
+        let (one_by_one, rebuilt) = incremental_and_rebuilt(&canonical, &[1]);
+        prop_assert_eq!(&one_by_one, &rebuilt);
+        prop_assert_eq!(&one_by_one, &apply_in_chunks(&canonical, &[usize::MAX]));
+        // A random interleaving that keeps each device's own order (as
+        // bundles from several devices arrive) and one that does not.
+        let mut by_device = canonical.clone();
+        by_device.sort_by_key(|e| ((seed ^ e.device_id.as_u128() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), e.order_key()));
+        let (applied, rebuilt) = incremental_and_rebuilt(&by_device, &chunks);
+        prop_assert_eq!(&applied, &rebuilt);
+        prop_assert_eq!(&one_by_one, &applied);
+        let mut shuffled = canonical.clone();
+        shuffled.sort_by_key(|e| (seed ^ e.id.as_u128() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (applied, rebuilt) = incremental_and_rebuilt(&shuffled, &chunks);
+        prop_assert_eq!(&applied, &rebuilt);
+        prop_assert_eq!(&one_by_one, &applied);
+    }
+}
+
+/// A database of projection layout 1 (`field_heads` a table, old audit
+/// columns) is rebuilt to the current layout by its next commit, with the
+/// same rows a fresh application of the events gives.
+#[test]
+fn layout_1_database_is_rebuilt_by_the_next_commit() {
+    let mut ops = vec![Op { device: 0, action: 0, case: 0, field: 0, value: 0, tick: 1 }];
+    ops.push(Op { device: 1, action: 5, case: 0, field: 0, value: 0, tick: 1 });
+    for d in 0..2 {
+        ops.push(Op { device: d, action: 1, case: 0, field: 0, value: d as u8, tick: 1 });
+        ops.push(Op { device: d, action: 1, case: 0, field: 1, value: d as u8 + 1, tick: 1 });
+    }
+    let events = simulate(&ops);
+    let mut refs: Vec<&Event> = events.iter().collect();
+    refs.sort_by_key(|e| e.order_key());
+    let expected = apply_in_chunks(&refs, &[usize::MAX]);
+
+    let mut conn = fresh_db();
+    let tx = conn.transaction().unwrap();
+    projection::apply_entries(&tx, &refs.iter().map(|e| e.to_json()).collect::<Vec<_>>(), protected).unwrap();
+    tx.commit().unwrap();
+    // Turn it into layout 1: field_heads a table, audit with prev_hash, and
+    // stale rows that only a rebuild removes.
+    conn.execute_batch(
+        "DROP VIEW field_heads;
+         CREATE TABLE field_heads (case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
+             event_id TEXT NOT NULL, value TEXT NOT NULL, hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL,
+             device_id TEXT NOT NULL, author TEXT NOT NULL, PRIMARY KEY (case_id, form, item, field, event_id));
+         DROP TABLE audit;
+         CREATE TABLE audit (case_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
+             hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL, author TEXT NOT NULL,
+             role TEXT NOT NULL, device_id TEXT NOT NULL, kind TEXT NOT NULL, form TEXT, item TEXT,
+             fields TEXT NOT NULL, summary TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+             PRIMARY KEY (case_id, seq));
+         DELETE FROM field_values;
+         UPDATE cases SET stage = 'stale';",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    projection::apply_entries(&tx, &[], protected).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(projection::dump(&conn).unwrap(), expected);
+}

@@ -1,10 +1,29 @@
 //! The commands the UI may invoke (granted one by one in
-//! capabilities/default.json). Each calls [`Session`] and nothing more.
+//! capabilities/default.json and listed in build.rs). Each calls [`Session`]
+//! or the library's [`CaseStore`](fieldcase::model::store::CaseStore) and
+//! converts the result to a [`crate::dto`] record; no case rule lives here.
 
+use std::collections::HashMap;
+
+use base64::Engine;
+use fieldcase::model::event::{Event, EventKind, Hlc};
+use fieldcase::model::forms::{self, validate_complete_in_case, validate_values};
+use fieldcase::model::lifecycle::{self, Stage};
+use fieldcase::model::store::{stage_name, CaseStore};
 use fieldcase::vault::SecretString;
+use serde_json::{json, Map, Value};
 use tauri::State;
+use uuid::Uuid;
 
+use crate::dto::{
+    ActorDto, AttachmentData, AuditDto, CaseDetailDto, CaseRow, FieldErrorDto, FormDefDto,
+    NewVault, NextStepDto, TaskDto, ViolationDto,
+};
 use crate::session::{Session, UiError, UnlockedInfo, VaultInfo};
+
+/// Largest attachment the window may add (a photo or a scanned page); the
+/// whole file crosses the IPC bridge in memory.
+pub const MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 
 /// Where the vault is and whether it exists; the demo passphrase in demo mode.
 #[tauri::command]
@@ -15,12 +34,487 @@ pub fn vault_info(session: State<'_, Session>) -> VaultInfo {
 /// Unlock the vault with a passphrase. Async so the key derivation (scrypt,
 /// about a second) runs off the window's main thread.
 #[tauri::command]
-pub async fn unlock(session: State<'_, Session>, passphrase: String) -> Result<UnlockedInfo, UiError> {
+pub async fn unlock(
+    session: State<'_, Session>,
+    passphrase: String,
+) -> Result<UnlockedInfo, UiError> {
     session.unlock(SecretString::from(passphrase))
+}
+
+/// First run: create the vault and open it.
+#[tauri::command]
+pub async fn create_vault(
+    session: State<'_, Session>,
+    new: NewVault,
+) -> Result<UnlockedInfo, UiError> {
+    session.create(new)
 }
 
 /// Lock the vault.
 #[tauri::command]
 pub async fn lock(session: State<'_, Session>) -> Result<(), UiError> {
     session.lock()
+}
+
+/// Who changes are recorded as.
+#[tauri::command]
+pub fn get_actor(session: State<'_, Session>) -> Result<ActorDto, UiError> {
+    session.actor()
+}
+
+/// Record the next changes as another person/role on a shared machine.
+#[tauri::command]
+pub fn set_actor(
+    session: State<'_, Session>,
+    user: String,
+    role: String,
+) -> Result<ActorDto, UiError> {
+    session.set_actor(&user, &role)
+}
+
+/// The form definitions, with value lists resolved.
+#[tauri::command]
+pub fn form_definitions() -> Vec<FormDefDto> {
+    let registry = forms::registry();
+    registry
+        .all()
+        .map(|f| FormDefDto::new(f, registry))
+        .collect()
+}
+
+/// Every case, for the case list (filtered and sorted in the window).
+#[tauri::command]
+pub async fn list_cases(session: State<'_, Session>) -> Result<Vec<CaseRow>, UiError> {
+    session.with_store(|s| {
+        let overdue = overdue_by_case(s)?;
+        Ok(s.list_cases()?
+            .iter()
+            .map(|c| CaseRow::from_summary(c, overdue.get(&c.id).copied().unwrap_or(0)))
+            .collect())
+    })
+}
+
+fn overdue_by_case(s: &CaseStore) -> Result<HashMap<Uuid, i64>, UiError> {
+    let mut out: HashMap<Uuid, i64> = HashMap::new();
+    for t in s.tasks(s.today())? {
+        let e = out.entry(t.case_id).or_insert(0);
+        *e = (*e).max(t.overdue_days);
+    }
+    Ok(out)
+}
+
+fn parse_case(s: &CaseStore, case: &str) -> Result<Uuid, UiError> {
+    Ok(s.find_case(case)?)
+}
+
+/// Everything the case workspace shows, with the next steps the lifecycle
+/// allows and what blocks each for the acting user.
+#[tauri::command]
+pub async fn case_detail(
+    session: State<'_, Session>,
+    case: String,
+) -> Result<CaseDetailDto, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        let detail = s.case_detail(id)?;
+        Ok(CaseDetailDto::new(&detail, next_steps(s, id)?))
+    })
+}
+
+/// For each stage the lifecycle table allows next, the rule violations that
+/// a stage change by the acting user would meet now. The check is the
+/// library's own gate ([`lifecycle::check`]) run on an unsigned, uncommitted
+/// event, so the screen and the store can never disagree.
+fn next_steps(s: &CaseStore, case: Uuid) -> Result<Vec<NextStepDto>, UiError> {
+    let facts = s.facts(case)?;
+    let (user, role) = s.actor();
+    let mut out = Vec::new();
+    for to in lifecycle::next_stages(&facts) {
+        let Some(tr) = lifecycle::transition_for(&facts, to) else {
+            continue;
+        };
+        let probe = Event {
+            id: Uuid::nil(),
+            case_id: case,
+            device_id: s.vault().device().device_id,
+            device_seq: 0,
+            hlc: Hlc {
+                millis: now_millis(),
+                counter: 0,
+            },
+            author: user.to_string(),
+            role,
+            kind: EventKind::StatusChanged,
+            form: None,
+            payload: json!({"to": stage_name(to), "reason": ""}),
+            base: Vec::new(),
+            sig: String::new(),
+        };
+        let blocked_by = match lifecycle::check(&facts, &probe) {
+            Ok(()) => Vec::new(),
+            Err(v) => v.iter().map(ViolationDto::from).collect(),
+        };
+        out.push(NextStepDto {
+            to: stage_name(to),
+            roles: tr.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            blocked_by,
+        });
+    }
+    Ok(out)
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Register a new case; returns its id.
+#[tauri::command]
+pub async fn create_case(
+    session: State<'_, Session>,
+    case_type: String,
+    office: String,
+) -> Result<String, UiError> {
+    session.with_store(|s| Ok(s.create_case(&case_type, &office)?.to_string()))
+}
+
+fn item_id(item: Option<String>) -> Result<Option<Uuid>, UiError> {
+    item.filter(|i| !i.is_empty())
+        .map(|i| {
+            Uuid::parse_str(&i)
+                .map_err(|_| UiError::new("bad_id", format!("{i:?} is not an item id")))
+        })
+        .transpose()
+}
+
+/// Save values of a form (or of one item of a repeating form). A new item
+/// of a repeating form gets a fresh id here when `item` is empty.
+#[tauri::command]
+pub async fn save_form(
+    session: State<'_, Session>,
+    case: String,
+    form: String,
+    item: Option<String>,
+    values: Map<String, Value>,
+) -> Result<Option<String>, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        let repeating = forms::registry().get(&form).is_some_and(|f| f.repeating);
+        let item = match item_id(item)? {
+            Some(i) => Some(i),
+            None if repeating => Some(Uuid::now_v7()),
+            None => None,
+        };
+        s.save_form(id, &form, item, values)?;
+        Ok(item.map(|i| i.to_string()))
+    })
+}
+
+/// Check values without saving: type errors always, and with `complete`
+/// also what a finished form needs (required fields, conditions on other
+/// forms of the case).
+#[tauri::command]
+pub async fn validate_form(
+    session: State<'_, Session>,
+    case: String,
+    form: String,
+    values: Map<String, Value>,
+    complete: bool,
+) -> Result<Vec<FieldErrorDto>, UiError> {
+    let def = forms::registry()
+        .get(&form)
+        .ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
+    let result = if complete {
+        session.with_store(|s| {
+            let id = parse_case(s, &case)?;
+            Ok(validate_complete_in_case(
+                def,
+                &values,
+                &s.facts(id)?.values,
+            ))
+        })?
+    } else {
+        validate_values(def, &values)
+    };
+    Ok(result
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(FieldErrorDto::from)
+        .collect())
+}
+
+/// Move the case to another stage (refused with the broken rules).
+#[tauri::command]
+pub async fn change_stage(
+    session: State<'_, Session>,
+    case: String,
+    to: String,
+    reason: String,
+) -> Result<(), UiError> {
+    let stage = Stage::parse(&to)
+        .ok_or_else(|| UiError::new("unknown_stage", format!("unknown stage {to:?}")))?;
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.change_stage(id, stage, &reason)?)
+    })
+}
+
+/// Add a case note.
+#[tauri::command]
+pub async fn add_note(
+    session: State<'_, Session>,
+    case: String,
+    values: Map<String, Value>,
+) -> Result<String, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.add_note(id, values)?.to_string())
+    })
+}
+
+/// Record a follow-up visit.
+#[tauri::command]
+pub async fn record_visit(
+    session: State<'_, Session>,
+    case: String,
+    values: Map<String, Value>,
+) -> Result<String, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.record_visit(id, values)?.to_string())
+    })
+}
+
+/// Make a referral.
+#[tauri::command]
+pub async fn make_referral(
+    session: State<'_, Session>,
+    case: String,
+    values: Map<String, Value>,
+) -> Result<String, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.make_referral(id, values)?.to_string())
+    })
+}
+
+/// Assign the case to a caseworker.
+#[tauri::command]
+pub async fn assign_case(
+    session: State<'_, Session>,
+    case: String,
+    caseworker: String,
+) -> Result<(), UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.assign(id, caseworker.trim())?)
+    })
+}
+
+/// The audit trail of a case, oldest first.
+#[tauri::command]
+pub async fn case_history(
+    session: State<'_, Session>,
+    case: String,
+) -> Result<Vec<AuditDto>, UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        Ok(s.history(id)?.iter().map(AuditDto::from).collect())
+    })
+}
+
+/// Tasks across all cases as of today, for the follow-up calendar.
+#[tauri::command]
+pub async fn all_tasks(session: State<'_, Session>) -> Result<Vec<TaskDto>, UiError> {
+    session.with_store(|s| {
+        let cases: HashMap<Uuid, _> = s.list_cases()?.into_iter().map(|c| (c.id, c)).collect();
+        Ok(s.tasks(s.today())?
+            .iter()
+            .map(|t| TaskDto::new(t, cases.get(&t.case_id)))
+            .collect())
+    })
+}
+
+/// Add a photo or scanned document: the bytes go into the encrypted blob
+/// store and an `attachment.added` event records it on the case.
+#[tauri::command]
+pub async fn add_attachment(
+    session: State<'_, Session>,
+    case: String,
+    name: String,
+    mime: String,
+    base64: String,
+) -> Result<String, UiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64.as_bytes())
+        .map_err(|_| UiError::new("bad_attachment", "the file could not be read"))?;
+    if bytes.is_empty() {
+        return Err(UiError::new("bad_attachment", "the file is empty"));
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(UiError::new(
+            "attachment_too_large",
+            format!(
+                "files up to {} MB can be attached",
+                MAX_ATTACHMENT_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        let blob = s.put_blob(&bytes)?;
+        let item = Uuid::now_v7();
+        let mut b = s.batch();
+        b.record(
+            id,
+            EventKind::AttachmentAdded,
+            Some("attachment"),
+            json!({"item": item, "blob": blob, "name": name, "mime": mime}),
+            Vec::new(),
+        )?;
+        b.commit()?;
+        Ok(item.to_string())
+    })
+}
+
+/// The bytes of an attachment, decrypted, for showing it in the window.
+#[tauri::command]
+pub async fn get_attachment(
+    session: State<'_, Session>,
+    blob: String,
+    mime: String,
+) -> Result<AttachmentData, UiError> {
+    session.with_store(|s| {
+        let bytes = s.get_blob(&blob)?;
+        Ok(AttachmentData {
+            mime,
+            base64: base64::engine::general_purpose::STANDARD.encode(&bytes[..]),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldcase::vault::{InitOptions, VaultOptions};
+
+    fn store() -> (tempfile::TempDir, CaseStore, Uuid) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let options = VaultOptions {
+            scrypt_log_n: Some(10),
+            ..VaultOptions::default()
+        };
+        let opts = InitOptions {
+            name: "Awa".into(),
+            role: "supervisor".into(),
+            escrow: None,
+        };
+        let mut s = CaseStore::init_with(
+            tmp.path(),
+            &SecretString::from("a passphrase".to_string()),
+            opts,
+            &options,
+        )
+        .expect("init");
+        let id = s.create_case("uasc", "Agadez").expect("case");
+        (tmp, s, id)
+    }
+
+    #[test]
+    fn next_steps_say_why_registration_is_blocked_and_clear_once_the_rules_hold() {
+        let (_tmp, mut s, id) = store();
+        let steps = next_steps(&s, id).expect("steps");
+        let reg = steps
+            .iter()
+            .find(|n| n.to == "registered")
+            .expect("registered is a next step");
+        assert!(
+            reg.blocked_by.iter().any(|v| v.rule == "R4"),
+            "{:?}",
+            reg.blocked_by
+        );
+        // The probe did not record anything.
+        assert_eq!(
+            s.case_detail(id).expect("detail").summary.stage,
+            "identified"
+        );
+
+        let values: Map<String, Value> = serde_json::from_value(json!({
+            "given_names": "Amadou", "family_name": "Diallo", "sex": "male", "age_years": 16,
+            "legitimate_basis": "vital_interests"
+        }))
+        .expect("values");
+        s.save_form(id, "registration_bia", None, values)
+            .expect("save");
+        let steps = next_steps(&s, id).expect("steps");
+        let reg = steps
+            .iter()
+            .find(|n| n.to == "registered")
+            .expect("registered");
+        assert!(reg.blocked_by.is_empty(), "{:?}", reg.blocked_by);
+        s.change_stage(id, Stage::Registered, "registration saved")
+            .expect("the store agrees");
+    }
+
+    #[test]
+    fn invalid_values_come_back_per_field() {
+        let (_tmp, mut s, id) = store();
+        let values: Map<String, Value> =
+            serde_json::from_value(json!({"sex": "lion", "age_years": "old"})).expect("values");
+        let e = UiError::from(
+            s.save_form(id, "registration_bia", None, values)
+                .expect_err("invalid"),
+        );
+        assert_eq!(e.code, "invalid");
+        let mut fields: Vec<_> = e
+            .fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.code.as_str()))
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            vec![("age_years", "wrong_type"), ("sex", "not_in_list")]
+        );
+    }
+
+    #[test]
+    fn form_definitions_resolve_value_lists_and_conditions() {
+        let forms = form_definitions();
+        let reg = forms
+            .iter()
+            .find(|f| f.id == "registration_bia")
+            .expect("registration form");
+        let risk = reg
+            .fields
+            .iter()
+            .find(|f| f.name == "risk_level")
+            .expect("risk_level");
+        assert_eq!(
+            risk.options
+                .iter()
+                .map(|o| o.value.as_str())
+                .collect::<Vec<_>>(),
+            ["high", "medium", "low"]
+        );
+        let visit = forms
+            .iter()
+            .find(|f| f.id == "follow_up_visit")
+            .expect("visit form");
+        let seen_alone = visit
+            .fields
+            .iter()
+            .find(|f| f.name == "seen_alone")
+            .expect("seen_alone");
+        let cond = seen_alone.shown_if.as_ref().expect("conditional");
+        assert_eq!(
+            (cond.field.as_str(), cond.test.as_str(), &cond.operand),
+            ("child_seen", "equals", &json!(true))
+        );
+        let json = serde_json::to_value(risk).expect("serialise");
+        assert_eq!(json["type"], "enum", "the field type crosses as `type`");
+    }
 }

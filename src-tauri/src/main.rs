@@ -10,7 +10,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod dto;
+mod report_commands;
 mod session;
+mod sync_commands;
+mod sync_dto;
 
 use std::path::PathBuf;
 
@@ -44,7 +48,52 @@ fn main() {
 
     let app = tauri::Builder::default()
         .manage(session)
-        .invoke_handler(tauri::generate_handler![commands::vault_info, commands::unlock, commands::lock])
+        .manage(sync_commands::PendingImport::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::vault_info,
+            commands::unlock,
+            commands::create_vault,
+            commands::lock,
+            commands::get_actor,
+            commands::set_actor,
+            commands::form_definitions,
+            commands::list_cases,
+            commands::case_detail,
+            commands::create_case,
+            commands::save_form,
+            commands::validate_form,
+            commands::change_stage,
+            commands::add_note,
+            commands::record_visit,
+            commands::make_referral,
+            commands::assign_case,
+            commands::case_history,
+            commands::all_tasks,
+            commands::add_attachment,
+            commands::get_attachment,
+            sync_commands::sync_overview,
+            sync_commands::sync_places,
+            sync_commands::sync_find_files,
+            sync_commands::sync_export,
+            sync_commands::sync_preview_import,
+            sync_commands::sync_apply_import,
+            sync_commands::sync_cancel_import,
+            sync_commands::sync_enrollment_request,
+            sync_commands::office_devices,
+            sync_commands::office_read_request,
+            sync_commands::office_approve,
+            sync_commands::office_revoke,
+            sync_commands::office_export_for_device,
+            sync_commands::office_conflicts,
+            sync_commands::office_resolve_conflict,
+            sync_commands::office_case_choices,
+            sync_commands::office_transfer,
+            sync_commands::office_transfers,
+            sync_commands::office_duplicates,
+            sync_commands::office_merge,
+            report_commands::report_compute,
+            report_commands::report_export_csv,
+        ])
         .build(tauri::generate_context!())
         .expect("the Tauri runtime could not start (is a display available?)");
     app.run(|handle, event| {

@@ -4,25 +4,12 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use fieldcase::model::event::Role;
 use fieldcase::model::store::{CaseStore, StoreError};
-use fieldcase::vault::{SecretString, VaultError};
-use serde::Serialize;
+use fieldcase::vault::{InitOptions, SecretString, VaultError, VaultOptions};
 
-/// An error as the UI receives it: a stable `code` the UI translates, and
-/// the library's own `message` (English, says what to do) as a fallback.
-#[derive(Debug, Clone, Serialize)]
-pub struct UiError {
-    /// Stable machine code, e.g. `wrong_passphrase`.
-    pub code: &'static str,
-    /// Human message from the library.
-    pub message: String,
-}
-
-impl UiError {
-    fn new(code: &'static str, message: impl Into<String>) -> UiError {
-        UiError { code, message: message.into() }
-    }
-}
+pub use crate::dto::{ActorDto, NewVault, UiError, UnlockedInfo, VaultInfo};
+use crate::dto::{FieldErrorDto, ViolationDto};
 
 impl From<StoreError> for UiError {
     fn from(e: StoreError) -> UiError {
@@ -38,53 +25,76 @@ impl From<StoreError> for UiError {
                 | VaultError::CorruptIdentity { .. } => "vault_damaged",
                 _ => "vault_error",
             },
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::UnknownForm { .. } => "unknown_form",
+            StoreError::Invalid { .. } => "invalid",
+            StoreError::RuleViolated { .. } => "rule_violated",
+            StoreError::Forbidden { .. } => "forbidden",
+            StoreError::UnknownRole(_) => "unknown_role",
             _ => "store_error",
         };
-        UiError::new(code, e.to_string())
+        let mut out = UiError::new(code, e.to_string());
+        match &e {
+            StoreError::Invalid { errors } => {
+                out.fields = errors.iter().map(FieldErrorDto::from).collect()
+            }
+            StoreError::RuleViolated { violations } => {
+                out.violations = violations.iter().map(ViolationDto::from).collect()
+            }
+            _ => {}
+        }
+        out
     }
-}
-
-/// What the unlock screen needs before anything is decrypted.
-#[derive(Debug, Clone, Serialize)]
-pub struct VaultInfo {
-    /// The vault directory.
-    pub path: String,
-    /// Whether a vault exists there (its identity file is present).
-    pub exists: bool,
-    /// Whether the vault is unlocked in this window now.
-    pub unlocked: bool,
-    /// The demo passphrase, only when the app was started in demo mode.
-    pub demo_passphrase: Option<String>,
-}
-
-/// What the UI shows once the vault is open.
-#[derive(Debug, Clone, Serialize)]
-pub struct UnlockedInfo {
-    /// Number of registered cases.
-    pub case_count: usize,
-    /// The device (vault) name given at init.
-    pub device_name: String,
-    /// Whether data is also encrypted to the office's escrow key.
-    pub escrow_on: bool,
 }
 
 /// Managed state: the vault location and, while unlocked, the store.
 pub struct Session {
     dir: PathBuf,
     demo_passphrase: Option<String>,
+    options: VaultOptions,
     store: Mutex<Option<CaseStore>>,
 }
 
 impl Session {
     /// A locked session on `dir`.
     pub fn new(dir: PathBuf, demo_passphrase: Option<String>) -> Session {
-        Session { dir, demo_passphrase, store: Mutex::new(None) }
+        Session::with_options(dir, demo_passphrase, VaultOptions::default())
+    }
+
+    /// A locked session with technical vault settings (tests: cheap scrypt).
+    pub fn with_options(
+        dir: PathBuf,
+        demo_passphrase: Option<String>,
+        options: VaultOptions,
+    ) -> Session {
+        Session {
+            dir,
+            demo_passphrase,
+            options,
+            store: Mutex::new(None),
+        }
     }
 
     fn guard(&self) -> MutexGuard<'_, Option<CaseStore>> {
         // A panic while holding the lock cannot leave the Option half-written,
         // so a poisoned mutex is still usable.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` on the open store; `locked` when the vault is not open (the
+    /// idle timer may have locked it while the UI still showed a screen).
+    pub fn with_store<R>(
+        &self,
+        f: impl FnOnce(&mut CaseStore) -> Result<R, UiError>,
+    ) -> Result<R, UiError> {
+        let mut guard = self.guard();
+        match guard.as_mut() {
+            Some(store) => f(store),
+            None => Err(UiError::new(
+                "locked",
+                "the vault is locked; unlock it again",
+            )),
+        }
     }
 
     /// See [`VaultInfo`].
@@ -97,6 +107,17 @@ impl Session {
         }
     }
 
+    fn unlocked_info(store: &CaseStore) -> Result<UnlockedInfo, UiError> {
+        let device = store.vault().device();
+        Ok(UnlockedInfo {
+            case_count: u32::try_from(store.case_count()?).unwrap_or(u32::MAX),
+            device_name: device.device_name.clone(),
+            escrow_on: device.escrow.is_some(),
+            user_name: device.user_name.clone(),
+            role: device.role.clone(),
+        })
+    }
+
     /// Unlock the vault. If it is already open (the window was reloaded),
     /// it is locked and opened again, so the passphrase is always checked.
     pub fn unlock(&self, passphrase: SecretString) -> Result<UnlockedInfo, UiError> {
@@ -104,13 +125,106 @@ impl Session {
         if let Some(open) = guard.take() {
             open.lock()?;
         }
-        let store = guard.insert(CaseStore::open(&self.dir, &passphrase)?);
-        let device = store.vault().device();
-        Ok(UnlockedInfo {
-            case_count: store.case_count()?,
-            device_name: device.device_name.clone(),
-            escrow_on: device.escrow.is_some(),
+        let store = guard.insert(CaseStore::open_with(&self.dir, &passphrase, &self.options)?);
+        Session::unlocked_info(store)
+    }
+
+    /// First run: make a vault where none exists and leave it unlocked.
+    /// Refuses to touch a directory that already holds one.
+    pub fn create(&self, new: NewVault) -> Result<UnlockedInfo, UiError> {
+        if self.dir.join(fieldcase::vault::IDENTITY_FILE).exists() {
+            return Err(UiError::new(
+                "vault_exists",
+                format!(
+                    "{} already holds a vault; unlock it instead",
+                    self.dir.display()
+                ),
+            ));
+        }
+        let name = new.user_name.trim();
+        if name.is_empty() {
+            return Err(UiError::new(
+                "name_required",
+                "give the name of the person using this device",
+            ));
+        }
+        if new.passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(UiError::new(
+                "weak_passphrase",
+                format!("the passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"),
+            ));
+        }
+        let role: Role = new
+            .role
+            .parse()
+            .map_err(|e: fieldcase::model::event::UnknownRole| {
+                UiError::new("unknown_role", e.to_string())
+            })?;
+        let escrow = new
+            .escrow
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty());
+        if let Some(e) = &escrow {
+            // The vault checks the recipient too; this gives the UI its own code.
+            if !e.starts_with("age1") {
+                return Err(UiError::new(
+                    "bad_escrow",
+                    "the escrow recipient is an age public key starting with age1",
+                ));
+            }
+        }
+        let opts = InitOptions {
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            escrow,
+        };
+        let passphrase = SecretString::from(new.passphrase);
+        let mut guard = self.guard();
+        if let Some(open) = guard.take() {
+            open.lock()?;
+        }
+        let store = guard.insert(CaseStore::init_with(
+            &self.dir,
+            &passphrase,
+            opts,
+            &self.options,
+        )?);
+        Session::unlocked_info(store)
+    }
+
+    /// Who changes are recorded as now, and who owns the vault.
+    pub fn actor(&self) -> Result<ActorDto, UiError> {
+        self.with_store(|s| {
+            let (user, role) = s.actor();
+            let d = s.vault().device();
+            Ok(ActorDto {
+                user: user.to_string(),
+                role: role.as_str().to_string(),
+                owner_user: d.user_name.clone(),
+                owner_role: d.role.clone(),
+            })
         })
+    }
+
+    /// On a shared office machine, record the next changes as another
+    /// person and role (e.g. the BID panel chair). Every event carries the
+    /// author and role it was made with, so the switch shows in the audit
+    /// trail; it lasts until switched back or the vault is locked.
+    pub fn set_actor(&self, user: &str, role: &str) -> Result<ActorDto, UiError> {
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(UiError::new("name_required", "say who is recording"));
+        }
+        let role: Role = role
+            .parse()
+            .map_err(|e: fieldcase::model::event::UnknownRole| {
+                UiError::new("unknown_role", e.to_string())
+            })?;
+        self.with_store(|s| {
+            s.set_actor(user, role);
+            Ok(())
+        })?;
+        self.actor()
     }
 
     /// Lock: checkpoint, drop the database, zeroize keys. Locking a locked
@@ -124,6 +238,10 @@ impl Session {
     }
 }
 
+/// Shortest passphrase a new vault accepts (the UI also shows a strength
+/// estimate; this is the floor).
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,9 +252,16 @@ mod tests {
     /// A fresh vault with one case, made with a cheap scrypt work factor.
     fn vault() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
-        let opts = InitOptions { name: "Test laptop".into(), ..InitOptions::default() };
-        let mut store = CaseStore::init_with(tmp.path(), &SecretString::from(PASS), opts, &options).expect("init");
+        let options = VaultOptions {
+            scrypt_log_n: Some(10),
+            ..VaultOptions::default()
+        };
+        let opts = InitOptions {
+            name: "Test laptop".into(),
+            ..InitOptions::default()
+        };
+        let mut store = CaseStore::init_with(tmp.path(), &SecretString::from(PASS), opts, &options)
+            .expect("init");
         store.create_case("uasc", "Agadez").expect("create case");
         store.lock().expect("lock");
         tmp
@@ -151,7 +276,11 @@ mod tests {
         assert_eq!(info.demo_passphrase.as_deref(), Some("demo"));
 
         let u = session.unlock(SecretString::from(PASS)).expect("unlock");
-        assert_eq!((u.case_count, u.device_name.as_str(), u.escrow_on), (1, "Test laptop", false));
+        assert_eq!(u.role, "caseworker");
+        assert_eq!(
+            (u.case_count, u.device_name.as_str(), u.escrow_on),
+            (1, "Test laptop", false)
+        );
         assert!(session.info().unlocked);
         session.lock().expect("lock");
         assert!(!session.info().unlocked);
@@ -162,15 +291,146 @@ mod tests {
     fn wrong_passphrase_has_its_own_code_even_when_already_unlocked() {
         let tmp = vault();
         let session = Session::new(tmp.path().to_path_buf(), None);
-        let e = session.unlock(SecretString::from("wrong".to_string())).expect_err("wrong passphrase");
+        let e = session
+            .unlock(SecretString::from("wrong".to_string()))
+            .expect_err("wrong passphrase");
         assert_eq!(e.code, "wrong_passphrase");
         assert!(!session.info().unlocked);
 
         session.unlock(SecretString::from(PASS)).expect("unlock");
         // A reloaded window must not get in with any passphrase.
-        let e = session.unlock(SecretString::from("wrong".to_string())).expect_err("wrong passphrase");
+        let e = session
+            .unlock(SecretString::from("wrong".to_string()))
+            .expect_err("wrong passphrase");
         assert_eq!(e.code, "wrong_passphrase");
         assert!(!session.info().unlocked);
+    }
+
+    fn cheap() -> VaultOptions {
+        VaultOptions {
+            scrypt_log_n: Some(10),
+            ..VaultOptions::default()
+        }
+    }
+
+    fn new_vault(passphrase: &str) -> NewVault {
+        NewVault {
+            user_name: "Awa Diallo".into(),
+            role: "supervisor".into(),
+            passphrase: passphrase.into(),
+            escrow: None,
+        }
+    }
+
+    #[test]
+    fn first_run_creates_the_vault_once_and_leaves_it_open() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("vault");
+        let session = Session::with_options(dir.clone(), None, cheap());
+        assert_eq!(
+            session
+                .create(new_vault("short"))
+                .expect_err("short passphrase")
+                .code,
+            "weak_passphrase"
+        );
+        let mut bad_escrow = new_vault(PASS);
+        bad_escrow.escrow = Some("not-a-key".into());
+        assert_eq!(
+            session.create(bad_escrow).expect_err("bad escrow").code,
+            "bad_escrow"
+        );
+        let mut bad_role = new_vault(PASS);
+        bad_role.role = "boss".into();
+        assert_eq!(
+            session.create(bad_role).expect_err("bad role").code,
+            "unknown_role"
+        );
+        assert!(
+            !dir.join(fieldcase::vault::IDENTITY_FILE).exists(),
+            "refused attempts leave no vault behind"
+        );
+
+        let u = session.create(new_vault(PASS)).expect("create");
+        assert_eq!(
+            (u.case_count, u.user_name.as_str(), u.role.as_str()),
+            (0, "Awa Diallo", "supervisor")
+        );
+        assert!(session.info().exists && session.info().unlocked);
+        assert_eq!(
+            session
+                .create(new_vault(PASS))
+                .expect_err("second vault")
+                .code,
+            "vault_exists"
+        );
+        session.lock().expect("lock");
+        assert_eq!(
+            session.with_store(|_| Ok(())).expect_err("locked").code,
+            "locked"
+        );
+        session
+            .unlock(SecretString::from(PASS))
+            .expect("the new vault opens with its passphrase");
+    }
+
+    #[test]
+    fn acting_as_another_role_is_recorded_on_events_until_switched_back() {
+        let tmp = vault();
+        let session = Session::with_options(tmp.path().to_path_buf(), None, cheap());
+        session.unlock(SecretString::from(PASS)).expect("unlock");
+        let a = session
+            .set_actor("Panel chair", "bid_panel")
+            .expect("switch");
+        assert_eq!(
+            (a.user.as_str(), a.role.as_str(), a.owner_role.as_str()),
+            ("Panel chair", "bid_panel", "caseworker")
+        );
+        assert_eq!(
+            session
+                .set_actor("x", "boss")
+                .expect_err("unknown role")
+                .code,
+            "unknown_role"
+        );
+        assert_eq!(
+            session
+                .set_actor("  ", "supervisor")
+                .expect_err("no name")
+                .code,
+            "name_required"
+        );
+        let case = session
+            .with_store(|s| {
+                let id = s.list_cases()?[0].id;
+                s.add_note(id, serde_json::Map::new())
+                    .map_err(UiError::from)
+                    .map(|_| id)
+            })
+            .expect_err("a panel member records no notes");
+        assert_eq!(case.code, "rule_violated");
+        assert!(!case.violations.is_empty());
+        session.set_actor("caseworker", "caseworker").expect("back");
+        let history = session
+            .with_store(|s| {
+                let id = s.list_cases()?[0].id;
+                let mut note = serde_json::Map::new();
+                note.insert("subject".into(), serde_json::json!("School"));
+                s.add_note(id, note)?;
+                Ok(s.history(id)?)
+            })
+            .expect("note by the caseworker");
+        assert_eq!(
+            history.last().map(|h| h.author.as_str()),
+            Some("caseworker")
+        );
+        // Locking forgets the switch: the owner records after the next unlock.
+        session
+            .set_actor("Panel chair", "bid_panel")
+            .expect("switch");
+        session.lock().expect("lock");
+        session.unlock(SecretString::from(PASS)).expect("unlock");
+        assert_eq!(session.actor().expect("actor").role, "caseworker");
     }
 
     #[test]
@@ -179,7 +439,9 @@ mod tests {
         let dir = tmp.path().join("nothing-here");
         let session = Session::new(dir.clone(), None);
         assert!(!session.info().exists);
-        let e = session.unlock(SecretString::from(PASS)).expect_err("no vault");
+        let e = session
+            .unlock(SecretString::from(PASS))
+            .expect_err("no vault");
         assert_eq!(e.code, "not_a_vault");
         assert!(!dir.join(fieldcase::vault::IDENTITY_FILE).exists());
     }

@@ -98,6 +98,7 @@ fn summary(e: &Event) -> String {
         EventKind::ConflictResolved => format!("resolved conflict on {}.{}", s("form"), s("field")),
         EventKind::AttachmentAdded => "added an attachment".into(),
         EventKind::CaseMerged => format!("merged as duplicate of {}", s("duplicate_of")),
+        EventKind::CaseSplit => format!("split from {}", s("from")),
         EventKind::CaseTransferred => format!("transferred to {}", s("to")),
         EventKind::CaseErased => "erased".into(),
     }
@@ -105,15 +106,22 @@ fn summary(e: &Event) -> String {
 
 /// The audit chain of a case from its events (sorted canonically here).
 pub fn chain(case: Uuid, events: &[Event]) -> Vec<AuditEntry> {
+    chain_from(case, 0, GENESIS, events)
+}
+
+/// The entries that continue a chain of `start` entries whose last hash is
+/// `prev` with `events` (sorted canonically here), which must all sort after
+/// the events already chained. `chain_from(c, 0, GENESIS, e)` = `chain(c, e)`.
+pub fn chain_from(case: Uuid, start: u64, prev: [u8; 32], events: &[Event]) -> Vec<AuditEntry> {
     let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by_key(|e| e.order_key());
-    let mut prev = GENESIS;
+    let mut prev = prev;
     let mut out = Vec::with_capacity(sorted.len());
-    for (seq, e) in sorted.into_iter().enumerate() {
+    for (seq, e) in (start..).zip(sorted) {
         let hash = link_hash(&prev, e);
         out.push(AuditEntry {
             case_id: case,
-            seq: seq as u64,
+            seq,
             event_id: e.id,
             hlc: e.hlc,
             author: e.author.clone(),
@@ -136,8 +144,8 @@ pub fn chain(case: Uuid, events: &[Event]) -> Vec<AuditEntry> {
 pub fn write(tx: &Transaction<'_>, entries: &[AuditEntry]) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO audit (case_id, seq, event_id, hlc_millis, hlc_counter, author, role, device_id, kind,
-            form, item, fields, summary, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            form, item, fields, summary, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for a in entries {
         stmt.execute(params![
@@ -154,8 +162,8 @@ pub fn write(tx: &Transaction<'_>, entries: &[AuditEntry]) -> rusqlite::Result<(
             a.item.map(|i| i.to_string()),
             serde_json::to_string(&a.fields).expect("a list of strings serialises"),
             a.summary,
-            a.prev_hash,
-            a.hash
+            // Stored as 32 bytes; `prev_hash` is the previous row's hash.
+            hex::decode(&a.hash).unwrap_or_default()
         ])?;
     }
     Ok(())
@@ -203,11 +211,11 @@ pub enum AuditError {
 pub fn read(conn: &Connection, case: Uuid) -> Result<Vec<AuditEntry>, AuditError> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, event_id, hlc_millis, hlc_counter, author, role, device_id, kind, form, item, fields,
-                summary, prev_hash, hash
+                summary, hash
          FROM audit WHERE case_id = ?1 ORDER BY seq",
     )?;
     let mut rows = stmt.query([case.to_string()])?;
-    let mut out = Vec::new();
+    let mut out: Vec<AuditEntry> = Vec::new();
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
         let seq = seq as u64;
@@ -227,8 +235,19 @@ pub fn read(conn: &Connection, case: Uuid) -> Result<Vec<AuditEntry>, AuditError
             item: r.get::<_, Option<String>>(9)?.map(uuid).transpose()?,
             fields: serde_json::from_str(&r.get::<_, String>(10)?).map_err(|e| bad(e.to_string()))?,
             summary: r.get(11)?,
-            prev_hash: r.get(12)?,
-            hash: r.get(13)?,
+            // Entry 0 chains to GENESIS; a gap in the sequence leaves no
+            // previous hash to show, which `verify` reports as broken.
+            prev_hash: match out.last() {
+                Some(p) if p.seq + 1 == seq => p.hash.clone(),
+                None if seq == 0 => hex::encode(GENESIS),
+                _ => String::new(),
+            },
+            // A layout 1 database (not yet upgraded by a commit) holds hex.
+            hash: match r.get::<_, rusqlite::types::Value>(12)? {
+                rusqlite::types::Value::Blob(b) => hex::encode(b),
+                rusqlite::types::Value::Text(t) => t,
+                _ => String::new(),
+            },
         });
     }
     Ok(out)

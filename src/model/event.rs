@@ -116,6 +116,10 @@ pub enum EventKind {
     /// `case.merged` {"duplicate_of"}.
     #[serde(rename = "case.merged")]
     CaseMerged,
+    /// `case.split` {"from"}: undoes an earlier `case.merged` (the case is
+    /// no longer a duplicate of `from`); history is kept.
+    #[serde(rename = "case.split")]
+    CaseSplit,
     /// `case.transferred` {"to"}.
     #[serde(rename = "case.transferred")]
     CaseTransferred,
@@ -138,6 +142,7 @@ impl EventKind {
             EventKind::ConflictResolved => "conflict.resolved",
             EventKind::AttachmentAdded => "attachment.added",
             EventKind::CaseMerged => "case.merged",
+            EventKind::CaseSplit => "case.split",
             EventKind::CaseTransferred => "case.transferred",
             EventKind::CaseErased => "case.erased",
         }
@@ -335,6 +340,9 @@ impl Event {
             }
             EventKind::CaseMerged => {
                 uuid("duplicate_of")?;
+            }
+            EventKind::CaseSplit => {
+                uuid("from")?;
             }
             EventKind::CaseTransferred => {
                 string("to")?;

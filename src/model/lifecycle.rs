@@ -501,6 +501,13 @@ pub static TRANSITIONS: &[Transition] = &[
         trigger: "data manager merges",
         guard: guard_none,
     },
+    Transition {
+        from: FromStage::Exactly(Stage::Duplicate),
+        to: ToStage::Previous,
+        roles: DM,
+        trigger: "data manager splits a wrongly merged case",
+        guard: guard_none,
+    },
     t(
         Stage::Closed,
         Stage::Reopened,
@@ -611,6 +618,20 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
             "merge duplicate cases",
             &mut out,
         ),
+        EventKind::CaseSplit => {
+            require_action(
+                event.role,
+                Action::MergeDuplicates,
+                "split a merged case",
+                &mut out,
+            );
+            if facts.stage != Stage::Duplicate {
+                out.push(RuleViolation::new(
+                    "transition",
+                    format!("only a merged (duplicate) case can be split; this one is {}", facts.stage),
+                ));
+            }
+        }
         EventKind::CaseTransferred => {
             require_action(event.role, Action::Transfer, "transfer a case", &mut out);
             out.extend(transfer_accepted(facts));

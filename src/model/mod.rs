@@ -16,5 +16,6 @@ pub mod hlc;
 pub mod lifecycle;
 pub mod projection;
 pub mod roles;
+pub mod signatures;
 pub mod store;
 pub mod tasks;

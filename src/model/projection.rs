@@ -16,10 +16,10 @@
 //! automatically"), protected fields show nothing ("needs review") until a
 //! `conflict.resolved` whose base covers all heads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -44,7 +44,17 @@ pub const SYNC_PUT: &str = "sync.put";
 /// [`SYNC_PUT`] entry too, so vaults made before it existed gain it.
 const SYNC_STATE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-/// SQL schema of the event store and the projection.
+/// SQL schema of the event store and the projection (layout 2).
+///
+/// Layout 2 keeps the projection small: `field_heads` is a view: the one head
+/// of an uncontested field is its `field_values` row joined with the winning
+/// event (time, device, author), only fields with several heads have rows in
+/// `conflict_heads`;
+/// the tables keyed by text are `WITHOUT ROWID` (no second copy of the key in
+/// an autoindex); the audit trail stores each hash once, as 32 bytes (the
+/// previous hash is the previous row's). Layout 1 vaults are upgraded by
+/// their first commit ([`apply_entries`]): every case is rebuilt from its
+/// events.
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY, verifying_key TEXT NOT NULL, name TEXT NOT NULL);
@@ -65,32 +75,39 @@ CREATE INDEX IF NOT EXISTS cases_by_number ON cases (case_number);
 CREATE TABLE IF NOT EXISTS field_values (
     case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
     value TEXT, heads INTEGER NOT NULL, status TEXT NOT NULL, winner TEXT,
-    PRIMARY KEY (case_id, form, item, field));
-CREATE TABLE IF NOT EXISTS field_heads (
+    PRIMARY KEY (case_id, form, item, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conflict_heads (
     case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
     event_id TEXT NOT NULL, value TEXT NOT NULL, hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL,
     device_id TEXT NOT NULL, author TEXT NOT NULL,
-    PRIMARY KEY (case_id, form, item, field, event_id));
+    PRIMARY KEY (case_id, form, item, field, event_id)) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS field_heads AS
+    SELECT f.case_id, f.form, f.item, f.field, f.winner AS event_id, f.value, e.hlc_millis,
+        e.hlc_counter, e.device_id, json_extract(e.json, '$.author') AS author
+    FROM field_values f JOIN events e ON e.id = f.winner WHERE f.heads = 1
+    UNION ALL
+    SELECT case_id, form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author
+    FROM conflict_heads;
 CREATE TABLE IF NOT EXISTS items (
     case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, kind TEXT NOT NULL,
     seq INTEGER NOT NULL, created_event TEXT NOT NULL, created_millis INTEGER NOT NULL,
     created_counter INTEGER NOT NULL, author TEXT NOT NULL,
-    PRIMARY KEY (case_id, form, item));
+    PRIMARY KEY (case_id, form, item)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
     case_id TEXT NOT NULL, form TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
     protected INTEGER NOT NULL, heads TEXT NOT NULL,
-    PRIMARY KEY (case_id, form, item, field));
+    PRIMARY KEY (case_id, form, item, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stage_history (
     case_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, from_stage TEXT,
     to_stage TEXT NOT NULL, reason TEXT NOT NULL, hlc_millis INTEGER NOT NULL,
     hlc_counter INTEGER NOT NULL, author TEXT NOT NULL, role TEXT NOT NULL,
-    PRIMARY KEY (case_id, seq));
+    PRIMARY KEY (case_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     case_id TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
     hlc_millis INTEGER NOT NULL, hlc_counter INTEGER NOT NULL, author TEXT NOT NULL,
     role TEXT NOT NULL, device_id TEXT NOT NULL, kind TEXT NOT NULL, form TEXT, item TEXT,
-    fields TEXT NOT NULL, summary TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-    PRIMARY KEY (case_id, seq));
+    fields TEXT NOT NULL, summary TEXT NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (case_id, seq)) WITHOUT ROWID;
 "#;
 
 /// Tables and their primary-key order, for [`dump`] and per-case deletes.
@@ -104,9 +121,21 @@ const PROJECTION_TABLES: &[(&str, &str)] = &[
     ("audit", "case_id, seq"),
 ];
 
+/// Statements that delete every projection row of one case (`?1`).
+const DELETE_CASE_ROWS: &[&str] = &[
+    "DELETE FROM cases WHERE id = ?1",
+    "DELETE FROM field_values WHERE case_id = ?1",
+    "DELETE FROM conflict_heads WHERE case_id = ?1",
+    "DELETE FROM items WHERE case_id = ?1",
+    "DELETE FROM conflicts WHERE case_id = ?1",
+    "DELETE FROM stage_history WHERE case_id = ?1",
+    "DELETE FROM audit WHERE case_id = ?1",
+];
+
 /// Create the tables (idempotent).
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA)?;
+    crate::search::index::migrate(conn)
 }
 
 /// Why journal entries could not be applied. Nothing is applied when any
@@ -148,14 +177,25 @@ pub enum ApplyRejection {
 }
 
 /// Apply journal entries: register devices, insert new events (known ids with
-/// identical content are skipped, so re-applying is idempotent) and rebuild
+/// identical content are skipped, so re-applying is idempotent) and update
 /// the projection of every case they touch. Returns the affected cases.
+///
+/// A case's projection is updated *incrementally* when every new event of
+/// the case sorts after the case's last applied event (the usual case: new
+/// work, a device's bundle of recent changes): the fold continues from the
+/// old events with the new ones, and only the rows the new events change are
+/// rewritten (their registers, new items, new stage changes, the appended
+/// audit entries, the case row). An event that lands in the middle of a
+/// case's history makes a full rebuild of that case. Both give the same rows
+/// (see the module docs and `tests/model_events_convergence.rs`).
 pub fn apply_entries(
     tx: &Transaction<'_>,
     entries: &[Value],
     protected: ProtectedLookup,
 ) -> Result<BTreeSet<Uuid>, ApplyRejection> {
-    let mut affected = BTreeSet::new();
+    upgrade_layout(tx, protected)?;
+    let mut pending: BTreeMap<Uuid, PendingCase> = BTreeMap::new();
+    let mut trusted: HashSet<Uuid> = HashSet::new();
     for entry in entries {
         if entry.get("type").and_then(Value::as_str) == Some(DEVICE_TRUSTED) {
             apply_device(tx, entry)?;
@@ -166,14 +206,140 @@ pub fn apply_entries(
             continue;
         }
         let event = Event::from_json(entry).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
-        if insert_event(tx, &event)? {
-            affected.insert(event.case_id);
+        let case = event.case_id;
+        if !pending.contains_key(&case) {
+            // Read before this call inserts anything into the case.
+            let old_last = last_event_key(tx, case)?;
+            pending.insert(case, PendingCase { old_last, new: Vec::new() });
+        }
+        if insert_event(tx, &event, &mut trusted)? {
+            pending.get_mut(&case).expect("inserted above").new.push(event);
         }
     }
-    for case in &affected {
-        rebuild_case(tx, *case, protected)?;
+    let mut affected = BTreeSet::new();
+    for (case, p) in pending {
+        if p.new.is_empty() {
+            continue;
+        }
+        update_case(tx, case, p, protected)?;
+        crate::search::index::update_case(tx, case)?;
+        affected.insert(case);
     }
     Ok(affected)
+}
+
+/// Projection tables of layout 1 (before `field_heads` became a view).
+const LAYOUT_1_TABLES: &[&str] = &["cases", "field_values", "field_heads", "items", "conflicts", "stage_history", "audit"];
+
+/// Bring a layout 1 database (where `field_heads` is a table) to the current
+/// layout: drop the projection tables, create them anew and rebuild every
+/// case from its events. A pure function of the events, like every
+/// projection update, so the journal replay at unlock does the same.
+fn upgrade_layout(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    let old: Option<i64> = tx
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'field_heads'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if old.is_none() {
+        return Ok(());
+    }
+    for table in LAYOUT_1_TABLES {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {table};"))?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    let cases: Vec<String> = tx
+        .prepare("SELECT DISTINCT case_id FROM events ORDER BY case_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for case in cases {
+        let case = Uuid::parse_str(&case).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
+        rebuild_case(tx, case, protected)?;
+        crate::search::index::update_case(tx, case)?;
+    }
+    Ok(())
+}
+
+/// The new events of one case in one [`apply_entries`] call.
+struct PendingCase {
+    /// Order key of the case's newest event before the call.
+    old_last: Option<OrderKey>,
+    /// Events inserted by the call (already parsed: never read back).
+    new: Vec<Event>,
+}
+
+/// Bring the projection of one case up to date with its new events.
+fn update_case(tx: &Transaction<'_>, case: Uuid, p: PendingCase, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    let mut new = p.new;
+    new.sort_by_key(Event::order_key);
+    let first_new = new[0].order_key();
+    match p.old_last {
+        None => {
+            // A case seen for the first time: it has no rows yet.
+            let mut state = CaseState::new(case);
+            for e in &new {
+                state.apply(e);
+            }
+            write_case(tx, &state, protected, None)?;
+            audit::write(tx, &audit::chain(case, &new))?;
+        }
+        Some(last) if first_new > last => {
+            let old = case_events_upto(tx, case, last)?;
+            let Some(tail) = audit_tail(tx, case)?.filter(|(n, _)| *n == old.len() as u64) else {
+                // The stored trail does not match the events (never the case
+                // for rows this module wrote): start over from the events.
+                return rebuild_case(tx, case, protected);
+            };
+            let mut state = CaseState::new(case);
+            for e in &old {
+                state.apply(e);
+            }
+            let since = Since { key: last, stage_len: state.stage_history.len() };
+            for e in &new {
+                state.apply(e);
+            }
+            write_case(tx, &state, protected, Some(&since))?;
+            audit::write(tx, &audit::chain_from(case, tail.0, tail.1, &new))?;
+        }
+        Some(_) => rebuild_case(tx, case, protected)?,
+    }
+    Ok(())
+}
+
+/// What an incremental update keeps: rows of events up to `key`.
+struct Since {
+    /// Order key of the last event already projected.
+    key: OrderKey,
+    /// Stage changes already stored.
+    stage_len: usize,
+}
+
+/// Order key of the newest stored event of a case.
+fn last_event_key(conn: &Connection, case: Uuid) -> rusqlite::Result<Option<OrderKey>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hlc_millis, hlc_counter, device_id, id FROM events WHERE case_id = ?1
+         ORDER BY hlc_millis DESC, hlc_counter DESC, device_id DESC, id DESC LIMIT 1",
+    )?;
+    let row = stmt
+        .query_row([case.to_string()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })
+        .optional()?;
+    let Some((millis, counter, device, id)) = row else { return Ok(None) };
+    let uuid = |i: usize, s: &str| {
+        Uuid::parse_str(s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    Ok(Some((Hlc { millis: millis.max(0) as u64, counter }, uuid(2, &device)?, uuid(3, &id)?)))
+}
+
+/// Number of audit entries of a case and the hash of the last one.
+fn audit_tail(conn: &Connection, case: Uuid) -> rusqlite::Result<Option<(u64, [u8; 32])>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, hash FROM audit WHERE case_id = ?1 ORDER BY seq DESC LIMIT 1")?;
+    let row = stmt.query_row([case.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))).optional()?;
+    Ok(row.and_then(|(seq, hash)| {
+        let bytes: [u8; 32] = hash.try_into().ok()?;
+        Some((u64::try_from(seq).ok()? + 1, bytes))
+    }))
 }
 
 /// A device registration journal entry.
@@ -242,61 +408,79 @@ pub fn sync_state(conn: &Connection, prefix: &str) -> rusqlite::Result<Vec<(Stri
 
 /// The registered verifying key (hex) of a device.
 pub fn device_key(conn: &Connection, device: Uuid) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT verifying_key FROM devices WHERE device_id = ?1", [device.to_string()], |r| r.get(0))
+    conn.prepare_cached("SELECT verifying_key FROM devices WHERE device_id = ?1")?
+        .query_row([device.to_string()], |r| r.get(0))
         .optional()
 }
 
 /// Insert one event. Ok(false) = already known with identical content.
-fn insert_event(tx: &Transaction<'_>, event: &Event) -> Result<bool, ApplyRejection> {
+/// `trusted` caches the devices found registered during this call.
+fn insert_event(tx: &Transaction<'_>, event: &Event, trusted: &mut HashSet<Uuid>) -> Result<bool, ApplyRejection> {
     let json = event.canonical_json();
-    let known: Option<String> =
-        tx.query_row("SELECT json FROM events WHERE id = ?1", [event.id.to_string()], |r| r.get(0)).optional()?;
-    if let Some(known) = known {
+    let id = event.id.to_string();
+    if let Some(known) = stored_event_json_str(tx, &id)? {
         return if known == json { Ok(false) } else { Err(ApplyRejection::ConflictingEvent(event.id)) };
     }
-    if device_key(tx, event.device_id)?.is_none() {
-        return Err(ApplyRejection::UnknownDevice { device: event.device_id, event: event.id });
+    if !trusted.contains(&event.device_id) {
+        if device_key(tx, event.device_id)?.is_none() {
+            return Err(ApplyRejection::UnknownDevice { device: event.device_id, event: event.id });
+        }
+        trusted.insert(event.device_id);
     }
     let seq = i64::try_from(event.device_seq)
         .map_err(|_| ApplyRejection::Malformed(format!("device_seq {} out of range", event.device_seq)))?;
     let millis = i64::try_from(event.hlc.millis)
         .map_err(|_| ApplyRejection::Malformed(format!("hlc millis {} out of range", event.hlc.millis)))?;
-    if let Some(existing) = event_at_seq(tx, event.device_id, event.device_seq)? {
-        return Err(ApplyRejection::Equivocation { device: event.device_id, seq: event.device_seq, existing, new: event.id });
-    }
-    tx.execute(
+    let mut insert = tx.prepare_cached(
         "INSERT INTO events (id, case_id, device_id, device_seq, hlc_millis, hlc_counter, kind, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            event.id.to_string(),
-            event.case_id.to_string(),
-            event.device_id.to_string(),
-            seq,
-            millis,
-            event.hlc.counter,
-            event.kind.as_str(),
-            json
-        ],
     )?;
-    Ok(true)
+    let inserted = insert.execute(params![
+        id,
+        event.case_id.to_string(),
+        event.device_id.to_string(),
+        seq,
+        millis,
+        event.hlc.counter,
+        event.kind.as_str(),
+        json
+    ]);
+    match inserted {
+        Ok(_) => Ok(true),
+        // The id is new (checked above), so a violated constraint is
+        // UNIQUE (device_id, device_seq): another event holds the sequence.
+        Err(rusqlite::Error::SqliteFailure(f, msg)) if f.code == ErrorCode::ConstraintViolation => {
+            match event_at_seq(tx, event.device_id, event.device_seq)? {
+                Some(existing) => Err(ApplyRejection::Equivocation {
+                    device: event.device_id,
+                    seq: event.device_seq,
+                    existing,
+                    new: event.id,
+                }),
+                None => Err(rusqlite::Error::SqliteFailure(f, msg).into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The id of the event a device signed with sequence number `seq`, if known.
 pub fn event_at_seq(conn: &Connection, device: Uuid, seq: u64) -> rusqlite::Result<Option<Uuid>> {
     let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
     let id: Option<String> = conn
-        .query_row(
-            "SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2",
-            params![device.to_string(), seq],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2")?
+        .query_row(params![device.to_string(), seq], |r| r.get(0))
         .optional()?;
     Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
 }
 
 /// The canonical JSON of a stored event, if known.
 pub fn stored_event_json(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT json FROM events WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()
+    stored_event_json_str(conn, &id.to_string())
+}
+
+fn stored_event_json_str(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT json FROM events WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()
 }
 
 /// All events of a case in canonical order (hlc, device_id, id).
@@ -305,6 +489,25 @@ pub fn case_events(conn: &Connection, case: Uuid) -> rusqlite::Result<Vec<Event>
         "SELECT json FROM events WHERE case_id = ?1 ORDER BY hlc_millis, hlc_counter, device_id, id",
     )?;
     let rows = stmt.query_map([case.to_string()], |r| r.get::<_, String>(0))?;
+    parse_events(rows)
+}
+
+/// The events of a case up to and including order key `last`, in canonical
+/// order (the ones an incremental update folds before the new events).
+fn case_events_upto(conn: &Connection, case: Uuid, last: OrderKey) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM events WHERE case_id = ?1
+           AND (hlc_millis, hlc_counter, device_id, id) <= (?2, ?3, ?4, ?5)
+         ORDER BY hlc_millis, hlc_counter, device_id, id",
+    )?;
+    let rows = stmt.query_map(
+        params![case.to_string(), millis(last.0), last.0.counter, last.1.to_string(), last.2.to_string()],
+        |r| r.get::<_, String>(0),
+    )?;
+    parse_events(rows)
+}
+
+fn parse_events(rows: impl Iterator<Item = rusqlite::Result<String>>) -> rusqlite::Result<Vec<Event>> {
     let mut events = Vec::new();
     for json in rows {
         let json = json?;
@@ -332,11 +535,11 @@ pub fn rebuild_case(tx: &Transaction<'_>, case: Uuid, protected: ProtectedLookup
     for e in &events {
         state.apply(e);
     }
-    for (table, _) in PROJECTION_TABLES {
-        let key = if *table == "cases" { "id" } else { "case_id" };
-        tx.execute(&format!("DELETE FROM {table} WHERE {key} = ?1"), [case.to_string()])?;
+    let id = case.to_string();
+    for sql in DELETE_CASE_ROWS {
+        tx.prepare_cached(sql)?.execute([&id])?;
     }
-    write_case(tx, &state, protected)?;
+    write_case(tx, &state, protected, None)?;
     audit::write(tx, &audit::chain(case, &events))?;
     Ok(())
 }
@@ -518,7 +721,7 @@ pub struct CaseState {
 }
 
 /// Stages whose entry remembers the stage left (to return to it).
-pub const REMEMBERS_PREVIOUS: &[&str] = &["suspended_lost_contact", "closure_pending", "reopened"];
+pub const REMEMBERS_PREVIOUS: &[&str] = &["suspended_lost_contact", "closure_pending", "reopened", "duplicate"];
 
 impl CaseState {
     /// An empty case.
@@ -622,6 +825,7 @@ impl CaseState {
             EventKind::CaseMerged => {
                 self.merged_into = s("duplicate_of").and_then(|d| Uuid::parse_str(&d).ok());
             }
+            EventKind::CaseSplit => self.merged_into = None,
             EventKind::CaseTransferred => self.transferred_to = s("to"),
             EventKind::CaseErased => self.erased = true,
         }
@@ -736,18 +940,35 @@ fn millis(h: Hlc) -> i64 {
     i64::try_from(h.millis).unwrap_or(i64::MAX)
 }
 
-/// Write the projection rows of one case (its old rows must be deleted).
-fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) -> rusqlite::Result<()> {
+/// Write the projection rows of one case. With `since` = None every row is
+/// written (the case has no rows). With `since`, the rows of events up to
+/// `since.key` are kept: rows that only those events determine are left as
+/// they are, and the rows the later events change are replaced. That is
+/// exact because the later events sort after every kept one: a register
+/// changes only when a later event writes to it, items and stage changes
+/// they create come after the kept ones, and the case row is always
+/// rewritten.
+fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup, since: Option<&Since>) -> rusqlite::Result<()> {
     let case = st.case_id.to_string();
     let mut needs_review = false;
     let mut conflicts = 0i64;
+    let is_new = |key: OrderKey| since.is_none_or(|s| key > s.key);
     {
+        let mut del_fv = tx.prepare_cached(
+            "DELETE FROM field_values WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
+        )?;
+        let mut del_fh = tx.prepare_cached(
+            "DELETE FROM conflict_heads WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
+        )?;
+        let mut del_cf = tx.prepare_cached(
+            "DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
+        )?;
         let mut fv = tx.prepare_cached(
             "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut fh = tx.prepare_cached(
-            "INSERT INTO field_heads (case_id, form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author)
+            "INSERT INTO conflict_heads (case_id, form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         let mut cf = tx.prepare_cached(
@@ -758,7 +979,22 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
             let heads = reg.heads();
             let (shown, status) = reg.resolve(is_protected);
             needs_review |= status == FieldStatus::NeedsReview;
+            if heads.len() > 1 {
+                conflicts += 1;
+            }
+            let touched = reg.writes.values().any(|w| is_new(w.key));
+            if !touched {
+                continue;
+            }
+            // The one head of an uncontested field is its field_values row
+            // (the view joins its event); only contested fields get
+            // conflict_heads rows.
             let item = item_col(key.item);
+            if since.is_some() {
+                del_fv.execute(params![case, key.form, item, key.field])?;
+                del_fh.execute(params![case, key.form, item, key.field])?;
+                del_cf.execute(params![case, key.form, item, key.field])?;
+            }
             fv.execute(params![
                 case,
                 key.form,
@@ -769,6 +1005,9 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
                 status.as_str(),
                 shown.map(|w| w.event.to_string())
             ])?;
+            if heads.len() == 1 {
+                continue;
+            }
             for h in &heads {
                 fh.execute(params![
                     case,
@@ -784,7 +1023,6 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
                 ])?;
             }
             if heads.len() > 1 {
-                conflicts += 1;
                 let ids: Vec<String> = heads.iter().map(|h| h.event.to_string()).collect();
                 cf.execute(params![
                     case,
@@ -805,6 +1043,9 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
         let forms: BTreeSet<&String> = st.items.keys().map(|(f, _)| f).collect();
         for form in forms {
             for (seq, (item, info)) in st.items_of(form).into_iter().enumerate() {
+                if !is_new(info.created) {
+                    continue;
+                }
                 it.execute(params![
                     case,
                     form,
@@ -824,7 +1065,8 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
             "INSERT INTO stage_history (case_id, seq, event_id, from_stage, to_stage, reason, hlc_millis, hlc_counter, author, role)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        for (seq, c) in st.stage_history.iter().enumerate() {
+        let kept = since.map_or(0, |s| s.stage_len);
+        for (seq, c) in st.stage_history.iter().enumerate().skip(kept) {
             sh.execute(params![
                 case,
                 seq as i64,
@@ -845,12 +1087,16 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
         f1(field).and_then(|r| r.resolve(protected("registration_bia", field)).0).map(|w| &w.value)
     };
     let updated = st.updated.unwrap_or_default();
-    tx.execute(
+    if since.is_some() {
+        tx.prepare_cached("DELETE FROM cases WHERE id = ?1")?.execute([&case])?;
+    }
+    tx.prepare_cached(
         "INSERT INTO cases (id, case_number, case_type, office, stage, stage_before, caseworker, risk_level,
             given_names, family_name, sex, age_years, date_of_birth, needs_review, conflicts,
             created_millis, updated_millis, updated_counter, merged_into, transferred_to, erased, event_count)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-        params![
+    )?
+    .execute(params![
             case,
             reg.case_number,
             reg.case_type,
@@ -873,8 +1119,7 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup) 
             st.transferred_to,
             st.erased as i64,
             st.event_count as i64
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 

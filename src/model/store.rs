@@ -606,17 +606,20 @@ impl CaseStore {
         // the wrong year is the usual cause).
         let system_now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
         let horizon = system_now.max(self.clock.physical_millis()).saturating_add(MAX_CLOCK_AHEAD_MS);
+        // Pass 1: known and repeated events, shape, device key. Canonical
+        // JSON is computed only to compare an id seen twice.
+        let mut candidates: Vec<(Event, VerifyingKey)> = Vec::with_capacity(events.len());
+        let mut seen_ids: HashMap<Uuid, usize> = HashMap::new();
         for e in events {
-            let json = e.canonical_json();
             if let Some(known) = projection::stored_event_json(conn, e.id)? {
-                if known != json {
+                if known != e.canonical_json() {
                     return Err(StoreError::ConflictingEvent { event: e.id });
                 }
                 summary.duplicates += 1;
                 continue;
             }
-            if let Some(seen) = fresh.get(&e.id) {
-                if seen.canonical_json() != json {
+            if let Some(&i) = seen_ids.get(&e.id) {
+                if candidates[i].0.canonical_json() != e.canonical_json() {
                     return Err(StoreError::ConflictingEvent { event: e.id });
                 }
                 summary.duplicates += 1;
@@ -636,7 +639,14 @@ impl CaseStore {
                     k
                 }
             };
-            e.verify(&key).map_err(|reason| StoreError::BadSignature { event: e.id, reason })?;
+            seen_ids.insert(e.id, candidates.len());
+            candidates.push((e, key));
+        }
+        // Pass 2: every signature, in parallel batches.
+        crate::model::signatures::verify_all(&candidates)
+            .map_err(|(event, reason)| StoreError::BadSignature { event, reason })?;
+        // Pass 3: sequence numbers and clocks.
+        for (e, _) in candidates {
             if let Some(existing) = projection::event_at_seq(conn, e.device_id, e.device_seq)? {
                 return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id });
             }
@@ -715,7 +725,7 @@ impl CaseStore {
         let mut size = 0usize;
         for e in &events {
             let v = e.to_json();
-            let n = v.to_string().len();
+            let n = json_len(&v);
             if size + n > IMPORT_FRAME_BYTES && !frames.last().is_some_and(Vec::is_empty) {
                 frames.push(Vec::new());
                 size = 0;
@@ -741,6 +751,24 @@ impl CaseStore {
         }
         Ok(self.vault.commit(entries)?)
     }
+}
+
+/// Length of a value's JSON text, without building the text.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing a Value to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// A conflict (field with several heads) a preview reports.

@@ -449,23 +449,31 @@ pub struct SuspectedDuplicate {
 }
 
 pub(crate) fn suspected_duplicates(store: &CaseStore, events: &[Event], new_cases: &[Uuid]) -> Result<Vec<SuspectedDuplicate>, StoreError> {
+    // Name-key blocking and explained scores: crate::search::duplicates.
     let mut out = Vec::new();
+    // Group once: filtering all events per new case is quadratic in a large
+    // bundle (10,000 new cases x 100,000 events).
+    let wanted: BTreeSet<Uuid> = new_cases.iter().copied().collect();
+    let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
+    for e in events.iter().filter(|e| wanted.contains(&e.case_id)) {
+        by_case.entry(e.case_id).or_default().push(e);
+    }
     for case in new_cases {
-        let state = crate::model::projection::CaseState::from_events(*case, events.iter().filter(|e| e.case_id == *case));
-        let name = |f: &str| state.value("registration_bia", None, f).and_then(Value::as_str).map(|s| s.trim().to_lowercase());
-        let (Some(given), Some(family)) = (name("given_names"), name("family_name")) else { continue };
-        if given.is_empty() || family.is_empty() {
-            continue;
-        }
-        let conn = store.vault().conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, case_number FROM cases WHERE lower(trim(given_names)) = ?1 AND lower(trim(family_name)) = ?2 ORDER BY case_number",
-        )?;
-        let rows = stmt.query_map([&given, &family], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (id, number) = row?;
-            if let Ok(id) = Uuid::parse_str(&id) {
-                out.push(SuspectedDuplicate { new_case: *case, existing_case: id, existing_number: number, reason: "same given and family names".into() });
+        let state = crate::model::projection::CaseState::from_events(
+            *case,
+            by_case.get(case).map(Vec::as_slice).unwrap_or_default().iter().copied(),
+        );
+        let Some(person) = crate::search::person::CasePerson::from_state(&state) else { continue };
+        for pair in crate::search::duplicates::candidates_for(store.vault().conn(), &person)? {
+            let (existing, number) =
+                if pair.case_a == person.case_id { (&pair.case_b, &pair.number_b) } else { (&pair.case_a, &pair.number_a) };
+            if let Ok(id) = Uuid::parse_str(existing) {
+                out.push(SuspectedDuplicate {
+                    new_case: *case,
+                    existing_case: id,
+                    existing_number: number.clone(),
+                    reason: format!("score {:.2}: {}", pair.score, pair.explanation()),
+                });
             }
         }
     }

@@ -8,7 +8,7 @@
 //   TAURI_DRIVER           tauri-driver     (default target/tools/bin/tauri-driver, else PATH)
 //   NATIVE_DRIVER          WebKitWebDriver  (default /usr/bin/WebKitWebDriver)
 //   E2E_SCREENS            screenshot dir   (default target/e2e-screens)
-//   E2E_TIMEOUT_SECS       whole-run limit  (default 300)
+//   E2E_TIMEOUT_SECS       whole-run limit  (default 540)
 //
 // Prints `N passed, M failed` last; exits non-zero on any failure, on a
 // window that never opens, and when the time limit is hit.
@@ -27,11 +27,27 @@ const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
 const tauriDriver = process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
 const nativeDriver = process.env.NATIVE_DRIVER ?? '/usr/bin/WebKitWebDriver';
 const screens = path.resolve(process.env.E2E_SCREENS ?? path.join(root, 'target/e2e-screens'));
-const limitSecs = Number(process.env.E2E_TIMEOUT_SECS ?? 300);
+const limitSecs = Number(process.env.E2E_TIMEOUT_SECS ?? 540);
 
 const PASSPHRASE = 'correct horse battery staple e2e';
-const DEVICE_NAME = 'E2E device';
-const DEMO_CASES = 12;
+const USER = 'Awa Diallo';
+// A follow-up visit: when it was due, when it happened, what was seen, and
+// the next one scheduled.
+const FOLLOW_UP_VISIT = {
+  visit_due: '2026-11-24',
+  visit_date: '2026-11-24',
+  follow_up_type: 'in_care',
+  method: 'scheduled_home_visit',
+  child_seen: 'true',
+  care_arrangement_observed: 'kinship_extended_family',
+  wellbeing_safety: 'stable',
+  risk_level: 'medium',
+  remigration_intention: 'no',
+  child_views: 'Happy to be in school.',
+  caregiver_views: 'Needs support for school fees.',
+  next_visit_date: '2026-12-08',
+  recommend_closure: 'false',
+};
 
 let driverProc = null;
 let browser = null;
@@ -153,33 +169,128 @@ async function visible(selector, timeout = 20_000) {
   return el;
 }
 
+// Click as a user would, after scrolling the element to the middle of the
+// window (the form's sticky Save bar would otherwise cover it).
+async function click(selector) {
+  const el = await visible(selector);
+  await browser.execute((e) => e.scrollIntoView({ block: 'center' }), el);
+  await el.click();
+}
+
+// Set an input, textarea or select the way typing or choosing would: the
+// value, then input and change events (WebKitGTK's date inputs do not take
+// typed keys reliably, so every field goes through this one path).
+async function setField(selector, value) {
+  const el = await visible(selector);
+  await browser.execute(
+    (e, v) => {
+      e.value = v;
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    el,
+    String(value),
+  );
+}
+
+/** `[data-field]` control inside a rendered form. */
+function fieldSel(form, field, inner = 'input, select, textarea') {
+  return `[data-testid="form-${form}"] [data-field="${field}"] :is(${inner})`;
+}
+
+async function fill(form, values) {
+  for (const [field, value] of Object.entries(values)) {
+    if (Array.isArray(value)) {
+      for (const v of value) await click(`[data-testid="form-${form}"] [data-field="${field}"] input[value="${v}"]`);
+    } else if (typeof value === 'object') {
+      for (const [part, v] of Object.entries(value)) {
+        await setField(`[data-testid="form-${form}"] [data-field="${field}"] [id$="-${part}"]`, v);
+      }
+    } else {
+      await setField(fieldSel(form, field), value);
+    }
+  }
+}
+
+async function save(form) {
+  await click(`[data-testid="save-${form}"]`);
+  const status = await browser.$(`[data-testid="status-${form}"]`);
+  await browser.waitUntil(async () => ['saved', 'invalid'].includes(await status.getAttribute('data-status')), {
+    timeout: 20_000,
+    timeoutMsg: `saving ${form} gave no answer`,
+  });
+  const st = await status.getAttribute('data-status');
+  if (st !== 'saved') {
+    const errs = await browser.execute(() => [...document.querySelectorAll('.errors li')].map((li) => li.textContent));
+    throw new Error(`saving ${form} was refused: ${errs.join(' | ')}`);
+  }
+}
+
+// Add a record of a repeating form: the list grows by one (the new-record
+// form is replaced by a fresh one), or the refusal is reported.
+async function addItem(form) {
+  const before = (await browser.$$(`[data-testid="item-${form}"]`)).length;
+  await click(`[data-testid="save-${form}"]`);
+  let refused = null;
+  await browser.waitUntil(
+    async () => {
+      if ((await browser.$$(`[data-testid="item-${form}"]`)).length > before) return true;
+      const st = await browser.$(`[data-testid="status-${form}"]`);
+      if ((await st.isExisting()) && (await st.getAttribute('data-status')) === 'invalid') {
+        refused = await browser.execute(() => [...document.querySelectorAll('.errors li')].map((li) => li.textContent));
+        return true;
+      }
+      return false;
+    },
+    { timeout: 20_000, timeoutMsg: `adding a ${form} record gave no answer` },
+  );
+  if (refused) throw new Error(`adding a ${form} record was refused: ${refused.join(' | ')}`);
+}
+
+async function tab(name) {
+  await click(`[data-testid="tab-${name}"]`);
+}
+
+async function stage() {
+  return (await visible('[data-testid="case-workspace"]')).getAttribute('data-stage');
+}
+
+async function moveTo(to, reason = '') {
+  await tab('lifecycle');
+  if (reason) await setField('[data-testid="stage-reason"]', reason);
+  await click(`[data-testid="move-${to}"]`);
+  await browser.waitUntil(async () => (await stage()) === to, {
+    timeout: 20_000,
+    timeoutMsg: `the case did not move to ${to}`,
+  });
+}
+
+async function pickForm(id) {
+  await tab('forms');
+  await (await visible('[data-testid="form-picker"]')).selectByAttribute('value', id);
+  await visible(`[data-testid="form-${id}"]`);
+}
+
 async function main() {
   for (const [what, file] of [['desktop binary', desktopBin], ['CLI binary', cliBin], ['WebKitWebDriver', nativeDriver]]) {
     if (!existsSync(file)) throw new Error(`${what} not found at ${file}; run make desktop (and make deps)`);
   }
   mkdirSync(screens, { recursive: true });
   work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-'));
+  // No vault yet: the app starts on the first-run screen and the user makes it.
   const vault = path.join(work, 'vault');
-
-  log(`creating a vault in ${vault}`);
-  cli(['init', '--name', DEVICE_NAME]);
-  const demo = cli(['demo', '--cases', String(DEMO_CASES)], { allowFail: true });
-  if (demo.status !== 0) log(`note: fieldcase demo failed, continuing with an empty vault: ${demo.stderr.trim()}`);
-  const status = JSON.parse(cli(['status', '--json']).stdout);
-  const expectedCases = status.cases;
-  log(`the CLI reports ${expectedCases} cases`);
 
   const port = await freePort();
   const nativePort = await freePort();
   driverProc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FIELDCASE_VAULT: vault, FIELDCASE_DEMO_PASSPHRASE: PASSPHRASE },
+    env: { ...process.env, FIELDCASE_VAULT: vault },
   });
   driverProc.on('error', (e) => log(`cannot start tauri-driver (${tauriDriver}): ${e.message}`));
   await waitForPort(port, 20_000);
 
-  await step('window opens on the unlock screen', async () => {
+  await step('window opens on the first-run screen', async () => {
     browser = await remote({
       hostname: '127.0.0.1',
       port,
@@ -191,34 +302,28 @@ async function main() {
         'tauri:options': { application: desktopBin, args: ['--vault', vault] },
       },
     });
-    await visible('[data-testid="unlock-screen"]', 30_000);
+    await visible('[data-testid="create-vault"]', 30_000);
     expectEqual(await browser.getTitle(), 'Fieldcase', 'window title');
     const href = await browser.execute(() => window.location.href);
     if (href.startsWith('http://localhost:5173')) throw new Error(`the app loads the dev server (${href}), not the embedded front end`);
-    const demoText = await (await visible('[data-testid="demo-passphrase"]')).getText();
-    if (!demoText.includes(PASSPHRASE)) throw new Error(`demo passphrase not shown: ${demoText}`);
-    const label = await (await browser.$('label[for="passphrase"]')).getText();
-    expectEqual(label, 'Passphrase', 'field label');
   });
   if (!browser) throw new Error('the app window did not open; see the errors above');
 
-  await step('a wrong passphrase shows an error', async () => {
-    const field = await visible('#passphrase');
-    await field.setValue('not the passphrase');
-    await (await browser.$('button[type="submit"]')).click();
-    const alert = await browser.$('[role="alert"]');
-    await browser.waitUntil(async () => (await alert.getText()) !== '', { timeout: 30_000, timeoutMsg: 'no error shown' });
-    expectEqual(await alert.getText(), 'Wrong passphrase. Type it again.', 'error message');
-    expectEqual(await (await browser.$('[data-testid="home-screen"]')).isExisting(), false, 'home screen shown');
-  });
-
-  await step('the right passphrase opens the vault and shows the case count', async () => {
-    const field = await visible('#passphrase');
-    await field.setValue(PASSPHRASE);
-    await (await browser.$('button[type="submit"]')).click();
-    const count = await visible('[data-testid="case-count"]', 30_000);
-    expectEqual(Number(await count.getAttribute('data-count')), expectedCases, 'case count');
-    expectEqual(await (await browser.$('[data-testid="vault-name"]')).getText(), DEVICE_NAME, 'vault name');
+  await step('create a vault with passphrase strength feedback', async () => {
+    await setField('[data-testid="cv-name"]', USER);
+    await (await visible('[data-testid="cv-role"]')).selectByAttribute('value', 'supervisor');
+    await setField('[data-testid="cv-pass"]', 'short');
+    expectEqual(await (await visible('[data-testid="cv-strength"]')).getAttribute('data-strength'), 'too_short', 'strength of "short"');
+    await setField('[data-testid="cv-pass"]', PASSPHRASE);
+    expectEqual(await (await visible('[data-testid="cv-strength"]')).getAttribute('data-strength'), 'strong', 'strength of the passphrase');
+    await setField('[data-testid="cv-repeat"]', PASSPHRASE);
+    await click('[data-testid="cv-submit"]');
+    await visible('[data-testid="shell"]', 60_000);
+    const count = await visible('[data-testid="case-count"]');
+    expectEqual(Number(await count.getAttribute('data-count')), 0, 'cases in a new vault');
+    const who = await (await visible('[data-testid="acting-as"]')).getText();
+    if (!who.includes(USER)) throw new Error(`the sidebar does not say who records: ${who}`);
+    if (!existsSync(path.join(vault, 'identity.age'))) throw new Error('no identity file in the new vault');
   });
 
   await step('CSP blocks inline scripts, capabilities refuse core commands, nothing is stored in the webview', async () => {
@@ -246,21 +351,163 @@ async function main() {
     expectEqual(stored, 0, 'items in localStorage/sessionStorage');
   });
 
+  await step('register a child with the registration/BIA form', async () => {
+    await click('[data-testid="new-case"]');
+    await (await visible('[data-testid="new-case-type"]')).selectByAttribute('value', 'uasc');
+    await setField('[data-testid="new-case-office"]', 'Agadez');
+    await click('[data-testid="new-case-submit"]');
+    await visible('[data-testid="form-registration_bia"]', 20_000);
+    expectEqual(await stage(), 'identified', 'stage of a new case');
+    // The lifecycle says why the case cannot be registered yet.
+    await tab('lifecycle');
+    const blocked = await (await visible('[data-testid="next-step"][data-to="registered"]')).getText();
+    if (!blocked.includes('R4')) throw new Error(`registration is not shown as blocked by R4: ${blocked}`);
+    await tab('forms');
+    await fill('registration_bia', {
+      given_names: 'Amadou',
+      family_name: 'Diallo',
+      sex: 'male',
+      age_years: 16,
+      child_status: 'unaccompanied',
+      nationality: ['GIN'],
+      legitimate_basis: 'vital_interests',
+    });
+    await save('registration_bia');
+    await browser.waitUntil(async () => (await (await browser.$('#case-title')).getText()).includes('Amadou Diallo'), {
+      timeout: 10_000,
+      timeoutMsg: 'the case summary does not show the name',
+    });
+    await moveTo('registered', 'registration saved');
+  });
+
+  await step('record a family tracing result', async () => {
+    await pickForm('family_tracing');
+    await fill('family_tracing', {
+      relative: { name: 'Mariama Diallo' },
+      relationship: 'mother',
+      relative_alive: 'alive',
+      child_consents_contact: 'true',
+      tracing_status: 'in_progress',
+      tracing_safety_check: 'safe',
+      last_known_location: 'Labé',
+    });
+    await addItem('family_tracing');
+  });
+
+  await step('a return before the BID is blocked, with the rule', async () => {
+    await moveTo('bia_in_progress', 'BIA opened');
+    await pickForm('registration_bia');
+    await fill('registration_bia', {
+      risk_level: 'medium',
+      child_views: 'Wants to see his mother again.',
+      heard_alone: 'true',
+      protection_concerns: ['abandonment'],
+      bid_required: 'true',
+      bia_approval_status: 'approved',
+      bia_approval: { by: USER, method: 'signature', date: '2026-11-20' },
+    });
+    await save('registration_bia');
+    await moveTo('bia_completed', 'BIA signed');
+    await tab('lifecycle');
+    const ret = await visible('[data-testid="next-step"][data-to="solution_in_progress"]');
+    expectEqual(await ret.getAttribute('data-blocked'), 'true', 'return without BID shown as blocked');
+    const why = await ret.getText();
+    if (!why.includes('R1a')) throw new Error(`the block does not name R1a: ${why}`);
+    // Trying anyway is refused by the library with the same rule.
+    await click('[data-testid="move-solution_in_progress"]');
+    const err = await visible('[data-testid="stage-error"]');
+    if (!(await err.getText()).includes('R1a')) throw new Error(`refusal does not name R1a: ${await err.getText()}`);
+    expectEqual(await stage(), 'bia_completed', 'stage after the refused return');
+  });
+
+  await step('record the BID as the panel', async () => {
+    await tab('bid');
+    await click('[data-testid="bid-submission-edit"] summary');
+    await fill('bid_submission', {
+      submission_report: 'Amadou wishes to return to his mother in Labé.',
+      child_interview: '2026-11-21',
+      criteria_views: 'Clear wish to return.',
+      caseworker_recommendation: 'return_reintegration',
+    });
+    await save('bid_submission');
+    await moveTo('bid_pending', 'referred to the panel');
+    // The panel chair records the decision on the office machine.
+    await click('[data-testid="nav-settings"]');
+    await setField('[data-testid="acting-user"]', 'Panel chair');
+    await (await visible('[data-testid="acting-role"]')).selectByAttribute('value', 'bid_panel');
+    await click('[data-testid="acting-submit"]');
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Panel chair'), {
+      timeout: 10_000,
+      timeoutMsg: 'the sidebar does not show the panel chair',
+    });
+    await click('[data-testid="nav-cases"]');
+    await click('[data-testid="case-row"] td');
+    await tab('bid');
+    await visible('[data-testid="bid-panel"]');
+    const form = 'bid_decision';
+    await fill(form, { panel_date: '2026-11-23', panel_decision: 'approves_recommendation' });
+    await fill(form, { decided_solution: 'return_reintegration', decision_reasons: 'Mother located, willing and able; the child wishes to return.' });
+    for (let i = 0; i < 3; i++) {
+      await click(`[data-testid="form-bid_decision"] [data-testid="add-panel_members"]`);
+      await setField(`[data-testid="form-bid_decision"] [data-field="panel_members[${i}].member"] [id$="-name"]`, `Member ${i + 1}`);
+      await setField(fieldSel(form, `panel_members[${i}].voting`), 'true');
+      await setField(fieldSel(form, `panel_members[${i}].present`), 'true');
+    }
+    await save('bid_decision');
+    await moveTo('bid_decided', 'panel decision');
+    await tab('bid');
+    await visible('[data-testid="bid-print"]');
+  });
+
+  await step('schedule and record a follow-up visit', async () => {
+    // Back to the caseworker's own name.
+    await click('[data-testid="nav-settings"]');
+    await click('[data-testid="acting-back"]');
+    await click('[data-testid="nav-cases"]');
+    await click('[data-testid="case-row"] td');
+    await tab('visits');
+    await visible('[data-testid="form-follow_up_visit"]');
+    await fill('follow_up_visit', FOLLOW_UP_VISIT);
+    await addItem('follow_up_visit');
+    await click('[data-testid="nav-calendar"]');
+    await visible('[data-testid="calendar"]');
+  });
+
+  if (existsSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sync-steps.mjs'))) {
+    const { syncSteps } = await import('./sync-steps.mjs');
+    await syncSteps({ browser, step, visible, setField, screenshot, expectEqual, log, cliBin, desktopBin, work, vault, PASSPHRASE, USER, results, tauriDriver, nativeDriver, screens });
+  }
+
   await step('Arabic lays the window out right to left', async () => {
+    await click('[data-testid="nav-cases"]');
     await (await browser.$('[data-testid="language"]')).selectByAttribute('value', 'ar');
     await browser.waitUntil(async () => (await browser.execute(() => document.documentElement.dir)) === 'rtl', {
       timeout: 5_000,
       timeoutMsg: 'document direction did not become rtl',
     });
     expectEqual(await (await browser.$('[data-testid="lock"]')).getText(), 'قفل', 'Arabic lock button');
-    await screenshot('arabic-home');
+    // The sidebar is on the right in RTL.
+    const side = await browser.execute(() => {
+      const r = document.querySelector('.sidebar').getBoundingClientRect();
+      return r.left > window.innerWidth / 2;
+    });
+    expectEqual(side, true, 'sidebar on the right');
+    await screenshot('arabic-cases');
     await (await browser.$('[data-testid="language"]')).selectByAttribute('value', 'en');
   });
 
-  await step('Lock returns to the unlock screen', async () => {
-    await (await visible('[data-testid="lock"]')).click();
+  await step('lock hides the case data and unlock brings it back', async () => {
+    await click('[data-testid="lock"]');
     await visible('[data-testid="unlock-screen"]');
+    const text = await browser.execute(() => document.body.innerText);
+    if (text.includes('Amadou')) throw new Error('case data still in the window after locking');
     expectEqual(await (await browser.$('#passphrase')).getValue(), '', 'passphrase field after lock');
+    await setField('#passphrase', PASSPHRASE);
+    await (await browser.$('button[type="submit"]')).click();
+    const count = await visible('[data-testid="case-count"]', 30_000);
+    expectEqual(Number(await count.getAttribute('data-count')), 1, 'cases after unlocking again');
+    const stored = await browser.execute(() => localStorage.length + sessionStorage.length);
+    expectEqual(stored, 0, 'items in localStorage/sessionStorage');
   });
 }
 

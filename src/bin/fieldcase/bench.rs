@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// RAM disk (tmpfs), where fsync costs nothing and the figures mean nothing.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
+    /// Run only the search section (search latency, duplicate pass).
+    #[arg(long)]
+    pub search_only: bool,
 }
 
 /// Database sizes (records) at which commit latency is measured.
@@ -75,6 +78,10 @@ struct BenchResult {
     /// CPU time (user + system, all threads) the import used: on a shared,
     /// busy machine wall time overstates the cost; this does not.
     import_cpu_ms: Option<f64>,
+    /// Every report indicator over 50,000 synthetic cases (10,000 with --quick).
+    report: Option<crate::bench_report::ReportBench>,
+    /// Search latency and the full duplicate pass over 50,000 synthetic cases (5,000 with --quick).
+    search: Option<crate::bench_search::SearchBench>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -139,6 +146,9 @@ fn fill_sqlite(path: &Path, n: usize) -> anyhow::Result<Connection> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.search_only {
+        return crate::bench_search::run_only(args.quick, args.json);
+    }
     let commits = if args.quick { 40 } else { 300 };
     std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
     let base = args.dir.join(format!("fieldcase-bench-{}", std::process::id()));
@@ -151,6 +161,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Remove the scratch data whatever happened (it is synthetic).
     let _ = std::fs::remove_dir_all(&base);
     let mut r = result?;
+    r.report = Some(crate::bench_report::measure(args.quick)?);
+    r.search = Some(crate::bench_search::measure(args.quick)?);
     r.dir = args.dir.canonicalize().unwrap_or(args.dir.clone());
     r.filesystem = filesystem_of(&args.dir);
     if args.json {
@@ -233,6 +245,8 @@ fn measure(base: &Path, commits: usize) -> anyhow::Result<BenchResult> {
         export_ms: 0.0,
         import_ms: 0.0,
         import_cpu_ms: None,
+        report: None,
+        search: None,
     })
 }
 
@@ -362,6 +376,12 @@ fn print_table(r: &BenchResult) {
         println!("  import CPU time            {:>8.1} ms ({:.0} events per CPU second)", cpu, r.sync_bundle_events as f64 / (cpu / 1000.0));
     }
     println!("bundle size                  {:>8.1} bytes/event", r.bundle_bytes_per_event);
+    if let Some(search) = &r.search {
+        crate::bench_search::print(search);
+    }
+    if let Some(report) = &r.report {
+        crate::bench_report::print(report);
+    }
 }
 
 #[cfg(test)]

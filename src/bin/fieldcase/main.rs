@@ -3,8 +3,12 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_report;
+mod bench_search;
 mod case_cmds;
 mod output;
+mod report_cmds;
+mod search_cmds;
 mod sync_cmds;
 mod vault_cmds;
 
@@ -50,6 +54,8 @@ pub enum Command {
     Case(case_cmds::CaseCommand),
     /// Tasks due: overdue follow-up visits, deadlines, children turning 18.
     Tasks(case_cmds::TasksArgs),
+    /// Aggregate indicators (DOMAIN §5) for a period and office; CSV, DHIS2 or JSON export.
+    Report(report_cmds::ReportArgs),
     /// Measure commit latency, checkpoint and unlock time against plain SQLite.
     Bench(bench::BenchArgs),
     /// Enroll this device with its office (request), or a device (approve, office).
@@ -71,6 +77,16 @@ pub enum Command {
     /// Office: transfer a case to another office (CASE --to --to-key --out),
     /// or answer a transfer (accept | reject FILE --out RECEIPT).
     Transfer(sync_cmds::TransferArgs),
+    /// Find cases by names (any spelling), number, age, place, stage, caseworker.
+    Search(search_cmds::SearchArgs),
+    /// Family tracing matches for a case, with explained scores.
+    Trace(search_cmds::TraceArgs),
+    /// Suspected duplicate cases, with explained scores.
+    Duplicates(search_cmds::DuplicatesArgs),
+    /// Data manager: merge a duplicate case into another (reversible).
+    Merge(search_cmds::MergeArgs),
+    /// Data manager: undo the merge of a case.
+    Split(search_cmds::SplitArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +104,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => case_cmds::demo(&vault_dir, args),
         Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
+        Command::Report(args) => report_cmds::run(&vault_dir, args),
         Command::Bench(args) => bench::run(args),
         Command::Enroll(cmd) => sync_cmds::enroll(&vault_dir, cmd),
         Command::Revoke { device } => sync_cmds::revoke(&vault_dir, device),
@@ -96,6 +113,11 @@ fn main() -> ExitCode {
         Command::Import(args) => sync_cmds::import(&vault_dir, args),
         Command::Verify(args) => sync_cmds::verify(&vault_dir, args),
         Command::Transfer(args) => sync_cmds::transfer(&vault_dir, args),
+        Command::Search(args) => search_cmds::search(&vault_dir, args),
+        Command::Trace(args) => search_cmds::trace(&vault_dir, args),
+        Command::Duplicates(args) => search_cmds::duplicates(&vault_dir, args),
+        Command::Merge(args) => search_cmds::merge(&vault_dir, args),
+        Command::Split(args) => search_cmds::split(&vault_dir, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -143,13 +143,32 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A plain progress line on stderr.
+/// Progress on stderr: a bar when stderr is a terminal (cleared when the
+/// operation ends), plain lines otherwise (logs, scripts, tests). Stdout
+/// stays the result alone either way.
 fn progress_line() -> impl FnMut(Progress) {
-    |p| match p {
-        Progress::Events { done, total } => eprintln!("  {done}/{total} events"),
-        Progress::Committing => eprintln!("  writing to the vault"),
-        Progress::Encrypting { bytes } => eprintln!("  encrypting {bytes} bytes"),
-        Progress::Unpacked { .. } => {}
+    use std::io::IsTerminal as _;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+            .with_finish(indicatif::ProgressFinish::AndClear);
+        let style = indicatif::ProgressStyle::with_template("{spinner} {msg:24} [{bar:30}] {pos}/{len} events")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    });
+    move |p| match (&bar, p) {
+        (Some(bar), Progress::Events { done, total }) => {
+            bar.set_length(total);
+            bar.set_position(done);
+            bar.set_message("checking events");
+        }
+        (Some(bar), Progress::Unpacked { bytes }) => bar.set_message(format!("unpacked {} MiB", bytes >> 20)),
+        (Some(bar), Progress::Committing) => bar.set_message("writing to the vault"),
+        (Some(bar), Progress::Encrypting { bytes }) => bar.set_message(format!("encrypting {} MiB", bytes >> 20)),
+        (None, Progress::Events { done, total }) => eprintln!("  {done}/{total} events"),
+        (None, Progress::Committing) => eprintln!("  writing to the vault"),
+        (None, Progress::Encrypting { bytes }) => eprintln!("  encrypting {bytes} bytes"),
+        (None, Progress::Unpacked { .. }) => {}
     }
 }
 

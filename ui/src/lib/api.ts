@@ -1,28 +1,38 @@
-// Typed wrappers around the desktop commands (src-tauri/src/commands.rs).
-// These types mirror src-tauri/src/session.rs by hand for now; issue 6
-// replaces them with bindings generated from the Rust types.
+// Typed wrappers around the desktop's case commands (src-tauri/src/commands.rs).
+// The record types are generated from the Rust DTOs by ts-rs into
+// ./bindings/ (cargo test -p fieldcase-desktop writes them; make desktop-test
+// fails when they are stale), so these wrappers cannot drift from the shell.
 import { invoke } from '@tauri-apps/api/core';
+import type { ActorDto } from './bindings/ActorDto';
+import type { AttachmentData } from './bindings/AttachmentData';
+import type { AuditDto } from './bindings/AuditDto';
+import type { CaseDetailDto } from './bindings/CaseDetailDto';
+import type { CaseRow } from './bindings/CaseRow';
+import type { FieldErrorDto } from './bindings/FieldErrorDto';
+import type { FormDefDto } from './bindings/FormDefDto';
+import type { NewVault } from './bindings/NewVault';
+import type { TaskDto } from './bindings/TaskDto';
+import type { UiError } from './bindings/UiError';
+import type { UnlockedInfo } from './bindings/UnlockedInfo';
+import type { VaultInfo } from './bindings/VaultInfo';
 
-/** What the unlock screen needs before anything is decrypted. */
-export interface VaultInfo {
-  path: string;
-  exists: boolean;
-  unlocked: boolean;
-  demo_passphrase: string | null;
-}
+export type {
+  ActorDto,
+  AttachmentData,
+  AuditDto,
+  CaseDetailDto,
+  CaseRow,
+  FieldErrorDto,
+  FormDefDto,
+  NewVault,
+  TaskDto,
+  UiError,
+  UnlockedInfo,
+  VaultInfo,
+};
 
-/** What is shown once the vault is open. */
-export interface UnlockedInfo {
-  case_count: number;
-  device_name: string;
-  escrow_on: boolean;
-}
-
-/** Every command error: a stable code to translate, the library's message as fallback. */
-export interface UiError {
-  code: string;
-  message: string;
-}
+/** Form values as the library takes them: field name -> JSON value. */
+export type Values = Record<string, unknown>;
 
 export function isUiError(e: unknown): e is UiError {
   return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
@@ -30,14 +40,37 @@ export function isUiError(e: unknown): e is UiError {
 
 /** Turn whatever a command threw into a UiError. */
 export function toUiError(e: unknown): UiError {
-  if (isUiError(e)) return e;
-  return { code: 'internal', message: String(e) };
+  if (isUiError(e)) {
+    return { code: e.code, message: e.message, fields: e.fields ?? [], violations: e.violations ?? [] };
+  }
+  return { code: 'internal', message: String(e), fields: [], violations: [] };
 }
 
 export const api = {
   vaultInfo: () => invoke<VaultInfo>('vault_info'),
   unlock: (passphrase: string) => invoke<UnlockedInfo>('unlock', { passphrase }),
+  createVault: (vault: NewVault) => invoke<UnlockedInfo>('create_vault', { new: vault }),
   lock: () => invoke<void>('lock'),
+  getActor: () => invoke<ActorDto>('get_actor'),
+  setActor: (user: string, role: string) => invoke<ActorDto>('set_actor', { user, role }),
+  formDefinitions: () => invoke<FormDefDto[]>('form_definitions'),
+  listCases: () => invoke<CaseRow[]>('list_cases'),
+  caseDetail: (caseId: string) => invoke<CaseDetailDto>('case_detail', { case: caseId }),
+  createCase: (caseType: string, office: string) => invoke<string>('create_case', { caseType, office }),
+  saveForm: (caseId: string, form: string, item: string | null, values: Values) =>
+    invoke<string | null>('save_form', { case: caseId, form, item, values }),
+  validateForm: (caseId: string, form: string, values: Values, complete: boolean) =>
+    invoke<FieldErrorDto[]>('validate_form', { case: caseId, form, values, complete }),
+  changeStage: (caseId: string, to: string, reason: string) => invoke<void>('change_stage', { case: caseId, to, reason }),
+  addNote: (caseId: string, values: Values) => invoke<string>('add_note', { case: caseId, values }),
+  recordVisit: (caseId: string, values: Values) => invoke<string>('record_visit', { case: caseId, values }),
+  makeReferral: (caseId: string, values: Values) => invoke<string>('make_referral', { case: caseId, values }),
+  assignCase: (caseId: string, caseworker: string) => invoke<void>('assign_case', { case: caseId, caseworker }),
+  caseHistory: (caseId: string) => invoke<AuditDto[]>('case_history', { case: caseId }),
+  allTasks: () => invoke<TaskDto[]>('all_tasks'),
+  addAttachment: (caseId: string, name: string, mime: string, base64: string) =>
+    invoke<string>('add_attachment', { case: caseId, name, mime, base64 }),
+  getAttachment: (blob: string, mime: string) => invoke<AttachmentData>('get_attachment', { blob, mime }),
 };
 
 export type Api = typeof api;

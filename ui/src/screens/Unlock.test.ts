@@ -6,7 +6,7 @@ import type { Api, VaultInfo } from '../lib/api';
 const info: VaultInfo = { path: '/tmp/vault', exists: true, unlocked: false, demo_passphrase: 'demo words' };
 
 function fakeApi(unlock: Api['unlock']): Api {
-  return { vaultInfo: async () => info, unlock, lock: async () => {} };
+  return { vaultInfo: async () => info, unlock, lock: async () => {} } as unknown as Api;
 }
 
 afterEach(cleanup);

@@ -1,0 +1,200 @@
+//! Report commands for the Reports screen: compute the indicators for a
+//! period and office, and write the CSV export. A few lines each around
+//! `fieldcase::report`; the records they return are defined here and
+//! written to ui/src/lib/bindings/ by `cargo test -p fieldcase-desktop`.
+//!
+//! Reports hold aggregates only (no names, dates of birth, free text or case
+//! ids), so nothing returned or written here is case data. Suppression of
+//! small cells is on unless the UI asks for the internal view.
+
+use chrono::NaiveDate;
+use fieldcase::report::{self, export, Cell, Measure, Report, ReportOptions, Suppression};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use ts_rs::TS;
+
+use crate::session::{Session, UiError};
+
+macro_rules! report_dto {
+    ($item:item) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+        #[ts(export, export_to = "../../ui/src/lib/bindings/")]
+        $item
+    };
+}
+
+report_dto! {
+/// One figure of a report (a total or a breakdown cell).
+pub struct ReportCell {
+    /// Category, `"total"` for the total.
+    pub category: String,
+    /// Count, percentage, median days or ratio; null when withheld or empty.
+    pub value: Option<f64>,
+    /// Percent: numerator.
+    pub numerator: Option<u32>,
+    /// Percent: denominator; ratio: caseworkers.
+    pub denominator: Option<u32>,
+    /// Children (or referrals) the figure is about.
+    pub n: Option<u32>,
+    /// `small_cell` or `complementary` when withheld.
+    pub suppressed: Option<String>,
+}
+}
+
+report_dto! {
+/// An indicator's cells for one dimension.
+pub struct ReportBreakdown {
+    /// Dimension name.
+    pub dimension: String,
+    /// One cell per category.
+    pub cells: Vec<ReportCell>,
+}
+}
+
+report_dto! {
+/// One indicator with its definition.
+pub struct ReportIndicator {
+    /// `"1"` … `"25c"`.
+    pub id: String,
+    /// Short name.
+    pub title: String,
+    /// What is counted.
+    pub definition: String,
+    /// `count`, `percent`, `median_days` or `ratio`.
+    pub measure: String,
+    /// The total.
+    pub total: ReportCell,
+    /// The breakdowns.
+    pub breakdowns: Vec<ReportBreakdown>,
+}
+}
+
+report_dto! {
+/// A computed report.
+pub struct ReportView {
+    /// First day, YYYY-MM-DD.
+    pub from: String,
+    /// Last day, YYYY-MM-DD.
+    pub to: String,
+    /// Office, or null for all offices.
+    pub office: Option<String>,
+    /// Whether small cells were withheld.
+    pub suppressed: bool,
+    /// Cells of 1 to threshold − 1 children are withheld.
+    pub threshold: u32,
+    /// Cases left out as merged or duplicate.
+    pub merged_or_duplicate: u32,
+    /// Cases left out as erased.
+    pub erased: u32,
+    /// The indicators.
+    pub indicators: Vec<ReportIndicator>,
+}
+}
+
+fn small(v: Option<u64>) -> Option<u32> {
+    v.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn cell(c: &Cell) -> ReportCell {
+    ReportCell {
+        category: c.category.clone(),
+        value: c.value,
+        numerator: small(c.numerator),
+        denominator: small(c.denominator),
+        n: small(c.n),
+        suppressed: c.suppressed.map(|s| match s {
+            Suppression::SmallCell => "small_cell".to_string(),
+            Suppression::Complementary => "complementary".to_string(),
+        }),
+    }
+}
+
+fn measure(m: Measure) -> String {
+    match m {
+        Measure::Count => "count",
+        Measure::Percent => "percent",
+        Measure::MedianDays => "median_days",
+        Measure::Ratio => "ratio",
+    }
+    .to_string()
+}
+
+/// The screen's view of a report.
+pub fn view(r: &Report) -> ReportView {
+    ReportView {
+        from: r.from.to_string(),
+        to: r.to.to_string(),
+        office: r.office.clone(),
+        suppressed: r.suppressed,
+        threshold: small(Some(r.threshold)).unwrap_or(5),
+        merged_or_duplicate: small(Some(r.exclusions.merged_or_duplicate)).unwrap_or(0),
+        erased: small(Some(r.exclusions.erased)).unwrap_or(0),
+        indicators: r
+            .indicators
+            .iter()
+            .map(|i| ReportIndicator {
+                id: i.id.clone(),
+                title: i.title.clone(),
+                definition: i.definition.clone(),
+                measure: measure(i.measure),
+                total: cell(&i.total),
+                breakdowns: i
+                    .breakdowns
+                    .iter()
+                    .map(|b| ReportBreakdown { dimension: b.dimension.clone(), cells: b.cells.iter().map(cell).collect() })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn options(from: &str, to: &str, office: Option<String>, suppress: bool) -> Result<ReportOptions, UiError> {
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| UiError::new("bad_date", format!("{s:?} is not a date (YYYY-MM-DD)")))
+    };
+    Ok(ReportOptions { from: date(from)?, to: date(to)?, office: office.filter(|o| !o.is_empty()), suppress })
+}
+
+fn compute(session: &Session, o: &ReportOptions) -> Result<Report, UiError> {
+    session.with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::new("report_failed", e.to_string())))
+}
+
+/// Compute every indicator for the period and office.
+#[tauri::command]
+pub async fn report_compute(
+    session: State<'_, Session>,
+    from: String,
+    to: String,
+    office: Option<String>,
+    suppress: bool,
+) -> Result<ReportView, UiError> {
+    let o = options(&from, &to, office, suppress)?;
+    Ok(view(&compute(&session, &o)?))
+}
+
+/// Write one CSV file per indicator (always with small cells withheld: an
+/// export leaves the device) into `dir`; returns the files written.
+#[tauri::command]
+pub async fn report_export_csv(
+    session: State<'_, Session>,
+    from: String,
+    to: String,
+    office: Option<String>,
+    dir: String,
+) -> Result<Vec<String>, UiError> {
+    let o = options(&from, &to, office, true)?;
+    let r = compute(&session, &o)?;
+    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::new("export_failed", e.to_string()))?;
+    Ok(files.iter().map(|f| f.display().to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_checked() {
+        assert!(options("2026-01-01", "2026-01-31", Some(String::new()), true).unwrap().office.is_none());
+        assert_eq!(options("01/02/2026", "2026-01-31", None, true).unwrap_err().code, "bad_date");
+    }
+}

@@ -1,0 +1,1136 @@
+//! Sync and office commands: export and import bundles, enrollment, the
+//! roster, conflict review and case transfer. Each command is a few lines
+//! around `fieldcase::sync` and `CaseStore`; what they return is in
+//! [`crate::sync_dto`].
+//!
+//! Long work (building, decrypting and checking bundles) runs in async
+//! commands, so on Tauri's worker threads rather than the window's main
+//! thread, and reports its progress through a [`Channel`].
+//!
+//! Files: the window has no file-system access of its own. It names a path
+//! (typed, or picked from the folders [`sync_places`] suggests) and these
+//! commands read or write exactly that file. Bundles are age ciphertext and
+//! enrollment requests hold only public keys, so nothing written here is
+//! plaintext case data.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use fieldcase::model::event::Role;
+use fieldcase::model::forms;
+use fieldcase::model::projection::FieldStatus;
+use fieldcase::model::store::{CaseStore, CaseSummary};
+use fieldcase::sync::transfer::{self, TransferError};
+use fieldcase::sync::{self, ImportError, ImportReport, Progress, SyncError};
+use serde_json::Value;
+use tauri::ipc::Channel;
+use tauri::State;
+use uuid::Uuid;
+
+use crate::dto::LabelsDto;
+use crate::session::{Session, UiError};
+use crate::sync_dto::{
+    CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile, ImportOutcome, PreviewCase, PreviewConflict,
+    PreviewDuplicate, PreviewTransfer, SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
+};
+
+/// Largest bundle the app reads into memory. The library enforces its own
+/// limits on what is inside; this only stops a wrong pick (a disk image, a
+/// video) from being read whole.
+const MAX_BUNDLE_FILE: u64 = 2 * 1024 * 1024 * 1024;
+/// Largest enrollment request file (a few hundred bytes in practice).
+const MAX_REQUEST_FILE: u64 = 64 * 1024;
+
+/// The bundle last previewed, kept so that Apply imports exactly the bytes
+/// that were previewed, even if the file on the USB drive changes meanwhile.
+/// It is ciphertext; it is dropped on apply, on cancel and on a new preview.
+#[derive(Default)]
+pub struct PendingImport {
+    held: Mutex<Option<(String, Vec<u8>)>>,
+}
+
+impl PendingImport {
+    fn put(&self, path: String, bytes: Vec<u8>) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, bytes));
+    }
+
+    fn take(&self, path: &str) -> Option<Vec<u8>> {
+        let mut guard = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.take() {
+            Some((p, bytes)) if p == path => Some(bytes),
+            other => {
+                *guard = other;
+                None
+            }
+        }
+    }
+
+    fn clear(&self) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+// ------------------------------------------------------------------ errors
+
+/// A refused bundle: a code per kind of refusal for the UI, and the
+/// library's one-line reason (which says what to do).
+pub fn import_error(e: ImportError) -> UiError {
+    let code = match &e {
+        ImportError::NotAgeFile | ImportError::NotABundle(_) => "bundle_not_a_bundle",
+        ImportError::WrongRecipient => "bundle_wrong_recipient",
+        ImportError::Damaged { .. } => "bundle_damaged",
+        ImportError::UnsupportedVersion { .. } => "bundle_unsupported_version",
+        ImportError::WrongOffice { .. } => "bundle_wrong_office",
+        ImportError::UnknownSender { .. } => "bundle_unknown_sender",
+        ImportError::RevokedSender { .. } | ImportError::RevokedAuthor { .. } => "bundle_revoked",
+        ImportError::BadSignature { .. } => "bundle_bad_signature",
+        ImportError::SequenceBackwards { .. } => "bundle_sequence_backwards",
+        ImportError::WrongKind(_) => "bundle_wrong_kind",
+        ImportError::NotEnrolled => "not_enrolled",
+        ImportError::Rejected(_) | ImportError::RoleNotGranted { .. } => "bundle_event_refused",
+        ImportError::Io(_) => "file_unreadable",
+        _ => "bundle_refused",
+    };
+    UiError::new(code, e.to_string())
+}
+
+/// A sync operation that failed before any bundle was read.
+pub fn sync_error(e: SyncError) -> UiError {
+    let code = match &e {
+        SyncError::NotOffice => "not_office",
+        SyncError::IsOffice => "is_office",
+        SyncError::NotEnrolled => "not_enrolled",
+        SyncError::AlreadyEnrolled(_) => "already_enrolled",
+        SyncError::UnknownDevice(_) => "unknown_device",
+        SyncError::Revoked(_) => "device_revoked",
+        SyncError::Enrollment(_) => "enrollment_refused",
+        SyncError::Build(_) => "bundle_build_failed",
+        SyncError::Store(_) => "",
+    };
+    match e {
+        SyncError::Store(s) => UiError::from(s),
+        other => UiError::new(code, other.to_string()),
+    }
+}
+
+fn transfer_error(e: TransferError) -> UiError {
+    match e {
+        TransferError::Refused(i) => import_error(i),
+        TransferError::Sync(s) => sync_error(s),
+        TransferError::NotOpen { .. } => UiError::new("transfer_not_open", e.to_string()),
+        TransferError::NoConsent(_) => UiError::new("transfer_no_consent", e.to_string()),
+        TransferError::Pending { .. } => UiError::new("transfer_pending", e.to_string()),
+        TransferError::BadArgument(_) => UiError::new("transfer_bad_argument", e.to_string()),
+        TransferError::ForeignOrigin { .. } => UiError::new("transfer_foreign_origin", e.to_string()),
+    }
+}
+
+fn bad_input(message: impl Into<String>) -> UiError {
+    UiError::new("bad_input", message)
+}
+
+fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
+    Uuid::parse_str(s.trim()).map_err(|_| bad_input(format!("{what} {s:?} is not an id")))
+}
+
+// ------------------------------------------------------------------ files
+
+/// A path the UI gave: absolute, so that it never depends on the app's
+/// working directory.
+fn absolute(path: &str) -> Result<PathBuf, UiError> {
+    let p = PathBuf::from(path.trim());
+    if path.trim().is_empty() {
+        return Err(UiError::new("no_path", "choose a file first"));
+    }
+    if !p.is_absolute() {
+        return Err(bad_input(format!("{path:?} is not a full path (it must start with /)")));
+    }
+    Ok(p)
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
+    let meta = std::fs::metadata(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(UiError::new("file_unreadable", format!("{} is not a file", path.display())));
+    }
+    if meta.len() > limit {
+        return Err(UiError::new(
+            "file_too_large",
+            format!("{} is {} bytes, more than {limit}", path.display(), meta.len()),
+        ));
+    }
+    std::fs::read(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))
+}
+
+/// Write through a temporary file and a rename, so a half-written bundle
+/// never carries the final name; an existing file is never replaced.
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
+    if path.exists() {
+        return Err(UiError::new(
+            "file_exists",
+            format!("{} already exists; choose another name", path.display()),
+        ));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| UiError::new("no_such_folder", format!("the folder of {} does not exist", path.display())))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory is synced (USB sticks
+        // are often pulled right after).
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        let code = if e.kind() == std::io::ErrorKind::StorageFull {
+            "disk_full"
+        } else {
+            "file_unwritable"
+        };
+        return Err(UiError::new(code, format!("cannot write {}: {e}", path.display())));
+    }
+    Ok(WrittenFile {
+        path: path.display().to_string(),
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Folders where bundles are usually exchanged: mounted removable drives
+/// (`/media/USER/*`, `/run/media/USER/*`, `/media/*`) first, then the home
+/// folder and its Documents/Downloads.
+pub fn places() -> Vec<SyncPlace> {
+    let mut out = Vec::new();
+    let user = std::env::var("USER").unwrap_or_default();
+    let mut roots = vec![PathBuf::from("/run/media").join(&user), PathBuf::from("/media").join(&user)];
+    roots.push(PathBuf::from("/media"));
+    for root in roots {
+        let Ok(entries) = std::fs::read_dir(&root) else { continue };
+        let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        dirs.sort();
+        for d in dirs {
+            // /media/USER itself is a root above, not a drive.
+            if d.file_name().is_some_and(|n| n == std::ffi::OsStr::new(&user)) && root == Path::new("/media") {
+                continue;
+            }
+            let s = d.display().to_string();
+            if !out.iter().any(|p: &SyncPlace| p.path == s) {
+                out.push(SyncPlace {
+                    path: s,
+                    kind: "usb".into(),
+                });
+            }
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_dir()) {
+        for d in [home.join("Documents"), home.join("Downloads"), home.clone()] {
+            if d.is_dir() {
+                out.push(SyncPlace {
+                    path: d.display().to_string(),
+                    kind: "home".into(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Files ending in `ext` directly inside `dirs`, newest first.
+pub fn find_files(dirs: &[String], ext: &str) -> Vec<FoundFile> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(d) else { continue };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().and_then(|x| x.to_str()) != Some(ext) {
+                continue;
+            }
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let modified_millis = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64);
+            out.push(FoundFile {
+                path: path.display().to_string(),
+                name: e.file_name().to_string_lossy().into_owned(),
+                bytes: meta.len(),
+                modified_millis,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.modified_millis.cmp(&a.modified_millis).then(a.path.cmp(&b.path)));
+    out.dedup_by(|a, b| a.path == b.path);
+    out
+}
+
+fn to_progress(p: Progress) -> SyncProgress {
+    match p {
+        Progress::Unpacked { bytes } => SyncProgress::Unpacked { bytes },
+        Progress::Events { done, total } => SyncProgress::Events { done, total },
+        Progress::Committing => SyncProgress::Committing,
+        Progress::Encrypting { bytes } => SyncProgress::Encrypting { bytes },
+    }
+}
+
+/// A progress callback that forwards to the UI. A closed channel (the
+/// window went away) must not stop the operation, so send errors are ignored.
+fn reporter(channel: &Channel<SyncProgress>) -> impl FnMut(Progress) + '_ {
+    move |p| {
+        let _ = channel.send(to_progress(p));
+    }
+}
+
+// ------------------------------------------------------------------ overview
+
+/// Where this vault stands: office or device, enrolled or not, its keys.
+pub fn overview(store: &CaseStore) -> Result<SyncOverview, UiError> {
+    let roster = sync::exchange::roster(store)?;
+    let device = store.vault().device();
+    let date = chrono::Utc::now().format("%Y%m%d-%H%M");
+    let slug: String = device
+        .device_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    Ok(SyncOverview {
+        is_office: sync::is_office(store)?,
+        enrolled: roster.is_some(),
+        office_name: roster.as_ref().map(|r| r.roster.office_name.clone()),
+        office_id: roster.as_ref().map(|r| r.roster.office_id.to_string()),
+        roster_serial: roster.as_ref().map(|r| u32::try_from(r.roster.serial).unwrap_or(u32::MAX)),
+        device_id: device.device_id.to_string(),
+        device_name: device.device_name.clone(),
+        user_name: device.user_name.clone(),
+        role: device.role.clone(),
+        recipient: sync::recipient(store),
+        signing_key: hex_key(store),
+        suggested_bundle_name: format!("fieldcase-{}-{date}.fcb", slug.trim_matches('-')),
+    })
+}
+
+fn hex_key(store: &CaseStore) -> String {
+    store
+        .vault()
+        .verifying_key()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// ------------------------------------------------------------------ export / import
+
+/// Device: write every event the office has not acknowledged to `out`.
+pub fn export_to_office(store: &mut CaseStore, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<WrittenFile, UiError> {
+    if out.exists() {
+        return Err(UiError::new(
+            "file_exists",
+            format!("{} already exists; choose another name", out.display()),
+        ));
+    }
+    let bytes = sync::export_for_office(store, progress).map_err(sync_error)?;
+    write_new_file(out, &bytes)
+}
+
+/// Office: write the bundle for one enrolled device to `out`.
+pub fn export_to_device(
+    store: &mut CaseStore,
+    device: Uuid,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<WrittenFile, UiError> {
+    if out.exists() {
+        return Err(UiError::new(
+            "file_exists",
+            format!("{} already exists; choose another name", out.display()),
+        ));
+    }
+    let bytes = sync::export_for_device(store, device, progress).map_err(sync_error)?;
+    write_new_file(out, &bytes)
+}
+
+fn summary_index(store: &CaseStore) -> Result<HashMap<Uuid, CaseSummary>, UiError> {
+    Ok(store.list_cases()?.into_iter().map(|c| (c.id, c)).collect())
+}
+
+fn child_name(c: &CaseSummary) -> Option<String> {
+    let parts: Vec<&str> = [c.given_names.as_deref(), c.family_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+fn preview_case(index: &HashMap<Uuid, CaseSummary>, id: Uuid) -> PreviewCase {
+    let known = index.get(&id);
+    PreviewCase {
+        id: id.to_string(),
+        case_number: known.map(|c| c.case_number.clone()),
+        name: known.and_then(child_name),
+    }
+}
+
+fn form_labels(form: &str, field: &str) -> (Option<LabelsDto>, Option<LabelsDto>) {
+    let def = forms::registry().get(form);
+    (
+        def.map(|d| LabelsDto::from(&d.title)),
+        def.and_then(|d| d.field_path(field)).map(|f| LabelsDto::from(&f.labels)),
+    )
+}
+
+/// The report of an import (or preview) as the UI shows it.
+pub fn outcome(store: &CaseStore, path: &str, file_bytes: u64, r: &ImportReport) -> Result<ImportOutcome, UiError> {
+    let index = summary_index(store)?;
+    let kind = serde_json::to_value(r.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(ImportOutcome {
+        path: path.to_string(),
+        file_bytes,
+        dry_run: r.dry_run,
+        bundle_id: r.bundle_id.to_string(),
+        kind,
+        sender: r.sender.to_string(),
+        sender_name: r.sender_name.clone(),
+        sender_key: r.sender_key.clone(),
+        sender_seq: u32::try_from(r.sender_seq).unwrap_or(u32::MAX),
+        replay: r.replay,
+        roster_serial: r.roster_serial.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
+        new_cases: r.preview.new_cases.iter().map(|id| preview_case(&index, *id)).collect(),
+        updated_cases: r.preview.updated_cases.iter().map(|id| preview_case(&index, *id)).collect(),
+        new_events: count(r.preview.new_events),
+        known_events: count(r.preview.known_events),
+        conflicts: r
+            .preview
+            .conflicts
+            .iter()
+            .map(|c| {
+                let (form_title, field_label) = form_labels(&c.form, &c.field);
+                PreviewConflict {
+                    case_id: c.case.to_string(),
+                    case_number: index.get(&c.case).map(|s| s.case_number.clone()),
+                    form: c.form.clone(),
+                    form_title,
+                    field: c.field.clone(),
+                    field_label,
+                    heads: count(c.heads),
+                    protected: c.protected,
+                }
+            })
+            .collect(),
+        suspected_duplicates: r
+            .suspected_duplicates
+            .iter()
+            .map(|d| PreviewDuplicate {
+                new_case: d.new_case.to_string(),
+                existing_case: d.existing_case.to_string(),
+                existing_number: d.existing_number.clone(),
+                reason: d.reason.clone(),
+            })
+            .collect(),
+        transfer: r.transfer.as_ref().map(|t| PreviewTransfer {
+            case_id: t.case_id.to_string(),
+            status: t.status.clone(),
+            reason: t.reason.clone(),
+            peer_key: t.peer_key.clone(),
+        }),
+    })
+}
+
+/// Check a bundle and say what importing it would change; nothing is written.
+pub fn preview_import(
+    store: &mut CaseStore,
+    path: &str,
+    bytes: &[u8],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportOutcome, UiError> {
+    let report = sync::import_bundle(store, bytes, true, progress).map_err(import_error)?;
+    outcome(store, path, bytes.len() as u64, &report)
+}
+
+/// Import a bundle, all or nothing.
+pub fn apply_import(store: &mut CaseStore, path: &str, bytes: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<ImportOutcome, UiError> {
+    let report = sync::import_bundle(store, bytes, false, progress).map_err(import_error)?;
+    outcome(store, path, bytes.len() as u64, &report)
+}
+
+// ------------------------------------------------------------------ enrollment and roster
+
+/// Device: write this vault's enrollment request (public keys only).
+pub fn write_enrollment_request(store: &CaseStore, out: &Path) -> Result<WrittenFile, UiError> {
+    let req = sync::enrollment_request(store).map_err(sync_error)?;
+    let bytes = serde_json::to_vec_pretty(&req).map_err(|e| UiError::new("internal", e.to_string()))?;
+    write_new_file(out, &bytes)
+}
+
+/// Office: read and check a request file before approving it.
+pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestView, UiError> {
+    let bytes = read_limited(path, MAX_REQUEST_FILE)?;
+    let req = sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
+    let already = sync::exchange::roster(store)?.is_some_and(|r| r.roster.device(req.device_id).is_some());
+    Ok(EnrollmentRequestView {
+        path: path.display().to_string(),
+        device_id: req.device_id.to_string(),
+        device_name: req.device_name,
+        user: req.user,
+        role: req.role.as_str().to_string(),
+        signing_key: req.signing_key,
+        created: req.created,
+        already_enrolled: already,
+    })
+}
+
+/// Office: approve a request with `role` and write the device's enrollment bundle.
+pub fn approve(
+    store: &mut CaseStore,
+    request: &Path,
+    role: &str,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<WrittenFile, UiError> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: fieldcase::model::event::UnknownRole| bad_input(e.to_string()))?;
+    if out.exists() {
+        return Err(UiError::new(
+            "file_exists",
+            format!("{} already exists; choose another name", out.display()),
+        ));
+    }
+    let bytes = read_limited(request, MAX_REQUEST_FILE)?;
+    let bundle = sync::approve_enrollment(store, &bytes, role, progress).map_err(sync_error)?;
+    write_new_file(out, &bundle)
+}
+
+/// The roster's devices, the office first.
+pub fn devices(store: &CaseStore) -> Result<Vec<DeviceEntry>, UiError> {
+    let Some(signed) = sync::exchange::roster(store)? else {
+        return Ok(Vec::new());
+    };
+    let office = signed.roster.office_id;
+    let mut out: Vec<DeviceEntry> = signed
+        .roster
+        .devices
+        .iter()
+        .map(|d| DeviceEntry {
+            device_id: d.device_id.to_string(),
+            name: d.name.clone(),
+            user: d.user.clone(),
+            role: d.role.as_str().to_string(),
+            enrolled_at: d.enrolled_at.clone(),
+            revoked_at: d.revoked_at.clone(),
+            is_office: d.device_id == office,
+        })
+        .collect();
+    out.sort_by(|a, b| b.is_office.cmp(&a.is_office).then(a.name.cmp(&b.name)));
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ conflicts
+
+fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Every field with several values, in cases that have any: protected ones
+/// (waiting for a person) first, then the ones merged automatically.
+pub fn conflicts(store: &CaseStore) -> Result<Vec<ConflictEntry>, UiError> {
+    let names: HashMap<Uuid, String> = sync::exchange::roster(store)?
+        .map(|r| r.roster.devices.iter().map(|d| (d.device_id, d.name.clone())).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for case in store.list_cases()?.into_iter().filter(|c| c.conflicts > 0 || c.needs_review) {
+        let detail = store.case_detail(case.id)?;
+        for f in detail.fields.into_iter().filter(|f| f.heads.len() > 1) {
+            let def = forms::registry().get(&f.form);
+            let field_def = def.and_then(|d| d.field_path(&f.field));
+            let heads = f
+                .heads
+                .iter()
+                .map(|h| ConflictHead {
+                    event: h.event.to_string(),
+                    value_json: json_text(&h.value),
+                    value_labels: h
+                        .value
+                        .as_str()
+                        .and_then(|v| field_def?.option(v))
+                        .map(|o| LabelsDto::from(&o.labels)),
+                    when_millis: h.hlc.millis,
+                    author: h.author.clone(),
+                    device_id: h.device_id.to_string(),
+                    device_name: names.get(&h.device_id).cloned(),
+                })
+                .collect();
+            out.push(ConflictEntry {
+                case_id: case.id.to_string(),
+                case_number: case.case_number.clone(),
+                child_name: child_name(&case),
+                form_title: def.map(|d| LabelsDto::from(&d.title)),
+                field_label: field_def.map(|fd| LabelsDto::from(&fd.labels)),
+                form: f.form,
+                item: f.item.map(|i| i.to_string()),
+                field: f.field,
+                protected: f.status == FieldStatus::NeedsReview,
+                shown_json: f.value.as_ref().map(json_text),
+                heads,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.protected
+            .cmp(&a.protected)
+            .then(a.case_number.cmp(&b.case_number))
+            .then(a.field.cmp(&b.field))
+    });
+    Ok(out)
+}
+
+/// Settle a conflict with the value of one of its heads (`event`). Taking the
+/// value from the head here, not from the UI, means the choice can only be
+/// one of the values really in conflict.
+pub fn resolve(store: &mut CaseStore, case: Uuid, form: &str, item: Option<Uuid>, field: &str, event: Uuid) -> Result<(), UiError> {
+    let detail = store.case_detail(case)?;
+    let f = detail
+        .fields
+        .into_iter()
+        .find(|f| f.form == form && f.item == item && f.field == field)
+        .ok_or_else(|| UiError::new("no_conflict", format!("case has no field {form}.{field}")))?;
+    let head = f.heads.into_iter().find(|h| h.event == event).ok_or_else(|| {
+        UiError::new(
+            "conflict_changed",
+            "that value is no longer one of the field's values (it was resolved meanwhile); reload",
+        )
+    })?;
+    store.resolve_conflict(case, form, item, field, head.value)?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ transfer
+
+/// Open cases, for the transfer picker.
+pub fn case_choices(store: &CaseStore) -> Result<Vec<CaseChoice>, UiError> {
+    Ok(store
+        .list_cases()?
+        .into_iter()
+        .map(|c| CaseChoice {
+            id: c.id.to_string(),
+            name: child_name(&c),
+            case_number: c.case_number,
+            stage: c.stage,
+        })
+        .collect())
+}
+
+/// Office: write a transfer bundle of `case` for another office.
+pub fn transfer_out(
+    store: &mut CaseStore,
+    case: Uuid,
+    to_recipient: &str,
+    to_key: &str,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<WrittenFile, UiError> {
+    if out.exists() {
+        return Err(UiError::new(
+            "file_exists",
+            format!("{} already exists; choose another name", out.display()),
+        ));
+    }
+    let bytes = transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress).map_err(transfer_error)?;
+    write_new_file(out, &bytes)
+}
+
+/// The transfers this office sent.
+pub fn sent(store: &CaseStore) -> Result<Vec<SentTransfer>, UiError> {
+    let index = summary_index(store)?;
+    Ok(transfer::sent_transfers(store)?
+        .into_iter()
+        .map(|(bundle, case, status, reason)| SentTransfer {
+            bundle_id: bundle.to_string(),
+            case_id: case.to_string(),
+            case_number: index.get(&case).map(|c| c.case_number.clone()),
+            status,
+            reason,
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------------ duplicates
+
+/// Suspected duplicate cases, most likely first (merged cases left out).
+pub fn duplicates(store: &CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
+    let index = summary_index(store)?;
+    let pairs = fieldcase::search::duplicates::find_duplicates(store.vault().conn())
+        .map_err(|e| UiError::new("search_error", e.to_string()))?;
+    let name = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).and_then(child_name);
+    let live = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).is_some_and(|c| c.stage != "duplicate");
+    Ok(pairs
+        .into_iter()
+        .filter(|p| live(&p.case_a) && live(&p.case_b))
+        .map(|p| DuplicateEntry {
+            name_a: name(&p.case_a),
+            name_b: name(&p.case_b),
+            explanation: p.explanation(),
+            case_a: p.case_a,
+            number_a: p.number_a,
+            case_b: p.case_b,
+            number_b: p.number_b,
+            score: p.score,
+        })
+        .collect())
+}
+
+/// Merge case `duplicate` into case `into` (a `case.merged` event; nothing is deleted).
+pub fn merge_cases(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<(), UiError> {
+    fieldcase::search::merge::merge(store, duplicate, into).map_err(|e| UiError::new("merge_refused", e.to_string()))?;
+    Ok(())
+}
+
+// ================================================================== commands
+
+/// This vault's role in sync and its keys.
+#[tauri::command]
+pub async fn sync_overview(session: State<'_, Session>) -> Result<SyncOverview, UiError> {
+    session.with_store(|s| overview(s))
+}
+
+/// Folders where bundles are usually exchanged (USB drives first).
+#[tauri::command]
+pub async fn sync_places() -> Result<Vec<SyncPlace>, UiError> {
+    Ok(places())
+}
+
+/// Bundle (`fcb`) or request (`json`) files in the suggested folders and `extra`.
+#[tauri::command]
+pub async fn sync_find_files(kind: String, extra: Option<String>) -> Result<Vec<FoundFile>, UiError> {
+    let ext = match kind.as_str() {
+        "bundle" => "fcb",
+        "request" => "json",
+        _ => return Err(bad_input(format!("unknown file kind {kind:?}"))),
+    };
+    let mut dirs: Vec<String> = places().into_iter().map(|p| p.path).collect();
+    if let Some(e) = extra.filter(|e| !e.trim().is_empty()) {
+        dirs.insert(0, absolute(&e)?.display().to_string());
+    }
+    Ok(find_files(&dirs, ext))
+}
+
+/// Device: export a bundle for the office to `path`.
+#[tauri::command]
+pub async fn sync_export(session: State<'_, Session>, path: String, progress: Channel<SyncProgress>) -> Result<WrittenFile, UiError> {
+    let out = absolute(&path)?;
+    session.with_store(|s| export_to_office(s, &out, &mut reporter(&progress)))
+}
+
+/// Check a bundle and report what importing it would change. Nothing is
+/// written; the bytes are held for [`sync_apply_import`].
+#[tauri::command]
+pub async fn sync_preview_import(
+    session: State<'_, Session>,
+    pending: State<'_, PendingImport>,
+    path: String,
+    progress: Channel<SyncProgress>,
+) -> Result<ImportOutcome, UiError> {
+    pending.clear();
+    let file = absolute(&path)?;
+    let bytes = read_limited(&file, MAX_BUNDLE_FILE)?;
+    let result = session.with_store(|s| preview_import(s, &path, &bytes, &mut reporter(&progress)))?;
+    if !result.replay {
+        pending.put(path, bytes);
+    }
+    Ok(result)
+}
+
+/// Import the bundle previewed last (the same bytes), all or nothing.
+#[tauri::command]
+pub async fn sync_apply_import(
+    session: State<'_, Session>,
+    pending: State<'_, PendingImport>,
+    path: String,
+    progress: Channel<SyncProgress>,
+) -> Result<ImportOutcome, UiError> {
+    let bytes = pending
+        .take(&path)
+        .ok_or_else(|| UiError::new("no_preview", "preview the bundle before importing it"))?;
+    session.with_store(|s| apply_import(s, &path, &bytes, &mut reporter(&progress)))
+}
+
+/// Forget the previewed bundle.
+#[tauri::command]
+pub async fn sync_cancel_import(pending: State<'_, PendingImport>) -> Result<(), UiError> {
+    pending.clear();
+    Ok(())
+}
+
+/// Device: write an enrollment request for the office.
+#[tauri::command]
+pub async fn sync_enrollment_request(session: State<'_, Session>, path: String) -> Result<WrittenFile, UiError> {
+    let out = absolute(&path)?;
+    session.with_store(|s| write_enrollment_request(s, &out))
+}
+
+/// Office: the enrolled devices.
+#[tauri::command]
+pub async fn office_devices(session: State<'_, Session>) -> Result<Vec<DeviceEntry>, UiError> {
+    session.with_store(|s| devices(s))
+}
+
+/// Office: read and check an enrollment request.
+#[tauri::command]
+pub async fn office_read_request(session: State<'_, Session>, path: String) -> Result<EnrollmentRequestView, UiError> {
+    let file = absolute(&path)?;
+    session.with_store(|s| read_request(s, &file))
+}
+
+/// Office: approve a request and write the enrollment bundle.
+#[tauri::command]
+pub async fn office_approve(
+    session: State<'_, Session>,
+    request: String,
+    role: String,
+    out: String,
+    progress: Channel<SyncProgress>,
+) -> Result<WrittenFile, UiError> {
+    let (request, out) = (absolute(&request)?, absolute(&out)?);
+    session.with_store(|s| approve(s, &request, &role, &out, &mut reporter(&progress)))
+}
+
+/// Office: revoke a device.
+#[tauri::command]
+pub async fn office_revoke(session: State<'_, Session>, device: String) -> Result<(), UiError> {
+    let device = parse_uuid(&device, "device")?;
+    session.with_store(|s| sync::revoke(s, device).map_err(sync_error))
+}
+
+/// Office: write the bundle for one device.
+#[tauri::command]
+pub async fn office_export_for_device(
+    session: State<'_, Session>,
+    device: String,
+    path: String,
+    progress: Channel<SyncProgress>,
+) -> Result<WrittenFile, UiError> {
+    let device = parse_uuid(&device, "device")?;
+    let out = absolute(&path)?;
+    session.with_store(|s| export_to_device(s, device, &out, &mut reporter(&progress)))
+}
+
+/// Fields with several values.
+#[tauri::command]
+pub async fn office_conflicts(session: State<'_, Session>) -> Result<Vec<ConflictEntry>, UiError> {
+    session.with_store(|s| conflicts(s))
+}
+
+/// Settle a conflict with the value of head `event`.
+#[tauri::command]
+pub async fn office_resolve_conflict(
+    session: State<'_, Session>,
+    case: String,
+    form: String,
+    item: Option<String>,
+    field: String,
+    event: String,
+) -> Result<(), UiError> {
+    let case = parse_uuid(&case, "case")?;
+    let item = item.as_deref().map(|i| parse_uuid(i, "item")).transpose()?;
+    let event = parse_uuid(&event, "value")?;
+    session.with_store(|s| resolve(s, case, &form, item, &field, event))
+}
+
+/// Cases, for the transfer picker.
+#[tauri::command]
+pub async fn office_case_choices(session: State<'_, Session>) -> Result<Vec<CaseChoice>, UiError> {
+    session.with_store(|s| case_choices(s))
+}
+
+/// Office: write a transfer bundle for another office.
+#[tauri::command]
+pub async fn office_transfer(
+    session: State<'_, Session>,
+    case: String,
+    to_recipient: String,
+    to_key: String,
+    path: String,
+    progress: Channel<SyncProgress>,
+) -> Result<WrittenFile, UiError> {
+    let out = absolute(&path)?;
+    session.with_store(|s| {
+        let case = s.find_case(&case)?;
+        transfer_out(s, case, &to_recipient, &to_key, &out, &mut reporter(&progress))
+    })
+}
+
+/// Office: transfers sent and their receipts.
+#[tauri::command]
+pub async fn office_transfers(session: State<'_, Session>) -> Result<Vec<SentTransfer>, UiError> {
+    session.with_store(|s| sent(s))
+}
+
+/// Office: suspected duplicate cases.
+#[tauri::command]
+pub async fn office_duplicates(session: State<'_, Session>) -> Result<Vec<DuplicateEntry>, UiError> {
+    session.with_store(|s| duplicates(s))
+}
+
+/// Office: merge case `duplicate` into `into`.
+#[tauri::command]
+pub async fn office_merge(session: State<'_, Session>, duplicate: String, into: String) -> Result<(), UiError> {
+    let (duplicate, into) = (parse_uuid(&duplicate, "case")?, parse_uuid(&into, "case")?);
+    session.with_store(|s| merge_cases(s, duplicate, into))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+    use serde_json::{json, Map};
+
+    fn pass() -> SecretString {
+        SecretString::from("sync screen test passphrase".to_string())
+    }
+
+    fn make(dir: &Path, name: &str, role: &str) -> CaseStore {
+        let options = VaultOptions {
+            scrypt_log_n: Some(10),
+            ..VaultOptions::default()
+        };
+        let opts = InitOptions {
+            name: name.into(),
+            role: role.into(),
+            escrow: None,
+        };
+        CaseStore::init_with(dir, &pass(), opts, &options).expect("init")
+    }
+
+    fn office(dir: &Path) -> CaseStore {
+        let mut o = make(dir, "Agadez office", "data_manager");
+        sync::make_office(&mut o, "Agadez").expect("make office");
+        o
+    }
+
+    fn values(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    fn quiet() -> impl FnMut(Progress) {
+        |_| {}
+    }
+
+    /// Enroll `dev` through the files the screens write and read.
+    fn enroll_by_files(o: &mut CaseStore, dev: &mut CaseStore, tmp: &Path) {
+        let name = dev.vault().device().device_name.clone();
+        let req = tmp.join(format!("req-{name}.json"));
+        write_enrollment_request(dev, &req).expect("request");
+        let view = read_request(o, &req).expect("read request");
+        assert_eq!(
+            (view.user.as_str(), view.role.as_str(), view.already_enrolled),
+            (name.as_str(), "caseworker", false)
+        );
+        let bundle = tmp.join(format!("enroll-{name}.fcb"));
+        approve(o, &req, &view.role, &bundle, &mut quiet()).expect("approve");
+        let path = bundle.display().to_string();
+        let bytes = std::fs::read(&bundle).unwrap();
+        let p = preview_import(dev, &path, &bytes, &mut quiet()).expect("preview enrollment");
+        assert_eq!((p.kind.as_str(), p.dry_run), ("enrollment", true));
+        assert!(!overview(dev).unwrap().enrolled, "a preview must not enroll");
+        apply_import(dev, &path, &bytes, &mut quiet()).expect("apply enrollment");
+        assert!(overview(dev).unwrap().enrolled);
+    }
+
+    #[test]
+    fn export_then_preview_changes_nothing_and_apply_imports() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        let mut a = make(&t.path().join("a"), "amina", "caseworker");
+        enroll_by_files(&mut o, &mut a, t.path());
+        let c = a.create_case("uasc", "Agadez").unwrap();
+        a.save_form(
+            c,
+            "registration_bia",
+            None,
+            values(json!({"given_names": "Mariama", "family_name": "Bah"})),
+        )
+        .unwrap();
+
+        let out = t.path().join("up.fcb");
+        let mut seen = Vec::new();
+        let written = export_to_office(&mut a, &out, &mut |p| seen.push(p)).expect("export");
+        assert_eq!(written.bytes, std::fs::metadata(&out).unwrap().len());
+        assert!(seen.iter().any(|p| matches!(p, Progress::Encrypting { .. })), "{seen:?}");
+        // A second export never overwrites the first file.
+        assert_eq!(export_to_office(&mut a, &out, &mut quiet()).unwrap_err().code, "file_exists");
+
+        let path = out.display().to_string();
+        let bytes = std::fs::read(&out).unwrap();
+        let p = preview_import(&mut o, &path, &bytes, &mut quiet()).expect("preview");
+        assert!(p.dry_run && !p.replay);
+        assert_eq!(
+            (p.kind.as_str(), p.sender_name.as_str(), p.new_cases.len()),
+            ("device_to_office", "amina", 1)
+        );
+        assert!(p.new_events >= 2, "{p:?}");
+        assert_eq!(o.case_count().unwrap(), 0, "preview changed the vault");
+
+        let r = apply_import(&mut o, &path, &bytes, &mut quiet()).expect("apply");
+        assert!(!r.dry_run);
+        assert_eq!(r.new_events, p.new_events);
+        assert_eq!(o.case_count().unwrap(), 1);
+        assert!(
+            preview_import(&mut o, &path, &bytes, &mut quiet()).unwrap().replay,
+            "importing twice is a reported no-op"
+        );
+
+        let devices = devices(&o).unwrap();
+        assert_eq!(devices.len(), 2);
+        assert!(devices[0].is_office);
+        assert_eq!(devices[1].name, "amina");
+    }
+
+    #[test]
+    fn protected_conflict_is_listed_with_each_value_and_resolved_by_choosing_one() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        let mut a = make(&t.path().join("a"), "amina", "caseworker");
+        let mut b = make(&t.path().join("b"), "bakary", "caseworker");
+        enroll_by_files(&mut o, &mut a, t.path());
+        enroll_by_files(&mut o, &mut b, t.path());
+        let c = a.create_case("uasc", "Agadez").unwrap();
+        a.save_form(
+            c,
+            "registration_bia",
+            None,
+            values(json!({"given_names": "Mariama", "risk_level": "medium"})),
+        )
+        .unwrap();
+        let up = sync::export_for_office(&mut a, &mut quiet()).unwrap();
+        sync::import_bundle(&mut o, &up, false, &mut quiet()).unwrap();
+        o.assign(c, "bakary").unwrap();
+        let down = sync::export_for_device(&mut o, b.vault().device().device_id, &mut quiet()).unwrap();
+        sync::import_bundle(&mut b, &down, false, &mut quiet()).unwrap();
+        a.save_form(c, "registration_bia", None, values(json!({"risk_level": "low"})))
+            .unwrap();
+        b.save_form(c, "registration_bia", None, values(json!({"risk_level": "high"})))
+            .unwrap();
+        for d in [&mut a, &mut b] {
+            let up = sync::export_for_office(d, &mut quiet()).unwrap();
+            let report = sync::import_bundle(&mut o, &up, false, &mut quiet()).unwrap();
+            let p = outcome(&o, "x", 0, &report).unwrap();
+            assert!(p.conflicts.iter().all(|x| x.case_number.is_some()));
+        }
+
+        let list = conflicts(&o).unwrap();
+        let risk = list.iter().find(|x| x.field == "risk_level").expect("risk level conflict listed");
+        assert!(risk.protected && risk.shown_json.is_none(), "{risk:?}");
+        assert_eq!(risk.child_name.as_deref(), Some("Mariama"));
+        let mut who: Vec<(&str, Option<&str>, &str)> = risk
+            .heads
+            .iter()
+            .map(|h| (h.author.as_str(), h.device_name.as_deref(), h.value_json.as_str()))
+            .collect();
+        who.sort();
+        assert_eq!(
+            who,
+            vec![("amina", Some("amina"), "\"low\""), ("bakary", Some("bakary"), "\"high\"")]
+        );
+        assert!(
+            risk.heads.iter().all(|h| h.value_labels.is_some()),
+            "risk levels are options with labels"
+        );
+
+        // Only one of the values in conflict can be chosen.
+        let (case, item) = (Uuid::parse_str(&risk.case_id).unwrap(), None);
+        let e = resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::nil()).unwrap_err();
+        assert_eq!(e.code, "conflict_changed");
+        let high = risk.heads.iter().find(|h| h.value_json == "\"high\"").unwrap();
+        resolve(
+            &mut o,
+            case,
+            "registration_bia",
+            item,
+            "risk_level",
+            Uuid::parse_str(&high.event).unwrap(),
+        )
+        .expect("resolve");
+        assert!(
+            conflicts(&o).unwrap().iter().all(|x| x.field != "risk_level"),
+            "resolved conflict still listed"
+        );
+        let detail = o.case_detail(case).unwrap();
+        let f = detail
+            .fields
+            .iter()
+            .find(|f| f.form == "registration_bia" && f.field == "risk_level")
+            .unwrap();
+        assert_eq!(f.value, Some(json!("high")));
+    }
+
+    #[test]
+    fn refused_bundles_have_a_code_and_one_line_reason_and_change_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        let mut a = make(&t.path().join("a"), "amina", "caseworker");
+        let e = preview_import(&mut o, "x", b"not a bundle at all", &mut quiet()).unwrap_err();
+        assert_eq!(e.code, "bundle_not_a_bundle");
+        assert!(!e.message.contains('\n'));
+
+        enroll_by_files(&mut o, &mut a, t.path());
+        a.create_case("uasc", "Agadez").unwrap();
+        let bundle = sync::export_for_office(&mut a, &mut quiet()).unwrap();
+        let e = preview_import(&mut o, "x", &bundle[..bundle.len() / 2], &mut quiet()).unwrap_err();
+        assert_eq!(e.code, "bundle_damaged", "{e:?}");
+        // A device bundle imported on another device: wrong recipient.
+        let mut other = make(&t.path().join("b"), "bakary", "caseworker");
+        let e = apply_import(&mut other, "x", &bundle, &mut quiet()).unwrap_err();
+        assert_eq!(e.code, "bundle_wrong_recipient", "{e:?}");
+        assert_eq!(o.case_count().unwrap(), 0);
+        // Office-only and device-only operations say which they need.
+        assert_eq!(
+            write_enrollment_request(&o, &t.path().join("r.json")).unwrap_err().code,
+            "is_office"
+        );
+        assert_eq!(devices(&other).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn pending_import_is_released_only_for_the_previewed_path() {
+        let p = PendingImport::default();
+        p.put("/a.fcb".into(), vec![1, 2]);
+        assert_eq!(p.take("/b.fcb"), None);
+        assert_eq!(p.take("/a.fcb"), Some(vec![1, 2]));
+        assert_eq!(p.take("/a.fcb"), None, "apply consumes the preview");
+    }
+
+    #[test]
+    fn paths_must_be_absolute_and_files_are_found_by_extension() {
+        assert_eq!(absolute("").unwrap_err().code, "no_path");
+        assert_eq!(absolute("relative/x.fcb").unwrap_err().code, "bad_input");
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("one.fcb"), b"x").unwrap();
+        std::fs::write(t.path().join("req.json"), b"{}").unwrap();
+        std::fs::create_dir(t.path().join("dir.fcb")).unwrap();
+        let dirs = vec![t.path().display().to_string()];
+        let found = find_files(&dirs, "fcb");
+        assert_eq!(found.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["one.fcb"]);
+        assert_eq!(find_files(&dirs, "json").len(), 1);
+        let missing = t.path().join("no-such-folder").join("x.fcb");
+        assert_eq!(write_new_file(&missing, b"x").unwrap_err().code, "no_such_folder");
+    }
+}

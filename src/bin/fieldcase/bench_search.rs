@@ -1,0 +1,144 @@
+//! `fieldcase bench` search section: search latency and the full duplicate
+//! pass over 50,000 synthetic cases (5,000 with --quick).
+//!
+//! The cases are written straight into the projection tables (`cases`) and
+//! the search index (`search::index::insert_person`) of an in-memory
+//! database, not generated through signed events: what is measured is the
+//! query and matching code, not event creation.
+use std::time::Instant;
+
+use fieldcase::search::{self, duplicates, index, query::Query, synthetic};
+use rusqlite::{params, Connection};
+
+/// Figures of the search section.
+#[derive(serde::Serialize)]
+pub struct SearchBench {
+    /// How the data was made.
+    pub note: &'static str,
+    /// Cases in the index.
+    pub cases: usize,
+    /// Filling the tables and the index.
+    pub index_build_ms: f64,
+    /// Queries measured.
+    pub queries: usize,
+    /// Median query latency (target p99 < 50 ms).
+    pub search_p50_ms: f64,
+    /// 99th percentile query latency.
+    pub search_p99_ms: f64,
+    /// Full duplicate pass (load, block, score), target < 30 s at 50,000.
+    pub duplicate_pass_ms: f64,
+    /// Pairs the pass reported.
+    pub duplicate_pairs: usize,
+}
+
+pub fn measure(quick: bool) -> anyhow::Result<SearchBench> {
+    let n = if quick { 5_000 } else { 50_000 };
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
+    fieldcase::model::projection::migrate(&conn)?;
+    let (people, _) = synthetic::population(20_261_124, n, 6);
+    let started = Instant::now();
+    {
+        let tx = conn.unchecked_transaction()?;
+        let mut ins = tx.prepare(
+            "INSERT INTO cases (id, case_number, case_type, office, stage, caseworker, given_names, family_name, sex,
+                age_years, date_of_birth, needs_review, conflicts, created_millis, updated_millis, updated_counter,
+                erased, event_count)
+             VALUES (?1, ?2, 'uasc', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, 0, 0, 0, 0, 1)",
+        )?;
+        const STAGES: [&str; 4] = ["registered", "tracing", "bid_pending", "follow_up"];
+        const WORKERS: [&str; 5] = ["amina", "moussa", "hiwot", "carlos", "fatou"];
+        for (i, p) in people.iter().enumerate() {
+            let mut p = p.clone();
+            p.stage = STAGES[i % STAGES.len()].to_string();
+            p.caseworker = Some(WORKERS[i % WORKERS.len()].to_string());
+            ins.execute(params![
+                p.case_id,
+                p.case_number,
+                p.office,
+                p.stage,
+                p.caseworker,
+                p.given_names,
+                p.family_name,
+                p.sex,
+                p.age.map(|a| a.to_string()),
+                p.date_of_birth
+            ])?;
+            index::insert_person(&tx, &p)?;
+        }
+        drop(ins);
+        tx.commit()?;
+    }
+    let index_build_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let mut queries: Vec<String> = Vec::new();
+    let fixed = [
+        "muhammad",
+        "mohamed diallo",
+        "fatou",
+        "ibrahima jallow",
+        "abdullahi",
+        "tesfay hayle",
+        "jose garcia",
+        "age:10-14 mohamed",
+        "stage:tracing aisha",
+        "caseworker:amina camara",
+        "location:labe",
+        "xasan",
+        "محمد",
+        "SYN-00001",
+    ];
+    queries.extend(fixed.iter().map(|s| s.to_string()));
+    for p in people.iter().step_by((n / 200).max(1)) {
+        queries.push(format!("{} {}", p.given_names, p.family_name));
+    }
+    let mut times = Vec::with_capacity(queries.len());
+    for q in &queries {
+        let q = Query::parse(q)?;
+        let t = Instant::now();
+        let hits = search::search(&conn, &q)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(hits);
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+
+    let t = Instant::now();
+    let pairs = duplicates::find_duplicates(&conn)?;
+    let duplicate_pass_ms = t.elapsed().as_secs_f64() * 1000.0;
+    Ok(SearchBench {
+        note: "synthetic rows written directly into the projection and index tables (not through events)",
+        cases: n,
+        index_build_ms,
+        queries: times.len(),
+        search_p50_ms: pct(0.5),
+        search_p99_ms: pct(0.99),
+        duplicate_pass_ms,
+        duplicate_pairs: pairs.len(),
+    })
+}
+
+pub fn print(s: &SearchBench) {
+    println!();
+    println!("Search ({} cases; {})", s.cases, s.note);
+    println!("  index build            {:>10.0} ms", s.index_build_ms);
+    println!(
+        "  search p50 / p99       {:>10.2} / {:.2} ms over {} queries (target p99 < 50 ms)",
+        s.search_p50_ms, s.search_p99_ms, s.queries
+    );
+    println!(
+        "  duplicate pass         {:>10.0} ms, {} pairs (target < 30 s)",
+        s.duplicate_pass_ms, s.duplicate_pairs
+    );
+}
+
+/// `fieldcase bench --search-only`: measure and print only this section.
+pub fn run_only(quick: bool, json: bool) -> anyhow::Result<()> {
+    let s = measure(quick)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print(&s);
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! `search`, `trace`, `duplicates`, `merge`, `split`: thin wrappers over
+//! `fieldcase::search`.
+use std::path::Path;
+
+use anyhow::Context as _;
+use fieldcase::model::store::CaseStore;
+use fieldcase::search::{self, duplicates, merge, query::Query};
+
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    /// Words and filters, e.g. `mohamed jallow age:10-14 stage:tracing
+    /// caseworker:amina location:labe office:agadez sex:male case:AGZ-`.
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// Maximum number of hits.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct TraceArgs {
+    /// Case id or number.
+    pub case: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DuplicatesArgs {
+    /// Only the suspected duplicates of this case (id or number).
+    #[arg(long)]
+    pub case: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The duplicate case (id or number).
+    pub case: String,
+    /// The case it duplicates, which stays (id or number).
+    #[arg(long)]
+    pub into: String,
+}
+
+#[derive(clap::Args)]
+pub struct SplitArgs {
+    /// The merged case (id or number).
+    pub case: String,
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
+    let passphrase = crate::vault_cmds::read_passphrase()?;
+    CaseStore::open(dir, &passphrase)
+        .with_context(|| format!("cannot open the vault in {}", dir.display()))
+}
+
+pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    let mut q = Query::parse(&args.query.join(" "))?;
+    q.limit = args.limit;
+    let hits = search::search(store.vault().conn(), &q)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5}  MATCHED",
+        "CASE", "NAME", "AGE", "SEX", "STAGE", "SCORE"
+    );
+    for h in &hits {
+        let matched: Vec<String> = h
+            .matched
+            .iter()
+            .map(|m| format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how))
+            .collect();
+        let merged = h
+            .merged_into
+            .as_ref()
+            .map(|m| format!(" [merged into {m}]"))
+            .unwrap_or_default();
+        println!(
+            "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5.1}  {}{merged}",
+            h.case_number,
+            format!("{} {}", h.given_names, h.family_name),
+            h.age.map(|a| a.to_string()).unwrap_or_default(),
+            h.sex.as_deref().unwrap_or(""),
+            h.stage,
+            h.score,
+            matched.join(", ")
+        );
+    }
+    println!("{} hit(s)", hits.len());
+    Ok(())
+}
+
+pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    let case = store.find_case(&args.case)?;
+    let matches = search::trace(store.vault().conn(), &case.to_string())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&matches)?);
+        return Ok(());
+    }
+    for m in &matches {
+        let sought = m
+            .sought_name
+            .as_ref()
+            .map(|s| format!(" (request for {s})"))
+            .unwrap_or_default();
+        println!(
+            "{:>5.1}  {:<16} {:<16} {}{sought}",
+            m.score, m.kind, m.case_number, m.name
+        );
+        for p in &m.parts {
+            println!("         {:+6.1}  {:<16} {}", p.points, p.part, p.detail);
+        }
+    }
+    println!("{} match(es)", matches.len());
+    Ok(())
+}
+
+pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    let conn = store.vault().conn();
+    let pairs = match &args.case {
+        Some(c) => duplicates::duplicates_of(conn, &store.find_case(c)?.to_string())?,
+        None => duplicates::find_duplicates(conn)?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&pairs)?);
+        return Ok(());
+    }
+    for p in &pairs {
+        println!("{:.2}  {} ~ {}", p.score, p.number_a, p.number_b);
+        for part in &p.parts {
+            println!(
+                "        {:+5.1}  {:<16} {}",
+                part.points, part.part, part.detail
+            );
+        }
+    }
+    println!("{} suspected duplicate pair(s)", pairs.len());
+    Ok(())
+}
+
+pub fn merge(dir: &Path, args: MergeArgs) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    let dup = store.find_case(&args.case)?;
+    let into = store.find_case(&args.into)?;
+    merge::merge(&mut store, dup, into)?;
+    println!(
+        "merged {} into {} (reversible with `fieldcase split {}`)",
+        args.case, args.into, args.case
+    );
+    Ok(())
+}
+
+pub fn split(dir: &Path, args: SplitArgs) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    let case = store.find_case(&args.case)?;
+    merge::split(&mut store, case)?;
+    println!("split {} back into a case of its own", args.case);
+    Ok(())
+}

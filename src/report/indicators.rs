@@ -1,0 +1,857 @@
+//! The indicators of DOMAIN.md §5: each one's definition (as printed in the
+//! report) next to the code that computes it.
+//!
+//! Every indicator is computed as a list of observations, one per child (or
+//! per referral/transfer for 20–21) with the child's disaggregation
+//! categories, so every breakdown adds up to the total by construction.
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{Days, Months, NaiveDate, NaiveTime};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::dims::{self, Categories, DIMENSIONS};
+use super::load::{date_of_millis, CaseData, Item};
+use super::{Breakdown, Cell, Exclusions, IndicatorResult, Measure, Report, ReportOptions};
+use crate::model::lifecycle::{CaseFacts, Stage};
+use crate::model::tasks;
+
+/// An indicator's fixed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Definition {
+    /// `"1"` … `"25c"`.
+    pub id: &'static str,
+    /// Short name.
+    pub title: &'static str,
+    /// What is counted: the text printed next to the figures.
+    pub definition: &'static str,
+    /// How it is measured.
+    pub measure: Measure,
+}
+
+const fn def(
+    id: &'static str,
+    title: &'static str,
+    definition: &'static str,
+    measure: Measure,
+) -> Definition {
+    Definition {
+        id,
+        title,
+        definition,
+        measure,
+    }
+}
+
+use Measure::{Count, MedianDays, Percent, Ratio};
+
+/// Every indicator, in report order. The common exclusions (merged,
+/// duplicate, erased; closed as transferred/duplicate/opened in error) are
+/// stated once in the report header and in docs/reports.md.
+const DEFINITIONS: &[Definition] = &[
+    def("1", "New registrations", "Children whose registration date (F1 registration_date, else the day the case was created) falls in the period; see the case_type breakdown.", Count),
+    def("2", "Active caseload", "Cases open at the end of the period (any stage except closed, transferred out, duplicate); see the stage breakdown.", Count),
+    def("3a", "Caseload per caseworker", "Cases open at period end ÷ caseworkers with at least one of them (the currently assigned caseworker).", Ratio),
+    def("3b", "Risk-weighted caseload per caseworker", "As 3a with each case weighted by its risk level: high = 3, medium = 2, low or not rated = 1 [verify weights].", Ratio),
+    def("4", "BIA timeliness", "Of UASC (case type uasc, or child status unaccompanied/separated) registered in the period: % with the BIA completed (bia_completed_on, else entry into bia_completed) ≤ 14 days after registration.", Percent),
+    def("5", "High-risk response", "Of cases first rated high risk in the period (the first saved risk_level = high on any form): % with a contact note (contact, phone, home or office visit) or a follow-up visit within 24 hours after the rating.", Percent),
+    def("6", "BID before return", "Of UASC returned in the period (entered reintegration with the BID's decided solution return_reintegration): % with an approving BID (approves_recommendation) whose panel date is on or before the return. Target 100%.", Percent),
+    def("7", "Full pre-return safeguards", "Of UASC returned in the period (as 6): % whose BID pre-return checklist has all R1 items (a)–(f) done and dated on or before the return.", Percent),
+    def("8", "Registration to BID", "Median days from registration to the BID decision (panel date, else entry into bid_decided), for BIDs decided in the period.", MedianDays),
+    def("9", "Registration to durable solution", "Median days from registration to the implementation of the durable solution (entry into reintegration), for solutions implemented in the period.", MedianDays),
+    def("10", "Tracing success", "Of children with tracing opened (entry into tracing) at least 90 days before period end: % whose family was located by period end (a relative with tracing status family_located or later, or entry into family_assessment).", Percent),
+    def("11", "Verification rate", "Of children with a located family by period end: % with a relative whose relationship_verified is true (counted per child).", Percent),
+    def("12", "Reunification", "Of UASC active in the period: % reunified/returned (entry into reintegration) or placed in family-based temporary care (foster or kinship placement dated) in the period.", Percent),
+    def("13", "Family-based care", "Of UASC open at period end with a recorded care arrangement: % in parents/kinship/foster/kafala/supervised independent living care (current F1 care_arrangement) rather than a facility or other arrangement.", Percent),
+    def("14", "Children in detention", "Cases open at period end with the protection concern deprived_of_liberty recorded (F1 protection_concerns). Target 0.", Count),
+    def("15", "Facility standards", "Of children open at period end with a temporary care placement: % whose current placement's latest F5 assessment result is meets.", Percent),
+    def("16a", "Follow-up coverage at 6 months", "Of children reintegrated ≥ 6 months before period end: % with ≥ 5 completed visits (child seen) by period end.", Percent),
+    def("16b", "Follow-up coverage at 12 months", "Of children reintegrated ≥ 12 months before period end: % with ≥ 7 completed visits (child seen) by period end.", Percent),
+    def("17", "Long monitoring", "Of children reintegrated ≥ 30 months before period end: % with a visit (child seen) in the window of the +30-month visit (from 30 months − 21 days after reintegration) by period end.", Percent),
+    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (DOMAIN §2.5 schedule from reintegration) past its deadline and not done.", Count),
+    def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit.", Percent),
+    def("18c", "Days overdue", "Of cases with an overdue visit at period end: median days since the oldest missed deadline.", MedianDays),
+    def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
+    def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent).", Percent),
+    def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented within 30 days of the referral date.", Percent),
+    def("22", "Breakdown", "Of children reunified/returned from 12 months before the period start to its end: % whose case was reopened, or who re-migrated (visit: remigration already_left or not seen because re_migrated), within 12 months of reintegration and by period end.", Percent),
+    def("23a", "Closures", "Cases closed in the period, by closure reason (see the closure_reason breakdown).", Count),
+    def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
+    def("24", "Aged-out transition", "Of children whose 18th birthday (date of birth, else estimated as the lifecycle rules do) falls in the period: % with a transition plan written ≥ 3 months before the birthday.", Percent),
+    def("25a", "Unresolved conflicts", "Cases with a field conflict still unresolved whose oldest competing write is more than 7 days before period end (current state of the database).", Count),
+    def("25c", "Registrations later merged", "Of children registered in the period, merged cases included: % later merged into another case as duplicates.", Percent),
+];
+
+/// Every indicator's id, title, definition and measure, in report order.
+pub fn definitions() -> &'static [Definition] {
+    DEFINITIONS
+}
+
+const CLOSED_STAGES: &[&str] = &["closed", "transferred_out", "duplicate"];
+const FAMILY_BASED: &[&str] = &[
+    "parents",
+    "step_parent",
+    "customary_caregiver",
+    "adult_sibling",
+    "kinship_extended_family",
+    "foster_care",
+    "emergency_foster_care",
+    "kafala",
+    "supervised_independent_living",
+];
+const LOCATED: &[&str] = &[
+    "family_located",
+    "verification_pending",
+    "verified",
+    "verification_failed",
+    "reunified",
+];
+const CLOSURE_REASONS: &[&str] = &[
+    "goals_met",
+    "goals_substantially_met",
+    "turned_18",
+    "departed_durable_solution_no_partner",
+    "relocated_no_partner",
+    "lost_contact",
+    "child_refuses_services",
+    "death_of_child",
+    "no_further_action_possible",
+    "opened_in_error",
+    "transferred",
+    "duplicate",
+    "other",
+    "unknown",
+];
+const CONTACT_NOTES: &[&str] = &["contact", "phone", "home_visit", "office_visit"];
+
+/// One observation: a child (or referral) in an indicator's population.
+struct Obs {
+    case: usize,
+    num: bool,
+    value: f64,
+    group: Option<String>,
+    extra: Option<usize>,
+}
+
+fn obs(case: usize, num: bool) -> Obs {
+    Obs {
+        case,
+        num,
+        value: 0.0,
+        group: None,
+        extra: None,
+    }
+}
+
+fn in_period(d: NaiveDate, o: &ReportOptions) -> bool {
+    o.from <= d && d <= o.to
+}
+
+// ---- case facts the indicators share ----
+
+fn stage_at(c: &CaseData, day: NaiveDate) -> Option<&str> {
+    c.stages
+        .iter()
+        .rev()
+        .find(|(_, d)| *d <= day)
+        .map(|(s, _)| s.as_str())
+}
+
+fn open_at(c: &CaseData, day: NaiveDate) -> bool {
+    stage_at(c, day).is_some_and(|s| !CLOSED_STAGES.contains(&s))
+}
+
+fn active_in(c: &CaseData, o: &ReportOptions) -> bool {
+    open_at(c, o.from)
+        || c.stages
+            .iter()
+            .any(|(s, d)| in_period(*d, o) && !CLOSED_STAGES.contains(&s.as_str()))
+}
+
+fn first_entered(c: &CaseData, stage: &str) -> Option<NaiveDate> {
+    c.stages.iter().find(|(s, _)| s == stage).map(|(_, d)| *d)
+}
+
+fn entries<'a>(c: &'a CaseData, stage: &str) -> impl Iterator<Item = NaiveDate> + 'a {
+    let stage = stage.to_string();
+    c.stages
+        .iter()
+        .filter(move |(s, _)| *s == stage)
+        .map(|(_, d)| *d)
+}
+
+fn is_uasc(c: &CaseData) -> bool {
+    c.case_type == "uasc"
+        || matches!(
+            c.str("registration_bia", "child_status"),
+            Some("unaccompanied" | "separated")
+        )
+}
+
+fn closure_reason(c: &CaseData) -> Option<&str> {
+    c.str("closure_transfer", "closure_reason")
+}
+
+/// Left out of denominators: closed as transferred, duplicate or opened in
+/// error, or transferred out.
+fn excluded_from_denominators(c: &CaseData) -> bool {
+    c.stage == "transferred_out"
+        || matches!(
+            closure_reason(c),
+            Some("transferred" | "duplicate" | "opened_in_error")
+        )
+}
+
+/// Outcome indicators also leave out deaths and relocations without a partner.
+fn excluded_from_outcomes(c: &CaseData) -> bool {
+    excluded_from_denominators(c)
+        || matches!(
+            closure_reason(c),
+            Some("death_of_child" | "relocated_no_partner")
+        )
+}
+
+/// When the durable solution was implemented (first entry into reintegration).
+fn reintegrated(c: &CaseData) -> Option<NaiveDate> {
+    first_entered(c, "reintegration")
+}
+
+fn bid_decided(c: &CaseData) -> Option<NaiveDate> {
+    let stage = entries(c, "bid_decided").last()?;
+    Some(c.date("bid", "panel_date").unwrap_or(stage))
+}
+
+fn is_return(c: &CaseData) -> bool {
+    c.str("bid", "decided_solution") == Some("return_reintegration")
+}
+
+fn located_by(c: &CaseData, day: NaiveDate) -> bool {
+    entries(c, "family_assessment").any(|d| d <= day)
+        || c.items("family_tracing").iter().any(|i| {
+            i.date("date_family_located").map_or(
+                i.str("tracing_status")
+                    .is_some_and(|s| LOCATED.contains(&s)),
+                |d| d <= day,
+            )
+        })
+}
+
+fn seen_visits(c: &CaseData, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    c.items("follow_up_visit")
+        .iter()
+        .filter(|v| v.bool("child_seen") == Some(true))
+        .filter_map(|v| v.date("visit_date"))
+        .filter(|d| *d >= from && *d <= to)
+        .collect()
+}
+
+fn consent_date(v: Option<&Value>) -> Option<NaiveDate> {
+    v.and_then(|v| v.get("date"))
+        .and_then(super::load::parse_date)
+}
+
+fn months_before(d: NaiveDate, m: u32) -> NaiveDate {
+    d.checked_sub_months(Months::new(m))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+fn months_after(d: NaiveDate, m: u32) -> NaiveDate {
+    d.checked_add_months(Months::new(m))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+fn end_of_day_millis(d: NaiveDate) -> i64 {
+    d.and_time(NaiveTime::MIN).and_utc().timestamp_millis() + 86_400_000 - 1
+}
+
+fn note_millis(i: &Item) -> i64 {
+    i.str("note_datetime")
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map_or(i.created_millis, |d| d.timestamp_millis())
+}
+
+fn eighteenth_birthday(c: &CaseData) -> Option<NaiveDate> {
+    let stage = Stage::parse(&c.stage).unwrap_or(Stage::Identified);
+    let mut facts = CaseFacts::new(Uuid::nil(), &c.case_type, stage);
+    if let Some(dob) = c.date_of_birth {
+        facts.values.insert(
+            "registration_bia.date_of_birth".into(),
+            Value::String(dob.to_string()),
+        );
+    }
+    if let Some(age) = c.age_years.and_then(serde_json::Number::from_f64) {
+        facts
+            .values
+            .insert("registration_bia.age_years".into(), Value::Number(age));
+    }
+    if let Some(reg) = c.value("registration_bia", "registration_date") {
+        facts
+            .values
+            .insert("registration_bia.registration_date".into(), reg.clone());
+    }
+    facts.stage_dates = c
+        .stages
+        .iter()
+        .filter_map(|(s, d)| Some((Stage::parse(s)?, *d)))
+        .collect();
+    tasks::eighteenth_birthday(&facts)
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+// ---- aggregation ----
+
+fn cell(category: &str, measure: Measure, obs: &[&Obs]) -> Cell {
+    let n = obs.len() as u64;
+    let mut c = Cell {
+        category: category.into(),
+        value: None,
+        numerator: None,
+        denominator: None,
+        n: Some(n),
+        suppressed: None,
+    };
+    match measure {
+        Count => c.value = Some(n as f64),
+        Percent => {
+            let num = obs.iter().filter(|o| o.num).count() as u64;
+            c.numerator = Some(num);
+            c.denominator = Some(n);
+            c.value = (n > 0).then(|| (num as f64 * 1000.0 / n as f64).round() / 10.0);
+        }
+        MedianDays => c.value = median(obs.iter().map(|o| o.value).collect()),
+        Ratio => {
+            let groups: HashSet<&str> = obs.iter().filter_map(|o| o.group.as_deref()).collect();
+            let weight: f64 = obs.iter().map(|o| o.value).sum();
+            c.denominator = Some(groups.len() as u64);
+            c.value = (!groups.is_empty())
+                .then(|| (weight * 100.0 / groups.len() as f64).round() / 100.0);
+        }
+    }
+    c
+}
+
+struct Ctx<'a> {
+    cases: Vec<&'a CaseData>,
+    dims: Vec<Vec<usize>>,
+    cats: Categories,
+}
+
+impl Ctx<'_> {
+    fn result(&self, id: &str, all: Vec<Obs>, extra: Option<(&str, &[&str])>) -> IndicatorResult {
+        let d = DEFINITIONS
+            .iter()
+            .find(|d| d.id == id)
+            .copied()
+            .unwrap_or(DEFINITIONS[0]);
+        let refs: Vec<&Obs> = all.iter().collect();
+        let mut breakdowns = Vec::new();
+        if let Some((name, list)) = extra {
+            let cells = list
+                .iter()
+                .enumerate()
+                .map(|(k, cat)| {
+                    let sub: Vec<&Obs> = refs
+                        .iter()
+                        .copied()
+                        .filter(|o| o.extra == Some(k))
+                        .collect();
+                    cell(cat, d.measure, &sub)
+                })
+                .collect();
+            breakdowns.push(Breakdown {
+                dimension: name.into(),
+                cells,
+            });
+        }
+        // One pass per dimension: bucket the observations by category.
+        for (j, name) in DIMENSIONS.iter().enumerate() {
+            let list = &self.cats.lists[j];
+            let mut buckets: Vec<Vec<&Obs>> = vec![Vec::new(); list.len()];
+            for o in &refs {
+                if let Some(b) = buckets.get_mut(self.dims[o.case][j]) {
+                    b.push(o);
+                }
+            }
+            let cells = list
+                .iter()
+                .zip(&buckets)
+                .map(|(cat, sub)| cell(cat, d.measure, sub))
+                .collect();
+            breakdowns.push(Breakdown {
+                dimension: (*name).into(),
+                cells,
+            });
+        }
+        IndicatorResult {
+            id: d.id.into(),
+            title: d.title.into(),
+            definition: d.definition.into(),
+            measure: d.measure,
+            total: cell("total", d.measure, &refs),
+            breakdowns,
+        }
+    }
+
+    /// Observations over the counted cases (not merged/erased, not
+    /// transferred/duplicate/opened in error) that `f` selects.
+    fn each(&self, outcome: bool, mut f: impl FnMut(usize, &CaseData) -> Option<Obs>) -> Vec<Obs> {
+        self.cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                !(if outcome {
+                    excluded_from_outcomes(c)
+                } else {
+                    excluded_from_denominators(c)
+                })
+            })
+            .filter_map(|(i, c)| f(i, c))
+            .collect()
+    }
+}
+
+/// Compute every indicator over the loaded cases (no suppression).
+pub(crate) fn compute(all: &[CaseData], o: &ReportOptions) -> Report {
+    let mut exclusions = Exclusions::default();
+    for c in all {
+        if c.erased {
+            exclusions.erased += 1;
+        } else if c.merged || c.stage == "duplicate" {
+            exclusions.merged_or_duplicate += 1;
+        }
+    }
+    let counted: Vec<&CaseData> = all
+        .iter()
+        .filter(|c| !(c.erased || c.merged || c.stage == "duplicate"))
+        .collect();
+    let cats = Categories::new(&counted);
+    let dims = counted.iter().map(|c| cats.of(c, o.to)).collect();
+    let x = Ctx {
+        cases: counted,
+        dims,
+        cats,
+    };
+    let to = o.to;
+    let mut out = Vec::new();
+
+    // 1. New registrations.
+    out.push(x.result(
+        "1",
+        x.each(false, |i, c| {
+            in_period(dims::registration_date(c), o).then(|| obs(i, true))
+        }),
+        None,
+    ));
+
+    // 2. Active caseload, by stage.
+    let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+    let v = x.each(false, |i, c| {
+        let s = stage_at(c, to).filter(|s| !CLOSED_STAGES.contains(s))?;
+        Some(Obs {
+            extra: stages.iter().position(|x| *x == s),
+            ..obs(i, true)
+        })
+    });
+    out.push(x.result("2", v, Some(("stage", &stages))));
+
+    // 3. Caseload per caseworker.
+    for (id, weighted) in [("3a", false), ("3b", true)] {
+        let v = x.each(false, |i, c| {
+            if !open_at(c, to) {
+                return None;
+            }
+            let w = match (weighted, c.risk_level.as_deref()) {
+                (false, _) => 1.0,
+                (true, Some("high")) => 3.0,
+                (true, Some("medium")) => 2.0,
+                (true, _) => 1.0,
+            };
+            Some(Obs {
+                value: w,
+                group: c.caseworker.clone(),
+                ..obs(i, true)
+            })
+        });
+        out.push(x.result(id, v, None));
+    }
+
+    // 4. BIA timeliness.
+    let v = x.each(false, |i, c| {
+        let reg = dims::registration_date(c);
+        if !is_uasc(c) || !in_period(reg, o) {
+            return None;
+        }
+        let done = c
+            .date("registration_bia", "bia_completed_on")
+            .or_else(|| first_entered(c, "bia_completed"));
+        Some(obs(
+            i,
+            done.is_some_and(|d| d <= to && (d - reg).num_days() <= 14),
+        ))
+    });
+    out.push(x.result("4", v, None));
+
+    // 5. High-risk response.
+    let v = x.each(false, |i, c| {
+        let rated = c.first_high?;
+        if !in_period(date_of_millis(rated), o) {
+            return None;
+        }
+        let limit = rated + 24 * 3_600_000;
+        let note = c.items("case_note").iter().any(|n| {
+            n.str("note_type")
+                .is_some_and(|t| CONTACT_NOTES.contains(&t))
+                && (rated..=limit).contains(&note_millis(n))
+        });
+        let rated_day = date_of_millis(rated);
+        let visit = c.items("follow_up_visit").iter().any(|v| {
+            v.date("visit_date")
+                .is_some_and(|d| d >= rated_day && end_of_day_millis(d) - 86_400_000 < limit)
+                && v.str("method") != Some("attempt_failed")
+        });
+        Some(obs(i, note || visit))
+    });
+    out.push(x.result("5", v, None));
+
+    // 6 and 7. Returns.
+    let returned = |c: &CaseData| -> Option<NaiveDate> {
+        let t0 = reintegrated(c)?;
+        (is_uasc(c) && is_return(c) && in_period(t0, o)).then_some(t0)
+    };
+    let v = x.each(true, |i, c| {
+        let t0 = returned(c)?;
+        let approved = c.str("bid", "panel_decision") == Some("approves_recommendation")
+            && bid_decided(c).is_some_and(|d| d <= t0);
+        Some(obs(i, approved))
+    });
+    out.push(x.result("6", v, None));
+    let v = x.each(true, |i, c| {
+        let t0 = returned(c)?;
+        let list = match c.value("bid", "pre_return_checklist") {
+            Some(Value::Array(a)) => a.as_slice(),
+            _ => &[],
+        };
+        let all_done = ["a_", "b_", "c_", "d_", "e_", "f_"].iter().all(|p| {
+            list.iter().any(|row| {
+                row.get("item")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.starts_with(p))
+                    && row.get("done").and_then(Value::as_bool) == Some(true)
+                    && row
+                        .get("date")
+                        .and_then(super::load::parse_date)
+                        .is_some_and(|d| d <= t0)
+            })
+        });
+        Some(obs(i, all_done))
+    });
+    out.push(x.result("7", v, None));
+
+    // 8. Registration to BID.
+    let v = x.each(false, |i, c| {
+        let d = bid_decided(c).filter(|d| in_period(*d, o))?;
+        Some(Obs {
+            value: (d - dims::registration_date(c)).num_days().max(0) as f64,
+            ..obs(i, true)
+        })
+    });
+    out.push(x.result("8", v, None));
+
+    // 9. Registration to solution.
+    let v = x.each(false, |i, c| {
+        let d = reintegrated(c).filter(|d| in_period(*d, o))?;
+        Some(Obs {
+            value: (d - dims::registration_date(c)).num_days().max(0) as f64,
+            ..obs(i, true)
+        })
+    });
+    out.push(x.result("9", v, None));
+
+    // 10. Tracing success.
+    let v = x.each(true, |i, c| {
+        let opened = first_entered(c, "tracing")?;
+        ((to - opened).num_days() >= 90).then(|| obs(i, located_by(c, to)))
+    });
+    out.push(x.result("10", v, None));
+
+    // 11. Verification rate.
+    let v = x.each(true, |i, c| {
+        if !located_by(c, to) {
+            return None;
+        }
+        Some(obs(
+            i,
+            c.items("verification")
+                .iter()
+                .any(|v| v.bool("relationship_verified") == Some(true)),
+        ))
+    });
+    out.push(x.result("11", v, None));
+
+    // 12. Reunification.
+    let v = x.each(true, |i, c| {
+        if !is_uasc(c) || !active_in(c, o) {
+            return None;
+        }
+        let reunified = entries(c, "reintegration").any(|d| in_period(d, o));
+        let family_care = c.items("temporary_care").iter().any(|p| {
+            matches!(
+                p.str("provider_type"),
+                Some("foster_family" | "kinship_foster")
+            ) && p.date("date").is_some_and(|d| in_period(d, o))
+        });
+        Some(obs(i, reunified || family_care))
+    });
+    out.push(x.result("12", v, None));
+
+    // 13. Family-based care.
+    let v = x.each(true, |i, c| {
+        if !is_uasc(c) || !open_at(c, to) {
+            return None;
+        }
+        let care = c.str("registration_bia", "care_arrangement")?;
+        Some(obs(i, FAMILY_BASED.contains(&care)))
+    });
+    out.push(x.result("13", v, None));
+
+    // 14. Detention.
+    let v = x.each(false, |i, c| {
+        (open_at(c, to)
+            && c.has_option(
+                "registration_bia",
+                "protection_concerns",
+                "deprived_of_liberty",
+            ))
+        .then(|| obs(i, true))
+    });
+    out.push(x.result("14", v, None));
+
+    // 15. Facility standards.
+    let v = x.each(false, |i, c| {
+        if !open_at(c, to) {
+            return None;
+        }
+        let placements = c.items("temporary_care");
+        let latest = placements
+            .iter()
+            .filter(|p| p.date("date").is_none_or(|d| d <= to))
+            .max_by_key(|p| (p.date("date"), p.created_millis))?;
+        Some(obs(i, latest.str("result") == Some("meets")))
+    });
+    out.push(x.result("15", v, None));
+
+    // 16. Follow-up coverage.
+    for (id, months, visits) in [("16a", 6, 5), ("16b", 12, 7)] {
+        let v = x.each(true, |i, c| {
+            let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, months))?;
+            Some(obs(i, seen_visits(c, t0, to).len() >= visits))
+        });
+        out.push(x.result(id, v, None));
+    }
+
+    // 17. Long monitoring.
+    let v = x.each(true, |i, c| {
+        let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, 30))?;
+        let window = months_after(t0, 30) - Days::new(21);
+        Some(obs(
+            i,
+            seen_visits(c, window, to).iter().any(|d| *d >= window),
+        ))
+    });
+    out.push(x.result("17", v, None));
+
+    // 18. Overdue follow-ups.
+    let overdue_days = |c: &CaseData| -> Option<Option<i64>> {
+        if stage_at(c, to) != Some("follow_up") {
+            return None;
+        }
+        let t0 = reintegrated(c)?;
+        let schedule = tasks::follow_up_schedule(t0);
+        let visits: Vec<Value> = c
+            .items("follow_up_visit")
+            .iter()
+            .filter(|v| v.date("visit_date").is_none_or(|d| d <= to))
+            .map(|v| serde_json::to_value(&v.values).unwrap_or(Value::Null))
+            .collect();
+        let matched = tasks::match_visits(&schedule, &visits);
+        let oldest = schedule
+            .iter()
+            .zip(&matched)
+            .filter(|(s, m)| m.is_none() && s.deadline() < to)
+            .map(|(s, _)| s.deadline())
+            .min();
+        Some(oldest.map(|d| (to - d).num_days()))
+    };
+    let v = x.each(false, |i, c| overdue_days(c)?.map(|_| obs(i, true)));
+    out.push(x.result("18a", v, None));
+    let v = x.each(false, |i, c| overdue_days(c).map(|d| obs(i, d.is_some())));
+    out.push(x.result("18b", v, None));
+    let v = x.each(false, |i, c| {
+        overdue_days(c)?.map(|d| Obs {
+            value: d as f64,
+            ..obs(i, true)
+        })
+    });
+    out.push(x.result("18c", v, None));
+
+    // 19. Child's views in BID.
+    let v = x.each(false, |i, c| {
+        bid_decided(c).filter(|d| in_period(*d, o))?;
+        let interviewed = c.value("bid", "child_interview").is_some();
+        let alone = c.value("bid", "child_heard_alone").and_then(Value::as_bool) == Some(true);
+        let reason = c
+            .value("registration_bia", "views_not_obtained_reason")
+            .is_some();
+        Some(obs(i, (interviewed && alone) || reason))
+    });
+    out.push(x.result("19", v, None));
+
+    // 20. Consent before sharing (each referral and transfer).
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        let f1_consent = consent_date(c.value("registration_bia", "consent"));
+        let scoped = |scope: &str, day: NaiveDate| {
+            c.has_option("registration_bia", "consent_scopes", scope)
+                && f1_consent.is_some_and(|d| d <= day)
+        };
+        for r in c.items("referral") {
+            let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
+                continue;
+            };
+            let own = consent_date(r.values.get("consent_for_referral")).is_some_and(|d| d <= day);
+            v.push(obs(i, own || scoped("referral_sharing", day)));
+        }
+        if let Some(day) = entries(c, "transferred_out").find(|d| in_period(*d, o)) {
+            let own = consent_date(c.value("closure_transfer", "transfer_consent"))
+                .is_some_and(|d| d <= day);
+            v.push(obs(i, own || scoped("cross_border_transfer", day)));
+        }
+    }
+    out.push(x.result("20", v, None));
+
+    // 21. Referral completion (each referral).
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        if excluded_from_denominators(c) {
+            continue;
+        }
+        for r in c.items("referral") {
+            let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
+                continue;
+            };
+            let done = r.str("status") == Some("implemented")
+                && r.date("implemented_date")
+                    .is_some_and(|d| d <= to && (d - day).num_days() <= 30);
+            v.push(obs(i, done));
+        }
+    }
+    out.push(x.result("21", v, None));
+
+    // 22. Breakdown.
+    let v = x.each(true, |i, c| {
+        let t0 = reintegrated(c).filter(|t0| *t0 >= months_before(o.from, 12) && *t0 <= to)?;
+        let limit = months_after(t0, 12).min(to);
+        let reopened = entries(c, "reopened").any(|d| d >= t0 && d <= limit);
+        let remigrated = c.items("follow_up_visit").iter().any(|v| {
+            v.date("visit_date").is_some_and(|d| d >= t0 && d <= limit)
+                && (v.str("remigration_intention") == Some("already_left")
+                    || matches!(v.values.get("not_seen_reason"), Some(Value::Array(a)) if a.iter().any(|r| r == "re_migrated")))
+        });
+        Some(obs(i, reopened || remigrated))
+    });
+    out.push(x.result("22", v, None));
+
+    // 23. Closures.
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        if entries(c, "closed").any(|d| in_period(d, o)) {
+            let reason = closure_reason(c).unwrap_or("unknown");
+            let k = CLOSURE_REASONS
+                .iter()
+                .position(|r| *r == reason)
+                .unwrap_or(CLOSURE_REASONS.len() - 1);
+            v.push(Obs {
+                extra: Some(k),
+                ..obs(i, true)
+            });
+        }
+    }
+    out.push(x.result("23a", v, Some(("closure_reason", CLOSURE_REASONS))));
+    let v = x.each(true, |i, c| {
+        entries(c, "closed").find(|d| in_period(*d, o))?;
+        Some(obs(
+            i,
+            matches!(
+                closure_reason(c),
+                Some("goals_met" | "goals_substantially_met")
+            ),
+        ))
+    });
+    out.push(x.result("23b", v, None));
+
+    // 24. Aged-out transition.
+    let v = x.each(false, |i, c| {
+        let birthday = eighteenth_birthday(c).filter(|d| in_period(*d, o))?;
+        let deadline = months_before(birthday, 3);
+        Some(obs(
+            i,
+            c.transition_plan_written
+                .is_some_and(|m| date_of_millis(m) <= deadline),
+        ))
+    });
+    out.push(x.result("24", v, None));
+
+    // 25a. Unresolved conflicts.
+    let v = x.each(false, |i, c| {
+        let oldest = date_of_millis(c.oldest_conflict?);
+        ((to - oldest).num_days() > 7).then(|| obs(i, true))
+    });
+    out.push(x.result("25a", v, None));
+
+    // 25c. Registrations later merged: the one indicator over merged cases,
+    // counted with the same dimensions (their categories computed alike).
+    let mut merged = BTreeMap::new();
+    for c in all.iter().filter(|c| !c.erased) {
+        if in_period(dims::registration_date(c), o) {
+            merged.insert(c.id.as_str(), (c, c.merged || c.stage == "duplicate"));
+        }
+    }
+    let with_merged: Vec<&CaseData> = merged.values().map(|(c, _)| *c).collect();
+    let x25 = Ctx {
+        dims: with_merged.iter().map(|c| x.cats.of(c, to)).collect(),
+        cases: with_merged,
+        cats: Categories::new(&[]),
+    };
+    let x25 = Ctx {
+        cats: x.cats,
+        ..x25
+    };
+    let v = merged
+        .values()
+        .enumerate()
+        .map(|(i, (_, m))| obs(i, *m))
+        .collect();
+    out.push(x25.result("25c", v, None));
+
+    Report {
+        from: o.from,
+        to: o.to,
+        office: o.office.clone(),
+        suppressed: false,
+        threshold: super::THRESHOLD,
+        exclusions,
+        indicators: out,
+    }
+}

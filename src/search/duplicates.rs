@@ -1,0 +1,886 @@
+//! Suspected duplicate cases: the same child registered twice.
+//!
+//! Candidate pairs come from *blocking* on name keys: two cases are compared
+//! only when they share a pair of name keys from two different tokens of
+//! their names (given + family, in either order), or — for a case with a
+//! single name token — that one key. Each candidate pair is scored with
+//! explained parts (points for and against: names, sex, age, date of birth,
+//! place of origin, parents, nationality, separation); the points go
+//! through a logistic curve to a 0..1 score, and pairs at or above
+//! [`THRESHOLD`] are reported. Siblings are the hard case: same family
+//! name, same parents, same place — the given-name part is what keeps them
+//! apart, so a given name with no match anywhere in the other record costs
+//! more than any other agreement can add.
+
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::search::index;
+use crate::search::names;
+use crate::search::person::CasePerson;
+use crate::search::query::SearchError;
+
+/// Pairs scoring at least this are reported (set from the labelled
+/// synthetic set, see `tests/search_quality.rs`).
+pub const THRESHOLD: f64 = 0.5;
+
+/// Points at which the score is 0.5.
+const MIDPOINT: f64 = 6.0;
+
+/// One part of a score: what was compared and how many points it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorePart {
+    /// What was compared (`given_name`, `names`, `sex`, `age`, …).
+    pub part: String,
+    /// What was found, for a person to check.
+    pub detail: String,
+    /// Points (positive: for the same person / a match; negative: against).
+    pub points: f64,
+}
+
+/// A suspected duplicate pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicatePair {
+    /// One case (the smaller case number).
+    pub case_a: String,
+    /// Its case number.
+    pub number_a: String,
+    /// The other case.
+    pub case_b: String,
+    /// Its case number.
+    pub number_b: String,
+    /// 0..1.
+    pub score: f64,
+    /// The parts of the score.
+    pub parts: Vec<ScorePart>,
+}
+
+impl DuplicatePair {
+    /// A one-line explanation: the parts with the most weight first.
+    pub fn explanation(&self) -> String {
+        let mut parts: Vec<&ScorePart> = self.parts.iter().collect();
+        parts.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
+        parts
+            .iter()
+            .map(|p| format!("{} ({:+.1})", p.detail, p.points))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Pre-computed comparison features of one person (folded tokens and their
+/// keys), so a pass over many pairs does not re-fold names.
+#[derive(Debug, Clone)]
+pub struct Features {
+    given: Vec<Tok>,
+    primary: Vec<Tok>,
+    all: Vec<Tok>,
+    mother: Vec<Tok>,
+    father: Vec<Tok>,
+    place: Vec<Tok>,
+}
+
+/// A folded name token with its keys as 64-bit hashes: a pass compares
+/// millions of token pairs, and integer compares of sorted key lists cost a
+/// fraction of string-set intersections. The text is kept for explanations
+/// and for Jaro-Winkler on tokens whose keys differ.
+#[derive(Debug, Clone)]
+struct Tok {
+    text: String,
+    id: u64,
+    keys: Vec<u64>,
+    /// Length in characters.
+    chars: u32,
+    /// Counts of the characters by bucket (a–z one each, others shared),
+    /// for a cheap upper bound on Jaro-Winkler (see [`may_be_similar`]).
+    bag: [u8; 32],
+}
+
+fn char_bag(text: &str) -> [u8; 32] {
+    let mut bag = [0u8; 32];
+    for c in text.chars() {
+        let b = if c.is_ascii_lowercase() {
+            (c as u32 - 'a' as u32) as usize
+        } else {
+            26 + (c as u32 % 6) as usize
+        };
+        bag[b] = bag[b].saturating_add(1);
+    }
+    bag
+}
+
+/// False when Jaro-Winkler of the two tokens is certainly below 0.88.
+/// JW ≤ 0.6·jaro + 0.4, so 0.88 needs jaro ≥ 0.8; jaro ≤ (m/|a| + m/|b| +
+/// 1)/3 where the matches m are at most the characters the two share
+/// (counted by bucket, which can only over-count). Most token pairs of a
+/// pass fail this for the cost of 32 comparisons instead of a Jaro-Winkler.
+fn may_be_similar(a: &Tok, b: &Tok) -> bool {
+    let common: u32 = a
+        .bag
+        .iter()
+        .zip(&b.bag)
+        .map(|(x, y)| u32::from(*x.min(y)))
+        .sum();
+    let (la, lb) = (f64::from(a.chars.max(1)), f64::from(b.chars.max(1)));
+    let c = f64::from(common);
+    // 1e-9: never rule out a pair on rounding.
+    (c / la + c / lb + 1.0) / 3.0 >= 0.8 - 1e-9
+}
+
+/// Stable 64-bit hash of a token or key (SipHash with fixed keys: the same
+/// string gives the same id in every thread of a pass). Equal ids are taken
+/// as equal tokens: a collision among the few thousand distinct tokens of a
+/// register is astronomically unlikely, and the text compare it replaced
+/// was a fifth of the pass in a profile.
+fn hash_str(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn toks(name: &str) -> Vec<Tok> {
+    names::tokens(name)
+        .into_iter()
+        .map(|t| {
+            let mut keys: Vec<u64> = names::token_keys(&t).iter().map(|k| hash_str(k)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            Tok {
+                id: hash_str(&t),
+                keys,
+                chars: t.chars().count() as u32,
+                bag: char_bag(&t),
+                text: t,
+            }
+        })
+        .collect()
+}
+
+/// Whether two sorted key lists share a key.
+fn share_key(a: &[u64], b: &[u64]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+thread_local! {
+    /// Jaro-Winkler results by token pair: a population repeats the same
+    /// few thousand tokens, so a pass computes each pair once per thread.
+    static JW_CACHE: RefCell<HashMap<(u64, u64), f64, IdHash>> =
+        const { RefCell::new(HashMap::with_hasher(IdHash)) };
+}
+
+/// Hasher for keys that are already 64-bit hashes (token ids): one
+/// multiply-and-rotate per word instead of SipHash, which dominated the
+/// cache lookups in a profile of the pass.
+#[derive(Clone, Copy, Default)]
+struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(29) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Entries above which the cache is emptied (bounds memory on odd data).
+const JW_CACHE_MAX: usize = 1 << 20;
+
+fn cached_jaro_winkler(a: &Tok, b: &Tok) -> f64 {
+    JW_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(v) = c.get(&(a.id, b.id)) {
+            return *v;
+        }
+        if c.len() >= JW_CACHE_MAX {
+            c.clear();
+        }
+        let v = names::jaro_winkler(&a.text, &b.text);
+        c.insert((a.id, b.id), v);
+        v
+    })
+}
+
+fn sim(a: &Tok, b: &Tok) -> f64 {
+    if a.id == b.id {
+        1.0
+    } else if share_key(&a.keys, &b.keys) {
+        0.9
+    } else if a.text.len().min(b.text.len()) < 4 || !may_be_similar(a, b) {
+        // Too short for a typo to be told from another name, or too
+        // different for Jaro-Winkler to reach 0.88.
+        0.0
+    } else {
+        let jw = cached_jaro_winkler(a, b);
+        if jw >= 0.88 {
+            jw * 0.8
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Similarity from equality and shared keys only (no Jaro-Winkler).
+fn sim_by_keys(a: &Tok, b: &Tok) -> f64 {
+    if a.id == b.id {
+        1.0
+    } else if share_key(&a.keys, &b.keys) {
+        0.9
+    } else {
+        0.0
+    }
+}
+
+fn best(t: &Tok, among: &[Tok]) -> (f64, usize) {
+    let pick = |a: (f64, usize), b: (f64, usize)| if b.0 > a.0 { b } else { a };
+    // Jaro-Winkler gives at most 0.8, so when a token is equal or shares a
+    // key (0.9 or more) it cannot change the best: skip it (same result,
+    // same index).
+    let by_keys = among
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (sim_by_keys(t, o), i))
+        .fold((0.0, usize::MAX), pick);
+    if by_keys.0 >= 0.9 {
+        return by_keys;
+    }
+    among
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (sim(t, o), i))
+        .fold((0.0, usize::MAX), pick)
+}
+
+/// Mean best similarity of the tokens of `a` among `b` (0 when `a` is empty).
+fn coverage(a: &[Tok], b: &[Tok]) -> f64 {
+    if a.is_empty() {
+        return 0.0;
+    }
+    a.iter().map(|t| best(t, b).0).sum::<f64>() / a.len() as f64
+}
+
+impl Features {
+    /// Features of one person.
+    pub fn of(p: &CasePerson) -> Features {
+        let given = toks(&p.given_names);
+        let mut primary = given.clone();
+        primary.extend(toks(&p.family_name));
+        let mut all = primary.clone();
+        for n in &p.other_names {
+            all.extend(toks(n));
+        }
+        let parent = |rel: &str| p.parent(rel).map(|r| toks(&r.name)).unwrap_or_default();
+        Features {
+            given,
+            primary,
+            all,
+            mother: parent("mother"),
+            father: parent("father"),
+            place: p.place_of_origin.as_deref().map(toks).unwrap_or_default(),
+        }
+    }
+}
+
+/// Points of a pair being added up, with the explained parts recorded only
+/// when asked: a pass scores millions of pairs and explains the few above
+/// the threshold, so detail strings are built lazily.
+struct Tally<'p> {
+    points: f64,
+    parts: Option<&'p mut Vec<ScorePart>>,
+}
+
+impl Tally<'_> {
+    fn add(&mut self, name: &str, detail: impl FnOnce() -> String, points: f64) {
+        self.points += points;
+        if let Some(parts) = self.parts.as_deref_mut() {
+            parts.push(ScorePart {
+                part: name.to_string(),
+                detail: detail(),
+                points,
+            });
+        }
+    }
+}
+
+fn year(d: &str) -> Option<i32> {
+    d.get(0..4)?.parse().ok()
+}
+
+/// Score a pair: (0..1 score, parts).
+pub fn score_pair(a: &CasePerson, b: &CasePerson) -> (f64, Vec<ScorePart>) {
+    score_features(a, &Features::of(a), b, &Features::of(b))
+}
+
+/// Score a pair whose features are already computed.
+pub fn score_features(
+    a: &CasePerson,
+    fa: &Features,
+    b: &CasePerson,
+    fb: &Features,
+) -> (f64, Vec<ScorePart>) {
+    let mut parts = Vec::new();
+    let score = tally(a, fa, b, fb, Some(&mut parts));
+    (score, parts)
+}
+
+/// The 0..1 score of a pair without its explanation (the fast path of a
+/// pass; [`score_features`] gives the same number with the parts).
+fn score_only(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features) -> f64 {
+    tally(a, fa, b, fb, None)
+}
+
+fn tally(
+    a: &CasePerson,
+    fa: &Features,
+    b: &CasePerson,
+    fb: &Features,
+    parts: Option<&mut Vec<ScorePart>>,
+) -> f64 {
+    let mut t = Tally { points: 0.0, parts };
+    // Given name: the first given token of each must be found somewhere in
+    // the other's names (either order, other spellings included).
+    if let (Some(ga), Some(gb)) = (fa.given.first(), fb.given.first()) {
+        let (sa, ia) = best(ga, &fb.all);
+        let (sb, _) = best(gb, &fa.all);
+        let g = sa.min(sb);
+        let shown = fb.all.get(ia).map(|t| t.text.as_str()).unwrap_or("");
+        let (pts, how) = if g >= 1.0 {
+            (5.0, "same given name")
+        } else if g >= 0.85 {
+            (4.0, "given name spelling variant")
+        } else if g > 0.0 {
+            (3.0, "similar given name")
+        } else {
+            (-7.0, "different given names")
+        };
+        t.add(
+            "given_name",
+            || {
+                format!(
+                    "{how}: {} / {}",
+                    ga.text,
+                    if g > 0.0 { shown } else { gb.text.as_str() }
+                )
+            },
+            pts,
+        );
+    }
+    let (short, long) = if fa.primary.len() <= fb.primary.len() {
+        (&fa.primary, &fb.all)
+    } else {
+        (&fb.primary, &fa.all)
+    };
+    if !short.is_empty() {
+        let c = coverage(short, long);
+        t.add(
+            "names",
+            || format!("{:.0}% of the shorter name matches", c * 100.0),
+            6.0 * c - 4.0,
+        );
+    }
+    if let (Some(sa), Some(sb)) = (a.sex.as_deref(), b.sex.as_deref()) {
+        if sa != "other_unknown" && sb != "other_unknown" {
+            if sa == sb {
+                t.add("sex", || format!("both {sa}"), 0.5);
+            } else {
+                t.add("sex", || format!("{sa} / {sb}"), -6.0);
+            }
+        }
+    }
+    if let (Some(x), Some(y)) = (a.age, b.age) {
+        let d = (x - y).abs();
+        let pts = if d <= 1.0 {
+            1.5
+        } else if d <= 2.0 {
+            0.0
+        } else {
+            -((d - 2.0) * 1.5).min(6.0)
+        };
+        t.add("age", || format!("ages {x} / {y}"), pts);
+    }
+    if let (Some(x), Some(y)) = (a.date_of_birth.as_deref(), b.date_of_birth.as_deref()) {
+        // 1 January / 31 December are the default dates of estimated ages:
+        // agreeing on them says little.
+        let placeholder = x.ends_with("-01-01") || x.ends_with("-12-31");
+        let pts = if x == y {
+            if placeholder {
+                1.0
+            } else {
+                3.0
+            }
+        } else {
+            match (year(x), year(y)) {
+                (Some(p), Some(q)) if (p - q).abs() > 1 => -4.0,
+                _ if placeholder || y.ends_with("-01-01") || y.ends_with("-12-31") => 0.0,
+                _ => -2.0,
+            }
+        };
+        t.add("date_of_birth", || format!("born {x} / {y}"), pts);
+    }
+    if !fa.place.is_empty() && !fb.place.is_empty() {
+        let c = coverage(&fa.place, &fb.place).max(coverage(&fb.place, &fa.place));
+        let pts = if c >= 0.5 { 1.5 } else { -3.0 };
+        t.add(
+            "place_of_origin",
+            || {
+                format!(
+                    "from {} / {}",
+                    a.place_of_origin.as_deref().unwrap_or(""),
+                    b.place_of_origin.as_deref().unwrap_or("")
+                )
+            },
+            pts,
+        );
+    }
+    for (rel, x, y) in [
+        ("mother", &fa.mother, &fb.mother),
+        ("father", &fa.father, &fb.father),
+    ] {
+        if !x.is_empty() && !y.is_empty() {
+            let c = coverage(x, y).max(coverage(y, x));
+            // A different mother or father is strong evidence of a
+            // different child (namesakes are common: Mohamed Diallo).
+            // Every part of the parent's name must agree: a shared first
+            // name (Marie, Fatoumata) is common among unrelated mothers.
+            let same = c >= 0.8;
+            let pts = if same { 2.0 } else { -5.0 };
+            t.add(
+                rel,
+                || format!("{rel} {}", if same { "matches" } else { "differs" }),
+                pts,
+            );
+        }
+    }
+    if !a.nationality.is_empty() && !b.nationality.is_empty() {
+        if a.nationality.iter().any(|n| b.nationality.contains(n)) {
+            t.add("nationality", || "same nationality".into(), 0.5);
+        } else {
+            t.add(
+                "nationality",
+                || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")),
+                -2.0,
+            );
+        }
+    }
+    if let (Some(x), Some(y)) = (a.separation_date.as_deref(), b.separation_date.as_deref()) {
+        if x == y {
+            t.add("separation_date", || format!("separated on {x}"), 1.0);
+        }
+    }
+    1.0 / (1.0 + (-(t.points - MIDPOINT)).exp())
+}
+
+fn pair(a: &CasePerson, b: &CasePerson, score: f64, parts: Vec<ScorePart>) -> DuplicatePair {
+    let (a, b) = if a.case_number <= b.case_number {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    DuplicatePair {
+        case_a: a.case_id.clone(),
+        number_a: a.case_number.clone(),
+        case_b: b.case_id.clone(),
+        number_b: b.case_number.clone(),
+        score,
+        parts,
+    }
+}
+
+/// Whether two cases are already linked by a merge (either direction).
+fn merged_together(a: &CasePerson, b: &CasePerson) -> bool {
+    a.merged_into.as_deref() == Some(b.case_id.as_str())
+        || b.merged_into.as_deref() == Some(a.case_id.as_str())
+}
+
+/// Second key of the block of a single-token name.
+const NO_KEY: u64 = 0;
+
+/// Block keys of a person: unordered pairs of keys (hashed) of two
+/// different name tokens (own names and other spellings), or the keys of
+/// the one token paired with [`NO_KEY`].
+fn block_keys(f: &Features) -> BTreeSet<(u64, u64)> {
+    let mut out = BTreeSet::new();
+    let toks = &f.all;
+    if toks.len() == 1 {
+        for k in &toks[0].keys {
+            out.insert((*k, NO_KEY));
+        }
+    }
+    for i in 0..toks.len() {
+        for j in (i + 1)..toks.len() {
+            for &ki in &toks[i].keys {
+                for &kj in &toks[j].keys {
+                    if ki != kj {
+                        out.insert((ki.min(kj), ki.max(kj)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Blocks larger than this are split by age band: a block of a very common
+/// pair of names (Mohamed Diallo) holds thousands of cases and comparing all
+/// of its pairs made the pass quadratic.
+const BIG_BLOCK: usize = 200;
+
+/// Width of an age band, in years. Within a big block a case is compared
+/// with its own and the two neighbouring bands, so every pair whose ages
+/// differ by at most this much is still compared; pairs further apart
+/// already lose at least 3 points on age. Cases without an age are
+/// compared with the whole block.
+const AGE_BAND: f64 = 3.0;
+
+fn age_band(age: Option<f64>) -> Option<i64> {
+    age.filter(|a| a.is_finite())
+        .map(|a| (a / AGE_BAND).floor() as i64)
+}
+
+/// Members of a big block by age band, and those without an age.
+type Bands = (HashMap<i64, Vec<u32>>, Vec<u32>);
+
+/// The members of one block, split by age band when the block is big.
+struct Group {
+    members: Vec<u32>,
+    /// Members by age band, and those without an age (big blocks only).
+    bands: Option<Bands>,
+}
+
+impl Group {
+    fn new(mut members: Vec<u32>, bands: &[Option<i64>]) -> Group {
+        members.sort_unstable();
+        members.dedup();
+        let split = (members.len() > BIG_BLOCK).then(|| {
+            let mut by: HashMap<i64, Vec<u32>> = HashMap::new();
+            let mut unknown = Vec::new();
+            for &m in &members {
+                match bands[m as usize] {
+                    Some(b) => by.entry(b).or_default().push(m),
+                    None => unknown.push(m),
+                }
+            }
+            (by, unknown)
+        });
+        Group {
+            members,
+            bands: split,
+        }
+    }
+
+    /// Calls `f` with every member to compare with a case in age band `band`.
+    fn each(&self, band: Option<i64>, mut f: impl FnMut(u32)) {
+        match (&self.bands, band) {
+            (Some((by, unknown)), Some(b)) => {
+                for near in [b - 1, b, b + 1] {
+                    if let Some(m) = by.get(&near) {
+                        m.iter().for_each(|&j| f(j));
+                    }
+                }
+                unknown.iter().for_each(|&j| f(j));
+            }
+            _ => self.members.iter().for_each(|&j| f(j)),
+        }
+    }
+}
+
+/// Every suspected duplicate pair among `people` (in memory), best first.
+/// Cases already merged into another are left out. Pairs are scored
+/// without explanation first; only those at or above `threshold` are
+/// explained. The cases are shared out over up to 4 threads.
+pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
+    let live: Vec<&CasePerson> = people.iter().filter(|p| p.merged_into.is_none()).collect();
+    let feats: Vec<Features> = live.iter().map(|p| Features::of(p)).collect();
+    let bands: Vec<Option<i64>> = live.iter().map(|p| age_band(p.age)).collect();
+    let mut raw_blocks: HashMap<(u64, u64), Vec<u32>> = HashMap::new();
+    let mut keys_of: Vec<Vec<(u64, u64)>> = Vec::with_capacity(live.len());
+    for (i, f) in feats.iter().enumerate() {
+        let keys: Vec<(u64, u64)> = block_keys(f).into_iter().collect();
+        for k in &keys {
+            raw_blocks.entry(*k).or_default().push(i as u32);
+        }
+        keys_of.push(keys);
+    }
+    // A single-token name also joins every pair block holding that key.
+    // Only the keys of single-token names are needed here.
+    let single: BTreeSet<u64> = keys_of
+        .iter()
+        .flatten()
+        .filter(|k| k.1 == NO_KEY)
+        .map(|k| k.0)
+        .collect();
+    let mut raw_single: HashMap<u64, Vec<u32>> = HashMap::new();
+    for ((x, y), members) in &raw_blocks {
+        if *y != NO_KEY && (single.contains(x) || single.contains(y)) {
+            raw_single.entry(*x).or_default().extend(members);
+            raw_single.entry(*y).or_default().extend(members);
+        }
+    }
+    let blocks: HashMap<(u64, u64), Group> = raw_blocks
+        .into_iter()
+        .map(|(k, m)| (k, Group::new(m, &bands)))
+        .collect();
+    let by_single_key: HashMap<u64, Group> = raw_single
+        .into_iter()
+        .map(|(k, m)| (k, Group::new(m, &bands)))
+        .collect();
+
+    let work = |part: usize, parts: usize| -> Vec<DuplicatePair> {
+        let mut out = Vec::new();
+        let mut cands: Vec<u32> = Vec::new();
+        let consider = |i: usize, j: usize, out: &mut Vec<DuplicatePair>| {
+            if score_only(live[i], &feats[i], live[j], &feats[j]) >= threshold {
+                let (score, parts) = score_features(live[i], &feats[i], live[j], &feats[j]);
+                out.push(pair(live[i], live[j], score, parts));
+            }
+        };
+        for i in (part..live.len()).step_by(parts) {
+            cands.clear();
+            for k in &keys_of[i] {
+                if let Some(g) = blocks.get(k) {
+                    g.each(bands[i], |j| {
+                        if j as usize > i {
+                            cands.push(j)
+                        }
+                    });
+                }
+                if k.1 == NO_KEY {
+                    if let Some(g) = by_single_key.get(&k.0) {
+                        g.each(bands[i], |j| {
+                            if j as usize > i {
+                                cands.push(j)
+                            }
+                        });
+                    }
+                }
+            }
+            cands.sort_unstable();
+            cands.dedup();
+            for &j in &cands {
+                consider(i, j as usize, &mut out);
+            }
+            // A single-token case seen from the many-token side.
+            if feats[i].all.len() == 1 {
+                cands.clear();
+                for k in &feats[i].all[0].keys {
+                    if let Some(g) = by_single_key.get(k) {
+                        g.each(bands[i], |j| {
+                            if (j as usize) < i && feats[j as usize].all.len() > 1 {
+                                cands.push(j)
+                            }
+                        });
+                    }
+                }
+                cands.sort_unstable();
+                cands.dedup();
+                for &j in &cands {
+                    consider(i, j as usize, &mut out);
+                }
+            }
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let mut out: Vec<DuplicatePair> = if threads <= 1 || live.len() < 2_000 {
+        work(0, 1)
+    } else {
+        let work = &work;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| s.spawn(move || work(t, threads)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| (&a.number_a, &a.number_b).cmp(&(&b.number_a, &b.number_b)))
+    });
+    out.dedup_by(|a, b| a.case_a == b.case_a && a.case_b == b.case_b);
+    out
+}
+
+/// The full duplicate pass over every indexed case.
+pub fn find_duplicates(conn: &Connection) -> Result<Vec<DuplicatePair>, SearchError> {
+    index::ensure_built(conn)?;
+    Ok(find_pairs(&index::all_people(conn)?, THRESHOLD))
+}
+
+/// Suspected duplicates of one person (indexed or not, e.g. a case being
+/// imported) among the indexed cases, through the name-key table.
+pub fn candidates_for(conn: &Connection, p: &CasePerson) -> rusqlite::Result<Vec<DuplicatePair>> {
+    index::ensure_built(conn)?;
+    let fp = Features::of(p);
+    let mine = block_keys(&fp);
+    let mut seen = BTreeSet::new();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for t in &fp.all {
+        keys.extend(names::token_keys(&t.text));
+    }
+    let mut out = Vec::new();
+    for k in keys {
+        for (case, _) in index::cases_with_key(conn, &k, "child")? {
+            if case == p.case_id || !seen.insert(case.clone()) {
+                continue;
+            }
+            let Some(other) = index::person(conn, &case)? else {
+                continue;
+            };
+            if other.merged_into.is_some() || merged_together(p, &other) {
+                continue;
+            }
+            let fo = Features::of(&other);
+            // Same blocking rule as the full pass.
+            if block_keys(&fo).is_disjoint(&mine) && fo.all.len() > 1 && fp.all.len() > 1 {
+                continue;
+            }
+            let (score, parts) = score_features(p, &fp, &other, &fo);
+            if score >= THRESHOLD {
+                out.push(pair(p, &other, score, parts));
+            }
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(out)
+}
+
+/// Suspected duplicates of one indexed case.
+pub fn duplicates_of(conn: &Connection, case_id: &str) -> Result<Vec<DuplicatePair>, SearchError> {
+    index::ensure_built(conn)?;
+    let p = index::person(conn, case_id)?
+        .ok_or_else(|| SearchError::NoSuchCase(case_id.to_string()))?;
+    Ok(candidates_for(conn, &p)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok(s: &str) -> Tok {
+        toks(s).remove(0)
+    }
+
+    #[test]
+    fn character_bound_never_rules_out_a_close_pair() {
+        let words = [
+            "mohamed",
+            "muhammad",
+            "mohammed",
+            "abdoulaye",
+            "abdullahi",
+            "fatoumata",
+            "fatumata",
+            "ibrahima",
+            "ibrahim",
+            "tesfaye",
+            "tesfahe",
+            "garcia",
+            "garsia",
+            "diallo",
+            "jallow",
+            "baldé",
+            "balde",
+            "kamara",
+            "camara",
+            "xasan",
+            "hassan",
+            "aisha",
+            "aicha",
+            "ousmane",
+            "usman",
+            "bakary",
+            "bakari",
+            "lokama",
+            "lokamas",
+            "sekoba",
+        ];
+        let mut ruled_out = 0;
+        for a in &words {
+            for b in &words {
+                let (ta, tb) = (tok(a), tok(b));
+                let jw = names::jaro_winkler(&ta.text, &tb.text);
+                if jw >= 0.88 {
+                    assert!(may_be_similar(&ta, &tb), "{a} / {b}: jw {jw}");
+                } else if !may_be_similar(&ta, &tb) {
+                    ruled_out += 1;
+                }
+            }
+        }
+        // The bound must also be useful: most unrelated pairs are cut.
+        assert!(ruled_out > words.len() * words.len() / 2, "{ruled_out}");
+    }
+
+    #[test]
+    fn fast_score_equals_explained_score() {
+        let (people, _) = crate::search::synthetic::population(5, 300, 6);
+        let feats: Vec<Features> = people.iter().map(Features::of).collect();
+        for i in 0..people.len().min(60) {
+            for j in (i + 1)..people.len().min(60) {
+                let fast = score_only(&people[i], &feats[i], &people[j], &feats[j]);
+                let (full, _) = score_features(&people[i], &feats[i], &people[j], &feats[j]);
+                assert_eq!(fast.to_bits(), full.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn big_blocks_keep_pairs_within_an_age_band() {
+        let ages: Vec<Option<i64>> = (0..500u32)
+            .map(|i| age_band(Some(f64::from(i % 18))))
+            .chain([None])
+            .collect();
+        let g = Group::new((0..501).collect(), &ages);
+        assert!(g.bands.is_some());
+        // Case 0 is aged 0: compared with ages 0..=5 and the one without age.
+        let mut seen = Vec::new();
+        g.each(ages[0], |j| seen.push(j));
+        for j in 0..501u32 {
+            let age = if j == 500 { None } else { Some(j % 18) };
+            match age {
+                None => assert!(seen.contains(&j)),
+                Some(a) if a <= 3 => assert!(seen.contains(&j), "age {a}"),
+                Some(a) if a >= 6 => assert!(!seen.contains(&j), "age {a}"),
+                _ => {}
+            }
+        }
+        // A small block is compared whole.
+        let small = Group::new(vec![0, 10, 17], &ages);
+        let mut all = Vec::new();
+        small.each(ages[0], |j| all.push(j));
+        assert_eq!(all, vec![0, 10, 17]);
+    }
+}

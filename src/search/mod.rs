@@ -1,0 +1,24 @@
+//! Search, family-tracing matching and duplicate detection over the
+//! projection (see `docs/search.md`).
+//!
+//! - [`names`]: transliteration-aware name keys.
+//! - [`index`]: the FTS5 table and the name-key table, kept up to date by the
+//!   projection (`index::update_case`), rebuilt on open when missing.
+//! - [`query`]: free-text + filter search with ranked, explained hits.
+//! - [`person`]: the identifying facts of a case read from the projection.
+//! - [`trace`]: tracing requests and siblings, with explained scores.
+//! - [`duplicates`]: suspected duplicate pairs (blocking on name keys).
+//! - [`merge`]: merging a duplicate into a case and splitting it back.
+
+pub mod duplicates;
+pub mod index;
+pub mod merge;
+pub mod names;
+pub mod person;
+pub mod query;
+pub mod synthetic;
+pub mod trace;
+
+pub use duplicates::{find_duplicates, DuplicatePair, ScorePart};
+pub use query::{search, Hit, Query, SearchError};
+pub use trace::{trace, TraceMatch};

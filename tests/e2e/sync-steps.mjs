@@ -1,0 +1,313 @@
+// End-to-end steps of the Sync and Office screens (issue 6): a device exports
+// a bundle, the office imports it after the preview, and resolves the
+// protected-field conflict it brings, side by side; a damaged bundle is
+// refused with one line. run.mjs calls syncSteps(ctx); its own window stays
+// open meanwhile (these steps use other vaults and their own driver).
+//
+// The vaults are made as a deployment would: the office with
+// `fieldcase init --office`, two caseworker devices enrolled with
+// `fieldcase enroll request/approve` + `import`; then the fixture
+// target/debug/examples/e2e_sync_fixture plays the field work the CLI has no
+// commands for (a registration, an assignment, two offline edits of the
+// protected risk level), leaving device A with an unsent edit.
+//
+// This file starts its own tauri-driver (fresh ports) and opens the app twice,
+// one session after the other: first on device A's vault, then on the
+// office's, each with `--vault DIR`.
+//
+// ctx (all optional): { tauriDriver, nativeDriver, desktopBin, cliBin, screens, results, log }
+//   results: the array run.mjs counts ({ name, ok } per step); screenshots
+//   go to screens/sync-NN-<step>.png
+//   FIELDCASE_FIXTURE_BIN overrides the fixture path.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { remote } from 'webdriverio';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PASSPHRASE = 'e2e sync passphrase, not a real one';
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitForPort(port, proc, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
+    await sleep(200);
+  }
+  throw new Error(`tauri-driver did not listen on port ${port} within ${ms} ms`);
+}
+
+export async function syncSteps(ctx) {
+  const log = ctx.log ?? ((m) => console.log(`[e2e sync] ${m}`));
+  const results = ctx.results ?? [];
+  const screens = ctx.screens ?? path.join(root, 'target/e2e-screens');
+  const cliBin = ctx.cliBin ?? path.join(root, 'target/debug/fieldcase');
+  const desktopBin = ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop');
+  const fixtureBin = process.env.FIELDCASE_FIXTURE_BIN ?? path.join(path.dirname(cliBin), 'examples/e2e_sync_fixture');
+  const nativeDriver = ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver';
+  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
+  const tauriDriver = ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
+  mkdirSync(screens, { recursive: true });
+
+  const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-sync-'));
+  const dirs = { office: path.join(work, 'office'), a: path.join(work, 'amina'), b: path.join(work, 'bakary') };
+  // Stands in for a USB drive: the screens accept any folder path.
+  const usb = path.join(work, 'usb');
+  mkdirSync(usb);
+  let driver = null;
+  let browser = null;
+  let caseNumber = '';
+
+  const cli = (vault, args) => {
+    const r = spawnSync(cliBin, ['--vault', vault, ...args], {
+      env: { ...process.env, FIELDCASE_PASSPHRASE: PASSPHRASE, FIELDCASE_TEST_SCRYPT_LOG_N: '10' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (r.status !== 0) throw new Error(`fieldcase ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error}`);
+    return r.stdout;
+  };
+
+  let shot = 0;
+  const screenshot = async (name) => {
+    if (!browser) return;
+    await browser.pause(400);
+    const file = path.join(screens, `sync-${String(++shot).padStart(2, '0')}-${name}.png`);
+    try {
+      await browser.saveScreenshot(file);
+    } catch (e) {
+      log(`screenshot ${name} failed: ${e.message}`);
+    }
+  };
+
+  const step = async (name, fn) => {
+    const started = Date.now();
+    try {
+      await fn();
+      results.push({ name: `sync: ${name}`, ok: true });
+      log(`ok   sync: ${name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      results.push({ name: `sync: ${name}`, ok: false });
+      log(`FAIL sync: ${name}: ${e.stack ?? e}`);
+    } finally {
+      await screenshot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
+    }
+  };
+
+  const visible = async (selector, timeout = 20_000) => {
+    const el = await browser.$(selector);
+    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
+    return el;
+  };
+
+  const expectEqual = (actual, expected, what) => {
+    if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  };
+
+  // Setting a Svelte-bound text field: WebKitWebDriver's setValue types
+  // into it, which fires the input events the binding listens to.
+  const type = async (selector, value) => {
+    const el = await visible(selector);
+    await el.clearValue();
+    await el.setValue(value);
+    expectEqual(await el.getValue(), value, `${selector} value`);
+  };
+
+  const open = async (vault) => {
+    browser = await remote({
+      hostname: '127.0.0.1',
+      port: driver.port,
+      logLevel: 'warn',
+      connectionRetryTimeout: 60_000,
+      connectionRetryCount: 1,
+      capabilities: {
+        'wdio:enforceWebDriverClassic': true,
+        'tauri:options': { application: desktopBin, args: ['--vault', vault] },
+      },
+    });
+    await visible('[data-testid="unlock-screen"]', 30_000);
+    await type('#passphrase', PASSPHRASE);
+    await (await browser.$('button[type="submit"]')).click();
+    await visible('[data-testid="nav-sync"]', 30_000);
+  };
+
+  const close = async () => {
+    if (!browser) return;
+    await Promise.race([browser.deleteSession().catch(() => {}), sleep(10_000)]);
+    browser = null;
+    // The app locks its vault on exit; give it time to release vault.lock.
+    await sleep(1500);
+  };
+
+  try {
+    await step('office and two devices are made and enrolled with the CLI', async () => {
+      for (const f of [cliBin, fixtureBin, desktopBin]) if (!existsSync(f)) throw new Error(`${f} not found (make desktop builds it)`);
+      cli(dirs.office, ['init', '--office', '--name', 'Agadez office']);
+      for (const [who, dir] of [['amina', dirs.a], ['bakary', dirs.b]]) {
+        cli(dir, ['init', '--name', who]);
+        const req = path.join(work, `${who}-request.json`);
+        const bundle = path.join(work, `${who}-enrollment.fcb`);
+        cli(dir, ['enroll', 'request', '--out', req]);
+        cli(dirs.office, ['enroll', 'approve', req, '--role', 'caseworker', '--out', bundle]);
+        cli(dir, ['import', bundle]);
+      }
+      const r = spawnSync(fixtureBin, [dirs.office, dirs.a, dirs.b], {
+        env: { ...process.env, FIELDCASE_PASSPHRASE: PASSPHRASE },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      if (r.status !== 0) throw new Error(`fixture failed (${r.status}): ${r.stderr || r.error}`);
+      caseNumber = r.stdout.trim();
+      if (!caseNumber) throw new Error('the fixture printed no case number');
+      log(`case ${caseNumber}: risk level set offline by amina (unsent) and bakary (at the office)`);
+    });
+    if (!caseNumber) return;
+
+    const port = await freePort();
+    const nativePort = await freePort();
+    const proc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, FIELDCASE_VAULT: dirs.a },
+    });
+    driver = { proc, port };
+    await waitForPort(port, proc, 20_000);
+
+    const bundle = path.join(usb, 'amina-to-office.fcb');
+    await step('device: export a bundle for the office to a USB folder', async () => {
+      await open(dirs.a);
+      await (await visible('[data-testid="nav-sync"]')).click();
+      await visible('[data-testid="sync-screen"]');
+      const status = await (await visible('[data-testid="sync-status"]')).getText();
+      if (!status.includes('Agadez office')) throw new Error(`sync status does not name the office: ${status}`);
+      await type('[data-testid="export-path"]', bundle);
+      await (await browser.$('[data-testid="export-button"]')).click();
+      const done = await visible('[data-testid="export-done"]', 60_000);
+      if (!(await done.getText()).includes(bundle)) throw new Error(`export message: ${await done.getText()}`);
+      if (!existsSync(bundle)) throw new Error(`${bundle} was not written`);
+    });
+    await close();
+
+    await step('office: a damaged bundle is refused with one line and nothing changes', async () => {
+      await open(dirs.office);
+      await (await visible('[data-testid="nav-sync"]')).click();
+      const damaged = path.join(usb, 'damaged.fcb');
+      writeFileSync(damaged, 'age-encryption.org/v1\n-> X25519 not really\n');
+      await type('[data-testid="import-path"]', damaged);
+      await (await browser.$('[data-testid="preview-button"]')).click();
+      const err = await visible('[data-testid="import-error"]', 30_000);
+      const text = await err.getText();
+      if (!text.startsWith('Bundle refused, nothing was changed:')) throw new Error(`refusal text: ${text}`);
+      if (text.includes('\n')) throw new Error(`refusal is not one line: ${text}`);
+      expectEqual(await (await browser.$('[data-testid="apply-button"]')).isExisting(), false, 'apply offered for a refused bundle');
+    });
+
+    await step('office: the import preview shows the changes and the protected conflict', async () => {
+      await type('[data-testid="import-path"]', bundle);
+      await (await browser.$('[data-testid="preview-button"]')).click();
+      await visible('[data-testid="import-preview"]', 60_000);
+      expectEqual(await (await browser.$('[data-testid="count-updated-cases"]')).getText(), '1', 'updated cases');
+      expectEqual(await (await browser.$('[data-testid="count-new-cases"]')).getText(), '0', 'new cases');
+      expectEqual(await (await browser.$('[data-testid="count-protected"]')).getText(), '1', 'protected conflicts');
+      const conflicts = await (await browser.$('[data-testid="preview-conflicts"]')).getText();
+      if (!conflicts.includes(caseNumber)) throw new Error(`preview conflicts do not name case ${caseNumber}: ${conflicts}`);
+      // Nothing is applied yet: the Office screen has no conflict to review.
+      await (await browser.$('[data-testid="nav-office"]')).click();
+      await visible('[data-testid="no-protected-conflicts"]');
+      await (await browser.$('[data-testid="nav-sync"]')).click();
+      await visible('[data-testid="sync-screen"]');
+    });
+
+    await step('office: apply the import after the preview', async () => {
+      // Leaving the Sync screen dropped the preview: preview again, then
+      // apply (the app imports exactly the bytes it previewed).
+      await type('[data-testid="import-path"]', bundle);
+      await (await browser.$('[data-testid="preview-button"]')).click();
+      await visible('[data-testid="apply-button"]', 60_000);
+      await (await browser.$('[data-testid="apply-button"]')).click();
+      const done = await visible('[data-testid="import-done"]', 60_000);
+      if (!/Imported: \d+ new change/.test(await done.getText())) throw new Error(`import message: ${await done.getText()}`);
+    });
+
+    await step('office: the conflict shows both values side by side with who, when and device (Arabic, RTL)', async () => {
+      await (await browser.$('[data-testid="nav-office"]')).click();
+      const conflict = await visible(`[data-testid="conflict"][data-field="risk_level"]`);
+      expectEqual(await conflict.getAttribute('data-case'), caseNumber, 'conflict case');
+      // A plain array: webdriverio's element arrays have async map().
+      const heads = [];
+      for (const h of await conflict.$$('[data-testid="conflict-head"]')) heads.push(h);
+      expectEqual(heads.length, 2, 'values side by side');
+      const texts = [];
+      for (const h of heads) texts.push(await h.getText());
+      for (const who of ['amina', 'bakary']) {
+        if (!texts.some((t) => t.includes(who))) throw new Error(`no value by ${who}: ${texts.join(' | ')}`);
+      }
+      const where = async () => [await heads[0].getLocation(), await heads[1].getLocation()];
+      const [r0, r1] = await where();
+      if (Math.abs(r0.y - r1.y) > 4) throw new Error(`values are not side by side (y ${r0.y} vs ${r1.y})`);
+      await screenshot('conflict-side-by-side');
+      await (await browser.$('[data-testid="language"]')).selectByAttribute('value', 'ar');
+      await browser.waitUntil(async () => (await browser.execute(() => document.documentElement.dir)) === 'rtl', {
+        timeout: 5_000,
+        timeoutMsg: 'document direction did not become rtl',
+      });
+      const [a0, a1] = await where();
+      // Right to left: the first value now stands to the right of the second.
+      if (!(a0.x > a1.x)) throw new Error(`in Arabic the first value is not on the right (x ${a0.x} vs ${a1.x})`);
+      await screenshot('conflict-arabic');
+      await (await browser.$('[data-testid="language"]')).selectByAttribute('value', 'en');
+    });
+
+    await step('office: resolve the protected-field conflict by choosing a value', async () => {
+      const heads = await browser.$$('[data-testid="conflict"][data-field="risk_level"] [data-testid="conflict-head"]');
+      let chosen = null;
+      for (const h of heads) if ((await h.getText()).includes('bakary')) chosen = h;
+      if (!chosen) throw new Error('no value by bakary');
+      const value = await (await chosen.$('[data-testid="conflict-value"]')).getText();
+      await (await chosen.$('[data-testid="choose-value"]')).click();
+      const note = await visible('[data-testid="conflict-resolved"]', 30_000);
+      if (!(await note.getText()).includes(value)) throw new Error(`resolution note: ${await note.getText()}`);
+      await visible('[data-testid="no-protected-conflicts"]');
+    });
+    await close();
+
+    await step('the resolution is in the office vault (checked with the CLI)', async () => {
+      const show = JSON.parse(cli(dirs.office, ['case', 'show', caseNumber, '--json']));
+      const fields = show.fields ?? show.detail?.fields ?? [];
+      const risk = fields.find((f) => f.form === 'registration_bia' && f.field === 'risk_level');
+      if (!risk) throw new Error(`no risk_level in case show: ${JSON.stringify(show).slice(0, 400)}`);
+      expectEqual(JSON.stringify(risk.value), '"high"', 'resolved risk level');
+      expectEqual(risk.status, 'ok', 'risk level status');
+    });
+  } finally {
+    await close();
+    if (driver && driver.proc.exitCode === null) {
+      try { process.kill(-driver.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+      await sleep(500);
+      try { process.kill(-driver.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,106 @@
+//! `fieldcase search|trace|duplicates|merge|split` against a vault filled
+//! through the library.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fieldcase::model::store::CaseStore;
+use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+use serde_json::{json, Value};
+
+const PASS: &str = "correct horse battery staple";
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
+        .arg("--vault")
+        .arg(dir)
+        .args(args)
+        .env("FIELDCASE_PASSPHRASE", PASS)
+        .output()
+        .expect("run fieldcase")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn search_trace_duplicates_merge_split_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let opts = InitOptions {
+        name: "dm".into(),
+        role: "data_manager".into(),
+        escrow: None,
+    };
+    let vault_opts = VaultOptions {
+        scrypt_log_n: Some(10),
+        ..VaultOptions::default()
+    };
+    let mut s = CaseStore::init_with(
+        &dir,
+        &SecretString::from(PASS.to_string()),
+        opts,
+        &vault_opts,
+    )
+    .unwrap();
+    s.set_actor("amina", fieldcase::model::event::Role::Caseworker);
+    let mut number = Vec::new();
+    for (g, f) in [
+        ("Abdoulaye", "Diallo"),
+        ("Abdullahi", "Jallow"),
+        ("Fatima", "Camara"),
+    ] {
+        let c = s.create_case("uasc", "Agadez").unwrap();
+        let v = json!({"given_names": g, "family_name": f, "sex": "male", "age_years": 15, "place_of_origin": "Labé"});
+        s.save_form(c, "registration_bia", None, v.as_object().unwrap().clone())
+            .unwrap();
+        number.push(s.case_detail(c).unwrap().summary.case_number);
+    }
+    drop(s);
+
+    let hits = json_of(&run(&dir, &["search", "abdallah", "age:14-16", "--json"]));
+    assert_eq!(hits.as_array().unwrap().len(), 2, "{hits}");
+    assert_eq!(hits[0]["matched"][0]["how"], "spelling_variant");
+    let bad = run(&dir, &["search", "colour:red"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown filter"));
+
+    let pairs = json_of(&run(&dir, &["duplicates", "--json"]));
+    assert_eq!(pairs.as_array().unwrap().len(), 1, "{pairs}");
+    assert!(json_of(&run(&dir, &["trace", &number[0], "--json"])).is_array());
+
+    let merged = run(&dir, &["merge", &number[1], "--into", &number[0]]);
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(json_of(&run(&dir, &["duplicates", "--json"]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let hits = json_of(&run(&dir, &["search", "abdullahi", "--json"]));
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| !h["merged_into"].is_null()),
+        "{hits}"
+    );
+    let again = run(&dir, &["merge", &number[1], "--into", &number[0]]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already merged"));
+    assert!(run(&dir, &["split", &number[1]]).status.success());
+    assert_eq!(
+        json_of(&run(&dir, &["duplicates", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

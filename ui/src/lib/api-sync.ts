@@ -1,0 +1,92 @@
+// Typed wrappers around the sync and office commands
+// (src-tauri/src/sync_commands.rs). The record types are generated from the
+// Rust DTOs (src-tauri/src/sync_dto.rs) by ts-rs into ./bindings/.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { CaseChoice } from './bindings/CaseChoice';
+import type { ConflictEntry } from './bindings/ConflictEntry';
+import type { ConflictHead } from './bindings/ConflictHead';
+import type { DeviceEntry } from './bindings/DeviceEntry';
+import type { DuplicateEntry } from './bindings/DuplicateEntry';
+import type { EnrollmentRequestView } from './bindings/EnrollmentRequestView';
+import type { FoundFile } from './bindings/FoundFile';
+import type { ImportOutcome } from './bindings/ImportOutcome';
+import type { PreviewCase } from './bindings/PreviewCase';
+import type { PreviewConflict } from './bindings/PreviewConflict';
+import type { SentTransfer } from './bindings/SentTransfer';
+import type { SyncOverview } from './bindings/SyncOverview';
+import type { SyncPlace } from './bindings/SyncPlace';
+import type { SyncProgress } from './bindings/SyncProgress';
+import type { WrittenFile } from './bindings/WrittenFile';
+
+export type {
+  CaseChoice,
+  ConflictEntry,
+  ConflictHead,
+  DeviceEntry,
+  DuplicateEntry,
+  EnrollmentRequestView,
+  FoundFile,
+  ImportOutcome,
+  PreviewCase,
+  PreviewConflict,
+  SentTransfer,
+  SyncOverview,
+  SyncPlace,
+  SyncProgress,
+  WrittenFile,
+};
+
+/** Called with each progress report of a long bundle operation. */
+export type OnProgress = (p: SyncProgress) => void;
+
+function channel(onProgress?: OnProgress): Channel<SyncProgress> {
+  const c = new Channel<SyncProgress>();
+  c.onmessage = (p) => onProgress?.(p);
+  return c;
+}
+
+export const syncApi = {
+  overview: () => invoke<SyncOverview>('sync_overview'),
+  places: () => invoke<SyncPlace[]>('sync_places'),
+  findFiles: (kind: 'bundle' | 'request', extra?: string) =>
+    invoke<FoundFile[]>('sync_find_files', { kind, extra: extra ?? null }),
+  exportForOffice: (path: string, onProgress?: OnProgress) =>
+    invoke<WrittenFile>('sync_export', { path, progress: channel(onProgress) }),
+  previewImport: (path: string, onProgress?: OnProgress) =>
+    invoke<ImportOutcome>('sync_preview_import', { path, progress: channel(onProgress) }),
+  applyImport: (path: string, onProgress?: OnProgress) =>
+    invoke<ImportOutcome>('sync_apply_import', { path, progress: channel(onProgress) }),
+  cancelImport: () => invoke<void>('sync_cancel_import'),
+  enrollmentRequest: (path: string) => invoke<WrittenFile>('sync_enrollment_request', { path }),
+  devices: () => invoke<DeviceEntry[]>('office_devices'),
+  readRequest: (path: string) => invoke<EnrollmentRequestView>('office_read_request', { path }),
+  approve: (request: string, role: string, out: string, onProgress?: OnProgress) =>
+    invoke<WrittenFile>('office_approve', { request, role, out, progress: channel(onProgress) }),
+  revoke: (device: string) => invoke<void>('office_revoke', { device }),
+  exportForDevice: (device: string, path: string, onProgress?: OnProgress) =>
+    invoke<WrittenFile>('office_export_for_device', { device, path, progress: channel(onProgress) }),
+  conflicts: () => invoke<ConflictEntry[]>('office_conflicts'),
+  resolveConflict: (c: { case: string; form: string; item: string | null; field: string; event: string }) =>
+    invoke<void>('office_resolve_conflict', c),
+  caseChoices: () => invoke<CaseChoice[]>('office_case_choices'),
+  transfer: (c: { case: string; toRecipient: string; toKey: string; path: string }, onProgress?: OnProgress) =>
+    invoke<WrittenFile>('office_transfer', { ...c, progress: channel(onProgress) }),
+  transfers: () => invoke<SentTransfer[]>('office_transfers'),
+  duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
+  merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
+};
+
+export type SyncApi = typeof syncApi;
+
+/** Join a folder and a file name with one slash. */
+export function joinPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+/** A 0..1 fraction for a progress bar, or null when unknown (indeterminate). */
+export function progressFraction(p: SyncProgress | null): number | null {
+  if (!p) return null;
+  if (p.stage === 'events' && p.total > 0) return Math.min(1, p.done / p.total);
+  if (p.stage === 'committing') return 1;
+  return null;
+}

@@ -1,0 +1,42 @@
+// Grouping tasks for the follow-up calendar: overdue, due this week, later,
+// and per caseworker.
+import type { TaskDto } from './bindings/TaskDto';
+
+/** Monday-to-Sunday week containing `today` (YYYY-MM-DD), as [start, end]. */
+export function weekOf(today: string): [string, string] {
+  const d = new Date(`${today}T00:00:00Z`);
+  const dow = (d.getUTCDay() + 6) % 7; // Monday = 0
+  const start = new Date(d.getTime() - dow * 86_400_000);
+  const end = new Date(start.getTime() + 6 * 86_400_000);
+  return [start.toISOString().slice(0, 10), end.toISOString().slice(0, 10)];
+}
+
+export interface CalendarGroups {
+  overdue: TaskDto[];
+  thisWeek: TaskDto[];
+  later: TaskDto[];
+  byCaseworker: { caseworker: string; overdue: number; thisWeek: number; tasks: TaskDto[] }[];
+}
+
+/** Split `tasks` around `today`; `onlyVisits` keeps follow-up visits only. */
+export function groupTasks(tasks: TaskDto[], today: string, onlyVisits: boolean): CalendarGroups {
+  const [, end] = weekOf(today);
+  const list = tasks.filter((t) => !onlyVisits || t.kind.startsWith('follow_up')).slice().sort((a, b) => a.due.localeCompare(b.due));
+  const overdue = list.filter((t) => t.overdue_days > 0);
+  const thisWeek = list.filter((t) => t.overdue_days <= 0 && t.due <= end);
+  const later = list.filter((t) => t.overdue_days <= 0 && t.due > end);
+  const by = new Map<string, TaskDto[]>();
+  for (const t of list) {
+    const k = t.caseworker ?? '';
+    by.set(k, [...(by.get(k) ?? []), t]);
+  }
+  const byCaseworker = [...by.entries()]
+    .map(([caseworker, ts]) => ({
+      caseworker,
+      overdue: ts.filter((t) => t.overdue_days > 0).length,
+      thisWeek: ts.filter((t) => t.overdue_days <= 0 && t.due <= end).length,
+      tasks: ts,
+    }))
+    .sort((a, b) => b.overdue - a.overdue || a.caseworker.localeCompare(b.caseworker));
+  return { overdue, thisWeek, later, byCaseworker };
+}
