@@ -47,6 +47,8 @@ fn main() {
             "office_merge",
             "report_compute",
             "report_export_csv",
+            "search_cases",
+            "trace_case",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed: check tauri.conf.json and capabilities/");
 }

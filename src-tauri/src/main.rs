@@ -12,6 +12,7 @@
 mod commands;
 mod dto;
 mod report_commands;
+mod search_commands;
 mod session;
 mod sync_commands;
 mod sync_dto;
@@ -93,6 +94,8 @@ fn main() {
             sync_commands::office_merge,
             report_commands::report_compute,
             report_commands::report_export_csv,
+            search_commands::search_cases,
+            search_commands::trace_case,
         ])
         .build(tauri::generate_context!())
         .expect("the Tauri runtime could not start (is a display available?)");

@@ -10,8 +10,12 @@ import type { CaseDetailDto } from './bindings/CaseDetailDto';
 import type { CaseRow } from './bindings/CaseRow';
 import type { FieldErrorDto } from './bindings/FieldErrorDto';
 import type { FormDefDto } from './bindings/FormDefDto';
+import type { MatchedTermDto } from './bindings/MatchedTermDto';
 import type { NewVault } from './bindings/NewVault';
+import type { ScorePartDto } from './bindings/ScorePartDto';
+import type { SearchHitDto } from './bindings/SearchHitDto';
 import type { TaskDto } from './bindings/TaskDto';
+import type { TraceMatchDto } from './bindings/TraceMatchDto';
 import type { UiError } from './bindings/UiError';
 import type { UnlockedInfo } from './bindings/UnlockedInfo';
 import type { VaultInfo } from './bindings/VaultInfo';
@@ -24,8 +28,12 @@ export type {
   CaseRow,
   FieldErrorDto,
   FormDefDto,
+  MatchedTermDto,
   NewVault,
+  ScorePartDto,
+  SearchHitDto,
   TaskDto,
+  TraceMatchDto,
   UiError,
   UnlockedInfo,
   VaultInfo,
@@ -71,6 +79,9 @@ export const api = {
   addAttachment: (caseId: string, name: string, mime: string, base64: string) =>
     invoke<string>('add_attachment', { case: caseId, name, mime, base64 }),
   getAttachment: (blob: string, mime: string) => invoke<AttachmentData>('get_attachment', { blob, mime }),
+  // Search and tracing (src-tauri/src/search_commands.rs).
+  searchCases: (query: string) => invoke<SearchHitDto[]>('search_cases', { query }),
+  traceCase: (caseId: string) => invoke<TraceMatchDto[]>('trace_case', { caseId }),
 };
 
 export type Api = typeof api;

@@ -1,0 +1,292 @@
+//! Search and family-tracing commands for the case list's search box and the
+//! case workspace's tracing panel: thin wrappers over `fieldcase::search`
+//! (the FTS5 + name-key index the projection keeps), converted to small
+//! records written to ui/src/lib/bindings/ by `cargo test -p fieldcase-desktop`.
+
+use fieldcase::search::{self, query::Query, query::SearchError};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use ts_rs::TS;
+
+use crate::session::{Session, UiError};
+
+/// Most hits the search box shows; the list is for picking a child, not for
+/// browsing the whole office.
+const SEARCH_LIMIT: usize = 100;
+
+macro_rules! search_dto {
+    ($item:item) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+        #[ts(export, export_to = "../../ui/src/lib/bindings/")]
+        $item
+    };
+}
+
+search_dto! {
+/// One word of the query and what it matched in a case.
+pub struct MatchedTermDto {
+    /// The query word (folded).
+    pub term: String,
+    /// Where: `name`, `case_number`, `location`, `caseworker`, `relative`.
+    pub field: String,
+    /// The recorded word it matched.
+    pub matched: String,
+    /// How: `exact`, `spelling_variant`, `prefix`, `similar`.
+    pub how: String,
+}
+}
+
+search_dto! {
+/// One search result, best first.
+pub struct SearchHitDto {
+    /// Case id (UUID).
+    pub case_id: String,
+    /// Higher is better; only the order is meaningful.
+    pub score: f64,
+    /// What each query word matched.
+    pub matched: Vec<MatchedTermDto>,
+}
+}
+
+search_dto! {
+/// One part of a tracing score.
+pub struct ScorePartDto {
+    /// What was compared: `name`, `mother`, `age`, `place_of_birth`, ...
+    pub part: String,
+    /// Human explanation (English, from the library).
+    pub detail: String,
+    /// Points given (negative when the part disagrees).
+    pub points: f64,
+}
+}
+
+search_dto! {
+/// A possible family link between the open case and another one.
+pub struct TraceMatchDto {
+    /// `sought_relative`, `sibling` or `sought_by`.
+    pub kind: String,
+    /// The other case's id.
+    pub case_id: String,
+    /// Its number.
+    pub case_number: String,
+    /// The other child's name.
+    pub name: String,
+    /// The person sought, when the match is about a tracing request.
+    pub sought_name: Option<String>,
+    /// 0..100.
+    pub score: f64,
+    /// How the score was made.
+    pub parts: Vec<ScorePartDto>,
+}
+}
+
+impl From<search::Hit> for SearchHitDto {
+    fn from(h: search::Hit) -> Self {
+        SearchHitDto {
+            case_id: h.case_id,
+            score: h.score,
+            matched: h
+                .matched
+                .into_iter()
+                .map(|m| MatchedTermDto {
+                    term: m.term,
+                    field: m.field,
+                    matched: m.matched,
+                    how: m.how,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<search::TraceMatch> for TraceMatchDto {
+    fn from(m: search::TraceMatch) -> Self {
+        TraceMatchDto {
+            kind: m.kind,
+            case_id: m.case_id,
+            case_number: m.case_number,
+            name: m.name,
+            sought_name: m.sought_name,
+            score: m.score,
+            parts: m
+                .parts
+                .into_iter()
+                .map(|p| ScorePartDto {
+                    part: p.part,
+                    detail: p.detail,
+                    points: p.points,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn ui_error(e: SearchError) -> UiError {
+    let code = match e {
+        SearchError::UnknownFilter(_) | SearchError::BadAge(_) => "search_query",
+        SearchError::NoSuchCase(_) => "case_not_found",
+        SearchError::Db(_) => "search_error",
+    };
+    UiError::new(code, e.to_string())
+}
+
+/// Run the search box's text (names in any spelling, case number, filters
+/// such as `age:10-14`) and return hits best first.
+pub fn search_in(
+    store: &fieldcase::model::store::CaseStore,
+    text: &str,
+) -> Result<Vec<SearchHitDto>, UiError> {
+    let mut q = Query::parse(text).map_err(ui_error)?;
+    q.limit = SEARCH_LIMIT;
+    Ok(search::search(store.vault().conn(), &q)
+        .map_err(ui_error)?
+        .into_iter()
+        .map(SearchHitDto::from)
+        .collect())
+}
+
+/// Search the cases (see [`search_in`]).
+#[tauri::command]
+pub async fn search_cases(
+    session: State<'_, Session>,
+    query: String,
+) -> Result<Vec<SearchHitDto>, UiError> {
+    session.with_store(|s| search_in(s, &query))
+}
+
+/// Tracing matches for a case (id or number), best first.
+pub fn trace_in(
+    store: &fieldcase::model::store::CaseStore,
+    case: &str,
+) -> Result<Vec<TraceMatchDto>, UiError> {
+    let id = store.find_case(case)?;
+    Ok(search::trace(store.vault().conn(), &id.to_string())
+        .map_err(ui_error)?
+        .into_iter()
+        .map(TraceMatchDto::from)
+        .collect())
+}
+
+/// Family-tracing matches for the open case.
+#[tauri::command]
+pub async fn trace_case(
+    session: State<'_, Session>,
+    case_id: String,
+) -> Result<Vec<TraceMatchDto>, UiError> {
+    session.with_store(|s| trace_in(s, &case_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldcase::model::store::CaseStore;
+    use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+    use serde_json::{json, Map, Value};
+    use uuid::Uuid;
+
+    fn store() -> (tempfile::TempDir, CaseStore) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let options = VaultOptions {
+            scrypt_log_n: Some(10),
+            ..VaultOptions::default()
+        };
+        let opts = InitOptions {
+            name: "Awa".into(),
+            role: "supervisor".into(),
+            escrow: None,
+        };
+        let s = CaseStore::init_with(
+            tmp.path(),
+            &SecretString::from("a passphrase".to_string()),
+            opts,
+            &options,
+        )
+        .expect("init");
+        (tmp, s)
+    }
+
+    fn values(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    fn child(
+        s: &mut CaseStore,
+        given: &str,
+        family: &str,
+        age: u32,
+        place: &str,
+        mother: &str,
+    ) -> Uuid {
+        let c = s.create_case("uasc", "Agadez").expect("case");
+        let v = json!({
+            "given_names": given, "family_name": family, "sex": "male", "age_years": age,
+            "place_of_origin": place,
+            "family_members": [{"name": mother, "relationship": "mother"}],
+        });
+        s.save_form(c, "registration_bia", None, values(v))
+            .expect("registration");
+        c
+    }
+
+    #[test]
+    fn search_finds_a_spelling_variant_and_says_what_matched() {
+        let (_tmp, mut s) = store();
+        let mohamed = child(&mut s, "Mohamed", "Diallo", 15, "Labé", "Mariam Diallo");
+        let other = child(
+            &mut s,
+            "Fatoumata",
+            "Camara",
+            12,
+            "Kankan",
+            "Aissatou Camara",
+        );
+        let hits = search_in(&s, "Muhammad").expect("search");
+        assert_eq!(
+            hits.first().map(|h| h.case_id.clone()),
+            Some(mohamed.to_string()),
+            "{hits:#?}"
+        );
+        assert!(
+            hits[0].matched.iter().any(|m| m.matched == "Mohamed"
+                && m.how == "spelling_variant"
+                && m.field == "name"),
+            "{:?}",
+            hits[0].matched
+        );
+        assert!(
+            hits.iter().all(|h| h.case_id != other.to_string()),
+            "{hits:#?}"
+        );
+        let err = search_in(&s, "colour:red").expect_err("unknown filter");
+        assert_eq!(err.code, "search_query");
+    }
+
+    #[test]
+    fn trace_returns_the_sought_brother_with_explained_parts() {
+        let (_tmp, mut s) = store();
+        let seeker = child(&mut s, "Mohamed", "Diallo", 16, "Labé", "Kadiatou Bah");
+        let brother = child(&mut s, "Ibrahim", "Jallow", 12, "Labe", "Khadija Ba");
+        s.save_form(
+            seeker,
+            "family_tracing",
+            Some(Uuid::now_v7()),
+            values(json!({"relative": {"name": "Ibrahima Diallo"}, "relationship": "brother", "relative_sex": "male", "relative_age": 12})),
+        )
+        .expect("tracing request");
+        let matches = trace_in(&s, &seeker.to_string()).expect("trace");
+        let first = matches.first().expect("a match");
+        assert_eq!(first.case_id, brother.to_string(), "{matches:#?}");
+        assert_eq!(first.kind, "sought_relative");
+        assert!(
+            first
+                .parts
+                .iter()
+                .any(|p| p.part == "mother" && p.points > 0.0),
+            "{:?}",
+            first.parts
+        );
+        assert!(first.parts.iter().all(|p| !p.detail.is_empty()));
+        let err = trace_in(&s, "no-such-case").expect_err("unknown case");
+        assert!(!err.code.is_empty());
+    }
+}

@@ -1,0 +1,37 @@
+// The case list's search results: the ranked hits from `search_cases` joined
+// onto the rows of `list_cases` (so the list's filters and columns still
+// apply), and how each matched word is told to the caseworker.
+import type { CaseRow } from './bindings/CaseRow';
+import type { MatchedTermDto } from './bindings/MatchedTermDto';
+import type { SearchHitDto } from './bindings/SearchHitDto';
+
+export type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/** The rows of `hits` in rank order. A hit whose case the list does not hold
+ *  (e.g. a merged case the list leaves out) is dropped rather than shown half. */
+export function rankedRows(rows: CaseRow[], hits: SearchHitDto[]): CaseRow[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const seen = new Set<string>();
+  const out: CaseRow[] = [];
+  for (const h of hits) {
+    const r = byId.get(h.case_id);
+    if (r && !seen.has(r.id)) {
+      seen.add(r.id);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Case id -> what the query words matched in it. */
+export function matchedById(hits: SearchHitDto[]): Map<string, MatchedTermDto[]> {
+  return new Map(hits.map((h) => [h.case_id, h.matched]));
+}
+
+/** One matched word as shown under the name: "Mohamed ≈ muhammad (name key)",
+ *  or "Diallo (name)" when the word was found as typed. */
+export function matchedText(m: MatchedTermDto, tr: Translate): string {
+  const field = tr(`search.field.${m.field}`);
+  if (m.how === 'exact') return tr('search.matched_exact', { matched: m.matched, field });
+  return tr('search.matched', { matched: m.matched, term: m.term, how: tr(`search.how.${m.how}`), field });
+}
