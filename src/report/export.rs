@@ -210,7 +210,7 @@ pub fn dhis2_period(from: NaiveDate, to: NaiveDate) -> Result<String, ExportErro
     let months = (next.year() - from.year()) * 12 + next.month() as i32 - from.month() as i32;
     match months {
         1 => Ok(format!("{}{:02}", from.year(), from.month())),
-        3 if (from.month() - 1) % 3 == 0 => {
+        3 if (from.month() - 1).is_multiple_of(3) => {
             Ok(format!("{}Q{}", from.year(), (from.month() - 1) / 3 + 1))
         }
         12 if from.month() == 1 => Ok(format!("{}", from.year())),

@@ -79,6 +79,7 @@ const DEFINITIONS: &[Definition] = &[
     def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
     def("24", "Aged-out transition", "Of children whose 18th birthday (date of birth, else estimated as the lifecycle rules do) falls in the period: % with a transition plan written ≥ 3 months before the birthday.", Percent),
     def("25a", "Unresolved conflicts", "Cases with a field conflict still unresolved whose oldest competing write is more than 7 days before period end (current state of the database).", Count),
+    def("25b", "Suspected duplicates pending", "Children in a suspected duplicate pair (the duplicate pass of the search module, score ≥ 0.5) where neither case has been merged, so the pair still awaits a data manager's merge (current state of the database; a pair counts both children).", Count),
     def("25c", "Registrations later merged", "Of children registered in the period, merged cases included: % later merged into another case as duplicates.", Percent),
 ];
 
@@ -423,7 +424,14 @@ impl Ctx<'_> {
 }
 
 /// Compute every indicator over the loaded cases (no suppression).
-pub(crate) fn compute(all: &[CaseData], o: &ReportOptions) -> Report {
+///
+/// `pending_duplicates` holds the ids of the cases in a suspected duplicate
+/// pair not merged yet (indicator 25b).
+pub(crate) fn compute(
+    all: &[CaseData],
+    o: &ReportOptions,
+    pending_duplicates: &HashSet<String>,
+) -> Report {
     let mut exclusions = Exclusions::default();
     for c in all {
         if c.erased {
@@ -819,6 +827,14 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions) -> Report {
         ((to - oldest).num_days() > 7).then(|| obs(i, true))
     });
     out.push(x.result("25a", v, None));
+
+    // 25b. Suspected duplicates pending: each child once, so it can be
+    // disaggregated like the others. Merged cases are not in `x.cases`, and
+    // the pass leaves them out of its pairs anyway.
+    let v = x.each(false, |i, c| {
+        pending_duplicates.contains(&c.id).then(|| obs(i, true))
+    });
+    out.push(x.result("25b", v, None));
 
     // 25c. Registrations later merged: the one indicator over merged cases,
     // counted with the same dimensions (their categories computed alike).

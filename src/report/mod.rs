@@ -35,6 +35,10 @@ pub enum ReportError {
     /// Reading the projection failed.
     #[error("could not read the case database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The duplicate pass behind indicator 25b failed (its search index
+    /// could not be read or rebuilt).
+    #[error("could not look for suspected duplicates (indicator 25b): {0}; run `fieldcase duplicates` to see the underlying error")]
+    Duplicates(#[from] crate::search::SearchError),
 }
 
 /// What to report on.
@@ -176,7 +180,13 @@ pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, Rep
         });
     }
     let cases = load::load(conn, options.office.as_deref())?;
-    let mut report = indicators::compute(&cases, options);
+    // 25b: every case of a suspected duplicate pair (the search module's
+    // full pass, which already leaves out merged cases).
+    let pending: std::collections::HashSet<String> = crate::search::find_duplicates(conn)?
+        .into_iter()
+        .flat_map(|p| [p.case_a, p.case_b])
+        .collect();
+    let mut report = indicators::compute(&cases, options, &pending);
     report.suppressed = options.suppress;
     if options.suppress {
         for ind in &mut report.indicators {
