@@ -691,6 +691,7 @@ fn demo_caseload_matches_an_independent_oracle() {
     let closed_set = ["closed", "transferred_out", "duplicate"];
 
     let mut open_end = 0u64;
+    let mut unresolved = 0u64;
     let mut to_bid = Vec::new();
     let mut to_solution = Vec::new();
     let mut closures = 0u64;
@@ -733,6 +734,22 @@ fn demo_caseload_matches_an_independent_oracle() {
         }
         if excl {
             continue;
+        }
+        // 25a: a field with several heads still listed as a conflict, whose
+        // oldest competing write (read from conflict_heads itself, not the
+        // field_heads view the report uses) is more than 7 days before the
+        // period end.
+        let oldest: Option<i64> = conn
+            .query_row(
+                "SELECT min(h.hlc_millis) FROM conflict_heads h WHERE h.case_id = ?1 AND EXISTS
+                 (SELECT 1 FROM conflicts c WHERE c.case_id = h.case_id AND c.form = h.form
+                  AND c.item = h.item AND c.field = h.field)",
+                [&c.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if oldest.is_some_and(|m| (to - day_of(m)).num_days() > 7) {
+            unresolved += 1;
         }
         // 8: the last entry into bid_decided, or the BID's panel date.
         if let Some(stage_day) = entered(c, "bid_decided").last() {
@@ -1005,6 +1022,8 @@ fn demo_caseload_matches_an_independent_oracle() {
     assert_eq!(total(&r, "19").1, Some(views));
     assert_eq!(total(&r, "19").2, Some(bids));
     eprintln!("oracle: verified {verified}/{verif_pop}, follow-up {covered}/{followed}, views {views}/{bids}");
+    assert_eq!(total(&r, "25a").0, Some(unresolved as f64));
+    eprintln!("oracle: unresolved conflicts {unresolved}");
     // The demo must actually exercise these, or the checks above prove little.
     eprintln!(
         "oracle: open {open_end}, to BID {}, to solution {}, closures {closures}, goals {goals}/{closed_outcome}, BID before return {bid_ok}/{returns}, located {located}/{traced}",
@@ -1022,6 +1041,7 @@ fn demo_caseload_matches_an_independent_oracle() {
         ("active UASC", active_uasc),
         ("referrals", referrals),
         ("reintegrations 6 months back", followed),
+        ("unresolved conflicts", unresolved),
     ] {
         assert!(n > 0, "the demo year has no {what}");
     }
