@@ -692,6 +692,8 @@ fn demo_caseload_matches_an_independent_oracle() {
 
     let mut open_end = 0u64;
     let mut unresolved = 0u64;
+    let (mut overdue_cases, mut in_follow_up) = (0u64, 0u64);
+    let mut overdue_days = Vec::new();
     let mut to_bid = Vec::new();
     let mut to_solution = Vec::new();
     let mut closures = 0u64;
@@ -750,6 +752,15 @@ fn demo_caseload_matches_an_independent_oracle() {
             .unwrap();
         if oldest.is_some_and(|m| (to - day_of(m)).num_days() > 7) {
             unresolved += 1;
+        }
+        // 18a-c: in follow_up at period end; overdue visits per the
+        // schedule written out in `oracle_overdue`.
+        if let Some(days) = oracle_overdue(conn, c, to) {
+            in_follow_up += 1;
+            if let Some(d) = days {
+                overdue_cases += 1;
+                overdue_days.push(d);
+            }
         }
         // 8: the last entry into bid_decided, or the BID's panel date.
         if let Some(stage_day) = entered(c, "bid_decided").last() {
@@ -1023,6 +1034,11 @@ fn demo_caseload_matches_an_independent_oracle() {
     assert_eq!(total(&r, "19").2, Some(bids));
     eprintln!("oracle: verified {verified}/{verif_pop}, follow-up {covered}/{followed}, views {views}/{bids}");
     assert_eq!(total(&r, "25a").0, Some(unresolved as f64));
+    assert_eq!(total(&r, "18a").0, Some(overdue_cases as f64));
+    assert_eq!(total(&r, "18b").1, Some(overdue_cases));
+    assert_eq!(total(&r, "18b").2, Some(in_follow_up));
+    assert_eq!(total(&r, "18c").0, oracle_median(overdue_days.clone()));
+    eprintln!("oracle: overdue follow-ups {overdue_cases}/{in_follow_up}, days {overdue_days:?}");
     eprintln!("oracle: unresolved conflicts {unresolved}");
     // The demo must actually exercise these, or the checks above prove little.
     eprintln!(
@@ -1042,6 +1058,8 @@ fn demo_caseload_matches_an_independent_oracle() {
         ("referrals", referrals),
         ("reintegrations 6 months back", followed),
         ("unresolved conflicts", unresolved),
+        ("cases in follow-up", in_follow_up),
+        ("overdue follow-ups", overdue_cases),
     ] {
         assert!(n > 0, "the demo year has no {what}");
     }
@@ -1081,6 +1099,65 @@ fn located_by(conn: &rusqlite::Connection, c: &Facts, to: NaiveDate) -> bool {
 }
 
 /// Open at `to`: the last stage entered on or before it is not a closed one.
+/// Indicator 18 for one case, from DOMAIN §2.5 written out here: `None`
+/// unless the case is in `follow_up` on the last day of the period; else the
+/// days since its oldest missed deadline (`Some(None)`: nothing overdue).
+/// Schedule from t0 = first entry into `reintegration`: t0 + 14 days (grace
+/// 7), +1/+2/+3 months (7), +6/+9/+12 (14), +18/+24/+30 (21). A visit
+/// recorded by the period end answers a slot when its `visit_due` is the
+/// slot's due date; otherwise the earliest unused `visit_date` from the slot's
+/// window opening (due − grace) up to the next slot's window opening. A slot
+/// is missed when nothing answers it and due + grace is before the end.
+fn oracle_overdue(conn: &rusqlite::Connection, c: &Facts, to: NaiveDate) -> Option<Option<i64>> {
+    let at_end = c.stages.iter().rev().find(|(_, d)| *d <= to)?;
+    if at_end.0 != "follow_up" {
+        return None;
+    }
+    let t0 = entered(c, "reintegration").next()?;
+    let mut slots = vec![(t0 + chrono::Days::new(14), 7u64)];
+    for (m, g) in [(1, 7), (2, 7), (3, 7), (6, 14), (9, 14), (12, 14), (18, 21), (24, 21), (30, 21)] {
+        slots.push((t0.checked_add_months(chrono::Months::new(m)).unwrap(), g));
+    }
+    let day = |item: &str, name: &str| field_date(conn, &c.id, "follow_up_visit", item, name);
+    let visits: Vec<(Option<NaiveDate>, Option<NaiveDate>)> = items(conn, &c.id, "follow_up_visit")
+        .iter()
+        .map(|i| (day(i, "visit_due"), day(i, "visit_date")))
+        .filter(|(_, done)| done.is_none_or(|d| d <= to))
+        .collect();
+    let mut used = vec![false; visits.len()];
+    let mut answered = vec![false; slots.len()];
+    for (k, (due, _)) in slots.iter().enumerate() {
+        if let Some(i) = (0..visits.len()).find(|&i| !used[i] && visits[i].0 == Some(*due)) {
+            used[i] = true;
+            answered[k] = true;
+        }
+    }
+    for k in 0..slots.len() {
+        if answered[k] {
+            continue;
+        }
+        let open = slots[k].0 - chrono::Days::new(slots[k].1);
+        let close = slots.get(k + 1).map(|(due, g)| *due - chrono::Days::new(*g));
+        let best = (0..visits.len())
+            .filter(|&i| !used[i])
+            .filter_map(|i| visits[i].1.map(|d| (d, i)))
+            .filter(|(d, _)| *d >= open && close.is_none_or(|c| *d < c))
+            .min();
+        if let Some((_, i)) = best {
+            used[i] = true;
+            answered[k] = true;
+        }
+    }
+    let oldest = slots
+        .iter()
+        .zip(&answered)
+        .filter(|(_, a)| !**a)
+        .map(|((due, g), _)| *due + chrono::Days::new(*g))
+        .filter(|deadline| *deadline < to)
+        .min();
+    Some(oldest.map(|d| (to - d).num_days()))
+}
+
 fn open_at_end(c: &Facts, to: NaiveDate, closed: &[&str]) -> bool {
     let at_end = c
         .stages
