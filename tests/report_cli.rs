@@ -1,13 +1,14 @@
 //! `fieldcase report` against a vault filled through the library: text,
 //! JSON, CSV and DHIS2 outputs, suppression on by default.
+#[path = "sync_common.rs"]
+mod sync_common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use fieldcase::model::event::Role;
 use fieldcase::model::lifecycle::Stage;
-use fieldcase::model::store::CaseStore;
-use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+use sync_common::device;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -26,22 +27,8 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 /// Six children registered on 2026-06-01..06: five girls and one boy.
 fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {
     let dir = tmp.path().join("v");
-    let opts = InitOptions {
-        name: "amina".into(),
-        role: "caseworker".into(),
-        escrow: None,
-    };
-    let vault_opts = VaultOptions {
-        scrypt_log_n: Some(10),
-        ..VaultOptions::default()
-    };
-    let mut s = CaseStore::init_with(
-        &dir,
-        &SecretString::from(PASS.to_string()),
-        opts,
-        &vault_opts,
-    )
-    .unwrap();
+    // sync_common::pass() is PASS, so the CLI opens this vault.
+    let mut s = device(&dir, "amina", "caseworker");
     for i in 0..6u64 {
         s.set_clock(Some(1_780_272_000_000 + i * 86_400_000)); // 2026-06-01 + i days
         s.set_actor("amina", Role::Caseworker);

@@ -2,6 +2,8 @@
 //! CaseStore, each expected value worked out by hand in the comments; plus
 //! the invariants of every report (breakdowns add up, suppression) and the
 //! exports (CSV parses back, DHIS2 holds no personal data).
+#[path = "sync_common.rs"]
+mod sync_common;
 
 use chrono::NaiveDate;
 use fieldcase::model::event::{EventKind, Role};
@@ -11,31 +13,13 @@ use fieldcase::report::export::{
     dhis2_data_value_set, dhis2_period, indicator_csv, Dhis2Mapping, DEFAULT_DHIS2_MAPPING,
 };
 use fieldcase::report::{compute, Measure, Report, ReportOptions, Suppression};
-use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use sync_common::{device, values};
 use uuid::Uuid;
 
+/// A caseworker's vault (low scrypt): the shared test setup.
 fn store(dir: &std::path::Path) -> CaseStore {
-    let opts = InitOptions {
-        name: "amina".into(),
-        role: "caseworker".into(),
-        escrow: None,
-    };
-    let options = VaultOptions {
-        scrypt_log_n: Some(10),
-        ..VaultOptions::default()
-    };
-    CaseStore::init_with(
-        dir,
-        &SecretString::from("pass phrase".to_owned()),
-        opts,
-        &options,
-    )
-    .expect("init")
-}
-
-fn map(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap()
+    device(dir, "amina", "caseworker")
 }
 
 /// Milliseconds of `YYYY-MM-DD` at `hour`:00 UTC.
@@ -79,12 +63,12 @@ fn register(s: &mut CaseStore, case_type: &str, day: &str, extra: Value) -> Uuid
     s.set_clock(Some(at(day, 9)));
     s.set_actor("amina", Role::Caseworker);
     let case = s.create_case(case_type, "Agadez").unwrap();
-    let mut values = map(json!({
+    let mut form = values(json!({
         "given_names": "Zainab", "family_name": "Okonkwo", "sex": "female", "age_years": 12,
         "registration_date": day, "legitimate_basis": "vital_interests", "nationality": ["NGA"],
     }));
-    values.extend(map(extra));
-    s.save_form(case, "registration_bia", None, values).unwrap();
+    form.extend(values(extra));
+    s.save_form(case, "registration_bia", None, form).unwrap();
     s.change_stage(case, Stage::Registered, "registered")
         .unwrap();
     case
@@ -120,7 +104,7 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     );
     assign(s, a, "cw1");
     s.set_clock(Some(at("2026-03-02", 20)));
-    s.add_note(a, map(json!({"note_type": "contact", "note_datetime": "2026-03-02T20:00:00Z", "text": "secret note text"}))).unwrap();
+    s.add_note(a, values(json!({"note_type": "contact", "note_datetime": "2026-03-02T20:00:00Z", "text": "secret note text"}))).unwrap();
 
     let b = register(
         s,
@@ -133,7 +117,7 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     s.set_clock(Some(at("2026-03-07", 10)));
     s.add_note(
         b,
-        map(json!({"note_type": "contact", "note_datetime": "2026-03-07T10:00:00Z"})),
+        values(json!({"note_type": "contact", "note_datetime": "2026-03-07T10:00:00Z"})),
     )
     .unwrap();
 
@@ -156,18 +140,18 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     assign(s, d, "cw2");
     s.set_clock(Some(at("2026-03-21", 10)));
     let r1 = s
-        .make_referral(d, map(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
+        .make_referral(d, values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
             "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})))
         .unwrap();
     s.set_clock(Some(at("2026-03-22", 10)));
-    s.make_referral(d, map(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
+    s.make_referral(d, values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
         "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}}))).unwrap();
     s.set_clock(Some(at("2026-03-28", 10)));
     s.save_form(
         d,
         "referral",
         Some(r1),
-        map(json!({"status": "implemented", "implemented_date": "2026-03-28"})),
+        values(json!({"status": "implemented", "implemented_date": "2026-03-28"})),
     )
     .unwrap();
 
@@ -1177,7 +1161,7 @@ fn close(s: &mut CaseStore, case: Uuid, day: &str, reason: &str, approve: bool) 
         case,
         "closure_transfer",
         None,
-        map(json!({"closure_reason": reason, "closure_details": "details"})),
+        values(json!({"closure_reason": reason, "closure_details": "details"})),
     )
     .unwrap();
     s.change_stage(case, Stage::ClosurePending, "closure requested")
@@ -1189,7 +1173,7 @@ fn close(s: &mut CaseStore, case: Uuid, day: &str, reason: &str, approve: bool) 
             case,
             "closure_transfer",
             None,
-            map(json!({"closure_approval": {"by": "sup", "method": "signature", "date": day}})),
+            values(json!({"closure_approval": {"by": "sup", "method": "signature", "date": day}})),
         )
         .unwrap();
         s.change_stage(case, Stage::Closed, "closure approved")
@@ -1264,7 +1248,7 @@ fn aged_out_transition_matches_hand_computed_value() {
                 case,
                 "closure_transfer",
                 None,
-                map(json!({"transition_plan": "plan"})),
+                values(json!({"transition_plan": "plan"})),
             )
             .unwrap();
         }

@@ -1,10 +1,11 @@
 //! `fieldcase search|trace|duplicates|merge|split` against a vault filled
 //! through the library.
+#[path = "sync_common.rs"]
+mod sync_common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fieldcase::model::store::CaseStore;
-use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
+use sync_common::device;
 use serde_json::{json, Value};
 
 const PASS: &str = "correct horse battery staple";
@@ -32,22 +33,8 @@ fn json_of(out: &Output) -> Value {
 fn search_trace_duplicates_merge_split_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
-    let opts = InitOptions {
-        name: "dm".into(),
-        role: "data_manager".into(),
-        escrow: None,
-    };
-    let vault_opts = VaultOptions {
-        scrypt_log_n: Some(10),
-        ..VaultOptions::default()
-    };
-    let mut s = CaseStore::init_with(
-        &dir,
-        &SecretString::from(PASS.to_string()),
-        opts,
-        &vault_opts,
-    )
-    .unwrap();
+    // sync_common::pass() is PASS, so the CLI opens this vault.
+    let mut s = device(&dir, "dm", "data_manager");
     s.set_actor("amina", fieldcase::model::event::Role::Caseworker);
     let mut number = Vec::new();
     for (g, f) in [
