@@ -61,8 +61,7 @@ fn run() -> Result<String, String> {
     sync::import_bundle(&mut b, &down_b, false, &mut |_| {}).map_err(|x| e(&x))?;
 
     // Offline, both change the protected risk level; B syncs first.
-    b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"})))
-        .map_err(|x| e(&x))?;
+    b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"}))).map_err(|x| e(&x))?;
     let up_b = sync::export_for_office(&mut b, &mut |_| {}).map_err(|x| e(&x))?;
     b.lock().map_err(|x| e(&x))?;
     sync::import_bundle(&mut o, &up_b, false, &mut |_| {}).map_err(|x| e(&x))?;
@@ -76,8 +75,7 @@ fn run() -> Result<String, String> {
     o.lock().map_err(|x| e(&x))?;
 
     let mut a = open(dev_a, &pass)?;
-    a.save_form(case, "registration_bia", None, values(json!({"risk_level": "low"})))
-        .map_err(|x| e(&x))?;
+    a.save_form(case, "registration_bia", None, values(json!({"risk_level": "low"}))).map_err(|x| e(&x))?;
     a.lock().map_err(|x| e(&x))?;
     Ok(number)
 }

@@ -4,9 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use fieldcase::model::forms::{
-    is_protected, is_snake_case, registry, FieldDef, FieldType, Sensitivity, FORM_IDS,
-};
+use fieldcase::model::forms::{is_protected, is_snake_case, registry, FieldDef, FieldType, Sensitivity, FORM_IDS};
 use serde_json::Value;
 
 fn forms_dir() -> PathBuf {
@@ -14,8 +12,7 @@ fn forms_dir() -> PathBuf {
 }
 
 fn read_json(name: &str) -> Value {
-    let text =
-        std::fs::read_to_string(forms_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text = std::fs::read_to_string(forms_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -26,19 +23,12 @@ fn schema() -> Value {
 #[test]
 fn every_definition_validates_against_the_schema() {
     let schema = schema();
-    let validator =
-        jsonschema::draft202012::new(&schema).expect("schema.json is a valid 2020-12 schema");
+    let validator = jsonschema::draft202012::new(&schema).expect("schema.json is a valid 2020-12 schema");
     for id in FORM_IDS {
         let def = read_json(&format!("{id}.json"));
-        let errors: Vec<String> = validator
-            .iter_errors(&def)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{id}.json does not match schema.json:\n{}",
-            errors.join("\n")
-        );
+        let errors: Vec<String> =
+            validator.iter_errors(&def).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{id}.json does not match schema.json:\n{}", errors.join("\n"));
     }
 }
 
@@ -53,36 +43,23 @@ fn schema_rejects_broken_definitions() {
         (
             "missing French label",
             Box::new(|d| {
-                d["fields"][0]["labels"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("fr");
+                d["fields"][0]["labels"].as_object_mut().unwrap().remove("fr");
             }),
         ),
-        (
-            "camelCase name",
-            Box::new(|d| d["fields"][0]["name"] = "noteDate".into()),
-        ),
-        (
-            "unknown type",
-            Box::new(|d| d["fields"][0]["type"] = "colour".into()),
-        ),
+        ("camelCase name", Box::new(|d| d["fields"][0]["name"] = "noteDate".into())),
+        ("unknown type", Box::new(|d| d["fields"][0]["type"] = "colour".into())),
         (
             "enum without options",
             Box::new(|d| {
                 d["fields"][2].as_object_mut().unwrap().remove("options");
             }),
         ),
-        (
-            "bad sensitivity",
-            Box::new(|d| d["fields"][0]["sensitivity"] = "secret".into()),
-        ),
+        ("bad sensitivity", Box::new(|d| d["fields"][0]["sensitivity"] = "secret".into())),
         ("version as text", Box::new(|d| d["version"] = "1".into())),
         (
             "condition with two operators",
             Box::new(|d| {
-                d["fields"][0]["required_if"] =
-                    serde_json::json!({"field": "a", "equals": "x", "not_empty": true})
+                d["fields"][0]["required_if"] = serde_json::json!({"field": "a", "equals": "x", "not_empty": true})
             }),
         ),
     ];
@@ -90,10 +67,7 @@ fn schema_rejects_broken_definitions() {
     for (what, mutate) in mutations {
         let mut bad = good.clone();
         mutate(&mut bad);
-        assert!(
-            !validator.is_valid(&bad),
-            "schema accepted a definition with {what}"
-        );
+        assert!(!validator.is_valid(&bad), "schema accepted a definition with {what}");
     }
 }
 
@@ -105,10 +79,7 @@ fn value_lists_file_validates_and_has_every_domain_list() {
     sub["$schema"] = schema["$schema"].clone();
     let validator = jsonschema::draft202012::new(&sub).unwrap();
     let lists = read_json("value_lists.json");
-    let errors: Vec<String> = validator
-        .iter_errors(&lists)
-        .map(|e| e.to_string())
-        .collect();
+    let errors: Vec<String> = validator.iter_errors(&lists).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     let reg = registry();
     for name in [
@@ -133,26 +104,13 @@ fn value_lists_file_validates_and_has_every_domain_list() {
         "nationality",
         "languages",
     ] {
-        let list = reg
-            .value_list(name)
-            .unwrap_or_else(|| panic!("value list {name} missing"));
+        let list = reg.value_list(name).unwrap_or_else(|| panic!("value list {name} missing"));
         assert!(!list.options.is_empty(), "{name} is empty");
     }
     // R6: detention is never a care arrangement.
-    assert!(reg
-        .value_list("care_arrangement_type")
-        .unwrap()
-        .options
-        .iter()
-        .all(|o| o.value != "detention"));
+    assert!(reg.value_list("care_arrangement_type").unwrap().options.iter().all(|o| o.value != "detention"));
     // DOMAIN §6 corridors are covered.
-    let nat: BTreeSet<&str> = reg
-        .value_list("nationality")
-        .unwrap()
-        .options
-        .iter()
-        .map(|o| o.value.as_str())
-        .collect();
+    let nat: BTreeSet<&str> = reg.value_list("nationality").unwrap().options.iter().map(|o| o.value.as_str()).collect();
     for c in [
         "GIN",
         "CIV",
@@ -179,16 +137,10 @@ fn value_lists_file_validates_and_has_every_domain_list() {
     ] {
         assert!(nat.contains(c), "nationality {c}");
     }
-    let langs: BTreeSet<&str> = reg
-        .value_list("languages")
-        .unwrap()
-        .options
-        .iter()
-        .map(|o| o.value.as_str())
-        .collect();
+    let langs: BTreeSet<&str> = reg.value_list("languages").unwrap().options.iter().map(|o| o.value.as_str()).collect();
     for l in [
-        "fr", "en", "ff", "mnk", "bm", "sus", "wo", "ha", "ar", "es", "quc", "mam", "kek", "cak",
-        "ht", "om", "am", "ti", "so",
+        "fr", "en", "ff", "mnk", "bm", "sus", "wo", "ha", "ar", "es", "quc", "mam", "kek", "cak", "ht", "om", "am",
+        "ti", "so",
     ] {
         assert!(langs.contains(l), "language {l}");
     }
@@ -220,50 +172,22 @@ fn every_field_and_option_has_three_real_labels() {
         let mut same_fr = 0;
         let mut total = 0;
         for (path, f) in all_fields(&def.id) {
-            for (lang, text) in [
-                ("en", &f.labels.en),
-                ("fr", &f.labels.fr),
-                ("ar", &f.labels.ar),
-            ] {
-                assert!(
-                    !text.trim().is_empty(),
-                    "{}.{path} has no {lang} label",
-                    def.id
-                );
+            for (lang, text) in [("en", &f.labels.en), ("fr", &f.labels.fr), ("ar", &f.labels.ar)] {
+                assert!(!text.trim().is_empty(), "{}.{path} has no {lang} label", def.id);
             }
-            assert!(
-                has_arabic(&f.labels.ar),
-                "{}.{path}: Arabic label {:?} is not Arabic",
-                def.id,
-                f.labels.ar
-            );
+            assert!(has_arabic(&f.labels.ar), "{}.{path}: Arabic label {:?} is not Arabic", def.id, f.labels.ar);
             total += 1;
             if f.labels.fr == f.labels.en {
                 same_fr += 1;
             }
             for o in &f.options {
-                assert!(
-                    !o.labels.en.is_empty() && !o.labels.fr.is_empty(),
-                    "{}.{path}={}",
-                    def.id,
-                    o.value
-                );
-                assert!(
-                    has_arabic(&o.labels.ar),
-                    "{}.{path}={}: Arabic label {:?}",
-                    def.id,
-                    o.value,
-                    o.labels.ar
-                );
+                assert!(!o.labels.en.is_empty() && !o.labels.fr.is_empty(), "{}.{path}={}", def.id, o.value);
+                assert!(has_arabic(&o.labels.ar), "{}.{path}={}: Arabic label {:?}", def.id, o.value, o.labels.ar);
             }
         }
         // Some words are the same in both languages ("Date", "Type"), but a
         // form mostly copied from English is not translated.
-        assert!(
-            same_fr * 5 < total,
-            "{}: {same_fr} of {total} French labels equal the English",
-            def.id
-        );
+        assert!(same_fr * 5 < total, "{}: {same_fr} of {total} French labels equal the English", def.id);
     }
 }
 
@@ -279,18 +203,9 @@ fn names_are_unique_snake_case_and_enums_have_values() {
             if matches!(f.field_type, FieldType::Enum | FieldType::MultiEnum) {
                 assert!(!f.options.is_empty(), "{}.{path}: empty value list", def.id);
                 let values: BTreeSet<&str> = f.options.iter().map(|o| o.value.as_str()).collect();
-                assert_eq!(
-                    values.len(),
-                    f.options.len(),
-                    "{}.{path}: repeated value",
-                    def.id
-                );
+                assert_eq!(values.len(), f.options.len(), "{}.{path}: repeated value", def.id);
             } else {
-                assert!(
-                    f.options.is_empty() && f.options_ref.is_none(),
-                    "{}.{path}",
-                    def.id
-                );
+                assert!(f.options.is_empty() && f.options_ref.is_none(), "{}.{path}", def.id);
             }
             if f.field_type == FieldType::GroupList {
                 assert!(!f.fields.is_empty(), "{}.{path}", def.id);
@@ -312,18 +227,11 @@ fn every_condition_refers_to_an_existing_field() {
                         let parent = path.rsplit_once('.').map(|(p, _)| p);
                         match parent {
                             None => def.field(&c.field).is_some(),
-                            Some(group) => def
-                                .field_path(group)
-                                .and_then(|g| g.sub_field(&c.field))
-                                .is_some(),
+                            Some(group) => def.field_path(group).and_then(|g| g.sub_field(&c.field)).is_some(),
                         }
                     }
                 };
-                assert!(
-                    exists,
-                    "{}.{path}: condition on unknown field {}",
-                    def.id, c.field
-                );
+                assert!(exists, "{}.{path}: condition on unknown field {}", def.id, c.field);
             }
         }
     }
@@ -379,14 +287,10 @@ const DOMAIN_FIELDS: [(&str, &str); 11] = [
 #[test]
 fn every_domain_field_exists_with_its_sensitivity() {
     for (form, spec) in DOMAIN_FIELDS {
-        let def = registry()
-            .get(form)
-            .unwrap_or_else(|| panic!("form {form}"));
+        let def = registry().get(form).unwrap_or_else(|| panic!("form {form}"));
         for item in spec.split_whitespace() {
             let (name, sens) = item.split_once('/').unwrap();
-            let field = def
-                .field(name)
-                .unwrap_or_else(|| panic!("{form}: DOMAIN field {name} missing"));
+            let field = def.field(name).unwrap_or_else(|| panic!("{form}: DOMAIN field {name} missing"));
             let want = match sens {
                 "N" => Sensitivity::Normal,
                 "S" => Sensitivity::Sensitive,
@@ -427,12 +331,8 @@ fn protected_fields_are_exactly_the_expected_ones() {
 #[test]
 fn temporary_care_checklist_marks_mandatory_items() {
     let def = registry().get("temporary_care").unwrap();
-    let mandatory: BTreeSet<&str> = def
-        .fields
-        .iter()
-        .filter(|f| f.mandatory == Some(true))
-        .map(|f| f.name.as_str())
-        .collect();
+    let mandatory: BTreeSet<&str> =
+        def.fields.iter().filter(|f| f.mandatory == Some(true)).map(|f| f.name.as_str()).collect();
     for m in [
         "provider_type",
         "registered_authorised",
@@ -453,33 +353,14 @@ fn temporary_care_checklist_marks_mandatory_items() {
     ] {
         assert!(mandatory.contains(m), "{m} must be mandatory");
     }
-    for o in [
-        "recreation",
-        "privacy_belongings",
-        "contact_family",
-        "staff_child_ratio",
-    ] {
+    for o in ["recreation", "privacy_belongings", "contact_family", "staff_child_ratio"] {
         assert!(!mandatory.contains(o), "{o} is not mandatory");
     }
-    assert_eq!(
-        def.field("sex_age_separation").unwrap().applies.as_deref(),
-        Some("facility")
-    );
-    assert_eq!(
-        def.field("carer_matching").unwrap().applies.as_deref(),
-        Some("foster")
-    );
+    assert_eq!(def.field("sex_age_separation").unwrap().applies.as_deref(), Some("facility"));
+    assert_eq!(def.field("carer_matching").unwrap().applies.as_deref(), Some("foster"));
     // Each checklist item has an evidence text.
-    for f in def
-        .fields
-        .iter()
-        .filter(|f| f.field_type == FieldType::Bool)
-    {
-        assert!(
-            def.field(&format!("{}_evidence", f.name)).is_some(),
-            "{} evidence",
-            f.name
-        );
+    for f in def.fields.iter().filter(|f| f.field_type == FieldType::Bool) {
+        assert!(def.field(&format!("{}_evidence", f.name)).is_some(), "{} evidence", f.name);
     }
 }
 
@@ -500,17 +381,9 @@ fn sections_when_present_cover_every_field_once() {
             continue;
         }
         with_sections += 1;
-        let placed: Vec<&str> = def
-            .sections
-            .iter()
-            .flat_map(|s| s.fields.iter().map(String::as_str))
-            .collect();
+        let placed: Vec<&str> = def.sections.iter().flat_map(|s| s.fields.iter().map(String::as_str)).collect();
         let fields: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            placed, fields,
-            "{}: sections must list every field once, in display order",
-            def.id
-        );
+        assert_eq!(placed, fields, "{}: sections must list every field once, in display order", def.id);
     }
     assert!(with_sections >= 1, "registration_bia has sections");
 }

@@ -11,57 +11,26 @@ use fieldcase::model::tasks::TaskKind;
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 
 fn store(dir: &Path) -> CaseStore {
-    let opts = InitOptions {
-        name: "demo".into(),
-        role: "caseworker".into(),
-        escrow: None,
-    };
-    let options = VaultOptions {
-        scrypt_log_n: Some(10),
-        ..VaultOptions::default()
-    };
-    CaseStore::init_with(
-        dir,
-        &SecretString::from("demo passphrase".to_owned()),
-        opts,
-        &options,
-    )
-    .expect("init")
+    let opts = InitOptions { name: "demo".into(), role: "caseworker".into(), escrow: None };
+    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    CaseStore::init_with(dir, &SecretString::from("demo passphrase".to_owned()), opts, &options).expect("init")
 }
 
 fn run(cases: usize, seed: u64) -> (tempfile::TempDir, CaseStore, DemoSummary) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
     let summary = demo::generate(&mut s, cases, seed).expect("generate");
-    assert!(
-        summary.refused.is_empty(),
-        "the rules refused planned steps: {:#?}",
-        summary.refused
-    );
+    assert!(summary.refused.is_empty(), "the rules refused planned steps: {:#?}", summary.refused);
     (dir, s, summary)
 }
 
-type Row = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-);
+type Row = (String, Option<String>, Option<String>, String, Option<String>);
 
 fn fingerprint(s: &CaseStore) -> Vec<Row> {
     s.list_cases()
         .unwrap()
         .into_iter()
-        .map(|c| {
-            (
-                c.case_number,
-                c.given_names,
-                c.family_name,
-                c.stage,
-                c.risk_level,
-            )
-        })
+        .map(|c| (c.case_number, c.given_names, c.family_name, c.stage, c.risk_level))
         .collect()
 }
 
@@ -73,16 +42,8 @@ fn same_seed_same_cases_other_seed_different() {
     assert_eq!(fingerprint(&sa), fingerprint(&sb));
     assert_eq!(suma, sumb);
     assert_eq!(
-        sa.all_events()
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>(),
-        sb.all_events()
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>(),
+        sa.all_events().unwrap().iter().map(|e| e.id).collect::<Vec<_>>(),
+        sb.all_events().unwrap().iter().map(|e| e.id).collect::<Vec<_>>(),
         "event ids are seeded too"
     );
     assert_ne!(fingerprint(&sa), fingerprint(&sc));
@@ -102,22 +63,13 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
             reached.insert(stage);
         }
     }
-    let missing: Vec<Stage> = Stage::ALL
-        .into_iter()
-        .filter(|st| !reached.contains(st))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "stages never reached: {missing:?}; summary {summary:#?}"
-    );
+    let missing: Vec<Stage> = Stage::ALL.into_iter().filter(|st| !reached.contains(st)).collect();
+    assert!(missing.is_empty(), "stages never reached: {missing:?}; summary {summary:#?}");
 
     // Concurrent edits became conflicts, some on protected fields.
     assert!(summary.conflicts_planted > 0);
     assert!(cases.iter().any(|c| c.conflicts > 0));
-    assert!(
-        cases.iter().any(|c| c.needs_review),
-        "a protected-field conflict needs review"
-    );
+    assert!(cases.iter().any(|c| c.needs_review), "a protected-field conflict needs review");
 
     // Near-duplicates: 3–8% of registrations.
     let share = summary.duplicates_planted as f64 / summary.cases as f64;
@@ -128,16 +80,12 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
     assert!(cases.iter().any(|c| c
         .given_names
         .as_deref()
-        .is_some_and(|g| g.contains("Mohamed")
-            || g.contains("Muhammad")
-            || g.contains("Mamadou"))));
+        .is_some_and(|g| g.contains("Mohamed") || g.contains("Muhammad") || g.contains("Mamadou"))));
 
     // Follow-ups are scheduled and some are overdue on the demo's end date.
     let tasks = s.tasks(demo::end_date()).unwrap();
     assert!(tasks.iter().any(|t| t.kind == TaskKind::FollowUpOverdue));
-    assert!(tasks
-        .iter()
-        .any(|t| t.kind == TaskKind::Turning18 || t.kind == TaskKind::FollowUpDue));
+    assert!(tasks.iter().any(|t| t.kind == TaskKind::Turning18 || t.kind == TaskKind::FollowUpDue));
 
     // Audit chains and signatures of the generated cases verify.
     for c in cases.iter().take(10) {

@@ -50,7 +50,10 @@ fn case_commands_print_tables_and_json() {
     let out = run(&dir, &["case", "list"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("AGA-2026-00001") && text.contains("Amina Issoufou") && text.contains("identified"), "{text}");
+    assert!(
+        text.contains("AGA-2026-00001") && text.contains("Amina Issoufou") && text.contains("identified"),
+        "{text}"
+    );
 
     let list = stdout_json(&run(&dir, &["case", "list", "--json"]));
     assert_eq!(list[0]["case_number"], "AGA-2026-00001");

@@ -75,7 +75,8 @@ fn op() -> impl Strategy<Value = Op> {
         .prop_map(|(device, action, case, field, value, tick)| Op { device, action, case, field, value, tick })
 }
 
-const FIELDS: [(&str, &str); 3] = [("registration_bia", "given_names"), ("registration_bia", "risk_level"), ("case_note", "text")];
+const FIELDS: [(&str, &str); 3] =
+    [("registration_bia", "given_names"), ("registration_bia", "risk_level"), ("case_note", "text")];
 const STAGES: [&str; 3] = ["registered", "bia_in_progress", "suspended_lost_contact"];
 
 /// Run the simulation and return every event any device created.
@@ -100,7 +101,8 @@ fn simulate(ops: &[Op]) -> Vec<Event> {
         let registered = st.registration.is_some();
         match o.action {
             0 if !registered => {
-                let payload = json!({"case_type": "uasc", "case_number": format!("AGA-2026-{:05}", o.case), "office": "Agadez"});
+                let payload =
+                    json!({"case_type": "uasc", "case_number": format!("AGA-2026-{:05}", o.case), "office": "Agadez"});
                 d.emit(case, EventKind::CaseRegistered, None, payload, vec![], Role::Caseworker);
             }
             1 | 2 if registered => {
@@ -118,12 +120,26 @@ fn simulate(ops: &[Op]) -> Vec<Event> {
                     }
                 } else {
                     let base = st.heads_of(form, None, field);
-                    d.emit(case, EventKind::FormSaved, Some(form), json!({"values": {field: value}}), base, Role::Caseworker);
+                    d.emit(
+                        case,
+                        EventKind::FormSaved,
+                        Some(form),
+                        json!({"values": {field: value}}),
+                        base,
+                        Role::Caseworker,
+                    );
                 }
             }
             3 if registered => {
                 let item = Uuid::from_u128(((o.device as u128) << 64) | (now as u128) << 8 | o.value as u128);
-                d.emit(case, EventKind::NoteAdded, Some("case_note"), json!({"item": item, "values": {"text": "note"}}), vec![], Role::Caseworker);
+                d.emit(
+                    case,
+                    EventKind::NoteAdded,
+                    Some("case_note"),
+                    json!({"item": item, "values": {"text": "note"}}),
+                    vec![],
+                    Role::Caseworker,
+                );
             }
             4 if registered => {
                 let (form, field) = FIELDS[o.field];
@@ -149,7 +165,14 @@ fn simulate(ops: &[Op]) -> Vec<Event> {
             }
             6 if registered => {
                 let to = STAGES[o.value as usize % STAGES.len()];
-                d.emit(case, EventKind::StatusChanged, None, json!({"to": to, "reason": "sim"}), vec![], Role::Caseworker);
+                d.emit(
+                    case,
+                    EventKind::StatusChanged,
+                    None,
+                    json!({"to": to, "reason": "sim"}),
+                    vec![],
+                    Role::Caseworker,
+                );
             }
             _ => {}
         }
@@ -308,11 +331,9 @@ fn simulator_produces_conflicts_of_both_kinds() {
     projection::apply_entries(&tx, &refs.iter().map(|e| e.to_json()).collect::<Vec<_>>(), protected).unwrap();
     tx.commit().unwrap();
     let status = |field: &str| -> (Option<String>, String, i64) {
-        conn.query_row(
-            "SELECT value, status, heads FROM field_values WHERE field = ?1",
-            [field],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        conn.query_row("SELECT value, status, heads FROM field_values WHERE field = ?1", [field], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap()
     };
     // Device 1 wrote after device 0 (later HLC): its value is shown.

@@ -39,17 +39,28 @@ fn value_for(field: &FieldDef, variant: usize) -> Value {
             let hi = field.max.unwrap_or(lo + 100.0);
             json!((lo + (variant as f64 + 1.5)).min(hi))
         }
-        FieldType::PersonRef => json!({"name": "Aïssatou Diallo", "role": "caseworker", "organisation": "Agadez office"}),
+        FieldType::PersonRef => {
+            json!({"name": "Aïssatou Diallo", "role": "caseworker", "organisation": "Agadez office"})
+        }
         FieldType::Consent => {
             let method = ["signature", "thumbprint", "witnessed_verbal"][variant % 3];
             json!({"by": "Moussa Traoré", "method": method, "date": "2026-03-14"})
         }
-        FieldType::Attachment => json!({"blob": format!("blob-{variant}"), "name": "scan.pdf", "mime": "application/pdf"}),
+        FieldType::Attachment => {
+            json!({"blob": format!("blob-{variant}"), "name": "scan.pdf", "mime": "application/pdf"})
+        }
         FieldType::ListText => json!(["Mohamed", "Muhammad", "Mahamat"]),
         FieldType::GroupList => Value::Array(
             (0..field.min_items.unwrap_or(1).max(2))
                 .map(|i| {
-                    Value::Object(field.fields.iter().enumerate().map(|(j, f)| (f.name.clone(), value_for(f, variant + i + j))).collect())
+                    Value::Object(
+                        field
+                            .fields
+                            .iter()
+                            .enumerate()
+                            .map(|(j, f)| (f.name.clone(), value_for(f, variant + i + j)))
+                            .collect(),
+                    )
                 })
                 .collect(),
         ),
@@ -102,7 +113,16 @@ fn every_form_round_trips_through_events_vault_and_projection() {
             if let Some(item) = item {
                 payload["item"] = json!(item);
             }
-            let e = device.sign_new(&mut rng, case, "amina", Role::Supervisor, EventKind::FormSaved, Some(&def.id), payload, base);
+            let e = device.sign_new(
+                &mut rng,
+                case,
+                "amina",
+                Role::Supervisor,
+                EventKind::FormSaved,
+                Some(&def.id),
+                payload,
+                base,
+            );
             entries.push(e.to_json());
             if item.is_some() || variant == 2 {
                 saved.push((def.id.clone(), item, values));

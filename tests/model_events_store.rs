@@ -175,8 +175,11 @@ fn resolution_by_caseworker_is_refused_on_import_too() {
     b.save_form(case, "registration_bia", None, values(json!({"risk_level": "low"}))).unwrap();
     sync(&b, &mut a);
     // Forge a caseworker's resolution signed correctly by device A.
-    let heads: Vec<Uuid> =
-        field(&a.case_detail(case).unwrap().fields, "registration_bia", "risk_level").heads.iter().map(|h| h.event).collect();
+    let heads: Vec<Uuid> = field(&a.case_detail(case).unwrap().fields, "registration_bia", "risk_level")
+        .heads
+        .iter()
+        .map(|h| h.event)
+        .collect();
     let mut e = a.all_events().unwrap().last().unwrap().clone();
     e.id = Uuid::now_v7();
     e.device_id = a.vault().device().device_id;
@@ -293,8 +296,10 @@ fn reimport_is_idempotent_and_order_does_not_matter() {
     let case = registered_case(&mut a);
     a.add_note(case, values(json!({"subject": "first contact", "text": "met at the bus station"}))).unwrap();
     sync(&a, &mut b);
-    b.save_form(case, "registration_bia", None, values(json!({"given_names": "Aminata", "risk_level": "medium"}))).unwrap();
-    a.save_form(case, "registration_bia", None, values(json!({"given_names": "Aminatou", "risk_level": "high"}))).unwrap();
+    b.save_form(case, "registration_bia", None, values(json!({"given_names": "Aminata", "risk_level": "medium"})))
+        .unwrap();
+    a.save_form(case, "registration_bia", None, values(json!({"given_names": "Aminatou", "risk_level": "high"})))
+        .unwrap();
     sync(&b, &mut a);
     let expected = dump(&a);
     let all = a.all_events().unwrap();

@@ -14,10 +14,7 @@ const CASE: Uuid = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
 
 fn millis(d: &str) -> u64 {
     let date = NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
-    date.and_hms_opt(10, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_millis() as u64
+    date.and_hms_opt(10, 0, 0).unwrap().and_utc().timestamp_millis() as u64
 }
 
 fn event(role: Role, kind: EventKind, form: Option<&str>, payload: Value) -> Event {
@@ -26,10 +23,7 @@ fn event(role: Role, kind: EventKind, form: Option<&str>, payload: Value) -> Eve
         case_id: CASE,
         device_id: Uuid::from_u128(9),
         device_seq: 1,
-        hlc: Hlc {
-            millis: millis("2026-06-01"),
-            counter: 0,
-        },
+        hlc: Hlc { millis: millis("2026-06-01"), counter: 0 },
         author: "amina".into(),
         role,
         kind,
@@ -41,30 +35,15 @@ fn event(role: Role, kind: EventKind, form: Option<&str>, payload: Value) -> Eve
 }
 
 fn status(role: Role, to: &str, reason: &str) -> Event {
-    event(
-        role,
-        EventKind::StatusChanged,
-        None,
-        json!({"to": to, "reason": reason}),
-    )
+    event(role, EventKind::StatusChanged, None, json!({"to": to, "reason": reason}))
 }
 
 fn save(role: Role, form: &str, values: Value) -> Event {
-    event(
-        role,
-        EventKind::FormSaved,
-        Some(form),
-        json!({"values": values}),
-    )
+    event(role, EventKind::FormSaved, Some(form), json!({"values": values}))
 }
 
 fn save_item(role: Role, form: &str, item: u128, values: Value) -> Event {
-    event(
-        role,
-        EventKind::FormSaved,
-        Some(form),
-        json!({"values": values, "item": Uuid::from_u128(item)}),
-    )
+    event(role, EventKind::FormSaved, Some(form), json!({"values": values, "item": Uuid::from_u128(item)}))
 }
 
 fn facts(case_type: &str, stage: Stage) -> CaseFacts {
@@ -87,11 +66,7 @@ fn codes(r: Result<(), Vec<RuleViolation>>) -> Vec<String> {
 }
 
 fn messages(r: Result<(), Vec<RuleViolation>>) -> Vec<String> {
-    r.err()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|x| x.to_string())
-        .collect()
+    r.err().unwrap_or_default().into_iter().map(|x| x.to_string()).collect()
 }
 
 fn ok(r: Result<(), Vec<RuleViolation>>) {
@@ -100,11 +75,7 @@ fn ok(r: Result<(), Vec<RuleViolation>>) {
 
 fn blocked_by(r: Result<(), Vec<RuleViolation>>, rule: &str) {
     let c = codes(r.clone());
-    assert!(
-        c.iter().any(|x| x == rule),
-        "expected {rule} in {:?}",
-        messages(r)
-    );
+    assert!(c.iter().any(|x| x == rule), "expected {rule} in {:?}", messages(r));
 }
 
 fn consent() -> Value {
@@ -119,14 +90,8 @@ fn person(name: &str) -> Value {
 
 #[test]
 fn stage_wire_names_are_snake_case() {
-    assert_eq!(
-        serde_json::to_value(Stage::SuspendedLostContact).unwrap(),
-        json!("suspended_lost_contact")
-    );
-    assert_eq!(
-        serde_json::from_value::<Stage>(json!("bid_pending")).unwrap(),
-        Stage::BidPending
-    );
+    assert_eq!(serde_json::to_value(Stage::SuspendedLostContact).unwrap(), json!("suspended_lost_contact"));
+    assert_eq!(serde_json::from_value::<Stage>(json!("bid_pending")).unwrap(), Stage::BidPending);
     for s in Stage::ALL {
         assert_eq!(Stage::parse(s.as_str()), Some(s));
         assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
@@ -151,22 +116,10 @@ fn every_stage_is_reachable_in_the_table() {
 #[test]
 fn transition_not_in_table_is_refused_and_listed_ones_offered() {
     let f = facts("uasc", Stage::Registered);
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "bid_decided", "skip")),
-        "transition",
-    );
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "registered", "same")),
-        "transition",
-    );
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "nowhere", "x")),
-        "transition",
-    );
-    ok(check(
-        &f,
-        &status(Role::Caseworker, "bia_in_progress", "start"),
-    ));
+    blocked_by(check(&f, &status(Role::Supervisor, "bid_decided", "skip")), "transition");
+    blocked_by(check(&f, &status(Role::Supervisor, "registered", "same")), "transition");
+    blocked_by(check(&f, &status(Role::Supervisor, "nowhere", "x")), "transition");
+    ok(check(&f, &status(Role::Caseworker, "bia_in_progress", "start")));
     let next = next_stages(&f);
     assert!(next.contains(&Stage::BiaInProgress) && next.contains(&Stage::ClosurePending));
     assert!(!next.contains(&Stage::BidDecided));
@@ -181,63 +134,34 @@ fn registration_needs_identity_and_legitimate_basis_r4() {
     set(&mut f, "registration_bia.given_names", json!("Mamadou"));
     set(&mut f, "registration_bia.sex", json!("male"));
     set(&mut f, "registration_bia.age_years", json!(16));
-    set(
-        &mut f,
-        "registration_bia.legitimate_basis",
-        json!("consent"),
-    );
+    set(&mut f, "registration_bia.legitimate_basis", json!("consent"));
     blocked_by(check(&f, &e), "R4");
     set(&mut f, "registration_bia.consent", consent());
     ok(check(&f, &e));
     // Another legitimate basis without consent is allowed.
     f.values.remove("registration_bia.consent");
-    set(
-        &mut f,
-        "registration_bia.legitimate_basis",
-        json!("vital_interests"),
-    );
+    set(&mut f, "registration_bia.legitimate_basis", json!("vital_interests"));
     ok(check(&f, &e));
 }
 
 fn bia_ready() -> CaseFacts {
     let mut f = facts("uasc", Stage::BiaInProgress);
     set(&mut f, "registration_bia.risk_level", json!("medium"));
-    set(
-        &mut f,
-        "registration_bia.child_views",
-        json!("Wants to go to school."),
-    );
+    set(&mut f, "registration_bia.child_views", json!("Wants to go to school."));
     set(&mut f, "registration_bia.heard_alone", json!(true));
-    set(
-        &mut f,
-        "registration_bia.protection_concerns",
-        json!(["unaccompanied"]),
-    );
+    set(&mut f, "registration_bia.protection_concerns", json!(["unaccompanied"]));
     set(&mut f, "registration_bia.bid_required", json!(true));
     set(&mut f, "registration_bia.bia_approval", consent());
-    set(
-        &mut f,
-        "registration_bia.bia_approval_status",
-        json!("approved"),
-    );
+    set(&mut f, "registration_bia.bia_approval_status", json!("approved"));
     f
 }
 
 #[test]
 fn bia_completion_is_signed_by_a_supervisor() {
     let f = bia_ready();
-    ok(check(
-        &f,
-        &status(Role::Supervisor, "bia_completed", "signed"),
-    ));
-    blocked_by(
-        check(&f, &status(Role::Caseworker, "bia_completed", "signed")),
-        "role",
-    );
-    blocked_by(
-        check(&f, &status(Role::BidPanel, "bia_completed", "signed")),
-        "role",
-    );
+    ok(check(&f, &status(Role::Supervisor, "bia_completed", "signed")));
+    blocked_by(check(&f, &status(Role::Caseworker, "bia_completed", "signed")), "role");
+    blocked_by(check(&f, &status(Role::BidPanel, "bia_completed", "signed")), "role");
 }
 
 #[test]
@@ -246,11 +170,7 @@ fn r2_child_views_or_reason_required_at_bia_completion() {
     f.values.remove("registration_bia.child_views");
     let e = status(Role::Supervisor, "bia_completed", "signed");
     blocked_by(check(&f, &e), "R2");
-    set(
-        &mut f,
-        "registration_bia.views_not_obtained_reason",
-        json!("age"),
-    );
+    set(&mut f, "registration_bia.views_not_obtained_reason", json!("age"));
     ok(check(&f, &e));
     // Views recorded but not whether heard alone.
     let mut g = bia_ready();
@@ -263,11 +183,7 @@ fn r2_child_views_required_in_verification_and_bid() {
     // Verification → BID needs the child's wishes in a verification record.
     let mut f = facts("uasc", Stage::Verification);
     set(&mut f, "bid.submission_report", json!("report"));
-    item(
-        &mut f,
-        "verification",
-        json!({"verification_outcome": "not_verified"}),
-    );
+    item(&mut f, "verification", json!({"verification_outcome": "not_verified"}));
     let e = status(Role::Supervisor, "bid_pending", "verification failed");
     blocked_by(check(&f, &e), "R2");
     f.items.get_mut("verification").unwrap()[0]["child_wishes_reunification"] = json!("not_sure");
@@ -275,20 +191,14 @@ fn r2_child_views_required_in_verification_and_bid() {
     // BID decision needs the child's interview.
     let mut b = bid_ready();
     b.values.remove("bid.child_interview");
-    blocked_by(
-        check(&b, &status(Role::BidPanel, "bid_decided", "decided")),
-        "R2",
-    );
+    blocked_by(check(&b, &status(Role::BidPanel, "bid_decided", "decided")), "R2");
 }
 
 #[test]
 fn r5_risk_level_mandatory_at_bia_completion() {
     let mut f = bia_ready();
     f.values.remove("registration_bia.risk_level");
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "bia_completed", "signed")),
-        "R5",
-    );
+    blocked_by(check(&f, &status(Role::Supervisor, "bia_completed", "signed")), "R5");
 }
 
 #[test]
@@ -296,71 +206,24 @@ fn r5_lowering_from_high_needs_a_supervisor() {
     let mut f = facts("uasc", Stage::Tracing);
     set(&mut f, "registration_bia.risk_level", json!("high"));
     let lower = json!({"risk_level": "medium"});
-    blocked_by(
-        check(
-            &f,
-            &save(Role::Caseworker, "registration_bia", lower.clone()),
-        ),
-        "R5",
-    );
-    ok(check(
-        &f,
-        &save(Role::Supervisor, "registration_bia", lower),
-    ));
+    blocked_by(check(&f, &save(Role::Caseworker, "registration_bia", lower.clone())), "R5");
+    ok(check(&f, &save(Role::Supervisor, "registration_bia", lower)));
     // Raising is anyone's job; lowering from medium too.
     set(&mut f, "registration_bia.risk_level", json!("medium"));
-    ok(check(
-        &f,
-        &save(
-            Role::Caseworker,
-            "registration_bia",
-            json!({"risk_level": "low"}),
-        ),
-    ));
-    ok(check(
-        &f,
-        &save(
-            Role::Caseworker,
-            "registration_bia",
-            json!({"risk_level": "high"}),
-        ),
-    ));
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", json!({"risk_level": "low"}))));
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", json!({"risk_level": "high"}))));
     // A data manager never changes it.
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::DataManager,
-                "registration_bia",
-                json!({"risk_level": "high"}),
-            ),
-        ),
-        "role",
-    );
+    blocked_by(check(&f, &save(Role::DataManager, "registration_bia", json!({"risk_level": "high"}))), "role");
 }
 
 #[test]
 fn bia_approval_fields_are_for_supervisors() {
     let f = facts("uasc", Stage::BiaInProgress);
     blocked_by(
-        check(
-            &f,
-            &save(
-                Role::Caseworker,
-                "registration_bia",
-                json!({"bia_approval_status": "approved"}),
-            ),
-        ),
+        check(&f, &save(Role::Caseworker, "registration_bia", json!({"bia_approval_status": "approved"}))),
         "role",
     );
-    ok(check(
-        &f,
-        &save(
-            Role::Caseworker,
-            "registration_bia",
-            json!({"bia_approval_status": "pending"}),
-        ),
-    ));
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", json!({"bia_approval_status": "pending"}))));
     ok(check(
         &f,
         &save(
@@ -374,25 +237,8 @@ fn bia_approval_fields_are_for_supervisors() {
 #[test]
 fn r6_detention_is_never_a_care_arrangement() {
     let f = facts("uasc", Stage::BiaInProgress);
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::Caseworker,
-                "registration_bia",
-                json!({"care_arrangement": "detention"}),
-            ),
-        ),
-        "R6",
-    );
-    ok(check(
-        &f,
-        &save(
-            Role::Caseworker,
-            "registration_bia",
-            json!({"care_arrangement": "temporary_care_facility"}),
-        ),
-    ));
+    blocked_by(check(&f, &save(Role::Caseworker, "registration_bia", json!({"care_arrangement": "detention"}))), "R6");
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", json!({"care_arrangement": "temporary_care_facility"}))));
 }
 
 fn f5(all_true: bool) -> Value {
@@ -427,17 +273,11 @@ fn r6_placement_blocked_until_mandatory_items_true() {
     let bad = save_item(Role::Caseworker, "temporary_care", 5, f5(false));
     blocked_by(check(&f, &bad), "R6");
     assert!(messages(check(&f, &bad))[0].contains("foster_home_visit"));
-    ok(check(
-        &f,
-        &save_item(Role::Caseworker, "temporary_care", 5, f5(true)),
-    ));
+    ok(check(&f, &save_item(Role::Caseworker, "temporary_care", 5, f5(true))));
     // A failing checklist recorded as does_not_meet is fine (it is the truth).
     let mut v = f5(false);
     v["result"] = json!("does_not_meet");
-    ok(check(
-        &f,
-        &save_item(Role::Caseworker, "temporary_care", 5, v),
-    ));
+    ok(check(&f, &save_item(Role::Caseworker, "temporary_care", 5, v)));
 }
 
 fn located_family() -> Value {
@@ -462,35 +302,16 @@ fn r7_no_reunification_before_verification() {
         "verification",
         json!({"relationship_verified": false, "verification_outcome": "further_tracing", "child_wishes_reunification": "yes"}),
     );
-    let e = status(
-        Role::Supervisor,
-        "solution_in_progress",
-        "reunify with father",
-    );
+    let e = status(Role::Supervisor, "solution_in_progress", "reunify with father");
     blocked_by(check(&f, &e), "R7");
     // Spontaneous reunification is recorded and verified after the fact.
-    ok(check(
-        &f,
-        &status(
-            Role::Supervisor,
-            "solution_in_progress",
-            "spontaneous reunification with father",
-        ),
-    ));
+    ok(check(&f, &status(Role::Supervisor, "solution_in_progress", "spontaneous reunification with father")));
     f.items.insert("verification".into(), vec![verified()]);
     ok(check(&f, &e));
     // Marking a tracing record reunified also waits for verification.
     let g = facts("uasc", Stage::Tracing);
     blocked_by(
-        check(
-            &g,
-            &save_item(
-                Role::Caseworker,
-                "family_tracing",
-                3,
-                json!({"tracing_status": "reunified"}),
-            ),
-        ),
+        check(&g, &save_item(Role::Caseworker, "family_tracing", 3, json!({"tracing_status": "reunified"}))),
         "R7",
     );
 }
@@ -515,8 +336,7 @@ fn r8_tracing_not_opened_when_child_refuses_or_unsafe() {
 fn r8_no_tracing_action_while_on_hold() {
     let mut f = facts("uasc", Stage::Tracing);
     set(&mut f, "registration_bia.wants_tracing", json!("yes"));
-    let action =
-        json!([{"date": "2026-05-02", "action_type": "phone_social_media", "outcome": "pending"}]);
+    let action = json!([{"date": "2026-05-02", "action_type": "phone_social_media", "outcome": "pending"}]);
     // The child objects to contacting this uncle: on hold, no actions.
     let held = save_item(
         Role::Caseworker,
@@ -542,18 +362,7 @@ fn r8_no_tracing_action_while_on_hold() {
         "family_tracing",
         json!({"_item": Uuid::from_u128(4).to_string(), "child_consents_contact": false, "tracing_status": "on_hold_child_objects"}),
     );
-    blocked_by(
-        check(
-            &f,
-            &save_item(
-                Role::Caseworker,
-                "family_tracing",
-                4,
-                json!({"tracing_actions": action}),
-            ),
-        ),
-        "R8",
-    );
+    blocked_by(check(&f, &save_item(Role::Caseworker, "family_tracing", 4, json!({"tracing_actions": action}))), "R8");
     // A consenting, safe relative can be traced.
     ok(check(
         &f,
@@ -578,34 +387,14 @@ fn panel(n: usize) -> Value {
 
 fn bid_ready() -> CaseFacts {
     let mut f = facts("uasc", Stage::BidPending);
-    set(
-        &mut f,
-        "registration_bia.caseworker",
-        person("Amina Caseworker"),
-    );
+    set(&mut f, "registration_bia.caseworker", person("Amina Caseworker"));
     set(&mut f, "bid.child_interview", json!("2026-05-20"));
     set(&mut f, "bid.child_heard_alone", json!(true));
-    set(
-        &mut f,
-        "bid.criteria_views",
-        json!("Wants to return to his mother."),
-    );
+    set(&mut f, "bid.criteria_views", json!("Wants to return to his mother."));
     set(&mut f, "bid.panel_members", panel(3));
-    set(
-        &mut f,
-        "bid.panel_decision",
-        json!("approves_recommendation"),
-    );
-    set(
-        &mut f,
-        "bid.decided_solution",
-        json!("return_reintegration"),
-    );
-    set(
-        &mut f,
-        "bid.decision_reasons",
-        json!("Safe, willing family; child's wish."),
-    );
+    set(&mut f, "bid.panel_decision", json!("approves_recommendation"));
+    set(&mut f, "bid.decided_solution", json!("return_reintegration"));
+    set(&mut f, "bid.decision_reasons", json!("Safe, willing family; child's wish."));
     f
 }
 
@@ -614,47 +403,18 @@ fn only_the_bid_panel_records_a_bid_decision() {
     let f = bid_ready();
     let decision = json!({"panel_decision": "approves_recommendation", "panel_members": panel(3), "decided_solution": "return_reintegration", "decision_reasons": "r"});
     let mut fresh = f.clone();
-    fresh.values.retain(|k, _| {
-        !k.starts_with("bid.panel") && k != "bid.decided_solution" && k != "bid.decision_reasons"
-    });
-    blocked_by(
-        check(&fresh, &save(Role::Supervisor, "bid", decision.clone())),
-        "role",
-    );
-    blocked_by(
-        check(&fresh, &save(Role::Caseworker, "bid", decision.clone())),
-        "role",
-    );
+    fresh
+        .values
+        .retain(|k, _| !k.starts_with("bid.panel") && k != "bid.decided_solution" && k != "bid.decision_reasons");
+    blocked_by(check(&fresh, &save(Role::Supervisor, "bid", decision.clone())), "role");
+    blocked_by(check(&fresh, &save(Role::Caseworker, "bid", decision.clone())), "role");
     ok(check(&fresh, &save(Role::BidPanel, "bid", decision)));
     // The panel does not edit the submission or the BIA.
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::BidPanel,
-                "bid",
-                json!({"submission_report": "edited"}),
-            ),
-        ),
-        "role",
-    );
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::BidPanel,
-                "registration_bia",
-                json!({"risk_level": "low"}),
-            ),
-        ),
-        "role",
-    );
+    blocked_by(check(&f, &save(Role::BidPanel, "bid", json!({"submission_report": "edited"}))), "role");
+    blocked_by(check(&f, &save(Role::BidPanel, "registration_bia", json!({"risk_level": "low"}))), "role");
     // Only the panel moves bid_pending → bid_decided.
     ok(check(&f, &status(Role::BidPanel, "bid_decided", "decided")));
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "bid_decided", "decided")),
-        "role",
-    );
+    blocked_by(check(&f, &status(Role::Supervisor, "bid_decided", "decided")), "role");
 }
 
 #[test]
@@ -679,17 +439,9 @@ fn r9_quorum_reasons_and_dissent() {
     blocked_by(check(&g, &e), "R9");
     // Dissent needs a name and reasons.
     let mut h = bid_ready();
-    set(
-        &mut h,
-        "bid.dissent",
-        json!([{"member": person("Member 1"), "reasons": ""}]),
-    );
+    set(&mut h, "bid.dissent", json!([{"member": person("Member 1"), "reasons": ""}]));
     blocked_by(check(&h, &e), "R9");
-    set(
-        &mut h,
-        "bid.dissent",
-        json!([{"member": person("Member 1"), "reasons": "Prefers local integration."}]),
-    );
+    set(&mut h, "bid.dissent", json!([{"member": person("Member 1"), "reasons": "Prefers local integration."}]));
     ok(check(&h, &e));
     // The caseworker who wrote the submission does not vote.
     let mut i = bid_ready();
@@ -708,20 +460,14 @@ fn r9_quorum_reasons_and_dissent() {
     );
     blocked_by(check(&fresh, &save2), "R9");
     // A deferral needs no quorum.
-    ok(check(
-        &fresh,
-        &save(Role::BidPanel, "bid", json!({"panel_decision": "deferred"})),
-    ));
+    ok(check(&fresh, &save(Role::BidPanel, "bid", json!({"panel_decision": "deferred"}))));
 }
 
 #[test]
 fn deferred_decision_keeps_case_pending() {
     let mut f = bid_ready();
     set(&mut f, "bid.panel_decision", json!("deferred"));
-    blocked_by(
-        check(&f, &status(Role::BidPanel, "bid_decided", "d")),
-        "transition",
-    );
+    blocked_by(check(&f, &status(Role::BidPanel, "bid_decided", "d")), "transition");
 }
 
 #[test]
@@ -753,11 +499,7 @@ fn r10_bid_decision_never_edited_only_superseded() {
 fn r10_consent_never_edited_only_superseded_by_newer() {
     let mut f = facts("uasc", Stage::Tracing);
     set(&mut f, "registration_bia.consent", consent());
-    set(
-        &mut f,
-        "registration_bia.consent_scopes",
-        json!(["case_management"]),
-    );
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management"]));
     let widen = save(
         Role::Caseworker,
         "registration_bia",
@@ -783,42 +525,17 @@ fn r10_consent_never_edited_only_superseded_by_newer() {
     );
     ok(check(&f, &newer));
     // Re-saving the same value is not an edit.
-    ok(check(
-        &f,
-        &save(
-            Role::Caseworker,
-            "registration_bia",
-            json!({"consent_scopes": ["case_management"]}),
-        ),
-    ));
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", json!({"consent_scopes": ["case_management"]}))));
 }
 
 #[test]
 fn r10_closure_never_edited_and_closed_case_takes_no_data() {
     let mut f = facts("uasc", Stage::Closed);
-    set(
-        &mut f,
-        "closure_transfer.closure_reason",
-        json!("goals_met"),
-    );
-    let edit = save(
-        Role::Supervisor,
-        "closure_transfer",
-        json!({"closure_reason": "other"}),
-    );
+    set(&mut f, "closure_transfer.closure_reason", json!("goals_met"));
+    let edit = save(Role::Supervisor, "closure_transfer", json!({"closure_reason": "other"}));
     blocked_by(check(&f, &edit), "R10");
     blocked_by(check(&f, &edit), "closed");
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::Caseworker,
-                "registration_bia",
-                json!({"risk_level": "low"}),
-            ),
-        ),
-        "closed",
-    );
+    blocked_by(check(&f, &save(Role::Caseworker, "registration_bia", json!({"risk_level": "low"}))), "closed");
     let note = event(
         Role::Caseworker,
         EventKind::NoteAdded,
@@ -839,28 +556,16 @@ fn r10_closure_never_edited_and_closed_case_takes_no_data() {
     ok(check(&r, &edit));
     ok(check(&r, &note));
     // Reopening is a supervisor's decision with a reason.
-    ok(check(
-        &f,
-        &status(Role::Supervisor, "reopened", "reunification broke down"),
-    ));
-    blocked_by(
-        check(&f, &status(Role::Caseworker, "reopened", "x")),
-        "role",
-    );
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "reopened", "")),
-        "transition",
-    );
+    ok(check(&f, &status(Role::Supervisor, "reopened", "reunification broke down")));
+    blocked_by(check(&f, &status(Role::Caseworker, "reopened", "x")), "role");
+    blocked_by(check(&f, &status(Role::Supervisor, "reopened", "")), "transition");
 }
 
 fn closable(reason: &str) -> CaseFacts {
     let mut f = facts("uasc", Stage::FollowUp);
     set(&mut f, "closure_transfer.closure_reason", json!(reason));
     set(&mut f, "closure_transfer.closure_details", json!("details"));
-    f.stage_dates.push((
-        Stage::Reintegration,
-        NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
-    ));
+    f.stage_dates.push((Stage::Reintegration, NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()));
     f
 }
 
@@ -873,37 +578,15 @@ fn r11_closure_request_needs_reason_and_supervisor_approves() {
     let mut p = closable("goals_met");
     p.stage = Stage::ClosurePending;
     p.stage_before = Some(Stage::FollowUp);
-    blocked_by(
-        check(&p, &status(Role::Supervisor, "closed", "approved")),
-        "R11",
-    );
+    blocked_by(check(&p, &status(Role::Supervisor, "closed", "approved")), "R11");
     set(&mut p, "closure_transfer.closure_approval", consent());
-    blocked_by(
-        check(&p, &status(Role::Caseworker, "closed", "approved")),
-        "R11",
-    );
+    blocked_by(check(&p, &status(Role::Caseworker, "closed", "approved")), "R11");
     ok(check(&p, &status(Role::Supervisor, "closed", "approved")));
     // Only a supervisor writes the approval.
-    blocked_by(
-        check(
-            &p,
-            &save(
-                Role::Caseworker,
-                "closure_transfer",
-                json!({"closure_approval": consent()}),
-            ),
-        ),
-        "R11",
-    );
+    blocked_by(check(&p, &save(Role::Caseworker, "closure_transfer", json!({"closure_approval": consent()}))), "R11");
     // Rejection returns the case to the stage it came from.
-    ok(check(
-        &p,
-        &status(Role::Supervisor, "follow_up", "more visits needed"),
-    ));
-    blocked_by(
-        check(&p, &status(Role::Supervisor, "tracing", "x")),
-        "transition",
-    );
+    ok(check(&p, &status(Role::Supervisor, "follow_up", "more visits needed")));
+    blocked_by(check(&p, &status(Role::Supervisor, "tracing", "x")), "transition");
 }
 
 #[test]
@@ -911,11 +594,7 @@ fn r11_turned_18_needs_transition_plan() {
     let e = status(Role::Caseworker, "closure_pending", "aged out");
     let mut f = closable("turned_18");
     blocked_by(check(&f, &e), "R11");
-    set(
-        &mut f,
-        "closure_transfer.transition_plan",
-        json!("Aftercare, housing, legal status renewal."),
-    );
+    set(&mut f, "closure_transfer.transition_plan", json!("Aftercare, housing, legal status renewal."));
     ok(check(&f, &e));
 }
 
@@ -923,22 +602,10 @@ fn r11_turned_18_needs_transition_plan() {
 fn r11_lost_contact_needs_three_months() {
     let e = status(Role::Caseworker, "closure_pending", "lost contact"); // dated 2026-06-01
     let mut f = closable("lost_contact");
-    item(
-        &mut f,
-        "case_note",
-        json!({"note_type": "phone", "subject": "no answer"}),
-    );
-    set(
-        &mut f,
-        "closure_transfer.last_contact_date",
-        json!("2026-04-15"),
-    );
+    item(&mut f, "case_note", json!({"note_type": "phone", "subject": "no answer"}));
+    set(&mut f, "closure_transfer.last_contact_date", json!("2026-04-15"));
     blocked_by(check(&f, &e), "R11");
-    set(
-        &mut f,
-        "closure_transfer.last_contact_date",
-        json!("2026-02-20"),
-    );
+    set(&mut f, "closure_transfer.last_contact_date", json!("2026-02-20"));
     ok(check(&f, &e));
     f.items.clear();
     blocked_by(check(&f, &e), "R11");
@@ -948,107 +615,36 @@ fn r11_lost_contact_needs_three_months() {
 fn r11_early_closure_after_reintegration_needs_override() {
     let e = status(Role::Caseworker, "closure_pending", "goals met");
     let mut f = closable("goals_met");
-    f.stage_dates = vec![(
-        Stage::Reintegration,
-        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-    )];
+    f.stage_dates = vec![(Stage::Reintegration, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())];
     blocked_by(check(&f, &e), "R11");
-    set(
-        &mut f,
-        "closure_transfer.early_closure_override_reason",
-        json!("Family moved abroad."),
-    );
+    set(&mut f, "closure_transfer.early_closure_override_reason", json!("Family moved abroad."));
     ok(check(&f, &e));
 }
 
 #[test]
 fn caseworker_cannot_delete_merge_or_transfer() {
     let mut f = facts("uasc", Stage::Tracing);
-    let erase = |role| {
-        event(
-            role,
-            EventKind::CaseErased,
-            None,
-            json!({"reason": "opened_in_error", "second_approver": "bob"}),
-        )
-    };
+    let erase =
+        |role| event(role, EventKind::CaseErased, None, json!({"reason": "opened_in_error", "second_approver": "bob"}));
     blocked_by(check(&f, &erase(Role::Caseworker)), "role");
     blocked_by(check(&f, &erase(Role::Supervisor)), "role");
     ok(check(&f, &erase(Role::DataManager)));
-    blocked_by(
-        check(
-            &f,
-            &event(
-                Role::DataManager,
-                EventKind::CaseErased,
-                None,
-                json!({"reason": "x"}),
-            ),
-        ),
-        "erasure",
-    );
-    let merge = |role| {
-        event(
-            role,
-            EventKind::CaseMerged,
-            None,
-            json!({"duplicate_of": Uuid::from_u128(5)}),
-        )
-    };
+    blocked_by(check(&f, &event(Role::DataManager, EventKind::CaseErased, None, json!({"reason": "x"}))), "erasure");
+    let merge = |role| event(role, EventKind::CaseMerged, None, json!({"duplicate_of": Uuid::from_u128(5)}));
     blocked_by(check(&f, &merge(Role::Caseworker)), "role");
     ok(check(&f, &merge(Role::DataManager)));
     ok(check(&f, &status(Role::DataManager, "duplicate", "merged")));
-    blocked_by(
-        check(&f, &status(Role::Supervisor, "duplicate", "merged")),
-        "role",
-    );
+    blocked_by(check(&f, &status(Role::Supervisor, "duplicate", "merged")), "role");
     // R12: transfer out only after the receiving office accepts.
-    blocked_by(
-        check(
-            &f,
-            &status(Role::DataManager, "transferred_out", "to Conakry"),
-        ),
-        "R12",
-    );
-    set(
-        &mut f,
-        "closure_transfer.transfer_status",
-        json!("accepted"),
-    );
+    blocked_by(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")), "R12");
+    set(&mut f, "closure_transfer.transfer_status", json!("accepted"));
     set(&mut f, "closure_transfer.transfer_to", json!("IOM Conakry"));
     set(&mut f, "closure_transfer.transfer_consent", consent());
-    ok(check(
-        &f,
-        &status(Role::DataManager, "transferred_out", "to Conakry"),
-    ));
+    ok(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")));
+    blocked_by(check(&f, &save(Role::Caseworker, "closure_transfer", json!({"transfer_status": "accepted"}))), "R12");
+    ok(check(&f, &save(Role::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}))));
     blocked_by(
-        check(
-            &f,
-            &save(
-                Role::Caseworker,
-                "closure_transfer",
-                json!({"transfer_status": "accepted"}),
-            ),
-        ),
-        "R12",
-    );
-    ok(check(
-        &f,
-        &save(
-            Role::DataManager,
-            "closure_transfer",
-            json!({"transfer_status": "accepted"}),
-        ),
-    ));
-    blocked_by(
-        check(
-            &f,
-            &save(
-                Role::DataManager,
-                "closure_transfer",
-                json!({"closure_reason": "transferred"}),
-            ),
-        ),
+        check(&f, &save(Role::DataManager, "closure_transfer", json!({"closure_reason": "transferred"}))),
         "role",
     );
 }
@@ -1056,18 +652,8 @@ fn caseworker_cannot_delete_merge_or_transfer() {
 #[test]
 fn viewer_records_nothing_and_assignment_rules() {
     let f = facts("uasc", Stage::Tracing);
-    blocked_by(
-        check(&f, &save(Role::Viewer, "case_note", json!({}))),
-        "role",
-    );
-    let assign = |role, to: &str| {
-        event(
-            role,
-            EventKind::CaseAssigned,
-            None,
-            json!({"caseworker": to}),
-        )
-    };
+    blocked_by(check(&f, &save(Role::Viewer, "case_note", json!({}))), "role");
+    let assign = |role, to: &str| event(role, EventKind::CaseAssigned, None, json!({"caseworker": to}));
     ok(check(&f, &assign(Role::Caseworker, "amina")));
     blocked_by(check(&f, &assign(Role::Caseworker, "bob")), "role");
     ok(check(&f, &assign(Role::Supervisor, "bob")));
@@ -1077,21 +663,14 @@ fn viewer_records_nothing_and_assignment_rules() {
 #[test]
 fn suspended_case_returns_only_to_previous_stage() {
     let mut f = facts("uasc", Stage::Tracing);
-    let e = status(
-        Role::Caseworker,
-        "suspended_lost_contact",
-        "absconded from shelter",
-    );
+    let e = status(Role::Caseworker, "suspended_lost_contact", "absconded from shelter");
     blocked_by(check(&f, &e), "transition"); // no attempts logged
     item(&mut f, "case_note", json!({"note_type": "phone"}));
     ok(check(&f, &e));
     let mut s = facts("uasc", Stage::SuspendedLostContact);
     s.stage_before = Some(Stage::Tracing);
     ok(check(&s, &status(Role::Caseworker, "tracing", "found")));
-    blocked_by(
-        check(&s, &status(Role::Caseworker, "verification", "found")),
-        "transition",
-    );
+    blocked_by(check(&s, &status(Role::Caseworker, "verification", "found")), "transition");
 }
 
 // ------------------------------------------------------------------- R1 ----
@@ -1099,22 +678,11 @@ fn suspended_case_returns_only_to_previous_stage() {
 fn return_ready() -> CaseFacts {
     let mut f = bid_ready();
     f.stage = Stage::BidDecided;
-    f.stage_dates = vec![(
-        Stage::BidDecided,
-        NaiveDate::from_ymd_opt(2026, 5, 25).unwrap(),
-    )];
-    set(
-        &mut f,
-        "registration_bia.child_status",
-        json!("unaccompanied"),
-    );
+    f.stage_dates = vec![(Stage::BidDecided, NaiveDate::from_ymd_opt(2026, 5, 25).unwrap())];
+    set(&mut f, "registration_bia.child_status", json!("unaccompanied"));
     set(&mut f, "registration_bia.guardian_appointed", json!(true));
     set(&mut f, "registration_bia.guardian", person("Guardian Ba"));
-    set(
-        &mut f,
-        "registration_bia.child_views",
-        json!("Wants to go home."),
-    );
+    set(&mut f, "registration_bia.child_views", json!("Wants to go home."));
     set(
         &mut f,
         "bid.pre_return_checklist",
@@ -1124,16 +692,8 @@ fn return_ready() -> CaseFacts {
     );
     item(&mut f, "family_tracing", located_family());
     item(&mut f, "verification", verified());
-    set(
-        &mut f,
-        "reintegration_uasc.risk_mitigation",
-        json!("No debt to smugglers; community accepts return."),
-    );
-    set(
-        &mut f,
-        "reintegration_uasc.receiving_actor",
-        person("CP officer Conakry"),
-    );
+    set(&mut f, "reintegration_uasc.risk_mitigation", json!("No debt to smugglers; community accepts return."));
+    set(&mut f, "reintegration_uasc.receiving_actor", person("CP officer Conakry"));
     set(&mut f, "reintegration_uasc.plan_date", json!("2026-05-27"));
     set(
         &mut f,
@@ -1144,75 +704,40 @@ fn return_ready() -> CaseFacts {
 }
 
 fn r1_codes(f: &CaseFacts) -> Vec<String> {
-    codes(check(
-        f,
-        &status(Role::Supervisor, "solution_in_progress", "launch return"),
-    ))
+    codes(check(f, &status(Role::Supervisor, "solution_in_progress", "launch return")))
 }
 
 #[test]
 fn r1_allows_return_when_all_safeguards_hold() {
     let f = return_ready();
-    assert!(
-        return_safeguards(&f).is_empty(),
-        "{:?}",
-        return_safeguards(&f)
-    );
+    assert!(return_safeguards(&f).is_empty(), "{:?}", return_safeguards(&f));
     assert!(r1_codes(&f).is_empty(), "{:?}", r1_codes(&f));
     // Implementation is a supervisor's launch.
-    blocked_by(
-        check(&f, &status(Role::Caseworker, "solution_in_progress", "go")),
-        "role",
-    );
+    blocked_by(check(&f, &status(Role::Caseworker, "solution_in_progress", "go")), "role");
 }
 
 #[test]
 fn r1a_needs_bid_decision_approving_return() {
     let mut f = return_ready();
     set(&mut f, "bid.decided_solution", json!("local_integration"));
-    set(
-        &mut f,
-        "bid.caseworker_recommendation",
-        json!("return_reintegration"),
-    );
+    set(&mut f, "bid.caseworker_recommendation", json!("return_reintegration"));
     // The panel chose local integration: a return may not be implemented.
     let mut g = return_ready();
     g.values.remove("bid.panel_decision");
     g.values.remove("bid.decided_solution");
-    set(
-        &mut g,
-        "bid.caseworker_recommendation",
-        json!("return_reintegration"),
-    );
+    set(&mut g, "bid.caseworker_recommendation", json!("return_reintegration"));
     let v = return_safeguards(&g);
     assert!(v.iter().any(|x| x.rule == "R1a"), "{v:?}");
     // A UASC cannot skip the BID on the way to a solution.
     let mut h = facts("uasc", Stage::BiaCompleted);
     set(&mut h, "registration_bia.bid_required", json!(false));
-    blocked_by(
-        check(
-            &h,
-            &status(Role::Supervisor, "solution_in_progress", "return"),
-        ),
-        "R1a",
-    );
+    blocked_by(check(&h, &status(Role::Supervisor, "solution_in_progress", "return")), "R1a");
     // A family case can (with plan and risk assessment).
     let mut fam = facts("family_with_children", Stage::BiaCompleted);
     set(&mut fam, "registration_bia.bid_required", json!(false));
-    set(
-        &mut fam,
-        "reintegration_family.plan_date",
-        json!("2026-05-01"),
-    );
-    set(
-        &mut fam,
-        "reintegration_family.risk_mitigation",
-        json!("ok"),
-    );
-    ok(check(
-        &fam,
-        &status(Role::Supervisor, "solution_in_progress", "voluntary return"),
-    ));
+    set(&mut fam, "reintegration_family.plan_date", json!("2026-05-01"));
+    set(&mut fam, "reintegration_family.risk_mitigation", json!("ok"));
+    ok(check(&fam, &status(Role::Supervisor, "solution_in_progress", "voluntary return")));
     // Local integration decided: no R1 on implementation.
     assert!(!r1_codes(&f).iter().any(|c| c.starts_with("R1")));
 }
@@ -1221,10 +746,7 @@ fn r1a_needs_bid_decision_approving_return() {
 fn r1b_guardian_identified_and_notified() {
     let mut f = return_ready();
     set(&mut f, "bid.pre_return_checklist", json!([]));
-    let r = check(
-        &f,
-        &status(Role::Supervisor, "solution_in_progress", "launch"),
-    );
+    let r = check(&f, &status(Role::Supervisor, "solution_in_progress", "launch"));
     assert!(messages(r.clone()).iter().any(|m| m == "R1b: the legal guardian has not been notified of the return (date and means in the pre-return checklist)"), "{:?}", messages(r));
     let mut g = return_ready();
     set(&mut g, "registration_bia.guardian_appointed", json!(false));
@@ -1253,8 +775,7 @@ fn r1d_risk_assessment_done_and_not_blocking() {
     f.values.remove("reintegration_uasc.risk_mitigation");
     assert_eq!(r1_codes(&f), vec!["R1d"]);
     let mut g = return_ready();
-    g.items.get_mut("family_tracing").unwrap()[0]["assessment_recommendation"] =
-        json!("do_not_reunify");
+    g.items.get_mut("family_tracing").unwrap()[0]["assessment_recommendation"] = json!("do_not_reunify");
     assert_eq!(r1_codes(&g), vec!["R1d"]);
 }
 
@@ -1265,18 +786,10 @@ fn r1e_child_views_and_trafficked_child_agrees() {
     f.values.remove("bid.criteria_views");
     assert!(r1_codes(&f).contains(&"R1e".to_string()));
     let mut g = return_ready();
-    set(
-        &mut g,
-        "registration_bia.legal_status",
-        json!("vot_presumed"),
-    );
+    set(&mut g, "registration_bia.legal_status", json!("vot_presumed"));
     g.items.get_mut("verification").unwrap()[0]["child_wishes_reunification"] = json!("not_sure");
     assert_eq!(r1_codes(&g), vec!["R1e"]);
-    set(
-        &mut g,
-        "registration_bia.wants_reunification",
-        json!("yes_later"),
-    );
+    set(&mut g, "registration_bia.wants_reunification", json!("yes_later"));
     assert!(r1_codes(&g).is_empty());
 }
 
@@ -1293,16 +806,8 @@ fn r1f_receiving_actor_and_plan() {
 #[test]
 fn r1_lists_each_missing_item_separately_and_blocks_arrival() {
     let mut f = facts("uasc", Stage::BidDecided);
-    set(
-        &mut f,
-        "bid.decided_solution",
-        json!("return_reintegration"),
-    );
-    set(
-        &mut f,
-        "bid.panel_decision",
-        json!("approves_recommendation"),
-    );
+    set(&mut f, "bid.decided_solution", json!("return_reintegration"));
+    set(&mut f, "bid.panel_decision", json!("approves_recommendation"));
     let c = r1_codes(&f);
     for r in ["R1a", "R1b", "R1c", "R1d", "R1e", "R1f"] {
         if r == "R1a" {
@@ -1313,31 +818,17 @@ fn r1_lists_each_missing_item_separately_and_blocks_arrival() {
     // Recording the arrival (entering reintegration) is blocked the same way.
     let mut s = return_ready();
     s.stage = Stage::SolutionInProgress;
-    ok(check(
-        &s,
-        &status(Role::Caseworker, "reintegration", "arrived"),
-    ));
+    ok(check(&s, &status(Role::Caseworker, "reintegration", "arrived")));
     s.values.remove("reintegration_uasc.receiving_actor");
-    blocked_by(
-        check(&s, &status(Role::Caseworker, "reintegration", "arrived")),
-        "R1f",
-    );
+    blocked_by(check(&s, &status(Role::Caseworker, "reintegration", "arrived")), "R1f");
 }
 
 #[test]
 fn r4_referral_needs_consent_covering_sharing() {
     let mut f = facts("uasc", Stage::BiaCompleted);
-    set(
-        &mut f,
-        "registration_bia.legitimate_basis",
-        json!("consent"),
-    );
+    set(&mut f, "registration_bia.legitimate_basis", json!("consent"));
     set(&mut f, "registration_bia.consent", consent());
-    set(
-        &mut f,
-        "registration_bia.consent_scopes",
-        json!(["case_management"]),
-    );
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management"]));
     let referral = |values: Value| {
         event(
             Role::Caseworker,
@@ -1346,17 +837,9 @@ fn r4_referral_needs_consent_covering_sharing() {
             json!({"item": Uuid::from_u128(11), "values": values}),
         )
     };
-    let with_consent =
-        json!({"service_type": "legal_aid_asylum", "consent_for_referral": consent()});
+    let with_consent = json!({"service_type": "legal_aid_asylum", "consent_for_referral": consent()});
     blocked_by(check(&f, &referral(with_consent.clone())), "R4");
-    set(
-        &mut f,
-        "registration_bia.consent_scopes",
-        json!(["case_management", "referral_sharing"]),
-    );
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
     ok(check(&f, &referral(with_consent)));
-    blocked_by(
-        check(&f, &referral(json!({"service_type": "legal_aid_asylum"}))),
-        "R4",
-    );
+    blocked_by(check(&f, &referral(json!({"service_type": "legal_aid_asylum"}))), "R4");
 }

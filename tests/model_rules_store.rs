@@ -11,22 +11,9 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 fn store(dir: &std::path::Path) -> CaseStore {
-    let opts = InitOptions {
-        name: "amina".into(),
-        role: "caseworker".into(),
-        escrow: None,
-    };
-    let options = VaultOptions {
-        scrypt_log_n: Some(10),
-        ..VaultOptions::default()
-    };
-    CaseStore::init_with(
-        dir,
-        &SecretString::from("pass phrase".to_owned()),
-        opts,
-        &options,
-    )
-    .expect("init")
+    let opts = InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: None };
+    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    CaseStore::init_with(dir, &SecretString::from("pass phrase".to_owned()), opts, &options).expect("init")
 }
 
 fn map(v: Value) -> Map<String, Value> {
@@ -47,10 +34,7 @@ fn local_events_are_checked() {
     s.set_clock(Some(1_780_000_000_000));
     let case = s.create_case("uasc", "Agadez").unwrap();
     // Registration guard: identity minimum and legitimate basis.
-    assert!(
-        rules_of(s.change_stage(case, Stage::Registered, "x").unwrap_err())
-            .contains(&"R4".to_string())
-    );
+    assert!(rules_of(s.change_stage(case, Stage::Registered, "x").unwrap_err()).contains(&"R4".to_string()));
     s.save_form(
         case,
         "registration_bia",
@@ -61,29 +45,14 @@ fn local_events_are_checked() {
         })),
     )
     .unwrap();
-    s.change_stage(case, Stage::Registered, "registered")
-        .unwrap();
+    s.change_stage(case, Stage::Registered, "registered").unwrap();
     // A caseworker cannot record a BID decision nor skip stages.
-    let err = s
-        .save_form(
-            case,
-            "bid",
-            None,
-            map(json!({"panel_decision": "approves_recommendation"})),
-        )
-        .unwrap_err();
+    let err = s.save_form(case, "bid", None, map(json!({"panel_decision": "approves_recommendation"}))).unwrap_err();
     assert!(rules_of(err).contains(&"role".to_string()));
     let err = s.change_stage(case, Stage::BidDecided, "skip").unwrap_err();
     assert!(rules_of(err).contains(&"transition".to_string()));
     // Detention is never a care arrangement (the value list refuses it first).
-    assert!(s
-        .save_form(
-            case,
-            "registration_bia",
-            None,
-            map(json!({"care_arrangement": "detention"}))
-        )
-        .is_err());
+    assert!(s.save_form(case, "registration_bia", None, map(json!({"care_arrangement": "detention"}))).is_err());
 }
 
 #[test]
@@ -94,18 +63,14 @@ fn imported_events_are_checked() {
     let case = s.create_case("uasc", "Agadez").unwrap();
     let key = SigningKey::from_bytes(&[42; 32]);
     let device = Uuid::from_u128(0xd2);
-    s.trust_device(device, &key.verifying_key(), "tablet 2")
-        .unwrap();
+    s.trust_device(device, &key.verifying_key(), "tablet 2").unwrap();
     let foreign = |seq: u64, role: Role, kind: EventKind, form: Option<&str>, payload: Value| {
         let mut e = Event {
             id: Uuid::from_u128(0x100 + seq as u128),
             case_id: case,
             device_id: device,
             device_seq: seq,
-            hlc: Hlc {
-                millis: 1_780_000_100_000 + seq,
-                counter: 0,
-            },
+            hlc: Hlc { millis: 1_780_000_100_000 + seq, counter: 0 },
             author: "tablet2".into(),
             role,
             kind,
@@ -127,13 +92,7 @@ fn imported_events_are_checked() {
     );
     assert!(rules_of(s.import_events(vec![decision]).unwrap_err()).contains(&"role".to_string()));
     // A stage jump from another device is rejected too.
-    let jump = foreign(
-        1,
-        Role::Supervisor,
-        EventKind::StatusChanged,
-        None,
-        json!({"to": "closed", "reason": "x"}),
-    );
+    let jump = foreign(1, Role::Supervisor, EventKind::StatusChanged, None, json!({"to": "closed", "reason": "x"}));
     assert!(rules_of(s.import_events(vec![jump]).unwrap_err()).contains(&"transition".to_string()));
     // A legitimate edit goes through.
     let ok = foreign(
@@ -151,23 +110,13 @@ fn closed_demo_case_takes_no_note_until_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
     demo::generate(&mut s, 40, 3).unwrap();
-    let closed = s
-        .list_cases()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.stage == "closed")
-        .expect("a closed case");
+    let closed = s.list_cases().unwrap().into_iter().find(|c| c.stage == "closed").expect("a closed case");
     let note = map(json!({"note_type": "phone", "subject": "call", "text": "called"}));
-    assert!(
-        rules_of(s.add_note(closed.id, note.clone()).unwrap_err()).contains(&"closed".to_string())
-    );
+    assert!(rules_of(s.add_note(closed.id, note.clone()).unwrap_err()).contains(&"closed".to_string()));
     // A caseworker cannot reopen; a supervisor can, then notes are accepted.
-    assert!(s
-        .change_stage(closed.id, Stage::Reopened, "breakdown")
-        .is_err());
+    assert!(s.change_stage(closed.id, Stage::Reopened, "breakdown").is_err());
     s.set_actor("sup", Role::Supervisor);
-    s.change_stage(closed.id, Stage::Reopened, "breakdown")
-        .unwrap();
+    s.change_stage(closed.id, Stage::Reopened, "breakdown").unwrap();
     s.set_actor("amina", Role::Caseworker);
     s.add_note(closed.id, note).unwrap();
 }

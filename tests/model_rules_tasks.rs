@@ -3,9 +3,7 @@
 
 use chrono::NaiveDate;
 use fieldcase::model::lifecycle::{CaseFacts, Stage};
-use fieldcase::model::tasks::{
-    eighteenth_birthday, follow_up_schedule, match_visits, tasks_for, TaskKind,
-};
+use fieldcase::model::tasks::{eighteenth_birthday, follow_up_schedule, match_visits, tasks_for, TaskKind};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -26,17 +24,11 @@ fn visit(date: &str) -> Value {
 }
 
 fn overdue(f: &CaseFacts, today: &str) -> usize {
-    tasks_for(f, d(today))
-        .iter()
-        .filter(|t| t.kind == TaskKind::FollowUpOverdue)
-        .count()
+    tasks_for(f, d(today)).iter().filter(|t| t.kind == TaskKind::FollowUpOverdue).count()
 }
 
 fn kinds(f: &CaseFacts, today: &str) -> Vec<(TaskKind, NaiveDate, i64)> {
-    tasks_for(f, d(today))
-        .into_iter()
-        .map(|t| (t.kind, t.due, t.overdue_days))
-        .collect()
+    tasks_for(f, d(today)).into_iter().map(|t| (t.kind, t.due, t.overdue_days)).collect()
 }
 
 #[test]
@@ -66,11 +58,7 @@ fn in_follow_up(t0: &str) -> CaseFacts {
     let mut f = facts(Stage::FollowUp);
     f.stage_dates = vec![(Stage::Reintegration, d(t0)), (Stage::FollowUp, d(t0))];
     set(&mut f, "registration_bia.age_years", json!(12));
-    set(
-        &mut f,
-        "registration_bia.registration_date",
-        json!("2025-10-01"),
-    );
+    set(&mut f, "registration_bia.registration_date", json!("2025-10-01"));
     f
 }
 
@@ -78,16 +66,10 @@ fn in_follow_up(t0: &str) -> CaseFacts {
 fn follow_up_due_then_overdue_after_grace() {
     let f = in_follow_up("2026-03-01");
     // Visit 1 due 2026-03-15, grace 7 → overdue from 2026-03-23.
-    assert_eq!(
-        kinds(&f, "2026-03-02"),
-        vec![(TaskKind::FollowUpDue, d("2026-03-15"), 0)]
-    );
+    assert_eq!(kinds(&f, "2026-03-02"), vec![(TaskKind::FollowUpDue, d("2026-03-15"), 0)]);
     assert_eq!(
         kinds(&f, "2026-03-22"),
-        vec![
-            (TaskKind::FollowUpDue, d("2026-03-15"), 0),
-            (TaskKind::FollowUpDue, d("2026-04-01"), 0)
-        ]
+        vec![(TaskKind::FollowUpDue, d("2026-03-15"), 0), (TaskKind::FollowUpDue, d("2026-04-01"), 0)]
     );
     let k = kinds(&f, "2026-03-23");
     assert_eq!(k[0], (TaskKind::FollowUpOverdue, d("2026-03-15"), 8));
@@ -98,18 +80,11 @@ fn follow_up_due_then_overdue_after_grace() {
 #[test]
 fn recorded_visit_clears_the_task_late_visit_counts() {
     let mut f = in_follow_up("2026-03-01");
-    f.items
-        .insert("follow_up_visit".into(), vec![visit("2026-03-16")]);
-    assert_eq!(
-        kinds(&f, "2026-03-23"),
-        vec![(TaskKind::FollowUpDue, d("2026-04-01"), 0)]
-    );
+    f.items.insert("follow_up_visit".into(), vec![visit("2026-03-16")]);
+    assert_eq!(kinds(&f, "2026-03-23"), vec![(TaskKind::FollowUpDue, d("2026-04-01"), 0)]);
     assert_eq!(overdue(&f, "2026-04-09"), 1);
     // Visit 2 made late (after grace) still counts once done.
-    f.items
-        .get_mut("follow_up_visit")
-        .unwrap()
-        .push(visit("2026-04-20"));
+    f.items.get_mut("follow_up_visit").unwrap().push(visit("2026-04-20"));
     assert_eq!(overdue(&f, "2026-04-21"), 0);
     // A documented failed attempt counts too.
     f.items
@@ -123,11 +98,8 @@ fn recorded_visit_clears_the_task_late_visit_counts() {
 fn visits_matched_by_visit_due_first() {
     let s = follow_up_schedule(d("2026-03-01"));
     // Visit 3's record was made very late (during visit 4's window) but names its due date.
-    let visits = vec![
-        visit("2026-03-15"),
-        visit("2026-04-01"),
-        json!({"visit_due": "2026-05-01", "visit_date": "2026-05-30"}),
-    ];
+    let visits =
+        vec![visit("2026-03-15"), visit("2026-04-01"), json!({"visit_due": "2026-05-01", "visit_date": "2026-05-30"})];
     let m = match_visits(&s, &visits);
     assert_eq!(&m[..4], &[Some(0), Some(1), Some(2), None]);
 }
@@ -135,10 +107,8 @@ fn visits_matched_by_visit_due_first() {
 #[test]
 fn overdue_list_over_thirty_months_and_none_when_closed() {
     let f = in_follow_up("2024-01-01");
-    let overdue: Vec<_> = tasks_for(&f, d("2026-12-01"))
-        .into_iter()
-        .filter(|t| t.kind == TaskKind::FollowUpOverdue)
-        .collect();
+    let overdue: Vec<_> =
+        tasks_for(&f, d("2026-12-01")).into_iter().filter(|t| t.kind == TaskKind::FollowUpOverdue).collect();
     assert_eq!(overdue.len(), 10);
     assert_eq!(overdue[9].due, d("2026-07-01"));
     assert_eq!(overdue[9].overdue_days, 153);
@@ -147,35 +117,21 @@ fn overdue_list_over_thirty_months_and_none_when_closed() {
     assert!(tasks_for(&closed, d("2026-12-01")).is_empty());
     let mut before = f;
     before.stage = Stage::SolutionInProgress;
-    assert!(!tasks_for(&before, d("2026-12-01"))
-        .iter()
-        .any(|t| t.kind == TaskKind::FollowUpOverdue));
+    assert!(!tasks_for(&before, d("2026-12-01")).iter().any(|t| t.kind == TaskKind::FollowUpOverdue));
 }
 
 #[test]
 fn bia_due_72h_or_24h_for_high_risk() {
     let mut f = facts(Stage::Registered);
-    set(
-        &mut f,
-        "registration_bia.registration_date",
-        json!("2026-06-01"),
-    );
+    set(&mut f, "registration_bia.registration_date", json!("2026-06-01"));
     set(&mut f, "registration_bia.age_years", json!(16));
-    assert_eq!(
-        kinds(&f, "2026-06-02"),
-        vec![(TaskKind::BiaDue, d("2026-06-04"), 0)]
-    );
-    assert_eq!(
-        kinds(&f, "2026-06-06"),
-        vec![(TaskKind::BiaDue, d("2026-06-04"), 2)]
-    );
+    assert_eq!(kinds(&f, "2026-06-02"), vec![(TaskKind::BiaDue, d("2026-06-04"), 0)]);
+    assert_eq!(kinds(&f, "2026-06-06"), vec![(TaskKind::BiaDue, d("2026-06-04"), 2)]);
     set(&mut f, "registration_bia.risk_level", json!("high"));
     let k = kinds(&f, "2026-06-03");
     assert!(k.contains(&(TaskKind::BiaDue, d("2026-06-02"), 1)), "{k:?}");
     f.stage = Stage::BiaCompleted;
-    assert!(!kinds(&f, "2026-06-03")
-        .iter()
-        .any(|t| t.0 == TaskKind::BiaDue));
+    assert!(!kinds(&f, "2026-06-03").iter().any(|t| t.0 == TaskKind::BiaDue));
 }
 
 #[test]
@@ -184,53 +140,25 @@ fn high_risk_weekly_contact() {
     f.stage_dates = vec![(Stage::Identified, d("2026-06-01"))];
     set(&mut f, "registration_bia.risk_level", json!("high"));
     set(&mut f, "registration_bia.age_years", json!(16));
-    set(
-        &mut f,
-        "registration_bia.registration_date",
-        json!("2026-06-01"),
-    );
-    f.items.insert(
-        "case_note".into(),
-        vec![json!({"note_type": "phone", "note_datetime": "2026-06-10T09:00:00Z"})],
-    );
-    assert!(!kinds(&f, "2026-06-12")
-        .iter()
-        .any(|t| t.0 == TaskKind::HighRiskResponse));
+    set(&mut f, "registration_bia.registration_date", json!("2026-06-01"));
+    f.items.insert("case_note".into(), vec![json!({"note_type": "phone", "note_datetime": "2026-06-10T09:00:00Z"})]);
+    assert!(!kinds(&f, "2026-06-12").iter().any(|t| t.0 == TaskKind::HighRiskResponse));
     assert!(kinds(&f, "2026-06-19").contains(&(TaskKind::HighRiskResponse, d("2026-06-17"), 2)));
     set(&mut f, "registration_bia.risk_level", json!("medium"));
-    assert!(!kinds(&f, "2026-06-19")
-        .iter()
-        .any(|t| t.0 == TaskKind::HighRiskResponse));
+    assert!(!kinds(&f, "2026-06-19").iter().any(|t| t.0 == TaskKind::HighRiskResponse));
 }
 
 #[test]
 fn turning_18_alerts_six_and_three_months_before() {
     let mut f = facts(Stage::Tracing);
-    set(
-        &mut f,
-        "registration_bia.date_of_birth",
-        json!("2009-01-01"),
-    );
+    set(&mut f, "registration_bia.date_of_birth", json!("2009-01-01"));
     assert_eq!(eighteenth_birthday(&f), Some(d("2027-01-01")));
     assert!(kinds(&f, "2026-06-30").is_empty());
-    assert_eq!(
-        kinds(&f, "2026-07-01"),
-        vec![(TaskKind::Turning18, d("2026-07-01"), 0)]
-    );
-    assert_eq!(
-        kinds(&f, "2026-10-05"),
-        vec![(TaskKind::Turning18, d("2026-10-01"), 0)]
-    );
-    assert_eq!(
-        kinds(&f, "2027-01-11"),
-        vec![(TaskKind::Turning18, d("2027-01-01"), 10)]
-    );
+    assert_eq!(kinds(&f, "2026-07-01"), vec![(TaskKind::Turning18, d("2026-07-01"), 0)]);
+    assert_eq!(kinds(&f, "2026-10-05"), vec![(TaskKind::Turning18, d("2026-10-01"), 0)]);
+    assert_eq!(kinds(&f, "2027-01-11"), vec![(TaskKind::Turning18, d("2027-01-01"), 10)]);
     // A transition plan ends the alerts.
-    set(
-        &mut f,
-        "closure_transfer.transition_plan",
-        json!("Aftercare at 18"),
-    );
+    set(&mut f, "closure_transfer.transition_plan", json!("Aftercare at 18"));
     assert!(kinds(&f, "2026-10-05").is_empty());
 }
 
@@ -238,11 +166,7 @@ fn turning_18_alerts_six_and_three_months_before() {
 fn turning_18_from_estimated_age() {
     let mut f = facts(Stage::Tracing);
     set(&mut f, "registration_bia.age_years", json!(16));
-    set(
-        &mut f,
-        "registration_bia.registration_date",
-        json!("2026-03-01"),
-    );
+    set(&mut f, "registration_bia.registration_date", json!("2026-03-01"));
     // 16 at registration: 18th birthday estimated 1.5 years later.
     assert_eq!(eighteenth_birthday(&f), Some(d("2027-09-01")));
     let t = tasks_for(&f, d("2027-04-01"));

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use fieldcase::model::event::Role;
 use fieldcase::model::lifecycle::Stage;
-use sync_common::device;
 use serde_json::{json, Value};
+use sync_common::device;
 use tempfile::TempDir;
 
 const PASS: &str = "correct horse battery staple";
@@ -36,15 +36,8 @@ fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {
         let sex = if i == 0 { "male" } else { "female" };
         let values = json!({"given_names": "Halima", "family_name": "Sanogo", "sex": sex, "age_years": 15,
             "registration_date": format!("2026-06-{:02}", i + 1), "legitimate_basis": "vital_interests"});
-        s.save_form(
-            case,
-            "registration_bia",
-            None,
-            values.as_object().unwrap().clone(),
-        )
-        .unwrap();
-        s.change_stage(case, Stage::Registered, "registered")
-            .unwrap();
+        s.save_form(case, "registration_bia", None, values.as_object().unwrap().clone()).unwrap();
+        s.change_stage(case, Stage::Registered, "registered").unwrap();
     }
     s.lock().unwrap();
     dir
@@ -57,11 +50,7 @@ fn report_prints_exports_and_suppresses() {
     let june = ["report", "--from", "2026-06-01", "--to", "2026-06-30"];
 
     let out = run(&dir, &june);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("New registrations: 6"), "{text}");
     assert!(text.contains("male <5"), "{text}");
@@ -70,26 +59,12 @@ fn report_prints_exports_and_suppresses() {
     let mut args = june.to_vec();
     args.push("--json");
     let out = run(&dir, &args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["suppressed"], true);
-    let i1 = r["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "1")
-        .unwrap();
+    let i1 = r["indicators"].as_array().unwrap().iter().find(|i| i["id"] == "1").unwrap();
     assert_eq!(i1["total"]["value"], 6.0);
-    let sex = i1["breakdowns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["dimension"] == "sex")
-        .unwrap();
+    let sex = i1["breakdowns"].as_array().unwrap().iter().find(|b| b["dimension"] == "sex").unwrap();
     assert!(sex["cells"]
         .as_array()
         .unwrap()
@@ -106,18 +81,9 @@ fn report_prints_exports_and_suppresses() {
     let csv_dir = tmp.path().join("csv");
     let dhis2 = tmp.path().join("dhis2.json");
     let mut args = june.to_vec();
-    args.extend([
-        "--csv",
-        csv_dir.to_str().unwrap(),
-        "--dhis2",
-        dhis2.to_str().unwrap(),
-    ]);
+    args.extend(["--csv", csv_dir.to_str().unwrap(), "--dhis2", dhis2.to_str().unwrap()]);
     let out = run(&dir, &args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv_text = std::fs::read_to_string(csv_dir.join("indicator_01.csv")).unwrap();
     let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
     assert!(rd.records().all(|r| r.is_ok()));
@@ -126,18 +92,7 @@ fn report_prints_exports_and_suppresses() {
     assert!(!doc.to_string().contains("Halima"));
 
     // A period DHIS2 cannot express is refused with the reason.
-    let out = run(
-        &dir,
-        &[
-            "report",
-            "--from",
-            "2026-06-03",
-            "--to",
-            "2026-06-30",
-            "--dhis2",
-            dhis2.to_str().unwrap(),
-        ],
-    );
+    let out = run(&dir, &["report", "--from", "2026-06-03", "--to", "2026-06-30", "--dhis2", dhis2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("calendar month"));
 }

@@ -25,10 +25,7 @@ fn store(dir: &std::path::Path) -> CaseStore {
 /// Milliseconds of `YYYY-MM-DD` at `hour`:00 UTC.
 fn at(day: &str, hour: u32) -> u64 {
     let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
-    d.and_hms_opt(hour, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_millis() as u64
+    d.and_hms_opt(hour, 0, 0).unwrap().and_utc().timestamp_millis() as u64
 }
 
 fn date(s: &str) -> NaiveDate {
@@ -36,26 +33,12 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn march(suppress: bool) -> ReportOptions {
-    ReportOptions {
-        from: date("2026-03-01"),
-        to: date("2026-03-31"),
-        office: None,
-        suppress,
-    }
+    ReportOptions { from: date("2026-03-01"), to: date("2026-03-31"), office: None, suppress }
 }
 
 /// Names and dates of birth of the test children: no export may contain them.
-const PERSONAL: &[&str] = &[
-    "Zainab",
-    "Okonkwo",
-    "Ibrahim",
-    "Traore",
-    "Aicha",
-    "Moussa",
-    "Diallo",
-    "2014-05-06",
-    "secret note text",
-];
+const PERSONAL: &[&str] =
+    &["Zainab", "Okonkwo", "Ibrahim", "Traore", "Aicha", "Moussa", "Diallo", "2014-05-06", "secret note text"];
 
 /// Register a child: F1 identity, registration date, consent basis, stage
 /// `registered` — all on `day`.
@@ -69,8 +52,7 @@ fn register(s: &mut CaseStore, case_type: &str, day: &str, extra: Value) -> Uuid
     }));
     form.extend(values(extra));
     s.save_form(case, "registration_bia", None, form).unwrap();
-    s.change_stage(case, Stage::Registered, "registered")
-        .unwrap();
+    s.change_stage(case, Stage::Registered, "registered").unwrap();
     case
 }
 
@@ -104,7 +86,11 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     );
     assign(s, a, "cw1");
     s.set_clock(Some(at("2026-03-02", 20)));
-    s.add_note(a, values(json!({"note_type": "contact", "note_datetime": "2026-03-02T20:00:00Z", "text": "secret note text"}))).unwrap();
+    s.add_note(
+        a,
+        values(json!({"note_type": "contact", "note_datetime": "2026-03-02T20:00:00Z", "text": "secret note text"})),
+    )
+    .unwrap();
 
     let b = register(
         s,
@@ -115,11 +101,7 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     );
     assign(s, b, "cw1");
     s.set_clock(Some(at("2026-03-07", 10)));
-    s.add_note(
-        b,
-        values(json!({"note_type": "contact", "note_datetime": "2026-03-07T10:00:00Z"})),
-    )
-    .unwrap();
+    s.add_note(b, values(json!({"note_type": "contact", "note_datetime": "2026-03-07T10:00:00Z"}))).unwrap();
 
     let c = register(
         s,
@@ -140,20 +122,22 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     assign(s, d, "cw2");
     s.set_clock(Some(at("2026-03-21", 10)));
     let r1 = s
-        .make_referral(d, values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
-            "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})))
+        .make_referral(
+            d,
+            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
+            "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})),
+        )
         .unwrap();
     s.set_clock(Some(at("2026-03-22", 10)));
-    s.make_referral(d, values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
-        "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}}))).unwrap();
-    s.set_clock(Some(at("2026-03-28", 10)));
-    s.save_form(
+    s.make_referral(
         d,
-        "referral",
-        Some(r1),
-        values(json!({"status": "implemented", "implemented_date": "2026-03-28"})),
+        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
+        "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}})),
     )
     .unwrap();
+    s.set_clock(Some(at("2026-03-28", 10)));
+    s.save_form(d, "referral", Some(r1), values(json!({"status": "implemented", "implemented_date": "2026-03-28"})))
+        .unwrap();
 
     let e = register(s, "uasc", "2026-04-02", json!({}));
 
@@ -161,15 +145,7 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     s.set_clock(Some(at("2026-03-04", 9)));
     s.set_actor("dm", Role::DataManager);
     let mut batch = s.batch();
-    batch
-        .record(
-            f,
-            EventKind::CaseMerged,
-            None,
-            json!({"duplicate_of": a}),
-            Vec::new(),
-        )
-        .unwrap();
+    batch.record(f, EventKind::CaseMerged, None, json!({"duplicate_of": a}), Vec::new()).unwrap();
     batch.change_stage(f, Stage::Duplicate, "merged").unwrap();
     batch.commit().unwrap();
     s.set_actor("amina", Role::Caseworker);
@@ -177,10 +153,7 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
 }
 
 fn total(r: &Report, id: &str) -> (Option<f64>, Option<u64>, Option<u64>) {
-    let t = &r
-        .indicator(id)
-        .unwrap_or_else(|| panic!("indicator {id}"))
-        .total;
+    let t = &r.indicator(id).unwrap_or_else(|| panic!("indicator {id}")).total;
     (t.value, t.numerator, t.denominator)
 }
 
@@ -196,18 +169,9 @@ fn indicators_match_hand_computed_values() {
     // 1: A, B, D registered in March (C before, E after, F merged) = 3; all uasc.
     assert_eq!(total(&r, "1").0, Some(3.0));
     let i1 = r.indicator("1").unwrap();
-    assert_eq!(
-        i1.breakdown("case_type").unwrap().cell("uasc").unwrap().n,
-        Some(3)
-    );
-    assert_eq!(
-        i1.breakdown("sex").unwrap().cell("female").unwrap().n,
-        Some(2)
-    );
-    assert_eq!(
-        i1.breakdown("sex").unwrap().cell("male").unwrap().n,
-        Some(1)
-    );
+    assert_eq!(i1.breakdown("case_type").unwrap().cell("uasc").unwrap().n, Some(3));
+    assert_eq!(i1.breakdown("sex").unwrap().cell("female").unwrap().n, Some(2));
+    assert_eq!(i1.breakdown("sex").unwrap().cell("male").unwrap().n, Some(1));
     // A is 12 at registration, B 16; D's recorded date of birth wins over
     // her declared age: 2014-05-06 makes her 11 on 2026-03-20.
     let ages = i1.breakdown("age_band_registration").unwrap();
@@ -215,16 +179,7 @@ fn indicators_match_hand_computed_values() {
     assert_eq!(ages.cell("15-17").unwrap().n, Some(1));
     // 2: open on 03-31: A, B, C, D = 4, all in `registered`.
     assert_eq!(total(&r, "2").0, Some(4.0));
-    assert_eq!(
-        r.indicator("2")
-            .unwrap()
-            .breakdown("stage")
-            .unwrap()
-            .cell("registered")
-            .unwrap()
-            .n,
-        Some(4)
-    );
+    assert_eq!(r.indicator("2").unwrap().breakdown("stage").unwrap().cell("registered").unwrap().n, Some(4));
     // 3a: 4 cases / 2 caseworkers = 2; 3b: (3 + 3 + 1 + 2) / 2 = 4.5.
     assert_eq!(total(&r, "3a"), (Some(2.0), None, Some(2)));
     assert_eq!(total(&r, "3b").0, Some(4.5));
@@ -247,9 +202,7 @@ fn indicators_match_hand_computed_values() {
     // 25c: registered in March with merged ones: A, B, D, F; F merged = 1/4.
     assert_eq!(total(&r, "25c"), (Some(25.0), Some(1), Some(4)));
     // Nothing reached BID, reintegration or closure: empty denominators.
-    for id in [
-        "6", "7", "10", "11", "16a", "16b", "17", "18b", "19", "22", "23b", "24",
-    ] {
+    for id in ["6", "7", "10", "11", "16a", "16b", "17", "18b", "19", "22", "23b", "24"] {
         assert_eq!(total(&r, id).2, Some(0), "indicator {id}");
     }
     for id in ["8", "9"] {
@@ -257,24 +210,13 @@ fn indicators_match_hand_computed_values() {
     }
     assert_eq!(total(&r, "23a").0, Some(0.0));
     // April: E registered, A..D still open.
-    let april = ReportOptions {
-        from: date("2026-04-01"),
-        to: date("2026-04-30"),
-        office: None,
-        suppress: false,
-    };
+    let april = ReportOptions { from: date("2026-04-01"), to: date("2026-04-30"), office: None, suppress: false };
     let r = compute(s.vault().conn(), &april).unwrap();
     assert_eq!(total(&r, "1").0, Some(1.0));
     assert_eq!(total(&r, "2").0, Some(5.0));
     // Another office: nothing.
-    let other = ReportOptions {
-        office: Some("Niamey".into()),
-        ..march(false)
-    };
-    assert_eq!(
-        total(&compute(s.vault().conn(), &other).unwrap(), "2").0,
-        Some(0.0)
-    );
+    let other = ReportOptions { office: Some("Niamey".into()), ..march(false) };
+    assert_eq!(total(&compute(s.vault().conn(), &other).unwrap(), "2").0, Some(0.0));
 }
 
 fn check_breakdowns_add_up(r: &Report) {
@@ -284,13 +226,7 @@ fn check_breakdowns_add_up(r: &Report) {
             assert_eq!(Some(n), ind.total.n, "{} by {}", ind.id, b.dimension);
             if ind.measure == Measure::Percent {
                 let num: u64 = b.cells.iter().map(|c| c.numerator.unwrap()).sum();
-                assert_eq!(
-                    Some(num),
-                    ind.total.numerator,
-                    "{} by {}",
-                    ind.id,
-                    b.dimension
-                );
+                assert_eq!(Some(num), ind.total.numerator, "{} by {}", ind.id, b.dimension);
             }
             if ind.measure == Measure::Count {
                 let v: f64 = b.cells.iter().map(|c| c.value.unwrap()).sum();
@@ -310,18 +246,10 @@ fn breakdowns_add_up_to_the_total() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
     fieldcase::model::demo::generate(&mut s, 60, 7).unwrap();
-    let year = ReportOptions {
-        from: date("2025-01-01"),
-        to: date("2026-12-31"),
-        office: None,
-        suppress: false,
-    };
+    let year = ReportOptions { from: date("2025-01-01"), to: date("2026-12-31"), office: None, suppress: false };
     let r = compute(s.vault().conn(), &year).unwrap();
     check_breakdowns_add_up(&r);
-    assert!(
-        r.indicator("2").unwrap().total.n.unwrap() > 0,
-        "the demo has open cases"
-    );
+    assert!(r.indicator("2").unwrap().total.n.unwrap() > 0, "the demo has open cases");
 }
 
 #[test]
@@ -331,20 +259,10 @@ fn small_cells_are_suppressed_with_a_complement() {
     // 6 girls and 1 boy registered in March.
     for i in 0..7 {
         let sex = if i == 0 { "male" } else { "female" };
-        register(
-            &mut s,
-            "uasc",
-            &format!("2026-03-{:02}", i + 2),
-            json!({"sex": sex}),
-        );
+        register(&mut s, "uasc", &format!("2026-03-{:02}", i + 2), json!({"sex": sex}));
     }
     let open = compute(s.vault().conn(), &march(false)).unwrap();
-    let sexes = open
-        .indicator("1")
-        .unwrap()
-        .breakdown("sex")
-        .unwrap()
-        .clone();
+    let sexes = open.indicator("1").unwrap().breakdown("sex").unwrap().clone();
     assert_eq!(sexes.cell("male").unwrap().n, Some(1));
     assert!(!open.suppressed);
 
@@ -355,15 +273,9 @@ fn small_cells_are_suppressed_with_a_complement() {
     // girls' (6), or the boy could be worked out as 7 − 6.
     assert_eq!(i1.total.value, Some(7.0));
     let sex = i1.breakdown("sex").unwrap();
-    assert_eq!(
-        sex.cell("male").unwrap().suppressed,
-        Some(Suppression::SmallCell)
-    );
+    assert_eq!(sex.cell("male").unwrap().suppressed, Some(Suppression::SmallCell));
     assert_eq!(sex.cell("male").unwrap().value, None);
-    assert_eq!(
-        sex.cell("female").unwrap().suppressed,
-        Some(Suppression::Complementary)
-    );
+    assert_eq!(sex.cell("female").unwrap().suppressed, Some(Suppression::Complementary));
     assert_eq!(sex.cell("female").unwrap().n, None);
     // Zero identifies no child and is shown.
     assert_eq!(sex.cell("other_unknown").unwrap().value, Some(0.0));
@@ -388,15 +300,9 @@ fn small_cells_are_suppressed_with_a_complement() {
         }
     }
     // 4 children registered in the period is itself a small total.
-    let few = ReportOptions {
-        to: date("2026-03-05"),
-        ..march(true)
-    };
+    let few = ReportOptions { to: date("2026-03-05"), ..march(true) };
     let r = compute(s.vault().conn(), &few).unwrap();
-    assert_eq!(
-        r.indicator("1").unwrap().total.suppressed,
-        Some(Suppression::SmallCell)
-    );
+    assert_eq!(r.indicator("1").unwrap().total.suppressed, Some(Suppression::SmallCell));
 }
 
 #[test]
@@ -419,13 +325,7 @@ fn csv_parses_back_and_exports_hold_no_personal_data() {
     // The definition, with its commas, survives the round trip.
     assert!(total[13].contains("≤ 14 days after registration"));
     // One row per cell: total + every breakdown cell.
-    let cells: usize = r
-        .indicator("4")
-        .unwrap()
-        .breakdowns
-        .iter()
-        .map(|b| b.cells.len())
-        .sum();
+    let cells: usize = r.indicator("4").unwrap().breakdowns.iter().map(|b| b.cells.len()).sum();
     assert_eq!(rows.len(), cells + 1);
 
     // DHIS2: a monthly period, values present, nothing personal.
@@ -433,25 +333,16 @@ fn csv_parses_back_and_exports_hold_no_personal_data() {
     let doc = dhis2_data_value_set(&r, &mapping).unwrap();
     assert_eq!(doc["period"], "202603");
     let values = doc["dataValues"].as_array().unwrap();
-    assert!(values.iter().any(
-        |v| v["dataElement"] == mapping.data_elements["1"]["total"].value && v["value"] == "3"
-    ));
+    assert!(values.iter().any(|v| v["dataElement"] == mapping.data_elements["1"]["total"].value && v["value"] == "3"));
     let mut exported = doc.to_string();
     for f in &files {
         exported.push_str(&std::fs::read_to_string(f).unwrap());
     }
     exported.push_str(&serde_json::to_string(&r).unwrap());
-    for needle in PERSONAL
-        .iter()
-        .map(|s| s.to_string())
-        .chain(ids.iter().map(Uuid::to_string))
-    {
+    for needle in PERSONAL.iter().map(|s| s.to_string()).chain(ids.iter().map(Uuid::to_string)) {
         assert!(!exported.contains(&needle), "export holds {needle}");
     }
-    let numbers: Vec<String> = ids
-        .iter()
-        .map(|id| s.case_detail(*id).unwrap().summary.case_number.clone())
-        .collect();
+    let numbers: Vec<String> = ids.iter().map(|id| s.case_detail(*id).unwrap().summary.case_number.clone()).collect();
     for n in numbers {
         assert!(!exported.contains(&n), "export holds case number {n}");
     }
@@ -467,30 +358,15 @@ fn csv_parses_back_and_exports_hold_no_personal_data() {
 
 #[test]
 fn dhis2_periods() {
-    assert_eq!(
-        dhis2_period(date("2026-02-01"), date("2026-02-28")).unwrap(),
-        "202602"
-    );
-    assert_eq!(
-        dhis2_period(date("2026-04-01"), date("2026-06-30")).unwrap(),
-        "2026Q2"
-    );
-    assert_eq!(
-        dhis2_period(date("2026-01-01"), date("2026-12-31")).unwrap(),
-        "2026"
-    );
+    assert_eq!(dhis2_period(date("2026-02-01"), date("2026-02-28")).unwrap(), "202602");
+    assert_eq!(dhis2_period(date("2026-04-01"), date("2026-06-30")).unwrap(), "2026Q2");
+    assert_eq!(dhis2_period(date("2026-01-01"), date("2026-12-31")).unwrap(), "2026");
     assert!(dhis2_period(date("2026-02-01"), date("2026-03-31")).is_err());
     assert!(dhis2_period(date("2026-02-02"), date("2026-02-28")).is_err());
-    let bad = ReportOptions {
-        from: date("2026-03-02"),
-        ..march(true)
-    };
+    let bad = ReportOptions { from: date("2026-03-02"), ..march(true) };
     assert!(compute(
         &rusqlite::Connection::open_in_memory().unwrap(),
-        &ReportOptions {
-            to: date("2026-01-01"),
-            ..bad
-        }
+        &ReportOptions { to: date("2026-01-01"), ..bad }
     )
     .is_err());
 }
@@ -522,11 +398,7 @@ fn suspected_duplicates_pending_are_counted_until_merged() {
     assert_eq!(sex.cell("female").unwrap().n, Some(2));
     assert_eq!(sex.cell("male").unwrap().n, Some(0));
     // The definition printed next to the figure says what is counted.
-    assert!(r
-        .indicator("25b")
-        .unwrap()
-        .definition
-        .contains("neither case has been merged"));
+    assert!(r.indicator("25b").unwrap().definition.contains("neither case has been merged"));
 
     s.set_actor("dm", Role::DataManager);
     fieldcase::search::merge::merge(&mut s, y, x).unwrap();
@@ -557,9 +429,7 @@ struct Facts {
 }
 
 fn day_of(millis: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .unwrap()
-        .date_naive()
+    chrono::DateTime::from_timestamp_millis(millis).unwrap().date_naive()
 }
 
 fn oracle_cases(conn: &rusqlite::Connection) -> Vec<Facts> {
@@ -584,11 +454,8 @@ fn oracle_cases(conn: &rusqlite::Connection) -> Vec<Facts> {
         .map(Result::unwrap)
         .collect();
     for c in &mut cases {
-        let mut st = conn
-            .prepare(
-                "SELECT to_stage, hlc_millis FROM stage_history WHERE case_id = ? ORDER BY seq",
-            )
-            .unwrap();
+        let mut st =
+            conn.prepare("SELECT to_stage, hlc_millis FROM stage_history WHERE case_id = ? ORDER BY seq").unwrap();
         c.stages = st
             .query_map([&c.id], |r| Ok((r.get::<_, String>(0)?, day_of(r.get(1)?))))
             .unwrap()
@@ -599,13 +466,7 @@ fn oracle_cases(conn: &rusqlite::Connection) -> Vec<Facts> {
 }
 
 /// The shown value of a field (`item` '' for a non-repeating form).
-fn field(
-    conn: &rusqlite::Connection,
-    case: &str,
-    form: &str,
-    item: &str,
-    name: &str,
-) -> Option<Value> {
+fn field(conn: &rusqlite::Connection, case: &str, form: &str, item: &str, name: &str) -> Option<Value> {
     let text: Option<String> = conn
         .query_row(
             "SELECT value FROM field_values WHERE case_id = ? AND form = ? AND item = ? AND field = ?",
@@ -614,35 +475,21 @@ fn field(
         )
         .ok()
         .flatten();
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|v: &Value| !v.is_null())
+    text.and_then(|t| serde_json::from_str(&t).ok()).filter(|v: &Value| !v.is_null())
 }
 
 fn field_str(conn: &rusqlite::Connection, case: &str, form: &str, name: &str) -> Option<String> {
     field(conn, case, form, "", name).and_then(|v| v.as_str().map(str::to_owned))
 }
 
-fn field_date(
-    conn: &rusqlite::Connection,
-    case: &str,
-    form: &str,
-    item: &str,
-    name: &str,
-) -> Option<NaiveDate> {
-    field(conn, case, form, item, name).and_then(|v| {
-        v.as_str()
-            .and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok())
-    })
+fn field_date(conn: &rusqlite::Connection, case: &str, form: &str, item: &str, name: &str) -> Option<NaiveDate> {
+    field(conn, case, form, item, name)
+        .and_then(|v| v.as_str().and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()))
 }
 
 fn items(conn: &rusqlite::Connection, case: &str, form: &str) -> Vec<String> {
-    let mut st = conn
-        .prepare("SELECT item FROM items WHERE case_id = ? AND form = ? ORDER BY seq")
-        .unwrap();
-    st.query_map([case, form], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    let mut st = conn.prepare("SELECT item FROM items WHERE case_id = ? AND form = ? ORDER BY seq").unwrap();
+    st.query_map([case, form], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 fn oracle_median(mut v: Vec<i64>) -> Option<f64> {
@@ -662,12 +509,7 @@ fn demo_caseload_matches_an_independent_oracle() {
     fieldcase::model::demo::generate(&mut s, 80, 7).unwrap();
     // A year inside the demo's span, so "in the period" filters cut both ways.
     let (from, to) = (date("2025-01-01"), date("2025-12-31"));
-    let opts = ReportOptions {
-        from,
-        to,
-        office: None,
-        suppress: false,
-    };
+    let opts = ReportOptions { from, to, office: None, suppress: false };
     let r = compute(s.vault().conn(), &opts).unwrap();
     let conn = s.vault().conn();
     let cases = oracle_cases(conn);
@@ -699,15 +541,10 @@ fn demo_caseload_matches_an_independent_oracle() {
         // Common exclusions (docs/reports.md): transferred out, closed as
         // transferred / duplicate / opened in error; outcome indicators
         // also leave out deaths and relocations without a partner.
-        let excl = c.stage == "transferred_out"
-            || matches!(
-                reason,
-                Some("transferred" | "duplicate" | "opened_in_error")
-            );
-        let excl_outcome =
-            excl || matches!(reason, Some("death_of_child" | "relocated_no_partner"));
-        let reg = field_date(conn, &c.id, "registration_bia", "", "registration_date")
-            .unwrap_or(c.created);
+        let excl =
+            c.stage == "transferred_out" || matches!(reason, Some("transferred" | "duplicate" | "opened_in_error"));
+        let excl_outcome = excl || matches!(reason, Some("death_of_child" | "relocated_no_partner"));
+        let reg = field_date(conn, &c.id, "registration_bia", "", "registration_date").unwrap_or(c.created);
 
         // 23a: every counted case that entered `closed` in the period.
         let closed_in = entered(c, "closed").any(inp);
@@ -765,20 +602,11 @@ fn demo_caseload_matches_an_independent_oracle() {
             let mut st = conn
                 .prepare("SELECT item, created_millis FROM items WHERE case_id = ? AND form = 'temporary_care'")
                 .unwrap();
-            let placements: Vec<(String, i64)> = st
-                .query_map([&c.id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            let placements: Vec<(String, i64)> =
+                st.query_map([&c.id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
             let latest = placements
                 .iter()
-                .map(|(it, created)| {
-                    (
-                        field_date(conn, &c.id, "temporary_care", it, "date"),
-                        *created,
-                        it,
-                    )
-                })
+                .map(|(it, created)| (field_date(conn, &c.id, "temporary_care", it, "date"), *created, it))
                 .filter(|(d, _, _)| d.is_none_or(|d| d <= to))
                 .max();
             if let Some((_, _, it)) = latest {
@@ -791,14 +619,11 @@ fn demo_caseload_matches_an_independent_oracle() {
         // 21: each referral dated in the period; implemented ≤ 30 days later
         // (and by period end).
         for it in items(conn, &c.id, "referral") {
-            let Some(day) =
-                field_date(conn, &c.id, "referral", &it, "referral_date").filter(|d| inp(*d))
-            else {
+            let Some(day) = field_date(conn, &c.id, "referral", &it, "referral_date").filter(|d| inp(*d)) else {
                 continue;
             };
             referrals += 1;
-            let implemented =
-                field(conn, &c.id, "referral", &it, "status") == Some(json!("implemented"));
+            let implemented = field(conn, &c.id, "referral", &it, "status") == Some(json!("implemented"));
             if implemented
                 && field_date(conn, &c.id, "referral", &it, "implemented_date")
                     .is_some_and(|d| d <= to && (d - day).num_days() <= 30)
@@ -814,14 +639,7 @@ fn demo_caseload_matches_an_independent_oracle() {
                 bids += 1;
                 let interviewed = field(conn, &c.id, "bid", "", "child_interview").is_some();
                 let alone = field(conn, &c.id, "bid", "", "child_heard_alone") == Some(json!(true));
-                let reason = field(
-                    conn,
-                    &c.id,
-                    "registration_bia",
-                    "",
-                    "views_not_obtained_reason",
-                )
-                .is_some();
+                let reason = field(conn, &c.id, "registration_bia", "", "views_not_obtained_reason").is_some();
                 if (interviewed && alone) || reason {
                     views += 1;
                 }
@@ -845,16 +663,12 @@ fn demo_caseload_matches_an_independent_oracle() {
         if let Some(t0) = t0 {
             // 6: UASC returned (BID decided return_reintegration) with an
             // approving BID decided on or before the return.
-            if uasc
-                && field_str(conn, &c.id, "bid", "decided_solution").as_deref()
-                    == Some("return_reintegration")
-            {
+            if uasc && field_str(conn, &c.id, "bid", "decided_solution").as_deref() == Some("return_reintegration") {
                 returns += 1;
                 let decided = entered(c, "bid_decided")
                     .last()
                     .map(|d| field_date(conn, &c.id, "bid", "", "panel_date").unwrap_or(d));
-                if field_str(conn, &c.id, "bid", "panel_decision").as_deref()
-                    == Some("approves_recommendation")
+                if field_str(conn, &c.id, "bid", "panel_decision").as_deref() == Some("approves_recommendation")
                     && decided.is_some_and(|d| d <= t0)
                 {
                     bid_ok += 1;
@@ -870,9 +684,7 @@ fn demo_caseload_matches_an_independent_oracle() {
                             && row["done"] == json!(true)
                             && row["date"]
                                 .as_str()
-                                .and_then(|s| {
-                                    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
-                                })
+                                .and_then(|s| NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok())
                                 .is_some_and(|d| d <= t0)
                     })
                 });
@@ -885,18 +697,13 @@ fn demo_caseload_matches_an_independent_oracle() {
         // an open stage during it); reintegrated, or placed with a foster
         // or kinship family, in the period.
         let open_start = open_at_end(c, from, &closed_set);
-        let entered_open = c
-            .stages
-            .iter()
-            .any(|(s, d)| inp(*d) && !closed_set.contains(&s.as_str()));
+        let entered_open = c.stages.iter().any(|(s, d)| inp(*d) && !closed_set.contains(&s.as_str()));
         if uasc && (open_start || entered_open) {
             active_uasc += 1;
             let reunified = entered(c, "reintegration").any(inp);
             let family_care = items(conn, &c.id, "temporary_care").iter().any(|it| {
                 matches!(
-                    field(conn, &c.id, "temporary_care", it, "provider_type")
-                        .as_ref()
-                        .and_then(Value::as_str),
+                    field(conn, &c.id, "temporary_care", it, "provider_type").as_ref().and_then(Value::as_str),
                     Some("foster_family" | "kinship_foster")
                 ) && field_date(conn, &c.id, "temporary_care", it, "date").is_some_and(inp)
             });
@@ -907,24 +714,21 @@ fn demo_caseload_matches_an_independent_oracle() {
         // 22: reintegrated from 12 months before the period to its end;
         // reopened, or a visit saying the child already left / was not seen
         // because re-migrated, within 12 months of it (and by period end).
-        if let Some(t0) = entered(c, "reintegration").next().filter(|t0| {
-            *t0 >= from.checked_sub_months(chrono::Months::new(12)).unwrap() && *t0 <= to
-        }) {
+        if let Some(t0) = entered(c, "reintegration")
+            .next()
+            .filter(|t0| *t0 >= from.checked_sub_months(chrono::Months::new(12)).unwrap() && *t0 <= to)
+        {
             reintegrated += 1;
-            let limit = t0
-                .checked_add_months(chrono::Months::new(12))
-                .unwrap()
-                .min(to);
+            let limit = t0.checked_add_months(chrono::Months::new(12)).unwrap().min(to);
             let within = |d: NaiveDate| t0 <= d && d <= limit;
             let reopened = entered(c, "reopened").any(within);
             let remigrated = items(conn, &c.id, "follow_up_visit").iter().any(|it| {
-                let left = field(conn, &c.id, "follow_up_visit", it, "remigration_intention")
-                    == Some(json!("already_left"));
+                let left =
+                    field(conn, &c.id, "follow_up_visit", it, "remigration_intention") == Some(json!("already_left"));
                 let gone = field(conn, &c.id, "follow_up_visit", it, "not_seen_reason")
                     .and_then(|v| v.as_array().cloned())
                     .is_some_and(|a| a.contains(&json!("re_migrated")));
-                field_date(conn, &c.id, "follow_up_visit", it, "visit_date").is_some_and(within)
-                    && (left || gone)
+                field_date(conn, &c.id, "follow_up_visit", it, "visit_date").is_some_and(within) && (left || gone)
             });
             if reopened || remigrated {
                 broke_down += 1;
@@ -934,9 +738,10 @@ fn demo_caseload_matches_an_independent_oracle() {
         // relationship is verified.
         if located_by(conn, c, to) {
             verif_pop += 1;
-            if items(conn, &c.id, "verification").iter().any(|it| {
-                field(conn, &c.id, "verification", it, "relationship_verified") == Some(json!(true))
-            }) {
+            if items(conn, &c.id, "verification")
+                .iter()
+                .any(|it| field(conn, &c.id, "verification", it, "relationship_verified") == Some(json!(true)))
+            {
                 verified += 1;
             }
         }
@@ -982,10 +787,7 @@ fn demo_caseload_matches_an_independent_oracle() {
     assert_eq!(total(&r, "8").0, oracle_median(to_bid.clone()));
     assert_eq!(r.indicator("8").unwrap().total.n, Some(to_bid.len() as u64));
     assert_eq!(total(&r, "9").0, oracle_median(to_solution.clone()));
-    assert_eq!(
-        r.indicator("9").unwrap().total.n,
-        Some(to_solution.len() as u64)
-    );
+    assert_eq!(r.indicator("9").unwrap().total.n, Some(to_solution.len() as u64));
     assert_eq!(total(&r, "23a").0, Some(closures as f64));
     assert_eq!(total(&r, "23b").1, Some(goals));
     assert_eq!(total(&r, "23b").2, Some(closed_outcome));
@@ -997,9 +799,7 @@ fn demo_caseload_matches_an_independent_oracle() {
     assert_eq!(total(&r, "7").2, Some(returns));
     assert_eq!(total(&r, "16b").1, Some(covered_12));
     assert_eq!(total(&r, "16b").2, Some(followed_12));
-    eprintln!(
-        "oracle: safeguards {safeguards}/{returns}, follow-up 12 m {covered_12}/{followed_12}"
-    );
+    eprintln!("oracle: safeguards {safeguards}/{returns}, follow-up 12 m {covered_12}/{followed_12}");
     assert_eq!(total(&r, "15").1, Some(meets));
     assert_eq!(total(&r, "15").2, Some(placed));
     assert_eq!(total(&r, "22").1, Some(broke_down));
@@ -1051,10 +851,7 @@ fn demo_caseload_matches_an_independent_oracle() {
 
 /// The days `c` entered `stage`, in recorded order.
 fn entered<'a>(c: &'a Facts, stage: &'a str) -> impl Iterator<Item = NaiveDate> + 'a {
-    c.stages
-        .iter()
-        .filter(move |(s, _)| s == stage)
-        .map(|(_, d)| *d)
+    c.stages.iter().filter(move |(s, _)| s == stage).map(|(_, d)| *d)
 }
 
 /// Family located by `to`: family assessment entered, or a tracing record
@@ -1068,14 +865,8 @@ fn located_by(conn: &rusqlite::Connection, c: &Facts, to: NaiveDate) -> bool {
             None => field(conn, &c.id, "family_tracing", it, "tracing_status")
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .is_some_and(|s| {
-                    [
-                        "family_located",
-                        "verification_pending",
-                        "verified",
-                        "verification_failed",
-                        "reunified",
-                    ]
-                    .contains(&s.as_str())
+                    ["family_located", "verification_pending", "verified", "verification_failed", "reunified"]
+                        .contains(&s.as_str())
                 }),
         }
     });
@@ -1143,12 +934,7 @@ fn oracle_overdue(conn: &rusqlite::Connection, c: &Facts, to: NaiveDate) -> Opti
 }
 
 fn open_at_end(c: &Facts, to: NaiveDate, closed: &[&str]) -> bool {
-    let at_end = c
-        .stages
-        .iter()
-        .rev()
-        .find(|(_, d)| *d <= to)
-        .map(|(s, _)| s.as_str());
+    let at_end = c.stages.iter().rev().find(|(_, d)| *d <= to).map(|(s, _)| s.as_str());
     at_end.is_some_and(|s| !closed.contains(&s))
 }
 
@@ -1164,8 +950,7 @@ fn close(s: &mut CaseStore, case: Uuid, day: &str, reason: &str, approve: bool) 
         values(json!({"closure_reason": reason, "closure_details": "details"})),
     )
     .unwrap();
-    s.change_stage(case, Stage::ClosurePending, "closure requested")
-        .unwrap();
+    s.change_stage(case, Stage::ClosurePending, "closure requested").unwrap();
     if approve {
         s.set_clock(Some(at(day, 15)));
         s.set_actor("sup", Role::Supervisor);
@@ -1176,8 +961,7 @@ fn close(s: &mut CaseStore, case: Uuid, day: &str, reason: &str, approve: bool) 
             values(json!({"closure_approval": {"by": "sup", "method": "signature", "date": day}})),
         )
         .unwrap();
-        s.change_stage(case, Stage::Closed, "closure approved")
-            .unwrap();
+        s.change_stage(case, Stage::Closed, "closure approved").unwrap();
         s.set_actor("amina", Role::Caseworker);
     }
 }
@@ -1204,17 +988,8 @@ fn closures_match_hand_computed_values() {
     close(&mut s, ids[4], "2026-04-02", "goals_met", true);
     let r = compute(s.vault().conn(), &march(false)).unwrap();
     assert_eq!(total(&r, "23a").0, Some(3.0));
-    let reasons = r
-        .indicator("23a")
-        .unwrap()
-        .breakdown("closure_reason")
-        .unwrap();
-    for (reason, n) in [
-        ("goals_met", 1),
-        ("death_of_child", 1),
-        ("child_refuses_services", 1),
-        ("turned_18", 0),
-    ] {
+    let reasons = r.indicator("23a").unwrap().breakdown("closure_reason").unwrap();
+    for (reason, n) in [("goals_met", 1), ("death_of_child", 1), ("child_refuses_services", 1), ("turned_18", 0)] {
         assert_eq!(reasons.cell(reason).unwrap().n, Some(n), "{reason}");
     }
     assert_eq!(total(&r, "23b"), (Some(50.0), Some(1), Some(2)));
@@ -1231,26 +1006,13 @@ fn closures_match_hand_computed_values() {
 fn aged_out_transition_matches_hand_computed_value() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
-    for (dob, plan) in [
-        ("2008-03-15", Some("2025-11-01")),
-        ("2008-03-20", Some("2026-02-01")),
-        ("2008-04-10", Some("2025-11-01")),
-    ] {
-        let case = register(
-            &mut s,
-            "uasc",
-            "2025-06-01",
-            json!({"date_of_birth": dob, "age_years": 17}),
-        );
+    for (dob, plan) in
+        [("2008-03-15", Some("2025-11-01")), ("2008-03-20", Some("2026-02-01")), ("2008-04-10", Some("2025-11-01"))]
+    {
+        let case = register(&mut s, "uasc", "2025-06-01", json!({"date_of_birth": dob, "age_years": 17}));
         if let Some(day) = plan {
             s.set_clock(Some(at(day, 10)));
-            s.save_form(
-                case,
-                "closure_transfer",
-                None,
-                values(json!({"transition_plan": "plan"})),
-            )
-            .unwrap();
+            s.save_form(case, "closure_transfer", None, values(json!({"transition_plan": "plan"}))).unwrap();
         }
     }
     let r = compute(s.vault().conn(), &march(false)).unwrap();

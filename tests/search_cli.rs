@@ -5,8 +5,8 @@ mod sync_common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sync_common::device;
 use serde_json::{json, Value};
+use sync_common::device;
 
 const PASS: &str = "correct horse battery staple";
 
@@ -21,11 +21,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
@@ -37,15 +33,10 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     let mut s = device(&dir, "dm", "data_manager");
     s.set_actor("amina", fieldcase::model::event::Role::Caseworker);
     let mut number = Vec::new();
-    for (g, f) in [
-        ("Abdoulaye", "Diallo"),
-        ("Abdullahi", "Jallow"),
-        ("Fatima", "Camara"),
-    ] {
+    for (g, f) in [("Abdoulaye", "Diallo"), ("Abdullahi", "Jallow"), ("Fatima", "Camara")] {
         let c = s.create_case("uasc", "Agadez").unwrap();
         let v = json!({"given_names": g, "family_name": f, "sex": "male", "age_years": 15, "place_of_origin": "Labé"});
-        s.save_form(c, "registration_bia", None, v.as_object().unwrap().clone())
-            .unwrap();
+        s.save_form(c, "registration_bia", None, v.as_object().unwrap().clone()).unwrap();
         number.push(s.case_detail(c).unwrap().summary.case_number);
     }
     drop(s);
@@ -62,32 +53,13 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     assert!(json_of(&run(&dir, &["trace", &number[0], "--json"])).is_array());
 
     let merged = run(&dir, &["merge", &number[1], "--into", &number[0]]);
-    assert!(
-        merged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&merged.stderr)
-    );
-    assert!(json_of(&run(&dir, &["duplicates", "--json"]))
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().is_empty());
     let hits = json_of(&run(&dir, &["search", "abdullahi", "--json"]));
-    assert!(
-        hits.as_array()
-            .unwrap()
-            .iter()
-            .any(|h| !h["merged_into"].is_null()),
-        "{hits}"
-    );
+    assert!(hits.as_array().unwrap().iter().any(|h| !h["merged_into"].is_null()), "{hits}");
     let again = run(&dir, &["merge", &number[1], "--into", &number[0]]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already merged"));
     assert!(run(&dir, &["split", &number[1]]).status.success());
-    assert_eq!(
-        json_of(&run(&dir, &["duplicates", "--json"]))
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().len(), 1);
 }

@@ -9,17 +9,10 @@ use serde_json::json;
 use sync_common::*;
 use uuid::Uuid;
 
-fn child(
-    s: &mut CaseStore,
-    given: &str,
-    family: &str,
-    sex: &str,
-    age: u32,
-    place: &str,
-    mother: Option<&str>,
-) -> Uuid {
+fn child(s: &mut CaseStore, given: &str, family: &str, sex: &str, age: u32, place: &str, mother: Option<&str>) -> Uuid {
     let c = s.create_case("uasc", "Agadez").unwrap();
-    let mut v = json!({"given_names": given, "family_name": family, "sex": sex, "age_years": age, "place_of_origin": place});
+    let mut v =
+        json!({"given_names": given, "family_name": family, "sex": sex, "age_years": age, "place_of_origin": place});
     if let Some(m) = mother {
         v["family_members"] = json!([{"name": m, "relationship": "mother"}]);
     }
@@ -28,24 +21,14 @@ fn child(
 }
 
 fn names_of(hits: &[search::Hit]) -> Vec<String> {
-    hits.iter()
-        .map(|h| format!("{} {}", h.given_names, h.family_name))
-        .collect()
+    hits.iter().map(|h| format!("{} {}", h.given_names, h.family_name)).collect()
 }
 
 #[test]
 fn search_finds_spelling_variants_filters_and_follows_edits() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = device(dir.path(), "amina", "caseworker");
-    let mohamed = child(
-        &mut s,
-        "Mohamed",
-        "Diallo",
-        "male",
-        15,
-        "Labé",
-        Some("Mariam Diallo"),
-    );
+    let mohamed = child(&mut s, "Mohamed", "Diallo", "male", 15, "Labé", Some("Mariam Diallo"));
     let _fatou = child(&mut s, "Fatoumata", "Camara", "female", 12, "Kankan", None);
     let ibra = child(&mut s, "Ibrahima", "Sow", "male", 16, "Mamou", None);
     let conn = s.vault().conn();
@@ -53,42 +36,19 @@ fn search_finds_spelling_variants_filters_and_follows_edits() {
     let hits = search::query::search_text(conn, "Muhammad Jallow").unwrap();
     assert_eq!(names_of(&hits)[0], "Mohamed Diallo", "{hits:#?}");
     assert!(
-        hits[0]
-            .matched
-            .iter()
-            .any(|m| m.how == "spelling_variant" && m.matched == "Diallo"),
+        hits[0].matched.iter().any(|m| m.how == "spelling_variant" && m.matched == "Diallo"),
         "{:?}",
         hits[0].matched
     );
     // Arabic script and a prefix.
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "محمد").unwrap()),
-        vec!["Mohamed Diallo"]
-    );
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "fatou").unwrap()),
-        vec!["Fatoumata Camara"]
-    );
+    assert_eq!(names_of(&search::query::search_text(conn, "محمد").unwrap()), vec!["Mohamed Diallo"]);
+    assert_eq!(names_of(&search::query::search_text(conn, "fatou").unwrap()), vec!["Fatoumata Camara"]);
     // Filters.
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "age:10-13").unwrap()),
-        vec!["Fatoumata Camara"]
-    );
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "location:labe").unwrap()),
-        vec!["Mohamed Diallo"]
-    );
-    assert!(search::query::search_text(conn, "ibrahim sex:female")
-        .unwrap()
-        .is_empty());
-    assert!(matches!(
-        search::query::search_text(conn, "colour:red"),
-        Err(search::SearchError::UnknownFilter(_))
-    ));
-    assert!(matches!(
-        search::query::search_text(conn, "age:ten"),
-        Err(search::SearchError::BadAge(_))
-    ));
+    assert_eq!(names_of(&search::query::search_text(conn, "age:10-13").unwrap()), vec!["Fatoumata Camara"]);
+    assert_eq!(names_of(&search::query::search_text(conn, "location:labe").unwrap()), vec!["Mohamed Diallo"]);
+    assert!(search::query::search_text(conn, "ibrahim sex:female").unwrap().is_empty());
+    assert!(matches!(search::query::search_text(conn, "colour:red"), Err(search::SearchError::UnknownFilter(_))));
+    assert!(matches!(search::query::search_text(conn, "age:ten"), Err(search::SearchError::BadAge(_))));
     let number = s.case_detail(ibra).unwrap().summary.case_number.clone();
     let hits = search::search(conn, &Query::parse(&format!("case:{number}")).unwrap()).unwrap();
     assert_eq!(names_of(&hits), vec!["Ibrahima Sow"]);
@@ -98,29 +58,15 @@ fn search_finds_spelling_variants_filters_and_follows_edits() {
     assert_eq!(hits[0].matched[0].field, "relative");
 
     // An edit goes through the projection hook: old name gone, new name found.
-    s.save_form(
-        ibra,
-        "registration_bia",
-        None,
-        values(json!({"given_names": "Ousmane"})),
-    )
-    .unwrap();
+    s.save_form(ibra, "registration_bia", None, values(json!({"given_names": "Ousmane"}))).unwrap();
     let conn = s.vault().conn();
-    assert!(search::query::search_text(conn, "ibrahima")
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "Usman").unwrap()),
-        vec!["Ousmane Sow"]
-    );
+    assert!(search::query::search_text(conn, "ibrahima").unwrap().is_empty());
+    assert_eq!(names_of(&search::query::search_text(conn, "Usman").unwrap()), vec!["Ousmane Sow"]);
 
     // After reopening (snapshot + journal replay) the index is still there.
     drop(s);
     let s = reopen(dir.path());
-    assert_eq!(
-        names_of(&search::query::search_text(s.vault().conn(), "osman").unwrap()),
-        vec!["Ousmane Sow"]
-    );
+    assert_eq!(names_of(&search::query::search_text(s.vault().conn(), "osman").unwrap()), vec!["Ousmane Sow"]);
 }
 
 #[test]
@@ -130,58 +76,26 @@ fn index_missing_from_an_older_vault_is_rebuilt() {
     child(&mut s, "Aïssatou", "Barry", "female", 14, "Labé", None);
     child(&mut s, "Lamine", "Keïta", "male", 17, "Kayes", None);
     let conn = s.vault().conn();
-    conn.execute_batch("DROP TABLE search_fts; DROP TABLE search_docs; DROP TABLE name_keys; DROP TABLE search_meta;").unwrap();
+    conn.execute_batch("DROP TABLE search_fts; DROP TABLE search_docs; DROP TABLE name_keys; DROP TABLE search_meta;")
+        .unwrap();
     // A commit on the old database creates the tables for its case only...
     let third = child(&mut s, "Moussa", "Traoré", "male", 16, "Ségou", None);
     let conn = s.vault().conn();
     // ...and the first search rebuilds everything.
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "aisha bari").unwrap()),
-        vec!["Aïssatou Barry"]
-    );
-    assert_eq!(
-        names_of(&search::query::search_text(conn, "keita").unwrap()),
-        vec!["Lamine Keïta"]
-    );
-    assert_eq!(
-        search::query::search_text(conn, "musa trawally").unwrap()[0].case_id,
-        third.to_string()
-    );
+    assert_eq!(names_of(&search::query::search_text(conn, "aisha bari").unwrap()), vec!["Aïssatou Barry"]);
+    assert_eq!(names_of(&search::query::search_text(conn, "keita").unwrap()), vec!["Lamine Keïta"]);
+    assert_eq!(search::query::search_text(conn, "musa trawally").unwrap()[0].case_id, third.to_string());
 }
 
 #[test]
 fn trace_finds_sought_sibling_and_requests_with_explained_scores() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = device(dir.path(), "amina", "caseworker");
-    let seeker = child(
-        &mut s,
-        "Mohamed",
-        "Diallo",
-        "male",
-        16,
-        "Labé",
-        Some("Kadiatou Bah"),
-    );
+    let seeker = child(&mut s, "Mohamed", "Diallo", "male", 16, "Labé", Some("Kadiatou Bah"));
     // The brother he is looking for, registered elsewhere under another spelling.
-    let brother = child(
-        &mut s,
-        "Ibrahim",
-        "Jallow",
-        "male",
-        12,
-        "Labe",
-        Some("Khadija Ba"),
-    );
+    let brother = child(&mut s, "Ibrahim", "Jallow", "male", 12, "Labe", Some("Khadija Ba"));
     // An unrelated boy of the same name from another place and mother.
-    let other = child(
-        &mut s,
-        "Ibrahima",
-        "Diallo",
-        "male",
-        17,
-        "Conakry",
-        Some("Fatoumata Sylla"),
-    );
+    let other = child(&mut s, "Ibrahima", "Diallo", "male", 17, "Conakry", Some("Fatoumata Sylla"));
     let item = Uuid::now_v7();
     s.save_form(
         seeker,
@@ -195,80 +109,31 @@ fn trace_finds_sought_sibling_and_requests_with_explained_scores() {
     let first = &matches[0];
     assert_eq!(first.case_id, brother.to_string(), "{matches:#?}");
     assert_eq!(first.kind, "sought_relative");
-    assert!(
-        first
-            .parts
-            .iter()
-            .any(|p| p.part == "mother" && p.points > 0.0),
-        "{:?}",
-        first.parts
-    );
-    assert!(first
-        .parts
-        .iter()
-        .any(|p| p.part == "age" && p.points > 0.0));
-    if let Some(o) = matches
-        .iter()
-        .find(|m| m.case_id == other.to_string() && m.kind == "sought_relative")
-    {
-        assert!(
-            o.score < first.score,
-            "the namesake ranks below the brother: {matches:#?}"
-        );
+    assert!(first.parts.iter().any(|p| p.part == "mother" && p.points > 0.0), "{:?}", first.parts);
+    assert!(first.parts.iter().any(|p| p.part == "age" && p.points > 0.0));
+    if let Some(o) = matches.iter().find(|m| m.case_id == other.to_string() && m.kind == "sought_relative") {
+        assert!(o.score < first.score, "the namesake ranks below the brother: {matches:#?}");
     }
     // The same mother makes them siblings too.
-    assert!(matches
-        .iter()
-        .any(|m| m.kind == "sibling" && m.case_id == brother.to_string()));
+    assert!(matches.iter().any(|m| m.kind == "sibling" && m.case_id == brother.to_string()));
     // Seen from the brother's case: someone is looking for him.
     let back = search::trace(conn, &brother.to_string()).unwrap();
-    assert!(
-        back.iter()
-            .any(|m| m.kind == "sought_by" && m.case_id == seeker.to_string()),
-        "{back:#?}"
-    );
+    assert!(back.iter().any(|m| m.kind == "sought_by" && m.case_id == seeker.to_string()), "{back:#?}");
 }
 
 #[test]
 fn duplicates_on_demand_and_merge_split_keep_history() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = device(dir.path(), "amina", "caseworker");
-    let a = child(
-        &mut s,
-        "Mohamed",
-        "Diallo",
-        "male",
-        15,
-        "Labé",
-        Some("Mariam Bah"),
-    );
-    let b = child(
-        &mut s,
-        "Mahamat",
-        "Jallow",
-        "male",
-        16,
-        "Labe",
-        Some("Maryam Ba"),
-    );
-    let sibling = child(
-        &mut s,
-        "Ibrahima",
-        "Diallo",
-        "male",
-        13,
-        "Labé",
-        Some("Mariam Bah"),
-    );
+    let a = child(&mut s, "Mohamed", "Diallo", "male", 15, "Labé", Some("Mariam Bah"));
+    let b = child(&mut s, "Mahamat", "Jallow", "male", 16, "Labe", Some("Maryam Ba"));
+    let sibling = child(&mut s, "Ibrahima", "Diallo", "male", 13, "Labé", Some("Mariam Bah"));
     let pairs = duplicates::find_duplicates(s.vault().conn()).unwrap();
     assert_eq!(pairs.len(), 1, "{pairs:#?}");
     let ids = [pairs[0].case_a.clone(), pairs[0].case_b.clone()];
     assert!(ids.contains(&a.to_string()) && ids.contains(&b.to_string()));
     assert!(!ids.contains(&sibling.to_string()));
-    assert!(pairs[0]
-        .parts
-        .iter()
-        .any(|p| p.part == "given_name" && p.points > 0.0));
+    assert!(pairs[0].parts.iter().any(|p| p.part == "given_name" && p.points > 0.0));
     assert!(!pairs[0].explanation().is_empty());
     let of_b = duplicates::duplicates_of(s.vault().conn(), &b.to_string()).unwrap();
     assert_eq!(of_b.len(), 1);
@@ -278,42 +143,21 @@ fn duplicates_on_demand_and_merge_split_keep_history() {
     search::merge::merge(&mut s, b, a).unwrap();
     let d = s.case_detail(b).unwrap();
     assert_eq!(d.summary.stage, "duplicate");
-    assert!(
-        duplicates::find_duplicates(s.vault().conn())
-            .unwrap()
-            .is_empty(),
-        "a merged pair is not suspected again"
-    );
+    assert!(duplicates::find_duplicates(s.vault().conn()).unwrap().is_empty(), "a merged pair is not suspected again");
     let hits = search::query::search_text(s.vault().conn(), "mahamat").unwrap();
     // The merged case is still found, below the case it was merged into.
     assert_eq!(hits[0].case_id, a.to_string());
     assert_eq!(hits[1].case_id, b.to_string());
     assert_eq!(hits[1].merged_into.as_deref(), Some(a.to_string().as_str()));
-    assert!(matches!(
-        search::merge::merge(&mut s, b, a),
-        Err(search::merge::MergeError::AlreadyMerged { .. })
-    ));
-    assert!(matches!(
-        search::merge::merge(&mut s, sibling, b),
-        Err(search::merge::MergeError::TargetMerged { .. })
-    ));
+    assert!(matches!(search::merge::merge(&mut s, b, a), Err(search::merge::MergeError::AlreadyMerged { .. })));
+    assert!(matches!(search::merge::merge(&mut s, sibling, b), Err(search::merge::MergeError::TargetMerged { .. })));
 
     search::merge::split(&mut s, b).unwrap();
     let d = s.case_detail(b).unwrap();
     assert_eq!(d.summary.stage, "identified");
-    assert_eq!(
-        s.case_events(b).unwrap().len(),
-        events_before + 4,
-        "merge and split are events; nothing deleted"
-    );
-    assert!(matches!(
-        search::merge::split(&mut s, b),
-        Err(search::merge::MergeError::NotMerged(_))
-    ));
-    assert_eq!(
-        duplicates::find_duplicates(s.vault().conn()).unwrap().len(),
-        1
-    );
+    assert_eq!(s.case_events(b).unwrap().len(), events_before + 4, "merge and split are events; nothing deleted");
+    assert!(matches!(search::merge::split(&mut s, b), Err(search::merge::MergeError::NotMerged(_))));
+    assert_eq!(duplicates::find_duplicates(s.vault().conn()).unwrap().len(), 1);
 }
 
 #[test]

@@ -71,7 +71,12 @@ fn full_pass_with_blocking_precision_and_recall() {
     let tp = found.intersection(&truth).count();
     let precision = tp as f64 / found.len().max(1) as f64;
     let recall = tp as f64 / truth.len().max(1) as f64;
-    println!("full pass over {} people: {} true pairs, {} found, precision {precision:.4} recall {recall:.4}", people.len(), truth.len(), found.len());
+    println!(
+        "full pass over {} people: {} true pairs, {} found, precision {precision:.4} recall {recall:.4}",
+        people.len(),
+        truth.len(),
+        found.len()
+    );
     assert!(truth.len() > 100);
     assert!(precision >= MIN_PASS_PRECISION, "precision {precision}");
     assert!(recall >= MIN_PASS_RECALL, "recall {recall}");

@@ -29,21 +29,12 @@ fn duplicate_suspected_at_import_merge_at_office_syncs_to_device() {
     enroll(&mut office, &mut dev);
     let first = child(&mut dev, "Abdoulaye", "Diallo", 16);
     let report = up(&mut dev, &mut office);
-    assert!(
-        report.suspected_duplicates.is_empty(),
-        "{:?}",
-        report.suspected_duplicates
-    );
+    assert!(report.suspected_duplicates.is_empty(), "{:?}", report.suspected_duplicates);
 
     // Re-registered at a transit hub under another spelling.
     let second = child(&mut dev, "Abdullahi", "Jallow", 16);
     let report = up(&mut dev, &mut office);
-    assert_eq!(
-        report.suspected_duplicates.len(),
-        1,
-        "{:?}",
-        report.suspected_duplicates
-    );
+    assert_eq!(report.suspected_duplicates.len(), 1, "{:?}", report.suspected_duplicates);
     let s = &report.suspected_duplicates[0];
     assert_eq!((s.new_case, s.existing_case), (second, first));
     assert!(s.reason.contains("given name"), "{}", s.reason);
@@ -52,25 +43,12 @@ fn duplicate_suspected_at_import_merge_at_office_syncs_to_device() {
     down(&mut office, &mut dev);
     assert_eq!(dev.case_detail(second).unwrap().summary.stage, "duplicate");
     let hit = &search::query::search_text(dev.vault().conn(), "abdallah").unwrap();
-    let merged = hit
-        .iter()
-        .find(|h| h.case_id == second.to_string())
-        .expect("still searchable");
-    assert_eq!(
-        merged.merged_into.as_deref(),
-        Some(first.to_string().as_str())
-    );
-    assert!(search::duplicates::find_duplicates(dev.vault().conn())
-        .unwrap()
-        .is_empty());
+    let merged = hit.iter().find(|h| h.case_id == second.to_string()).expect("still searchable");
+    assert_eq!(merged.merged_into.as_deref(), Some(first.to_string().as_str()));
+    assert!(search::duplicates::find_duplicates(dev.vault().conn()).unwrap().is_empty());
 
     search::merge::split(&mut office, second).unwrap();
     down(&mut office, &mut dev);
     assert_eq!(dev.case_detail(second).unwrap().summary.stage, "identified");
-    assert_eq!(
-        search::duplicates::find_duplicates(dev.vault().conn())
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(search::duplicates::find_duplicates(dev.vault().conn()).unwrap().len(), 1);
 }

@@ -44,7 +44,8 @@ fn office_and_device_sync_through_the_cli() {
         let opts = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
         let mut s = CaseStore::open_with(&d, &SecretString::from(PASS.to_string()), &opts).unwrap();
         let c = s.create_case("uasc", "Agadez").unwrap();
-        s.save_form(c, "registration_bia", None, json!({"given_names": "Fatima"}).as_object().unwrap().clone()).unwrap();
+        s.save_form(c, "registration_bia", None, json!({"given_names": "Fatima"}).as_object().unwrap().clone())
+            .unwrap();
         s.lock().unwrap();
     }
     ok(run(&d, &["export", "--out", &f("up.fcb")]));

@@ -20,14 +20,20 @@ pub fn options() -> VaultOptions {
 }
 
 pub fn office(dir: &Path) -> CaseStore {
-    let mut s = CaseStore::init_with(dir, &pass(), InitOptions { name: "Office".into(), role: "data_manager".into(), escrow: None }, &options())
-        .expect("init office");
+    let mut s = CaseStore::init_with(
+        dir,
+        &pass(),
+        InitOptions { name: "Office".into(), role: "data_manager".into(), escrow: None },
+        &options(),
+    )
+    .expect("init office");
     sync::make_office(&mut s, "Agadez").expect("make office");
     s
 }
 
 pub fn device(dir: &Path, user: &str, role: &str) -> CaseStore {
-    CaseStore::init_with(dir, &pass(), InitOptions { name: user.into(), role: role.into(), escrow: None }, &options()).expect("init device")
+    CaseStore::init_with(dir, &pass(), InitOptions { name: user.into(), role: role.into(), escrow: None }, &options())
+        .expect("init device")
 }
 
 pub fn reopen(dir: &Path) -> CaseStore {
@@ -38,7 +44,8 @@ pub fn reopen(dir: &Path) -> CaseStore {
 pub fn enroll(office: &mut CaseStore, dev: &mut CaseStore) {
     let req = sync::enrollment_request(dev).expect("request");
     let role: Role = dev.vault().device().role.parse().expect("role");
-    let bundle = sync::approve_enrollment(office, &serde_json::to_vec(&req).unwrap(), role, &mut |_| {}).expect("approve");
+    let bundle =
+        sync::approve_enrollment(office, &serde_json::to_vec(&req).unwrap(), role, &mut |_| {}).expect("approve");
     sync::import_bundle(dev, &bundle, false, &mut |_| {}).expect("import enrollment");
 }
 

@@ -17,7 +17,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
 
-const USERS: [(&str, &str); 4] = [("amina", "caseworker"), ("bakary", "caseworker"), ("chidi", "caseworker"), ("sara", "supervisor")];
+const USERS: [(&str, &str); 4] =
+    [("amina", "caseworker"), ("bakary", "caseworker"), ("chidi", "caseworker"), ("sara", "supervisor")];
 
 fn random_edit(rng: &mut StdRng, s: &mut CaseStore, user: &str, keep: Uuid) {
     let cases: Vec<Uuid> = s.list_cases().unwrap().into_iter().map(|c| c.id).collect();
@@ -28,7 +29,12 @@ fn random_edit(rng: &mut StdRng, s: &mut CaseStore, user: &str, keep: Uuid) {
             }
         }
         (2..=4, Some(c)) => {
-            let _ = s.save_form(*c, "registration_bia", None, values(json!({"given_names": format!("{user}{}", rng.gen::<u8>())})));
+            let _ = s.save_form(
+                *c,
+                "registration_bia",
+                None,
+                values(json!({"given_names": format!("{user}{}", rng.gen::<u8>())})),
+            );
         }
         // `keep` holds the deliberate protected conflict: a later write by
         // someone who saw both values would settle it.
@@ -55,8 +61,7 @@ fn run(seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let t = tempfile::tempdir().unwrap();
     let mut o = office(&t.path().join("office"));
-    let mut devs: Vec<CaseStore> =
-        USERS.iter().map(|(u, r)| device(&t.path().join(u), u, r)).collect();
+    let mut devs: Vec<CaseStore> = USERS.iter().map(|(u, r)| device(&t.path().join(u), u, r)).collect();
     for d in &mut devs {
         enroll(&mut o, d);
     }
@@ -88,7 +93,8 @@ fn run(seed: u64) {
         }
         for (i, d) in devs.iter().enumerate() {
             if rng.gen_bool(0.7) {
-                to_device.push((i, sync::export_for_device(&mut o, d.vault().device().device_id, &mut |_| {}).unwrap()));
+                to_device
+                    .push((i, sync::export_for_device(&mut o, d.vault().device().device_id, &mut |_| {}).unwrap()));
             }
         }
         // The post: loss, duplication, reordering.
@@ -135,11 +141,17 @@ fn run(seed: u64) {
         let has: BTreeSet<Uuid> = d.list_cases().unwrap().into_iter().map(|c| c.id).collect();
         assert_eq!(has, may_see, "seed {seed}: {user} holds exactly the cases it may see");
         for c in &has {
-            assert_eq!(d.case_events(*c).unwrap(), o.case_events(*c).unwrap(), "seed {seed}: {user}, case {c}: same events");
+            assert_eq!(
+                d.case_events(*c).unwrap(),
+                o.case_events(*c).unwrap(),
+                "seed {seed}: {user}, case {c}: same events"
+            );
             let (dd, od) = (d.case_detail(*c).unwrap(), o.case_detail(*c).unwrap());
-            assert_eq!(format!("{:?}", (&dd.summary, &dd.fields, &dd.items, &dd.stage_history)),
-                       format!("{:?}", (&od.summary, &od.fields, &od.items, &od.stage_history)),
-                       "seed {seed}: {user}, case {c}: same projection");
+            assert_eq!(
+                format!("{:?}", (&dd.summary, &dd.fields, &dd.items, &dd.stage_history)),
+                format!("{:?}", (&od.summary, &od.fields, &od.items, &od.stage_history)),
+                "seed {seed}: {user}, case {c}: same projection"
+            );
             for f in &dd.fields {
                 if f.heads.len() > 1 && fieldcase::model::store::is_protected(&f.form, &f.field) {
                     protected_seen += 1;

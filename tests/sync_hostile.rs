@@ -112,15 +112,21 @@ fn sign(key: &SigningKey, manifest_bytes: &[u8]) -> Vec<u8> {
 fn bundle_with(w: &World, key: &SigningKey, sender: &CaseStore, office_id: Uuid, jsonl: Vec<u8>) -> Vec<u8> {
     let m = serde_json::to_vec(&manifest(sender, office_id, 100, &[("events.jsonl", &jsonl)])).unwrap();
     let sig = sign(key, &m);
-    encrypt(&recipient_of(&w.o), &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", jsonl)]))
+    encrypt(
+        &recipient_of(&w.o),
+        &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", jsonl)]),
+    )
 }
 
 fn jsonl(events: &[Event]) -> Vec<u8> {
-    events.iter().flat_map(|e| {
-        let mut l = serde_json::to_vec(e).unwrap();
-        l.push(b'\n');
-        l
-    }).collect()
+    events
+        .iter()
+        .flat_map(|e| {
+            let mut l = serde_json::to_vec(e).unwrap();
+            l.push(b'\n');
+            l
+        })
+        .collect()
 }
 
 fn office_id(w: &World) -> Uuid {
@@ -145,7 +151,10 @@ fn truncated_at_many_offsets() {
     offsets.extend([1, 21, 22, 60, b.len() - 17, b.len() - 16, b.len() - 1]);
     for at in offsets {
         let e = refused(&mut w.o, &b[..at]);
-        assert!(matches!(e, ImportError::NotAgeFile | ImportError::Damaged { .. } | ImportError::WrongRecipient), "at {at}: {e}");
+        assert!(
+            matches!(e, ImportError::NotAgeFile | ImportError::Damaged { .. } | ImportError::WrongRecipient),
+            "at {at}: {e}"
+        );
     }
     sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).expect("the whole bundle is fine");
 }
@@ -266,7 +275,16 @@ fn path_traversal_and_absolute_paths() {
 #[test]
 fn symlinks_devices_and_directories() {
     let mut w = world();
-    for kind in [tar::EntryType::Symlink, tar::EntryType::Char, tar::EntryType::Block, tar::EntryType::Fifo, tar::EntryType::Link, tar::EntryType::Directory, tar::EntryType::XHeader, tar::EntryType::GNULongName] {
+    for kind in [
+        tar::EntryType::Symlink,
+        tar::EntryType::Char,
+        tar::EntryType::Block,
+        tar::EntryType::Fifo,
+        tar::EntryType::Link,
+        tar::EntryType::Directory,
+        tar::EntryType::XHeader,
+        tar::EntryType::GNULongName,
+    ] {
         let m = Raw { name: b"events.jsonl", kind, data: vec![], size: None };
         let b = signed_tar(&w, vec![m], &[("events.jsonl", b"")]);
         assert!(matches!(refused(&mut w.o, &b), ImportError::ForbiddenMember { .. }), "{kind:?}");
@@ -279,7 +297,12 @@ fn huge_declared_size_is_refused_before_reading() {
     let m = Raw { name: b"events.jsonl", kind: tar::EntryType::Regular, data: vec![], size: Some(1 << 40) };
     let b = signed_tar(&w, vec![m], &[("events.jsonl", b"")]);
     assert!(matches!(refused(&mut w.o, &b), ImportError::TooLarge { .. }));
-    let m = Raw { name: b"manifest.json", kind: tar::EntryType::Regular, data: vec![], size: Some(format::MAX_JSON_MEMBER_BYTES + 1) };
+    let m = Raw {
+        name: b"manifest.json",
+        kind: tar::EntryType::Regular,
+        data: vec![],
+        size: Some(format::MAX_JSON_MEMBER_BYTES + 1),
+    };
     let b = encrypt(&recipient_of(&w.o), &tar_of(&[m]));
     assert!(matches!(refused(&mut w.o, &b), ImportError::TooLarge { .. }));
 }
@@ -302,7 +325,8 @@ fn manifest_hash_and_size_mismatch_and_unlisted_members() {
     assert!(matches!(refused(&mut w.o, &b), ImportError::MemberMismatch { .. }));
     let b = signed_tar(&w, vec![raw("events.jsonl", b"{}\n\n".to_vec())], &[("events.jsonl", b"[]\n")]);
     assert!(matches!(refused(&mut w.o, &b), ImportError::MemberMismatch { .. }));
-    let b = signed_tar(&w, vec![raw("events.jsonl", vec![]), raw("roster.json", b"{}".to_vec())], &[("events.jsonl", b"")]);
+    let b =
+        signed_tar(&w, vec![raw("events.jsonl", vec![]), raw("roster.json", b"{}".to_vec())], &[("events.jsonl", b"")]);
     assert!(matches!(refused(&mut w.o, &b), ImportError::MemberMismatch { .. }));
     let b = signed_tar(&w, vec![], &[("events.jsonl", b"")]);
     assert!(matches!(refused(&mut w.o, &b), ImportError::MissingMember(_)));
@@ -316,13 +340,19 @@ fn malformed_json_and_unknown_major_version() {
     assert!(matches!(refused(&mut w.o, &b), ImportError::MalformedEvent { line: 1, .. }));
     let bad = b"{not json".to_vec();
     let sig = sign(w.a.vault().signing_key(), &bad);
-    let b = encrypt(&recipient_of(&w.o), &tar_of(&[raw("manifest.json", bad), raw("manifest.sig", sig), raw("events.jsonl", vec![])]));
+    let b = encrypt(
+        &recipient_of(&w.o),
+        &tar_of(&[raw("manifest.json", bad), raw("manifest.sig", sig), raw("events.jsonl", vec![])]),
+    );
     assert!(matches!(refused(&mut w.o, &b), ImportError::Malformed { .. }));
     let mut m = manifest(&w.a, oid, 100, &[("events.jsonl", b"")]);
     m["version"] = json!([2, 0]);
     let m = serde_json::to_vec(&m).unwrap();
     let sig = sign(w.a.vault().signing_key(), &m);
-    let b = encrypt(&recipient_of(&w.o), &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", vec![])]));
+    let b = encrypt(
+        &recipient_of(&w.o),
+        &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", vec![])]),
+    );
     let e = refused(&mut w.o, &b);
     assert!(e.to_string().contains("version 2 is not supported"), "{e}");
 }

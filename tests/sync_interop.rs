@@ -28,7 +28,8 @@ fn stock_age_and_tar_list_a_bundle_with_the_escrow_key() {
     let t = tempfile::tempdir().unwrap();
     let escrow = age::x25519::Identity::generate();
     let mut o = common::office(&t.path().join("o"));
-    let opts = InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: Some(escrow.to_public().to_string()) };
+    let opts =
+        InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: Some(escrow.to_public().to_string()) };
     let mut a = CaseStore::init_with(
         &t.path().join("a"),
         &SecretString::from("correct horse battery staple".to_owned()),

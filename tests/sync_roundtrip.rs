@@ -124,8 +124,13 @@ fn role_is_fixed_at_enrollment() {
     // An altered request fails its self-signature.
     let mut v: serde_json::Value = serde_json::from_slice(&req).unwrap();
     v["user"] = json!("mallory");
-    let e = sync::approve_enrollment(&mut o, &serde_json::to_vec(&v).unwrap(), fieldcase::model::event::Role::Caseworker, &mut |_| {})
-        .unwrap_err();
+    let e = sync::approve_enrollment(
+        &mut o,
+        &serde_json::to_vec(&v).unwrap(),
+        fieldcase::model::event::Role::Caseworker,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("self-signature"), "{e}");
 }
 
@@ -140,7 +145,13 @@ fn a_bundle_larger_than_one_journal_frame_imports_completely() {
         let mut b = a.batch();
         for i in 0..1000 {
             let c = b.create_case("uasc", "Agadez").unwrap();
-            b.save_form(c, "registration_bia", None, values(json!({"distinguishing_marks": format!("{round}-{i}-{marks}")}))).unwrap();
+            b.save_form(
+                c,
+                "registration_bia",
+                None,
+                values(json!({"distinguishing_marks": format!("{round}-{i}-{marks}")})),
+            )
+            .unwrap();
         }
         b.commit().unwrap();
     }

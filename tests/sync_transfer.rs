@@ -68,7 +68,8 @@ fn accepted_transfer_moves_the_case_and_makes_it_read_only_at_the_sender() {
     assert!(matches!(sync::import_bundle(&mut w.b, &bundle, false, &mut |_| {}), Err(ImportError::WrongKind(_))));
     assert_eq!(full_dump(&w.b), before_b);
 
-    let (report, receipt) = transfer::answer_transfer(&mut w.b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
+    let (report, receipt) =
+        transfer::answer_transfer(&mut w.b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
     assert_eq!(report.transfer.as_ref().unwrap().status, "accepted");
     assert_eq!(report.sender_key, key_hex(&w.a), "the sender's office key is reported for comparison");
     // B holds the full history, signatures checked at import, audit chain intact.
@@ -109,9 +110,12 @@ fn accepted_transfer_moves_the_case_and_makes_it_read_only_at_the_sender() {
     // Replayed transfer at B: no-op preview, and answering again remakes the
     // same receipt (a lost receipt can be remade), which A treats as a replay.
     let mut b = b;
-    let (_, receipt2) = transfer::answer_transfer(&mut b, &bundle, Decision::Accept, &mut |_| {}).expect("answer again");
+    let (_, receipt2) =
+        transfer::answer_transfer(&mut b, &bundle, Decision::Accept, &mut |_| {}).expect("answer again");
     assert_eq!(b.case_events(w.case).unwrap().len(), eb.len());
-    assert!(transfer::answer_transfer(&mut b, &bundle, Decision::Reject("changed my mind".into()), &mut |_| {}).is_err());
+    assert!(
+        transfer::answer_transfer(&mut b, &bundle, Decision::Reject("changed my mind".into()), &mut |_| {}).is_err()
+    );
     let r2 = sync::import_bundle(&mut w.a, &receipt2, false, &mut |_| {}).expect("remade receipt");
     assert!(r2.replay);
     assert_eq!(w.a.facts(w.case).unwrap().stage, Stage::TransferredOut);
@@ -123,9 +127,13 @@ fn rejected_transfer_keeps_the_case_open_with_the_reason() {
     let bundle = send(&mut w);
     // A second transfer while one is pending is refused.
     let to = sync::recipient(&w.c);
-    assert!(matches!(transfer::transfer_case(&mut w.a, w.case, &to, &key_hex(&w.c), &mut |_| {}), Err(TransferError::Pending { .. })));
+    assert!(matches!(
+        transfer::transfer_case(&mut w.a, w.case, &to, &key_hex(&w.c), &mut |_| {}),
+        Err(TransferError::Pending { .. })
+    ));
     let (report, receipt) =
-        transfer::answer_transfer(&mut w.b, &bundle, Decision::Reject("no capacity in Niamey".into()), &mut |_| {}).expect("reject");
+        transfer::answer_transfer(&mut w.b, &bundle, Decision::Reject("no capacity in Niamey".into()), &mut |_| {})
+            .expect("reject");
     assert_eq!(report.transfer.as_ref().unwrap().status, "rejected");
     assert!(w.b.case_events(w.case).unwrap().is_empty(), "a rejected case is not kept");
     assert_eq!(w.b.case_count().unwrap(), 0);
@@ -180,7 +188,13 @@ fn bundle_from(
 
 /// A receipt in B's name for `transfer`, signed with `key`, for A.
 fn receipt_from(w: &World, key: &ed25519_dalek::SigningKey, transfer: Uuid, status: &str) -> Vec<u8> {
-    let r = Receipt { format: transfer::RECEIPT_FORMAT.into(), transfer_bundle_id: transfer, case_id: w.case, status: status.into(), reason: "x".into() };
+    let r = Receipt {
+        format: transfer::RECEIPT_FORMAT.into(),
+        transfer_bundle_id: transfer,
+        case_id: w.case,
+        status: status.into(),
+        reason: "x".into(),
+    };
     let bytes = serde_json::to_vec(&r).unwrap();
     bundle_from(&w.b, key, &w.a, format::BundleKind::Receipt, &[], None, Some(&bytes))
 }
@@ -189,7 +203,8 @@ fn receipt_from(w: &World, key: &ed25519_dalek::SigningKey, transfer: Uuid, stat
 fn forged_wrong_key_and_unknown_receipts_are_refused() {
     let mut w = world();
     let bundle = send(&mut w);
-    let (report, receipt) = transfer::answer_transfer(&mut w.b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
+    let (report, receipt) =
+        transfer::answer_transfer(&mut w.b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
     let tid = report.transfer.unwrap().transfer_bundle_id;
     let before = full_dump(&w.a);
     // In B's name but signed by a stranger office's key.
@@ -252,14 +267,23 @@ fn tampered_or_misdirected_transfer_is_refused_and_the_receiver_unchanged() {
     // another key than the one the roster names: refused.
     let roster = serde_json::to_vec(&sync::exchange::roster(&w.a).unwrap().unwrap()).unwrap();
     let events = w.a.case_events(w.case).unwrap();
-    let resigned = bundle_from(&w.a, w.c.vault().signing_key(), &w.b, format::BundleKind::Transfer, &events, Some(&roster), None);
+    let resigned =
+        bundle_from(&w.a, w.c.vault().signing_key(), &w.b, format::BundleKind::Transfer, &events, Some(&roster), None);
     let e = transfer::answer_transfer(&mut w.b, &resigned, Decision::Accept, &mut |_| {}).unwrap_err();
     assert!(matches!(e, TransferError::Refused(ImportError::BadSignature { .. })), "{e}");
     assert_eq!(full_dump(&w.b), before);
     // Signed by A's key, but with an event forged in a device's name.
     let mut forged_events = events.clone();
     forged_events[0].payload = json!({"tampered": true});
-    let forged = bundle_from(&w.a, w.a.vault().signing_key(), &w.b, format::BundleKind::Transfer, &forged_events, Some(&roster), None);
+    let forged = bundle_from(
+        &w.a,
+        w.a.vault().signing_key(),
+        &w.b,
+        format::BundleKind::Transfer,
+        &forged_events,
+        Some(&roster),
+        None,
+    );
     assert!(transfer::answer_transfer(&mut w.b, &forged, Decision::Accept, &mut |_| {}).is_err());
     assert_eq!(full_dump(&w.b), before);
     // The genuine one still goes through.
@@ -329,7 +353,8 @@ mod cli {
         let case = {
             let mut s = open(&d);
             let c = s.create_case("uasc", "Agadez").unwrap();
-            s.save_form(c, "registration_bia", None, json!({"given_names": "Fatima"}).as_object().unwrap().clone()).unwrap();
+            s.save_form(c, "registration_bia", None, json!({"given_names": "Fatima"}).as_object().unwrap().clone())
+                .unwrap();
             let consent = json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}});
             s.save_form(c, "closure_transfer", None, consent.as_object().unwrap().clone()).unwrap();
             s.lock().unwrap();

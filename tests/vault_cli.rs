@@ -17,7 +17,13 @@ fn fieldcase(vault: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", o.status, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -32,7 +38,8 @@ fn init_status_checkpoint_and_passwd_work_together() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = tmp.path().join("v");
     let escrow = age::x25519::Identity::generate().to_public().to_string();
-    let out = ok(&fieldcase(&vault, &["init", "--name", "Amina", "--escrow", &escrow], &[("FIELDCASE_PASSPHRASE", PASS)]));
+    let out =
+        ok(&fieldcase(&vault, &["init", "--name", "Amina", "--escrow", &escrow], &[("FIELDCASE_PASSPHRASE", PASS)]));
     assert!(out.contains("escrow ON"), "{out}");
 
     let status = ok(&fieldcase(&vault, &["status", "--json"], &[("FIELDCASE_PASSPHRASE", PASS)]));
@@ -61,7 +68,10 @@ fn init_refuses_empty_passphrase_bad_escrow_and_existing_vault() {
     let tmp = tempfile::tempdir().unwrap();
     let vault = tmp.path().join("v");
     fails_with(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", "")]), "passphrase is empty");
-    fails_with(&fieldcase(&vault, &["init", "--escrow", "age1nope"], &[("FIELDCASE_PASSPHRASE", PASS)]), "escrow recipient");
+    fails_with(
+        &fieldcase(&vault, &["init", "--escrow", "age1nope"], &[("FIELDCASE_PASSPHRASE", PASS)]),
+        "escrow recipient",
+    );
     ok(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", PASS)]));
     fails_with(&fieldcase(&vault, &["init"], &[("FIELDCASE_PASSPHRASE", PASS)]), "already");
     let out = ok(&fieldcase(&vault, &["status", "--json"], &[("FIELDCASE_PASSPHRASE", PASS)]));

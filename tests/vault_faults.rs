@@ -99,10 +99,8 @@ fn corrupt_snapshot_is_an_error_not_an_empty_vault() {
     let dir = tmp.path().join("v");
     vault_with_commits(&dir, 3);
     let good = fs::read(dir.join("snapshot.age")).unwrap();
-    let mut cases: Vec<(String, Vec<u8>)> = vec![
-        ("truncated".into(), good[..good.len() - 10].to_vec()),
-        ("empty".into(), Vec::new()),
-    ];
+    let mut cases: Vec<(String, Vec<u8>)> =
+        vec![("truncated".into(), good[..good.len() - 10].to_vec()), ("empty".into(), Vec::new())];
     for pos in [0, 30, good.len() / 2, good.len() - 1] {
         let mut b = good.clone();
         b[pos] ^= 0x04;

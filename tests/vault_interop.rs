@@ -44,7 +44,8 @@ fn stock_age_and_sqlite3_read_snapshot_frame_and_blob_with_the_escrow_key() {
     let key = tmp.path().join("escrow.key");
     std::fs::write(&key, format!("{}\n", escrow.to_string().expose_secret())).unwrap();
     let dir = tmp.path().join("v");
-    let opts = InitOptions { name: "Amina".into(), role: "caseworker".into(), escrow: Some(escrow.to_public().to_string()) };
+    let opts =
+        InitOptions { name: "Amina".into(), role: "caseworker".into(), escrow: Some(escrow.to_public().to_string()) };
     let mut v = init_opts(&dir, opts);
     assert_eq!(v.device().escrow.as_deref(), Some(escrow.to_public().to_string().as_str()));
     for i in 0..7 {
@@ -61,11 +62,13 @@ fn stock_age_and_sqlite3_read_snapshot_frame_and_blob_with_the_escrow_key() {
     let len = u32::from_be_bytes(journal[16..20].try_into().unwrap()) as usize;
     std::fs::write(tmp.path().join("frame1.age"), &journal[20..20 + len]).unwrap();
     age_decrypt(&key, &tmp.path().join("frame1.age"), &tmp.path().join("frame1.json"));
-    let frame: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("frame1.json")).unwrap()).unwrap();
+    let frame: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("frame1.json")).unwrap()).unwrap();
     assert_eq!(frame["generation"], 1);
     assert_eq!(frame["seq"], 1);
     assert_eq!(frame["entries"][0]["put"], "k0");
-    let snapshot_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(dir.join("snapshot.age")).unwrap()));
+    let snapshot_hash =
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(dir.join("snapshot.age")).unwrap()));
     assert_eq!(frame["prev_sha256"], snapshot_hash.as_str(), "first frame chains to the snapshot file");
 
     // Blob.
@@ -77,7 +80,11 @@ fn stock_age_and_sqlite3_read_snapshot_frame_and_blob_with_the_escrow_key() {
     drop(v);
     let db = tmp.path().join("snapshot.sqlite");
     age_decrypt(&key, &dir.join("snapshot.age"), &db);
-    let out = Command::new("sqlite3").arg(&db).arg("SELECT count(*) FROM kv; SELECT value FROM fieldcase_vault_meta WHERE key = 'generation';").output().unwrap();
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT count(*) FROM kv; SELECT value FROM fieldcase_vault_meta WHERE key = 'generation';")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>(), ["7", "2"]);
     let out = Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check;").output().unwrap();

@@ -78,7 +78,11 @@ fn acknowledged_commits_survive_kill_9_at_random_times() {
         }
         let present: BTreeSet<u64> = keys(&v).iter().map(|k| k[1..].parse().unwrap()).collect();
         let missing: Vec<_> = acked.difference(&present).collect();
-        assert!(missing.is_empty(), "round {round}: acknowledged but lost: {missing:?}; report {:?}", v.recovery_report());
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged but lost: {missing:?}; report {:?}",
+            v.recovery_report()
+        );
         // An unacknowledged commit may have made it; continue after it.
         if let Some(&m) = present.iter().next_back() {
             next = next.max(m + 1);

@@ -47,7 +47,8 @@ fn marker_records_never_reach_any_file_in_the_vault_or_temp_dir() {
 
     let mut v = init(&dir);
     for i in 0..300 {
-        v.commit(vec![kv_put(&format!("{MARKER}-key-{i}"), &format!("{MARKER} value {i} {}", "q".repeat(500)))]).unwrap();
+        v.commit(vec![kv_put(&format!("{MARKER}-key-{i}"), &format!("{MARKER} value {i} {}", "q".repeat(500)))])
+            .unwrap();
     }
     // Work that could spill to temp files: a large sort and a temp table.
     let n: i64 = v

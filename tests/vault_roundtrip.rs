@@ -131,7 +131,8 @@ fn init_refuses_an_existing_vault_and_an_empty_passphrase() {
     let err = Vault::init_with(&dir, &pass(), InitOptions::default(), Box::new(KvApplier), &options()).unwrap_err();
     assert!(matches!(err, VaultError::AlreadyExists { .. }), "{err}");
     let empty = SecretString::from(String::new());
-    let err = Vault::init_with(&tmp.path().join("w"), &empty, InitOptions::default(), Box::new(KvApplier), &options()).unwrap_err();
+    let err = Vault::init_with(&tmp.path().join("w"), &empty, InitOptions::default(), Box::new(KvApplier), &options())
+        .unwrap_err();
     assert!(matches!(err, VaultError::EmptyPassphrase));
 }
 

@@ -16,8 +16,8 @@ use tauri::State;
 use uuid::Uuid;
 
 use crate::dto::{
-    ActorDto, AttachmentData, AuditDto, CaseDetailDto, CaseRow, FieldErrorDto, FormDefDto,
-    NewVault, NextStepDto, TaskDto, ViolationDto,
+    ActorDto, AttachmentData, AuditDto, CaseDetailDto, CaseRow, FieldErrorDto, FormDefDto, NewVault, NextStepDto,
+    TaskDto, ViolationDto,
 };
 use crate::session::{Session, UiError, UnlockedInfo, VaultInfo};
 
@@ -34,19 +34,13 @@ pub fn vault_info(session: State<'_, Session>) -> VaultInfo {
 /// Unlock the vault with a passphrase. Async so the key derivation (scrypt,
 /// about a second) runs off the window's main thread.
 #[tauri::command]
-pub async fn unlock(
-    session: State<'_, Session>,
-    passphrase: String,
-) -> Result<UnlockedInfo, UiError> {
+pub async fn unlock(session: State<'_, Session>, passphrase: String) -> Result<UnlockedInfo, UiError> {
     session.unlock(SecretString::from(passphrase))
 }
 
 /// First run: create the vault and open it.
 #[tauri::command]
-pub async fn create_vault(
-    session: State<'_, Session>,
-    new: NewVault,
-) -> Result<UnlockedInfo, UiError> {
+pub async fn create_vault(session: State<'_, Session>, new: NewVault) -> Result<UnlockedInfo, UiError> {
     session.create(new)
 }
 
@@ -64,11 +58,7 @@ pub fn get_actor(session: State<'_, Session>) -> Result<ActorDto, UiError> {
 
 /// Record the next changes as another person/role on a shared machine.
 #[tauri::command]
-pub fn set_actor(
-    session: State<'_, Session>,
-    user: String,
-    role: String,
-) -> Result<ActorDto, UiError> {
+pub fn set_actor(session: State<'_, Session>, user: String, role: String) -> Result<ActorDto, UiError> {
     session.set_actor(&user, &role)
 }
 
@@ -76,10 +66,7 @@ pub fn set_actor(
 #[tauri::command]
 pub fn form_definitions() -> Vec<FormDefDto> {
     let registry = forms::registry();
-    registry
-        .all()
-        .map(|f| FormDefDto::new(f, registry))
-        .collect()
+    registry.all().map(|f| FormDefDto::new(f, registry)).collect()
 }
 
 /// Every case, for the case list (filtered and sorted in the window).
@@ -87,10 +74,7 @@ pub fn form_definitions() -> Vec<FormDefDto> {
 pub async fn list_cases(session: State<'_, Session>) -> Result<Vec<CaseRow>, UiError> {
     session.with_store(|s| {
         let overdue = overdue_by_case(s)?;
-        Ok(s.list_cases()?
-            .iter()
-            .map(|c| CaseRow::from_summary(c, overdue.get(&c.id).copied().unwrap_or(0)))
-            .collect())
+        Ok(s.list_cases()?.iter().map(|c| CaseRow::from_summary(c, overdue.get(&c.id).copied().unwrap_or(0))).collect())
     })
 }
 
@@ -110,10 +94,7 @@ fn parse_case(s: &CaseStore, case: &str) -> Result<Uuid, UiError> {
 /// Everything the case workspace shows, with the next steps the lifecycle
 /// allows and what blocks each for the acting user.
 #[tauri::command]
-pub async fn case_detail(
-    session: State<'_, Session>,
-    case: String,
-) -> Result<CaseDetailDto, UiError> {
+pub async fn case_detail(session: State<'_, Session>, case: String) -> Result<CaseDetailDto, UiError> {
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         let detail = s.case_detail(id)?;
@@ -138,10 +119,7 @@ fn next_steps(s: &CaseStore, case: Uuid) -> Result<Vec<NextStepDto>, UiError> {
             case_id: case,
             device_id: s.vault().device().device_id,
             device_seq: 0,
-            hlc: Hlc {
-                millis: now_millis(),
-                counter: 0,
-            },
+            hlc: Hlc { millis: now_millis(), counter: 0 },
             author: user.to_string(),
             role,
             kind: EventKind::StatusChanged,
@@ -164,28 +142,18 @@ fn next_steps(s: &CaseStore, case: Uuid) -> Result<Vec<NextStepDto>, UiError> {
 }
 
 fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Register a new case; returns its id.
 #[tauri::command]
-pub async fn create_case(
-    session: State<'_, Session>,
-    case_type: String,
-    office: String,
-) -> Result<String, UiError> {
+pub async fn create_case(session: State<'_, Session>, case_type: String, office: String) -> Result<String, UiError> {
     session.with_store(|s| Ok(s.create_case(&case_type, &office)?.to_string()))
 }
 
 fn item_id(item: Option<String>) -> Result<Option<Uuid>, UiError> {
     item.filter(|i| !i.is_empty())
-        .map(|i| {
-            Uuid::parse_str(&i)
-                .map_err(|_| UiError::new("bad_id", format!("{i:?} is not an item id")))
-        })
+        .map(|i| Uuid::parse_str(&i).map_err(|_| UiError::new("bad_id", format!("{i:?} is not an item id"))))
         .transpose()
 }
 
@@ -223,27 +191,17 @@ pub async fn validate_form(
     values: Map<String, Value>,
     complete: bool,
 ) -> Result<Vec<FieldErrorDto>, UiError> {
-    let def = forms::registry()
-        .get(&form)
-        .ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
+    let def =
+        forms::registry().get(&form).ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
     let result = if complete {
         session.with_store(|s| {
             let id = parse_case(s, &case)?;
-            Ok(validate_complete_in_case(
-                def,
-                &values,
-                &s.facts(id)?.values,
-            ))
+            Ok(validate_complete_in_case(def, &values, &s.facts(id)?.values))
         })?
     } else {
         validate_values(def, &values)
     };
-    Ok(result
-        .err()
-        .unwrap_or_default()
-        .iter()
-        .map(FieldErrorDto::from)
-        .collect())
+    Ok(result.err().unwrap_or_default().iter().map(FieldErrorDto::from).collect())
 }
 
 /// Move the case to another stage (refused with the broken rules).
@@ -254,8 +212,7 @@ pub async fn change_stage(
     to: String,
     reason: String,
 ) -> Result<(), UiError> {
-    let stage = Stage::parse(&to)
-        .ok_or_else(|| UiError::new("unknown_stage", format!("unknown stage {to:?}")))?;
+    let stage = Stage::parse(&to).ok_or_else(|| UiError::new("unknown_stage", format!("unknown stage {to:?}")))?;
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.change_stage(id, stage, &reason)?)
@@ -303,11 +260,7 @@ pub async fn make_referral(
 
 /// Assign the case to a caseworker.
 #[tauri::command]
-pub async fn assign_case(
-    session: State<'_, Session>,
-    case: String,
-    caseworker: String,
-) -> Result<(), UiError> {
+pub async fn assign_case(session: State<'_, Session>, case: String, caseworker: String) -> Result<(), UiError> {
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.assign(id, caseworker.trim())?)
@@ -316,10 +269,7 @@ pub async fn assign_case(
 
 /// The audit trail of a case, oldest first.
 #[tauri::command]
-pub async fn case_history(
-    session: State<'_, Session>,
-    case: String,
-) -> Result<Vec<AuditDto>, UiError> {
+pub async fn case_history(session: State<'_, Session>, case: String) -> Result<Vec<AuditDto>, UiError> {
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.history(id)?.iter().map(AuditDto::from).collect())
@@ -331,10 +281,7 @@ pub async fn case_history(
 pub async fn all_tasks(session: State<'_, Session>) -> Result<Vec<TaskDto>, UiError> {
     session.with_store(|s| {
         let cases: HashMap<Uuid, _> = s.list_cases()?.into_iter().map(|c| (c.id, c)).collect();
-        Ok(s.tasks(s.today())?
-            .iter()
-            .map(|t| TaskDto::new(t, cases.get(&t.case_id)))
-            .collect())
+        Ok(s.tasks(s.today())?.iter().map(|t| TaskDto::new(t, cases.get(&t.case_id))).collect())
     })
 }
 
@@ -357,10 +304,7 @@ pub async fn add_attachment(
     if bytes.len() > MAX_ATTACHMENT_BYTES {
         return Err(UiError::new(
             "attachment_too_large",
-            format!(
-                "files up to {} MB can be attached",
-                MAX_ATTACHMENT_BYTES / 1024 / 1024
-            ),
+            format!("files up to {} MB can be attached", MAX_ATTACHMENT_BYTES / 1024 / 1024),
         ));
     }
     session.with_store(|s| {
@@ -389,10 +333,7 @@ pub async fn get_attachment(
 ) -> Result<AttachmentData, UiError> {
     session.with_store(|s| {
         let bytes = s.get_blob(&blob)?;
-        Ok(AttachmentData {
-            mime,
-            base64: base64::engine::general_purpose::STANDARD.encode(&bytes[..]),
-        })
+        Ok(AttachmentData { mime, base64: base64::engine::general_purpose::STANDARD.encode(&bytes[..]) })
     })
 }
 
@@ -403,22 +344,10 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, CaseStore, Uuid) {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions {
-            scrypt_log_n: Some(10),
-            ..VaultOptions::default()
-        };
-        let opts = InitOptions {
-            name: "Awa".into(),
-            role: "supervisor".into(),
-            escrow: None,
-        };
-        let mut s = CaseStore::init_with(
-            tmp.path(),
-            &SecretString::from("a passphrase".to_string()),
-            opts,
-            &options,
-        )
-        .expect("init");
+        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+        let opts = InitOptions { name: "Awa".into(), role: "supervisor".into(), escrow: None };
+        let mut s = CaseStore::init_with(tmp.path(), &SecretString::from("a passphrase".to_string()), opts, &options)
+            .expect("init");
         let id = s.create_case("uasc", "Agadez").expect("case");
         (tmp, s, id)
     }
@@ -427,36 +356,21 @@ mod tests {
     fn next_steps_say_why_registration_is_blocked_and_clear_once_the_rules_hold() {
         let (_tmp, mut s, id) = store();
         let steps = next_steps(&s, id).expect("steps");
-        let reg = steps
-            .iter()
-            .find(|n| n.to == "registered")
-            .expect("registered is a next step");
-        assert!(
-            reg.blocked_by.iter().any(|v| v.rule == "R4"),
-            "{:?}",
-            reg.blocked_by
-        );
+        let reg = steps.iter().find(|n| n.to == "registered").expect("registered is a next step");
+        assert!(reg.blocked_by.iter().any(|v| v.rule == "R4"), "{:?}", reg.blocked_by);
         // The probe did not record anything.
-        assert_eq!(
-            s.case_detail(id).expect("detail").summary.stage,
-            "identified"
-        );
+        assert_eq!(s.case_detail(id).expect("detail").summary.stage, "identified");
 
         let values: Map<String, Value> = serde_json::from_value(json!({
             "given_names": "Amadou", "family_name": "Diallo", "sex": "male", "age_years": 16,
             "legitimate_basis": "vital_interests"
         }))
         .expect("values");
-        s.save_form(id, "registration_bia", None, values)
-            .expect("save");
+        s.save_form(id, "registration_bia", None, values).expect("save");
         let steps = next_steps(&s, id).expect("steps");
-        let reg = steps
-            .iter()
-            .find(|n| n.to == "registered")
-            .expect("registered");
+        let reg = steps.iter().find(|n| n.to == "registered").expect("registered");
         assert!(reg.blocked_by.is_empty(), "{:?}", reg.blocked_by);
-        s.change_stage(id, Stage::Registered, "registration saved")
-            .expect("the store agrees");
+        s.change_stage(id, Stage::Registered, "registration saved").expect("the store agrees");
     }
 
     #[test]
@@ -464,56 +378,23 @@ mod tests {
         let (_tmp, mut s, id) = store();
         let values: Map<String, Value> =
             serde_json::from_value(json!({"sex": "lion", "age_years": "old"})).expect("values");
-        let e = UiError::from(
-            s.save_form(id, "registration_bia", None, values)
-                .expect_err("invalid"),
-        );
+        let e = UiError::from(s.save_form(id, "registration_bia", None, values).expect_err("invalid"));
         assert_eq!(e.code, "invalid");
-        let mut fields: Vec<_> = e
-            .fields
-            .iter()
-            .map(|f| (f.field.as_str(), f.code.as_str()))
-            .collect();
+        let mut fields: Vec<_> = e.fields.iter().map(|f| (f.field.as_str(), f.code.as_str())).collect();
         fields.sort();
-        assert_eq!(
-            fields,
-            vec![("age_years", "wrong_type"), ("sex", "not_in_list")]
-        );
+        assert_eq!(fields, vec![("age_years", "wrong_type"), ("sex", "not_in_list")]);
     }
 
     #[test]
     fn form_definitions_resolve_value_lists_and_conditions() {
         let forms = form_definitions();
-        let reg = forms
-            .iter()
-            .find(|f| f.id == "registration_bia")
-            .expect("registration form");
-        let risk = reg
-            .fields
-            .iter()
-            .find(|f| f.name == "risk_level")
-            .expect("risk_level");
-        assert_eq!(
-            risk.options
-                .iter()
-                .map(|o| o.value.as_str())
-                .collect::<Vec<_>>(),
-            ["high", "medium", "low"]
-        );
-        let visit = forms
-            .iter()
-            .find(|f| f.id == "follow_up_visit")
-            .expect("visit form");
-        let seen_alone = visit
-            .fields
-            .iter()
-            .find(|f| f.name == "seen_alone")
-            .expect("seen_alone");
+        let reg = forms.iter().find(|f| f.id == "registration_bia").expect("registration form");
+        let risk = reg.fields.iter().find(|f| f.name == "risk_level").expect("risk_level");
+        assert_eq!(risk.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>(), ["high", "medium", "low"]);
+        let visit = forms.iter().find(|f| f.id == "follow_up_visit").expect("visit form");
+        let seen_alone = visit.fields.iter().find(|f| f.name == "seen_alone").expect("seen_alone");
         let cond = seen_alone.shown_if.as_ref().expect("conditional");
-        assert_eq!(
-            (cond.field.as_str(), cond.test.as_str(), &cond.operand),
-            ("child_seen", "equals", &json!(true))
-        );
+        assert_eq!((cond.field.as_str(), cond.test.as_str(), &cond.operand), ("child_seen", "equals", &json!(true)));
         let json = serde_json::to_value(risk).expect("serialise");
         assert_eq!(json["type"], "enum", "the field type crosses as `type`");
     }

@@ -43,10 +43,7 @@ pub struct ViolationDto {
 
 impl From<&RuleViolation> for ViolationDto {
     fn from(v: &RuleViolation) -> Self {
-        ViolationDto {
-            rule: v.rule.clone(),
-            message: v.message.clone(),
-        }
+        ViolationDto { rule: v.rule.clone(), message: v.message.clone() }
     }
 }
 
@@ -64,15 +61,8 @@ pub struct FieldErrorDto {
 
 impl From<&FieldError> for FieldErrorDto {
     fn from(e: &FieldError) -> Self {
-        let code = serde_json::to_value(e.code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        FieldErrorDto {
-            field: e.field.clone(),
-            code,
-            message: e.message.clone(),
-        }
+        let code = serde_json::to_value(e.code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        FieldErrorDto { field: e.field.clone(), code, message: e.message.clone() }
     }
 }
 
@@ -95,12 +85,7 @@ pub struct UiError {
 impl UiError {
     /// An error with no field or rule details.
     pub fn new(code: &str, message: impl Into<String>) -> UiError {
-        UiError {
-            code: code.to_string(),
-            message: message.into(),
-            fields: Vec::new(),
-            violations: Vec::new(),
-        }
+        UiError { code: code.to_string(), message: message.into(), fields: Vec::new(), violations: Vec::new() }
     }
 }
 
@@ -366,11 +351,7 @@ impl TaskDto {
     pub fn new(t: &Task, case: Option<&CaseSummary>) -> TaskDto {
         let name = case
             .map(|c| {
-                [c.given_names.as_deref(), c.family_name.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                [c.given_names.as_deref(), c.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
             })
             .unwrap_or_default();
         TaskDto {
@@ -378,10 +359,7 @@ impl TaskDto {
             case_number: case.map(|c| c.case_number.clone()).unwrap_or_default(),
             child_name: name,
             caseworker: case.and_then(|c| c.caseworker.clone()),
-            kind: serde_json::to_value(t.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            kind: serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             due: t.due.format("%Y-%m-%d").to_string(),
             overdue_days: t.overdue_days as f64,
             title: t.title.clone(),
@@ -431,11 +409,7 @@ impl CaseDetailDto {
             fields: d.fields.iter().map(FieldValueDto::from).collect(),
             items: d.items.iter().map(ItemDto::from).collect(),
             stage_history: d.stage_history.iter().map(StageChangeDto::from).collect(),
-            tasks: d
-                .tasks
-                .iter()
-                .map(|t| TaskDto::new(t, Some(&d.summary)))
-                .collect(),
+            tasks: d.tasks.iter().map(|t| TaskDto::new(t, Some(&d.summary))).collect(),
             next_steps,
         }
     }
@@ -492,11 +466,7 @@ pub struct LabelsDto {
 
 impl From<&Labels> for LabelsDto {
     fn from(l: &Labels) -> Self {
-        LabelsDto {
-            en: l.en.clone(),
-            fr: l.fr.clone(),
-            ar: l.ar.clone(),
-        }
+        LabelsDto { en: l.en.clone(), fr: l.fr.clone(), ar: l.ar.clone() }
     }
 }
 
@@ -512,10 +482,7 @@ pub struct OptionDto {
 
 impl From<&OptionDef> for OptionDto {
     fn from(o: &OptionDef) -> Self {
-        OptionDto {
-            value: o.value.clone(),
-            labels: (&o.labels).into(),
-        }
+        OptionDto { value: o.value.clone(), labels: (&o.labels).into() }
     }
 }
 
@@ -545,11 +512,7 @@ impl From<&Condition> for ConditionDto {
             ConditionTest::Gte(n) => ("gte", serde_json::json!(n)),
             ConditionTest::Lte(n) => ("lte", serde_json::json!(n)),
         };
-        ConditionDto {
-            field: c.field.clone(),
-            test: test.to_string(),
-            operand,
-        }
+        ConditionDto { field: c.field.clone(), test: test.to_string(), operand }
     }
 }
 
@@ -610,11 +573,7 @@ impl FieldDefDto {
             min: f.min,
             max: f.max,
             min_items: f.min_items.map(|n| n as f64),
-            fields: f
-                .fields
-                .iter()
-                .map(|s| FieldDefDto::new(s, registry))
-                .collect(),
+            fields: f.fields.iter().map(|s| FieldDefDto::new(s, registry)).collect(),
         }
     }
 }
@@ -665,18 +624,10 @@ impl FormDefDto {
             sections: f
                 .sections
                 .iter()
-                .map(|s| SectionDto {
-                    id: s.id.clone(),
-                    labels: (&s.labels).into(),
-                    fields: s.fields.clone(),
-                })
+                .map(|s| SectionDto { id: s.id.clone(), labels: (&s.labels).into(), fields: s.fields.clone() })
                 .collect(),
             repeating: f.repeating,
-            fields: f
-                .fields
-                .iter()
-                .map(|x| FieldDefDto::new(x, registry))
-                .collect(),
+            fields: f.fields.iter().map(|x| FieldDefDto::new(x, registry)).collect(),
         }
     }
 }
@@ -694,8 +645,5 @@ pub struct AttachmentData {
 /// The serde wire name of a unit enum variant (`FieldType::MultiEnum` ->
 /// `multi_enum`).
 fn wire<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

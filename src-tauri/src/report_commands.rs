@@ -141,7 +141,10 @@ pub fn view(r: &Report) -> ReportView {
                 breakdowns: i
                     .breakdowns
                     .iter()
-                    .map(|b| ReportBreakdown { dimension: b.dimension.clone(), cells: b.cells.iter().map(cell).collect() })
+                    .map(|b| ReportBreakdown {
+                        dimension: b.dimension.clone(),
+                        cells: b.cells.iter().map(cell).collect(),
+                    })
                     .collect(),
             })
             .collect(),
@@ -150,13 +153,15 @@ pub fn view(r: &Report) -> ReportView {
 
 fn options(from: &str, to: &str, office: Option<String>, suppress: bool) -> Result<ReportOptions, UiError> {
     let date = |s: &str| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| UiError::new("bad_date", format!("{s:?} is not a date (YYYY-MM-DD)")))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| UiError::new("bad_date", format!("{s:?} is not a date (YYYY-MM-DD)")))
     };
     Ok(ReportOptions { from: date(from)?, to: date(to)?, office: office.filter(|o| !o.is_empty()), suppress })
 }
 
 fn compute(session: &Session, o: &ReportOptions) -> Result<Report, UiError> {
-    session.with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::new("report_failed", e.to_string())))
+    session
+        .with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::new("report_failed", e.to_string())))
 }
 
 /// Compute every indicator for the period and office.
@@ -184,7 +189,8 @@ pub async fn report_export_csv(
 ) -> Result<Vec<String>, UiError> {
     let o = options(&from, &to, office, true)?;
     let r = compute(&session, &o)?;
-    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::new("export_failed", e.to_string()))?;
+    let files =
+        export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::new("export_failed", e.to_string()))?;
     Ok(files.iter().map(|f| f.display().to_string()).collect())
 }
 

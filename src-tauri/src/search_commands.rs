@@ -88,12 +88,7 @@ impl From<search::Hit> for SearchHitDto {
             matched: h
                 .matched
                 .into_iter()
-                .map(|m| MatchedTermDto {
-                    term: m.term,
-                    field: m.field,
-                    matched: m.matched,
-                    how: m.how,
-                })
+                .map(|m| MatchedTermDto { term: m.term, field: m.field, matched: m.matched, how: m.how })
                 .collect(),
         }
     }
@@ -111,11 +106,7 @@ impl From<search::TraceMatch> for TraceMatchDto {
             parts: m
                 .parts
                 .into_iter()
-                .map(|p| ScorePartDto {
-                    part: p.part,
-                    detail: p.detail,
-                    points: p.points,
-                })
+                .map(|p| ScorePartDto { part: p.part, detail: p.detail, points: p.points })
                 .collect(),
         }
     }
@@ -132,33 +123,20 @@ fn ui_error(e: SearchError) -> UiError {
 
 /// Run the search box's text (names in any spelling, case number, filters
 /// such as `age:10-14`) and return hits best first.
-pub fn search_in(
-    store: &fieldcase::model::store::CaseStore,
-    text: &str,
-) -> Result<Vec<SearchHitDto>, UiError> {
+pub fn search_in(store: &fieldcase::model::store::CaseStore, text: &str) -> Result<Vec<SearchHitDto>, UiError> {
     let mut q = Query::parse(text).map_err(ui_error)?;
     q.limit = SEARCH_LIMIT;
-    Ok(search::search(store.vault().conn(), &q)
-        .map_err(ui_error)?
-        .into_iter()
-        .map(SearchHitDto::from)
-        .collect())
+    Ok(search::search(store.vault().conn(), &q).map_err(ui_error)?.into_iter().map(SearchHitDto::from).collect())
 }
 
 /// Search the cases (see [`search_in`]).
 #[tauri::command]
-pub async fn search_cases(
-    session: State<'_, Session>,
-    query: String,
-) -> Result<Vec<SearchHitDto>, UiError> {
+pub async fn search_cases(session: State<'_, Session>, query: String) -> Result<Vec<SearchHitDto>, UiError> {
     session.with_store(|s| search_in(s, &query))
 }
 
 /// Tracing matches for a case (id or number), best first.
-pub fn trace_in(
-    store: &fieldcase::model::store::CaseStore,
-    case: &str,
-) -> Result<Vec<TraceMatchDto>, UiError> {
+pub fn trace_in(store: &fieldcase::model::store::CaseStore, case: &str) -> Result<Vec<TraceMatchDto>, UiError> {
     let id = store.find_case(case)?;
     Ok(search::trace(store.vault().conn(), &id.to_string())
         .map_err(ui_error)?
@@ -169,10 +147,7 @@ pub fn trace_in(
 
 /// Family-tracing matches for the open case.
 #[tauri::command]
-pub async fn trace_case(
-    session: State<'_, Session>,
-    case_id: String,
-) -> Result<Vec<TraceMatchDto>, UiError> {
+pub async fn trace_case(session: State<'_, Session>, case_id: String) -> Result<Vec<TraceMatchDto>, UiError> {
     session.with_store(|s| trace_in(s, &case_id))
 }
 
@@ -186,22 +161,10 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, CaseStore) {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions {
-            scrypt_log_n: Some(10),
-            ..VaultOptions::default()
-        };
-        let opts = InitOptions {
-            name: "Awa".into(),
-            role: "supervisor".into(),
-            escrow: None,
-        };
-        let s = CaseStore::init_with(
-            tmp.path(),
-            &SecretString::from("a passphrase".to_string()),
-            opts,
-            &options,
-        )
-        .expect("init");
+        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+        let opts = InitOptions { name: "Awa".into(), role: "supervisor".into(), escrow: None };
+        let s = CaseStore::init_with(tmp.path(), &SecretString::from("a passphrase".to_string()), opts, &options)
+            .expect("init");
         (tmp, s)
     }
 
@@ -209,22 +172,14 @@ mod tests {
         v.as_object().cloned().expect("object")
     }
 
-    fn child(
-        s: &mut CaseStore,
-        given: &str,
-        family: &str,
-        age: u32,
-        place: &str,
-        mother: &str,
-    ) -> Uuid {
+    fn child(s: &mut CaseStore, given: &str, family: &str, age: u32, place: &str, mother: &str) -> Uuid {
         let c = s.create_case("uasc", "Agadez").expect("case");
         let v = json!({
             "given_names": given, "family_name": family, "sex": "male", "age_years": age,
             "place_of_origin": place,
             "family_members": [{"name": mother, "relationship": "mother"}],
         });
-        s.save_form(c, "registration_bia", None, values(v))
-            .expect("registration");
+        s.save_form(c, "registration_bia", None, values(v)).expect("registration");
         c
     }
 
@@ -232,31 +187,15 @@ mod tests {
     fn search_finds_a_spelling_variant_and_says_what_matched() {
         let (_tmp, mut s) = store();
         let mohamed = child(&mut s, "Mohamed", "Diallo", 15, "Labé", "Mariam Diallo");
-        let other = child(
-            &mut s,
-            "Fatoumata",
-            "Camara",
-            12,
-            "Kankan",
-            "Aissatou Camara",
-        );
+        let other = child(&mut s, "Fatoumata", "Camara", 12, "Kankan", "Aissatou Camara");
         let hits = search_in(&s, "Muhammad").expect("search");
-        assert_eq!(
-            hits.first().map(|h| h.case_id.clone()),
-            Some(mohamed.to_string()),
-            "{hits:#?}"
-        );
+        assert_eq!(hits.first().map(|h| h.case_id.clone()), Some(mohamed.to_string()), "{hits:#?}");
         assert!(
-            hits[0].matched.iter().any(|m| m.matched == "Mohamed"
-                && m.how == "spelling_variant"
-                && m.field == "name"),
+            hits[0].matched.iter().any(|m| m.matched == "Mohamed" && m.how == "spelling_variant" && m.field == "name"),
             "{:?}",
             hits[0].matched
         );
-        assert!(
-            hits.iter().all(|h| h.case_id != other.to_string()),
-            "{hits:#?}"
-        );
+        assert!(hits.iter().all(|h| h.case_id != other.to_string()), "{hits:#?}");
         let err = search_in(&s, "colour:red").expect_err("unknown filter");
         assert_eq!(err.code, "search_query");
     }
@@ -277,14 +216,7 @@ mod tests {
         let first = matches.first().expect("a match");
         assert_eq!(first.case_id, brother.to_string(), "{matches:#?}");
         assert_eq!(first.kind, "sought_relative");
-        assert!(
-            first
-                .parts
-                .iter()
-                .any(|p| p.part == "mother" && p.points > 0.0),
-            "{:?}",
-            first.parts
-        );
+        assert!(first.parts.iter().any(|p| p.part == "mother" && p.points > 0.0), "{:?}", first.parts);
         assert!(first.parts.iter().all(|p| !p.detail.is_empty()));
         let err = trace_in(&s, "no-such-case").expect_err("unknown case");
         assert!(!err.code.is_empty());

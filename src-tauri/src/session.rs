@@ -35,9 +35,7 @@ impl From<StoreError> for UiError {
         };
         let mut out = UiError::new(code, e.to_string());
         match &e {
-            StoreError::Invalid { errors } => {
-                out.fields = errors.iter().map(FieldErrorDto::from).collect()
-            }
+            StoreError::Invalid { errors } => out.fields = errors.iter().map(FieldErrorDto::from).collect(),
             StoreError::RuleViolated { violations } => {
                 out.violations = violations.iter().map(ViolationDto::from).collect()
             }
@@ -62,17 +60,8 @@ impl Session {
     }
 
     /// A locked session with technical vault settings (tests: cheap scrypt).
-    pub fn with_options(
-        dir: PathBuf,
-        demo_passphrase: Option<String>,
-        options: VaultOptions,
-    ) -> Session {
-        Session {
-            dir,
-            demo_passphrase,
-            options,
-            store: Mutex::new(None),
-        }
+    pub fn with_options(dir: PathBuf, demo_passphrase: Option<String>, options: VaultOptions) -> Session {
+        Session { dir, demo_passphrase, options, store: Mutex::new(None) }
     }
 
     fn guard(&self) -> MutexGuard<'_, Option<CaseStore>> {
@@ -83,17 +72,11 @@ impl Session {
 
     /// Run `f` on the open store; `locked` when the vault is not open (the
     /// idle timer may have locked it while the UI still showed a screen).
-    pub fn with_store<R>(
-        &self,
-        f: impl FnOnce(&mut CaseStore) -> Result<R, UiError>,
-    ) -> Result<R, UiError> {
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut CaseStore) -> Result<R, UiError>) -> Result<R, UiError> {
         let mut guard = self.guard();
         match guard.as_mut() {
             Some(store) => f(store),
-            None => Err(UiError::new(
-                "locked",
-                "the vault is locked; unlock it again",
-            )),
+            None => Err(UiError::new("locked", "the vault is locked; unlock it again")),
         }
     }
 
@@ -135,18 +118,12 @@ impl Session {
         if self.dir.join(fieldcase::vault::IDENTITY_FILE).exists() {
             return Err(UiError::new(
                 "vault_exists",
-                format!(
-                    "{} already holds a vault; unlock it instead",
-                    self.dir.display()
-                ),
+                format!("{} already holds a vault; unlock it instead", self.dir.display()),
             ));
         }
         let name = new.user_name.trim();
         if name.is_empty() {
-            return Err(UiError::new(
-                "name_required",
-                "give the name of the person using this device",
-            ));
+            return Err(UiError::new("name_required", "give the name of the person using this device"));
         }
         if new.passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(UiError::new(
@@ -157,38 +134,21 @@ impl Session {
         let role: Role = new
             .role
             .parse()
-            .map_err(|e: fieldcase::model::event::UnknownRole| {
-                UiError::new("unknown_role", e.to_string())
-            })?;
-        let escrow = new
-            .escrow
-            .map(|e| e.trim().to_string())
-            .filter(|e| !e.is_empty());
+            .map_err(|e: fieldcase::model::event::UnknownRole| UiError::new("unknown_role", e.to_string()))?;
+        let escrow = new.escrow.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
         if let Some(e) = &escrow {
             // The vault checks the recipient too; this gives the UI its own code.
             if !e.starts_with("age1") {
-                return Err(UiError::new(
-                    "bad_escrow",
-                    "the escrow recipient is an age public key starting with age1",
-                ));
+                return Err(UiError::new("bad_escrow", "the escrow recipient is an age public key starting with age1"));
             }
         }
-        let opts = InitOptions {
-            name: name.to_string(),
-            role: role.as_str().to_string(),
-            escrow,
-        };
+        let opts = InitOptions { name: name.to_string(), role: role.as_str().to_string(), escrow };
         let passphrase = SecretString::from(new.passphrase);
         let mut guard = self.guard();
         if let Some(open) = guard.take() {
             open.lock()?;
         }
-        let store = guard.insert(CaseStore::init_with(
-            &self.dir,
-            &passphrase,
-            opts,
-            &self.options,
-        )?);
+        let store = guard.insert(CaseStore::init_with(&self.dir, &passphrase, opts, &self.options)?);
         Session::unlocked_info(store)
     }
 
@@ -217,9 +177,7 @@ impl Session {
         }
         let role: Role = role
             .parse()
-            .map_err(|e: fieldcase::model::event::UnknownRole| {
-                UiError::new("unknown_role", e.to_string())
-            })?;
+            .map_err(|e: fieldcase::model::event::UnknownRole| UiError::new("unknown_role", e.to_string()))?;
         self.with_store(|s| {
             s.set_actor(user, role);
             Ok(())
@@ -252,16 +210,9 @@ mod tests {
     /// A fresh vault with one case, made with a cheap scrypt work factor.
     fn vault() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions {
-            scrypt_log_n: Some(10),
-            ..VaultOptions::default()
-        };
-        let opts = InitOptions {
-            name: "Test laptop".into(),
-            ..InitOptions::default()
-        };
-        let mut store = CaseStore::init_with(tmp.path(), &SecretString::from(PASS), opts, &options)
-            .expect("init");
+        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+        let opts = InitOptions { name: "Test laptop".into(), ..InitOptions::default() };
+        let mut store = CaseStore::init_with(tmp.path(), &SecretString::from(PASS), opts, &options).expect("init");
         store.create_case("uasc", "Agadez").expect("create case");
         store.lock().expect("lock");
         tmp
@@ -277,10 +228,7 @@ mod tests {
 
         let u = session.unlock(SecretString::from(PASS)).expect("unlock");
         assert_eq!(u.role, "caseworker");
-        assert_eq!(
-            (u.case_count, u.device_name.as_str(), u.escrow_on),
-            (1, "Test laptop", false)
-        );
+        assert_eq!((u.case_count, u.device_name.as_str(), u.escrow_on), (1, "Test laptop", false));
         assert!(session.info().unlocked);
         session.lock().expect("lock");
         assert!(!session.info().unlocked);
@@ -291,26 +239,19 @@ mod tests {
     fn wrong_passphrase_has_its_own_code_even_when_already_unlocked() {
         let tmp = vault();
         let session = Session::new(tmp.path().to_path_buf(), None);
-        let e = session
-            .unlock(SecretString::from("wrong".to_string()))
-            .expect_err("wrong passphrase");
+        let e = session.unlock(SecretString::from("wrong".to_string())).expect_err("wrong passphrase");
         assert_eq!(e.code, "wrong_passphrase");
         assert!(!session.info().unlocked);
 
         session.unlock(SecretString::from(PASS)).expect("unlock");
         // A reloaded window must not get in with any passphrase.
-        let e = session
-            .unlock(SecretString::from("wrong".to_string()))
-            .expect_err("wrong passphrase");
+        let e = session.unlock(SecretString::from("wrong".to_string())).expect_err("wrong passphrase");
         assert_eq!(e.code, "wrong_passphrase");
         assert!(!session.info().unlocked);
     }
 
     fn cheap() -> VaultOptions {
-        VaultOptions {
-            scrypt_log_n: Some(10),
-            ..VaultOptions::default()
-        }
+        VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() }
     }
 
     fn new_vault(passphrase: &str) -> NewVault {
@@ -327,51 +268,22 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("vault");
         let session = Session::with_options(dir.clone(), None, cheap());
-        assert_eq!(
-            session
-                .create(new_vault("short"))
-                .expect_err("short passphrase")
-                .code,
-            "weak_passphrase"
-        );
+        assert_eq!(session.create(new_vault("short")).expect_err("short passphrase").code, "weak_passphrase");
         let mut bad_escrow = new_vault(PASS);
         bad_escrow.escrow = Some("not-a-key".into());
-        assert_eq!(
-            session.create(bad_escrow).expect_err("bad escrow").code,
-            "bad_escrow"
-        );
+        assert_eq!(session.create(bad_escrow).expect_err("bad escrow").code, "bad_escrow");
         let mut bad_role = new_vault(PASS);
         bad_role.role = "boss".into();
-        assert_eq!(
-            session.create(bad_role).expect_err("bad role").code,
-            "unknown_role"
-        );
-        assert!(
-            !dir.join(fieldcase::vault::IDENTITY_FILE).exists(),
-            "refused attempts leave no vault behind"
-        );
+        assert_eq!(session.create(bad_role).expect_err("bad role").code, "unknown_role");
+        assert!(!dir.join(fieldcase::vault::IDENTITY_FILE).exists(), "refused attempts leave no vault behind");
 
         let u = session.create(new_vault(PASS)).expect("create");
-        assert_eq!(
-            (u.case_count, u.user_name.as_str(), u.role.as_str()),
-            (0, "Awa Diallo", "supervisor")
-        );
+        assert_eq!((u.case_count, u.user_name.as_str(), u.role.as_str()), (0, "Awa Diallo", "supervisor"));
         assert!(session.info().exists && session.info().unlocked);
-        assert_eq!(
-            session
-                .create(new_vault(PASS))
-                .expect_err("second vault")
-                .code,
-            "vault_exists"
-        );
+        assert_eq!(session.create(new_vault(PASS)).expect_err("second vault").code, "vault_exists");
         session.lock().expect("lock");
-        assert_eq!(
-            session.with_store(|_| Ok(())).expect_err("locked").code,
-            "locked"
-        );
-        session
-            .unlock(SecretString::from(PASS))
-            .expect("the new vault opens with its passphrase");
+        assert_eq!(session.with_store(|_| Ok(())).expect_err("locked").code, "locked");
+        session.unlock(SecretString::from(PASS)).expect("the new vault opens with its passphrase");
     }
 
     #[test]
@@ -379,33 +291,17 @@ mod tests {
         let tmp = vault();
         let session = Session::with_options(tmp.path().to_path_buf(), None, cheap());
         session.unlock(SecretString::from(PASS)).expect("unlock");
-        let a = session
-            .set_actor("Panel chair", "bid_panel")
-            .expect("switch");
+        let a = session.set_actor("Panel chair", "bid_panel").expect("switch");
         assert_eq!(
             (a.user.as_str(), a.role.as_str(), a.owner_role.as_str()),
             ("Panel chair", "bid_panel", "caseworker")
         );
-        assert_eq!(
-            session
-                .set_actor("x", "boss")
-                .expect_err("unknown role")
-                .code,
-            "unknown_role"
-        );
-        assert_eq!(
-            session
-                .set_actor("  ", "supervisor")
-                .expect_err("no name")
-                .code,
-            "name_required"
-        );
+        assert_eq!(session.set_actor("x", "boss").expect_err("unknown role").code, "unknown_role");
+        assert_eq!(session.set_actor("  ", "supervisor").expect_err("no name").code, "name_required");
         let case = session
             .with_store(|s| {
                 let id = s.list_cases()?[0].id;
-                s.add_note(id, serde_json::Map::new())
-                    .map_err(UiError::from)
-                    .map(|_| id)
+                s.add_note(id, serde_json::Map::new()).map_err(UiError::from).map(|_| id)
             })
             .expect_err("a panel member records no notes");
         assert_eq!(case.code, "rule_violated");
@@ -420,14 +316,9 @@ mod tests {
                 Ok(s.history(id)?)
             })
             .expect("note by the caseworker");
-        assert_eq!(
-            history.last().map(|h| h.author.as_str()),
-            Some("caseworker")
-        );
+        assert_eq!(history.last().map(|h| h.author.as_str()), Some("caseworker"));
         // Locking forgets the switch: the owner records after the next unlock.
-        session
-            .set_actor("Panel chair", "bid_panel")
-            .expect("switch");
+        session.set_actor("Panel chair", "bid_panel").expect("switch");
         session.lock().expect("lock");
         session.unlock(SecretString::from(PASS)).expect("unlock");
         assert_eq!(session.actor().expect("actor").role, "caseworker");
@@ -439,9 +330,7 @@ mod tests {
         let dir = tmp.path().join("nothing-here");
         let session = Session::new(dir.clone(), None);
         assert!(!session.info().exists);
-        let e = session
-            .unlock(SecretString::from(PASS))
-            .expect_err("no vault");
+        let e = session.unlock(SecretString::from(PASS)).expect_err("no vault");
         assert_eq!(e.code, "not_a_vault");
         assert!(!dir.join(fieldcase::vault::IDENTITY_FILE).exists());
     }

@@ -32,8 +32,9 @@ use uuid::Uuid;
 use crate::dto::LabelsDto;
 use crate::session::{Session, UiError};
 use crate::sync_dto::{
-    CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile, ImportOutcome, PreviewCase, PreviewConflict,
-    PreviewDuplicate, PreviewTransfer, SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
+    CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
+    ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, SentTransfer, SyncOverview,
+    SyncPlace, SyncProgress, WrittenFile,
 };
 
 /// Largest bundle the app reads into memory. The library enforces its own
@@ -151,7 +152,8 @@ fn absolute(path: &str) -> Result<PathBuf, UiError> {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
-    let meta = std::fs::metadata(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
     if !meta.is_file() {
         return Err(UiError::new("file_unreadable", format!("{} is not a file", path.display())));
     }
@@ -168,10 +170,7 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
 /// never carries the final name; an existing file is never replaced.
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
     if path.exists() {
-        return Err(UiError::new(
-            "file_exists",
-            format!("{} already exists; choose another name", path.display()),
-        ));
+        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", path.display())));
     }
     let parent = path
         .parent()
@@ -194,17 +193,10 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        let code = if e.kind() == std::io::ErrorKind::StorageFull {
-            "disk_full"
-        } else {
-            "file_unwritable"
-        };
+        let code = if e.kind() == std::io::ErrorKind::StorageFull { "disk_full" } else { "file_unwritable" };
         return Err(UiError::new(code, format!("cannot write {}: {e}", path.display())));
     }
-    Ok(WrittenFile {
-        path: path.display().to_string(),
-        bytes: bytes.len() as u64,
-    })
+    Ok(WrittenFile { path: path.display().to_string(), bytes: bytes.len() as u64 })
 }
 
 /// Folders where bundles are usually exchanged: mounted removable drives
@@ -226,20 +218,14 @@ pub fn places() -> Vec<SyncPlace> {
             }
             let s = d.display().to_string();
             if !out.iter().any(|p: &SyncPlace| p.path == s) {
-                out.push(SyncPlace {
-                    path: s,
-                    kind: "usb".into(),
-                });
+                out.push(SyncPlace { path: s, kind: "usb".into() });
             }
         }
     }
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_dir()) {
         for d in [home.join("Documents"), home.join("Downloads"), home.clone()] {
             if d.is_dir() {
-                out.push(SyncPlace {
-                    path: d.display().to_string(),
-                    kind: "home".into(),
-                });
+                out.push(SyncPlace { path: d.display().to_string(), kind: "home".into() });
             }
         }
     }
@@ -324,24 +310,19 @@ pub fn overview(store: &CaseStore) -> Result<SyncOverview, UiError> {
 }
 
 fn hex_key(store: &CaseStore) -> String {
-    store
-        .vault()
-        .verifying_key()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    store.vault().verifying_key().as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ------------------------------------------------------------------ export / import
 
 /// Device: write every event the office has not acknowledged to `out`.
-pub fn export_to_office(store: &mut CaseStore, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<WrittenFile, UiError> {
+pub fn export_to_office(
+    store: &mut CaseStore,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<WrittenFile, UiError> {
     if out.exists() {
-        return Err(UiError::new(
-            "file_exists",
-            format!("{} already exists; choose another name", out.display()),
-        ));
+        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
     }
     let bytes = sync::export_for_office(store, progress).map_err(sync_error)?;
     write_new_file(out, &bytes)
@@ -355,10 +336,7 @@ pub fn export_to_device(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
     if out.exists() {
-        return Err(UiError::new(
-            "file_exists",
-            format!("{} already exists; choose another name", out.display()),
-        ));
+        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
     }
     let bytes = sync::export_for_device(store, device, progress).map_err(sync_error)?;
     write_new_file(out, &bytes)
@@ -369,11 +347,8 @@ fn summary_index(store: &CaseStore) -> Result<HashMap<Uuid, CaseSummary>, UiErro
 }
 
 fn child_name(c: &CaseSummary) -> Option<String> {
-    let parts: Vec<&str> = [c.given_names.as_deref(), c.family_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let parts: Vec<&str> =
+        [c.given_names.as_deref(), c.family_name.as_deref()].into_iter().flatten().filter(|s| !s.is_empty()).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -388,19 +363,13 @@ fn preview_case(index: &HashMap<Uuid, CaseSummary>, id: Uuid) -> PreviewCase {
 
 fn form_labels(form: &str, field: &str) -> (Option<LabelsDto>, Option<LabelsDto>) {
     let def = forms::registry().get(form);
-    (
-        def.map(|d| LabelsDto::from(&d.title)),
-        def.and_then(|d| d.field_path(field)).map(|f| LabelsDto::from(&f.labels)),
-    )
+    (def.map(|d| LabelsDto::from(&d.title)), def.and_then(|d| d.field_path(field)).map(|f| LabelsDto::from(&f.labels)))
 }
 
 /// The report of an import (or preview) as the UI shows it.
 pub fn outcome(store: &CaseStore, path: &str, file_bytes: u64, r: &ImportReport) -> Result<ImportOutcome, UiError> {
     let index = summary_index(store)?;
-    let kind = serde_json::to_value(r.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = serde_json::to_value(r.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(ImportOutcome {
         path: path.to_string(),
@@ -467,7 +436,12 @@ pub fn preview_import(
 }
 
 /// Import a bundle, all or nothing.
-pub fn apply_import(store: &mut CaseStore, path: &str, bytes: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<ImportOutcome, UiError> {
+pub fn apply_import(
+    store: &mut CaseStore,
+    path: &str,
+    bytes: &[u8],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportOutcome, UiError> {
     let report = sync::import_bundle(store, bytes, false, progress).map_err(import_error)?;
     outcome(store, path, bytes.len() as u64, &report)
 }
@@ -484,7 +458,8 @@ pub fn write_enrollment_request(store: &CaseStore, out: &Path) -> Result<Written
 /// Office: read and check a request file before approving it.
 pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestView, UiError> {
     let bytes = read_limited(path, MAX_REQUEST_FILE)?;
-    let req = sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
+    let req =
+        sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
     let already = sync::exchange::roster(store)?.is_some_and(|r| r.roster.device(req.device_id).is_some());
     Ok(EnrollmentRequestView {
         path: path.display().to_string(),
@@ -506,14 +481,9 @@ pub fn approve(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: fieldcase::model::event::UnknownRole| bad_input(e.to_string()))?;
+    let role: Role = role.parse().map_err(|e: fieldcase::model::event::UnknownRole| bad_input(e.to_string()))?;
     if out.exists() {
-        return Err(UiError::new(
-            "file_exists",
-            format!("{} already exists; choose another name", out.display()),
-        ));
+        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
     }
     let bytes = read_limited(request, MAX_REQUEST_FILE)?;
     let bundle = sync::approve_enrollment(store, &bytes, role, progress).map_err(sync_error)?;
@@ -595,10 +565,7 @@ pub fn conflicts(store: &CaseStore) -> Result<Vec<ConflictEntry>, UiError> {
         }
     }
     out.sort_by(|a, b| {
-        b.protected
-            .cmp(&a.protected)
-            .then(a.case_number.cmp(&b.case_number))
-            .then(a.field.cmp(&b.field))
+        b.protected.cmp(&a.protected).then(a.case_number.cmp(&b.case_number)).then(a.field.cmp(&b.field))
     });
     Ok(out)
 }
@@ -606,7 +573,14 @@ pub fn conflicts(store: &CaseStore) -> Result<Vec<ConflictEntry>, UiError> {
 /// Settle a conflict with the value of one of its heads (`event`). Taking the
 /// value from the head here, not from the UI, means the choice can only be
 /// one of the values really in conflict.
-pub fn resolve(store: &mut CaseStore, case: Uuid, form: &str, item: Option<Uuid>, field: &str, event: Uuid) -> Result<(), UiError> {
+pub fn resolve(
+    store: &mut CaseStore,
+    case: Uuid,
+    form: &str,
+    item: Option<Uuid>,
+    field: &str,
+    event: Uuid,
+) -> Result<(), UiError> {
     let detail = store.case_detail(case)?;
     let f = detail
         .fields
@@ -630,12 +604,7 @@ pub fn case_choices(store: &CaseStore) -> Result<Vec<CaseChoice>, UiError> {
     Ok(store
         .list_cases()?
         .into_iter()
-        .map(|c| CaseChoice {
-            id: c.id.to_string(),
-            name: child_name(&c),
-            case_number: c.case_number,
-            stage: c.stage,
-        })
+        .map(|c| CaseChoice { id: c.id.to_string(), name: child_name(&c), case_number: c.case_number, stage: c.stage })
         .collect())
 }
 
@@ -649,12 +618,10 @@ pub fn transfer_out(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
     if out.exists() {
-        return Err(UiError::new(
-            "file_exists",
-            format!("{} already exists; choose another name", out.display()),
-        ));
+        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
     }
-    let bytes = transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress).map_err(transfer_error)?;
+    let bytes =
+        transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress).map_err(transfer_error)?;
     write_new_file(out, &bytes)
 }
 
@@ -700,7 +667,8 @@ pub fn duplicates(store: &CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
 
 /// Merge case `duplicate` into case `into` (a `case.merged` event; nothing is deleted).
 pub fn merge_cases(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<(), UiError> {
-    fieldcase::search::merge::merge(store, duplicate, into).map_err(|e| UiError::new("merge_refused", e.to_string()))?;
+    fieldcase::search::merge::merge(store, duplicate, into)
+        .map_err(|e| UiError::new("merge_refused", e.to_string()))?;
     Ok(())
 }
 
@@ -735,7 +703,11 @@ pub async fn sync_find_files(kind: String, extra: Option<String>) -> Result<Vec<
 
 /// Device: export a bundle for the office to `path`.
 #[tauri::command]
-pub async fn sync_export(session: State<'_, Session>, path: String, progress: Channel<SyncProgress>) -> Result<WrittenFile, UiError> {
+pub async fn sync_export(
+    session: State<'_, Session>,
+    path: String,
+    progress: Channel<SyncProgress>,
+) -> Result<WrittenFile, UiError> {
     let out = absolute(&path)?;
     session.with_store(|s| export_to_office(s, &out, &mut reporter(&progress)))
 }
@@ -767,9 +739,8 @@ pub async fn sync_apply_import(
     path: String,
     progress: Channel<SyncProgress>,
 ) -> Result<ImportOutcome, UiError> {
-    let bytes = pending
-        .take(&path)
-        .ok_or_else(|| UiError::new("no_preview", "preview the bundle before importing it"))?;
+    let bytes =
+        pending.take(&path).ok_or_else(|| UiError::new("no_preview", "preview the bundle before importing it"))?;
     session.with_store(|s| apply_import(s, &path, &bytes, &mut reporter(&progress)))
 }
 
@@ -908,15 +879,8 @@ mod tests {
     }
 
     fn make(dir: &Path, name: &str, role: &str) -> CaseStore {
-        let options = VaultOptions {
-            scrypt_log_n: Some(10),
-            ..VaultOptions::default()
-        };
-        let opts = InitOptions {
-            name: name.into(),
-            role: role.into(),
-            escrow: None,
-        };
+        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+        let opts = InitOptions { name: name.into(), role: role.into(), escrow: None };
         CaseStore::init_with(dir, &pass(), opts, &options).expect("init")
     }
 
@@ -962,13 +926,8 @@ mod tests {
         let mut a = make(&t.path().join("a"), "amina", "caseworker");
         enroll_by_files(&mut o, &mut a, t.path());
         let c = a.create_case("uasc", "Agadez").unwrap();
-        a.save_form(
-            c,
-            "registration_bia",
-            None,
-            values(json!({"given_names": "Mariama", "family_name": "Bah"})),
-        )
-        .unwrap();
+        a.save_form(c, "registration_bia", None, values(json!({"given_names": "Mariama", "family_name": "Bah"})))
+            .unwrap();
 
         let out = t.path().join("up.fcb");
         let mut seen = Vec::new();
@@ -982,10 +941,7 @@ mod tests {
         let bytes = std::fs::read(&out).unwrap();
         let p = preview_import(&mut o, &path, &bytes, &mut quiet()).expect("preview");
         assert!(p.dry_run && !p.replay);
-        assert_eq!(
-            (p.kind.as_str(), p.sender_name.as_str(), p.new_cases.len()),
-            ("device_to_office", "amina", 1)
-        );
+        assert_eq!((p.kind.as_str(), p.sender_name.as_str(), p.new_cases.len()), ("device_to_office", "amina", 1));
         assert!(p.new_events >= 2, "{p:?}");
         assert_eq!(o.case_count().unwrap(), 0, "preview changed the vault");
 
@@ -1013,22 +969,15 @@ mod tests {
         enroll_by_files(&mut o, &mut a, t.path());
         enroll_by_files(&mut o, &mut b, t.path());
         let c = a.create_case("uasc", "Agadez").unwrap();
-        a.save_form(
-            c,
-            "registration_bia",
-            None,
-            values(json!({"given_names": "Mariama", "risk_level": "medium"})),
-        )
-        .unwrap();
+        a.save_form(c, "registration_bia", None, values(json!({"given_names": "Mariama", "risk_level": "medium"})))
+            .unwrap();
         let up = sync::export_for_office(&mut a, &mut quiet()).unwrap();
         sync::import_bundle(&mut o, &up, false, &mut quiet()).unwrap();
         o.assign(c, "bakary").unwrap();
         let down = sync::export_for_device(&mut o, b.vault().device().device_id, &mut quiet()).unwrap();
         sync::import_bundle(&mut b, &down, false, &mut quiet()).unwrap();
-        a.save_form(c, "registration_bia", None, values(json!({"risk_level": "low"})))
-            .unwrap();
-        b.save_form(c, "registration_bia", None, values(json!({"risk_level": "high"})))
-            .unwrap();
+        a.save_form(c, "registration_bia", None, values(json!({"risk_level": "low"}))).unwrap();
+        b.save_form(c, "registration_bia", None, values(json!({"risk_level": "high"}))).unwrap();
         for d in [&mut a, &mut b] {
             let up = sync::export_for_office(d, &mut quiet()).unwrap();
             let report = sync::import_bundle(&mut o, &up, false, &mut quiet()).unwrap();
@@ -1040,45 +989,22 @@ mod tests {
         let risk = list.iter().find(|x| x.field == "risk_level").expect("risk level conflict listed");
         assert!(risk.protected && risk.shown_json.is_none(), "{risk:?}");
         assert_eq!(risk.child_name.as_deref(), Some("Mariama"));
-        let mut who: Vec<(&str, Option<&str>, &str)> = risk
-            .heads
-            .iter()
-            .map(|h| (h.author.as_str(), h.device_name.as_deref(), h.value_json.as_str()))
-            .collect();
+        let mut who: Vec<(&str, Option<&str>, &str)> =
+            risk.heads.iter().map(|h| (h.author.as_str(), h.device_name.as_deref(), h.value_json.as_str())).collect();
         who.sort();
-        assert_eq!(
-            who,
-            vec![("amina", Some("amina"), "\"low\""), ("bakary", Some("bakary"), "\"high\"")]
-        );
-        assert!(
-            risk.heads.iter().all(|h| h.value_labels.is_some()),
-            "risk levels are options with labels"
-        );
+        assert_eq!(who, vec![("amina", Some("amina"), "\"low\""), ("bakary", Some("bakary"), "\"high\"")]);
+        assert!(risk.heads.iter().all(|h| h.value_labels.is_some()), "risk levels are options with labels");
 
         // Only one of the values in conflict can be chosen.
         let (case, item) = (Uuid::parse_str(&risk.case_id).unwrap(), None);
         let e = resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::nil()).unwrap_err();
         assert_eq!(e.code, "conflict_changed");
         let high = risk.heads.iter().find(|h| h.value_json == "\"high\"").unwrap();
-        resolve(
-            &mut o,
-            case,
-            "registration_bia",
-            item,
-            "risk_level",
-            Uuid::parse_str(&high.event).unwrap(),
-        )
-        .expect("resolve");
-        assert!(
-            conflicts(&o).unwrap().iter().all(|x| x.field != "risk_level"),
-            "resolved conflict still listed"
-        );
+        resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::parse_str(&high.event).unwrap())
+            .expect("resolve");
+        assert!(conflicts(&o).unwrap().iter().all(|x| x.field != "risk_level"), "resolved conflict still listed");
         let detail = o.case_detail(case).unwrap();
-        let f = detail
-            .fields
-            .iter()
-            .find(|f| f.form == "registration_bia" && f.field == "risk_level")
-            .unwrap();
+        let f = detail.fields.iter().find(|f| f.form == "registration_bia" && f.field == "risk_level").unwrap();
         assert_eq!(f.value, Some(json!("high")));
     }
 
@@ -1102,10 +1028,7 @@ mod tests {
         assert_eq!(e.code, "bundle_wrong_recipient", "{e:?}");
         assert_eq!(o.case_count().unwrap(), 0);
         // Office-only and device-only operations say which they need.
-        assert_eq!(
-            write_enrollment_request(&o, &t.path().join("r.json")).unwrap_err().code,
-            "is_office"
-        );
+        assert_eq!(write_enrollment_request(&o, &t.path().join("r.json")).unwrap_err().code, "is_office");
         assert_eq!(devices(&other).unwrap().len(), 0);
     }
 

@@ -283,11 +283,7 @@ pub fn verify(conn: &Connection, case: Uuid) -> Result<usize, AuditError> {
         }
     }
     if stored.len() > expected.len() {
-        return Err(AuditError::Broken {
-            case,
-            seq: expected.len() as u64,
-            reason: "entry without an event".into(),
-        });
+        return Err(AuditError::Broken { case, seq: expected.len() as u64, reason: "entry without an event".into() });
     }
     Ok(expected.len())
 }

@@ -76,11 +76,9 @@ mod tests {
 
     #[test]
     fn keys_are_sorted_at_every_depth_and_whitespace_dropped() {
-        let a: Value = serde_json::from_str(r#"{ "b": 1, "a": {"z": [1, 2, {"y": null, "x": true}], "c": "é\n"} }"#).unwrap();
-        assert_eq!(
-            to_canonical_string(&a),
-            r#"{"a":{"c":"é\n","z":[1,2,{"x":true,"y":null}]},"b":1}"#
-        );
+        let a: Value =
+            serde_json::from_str(r#"{ "b": 1, "a": {"z": [1, 2, {"y": null, "x": true}], "c": "é\n"} }"#).unwrap();
+        assert_eq!(to_canonical_string(&a), r#"{"a":{"c":"é\n","z":[1,2,{"x":true,"y":null}]},"b":1}"#);
     }
 
     #[test]

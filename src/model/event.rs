@@ -249,8 +249,7 @@ impl Event {
             .decode(self.sig.as_bytes())
             .map_err(|_| SignatureError::Encoding)?;
         let bytes: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Encoding)?;
-        key.verify(&self.signing_bytes(), &Signature::from_bytes(&bytes))
-            .map_err(|_| SignatureError::Mismatch)
+        key.verify(&self.signing_bytes(), &Signature::from_bytes(&bytes)).map_err(|_| SignatureError::Mismatch)
     }
 
     /// SHA-256 over the signing bytes followed by the signature: changes when

@@ -50,11 +50,7 @@ impl HlcClock {
     /// observed so far.
     pub fn now(&mut self) -> Hlc {
         let pt = self.physical_millis();
-        self.last = if pt > self.last.millis {
-            Hlc { millis: pt, counter: 0 }
-        } else {
-            bump(self.last)
-        };
+        self.last = if pt > self.last.millis { Hlc { millis: pt, counter: 0 } } else { bump(self.last) };
         self.last
     }
 

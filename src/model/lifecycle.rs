@@ -116,10 +116,7 @@ impl Stage {
 
     /// Whether the case is still open (not closed, transferred out or merged).
     pub fn is_open(self) -> bool {
-        !matches!(
-            self,
-            Stage::Closed | Stage::TransferredOut | Stage::Duplicate
-        )
+        !matches!(self, Stage::Closed | Stage::TransferredOut | Stage::Duplicate)
     }
 
     /// Whether the case accepts no new form data, notes, visits or referrals
@@ -175,9 +172,7 @@ impl CaseFacts {
     /// The current value of `form.field`, if it holds something (null, empty
     /// strings, empty lists and empty objects count as nothing).
     pub fn value(&self, form: &str, field: &str) -> Option<&Value> {
-        self.values
-            .get(&format!("{form}.{field}"))
-            .filter(|v| present(v))
+        self.values.get(&format!("{form}.{field}")).filter(|v| present(v))
     }
 
     /// The current value of `form.field` as a string.
@@ -197,11 +192,7 @@ impl CaseFacts {
 
     /// The date the case last entered `stage`.
     pub fn last_entered(&self, stage: Stage) -> Option<NaiveDate> {
-        self.stage_dates
-            .iter()
-            .rev()
-            .find(|(s, _)| *s == stage)
-            .map(|(_, d)| *d)
+        self.stage_dates.iter().rev().find(|(s, _)| *s == stage).map(|(_, d)| *d)
     }
 
     /// Whether the case is a unaccompanied or separated child.
@@ -223,10 +214,7 @@ pub struct RuleViolation {
 impl RuleViolation {
     /// A violation of `rule`.
     pub fn new(rule: &str, message: impl Into<String>) -> RuleViolation {
-        RuleViolation {
-            rule: rule.to_string(),
-            message: message.into(),
-        }
+        RuleViolation { rule: rule.to_string(), message: message.into() }
     }
 }
 
@@ -333,41 +321,11 @@ const REWORK: &[Stage] = &[
 /// The allowed transitions of DOMAIN.md §2.2 (with the role of §1 that makes
 /// each). Checked in order; the first whose from/to match decides.
 pub static TRANSITIONS: &[Transition] = &[
-    t(
-        Stage::Identified,
-        Stage::Registered,
-        CW_SV,
-        "registration saved",
-        guard_registered,
-    ),
-    t(
-        Stage::Registered,
-        Stage::BiaInProgress,
-        CW_SV,
-        "caseworker opens the BIA",
-        guard_none,
-    ),
-    t(
-        Stage::BiaInProgress,
-        Stage::BiaCompleted,
-        SV,
-        "supervisor signs the BIA",
-        guard_bia_completed,
-    ),
-    t(
-        Stage::BiaCompleted,
-        Stage::Tracing,
-        CW_SV,
-        "tracing opened",
-        guard_tracing_opened,
-    ),
-    t(
-        Stage::BiaCompleted,
-        Stage::BidPending,
-        SV,
-        "direct referral to the BID panel",
-        guard_direct_bid,
-    ),
+    t(Stage::Identified, Stage::Registered, CW_SV, "registration saved", guard_registered),
+    t(Stage::Registered, Stage::BiaInProgress, CW_SV, "caseworker opens the BIA", guard_none),
+    t(Stage::BiaInProgress, Stage::BiaCompleted, SV, "supervisor signs the BIA", guard_bia_completed),
+    t(Stage::BiaCompleted, Stage::Tracing, CW_SV, "tracing opened", guard_tracing_opened),
+    t(Stage::BiaCompleted, Stage::BidPending, SV, "direct referral to the BID panel", guard_direct_bid),
     t(
         Stage::BiaCompleted,
         Stage::SolutionInProgress,
@@ -375,34 +333,10 @@ pub static TRANSITIONS: &[Transition] = &[
         "solution without BID (family/accompanied case)",
         guard_solution_without_bid,
     ),
-    t(
-        Stage::Tracing,
-        Stage::FamilyAssessment,
-        CW_SV,
-        "family member located",
-        guard_family_located,
-    ),
-    t(
-        Stage::Tracing,
-        Stage::BidPending,
-        SV,
-        "tracing unsuccessful or unsafe",
-        guard_tracing_outcome,
-    ),
-    t(
-        Stage::FamilyAssessment,
-        Stage::Verification,
-        CW_SV,
-        "family assessment recorded",
-        guard_assessment_recorded,
-    ),
-    t(
-        Stage::Verification,
-        Stage::BidPending,
-        SV,
-        "verification outcome recorded",
-        guard_verification_outcome,
-    ),
+    t(Stage::Tracing, Stage::FamilyAssessment, CW_SV, "family member located", guard_family_located),
+    t(Stage::Tracing, Stage::BidPending, SV, "tracing unsuccessful or unsafe", guard_tracing_outcome),
+    t(Stage::FamilyAssessment, Stage::Verification, CW_SV, "family assessment recorded", guard_assessment_recorded),
+    t(Stage::Verification, Stage::BidPending, SV, "verification outcome recorded", guard_verification_outcome),
     t(
         Stage::Verification,
         Stage::SolutionInProgress,
@@ -410,48 +344,12 @@ pub static TRANSITIONS: &[Transition] = &[
         "same-country reunification with a verified parent/caregiver",
         guard_same_country_reunification,
     ),
-    t(
-        Stage::BidPending,
-        Stage::BidDecided,
-        PANEL,
-        "panel decision recorded",
-        guard_bid_decided,
-    ),
-    t(
-        Stage::BidPending,
-        Stage::ClosurePending,
-        PANEL,
-        "panel decision case_closed",
-        guard_bid_case_closed,
-    ),
-    t(
-        Stage::BidDecided,
-        Stage::SolutionInProgress,
-        SV,
-        "supervisor launches implementation",
-        guard_implementation,
-    ),
-    t(
-        Stage::BidDecided,
-        Stage::BidPending,
-        PANEL_SV,
-        "panel reopens or new facts",
-        guard_bid_reopened,
-    ),
-    t(
-        Stage::SolutionInProgress,
-        Stage::Reintegration,
-        CW_SV,
-        "arrival/reunification/placement",
-        guard_reintegration,
-    ),
-    t(
-        Stage::Reintegration,
-        Stage::FollowUp,
-        SV,
-        "reintegration plan approved",
-        guard_plan_approved,
-    ),
+    t(Stage::BidPending, Stage::BidDecided, PANEL, "panel decision recorded", guard_bid_decided),
+    t(Stage::BidPending, Stage::ClosurePending, PANEL, "panel decision case_closed", guard_bid_case_closed),
+    t(Stage::BidDecided, Stage::SolutionInProgress, SV, "supervisor launches implementation", guard_implementation),
+    t(Stage::BidDecided, Stage::BidPending, PANEL_SV, "panel reopens or new facts", guard_bid_reopened),
+    t(Stage::SolutionInProgress, Stage::Reintegration, CW_SV, "arrival/reunification/placement", guard_reintegration),
+    t(Stage::Reintegration, Stage::FollowUp, SV, "reintegration plan approved", guard_plan_approved),
     Transition {
         from: FromStage::Exactly(Stage::SuspendedLostContact),
         to: ToStage::Previous,
@@ -473,13 +371,7 @@ pub static TRANSITIONS: &[Transition] = &[
         trigger: "closure requested",
         guard: guard_closure_requested,
     },
-    t(
-        Stage::ClosurePending,
-        Stage::Closed,
-        SV,
-        "supervisor approves closure",
-        guard_closure_approved,
-    ),
+    t(Stage::ClosurePending, Stage::Closed, SV, "supervisor approves closure", guard_closure_approved),
     Transition {
         from: FromStage::Exactly(Stage::ClosurePending),
         to: ToStage::Previous,
@@ -508,13 +400,7 @@ pub static TRANSITIONS: &[Transition] = &[
         trigger: "data manager splits a wrongly merged case",
         guard: guard_none,
     },
-    t(
-        Stage::Closed,
-        Stage::Reopened,
-        SV,
-        "new concern or breakdown",
-        guard_reason,
-    ),
+    t(Stage::Closed, Stage::Reopened, SV, "new concern or breakdown", guard_reason),
     Transition {
         from: FromStage::Exactly(Stage::Reopened),
         to: ToStage::OneOf(REWORK),
@@ -524,37 +410,20 @@ pub static TRANSITIONS: &[Transition] = &[
     },
 ];
 
-const fn t(
-    from: Stage,
-    to: Stage,
-    roles: &'static [Role],
-    trigger: &'static str,
-    guard: Guard,
-) -> Transition {
-    Transition {
-        from: FromStage::Exactly(from),
-        to: ToStage::Exactly(to),
-        roles,
-        trigger,
-        guard,
-    }
+const fn t(from: Stage, to: Stage, roles: &'static [Role], trigger: &'static str, guard: Guard) -> Transition {
+    Transition { from: FromStage::Exactly(from), to: ToStage::Exactly(to), roles, trigger, guard }
 }
 
 /// The transition that would take a case from `facts.stage` to `to`, if the
 /// table has one (roles and guards not yet checked).
 pub fn transition_for(facts: &CaseFacts, to: Stage) -> Option<&'static Transition> {
-    TRANSITIONS
-        .iter()
-        .find(|tr| tr.matches_from(facts.stage) && tr.matches_to(facts, to))
+    TRANSITIONS.iter().find(|tr| tr.matches_from(facts.stage) && tr.matches_to(facts, to))
 }
 
 /// Every stage the table allows from the case's current stage (for screens:
 /// which buttons to show), whatever the role and guards.
 pub fn next_stages(facts: &CaseFacts) -> Vec<Stage> {
-    Stage::ALL
-        .into_iter()
-        .filter(|s| *s != facts.stage && transition_for(facts, *s).is_some())
-        .collect()
+    Stage::ALL.into_iter().filter(|s| *s != facts.stage && transition_for(facts, *s).is_some()).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -566,65 +435,34 @@ pub fn next_stages(facts: &CaseFacts) -> Vec<Stage> {
 pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>> {
     let mut out = Vec::new();
     if event.role == Role::Viewer {
-        out.push(RuleViolation::new(
-            "role",
-            "a reporting viewer records nothing",
-        ));
+        out.push(RuleViolation::new("role", "a reporting viewer records nothing"));
         return Err(out);
     }
     match event.kind {
         EventKind::CaseRegistered => {}
         EventKind::StatusChanged => check_status(facts, event, &mut out),
-        EventKind::FormSaved
-        | EventKind::NoteAdded
-        | EventKind::VisitRecorded
-        | EventKind::ReferralMade => check_form_data(facts, event, &mut out),
+        EventKind::FormSaved | EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
+            check_form_data(facts, event, &mut out)
+        }
         EventKind::AttachmentAdded => {
             closed_guard(facts, "add an attachment", &mut out);
-            require_action(
-                event.role,
-                Action::RecordCaseData,
-                "add an attachment",
-                &mut out,
-            );
+            require_action(event.role, Action::RecordCaseData, "add an attachment", &mut out);
         }
         EventKind::CaseAssigned => {
-            let to = event
-                .payload
-                .get("caseworker")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let to = event.payload.get("caseworker").and_then(Value::as_str).unwrap_or_default();
             let self_assign = to == event.author;
             if !(roles::may(event.role, Action::AssignAny)
                 || (self_assign && roles::may(event.role, Action::AssignSelf)))
             {
-                out.push(RuleViolation::new(
-                    "role",
-                    format!("a {} may not assign a case to someone else", event.role),
-                ));
+                out.push(RuleViolation::new("role", format!("a {} may not assign a case to someone else", event.role)));
             }
         }
         EventKind::ConflictResolved => {
-            require_action(
-                event.role,
-                Action::ResolveConflict,
-                "resolve a conflict",
-                &mut out,
-            );
+            require_action(event.role, Action::ResolveConflict, "resolve a conflict", &mut out);
         }
-        EventKind::CaseMerged => require_action(
-            event.role,
-            Action::MergeDuplicates,
-            "merge duplicate cases",
-            &mut out,
-        ),
+        EventKind::CaseMerged => require_action(event.role, Action::MergeDuplicates, "merge duplicate cases", &mut out),
         EventKind::CaseSplit => {
-            require_action(
-                event.role,
-                Action::MergeDuplicates,
-                "split a merged case",
-                &mut out,
-            );
+            require_action(event.role, Action::MergeDuplicates, "split a merged case", &mut out);
             if facts.stage != Stage::Duplicate {
                 out.push(RuleViolation::new(
                     "transition",
@@ -638,14 +476,12 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         }
         EventKind::CaseErased => {
             require_action(event.role, Action::Erase, "erase a case", &mut out);
-            let second = event
-                .payload
-                .get("second_approver")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .unwrap_or("");
+            let second = event.payload.get("second_approver").and_then(Value::as_str).map(str::trim).unwrap_or("");
             if second.is_empty() || second == event.author {
-                out.push(RuleViolation::new("erasure", "erasure needs a second approver other than the data manager (payload.second_approver)"));
+                out.push(RuleViolation::new(
+                    "erasure",
+                    "erasure needs a second approver other than the data manager (payload.second_approver)",
+                ));
             }
         }
     }
@@ -658,10 +494,7 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
 
 fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViolation>) {
     if !roles::may(role, action) {
-        out.push(RuleViolation::new(
-            "role",
-            format!("a {role} may not {what}"),
-        ));
+        out.push(RuleViolation::new("role", format!("a {role} may not {what}")));
     }
 }
 
@@ -669,10 +502,7 @@ fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
     if facts.stage.is_read_only() {
         out.push(RuleViolation::new(
             "closed",
-            format!(
-                "the case is {}: it accepts no new data ({what}) until it is reopened",
-                facts.stage
-            ),
+            format!("the case is {}: it accepts no new data ({what}) until it is reopened", facts.stage),
         ));
     }
 }
@@ -688,41 +518,22 @@ fn event_date(e: &Event) -> NaiveDate {
 // ---------------------------------------------------------------------------
 
 fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
-    let to_name = e
-        .payload
-        .get("to")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let to_name = e.payload.get("to").and_then(Value::as_str).unwrap_or_default();
     let Some(to) = Stage::parse(to_name) else {
-        out.push(RuleViolation::new(
-            "transition",
-            format!("unknown stage {to_name:?}"),
-        ));
+        out.push(RuleViolation::new("transition", format!("unknown stage {to_name:?}")));
         return;
     };
     if to == facts.stage {
-        out.push(RuleViolation::new(
-            "transition",
-            format!("the case is already {to}"),
-        ));
+        out.push(RuleViolation::new("transition", format!("the case is already {to}")));
         return;
     }
     let Some(tr) = transition_for(facts, to) else {
-        out.push(RuleViolation::new(
-            "transition",
-            format!("a case cannot move from {} to {to}", facts.stage),
-        ));
+        out.push(RuleViolation::new("transition", format!("a case cannot move from {} to {to}", facts.stage)));
         return;
     };
     if !tr.roles.contains(&e.role) {
-        let who = tr
-            .roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let rule = if to == Stage::Closed
-            || matches!(tr.to, ToStage::Previous) && facts.stage == Stage::ClosurePending
+        let who = tr.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ");
+        let rule = if to == Stage::Closed || matches!(tr.to, ToStage::Previous) && facts.stage == Stage::ClosurePending
         {
             "R11"
         } else {
@@ -730,21 +541,14 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         };
         out.push(RuleViolation::new(
             rule,
-            format!(
-                "moving {} → {to} ({}) is for a {who}, not a {}",
-                facts.stage, tr.trigger, e.role
-            ),
+            format!("moving {} → {to} ({}) is for a {who}, not a {}", facts.stage, tr.trigger, e.role),
         ));
     }
     out.extend((tr.guard)(facts, e, to));
 }
 
 fn reason_of(e: &Event) -> &str {
-    e.payload
-        .get("reason")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .unwrap_or("")
+    e.payload.get("reason").and_then(Value::as_str).map(str::trim).unwrap_or("")
 }
 
 fn guard_none(_: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
@@ -753,10 +557,7 @@ fn guard_none(_: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 
 fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     if reason_of(e).is_empty() {
-        vec![RuleViolation::new(
-            "transition",
-            format!("moving to {to} needs a reason"),
-        )]
+        vec![RuleViolation::new("transition", format!("moving to {to} needs a reason"))]
     } else {
         Vec::new()
     }
@@ -764,27 +565,15 @@ fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
 
 fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let named = f.value("registration_bia", "given_names").is_some()
-        || f.value("registration_bia", "family_name").is_some();
-    if !named
-        || f.value("registration_bia", "sex").is_none()
-        || f.value("registration_bia", "age_years").is_none()
-    {
-        v.push(RuleViolation::new(
-            "registration",
-            "registration needs the identity minimum: a name, sex and age",
-        ));
+    let named =
+        f.value("registration_bia", "given_names").is_some() || f.value("registration_bia", "family_name").is_some();
+    if !named || f.value("registration_bia", "sex").is_none() || f.value("registration_bia", "age_years").is_none() {
+        v.push(RuleViolation::new("registration", "registration needs the identity minimum: a name, sex and age"));
     }
     match f.str_value("registration_bia", "legitimate_basis") {
-        None => v.push(RuleViolation::new(
-            "R4",
-            "registration needs a recorded legitimate basis",
-        )),
+        None => v.push(RuleViolation::new("R4", "registration needs a recorded legitimate basis")),
         Some("consent") if f.value("registration_bia", "consent").is_none() => {
-            v.push(RuleViolation::new(
-                "R4",
-                "the legitimate basis is consent but no consent/assent is recorded",
-            ))
+            v.push(RuleViolation::new("R4", "the legitimate basis is consent but no consent/assent is recorded"))
         }
         Some(_) => {}
     }
@@ -793,19 +582,17 @@ fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 
 /// R2: child's views (with whether heard alone) or the reason they were not obtained.
 fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
-    if f.value("registration_bia", "views_not_obtained_reason")
-        .is_some()
-    {
+    if f.value("registration_bia", "views_not_obtained_reason").is_some() {
         return None;
     }
     if f.value("registration_bia", "child_views").is_none() {
-        return Some(RuleViolation::new("R2", "the child's views (or the reason they could not be obtained) are not recorded in the BIA"));
-    }
-    if f.bool_value("registration_bia", "heard_alone").is_none() {
         return Some(RuleViolation::new(
             "R2",
-            "the BIA does not say whether the child was heard alone",
+            "the child's views (or the reason they could not be obtained) are not recorded in the BIA",
         ));
+    }
+    if f.bool_value("registration_bia", "heard_alone").is_none() {
+        return Some(RuleViolation::new("R2", "the BIA does not say whether the child was heard alone"));
     }
     None
 }
@@ -813,43 +600,25 @@ fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
 fn guard_bia_completed(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.value("registration_bia", "risk_level").is_none() {
-        v.push(RuleViolation::new(
-            "R5",
-            "the risk level must be set to complete the BIA",
-        ));
+        v.push(RuleViolation::new("R5", "the risk level must be set to complete the BIA"));
     }
     v.extend(child_views_bia(f));
     if f.value("registration_bia", "protection_concerns").is_none() {
-        v.push(RuleViolation::new(
-            "bia",
-            "protection concerns are not recorded",
-        ));
+        v.push(RuleViolation::new("bia", "protection concerns are not recorded"));
     }
     if f.bool_value("registration_bia", "bid_required").is_none() {
-        v.push(RuleViolation::new(
-            "bia",
-            "whether a formal BID is required is not answered",
-        ));
+        v.push(RuleViolation::new("bia", "whether a formal BID is required is not answered"));
     }
     if f.str_value("registration_bia", "bia_approval_status") != Some("approved")
         || f.value("registration_bia", "bia_approval").is_none()
     {
-        v.push(RuleViolation::new(
-            "bia",
-            "the supervisor's BIA approval is not recorded",
-        ));
+        v.push(RuleViolation::new("bia", "the supervisor's BIA approval is not recorded"));
     }
     v
 }
 
 const UNSAFE: &[&str] = &["unsafe_family_implicated", "unsafe_other"];
-const LOCATED: &[&str] = &[
-    "family_located",
-    "verification_pending",
-    "verified",
-    "verification_failed",
-    "reunified",
-];
+const LOCATED: &[&str] = &["family_located", "verification_pending", "verified", "verification_failed", "reunified"];
 
 fn item_str<'a>(item: &'a Value, field: &str) -> Option<&'a str> {
     item.get(field).and_then(Value::as_str)
@@ -860,21 +629,12 @@ fn tracing_blockers(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     match f.str_value("registration_bia", "wants_tracing") {
         Some("yes") => {}
-        Some(_) => v.push(RuleViolation::new(
-            "R8",
-            "the child has not agreed to tracing",
-        )),
-        None => v.push(RuleViolation::new(
-            "R8",
-            "the child's wish about tracing is not recorded",
-        )),
+        Some(_) => v.push(RuleViolation::new("R8", "the child has not agreed to tracing")),
+        None => v.push(RuleViolation::new("R8", "the child's wish about tracing is not recorded")),
     }
     for item in f.items("family_tracing") {
         if item_str(item, "tracing_safety_check").is_some_and(|s| UNSAFE.contains(&s)) {
-            v.push(RuleViolation::new(
-                "R8",
-                "tracing could endanger the child or family (safety check is unsafe)",
-            ));
+            v.push(RuleViolation::new("R8", "tracing could endanger the child or family (safety check is unsafe)"));
             break;
         }
     }
@@ -899,10 +659,7 @@ fn guard_tracing_opened(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation
 fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.bool_value("registration_bia", "bid_required") != Some(true) {
-        v.push(RuleViolation::new(
-            "transition",
-            "a direct BID referral needs bid_required = yes in the BIA",
-        ));
+        v.push(RuleViolation::new("transition", "a direct BID referral needs bid_required = yes in the BIA"));
     }
     v.extend(submission_ready(f));
     v
@@ -910,10 +667,7 @@ fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 
 fn submission_ready(f: &CaseFacts) -> Option<RuleViolation> {
     if f.value("bid", "submission_report").is_none() {
-        Some(RuleViolation::new(
-            "transition",
-            "the BID submission report is not written",
-        ))
+        Some(RuleViolation::new("transition", "the BID submission report is not written"))
     } else {
         None
     }
@@ -928,10 +682,7 @@ fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleVio
         ));
     }
     if f.bool_value("registration_bia", "bid_required") != Some(false) {
-        v.push(RuleViolation::new(
-            "transition",
-            "going to a solution without BID needs bid_required = no in the BIA",
-        ));
+        v.push(RuleViolation::new("transition", "going to a solution without BID needs bid_required = no in the BIA"));
     }
     let plan = "reintegration_family";
     if f.value(plan, "plan_date").is_none() || f.value(plan, "risk_mitigation").is_none() {
@@ -951,10 +702,7 @@ fn guard_family_located(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation
     if located {
         Vec::new()
     } else {
-        vec![RuleViolation::new(
-            "transition",
-            "no relative is recorded as located",
-        )]
+        vec![RuleViolation::new("transition", "no relative is recorded as located")]
     }
 }
 
@@ -962,66 +710,38 @@ fn guard_tracing_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolatio
     let mut v = Vec::new();
     let outcome = f.items("family_tracing").iter().any(|i| {
         item_str(i, "tracing_status").is_some_and(|s| {
-            matches!(
-                s,
-                "unsuccessful_closed"
-                    | "on_hold_safety"
-                    | "on_hold_child_objects"
-                    | "verification_failed"
-            )
+            matches!(s, "unsuccessful_closed" | "on_hold_safety" | "on_hold_child_objects" | "verification_failed")
         })
     });
     if !outcome {
-        v.push(RuleViolation::new(
-            "transition",
-            "the tracing outcome (unsuccessful or unsafe) is not recorded",
-        ));
+        v.push(RuleViolation::new("transition", "the tracing outcome (unsuccessful or unsafe) is not recorded"));
     }
     v.extend(submission_ready(f));
     v
 }
 
 fn guard_assessment_recorded(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
-    let done = f.items("family_tracing").iter().any(|i| {
-        ["willingness", "capacity", "tracing_safety_check"]
-            .iter()
-            .all(|k| i.get(*k).is_some_and(present))
-    });
+    let done = f
+        .items("family_tracing")
+        .iter()
+        .any(|i| ["willingness", "capacity", "tracing_safety_check"].iter().all(|k| i.get(*k).is_some_and(present)));
     if done {
         Vec::new()
     } else {
-        vec![RuleViolation::new(
-            "transition",
-            "no family assessment with willingness, capacity and safety is recorded",
-        )]
+        vec![RuleViolation::new("transition", "no family assessment with willingness, capacity and safety is recorded")]
     }
 }
 
 /// R2 for verification: the child's wish about reunification in a verification record.
 fn verification_views(f: &CaseFacts) -> Option<RuleViolation> {
-    let heard = f
-        .items("verification")
-        .iter()
-        .any(|i| i.get("child_wishes_reunification").is_some_and(present));
-    (!heard).then(|| {
-        RuleViolation::new(
-            "R2",
-            "the child's wishes are not recorded in the verification",
-        )
-    })
+    let heard = f.items("verification").iter().any(|i| i.get("child_wishes_reunification").is_some_and(present));
+    (!heard).then(|| RuleViolation::new("R2", "the child's wishes are not recorded in the verification"))
 }
 
 fn guard_verification_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    if !f
-        .items("verification")
-        .iter()
-        .any(|i| i.get("verification_outcome").is_some_and(present))
-    {
-        v.push(RuleViolation::new(
-            "transition",
-            "no verification outcome is recorded",
-        ));
+    if !f.items("verification").iter().any(|i| i.get("verification_outcome").is_some_and(present)) {
+        v.push(RuleViolation::new("transition", "no verification outcome is recorded"));
     }
     v.extend(verification_views(f));
     v.extend(submission_ready(f));
@@ -1040,10 +760,7 @@ fn guard_same_country_reunification(f: &CaseFacts, e: &Event, _: Stage) -> Vec<R
     let mut v = Vec::new();
     let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
     if !verified_relative(f) && !spontaneous {
-        v.push(RuleViolation::new(
-            "R7",
-            "no relative is verified: reunification must wait for verification",
-        ));
+        v.push(RuleViolation::new("R7", "no relative is verified: reunification must wait for verification"));
     }
     v.extend(verification_views(f));
     if f.is_uasc() && f.str_value("registration_bia", "child_status") != Some("separated") {
@@ -1058,9 +775,7 @@ fn guard_same_country_reunification(f: &CaseFacts, e: &Event, _: Stage) -> Vec<R
 }
 
 fn voting_present(f: &CaseFacts, decision: &Map<String, Value>) -> Vec<Value> {
-    let members = decision
-        .get("panel_members")
-        .or_else(|| f.value("bid", "panel_members"));
+    let members = decision.get("panel_members").or_else(|| f.value("bid", "panel_members"));
     members
         .and_then(Value::as_array)
         .map(|a| {
@@ -1076,80 +791,47 @@ fn voting_present(f: &CaseFacts, decision: &Map<String, Value>) -> Vec<Value> {
 }
 
 fn person_name(v: &Value) -> Option<&str> {
-    v.get("name")
-        .and_then(Value::as_str)
-        .or_else(|| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    v.get("name").and_then(Value::as_str).or_else(|| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// R9 (+R2 for BID) on the decision as it will be after `new` is written.
 fn bid_decision_rules(f: &CaseFacts, new: &Map<String, Value>) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let get = |k: &str| {
-        new.get(k)
-            .filter(|x| present(x))
-            .or_else(|| f.value("bid", k))
-    };
+    let get = |k: &str| new.get(k).filter(|x| present(x)).or_else(|| f.value("bid", k));
     let voters = voting_present(f, new);
     if voters.len() < 3 {
         v.push(RuleViolation::new(
             "R9",
-            format!(
-                "the panel has {} voting members present; a BID decision needs at least 3",
-                voters.len()
-            ),
+            format!("the panel has {} voting members present; a BID decision needs at least 3", voters.len()),
         ));
     }
-    let caseworker = f
-        .value("registration_bia", "caseworker")
-        .and_then(person_name);
+    let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
     if let Some(cw) = caseworker {
-        if voters
-            .iter()
-            .any(|m| m.get("member").and_then(person_name) == Some(cw))
-        {
-            v.push(RuleViolation::new(
-                "R9",
-                format!("{cw} wrote the submission and may not vote on it"),
-            ));
+        if voters.iter().any(|m| m.get("member").and_then(person_name) == Some(cw)) {
+            v.push(RuleViolation::new("R9", format!("{cw} wrote the submission and may not vote on it")));
         }
     }
     if get("decision_reasons").is_none() {
-        v.push(RuleViolation::new(
-            "R9",
-            "the decision needs its full reasons",
-        ));
+        v.push(RuleViolation::new("R9", "the decision needs its full reasons"));
     }
     if let Some(dissent) = get("dissent").and_then(Value::as_array) {
-        if dissent.iter().any(|d| {
-            d.get("member").and_then(person_name).is_none()
-                || !d.get("reasons").is_some_and(present)
-        }) {
-            v.push(RuleViolation::new(
-                "R9",
-                "each dissent must name the member and give reasons",
-            ));
+        if dissent
+            .iter()
+            .any(|d| d.get("member").and_then(person_name).is_none() || !d.get("reasons").is_some_and(present))
+        {
+            v.push(RuleViolation::new("R9", "each dissent must name the member and give reasons"));
         }
     }
     let decision = get("panel_decision").and_then(Value::as_str);
-    if matches!(
-        decision,
-        Some("approves_recommendation" | "not_approved_alternative")
-    ) && get("decided_solution").is_none()
+    if matches!(decision, Some("approves_recommendation" | "not_approved_alternative"))
+        && get("decided_solution").is_none()
     {
         v.push(RuleViolation::new("bid", "the decided solution is missing"));
     }
-    let heard = get("child_interview").is_some()
-        && (get("criteria_views").is_some() || get("child_heard_alone").is_some());
-    if !heard
-        && f.value("registration_bia", "views_not_obtained_reason")
-            .is_none()
-    {
-        v.push(RuleViolation::new(
-            "R2",
-            "the child's BID interview and views are not recorded",
-        ));
+    let heard =
+        get("child_interview").is_some() && (get("criteria_views").is_some() || get("child_heard_alone").is_some());
+    if !heard && f.value("registration_bia", "views_not_obtained_reason").is_none() {
+        v.push(RuleViolation::new("R2", "the child's BID interview and views are not recorded"));
     }
     v
 }
@@ -1158,18 +840,13 @@ fn guard_bid_decided(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     match f.str_value("bid", "panel_decision") {
         Some("approves_recommendation" | "not_approved_alternative") => {}
-        Some("deferred") => v.push(RuleViolation::new(
-            "transition",
-            "a deferred decision keeps the case in bid_pending",
-        )),
-        Some(other) => v.push(RuleViolation::new(
-            "transition",
-            format!("panel decision {other} does not decide the case"),
-        )),
-        None => v.push(RuleViolation::new(
-            "transition",
-            "no panel decision is recorded",
-        )),
+        Some("deferred") => {
+            v.push(RuleViolation::new("transition", "a deferred decision keeps the case in bid_pending"))
+        }
+        Some(other) => {
+            v.push(RuleViolation::new("transition", format!("panel decision {other} does not decide the case")))
+        }
+        None => v.push(RuleViolation::new("transition", "no panel decision is recorded")),
     }
     v.extend(bid_decision_rules(f, &Map::new()));
     v
@@ -1196,22 +873,15 @@ fn solution(f: &CaseFacts) -> Option<&str> {
     f.str_value("bid", "decided_solution")
 }
 
-const REUNIFYING: &[&str] = &[
-    "return_reintegration",
-    "reunification_host_country",
-    "third_country_family_reunification",
-];
+const REUNIFYING: &[&str] =
+    &["return_reintegration", "reunification_host_country", "third_country_family_reunification"];
 
 fn is_trafficked(f: &CaseFacts) -> bool {
     let concerns = f
         .value("registration_bia", "protection_concerns")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|c| c == "trafficking"));
-    concerns
-        || matches!(
-            f.str_value("registration_bia", "legal_status"),
-            Some("vot_presumed" | "vot_identified")
-        )
+    concerns || matches!(f.str_value("registration_bia", "legal_status"), Some("vot_presumed" | "vot_identified"))
 }
 
 /// R1 (a)–(f): every missing safeguard before the return of a UASC, each
@@ -1219,16 +889,12 @@ fn is_trafficked(f: &CaseFacts) -> bool {
 pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     // (a) BID decided, approving return, by the panel.
-    let decided = matches!(
-        f.str_value("bid", "panel_decision"),
-        Some("approves_recommendation" | "not_approved_alternative")
-    ) && solution(f) == Some("return_reintegration")
-        && f.last_entered(Stage::BidDecided).is_some();
+    let decided =
+        matches!(f.str_value("bid", "panel_decision"), Some("approves_recommendation" | "not_approved_alternative"))
+            && solution(f) == Some("return_reintegration")
+            && f.last_entered(Stage::BidDecided).is_some();
     if !decided {
-        v.push(RuleViolation::new(
-            "R1a",
-            "no BID decision approving the return is recorded",
-        ));
+        v.push(RuleViolation::new("R1a", "no BID decision approving the return is recorded"));
     }
     // (b) Legal guardian identified and notified (date and means).
     let guardian = f.bool_value("registration_bia", "guardian_appointed") == Some(true)
@@ -1236,33 +902,28 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
     if !guardian {
         v.push(RuleViolation::new("R1b", "no legal guardian is identified"));
     }
-    let notified = f
-        .value("bid", "pre_return_checklist")
-        .and_then(Value::as_array)
-        .is_some_and(|list| {
-            list.iter().any(|i| {
-                i.get("item").and_then(Value::as_str) == Some("b_guardian_notified")
-                    && i.get("done").and_then(Value::as_bool) == Some(true)
-                    && i.get("date").is_some_and(present)
-                    && i.get("evidence").is_some_and(present)
-            })
-        });
+    let notified = f.value("bid", "pre_return_checklist").and_then(Value::as_array).is_some_and(|list| {
+        list.iter().any(|i| {
+            i.get("item").and_then(Value::as_str) == Some("b_guardian_notified")
+                && i.get("done").and_then(Value::as_bool) == Some(true)
+                && i.get("date").is_some_and(present)
+                && i.get("evidence").is_some_and(present)
+        })
+    });
     if !notified {
-        v.push(RuleViolation::new("R1b", "the legal guardian has not been notified of the return (date and means in the pre-return checklist)"));
+        v.push(RuleViolation::new(
+            "R1b",
+            "the legal guardian has not been notified of the return (date and means in the pre-return checklist)",
+        ));
     }
     // (c) Family traced, relationship verified, willing and able.
-    let traced = f
-        .items("family_tracing")
-        .iter()
-        .find(|i| item_str(i, "tracing_status").is_some_and(|s| LOCATED.contains(&s)));
+    let traced =
+        f.items("family_tracing").iter().find(|i| item_str(i, "tracing_status").is_some_and(|s| LOCATED.contains(&s)));
     match traced {
         None => v.push(RuleViolation::new("R1c", "the family has not been traced")),
         Some(item) => {
             if !verified_relative(f) {
-                v.push(RuleViolation::new(
-                    "R1c",
-                    "the family relationship is not verified",
-                ));
+                v.push(RuleViolation::new("R1c", "the family relationship is not verified"));
             }
             if item_str(item, "willingness") != Some("yes") {
                 v.push(RuleViolation::new(
@@ -1270,13 +931,8 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
                     "the family's willingness to care for the child is not recorded as yes",
                 ));
             }
-            if !item_str(item, "capacity")
-                .is_some_and(|c| matches!(c, "adequate" | "adequate_with_support"))
-            {
-                v.push(RuleViolation::new(
-                    "R1c",
-                    "the family's capacity to care is not assessed as adequate",
-                ));
+            if !item_str(item, "capacity").is_some_and(|c| matches!(c, "adequate" | "adequate_with_support")) {
+                v.push(RuleViolation::new("R1c", "the family's capacity to care is not assessed as adequate"));
             }
         }
     }
@@ -1286,34 +942,17 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
             || item_str(i, "assessment_recommendation") == Some("do_not_reunify")
     });
     if f.value("reintegration_uasc", "risk_mitigation").is_none() {
-        v.push(RuleViolation::new(
-            "R1d",
-            "no risk/safety assessment of the return location is recorded",
-        ));
+        v.push(RuleViolation::new("R1d", "no risk/safety assessment of the return location is recorded"));
     } else if blocking {
-        v.push(RuleViolation::new(
-            "R1d",
-            "the risk assessment finds the return unsafe",
-        ));
+        v.push(RuleViolation::new("R1d", "the risk assessment finds the return unsafe"));
     }
     // (e) Child's views; a trafficked child has wished or freely agreed to return.
-    if f.value("registration_bia", "child_views").is_none()
-        && f.value("bid", "criteria_views").is_none()
-    {
-        v.push(RuleViolation::new(
-            "R1e",
-            "the child's views on the return are not recorded",
-        ));
+    if f.value("registration_bia", "child_views").is_none() && f.value("bid", "criteria_views").is_none() {
+        v.push(RuleViolation::new("R1e", "the child's views on the return are not recorded"));
     }
     if is_trafficked(f) {
-        let agrees = f
-            .items("verification")
-            .iter()
-            .any(|i| item_str(i, "child_wishes_reunification") == Some("yes"))
-            || matches!(
-                f.str_value("registration_bia", "wants_reunification"),
-                Some("yes_asap" | "yes_later")
-            );
+        let agrees = f.items("verification").iter().any(|i| item_str(i, "child_wishes_reunification") == Some("yes"))
+            || matches!(f.str_value("registration_bia", "wants_reunification"), Some("yes_asap" | "yes_later"));
         if !agrees {
             v.push(RuleViolation::new(
                 "R1e",
@@ -1323,18 +962,10 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
     }
     // (f) Receiving child-protection actor named, reintegration plan drafted.
     if f.value("reintegration_uasc", "receiving_actor").is_none() {
-        v.push(RuleViolation::new(
-            "R1f",
-            "no receiving child-protection actor in the country of origin is named",
-        ));
+        v.push(RuleViolation::new("R1f", "no receiving child-protection actor in the country of origin is named"));
     }
-    if f.value("reintegration_uasc", "plan_date").is_none()
-        || f.value("reintegration_uasc", "actions").is_none()
-    {
-        v.push(RuleViolation::new(
-            "R1f",
-            "no reintegration plan is drafted",
-        ));
+    if f.value("reintegration_uasc", "plan_date").is_none() || f.value("reintegration_uasc", "actions").is_none() {
+        v.push(RuleViolation::new("R1f", "no reintegration plan is drafted"));
     }
     v
 }
@@ -1350,21 +981,14 @@ fn return_of_uasc(f: &CaseFacts) -> bool {
 fn reunification_verified(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
     let reunifying = f.is_uasc() && solution(f).is_none_or(|s| REUNIFYING.contains(&s));
     let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
-    (reunifying && !spontaneous && !verified_relative(f)).then(|| {
-        RuleViolation::new(
-            "R7",
-            "no reunification before verification: no relative is verified",
-        )
-    })
+    (reunifying && !spontaneous && !verified_relative(f))
+        .then(|| RuleViolation::new("R7", "no reunification before verification: no relative is verified"))
 }
 
 fn guard_implementation(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if solution(f).is_none() {
-        v.push(RuleViolation::new(
-            "transition",
-            "the BID has no decided solution to implement",
-        ));
+        v.push(RuleViolation::new("transition", "the BID has no decided solution to implement"));
     }
     if return_of_uasc(f) {
         v.extend(return_safeguards(f));
@@ -1375,16 +999,9 @@ fn guard_implementation(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation
 
 fn guard_reintegration(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let plan = if f.is_uasc() {
-        "reintegration_uasc"
-    } else {
-        "reintegration_family"
-    };
+    let plan = if f.is_uasc() { "reintegration_uasc" } else { "reintegration_family" };
     if f.value(plan, "plan_date").is_none() {
-        v.push(RuleViolation::new(
-            "transition",
-            format!("no reintegration plan ({plan}) is drafted"),
-        ));
+        v.push(RuleViolation::new("transition", format!("no reintegration plan ({plan}) is drafted")));
     }
     // Entering reintegration records the arrival/return date: R1 again.
     if return_of_uasc(f) {
@@ -1395,27 +1012,16 @@ fn guard_reintegration(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation>
 }
 
 fn guard_plan_approved(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
-    let plan = if f.is_uasc() {
-        "reintegration_uasc"
-    } else {
-        "reintegration_family"
-    };
-    let approved = f
-        .value(plan, "signatures")
-        .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter().any(|s| {
-                s.get("signatory").and_then(Value::as_str) == Some("supervisor")
-                    && s.get("signature").is_some_and(present)
-            })
-        });
+    let plan = if f.is_uasc() { "reintegration_uasc" } else { "reintegration_family" };
+    let approved = f.value(plan, "signatures").and_then(Value::as_array).is_some_and(|a| {
+        a.iter().any(|s| {
+            s.get("signatory").and_then(Value::as_str) == Some("supervisor") && s.get("signature").is_some_and(present)
+        })
+    });
     if approved {
         Vec::new()
     } else {
-        vec![RuleViolation::new(
-            "transition",
-            "the reintegration plan has no supervisor signature",
-        )]
+        vec![RuleViolation::new("transition", "the reintegration plan has no supervisor signature")]
     }
 }
 
@@ -1440,9 +1046,7 @@ pub fn months_between(from: NaiveDate, to: NaiveDate) -> i32 {
 }
 
 fn parse_date(v: &Value) -> Option<NaiveDate> {
-    let s = v
-        .as_str()
-        .or_else(|| v.get("date").and_then(Value::as_str))?;
+    let s = v.as_str().or_else(|| v.get("date").and_then(Value::as_str))?;
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
 
@@ -1451,33 +1055,24 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
     let mut v = Vec::new();
     let c = "closure_transfer";
     let Some(reason) = f.str_value(c, "closure_reason") else {
-        return vec![RuleViolation::new(
-            "R11",
-            "the closure reason is not recorded (closure form)",
-        )];
+        return vec![RuleViolation::new("R11", "the closure reason is not recorded (closure form)")];
     };
     if f.value(c, "closure_details").is_none() {
-        v.push(RuleViolation::new(
-            "R11",
-            "the closure details are not recorded",
-        ));
+        v.push(RuleViolation::new("R11", "the closure details are not recorded"));
     }
     let today = event_date(e);
     match reason {
         "turned_18" if f.value(c, "transition_plan").is_none() => {
-            v.push(RuleViolation::new(
-                "R11",
-                "closure as turned_18 needs a transition plan",
-            ));
+            v.push(RuleViolation::new("R11", "closure as turned_18 needs a transition plan"));
         }
         "lost_contact" => match f.value(c, "last_contact_date").and_then(parse_date) {
-            None => v.push(RuleViolation::new(
-                "R11",
-                "closure as lost_contact needs the date of last contact",
-            )),
+            None => v.push(RuleViolation::new("R11", "closure as lost_contact needs the date of last contact")),
             Some(last) => {
                 if months_between(last, today) < 3 {
-                    v.push(RuleViolation::new("R11", format!("closure as lost_contact needs 3 months without contact; last contact was {last}")));
+                    v.push(RuleViolation::new(
+                        "R11",
+                        format!("closure as lost_contact needs 3 months without contact; last contact was {last}"),
+                    ));
                 }
                 let attempts = f.items("follow_up_visit").len() + f.items("case_note").len();
                 if attempts == 0 {
@@ -1493,16 +1088,10 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
     // Closing within 6 months of reintegration needs an override reason.
     if let Some(t0) = f.last_entered(Stage::Reintegration) {
         if months_between(t0, today) < 6
-            && !matches!(
-                reason,
-                "death_of_child" | "opened_in_error" | "duplicate" | "transferred" | "lost_contact"
-            )
+            && !matches!(reason, "death_of_child" | "opened_in_error" | "duplicate" | "transferred" | "lost_contact")
             && f.value(c, "early_closure_override_reason").is_none()
         {
-            v.push(RuleViolation::new(
-                "R11",
-                "closing before 6 months of follow-up needs an override reason",
-            ));
+            v.push(RuleViolation::new("R11", "closing before 6 months of follow-up needs an override reason"));
         }
     }
     v
@@ -1511,16 +1100,10 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
 fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.value("closure_transfer", "closure_approval").is_none() {
-        v.push(RuleViolation::new(
-            "R11",
-            "the supervisor's closure approval is not recorded",
-        ));
+        v.push(RuleViolation::new("R11", "the supervisor's closure approval is not recorded"));
     }
     if f.value("closure_transfer", "closure_reason").is_none() {
-        v.push(RuleViolation::new(
-            "R11",
-            "the closure reason is not recorded",
-        ));
+        v.push(RuleViolation::new("R11", "the closure reason is not recorded"));
     }
     let _ = (e, to);
     v
@@ -1529,22 +1112,13 @@ fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolat
 fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.str_value("closure_transfer", "transfer_status") != Some("accepted") {
-        v.push(RuleViolation::new(
-            "R12",
-            "the receiving office has not accepted the transfer",
-        ));
+        v.push(RuleViolation::new("R12", "the receiving office has not accepted the transfer"));
     }
     if f.value("closure_transfer", "transfer_to").is_none() {
-        v.push(RuleViolation::new(
-            "R12",
-            "the receiving office is not named",
-        ));
+        v.push(RuleViolation::new("R12", "the receiving office is not named"));
     }
     if f.value("closure_transfer", "transfer_consent").is_none() {
-        v.push(RuleViolation::new(
-            "R4",
-            "no consent (or documented basis) covers the cross-border transfer",
-        ));
+        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
     }
     v
 }
@@ -1570,30 +1144,15 @@ pub const BID_DECISION_FIELDS: &[&str] = &[
 ];
 
 /// BID decision fields that R10 makes immutable once a decision is recorded.
-const BID_IMMUTABLE: &[&str] = &[
-    "panel_decision",
-    "decided_solution",
-    "decision_reasons",
-    "dissent",
-    "chair_signature",
-];
+const BID_IMMUTABLE: &[&str] =
+    &["panel_decision", "decided_solution", "decision_reasons", "dissent", "chair_signature"];
 
 /// Consent-record fields of the registration (R10: superseded, never edited).
-const CONSENT_FIELDS: &[&str] = &[
-    "consent",
-    "consent_source",
-    "consent_scopes",
-    "legitimate_basis",
-    "consent_withheld_info",
-];
+const CONSENT_FIELDS: &[&str] =
+    &["consent", "consent_source", "consent_scopes", "legitimate_basis", "consent_withheld_info"];
 
 /// Closure-record fields (R10).
-const CLOSURE_FIELDS: &[&str] = &[
-    "closure_reason",
-    "closure_approval",
-    "care_at_closure",
-    "permanent",
-];
+const CLOSURE_FIELDS: &[&str] = &["closure_reason", "closure_approval", "care_at_closure", "permanent"];
 
 /// Care-arrangement fields (R6).
 const CARE_FIELDS: &[(&str, &str)] = &[
@@ -1627,11 +1186,7 @@ const F5_MANDATORY: &[(&str, Option<&str>)] = &[
 fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let form = e.form.as_deref().unwrap_or_default();
     let empty = Map::new();
-    let values = e
-        .payload
-        .get("values")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let values = e.payload.get("values").and_then(Value::as_object).unwrap_or(&empty);
     let what = match e.kind {
         EventKind::NoteAdded => "add a note",
         EventKind::VisitRecorded => "record a visit",
@@ -1643,11 +1198,8 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
 
     // Role rules (DOMAIN.md §1).
     if form == "bid" {
-        let decision: Vec<&str> = values
-            .keys()
-            .map(String::as_str)
-            .filter(|k| BID_DECISION_FIELDS.contains(k))
-            .collect();
+        let decision: Vec<&str> =
+            values.keys().map(String::as_str).filter(|k| BID_DECISION_FIELDS.contains(k)).collect();
         // bid_id/version identify the record; both sides write them.
         let submission: Vec<&str> = values
             .keys()
@@ -1657,28 +1209,19 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         if !decision.is_empty() && !roles::may(role, Action::RecordBidDecision) {
             out.push(RuleViolation::new(
                 "role",
-                format!(
-                    "only the BID panel records a BID decision ({}); not a {role}",
-                    decision.join(", ")
-                ),
+                format!("only the BID panel records a BID decision ({}); not a {role}", decision.join(", ")),
             ));
         }
         if !submission.is_empty() && !roles::may(role, Action::RecordCaseData) {
             out.push(RuleViolation::new(
                 "role",
-                format!(
-                    "a {role} may not edit the BID submission ({})",
-                    submission.join(", ")
-                ),
+                format!("a {role} may not edit the BID submission ({})", submission.join(", ")),
             ));
         }
         if !decision.is_empty() && role == Role::BidPanel && f.stage != Stage::BidPending {
             out.push(RuleViolation::new(
                 "transition",
-                format!(
-                    "the panel decides cases in bid_pending; this case is {}",
-                    f.stage
-                ),
+                format!("the panel decides cases in bid_pending; this case is {}", f.stage),
             ));
         }
     } else if form == "closure_transfer" && role == Role::DataManager {
@@ -1691,29 +1234,17 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         if !other.is_empty() {
             out.push(RuleViolation::new(
                 "role",
-                format!(
-                    "a data manager may only record transfer fields, not {}",
-                    other.join(", ")
-                ),
+                format!("a data manager may only record transfer fields, not {}", other.join(", ")),
             ));
         }
     } else if !roles::may(role, Action::RecordCaseData) {
-        out.push(RuleViolation::new(
-            "role",
-            format!("a {role} may not record case data ({form})"),
-        ));
+        out.push(RuleViolation::new("role", format!("a {role} may not record case data ({form})")));
     }
     if form == "closure_transfer" {
         if values.contains_key("closure_approval") && !roles::may(role, Action::ApproveClosure) {
-            out.push(RuleViolation::new(
-                "R11",
-                format!("only a supervisor approves a closure; not a {role}"),
-            ));
+            out.push(RuleViolation::new("R11", format!("only a supervisor approves a closure; not a {role}")));
         }
-        if values
-            .get("transfer_status")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s != "requested")
+        if values.get("transfer_status").and_then(Value::as_str).is_some_and(|s| s != "requested")
             && !roles::may(role, Action::Transfer)
         {
             out.push(RuleViolation::new(
@@ -1724,15 +1255,9 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     if form == "registration_bia" {
         let approves = values.contains_key("bia_approval")
-            || values
-                .get("bia_approval_status")
-                .and_then(Value::as_str)
-                .is_some_and(|s| s != "pending");
+            || values.get("bia_approval_status").and_then(Value::as_str).is_some_and(|s| s != "pending");
         if approves && !roles::may(role, Action::ApproveBia) {
-            out.push(RuleViolation::new(
-                "role",
-                format!("only a supervisor signs off a BIA; not a {role}"),
-            ));
+            out.push(RuleViolation::new("role", format!("only a supervisor signs off a BIA; not a {role}")));
         }
         rule_r5(f, role, values, out);
         rule_r10_consent(f, values, out);
@@ -1743,9 +1268,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
                 v.as_array()
                     .map(|a| {
                         a.iter()
-                            .filter(|s| {
-                                s.get("signatory").and_then(Value::as_str) == Some("supervisor")
-                            })
+                            .filter(|s| s.get("signatory").and_then(Value::as_str) == Some("supervisor"))
                             .cloned()
                             .collect()
                     })
@@ -1753,22 +1276,14 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             };
             let old = f.value(form, "signatures").map(sv).unwrap_or_default();
             if sv(new) != old && !roles::may(role, Action::ApprovePlan) {
-                out.push(RuleViolation::new(
-                    "role",
-                    "only a supervisor signs a reintegration plan as supervisor",
-                ));
+                out.push(RuleViolation::new("role", "only a supervisor signs a reintegration plan as supervisor"));
             }
         }
     }
 
     // R6: detention is never a care arrangement.
     for (cf, field) in CARE_FIELDS {
-        if *cf == form
-            && values
-                .get(*field)
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.contains("detention"))
-        {
+        if *cf == form && values.get(*field).and_then(Value::as_str).is_some_and(|s| s.contains("detention")) {
             out.push(RuleViolation::new(
                 "R6",
                 "detention is never a care arrangement: record the protection concern deprived_of_liberty and act urgently",
@@ -1780,13 +1295,8 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     if form == "family_tracing" {
         rule_r8_item(f, e, values, out);
-        if values.get("tracing_status").and_then(Value::as_str) == Some("reunified")
-            && !verified_relative(f)
-        {
-            out.push(RuleViolation::new(
-                "R7",
-                "no reunification before verification: no relative is verified",
-            ));
+        if values.get("tracing_status").and_then(Value::as_str) == Some("reunified") && !verified_relative(f) {
+            out.push(RuleViolation::new("R7", "no reunification before verification: no relative is verified"));
         }
     }
     if form == "bid" {
@@ -1808,29 +1318,14 @@ fn rule_r5(f: &CaseFacts, role: Role, values: &Map<String, Value>, out: &mut Vec
     };
     let old = f.str_value("registration_bia", "risk_level");
     if role == Role::DataManager {
-        out.push(RuleViolation::new(
-            "role",
-            "a data manager does not change a risk level",
-        ));
+        out.push(RuleViolation::new("role", "a data manager does not change a risk level"));
     }
-    if old == Some("high")
-        && new.as_str() != Some("high")
-        && !roles::may(role, Action::LowerHighRisk)
-    {
-        out.push(RuleViolation::new(
-            "R5",
-            "lowering the risk level from high needs a supervisor",
-        ));
+    if old == Some("high") && new.as_str() != Some("high") && !roles::may(role, Action::LowerHighRisk) {
+        out.push(RuleViolation::new("R5", "lowering the risk level from high needs a supervisor"));
     }
-    if f.stage != Stage::Identified
-        && f.stage != Stage::Registered
-        && f.stage != Stage::BiaInProgress
-        && !present(new)
+    if f.stage != Stage::Identified && f.stage != Stage::Registered && f.stage != Stage::BiaInProgress && !present(new)
     {
-        out.push(RuleViolation::new(
-            "R5",
-            "the risk level cannot be cleared after the BIA is completed",
-        ));
+        out.push(RuleViolation::new("R5", "the risk level cannot be cleared after the BIA is completed"));
     }
 }
 
@@ -1846,11 +1341,7 @@ fn rule_r10_consent(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
     let changes: Vec<&str> = CONSENT_FIELDS
         .iter()
         .copied()
-        .filter(|k| {
-            values
-                .get(*k)
-                .is_some_and(|v| f.value("registration_bia", k) != Some(v))
-        })
+        .filter(|k| values.get(*k).is_some_and(|v| f.value("registration_bia", k) != Some(v)))
         .collect();
     if changes.is_empty() {
         return;
@@ -1878,18 +1369,11 @@ fn rule_r10_closure(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
     if f.stage != Stage::Closed {
         return;
     }
-    let touched: Vec<&str> = CLOSURE_FIELDS
-        .iter()
-        .copied()
-        .filter(|k| values.contains_key(*k))
-        .collect();
+    let touched: Vec<&str> = CLOSURE_FIELDS.iter().copied().filter(|k| values.contains_key(*k)).collect();
     if !touched.is_empty() {
         out.push(RuleViolation::new(
             "R10",
-            format!(
-                "a closure is never edited ({}): reopen the case and record a new closure",
-                touched.join(", ")
-            ),
+            format!("a closure is never edited ({}): reopen the case and record a new closure", touched.join(", ")),
         ));
     }
 }
@@ -1911,10 +1395,8 @@ fn rule_bid_decision(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<R
             .copied()
             .filter(|k| values.get(*k).is_some_and(|v| f.value("bid", k) != Some(v)))
             .collect();
-        let new_version = values
-            .get("version")
-            .filter(|v| present(v))
-            .is_some_and(|v| f.value("bid", "version") != Some(v));
+        let new_version =
+            values.get("version").filter(|v| present(v)).is_some_and(|v| f.value("bid", "version") != Some(v));
         if !changed.is_empty() && !new_version {
             out.push(RuleViolation::new(
                 "R10",
@@ -1932,10 +1414,7 @@ fn rule_bid_decision(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<R
 /// basis), and the referral names the consent it relies on.
 fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
     if !values.get("consent_for_referral").is_some_and(present) {
-        out.push(RuleViolation::new(
-            "R4",
-            "the referral does not record the consent covering it",
-        ));
+        out.push(RuleViolation::new("R4", "the referral does not record the consent covering it"));
     }
     let basis = f.str_value("registration_bia", "legitimate_basis");
     let scoped = f
@@ -1960,12 +1439,7 @@ fn existing_item<'a>(f: &'a CaseFacts, form: &str, e: &Event) -> Option<&'a Map<
         .find(|o| o.get("_item").and_then(Value::as_str) == Some(id.as_str()))
 }
 
-fn merged_item(
-    f: &CaseFacts,
-    form: &str,
-    e: &Event,
-    values: &Map<String, Value>,
-) -> Map<String, Value> {
+fn merged_item(f: &CaseFacts, form: &str, e: &Event, values: &Map<String, Value>) -> Map<String, Value> {
     let mut m = existing_item(f, form, e).cloned().unwrap_or_default();
     for (k, v) in values {
         m.insert(k.clone(), v.clone());
@@ -1975,36 +1449,19 @@ fn merged_item(
 
 /// R8 on one tracing record: no tracing action or active status while the
 /// child objects or tracing is unsafe.
-fn rule_r8_item(
-    f: &CaseFacts,
-    e: &Event,
-    values: &Map<String, Value>,
-    out: &mut Vec<RuleViolation>,
-) {
+fn rule_r8_item(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
     let item = merged_item(f, "family_tracing", e, values);
     let old = existing_item(f, "family_tracing", e);
-    let status = item
-        .get("tracing_status")
-        .and_then(Value::as_str)
-        .unwrap_or("not_started");
-    let active = matches!(
-        status,
-        "in_progress" | "family_located" | "verification_pending" | "verified" | "reunified"
-    );
+    let status = item.get("tracing_status").and_then(Value::as_str).unwrap_or("not_started");
+    let active = matches!(status, "in_progress" | "family_located" | "verification_pending" | "verified" | "reunified");
     let actions_added = values.get("tracing_actions").is_some_and(|new| {
-        let old_actions = old
-            .and_then(|o| o.get("tracing_actions"))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+        let old_actions = old.and_then(|o| o.get("tracing_actions")).and_then(Value::as_array).map_or(0, Vec::len);
         new.as_array().map_or(0, Vec::len) > old_actions
     });
     if !(active || actions_added) {
         return;
     }
-    let unsafe_check = item
-        .get("tracing_safety_check")
-        .and_then(Value::as_str)
-        .is_some_and(|s| UNSAFE.contains(&s));
+    let unsafe_check = item.get("tracing_safety_check").and_then(Value::as_str).is_some_and(|s| UNSAFE.contains(&s));
     let child_objects = f.str_value("registration_bia", "wants_tracing") == Some("no")
         || item.get("child_consents_contact").and_then(Value::as_bool) == Some(false);
     if status.starts_with("on_hold") || unsafe_check || child_objects {
@@ -2023,12 +1480,7 @@ fn rule_r8_item(
 }
 
 /// R6: a temporary-care placement passes only if every F5 mandatory item is true.
-fn rule_r6_placement(
-    f: &CaseFacts,
-    e: &Event,
-    values: &Map<String, Value>,
-    out: &mut Vec<RuleViolation>,
-) {
+fn rule_r6_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
     let item = merged_item(f, "temporary_care", e, values);
     let result = item.get("result").and_then(Value::as_str);
     if !matches!(result, Some("meets" | "meets_with_actions")) {
@@ -2047,10 +1499,7 @@ fn rule_r6_placement(
     if !failed.is_empty() {
         out.push(RuleViolation::new(
             "R6",
-            format!(
-                "the placement cannot pass: mandatory standards not met ({})",
-                failed.join(", ")
-            ),
+            format!("the placement cannot pass: mandatory standards not met ({})", failed.join(", ")),
         ));
     }
 }

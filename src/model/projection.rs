@@ -229,7 +229,8 @@ pub fn apply_entries(
 }
 
 /// Projection tables of layout 1 (before `field_heads` became a view).
-const LAYOUT_1_TABLES: &[&str] = &["cases", "field_values", "field_heads", "items", "conflicts", "stage_history", "audit"];
+const LAYOUT_1_TABLES: &[&str] =
+    &["cases", "field_values", "field_heads", "items", "conflicts", "stage_history", "audit"];
 
 /// Bring a layout 1 database (where `field_heads` is a table) to the current
 /// layout: drop the projection tables, create them anew and rebuild every
@@ -268,7 +269,12 @@ struct PendingCase {
 }
 
 /// Bring the projection of one case up to date with its new events.
-fn update_case(tx: &Transaction<'_>, case: Uuid, p: PendingCase, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+fn update_case(
+    tx: &Transaction<'_>,
+    case: Uuid,
+    p: PendingCase,
+    protected: ProtectedLookup,
+) -> Result<(), ApplyRejection> {
     let mut new = p.new;
     new.sort_by_key(Event::order_key);
     let first_new = new[0].order_key();
@@ -376,7 +382,10 @@ pub fn sync_put_entry(key: &str, value: &Value) -> Value {
 }
 
 fn apply_sync_put(tx: &Transaction<'_>, entry: &Value) -> Result<(), ApplyRejection> {
-    let key = entry.get("key").and_then(Value::as_str).ok_or_else(|| ApplyRejection::Malformed("sync entry without key".into()))?;
+    let key = entry
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApplyRejection::Malformed("sync entry without key".into()))?;
     let value = entry.get("value").ok_or_else(|| ApplyRejection::Malformed("sync entry without value".into()))?;
     tx.execute_batch(SYNC_STATE_SCHEMA)?;
     tx.execute(
@@ -389,13 +398,16 @@ fn apply_sync_put(tx: &Transaction<'_>, entry: &Value) -> Result<(), ApplyReject
 /// Every sync-state entry whose key starts with `prefix`, by key (empty when
 /// the vault never synced).
 pub fn sync_state(conn: &Connection, prefix: &str) -> rusqlite::Result<Vec<(String, Value)>> {
-    let exists: Option<i64> =
-        conn.query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sync_state'", [], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = conn
+        .query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sync_state'", [], |r| r.get(0))
+        .optional()?;
     if exists.is_none() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached("SELECT key, value FROM sync_state WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
-    let rows = stmt.query_map(params![prefix, prefix.len() as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT key, value FROM sync_state WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+    let rows =
+        stmt.query_map(params![prefix, prefix.len() as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (k, v) = row?;
@@ -485,9 +497,8 @@ fn stored_event_json_str(conn: &Connection, id: &str) -> rusqlite::Result<Option
 
 /// All events of a case in canonical order (hlc, device_id, id).
 pub fn case_events(conn: &Connection, case: Uuid) -> rusqlite::Result<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT json FROM events WHERE case_id = ?1 ORDER BY hlc_millis, hlc_counter, device_id, id",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT json FROM events WHERE case_id = ?1 ORDER BY hlc_millis, hlc_counter, device_id, id")?;
     let rows = stmt.query_map([case.to_string()], |r| r.get::<_, String>(0))?;
     parse_events(rows)
 }
@@ -513,12 +524,10 @@ fn parse_events(rows: impl Iterator<Item = rusqlite::Result<String>>) -> rusqlit
         let json = json?;
         // Only well-formed events are ever inserted (apply_entries parses
         // them first), so a parse failure here means the db was tampered with.
-        let value: Value = serde_json::from_str(&json).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?;
-        let event = Event::from_json(&value).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?;
+        let value: Value = serde_json::from_str(&json)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
+        let event = Event::from_json(&value)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
         events.push(event);
     }
     // SQLite compares the uuid strings bytewise, which for lowercase hyphenated
@@ -613,8 +622,7 @@ impl Register {
     /// The heads, oldest first. If a (forged) cycle of bases left no head,
     /// every write counts as a head so nothing is silently lost.
     pub fn heads(&self) -> Vec<&Write> {
-        let mut heads: Vec<&Write> =
-            self.writes.values().filter(|w| !self.superseded.contains(&w.event)).collect();
+        let mut heads: Vec<&Write> = self.writes.values().filter(|w| !self.superseded.contains(&w.event)).collect();
         if heads.is_empty() {
             heads = self.writes.values().collect();
         }
@@ -818,7 +826,11 @@ impl CaseState {
                 self.ensure_item(&form, item, e);
                 for field in ["blob", "name", "mime"] {
                     if let Some(v) = p.get(field) {
-                        self.write(e, RegisterKey { form: form.clone(), item: Some(item), field: field.into() }, v.clone());
+                        self.write(
+                            e,
+                            RegisterKey { form: form.clone(), item: Some(item), field: field.into() },
+                            v.clone(),
+                        );
                     }
                 }
             }
@@ -906,9 +918,9 @@ impl CaseState {
     /// Current values of one item as a JSON object (null values left out).
     pub fn item_values(&self, form: &str, item: Uuid) -> serde_json::Map<String, Value> {
         let mut out = serde_json::Map::new();
-        for (key, reg) in self.registers.range(
-            RegisterKey { form: form.into(), item: Some(item), field: String::new() }..,
-        ) {
+        for (key, reg) in
+            self.registers.range(RegisterKey { form: form.into(), item: Some(item), field: String::new() }..)
+        {
             if key.form != form || key.item != Some(item) {
                 break;
             }
@@ -948,21 +960,24 @@ fn millis(h: Hlc) -> i64 {
 /// changes only when a later event writes to it, items and stage changes
 /// they create come after the kept ones, and the case row is always
 /// rewritten.
-fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup, since: Option<&Since>) -> rusqlite::Result<()> {
+fn write_case(
+    tx: &Transaction<'_>,
+    st: &CaseState,
+    protected: ProtectedLookup,
+    since: Option<&Since>,
+) -> rusqlite::Result<()> {
     let case = st.case_id.to_string();
     let mut needs_review = false;
     let mut conflicts = 0i64;
     let is_new = |key: OrderKey| since.is_none_or(|s| key > s.key);
     {
-        let mut del_fv = tx.prepare_cached(
-            "DELETE FROM field_values WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
-        )?;
+        let mut del_fv = tx
+            .prepare_cached("DELETE FROM field_values WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4")?;
         let mut del_fh = tx.prepare_cached(
             "DELETE FROM conflict_heads WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
         )?;
-        let mut del_cf = tx.prepare_cached(
-            "DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
-        )?;
+        let mut del_cf =
+            tx.prepare_cached("DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4")?;
         let mut fv = tx.prepare_cached(
             "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -1083,9 +1098,8 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup, 
     }
     let Some(reg) = &st.registration else { return Ok(()) };
     let f1 = |field: &str| st.register("registration_bia", None, field);
-    let shown = |field: &str| {
-        f1(field).and_then(|r| r.resolve(protected("registration_bia", field)).0).map(|w| &w.value)
-    };
+    let shown =
+        |field: &str| f1(field).and_then(|r| r.resolve(protected("registration_bia", field)).0).map(|w| &w.value);
     let updated = st.updated.unwrap_or_default();
     if since.is_some() {
         tx.prepare_cached("DELETE FROM cases WHERE id = ?1")?.execute([&case])?;
@@ -1097,29 +1111,29 @@ fn write_case(tx: &Transaction<'_>, st: &CaseState, protected: ProtectedLookup, 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     )?
     .execute(params![
-            case,
-            reg.case_number,
-            reg.case_type,
-            reg.office,
-            st.stage.clone().unwrap_or_else(|| "identified".into()),
-            st.stage_before,
-            st.caseworker,
-            opt_str(shown("risk_level")),
-            opt_str(shown("given_names")),
-            opt_str(shown("family_name")),
-            opt_str(shown("sex")),
-            shown("age_years").filter(|v| !v.is_null()).map(to_canonical_string),
-            opt_str(shown("date_of_birth")),
-            needs_review as i64,
-            conflicts,
-            millis(st.created.unwrap_or_default()),
-            millis(updated),
-            updated.counter,
-            st.merged_into.map(|m| m.to_string()),
-            st.transferred_to,
-            st.erased as i64,
-            st.event_count as i64
-        ])?;
+        case,
+        reg.case_number,
+        reg.case_type,
+        reg.office,
+        st.stage.clone().unwrap_or_else(|| "identified".into()),
+        st.stage_before,
+        st.caseworker,
+        opt_str(shown("risk_level")),
+        opt_str(shown("given_names")),
+        opt_str(shown("family_name")),
+        opt_str(shown("sex")),
+        shown("age_years").filter(|v| !v.is_null()).map(to_canonical_string),
+        opt_str(shown("date_of_birth")),
+        needs_review as i64,
+        conflicts,
+        millis(st.created.unwrap_or_default()),
+        millis(updated),
+        updated.counter,
+        st.merged_into.map(|m| m.to_string()),
+        st.transferred_to,
+        st.erased as i64,
+        st.event_count as i64
+    ])?;
     Ok(())
 }
 
@@ -1130,8 +1144,7 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<String> {
     let mut out = String::new();
     // Devices are trust configuration, not case data: two vaults with the
     // same events may trust different device sets.
-    let tables: Vec<(&str, &str)> =
-        [("events", "id")].into_iter().chain(PROJECTION_TABLES.iter().copied()).collect();
+    let tables: Vec<(&str, &str)> = [("events", "id")].into_iter().chain(PROJECTION_TABLES.iter().copied()).collect();
     for (table, order) in tables {
         let _ = writeln!(out, "## {table}");
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;

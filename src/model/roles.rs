@@ -44,10 +44,7 @@ pub enum Action {
 
 /// The permission table.
 pub static PERMISSIONS: &[(Role, &[Action])] = &[
-    (
-        Role::Caseworker,
-        &[Action::RecordCaseData, Action::AssignSelf],
-    ),
+    (Role::Caseworker, &[Action::RecordCaseData, Action::AssignSelf]),
     (
         Role::Supervisor,
         &[
@@ -61,36 +58,22 @@ pub static PERMISSIONS: &[(Role, &[Action])] = &[
             Action::ResolveConflict,
         ],
     ),
-    (
-        Role::BidPanel,
-        &[Action::RecordBidDecision, Action::ResolveConflict],
-    ),
+    (Role::BidPanel, &[Action::RecordBidDecision, Action::ResolveConflict]),
     (
         Role::DataManager,
-        &[
-            Action::AssignAny,
-            Action::ResolveConflict,
-            Action::MergeDuplicates,
-            Action::Transfer,
-            Action::Erase,
-        ],
+        &[Action::AssignAny, Action::ResolveConflict, Action::MergeDuplicates, Action::Transfer, Action::Erase],
     ),
     (Role::Viewer, &[]),
 ];
 
 /// Whether `role` may do `action`.
 pub fn may(role: Role, action: Action) -> bool {
-    PERMISSIONS
-        .iter()
-        .any(|(r, actions)| *r == role && actions.contains(&action))
+    PERMISSIONS.iter().any(|(r, actions)| *r == role && actions.contains(&action))
 }
 
 /// Everything `role` may do.
 pub fn actions_of(role: Role) -> &'static [Action] {
-    PERMISSIONS
-        .iter()
-        .find(|(r, _)| *r == role)
-        .map_or(&[], |(_, a)| a)
+    PERMISSIONS.iter().find(|(r, _)| *r == role).map_or(&[], |(_, a)| a)
 }
 
 #[cfg(test)]

@@ -40,10 +40,8 @@ pub fn verify_all(items: &[(Event, VerifyingKey)]) -> Result<(), (Uuid, Signatur
     }
     let per_thread = items.len().div_ceil(threads);
     let results: Vec<Result<(), (Uuid, SignatureError)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per_thread)
-            .map(|chunk| (chunk, s.spawn(move || verify_chunk(chunk))))
-            .collect();
+        let handles: Vec<_> =
+            items.chunks(per_thread).map(|chunk| (chunk, s.spawn(move || verify_chunk(chunk)))).collect();
         handles
             .into_iter()
             // A panicking worker (none is expected) is redone on this thread.
@@ -87,9 +85,7 @@ fn verify_one_by_one(items: &[(Event, VerifyingKey)]) -> Result<(), (Uuid, Signa
 }
 
 fn decode_signature(sig: &str) -> Option<Signature> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(sig.as_bytes())
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sig.as_bytes()).ok()?;
     let bytes: [u8; 64] = bytes.try_into().ok()?;
     Some(Signature::from_bytes(&bytes))
 }
@@ -131,15 +127,9 @@ mod tests {
         // Two bad events in different threads' chunks: the first is named.
         items[700].0.payload = serde_json::json!({"values": {"text": "altered"}});
         items[300].0.sig = "not base64".into();
-        assert_eq!(
-            verify_all(&items).unwrap_err(),
-            (items[300].0.id, SignatureError::Encoding)
-        );
+        assert_eq!(verify_all(&items).unwrap_err(), (items[300].0.id, SignatureError::Encoding));
         items[300].0.sig = items[301].0.sig.clone();
-        assert_eq!(
-            verify_all(&items).unwrap_err(),
-            (items[300].0.id, SignatureError::Mismatch)
-        );
+        assert_eq!(verify_all(&items).unwrap_err(), (items[300].0.id, SignatureError::Mismatch));
         let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
         let mut items = signed(10, &key);
         items[9].1 = other;

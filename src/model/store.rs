@@ -210,7 +210,12 @@ impl CaseStore {
 
     /// [`CaseStore::init`] with explicit vault settings (tests use a low
     /// scrypt work factor).
-    pub fn init_with(dir: &Path, passphrase: &SecretString, opts: InitOptions, options: &VaultOptions) -> Result<CaseStore, StoreError> {
+    pub fn init_with(
+        dir: &Path,
+        passphrase: &SecretString,
+        opts: InitOptions,
+        options: &VaultOptions,
+    ) -> Result<CaseStore, StoreError> {
         let vault = Vault::init_with(dir, passphrase, opts, Box::new(ModelApplier), options)?;
         CaseStore::from_vault(vault)
     }
@@ -347,7 +352,13 @@ impl CaseStore {
     }
 
     /// Save values of a form (or of one list item of a repeating form).
-    pub fn save_form(&mut self, case: Uuid, form: &str, item: Option<Uuid>, values: Map<String, Value>) -> Result<(), StoreError> {
+    pub fn save_form(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        values: Map<String, Value>,
+    ) -> Result<(), StoreError> {
         let mut b = self.batch();
         b.save_form(case, form, item, values)?;
         b.commit()
@@ -411,7 +422,11 @@ impl CaseStore {
         let by_number: Option<String> = self
             .vault
             .conn()
-            .query_row("SELECT id FROM cases WHERE case_number = ?1 OR id = ?1 ORDER BY id LIMIT 1", [id_or_number.trim()], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM cases WHERE case_number = ?1 OR id = ?1 ORDER BY id LIMIT 1",
+                [id_or_number.trim()],
+                |r| r.get(0),
+            )
             .optional()?;
         by_number
             .and_then(|s| Uuid::parse_str(&s).ok())
@@ -576,8 +591,11 @@ impl CaseStore {
     }
 
     fn require_case(&self, case: Uuid) -> Result<(), StoreError> {
-        let found: Option<i64> =
-            self.vault.conn().query_row("SELECT 1 FROM cases WHERE id = ?1", [case.to_string()], |r| r.get(0)).optional()?;
+        let found: Option<i64> = self
+            .vault
+            .conn()
+            .query_row("SELECT 1 FROM cases WHERE id = ?1", [case.to_string()], |r| r.get(0))
+            .optional()?;
         found.map(|_| ()).ok_or_else(|| StoreError::NotFound { case: case.to_string() })
     }
 
@@ -595,7 +613,11 @@ impl CaseStore {
     /// [`CaseStore::commit_import`]. `extra_keys` are device keys to trust for
     /// this import in addition to the registered ones (devices a sync bundle's
     /// roster introduces; the caller registers them in the same commit).
-    pub fn prepare_import(&self, events: Vec<Event>, extra_keys: &HashMap<Uuid, VerifyingKey>) -> Result<PreparedImport, StoreError> {
+    pub fn prepare_import(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+    ) -> Result<PreparedImport, StoreError> {
         let conn = self.vault.conn();
         let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
         let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
@@ -718,7 +740,12 @@ impl CaseStore {
     /// was checked before the first frame, so an interrupted import leaves
     /// only verified events, and importing again completes it. Nothing is
     /// committed when there is nothing to commit.
-    pub fn commit_import(&mut self, prepared: PreparedImport, before: Vec<Value>, after: Vec<Value>) -> Result<ImportSummary, StoreError> {
+    pub fn commit_import(
+        &mut self,
+        prepared: PreparedImport,
+        before: Vec<Value>,
+        after: Vec<Value>,
+    ) -> Result<ImportSummary, StoreError> {
         let PreparedImport { events, summary, .. } = prepared;
         let max_hlc = events.last().map(|e| e.hlc);
         let mut frames: Vec<Vec<Value>> = vec![before];
@@ -909,11 +936,8 @@ pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
             })
             .collect();
     }
-    let stage_dates = state
-        .stage_history
-        .iter()
-        .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis))))
-        .collect();
+    let stage_dates =
+        state.stage_history.iter().filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis)))).collect();
     Ok(CaseFacts {
         case_id: state.case_id,
         case_type: reg.case_type.clone(),
@@ -1093,7 +1117,15 @@ impl Batch<'_> {
     }
 
     /// Build, check and queue one event. On error nothing changes.
-    fn push(&mut self, case_id: Uuid, hlc: Hlc, kind: EventKind, form: Option<&str>, payload: Value, mut base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+    fn push(
+        &mut self,
+        case_id: Uuid,
+        hlc: Hlc,
+        kind: EventKind,
+        form: Option<&str>,
+        payload: Value,
+        mut base: Vec<Uuid>,
+    ) -> Result<Uuid, StoreError> {
         if kind != EventKind::CaseRegistered {
             // Record which stage the author saw (see `facts_seen_by`).
             if let Some(head) = self.state(case_id)?.stage_head() {
@@ -1138,7 +1170,14 @@ impl Batch<'_> {
         (clock, hlc)
     }
 
-    fn push_now(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+    fn push_now(
+        &mut self,
+        case: Uuid,
+        kind: EventKind,
+        form: Option<&str>,
+        payload: Value,
+        base: Vec<Uuid>,
+    ) -> Result<Uuid, StoreError> {
         let (clock, hlc) = self.tick();
         let id = self.push(case, hlc, kind, form, payload, base)?;
         self.clock = clock;
@@ -1158,7 +1197,8 @@ impl Batch<'_> {
 
     /// Office prefix (three letters) - year - sequence within this vault.
     fn next_case_number(&mut self, office: &str, hlc: Hlc) -> Result<String, StoreError> {
-        let letters: String = office.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_ascii_uppercase();
+        let letters: String =
+            office.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_ascii_uppercase();
         let prefix = format!(
             "{}-{}-",
             if letters.len() == 3 { letters } else { "CAS".to_string() },
@@ -1180,7 +1220,13 @@ impl Batch<'_> {
     }
 
     /// See [`CaseStore::save_form`].
-    pub fn save_form(&mut self, case: Uuid, form: &str, item: Option<Uuid>, values: Map<String, Value>) -> Result<(), StoreError> {
+    pub fn save_form(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        values: Map<String, Value>,
+    ) -> Result<(), StoreError> {
         let state = self.state(case)?;
         let mut base: Vec<Uuid> = values.keys().flat_map(|f| state.heads_of(form, item, f)).collect();
         base.sort();
@@ -1231,7 +1277,14 @@ impl Batch<'_> {
     }
 
     /// See [`CaseStore::resolve_conflict`].
-    pub fn resolve_conflict(&mut self, case: Uuid, form: &str, item: Option<Uuid>, field: &str, value: Value) -> Result<(), StoreError> {
+    pub fn resolve_conflict(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        field: &str,
+        value: Value,
+    ) -> Result<(), StoreError> {
         let heads = self.state(case)?.heads_of(form, item, field);
         if heads.len() < 2 {
             return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
@@ -1247,7 +1300,14 @@ impl Batch<'_> {
     /// Queue an already-built event of another kind (attachment, merge,
     /// transfer…) after the same checks; `hlc`, ids, device, sequence, author
     /// and signature are filled in here.
-    pub fn record(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+    pub fn record(
+        &mut self,
+        case: Uuid,
+        kind: EventKind,
+        form: Option<&str>,
+        payload: Value,
+        base: Vec<Uuid>,
+    ) -> Result<Uuid, StoreError> {
         self.push_now(case, kind, form, payload, base)
     }
 }
@@ -1256,7 +1316,14 @@ impl CaseStore {
     /// Record an event of any kind other than those with their own method
     /// (attachment.added, case.merged, case.transferred, case.erased); see
     /// [`Batch::record`].
-    pub fn record(&mut self, case: Uuid, kind: EventKind, form: Option<&str>, payload: Value, base: Vec<Uuid>) -> Result<Uuid, StoreError> {
+    pub fn record(
+        &mut self,
+        case: Uuid,
+        kind: EventKind,
+        form: Option<&str>,
+        payload: Value,
+        base: Vec<Uuid>,
+    ) -> Result<Uuid, StoreError> {
         let mut b = self.batch();
         let id = b.record(case, kind, form, payload, base)?;
         b.commit()?;

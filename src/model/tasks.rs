@@ -72,29 +72,11 @@ impl ScheduledVisit {
 /// `t0`: visit 1 at +14 days (grace 7), 2–4 at +1/+2/+3 months (7), 5–7 at
 /// +6/+9/+12 months (14), 8–10 at +18/+24/+30 months (21).
 pub fn follow_up_schedule(t0: NaiveDate) -> Vec<ScheduledVisit> {
-    let mut out = vec![ScheduledVisit {
-        number: 1,
-        due: t0 + Days::new(14),
-        grace_days: 7,
-    }];
-    let months: [(u32, u64); 9] = [
-        (1, 7),
-        (2, 7),
-        (3, 7),
-        (6, 14),
-        (9, 14),
-        (12, 14),
-        (18, 21),
-        (24, 21),
-        (30, 21),
-    ];
+    let mut out = vec![ScheduledVisit { number: 1, due: t0 + Days::new(14), grace_days: 7 }];
+    let months: [(u32, u64); 9] = [(1, 7), (2, 7), (3, 7), (6, 14), (9, 14), (12, 14), (18, 21), (24, 21), (30, 21)];
     for (i, (m, grace)) in months.into_iter().enumerate() {
         let due = t0.checked_add_months(Months::new(m)).unwrap_or(t0);
-        out.push(ScheduledVisit {
-            number: i as u32 + 2,
-            due,
-            grace_days: grace,
-        });
+        out.push(ScheduledVisit { number: i as u32 + 2, due, grace_days: grace });
     }
     out
 }
@@ -117,9 +99,7 @@ pub fn match_visits(schedule: &[ScheduledVisit], visits: &[Value]) -> Vec<Option
     let mut used = vec![false; visits.len()];
     let mut matched: Vec<Option<usize>> = vec![None; schedule.len()];
     for (s, slot) in schedule.iter().zip(matched.iter_mut()) {
-        if let Some(i) = (0..visits.len())
-            .find(|&i| !used[i] && item_date(&visits[i], "visit_due") == Some(s.due))
-        {
+        if let Some(i) = (0..visits.len()).find(|&i| !used[i] && item_date(&visits[i], "visit_due") == Some(s.due)) {
             used[i] = true;
             *slot = Some(i);
         }
@@ -129,9 +109,7 @@ pub fn match_visits(schedule: &[ScheduledVisit], visits: &[Value]) -> Vec<Option
             continue;
         }
         let open = schedule[n].due - Days::new(schedule[n].grace_days);
-        let close = schedule
-            .get(n + 1)
-            .map(|next| next.due - Days::new(next.grace_days));
+        let close = schedule.get(n + 1).map(|next| next.due - Days::new(next.grace_days));
         let mut candidates: Vec<(NaiveDate, usize)> = (0..visits.len())
             .filter(|&i| !used[i])
             .filter_map(|i| item_date(&visits[i], "visit_date").map(|d| (d, i)))
@@ -150,15 +128,10 @@ pub fn match_visits(schedule: &[ScheduledVisit], visits: &[Value]) -> Vec<Option
 /// the age at registration (birthday assumed half a year after the
 /// registration date's anniversary — the middle of the possible range).
 pub fn eighteenth_birthday(facts: &CaseFacts) -> Option<NaiveDate> {
-    if let Some(dob) = facts
-        .value("registration_bia", "date_of_birth")
-        .and_then(parse_date)
-    {
+    if let Some(dob) = facts.value("registration_bia", "date_of_birth").and_then(parse_date) {
         return dob.checked_add_months(Months::new(18 * 12));
     }
-    let age = facts
-        .value("registration_bia", "age_years")
-        .and_then(Value::as_f64)?;
+    let age = facts.value("registration_bia", "age_years").and_then(Value::as_f64)?;
     if !(0.0..=25.0).contains(&age) {
         return None;
     }
@@ -212,10 +185,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     }
 
     // BIA deadline (§2.3): 72 h after registration, 24 h if high risk.
-    if matches!(
-        facts.stage,
-        Stage::Identified | Stage::Registered | Stage::BiaInProgress
-    ) {
+    if matches!(facts.stage, Stage::Identified | Stage::Registered | Stage::BiaInProgress) {
         let start = facts
             .value("registration_bia", "registration_date")
             .and_then(parse_date)
@@ -234,10 +204,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     }
 
     // High risk: weekly contact while the case is active.
-    if risk_high
-        && facts.stage != Stage::ClosurePending
-        && facts.stage != Stage::SuspendedLostContact
-    {
+    if risk_high && facts.stage != Stage::ClosurePending && facts.stage != Stage::SuspendedLostContact {
         let mut last = facts.stage_dates.first().map(|(_, d)| *d);
         for v in facts.items("follow_up_visit") {
             if v.get("child_seen").and_then(Value::as_bool) == Some(true) {
@@ -245,10 +212,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
             }
         }
         for n in facts.items("case_note") {
-            let t = n
-                .get("note_type")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let t = n.get("note_type").and_then(Value::as_str).unwrap_or_default();
             if matches!(t, "contact" | "phone" | "home_visit" | "office_visit") {
                 last = last.max(item_date(n, "note_datetime"));
             }
@@ -267,17 +231,9 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     }
 
     // Case review date.
-    if let Some(review) = facts
-        .value("registration_bia", "next_review_date")
-        .and_then(parse_date)
-    {
+    if let Some(review) = facts.value("registration_bia", "next_review_date").and_then(parse_date) {
         if today >= review - Days::new(7) && !matches!(facts.stage, Stage::ClosurePending) {
-            out.push(task(
-                TaskKind::CaseReview,
-                review,
-                today > review,
-                "Case review".into(),
-            ));
+            out.push(task(TaskKind::CaseReview, review, today > review, "Case review".into()));
         }
     }
 
@@ -308,18 +264,10 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
                         TaskKind::FollowUpOverdue,
                         s.due,
                         true,
-                        format!(
-                            "Follow-up visit {} overdue (due {}, grace {} days)",
-                            s.number, s.due, s.grace_days
-                        ),
+                        format!("Follow-up visit {} overdue (due {}, grace {} days)", s.number, s.due, s.grace_days),
                     ));
                 } else if today + Days::new(14) >= s.due {
-                    out.push(task(
-                        TaskKind::FollowUpDue,
-                        s.due,
-                        false,
-                        format!("Follow-up visit {} due", s.number),
-                    ));
+                    out.push(task(TaskKind::FollowUpDue, s.due, false, format!("Follow-up visit {} due", s.number)));
                 }
             }
         }

@@ -62,11 +62,7 @@ impl Categories {
         }
         let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let top: Vec<String> = ranked
-            .iter()
-            .take(TOP_NATIONALITIES)
-            .map(|(n, _)| n.to_string())
-            .collect();
+        let top: Vec<String> = ranked.iter().take(TOP_NATIONALITIES).map(|(n, _)| n.to_string()).collect();
         let mut offices: Vec<String> = cases.iter().map(|c| c.office.clone()).collect();
         offices.sort();
         offices.dedup();
@@ -79,21 +75,13 @@ impl Categories {
             strings(&["yes", "no", "not_screened"]),
             nationality,
             strings(&["unaccompanied", "separated", "accompanied", "unknown"]),
-            strings(&[
-                "uasc",
-                "accompanied_child_at_risk",
-                "family_with_children",
-                "other",
-            ]),
+            strings(&["uasc", "accompanied_child_at_risk", "family_with_children", "other"]),
             strings(&["presumed_or_identified", "not_identified"]),
             strings(LEGAL_STATUS),
             strings(&["high", "medium", "low", "unknown"]),
             offices,
         ];
-        Categories {
-            lists,
-            top_nationalities: top,
-        }
+        Categories { lists, top_nationalities: top }
     }
 
     /// The category index of each dimension for one case.
@@ -114,19 +102,10 @@ impl Categories {
                 Some(_) => "other".into(),
                 None => "unknown".into(),
             },
-            c.str("registration_bia", "child_status")
-                .unwrap_or("unknown")
-                .to_string(),
+            c.str("registration_bia", "child_status").unwrap_or("unknown").to_string(),
             c.case_type.clone(),
-            if is_vot(c) {
-                "presumed_or_identified"
-            } else {
-                "not_identified"
-            }
-            .to_string(),
-            c.str("registration_bia", "legal_status")
-                .unwrap_or("unknown")
-                .to_string(),
+            if is_vot(c) { "presumed_or_identified" } else { "not_identified" }.to_string(),
+            c.str("registration_bia", "legal_status").unwrap_or("unknown").to_string(),
             c.risk_level.clone().unwrap_or_else(|| "unknown".into()),
             c.office.clone(),
         ];
@@ -136,9 +115,7 @@ impl Categories {
             .map(|(name, list)| {
                 // A value outside the list (an older form version) goes to the
                 // list's last category ("unknown"/"other") so sums still hold.
-                list.iter()
-                    .position(|x| x == name)
-                    .unwrap_or(list.len() - 1)
+                list.iter().position(|x| x == name).unwrap_or(list.len() - 1)
             })
             .collect()
     }
@@ -147,8 +124,7 @@ impl Categories {
 /// The registration date: the form's `registration_date`, else the day the
 /// case was created.
 pub(crate) fn registration_date(c: &CaseData) -> NaiveDate {
-    c.date("registration_bia", "registration_date")
-        .unwrap_or(c.created)
+    c.date("registration_bia", "registration_date").unwrap_or(c.created)
 }
 
 /// Age in whole years on `day`: from the date of birth, else from the age
@@ -184,10 +160,7 @@ fn disability(c: &CaseData) -> &'static str {
     match c.value("registration_bia", "cfm_responses") {
         Some(Value::Array(rows)) if !rows.is_empty() => {
             let difficulty = rows.iter().any(|r| {
-                matches!(
-                    r.get("rating").and_then(Value::as_str),
-                    Some("a_lot_of_difficulty" | "cannot_do_at_all")
-                )
+                matches!(r.get("rating").and_then(Value::as_str), Some("a_lot_of_difficulty" | "cannot_do_at_all"))
             });
             if difficulty {
                 "yes"
@@ -210,8 +183,6 @@ fn first_nationality(c: &CaseData) -> Option<&str> {
 /// Victim of trafficking presumed or identified: the legal status says so,
 /// or trafficking is a recorded protection concern.
 pub(crate) fn is_vot(c: &CaseData) -> bool {
-    matches!(
-        c.str("registration_bia", "legal_status"),
-        Some("vot_presumed" | "vot_identified")
-    ) || c.has_option("registration_bia", "protection_concerns", "trafficking")
+    matches!(c.str("registration_bia", "legal_status"), Some("vot_presumed" | "vot_identified"))
+        || c.has_option("registration_bia", "protection_concerns", "trafficking")
 }

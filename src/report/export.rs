@@ -52,14 +52,7 @@ fn num(v: Option<u64>) -> String {
 }
 
 fn fig(v: Option<f64>) -> String {
-    v.map(|x| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            format!("{x}")
-        }
-    })
-    .unwrap_or_default()
+    v.map(|x| if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x}") }).unwrap_or_default()
 }
 
 fn measure_name(m: Measure) -> &'static str {
@@ -72,11 +65,8 @@ fn measure_name(m: Measure) -> &'static str {
 }
 
 fn rows(ind: &IndicatorResult) -> impl Iterator<Item = (&str, &Cell)> {
-    std::iter::once(("total", &ind.total)).chain(
-        ind.breakdowns
-            .iter()
-            .flat_map(|b| b.cells.iter().map(move |c| (b.dimension.as_str(), c))),
-    )
+    std::iter::once(("total", &ind.total))
+        .chain(ind.breakdowns.iter().flat_map(|b| b.cells.iter().map(move |c| (b.dimension.as_str(), c))))
 }
 
 /// The CSV text of one indicator: a header, then the total and one row per
@@ -123,9 +113,7 @@ pub fn indicator_csv(report: &Report, ind: &IndicatorResult) -> Result<String, E
             ind.definition.as_str(),
         ])?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| ExportError::Csv(e.into_error().into()))?;
+    let bytes = w.into_inner().map_err(|e| ExportError::Csv(e.into_error().into()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -139,19 +127,12 @@ pub fn csv_file_name(ind: &IndicatorResult) -> String {
 /// Write one CSV per indicator into `dir` (created if missing). Returns the
 /// files written.
 pub fn write_csv(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write { path: dir.to_path_buf(), source })?;
     let mut out = Vec::new();
     for ind in &report.indicators {
         let path = dir.join(csv_file_name(ind));
-        std::fs::write(&path, indicator_csv(report, ind)?).map_err(|source| {
-            ExportError::Write {
-                path: path.clone(),
-                source,
-            }
-        })?;
+        std::fs::write(&path, indicator_csv(report, ind)?)
+            .map_err(|source| ExportError::Write { path: path.clone(), source })?;
         out.push(path);
     }
     Ok(out)
@@ -210,9 +191,7 @@ pub fn dhis2_period(from: NaiveDate, to: NaiveDate) -> Result<String, ExportErro
     let months = (next.year() - from.year()) * 12 + next.month() as i32 - from.month() as i32;
     match months {
         1 => Ok(format!("{}{:02}", from.year(), from.month())),
-        3 if (from.month() - 1).is_multiple_of(3) => {
-            Ok(format!("{}Q{}", from.year(), (from.month() - 1) / 3 + 1))
-        }
+        3 if (from.month() - 1).is_multiple_of(3) => Ok(format!("{}Q{}", from.year(), (from.month() - 1) / 3 + 1)),
         12 if from.month() == 1 => Ok(format!("{}", from.year())),
         _ => Err(bad()),
     }
@@ -223,10 +202,7 @@ pub fn dhis2_period(from: NaiveDate, to: NaiveDate) -> Result<String, ExportErro
 pub fn dhis2_data_value_set(report: &Report, mapping: &Dhis2Mapping) -> Result<Value, ExportError> {
     let period = dhis2_period(report.from, report.to)?;
     let office = report.office.clone().unwrap_or_else(|| "*".into());
-    let org_unit = mapping
-        .org_units
-        .get(&office)
-        .ok_or_else(|| ExportError::OrgUnit(office.clone()))?;
+    let org_unit = mapping.org_units.get(&office).ok_or_else(|| ExportError::OrgUnit(office.clone()))?;
     let mut values = Vec::new();
     for ind in &report.indicators {
         let Some(elements) = mapping.data_elements.get(&ind.id) else {
@@ -242,10 +218,7 @@ pub fn dhis2_data_value_set(report: &Report, mapping: &Dhis2Mapping) -> Result<V
             let coc = if dimension == "total" {
                 Some(&mapping.default_category_option_combo)
             } else {
-                mapping
-                    .category_option_combos
-                    .get(dimension)
-                    .and_then(|m| m.get(&c.category))
+                mapping.category_option_combos.get(dimension).and_then(|m| m.get(&c.category))
             };
             let Some(coc) = coc else { continue };
             let mut push = |element: &str, value: String| {

@@ -29,18 +29,8 @@ pub struct Definition {
     pub measure: Measure,
 }
 
-const fn def(
-    id: &'static str,
-    title: &'static str,
-    definition: &'static str,
-    measure: Measure,
-) -> Definition {
-    Definition {
-        id,
-        title,
-        definition,
-        measure,
-    }
+const fn def(id: &'static str, title: &'static str, definition: &'static str, measure: Measure) -> Definition {
+    Definition { id, title, definition, measure }
 }
 
 use Measure::{Count, MedianDays, Percent, Ratio};
@@ -100,13 +90,7 @@ const FAMILY_BASED: &[&str] = &[
     "kafala",
     "supervised_independent_living",
 ];
-const LOCATED: &[&str] = &[
-    "family_located",
-    "verification_pending",
-    "verified",
-    "verification_failed",
-    "reunified",
-];
+const LOCATED: &[&str] = &["family_located", "verification_pending", "verified", "verification_failed", "reunified"];
 const CLOSURE_REASONS: &[&str] = &[
     "goals_met",
     "goals_substantially_met",
@@ -135,13 +119,7 @@ struct Obs {
 }
 
 fn obs(case: usize, num: bool) -> Obs {
-    Obs {
-        case,
-        num,
-        value: 0.0,
-        group: None,
-        extra: None,
-    }
+    Obs { case, num, value: 0.0, group: None, extra: None }
 }
 
 fn in_period(d: NaiveDate, o: &ReportOptions) -> bool {
@@ -151,11 +129,7 @@ fn in_period(d: NaiveDate, o: &ReportOptions) -> bool {
 // ---- case facts the indicators share ----
 
 fn stage_at(c: &CaseData, day: NaiveDate) -> Option<&str> {
-    c.stages
-        .iter()
-        .rev()
-        .find(|(_, d)| *d <= day)
-        .map(|(s, _)| s.as_str())
+    c.stages.iter().rev().find(|(_, d)| *d <= day).map(|(s, _)| s.as_str())
 }
 
 fn open_at(c: &CaseData, day: NaiveDate) -> bool {
@@ -163,10 +137,7 @@ fn open_at(c: &CaseData, day: NaiveDate) -> bool {
 }
 
 fn active_in(c: &CaseData, o: &ReportOptions) -> bool {
-    open_at(c, o.from)
-        || c.stages
-            .iter()
-            .any(|(s, d)| in_period(*d, o) && !CLOSED_STAGES.contains(&s.as_str()))
+    open_at(c, o.from) || c.stages.iter().any(|(s, d)| in_period(*d, o) && !CLOSED_STAGES.contains(&s.as_str()))
 }
 
 fn first_entered(c: &CaseData, stage: &str) -> Option<NaiveDate> {
@@ -175,18 +146,11 @@ fn first_entered(c: &CaseData, stage: &str) -> Option<NaiveDate> {
 
 fn entries<'a>(c: &'a CaseData, stage: &str) -> impl Iterator<Item = NaiveDate> + 'a {
     let stage = stage.to_string();
-    c.stages
-        .iter()
-        .filter(move |(s, _)| *s == stage)
-        .map(|(_, d)| *d)
+    c.stages.iter().filter(move |(s, _)| *s == stage).map(|(_, d)| *d)
 }
 
 fn is_uasc(c: &CaseData) -> bool {
-    c.case_type == "uasc"
-        || matches!(
-            c.str("registration_bia", "child_status"),
-            Some("unaccompanied" | "separated")
-        )
+    c.case_type == "uasc" || matches!(c.str("registration_bia", "child_status"), Some("unaccompanied" | "separated"))
 }
 
 fn closure_reason(c: &CaseData) -> Option<&str> {
@@ -196,20 +160,12 @@ fn closure_reason(c: &CaseData) -> Option<&str> {
 /// Left out of denominators: closed as transferred, duplicate or opened in
 /// error, or transferred out.
 fn excluded_from_denominators(c: &CaseData) -> bool {
-    c.stage == "transferred_out"
-        || matches!(
-            closure_reason(c),
-            Some("transferred" | "duplicate" | "opened_in_error")
-        )
+    c.stage == "transferred_out" || matches!(closure_reason(c), Some("transferred" | "duplicate" | "opened_in_error"))
 }
 
 /// Outcome indicators also leave out deaths and relocations without a partner.
 fn excluded_from_outcomes(c: &CaseData) -> bool {
-    excluded_from_denominators(c)
-        || matches!(
-            closure_reason(c),
-            Some("death_of_child" | "relocated_no_partner")
-        )
+    excluded_from_denominators(c) || matches!(closure_reason(c), Some("death_of_child" | "relocated_no_partner"))
 }
 
 /// When the durable solution was implemented (first entry into reintegration).
@@ -229,11 +185,8 @@ fn is_return(c: &CaseData) -> bool {
 fn located_by(c: &CaseData, day: NaiveDate) -> bool {
     entries(c, "family_assessment").any(|d| d <= day)
         || c.items("family_tracing").iter().any(|i| {
-            i.date("date_family_located").map_or(
-                i.str("tracing_status")
-                    .is_some_and(|s| LOCATED.contains(&s)),
-                |d| d <= day,
-            )
+            i.date("date_family_located")
+                .map_or(i.str("tracing_status").is_some_and(|s| LOCATED.contains(&s)), |d| d <= day)
         })
 }
 
@@ -247,18 +200,15 @@ fn seen_visits(c: &CaseData, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 }
 
 fn consent_date(v: Option<&Value>) -> Option<NaiveDate> {
-    v.and_then(|v| v.get("date"))
-        .and_then(super::load::parse_date)
+    v.and_then(|v| v.get("date")).and_then(super::load::parse_date)
 }
 
 fn months_before(d: NaiveDate, m: u32) -> NaiveDate {
-    d.checked_sub_months(Months::new(m))
-        .unwrap_or(NaiveDate::MIN)
+    d.checked_sub_months(Months::new(m)).unwrap_or(NaiveDate::MIN)
 }
 
 fn months_after(d: NaiveDate, m: u32) -> NaiveDate {
-    d.checked_add_months(Months::new(m))
-        .unwrap_or(NaiveDate::MAX)
+    d.checked_add_months(Months::new(m)).unwrap_or(NaiveDate::MAX)
 }
 
 fn end_of_day_millis(d: NaiveDate) -> i64 {
@@ -275,26 +225,15 @@ fn eighteenth_birthday(c: &CaseData) -> Option<NaiveDate> {
     let stage = Stage::parse(&c.stage).unwrap_or(Stage::Identified);
     let mut facts = CaseFacts::new(Uuid::nil(), &c.case_type, stage);
     if let Some(dob) = c.date_of_birth {
-        facts.values.insert(
-            "registration_bia.date_of_birth".into(),
-            Value::String(dob.to_string()),
-        );
+        facts.values.insert("registration_bia.date_of_birth".into(), Value::String(dob.to_string()));
     }
     if let Some(age) = c.age_years.and_then(serde_json::Number::from_f64) {
-        facts
-            .values
-            .insert("registration_bia.age_years".into(), Value::Number(age));
+        facts.values.insert("registration_bia.age_years".into(), Value::Number(age));
     }
     if let Some(reg) = c.value("registration_bia", "registration_date") {
-        facts
-            .values
-            .insert("registration_bia.registration_date".into(), reg.clone());
+        facts.values.insert("registration_bia.registration_date".into(), reg.clone());
     }
-    facts.stage_dates = c
-        .stages
-        .iter()
-        .filter_map(|(s, d)| Some((Stage::parse(s)?, *d)))
-        .collect();
+    facts.stage_dates = c.stages.iter().filter_map(|(s, d)| Some((Stage::parse(s)?, *d))).collect();
     tasks::eighteenth_birthday(&facts)
 }
 
@@ -304,11 +243,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    })
+    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
 }
 
 // ---- aggregation ----
@@ -336,8 +271,7 @@ fn cell(category: &str, measure: Measure, obs: &[&Obs]) -> Cell {
             let groups: HashSet<&str> = obs.iter().filter_map(|o| o.group.as_deref()).collect();
             let weight: f64 = obs.iter().map(|o| o.value).sum();
             c.denominator = Some(groups.len() as u64);
-            c.value = (!groups.is_empty())
-                .then(|| (weight * 100.0 / groups.len() as f64).round() / 100.0);
+            c.value = (!groups.is_empty()).then(|| (weight * 100.0 / groups.len() as f64).round() / 100.0);
         }
     }
     c
@@ -351,11 +285,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn result(&self, id: &str, all: Vec<Obs>, extra: Option<(&str, &[&str])>) -> IndicatorResult {
-        let d = DEFINITIONS
-            .iter()
-            .find(|d| d.id == id)
-            .copied()
-            .unwrap_or(DEFINITIONS[0]);
+        let d = DEFINITIONS.iter().find(|d| d.id == id).copied().unwrap_or(DEFINITIONS[0]);
         let refs: Vec<&Obs> = all.iter().collect();
         let mut breakdowns = Vec::new();
         if let Some((name, list)) = extra {
@@ -363,18 +293,11 @@ impl Ctx<'_> {
                 .iter()
                 .enumerate()
                 .map(|(k, cat)| {
-                    let sub: Vec<&Obs> = refs
-                        .iter()
-                        .copied()
-                        .filter(|o| o.extra == Some(k))
-                        .collect();
+                    let sub: Vec<&Obs> = refs.iter().copied().filter(|o| o.extra == Some(k)).collect();
                     cell(cat, d.measure, &sub)
                 })
                 .collect();
-            breakdowns.push(Breakdown {
-                dimension: name.into(),
-                cells,
-            });
+            breakdowns.push(Breakdown { dimension: name.into(), cells });
         }
         // One pass per dimension: bucket the observations by category.
         for (j, name) in DIMENSIONS.iter().enumerate() {
@@ -385,15 +308,8 @@ impl Ctx<'_> {
                     b.push(o);
                 }
             }
-            let cells = list
-                .iter()
-                .zip(&buckets)
-                .map(|(cat, sub)| cell(cat, d.measure, sub))
-                .collect();
-            breakdowns.push(Breakdown {
-                dimension: (*name).into(),
-                cells,
-            });
+            let cells = list.iter().zip(&buckets).map(|(cat, sub)| cell(cat, d.measure, sub)).collect();
+            breakdowns.push(Breakdown { dimension: (*name).into(), cells });
         }
         IndicatorResult {
             id: d.id.into(),
@@ -411,13 +327,7 @@ impl Ctx<'_> {
         self.cases
             .iter()
             .enumerate()
-            .filter(|(_, c)| {
-                !(if outcome {
-                    excluded_from_outcomes(c)
-                } else {
-                    excluded_from_denominators(c)
-                })
-            })
+            .filter(|(_, c)| !(if outcome { excluded_from_outcomes(c) } else { excluded_from_denominators(c) }))
             .filter_map(|(i, c)| f(i, c))
             .collect()
     }
@@ -427,11 +337,7 @@ impl Ctx<'_> {
 ///
 /// `pending_duplicates` holds the ids of the cases in a suspected duplicate
 /// pair not merged yet (indicator 25b).
-pub(crate) fn compute(
-    all: &[CaseData],
-    o: &ReportOptions,
-    pending_duplicates: &HashSet<String>,
-) -> Report {
+pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &HashSet<String>) -> Report {
     let mut exclusions = Exclusions::default();
     for c in all {
         if c.erased {
@@ -440,37 +346,21 @@ pub(crate) fn compute(
             exclusions.merged_or_duplicate += 1;
         }
     }
-    let counted: Vec<&CaseData> = all
-        .iter()
-        .filter(|c| !(c.erased || c.merged || c.stage == "duplicate"))
-        .collect();
+    let counted: Vec<&CaseData> = all.iter().filter(|c| !(c.erased || c.merged || c.stage == "duplicate")).collect();
     let cats = Categories::new(&counted);
     let dims = counted.iter().map(|c| cats.of(c, o.to)).collect();
-    let x = Ctx {
-        cases: counted,
-        dims,
-        cats,
-    };
+    let x = Ctx { cases: counted, dims, cats };
     let to = o.to;
     let mut out = Vec::new();
 
     // 1. New registrations.
-    out.push(x.result(
-        "1",
-        x.each(false, |i, c| {
-            in_period(dims::registration_date(c), o).then(|| obs(i, true))
-        }),
-        None,
-    ));
+    out.push(x.result("1", x.each(false, |i, c| in_period(dims::registration_date(c), o).then(|| obs(i, true))), None));
 
     // 2. Active caseload, by stage.
     let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
     let v = x.each(false, |i, c| {
         let s = stage_at(c, to).filter(|s| !CLOSED_STAGES.contains(s))?;
-        Some(Obs {
-            extra: stages.iter().position(|x| *x == s),
-            ..obs(i, true)
-        })
+        Some(Obs { extra: stages.iter().position(|x| *x == s), ..obs(i, true) })
     });
     out.push(x.result("2", v, Some(("stage", &stages))));
 
@@ -486,11 +376,7 @@ pub(crate) fn compute(
                 (true, Some("medium")) => 2.0,
                 (true, _) => 1.0,
             };
-            Some(Obs {
-                value: w,
-                group: c.caseworker.clone(),
-                ..obs(i, true)
-            })
+            Some(Obs { value: w, group: c.caseworker.clone(), ..obs(i, true) })
         });
         out.push(x.result(id, v, None));
     }
@@ -501,13 +387,8 @@ pub(crate) fn compute(
         if !is_uasc(c) || !in_period(reg, o) {
             return None;
         }
-        let done = c
-            .date("registration_bia", "bia_completed_on")
-            .or_else(|| first_entered(c, "bia_completed"));
-        Some(obs(
-            i,
-            done.is_some_and(|d| d <= to && (d - reg).num_days() <= 14),
-        ))
+        let done = c.date("registration_bia", "bia_completed_on").or_else(|| first_entered(c, "bia_completed"));
+        Some(obs(i, done.is_some_and(|d| d <= to && (d - reg).num_days() <= 14)))
     });
     out.push(x.result("4", v, None));
 
@@ -519,14 +400,11 @@ pub(crate) fn compute(
         }
         let limit = rated + 24 * 3_600_000;
         let note = c.items("case_note").iter().any(|n| {
-            n.str("note_type")
-                .is_some_and(|t| CONTACT_NOTES.contains(&t))
-                && (rated..=limit).contains(&note_millis(n))
+            n.str("note_type").is_some_and(|t| CONTACT_NOTES.contains(&t)) && (rated..=limit).contains(&note_millis(n))
         });
         let rated_day = date_of_millis(rated);
         let visit = c.items("follow_up_visit").iter().any(|v| {
-            v.date("visit_date")
-                .is_some_and(|d| d >= rated_day && end_of_day_millis(d) - 86_400_000 < limit)
+            v.date("visit_date").is_some_and(|d| d >= rated_day && end_of_day_millis(d) - 86_400_000 < limit)
                 && v.str("method") != Some("attempt_failed")
         });
         Some(obs(i, note || visit))
@@ -553,14 +431,9 @@ pub(crate) fn compute(
         };
         let all_done = ["a_", "b_", "c_", "d_", "e_", "f_"].iter().all(|p| {
             list.iter().any(|row| {
-                row.get("item")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.starts_with(p))
+                row.get("item").and_then(Value::as_str).is_some_and(|s| s.starts_with(p))
                     && row.get("done").and_then(Value::as_bool) == Some(true)
-                    && row
-                        .get("date")
-                        .and_then(super::load::parse_date)
-                        .is_some_and(|d| d <= t0)
+                    && row.get("date").and_then(super::load::parse_date).is_some_and(|d| d <= t0)
             })
         });
         Some(obs(i, all_done))
@@ -570,20 +443,14 @@ pub(crate) fn compute(
     // 8. Registration to BID.
     let v = x.each(false, |i, c| {
         let d = bid_decided(c).filter(|d| in_period(*d, o))?;
-        Some(Obs {
-            value: (d - dims::registration_date(c)).num_days().max(0) as f64,
-            ..obs(i, true)
-        })
+        Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
     });
     out.push(x.result("8", v, None));
 
     // 9. Registration to solution.
     let v = x.each(false, |i, c| {
         let d = reintegrated(c).filter(|d| in_period(*d, o))?;
-        Some(Obs {
-            value: (d - dims::registration_date(c)).num_days().max(0) as f64,
-            ..obs(i, true)
-        })
+        Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
     });
     out.push(x.result("9", v, None));
 
@@ -599,12 +466,7 @@ pub(crate) fn compute(
         if !located_by(c, to) {
             return None;
         }
-        Some(obs(
-            i,
-            c.items("verification")
-                .iter()
-                .any(|v| v.bool("relationship_verified") == Some(true)),
-        ))
+        Some(obs(i, c.items("verification").iter().any(|v| v.bool("relationship_verified") == Some(true))))
     });
     out.push(x.result("11", v, None));
 
@@ -615,10 +477,8 @@ pub(crate) fn compute(
         }
         let reunified = entries(c, "reintegration").any(|d| in_period(d, o));
         let family_care = c.items("temporary_care").iter().any(|p| {
-            matches!(
-                p.str("provider_type"),
-                Some("foster_family" | "kinship_foster")
-            ) && p.date("date").is_some_and(|d| in_period(d, o))
+            matches!(p.str("provider_type"), Some("foster_family" | "kinship_foster"))
+                && p.date("date").is_some_and(|d| in_period(d, o))
         });
         Some(obs(i, reunified || family_care))
     });
@@ -636,13 +496,8 @@ pub(crate) fn compute(
 
     // 14. Detention.
     let v = x.each(false, |i, c| {
-        (open_at(c, to)
-            && c.has_option(
-                "registration_bia",
-                "protection_concerns",
-                "deprived_of_liberty",
-            ))
-        .then(|| obs(i, true))
+        (open_at(c, to) && c.has_option("registration_bia", "protection_concerns", "deprived_of_liberty"))
+            .then(|| obs(i, true))
     });
     out.push(x.result("14", v, None));
 
@@ -673,10 +528,7 @@ pub(crate) fn compute(
     let v = x.each(true, |i, c| {
         let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, 30))?;
         let window = months_after(t0, 30) - Days::new(21);
-        Some(obs(
-            i,
-            seen_visits(c, window, to).iter().any(|d| *d >= window),
-        ))
+        Some(obs(i, seen_visits(c, window, to).iter().any(|d| *d >= window)))
     });
     out.push(x.result("17", v, None));
 
@@ -706,12 +558,7 @@ pub(crate) fn compute(
     out.push(x.result("18a", v, None));
     let v = x.each(false, |i, c| overdue_days(c).map(|d| obs(i, d.is_some())));
     out.push(x.result("18b", v, None));
-    let v = x.each(false, |i, c| {
-        overdue_days(c)?.map(|d| Obs {
-            value: d as f64,
-            ..obs(i, true)
-        })
-    });
+    let v = x.each(false, |i, c| overdue_days(c)?.map(|d| Obs { value: d as f64, ..obs(i, true) }));
     out.push(x.result("18c", v, None));
 
     // 19. Child's views in BID.
@@ -719,9 +566,7 @@ pub(crate) fn compute(
         bid_decided(c).filter(|d| in_period(*d, o))?;
         let interviewed = c.value("bid", "child_interview").is_some();
         let alone = c.value("bid", "child_heard_alone").and_then(Value::as_bool) == Some(true);
-        let reason = c
-            .value("registration_bia", "views_not_obtained_reason")
-            .is_some();
+        let reason = c.value("registration_bia", "views_not_obtained_reason").is_some();
         Some(obs(i, (interviewed && alone) || reason))
     });
     out.push(x.result("19", v, None));
@@ -731,8 +576,7 @@ pub(crate) fn compute(
     for (i, c) in x.cases.iter().enumerate() {
         let f1_consent = consent_date(c.value("registration_bia", "consent"));
         let scoped = |scope: &str, day: NaiveDate| {
-            c.has_option("registration_bia", "consent_scopes", scope)
-                && f1_consent.is_some_and(|d| d <= day)
+            c.has_option("registration_bia", "consent_scopes", scope) && f1_consent.is_some_and(|d| d <= day)
         };
         for r in c.items("referral") {
             let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
@@ -742,8 +586,7 @@ pub(crate) fn compute(
             v.push(obs(i, own || scoped("referral_sharing", day)));
         }
         if let Some(day) = entries(c, "transferred_out").find(|d| in_period(*d, o)) {
-            let own = consent_date(c.value("closure_transfer", "transfer_consent"))
-                .is_some_and(|d| d <= day);
+            let own = consent_date(c.value("closure_transfer", "transfer_consent")).is_some_and(|d| d <= day);
             v.push(obs(i, own || scoped("cross_border_transfer", day)));
         }
     }
@@ -760,8 +603,7 @@ pub(crate) fn compute(
                 continue;
             };
             let done = r.str("status") == Some("implemented")
-                && r.date("implemented_date")
-                    .is_some_and(|d| d <= to && (d - day).num_days() <= 30);
+                && r.date("implemented_date").is_some_and(|d| d <= to && (d - day).num_days() <= 30);
             v.push(obs(i, done));
         }
     }
@@ -786,26 +628,14 @@ pub(crate) fn compute(
     for (i, c) in x.cases.iter().enumerate() {
         if entries(c, "closed").any(|d| in_period(d, o)) {
             let reason = closure_reason(c).unwrap_or("unknown");
-            let k = CLOSURE_REASONS
-                .iter()
-                .position(|r| *r == reason)
-                .unwrap_or(CLOSURE_REASONS.len() - 1);
-            v.push(Obs {
-                extra: Some(k),
-                ..obs(i, true)
-            });
+            let k = CLOSURE_REASONS.iter().position(|r| *r == reason).unwrap_or(CLOSURE_REASONS.len() - 1);
+            v.push(Obs { extra: Some(k), ..obs(i, true) });
         }
     }
     out.push(x.result("23a", v, Some(("closure_reason", CLOSURE_REASONS))));
     let v = x.each(true, |i, c| {
         entries(c, "closed").find(|d| in_period(*d, o))?;
-        Some(obs(
-            i,
-            matches!(
-                closure_reason(c),
-                Some("goals_met" | "goals_substantially_met")
-            ),
-        ))
+        Some(obs(i, matches!(closure_reason(c), Some("goals_met" | "goals_substantially_met"))))
     });
     out.push(x.result("23b", v, None));
 
@@ -813,11 +643,7 @@ pub(crate) fn compute(
     let v = x.each(false, |i, c| {
         let birthday = eighteenth_birthday(c).filter(|d| in_period(*d, o))?;
         let deadline = months_before(birthday, 3);
-        Some(obs(
-            i,
-            c.transition_plan_written
-                .is_some_and(|m| date_of_millis(m) <= deadline),
-        ))
+        Some(obs(i, c.transition_plan_written.is_some_and(|m| date_of_millis(m) <= deadline)))
     });
     out.push(x.result("24", v, None));
 
@@ -831,9 +657,7 @@ pub(crate) fn compute(
     // 25b. Suspected duplicates pending: each child once, so it can be
     // disaggregated like the others. Merged cases are not in `x.cases`, and
     // the pass leaves them out of its pairs anyway.
-    let v = x.each(false, |i, c| {
-        pending_duplicates.contains(&c.id).then(|| obs(i, true))
-    });
+    let v = x.each(false, |i, c| pending_duplicates.contains(&c.id).then(|| obs(i, true)));
     out.push(x.result("25b", v, None));
 
     // 25c. Registrations later merged: the one indicator over merged cases,
@@ -850,15 +674,8 @@ pub(crate) fn compute(
         cases: with_merged,
         cats: Categories::new(&[]),
     };
-    let x25 = Ctx {
-        cats: x.cats,
-        ..x25
-    };
-    let v = merged
-        .values()
-        .enumerate()
-        .map(|(i, (_, m))| obs(i, *m))
-        .collect();
+    let x25 = Ctx { cats: x.cats, ..x25 };
+    let v = merged.values().enumerate().map(|(i, (_, m))| obs(i, *m)).collect();
     out.push(x25.result("25c", v, None));
 
     Report {

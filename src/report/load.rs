@@ -137,9 +137,7 @@ pub(crate) fn parse_date(v: &Value) -> Option<NaiveDate> {
 
 /// The UTC date of an HLC timestamp.
 pub(crate) fn date_of_millis(millis: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|d| d.date_naive())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(millis).map(|d| d.date_naive()).unwrap_or_default()
 }
 
 fn static_pair(
@@ -147,10 +145,7 @@ fn static_pair(
     form: &str,
     field: &str,
 ) -> Option<(&'static str, &'static str)> {
-    table
-        .iter()
-        .copied()
-        .find(|(f, n)| *f == form && *n == field)
+    table.iter().copied().find(|(f, n)| *f == form && *n == field)
 }
 
 fn in_list(names: impl Iterator<Item = &'static str>) -> String {
@@ -158,11 +153,7 @@ fn in_list(names: impl Iterator<Item = &'static str>) -> String {
     names.sort_unstable();
     names.dedup();
     // The names are compile-time constants from this file, never user input.
-    names
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(",")
+    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",")
 }
 
 /// Load every case of `office` (all offices when `None`), merged and erased
@@ -189,8 +180,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
                 risk_level: r.get(5)?,
                 sex: r.get(6)?,
                 age_years: age.and_then(|a| a.parse::<f64>().ok()),
-                date_of_birth: dob
-                    .and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
+                date_of_birth: dob.and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
                 merged: r.get::<_, Option<String>>(9)?.is_some(),
                 erased: r.get::<_, i64>(10)? != 0,
                 created: date_of_millis(r.get(11)?),
@@ -247,10 +237,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             };
             let list = cases[i].items.entry(form).or_default();
             item_pos.insert((i, form, r.get(2)?), list.len());
-            list.push(Item {
-                created_millis: r.get(3)?,
-                values: HashMap::new(),
-            });
+            list.push(Item { created_millis: r.get(3)?, values: HashMap::new() });
         }
         let sql = format!(
             "SELECT case_id, form, item, field, value FROM field_values WHERE item <> '' AND form IN ({forms}) AND field IN ({})",
@@ -281,9 +268,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
     }
     // Stage history.
     {
-        let mut stmt = conn.prepare(
-            "SELECT case_id, to_stage, hlc_millis FROM stage_history ORDER BY case_id, seq",
-        )?;
+        let mut stmt = conn.prepare("SELECT case_id, to_stage, hlc_millis FROM stage_history ORDER BY case_id, seq")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let case: String = r.get(0)?;
@@ -310,8 +295,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             };
             let payload = &e["payload"];
             let rated_high = payload["values"]["risk_level"].as_str() == Some("high")
-                || (payload["field"].as_str() == Some("risk_level")
-                    && payload["value"].as_str() == Some("high"));
+                || (payload["field"].as_str() == Some("risk_level") && payload["value"].as_str() == Some("high"));
             if rated_high {
                 let c = &mut cases[i];
                 c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));

@@ -174,18 +174,13 @@ impl Breakdown {
 /// Compute every indicator from the projection in `conn` (read-only).
 pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, ReportError> {
     if options.to < options.from {
-        return Err(ReportError::EmptyPeriod {
-            from: options.from,
-            to: options.to,
-        });
+        return Err(ReportError::EmptyPeriod { from: options.from, to: options.to });
     }
     let cases = load::load(conn, options.office.as_deref())?;
     // 25b: every case of a suspected duplicate pair (the search module's
     // full pass, which already leaves out merged cases).
-    let pending: std::collections::HashSet<String> = crate::search::find_duplicates(conn)?
-        .into_iter()
-        .flat_map(|p| [p.case_a, p.case_b])
-        .collect();
+    let pending: std::collections::HashSet<String> =
+        crate::search::find_duplicates(conn)?.into_iter().flat_map(|p| [p.case_a, p.case_b]).collect();
     let mut report = indicators::compute(&cases, options, &pending);
     report.suppressed = options.suppress;
     if options.suppress {

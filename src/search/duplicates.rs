@@ -65,11 +65,7 @@ impl DuplicatePair {
     pub fn explanation(&self) -> String {
         let mut parts: Vec<&ScorePart> = self.parts.iter().collect();
         parts.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
-        parts
-            .iter()
-            .map(|p| format!("{} ({:+.1})", p.detail, p.points))
-            .collect::<Vec<_>>()
-            .join("; ")
+        parts.iter().map(|p| format!("{} ({:+.1})", p.detail, p.points)).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -104,11 +100,7 @@ struct Tok {
 fn char_bag(text: &str) -> [u8; 32] {
     let mut bag = [0u8; 32];
     for c in text.chars() {
-        let b = if c.is_ascii_lowercase() {
-            (c as u32 - 'a' as u32) as usize
-        } else {
-            26 + (c as u32 % 6) as usize
-        };
+        let b = if c.is_ascii_lowercase() { (c as u32 - 'a' as u32) as usize } else { 26 + (c as u32 % 6) as usize };
         bag[b] = bag[b].saturating_add(1);
     }
     bag
@@ -120,12 +112,7 @@ fn char_bag(text: &str) -> [u8; 32] {
 /// (counted by bucket, which can only over-count). Most token pairs of a
 /// pass fail this for the cost of 32 comparisons instead of a Jaro-Winkler.
 fn may_be_similar(a: &Tok, b: &Tok) -> bool {
-    let common: u32 = a
-        .bag
-        .iter()
-        .zip(&b.bag)
-        .map(|(x, y)| u32::from(*x.min(y)))
-        .sum();
+    let common: u32 = a.bag.iter().zip(&b.bag).map(|(x, y)| u32::from(*x.min(y))).sum();
     let (la, lb) = (f64::from(a.chars.max(1)), f64::from(b.chars.max(1)));
     let c = f64::from(common);
     // 1e-9: never rule out a pair on rounding.
@@ -150,13 +137,7 @@ fn toks(name: &str) -> Vec<Tok> {
             let mut keys: Vec<u64> = names::token_keys(&t).iter().map(|k| hash_str(k)).collect();
             keys.sort_unstable();
             keys.dedup();
-            Tok {
-                id: hash_str(&t),
-                keys,
-                chars: t.chars().count() as u32,
-                bag: char_bag(&t),
-                text: t,
-            }
+            Tok { id: hash_str(&t), keys, chars: t.chars().count() as u32, bag: char_bag(&t), text: t }
         })
         .collect()
 }
@@ -264,19 +245,11 @@ fn best(t: &Tok, among: &[Tok]) -> (f64, usize) {
     // Jaro-Winkler gives at most 0.8, so when a token is equal or shares a
     // key (0.9 or more) it cannot change the best: skip it (same result,
     // same index).
-    let by_keys = among
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (sim_by_keys(t, o), i))
-        .fold((0.0, usize::MAX), pick);
+    let by_keys = among.iter().enumerate().map(|(i, o)| (sim_by_keys(t, o), i)).fold((0.0, usize::MAX), pick);
     if by_keys.0 >= 0.9 {
         return by_keys;
     }
-    among
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (sim(t, o), i))
-        .fold((0.0, usize::MAX), pick)
+    among.iter().enumerate().map(|(i, o)| (sim(t, o), i)).fold((0.0, usize::MAX), pick)
 }
 
 /// Mean best similarity of the tokens of `a` among `b` (0 when `a` is empty).
@@ -321,11 +294,7 @@ impl Tally<'_> {
     fn add(&mut self, name: &str, detail: impl FnOnce() -> String, points: f64) {
         self.points += points;
         if let Some(parts) = self.parts.as_deref_mut() {
-            parts.push(ScorePart {
-                part: name.to_string(),
-                detail: detail(),
-                points,
-            });
+            parts.push(ScorePart { part: name.to_string(), detail: detail(), points });
         }
     }
 }
@@ -340,12 +309,7 @@ pub fn score_pair(a: &CasePerson, b: &CasePerson) -> (f64, Vec<ScorePart>) {
 }
 
 /// Score a pair whose features are already computed.
-pub fn score_features(
-    a: &CasePerson,
-    fa: &Features,
-    b: &CasePerson,
-    fb: &Features,
-) -> (f64, Vec<ScorePart>) {
+pub fn score_features(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features) -> (f64, Vec<ScorePart>) {
     let mut parts = Vec::new();
     let score = tally(a, fa, b, fb, Some(&mut parts));
     (score, parts)
@@ -357,13 +321,7 @@ fn score_only(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features) -> f
     tally(a, fa, b, fb, None)
 }
 
-fn tally(
-    a: &CasePerson,
-    fa: &Features,
-    b: &CasePerson,
-    fb: &Features,
-    parts: Option<&mut Vec<ScorePart>>,
-) -> f64 {
+fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Option<&mut Vec<ScorePart>>) -> f64 {
     let mut t = Tally { points: 0.0, parts };
     // Given name: the first given token of each must be found somewhere in
     // the other's names (either order, other spellings included).
@@ -381,30 +339,13 @@ fn tally(
         } else {
             (-7.0, "different given names")
         };
-        t.add(
-            "given_name",
-            || {
-                format!(
-                    "{how}: {} / {}",
-                    ga.text,
-                    if g > 0.0 { shown } else { gb.text.as_str() }
-                )
-            },
-            pts,
-        );
+        t.add("given_name", || format!("{how}: {} / {}", ga.text, if g > 0.0 { shown } else { gb.text.as_str() }), pts);
     }
-    let (short, long) = if fa.primary.len() <= fb.primary.len() {
-        (&fa.primary, &fb.all)
-    } else {
-        (&fb.primary, &fa.all)
-    };
+    let (short, long) =
+        if fa.primary.len() <= fb.primary.len() { (&fa.primary, &fb.all) } else { (&fb.primary, &fa.all) };
     if !short.is_empty() {
         let c = coverage(short, long);
-        t.add(
-            "names",
-            || format!("{:.0}% of the shorter name matches", c * 100.0),
-            6.0 * c - 4.0,
-        );
+        t.add("names", || format!("{:.0}% of the shorter name matches", c * 100.0), 6.0 * c - 4.0);
     }
     if let (Some(sa), Some(sb)) = (a.sex.as_deref(), b.sex.as_deref()) {
         if sa != "other_unknown" && sb != "other_unknown" {
@@ -460,10 +401,7 @@ fn tally(
             pts,
         );
     }
-    for (rel, x, y) in [
-        ("mother", &fa.mother, &fb.mother),
-        ("father", &fa.father, &fb.father),
-    ] {
+    for (rel, x, y) in [("mother", &fa.mother, &fb.mother), ("father", &fa.father, &fb.father)] {
         if !x.is_empty() && !y.is_empty() {
             let c = coverage(x, y).max(coverage(y, x));
             // A different mother or father is strong evidence of a
@@ -472,22 +410,14 @@ fn tally(
             // name (Marie, Fatoumata) is common among unrelated mothers.
             let same = c >= 0.8;
             let pts = if same { 2.0 } else { -5.0 };
-            t.add(
-                rel,
-                || format!("{rel} {}", if same { "matches" } else { "differs" }),
-                pts,
-            );
+            t.add(rel, || format!("{rel} {}", if same { "matches" } else { "differs" }), pts);
         }
     }
     if !a.nationality.is_empty() && !b.nationality.is_empty() {
         if a.nationality.iter().any(|n| b.nationality.contains(n)) {
             t.add("nationality", || "same nationality".into(), 0.5);
         } else {
-            t.add(
-                "nationality",
-                || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")),
-                -2.0,
-            );
+            t.add("nationality", || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")), -2.0);
         }
     }
     if let (Some(x), Some(y)) = (a.separation_date.as_deref(), b.separation_date.as_deref()) {
@@ -499,11 +429,7 @@ fn tally(
 }
 
 fn pair(a: &CasePerson, b: &CasePerson, score: f64, parts: Vec<ScorePart>) -> DuplicatePair {
-    let (a, b) = if a.case_number <= b.case_number {
-        (a, b)
-    } else {
-        (b, a)
-    };
+    let (a, b) = if a.case_number <= b.case_number { (a, b) } else { (b, a) };
     DuplicatePair {
         case_a: a.case_id.clone(),
         number_a: a.case_number.clone(),
@@ -516,8 +442,7 @@ fn pair(a: &CasePerson, b: &CasePerson, score: f64, parts: Vec<ScorePart>) -> Du
 
 /// Whether two cases are already linked by a merge (either direction).
 fn merged_together(a: &CasePerson, b: &CasePerson) -> bool {
-    a.merged_into.as_deref() == Some(b.case_id.as_str())
-        || b.merged_into.as_deref() == Some(a.case_id.as_str())
+    a.merged_into.as_deref() == Some(b.case_id.as_str()) || b.merged_into.as_deref() == Some(a.case_id.as_str())
 }
 
 /// Second key of the block of a single-token name.
@@ -561,8 +486,7 @@ const BIG_BLOCK: usize = 200;
 const AGE_BAND: f64 = 3.0;
 
 fn age_band(age: Option<f64>) -> Option<i64> {
-    age.filter(|a| a.is_finite())
-        .map(|a| (a / AGE_BAND).floor() as i64)
+    age.filter(|a| a.is_finite()).map(|a| (a / AGE_BAND).floor() as i64)
 }
 
 /// Members of a big block by age band, and those without an age.
@@ -590,10 +514,7 @@ impl Group {
             }
             (by, unknown)
         });
-        Group {
-            members,
-            bands: split,
-        }
+        Group { members, bands: split }
     }
 
     /// Calls `f` with every member to compare with a case in age band `band`.
@@ -631,12 +552,7 @@ pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
     }
     // A single-token name also joins every pair block holding that key.
     // Only the keys of single-token names are needed here.
-    let single: BTreeSet<u64> = keys_of
-        .iter()
-        .flatten()
-        .filter(|k| k.1 == NO_KEY)
-        .map(|k| k.0)
-        .collect();
+    let single: BTreeSet<u64> = keys_of.iter().flatten().filter(|k| k.1 == NO_KEY).map(|k| k.0).collect();
     let mut raw_single: HashMap<u64, Vec<u32>> = HashMap::new();
     for ((x, y), members) in &raw_blocks {
         if *y != NO_KEY && (single.contains(x) || single.contains(y)) {
@@ -644,14 +560,8 @@ pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
             raw_single.entry(*y).or_default().extend(members);
         }
     }
-    let blocks: HashMap<(u64, u64), Group> = raw_blocks
-        .into_iter()
-        .map(|(k, m)| (k, Group::new(m, &bands)))
-        .collect();
-    let by_single_key: HashMap<u64, Group> = raw_single
-        .into_iter()
-        .map(|(k, m)| (k, Group::new(m, &bands)))
-        .collect();
+    let blocks: HashMap<(u64, u64), Group> = raw_blocks.into_iter().map(|(k, m)| (k, Group::new(m, &bands))).collect();
+    let by_single_key: HashMap<u64, Group> = raw_single.into_iter().map(|(k, m)| (k, Group::new(m, &bands))).collect();
 
     let work = |part: usize, parts: usize| -> Vec<DuplicatePair> {
         let mut out = Vec::new();
@@ -708,27 +618,18 @@ pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
         }
         out
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
     let mut out: Vec<DuplicatePair> = if threads <= 1 || live.len() < 2_000 {
         work(0, 1)
     } else {
         let work = &work;
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| s.spawn(move || work(t, threads)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || work(t, threads))).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         })
     };
     out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| (&a.number_a, &a.number_b).cmp(&(&b.number_a, &b.number_b)))
+        b.score.total_cmp(&a.score).then_with(|| (&a.number_a, &a.number_b).cmp(&(&b.number_a, &b.number_b)))
     });
     out.dedup_by(|a, b| a.case_a == b.case_a && a.case_b == b.case_b);
     out
@@ -781,8 +682,7 @@ pub fn candidates_for(conn: &Connection, p: &CasePerson) -> rusqlite::Result<Vec
 /// Suspected duplicates of one indexed case.
 pub fn duplicates_of(conn: &Connection, case_id: &str) -> Result<Vec<DuplicatePair>, SearchError> {
     index::ensure_built(conn)?;
-    let p = index::person(conn, case_id)?
-        .ok_or_else(|| SearchError::NoSuchCase(case_id.to_string()))?;
+    let p = index::person(conn, case_id)?.ok_or_else(|| SearchError::NoSuchCase(case_id.to_string()))?;
     Ok(candidates_for(conn, &p)?)
 }
 
@@ -859,10 +759,7 @@ mod tests {
 
     #[test]
     fn big_blocks_keep_pairs_within_an_age_band() {
-        let ages: Vec<Option<i64>> = (0..500u32)
-            .map(|i| age_band(Some(f64::from(i % 18))))
-            .chain([None])
-            .collect();
+        let ages: Vec<Option<i64>> = (0..500u32).map(|i| age_band(Some(f64::from(i % 18)))).chain([None]).collect();
         let g = Group::new((0..501).collect(), &ages);
         assert!(g.bands.is_some());
         // Case 0 is aged 0: compared with ages 0..=5 and the one without age.

@@ -45,9 +45,7 @@ CREATE INDEX IF NOT EXISTS name_keys_by_key ON name_keys (key, role);
 "#;
 
 fn tables_exist(conn: &Connection) -> rusqlite::Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_docs'",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_docs'")?;
     Ok(stmt.query_row([], |_| Ok(())).optional()?.is_some())
 }
 
@@ -62,13 +60,8 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 /// Cheap (one query) when there is nothing to do.
 pub fn ensure_built(conn: &Connection) -> rusqlite::Result<()> {
     if tables_exist(conn)? {
-        let v: Option<String> = conn
-            .query_row(
-                "SELECT value FROM search_meta WHERE key = 'version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let v: Option<String> =
+            conn.query_row("SELECT value FROM search_meta WHERE key = 'version'", [], |r| r.get(0)).optional()?;
         if v.as_deref() == Some(INDEX_VERSION) {
             return Ok(());
         }
@@ -93,10 +86,7 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     for id in ids {
         index_case(&tx, &id)?;
     }
-    tx.execute(
-        "INSERT INTO search_meta (key, value) VALUES ('version', ?1)",
-        [INDEX_VERSION],
-    )?;
+    tx.execute("INSERT INTO search_meta (key, value) VALUES ('version', ?1)", [INDEX_VERSION])?;
     tx.commit()
 }
 
@@ -116,13 +106,10 @@ fn remove_case(conn: &Connection, case_id: &str) -> rusqlite::Result<()> {
         .query_row([case_id], |r| r.get(0))
         .optional()?;
     if let Some(doc) = doc {
-        conn.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
-            .execute([doc])?;
-        conn.prepare_cached("DELETE FROM search_docs WHERE doc = ?1")?
-            .execute([doc])?;
+        conn.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?.execute([doc])?;
+        conn.prepare_cached("DELETE FROM search_docs WHERE doc = ?1")?.execute([doc])?;
     }
-    conn.prepare_cached("DELETE FROM name_keys WHERE case_id = ?1")?
-        .execute([case_id])?;
+    conn.prepare_cached("DELETE FROM name_keys WHERE case_id = ?1")?.execute([case_id])?;
     Ok(())
 }
 
@@ -137,8 +124,7 @@ fn index_case(conn: &Connection, case_id: &str) -> rusqlite::Result<()> {
 /// Insert the index rows of one case (its old rows must be gone). Public so
 /// that benchmarks can fill the index with synthetic people directly.
 pub fn insert_person(conn: &Connection, p: &CasePerson) -> rusqlite::Result<()> {
-    let json = serde_json::to_string(p)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let json = serde_json::to_string(p).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.prepare_cached("INSERT INTO search_docs (case_id, person) VALUES (?1, ?2)")?
         .execute(params![p.case_id, json])?;
     let doc = conn.last_insert_rowid();
@@ -147,14 +133,10 @@ pub fn insert_person(conn: &Connection, p: &CasePerson) -> rusqlite::Result<()> 
     for n in &child_names {
         child_keys.extend(names::name_keys(n));
     }
-    let locations: Vec<&str> = [
-        p.place_of_origin.as_deref(),
-        p.separation_place.as_deref(),
-        Some(p.office.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let locations: Vec<&str> = [p.place_of_origin.as_deref(), p.separation_place.as_deref(), Some(p.office.as_str())]
+        .into_iter()
+        .flatten()
+        .collect();
     let relatives: Vec<String> = p
         .family
         .iter()
@@ -174,9 +156,8 @@ pub fn insert_person(conn: &Connection, p: &CasePerson) -> rusqlite::Result<()> 
         p.caseworker.as_deref().unwrap_or(""),
         relatives.join(" ")
     ])?;
-    let mut ins = conn.prepare_cached(
-        "INSERT OR IGNORE INTO name_keys (case_id, key, role, item) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut ins =
+        conn.prepare_cached("INSERT OR IGNORE INTO name_keys (case_id, key, role, item) VALUES (?1, ?2, ?3, ?4)")?;
     for k in &child_keys {
         ins.execute(params![p.case_id, k, "child", ""])?;
     }
@@ -227,13 +208,8 @@ pub fn all_people(conn: &Connection) -> rusqlite::Result<Vec<CasePerson>> {
 }
 
 /// Case ids having `key` in `role` (with the item, for `sought`).
-pub fn cases_with_key(
-    conn: &Connection,
-    key: &str,
-    role: &str,
-) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT case_id, item FROM name_keys WHERE key = ?1 AND role = ?2")?;
+pub fn cases_with_key(conn: &Connection, key: &str, role: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT case_id, item FROM name_keys WHERE key = ?1 AND role = ?2")?;
     let rows = stmt.query_map(params![key, role], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }

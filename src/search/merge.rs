@@ -56,36 +56,18 @@ pub fn merge(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<Uuid,
     }
     let dup = store.case_state(duplicate)?;
     if let Some(m) = dup.merged_into {
-        return Err(MergeError::AlreadyMerged {
-            case: duplicate,
-            into: m,
-        });
+        return Err(MergeError::AlreadyMerged { case: duplicate, into: m });
     }
     let target = store.case_state(into)?;
     if let Some(m) = target.merged_into {
-        return Err(MergeError::TargetMerged {
-            target: into,
-            into: m,
-        });
+        return Err(MergeError::TargetMerged { target: into, into: m });
     }
     let mut b = store.batch();
-    let id = b.record(
-        duplicate,
-        EventKind::CaseMerged,
-        None,
-        serde_json::json!({"duplicate_of": into}),
-        Vec::new(),
-    )?;
+    let id = b.record(duplicate, EventKind::CaseMerged, None, serde_json::json!({"duplicate_of": into}), Vec::new())?;
     b.change_stage(
         duplicate,
         Stage::Duplicate,
-        &format!(
-            "merged into {}",
-            target
-                .registration
-                .as_ref()
-                .map_or(String::new(), |r| r.case_number.clone())
-        ),
+        &format!("merged into {}", target.registration.as_ref().map_or(String::new(), |r| r.case_number.clone())),
     )?;
     b.commit()?;
     Ok(id)
@@ -98,19 +80,9 @@ pub fn split(store: &mut CaseStore, duplicate: Uuid) -> Result<Uuid, MergeError>
     let Some(from) = st.merged_into else {
         return Err(MergeError::NotMerged(duplicate));
     };
-    let previous = st
-        .stage_before
-        .as_deref()
-        .and_then(Stage::parse)
-        .ok_or(MergeError::NoPreviousStage(duplicate))?;
+    let previous = st.stage_before.as_deref().and_then(Stage::parse).ok_or(MergeError::NoPreviousStage(duplicate))?;
     let mut b = store.batch();
-    let id = b.record(
-        duplicate,
-        EventKind::CaseSplit,
-        None,
-        serde_json::json!({"from": from}),
-        Vec::new(),
-    )?;
+    let id = b.record(duplicate, EventKind::CaseSplit, None, serde_json::json!({"from": from}), Vec::new())?;
     b.change_stage(duplicate, previous, "split: not a duplicate")?;
     b.commit()?;
     Ok(id)

@@ -114,9 +114,7 @@ fn number(v: Option<&Value>) -> Option<f64> {
 impl CasePerson {
     /// Given, family and other names as one list of full names.
     pub fn all_names(&self) -> Vec<String> {
-        let mut out = vec![format!("{} {}", self.given_names, self.family_name)
-            .trim()
-            .to_string()];
+        let mut out = vec![format!("{} {}", self.given_names, self.family_name).trim().to_string()];
         out.extend(self.other_names.iter().cloned());
         out.retain(|n| !n.is_empty());
         out
@@ -124,9 +122,7 @@ impl CasePerson {
 
     /// The recorded mother or father (first with that relationship).
     pub fn parent(&self, relationship: &str) -> Option<&Relative> {
-        self.family
-            .iter()
-            .find(|r| r.relationship.as_deref() == Some(relationship))
+        self.family.iter().find(|r| r.relationship.as_deref() == Some(relationship))
     }
 
     /// Load one case from the projection tables; `None` when it has no row
@@ -154,19 +150,7 @@ impl CasePerson {
                 },
             )
             .optional()?;
-        let Some((
-            case_number,
-            office,
-            stage,
-            caseworker,
-            merged_into,
-            given,
-            family,
-            sex,
-            age,
-            dob,
-            erased,
-        )) = row
+        let Some((case_number, office, stage, caseworker, merged_into, given, family, sex, age, dob, erased)) = row
         else {
             return Ok(None);
         };
@@ -192,15 +176,9 @@ impl CasePerson {
              WHERE case_id = ?1 AND form IN ('registration_bia', 'family_tracing') AND value IS NOT NULL",
         )?;
         let rows = stmt.query_map(params![case_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
         })?;
-        let mut sought: std::collections::BTreeMap<String, Relative> =
-            std::collections::BTreeMap::new();
+        let mut sought: std::collections::BTreeMap<String, Relative> = std::collections::BTreeMap::new();
         for row in rows {
             let (form, item, field, value) = row?;
             // Values are canonical JSON written by the projection; a value
@@ -236,10 +214,9 @@ impl CasePerson {
                     _ => {}
                 }
             } else {
-                let r = sought.entry(item.clone()).or_insert_with(|| Relative {
-                    item: item.clone(),
-                    ..Relative::default()
-                });
+                let r = sought
+                    .entry(item.clone())
+                    .or_insert_with(|| Relative { item: item.clone(), ..Relative::default() });
                 match field.as_str() {
                     "relative" => r.name = text(&v).unwrap_or_default(),
                     "relative_other_names" => r.other_names = texts(Some(&v)),
@@ -251,10 +228,7 @@ impl CasePerson {
                 }
             }
         }
-        p.sought = sought
-            .into_values()
-            .filter(|r| !r.name.is_empty())
-            .collect();
+        p.sought = sought.into_values().filter(|r| !r.name.is_empty()).collect();
         Ok(Some(p))
     }
 }

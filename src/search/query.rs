@@ -66,21 +66,14 @@ impl Query {
     pub fn parse(text: &str) -> Result<Query, SearchError> {
         let mut q = Query::default();
         for word in text.split_whitespace() {
-            let Some((name, value)) = word
-                .split_once(':')
-                .filter(|(n, v)| !n.is_empty() && !v.is_empty())
-            else {
+            let Some((name, value)) = word.split_once(':').filter(|(n, v)| !n.is_empty() && !v.is_empty()) else {
                 q.words.push(word.to_string());
                 continue;
             };
             let value = value.to_string();
             match name.to_lowercase().as_str() {
                 "age" => {
-                    let parse = |s: &str| {
-                        s.trim()
-                            .parse::<f64>()
-                            .map_err(|_| SearchError::BadAge(value.clone()))
-                    };
+                    let parse = |s: &str| s.trim().parse::<f64>().map_err(|_| SearchError::BadAge(value.clone()));
                     match value.split_once('-') {
                         Some((a, b)) => {
                             q.age_min = Some(parse(a)?);
@@ -173,21 +166,11 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
         ];
         let keys = names::token_keys(w);
         if !keys.is_empty() {
-            alts.push(format!(
-                "keys : ({})",
-                keys.iter()
-                    .map(|k| quote(k))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            ));
+            alts.push(format!("keys : ({})", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" OR ")));
         }
         match_parts.push(format!("({})", alts.join(" OR ")));
     }
-    for (col, v) in [
-        ("locations", &q.location),
-        ("caseworker", &q.caseworker),
-        ("locations", &q.office),
-    ] {
+    for (col, v) in [("locations", &q.location), ("caseworker", &q.caseworker), ("locations", &q.office)] {
         if let Some(v) = v {
             for t in names::tokens(v) {
                 match_parts.push(format!("{col} : {}*", quote(&t)));
@@ -197,9 +180,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     let mut sql = String::new();
     let mut args: Vec<SqlValue> = Vec::new();
     if match_parts.is_empty() {
-        sql.push_str(
-            "SELECT d.person FROM search_docs d JOIN cases c ON c.id = d.case_id WHERE 1 = 1",
-        );
+        sql.push_str("SELECT d.person FROM search_docs d JOIN cases c ON c.id = d.case_id WHERE 1 = 1");
     } else {
         sql.push_str(
             "SELECT d.person FROM search_fts f JOIN search_docs d ON d.doc = f.rowid JOIN cases c ON c.id = d.case_id
@@ -210,10 +191,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     if let Some(case) = &q.case {
         sql.push_str(" AND (c.id = ? OR c.case_number LIKE ? ESCAPE '\\')");
         args.push(SqlValue::Text(case.clone()));
-        let escaped = case
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = case.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         args.push(SqlValue::Text(format!("{escaped}%")));
     }
     if let Some(min) = q.age_min {
@@ -245,10 +223,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
     // Keys of the query words, computed once rather than per candidate.
-    let word_keys: Vec<(String, BTreeSet<String>)> = words
-        .iter()
-        .map(|w| (w.clone(), names::token_keys(w)))
-        .collect();
+    let word_keys: Vec<(String, BTreeSet<String>)> = words.iter().map(|w| (w.clone(), names::token_keys(w))).collect();
     let mut hits = Vec::new();
     for json in rows {
         let Ok(p) = serde_json::from_str::<CasePerson>(&json?) else {
@@ -256,11 +231,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
         };
         hits.push(rank(&p, &word_keys));
     }
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.case_number.cmp(&b.case_number))
-    });
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.case_number.cmp(&b.case_number)));
     hits.truncate(limit);
     Ok(hits)
 }
@@ -280,26 +251,17 @@ fn rank(p: &CasePerson, words: &[(String, BTreeSet<String>)]) -> Hit {
             })
         })
         .collect();
-    let field_tokens =
-        |field: &'static str, text: Option<&str>| -> Vec<(&'static str, String, String)> {
-            text.map(|t| {
-                t.split_whitespace()
-                    .flat_map(|raw| {
-                        names::tokens(raw)
-                            .into_iter()
-                            .map(move |tok| (field, tok, raw.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-        };
+    let field_tokens = |field: &'static str, text: Option<&str>| -> Vec<(&'static str, String, String)> {
+        text.map(|t| {
+            t.split_whitespace()
+                .flat_map(|raw| names::tokens(raw).into_iter().map(move |tok| (field, tok, raw.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
     let mut others = Vec::new();
     others.extend(field_tokens("case_number", Some(&p.case_number)));
-    for loc in [
-        p.place_of_origin.as_deref(),
-        p.separation_place.as_deref(),
-        Some(p.office.as_str()),
-    ] {
+    for loc in [p.place_of_origin.as_deref(), p.separation_place.as_deref(), Some(p.office.as_str())] {
         others.extend(field_tokens("location", loc));
     }
     others.extend(field_tokens("caseworker", p.caseworker.as_deref()));
@@ -342,12 +304,7 @@ fn rank(p: &CasePerson, words: &[(String, BTreeSet<String>)]) -> Hit {
         }
         if let Some((pts, field, raw, how)) = best {
             score += pts;
-            matched.push(MatchedTerm {
-                term: w.clone(),
-                field: field.to_string(),
-                matched: raw,
-                how: how.to_string(),
-            });
+            matched.push(MatchedTerm { term: w.clone(), field: field.to_string(), matched: raw, how: how.to_string() });
         }
     }
     if p.merged_into.is_some() {

@@ -13,9 +13,8 @@ use rand::{Rng, SeedableRng};
 use crate::model::demo::names::{adult_name, places, NameChoice};
 use crate::search::person::{CasePerson, Relative};
 
-const NATIONALITIES: &[&str] = &[
-    "GIN", "MLI", "CIV", "GMB", "SEN", "NGA", "ETH", "SOM", "GTM", "HND", "SLV", "HTI", "SDN",
-];
+const NATIONALITIES: &[&str] =
+    &["GIN", "MLI", "CIV", "GMB", "SEN", "NGA", "ETH", "SOM", "GTM", "HND", "SLV", "HTI", "SDN"];
 
 /// One labelled pair.
 #[derive(Debug, Clone)]
@@ -42,8 +41,8 @@ struct Child {
 /// and no matcher could tell them apart.
 fn made_up(rng: &mut StdRng) -> String {
     const SYL: &[&str] = &[
-        "ba", "ka", "ma", "di", "lo", "sa", "ti", "ne", "ko", "ra", "fu", "se", "mi", "to", "ga",
-        "ya", "nu", "we", "zi", "bo", "ke", "ru", "la", "po",
+        "ba", "ka", "ma", "di", "lo", "sa", "ti", "ne", "ko", "ra", "fu", "se", "mi", "to", "ga", "ya", "nu", "we",
+        "zi", "bo", "ke", "ru", "la", "po",
     ];
     let n = rng.gen_range(2..4);
     let mut s: String = (0..n).map(|_| SYL[rng.gen_range(0..SYL.len())]).collect();
@@ -67,12 +66,7 @@ fn new_child(rng: &mut StdRng, n: usize) -> Child {
         Some(if rng.gen_bool(0.3) {
             format!("{}-01-01", 2026 - age)
         } else {
-            format!(
-                "{}-{:02}-{:02}",
-                2026 - age,
-                rng.gen_range(1..=12),
-                rng.gen_range(1..=28)
-            )
+            format!("{}-{:02}-{:02}", 2026 - age, rng.gen_range(1..=12), rng.gen_range(1..=28))
         })
     } else {
         None
@@ -133,11 +127,7 @@ fn duplicate_of(rng: &mut StdRng, c: &Child, n: usize) -> (CasePerson, &'static 
     p.case_id = format!("c{n:07}");
     p.case_number = format!("SYN-{n:07}");
     let (mut g, f) = c.name.render(rng.gen_range(1..6));
-    let middle = c
-        .person
-        .given_names
-        .split_once(' ')
-        .map(|(_, m)| m.to_string());
+    let middle = c.person.given_names.split_once(' ').map(|(_, m)| m.to_string());
     if let Some(m) = middle.filter(|_| rng.gen_bool(0.7)) {
         g = format!("{g} {m}");
     }
@@ -222,11 +212,8 @@ fn namesake_of(rng: &mut StdRng, c: &Child, n: usize, same_family: bool) -> Case
     other.person.nationality = c.person.nationality.clone();
     // Different people: ages apart, own parents and home.
     let base = c.person.age.unwrap_or(12.0);
-    other.person.age = Some(if base > 12.0 {
-        base - rng.gen_range(3..6) as f64
-    } else {
-        base + rng.gen_range(3..6) as f64
-    });
+    other.person.age =
+        Some(if base > 12.0 { base - rng.gen_range(3..6) as f64 } else { base + rng.gen_range(3..6) as f64 });
     other.person.date_of_birth = None;
     other.person
 }
@@ -249,18 +236,9 @@ pub fn labelled_pairs(seed: u64, n: usize) -> Vec<LabelledPair> {
             }
             5..=6 => (sibling_of(&mut rng, &c, next()), false, "sibling"),
             7..=8 => (namesake_of(&mut rng, &c, next(), true), false, "namesake"),
-            _ => (
-                namesake_of(&mut rng, &c, next(), false),
-                false,
-                "same_given_name",
-            ),
+            _ => (namesake_of(&mut rng, &c, next(), false), false, "same_given_name"),
         };
-        out.push(LabelledPair {
-            a: c.person,
-            b: pair,
-            duplicate,
-            kind,
-        });
+        out.push(LabelledPair { a: c.person, b: pair, duplicate, kind });
     }
     out
 }
@@ -268,11 +246,7 @@ pub fn labelled_pairs(seed: u64, n: usize) -> Vec<LabelledPair> {
 /// A population of `n` cases in which about `dup_percent` % of children
 /// were registered twice and 10 % have a registered sibling; returns the
 /// people and the true duplicate pairs (case ids, ordered).
-pub fn population(
-    seed: u64,
-    n: usize,
-    dup_percent: u32,
-) -> (Vec<CasePerson>, BTreeSet<(String, String)>) {
+pub fn population(seed: u64, n: usize, dup_percent: u32) -> (Vec<CasePerson>, BTreeSet<(String, String)>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut people = Vec::with_capacity(n);
     let mut truth = BTreeSet::new();

@@ -59,28 +59,15 @@ fn name_cover(a: &[String], b: &[String]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    a.iter()
-        .map(|t| {
-            b.iter()
-                .map(|o| names::token_similarity(t, o))
-                .fold(0.0, f64::max)
-        })
-        .sum::<f64>()
-        / a.len() as f64
+    a.iter().map(|t| b.iter().map(|o| names::token_similarity(t, o)).fold(0.0, f64::max)).sum::<f64>() / a.len() as f64
 }
 
 fn relative_names(r: &Relative) -> Vec<String> {
-    std::iter::once(r.name.clone())
-        .chain(r.other_names.iter().cloned())
-        .collect()
+    std::iter::once(r.name.clone()).chain(r.other_names.iter().cloned()).collect()
 }
 
 fn add(parts: &mut Vec<ScorePart>, part: &str, detail: String, points: f64) {
-    parts.push(ScorePart {
-        part: part.into(),
-        detail,
-        points,
-    });
+    parts.push(ScorePart { part: part.into(), detail, points });
 }
 
 fn same_place(a: Option<&str>, b: Option<&str>) -> Option<bool> {
@@ -94,24 +81,11 @@ fn same_place(a: Option<&str>, b: Option<&str>) -> Option<bool> {
 fn parents(a: &CasePerson, b: &CasePerson, parts: &mut Vec<ScorePart>, weight: f64) {
     for rel in ["mother", "father"] {
         if let (Some(x), Some(y)) = (a.parent(rel), b.parent(rel)) {
-            let c = name_cover(
-                &tokens_of(&relative_names(x)),
-                &tokens_of(&relative_names(y)),
-            );
+            let c = name_cover(&tokens_of(&relative_names(x)), &tokens_of(&relative_names(y)));
             if c >= 0.6 {
-                add(
-                    parts,
-                    rel,
-                    format!("same {rel}: {} / {}", x.name, y.name),
-                    weight,
-                );
+                add(parts, rel, format!("same {rel}: {} / {}", x.name, y.name), weight);
             } else {
-                add(
-                    parts,
-                    rel,
-                    format!("different {rel}: {} / {}", x.name, y.name),
-                    -weight / 2.0,
-                );
+                add(parts, rel, format!("different {rel}: {} / {}", x.name, y.name), -weight / 2.0);
             }
         }
     }
@@ -127,37 +101,21 @@ fn score_request(requester: &CasePerson, r: &Relative, candidate: &CasePerson) -
     add(
         &mut parts,
         "name",
-        format!(
-            "sought {} / registered {} {}",
-            r.name, candidate.given_names, candidate.family_name
-        ),
+        format!("sought {} / registered {} {}", r.name, candidate.given_names, candidate.family_name),
         40.0 * c,
     );
     // Siblings share family (or father's and grandfather's) names: the
     // given name of the person sought must be there too.
     if let Some(first) = names::tokens(&r.name).first() {
-        if !child
-            .iter()
-            .any(|t| names::token_similarity(first, t) > 0.0)
-        {
-            add(
-                &mut parts,
-                "given_name",
-                format!("given name {first} not among the child's names"),
-                -25.0,
-            );
+        if !child.iter().any(|t| names::token_similarity(first, t) > 0.0) {
+            add(&mut parts, "given_name", format!("given name {first} not among the child's names"), -25.0);
         }
     }
     if let (Some(x), Some(y)) = (r.sex.as_deref(), candidate.sex.as_deref()) {
         if x == y {
             add(&mut parts, "sex", format!("both {x}"), 5.0);
         } else if x != "other_unknown" && y != "other_unknown" {
-            add(
-                &mut parts,
-                "sex",
-                format!("{x} sought, {y} registered"),
-                -25.0,
-            );
+            add(&mut parts, "sex", format!("{x} sought, {y} registered"), -25.0);
         }
     }
     if let (Some(x), Some(y)) = (r.age, candidate.age) {
@@ -169,56 +127,28 @@ fn score_request(requester: &CasePerson, r: &Relative, candidate: &CasePerson) -
         } else {
             -10.0
         };
-        add(
-            &mut parts,
-            "age",
-            format!("sought aged {x}, registered aged {y}"),
-            pts,
-        );
+        add(&mut parts, "age", format!("sought aged {x}, registered aged {y}"), pts);
     }
     // A sibling sought: the two children share parents and a home.
-    if matches!(
-        r.relationship.as_deref(),
-        Some("brother" | "sister" | "half_sibling" | "cousin") | None
-    ) {
+    if matches!(r.relationship.as_deref(), Some("brother" | "sister" | "half_sibling" | "cousin") | None) {
         parents(requester, candidate, &mut parts, 20.0);
     }
-    if let Some(same) = same_place(
-        requester.place_of_origin.as_deref(),
-        candidate.place_of_origin.as_deref(),
-    ) {
+    if let Some(same) = same_place(requester.place_of_origin.as_deref(), candidate.place_of_origin.as_deref()) {
         add(
             &mut parts,
             "place_of_origin",
-            if same {
-                "same place of origin".into()
-            } else {
-                "different places of origin".into()
-            },
+            if same { "same place of origin".into() } else { "different places of origin".into() },
             if same { 10.0 } else { -5.0 },
         );
     }
     if let Some(same) = same_place(r.location.as_deref(), candidate.separation_place.as_deref()) {
         if same {
-            add(
-                &mut parts,
-                "location",
-                "last known location matches the place of separation".into(),
-                5.0,
-            );
+            add(&mut parts, "location", "last known location matches the place of separation".into(), 5.0);
         }
     }
-    if let (Some(x), Some(y)) = (
-        requester.separation_date.as_deref(),
-        candidate.separation_date.as_deref(),
-    ) {
+    if let (Some(x), Some(y)) = (requester.separation_date.as_deref(), candidate.separation_date.as_deref()) {
         if x == y {
-            add(
-                &mut parts,
-                "separation_date",
-                format!("both separated on {x}"),
-                10.0,
-            );
+            add(&mut parts, "separation_date", format!("both separated on {x}"), 10.0);
         }
     }
     parts
@@ -233,81 +163,46 @@ fn score_sibling(a: &CasePerson, b: &CasePerson) -> Vec<ScorePart> {
     if !fa.is_empty() && !fb.is_empty() {
         let c = name_cover(&fa, &fb).max(name_cover(&fb, &fa));
         if c >= 0.6 {
-            add(
-                &mut parts,
-                "family_name",
-                format!("family name {} / {}", a.family_name, b.family_name),
-                10.0,
-            );
+            add(&mut parts, "family_name", format!("family name {} / {}", a.family_name, b.family_name), 10.0);
         }
     }
     if let Some(same) = same_place(a.place_of_origin.as_deref(), b.place_of_origin.as_deref()) {
         add(
             &mut parts,
             "place_of_origin",
-            if same {
-                "same place of origin".into()
-            } else {
-                "different places of origin".into()
-            },
+            if same { "same place of origin".into() } else { "different places of origin".into() },
             if same { 10.0 } else { -10.0 },
         );
     }
     if let Some(true) = same_place(a.separation_place.as_deref(), b.separation_place.as_deref()) {
-        add(
-            &mut parts,
-            "separation_place",
-            "same place of separation".into(),
-            5.0,
-        );
+        add(&mut parts, "separation_place", "same place of separation".into(), 5.0);
     }
     if let (Some(x), Some(y)) = (a.separation_date.as_deref(), b.separation_date.as_deref()) {
         if x == y {
-            add(
-                &mut parts,
-                "separation_date",
-                format!("both separated on {x}"),
-                10.0,
-            );
+            add(&mut parts, "separation_date", format!("both separated on {x}"), 10.0);
         }
     }
     let ga = names::tokens(&a.given_names);
     let gb = names::tokens(&b.given_names);
-    if !ga.is_empty()
-        && name_cover(&ga, &gb) >= 0.85
-        && a.age.zip(b.age).is_some_and(|(x, y)| (x - y).abs() <= 1.0)
-    {
+    if !ga.is_empty() && name_cover(&ga, &gb) >= 0.85 && a.age.zip(b.age).is_some_and(|(x, y)| (x - y).abs() <= 1.0) {
         // Same given name and age: more likely the same child twice.
-        add(
-            &mut parts,
-            "duplicate",
-            "same given name and age: check for a duplicate instead".into(),
-            -20.0,
-        );
+        add(&mut parts, "duplicate", "same given name and age: check for a duplicate instead".into(), -20.0);
     }
     parts
 }
 
 fn total(parts: &[ScorePart]) -> f64 {
-    parts
-        .iter()
-        .map(|p| p.points)
-        .sum::<f64>()
-        .clamp(0.0, 100.0)
+    parts.iter().map(|p| p.points).sum::<f64>().clamp(0.0, 100.0)
 }
 
 fn keys_of(names_list: &[String]) -> std::collections::BTreeSet<String> {
-    names_list
-        .iter()
-        .flat_map(|n| names::name_keys(n))
-        .collect()
+    names_list.iter().flat_map(|n| names::name_keys(n)).collect()
 }
 
 /// Tracing matches for one case, best first.
 pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, SearchError> {
     index::ensure_built(conn)?;
-    let me = index::person(conn, case_id)?
-        .ok_or_else(|| SearchError::NoSuchCase(case_id.to_string()))?;
+    let me = index::person(conn, case_id)?.ok_or_else(|| SearchError::NoSuchCase(case_id.to_string()))?;
     let mut people: BTreeMap<String, Option<CasePerson>> = BTreeMap::new();
     let mut load = |conn: &Connection, id: &str| -> rusqlite::Result<Option<CasePerson>> {
         if let Some(p) = people.get(id) {
@@ -327,11 +222,7 @@ pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, Search
         if m.score < MIN_POINTS {
             return;
         }
-        let key = (
-            m.kind.clone(),
-            m.case_id.clone(),
-            m.request_item.clone().unwrap_or_default(),
-        );
+        let key = (m.kind.clone(), m.case_id.clone(), m.request_item.clone().unwrap_or_default());
         if best.get(&key).is_none_or(|b| b.score < m.score) {
             best.insert(key, m);
         }
@@ -354,9 +245,7 @@ pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, Search
                 kind: "sought_relative".into(),
                 case_id: o.case_id.clone(),
                 case_number: o.case_number.clone(),
-                name: format!("{} {}", o.given_names, o.family_name)
-                    .trim()
-                    .to_string(),
+                name: format!("{} {}", o.given_names, o.family_name).trim().to_string(),
                 request_item: Some(r.item.clone()),
                 sought_name: Some(r.name.clone()),
                 score: total(&parts),
@@ -385,9 +274,7 @@ pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, Search
             kind: "sibling".into(),
             case_id: o.case_id.clone(),
             case_number: o.case_number.clone(),
-            name: format!("{} {}", o.given_names, o.family_name)
-                .trim()
-                .to_string(),
+            name: format!("{} {}", o.given_names, o.family_name).trim().to_string(),
             request_item: None,
             sought_name: None,
             score: total(&parts),
@@ -414,9 +301,7 @@ pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, Search
             kind: "sought_by".into(),
             case_id: o.case_id.clone(),
             case_number: o.case_number.clone(),
-            name: format!("{} {}", o.given_names, o.family_name)
-                .trim()
-                .to_string(),
+            name: format!("{} {}", o.given_names, o.family_name).trim().to_string(),
             request_item: Some(item.clone()),
             sought_name: Some(r.name.clone()),
             score: total(&parts),
@@ -424,10 +309,6 @@ pub fn trace(conn: &Connection, case_id: &str) -> Result<Vec<TraceMatch>, Search
         });
     }
     let mut out: Vec<TraceMatch> = best.into_values().collect();
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.case_number.cmp(&b.case_number))
-    });
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.case_number.cmp(&b.case_number)));
     Ok(out)
 }

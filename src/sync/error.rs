@@ -32,7 +32,9 @@ pub enum ImportError {
         major: u64,
     },
     /// A tar member of a forbidden type or with a forbidden path.
-    #[error("the bundle contains a forbidden member {path:?}: {reason}; it was not made by Fieldcase, do not trust it")]
+    #[error(
+        "the bundle contains a forbidden member {path:?}: {reason}; it was not made by Fieldcase, do not trust it"
+    )]
     ForbiddenMember {
         /// The member path as found (lossy UTF-8).
         path: String,
@@ -96,7 +98,9 @@ pub enum ImportError {
         sender: Uuid,
     },
     /// The sender is not in this vault's roster.
-    #[error("the bundle comes from unknown sender {sender}; only enrolled devices and this vault's office can send bundles")]
+    #[error(
+        "the bundle comes from unknown sender {sender}; only enrolled devices and this vault's office can send bundles"
+    )]
     UnknownSender {
         /// The claimed sender.
         sender: Uuid,

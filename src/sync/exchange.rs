@@ -16,7 +16,9 @@ use crate::model::projection;
 use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
 use crate::sync::error::ImportError;
 use crate::sync::format::{self, BundleKind, BundleParts, Manifest, Progress, Sender};
-use crate::sync::roster::{age_recipient, EnrollmentRequest, Roster, RosterDevice, SignedRoster, REQUEST_FORMAT, ROSTER_FORMAT};
+use crate::sync::roster::{
+    age_recipient, EnrollmentRequest, Roster, RosterDevice, SignedRoster, REQUEST_FORMAT, ROSTER_FORMAT,
+};
 
 const K_IS_OFFICE: &str = "is_office";
 const K_ROSTER: &str = "roster";
@@ -101,7 +103,10 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
     }
     let device = store.vault().device().clone();
     if device.role != Role::DataManager.as_str() {
-        return Err(SyncError::Enrollment(format!("an office vault must have role data_manager, this one is {}", device.role)));
+        return Err(SyncError::Enrollment(format!(
+            "an office vault must have role data_manager, this one is {}",
+            device.role
+        )));
     }
     let key_hex = hex::encode(store.vault().verifying_key().as_bytes());
     let roster = Roster {
@@ -135,7 +140,8 @@ pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncEr
         return Err(SyncError::IsOffice);
     }
     let d = store.vault().device();
-    let role: Role = d.role.parse().map_err(|e: crate::model::event::UnknownRole| SyncError::Enrollment(e.to_string()))?;
+    let role: Role =
+        d.role.parse().map_err(|e: crate::model::event::UnknownRole| SyncError::Enrollment(e.to_string()))?;
     Ok(EnrollmentRequest {
         format: REQUEST_FORMAT.into(),
         version: 1,
@@ -162,7 +168,12 @@ pub(crate) fn office_roster(store: &CaseStore) -> Result<SignedRoster, SyncError
 /// the device's vault was made with: a device's role is fixed in its
 /// identity). Adds the device to the signed roster and returns the
 /// enrollment bundle for the device.
-pub fn approve_enrollment(store: &mut CaseStore, request: &[u8], role: Role, progress: &mut dyn FnMut(Progress)) -> Result<Vec<u8>, SyncError> {
+pub fn approve_enrollment(
+    store: &mut CaseStore,
+    request: &[u8],
+    role: Role,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
     let signed = office_roster(store)?;
     let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
     if req.role != role {
@@ -174,7 +185,10 @@ pub fn approve_enrollment(store: &mut CaseStore, request: &[u8], role: Role, pro
     let mut roster = signed.roster.clone();
     if let Some(existing) = roster.device(req.device_id) {
         if existing.signing_key != req.signing_key {
-            return Err(SyncError::Enrollment(format!("device {} is already enrolled with another key", req.device_id)));
+            return Err(SyncError::Enrollment(format!(
+                "device {} is already enrolled with another key",
+                req.device_id
+            )));
         }
         if existing.revoked_at.is_some() {
             return Err(SyncError::Revoked(req.device_id));
@@ -194,11 +208,21 @@ pub fn approve_enrollment(store: &mut CaseStore, request: &[u8], role: Role, pro
         roster.serial += 1;
     }
     let signed = roster.sign(store.vault().signing_key());
-    let entries = vec![put(K_ROSTER, json!(signed)), projection::device_entry(req.device_id, &req.signing_key, &req.device_name)];
+    let entries =
+        vec![put(K_ROSTER, json!(signed)), projection::device_entry(req.device_id, &req.signing_key, &req.device_name)];
     store.commit_sync_entries(entries)?;
     let recipient = age_recipient(&req.recipient).map_err(SyncError::Enrollment)?;
     let roster_bytes = serde_json::to_vec(&signed).map_err(|e| SyncError::Build(e.to_string()))?;
-    build_and_record(store, BundleKind::Enrollment, vec![recipient], &[], Some(&roster_bytes), BTreeMap::new(), None, progress)
+    build_and_record(
+        store,
+        BundleKind::Enrollment,
+        vec![recipient],
+        &[],
+        Some(&roster_bytes),
+        BTreeMap::new(),
+        None,
+        progress,
+    )
 }
 
 /// Office: revoke a device. Its events up to the highest contiguous sequence
@@ -251,9 +275,11 @@ fn newest_hlc(store: &CaseStore) -> Result<crate::model::event::Hlc, StoreError>
     let row: Option<(i64, u32)> = store
         .vault()
         .conn()
-        .query_row("SELECT hlc_millis, hlc_counter FROM events ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT hlc_millis, hlc_counter FROM events ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     Ok(row.map_or_else(Default::default, |(m, c)| crate::model::event::Hlc { millis: m.max(0) as u64, counter: c }))
 }
@@ -287,7 +313,8 @@ fn build_and_record(
     sent: Option<(Uuid, Coverage)>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, SyncError> {
-    build_bundle(store, kind, recipients, events, roster_bytes, None, received, sent, |_| Vec::new(), progress).map(|(b, _)| b)
+    build_bundle(store, kind, recipients, events, roster_bytes, None, received, sent, |_| Vec::new(), progress)
+        .map(|(b, _)| b)
 }
 
 /// [`build_and_record`] with a `receipt.json` member and extra sync entries
@@ -344,7 +371,8 @@ pub(crate) fn build_bundle(
         format::write_bundle(parts, store.vault().signing_key(), &recipients, progress).map_err(SyncError::Build)?;
     // The sequence is recorded before the file exists: a failed write leaves
     // a gap, which receivers accept; a reused sequence they would refuse.
-    let mut entries = vec![put(K_OUT, json!(OutState { seq, manifest_sha256: Some(Manifest::digest(&manifest_bytes)) }))];
+    let mut entries =
+        vec![put(K_OUT, json!(OutState { seq, manifest_sha256: Some(Manifest::digest(&manifest_bytes)) }))];
     if let Some((dev, cov)) = sent {
         entries.push(put(&format!("{P_SENT}{dev}/{seq:020}"), json!(cov)));
     }
@@ -361,9 +389,12 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
         return Err(SyncError::IsOffice);
     }
     let signed = roster(store)?.ok_or(SyncError::NotEnrolled)?;
-    let acks: BTreeMap<Uuid, u64> = state_get(store, K_ACKS)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
-    let events: Vec<Event> =
-        stored_events(store)?.into_iter().filter(|e| e.device_seq > acks.get(&e.device_id).copied().unwrap_or(0)).collect();
+    let acks: BTreeMap<Uuid, u64> =
+        state_get(store, K_ACKS)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let events: Vec<Event> = stored_events(store)?
+        .into_iter()
+        .filter(|e| e.device_seq > acks.get(&e.device_id).copied().unwrap_or(0))
+        .collect();
     let office = signed.roster.office_id;
     let received = last_in(store, office)?.map(|s| BTreeMap::from([(office, s)])).unwrap_or_default();
     let recipient = age_recipient(&signed.roster.office_recipient).map_err(SyncError::Build)?;
@@ -382,7 +413,8 @@ fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uu
     };
     let mut stmt = conn.prepare(sql)?;
     let rows: Vec<String> = if sql.contains("?1") {
-        stmt.query_map([device.user.clone(), device.device_id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        stmt.query_map([device.user.clone(), device.device_id.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
     } else {
         stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
     };
@@ -391,7 +423,11 @@ fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uu
 
 /// Office: a bundle for one device: acknowledgements, the roster and the new
 /// events of the cases it may see (need-to-know).
-pub fn export_for_device(store: &mut CaseStore, device: Uuid, progress: &mut dyn FnMut(Progress)) -> Result<Vec<u8>, SyncError> {
+pub fn export_for_device(
+    store: &mut CaseStore,
+    device: Uuid,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
     let signed = office_roster(store)?;
     let target = signed.roster.device(device).cloned().ok_or(SyncError::UnknownDevice(device))?;
     if target.revoked_at.is_some() {
@@ -400,8 +436,9 @@ pub fn export_for_device(store: &mut CaseStore, device: Uuid, progress: &mut dyn
     if device == signed.roster.office_id {
         return Err(SyncError::Enrollment("the office does not export to itself".into()));
     }
-    let delivered: Coverage =
-        state_get(store, &format!("{P_DELIVERED}{device}"))?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
     let cases = visible_cases(store, &target)?;
     let mut events = Vec::new();
     for case in &cases {
@@ -420,7 +457,16 @@ pub fn export_for_device(store: &mut CaseStore, device: Uuid, progress: &mut dyn
     let received = last_in(store, device)?.map(|s| BTreeMap::from([(device, s)])).unwrap_or_default();
     let roster_bytes = serde_json::to_vec(&signed).map_err(|e| SyncError::Build(e.to_string()))?;
     let recipient = age_recipient(&target.recipient).map_err(SyncError::Build)?;
-    build_and_record(store, BundleKind::OfficeToDevice, vec![recipient], &events, Some(&roster_bytes), received, Some((device, coverage)), progress)
+    build_and_record(
+        store,
+        BundleKind::OfficeToDevice,
+        vec![recipient],
+        &events,
+        Some(&roster_bytes),
+        received,
+        Some((device, coverage)),
+        progress,
+    )
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -430,7 +476,9 @@ struct InState {
 }
 
 fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
-    Ok(state_get(store, &format!("{P_IN}{sender}"))?.and_then(|v| serde_json::from_value::<InState>(v).ok()).map(|s| s.seq))
+    Ok(state_get(store, &format!("{P_IN}{sender}"))?
+        .and_then(|v| serde_json::from_value::<InState>(v).ok())
+        .map(|s| s.seq))
 }
 
 /// A new case that looks like one this vault already has (same given and
@@ -448,7 +496,11 @@ pub struct SuspectedDuplicate {
     pub reason: String,
 }
 
-pub(crate) fn suspected_duplicates(store: &CaseStore, events: &[Event], new_cases: &[Uuid]) -> Result<Vec<SuspectedDuplicate>, StoreError> {
+pub(crate) fn suspected_duplicates(
+    store: &CaseStore,
+    events: &[Event],
+    new_cases: &[Uuid],
+) -> Result<Vec<SuspectedDuplicate>, StoreError> {
     // Name-key blocking and explained scores: crate::search::duplicates.
     let mut out = Vec::new();
     // Group once: filtering all events per new case is quadratic in a large
@@ -465,8 +517,11 @@ pub(crate) fn suspected_duplicates(store: &CaseStore, events: &[Event], new_case
         );
         let Some(person) = crate::search::person::CasePerson::from_state(&state) else { continue };
         for pair in crate::search::duplicates::candidates_for(store.vault().conn(), &person)? {
-            let (existing, number) =
-                if pair.case_a == person.case_id { (&pair.case_b, &pair.number_b) } else { (&pair.case_a, &pair.number_a) };
+            let (existing, number) = if pair.case_a == person.case_id {
+                (&pair.case_b, &pair.number_b)
+            } else {
+                (&pair.case_a, &pair.number_a)
+            };
             if let Ok(id) = Uuid::parse_str(existing) {
                 out.push(SuspectedDuplicate {
                     new_case: *case,
@@ -515,7 +570,12 @@ pub struct ImportReport {
 
 /// Import (or with `dry_run`, only check and preview) a bundle. All or
 /// nothing: on any error the vault is unchanged.
-pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progress: &mut dyn FnMut(Progress)) -> Result<ImportReport, ImportError> {
+pub fn import_bundle(
+    store: &mut CaseStore,
+    bytes: &[u8],
+    dry_run: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportReport, ImportError> {
     let opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
     let m = &opened.manifest;
     let me = store.vault().device().device_id;
@@ -525,12 +585,18 @@ pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progres
     let (new_roster, sender_entry): (Option<SignedRoster>, RosterDevice) = match m.kind {
         BundleKind::DeviceToOffice => {
             let Some(held) = held.as_ref().filter(|_| office) else {
-                return Err(ImportError::WrongKind("this bundle is for an office vault; import it on the office computer".into()));
+                return Err(ImportError::WrongKind(
+                    "this bundle is for an office vault; import it on the office computer".into(),
+                ));
             };
             if m.office_id != held.roster.office_id {
                 return Err(ImportError::WrongOffice { expected: held.roster.office_id, found: m.office_id });
             }
-            let entry = held.roster.device(m.sender.device_id).cloned().ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
+            let entry = held
+                .roster
+                .device(m.sender.device_id)
+                .cloned()
+                .ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
             if entry.revoked_at.is_some() {
                 return Err(ImportError::RevokedSender { sender: entry.device_id });
             }
@@ -556,25 +622,38 @@ pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progres
             // The office key: the one this device already trusts, or at
             // enrollment the one in the roster (trust on first use; the CLI
             // shows its fingerprint to compare with the office).
-            let office_key_hex = held.as_ref().map_or(incoming.roster.office_signing_key.clone(), |h| h.roster.office_signing_key.clone());
+            let office_key_hex = held
+                .as_ref()
+                .map_or(incoming.roster.office_signing_key.clone(), |h| h.roster.office_signing_key.clone());
             if incoming.roster.office_signing_key != office_key_hex || incoming.roster.office_id != m.office_id {
                 return Err(ImportError::BadRoster("it names another office or office key".into()));
             }
-            let key = crate::model::event::parse_verifying_key(&office_key_hex).map_err(|e| ImportError::BadRoster(e.to_string()))?;
+            let key = crate::model::event::parse_verifying_key(&office_key_hex)
+                .map_err(|e| ImportError::BadRoster(e.to_string()))?;
             incoming.verify(&key).map_err(ImportError::BadRoster)?;
             if let Some(h) = &held {
                 if incoming.roster.serial < h.roster.serial {
-                    return Err(ImportError::BadRoster(format!("serial {} is older than the held {}", incoming.roster.serial, h.roster.serial)));
+                    return Err(ImportError::BadRoster(format!(
+                        "serial {} is older than the held {}",
+                        incoming.roster.serial, h.roster.serial
+                    )));
                 }
             }
-            let mine = incoming.roster.device(me).ok_or_else(|| ImportError::BadRoster("this device is not in it".into()))?;
-            if mine.signing_key != hex::encode(store.vault().verifying_key().as_bytes()) || mine.recipient != store.vault().recipient() {
+            let mine =
+                incoming.roster.device(me).ok_or_else(|| ImportError::BadRoster("this device is not in it".into()))?;
+            if mine.signing_key != hex::encode(store.vault().verifying_key().as_bytes())
+                || mine.recipient != store.vault().recipient()
+            {
                 return Err(ImportError::BadRoster("it lists this device with other keys".into()));
             }
             if mine.revoked_at.is_some() {
                 return Err(ImportError::BadRoster("this device has been revoked by the office".into()));
             }
-            let entry = incoming.roster.device(m.office_id).cloned().ok_or_else(|| ImportError::BadRoster("the office is not in it".into()))?;
+            let entry = incoming
+                .roster
+                .device(m.office_id)
+                .cloned()
+                .ok_or_else(|| ImportError::BadRoster("the office is not in it".into()))?;
             if m.sender.device_id != m.office_id {
                 return Err(ImportError::UnknownSender { sender: m.sender.device_id });
             }
@@ -658,7 +737,10 @@ pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progres
     // a very large import).
     let mut entries = Vec::new();
     entries.push(put(&format!("{P_IN}{sender}"), json!(InState { seq: m.sender_seq, bundle_id: m.bundle_id })));
-    entries.push(put(&format!("{P_SEEN}{}", m.bundle_id), json!({"sender": sender, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()})));
+    entries.push(put(
+        &format!("{P_SEEN}{}", m.bundle_id),
+        json!({"sender": sender, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()}),
+    ));
     if let Some(r) = &new_roster {
         report.roster_serial = Some(r.roster.serial);
         entries.push(put(K_ROSTER, json!(r)));
@@ -691,6 +773,10 @@ pub fn import_bundle(store: &mut CaseStore, bytes: &[u8], dry_run: bool, progres
 
 /// Check a bundle completely (decryption, structure, signer, sequence,
 /// events, rules) without importing it.
-pub fn verify_bundle(store: &mut CaseStore, bytes: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<ImportReport, ImportError> {
+pub fn verify_bundle(
+    store: &mut CaseStore,
+    bytes: &[u8],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportReport, ImportError> {
     import_bundle(store, bytes, true, progress)
 }

@@ -155,7 +155,11 @@ impl Manifest {
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(ImportError::NotABundle(format!("{MANIFEST} does not say \"format\": \"{FORMAT}\"")));
         }
-        let major = value.get("version").and_then(|v| v.get(0)).and_then(Value::as_u64).ok_or_else(|| bad("no version".into()))?;
+        let major = value
+            .get("version")
+            .and_then(|v| v.get(0))
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("no version".into()))?;
         if major != VERSION[0] {
             return Err(ImportError::UnsupportedVersion { major });
         }
@@ -235,7 +239,11 @@ pub fn write_bundle(
     }
     manifest.members = members
         .iter()
-        .map(|(path, bytes)| MemberEntry { path: (*path).into(), sha256: hex::encode(Sha256::digest(bytes)), size: bytes.len() as u64 })
+        .map(|(path, bytes)| MemberEntry {
+            path: (*path).into(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+        })
         .collect();
     manifest.counts = Counts { events: events.len() as u64, cases: cases.len() as u64, attachments: 0 };
     manifest.version_vector = vv;
@@ -262,7 +270,8 @@ pub fn write_bundle(
     }
     let plain = Zeroizing::new(tar.into_inner().map_err(|e| e.to_string())?);
     progress(Progress::Encrypting { bytes: plain.len() as u64 });
-    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient)).map_err(|e| e.to_string())?;
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(plain.len() / 2 + 1024);
     let mut w = enc.wrap_output(&mut out).map_err(|e| e.to_string())?;
     w.write_all(&plain).map_err(|e| e.to_string())?;
@@ -362,12 +371,15 @@ fn member_limit(path: &str) -> u64 {
 /// Whether `path` is a name the format allows (§3/§4 of the spec).
 fn allowed_path(path: &str) -> bool {
     matches!(path, MANIFEST | MANIFEST_SIG | EVENTS | ROSTER | RECEIPT)
-        || path.strip_prefix("attachments/").is_some_and(|id| {
-            Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id)
-        })
+        || path
+            .strip_prefix("attachments/")
+            .is_some_and(|id| Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id))
 }
 
-fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Unpack> {
+fn unpack<R: Read>(
+    plain: R,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, Unpack> {
     let forbidden = |path: &str, reason: &str| {
         Unpack::Import(ImportError::ForbiddenMember { path: path.to_string(), reason: reason.to_string() })
     };
@@ -381,7 +393,11 @@ fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<BTree
         let mut entry = entry?;
         count += 1;
         if count > MAX_MEMBERS {
-            return Err(Unpack::Import(ImportError::TooLarge { what: "the member count".into(), size: count, limit: MAX_MEMBERS }));
+            return Err(Unpack::Import(ImportError::TooLarge {
+                what: "the member count".into(),
+                size: count,
+                limit: MAX_MEMBERS,
+            }));
         }
         let raw_path = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
@@ -408,13 +424,22 @@ fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<BTree
         let declared = entry.header().entry_size()?;
         let limit = member_limit(&path);
         if declared > limit {
-            return Err(Unpack::Import(ImportError::TooLarge { what: format!("member {path}"), size: declared, limit }));
+            return Err(Unpack::Import(ImportError::TooLarge {
+                what: format!("member {path}"),
+                size: declared,
+                limit,
+            }));
         }
         total += declared;
         if total > MAX_BUNDLE_BYTES {
-            return Err(Unpack::Import(ImportError::TooLarge { what: "the total of the members".into(), size: total, limit: MAX_BUNDLE_BYTES }));
+            return Err(Unpack::Import(ImportError::TooLarge {
+                what: "the total of the members".into(),
+                size: total,
+                limit: MAX_BUNDLE_BYTES,
+            }));
         }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(declared.min(64 * 1024 * 1024)).unwrap_or(0)));
+        let mut bytes =
+            Zeroizing::new(Vec::with_capacity(usize::try_from(declared.min(64 * 1024 * 1024)).unwrap_or(0)));
         (&mut entry).take(declared).read_to_end(&mut bytes)?;
         if bytes.len() as u64 != declared {
             return Err(Unpack::Io(std::io::Error::new(
@@ -439,15 +464,24 @@ fn check_members(
         .decode(sig.trim_ascii())
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| ImportError::Malformed { member: MANIFEST_SIG.into(), reason: "not base64 of 64 bytes".into() })?;
+        .ok_or_else(|| ImportError::Malformed {
+            member: MANIFEST_SIG.into(),
+            reason: "not base64 of 64 bytes".into(),
+        })?;
     let mut listed = BTreeSet::new();
     for m in &manifest.members {
         if !listed.insert(m.path.as_str()) {
-            return Err(ImportError::Malformed { member: MANIFEST.into(), reason: format!("{} is listed twice", m.path) });
+            return Err(ImportError::Malformed {
+                member: MANIFEST.into(),
+                reason: format!("{} is listed twice", m.path),
+            });
         }
         let bytes = members.get(&m.path).ok_or_else(|| ImportError::MissingMember(m.path.clone()))?;
         if bytes.len() as u64 != m.size {
-            return Err(ImportError::MemberMismatch { path: m.path.clone(), reason: format!("{} bytes, manifest says {}", bytes.len(), m.size) });
+            return Err(ImportError::MemberMismatch {
+                path: m.path.clone(),
+                reason: format!("{} bytes, manifest says {}", bytes.len(), m.size),
+            });
         }
         if hex::encode(Sha256::digest(&bytes[..])) != m.sha256.to_ascii_lowercase() {
             return Err(ImportError::MemberMismatch { path: m.path.clone(), reason: "SHA-256 differs".into() });
@@ -481,7 +515,8 @@ pub fn parse_events(jsonl: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<
         if line.len() as u64 > MAX_EVENT_BYTES {
             return Err(ImportError::EventTooLarge { line: n, size: line.len() as u64, limit: MAX_EVENT_BYTES });
         }
-        let e: Event = serde_json::from_slice(line).map_err(|e| ImportError::MalformedEvent { line: n, reason: e.to_string() })?;
+        let e: Event =
+            serde_json::from_slice(line).map_err(|e| ImportError::MalformedEvent { line: n, reason: e.to_string() })?;
         events.push(e);
         if n.is_multiple_of(10_000) {
             progress(Progress::Events { done: n as u64, total });

@@ -107,7 +107,8 @@ impl SignedRoster {
 
     /// Check the signature with `key`.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), String> {
-        verify_sig(ROSTER_DOMAIN, &self.roster, &self.sig, key).map_err(|()| "signature does not match the office key".to_string())
+        verify_sig(ROSTER_DOMAIN, &self.roster, &self.sig, key)
+            .map_err(|()| "signature does not match the office key".to_string())
     }
 }
 
@@ -150,7 +151,8 @@ impl EnrollmentRequest {
 
     /// Parse a request file and check its self-signature.
     pub fn parse_and_verify(bytes: &[u8]) -> Result<EnrollmentRequest, String> {
-        let r: EnrollmentRequest = serde_json::from_slice(bytes).map_err(|e| format!("not an enrollment request: {e}"))?;
+        let r: EnrollmentRequest =
+            serde_json::from_slice(bytes).map_err(|e| format!("not an enrollment request: {e}"))?;
         if r.format != REQUEST_FORMAT || r.version != 1 {
             return Err(format!("not a version-1 {REQUEST_FORMAT}"));
         }

@@ -235,7 +235,9 @@ struct CheckedTransfer {
 fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Result<CheckedTransfer, ImportError> {
     let m = &opened.manifest;
     if !exchange::is_office(store)? {
-        return Err(ImportError::WrongKind("a case transfer is for an office vault; import it on the receiving office's computer".into()));
+        return Err(ImportError::WrongKind(
+            "a case transfer is for an office vault; import it on the receiving office's computer".into(),
+        ));
     }
     let mine = exchange::roster(store)?.ok_or(ImportError::NotEnrolled)?;
     if m.office_id == mine.roster.office_id {
@@ -243,7 +245,10 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
     }
     let bytes = opened.roster.as_deref().ok_or_else(|| ImportError::MissingMember(format::ROSTER.into()))?;
     let roster = SignedRoster::parse(bytes).map_err(ImportError::BadRoster)?;
-    if roster.roster.office_id != m.office_id || m.sender.device_id != m.office_id || roster.roster.office_signing_key != m.sender.signing_key {
+    if roster.roster.office_id != m.office_id
+        || m.sender.device_id != m.office_id
+        || roster.roster.office_signing_key != m.sender.signing_key
+    {
         return Err(ImportError::BadRoster("it names another office or office key than the bundle's sender".into()));
     }
     // Trust on first use of the sending office's key (printed by the CLI);
@@ -279,12 +284,18 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
     let mut extra: HashMap<Uuid, VerifyingKey> = HashMap::new();
     let mut trust = Vec::new();
     for e in &opened.events {
-        let origin = roster.roster.device(e.device_id).ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
+        let origin =
+            roster.roster.device(e.device_id).ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
         if origin.revoked_at.is_some() && e.device_seq > origin.revoked_after_seq.unwrap_or(0) {
             return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
         }
         if e.role != origin.role {
-            return Err(ImportError::RoleNotGranted { device: e.device_id, event: e.id, claimed: e.role.to_string(), granted: origin.role.to_string() });
+            return Err(ImportError::RoleNotGranted {
+                device: e.device_id,
+                event: e.id,
+                claimed: e.role.to_string(),
+                granted: origin.role.to_string(),
+            });
         }
         if extra.contains_key(&e.device_id) {
             continue;
@@ -312,7 +323,11 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
 /// Called by [`crate::sync::import_bundle`] for transfer and receipt
 /// bundles. A transfer is only previewed here (`dry_run`): taking it over
 /// or refusing it needs an answer, [`answer_transfer`].
-pub(crate) fn import_opened(store: &mut CaseStore, opened: &OpenedBundle, dry_run: bool) -> Result<ImportReport, ImportError> {
+pub(crate) fn import_opened(
+    store: &mut CaseStore,
+    opened: &OpenedBundle,
+    dry_run: bool,
+) -> Result<ImportReport, ImportError> {
     match opened.manifest.kind {
         BundleKind::Transfer => {
             let checked = check_transfer(store, opened, true)?;
@@ -343,7 +358,11 @@ pub fn answer_transfer(
 ) -> Result<(ImportReport, Vec<u8>), TransferError> {
     let opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
     if opened.manifest.kind != BundleKind::Transfer {
-        return Err(ImportError::WrongKind(format!("this is a {:?} bundle, not a case transfer", opened.manifest.kind)).into());
+        return Err(ImportError::WrongKind(format!(
+            "this is a {:?} bundle, not a case transfer",
+            opened.manifest.kind
+        ))
+        .into());
     }
     let checked = check_transfer(store, &opened, false)?;
     let m = &opened.manifest;
@@ -353,7 +372,8 @@ pub fn answer_transfer(
     };
     let in_key = format!("{P_TRANSFER_IN}{}", m.bundle_id);
     if checked.report.replay {
-        let prior = state_get(store, &in_key)?.and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
+        let prior =
+            state_get(store, &in_key)?.and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
         if prior.as_deref() != Some(status) {
             return Err(ImportError::WrongKind(format!(
                 "this transfer was already answered ({}); the answer cannot be changed",
@@ -363,9 +383,15 @@ pub fn answer_transfer(
         }
     } else {
         let entries = vec![
-            put(&format!("{P_SEEN}{}", m.bundle_id), json!({"sender": m.sender.device_id, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()})),
+            put(
+                &format!("{P_SEEN}{}", m.bundle_id),
+                json!({"sender": m.sender.device_id, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()}),
+            ),
             put(&format!("{P_PEER}{}", m.office_id), json!(checked.key)),
-            put(&in_key, json!({"case_id": checked.case, "from_office": m.office_id, "status": status, "reason": reason})),
+            put(
+                &in_key,
+                json!({"case_id": checked.case, "from_office": m.office_id, "status": status, "reason": reason}),
+            ),
         ];
         match (&decision, checked.prepared) {
             (Decision::Accept, Some(prepared)) => {
@@ -426,9 +452,13 @@ fn import_receipt(store: &mut CaseStore, opened: &OpenedBundle, dry_run: bool) -
         return Err(bad("a receipt carries no events".into()));
     }
     let out_key = format!("{P_TRANSFER_OUT}{}", receipt.transfer_bundle_id);
-    let mut record: OutRecord = state_get(store, &out_key)?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| ImportError::WrongKind(format!("receipt for unknown transfer {}: this office made no such transfer", receipt.transfer_bundle_id)))?;
+    let mut record: OutRecord =
+        state_get(store, &out_key)?.and_then(|v| serde_json::from_value(v).ok()).ok_or_else(|| {
+            ImportError::WrongKind(format!(
+                "receipt for unknown transfer {}: this office made no such transfer",
+                receipt.transfer_bundle_id
+            ))
+        })?;
     let key = parse_verifying_key(&record.to_key).map_err(|e| ImportError::BadRoster(e.to_string()))?;
     opened.verify_signature(&key)?;
     if receipt.case_id != record.case_id {
@@ -454,7 +484,10 @@ fn import_receipt(store: &mut CaseStore, opened: &OpenedBundle, dry_run: bool) -
             report.replay = true; // the same answer again (a remade receipt)
             return Ok(report);
         }
-        return Err(ImportError::WrongKind(format!("transfer {} was already answered {}; this receipt says {}", receipt.transfer_bundle_id, record.status, receipt.status)));
+        return Err(ImportError::WrongKind(format!(
+            "transfer {} was already answered {}; this receipt says {}",
+            receipt.transfer_bundle_id, record.status, receipt.status
+        )));
     }
     if dry_run {
         return Ok(report);
@@ -478,7 +511,10 @@ fn import_receipt(store: &mut CaseStore, opened: &OpenedBundle, dry_run: bool) -
     record.reason = receipt.reason.clone();
     store.commit_sync_entries(vec![
         put(&out_key, json!(record)),
-        put(&format!("{P_SEEN}{}", m.bundle_id), json!({"sender": m.sender.device_id, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()})),
+        put(
+            &format!("{P_SEEN}{}", m.bundle_id),
+            json!({"sender": m.sender.device_id, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()}),
+        ),
     ])?;
     report.summary.new = if receipt.status == "accepted" { 2 } else { 1 };
     report.summary.cases = vec![case];
@@ -490,7 +526,9 @@ fn import_receipt(store: &mut CaseStore, opened: &OpenedBundle, dry_run: bool) -
 pub fn sent_transfers(store: &CaseStore) -> Result<Vec<(Uuid, Uuid, String, String)>, StoreError> {
     let mut out = Vec::new();
     for (k, v) in projection::sync_state(store.vault().conn(), P_TRANSFER_OUT)? {
-        if let (Ok(id), Ok(r)) = (k.trim_start_matches(P_TRANSFER_OUT).parse::<Uuid>(), serde_json::from_value::<OutRecord>(v)) {
+        if let (Ok(id), Ok(r)) =
+            (k.trim_start_matches(P_TRANSFER_OUT).parse::<Uuid>(), serde_json::from_value::<OutRecord>(v))
+        {
             out.push((id, r.case_id, r.status, r.reason));
         }
     }

@@ -14,11 +14,7 @@ pub(crate) fn encrypt(recipients: &[x25519::Recipient], plaintext: &[u8]) -> Res
 }
 
 /// Encrypt `plaintext` to every recipient, streaming into `out`.
-pub(crate) fn encrypt_into<W: Write>(
-    recipients: &[x25519::Recipient],
-    plaintext: &[u8],
-    out: W,
-) -> Result<W, String> {
+pub(crate) fn encrypt_into<W: Write>(recipients: &[x25519::Recipient], plaintext: &[u8], out: W) -> Result<W, String> {
     let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
         .map_err(|e| e.to_string())?;
     let mut w = enc.wrap_output(out).map_err(|e| e.to_string())?;

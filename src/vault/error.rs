@@ -33,7 +33,9 @@ pub enum VaultError {
         reason: String,
     },
     /// The identity file was written by a newer Fieldcase.
-    #[error("{path} uses vault format version {version}, which this Fieldcase does not know: install a newer Fieldcase")]
+    #[error(
+        "{path} uses vault format version {version}, which this Fieldcase does not know: install a newer Fieldcase"
+    )]
     UnsupportedVersion {
         /// The file with the unknown version.
         path: PathBuf,

@@ -85,11 +85,7 @@ pub(crate) fn parse_escrow(s: &str) -> Result<x25519::Recipient, VaultError> {
 }
 
 /// Fresh keys and device info for a new vault.
-pub(crate) fn generate(
-    name: &str,
-    role: &str,
-    escrow: Option<&str>,
-) -> Result<(Keys, DeviceInfo), VaultError> {
+pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(Keys, DeviceInfo), VaultError> {
     let escrow_recipient = escrow.map(parse_escrow).transpose()?;
     let age = x25519::Identity::generate();
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -169,9 +165,9 @@ pub(crate) fn read(
     let mut id = age::scrypt::Identity::new(SecretString::from(passphrase.expose_secret().to_owned()));
     id.set_max_work_factor(MAX_SCRYPT_LOG_N);
     let mut reader = dec.decrypt(std::iter::once(&id as &dyn age::Identity)).map_err(|e| match e {
-        age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys | age::DecryptError::KeyDecryptionFailed => {
-            VaultError::WrongPassphrase { path: path.clone() }
-        }
+        age::DecryptError::DecryptionFailed
+        | age::DecryptError::NoMatchingKeys
+        | age::DecryptError::KeyDecryptionFailed => VaultError::WrongPassphrase { path: path.clone() },
         age::DecryptError::ExcessiveWork { required, .. } => {
             VaultError::ExcessiveWork { path: path.clone(), required, max: MAX_SCRYPT_LOG_N }
         }

@@ -23,9 +23,11 @@ impl Applier for KvApplier {
                     .get("value")
                     .and_then(Value::as_str)
                     .ok_or_else(|| ApplyError(format!("put {key:?} has no text value")))?;
-                tx.prepare_cached("INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                    .and_then(|mut s| s.execute([key, value]))
-                    .map_err(db)?;
+                tx.prepare_cached(
+                    "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut s| s.execute([key, value]))
+                .map_err(db)?;
             } else if let Some(key) = entry.get("delete").and_then(Value::as_str) {
                 tx.prepare_cached("DELETE FROM kv WHERE key = ?1").and_then(|mut s| s.execute([key])).map_err(db)?;
             } else {

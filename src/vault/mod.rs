@@ -96,7 +96,11 @@ pub struct VaultOptions {
 
 impl Default for VaultOptions {
     fn default() -> Self {
-        Self { storage: Arc::new(RealStorage), scrypt_log_n: test_scrypt_override(), checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES }
+        Self {
+            storage: Arc::new(RealStorage),
+            scrypt_log_n: test_scrypt_override(),
+            checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+        }
     }
 }
 
@@ -155,7 +159,11 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("dir", &self.dir).field("device", &self.device).field("generation", &self.generation).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("dir", &self.dir)
+            .field("device", &self.device)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
     }
 }
 
@@ -176,7 +184,12 @@ fn take_lock(storage: &dyn Storage, dir: &Path) -> Result<Box<dyn Any + Send>, V
 }
 
 /// Write `bytes` to `dir/name` atomically: `name.tmp`, fsync, rename, fsync dir.
-pub(crate) fn write_file_atomically(storage: &dyn Storage, dir: &Path, name: &str, bytes: &[u8]) -> Result<(), VaultError> {
+pub(crate) fn write_file_atomically(
+    storage: &dyn Storage,
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), VaultError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let dst = dir.join(name);
     let result = (|| {
@@ -196,7 +209,12 @@ pub(crate) fn write_file_atomically(storage: &dyn Storage, dir: &Path, name: &st
 
 impl Vault {
     /// Create a new vault in `dir` (created if missing; must not hold a vault).
-    pub fn init(dir: &Path, passphrase: &SecretString, opts: InitOptions, applier: Box<dyn Applier>) -> Result<Vault, VaultError> {
+    pub fn init(
+        dir: &Path,
+        passphrase: &SecretString,
+        opts: InitOptions,
+        applier: Box<dyn Applier>,
+    ) -> Result<Vault, VaultError> {
         Self::init_with(dir, passphrase, opts, applier, &VaultOptions::default())
     }
 
@@ -240,7 +258,9 @@ impl Vault {
         // `open` would accept.
         let result = (|| {
             let (hash, size) = snapshot::write_tmp(&*storage, dir, &mut conn, &keys.recipients)?;
-            storage.rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE)).map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
+            storage
+                .rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE))
+                .map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
             let journal = JournalWriter::create(&*storage, dir, 1, hash)?;
             identity::write(&*storage, dir, &keys, &device, passphrase, options.scrypt_log_n)?;
             Ok((hash, size, journal))
@@ -284,7 +304,12 @@ impl Vault {
     }
 
     /// [`open`](Self::open) with explicit technical settings.
-    pub fn open_with(dir: &Path, passphrase: &SecretString, applier: Box<dyn Applier>, options: &VaultOptions) -> Result<Vault, VaultError> {
+    pub fn open_with(
+        dir: &Path,
+        passphrase: &SecretString,
+        applier: Box<dyn Applier>,
+        options: &VaultOptions,
+    ) -> Result<Vault, VaultError> {
         let storage = options.storage.clone();
         if !storage.exists(&dir.join(IDENTITY_FILE)) {
             return Err(VaultError::NotAVault { dir: dir.to_owned() });
@@ -460,7 +485,12 @@ pub fn change_passphrase(dir: &Path, old: &SecretString, new: &SecretString) -> 
 }
 
 /// [`change_passphrase`] with explicit technical settings.
-pub fn change_passphrase_with(dir: &Path, old: &SecretString, new: &SecretString, options: &VaultOptions) -> Result<(), VaultError> {
+pub fn change_passphrase_with(
+    dir: &Path,
+    old: &SecretString,
+    new: &SecretString,
+    options: &VaultOptions,
+) -> Result<(), VaultError> {
     use secrecy::ExposeSecret;
     if new.expose_secret().is_empty() {
         return Err(VaultError::EmptyPassphrase);

@@ -73,7 +73,11 @@ impl RecoveryReport {
 /// Remove `*.tmp` files left by an interrupted atomic write, in the vault
 /// directory and in `blobs/`. They never hold anything that is not also in a
 /// complete file (or in nothing acknowledged).
-pub(crate) fn remove_temp_files(storage: &dyn Storage, dir: &Path, report: &mut RecoveryReport) -> Result<(), VaultError> {
+pub(crate) fn remove_temp_files(
+    storage: &dyn Storage,
+    dir: &Path,
+    report: &mut RecoveryReport,
+) -> Result<(), VaultError> {
     for sub in [None, Some(BLOB_DIR)] {
         let d = match sub {
             None => dir.to_owned(),

@@ -22,9 +22,7 @@ pub const META_TABLE: &str = "fieldcase_vault_meta";
 
 /// Create the metadata table in a fresh database.
 pub(crate) fn create_meta(conn: &Connection, generation: u64) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "CREATE TABLE {META_TABLE}(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
-    ))?;
+    conn.execute_batch(&format!("CREATE TABLE {META_TABLE}(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"))?;
     set_generation(conn, generation)?;
     conn.execute(&format!("INSERT INTO {META_TABLE}(key, value) VALUES ('format_version', 1)"), [])?;
     Ok(())
@@ -90,7 +88,8 @@ pub(crate) fn load(
     }
     let bytes = storage.read(&path).map_err(|e| VaultError::io("read", &path, e))?;
     let corrupt = |reason: String| VaultError::CorruptSnapshot { path: path.clone(), reason };
-    let image: Zeroizing<Vec<u8>> = envelope::decrypt(identity, &bytes).map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
+    let image: Zeroizing<Vec<u8>> =
+        envelope::decrypt(identity, &bytes).map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
     if image.len() < 512 || !image.starts_with(b"SQLite format 3\0") {
         return Err(corrupt("the decrypted content is not a SQLite database".into()));
     }

@@ -126,7 +126,13 @@ fn filesystem_of(path: &Path) -> String {
 
 fn fill_vault(v: &mut Vault, n: usize) -> anyhow::Result<()> {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let entries = chunk.iter().map(|&i| { let (k, val) = record(i); kv_put(&k, &val) }).collect();
+        let entries = chunk
+            .iter()
+            .map(|&i| {
+                let (k, val) = record(i);
+                kv_put(&k, &val)
+            })
+            .collect();
         v.commit(entries)?;
     }
     v.checkpoint()?;
@@ -262,13 +268,19 @@ fn measure_sync(base: &Path, events: usize, r: &mut BenchResult) -> anyhow::Resu
     // Unlock cost is measured above; here scrypt would only add noise.
     let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
     let init = |dir: &str, name: &str, role: &str| {
-        CaseStore::init_with(&base.join(dir), &pass, InitOptions { name: name.into(), role: role.into(), escrow: None }, &options)
+        CaseStore::init_with(
+            &base.join(dir),
+            &pass,
+            InitOptions { name: name.into(), role: role.into(), escrow: None },
+            &options,
+        )
     };
     let mut office = init("sync-office", "Bench office", "data_manager")?;
     sync::make_office(&mut office, "Agadez")?;
     let mut device = init("sync-device", "bench caseworker", "caseworker")?;
     let request = serde_json::to_vec(&sync::enrollment_request(&device)?)?;
-    let enrollment = sync::approve_enrollment(&mut office, &request, fieldcase::model::event::Role::Caseworker, &mut |_| {})?;
+    let enrollment =
+        sync::approve_enrollment(&mut office, &request, fieldcase::model::event::Role::Caseworker, &mut |_| {})?;
     sync::import_bundle(&mut device, &enrollment, false, &mut |_| {}).context("enrollment")?;
 
     const PER_CASE: usize = 10;
@@ -281,7 +293,12 @@ fn measure_sync(base: &Path, events: usize, r: &mut BenchResult) -> anyhow::Resu
         let mut batch = device.batch();
         for i in chunk_start..(chunk_start + CASES_PER_COMMIT).min(cases) {
             let case = batch.create_case("uasc", "Agadez")?;
-            batch.save_form(case, "registration_bia", None, values(json!({"given_names": format!("Synthetic {i}"), "family_name": "Bench"})))?;
+            batch.save_form(
+                case,
+                "registration_bia",
+                None,
+                values(json!({"given_names": format!("Synthetic {i}"), "family_name": "Bench"})),
+            )?;
             made += 2;
             for n in 0..PER_CASE - 2 {
                 if made >= events {
@@ -312,11 +329,7 @@ fn measure_sync(base: &Path, events: usize, r: &mut BenchResult) -> anyhow::Resu
     let report = sync::import_bundle(&mut office, &bundle, false, &mut |_| {}).context("office import")?;
     let import = t.elapsed().as_secs_f64();
     r.import_cpu_ms = cpu.zip(process_cpu_ms()).map(|(a, b)| b - a);
-    anyhow::ensure!(
-        report.summary.new == made,
-        "the office imported {} events of {made}",
-        report.summary.new
-    );
+    anyhow::ensure!(report.summary.new == made, "the office imported {} events of {made}", report.summary.new);
     r.sync_bundle_events = made;
     r.export_ms = export * 1000.0;
     r.import_ms = import * 1000.0;
@@ -349,31 +362,58 @@ fn identity_work_factor(vault: &Path) -> Option<u8> {
 }
 
 fn print_table(r: &BenchResult) {
-    println!("Fieldcase bench: {} ({}), {} one-record commits per size", r.dir.display(), r.filesystem, r.commits_per_size);
+    println!(
+        "Fieldcase bench: {} ({}), {} one-record commits per size",
+        r.dir.display(),
+        r.filesystem,
+        r.commits_per_size
+    );
     if r.filesystem == "tmpfs" || r.filesystem == "ramfs" {
         println!("WARNING: this directory is in RAM; fsync is free and the figures are meaningless. Use --dir on a real disk.");
     }
     println!();
     println!("{:<30} {:>10} {:>10} {:>10}", "one-record commit", "p50 ms", "p99 ms", "mean ms");
     for s in &r.sizes {
-        println!("{:<30} {:>10.3} {:>10.3} {:>10.3}", format!("vault @ {} records", s.records), s.vault.p50_ms, s.vault.p99_ms, s.vault.mean_ms);
-        println!("{:<30} {:>10.3} {:>10.3} {:>10.3}", format!("sqlite WAL+FULL @ {} records", s.records), s.sqlite.p50_ms, s.sqlite.p99_ms, s.sqlite.mean_ms);
+        println!(
+            "{:<30} {:>10.3} {:>10.3} {:>10.3}",
+            format!("vault @ {} records", s.records),
+            s.vault.p50_ms,
+            s.vault.p99_ms,
+            s.vault.mean_ms
+        );
+        println!(
+            "{:<30} {:>10.3} {:>10.3} {:>10.3}",
+            format!("sqlite WAL+FULL @ {} records", s.records),
+            s.sqlite.p50_ms,
+            s.sqlite.p99_ms,
+            s.sqlite.mean_ms
+        );
     }
     println!();
     println!("vault p50 @10000 / @100      {:>8.2}   (target <= 1.5)", r.ratio_vault_p50_10000_over_100);
     for s in &r.sizes {
         println!("vault / sqlite p50 @{:<8} {:>8.2}   (target <= 2.0)", s.records, s.ratio_vault_over_sqlite_p50);
     }
-    println!("checkpoint @10000            {:>8.1} ms (snapshot {} bytes)", r.checkpoint_ms_10000, r.snapshot_bytes_10000);
+    println!(
+        "checkpoint @10000            {:>8.1} ms (snapshot {} bytes)",
+        r.checkpoint_ms_10000, r.snapshot_bytes_10000
+    );
     let wf = r.scrypt_log_n.map_or("unknown".to_owned(), |n| format!("2^{n}, calibrated by age to ~1 s at init"));
     println!("unlock @10000                {:>8.1} ms (scrypt work factor {wf})", r.unlock_ms_10000);
     println!("  of which snapshot load     {:>8.1} ms (unlock with scrypt 2^1)", r.load_ms_10000);
     println!();
     println!("sync bundle of {} events, device -> office", r.sync_bundle_events);
     println!("export                       {:>8.0} events/s ({:.1} ms)", r.export_events_per_s, r.export_ms);
-    println!("import                       {:>8.0} events/s ({:.1} ms, target >= 20000 events/s)", r.import_events_per_s, r.import_ms);
+    println!(
+        "import                       {:>8.0} events/s ({:.1} ms, target >= 20000 events/s)",
+        r.import_events_per_s, r.import_ms
+    );
     if let Some(cpu) = r.import_cpu_ms {
-        println!("  import CPU time            {:>8.1} ms ({:.0} events per CPU second)", cpu, r.sync_bundle_events as f64 / (cpu / 1000.0));
+        println!(
+            "  import CPU time            {:>8.1} ms ({:.0} events per CPU second)",
+            cpu,
+            r.sync_bundle_events as f64 / (cpu / 1000.0)
+        );
     }
     println!("bundle size                  {:>8.1} bytes/event", r.bundle_bytes_per_event);
     if let Some(search) = &r.search {

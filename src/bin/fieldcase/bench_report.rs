@@ -29,10 +29,7 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
     fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
@@ -56,9 +53,7 @@ const STAGES: &[&str] = &[
 ];
 
 fn day_millis(d: NaiveDate) -> i64 {
-    d.and_hms_opt(10, 0, 0)
-        .map(|t| t.and_utc().timestamp_millis())
-        .unwrap_or_default()
+    d.and_hms_opt(10, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default()
 }
 
 /// Fill `conn` with `n` synthetic cases: case rows, ~20 field values, stage
@@ -72,13 +67,11 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
         let mut case = tx.prepare(
             "INSERT INTO cases VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, 'Given', 'Family', ?8, ?9, NULL, 0, 0, ?10, ?10, 0, NULL, NULL, 0, 10)",
         )?;
-        let mut fv =
-            tx.prepare("INSERT INTO field_values VALUES (?1, ?2, ?3, ?4, ?5, 1, 'ok', 'e')")?;
-        let mut it = tx
-            .prepare("INSERT INTO items VALUES (?1, ?2, ?3, 'form.saved', ?4, 'e', ?5, 0, 'cw')")?;
-        let mut sh = tx.prepare("INSERT INTO stage_history VALUES (?1, ?2, 'e', NULL, ?3, '', ?4, 0, 'cw', 'caseworker')")?;
-        let mut ev =
-            tx.prepare("INSERT INTO events VALUES (?1, ?2, 'dev', ?3, ?4, 0, 'form.saved', ?5)")?;
+        let mut fv = tx.prepare("INSERT INTO field_values VALUES (?1, ?2, ?3, ?4, ?5, 1, 'ok', 'e')")?;
+        let mut it = tx.prepare("INSERT INTO items VALUES (?1, ?2, ?3, 'form.saved', ?4, 'e', ?5, 0, 'cw')")?;
+        let mut sh =
+            tx.prepare("INSERT INTO stage_history VALUES (?1, ?2, 'e', NULL, ?3, '', ?4, 0, 'cw', 'caseworker')")?;
+        let mut ev = tx.prepare("INSERT INTO events VALUES (?1, ?2, 'dev', ?3, ?4, 0, 'form.saved', ?5)")?;
         for i in 0..n {
             let id = format!("{:08x}-0000-4000-8000-{:012x}", i, i);
             let reg = base + chrono::Days::new(g.next() % 900);
@@ -89,12 +82,7 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
             case.execute(params![
                 id,
                 format!("AGZ-{i:06}"),
-                g.pick(&[
-                    "uasc",
-                    "uasc",
-                    "accompanied_child_at_risk",
-                    "family_with_children"
-                ]),
+                g.pick(&["uasc", "uasc", "accompanied_child_at_risk", "family_with_children"]),
                 g.pick(&["Agadez", "Niamey", "Arlit"]),
                 stage,
                 format!("cw{}", g.next() % 200),
@@ -127,36 +115,19 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
                 fv.execute(params![id, form, "", field, v])?;
             }
             for (seq, stage) in STAGES.iter().take(depth).enumerate() {
-                sh.execute(params![
-                    id,
-                    seq as i64,
-                    stage,
-                    reg_ms + seq as i64 * 20 * 86_400_000
-                ])?;
+                sh.execute(params![id, seq as i64, stage, reg_ms + seq as i64 * 20 * 86_400_000])?;
             }
             let t0 = reg + chrono::Days::new(depth as u64 * 20);
             for k in 0..4 {
                 let item = format!("{id}-v{k}");
                 it.execute(params![id, "follow_up_visit", item, k, reg_ms])?;
                 let visit = t0 + chrono::Days::new(30 * (k as u64 + 1));
-                fv.execute(params![
-                    id,
-                    "follow_up_visit",
-                    item,
-                    "visit_date",
-                    format!("\"{visit}\"")
-                ])?;
+                fv.execute(params![id, "follow_up_visit", item, "visit_date", format!("\"{visit}\"")])?;
                 fv.execute(params![id, "follow_up_visit", item, "child_seen", "true"])?;
             }
             let item = format!("{id}-r");
             it.execute(params![id, "referral", item, 0, reg_ms])?;
-            fv.execute(params![
-                id,
-                "referral",
-                item,
-                "referral_date",
-                format!("\"{reg}\"")
-            ])?;
+            fv.execute(params![id, "referral", item, "referral_date", format!("\"{reg}\"")])?;
             fv.execute(params![id, "referral", item, "status", "\"implemented\""])?;
             fv.execute(params![
                 id,
@@ -167,13 +138,7 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
             ])?;
             let item = format!("{id}-t");
             it.execute(params![id, "family_tracing", item, 0, reg_ms])?;
-            fv.execute(params![
-                id,
-                "family_tracing",
-                item,
-                "tracing_status",
-                "\"in_progress\""
-            ])?;
+            fv.execute(params![id, "family_tracing", item, "tracing_status", "\"in_progress\""])?;
             ev.execute(params![
                 format!("{id}-e"),
                 id,
@@ -201,11 +166,7 @@ pub fn measure(quick: bool) -> anyhow::Result<ReportBench> {
     let started = Instant::now();
     let r = report::compute(&conn, &options)?;
     let report_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(ReportBench {
-        cases,
-        report_ms,
-        indicators: r.indicators.len(),
-    })
+    Ok(ReportBench { cases, report_ms, indicators: r.indicators.len() })
 }
 
 /// The line printed in the bench table.

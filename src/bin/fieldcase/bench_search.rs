@@ -126,10 +126,7 @@ pub fn print(s: &SearchBench) {
         "  search p50 / p99       {:>10.2} / {:.2} ms over {} queries (target p99 < 50 ms)",
         s.search_p50_ms, s.search_p99_ms, s.queries
     );
-    println!(
-        "  duplicate pass         {:>10.0} ms, {} pairs (target < 30 s)",
-        s.duplicate_pass_ms, s.duplicate_pairs
-    );
+    println!("  duplicate pass         {:>10.0} ms, {} pairs (target < 30 s)", s.duplicate_pass_ms, s.duplicate_pairs);
 }
 
 /// `fieldcase bench --search-only`: measure and print only this section.

@@ -57,8 +57,8 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let summary = fieldcase::model::demo::generate(&mut store, args.cases, args.seed)
-        .context("generating demo data")?;
+    let summary =
+        fieldcase::model::demo::generate(&mut store, args.cases, args.seed).context("generating demo data")?;
     store.lock().context("locking the vault")?;
     println!(
         "demo: {} cases, {} events, seed {}, dated {} to {} ({:.1} s)",
@@ -175,11 +175,8 @@ fn print_case_list(cases: &[CaseSummary]) {
         "CASE", "NAME", "AGE", "SEX", "STAGE", "RISK", "CASEWORKER"
     );
     for c in cases {
-        let name = [c.given_names.as_deref(), c.family_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name =
+            [c.given_names.as_deref(), c.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
         println!(
             "{:<16} {:<28} {:>5} {:<14} {:<22} {:<7} {:<16} {}",
             c.case_number,
@@ -189,7 +186,13 @@ fn print_case_list(cases: &[CaseSummary]) {
             c.stage,
             c.risk_level.as_deref().unwrap_or(if c.needs_review { "review" } else { "-" }),
             truncate(c.caseworker.as_deref().unwrap_or("-"), 16),
-            if c.needs_review { "needs review" } else if c.conflicts > 0 { "merged" } else { "" },
+            if c.needs_review {
+                "needs review"
+            } else if c.conflicts > 0 {
+                "merged"
+            } else {
+                ""
+            },
         );
     }
     println!("{} case(s)", cases.len());
@@ -222,7 +225,11 @@ fn print_case_detail(d: &CaseDetail) {
             FieldStatus::MergedAutomatically => format!("   (merged automatically; {} values)", f.heads.len()),
             FieldStatus::NeedsReview => format!(
                 "   (NEEDS REVIEW: {})",
-                f.heads.iter().map(|h| format!("{} by {}", one_line(&h.value), h.author)).collect::<Vec<_>>().join(" | ")
+                f.heads
+                    .iter()
+                    .map(|h| format!("{} by {}", one_line(&h.value), h.author))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         };
         println!("  {:<32} {}{}", f.field, value, marker);
@@ -248,7 +255,8 @@ fn print_case_detail(d: &CaseDetail) {
     if !d.tasks.is_empty() {
         println!("\nTasks:");
         for t in &d.tasks {
-            let overdue = if t.overdue_days > 0 { format!("  (OVERDUE {} days)", t.overdue_days) } else { String::new() };
+            let overdue =
+                if t.overdue_days > 0 { format!("  (OVERDUE {} days)", t.overdue_days) } else { String::new() };
             println!("  {}  {}{}", t.due, t.title, overdue);
         }
     }

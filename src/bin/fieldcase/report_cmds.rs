@@ -43,16 +43,11 @@ pub struct ReportArgs {
 
 pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     let passphrase = crate::vault_cmds::read_passphrase()?;
-    let store = CaseStore::open(dir, &passphrase)
-        .with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store =
+        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let to = args.to.unwrap_or_else(|| store.today());
     let from = args.from.unwrap_or_else(|| to.with_day(1).unwrap_or(to));
-    let options = ReportOptions {
-        from,
-        to,
-        office: args.office.clone(),
-        suppress: !args.no_suppress,
-    };
+    let options = ReportOptions { from, to, office: args.office.clone(), suppress: !args.no_suppress };
     let report = report::compute(store.vault().conn(), &options)?;
     if let Some(dir) = &args.csv {
         let files = export::write_csv(&report, dir)?;
@@ -60,24 +55,17 @@ pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     }
     if let Some(file) = &args.dhis2 {
         let text = match &args.dhis2_mapping {
-            Some(p) => std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?,
+            Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
             None => export::DEFAULT_DHIS2_MAPPING.to_string(),
         };
         let mapping = Dhis2Mapping::parse(&text)?;
         let doc = export::dhis2_data_value_set(&report, &mapping)?;
         std::fs::write(file, serde_json::to_string_pretty(&doc)?)
             .with_context(|| format!("cannot write {}", file.display()))?;
-        eprintln!(
-            "wrote {} DHIS2 data values to {}",
-            doc["dataValues"].as_array().map_or(0, Vec::len),
-            file.display()
-        );
+        eprintln!("wrote {} DHIS2 data values to {}", doc["dataValues"].as_array().map_or(0, Vec::len), file.display());
     }
     if args.no_suppress {
-        eprintln!(
-            "WARNING: small cells are shown; this output can identify children. Internal use only."
-        );
+        eprintln!("WARNING: small cells are shown; this output can identify children. Internal use only.");
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -95,18 +83,12 @@ fn figure(measure: Measure, c: &Cell) -> String {
         (_, None) => "–".into(),
         (Measure::Count, Some(v)) => format!("{v:.0}"),
         (Measure::Percent, Some(v)) => {
-            format!(
-                "{v:.1}% ({}/{})",
-                c.numerator.unwrap_or(0),
-                c.denominator.unwrap_or(0)
-            )
+            format!("{v:.1}% ({}/{})", c.numerator.unwrap_or(0), c.denominator.unwrap_or(0))
         }
         (Measure::MedianDays, Some(v)) => format!("{v:.1} days (n={})", c.n.unwrap_or(0)),
-        (Measure::Ratio, Some(v)) => format!(
-            "{v:.2} ({} cases / {} caseworkers)",
-            c.n.unwrap_or(0),
-            c.denominator.unwrap_or(0)
-        ),
+        (Measure::Ratio, Some(v)) => {
+            format!("{v:.2} ({} cases / {} caseworkers)", c.n.unwrap_or(0), c.denominator.unwrap_or(0))
+        }
     }
 }
 
@@ -128,12 +110,7 @@ fn print_report(r: &Report) {
     );
     for ind in &r.indicators {
         println!();
-        println!(
-            "{:>4}  {}: {}",
-            ind.id,
-            ind.title,
-            figure(ind.measure, &ind.total)
-        );
+        println!("{:>4}  {}: {}", ind.id, ind.title, figure(ind.measure, &ind.total));
         println!("      {}", ind.definition);
         for b in &ind.breakdowns {
             let cells: Vec<String> = b

@@ -53,8 +53,7 @@ pub struct SplitArgs {
 
 fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
     let passphrase = crate::vault_cmds::read_passphrase()?;
-    CaseStore::open(dir, &passphrase)
-        .with_context(|| format!("cannot open the vault in {}", dir.display()))
+    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
 }
 
 pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
@@ -66,21 +65,11 @@ pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&hits)?);
         return Ok(());
     }
-    println!(
-        "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5}  MATCHED",
-        "CASE", "NAME", "AGE", "SEX", "STAGE", "SCORE"
-    );
+    println!("{:<16} {:<30} {:>4} {:<7} {:<20} {:>5}  MATCHED", "CASE", "NAME", "AGE", "SEX", "STAGE", "SCORE");
     for h in &hits {
-        let matched: Vec<String> = h
-            .matched
-            .iter()
-            .map(|m| format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how))
-            .collect();
-        let merged = h
-            .merged_into
-            .as_ref()
-            .map(|m| format!(" [merged into {m}]"))
-            .unwrap_or_default();
+        let matched: Vec<String> =
+            h.matched.iter().map(|m| format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how)).collect();
+        let merged = h.merged_into.as_ref().map(|m| format!(" [merged into {m}]")).unwrap_or_default();
         println!(
             "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5.1}  {}{merged}",
             h.case_number,
@@ -105,15 +94,8 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for m in &matches {
-        let sought = m
-            .sought_name
-            .as_ref()
-            .map(|s| format!(" (request for {s})"))
-            .unwrap_or_default();
-        println!(
-            "{:>5.1}  {:<16} {:<16} {}{sought}",
-            m.score, m.kind, m.case_number, m.name
-        );
+        let sought = m.sought_name.as_ref().map(|s| format!(" (request for {s})")).unwrap_or_default();
+        println!("{:>5.1}  {:<16} {:<16} {}{sought}", m.score, m.kind, m.case_number, m.name);
         for p in &m.parts {
             println!("         {:+6.1}  {:<16} {}", p.points, p.part, p.detail);
         }
@@ -136,10 +118,7 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     for p in &pairs {
         println!("{:.2}  {} ~ {}", p.score, p.number_a, p.number_b);
         for part in &p.parts {
-            println!(
-                "        {:+5.1}  {:<16} {}",
-                part.points, part.part, part.detail
-            );
+            println!("        {:+5.1}  {:<16} {}", part.points, part.part, part.detail);
         }
     }
     println!("{} suspected duplicate pair(s)", pairs.len());
@@ -151,10 +130,7 @@ pub fn merge(dir: &Path, args: MergeArgs) -> anyhow::Result<()> {
     let dup = store.find_case(&args.case)?;
     let into = store.find_case(&args.into)?;
     merge::merge(&mut store, dup, into)?;
-    println!(
-        "merged {} into {} (reversible with `fieldcase split {}`)",
-        args.case, args.into, args.case
-    );
+    println!("merged {} into {} (reversible with `fieldcase split {}`)", args.case, args.into, args.case);
     Ok(())
 }
 

@@ -196,7 +196,13 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
             let store = open_store(dir)?;
             let req = sync::enrollment_request(&store)?;
             write_file(&out, &serde_json::to_vec_pretty(&req)?)?;
-            println!("Wrote enrollment request {} for device {} ({}, {})", out.display(), req.device_id, req.user, req.role);
+            println!(
+                "Wrote enrollment request {} for device {} ({}, {})",
+                out.display(),
+                req.device_id,
+                req.user,
+                req.role
+            );
             println!("  it holds only public keys; give it to the office data manager");
             store.lock()?;
         }
@@ -259,7 +265,10 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
         r.preview.updated_cases.len()
     );
     let protected = r.preview.conflicts.iter().filter(|c| c.protected).count();
-    println!("  conflicts: {protected} protected (need review), {} normal (merged)", r.preview.conflicts.len() - protected);
+    println!(
+        "  conflicts: {protected} protected (need review), {} normal (merged)",
+        r.preview.conflicts.len() - protected
+    );
     for c in r.preview.conflicts.iter().filter(|c| c.protected) {
         println!("    needs review: case {} {}.{} ({} values)", c.case, c.form, c.field, c.heads);
     }
@@ -273,7 +282,10 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
         match r.kind {
             sync::format::BundleKind::Transfer => {
                 println!("  case transfer of case {}: {}", t.case_id, t.status);
-                println!("  sending office signing key {}: check it with that office (trusted on first use)", t.peer_key);
+                println!(
+                    "  sending office signing key {}: check it with that office (trusted on first use)",
+                    t.peer_key
+                );
             }
             _ => {
                 println!("  receipt for transfer {} of case {}: {}", t.transfer_bundle_id, t.case_id, t.status);
@@ -284,7 +296,10 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
         }
     }
     if r.kind == sync::format::BundleKind::Enrollment {
-        println!("  office signing key {}: check it with the office before trusting this device's data to it", r.sender_key);
+        println!(
+            "  office signing key {}: check it with the office before trusting this device's data to it",
+            r.sender_key
+        );
     }
     Ok(())
 }
@@ -339,7 +354,9 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
         None => {
             let case = args.case.context("give the case to transfer, or `accept`/`reject FILE`")?;
             let to = args.to.context("--to RECIPIENT (the receiving office's age1... recipient) is required")?;
-            let to_key = args.to_key.context("--to-key HEX (the receiving office's signing key, `fieldcase transfer key` there) is required")?;
+            let to_key = args.to_key.context(
+                "--to-key HEX (the receiving office's signing key, `fieldcase transfer key` there) is required",
+            )?;
             let out = args.out.context("--out FILE is required")?;
             let mut store = open_store(dir)?;
             let id = store.find_case(&case)?;

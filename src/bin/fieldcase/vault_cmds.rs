@@ -42,7 +42,8 @@ pub fn read_passphrase() -> anyhow::Result<SecretString> {
     if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
         return Ok(SecretString::from(p));
     }
-    let p = rpassword::prompt_password("Vault passphrase: ").context("cannot read the passphrase from the terminal; set FIELDCASE_PASSPHRASE")?;
+    let p = rpassword::prompt_password("Vault passphrase: ")
+        .context("cannot read the passphrase from the terminal; set FIELDCASE_PASSPHRASE")?;
     Ok(SecretString::from(p))
 }
 
@@ -51,8 +52,10 @@ fn read_new_passphrase(env: &str) -> anyhow::Result<SecretString> {
     let p = match std::env::var(env) {
         Ok(p) => SecretString::from(p),
         Err(_) => {
-            let a = rpassword::prompt_password("New passphrase: ").with_context(|| format!("cannot read the passphrase from the terminal; set {env}"))?;
-            let b = rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase from the terminal")?;
+            let a = rpassword::prompt_password("New passphrase: ")
+                .with_context(|| format!("cannot read the passphrase from the terminal; set {env}"))?;
+            let b =
+                rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase from the terminal")?;
             if a != b {
                 anyhow::bail!("the two passphrases differ; nothing was changed");
             }
@@ -72,7 +75,8 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "caseworker".into());
     let passphrase = read_new_passphrase(PASSPHRASE_ENV)?;
     let opts = InitOptions { name, role: args.role, escrow: args.escrow };
-    let store = CaseStore::init(dir, &passphrase, opts).with_context(|| format!("cannot create a vault in {}", dir.display()))?;
+    let store = CaseStore::init(dir, &passphrase, opts)
+        .with_context(|| format!("cannot create a vault in {}", dir.display()))?;
     let device = store.vault().device().clone();
     store.lock()?;
     println!("Created vault {}", dir.display());
@@ -87,12 +91,14 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
 /// Row counts of the tables of the database (the vault's own metadata excluded).
 fn table_counts(vault: &Vault) -> anyhow::Result<Vec<(String, i64)>> {
     let conn = vault.conn();
-    let mut s = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
+    let mut s =
+        conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
     let names: Vec<String> = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for name in names.into_iter().filter(|n| n != META_TABLE) {
         // Table names come from sqlite_schema and are quoted, not user input.
-        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| r.get(0))?;
+        let n: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| r.get(0))?;
         out.push((name, n));
     }
     Ok(out)
@@ -113,7 +119,10 @@ fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
         lines.push(format!("removed journals already in the snapshot: {}", r.stale_journals.join(", ")));
     }
     if !r.newer_journals.is_empty() {
-        lines.push(format!("NOT applied, journals newer than the snapshot (was an old snapshot restored?): {}", r.newer_journals.join(", ")));
+        lines.push(format!(
+            "NOT applied, journals newer than the snapshot (was an old snapshot restored?): {}",
+            r.newer_journals.join(", ")
+        ));
     }
     if !r.temp_files_removed.is_empty() {
         lines.push(format!("removed unfinished temporary files: {}", r.temp_files_removed.join(", ")));
@@ -126,7 +135,8 @@ fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
 
 pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
-    let store = CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store =
+        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let cases = store.case_count()?;
     let vault = store.vault();
     let device = vault.device();
@@ -187,13 +197,18 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
 
 pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
-    let store = CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store =
+        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let before = store.vault().stats();
     store.lock().context("checkpoint failed; every saved change is still in the journal")?;
     if before.journal_frames == 0 {
         println!("Nothing to do: the snapshot already holds everything (generation {}).", before.generation);
     } else {
-        println!("Checkpoint done: {} changes folded into snapshot generation {}.", before.journal_frames, before.generation + 1);
+        println!(
+            "Checkpoint done: {} changes folded into snapshot generation {}.",
+            before.journal_frames,
+            before.generation + 1
+        );
     }
     Ok(())
 }

@@ -53,16 +53,11 @@ pub fn end_date() -> NaiveDate {
 }
 
 fn ms(d: NaiveDate) -> u64 {
-    d.and_hms_opt(8, 0, 0)
-        .expect("valid time")
-        .and_utc()
-        .timestamp_millis() as u64
+    d.and_hms_opt(8, 0, 0).expect("valid time").and_utc().timestamp_millis() as u64
 }
 
 fn date_of(millis: u64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(millis as i64)
-        .map(|d| d.date_naive())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(millis as i64).map(|d| d.date_naive()).unwrap_or_default()
 }
 
 fn ymd(millis: u64) -> String {
@@ -105,29 +100,15 @@ enum Actor {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create {
-        case_type: &'static str,
-        office: &'static str,
-    },
+    Create { case_type: &'static str, office: &'static str },
     Assign,
-    Save {
-        form: &'static str,
-        item: Option<Uuid>,
-        values: Map<String, Value>,
-    },
-    Stage {
-        to: Stage,
-        reason: String,
-    },
+    Save { form: &'static str, item: Option<Uuid>, values: Map<String, Value> },
+    Stage { to: Stage, reason: String },
     Note(Map<String, Value>),
     Visit(Map<String, Value>),
     Referral(Map<String, Value>),
-    Merge {
-        into: usize,
-    },
-    Transferred {
-        to: String,
-    },
+    Merge { into: usize },
+    Transferred { to: String },
 }
 
 #[derive(Debug, Clone)]
@@ -157,12 +138,7 @@ struct Staff {
 }
 
 fn staff_for(office: &str, pick: usize) -> Staff {
-    let tag: String = office
-        .chars()
-        .filter(char::is_ascii_alphabetic)
-        .take(3)
-        .collect::<String>()
-        .to_lowercase();
+    let tag: String = office.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_lowercase();
     const CW: [&str; 3] = ["amina", "yusuf", "grace"];
     Staff {
         caseworker: format!("{}.{tag}", CW[pick % 3]),
@@ -234,14 +210,7 @@ struct Child {
 
 fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
     let corridor: &'static Corridor = {
-        let idx = weighted(
-            rng,
-            &CORRIDORS
-                .iter()
-                .enumerate()
-                .map(|(i, (_, w))| (i, *w))
-                .collect::<Vec<_>>(),
-        );
+        let idx = weighted(rng, &CORRIDORS.iter().enumerate().map(|(i, (_, w))| (i, *w)).collect::<Vec<_>>());
         &CORRIDORS[idx].0
     };
     let office = corridor.offices[rng.gen_range(0..corridor.offices.len())];
@@ -268,14 +237,7 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
         pct(rng, 50)
     };
     let age = if uasc {
-        match weighted(
-            rng,
-            &[
-                (0, corridor.ages[0]),
-                (1, corridor.ages[1]),
-                (2, corridor.ages[2]),
-            ],
-        ) {
+        match weighted(rng, &[(0, corridor.ages[0]), (1, corridor.ages[1]), (2, corridor.ages[2])]) {
             0 => weighted(rng, &[(15, 25), (16, 35), (17, 40)]),
             1 => rng.gen_range(10..15),
             _ => rng.gen_range(5..10),
@@ -286,15 +248,7 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
         rng.gen_range(5..18)
     };
     let reg_date = date_of(reg);
-    let age_basis = weighted(
-        rng,
-        &[
-            ("document", 25),
-            ("declared", 40),
-            ("estimated", 30),
-            ("disputed", 5),
-        ],
-    );
+    let age_basis = weighted(rng, &[("document", 25), ("declared", 40), ("estimated", 30), ("disputed", 5)]);
     let dob = if age_basis == "document" || (age_basis == "declared" && pct(rng, 50)) {
         let year = reg_date.year() - age as i32 - 1;
         // 30% of DOBs sit on 1 January (or 31 December).
@@ -309,14 +263,8 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
         };
         // Keep the drawn age: a birthday late in the year can make the
         // child a year older than drawn, and a child is under 18.
-        d.map(|d| {
-            if reg_date.years_since(d).unwrap_or(0) > age {
-                d.with_year(d.year() + 1).unwrap_or(d)
-            } else {
-                d
-            }
-        })
-        .filter(|d| *d < reg_date)
+        d.map(|d| if reg_date.years_since(d).unwrap_or(0) > age { d.with_year(d.year() + 1).unwrap_or(d) } else { d })
+            .filter(|d| *d < reg_date)
     } else {
         None
     };
@@ -362,12 +310,7 @@ struct CasePlan {
 
 impl CasePlan {
     fn new(case: usize, t: u64, seq: usize) -> CasePlan {
-        CasePlan {
-            case,
-            t,
-            steps: Vec::new(),
-            seq,
-        }
+        CasePlan { case, t, steps: Vec::new(), seq }
     }
     fn after_days(&mut self, days: u64) -> &mut Self {
         self.t += days * DAY + HOUR;
@@ -376,42 +319,16 @@ impl CasePlan {
     fn push(&mut self, actor: Actor, op: Op) {
         self.t += 10 * 60_000;
         self.seq += 1;
-        self.steps.push(Step {
-            at: self.t,
-            case: self.case,
-            seq: self.seq,
-            actor,
-            op,
-        });
+        self.steps.push(Step { at: self.t, case: self.case, seq: self.seq, actor, op });
     }
     fn save(&mut self, actor: Actor, form: &'static str, values: Value) {
-        self.push(
-            actor,
-            Op::Save {
-                form,
-                item: None,
-                values: obj(values),
-            },
-        );
+        self.push(actor, Op::Save { form, item: None, values: obj(values) });
     }
     fn save_item(&mut self, actor: Actor, form: &'static str, item: Uuid, values: Value) {
-        self.push(
-            actor,
-            Op::Save {
-                form,
-                item: Some(item),
-                values: obj(values),
-            },
-        );
+        self.push(actor, Op::Save { form, item: Some(item), values: obj(values) });
     }
     fn stage(&mut self, actor: Actor, to: Stage, reason: &str) {
-        self.push(
-            actor,
-            Op::Stage {
-                to,
-                reason: reason.to_string(),
-            },
-        );
+        self.push(actor, Op::Stage { to, reason: reason.to_string() });
     }
 }
 
@@ -479,32 +396,17 @@ impl Planner {
             v["separation_date"] = json!(ymd(reg_ms - DAY * self.rng.gen_range(20..400)));
         }
         if v["interpreter_needed"] == json!(true) {
-            v["interpreter"] = person(
-                &adult_name(&mut self.rng, c.nationality, c.female),
-                "interpreter",
-                "IOM roster",
-            );
+            v["interpreter"] = person(&adult_name(&mut self.rng, c.nationality, c.female), "interpreter", "IOM roster");
             v["interpreter_sex"] = json!(if c.female { "female" } else { "male" });
             v["interpreter_confidentiality_pledge"] = json!(true);
         }
         p.save(Actor::Caseworker, "registration_bia", v);
     }
 
-    fn bia(
-        &mut self,
-        p: &mut CasePlan,
-        c: &Child,
-        wants_tracing: &str,
-        bid_required: bool,
-        staff: &Staff,
-    ) {
+    fn bia(&mut self, p: &mut CasePlan, c: &Child, wants_tracing: &str, bid_required: bool, staff: &Staff) {
         let uasc = c.case_type == "uasc";
         p.after_days(days_around(&mut self.rng, 5.0, 1.0, 30.0));
-        p.stage(
-            Actor::Caseworker,
-            Stage::BiaInProgress,
-            "BIA interview started",
-        );
+        p.stage(Actor::Caseworker, Stage::BiaInProgress, "BIA interview started");
         let risk = weighted(&mut self.rng, &[("high", 20), ("medium", 45), ("low", 35)]);
         let mut concerns = vec![if uasc {
             if c.unaccompanied {
@@ -521,9 +423,7 @@ impl Planner {
         if pct(&mut self.rng, 20) {
             concerns.push("lack_of_documentation");
         }
-        let level = |rng: &mut StdRng| {
-            ["no_concern", "some_concern", "serious_concern"][rng.gen_range(0..3)]
-        };
+        let level = |rng: &mut StdRng| ["no_concern", "some_concern", "serious_concern"][rng.gen_range(0..3)];
         let mut v = json!({
             "wellbeing_safety": level(&mut self.rng), "wellbeing_health": level(&mut self.rng), "wellbeing_nutrition": "no_concern",
             "wellbeing_psychosocial": level(&mut self.rng), "wellbeing_education": "some_concern", "wellbeing_documentation": "some_concern",
@@ -550,14 +450,9 @@ impl Planner {
         }
         if uasc {
             v["wants_tracing"] = json!(wants_tracing);
-            v["wants_reunification"] = json!(if wants_tracing == "yes" {
-                "yes_later"
-            } else {
-                "no"
-            });
+            v["wants_reunification"] = json!(if wants_tracing == "yes" { "yes_later" } else { "no" });
             if wants_tracing != "yes" {
-                v["wants_reunification_reason"] =
-                    json!("Fears the relative who arranged the journey.");
+                v["wants_reunification_reason"] = json!("Fears the relative who arranged the journey.");
             }
             v["guardian_appointed"] = json!(true);
             let female_guardian = pct(&mut self.rng, 50);
@@ -569,15 +464,15 @@ impl Planner {
             v["guardian_appointment_date"] = json!(ymd(p.t + DAY));
         }
         if bid_required {
-            v["bid_direction"] = json!(if uasc {
-                "durable_solution_uasc"
-            } else {
-                "exceptional_care_decision"
-            });
+            v["bid_direction"] = json!(if uasc { "durable_solution_uasc" } else { "exceptional_care_decision" });
         }
         p.save(Actor::Caseworker, "registration_bia", v);
         p.after_days(days_around(&mut self.rng, 3.0, 1.0, 12.0));
-        p.save(Actor::Supervisor, "registration_bia", json!({"bia_approval": signed(&staff.supervisor, p.t), "bia_approval_status": "approved"}));
+        p.save(
+            Actor::Supervisor,
+            "registration_bia",
+            json!({"bia_approval": signed(&staff.supervisor, p.t), "bia_approval_status": "approved"}),
+        );
         p.stage(Actor::Supervisor, Stage::BiaCompleted, "BIA signed");
         // Children in a shelter: the facility's minimum-standards check (F5).
         if uasc && c.unaccompanied && pct(&mut self.rng, 40) {
@@ -628,14 +523,8 @@ impl Planner {
         let start = p.t;
         for i in 0..n {
             let at = start + (span_days * DAY * (i as u64 + 1)) / (n as u64 + 1);
-            let kind = [
-                "contact",
-                "phone",
-                "home_visit",
-                "office_visit",
-                "case_conference",
-                "tracing_update",
-            ][self.rng.gen_range(0..6)];
+            let kind = ["contact", "phone", "home_visit", "office_visit", "case_conference", "tracing_update"]
+                [self.rng.gen_range(0..6)];
             let values = json!({
                 "note_datetime": format!("{}T10:00:00Z", ymd(at)),
                 "author": person(cw, "caseworker", "IOM"),
@@ -676,59 +565,47 @@ impl Planner {
         }
     }
 
-    fn tracing_item(
-        &mut self,
-        p: &mut CasePlan,
-        c: &Child,
-        located: bool,
-        staff: &Staff,
-    ) -> (Uuid, String) {
+    fn tracing_item(&mut self, p: &mut CasePlan, c: &Child, located: bool, staff: &Staff) -> (Uuid, String) {
         let item = self.item_id(p.t);
         let relative = adult_name(&mut self.rng, c.nationality, true);
         p.after_days(1);
-        p.stage(
-            Actor::Caseworker,
-            Stage::Tracing,
-            "child wants family traced; safe",
-        );
+        p.stage(Actor::Caseworker, Stage::Tracing, "child wants family traced; safe");
         let mut actions = vec![
             json!({"date": ymd(p.t), "action_type": "phone_social_media", "location": c.place, "by_office": c.office, "outcome": "unsuccessful"}),
             json!({"date": ymd(p.t + 3 * DAY), "action_type": "cross_border_request", "location": c.place, "by_office": c.coo_office, "outcome": "pending"}),
         ];
-        p.save_item(Actor::Caseworker, "family_tracing", item, json!({
-            "relative": person(&relative, "mother", ""), "relationship": "mother", "relative_alive": "alive",
-            "child_consents_contact": true, "tracing_status": "in_progress", "tracing_safety_check": "safe",
-            "tracing_actions": actions.clone(), "last_known_location": c.place,
-        }));
+        p.save_item(
+            Actor::Caseworker,
+            "family_tracing",
+            item,
+            json!({
+                "relative": person(&relative, "mother", ""), "relationship": "mother", "relative_alive": "alive",
+                "child_consents_contact": true, "tracing_status": "in_progress", "tracing_safety_check": "safe",
+                "tracing_actions": actions.clone(), "last_known_location": c.place,
+            }),
+        );
         let found_after = days_around(&mut self.rng, 45.0, 7.0, 200.0);
         p.after_days(found_after);
         if located {
             actions[1]["outcome"] = json!("successful");
             actions.push(json!({"date": ymd(p.t - DAY), "action_type": "referral_rc_rfl", "location": c.place, "by_office": c.coo_office, "outcome": "successful"}));
-            p.save_item(Actor::Caseworker, "family_tracing", item, json!({
-                "tracing_status": "family_located", "date_family_located": ymd(p.t), "tracing_actions": actions,
-            }));
-            p.stage(Actor::Caseworker, Stage::FamilyAssessment, "mother located");
-        } else {
             p.save_item(
                 Actor::Caseworker,
                 "family_tracing",
                 item,
-                json!({"tracing_status": "unsuccessful_closed"}),
+                json!({
+                    "tracing_status": "family_located", "date_family_located": ymd(p.t), "tracing_actions": actions,
+                }),
             );
+            p.stage(Actor::Caseworker, Stage::FamilyAssessment, "mother located");
+        } else {
+            p.save_item(Actor::Caseworker, "family_tracing", item, json!({"tracing_status": "unsuccessful_closed"}));
         }
         let _ = staff;
         (item, relative)
     }
 
-    fn assess_and_verify(
-        &mut self,
-        p: &mut CasePlan,
-        c: &Child,
-        item: Uuid,
-        relative: &str,
-        staff: &Staff,
-    ) {
+    fn assess_and_verify(&mut self, p: &mut CasePlan, c: &Child, item: Uuid, relative: &str, staff: &Staff) {
         p.after_days(days_around(&mut self.rng, 20.0, 7.0, 45.0));
         p.save_item(Actor::Caseworker, "family_tracing", item, json!({
             "assessment_date": ymd(p.t), "assessor": person(&format!("cp.{}", c.coo_office.to_lowercase().replace(' ', "")), "social worker", "CoO child protection"),
@@ -737,11 +614,7 @@ impl Planner {
             "economic_situation": "Subsistence farming; irregular income.", "family_needs": ["cash", "education_formal"],
             "family_views": "Wants the child back and in school.", "assessment_recommendation": "reunify_with_support",
         }));
-        p.stage(
-            Actor::Caseworker,
-            Stage::Verification,
-            "family assessment recorded",
-        );
+        p.stage(Actor::Caseworker, Stage::Verification, "family assessment recorded");
         p.after_days(days_around(&mut self.rng, 14.0, 3.0, 40.0));
         let v_item = self.item_id(p.t);
         p.save_item(Actor::Caseworker, "verification", v_item, json!({
@@ -750,20 +623,11 @@ impl Planner {
             "adult_able_to_care": "adequate_with_support", "child_wishes_reunification": "yes", "verification_outcome": "verified",
             "verified_by": signed(&staff.caseworker, p.t),
         }));
-        p.save_item(
-            Actor::Caseworker,
-            "family_tracing",
-            item,
-            json!({"tracing_status": "verified"}),
-        );
+        p.save_item(Actor::Caseworker, "family_tracing", item, json!({"tracing_status": "verified"}));
     }
 
     fn bid(&mut self, p: &mut CasePlan, c: &Child, solution: &'static str, staff: &Staff) {
-        let other = if solution == "local_integration" {
-            "return_reintegration"
-        } else {
-            "local_integration"
-        };
+        let other = if solution == "local_integration" { "return_reintegration" } else { "local_integration" };
         p.after_days(days_around(&mut self.rng, 10.0, 2.0, 40.0));
         p.save(Actor::Caseworker, "bid", json!({
             "bid_id": format!("BID-{}", p.case + 1), "version": "1", "bid_purpose": "durable_solution",
@@ -781,11 +645,7 @@ impl Planner {
             "caseworker_recommendation": solution,
         }));
         p.after_days(2);
-        p.stage(
-            Actor::Supervisor,
-            Stage::BidPending,
-            "submission approved and sent to the panel",
-        );
+        p.stage(Actor::Supervisor, Stage::BidPending, "submission approved and sent to the panel");
         p.after_days(days_around(&mut self.rng, 25.0, 7.0, 90.0));
         let members: Vec<Value> = (0..self.rng.gen_range(3..6))
             .map(|i| json!({
@@ -795,7 +655,11 @@ impl Planner {
             }))
             .collect();
         if pct(&mut self.rng, 8) {
-            p.save(Actor::Panel, "bid", json!({"panel_date": ymd(p.t), "panel_members": members.clone(), "panel_decision": "deferred"}));
+            p.save(
+                Actor::Panel,
+                "bid",
+                json!({"panel_date": ymd(p.t), "panel_members": members.clone(), "panel_decision": "deferred"}),
+            );
             p.after_days(self.rng.gen_range(14..40));
         }
         let mut decision = json!({
@@ -818,26 +682,14 @@ impl Planner {
             &mut self.rng,
             &[
                 (Outcome::Return, o[0]),
-                (
-                    Outcome::ReunifyDestination,
-                    if c.unaccompanied { 0 } else { o[1] },
-                ),
-                (
-                    Outcome::LocalIntegration,
-                    o[2] + if c.unaccompanied { o[1] } else { 0 },
-                ),
+                (Outcome::ReunifyDestination, if c.unaccompanied { 0 } else { o[1] }),
+                (Outcome::LocalIntegration, o[2] + if c.unaccompanied { o[1] } else { 0 }),
                 (Outcome::ThirdCountry, o[3]),
                 (Outcome::Absconded, o[4]),
             ],
         );
         let refuses = outcome == Outcome::LocalIntegration && pct(&mut self.rng, 30);
-        self.bia(
-            p,
-            c,
-            if refuses { "no" } else { "yes" },
-            outcome != Outcome::ReunifyDestination,
-            staff,
-        );
+        self.bia(p, c, if refuses { "no" } else { "yes" }, outcome != Outcome::ReunifyDestination, staff);
         let notes = self.rng.gen_range(2..6);
         self.notes(p, &staff.caseworker, notes, 20);
         let n_ref = self.rng.gen_range(1..4);
@@ -857,8 +709,7 @@ impl Planner {
             }));
             self.bid(p, c, "local_integration", staff);
         } else {
-            let located = matches!(outcome, Outcome::Return | Outcome::ReunifyDestination)
-                || pct(&mut self.rng, 20);
+            let located = matches!(outcome, Outcome::Return | Outcome::ReunifyDestination) || pct(&mut self.rng, 20);
             let (item, relative) = self.tracing_item(p, c, located, staff);
             if located {
                 self.assess_and_verify(p, c, item, &relative, staff);
@@ -896,63 +747,36 @@ impl Planner {
         // Transfer to the CoO office after a return decision (10–20% of UASC).
         if solution == "return_reintegration" && pct(&mut self.rng, 15) {
             p.after_days(5);
-            p.save(Actor::Caseworker, "closure_transfer", json!({
-                "transfer_to": format!("IOM {}", c.coo_office), "transfer_reason": "returned_to_coo",
-                "transfer_consent": signed("child", p.t), "transfer_status": "requested",
-            }));
-            p.after_days(self.rng.gen_range(3..20));
             p.save(
-                Actor::DataManager,
+                Actor::Caseworker,
                 "closure_transfer",
-                json!({"transfer_status": "accepted"}),
+                json!({
+                    "transfer_to": format!("IOM {}", c.coo_office), "transfer_reason": "returned_to_coo",
+                    "transfer_consent": signed("child", p.t), "transfer_status": "requested",
+                }),
             );
-            p.push(
-                Actor::DataManager,
-                Op::Transferred {
-                    to: format!("IOM {}", c.coo_office),
-                },
-            );
-            p.stage(
-                Actor::DataManager,
-                Stage::TransferredOut,
-                "accepted by the receiving office",
-            );
+            p.after_days(self.rng.gen_range(3..20));
+            p.save(Actor::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}));
+            p.push(Actor::DataManager, Op::Transferred { to: format!("IOM {}", c.coo_office) });
+            p.stage(Actor::DataManager, Stage::TransferredOut, "accepted by the receiving office");
             return None;
         }
         self.plan_reintegration(p, c, staff, Some(solution));
         p.after_days(days_around(&mut self.rng, 10.0, 2.0, 40.0));
-        p.stage(
-            Actor::Supervisor,
-            Stage::SolutionInProgress,
-            "implementation launched",
-        );
+        p.stage(Actor::Supervisor, Stage::SolutionInProgress, "implementation launched");
         self.arrive_and_follow(p, c, staff)
     }
 
-    fn plan_reintegration(
-        &mut self,
-        p: &mut CasePlan,
-        c: &Child,
-        staff: &Staff,
-        solution: Option<&'static str>,
-    ) {
+    fn plan_reintegration(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff, solution: Option<&'static str>) {
         p.after_days(days_around(&mut self.rng, 7.0, 2.0, 30.0));
         if solution == Some("return_reintegration") {
             let items: Vec<Value> = ["a_bid_approves_return", "b_guardian_notified", "c_family_verified_willing_able", "d_return_risk_assessed", "e_child_views_recorded", "f_receiving_actor_and_plan"]
                 .iter()
                 .map(|k| json!({"item": k, "done": true, "date": ymd(p.t), "evidence": if *k == "b_guardian_notified" { "Letter handed to the guardian; phone call" } else { "See case file" }}))
                 .collect();
-            p.save(
-                Actor::Caseworker,
-                "bid",
-                json!({"pre_return_checklist": items}),
-            );
+            p.save(Actor::Caseworker, "bid", json!({"pre_return_checklist": items}));
         }
-        let plan = if c.case_type == "uasc" {
-            "reintegration_uasc"
-        } else {
-            "reintegration_family"
-        };
+        let plan = if c.case_type == "uasc" { "reintegration_uasc" } else { "reintegration_family" };
         let mut v = json!({
             "plan_date": ymd(p.t), "author": person(&staff.caseworker, "caseworker", "IOM"),
             "receiving_actor": person(&format!("CP officer {}", c.coo_office), "child protection officer", "Social welfare"),
@@ -973,8 +797,7 @@ impl Planner {
         if plan == "reintegration_family" {
             v["household_members"] = json!([{"person": person("Head of household", "parent", ""), "relationship": "mother", "head_of_household": true}]);
             v["household_vulnerabilities"] = json!(["single_caregiver"]);
-            v["per_child_needs"] =
-                json!([{"child": "all children", "education": "School enrolment"}]);
+            v["per_child_needs"] = json!([{"child": "all children", "education": "School enrolment"}]);
             v["economic_reintegration"] = json!("Caregiver livelihood grant and training.");
         }
         p.save(Actor::Caseworker, plan, v);
@@ -984,17 +807,9 @@ impl Planner {
     /// the reintegration time.
     fn arrive_and_follow(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff) -> Option<u64> {
         p.after_days(days_around(&mut self.rng, 30.0, 5.0, 90.0));
-        p.stage(
-            Actor::Caseworker,
-            Stage::Reintegration,
-            "child arrived and handed over to the family",
-        );
+        p.stage(Actor::Caseworker, Stage::Reintegration, "child arrived and handed over to the family");
         let t0 = p.t;
-        let plan = if c.case_type == "uasc" {
-            "reintegration_uasc"
-        } else {
-            "reintegration_family"
-        };
+        let plan = if c.case_type == "uasc" { "reintegration_uasc" } else { "reintegration_family" };
         p.after_days(self.rng.gen_range(2..8));
         p.save(
             Actor::Supervisor,
@@ -1005,11 +820,7 @@ impl Planner {
                 {"signatory": "supervisor", "signature": signed(&staff.supervisor, p.t)}
             ]}),
         );
-        p.stage(
-            Actor::Supervisor,
-            Stage::FollowUp,
-            "reintegration plan approved",
-        );
+        p.stage(Actor::Supervisor, Stage::FollowUp, "reintegration plan approved");
         // Monitoring length: 25% to +30 months, 50% stop at 6–9 months, 25% earlier.
         let horizon = weighted(&mut self.rng, &[(10usize, 25), (6, 50), (3, 25)]);
         let schedule = crate::model::tasks::follow_up_schedule(date_of(t0));
@@ -1046,9 +857,8 @@ impl Planner {
                 v["seen_alone"] = json!(true);
                 last_seen = at;
             } else {
-                v["not_seen_reason"] = json!([
-                    (["working", "at_school", "visiting_relatives"][self.rng.gen_range(0..3)])
-                ]);
+                v["not_seen_reason"] =
+                    json!([(["working", "at_school", "visiting_relatives"][self.rng.gen_range(0..3)])]);
             }
             p.push(Actor::Caseworker, Op::Visit(obj(v)));
             if pct(&mut self.rng, 60) {
@@ -1072,14 +882,7 @@ impl Planner {
         let reason = if c.age >= 17 && months >= 12 {
             "turned_18"
         } else {
-            weighted(
-                &mut self.rng,
-                &[
-                    ("goals_met", 75),
-                    ("goals_substantially_met", 15),
-                    ("other", 10),
-                ],
-            )
+            weighted(&mut self.rng, &[("goals_met", 75), ("goals_substantially_met", 15), ("other", 10)])
         };
         let mut v = json!({
             "closure_reason": reason, "closure_details": "Plan goals reviewed at the last visit.", "situation_at_closure": "Living with family, attending school.",
@@ -1087,81 +890,43 @@ impl Planner {
             "child_knows_whom_to_contact": true, "contact_point": "CoO caseworker hotline", "final_contact_planned": true,
         });
         if reason == "turned_18" {
-            v["transition_plan"] = json!(
-                "Aftercare: vocational training, documents renewal, housing support until 21."
-            );
+            v["transition_plan"] =
+                json!("Aftercare: vocational training, documents renewal, housing support until 21.");
         }
         if months < 6 {
-            v["early_closure_override_reason"] =
-                json!("Family relocated to an area without a partner.");
+            v["early_closure_override_reason"] = json!("Family relocated to an area without a partner.");
         }
         p.save(Actor::Caseworker, "closure_transfer", v);
-        p.stage(
-            Actor::Caseworker,
-            Stage::ClosurePending,
-            "closure requested",
-        );
+        p.stage(Actor::Caseworker, Stage::ClosurePending, "closure requested");
         p.after_days(self.rng.gen_range(2..15));
-        p.save(
-            Actor::Supervisor,
-            "closure_transfer",
-            json!({"closure_approval": signed(&staff.supervisor, p.t)}),
-        );
+        p.save(Actor::Supervisor, "closure_transfer", json!({"closure_approval": signed(&staff.supervisor, p.t)}));
         p.stage(Actor::Supervisor, Stage::Closed, "closure approved");
         // A few reintegrations break down: reopened for a new BIA.
         if pct(&mut self.rng, 6) {
             p.after_days(self.rng.gen_range(30..200));
-            p.stage(
-                Actor::Supervisor,
-                Stage::Reopened,
-                "breakdown of reunification reported by the CoO office",
-            );
+            p.stage(Actor::Supervisor, Stage::Reopened, "breakdown of reunification reported by the CoO office");
             p.after_days(2);
-            p.stage(
-                Actor::Caseworker,
-                Stage::BiaInProgress,
-                "new BIA after breakdown",
-            );
+            p.stage(Actor::Caseworker, Stage::BiaInProgress, "new BIA after breakdown");
         }
         Some(t0)
     }
 
-    fn abscond(
-        &mut self,
-        p: &mut CasePlan,
-        _c: &Child,
-        staff: &Staff,
-        stage: Stage,
-    ) -> Option<u64> {
+    fn abscond(&mut self, p: &mut CasePlan, _c: &Child, staff: &Staff, stage: Stage) -> Option<u64> {
         p.after_days(self.rng.gen_range(5..60));
         let last = p.t;
         self.lose_contact(p, staff, last, stage)
     }
 
-    fn lose_contact(
-        &mut self,
-        p: &mut CasePlan,
-        staff: &Staff,
-        last_seen: u64,
-        previous: Stage,
-    ) -> Option<u64> {
+    fn lose_contact(&mut self, p: &mut CasePlan, staff: &Staff, last_seen: u64, previous: Stage) -> Option<u64> {
         p.after_days(self.rng.gen_range(3..20));
         p.push(Actor::Caseworker, Op::Note(obj(json!({
             "note_datetime": format!("{}T09:00:00Z", ymd(p.t)), "author": person(&staff.caseworker, "caseworker", "IOM"),
             "note_type": "phone", "subject": "Child unreachable", "text": "Phone off; shelter reports the child left. Missing-child alert shared with police.",
         }))));
-        p.stage(
-            Actor::Caseworker,
-            Stage::SuspendedLostContact,
-            "child left the shelter; unreachable",
-        );
+        p.stage(Actor::Caseworker, Stage::SuspendedLostContact, "child left the shelter; unreachable");
         if pct(&mut self.rng, 30) {
             p.after_days(self.rng.gen_range(10..60));
-            p.stage(
-                Actor::Caseworker,
-                previous,
-                "child found at another shelter",
-            );
+            p.stage(Actor::Caseworker, previous, "child found at another shelter");
             return None;
         }
         p.after_days(self.rng.gen_range(95..140));
@@ -1171,18 +936,10 @@ impl Planner {
             "discussed_with_child": false, "discussed_with_child_reason": "Child unreachable", "discussed_with_caregiver": false,
             "discussed_with_caregiver_reason": "No caregiver", "child_knows_whom_to_contact": true, "last_contact_date": ymd(last_seen),
         }));
-        p.stage(
-            Actor::Caseworker,
-            Stage::ClosurePending,
-            "lost contact for over 3 months",
-        );
+        p.stage(Actor::Caseworker, Stage::ClosurePending, "lost contact for over 3 months");
         if pct(&mut self.rng, 80) {
             p.after_days(self.rng.gen_range(2..10));
-            p.save(
-                Actor::Supervisor,
-                "closure_transfer",
-                json!({"closure_approval": signed(&staff.supervisor, p.t)}),
-            );
+            p.save(Actor::Supervisor, "closure_transfer", json!({"closure_approval": signed(&staff.supervisor, p.t)}));
             p.stage(Actor::Supervisor, Stage::Closed, "closure approved");
         }
         None
@@ -1203,21 +960,13 @@ impl Planner {
             }));
             p.stage(Actor::Caseworker, Stage::ClosurePending, "goals met");
             p.after_days(self.rng.gen_range(2..10));
-            p.save(
-                Actor::Supervisor,
-                "closure_transfer",
-                json!({"closure_approval": signed(&staff.supervisor, p.t)}),
-            );
+            p.save(Actor::Supervisor, "closure_transfer", json!({"closure_approval": signed(&staff.supervisor, p.t)}));
             p.stage(Actor::Supervisor, Stage::Closed, "closure approved");
             return;
         }
         self.plan_reintegration(p, c, staff, None);
         p.after_days(self.rng.gen_range(3..20));
-        p.stage(
-            Actor::Supervisor,
-            Stage::SolutionInProgress,
-            "family voluntary return with protection support",
-        );
+        p.stage(Actor::Supervisor, Stage::SolutionInProgress, "family voluntary return with protection support");
         self.arrive_and_follow(p, c, staff);
     }
 }
@@ -1254,44 +1003,26 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
     let span = end - start - 20 * DAY;
 
     // --- 1. plan --------------------------------------------------------
-    let dup_target = ((cases as f64) * 0.05)
-        .round()
-        .max(if cases >= 20 { 1.0 } else { 0.0 }) as usize;
+    let dup_target = ((cases as f64) * 0.05).round().max(if cases >= 20 { 1.0 } else { 0.0 }) as usize;
     let originals = cases - dup_target;
     let mut children: Vec<(Child, u64)> = Vec::new();
     for idx in 0..originals {
         let reg = start + planner.rng.gen_range(0..span);
         let child = draw_child(&mut planner.rng, reg);
         let staff = staff_for(child.office, child.staff_pick);
-        planner
-            .offices
-            .insert(idx, (child.office, child.staff_pick));
+        planner.offices.insert(idx, (child.office, child.staff_pick));
         let mut p = CasePlan::new(idx, reg, planner.seq);
         {
-            p.push(
-                Actor::Caseworker,
-                Op::Create {
-                    case_type: child.case_type,
-                    office: child.office,
-                },
-            );
+            p.push(Actor::Caseworker, Op::Create { case_type: child.case_type, office: child.office });
             p.push(Actor::Caseworker, Op::Assign);
             planner.registration(&mut p, &child, 0, &staff.caseworker, child.age);
-            p.stage(
-                Actor::Caseworker,
-                Stage::Registered,
-                "registration saved with consent",
-            );
+            p.stage(Actor::Caseworker, Stage::Registered, "registration saved with consent");
             // Plant a concurrent edit on ~7% of cases (a quarter on a protected field).
             if pct(&mut planner.rng, 7) {
                 let at = p.t + 3 * DAY;
                 let protected = pct(&mut planner.rng, 30);
                 let (field, main, other) = if protected {
-                    (
-                        "care_arrangement",
-                        json!("foster_care"),
-                        json!("kinship_extended_family"),
-                    )
+                    ("care_arrangement", json!("foster_care"), json!("kinship_extended_family"))
                 } else {
                     (
                         "place_of_origin",
@@ -1300,11 +1031,7 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
                     )
                 };
                 p.after_days(3);
-                p.save(
-                    Actor::Caseworker,
-                    "registration_bia",
-                    json!({ field: main }),
-                );
+                p.save(Actor::Caseworker, "registration_bia", json!({ field: main }));
                 planner.conflicts.push(PlannedConflict {
                     case: idx,
                     at: at + 2 * HOUR,
@@ -1333,39 +1060,21 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
         let later = (reg + planner.rng.gen_range(20..300) * DAY).min(end - 10 * DAY);
         planner.duplicates += 1;
         let staff = staff_for(child.office, child.staff_pick + 1);
-        planner
-            .offices
-            .insert(idx, (child.office, child.staff_pick + 1));
+        planner.offices.insert(idx, (child.office, child.staff_pick + 1));
         let age = (child.age as i64 + planner.rng.gen_range(-1..=1)).clamp(0, 17) as u32;
         let variant = 1 + planner.rng.gen_range(0..4);
         let mut p = CasePlan::new(idx, later, planner.seq);
         {
-            p.push(
-                Actor::Caseworker,
-                Op::Create {
-                    case_type: child.case_type,
-                    office: child.office,
-                },
-            );
+            p.push(Actor::Caseworker, Op::Create { case_type: child.case_type, office: child.office });
             p.push(Actor::Caseworker, Op::Assign);
             let mut dup_child = child.clone();
-            dup_child.dob = dup_child
-                .dob
-                .and_then(|d| d.with_year(d.year() - (age as i32 - child.age as i32)));
+            dup_child.dob = dup_child.dob.and_then(|d| d.with_year(d.year() - (age as i32 - child.age as i32)));
             planner.registration(&mut p, &dup_child, variant, &staff.caseworker, age);
-            p.stage(
-                Actor::Caseworker,
-                Stage::Registered,
-                "registration saved with consent",
-            );
+            p.stage(Actor::Caseworker, Stage::Registered, "registration saved with consent");
             if pct(&mut planner.rng, 50) {
                 p.after_days(planner.rng.gen_range(5..60));
                 p.push(Actor::DataManager, Op::Merge { into: orig });
-                p.stage(
-                    Actor::DataManager,
-                    Stage::Duplicate,
-                    "merged: same child registered twice",
-                );
+                p.stage(Actor::DataManager, Stage::Duplicate, "merged: same child registered twice");
                 planner.merged += 1;
             }
         }
@@ -1378,11 +1087,7 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
     steps.retain(|s| s.at <= end);
     steps.sort_by_key(|s| (s.at, s.seq));
     store.set_rng_seed(seed ^ 0x5eed_dead_beef);
-    let mut summary = DemoSummary {
-        start: start_date(),
-        end: end_date(),
-        ..DemoSummary::default()
-    };
+    let mut summary = DemoSummary { start: start_date(), end: end_date(), ..DemoSummary::default() };
     let mut ids: BTreeMap<usize, Uuid> = BTreeMap::new();
     let mut skip: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     let mut events = 0usize;
@@ -1395,57 +1100,35 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
                 continue;
             }
             batch.set_clock(Some(s.at));
-            let (office, pick) = planner
-                .offices
-                .get(&s.case)
-                .copied()
-                .unwrap_or(("Office", 0));
+            let (office, pick) = planner.offices.get(&s.case).copied().unwrap_or(("Office", 0));
             let (user, role) = actor_identity(s.actor, office, pick);
             batch.set_actor(&user, role);
             let case = ids.get(&s.case).copied();
             let result: Result<(), StoreError> = match (&s.op, case) {
-                (Op::Create { case_type, office }, _) => {
-                    batch.create_case(case_type, office).map(|id| {
-                        ids.insert(s.case, id);
-                    })
-                }
+                (Op::Create { case_type, office }, _) => batch.create_case(case_type, office).map(|id| {
+                    ids.insert(s.case, id);
+                }),
                 (_, None) => Ok(()),
                 (Op::Assign, Some(c)) => batch.assign(c, &user),
-                (Op::Save { form, item, values }, Some(c)) => {
-                    batch.save_form(c, form, *item, values.clone())
-                }
+                (Op::Save { form, item, values }, Some(c)) => batch.save_form(c, form, *item, values.clone()),
                 (Op::Stage { to, reason }, Some(c)) => batch.change_stage(c, *to, reason),
                 (Op::Note(v), Some(c)) => batch.add_note(c, v.clone()).map(|_| ()),
                 (Op::Visit(v), Some(c)) => batch.record_visit(c, v.clone()).map(|_| ()),
                 (Op::Referral(v), Some(c)) => batch.make_referral(c, v.clone()).map(|_| ()),
                 (Op::Merge { into }, Some(c)) => match ids.get(into) {
                     Some(target) => batch
-                        .record(
-                            c,
-                            EventKind::CaseMerged,
-                            None,
-                            json!({"duplicate_of": target}),
-                            Vec::new(),
-                        )
+                        .record(c, EventKind::CaseMerged, None, json!({"duplicate_of": target}), Vec::new())
                         .map(|_| ()),
                     None => Ok(()),
                 },
-                (Op::Transferred { to }, Some(c)) => batch
-                    .record(
-                        c,
-                        EventKind::CaseTransferred,
-                        None,
-                        json!({"to": to}),
-                        Vec::new(),
-                    )
-                    .map(|_| ()),
+                (Op::Transferred { to }, Some(c)) => {
+                    batch.record(c, EventKind::CaseTransferred, None, json!({"to": to}), Vec::new()).map(|_| ())
+                }
             };
             match result {
                 Ok(()) => events += 1,
                 Err(e) => {
-                    summary
-                        .refused
-                        .push(format!("case #{} at {}: {e}", s.case, ymd(s.at)));
+                    summary.refused.push(format!("case #{} at {}: {e}", s.case, ymd(s.at)));
                     skip.insert(s.case);
                 }
             }
@@ -1476,12 +1159,8 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
         // The second device saw the registration but not the main device's
         // later edit: its base is what that edit superseded.
         let heads = register.heads();
-        let base: Vec<Uuid> = register
-            .writes
-            .keys()
-            .copied()
-            .filter(|id| !heads.iter().any(|h| h.event == *id))
-            .collect();
+        let base: Vec<Uuid> =
+            register.writes.keys().copied().filter(|id| !heads.iter().any(|h| h.event == *id)).collect();
         if base.is_empty() {
             continue;
         }
@@ -1491,10 +1170,7 @@ pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSu
             case_id: case,
             device_id: device,
             device_seq: seq,
-            hlc: Hlc {
-                millis: c.at,
-                counter: 0,
-            },
+            hlc: Hlc { millis: c.at, counter: 0 },
             author: "tablet2.caseworker".into(),
             role: Role::Caseworker,
             kind: EventKind::FormSaved,

@@ -140,9 +140,7 @@ pub fn pattern_for(nationality: &str) -> NamePattern {
 type Groups = &'static [&'static [&'static str]];
 
 const WA_MALE: Groups = &[
-    &[
-        "Mohamed", "Muhammad", "Mohammed", "Mohamad", "Mahamat", "Mamadou",
-    ],
+    &["Mohamed", "Muhammad", "Mohammed", "Mohamad", "Mahamat", "Mamadou"],
     &["Ahmed", "Ahmad", "Amadou"],
     &["Ousmane", "Usman", "Othman", "Osman"],
     &["Abdoulaye", "Abdullahi", "Abdallah"],
@@ -177,25 +175,11 @@ const WA_FAMILY: Groups = &[
     &["Sylla", "Silla"],
     &["Coulibaly", "Kulibali"],
 ];
-const NG_MALE: Groups = &[
-    &["Emmanuel", "Emanuel"],
-    &["Chinedu", "Chinedum"],
-    &["Samuel", "Samuael"],
-    &["Osagie", "Osaghae"],
-];
-const NG_FEMALE: Groups = &[
-    &["Blessing"],
-    &["Joy", "Joyce"],
-    &["Precious"],
-    &["Osas", "Osasu"],
-];
-const NG_FAMILY: Groups = &[
-    &["Okafor", "Okafo"],
-    &["Eze"],
-    &["Nwosu", "Nwoso"],
-    &["Adeyemi"],
-    &["Igbinosa", "Igbinosun"],
-];
+const NG_MALE: Groups =
+    &[&["Emmanuel", "Emanuel"], &["Chinedu", "Chinedum"], &["Samuel", "Samuael"], &["Osagie", "Osaghae"]];
+const NG_FEMALE: Groups = &[&["Blessing"], &["Joy", "Joyce"], &["Precious"], &["Osas", "Osasu"]];
+const NG_FAMILY: Groups =
+    &[&["Okafor", "Okafo"], &["Eze"], &["Nwosu", "Nwoso"], &["Adeyemi"], &["Igbinosa", "Igbinosun"]];
 const ET_MALE: Groups = &[
     &["Tesfaye", "Tesfay"],
     &["Haile", "Hayle"],
@@ -209,13 +193,8 @@ const ET_MALE: Groups = &[
     &["Abdi", "Abdii"],
     &["Lemma", "Lema"],
 ];
-const ET_FEMALE: Groups = &[
-    &["Hiwot", "Hiwet"],
-    &["Tigist"],
-    &["Meseret"],
-    &["Chaltu", "Caaltuu"],
-    &["Almaz", "Almas"],
-];
+const ET_FEMALE: Groups =
+    &[&["Hiwot", "Hiwet"], &["Tigist"], &["Meseret"], &["Chaltu", "Caaltuu"], &["Almaz", "Almas"]];
 const SO_MALE: Groups = &[
     &["Maxamed", "Mohamed", "Mohammed"],
     &["Xasan", "Hassan", "Hasan"],
@@ -224,12 +203,8 @@ const SO_MALE: Groups = &[
     &["Axmed", "Ahmed"],
     &["Cabdullaahi", "Abdullahi"],
 ];
-const SO_FEMALE: Groups = &[
-    &["Faadumo", "Fadumo", "Fatuma"],
-    &["Xaliimo", "Halimo", "Halima"],
-    &["Hodan"],
-    &["Cawo", "Awo"],
-];
+const SO_FEMALE: Groups =
+    &[&["Faadumo", "Fadumo", "Fatuma"], &["Xaliimo", "Halimo", "Halima"], &["Hodan"], &["Cawo", "Awo"]];
 const HI_MALE: Groups = &[
     &["José Luis", "Jose Luis", "José"],
     &["Juan Carlos", "Juan Carlos", "Juan"],
@@ -258,11 +233,7 @@ const HI_SURNAME: Groups = &[
 ];
 const HT_MALE: Groups = &[&["Jean", "Jean-Baptiste"], &["Wesley", "Wesly"]];
 const HT_FEMALE: Groups = &[&["Marie", "Mari"], &["Nadège", "Nadege"]];
-const HT_FAMILY: Groups = &[
-    &["Joseph"],
-    &["Pierre", "Piere"],
-    &["Jean-Louis", "Jean Louis"],
-];
+const HT_FAMILY: Groups = &[&["Joseph"], &["Pierre", "Piere"], &["Jean-Louis", "Jean Louis"]];
 
 /// A person's name as variant-group choices, so other spellings of the same
 /// name can be produced.
@@ -319,11 +290,7 @@ impl NameChoice {
     /// A sibling: same family names, another given name.
     pub fn sibling(&self, rng: &mut impl Rng, female: bool) -> NameChoice {
         let (given, _) = lists(self.pattern, female);
-        NameChoice {
-            female,
-            given: rng.gen_range(0..given.len()),
-            ..self.clone()
-        }
+        NameChoice { female, given: rng.gen_range(0..given.len()), ..self.clone() }
     }
 
     /// The name as written in one record: `variant` 0 is the preferred
@@ -332,20 +299,11 @@ impl NameChoice {
     pub fn render(&self, variant: usize) -> (String, String) {
         let (given, family) = lists(self.pattern, self.female);
         let pick = |group: &[&str], salt: usize| -> String {
-            let i = if variant == 0 {
-                0
-            } else {
-                (variant + salt) % group.len()
-            };
+            let i = if variant == 0 { 0 } else { (variant + salt) % group.len() };
             group[i].to_string()
         };
         let g = pick(given[self.given], 0);
-        let fam: Vec<String> = self
-            .family
-            .iter()
-            .enumerate()
-            .map(|(k, &f)| pick(family[f], k + 1))
-            .collect();
+        let fam: Vec<String> = self.family.iter().enumerate().map(|(k, &f)| pick(family[f], k + 1)).collect();
         let family_name = match self.pattern {
             // Maternal surname often omitted or abbreviated at the border.
             NamePattern::Hispanic if variant % 3 == 1 => fam[0].clone(),
@@ -395,12 +353,7 @@ pub fn places(nationality: &str) -> &'static [&'static str] {
         "BFA" => &["Ouahigouya", "Bobo-Dioulasso"],
         "SDN" => &["Nyala, South Darfur", "El Geneina, West Darfur"],
         "NER" => &["Zinder", "Tahoua"],
-        "GTM" => &[
-            "Huehuetenango",
-            "San Marcos",
-            "Quiché, Nebaj",
-            "Alta Verapaz, Cobán",
-        ],
+        "GTM" => &["Huehuetenango", "San Marcos", "Quiché, Nebaj", "Alta Verapaz, Cobán"],
         "HND" => &["San Pedro Sula", "Tegucigalpa", "Choluteca"],
         "SLV" => &["San Miguel", "Usulután"],
         "MEX" => &["Chiapas, Comitán"],
@@ -408,13 +361,7 @@ pub fn places(nationality: &str) -> &'static [&'static str] {
         "VEN" => &["Maracaibo"],
         "ECU" => &["Guayaquil"],
         "HTI" => &["Port-au-Prince, Carrefour"],
-        "ETH" => &[
-            "Oromia, Arsi",
-            "Oromia, West Hararghe",
-            "Amhara, North Wollo",
-            "Tigray, Raya",
-            "Dire Dawa",
-        ],
+        "ETH" => &["Oromia, Arsi", "Oromia, West Hararghe", "Amhara, North Wollo", "Tigray, Raya", "Dire Dawa"],
         "SOM" => &["Bosaso", "Hargeisa", "Galkayo"],
         "ERI" => &["Keren"],
         _ => &["unknown"],
@@ -450,38 +397,16 @@ mod tests {
 
     #[test]
     fn variants_are_other_spellings_of_the_same_name() {
-        let c = NameChoice {
-            pattern: NamePattern::WestAfrican,
-            female: false,
-            given: 0,
-            family: vec![0],
-        };
+        let c = NameChoice { pattern: NamePattern::WestAfrican, female: false, given: 0, family: vec![0] };
         assert_eq!(c.render(0), ("Mohamed".to_string(), "Diallo".to_string()));
         assert_ne!(c.render(1), c.render(0));
         assert!(c.other_spellings(3).iter().any(|n| n.contains("Jallow")));
-        let h = NameChoice {
-            pattern: NamePattern::Hispanic,
-            female: false,
-            given: 0,
-            family: vec![0, 1],
-        };
+        let h = NameChoice { pattern: NamePattern::Hispanic, female: false, given: 0, family: vec![0, 1] };
         assert_eq!(h.render(0).1, "García López");
-        assert_eq!(
-            h.render(1).1,
-            "García",
-            "maternal surname omitted at the border"
-        );
-        assert_eq!(
-            h.render(2).1,
-            "Garcia L.",
-            "accents dropped, maternal abbreviated"
-        );
+        assert_eq!(h.render(1).1, "García", "maternal surname omitted at the border");
+        assert_eq!(h.render(2).1, "Garcia L.", "accents dropped, maternal abbreviated");
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let e = NameChoice::random(&mut rng, "ETH", true);
-        assert_eq!(
-            e.family.len(),
-            2,
-            "Ethiopian names carry father and grandfather"
-        );
+        assert_eq!(e.family.len(), 2, "Ethiopian names carry father and grandfather");
     }
 }

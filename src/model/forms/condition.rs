@@ -99,19 +99,13 @@ impl TryFrom<RawCondition> for Condition {
                 r.field
             ));
         }
-        Ok(Condition {
-            field: r.field,
-            test: tests.remove(0),
-        })
+        Ok(Condition { field: r.field, test: tests.remove(0) })
     }
 }
 
 impl From<Condition> for RawCondition {
     fn from(c: Condition) -> Self {
-        let mut r = RawCondition {
-            field: c.field,
-            ..Default::default()
-        };
+        let mut r = RawCondition { field: c.field, ..Default::default() };
         match c.test {
             ConditionTest::Equals(v) => r.equals = Some(v),
             ConditionTest::NotEquals(v) => r.not_equals = Some(v),
@@ -152,11 +146,7 @@ impl Condition {
         local: &Map<String, Value>,
         case: Option<&std::collections::BTreeMap<String, Value>>,
     ) -> Option<bool> {
-        let value = if self.is_cross_form() {
-            case?.get(&self.field)
-        } else {
-            local.get(&self.field)
-        };
+        let value = if self.is_cross_form() { case?.get(&self.field) } else { local.get(&self.field) };
         Some(self.test_value(value))
     }
 
@@ -195,27 +185,15 @@ impl Condition {
 
 /// Check every condition of a form: the tested field exists, and compared
 /// values are values that field can take. Catches typos in definitions.
-pub(crate) fn check_form_conditions(
-    def: &FormDef,
-    registry: &FormRegistry,
-) -> Result<(), FormError> {
+pub(crate) fn check_form_conditions(def: &FormDef, registry: &FormRegistry) -> Result<(), FormError> {
     check_level(def, &def.fields, "", registry)
 }
 
-fn check_level(
-    def: &FormDef,
-    level: &[FieldDef],
-    prefix: &str,
-    registry: &FormRegistry,
-) -> Result<(), FormError> {
+fn check_level(def: &FormDef, level: &[FieldDef], prefix: &str, registry: &FormRegistry) -> Result<(), FormError> {
     for field in level {
         let path = format!("{prefix}{}", field.name);
         for cond in field.required_if.iter().chain(field.shown_if.iter()) {
-            let bad = |problem: String| FormError::BadCondition {
-                form: def.id.clone(),
-                field: path.clone(),
-                problem,
-            };
+            let bad = |problem: String| FormError::BadCondition { form: def.id.clone(), field: path.clone(), problem };
             let target = if let Some((form, name)) = cond.field.split_once('.') {
                 registry.get(form).and_then(|f| f.field(name))
             } else {
@@ -229,27 +207,19 @@ fn check_level(
             }
             for v in cond.compared_values() {
                 let ok = match target.field_type {
-                    FieldType::Enum | FieldType::MultiEnum => {
-                        v.as_str().is_some_and(|s| target.option(s).is_some())
-                    }
+                    FieldType::Enum | FieldType::MultiEnum => v.as_str().is_some_and(|s| target.option(s).is_some()),
                     FieldType::Bool => v.is_boolean(),
                     FieldType::Number => v.is_number(),
                     _ => v.is_string(),
                 };
                 if !ok {
-                    return Err(bad(format!(
-                        "{v} is not a value field {:?} can take",
-                        target.name
-                    )));
+                    return Err(bad(format!("{v} is not a value field {:?} can take", target.name)));
                 }
             }
             if matches!(cond.test, ConditionTest::Gte(_) | ConditionTest::Lte(_))
                 && target.field_type != FieldType::Number
             {
-                return Err(bad(format!(
-                    "gte/lte on non-number field {:?}",
-                    target.name
-                )));
+                return Err(bad(format!("gte/lte on non-number field {:?}", target.name)));
             }
         }
         if field.field_type == FieldType::GroupList {

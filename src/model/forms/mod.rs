@@ -17,9 +17,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 pub use condition::{Condition, ConditionTest};
-pub use validate::{
-    validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode,
-};
+pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
 /// Ids of every form, in DOMAIN order (F1..F11).
 pub const FORM_IDS: [&str; 11] = [
@@ -38,47 +36,17 @@ pub const FORM_IDS: [&str; 11] = [
 
 /// The definitions compiled into the binary: (file name, contents).
 const EMBEDDED_FORMS: [(&str, &str); 11] = [
-    (
-        "registration_bia.json",
-        include_str!("../../../assets/forms/registration_bia.json"),
-    ),
-    (
-        "family_tracing.json",
-        include_str!("../../../assets/forms/family_tracing.json"),
-    ),
-    (
-        "verification.json",
-        include_str!("../../../assets/forms/verification.json"),
-    ),
+    ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
+    ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
+    ("verification.json", include_str!("../../../assets/forms/verification.json")),
     ("bid.json", include_str!("../../../assets/forms/bid.json")),
-    (
-        "temporary_care.json",
-        include_str!("../../../assets/forms/temporary_care.json"),
-    ),
-    (
-        "reintegration_uasc.json",
-        include_str!("../../../assets/forms/reintegration_uasc.json"),
-    ),
-    (
-        "reintegration_family.json",
-        include_str!("../../../assets/forms/reintegration_family.json"),
-    ),
-    (
-        "follow_up_visit.json",
-        include_str!("../../../assets/forms/follow_up_visit.json"),
-    ),
-    (
-        "referral.json",
-        include_str!("../../../assets/forms/referral.json"),
-    ),
-    (
-        "case_note.json",
-        include_str!("../../../assets/forms/case_note.json"),
-    ),
-    (
-        "closure_transfer.json",
-        include_str!("../../../assets/forms/closure_transfer.json"),
-    ),
+    ("temporary_care.json", include_str!("../../../assets/forms/temporary_care.json")),
+    ("reintegration_uasc.json", include_str!("../../../assets/forms/reintegration_uasc.json")),
+    ("reintegration_family.json", include_str!("../../../assets/forms/reintegration_family.json")),
+    ("follow_up_visit.json", include_str!("../../../assets/forms/follow_up_visit.json")),
+    ("referral.json", include_str!("../../../assets/forms/referral.json")),
+    ("case_note.json", include_str!("../../../assets/forms/case_note.json")),
+    ("closure_transfer.json", include_str!("../../../assets/forms/closure_transfer.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 
@@ -298,10 +266,7 @@ impl FormDef {
     /// to this provider type and are answered `false`. A placement with any of
     /// them is blocked. Unanswered items are not listed (completeness is
     /// [`validate_complete`]'s job).
-    pub fn failed_mandatory_items(
-        &self,
-        values: &serde_json::Map<String, serde_json::Value>,
-    ) -> Vec<&str> {
+    pub fn failed_mandatory_items(&self, values: &serde_json::Map<String, serde_json::Value>) -> Vec<&str> {
         self.fields
             .iter()
             .filter(|f| f.mandatory == Some(true) && f.field_type == FieldType::Bool)
@@ -316,10 +281,7 @@ impl FormDef {
 
     /// Names of the protected top-level fields.
     pub fn protected_fields(&self) -> impl Iterator<Item = &str> {
-        self.fields
-            .iter()
-            .filter(|f| f.sensitivity == Sensitivity::Protected)
-            .map(|f| f.name.as_str())
+        self.fields.iter().filter(|f| f.sensitivity == Sensitivity::Protected).map(|f| f.name.as_str())
     }
 }
 
@@ -417,29 +379,17 @@ impl FormRegistry {
     /// Parse and check definitions: `value_lists` is the contents of
     /// `value_lists.json`, `forms` pairs of (file name, contents).
     pub fn from_sources(value_lists: &str, forms: &[(&str, &str)]) -> Result<Self, FormError> {
-        let lists: ValueListsFile =
-            serde_json::from_str(value_lists).map_err(|source| FormError::Malformed {
-                file: "value_lists.json".into(),
-                source,
-            })?;
+        let lists: ValueListsFile = serde_json::from_str(value_lists)
+            .map_err(|source| FormError::Malformed { file: "value_lists.json".into(), source })?;
         for (name, list) in &lists.lists {
-            check_options(&list.options).map_err(|problem| FormError::BadValueList {
-                list: name.clone(),
-                problem,
-            })?;
+            check_options(&list.options).map_err(|problem| FormError::BadValueList { list: name.clone(), problem })?;
         }
         let mut defs: Vec<FormDef> = Vec::with_capacity(forms.len());
         for (file, text) in forms {
-            let mut def: FormDef =
-                serde_json::from_str(text).map_err(|source| FormError::Malformed {
-                    file: (*file).to_string(),
-                    source,
-                })?;
+            let mut def: FormDef = serde_json::from_str(text)
+                .map_err(|source| FormError::Malformed { file: (*file).to_string(), source })?;
             if file.strip_suffix(".json") != Some(def.id.as_str()) {
-                return Err(FormError::IdMismatch {
-                    file: (*file).to_string(),
-                    id: def.id,
-                });
+                return Err(FormError::IdMismatch { file: (*file).to_string(), id: def.id });
             }
             if defs.iter().any(|d| d.id == def.id) {
                 return Err(FormError::DuplicateForm(def.id));
@@ -449,10 +399,7 @@ impl FormRegistry {
             check_sections(&def)?;
             defs.push(def);
         }
-        let registry = FormRegistry {
-            forms: defs,
-            value_lists: lists.lists,
-        };
+        let registry = FormRegistry { forms: defs, value_lists: lists.lists };
         for def in &registry.forms {
             condition::check_form_conditions(def, &registry)?;
         }
@@ -518,27 +465,17 @@ pub fn sensitivity(form: &str, field: &str) -> Option<Sensitivity> {
 /// True for a lower-case snake_case machine name.
 pub fn is_snake_case(name: &str) -> bool {
     let mut parts = name.split('_');
-    let first_ok = parts
-        .next()
-        .and_then(|p| p.chars().next())
-        .is_some_and(|c| c.is_ascii_lowercase());
+    let first_ok = parts.next().and_then(|p| p.chars().next()).is_some_and(|c| c.is_ascii_lowercase());
     first_ok
-        && name.split('_').all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+        && name.split('_').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
 
 /// Sections only name top-level fields of the form, each at most once.
 fn check_sections(def: &FormDef) -> Result<(), FormError> {
     let mut placed = BTreeSet::new();
     for section in &def.sections {
-        let bad = |problem: String| FormError::BadSection {
-            form: def.id.clone(),
-            section: section.id.clone(),
-            problem,
-        };
+        let bad =
+            |problem: String| FormError::BadSection { form: def.id.clone(), section: section.id.clone(), problem };
         for name in &section.fields {
             if def.field(name).is_none() {
                 return Err(bad(format!("field {name:?} does not exist")));
@@ -575,51 +512,27 @@ fn resolve_fields(
     for field in fields.iter_mut() {
         let path = format!("{prefix}{}", field.name);
         if !is_snake_case(&field.name) {
-            return Err(FormError::BadFieldName {
-                form: form.into(),
-                field: path,
-                problem: "not snake_case",
-            });
+            return Err(FormError::BadFieldName { form: form.into(), field: path, problem: "not snake_case" });
         }
         if !names.insert(field.name.clone()) {
-            return Err(FormError::BadFieldName {
-                form: form.into(),
-                field: path,
-                problem: "used twice",
-            });
+            return Err(FormError::BadFieldName { form: form.into(), field: path, problem: "used twice" });
         }
-        let bad = |problem: String| FormError::BadOptions {
-            form: form.into(),
-            field: path.clone(),
-            problem,
-        };
+        let bad = |problem: String| FormError::BadOptions { form: form.into(), field: path.clone(), problem };
         let is_enum = matches!(field.field_type, FieldType::Enum | FieldType::MultiEnum);
         match (&field.options_ref, is_enum) {
-            (Some(_), true) if !field.options.is_empty() => {
-                return Err(bad("has both options and options_ref".into()))
-            }
+            (Some(_), true) if !field.options.is_empty() => return Err(bad("has both options and options_ref".into())),
             (Some(list), true) => match lists.get(list) {
                 Some(l) => field.options = l.options.clone(),
-                None => {
-                    return Err(FormError::UnknownValueList {
-                        form: form.into(),
-                        field: path,
-                        list: list.clone(),
-                    })
-                }
+                None => return Err(FormError::UnknownValueList { form: form.into(), field: path, list: list.clone() }),
             },
             (None, true) => check_options(&field.options).map_err(bad)?,
             (Some(_), false) => return Err(bad("only enum fields take options_ref".into())),
-            (None, false) if !field.options.is_empty() => {
-                return Err(bad("only enum fields take options".into()))
-            }
+            (None, false) if !field.options.is_empty() => return Err(bad("only enum fields take options".into())),
             (None, false) => {}
         }
         let is_group = field.field_type == FieldType::GroupList;
         if is_group == field.fields.is_empty() {
-            return Err(bad(
-                "a group_list needs sub-fields and only a group_list has them".into(),
-            ));
+            return Err(bad("a group_list needs sub-fields and only a group_list has them".into()));
         }
         if is_group {
             let sub_prefix = format!("{path}.");
@@ -642,11 +555,7 @@ mod tests {
 
     #[test]
     fn options_ref_is_resolved() {
-        let f = registry()
-            .get("registration_bia")
-            .unwrap()
-            .field("risk_level")
-            .unwrap();
+        let f = registry().get("registration_bia").unwrap().field("risk_level").unwrap();
         assert_eq!(f.options_ref.as_deref(), Some("risk_level"));
         assert!(f.option("high").is_some());
     }
@@ -666,8 +575,7 @@ mod tests {
           "applies_to":["uasc"],"stages":[],"repeating":false,
           "fields":[{"name":"f","type":"enum","required":true,"sensitivity":"normal",
           "labels":{"en":"a","fr":"b","ar":"c"},"options_ref":"nope"}]}"#;
-        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", form)])
-            .unwrap_err();
+        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", form)]).unwrap_err();
         assert!(matches!(err, FormError::UnknownValueList { .. }), "{err}");
     }
 
@@ -677,15 +585,13 @@ mod tests {
           "applies_to":["uasc"],"stages":[],"repeating":false,
           "fields":[{"name":"f","type":"text","required":false,"required_if":{"field":"ghost","not_empty":true},
           "sensitivity":"normal","labels":{"en":"a","fr":"b","ar":"c"}}]}"#;
-        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", form)])
-            .unwrap_err();
+        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", form)]).unwrap_err();
         assert!(matches!(err, FormError::BadCondition { .. }), "{err}");
     }
 
     #[test]
     fn malformed_json_is_an_error_not_a_panic() {
-        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", "{")])
-            .unwrap_err();
+        let err = FormRegistry::from_sources(r#"{"version":1,"lists":{}}"#, &[("x.json", "{")]).unwrap_err();
         assert!(matches!(err, FormError::Malformed { .. }));
         let err = FormRegistry::from_sources("[]", &[]).unwrap_err();
         assert!(matches!(err, FormError::Malformed { .. }));
@@ -704,10 +610,7 @@ mod tests {
         });
         let values = values.as_object().unwrap();
         // recreation is not mandatory; sex_age_separation is facility-only.
-        assert_eq!(
-            def.failed_mandatory_items(values),
-            vec!["not_detention", "carer_matching"]
-        );
+        assert_eq!(def.failed_mandatory_items(values), vec!["not_detention", "carer_matching"]);
     }
 
     #[test]
@@ -716,9 +619,6 @@ mod tests {
         assert!(!is_protected("bid", "panel_date"));
         assert!(is_protected("bid", "no_such_field"));
         assert!(is_protected("no_such_form", "x"));
-        assert_eq!(
-            sensitivity("bid", "dissent.reasons"),
-            Some(Sensitivity::Protected)
-        );
+        assert_eq!(sensitivity("bid", "dissent.reasons"), Some(Sensitivity::Protected));
     }
 }

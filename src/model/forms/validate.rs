@@ -67,10 +67,7 @@ pub fn validate_values(def: &FormDef, values: &Map<String, Value>) -> Result<(),
 /// fields present, list minimum sizes, and no values in hidden fields.
 /// Conditions on another form of the case are not enforced here; use
 /// [`validate_complete_in_case`] for them.
-pub fn validate_complete(
-    def: &FormDef,
-    values: &Map<String, Value>,
-) -> Result<(), Vec<FieldError>> {
+pub fn validate_complete(def: &FormDef, values: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     check_level(&def.fields, values, "", Mode::Complete(None), &mut errors);
     finish(errors)
@@ -85,13 +82,7 @@ pub fn validate_complete_in_case(
     case_values: &BTreeMap<String, Value>,
 ) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    check_level(
-        &def.fields,
-        values,
-        "",
-        Mode::Complete(Some(case_values)),
-        &mut errors,
-    );
+    check_level(&def.fields, values, "", Mode::Complete(Some(case_values)), &mut errors);
     finish(errors)
 }
 
@@ -109,18 +100,8 @@ enum Mode<'a> {
     Complete(Option<&'a BTreeMap<String, Value>>),
 }
 
-fn err(
-    errors: &mut Vec<FieldError>,
-    path: &str,
-    field: &FieldDef,
-    code: FieldErrorCode,
-    what: String,
-) {
-    errors.push(FieldError {
-        field: path.to_string(),
-        code,
-        message: format!("{} ({path}): {what}", field.labels.en),
-    });
+fn err(errors: &mut Vec<FieldError>, path: &str, field: &FieldDef, code: FieldErrorCode, what: String) {
+    errors.push(FieldError { field: path.to_string(), code, message: format!("{} ({path}): {what}", field.labels.en) });
 }
 
 /// JSON kind for messages.
@@ -165,11 +146,7 @@ fn check_level(
         };
         if !shown {
             if !empty {
-                let cond = field
-                    .shown_if
-                    .as_ref()
-                    .map(|c| c.field.as_str())
-                    .unwrap_or_default();
+                let cond = field.shown_if.as_ref().map(|c| c.field.as_str()).unwrap_or_default();
                 err(
                     errors,
                     &path,
@@ -182,13 +159,7 @@ fn check_level(
         }
         if empty {
             if field.required {
-                err(
-                    errors,
-                    &path,
-                    field,
-                    FieldErrorCode::Required,
-                    "is required".into(),
-                );
+                err(errors, &path, field, FieldErrorCode::Required, "is required".into());
             } else if let Some(cond) = &field.required_if {
                 if cond.eval(values, case) == Some(true) {
                     err(
@@ -216,13 +187,7 @@ fn check_level(
     }
 }
 
-fn check_value(
-    field: &FieldDef,
-    value: &Value,
-    path: &str,
-    mode: Mode<'_>,
-    errors: &mut Vec<FieldError>,
-) {
+fn check_value(field: &FieldDef, value: &Value, path: &str, mode: Mode<'_>, errors: &mut Vec<FieldError>) {
     // Null, "" and [] clear a field in a partial save; whether a complete form
     // may leave it empty is decided by `check_level`. An empty object is not a
     // clearing value: it is checked (and rejected) as a malformed record.
@@ -230,13 +195,7 @@ fn check_value(
         return;
     }
     let wrong = |errors: &mut Vec<FieldError>, expected: &str| {
-        err(
-            errors,
-            path,
-            field,
-            FieldErrorCode::WrongType,
-            format!("expected {expected}, got {}", kind(value)),
-        );
+        err(errors, path, field, FieldErrorCode::WrongType, format!("expected {expected}, got {}", kind(value)));
     };
     match field.field_type {
         FieldType::Text | FieldType::Longtext => {
@@ -251,13 +210,9 @@ fn check_value(
         }
         FieldType::Date => match value.as_str() {
             None => wrong(errors, "a date \"YYYY-MM-DD\""),
-            Some(s) if !is_date(s) => err(
-                errors,
-                path,
-                field,
-                FieldErrorCode::BadDate,
-                format!("{s:?} is not a date in the form YYYY-MM-DD"),
-            ),
+            Some(s) if !is_date(s) => {
+                err(errors, path, field, FieldErrorCode::BadDate, format!("{s:?} is not a date in the form YYYY-MM-DD"))
+            }
             Some(_) => {}
         },
         FieldType::Datetime => match value.as_str() {
@@ -307,13 +262,7 @@ fn check_value(
                         Some(s) => {
                             check_option(field, s, path, errors);
                             if !seen.insert(s) {
-                                err(
-                                    errors,
-                                    path,
-                                    field,
-                                    FieldErrorCode::DuplicateValue,
-                                    format!("lists {s:?} twice"),
-                                );
+                                err(errors, path, field, FieldErrorCode::DuplicateValue, format!("lists {s:?} twice"));
                             }
                         }
                     }
@@ -351,9 +300,7 @@ fn check_value(
                             FieldErrorCode::WrongType,
                             format!("entry {i} should be an object, got {}", kind(item)),
                         ),
-                        Some(obj) => {
-                            check_level(&field.fields, obj, &format!("{path}[{i}]."), mode, errors)
-                        }
+                        Some(obj) => check_level(&field.fields, obj, &format!("{path}[{i}]."), mode, errors),
                     }
                 }
             }
@@ -363,13 +310,7 @@ fn check_value(
 
 fn check_option(field: &FieldDef, s: &str, path: &str, errors: &mut Vec<FieldError>) {
     if field.option(s).is_none() {
-        err(
-            errors,
-            path,
-            field,
-            FieldErrorCode::NotInList,
-            format!("{s:?} is not one of the allowed values"),
-        );
+        err(errors, path, field, FieldErrorCode::NotInList, format!("{s:?} is not one of the allowed values"));
     }
 }
 
@@ -379,27 +320,18 @@ fn is_date(s: &str) -> bool {
 }
 
 fn non_empty_str(obj: &Map<String, Value>, key: &str) -> bool {
-    obj.get(key)
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.trim().is_empty())
+    obj.get(key).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
 }
 
 /// Keys outside `allowed`, for strict shapes (a typo would silently lose data).
 fn extra_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Option<String> {
-    let extra: Vec<&str> = obj
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
+    let extra: Vec<&str> = obj.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();
     (!extra.is_empty()).then(|| format!("unexpected keys {extra:?} (allowed: {allowed:?})"))
 }
 
 fn person_ref_problem(v: &Value) -> Option<String> {
     let Some(obj) = v.as_object() else {
-        return Some(format!(
-            "expected a person {{\"name\", \"role\", \"organisation\"}}, got {}",
-            kind(v)
-        ));
+        return Some(format!("expected a person {{\"name\", \"role\", \"organisation\"}}, got {}", kind(v)));
     };
     if let Some(e) = extra_keys(obj, &["name", "role", "organisation"]) {
         return Some(e);
@@ -417,10 +349,7 @@ fn person_ref_problem(v: &Value) -> Option<String> {
 
 fn consent_problem(v: &Value) -> Option<String> {
     let Some(obj) = v.as_object() else {
-        return Some(format!(
-            "expected {{\"by\", \"method\", \"date\"}}, got {}",
-            kind(v)
-        ));
+        return Some(format!("expected {{\"by\", \"method\", \"date\"}}, got {}", kind(v)));
     };
     if let Some(e) = extra_keys(obj, &["by", "method", "date", "supersedes"]) {
         return Some(e);
@@ -443,10 +372,7 @@ fn consent_problem(v: &Value) -> Option<String> {
 
 fn attachment_problem(v: &Value) -> Option<String> {
     let Some(obj) = v.as_object() else {
-        return Some(format!(
-            "expected {{\"blob\", \"name\", \"mime\"}}, got {}",
-            kind(v)
-        ));
+        return Some(format!("expected {{\"blob\", \"name\", \"mime\"}}, got {}", kind(v)));
     };
     if let Some(e) = extra_keys(obj, &["blob", "name", "mime"]) {
         return Some(e);
@@ -472,11 +398,7 @@ mod tests {
     #[test]
     fn empty_values_clear_fields_in_partial_save() {
         let def = registry().get("case_note").unwrap();
-        assert!(validate_values(
-            def,
-            &map(json!({"subject": "", "note_type": null, "attachments": []}))
-        )
-        .is_ok());
+        assert!(validate_values(def, &map(json!({"subject": "", "note_type": null, "attachments": []}))).is_ok());
     }
 
     #[test]
@@ -484,22 +406,15 @@ mod tests {
         let def = registry().get("case_note").unwrap();
         let errs = validate_values(def, &map(json!({"note_type": "gossip"}))).unwrap_err();
         assert_eq!(errs[0].field, "note_type");
-        assert!(
-            errs[0].message.starts_with("Type (note_type)"),
-            "{}",
-            errs[0].message
-        );
+        assert!(errs[0].message.starts_with("Type (note_type)"), "{}", errs[0].message);
         assert!(errs[0].message.contains("gossip"));
     }
 
     #[test]
     fn sub_field_errors_have_paths() {
         let def = registry().get("bid").unwrap();
-        let errs = validate_values(
-            def,
-            &map(json!({"dissent": [{"member": {"name": "A"}, "reasons": 5}]})),
-        )
-        .unwrap_err();
+        let errs =
+            validate_values(def, &map(json!({"dissent": [{"member": {"name": "A"}, "reasons": 5}]}))).unwrap_err();
         assert_eq!(errs[0].field, "dissent[0].reasons");
         assert_eq!(errs[0].code, FieldErrorCode::WrongType);
     }
@@ -508,17 +423,10 @@ mod tests {
     fn cross_form_condition_only_with_case_values() {
         let def = registry().get("bid").unwrap();
         let mut case = BTreeMap::new();
-        case.insert(
-            "registration_bia.child_status".to_string(),
-            json!("unaccompanied"),
-        );
+        case.insert("registration_bia.child_status".to_string(), json!("unaccompanied"));
         let without = validate_complete(def, &Map::new()).unwrap_err();
         assert!(!without.iter().any(|e| e.field == "guardian_view"));
         let with = validate_complete_in_case(def, &Map::new(), &case).unwrap_err();
-        assert!(
-            with.iter()
-                .any(|e| e.field == "guardian_view"
-                    && e.code == FieldErrorCode::ConditionallyRequired)
-        );
+        assert!(with.iter().any(|e| e.field == "guardian_view" && e.code == FieldErrorCode::ConditionallyRequired));
     }
 }
