@@ -371,41 +371,104 @@ fn dhis2_periods() {
     .is_err());
 }
 
-/// 25b on three children: X "Fatima Bello" and Y, registered again a week
-/// later with the same names, sex, age and nationality (an obvious
-/// duplicate), and Z "Moussa Diallo", a 4-year-old boy from Mali (no
-/// name in common with anyone). By hand: one pending pair {X, Y}, so 2
-/// children, both girls; Z is in no pair. Once a data manager merges Y into
-/// X nothing is pending: Y is merged and X has no other pair = 0.
+/// 25b on four children: X "Fatima Bello" and Y, registered again a week
+/// later with the same names, sex, age and place (an obvious duplicate);
+/// Z "Moussa Diallo", a 4-year-old boy from Mali, and W, the same again
+/// (a second obvious pair). By hand:
+/// - before anyone runs a duplicate check nothing is flagged: 0 (the report
+///   reads the stored flags, it does not run the pass itself);
+/// - after the data manager's check: pairs {X, Y} and {Z, W} = 4 children,
+///   2 girls and 2 boys;
+/// - Z and W reviewed as different children (`case.not_duplicate`): 2;
+/// - Y merged into X: 0.
 #[test]
-fn suspected_duplicates_pending_are_counted_until_merged() {
+fn suspected_duplicates_pending_are_counted_until_reviewed() {
+    use fieldcase::search::{duplicate_review, duplicates, merge};
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
     let fatima = json!({"given_names": "Fatima", "family_name": "Bello", "sex": "female",
         "age_years": 10, "place_of_origin": "Kano"});
     let x = register(&mut s, "uasc", "2026-03-02", fatima.clone());
     let y = register(&mut s, "uasc", "2026-03-09", fatima);
-    register(
-        &mut s,
-        "uasc",
-        "2026-03-10",
-        json!({"given_names": "Moussa", "family_name": "Diallo", "sex": "male",
-        "age_years": 4, "nationality": ["MLI"]}),
-    );
+    let moussa = json!({"given_names": "Moussa", "family_name": "Diallo", "sex": "male",
+        "age_years": 4, "nationality": ["MLI"]});
+    let z = register(&mut s, "uasc", "2026-03-10", moussa.clone());
+    let w = register(&mut s, "uasc", "2026-03-11", moussa);
     let r = compute(s.vault().conn(), &march(false)).unwrap();
-    assert_eq!(total(&r, "25b").0, Some(2.0));
-    let sex = r.indicator("25b").unwrap().breakdown("sex").unwrap();
-    assert_eq!(sex.cell("female").unwrap().n, Some(2));
-    assert_eq!(sex.cell("male").unwrap().n, Some(0));
-    // The definition printed next to the figure says what is counted.
-    assert!(r.indicator("25b").unwrap().definition.contains("neither case has been merged"));
+    assert_eq!(total(&r, "25b").0, Some(0.0), "nothing flagged before a check");
 
     s.set_actor("dm", Role::DataManager);
-    fieldcase::search::merge::merge(&mut s, y, x).unwrap();
+    let pairs = duplicates::find_duplicates(s.vault().conn()).unwrap();
+    assert_eq!(pairs.len(), 2);
+    duplicate_review::record_pass(&mut s, &pairs).unwrap();
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "25b").0, Some(4.0));
+    let sex = r.indicator("25b").unwrap().breakdown("sex").unwrap();
+    assert_eq!(sex.cell("female").unwrap().n, Some(2));
+    assert_eq!(sex.cell("male").unwrap().n, Some(2));
+    // The definition printed next to the figure says what is counted.
+    assert!(r.indicator("25b").unwrap().definition.contains("neither merged nor reviewed"));
+
+    let review = merge::not_duplicate(&mut s, z, w).unwrap();
+    assert!(s.case_events(z).unwrap().iter().any(|e| e.id == review && e.kind == EventKind::CaseNotDuplicate));
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "25b").0, Some(2.0));
+
+    merge::merge(&mut s, y, x).unwrap();
     let r = compute(s.vault().conn(), &march(false)).unwrap();
     assert_eq!(total(&r, "25b").0, Some(0.0));
-    // 25c sees the merge: X, Y, Z registered in March, Y merged = 1/3.
-    assert_eq!(total(&r, "25c"), (Some(33.3), Some(1), Some(3)));
+    // 25c sees the merge: X, Y, Z, W registered in March, Y merged = 1/4.
+    assert_eq!(total(&r, "25c"), (Some(25.0), Some(1), Some(4)));
+
+    // The flags and the review survive closing and reopening the vault.
+    drop(s);
+    let s = sync_common::reopen(dir.path());
+    assert_eq!(duplicate_review::flagged(s.vault().conn()).unwrap().len(), 2);
+    assert!(duplicate_review::pending(s.vault().conn()).unwrap().is_empty());
+}
+
+/// 25b from an import alone: two devices register the same girl; the
+/// office imports both bundles. The second import flags the pair (new case
+/// vs the case already there) without anyone running the full pass: by
+/// hand 2 children pending at the office. A later full pass that finds the
+/// same pair supersedes the import's flag: still 2, not 4.
+#[test]
+fn an_import_flags_suspected_duplicates_for_review() {
+    use fieldcase::search::{duplicate_review, duplicates};
+    let root = tempfile::tempdir().unwrap();
+    let mut office = sync_common::office(&root.path().join("office"));
+    let mut one = store(&root.path().join("one"));
+    let mut two = device(&root.path().join("two"), "bello", "caseworker");
+    sync_common::enroll(&mut office, &mut one);
+    sync_common::enroll(&mut office, &mut two);
+    let fatima = json!({"given_names": "Fatima", "family_name": "Bello", "sex": "female",
+        "age_years": 10, "place_of_origin": "Kano"});
+    register(&mut one, "uasc", "2026-03-02", fatima.clone());
+    register(&mut two, "uasc", "2026-03-09", fatima);
+    assert!(sync_common::up(&mut one, &mut office).suspected_duplicates.is_empty());
+    let second = sync_common::up(&mut two, &mut office);
+    assert_eq!(second.suspected_duplicates.len(), 1);
+    let r = compute(office.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "25b").0, Some(2.0));
+
+    let pairs = duplicates::find_duplicates(office.vault().conn()).unwrap();
+    duplicate_review::record_pass(&mut office, &pairs).unwrap();
+    assert_eq!(duplicate_review::flagged(office.vault().conn()).unwrap().len(), 1);
+    let r = compute(office.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "25b").0, Some(2.0));
+}
+
+/// Only a data manager may record that two cases are different children.
+#[test]
+fn only_a_data_manager_reviews_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let a = register(&mut s, "uasc", "2026-03-02", json!({}));
+    let b = register(&mut s, "uasc", "2026-03-03", json!({}));
+    assert!(fieldcase::search::merge::not_duplicate(&mut s, a, b).is_err());
+    assert!(fieldcase::search::merge::not_duplicate(&mut s, a, a).is_err());
+    s.set_actor("dm", Role::DataManager);
+    assert!(fieldcase::search::merge::not_duplicate(&mut s, a, b).is_ok());
 }
 
 // ---- An independent oracle over the synthetic demo caseload ----
@@ -1017,4 +1080,98 @@ fn aged_out_transition_matches_hand_computed_value() {
     }
     let r = compute(s.vault().conn(), &march(false)).unwrap();
     assert_eq!(total(&r, "24"), (Some(50.0), Some(1), Some(2)));
+}
+
+/// A family case (not UASC: no BID needed) taken by hand from registration
+/// on `reg` through the BIA and a family reintegration plan to
+/// reintegration on `t0`, then follow-up (plan approved two days later).
+fn reintegrate(s: &mut CaseStore, reg: &str, t0: &str) -> Uuid {
+    let case = register(s, "accompanied_child_at_risk", reg, json!({"child_status": "accompanied", "age_years": 9}));
+    s.change_stage(case, Stage::BiaInProgress, "BIA opened").unwrap();
+    s.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"risk_level": "low", "protection_concerns": ["neglect"], "bid_required": false,
+            "child_views": "Wants to stay with the family.", "heard_alone": true})),
+    )
+    .unwrap();
+    s.set_actor("sup", Role::Supervisor);
+    s.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"bia_approval": {"by": "sup", "method": "signature", "date": reg}, "bia_approval_status": "approved"})),
+    )
+    .unwrap();
+    s.change_stage(case, Stage::BiaCompleted, "BIA signed").unwrap();
+    s.set_actor("amina", Role::Caseworker);
+    s.save_form(
+        case,
+        "reintegration_family",
+        None,
+        values(json!({"plan_date": reg, "risk_mitigation": "Community worker visits weekly."})),
+    )
+    .unwrap();
+    s.set_actor("sup", Role::Supervisor);
+    s.change_stage(case, Stage::SolutionInProgress, "solution without BID").unwrap();
+    s.set_clock(Some(at(t0, 9)));
+    s.set_actor("amina", Role::Caseworker);
+    s.change_stage(case, Stage::Reintegration, "child handed over to the family").unwrap();
+    s.set_clock(Some(at(t0, 9) + 2 * 86_400_000));
+    s.set_actor("sup", Role::Supervisor);
+    s.save_form(
+        case,
+        "reintegration_family",
+        None,
+        values(json!({"signatures": [{"signatory": "supervisor", "signature": {"by": "sup", "method": "signature", "date": t0}}]})),
+    )
+    .unwrap();
+    s.change_stage(case, Stage::FollowUp, "reintegration plan approved").unwrap();
+    s.set_actor("amina", Role::Caseworker);
+    case
+}
+
+/// A follow-up visit on `day`, the child seen or not.
+fn visit(s: &mut CaseStore, case: Uuid, day: &str, seen: bool) {
+    s.set_clock(Some(at(day, 16)));
+    let mut v = json!({"visit_due": day, "visit_date": day, "follow_up_type": "after_reunification_return",
+        "method": "scheduled_home_visit", "child_seen": seen});
+    if seen {
+        v["seen_alone"] = json!(true);
+    } else {
+        v["not_seen_reason"] = json!(["at_school"]);
+    }
+    s.record_visit(case, values(v)).unwrap();
+}
+
+/// 17 (long monitoring) for March 2026 (period end 2026-03-31; 30 months
+/// before is 2023-09-30), on three children:
+/// - K reintegrated 2023-06-01: +30 months is 2025-12-01, its window opens
+///   21 days earlier, 2025-11-10; seen on 2025-11-20 → in the window.
+/// - L reintegrated 2023-07-01: window opens 2026-01-01 − 21 days =
+///   2025-12-11; seen on 2025-12-01 (too early) and visited 2026-01-05 but
+///   not seen → no visit counts.
+/// - M reintegrated 2023-12-01: only 28 months before period end → not in
+///   the population, though seen on 2026-03-02.
+///
+/// By hand: K of {K, L} = 1/2 = 50 %.
+#[test]
+fn long_monitoring_matches_hand_computed_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let k = reintegrate(&mut s, "2023-01-10", "2023-06-01");
+    let l = reintegrate(&mut s, "2023-01-11", "2023-07-01");
+    let m = reintegrate(&mut s, "2023-01-12", "2023-12-01");
+    visit(&mut s, k, "2025-11-20", true);
+    visit(&mut s, l, "2025-12-01", true);
+    visit(&mut s, l, "2026-01-05", false);
+    visit(&mut s, m, "2026-03-02", true);
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "17"), (Some(50.0), Some(1), Some(2)));
+    // The same children a year earlier: none reintegrated 30 months before
+    // 2025-03-31 (2022-09-30), so an empty population.
+    let earlier = ReportOptions { from: date("2025-03-01"), to: date("2025-03-31"), office: None, suppress: false };
+    let r = compute(s.vault().conn(), &earlier).unwrap();
+    assert_eq!(total(&r, "17"), (None, Some(0), Some(0)));
 }

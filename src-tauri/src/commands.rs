@@ -309,18 +309,7 @@ pub async fn add_attachment(
     }
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
-        let blob = s.put_blob(&bytes)?;
-        let item = Uuid::now_v7();
-        let mut b = s.batch();
-        b.record(
-            id,
-            EventKind::AttachmentAdded,
-            Some("attachment"),
-            json!({"item": item, "blob": blob, "name": name, "mime": mime}),
-            Vec::new(),
-        )?;
-        b.commit()?;
-        Ok(item.to_string())
+        Ok(s.add_attachment(id, &name, &mime, &bytes)?.to_string())
     })
 }
 

@@ -643,10 +643,12 @@ pub fn sent(store: &CaseStore) -> Result<Vec<SentTransfer>, UiError> {
 // ------------------------------------------------------------------ duplicates
 
 /// Suspected duplicate cases, most likely first (merged cases left out).
-pub fn duplicates(store: &CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
-    let index = summary_index(store)?;
+pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
     let pairs = fieldcase::search::duplicates::find_duplicates(store.vault().conn())
         .map_err(|e| UiError::new("search_error", e.to_string()))?;
+    // A full pass: its pairs become the flags reports count (indicator 25b).
+    fieldcase::search::duplicate_review::record_pass(store, &pairs).map_err(UiError::from)?;
+    let index = summary_index(store)?;
     let name = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).and_then(child_name);
     let live = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).is_some_and(|c| c.stage != "duplicate");
     Ok(pairs

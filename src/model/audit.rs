@@ -55,10 +55,16 @@ pub const GENESIS: [u8; 32] = [0; 32];
 
 /// `SHA-256(prev || event id || event content hash)`.
 pub fn link_hash(prev: &[u8; 32], event: &Event) -> [u8; 32] {
+    link_hash_of(prev, event.id, &crate::model::signatures::content_hash(event))
+}
+
+/// [`link_hash`] from the event's id and its already computed
+/// [`Event::content_hash`].
+fn link_hash_of(prev: &[u8; 32], id: Uuid, content_hash: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev);
-    h.update(event.id.as_bytes());
-    h.update(event.content_hash());
+    h.update(id.as_bytes());
+    h.update(content_hash);
     h.finalize().into()
 }
 
@@ -99,6 +105,7 @@ fn summary(e: &Event) -> String {
         EventKind::AttachmentAdded => "added an attachment".into(),
         EventKind::CaseMerged => format!("merged as duplicate of {}", s("duplicate_of")),
         EventKind::CaseSplit => format!("split from {}", s("from")),
+        EventKind::CaseNotDuplicate => format!("reviewed: not a duplicate of {}", s("other")),
         EventKind::CaseTransferred => format!("transferred to {}", s("to")),
         EventKind::CaseErased => "erased".into(),
     }
@@ -113,12 +120,23 @@ pub fn chain(case: Uuid, events: &[Event]) -> Vec<AuditEntry> {
 /// `prev` with `events` (sorted canonically here), which must all sort after
 /// the events already chained. `chain_from(c, 0, GENESIS, e)` = `chain(c, e)`.
 pub fn chain_from(case: Uuid, start: u64, prev: [u8; 32], events: &[Event]) -> Vec<AuditEntry> {
-    let mut sorted: Vec<&Event> = events.iter().collect();
-    sorted.sort_by_key(|e| e.order_key());
+    let hashed = events.iter().map(|e| (e, crate::model::signatures::content_hash(e))).collect();
+    chain_from_hashed(case, start, prev, hashed)
+}
+
+/// [`chain_from`] for events whose [`Event::content_hash`] the caller has
+/// already computed (the projection computes it with the stored encoding).
+pub fn chain_from_hashed(
+    case: Uuid,
+    start: u64,
+    prev: [u8; 32],
+    mut events: Vec<(&Event, [u8; 32])>,
+) -> Vec<AuditEntry> {
+    events.sort_by_key(|(e, _)| e.order_key());
     let mut prev = prev;
-    let mut out = Vec::with_capacity(sorted.len());
-    for (seq, e) in (start..).zip(sorted) {
-        let hash = link_hash(&prev, e);
+    let mut out = Vec::with_capacity(events.len());
+    for (seq, (e, content)) in (start..).zip(events) {
+        let hash = link_hash_of(&prev, e.id, &content);
         out.push(AuditEntry {
             case_id: case,
             seq,

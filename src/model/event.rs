@@ -120,6 +120,10 @@ pub enum EventKind {
     /// no longer a duplicate of `from`); history is kept.
     #[serde(rename = "case.split")]
     CaseSplit,
+    /// `case.not_duplicate` {"other"}: a data manager reviewed a suspected
+    /// duplicate pair and decided the two cases are different children.
+    #[serde(rename = "case.not_duplicate")]
+    CaseNotDuplicate,
     /// `case.transferred` {"to"}.
     #[serde(rename = "case.transferred")]
     CaseTransferred,
@@ -143,6 +147,7 @@ impl EventKind {
             EventKind::AttachmentAdded => "attachment.added",
             EventKind::CaseMerged => "case.merged",
             EventKind::CaseSplit => "case.split",
+            EventKind::CaseNotDuplicate => "case.not_duplicate",
             EventKind::CaseTransferred => "case.transferred",
             EventKind::CaseErased => "case.erased",
         }
@@ -342,6 +347,9 @@ impl Event {
             }
             EventKind::CaseSplit => {
                 uuid("from")?;
+            }
+            EventKind::CaseNotDuplicate => {
+                uuid("other")?;
             }
             EventKind::CaseTransferred => {
                 string("to")?;

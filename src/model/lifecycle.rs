@@ -461,6 +461,9 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
             require_action(event.role, Action::ResolveConflict, "resolve a conflict", &mut out);
         }
         EventKind::CaseMerged => require_action(event.role, Action::MergeDuplicates, "merge duplicate cases", &mut out),
+        EventKind::CaseNotDuplicate => {
+            require_action(event.role, Action::MergeDuplicates, "review suspected duplicates", &mut out)
+        }
         EventKind::CaseSplit => {
             require_action(event.role, Action::MergeDuplicates, "split a merged case", &mut out);
             if facts.stage != Stage::Duplicate {

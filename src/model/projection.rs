@@ -196,7 +196,8 @@ pub fn apply_entries(
     upgrade_layout(tx, protected)?;
     let mut pending: BTreeMap<Uuid, PendingCase> = BTreeMap::new();
     let mut trusted: HashSet<Uuid> = HashSet::new();
-    for entry in entries {
+    let parsed = parse_entries(entries);
+    for (entry, parsed) in entries.iter().zip(parsed) {
         if entry.get("type").and_then(Value::as_str) == Some(DEVICE_TRUSTED) {
             apply_device(tx, entry)?;
             continue;
@@ -205,27 +206,129 @@ pub fn apply_entries(
             apply_sync_put(tx, entry)?;
             continue;
         }
-        let event = Event::from_json(entry).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
+        let Some(parsed) = parsed else {
+            return Err(ApplyRejection::Malformed("event entry was not parsed".into()));
+        };
+        let ParsedEvent { event, json, content_hash } = parsed.map_err(ApplyRejection::Malformed)?;
         let case = event.case_id;
         if !pending.contains_key(&case) {
             // Read before this call inserts anything into the case.
             let old_last = last_event_key(tx, case)?;
             pending.insert(case, PendingCase { old_last, new: Vec::new() });
         }
-        if insert_event(tx, &event, &mut trusted)? {
-            pending.get_mut(&case).expect("inserted above").new.push(event);
+        if insert_event(tx, &event, &json, &mut trusted)? {
+            pending.get_mut(&case).expect("inserted above").new.push((event, content_hash));
         }
     }
     let mut affected = BTreeSet::new();
+    let mut folded = fold_new_cases(&pending);
     for (case, p) in pending {
         if p.new.is_empty() {
             continue;
         }
-        update_case(tx, case, p, protected)?;
-        crate::search::index::update_case(tx, case)?;
+        match folded.remove(&case) {
+            // A case seen for the first time: it has no rows yet.
+            Some((state, trail)) => {
+                write_case(tx, &state, protected, None)?;
+                audit::write(tx, &trail)?;
+            }
+            None => update_case(tx, case, p, protected)?,
+        }
         affected.insert(case);
     }
+    // After every case's rows are written (each case's index rows depend
+    // only on its own rows), in case order as before.
+    crate::search::index::update_cases(tx, &affected)?;
     Ok(affected)
+}
+
+/// The state and audit trail of a case new to the database, folded from
+/// its new events (sorted canonically here).
+fn fold_new(case: Uuid, new: &[(Event, [u8; 32])]) -> (CaseState, Vec<audit::AuditEntry>) {
+    let mut sorted: Vec<&(Event, [u8; 32])> = new.iter().collect();
+    sorted.sort_by_key(|(e, _)| e.order_key());
+    let mut state = CaseState::new(case);
+    for (e, _) in &sorted {
+        state.apply(e);
+    }
+    let trail = audit::chain_from_hashed(case, 0, audit::GENESIS, sorted.iter().map(|(e, h)| (e, *h)).collect());
+    (state, trail)
+}
+
+/// [`fold_new`] for every pending case new to the database, on all cores
+/// when there are enough events: folding and hashing read nothing from the
+/// database, so only writing the rows stays sequential.
+fn fold_new_cases(pending: &BTreeMap<Uuid, PendingCase>) -> BTreeMap<Uuid, (CaseState, Vec<audit::AuditEntry>)> {
+    let fresh: Vec<(Uuid, &[(Event, [u8; 32])])> = pending
+        .iter()
+        .filter(|(_, p)| p.old_last.is_none() && !p.new.is_empty())
+        .map(|(case, p)| (*case, p.new.as_slice()))
+        .collect();
+    let events: usize = fresh.iter().map(|(_, new)| new.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(events / MIN_ENTRIES_PER_THREAD).min(fresh.len()).max(1);
+    let fold = |chunk: &[(Uuid, &[(Event, [u8; 32])])]| {
+        chunk.iter().map(|(case, new)| (*case, fold_new(*case, new))).collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return fold(&fresh).into_iter().collect();
+    }
+    let per_thread = fresh.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = fresh.chunks(per_thread).map(|chunk| (chunk, s.spawn(move || fold(chunk)))).collect();
+        handles
+            .into_iter()
+            // A panicking worker (none is expected) is redone on this thread.
+            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| fold(chunk)))
+            .collect()
+    })
+}
+
+/// An event entry parsed, with its stored encoding and content hash.
+struct ParsedEvent {
+    event: Event,
+    /// [`Event::canonical_json`].
+    json: String,
+    /// [`Event::content_hash`] (for the audit chain).
+    content_hash: [u8; 32],
+}
+
+/// Below this many entries one thread parses them all: a thread costs more
+/// than it saves.
+const MIN_ENTRIES_PER_THREAD: usize = 512;
+
+/// Parse and encode every event entry (`None` for device and sync
+/// entries). Pure work, done up front on all cores: parsing the JSON value,
+/// the canonical encoding and its hash are most of an event's cost to
+/// apply, and they do not touch the database. Results are in entry order,
+/// so the apply loop reports the first bad entry exactly as before.
+fn parse_entries(entries: &[Value]) -> Vec<Option<Result<ParsedEvent, String>>> {
+    fn parse_one(entry: &Value) -> Option<Result<ParsedEvent, String>> {
+        match entry.get("type").and_then(Value::as_str) {
+            Some(DEVICE_TRUSTED) | Some(SYNC_PUT) => None,
+            _ => Some(Event::from_json(entry).map_err(|e| e.to_string()).map(|event| {
+                let enc = crate::model::signatures::EncodedEvent::new(&event);
+                ParsedEvent { json: enc.canonical_json(&event.sig), content_hash: enc.content_hash(&event.sig), event }
+            })),
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(entries.len() / MIN_ENTRIES_PER_THREAD).max(1);
+    if threads == 1 {
+        return entries.iter().map(parse_one).collect();
+    }
+    let per_thread = entries.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks(per_thread)
+            .map(|chunk| (chunk, s.spawn(move || chunk.iter().map(parse_one).collect::<Vec<_>>())))
+            .collect();
+        handles
+            .into_iter()
+            // A panicking worker (none is expected) is redone on this thread.
+            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| chunk.iter().map(parse_one).collect()))
+            .collect()
+    })
 }
 
 /// Projection tables of layout 1 (before `field_heads` became a view).
@@ -264,8 +367,9 @@ fn upgrade_layout(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<()
 struct PendingCase {
     /// Order key of the case's newest event before the call.
     old_last: Option<OrderKey>,
-    /// Events inserted by the call (already parsed: never read back).
-    new: Vec<Event>,
+    /// Events inserted by the call (already parsed: never read back), with
+    /// their content hashes.
+    new: Vec<(Event, [u8; 32])>,
 }
 
 /// Bring the projection of one case up to date with its new events.
@@ -276,17 +380,15 @@ fn update_case(
     protected: ProtectedLookup,
 ) -> Result<(), ApplyRejection> {
     let mut new = p.new;
-    new.sort_by_key(Event::order_key);
-    let first_new = new[0].order_key();
+    new.sort_by_key(|(e, _)| e.order_key());
+    let first_new = new[0].0.order_key();
+    let hashed = || new.iter().map(|(e, h)| (e, *h)).collect::<Vec<_>>();
     match p.old_last {
         None => {
             // A case seen for the first time: it has no rows yet.
-            let mut state = CaseState::new(case);
-            for e in &new {
-                state.apply(e);
-            }
+            let (state, trail) = fold_new(case, &new);
             write_case(tx, &state, protected, None)?;
-            audit::write(tx, &audit::chain(case, &new))?;
+            audit::write(tx, &trail)?;
         }
         Some(last) if first_new > last => {
             let old = case_events_upto(tx, case, last)?;
@@ -300,11 +402,11 @@ fn update_case(
                 state.apply(e);
             }
             let since = Since { key: last, stage_len: state.stage_history.len() };
-            for e in &new {
+            for (e, _) in &new {
                 state.apply(e);
             }
             write_case(tx, &state, protected, Some(&since))?;
-            audit::write(tx, &audit::chain_from(case, tail.0, tail.1, &new))?;
+            audit::write(tx, &audit::chain_from_hashed(case, tail.0, tail.1, hashed()))?;
         }
         Some(_) => rebuild_case(tx, case, protected)?,
     }
@@ -427,8 +529,13 @@ pub fn device_key(conn: &Connection, device: Uuid) -> rusqlite::Result<Option<St
 
 /// Insert one event. Ok(false) = already known with identical content.
 /// `trusted` caches the devices found registered during this call.
-fn insert_event(tx: &Transaction<'_>, event: &Event, trusted: &mut HashSet<Uuid>) -> Result<bool, ApplyRejection> {
-    let json = event.canonical_json();
+/// `json` is the event's [`Event::canonical_json`].
+fn insert_event(
+    tx: &Transaction<'_>,
+    event: &Event,
+    json: &str,
+    trusted: &mut HashSet<Uuid>,
+) -> Result<bool, ApplyRejection> {
     let id = event.id.to_string();
     if let Some(known) = stored_event_json_str(tx, &id)? {
         return if known == json { Ok(false) } else { Err(ApplyRejection::ConflictingEvent(event.id)) };
@@ -838,6 +945,8 @@ impl CaseState {
                 self.merged_into = s("duplicate_of").and_then(|d| Uuid::parse_str(&d).ok());
             }
             EventKind::CaseSplit => self.merged_into = None,
+            // A review decision read by reports (25b); it changes no field.
+            EventKind::CaseNotDuplicate => {}
             EventKind::CaseTransferred => self.transferred_to = s("to"),
             EventKind::CaseErased => self.erased = true,
         }

@@ -11,13 +11,25 @@
 //! ed25519-dalek docs). Only enrolled devices' keys are used here, so such a
 //! signature can come only from an enrolled device's own key, and
 //! `CaseStore::verify_history` (per-event checks) still flags it.
+//!
+//! It also holds [`EncodedEvent`]: an event's canonical encoding written
+//! straight from the struct, byte-identical to [`Event::signing_bytes`] and
+//! [`Event::canonical_json`] (which go through a `serde_json::Value` and are
+//! the reference; the tests compare the two). Import checks, stores and
+//! hashes every event, so building that encoding once per event and without
+//! the intermediate `Value` is a large part of import throughput.
 
 use std::num::NonZeroUsize;
 
+use std::io::Write as _;
+
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::model::canonical::EVENT_DOMAIN;
 use crate::model::event::{Event, SignatureError};
 
 /// Signatures checked together in one `verify_batch` call. Larger batches
@@ -69,12 +81,137 @@ fn batch_ok(batch: &[(Event, VerifyingKey)]) -> bool {
         let Some(sig) = decode_signature(&e.sig) else {
             return false;
         };
-        messages.push(e.signing_bytes());
+        messages.push(EncodedEvent::new(e).signing);
         signatures.push(sig);
         keys.push(*key);
     }
     let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
+/// An event's canonical encoding, built once (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    /// [`Event::signing_bytes`]: the domain prefix, then the canonical JSON
+    /// of every field except `sig` (it ends with `}`).
+    pub signing: Vec<u8>,
+}
+
+impl EncodedEvent {
+    /// Encode `e` (equal to [`Event::signing_bytes`]).
+    pub fn new(e: &Event) -> EncodedEvent {
+        let mut out = Vec::with_capacity(EVENT_DOMAIN.len() + 512);
+        out.extend_from_slice(EVENT_DOMAIN);
+        // Keys in byte order, as the canonical encoding sorts them; `sig`
+        // sorts after every other key, so the full encoding is this one
+        // with `,"sig":…` before the closing brace.
+        out.extend_from_slice(b"{\"author\":");
+        write_str(&e.author, &mut out);
+        out.extend_from_slice(b",\"base\":[");
+        for (i, b) in e.base.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_uuid(b, &mut out);
+        }
+        out.extend_from_slice(b"],\"case_id\":");
+        write_uuid(&e.case_id, &mut out);
+        out.extend_from_slice(b",\"device_id\":");
+        write_uuid(&e.device_id, &mut out);
+        let _ = write!(out, ",\"device_seq\":{},\"form\":", e.device_seq);
+        match &e.form {
+            Some(f) => write_str(f, &mut out),
+            None => out.extend_from_slice(b"null"),
+        }
+        let _ = write!(out, ",\"hlc\":{{\"counter\":{},\"millis\":{}}},\"id\":", e.hlc.counter, e.hlc.millis);
+        write_uuid(&e.id, &mut out);
+        out.extend_from_slice(b",\"kind\":");
+        write_str(e.kind.as_str(), &mut out);
+        out.extend_from_slice(b",\"payload\":");
+        write_value(&e.payload, &mut out);
+        out.extend_from_slice(b",\"role\":");
+        write_str(e.role.as_str(), &mut out);
+        out.push(b'}');
+        EncodedEvent { signing: out }
+    }
+
+    /// [`Event::canonical_json`] of the event with signature `sig`.
+    pub fn canonical_json(&self, sig: &str) -> String {
+        let body = &self.signing[EVENT_DOMAIN.len()..self.signing.len() - 1];
+        let mut out = Vec::with_capacity(body.len() + sig.len() + 12);
+        out.extend_from_slice(body);
+        out.extend_from_slice(b",\"sig\":");
+        write_str(sig, &mut out);
+        out.push(b'}');
+        // Built from UTF-8 pieces only (serde_json output and ASCII).
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`Event::content_hash`] of the event with signature `sig`.
+    pub fn content_hash(&self, sig: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(&self.signing);
+        h.update(sig.as_bytes());
+        h.finalize().into()
+    }
+}
+
+/// [`Event::content_hash`], through [`EncodedEvent`].
+pub fn content_hash(e: &Event) -> [u8; 32] {
+    EncodedEvent::new(e).content_hash(&e.sig)
+}
+
+/// A JSON string as `serde_json` escapes it (as `canonical` does), written
+/// in place.
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_uuid(u: &Uuid, out: &mut Vec<u8>) {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.push(b'"');
+    out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+    out.push(b'"');
+}
+
+/// `canonical::write_canonical` without its per-string allocations.
+fn write_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // Sorted explicitly, as in `canonical` (a map may keep insertion
+            // order when serde_json's `preserve_order` is enabled).
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                write_value(&map[key], out);
+            }
+            out.push(b'}');
+        }
+    }
 }
 
 fn verify_one_by_one(items: &[(Event, VerifyingKey)]) -> Result<(), (Uuid, SignatureError)> {
@@ -134,5 +271,84 @@ mod tests {
         let mut items = signed(10, &key);
         items[9].1 = other;
         assert_eq!(verify_all(&items).unwrap_err().0, items[9].0.id);
+    }
+
+    fn assert_same_encoding(e: &Event) {
+        let enc = EncodedEvent::new(e);
+        assert_eq!(enc.signing, e.signing_bytes(), "signing bytes of {e:?}");
+        assert_eq!(enc.canonical_json(&e.sig), e.canonical_json(), "canonical JSON of {e:?}");
+        assert_eq!(enc.content_hash(&e.sig), e.content_hash());
+        assert_eq!(content_hash(e), e.content_hash());
+    }
+
+    #[test]
+    fn direct_encoding_equals_the_value_based_reference() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let kinds = [
+            EventKind::CaseRegistered,
+            EventKind::FormSaved,
+            EventKind::NoteAdded,
+            EventKind::StatusChanged,
+            EventKind::ConflictResolved,
+            EventKind::CaseErased,
+        ];
+        let roles = [Role::Caseworker, Role::Supervisor, Role::BidPanel, Role::DataManager, Role::Viewer];
+        let payloads = [
+            serde_json::json!({}),
+            serde_json::json!({"values": {"z": 1, "a": [1.5, -2, u64::MAX, i64::MIN, null, true, false], "m": {"y": "x", "b": {}}}}),
+            serde_json::json!({"item": Uuid::from_u128(5), "values": {"text": "é\n\t\"\\\u{0}\u{1f}\u{7f}\u{2028}😀 </script>"}}),
+            serde_json::json!({"to": "closed", "reason": "", "nested": [[[]], [{}], {"": ""}], "f": 1e300, "g": 0.1}),
+        ];
+        let mut n = 0u128;
+        for kind in kinds {
+            for role in roles {
+                for payload in &payloads {
+                    n += 1;
+                    let mut e = Event {
+                        id: Uuid::from_u128(n * 7919),
+                        case_id: Uuid::from_u128(u128::MAX - n),
+                        device_id: Uuid::from_u128(n << 64),
+                        device_seq: u64::MAX - n as u64,
+                        hlc: Hlc { millis: 1_700_000_000_000 + n as u64, counter: u32::MAX - n as u32 },
+                        author: format!("Ama \"Q\" Ñ {n}\u{1}"),
+                        role,
+                        kind,
+                        form: if n % 2 == 0 { None } else { Some(format!("form_{n}\\")) },
+                        payload: payload.clone(),
+                        base: (0..(n % 4)).map(|i| Uuid::from_u128(i * 31 + n)).collect(),
+                        sig: String::new(),
+                    };
+                    assert_same_encoding(&e);
+                    e.sign(&key);
+                    assert_same_encoding(&e);
+                    // Round trip through JSON text, as bundles and the journal do.
+                    let again = Event::from_json(&serde_json::from_str(&e.canonical_json()).unwrap()).unwrap();
+                    assert_same_encoding(&again);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn direct_encoding_equals_reference_for_any_text_and_numbers(
+            author in ".*", field in ".*", text in ".*", num in proptest::num::f64::NORMAL, int in proptest::num::i64::ANY,
+        ) {
+            let e = Event {
+                id: Uuid::from_u128(1),
+                case_id: Uuid::from_u128(2),
+                device_id: Uuid::from_u128(3),
+                device_seq: 4,
+                hlc: Hlc { millis: 5, counter: 6 },
+                author,
+                role: Role::Caseworker,
+                kind: EventKind::FormSaved,
+                form: Some(field.clone()),
+                payload: serde_json::json!({"values": {field: text, "n": num, "i": int}}),
+                base: vec![],
+                sig: "c2ln".into(),
+            };
+            assert_same_encoding(&e);
+        }
     }
 }

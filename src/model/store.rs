@@ -7,6 +7,7 @@
 //! which verifies signatures and device sequence numbers and checks the same
 //! rules before committing them all-or-nothing.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -51,9 +52,17 @@ impl Applier for ModelApplier {
     }
 
     fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[Value]) -> Result<(), ApplyError> {
+        // A commit uses a few dozen distinct statements (projection, audit,
+        // search index); rusqlite's default cache of 16 made them evict each
+        // other, so most `prepare_cached` calls compiled their SQL again.
+        // Set here because the vault opens the connection (also at replay).
+        tx.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         projection::apply_entries(tx, entries, is_protected).map(|_| ()).map_err(|e| ApplyError(e.to_string()))
     }
 }
+
+/// Prepared statements kept per connection (see [`ModelApplier`]'s `apply`).
+const STATEMENT_CACHE: usize = 256;
 
 /// One row of the case list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,6 +237,7 @@ impl CaseStore {
 
     /// Wrap an unlocked vault that was opened with [`ModelApplier`].
     pub fn from_vault(mut vault: Vault) -> Result<CaseStore, StoreError> {
+        vault.conn().set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let device = vault.device().clone();
         let role: Role = device.role.parse()?;
         let key_hex = hex::encode(vault.verifying_key().as_bytes());
@@ -279,6 +289,32 @@ impl CaseStore {
     /// an `attachment.added` event).
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String, StoreError> {
         Ok(self.vault.put_blob(bytes)?)
+    }
+
+    /// Attach a photo or document to `case`: the bytes go into the encrypted
+    /// blob store and an `attachment.added` event records the blob with its
+    /// SHA-256 and size, so the author's own signature vouches for the bytes
+    /// a sync bundle later carries (docs/bundle-format.md §3.1). If the event
+    /// is refused (a closed case, a role that may not record case data) the
+    /// blob is removed again: no orphan ciphertext is left behind. Returns
+    /// the new attachment item's id.
+    pub fn add_attachment(&mut self, case: Uuid, name: &str, mime: &str, bytes: &[u8]) -> Result<Uuid, StoreError> {
+        use sha2::Digest as _;
+        let blob = self.vault.put_blob(bytes)?;
+        let item = Uuid::now_v7();
+        let payload = serde_json::json!({
+            "item": item, "blob": blob, "name": name, "mime": mime,
+            "sha256": hex::encode(sha2::Sha256::digest(bytes)), "size": bytes.len(),
+        });
+        let mut b = self.batch();
+        let recorded = b.record(case, EventKind::AttachmentAdded, Some("attachment"), payload, Vec::new());
+        let result = recorded.and_then(|_| b.commit());
+        if let Err(e) = result {
+            // Best effort: the refusal is what the caller needs to see.
+            let _ = self.vault.remove_blob(&blob);
+            return Err(e);
+        }
+        Ok(item)
     }
 
     /// Read an attachment back.
@@ -685,22 +721,25 @@ impl CaseStore {
         }
         // Rules, per case, in canonical order over old and new events together.
         let mut preview = ImportPreview::default();
+        let mut new_case_states: BTreeMap<Uuid, CaseState> = BTreeMap::new();
         let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
         for e in fresh.values() {
             by_case.entry(e.case_id).or_default().push(e);
         }
         for (case, new_events) in &by_case {
             let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
-            let mut all = projection::case_events(conn, *case)?;
-            all.extend(new_events.iter().map(|e| (*e).clone()));
-            all.sort_by_key(Event::order_key);
+            let old = projection::case_events(conn, *case)?;
+            let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
+            all.sort_by_key(|e| e.order_key());
             let mut state = CaseState::new(*case);
-            let was_known = all.len() > new_ids.len();
-            for e in &all {
+            let mut live = LiveFacts::default();
+            let was_known = !old.is_empty();
+            for e in all {
                 if new_ids.contains(&e.id) {
-                    check_event(&state, e)?;
+                    check_event_with(&state, e, &mut live)?;
                 }
                 state.apply(e);
+                live.applied(&state, e);
             }
             if was_known {
                 preview.updated_cases.push(*case);
@@ -720,6 +759,9 @@ impl CaseStore {
                     });
                 }
             }
+            if !was_known {
+                new_case_states.insert(*case, state);
+            }
         }
         let by_case_ids: Vec<Uuid> = by_case.keys().copied().collect();
         drop(by_case);
@@ -729,7 +771,7 @@ impl CaseStore {
         summary.cases = by_case_ids;
         preview.new_events = summary.new;
         preview.known_events = summary.duplicates;
-        Ok(PreparedImport { events: ordered, summary, preview })
+        Ok(PreparedImport { events: ordered, summary, preview, new_case_states })
     }
 
     /// Commit a [`PreparedImport`]: `before` (device registrations the
@@ -746,13 +788,13 @@ impl CaseStore {
         before: Vec<Value>,
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
-        let PreparedImport { events, summary, .. } = prepared;
+        let PreparedImport { events, summary, new_case_states, .. } = prepared;
+        // Freed now: an office import holds thousands of them.
+        drop(new_case_states);
         let max_hlc = events.last().map(|e| e.hlc);
         let mut frames: Vec<Vec<Value>> = vec![before];
         let mut size = 0usize;
-        for e in &events {
-            let v = e.to_json();
-            let n = json_len(&v);
+        for (v, n) in journal_entries(&events) {
             if size + n > IMPORT_FRAME_BYTES && !frames.last().is_some_and(Vec::is_empty) {
                 frames.push(Vec::new());
                 size = 0;
@@ -761,9 +803,9 @@ impl CaseStore {
             frames.last_mut().expect("never empty").push(v);
         }
         frames.last_mut().expect("never empty").extend(after);
-        for entries in frames.into_iter().filter(|f| !f.is_empty()) {
-            self.vault.commit(entries)?;
-        }
+        // One automatic checkpoint at most, after the last frame (each frame
+        // is still its own fsynced commit).
+        self.vault.commit_frames(frames.into_iter().filter(|f| !f.is_empty()).collect())?;
         if let Some(h) = max_hlc {
             self.clock.observe(h);
         }
@@ -778,6 +820,34 @@ impl CaseStore {
         }
         Ok(self.vault.commit(entries)?)
     }
+}
+
+/// Each event as a journal entry with the length of its JSON text. Pure
+/// work on large imports, so it is split across the cores; the order is the
+/// events' order.
+fn journal_entries(events: &[Event]) -> Vec<(Value, usize)> {
+    fn one(e: &Event) -> (Value, usize) {
+        let v = e.to_json();
+        let n = json_len(&v);
+        (v, n)
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(events.len() / 1024).max(1);
+    if threads == 1 {
+        return events.iter().map(one).collect();
+    }
+    let per_thread = events.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = events
+            .chunks(per_thread)
+            .map(|chunk| (chunk, s.spawn(move || chunk.iter().map(one).collect::<Vec<_>>())))
+            .collect();
+        handles
+            .into_iter()
+            // A panicking worker (none is expected) is redone on this thread.
+            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| chunk.iter().map(one).collect()))
+            .collect()
+    })
 }
 
 /// Length of a value's JSON text, without building the text.
@@ -837,6 +907,16 @@ pub struct PreparedImport {
     summary: ImportSummary,
     /// What committing would change.
     pub preview: ImportPreview,
+    /// The folded state of each new case (the rule check builds it anyway).
+    new_case_states: BTreeMap<Uuid, CaseState>,
+}
+
+impl PreparedImport {
+    /// The state of each case new to this vault, folded from its imported
+    /// events (the same as [`CaseState::from_events`] over them).
+    pub fn new_case_states(&self) -> &BTreeMap<Uuid, CaseState> {
+        &self.new_case_states
+    }
 }
 
 /// Most bytes of event JSON [`CaseStore::commit_import`] puts in one journal
@@ -952,6 +1032,12 @@ pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
 /// Role and form checks that do not depend on the lifecycle rules, then the
 /// lifecycle rules. `state` is the case before `e`.
 fn check_event(state: &CaseState, e: &Event) -> Result<(), StoreError> {
+    check_event_with(state, e, &mut LiveFacts::default())
+}
+
+/// [`check_event`] with the case's facts kept by the caller across the
+/// events of a fold (an import checks every event of a case in turn).
+fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Result<(), StoreError> {
     if e.role == Role::Viewer {
         return Err(StoreError::Forbidden { role: e.role, action: format!("record {}", e.kind) });
     }
@@ -986,8 +1072,128 @@ fn check_event(state: &CaseState, e: &Event) -> Result<(), StoreError> {
         }
         _ => {}
     }
-    let facts = facts_seen_by(state, e)?;
+    let facts = seen_by(Cow::Borrowed(live.get(state)?), state, e);
     lifecycle::check(&facts, e).map_err(|violations| StoreError::RuleViolated { violations })
+}
+
+/// The facts of a case ([`to_facts`]) kept current through a fold, so that
+/// checking each event of an import does not rebuild them from the whole
+/// state: after each event only the fields it wrote, the items it created
+/// or changed and, when the stage changed, the stage facts are updated.
+/// Debug builds compare the result with [`to_facts`] after every event.
+#[derive(Default)]
+struct LiveFacts {
+    /// `to_facts(state)`, once built (None until the first check needs it,
+    /// or after a stage that [`to_facts`] refuses: it is then rebuilt, and
+    /// fails, where a fresh build would).
+    facts: Option<CaseFacts>,
+    /// Stage changes folded into `facts`.
+    stage_len: usize,
+}
+
+impl LiveFacts {
+    fn get(&mut self, state: &CaseState) -> Result<&CaseFacts, StoreError> {
+        if self.facts.is_none() {
+            self.facts = Some(to_facts(state)?);
+            self.stage_len = state.stage_history.len();
+        }
+        Ok(self.facts.as_ref().expect("built above"))
+    }
+
+    /// Bring the facts up to date after `state.apply(e)`.
+    fn applied(&mut self, state: &CaseState, e: &Event) {
+        let Some(facts) = self.facts.as_mut() else { return };
+        if self.stage_len != state.stage_history.len() {
+            let stage_str = state.stage.as_deref().unwrap_or("identified");
+            let Some(stage) = stage_of(stage_str) else {
+                self.facts = None;
+                return;
+            };
+            facts.stage = stage;
+            facts.stage_before = state.stage_before.as_deref().and_then(stage_of);
+            facts.stage_dates.extend(
+                state.stage_history[self.stage_len..]
+                    .iter()
+                    .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis)))),
+            );
+            self.stage_len = state.stage_history.len();
+        }
+        // Only registers `e` wrote can have a new newest head.
+        let mut touched: BTreeSet<(&str, Uuid)> = BTreeSet::new();
+        for (key, register) in &state.registers {
+            if !register.writes.contains_key(&e.id) {
+                continue;
+            }
+            match key.item {
+                None => {
+                    let name = format!("{}.{}", key.form, key.field);
+                    match register.newest().filter(|w| !w.value.is_null()) {
+                        Some(w) => {
+                            facts.values.insert(name, w.value.clone());
+                        }
+                        None => {
+                            facts.values.remove(&name);
+                        }
+                    }
+                }
+                Some(item) => {
+                    touched.insert((&key.form, item));
+                }
+            }
+        }
+        // Items `e` created, also those it wrote no field of.
+        for ((form, item), info) in &state.items {
+            if info.created_event == e.id {
+                touched.insert((form, *item));
+            }
+        }
+        for (form, item) in touched {
+            refresh_item(facts, state, form, item);
+        }
+        debug_assert_eq!(Some(&*facts), to_facts(state).ok().as_ref(), "live facts drifted from to_facts");
+    }
+}
+
+/// Put the current values of one item into `facts.items` (as [`to_facts`]
+/// lists them: items of a form in creation order, each with `_item`).
+fn refresh_item(facts: &mut CaseFacts, state: &CaseState, form: &str, item: Uuid) {
+    // Registers of an item that was never created (a conflict.resolved
+    // naming an unknown item) are not listed, as in `to_facts`.
+    if !state.items.contains_key(&(form.to_string(), item)) {
+        return;
+    }
+    let id = Value::String(item.to_string());
+    let mut values = state.item_values(form, item);
+    values.insert("_item".into(), id.clone());
+    let list = facts.items.entry(form.to_string()).or_default();
+    if let Some(slot) = list.iter_mut().find(|v| v.get("_item") == Some(&id)) {
+        *slot = Value::Object(values);
+        return;
+    }
+    // A new item: the fold is in canonical order, so it was created after
+    // the form's other items and goes last. Anything else (not expected)
+    // rebuilds the form's list as `to_facts` orders it.
+    let created = |v: &Value| {
+        let id = v.get("_item").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())?;
+        state.items.get(&(form.to_string(), id)).map(|info| info.created)
+    };
+    let after_last = match (list.last(), state.items.get(&(form.to_string(), item))) {
+        (None, _) => true,
+        (Some(last), Some(info)) => created(last).is_some_and(|c| c < info.created),
+        (Some(_), None) => false,
+    };
+    list.push(Value::Object(values));
+    if !after_last || list.len() != state.items.keys().filter(|(f, _)| f == form).count() {
+        let order: Vec<Uuid> = state.items_of(form).into_iter().map(|(id, _)| id).collect();
+        *list = order
+            .into_iter()
+            .map(|id| {
+                let mut values = state.item_values(form, id);
+                values.insert("_item".into(), Value::String(id.to_string()));
+                Value::Object(values)
+            })
+            .collect();
+    }
 }
 
 /// The facts a rule check of `e` uses: the case before `e`, except that each
@@ -1005,12 +1211,15 @@ fn check_event(state: &CaseState, e: &Event) -> Result<(), StoreError> {
 /// or moved) the case is not refused when the two meet, and two devices
 /// making the same move concurrently are both accepted. Events that name no
 /// stage event are judged against the current stage.
-fn facts_seen_by(state: &CaseState, e: &Event) -> Result<CaseFacts, StoreError> {
-    let mut facts = to_facts(state)?;
+///
+/// `facts` are the current case's facts; they are copied only when what
+/// `e`'s author saw differs from them.
+fn seen_by<'a>(mut facts: Cow<'a, CaseFacts>, state: &CaseState, e: &Event) -> Cow<'a, CaseFacts> {
     let seen = state.stage_history.iter().rposition(|c| e.base.contains(&c.event));
     if let Some(i) = seen.filter(|i| i + 1 < state.stage_history.len()) {
         let entry = &state.stage_history[i];
         if let Some(stage) = stage_of(&entry.to) {
+            let facts = facts.to_mut();
             facts.stage = stage;
             facts.stage_before = if projection::REMEMBERS_PREVIOUS.contains(&entry.to.as_str()) {
                 entry.from.as_deref().and_then(stage_of)
@@ -1024,10 +1233,10 @@ fn facts_seen_by(state: &CaseState, e: &Event) -> Result<CaseFacts, StoreError> 
         }
     }
     if e.kind != EventKind::FormSaved || e.item().is_some() {
-        return Ok(facts);
+        return facts;
     }
     let (Some(form), Some(values)) = (e.form.as_deref(), e.payload.get("values").and_then(Value::as_object)) else {
-        return Ok(facts);
+        return facts;
     };
     for field in values.keys() {
         let key = format!("{form}.{field}");
@@ -1036,14 +1245,18 @@ fn facts_seen_by(state: &CaseState, e: &Event) -> Result<CaseFacts, StoreError> 
             .and_then(|r| r.writes.values().filter(|w| e.base.contains(&w.event)).max_by_key(|w| w.key));
         match seen {
             Some(w) if !w.value.is_null() => {
-                facts.values.insert(key, w.value.clone());
+                if facts.values.get(&key) != Some(&w.value) {
+                    facts.to_mut().values.insert(key, w.value.clone());
+                }
             }
             _ => {
-                facts.values.remove(&key);
+                if facts.values.contains_key(&key) {
+                    facts.to_mut().values.remove(&key);
+                }
             }
         }
     }
-    Ok(facts)
+    facts
 }
 
 /// Who may settle a conflict on a protected field: supervisors and data
@@ -1127,7 +1340,7 @@ impl Batch<'_> {
         mut base: Vec<Uuid>,
     ) -> Result<Uuid, StoreError> {
         if kind != EventKind::CaseRegistered {
-            // Record which stage the author saw (see `facts_seen_by`).
+            // Record which stage the author saw (see `seen_by`).
             if let Some(head) = self.state(case_id)?.stage_head() {
                 if !base.contains(&head) {
                     base.push(head);

@@ -62,14 +62,14 @@ const DEFINITIONS: &[Definition] = &[
     def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit.", Percent),
     def("18c", "Days overdue", "Of cases with an overdue visit at period end: median days since the oldest missed deadline.", MedianDays),
     def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
-    def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent).", Percent),
-    def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented within 30 days of the referral date.", Percent),
+    def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent). Unit: referrals and transfers, not children; each is broken down by its child's categories.", Percent),
+    def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented (status implemented, implemented_date ≤ 30 days after the referral date and by period end). Unit: referrals, not children.", Percent),
     def("22", "Breakdown", "Of children reunified/returned from 12 months before the period start to its end: % whose case was reopened, or who re-migrated (visit: remigration already_left or not seen because re_migrated), within 12 months of reintegration and by period end.", Percent),
     def("23a", "Closures", "Cases closed in the period, by closure reason (see the closure_reason breakdown).", Count),
     def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
     def("24", "Aged-out transition", "Of children whose 18th birthday (date of birth, else estimated as the lifecycle rules do) falls in the period: % with a transition plan written ≥ 3 months before the birthday.", Percent),
     def("25a", "Unresolved conflicts", "Cases with a field conflict still unresolved whose oldest competing write is more than 7 days before period end (current state of the database).", Count),
-    def("25b", "Suspected duplicates pending", "Children in a suspected duplicate pair (the duplicate pass of the search module, score ≥ 0.5) where neither case has been merged, so the pair still awaits a data manager's merge (current state of the database; a pair counts both children).", Count),
+    def("25b", "Suspected duplicates pending", "Children in a flagged suspected duplicate pair still awaiting review: flagged by the latest duplicate check (`fieldcase duplicates` or the app's duplicates screen, score ≥ 0.5) or by an import since, and neither merged nor reviewed as different children (case.not_duplicate, or a merge split back). Each child counted once; current state of this vault, as of its latest check.", Count),
     def("25c", "Registrations later merged", "Of children registered in the period, merged cases included: % later merged into another case as duplicates.", Percent),
 ];
 
@@ -248,6 +248,24 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 // ---- aggregation ----
 
+/// A count or percent cell from its counts (no observation list needed).
+fn counted_cell(category: &str, measure: Measure, n: u64, num: u64) -> Cell {
+    let mut c = Cell {
+        category: category.into(),
+        value: Some(n as f64),
+        numerator: None,
+        denominator: None,
+        n: Some(n),
+        suppressed: None,
+    };
+    if measure == Percent {
+        c.numerator = Some(num);
+        c.denominator = Some(n);
+        c.value = (n > 0).then(|| (num as f64 * 1000.0 / n as f64).round() / 10.0);
+    }
+    c
+}
+
 fn cell(category: &str, measure: Measure, obs: &[&Obs]) -> Cell {
     let n = obs.len() as u64;
     let mut c = Cell {
@@ -259,13 +277,7 @@ fn cell(category: &str, measure: Measure, obs: &[&Obs]) -> Cell {
         suppressed: None,
     };
     match measure {
-        Count => c.value = Some(n as f64),
-        Percent => {
-            let num = obs.iter().filter(|o| o.num).count() as u64;
-            c.numerator = Some(num);
-            c.denominator = Some(n);
-            c.value = (n > 0).then(|| (num as f64 * 1000.0 / n as f64).round() / 10.0);
-        }
+        Count | Percent => return counted_cell(category, measure, n, obs.iter().filter(|o| o.num).count() as u64),
         MedianDays => c.value = median(obs.iter().map(|o| o.value).collect()),
         Ratio => {
             let groups: HashSet<&str> = obs.iter().filter_map(|o| o.group.as_deref()).collect();
@@ -281,6 +293,9 @@ struct Ctx<'a> {
     cases: Vec<&'a CaseData>,
     dims: Vec<Vec<usize>>,
     cats: Categories,
+    /// Per case: (left out of denominators, left out of outcomes), worked
+    /// out once instead of once per indicator.
+    excluded: Vec<(bool, bool)>,
 }
 
 impl Ctx<'_> {
@@ -299,9 +314,23 @@ impl Ctx<'_> {
                 .collect();
             breakdowns.push(Breakdown { dimension: name.into(), cells });
         }
-        // One pass per dimension: bucket the observations by category.
+        // One pass per dimension: bucket the observations by category (or
+        // just count them, for counts and percentages).
         for (j, name) in DIMENSIONS.iter().enumerate() {
             let list = &self.cats.lists[j];
+            if matches!(d.measure, Count | Percent) {
+                let mut counts = vec![(0u64, 0u64); list.len()];
+                for o in &all {
+                    if let Some(k) = counts.get_mut(self.dims[o.case][j]) {
+                        k.0 += 1;
+                        k.1 += u64::from(o.num);
+                    }
+                }
+                let cells =
+                    list.iter().zip(&counts).map(|(cat, (n, num))| counted_cell(cat, d.measure, *n, *num)).collect();
+                breakdowns.push(Breakdown { dimension: (*name).into(), cells });
+                continue;
+            }
             let mut buckets: Vec<Vec<&Obs>> = vec![Vec::new(); list.len()];
             for o in &refs {
                 if let Some(b) = buckets.get_mut(self.dims[o.case][j]) {
@@ -326,9 +355,10 @@ impl Ctx<'_> {
     fn each(&self, outcome: bool, mut f: impl FnMut(usize, &CaseData) -> Option<Obs>) -> Vec<Obs> {
         self.cases
             .iter()
+            .zip(&self.excluded)
             .enumerate()
-            .filter(|(_, c)| !(if outcome { excluded_from_outcomes(c) } else { excluded_from_denominators(c) }))
-            .filter_map(|(i, c)| f(i, c))
+            .filter(|(_, (_, (denominators, outcomes)))| !(if outcome { *outcomes } else { *denominators }))
+            .filter_map(|(i, (c, _))| f(i, c))
             .collect()
     }
 }
@@ -349,7 +379,8 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
     let counted: Vec<&CaseData> = all.iter().filter(|c| !(c.erased || c.merged || c.stage == "duplicate")).collect();
     let cats = Categories::new(&counted);
     let dims = counted.iter().map(|c| cats.of(c, o.to)).collect();
-    let x = Ctx { cases: counted, dims, cats };
+    let excluded = counted.iter().map(|c| (excluded_from_denominators(c), excluded_from_outcomes(c))).collect();
+    let x = Ctx { cases: counted, dims, cats, excluded };
     let to = o.to;
     let mut out = Vec::new();
 
@@ -543,7 +574,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
             .items("follow_up_visit")
             .iter()
             .filter(|v| v.date("visit_date").is_none_or(|d| d <= to))
-            .map(|v| serde_json::to_value(&v.values).unwrap_or(Value::Null))
+            .map(|v| Value::Object(v.values.iter().map(|(k, x)| (k.to_string(), x.clone())).collect()))
             .collect();
         let matched = tasks::match_visits(&schedule, &visits);
         let oldest = schedule
@@ -554,11 +585,13 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
             .min();
         Some(oldest.map(|d| (to - d).num_days()))
     };
-    let v = x.each(false, |i, c| overdue_days(c)?.map(|_| obs(i, true)));
+    // Matched once per case for the three parts.
+    let overdue: Vec<Option<Option<i64>>> = x.cases.iter().map(|c| overdue_days(c)).collect();
+    let v = x.each(false, |i, _| overdue[i]?.map(|_| obs(i, true)));
     out.push(x.result("18a", v, None));
-    let v = x.each(false, |i, c| overdue_days(c).map(|d| obs(i, d.is_some())));
+    let v = x.each(false, |i, _| overdue[i].map(|d| obs(i, d.is_some())));
     out.push(x.result("18b", v, None));
-    let v = x.each(false, |i, c| overdue_days(c)?.map(|d| Obs { value: d as f64, ..obs(i, true) }));
+    let v = x.each(false, |i, _| overdue[i]?.map(|d| Obs { value: d as f64, ..obs(i, true) }));
     out.push(x.result("18c", v, None));
 
     // 19. Child's views in BID.
@@ -582,7 +615,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
             let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
                 continue;
             };
-            let own = consent_date(r.values.get("consent_for_referral")).is_some_and(|d| d <= day);
+            let own = consent_date(r.get("consent_for_referral")).is_some_and(|d| d <= day);
             v.push(obs(i, own || scoped("referral_sharing", day)));
         }
         if let Some(day) = entries(c, "transferred_out").find(|d| in_period(*d, o)) {
@@ -617,7 +650,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
         let remigrated = c.items("follow_up_visit").iter().any(|v| {
             v.date("visit_date").is_some_and(|d| d >= t0 && d <= limit)
                 && (v.str("remigration_intention") == Some("already_left")
-                    || matches!(v.values.get("not_seen_reason"), Some(Value::Array(a)) if a.iter().any(|r| r == "re_migrated")))
+                    || matches!(v.get("not_seen_reason"), Some(Value::Array(a)) if a.iter().any(|r| r == "re_migrated")))
         });
         Some(obs(i, reopened || remigrated))
     });
@@ -671,6 +704,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
     let with_merged: Vec<&CaseData> = merged.values().map(|(c, _)| *c).collect();
     let x25 = Ctx {
         dims: with_merged.iter().map(|c| x.cats.of(c, to)).collect(),
+        excluded: vec![(false, false); with_merged.len()],
         cases: with_merged,
         cats: Categories::new(&[]),
     };

@@ -1,10 +1,15 @@
 //! Read-only loading of the projection rows the indicators need: one query per
 //! table, only the fields the indicators read, so a 50,000-case office report
 //! stays in memory-friendly bounds and in one pass.
-use std::collections::HashMap;
+//!
+//! Every per-case table is read in primary-key order (`case_id` first), so
+//! rows are matched to cases by walking the id-sorted case list alongside
+//! ([`CaseCursor`]) instead of hashing an allocated id string per row; a
+//! value is parsed from its JSON text only when an indicator reads its
+//! field, and plain strings skip the JSON parser ([`parse_value`]).
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 /// The (form, field) pairs of non-repeating forms the indicators read.
@@ -60,18 +65,26 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Item {
     pub created_millis: i64,
-    pub values: HashMap<&'static str, Value>,
+    /// Position in its list (creation order).
+    seq: i64,
+    /// The item id, to match its field values while loading.
+    id: String,
+    /// The values the indicators read (a handful: a list beats a map).
+    pub values: Vec<(&'static str, Value)>,
 }
 
 impl Item {
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.values.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
+    }
     pub fn str(&self, field: &str) -> Option<&str> {
-        self.values.get(field).and_then(Value::as_str)
+        self.get(field).and_then(Value::as_str)
     }
     pub fn date(&self, field: &str) -> Option<NaiveDate> {
-        self.values.get(field).and_then(parse_date)
+        self.get(field).and_then(parse_date)
     }
     pub fn bool(&self, field: &str) -> Option<bool> {
-        self.values.get(field).and_then(Value::as_bool)
+        self.get(field).and_then(Value::as_bool)
     }
 }
 
@@ -90,10 +103,10 @@ pub(crate) struct CaseData {
     pub merged: bool,
     pub erased: bool,
     pub created: NaiveDate,
-    /// Non-repeating form values by (form, field).
-    pub values: HashMap<(&'static str, &'static str), Value>,
-    /// List items by form, in creation order.
-    pub items: HashMap<&'static str, Vec<Item>>,
+    /// Non-repeating form values, by position in [`CASE_FIELDS`].
+    pub values: Vec<Option<Value>>,
+    /// List items by form, in creation order (a few forms: a list).
+    pub items: Vec<(&'static str, Vec<Item>)>,
     /// Stage changes (to, date) in order; the registration first.
     pub stages: Vec<(String, NaiveDate)>,
     /// When the case was first rated high risk (any form), if ever.
@@ -106,9 +119,8 @@ pub(crate) struct CaseData {
 
 impl CaseData {
     pub fn value<'a>(&'a self, form: &'a str, field: &'a str) -> Option<&'a Value> {
-        // The map is covariant in its key: look up with borrowed names.
-        let values: &HashMap<(&str, &str), Value> = &self.values;
-        values.get(&(form, field)).filter(|v| !v.is_null())
+        let slot = case_field_slot(form, field)?;
+        self.values.get(slot)?.as_ref().filter(|v| !v.is_null())
     }
     pub fn str<'a>(&'a self, form: &'a str, field: &'a str) -> Option<&'a str> {
         self.value(form, field).and_then(Value::as_str)
@@ -117,7 +129,7 @@ impl CaseData {
         self.value(form, field).and_then(parse_date)
     }
     pub fn items(&self, form: &str) -> &[Item] {
-        self.items.get(form).map(Vec::as_slice).unwrap_or(&[])
+        self.items.iter().find(|(f, _)| *f == form).map_or(&[], |(_, l)| l.as_slice())
     }
     /// Whether a multi-enum field holds `option`.
     pub fn has_option(&self, form: &str, field: &str, option: &str) -> bool {
@@ -129,10 +141,86 @@ impl CaseData {
     }
 }
 
+/// Position of a non-repeating (form, field) in [`CASE_FIELDS`].
+fn case_field_slot(form: &str, field: &str) -> Option<usize> {
+    CASE_FIELDS.iter().position(|(f, n)| *n == field && *f == form)
+}
+
+/// A stored value from its canonical JSON text. Most values are plain
+/// strings (enum options, dates): those are taken without the JSON parser.
+fn parse_value(text: &str) -> Option<Value> {
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains(['"', '\\']) {
+            return Some(Value::String(inner.to_string()));
+        }
+    }
+    match text {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        "null" => Some(Value::Null),
+        // A value the projection wrote is canonical JSON; skip anything
+        // else rather than fail the whole report.
+        _ => serde_json::from_str(text).ok(),
+    }
+}
+
+/// Matches rows read in `case_id` order to the cases (sorted by id): a walk
+/// forward, with a binary search when a row's id is behind the walk.
+struct CaseCursor<'a> {
+    ids: Vec<&'a str>,
+    at: usize,
+}
+
+impl<'a> CaseCursor<'a> {
+    fn new(ids: &'a [String]) -> CaseCursor<'a> {
+        CaseCursor { ids: ids.iter().map(String::as_str).collect(), at: 0 }
+    }
+
+    /// The index of case `id`, if it is loaded.
+    fn find(&mut self, id: &str) -> Option<usize> {
+        match self.ids.get(self.at) {
+            Some(cur) if *cur == id => return Some(self.at),
+            Some(cur) if *cur < id => {
+                // Usually the next case or the one after.
+                while self.at < self.ids.len() && self.ids[self.at] < id {
+                    self.at += 1;
+                    if self.at + 8 < self.ids.len() && self.ids[self.at + 8] < id {
+                        // Far behind (an office report skips other offices).
+                        self.at += self.ids[self.at..].partition_point(|c| *c < id);
+                        break;
+                    }
+                }
+            }
+            _ => self.at = self.ids.partition_point(|c| *c < id),
+        }
+        (self.ids.get(self.at) == Some(&id)).then_some(self.at)
+    }
+}
+
+/// The text of column `i` of a row, borrowed (no allocation).
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+        _ => None,
+    })
+}
+
 /// Parse a stored date or datetime value to its date.
 pub(crate) fn parse_date(v: &Value) -> Option<NaiveDate> {
-    let s = v.as_str()?;
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+    ymd(v.as_str()?)
+}
+
+/// The date of a `YYYY-MM-DD…` text. By hand: chrono's format parser was a
+/// visible share of a report's time (it re-reads the format every call).
+pub(crate) fn ymd(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// The UTC date of an HLC timestamp.
@@ -140,27 +228,11 @@ pub(crate) fn date_of_millis(millis: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_millis(millis).map(|d| d.date_naive()).unwrap_or_default()
 }
 
-fn static_pair(
-    table: &'static [(&'static str, &'static str)],
-    form: &str,
-    field: &str,
-) -> Option<(&'static str, &'static str)> {
-    table.iter().copied().find(|(f, n)| *f == form && *n == field)
-}
-
-fn in_list(names: impl Iterator<Item = &'static str>) -> String {
-    let mut names: Vec<&str> = names.collect();
-    names.sort_unstable();
-    names.dedup();
-    // The names are compile-time constants from this file, never user input.
-    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(",")
-}
-
 /// Load every case of `office` (all offices when `None`), merged and erased
-/// ones included (the indicators decide what to leave out).
+/// ones included (the indicators decide what to leave out). The cases come
+/// back sorted by id.
 pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<Vec<CaseData>> {
     let mut cases = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
     {
         let mut stmt = conn.prepare(
             "SELECT id, case_type, office, stage, caseworker, risk_level, sex, age_years, date_of_birth,
@@ -169,9 +241,9 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
         )?;
         let mut rows = stmt.query(params![office])?;
         while let Some(r) = rows.next()? {
-            let age: Option<String> = r.get(7)?;
-            let dob: Option<String> = r.get(8)?;
-            let c = CaseData {
+            let age = text(r, 7)?;
+            let dob = text(r, 8)?;
+            cases.push(CaseData {
                 id: r.get(0)?,
                 case_type: r.get(1)?,
                 office: r.get(2)?,
@@ -180,151 +252,223 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
                 risk_level: r.get(5)?,
                 sex: r.get(6)?,
                 age_years: age.and_then(|a| a.parse::<f64>().ok()),
-                date_of_birth: dob.and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
-                merged: r.get::<_, Option<String>>(9)?.is_some(),
+                date_of_birth: dob.and_then(ymd),
+                merged: r.get_ref(9)?.as_str_or_null()?.is_some(),
                 erased: r.get::<_, i64>(10)? != 0,
                 created: date_of_millis(r.get(11)?),
+                values: vec![None; CASE_FIELDS.len()],
                 ..CaseData::default()
-            };
-            index.insert(c.id.clone(), cases.len());
-            cases.push(c);
+            });
         }
     }
     if cases.is_empty() {
         return Ok(cases);
     }
-    // Non-repeating values.
+    cases.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    // The ids apart, so rows can be matched while the cases are written.
+    let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+    // List items, in key order (case, form, item); put in creation order
+    // once their values are read.
     {
-        let sql = format!(
-            "SELECT case_id, form, field, value FROM field_values WHERE item = '' AND field IN ({})",
-            in_list(CASE_FIELDS.iter().map(|(_, f)| *f))
-        );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut cur = CaseCursor::new(&ids);
+        // No IN filter in SQL: checking each row's form against an IN list
+        // cost more than skipping the rows here.
+        let mut stmt =
+            conn.prepare("SELECT case_id, form, item, seq, created_millis FROM items ORDER BY case_id, form, item")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            let form: String = r.get(1)?;
-            let field: String = r.get(2)?;
-            let Some(key) = static_pair(CASE_FIELDS, &form, &field) else {
+            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            let Some(form) = text(r, 1)?.and_then(|f| ITEM_FIELDS.iter().find(|(x, _)| *x == f).map(|(x, _)| *x))
+            else {
                 continue;
             };
-            let Some(text) = r.get::<_, Option<String>>(3)? else {
-                continue;
-            };
-            // A value the projection wrote is canonical JSON; skip anything else
-            // rather than fail the whole report.
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                cases[i].values.insert(key, v);
+            let item = Item { created_millis: r.get(4)?, seq: r.get(3)?, id: r.get(2)?, values: Vec::new() };
+            let lists = &mut cases[i].items;
+            match lists.iter_mut().find(|(f, _)| *f == form) {
+                Some((_, list)) => list.push(item),
+                None => lists.push((form, vec![item])),
             }
         }
     }
-    // List items: creation order first, then their values.
+    // Field values: one pass over the table, in key order, for both the
+    // non-repeating fields and the list items' fields. The transition
+    // plan's write time comes from its winning event (24).
+    let mut plan_winners: Vec<(usize, String)> = Vec::new();
+    let plan_slot = case_field_slot("closure_transfer", "transition_plan");
     {
-        let forms = in_list(ITEM_FIELDS.iter().map(|(f, _)| *f));
-        let mut item_pos: HashMap<(usize, &'static str, String), usize> = HashMap::new();
-        let sql = format!(
-            "SELECT case_id, form, item, created_millis FROM items WHERE form IN ({forms}) ORDER BY case_id, form, seq"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            let form: String = r.get(1)?;
-            let Some((form, _)) = ITEM_FIELDS.iter().copied().find(|(f, _)| *f == form) else {
-                continue;
-            };
-            let list = cases[i].items.entry(form).or_default();
-            item_pos.insert((i, form, r.get(2)?), list.len());
-            list.push(Item { created_millis: r.get(3)?, values: HashMap::new() });
-        }
-        let sql = format!(
-            "SELECT case_id, form, item, field, value FROM field_values WHERE item <> '' AND form IN ({forms}) AND field IN ({})",
-            in_list(ITEM_FIELDS.iter().map(|(_, f)| *f))
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            let form: String = r.get(1)?;
-            let field: String = r.get(3)?;
-            let Some((form, field)) = static_pair(ITEM_FIELDS, &form, &field) else {
-                continue;
-            };
-            let Some(&pos) = item_pos.get(&(i, form, r.get::<_, String>(2)?)) else {
-                continue;
-            };
-            let Some(text) = r.get::<_, Option<String>>(4)? else {
-                continue;
-            };
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                if let Some(item) = cases[i].items.get_mut(form).and_then(|l| l.get_mut(pos)) {
-                    item.values.insert(field, v);
-                }
-            }
-        }
-    }
-    // Stage history.
-    {
-        let mut stmt = conn.prepare("SELECT case_id, to_stage, hlc_millis FROM stage_history ORDER BY case_id, seq")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            cases[i].stages.push((r.get(1)?, date_of_millis(r.get(2)?)));
-        }
-    }
-    // First high-risk rating: the projection keeps only the current value, so
-    // the rating's time comes from the events that wrote it. The LIKE is a
-    // cheap pre-filter on canonical JSON; each hit is parsed and checked.
-    {
+        let mut cur = CaseCursor::new(&ids);
+        // A plain scan in key order; unwanted fields are skipped here (an IN
+        // list in SQL is a b-tree probe per row, slower than the compare).
         let mut stmt = conn.prepare(
-            "SELECT case_id, hlc_millis, json FROM events
-             WHERE kind IN ('form.saved', 'visit.recorded', 'conflict.resolved') AND json LIKE '%\"high\"%'",
+            "SELECT case_id, form, item, field, value, heads, winner FROM field_values ORDER BY case_id, form, item, field",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
+            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            let (Some(form), Some(item), Some(field)) = (text(r, 1)?, text(r, 2)?, text(r, 3)?) else {
+                continue;
+            };
+            if item.is_empty() {
+                let Some(slot) = case_field_slot(form, field) else { continue };
+                if Some(slot) == plan_slot && r.get::<_, i64>(5)? == 1 {
+                    if let Some(w) = text(r, 6)? {
+                        plan_winners.push((i, w.to_string()));
+                    }
+                }
+                if let Some(v) = text(r, 4)?.and_then(parse_value) {
+                    cases[i].values[slot] = Some(v);
+                }
+                continue;
+            }
+            let Some((form, field)) = ITEM_FIELDS.iter().copied().find(|(f, n)| *n == field && *f == form) else {
+                continue;
+            };
+            // The case's items of this form are in item-id order here.
+            let Some((_, list)) = cases[i].items.iter_mut().find(|(f, _)| *f == form) else { continue };
+            let Ok(pos) = list.binary_search_by(|it| it.id.as_str().cmp(item)) else { continue };
+            if let Some(v) = text(r, 4)?.and_then(parse_value) {
+                list[pos].values.push((field, v));
+            }
+        }
+        for c in &mut cases {
+            for (_, list) in &mut c.items {
+                list.sort_by_key(|it| it.seq);
+            }
+        }
+    }
+    // Stage history (key order is case, seq: no sort).
+    {
+        let mut cur = CaseCursor::new(&ids);
+        let mut stmt = conn.prepare("SELECT case_id, to_stage, hlc_millis FROM stage_history ORDER BY case_id, seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            cases[i].stages.push((r.get(1)?, date_of_millis(r.get(2)?)));
+        }
+    }
+    let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
+    // First high-risk rating: the projection keeps only the current value, so
+    // the rating's time comes from the events that wrote it. The instr()
+    // calls are a cheap pre-filter (both strings are in any event that
+    // rates a case high, as a form value or a resolved conflict); each hit
+    // is parsed and checked.
+    let mut highs: Vec<(usize, i64)> = Vec::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT case_id, hlc_millis, json FROM events
+             WHERE kind IN ('form.saved', 'visit.recorded', 'conflict.resolved')
+               AND instr(json, '\"risk_level\"') > 0 AND instr(json, '\"high\"') > 0",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let Some(i) = text(r, 0)?.and_then(index) else { continue };
             let millis: i64 = r.get(1)?;
-            let json: String = r.get(2)?;
-            let Ok(e) = serde_json::from_str::<Value>(&json) else {
+            let Some(json) = text(r, 2)? else { continue };
+            let Ok(e) = serde_json::from_str::<Value>(json) else {
                 continue;
             };
             let payload = &e["payload"];
             let rated_high = payload["values"]["risk_level"].as_str() == Some("high")
                 || (payload["field"].as_str() == Some("risk_level") && payload["value"].as_str() == Some("high"));
             if rated_high {
-                let c = &mut cases[i];
-                c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
+                highs.push((i, millis));
             }
         }
     }
-    // Unresolved conflicts: their age is the oldest competing write.
+    // Unresolved conflicts: their age is the oldest competing write. A
+    // field in `conflicts` has several heads, all in `conflict_heads`.
+    let mut conflicts: Vec<(usize, Option<i64>)> = Vec::new();
     {
         let mut stmt = conn.prepare(
-            "SELECT h.case_id, min(h.hlc_millis) FROM field_heads h
-             JOIN conflicts c ON c.case_id = h.case_id AND c.form = h.form AND c.item = h.item AND c.field = h.field
-             GROUP BY h.case_id",
+            "SELECT c.case_id, min(h.hlc_millis) FROM conflicts c
+             JOIN conflict_heads h ON h.case_id = c.case_id AND h.form = c.form AND h.item = c.item AND h.field = c.field
+             GROUP BY c.case_id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            cases[i].oldest_conflict = r.get(1)?;
+            let Some(i) = text(r, 0)?.and_then(index) else { continue };
+            conflicts.push((i, r.get(1)?));
+        }
+    }
+    // When the transition plan was written: its heads' oldest write — the
+    // winning event of an uncontested value, the competing heads otherwise.
+    let mut plans: Vec<(usize, i64)> = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT hlc_millis FROM events WHERE id = ?1")?;
+        for (i, winner) in &plan_winners {
+            if let Some(m) = stmt.query_row([winner], |r| r.get::<_, i64>(0)).optional()? {
+                plans.push((*i, m));
+            }
         }
         let mut stmt = conn.prepare(
-            "SELECT case_id, min(hlc_millis) FROM field_heads
+            "SELECT case_id, min(hlc_millis) FROM conflict_heads
              WHERE form = 'closure_transfer' AND item = '' AND field = 'transition_plan' GROUP BY case_id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let case: String = r.get(0)?;
-            let Some(&i) = index.get(&case) else { continue };
-            cases[i].transition_plan_written = r.get(1)?;
+            let Some(i) = text(r, 0)?.and_then(index) else { continue };
+            plans.push((i, r.get(1)?));
         }
     }
+    for (i, millis) in highs {
+        let c = &mut cases[i];
+        c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
+    }
+    for (i, oldest) in conflicts {
+        cases[i].oldest_conflict = oldest;
+    }
+    for (i, millis) in plans {
+        let c = &mut cases[i];
+        c.transition_plan_written = Some(c.transition_plan_written.map_or(millis, |m| m.min(millis)));
+    }
     Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_by_hand_as_chrono_does() {
+        for s in ["2026-03-31", "2024-02-29", "2026-03-02T15:00:00Z", "1999-12-31 extra"] {
+            assert_eq!(ymd(s), NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").ok(), "{s}");
+        }
+        for s in ["2025-02-29", "2026-13-01", "2026-3-01", "26-03-01", "", "2026-03-0x", "2026/03/01"] {
+            assert_eq!(ymd(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn fast_values_equal_the_json_parser() {
+        for text in [
+            r#""foster_care""#,
+            r#""say \"hi\"""#,
+            r#""a\\b""#,
+            "true",
+            "false",
+            "null",
+            "12",
+            r#"["a","b"]"#,
+            r#"{"date":"2026-01-01"}"#,
+            r#""""#,
+        ] {
+            assert_eq!(parse_value(text), serde_json::from_str::<Value>(text).ok(), "{text}");
+        }
+        assert_eq!(parse_value("not json"), None);
+    }
+
+    #[test]
+    fn the_cursor_finds_cases_forward_backward_and_far() {
+        let ids: Vec<String> = (0..100).map(|i| format!("case-{i:03}")).collect();
+        let mut cur = CaseCursor::new(&ids);
+        assert_eq!(cur.find("case-000"), Some(0));
+        assert_eq!(cur.find("case-000"), Some(0));
+        assert_eq!(cur.find("case-001"), Some(1));
+        assert_eq!(cur.find("case-0015"), None, "between two cases");
+        assert_eq!(cur.find("case-090"), Some(90), "far ahead");
+        assert_eq!(cur.find("case-005"), Some(5), "behind");
+        assert_eq!(cur.find("case-999"), None, "after the last");
+        assert_eq!(cur.find("a"), None, "before the first");
+        assert_eq!(cur.find("case-099"), Some(99));
+    }
 }

@@ -11,7 +11,7 @@
 //!   (`sought`, with the `family_tracing` item), indexed by key.
 //!
 //! The projection keeps them current: `projection::apply_entries` calls
-//! [`update_case`] after rebuilding each affected case. They hold nothing
+//! [`update_cases`] with every case it rewrote. They hold nothing
 //! that is not derived from the projection, so a vault whose snapshot was
 //! written before they existed (or with an older key algorithm, see
 //! [`INDEX_VERSION`]) gets them rebuilt by [`ensure_built`], which every
@@ -98,6 +98,23 @@ pub fn update_case(conn: &Connection, case: impl Borrow<Uuid>) -> rusqlite::Resu
         conn.execute_batch(SCHEMA)?;
     }
     index_case(conn, &case.borrow().to_string())
+}
+
+/// [`update_case`] for several cases, in the order given: the projection
+/// calls this once per commit with every case it rewrote, so the table
+/// check runs once, not once per case.
+pub fn update_cases<'a>(conn: &Connection, cases: impl IntoIterator<Item = &'a Uuid>) -> rusqlite::Result<()> {
+    let mut cases = cases.into_iter().peekable();
+    if cases.peek().is_none() {
+        return Ok(());
+    }
+    if !tables_exist(conn)? {
+        conn.execute_batch(SCHEMA)?;
+    }
+    for case in cases {
+        index_case(conn, &case.to_string())?;
+    }
+    Ok(())
 }
 
 fn remove_case(conn: &Connection, case_id: &str) -> rusqlite::Result<()> {

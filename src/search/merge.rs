@@ -87,3 +87,19 @@ pub fn split(store: &mut CaseStore, duplicate: Uuid) -> Result<Uuid, MergeError>
     b.commit()?;
     Ok(id)
 }
+
+/// Record that `case` and `other`, flagged as suspected duplicates, are two
+/// different children (a data manager's review decision; report indicator
+/// 25b stops counting the pair). Returns the id of the `case.not_duplicate`
+/// event, recorded on `case`.
+pub fn not_duplicate(store: &mut CaseStore, case: Uuid, other: Uuid) -> Result<Uuid, MergeError> {
+    if case == other {
+        return Err(MergeError::SameCase);
+    }
+    for c in [case, other] {
+        if let Some(into) = store.case_state(c)?.merged_into {
+            return Err(MergeError::AlreadyMerged { case: c, into });
+        }
+    }
+    Ok(store.record(case, EventKind::CaseNotDuplicate, None, serde_json::json!({"other": other}), Vec::new())?)
+}

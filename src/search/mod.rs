@@ -8,8 +8,10 @@
 //! - [`person`]: the identifying facts of a case read from the projection.
 //! - [`trace`]: tracing requests and siblings, with explained scores.
 //! - [`duplicates`]: suspected duplicate pairs (blocking on name keys).
+//! - [`duplicate_review`]: stored duplicate flags and review decisions.
 //! - [`merge`]: merging a duplicate into a case and splitting it back.
 
+pub mod duplicate_review;
 pub mod duplicates;
 pub mod index;
 pub mod merge;

@@ -161,6 +161,15 @@ pub enum ImportError {
     /// An event was refused by the case model (signature, rules, roles…).
     #[error("an event was refused: {0}")]
     Rejected(#[from] StoreError),
+    /// Reading this vault's copy of an attachment, or storing a received
+    /// one, failed (disk full, permissions, a damaged blob file).
+    #[error("attachment {id}: {source}; nothing was imported, fix this and import the bundle again")]
+    Attachment {
+        /// The blob id.
+        id: String,
+        /// What failed in the vault.
+        source: crate::vault::VaultError,
+    },
     /// Reading the file failed.
     #[error("cannot read the bundle: {0}")]
     Io(#[from] std::io::Error),

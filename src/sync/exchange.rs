@@ -367,8 +367,17 @@ pub(crate) fn build_bundle(
     let seq = manifest.sender_seq;
     let bundle_id = manifest.bundle_id;
     let parts = BundleParts { manifest, events, roster: roster_bytes, receipt: receipt_bytes };
-    let (bytes, manifest_bytes) =
-        format::write_bundle(parts, store.vault().signing_key(), &recipients, progress).map_err(SyncError::Build)?;
+    // The blobs the events refer to travel with them (spec §3.1).
+    let attachments = crate::sync::attachments::outgoing(store, events)?;
+    let (bytes, manifest_bytes) = format::write_bundle_with(
+        parts,
+        &attachments,
+        &mut |id| crate::sync::attachments::load(store, id),
+        store.vault().signing_key(),
+        &recipients,
+        progress,
+    )
+    .map_err(SyncError::Build)?;
     // The sequence is recorded before the file exists: a failed write leaves
     // a gap, which receivers accept; a reused sequence they would refuse.
     let mut entries =
@@ -501,8 +510,6 @@ pub(crate) fn suspected_duplicates(
     events: &[Event],
     new_cases: &[Uuid],
 ) -> Result<Vec<SuspectedDuplicate>, StoreError> {
-    // Name-key blocking and explained scores: crate::search::duplicates.
-    let mut out = Vec::new();
     // Group once: filtering all events per new case is quadratic in a large
     // bundle (10,000 new cases x 100,000 events).
     let wanted: BTreeSet<Uuid> = new_cases.iter().copied().collect();
@@ -510,12 +517,26 @@ pub(crate) fn suspected_duplicates(
     for e in events.iter().filter(|e| wanted.contains(&e.case_id)) {
         by_case.entry(e.case_id).or_default().push(e);
     }
-    for case in new_cases {
-        let state = crate::model::projection::CaseState::from_events(
-            *case,
-            by_case.get(case).map(Vec::as_slice).unwrap_or_default().iter().copied(),
-        );
-        let Some(person) = crate::search::person::CasePerson::from_state(&state) else { continue };
+    let states: BTreeMap<Uuid, crate::model::projection::CaseState> = new_cases
+        .iter()
+        .map(|case| {
+            let events = by_case.get(case).map(Vec::as_slice).unwrap_or_default().iter().copied();
+            (*case, crate::model::projection::CaseState::from_events(*case, events))
+        })
+        .collect();
+    suspected_duplicates_of(store, &states)
+}
+
+/// [`suspected_duplicates`] of new cases already folded (an import's
+/// [`crate::model::store::PreparedImport::new_case_states`]).
+pub(crate) fn suspected_duplicates_of(
+    store: &CaseStore,
+    states: &BTreeMap<Uuid, crate::model::projection::CaseState>,
+) -> Result<Vec<SuspectedDuplicate>, StoreError> {
+    // Name-key blocking and explained scores: crate::search::duplicates.
+    let mut out = Vec::new();
+    for (case, state) in states {
+        let Some(person) = crate::search::person::CasePerson::from_state(state) else { continue };
         for pair in crate::search::duplicates::candidates_for(store.vault().conn(), &person)? {
             let (existing, number) = if pair.case_a == person.case_id {
                 (&pair.case_b, &pair.number_b)
@@ -566,6 +587,9 @@ pub struct ImportReport {
     /// For transfer and receipt bundles: the case and the answer.
     #[serde(default)]
     pub transfer: Option<crate::sync::transfer::TransferOutcome>,
+    /// Attachments received (spec §3.1).
+    #[serde(default)]
+    pub attachments: crate::sync::attachments::AttachmentPreview,
 }
 
 /// Import (or with `dry_run`, only check and preview) a bundle. All or
@@ -682,6 +706,7 @@ pub fn import_bundle(
         suspected_duplicates: Vec::new(),
         summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
         transfer: None,
+        attachments: Default::default(),
     };
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;
@@ -732,7 +757,9 @@ pub fn import_bundle(
     }
     let prepared = store.prepare_import(opened.events.clone(), &extra_keys)?;
     report.preview = prepared.preview.clone();
-    report.suspected_duplicates = suspected_duplicates(store, &opened.events, &report.preview.new_cases)?;
+    let (attachment_preview, new_blobs) = crate::sync::attachments::plan(store, &opened)?;
+    report.attachments = attachment_preview;
+    report.suspected_duplicates = suspected_duplicates_of(store, prepared.new_case_states())?;
     // 4. Bookkeeping, in the same commit as the events (the last frame of
     // a very large import).
     let mut entries = Vec::new();
@@ -741,6 +768,10 @@ pub fn import_bundle(
         &format!("{P_SEEN}{}", m.bundle_id),
         json!({"sender": sender, "seq": m.sender_seq, "manifest_sha256": opened.manifest_digest()}),
     ));
+    // Flag the suspected duplicates found above for review (report 25b).
+    let flagged: Vec<(Uuid, Uuid)> =
+        report.suspected_duplicates.iter().map(|d| (d.new_case, d.existing_case)).collect();
+    entries.extend(crate::search::duplicate_review::import_flags_entry(store.vault().conn(), m.bundle_id, &flagged)?);
     if let Some(r) = &new_roster {
         report.roster_serial = Some(r.roster.serial);
         entries.push(put(K_ROSTER, json!(r)));
@@ -767,7 +798,10 @@ pub fn import_bundle(
         return Ok(report);
     }
     progress(Progress::Committing);
-    report.summary = store.commit_import(prepared, trust_entries, entries)?;
+    // New blobs are stored first and taken back if the commit fails.
+    report.summary = crate::sync::attachments::store_then_commit(store, bytes, &new_blobs, |store| {
+        store.commit_import(prepared, trust_entries, entries).map_err(ImportError::from)
+    })?;
     Ok(report)
 }
 

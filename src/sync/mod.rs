@@ -7,8 +7,11 @@
 //! - [`exchange`]: office/device roles, enrollment, revocation, export and
 //!   all-or-nothing import.
 //! - [`transfer`]: case transfer between offices and its signed receipt.
+//! - [`attachments`]: the attachments a bundle carries, stored on import
+//!   all or nothing with the events.
 //! - [`error`]: [`ImportError`], why a bundle was refused.
 
+pub mod attachments;
 pub mod error;
 pub mod exchange;
 pub mod format;

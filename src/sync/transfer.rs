@@ -219,6 +219,7 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         suspected_duplicates: Vec::new(),
         summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
         transfer: None,
+        attachments: Default::default(),
     }
 }
 
@@ -317,6 +318,7 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
     report.summary.new = report.preview.new_events;
     report.summary.duplicates = report.preview.known_events;
     report.summary.cases = vec![case];
+    report.attachments = crate::sync::attachments::plan(store, opened)?.0;
     Ok(CheckedTransfer { report, case, prepared: Some(prepared), trust, key: key_hex })
 }
 
@@ -395,8 +397,12 @@ pub fn answer_transfer(
         ];
         match (&decision, checked.prepared) {
             (Decision::Accept, Some(prepared)) => {
+                // The case's attachments are kept with it (spec §3.1).
+                let (_, new_blobs) = crate::sync::attachments::plan(store, &opened)?;
                 progress(Progress::Committing);
-                store.commit_import(prepared, checked.trust, entries)?;
+                crate::sync::attachments::store_then_commit(store, bytes, &new_blobs, |store| {
+                    store.commit_import(prepared, checked.trust, entries).map_err(ImportError::from)
+                })?;
             }
             _ => {
                 // Rejected: the case is not kept, only the answer.

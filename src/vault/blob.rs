@@ -55,3 +55,42 @@ pub(crate) fn get(
     let ct = storage.read(&path).map_err(|e| VaultError::io("read", &path, e))?;
     envelope::decrypt(identity, &ct).map_err(|reason| VaultError::CorruptBlob { path, reason })
 }
+
+/// Whether blob `id` is stored (after checking `id` is a blob id).
+pub(crate) fn exists(storage: &dyn Storage, dir: &Path, id: &str) -> Result<bool, VaultError> {
+    Ok(storage.exists(&blob_path(dir, id)?))
+}
+
+/// Encrypt `bytes` and store them under the given `id`: an attachment that
+/// arrives in a sync bundle keeps the id its `attachment.added` event names.
+/// The caller checks first that the id is not taken ([`exists`]); the file
+/// is written under a temporary name and renamed, so a blob is either
+/// complete or absent.
+pub(crate) fn put_with_id(
+    storage: &dyn Storage,
+    dir: &Path,
+    recipients: &[x25519::Recipient],
+    id: &str,
+    bytes: &[u8],
+) -> Result<(), VaultError> {
+    blob_path(dir, id)?;
+    let blobs = dir.join(BLOB_DIR);
+    if !storage.exists(&blobs) {
+        storage.create_dir(&blobs).map_err(|e| VaultError::io("create directory", &blobs, e))?;
+        storage.sync_dir(dir).map_err(|e| VaultError::io("fsync directory", dir, e))?;
+    }
+    let ct = envelope::encrypt(recipients, bytes).map_err(VaultError::Encrypt)?;
+    super::write_file_atomically(storage, &blobs, &format!("{id}.age"), &ct)
+}
+
+/// Delete blob `id` (used to take back the blobs of an import that failed
+/// before its events were committed). Absent is not an error.
+pub(crate) fn remove(storage: &dyn Storage, dir: &Path, id: &str) -> Result<(), VaultError> {
+    let path = blob_path(dir, id)?;
+    if storage.exists(&path) {
+        storage.remove(&path).map_err(|e| VaultError::io("remove", &path, e))?;
+        let blobs = dir.join(BLOB_DIR);
+        storage.sync_dir(&blobs).map_err(|e| VaultError::io("fsync directory", &blobs, e))?;
+    }
+    Ok(())
+}

@@ -402,6 +402,26 @@ impl Vault {
         Ok(())
     }
 
+    /// [`Vault::commit`] of several frames in order, each applied and fsynced
+    /// on its own, with the automatic checkpoint considered only after the
+    /// last: a large import (many frames) would otherwise write a full
+    /// snapshot every few frames. Stops at the first error; the frames
+    /// before it stay committed.
+    pub fn commit_frames(&mut self, frames: Vec<Vec<serde_json::Value>>) -> Result<(), VaultError> {
+        let threshold = self.checkpoint_bytes;
+        let last = frames.len().saturating_sub(1);
+        let mut result = Ok(());
+        for (i, entries) in frames.into_iter().enumerate() {
+            self.checkpoint_bytes = if i == last { threshold } else { u64::MAX };
+            result = self.commit(entries);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.checkpoint_bytes = threshold;
+        result
+    }
+
     /// Write a new snapshot of the database and start a new journal generation.
     /// Does nothing when no commit happened since the last snapshot.
     pub fn checkpoint(&mut self) -> Result<(), VaultError> {
@@ -454,6 +474,21 @@ impl Vault {
     /// Decrypt attachment `id`.
     pub fn get_blob(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         blob::get(&*self.storage, &self.dir, &self.keys.age, id)
+    }
+
+    /// Whether attachment `id` is stored here.
+    pub fn has_blob(&self, id: &str) -> Result<bool, VaultError> {
+        blob::exists(&*self.storage, &self.dir, id)
+    }
+
+    /// Store an attachment received in a sync bundle under its own id.
+    pub(crate) fn put_blob_as(&self, id: &str, bytes: &[u8]) -> Result<(), VaultError> {
+        blob::put_with_id(&*self.storage, &self.dir, &self.keys.recipients, id, bytes)
+    }
+
+    /// Delete attachment `id` (an import taking back what it stored).
+    pub(crate) fn remove_blob(&self, id: &str) -> Result<(), VaultError> {
+        blob::remove(&*self.storage, &self.dir, id)
     }
 
     /// Sizes and positions.

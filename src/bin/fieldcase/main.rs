@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_demo;
 mod bench_report;
 mod bench_search;
 mod case_cmds;

@@ -105,12 +105,16 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
 }
 
 pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
-    let store = open_store(dir)?;
+    let mut store = open_store(dir)?;
     let conn = store.vault().conn();
     let pairs = match &args.case {
         Some(c) => duplicates::duplicates_of(conn, &store.find_case(c)?.to_string())?,
         None => duplicates::find_duplicates(conn)?,
     };
+    if args.case.is_none() {
+        // A full pass: its pairs become the flags reports count (25b).
+        fieldcase::search::duplicate_review::record_pass(&mut store, &pairs)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pairs)?);
         return Ok(());

@@ -272,6 +272,13 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
     for c in r.preview.conflicts.iter().filter(|c| c.protected) {
         println!("    needs review: case {} {}.{} ({} values)", c.case, c.form, c.field, c.heads);
     }
+    let a = &r.attachments;
+    if a.received + a.missing > 0 {
+        println!(
+            "  attachments: {} received ({} new, {} bytes; {} already here), {} not in the bundle (the sender lacks them)",
+            a.received, a.new, a.new_bytes, a.already_held, a.missing
+        );
+    }
     for d in &r.suspected_duplicates {
         println!("  suspected duplicate: new case {} looks like {} ({})", d.new_case, d.existing_number, d.reason);
     }
