@@ -52,6 +52,20 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     assert_eq!(pairs.as_array().unwrap().len(), 1, "{pairs}");
     assert!(json_of(&run(&dir, &["trace", &number[0], "--json"])).is_array());
 
+    // The data manager's other review decision: two different children.
+    // Report indicator 25b counts the flagged children until then (a
+    // merge below is still allowed: the decision can be revised).
+    let pending = |dir: &Path| {
+        let r = json_of(&run(dir, &["report", "--json", "--no-suppress"]));
+        r["indicators"].as_array().unwrap().iter().find(|i| i["id"] == "25b").unwrap()["total"]["value"].clone()
+    };
+    assert_eq!(pending(&dir), json!(2.0));
+    let same = run(&dir, &["not-duplicate", &number[0], "--other", &number[0]]);
+    assert_eq!(same.status.code(), Some(1));
+    let reviewed = run(&dir, &["not-duplicate", &number[1], "--other", &number[0]]);
+    assert!(reviewed.status.success(), "{}", String::from_utf8_lossy(&reviewed.stderr));
+    assert_eq!(pending(&dir), json!(0.0));
+
     let merged = run(&dir, &["merge", &number[1], "--into", &number[0]]);
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
     assert!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().is_empty());

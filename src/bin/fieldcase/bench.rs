@@ -1,8 +1,8 @@
 //! `fieldcase bench`: one table with every performance figure of issue 9,
 //! measured side by side in the same run on the same data.
 //!
-//! For each size (100 / 10,000 / 50,000 demo cases by default; 100 / 1,000
-//! with `--quick`) a demo vault made by `model::demo` (cached in `--dir`
+//! For each size (100 / 1,000 / 10,000 demo cases by default, `--cases
+//! 100,10000,50000` for the office-scale run; 100 / 1,000 with `--quick`) a demo vault made by `model::demo` (cached in `--dir`
 //! between runs, keyed by size, seed and schema) is measured by
 //! [`bench_demo`](crate::bench_demo): real case saves in the vault against
 //! the same saves on the same database in plain SQLite on disk (WAL,
@@ -39,8 +39,10 @@ pub struct BenchArgs {
     /// RAM disk (tmpfs), where fsync costs nothing and the figures mean nothing.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
-    /// Demo vault sizes (cases), comma-separated; default 100,10000,50000
-    /// (100,1000 with --quick). The first is the reference for growth.
+    /// Demo vault sizes (cases), comma-separated; default 100,1000,10000
+    /// (100,1000 with --quick); `--cases 100,10000,50000` is the office-scale
+    /// run (hours the first time: 50,000 demo cases are generated once). The
+    /// first size is the reference for growth; `sizes` in --json says what ran.
     /// Each vault is generated once and cached in DIR: on the busy 2-core
     /// reference machine a 1,000-case vault took 26 s, a 10,000-case one 23 min.
     #[arg(long, value_delimiter = ',')]
@@ -219,7 +221,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else if args.quick {
         vec![100, 1_000]
     } else {
-        vec![100, 10_000, 50_000]
+        // 50,000 demo cases take about two hours to generate here (then
+        // cached): an explicit --cases, not a surprise on the first run.
+        vec![100, 1_000, 10_000]
     };
     let commits = args.commits.unwrap_or(if args.quick { 30 } else { 200 }).max(2);
     std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;

@@ -88,6 +88,8 @@ pub enum Command {
     Merge(search_cmds::MergeArgs),
     /// Data manager: undo the merge of a case.
     Split(search_cmds::SplitArgs),
+    /// Data manager: record that two suspected duplicates are different children.
+    NotDuplicate(search_cmds::NotDuplicateArgs),
 }
 
 fn main() -> ExitCode {
@@ -119,6 +121,7 @@ fn main() -> ExitCode {
         Command::Duplicates(args) => search_cmds::duplicates(&vault_dir, args),
         Command::Merge(args) => search_cmds::merge(&vault_dir, args),
         Command::Split(args) => search_cmds::split(&vault_dir, args),
+        Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,15 @@ pub struct MergeArgs {
 }
 
 #[derive(clap::Args)]
+pub struct NotDuplicateArgs {
+    /// One of the two cases flagged as suspected duplicates (id or number).
+    pub case: String,
+    /// The other case (id or number).
+    #[arg(long)]
+    pub other: String,
+}
+
+#[derive(clap::Args)]
 pub struct SplitArgs {
     /// The merged case (id or number).
     pub case: String,
@@ -143,5 +152,14 @@ pub fn split(dir: &Path, args: SplitArgs) -> anyhow::Result<()> {
     let case = store.find_case(&args.case)?;
     merge::split(&mut store, case)?;
     println!("split {} back into a case of its own", args.case);
+    Ok(())
+}
+
+pub fn not_duplicate(dir: &Path, args: NotDuplicateArgs) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    let case = store.find_case(&args.case)?;
+    let other = store.find_case(&args.other)?;
+    merge::not_duplicate(&mut store, case, other)?;
+    println!("recorded: {} and {} are different children (no longer pending review)", args.case, args.other);
     Ok(())
 }
