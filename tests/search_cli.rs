@@ -65,6 +65,9 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     let reviewed = run(&dir, &["not-duplicate", &number[1], "--other", &number[0]]);
     assert!(reviewed.status.success(), "{}", String::from_utf8_lossy(&reviewed.stderr));
     assert_eq!(pending(&dir), json!(0.0));
+    // The reviewed pair is no longer listed, unless asked for.
+    assert!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().is_empty());
+    assert_eq!(json_of(&run(&dir, &["duplicates", "--all", "--json"])).as_array().unwrap().len(), 1);
 
     let merged = run(&dir, &["merge", &number[1], "--into", &number[0]]);
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
@@ -75,5 +78,7 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already merged"));
     assert!(run(&dir, &["split", &number[1]]).status.success());
-    assert_eq!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().len(), 1);
+    // Split back: the pair is found again, and reviewed (the split says so).
+    assert_eq!(json_of(&run(&dir, &["duplicates", "--all", "--json"])).as_array().unwrap().len(), 1);
+    assert!(json_of(&run(&dir, &["duplicates", "--json"])).as_array().unwrap().is_empty());
 }

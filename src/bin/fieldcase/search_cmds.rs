@@ -32,6 +32,10 @@ pub struct DuplicatesArgs {
     /// Only the suspected duplicates of this case (id or number).
     #[arg(long)]
     pub case: Option<String>,
+    /// Also list the pairs a data manager already reviewed (merged, split
+    /// back, or recorded as different children with `not-duplicate`).
+    #[arg(long)]
+    pub all: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -116,13 +120,25 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
 pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
     let conn = store.vault().conn();
-    let pairs = match &args.case {
+    let mut pairs = match &args.case {
         Some(c) => duplicates::duplicates_of(conn, &store.find_case(c)?.to_string())?,
         None => duplicates::find_duplicates(conn)?,
     };
+    let mut hidden = 0;
     if args.case.is_none() {
-        // A full pass: its pairs become the flags reports count (25b).
+        // A full pass: its pairs become the flags reports count (25b), and
+        // what is listed is what still awaits a review.
         fieldcase::search::duplicate_review::record_pass(&mut store, &pairs)?;
+        if !args.all {
+            let pending: std::collections::BTreeSet<(String, String)> =
+                fieldcase::search::duplicate_review::pending(store.vault().conn())?.into_iter().collect();
+            let before = pairs.len();
+            pairs.retain(|p| {
+                let key = if p.case_a < p.case_b { (&p.case_a, &p.case_b) } else { (&p.case_b, &p.case_a) };
+                pending.contains(&(key.0.clone(), key.1.clone()))
+            });
+            hidden = before - pairs.len();
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pairs)?);
@@ -135,6 +151,9 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
         }
     }
     println!("{} suspected duplicate pair(s)", pairs.len());
+    if hidden > 0 {
+        println!("{hidden} reviewed pair(s) not shown (--all lists them)");
+    }
     Ok(())
 }
 
