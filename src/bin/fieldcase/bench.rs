@@ -326,6 +326,17 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
+/// Status of a target stated at 50,000 cases, measured at `cases`: below
+/// that size it says where it was measured, so a quick run on small vaults
+/// never reads as the office-scale target being met.
+fn met_at(ok: bool, cases: usize) -> String {
+    if cases >= 50_000 {
+        met(ok).to_string()
+    } else {
+        format!("{} at {cases} only", met(ok))
+    }
+}
+
 fn mb(b: u64) -> String {
     format!("{:.1}", b as f64 / 1e6)
 }
@@ -354,6 +365,7 @@ fn print_table(r: &BenchResult) {
         print!("{h:>w$}");
     }
     println!("  {:<22} status", "target");
+    let largest = sizes.iter().map(|f| f.cases).max().unwrap_or(0);
     let row = |name: &str, cells: Vec<String>, target: &str, status: &str| {
         print!("{name:<44}");
         for c in cells {
@@ -385,13 +397,13 @@ fn print_table(r: &BenchResult) {
         &format!("save p50 vault / vault @{}", first.cases),
         each(&|f| format!("{:.2}", f.vault.p50_ms / first.vault.p50_ms)),
         "<= 1.5 @50k",
-        met(r.commit_growth_50k_vs_100 <= 1.5),
+        &met_at(r.commit_growth_50k_vs_100 <= 1.5, largest),
     );
     row(
         "unlock s (scrypt + load), child process",
         each(&|f| format!("{:.2}", f.unlock.unlock_ms / 1000.0)),
         "< 3 s @50k",
-        met(r.unlock_s_50k < 3.0),
+        &met_at(r.unlock_s_50k < 3.0, largest),
     );
     row("  CPU s", each(&|f| format!("{:.2}", f.unlock.cpu_ms / 1000.0)), "", "");
     row("unlock s without scrypt (2^1)", each(&|f| format!("{:.2}", f.load.unlock_ms / 1000.0)), "", "");
@@ -412,7 +424,7 @@ fn print_table(r: &BenchResult) {
         "report, all indicators, s (demo data)",
         each(&|f| format!("{:.2}", f.report_ms / 1000.0)),
         "< 2 s @50k",
-        met(sizes.iter().all(|f| f.report_ms < 2000.0)),
+        &met_at(sizes.iter().all(|f| f.report_ms < 2000.0), largest),
     );
     println!();
     if let Some(s) = &r.sync {
@@ -449,22 +461,22 @@ fn print_table(r: &BenchResult) {
             row(
                 &format!("search p99 ms ({} synthetic rows)", sr.cases),
                 one(format!("{:.2}", sr.search_p99_ms)),
-                "< 50 ms",
-                met(sr.search_p99_ms < 50.0),
+                "< 50 ms @50k",
+                &met_at(sr.search_p99_ms < 50.0, sr.cases),
             );
             row(
                 &format!("duplicate pass s ({} synthetic rows)", sr.cases),
                 one(format!("{:.1}", sr.duplicate_pass_ms / 1000.0)),
-                "< 30 s",
-                met(sr.duplicate_pass_ms < 30_000.0),
+                "< 30 s @50k",
+                &met_at(sr.duplicate_pass_ms < 30_000.0, sr.cases),
             );
         }
         if let Some(rp) = &r.report {
             row(
                 &format!("report s ({} synthetic rows)", rp.cases),
                 one(format!("{:.2}", rp.report_ms / 1000.0)),
-                "< 2 s",
-                met(rp.report_ms < 2000.0),
+                "< 2 s @50k",
+                &met_at(rp.report_ms < 2000.0, rp.cases),
             );
         }
     }
