@@ -1,26 +1,16 @@
 //! `fieldcase case list|show|history [--json]` and `fieldcase tasks [--json]`
 //! against a vault filled through the library.
+#[path = "common/cli.rs"]
+mod cli;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use cli::{run, PASS};
 use fieldcase::model::event::Role;
 use fieldcase::model::store::CaseStore;
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;
-
-const PASS: &str = "correct horse battery staple";
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-        .arg("--vault")
-        .arg(dir)
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASS)
-        .output()
-        .expect("run fieldcase")
-}
 
 fn stdout_json(out: &Output) -> Value {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));

@@ -1,28 +1,16 @@
 //! `fieldcase report` against a vault filled through the library: text,
 //! JSON, CSV and DHIS2 outputs, suppression on by default.
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "sync_common.rs"]
 mod sync_common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
+use cli::run;
 use fieldcase::model::event::Role;
 use fieldcase::model::lifecycle::Stage;
 use serde_json::{json, Value};
 use sync_common::device;
 use tempfile::TempDir;
-
-const PASS: &str = "correct horse battery staple";
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-        .arg("--vault")
-        .arg(dir)
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASS)
-        .output()
-        .expect("run fieldcase")
-}
 
 /// Six children registered on 2026-06-01..06: five girls and one boy.
 fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {

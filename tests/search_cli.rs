@@ -1,24 +1,15 @@
 //! `fieldcase search|trace|duplicates|merge|split` against a vault filled
 //! through the library.
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "sync_common.rs"]
 mod sync_common;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use cli::run;
 use serde_json::{json, Value};
 use sync_common::device;
-
-const PASS: &str = "correct horse battery staple";
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-        .arg("--vault")
-        .arg(dir)
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASS)
-        .output()
-        .expect("run fieldcase")
-}
 
 fn json_of(out: &Output) -> Value {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));

@@ -1,32 +1,16 @@
 //! Attachments through the `fieldcase` binary: `verify --json` and the
 //! import preview report the attachments a bundle carries.
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "sync_common.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
+use cli::{ok, run};
 use common::*;
 use fieldcase::model::event::EventKind;
 use fieldcase::sync;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-        .arg("--vault")
-        .arg(dir)
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", "correct horse battery staple")
-        .env("FIELDCASE_TEST_SCRYPT_LOG_N", "10")
-        .output()
-        .expect("run fieldcase")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn verify_and_import_report_the_attachments() {

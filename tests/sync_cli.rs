@@ -1,28 +1,11 @@
 //! The sync commands end to end through the `fieldcase` binary.
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "common/cli.rs"]
+mod cli;
 
+use cli::{ok, run, PASS};
 use fieldcase::model::store::CaseStore;
 use fieldcase::vault::{SecretString, VaultOptions};
 use serde_json::{json, Value};
-
-const PASS: &str = "correct horse battery staple";
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-        .arg("--vault")
-        .arg(dir)
-        .args(args)
-        .env("FIELDCASE_PASSPHRASE", PASS)
-        .env("FIELDCASE_TEST_SCRYPT_LOG_N", "10")
-        .output()
-        .expect("run fieldcase")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn office_and_device_sync_through_the_cli() {

@@ -265,23 +265,10 @@ fn fold_new_cases(pending: &BTreeMap<Uuid, PendingCase>) -> BTreeMap<Uuid, (Case
         .map(|(case, p)| (*case, p.new.as_slice()))
         .collect();
     let events: usize = fresh.iter().map(|(_, new)| new.len()).sum();
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads = cores.min(events / MIN_ENTRIES_PER_THREAD).min(fresh.len()).max(1);
-    let fold = |chunk: &[(Uuid, &[(Event, [u8; 32])])]| {
-        chunk.iter().map(|(case, new)| (*case, fold_new(*case, new))).collect::<Vec<_>>()
-    };
-    if threads == 1 {
-        return fold(&fresh).into_iter().collect();
-    }
-    let per_thread = fresh.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = fresh.chunks(per_thread).map(|chunk| (chunk, s.spawn(move || fold(chunk)))).collect();
-        handles
-            .into_iter()
-            // A panicking worker (none is expected) is redone on this thread.
-            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| fold(chunk)))
-            .collect()
-    })
+    let threads = crate::model::parallel::threads_for(events, MIN_ENTRIES_PER_THREAD).min(fresh.len());
+    crate::model::parallel::map_ordered(&fresh, threads, |(case, new)| (*case, fold_new(*case, new)))
+        .into_iter()
+        .collect()
 }
 
 /// An event entry parsed, with its stored encoding and content hash.
@@ -312,23 +299,8 @@ fn parse_entries(entries: &[Value]) -> Vec<Option<Result<ParsedEvent, String>>> 
             })),
         }
     }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads = cores.min(entries.len() / MIN_ENTRIES_PER_THREAD).max(1);
-    if threads == 1 {
-        return entries.iter().map(parse_one).collect();
-    }
-    let per_thread = entries.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = entries
-            .chunks(per_thread)
-            .map(|chunk| (chunk, s.spawn(move || chunk.iter().map(parse_one).collect::<Vec<_>>())))
-            .collect();
-        handles
-            .into_iter()
-            // A panicking worker (none is expected) is redone on this thread.
-            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| chunk.iter().map(parse_one).collect()))
-            .collect()
-    })
+    let threads = crate::model::parallel::threads_for(entries.len(), MIN_ENTRIES_PER_THREAD);
+    crate::model::parallel::map_ordered(entries, threads, parse_one)
 }
 
 /// Projection tables of layout 1 (before `field_heads` became a view).

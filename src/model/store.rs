@@ -831,23 +831,7 @@ fn journal_entries(events: &[Event]) -> Vec<(Value, usize)> {
         let n = json_len(&v);
         (v, n)
     }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads = cores.min(events.len() / 1024).max(1);
-    if threads == 1 {
-        return events.iter().map(one).collect();
-    }
-    let per_thread = events.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = events
-            .chunks(per_thread)
-            .map(|chunk| (chunk, s.spawn(move || chunk.iter().map(one).collect::<Vec<_>>())))
-            .collect();
-        handles
-            .into_iter()
-            // A panicking worker (none is expected) is redone on this thread.
-            .flat_map(|(chunk, h)| h.join().unwrap_or_else(|_| chunk.iter().map(one).collect()))
-            .collect()
-    })
+    crate::model::parallel::map_ordered(events, crate::model::parallel::threads_for(events.len(), 1024), one)
 }
 
 /// Length of a value's JSON text, without building the text.
