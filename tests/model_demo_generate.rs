@@ -92,3 +92,22 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
         s.verify_history(c.id).unwrap();
     }
 }
+
+#[test]
+fn generation_writes_no_snapshot_and_restores_the_checkpoint_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = InitOptions { name: "demo".into(), role: "caseworker".into(), escrow: None };
+    // A threshold the demo's journal passes many times over.
+    let options = VaultOptions { scrypt_log_n: Some(10), checkpoint_bytes: 64 * 1024, ..VaultOptions::default() };
+    let mut s = CaseStore::init_with(dir.path(), &SecretString::from("demo passphrase".to_owned()), opts, &options)
+        .expect("init");
+    let before = s.vault().stats().generation;
+    demo::generate(&mut s, 20, 3).expect("generate");
+    let stats = s.vault().stats();
+    assert_eq!(stats.generation, before, "no automatic checkpoint while generating");
+    assert!(stats.journal_bytes > 64 * 1024, "the journal holds the demo: {}", stats.journal_bytes);
+    // The threshold is back: the next commit checkpoints.
+    let case = s.create_case("uasc", "Agadez").unwrap();
+    assert!(s.vault().stats().generation > before, "checkpoint after the threshold was restored");
+    assert!(s.case_detail(case).is_ok());
+}

@@ -180,16 +180,17 @@ fn an_event_without_its_blob_travels_and_is_reported_missing() {
     assert_eq!(r.summary.new, 1);
 }
 
-#[test]
-fn a_transfer_carries_the_cases_attachments() {
+/// Two offices, a device enrolled with the first; the device's case gets
+/// `bytes` attached and transfer consent, reaches office `a`, and `a`
+/// transfers it to office `b`. Returns (dir, b, blob id, transfer bundle).
+fn transfer_world(bytes: &[u8]) -> (tempfile::TempDir, CaseStore, String, Vec<u8>) {
     let t = tempfile::tempdir().unwrap();
     let mut a = office(&t.path().join("a"));
-    let mut b = office(&t.path().join("b"));
+    let b = office(&t.path().join("b"));
     let mut d = device(&t.path().join("d"), "amina", "caseworker");
     enroll(&mut a, &mut d);
     let case = new_case(&mut d, "Fatima");
-    let bytes = photo(5, 10_000);
-    let blob = attach(&mut d, case, &bytes, json!({}));
+    let blob = attach(&mut d, case, bytes, json!({}));
     d.save_form(
         case,
         "closure_transfer",
@@ -201,10 +202,17 @@ fn a_transfer_carries_the_cases_attachments() {
     let to = sync::recipient(&b);
     let key = hex::encode(b.vault().verifying_key().as_bytes());
     let bundle = transfer::transfer_case(&mut a, case, &to, &key, &mut |_| {}).unwrap();
+    (t, b, blob, bundle)
+}
+
+#[test]
+fn a_transfer_carries_the_cases_attachments() {
+    let bytes = photo(5, 10_000);
+    let (t, mut b, blob, bundle) = transfer_world(&bytes);
     let preview = sync::import_bundle(&mut b, &bundle, true, &mut |_| {}).unwrap();
     assert_eq!((preview.attachments.received, preview.attachments.new), (1, 1));
     assert!(b.get_blob(&blob).is_err(), "a preview stores nothing");
-    // A rejected transfer keeps nothing of the case, its photo included.
+    // Accepting stores the case's photo, and only it.
     let files = blob_files(&t.path().join("b"));
     let (report, _) = transfer::answer_transfer(&mut b, &bundle, Decision::Accept, &mut |_| {}).unwrap();
     assert_eq!(report.attachments.new, 1);
@@ -214,24 +222,7 @@ fn a_transfer_carries_the_cases_attachments() {
 
 #[test]
 fn a_rejected_transfer_keeps_no_attachment() {
-    let t = tempfile::tempdir().unwrap();
-    let mut a = office(&t.path().join("a"));
-    let mut b = office(&t.path().join("b"));
-    let mut d = device(&t.path().join("d"), "amina", "caseworker");
-    enroll(&mut a, &mut d);
-    let case = new_case(&mut d, "Fatima");
-    let blob = attach(&mut d, case, &photo(6, 2_000), json!({}));
-    d.save_form(
-        case,
-        "closure_transfer",
-        None,
-        values(json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}})),
-    )
-    .unwrap();
-    up(&mut d, &mut a);
-    let to = sync::recipient(&b);
-    let key = hex::encode(b.vault().verifying_key().as_bytes());
-    let bundle = transfer::transfer_case(&mut a, case, &to, &key, &mut |_| {}).unwrap();
+    let (t, mut b, blob, bundle) = transfer_world(&photo(6, 2_000));
     transfer::answer_transfer(&mut b, &bundle, Decision::Reject("not ours".into()), &mut |_| {}).unwrap();
     assert!(b.get_blob(&blob).is_err());
     assert!(blob_files(&t.path().join("b")).is_empty());

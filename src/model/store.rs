@@ -339,6 +339,11 @@ impl CaseStore {
         self.clock.set_clock(millis);
     }
 
+    /// [`Vault::set_checkpoint_bytes`] of the store's vault.
+    pub fn set_checkpoint_bytes(&mut self, bytes: u64) -> u64 {
+        self.vault.set_checkpoint_bytes(bytes)
+    }
+
     /// For deterministic demo data: seed the generator of event, case and
     /// item ids.
     pub fn set_rng_seed(&mut self, seed: u64) {

@@ -402,6 +402,14 @@ impl Vault {
         Ok(())
     }
 
+    /// Set the journal size that triggers an automatic checkpoint (see
+    /// [`VaultOptions::checkpoint_bytes`]); returns the previous one. A bulk
+    /// writer (the demo generator) raises it for the run, since each
+    /// checkpoint rewrites the whole database, and restores it afterwards.
+    pub fn set_checkpoint_bytes(&mut self, bytes: u64) -> u64 {
+        std::mem::replace(&mut self.checkpoint_bytes, bytes)
+    }
+
     /// [`Vault::commit`] of several frames in order, each applied and fsynced
     /// on its own, with the automatic checkpoint considered only after the
     /// last: a large import (many frames) would otherwise write a full

@@ -160,16 +160,13 @@ fn cached_vault(cache: &Path, cases: usize, log: &mut dyn FnMut(&str)) -> anyhow
     }
     std::fs::create_dir_all(cache)?;
     log(&format!("generating a {cases}-case demo vault (cached in {})", cache.display()));
-    // No automatic checkpoint while generating: each one rewrites the whole
-    // database, which made generation quadratic in the number of cases.
-    // One checkpoint at the end (lock) writes the snapshot.
-    let options = VaultOptions { checkpoint_bytes: u64::MAX, ..VaultOptions::default() };
+    // demo::generate suspends automatic checkpoints; lock writes the snapshot.
     let started = Instant::now();
     let mut store = CaseStore::init_with(
         &dir,
         &pass(),
         InitOptions { name: "bench caseworker".into(), role: "caseworker".into(), escrow: None },
-        &options,
+        &VaultOptions::default(),
     )?;
     let summary = fieldcase::model::demo::generate(&mut store, cases, SEED).context("demo generation")?;
     store.lock()?;

@@ -48,13 +48,7 @@ pub struct TasksArgs {
 }
 
 pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
-    // No automatic checkpoint while generating: each one rewrites the whole
-    // database, which made large demos quadratic in the number of cases. The
-    // journal is durable; locking at the end checkpoints once and folds it into the snapshot.
-    let passphrase = crate::vault_cmds::read_passphrase()?;
-    let options = fieldcase::vault::VaultOptions { checkpoint_bytes: u64::MAX, ..Default::default() };
-    let mut store = CaseStore::open_with(dir, &passphrase, &options)
-        .with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let mut store = open_store(dir)?;
     let existing = store.case_count()?;
     if existing > 0 && !args.append {
         anyhow::bail!(
@@ -65,7 +59,7 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let summary =
         fieldcase::model::demo::generate(&mut store, args.cases, args.seed).context("generating demo data")?;
-    store.lock().context("locking the vault (writes the snapshot)")?;
+    store.lock().context("locking the vault")?;
     println!(
         "demo: {} cases, {} events, seed {}, dated {} to {} ({:.1} s)",
         summary.cases,

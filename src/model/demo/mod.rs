@@ -991,8 +991,18 @@ impl Planner {
 /// near-duplicate registrations of another child), deterministically for
 /// `seed`. Acts as several users and roles through
 /// [`CaseStore::set_actor`]; restores the store's actor and system clock
-/// afterwards.
+/// afterwards. No automatic checkpoint runs while generating: each one
+/// rewrites the whole database, which made large demos quadratic in the
+/// number of cases; the journal is durable, and the next checkpoint (at the
+/// latest when the store is locked) folds it into the snapshot.
 pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
+    let threshold = store.set_checkpoint_bytes(u64::MAX);
+    let result = generate_cases(store, cases, seed);
+    store.set_checkpoint_bytes(threshold);
+    result
+}
+
+fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
     let (orig_user, orig_role) = {
         let (u, r) = store.actor();
         (u.to_string(), r)
