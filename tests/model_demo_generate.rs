@@ -8,6 +8,7 @@ use fieldcase::model::demo::{self, DemoSummary};
 use fieldcase::model::lifecycle::Stage;
 use fieldcase::model::store::CaseStore;
 use fieldcase::model::tasks::TaskKind;
+use fieldcase::report::{self, ReportOptions};
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 
 fn store(dir: &Path) -> CaseStore {
@@ -91,6 +92,15 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
     for c in cases.iter().take(10) {
         s.verify_history(c.id).unwrap();
     }
+
+    // Most children rated high risk are seen within 24 hours, not all: the
+    // high-risk response indicator is neither 0 nor 100 % on demo data.
+    let whole = ReportOptions { from: demo::start_date(), to: demo::end_date(), office: None, suppress: false };
+    let report = report::compute(s.vault().conn(), &whole).unwrap();
+    let t = &report.indicator("5").expect("indicator 5").total;
+    let (seen, rated) = (t.numerator.unwrap(), t.denominator.unwrap());
+    assert!(rated >= 10, "high-risk ratings in 150 demo cases: {rated}");
+    assert!(seen > rated / 2 && seen < rated, "seen within 24 h: {seen} of {rated}");
 }
 
 #[test]

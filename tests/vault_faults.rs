@@ -449,9 +449,18 @@ fn journal_spliced_onto_another_snapshot_of_the_same_generation_is_cut() {
     drop(init(&a));
     let b = tmp.path().join("b");
     fs::create_dir(&b).unwrap();
-    for e in fs::read_dir(&a).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), b.join(e.file_name())).unwrap();
+    fs::create_dir(b.join(fieldcase::vault::SEGMENT_DIR)).unwrap();
+    for sub in [None, Some(fieldcase::vault::SEGMENT_DIR)] {
+        let (from, to) = match sub {
+            None => (a.clone(), b.clone()),
+            Some(s) => (a.join(s), b.join(s)),
+        };
+        for e in fs::read_dir(&from).unwrap() {
+            let e = e.unwrap();
+            if e.path().is_file() {
+                fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
     }
     for (dir, key) in [(&a, "only-a"), (&b, "only-b")] {
         let mut v = open(dir);

@@ -75,11 +75,24 @@ fn stock_age_and_sqlite3_read_snapshot_frame_and_blob_with_the_escrow_key() {
     age_decrypt(&key, &dir.join("blobs").join(format!("{blob}.age")), &tmp.path().join("blob.bin"));
     assert_eq!(std::fs::read(tmp.path().join("blob.bin")).unwrap(), blob_bytes);
 
-    // Snapshot after a checkpoint: a plain SQLite database.
+    // Snapshot after a checkpoint: a manifest whose segments, decrypted and
+    // concatenated in order, are a plain SQLite database (vault format §3.2).
     v.checkpoint().unwrap();
     drop(v);
+    let manifest_path = tmp.path().join("manifest.json");
+    age_decrypt(&key, &dir.join("snapshot.age"), &manifest_path);
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "fieldcase-snapshot");
+    assert_eq!(manifest["generation"], 2);
+    let mut image = Vec::new();
+    for (i, seg) in manifest["segments"].as_array().unwrap().iter().enumerate() {
+        let out = tmp.path().join(format!("segment-{i}"));
+        age_decrypt(&key, &dir.join("segments").join(seg["file"].as_str().unwrap()), &out);
+        image.extend(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(manifest["image_len"], image.len() as u64);
     let db = tmp.path().join("snapshot.sqlite");
-    age_decrypt(&key, &dir.join("snapshot.age"), &db);
+    std::fs::write(&db, &image).unwrap();
     let out = Command::new("sqlite3")
         .arg(&db)
         .arg("SELECT count(*) FROM kv; SELECT value FROM fieldcase_vault_meta WHERE key = 'generation';")
@@ -110,6 +123,10 @@ fn stock_age_cannot_decrypt_without_the_escrow_key_when_escrow_is_off() {
     drop(v);
     let out = Command::new("age").arg("-d").arg("-i").arg(&key).arg(dir.join("snapshot.age")).output().unwrap();
     assert!(!out.status.success());
+    for seg in std::fs::read_dir(dir.join("segments")).unwrap() {
+        let out = Command::new("age").arg("-d").arg("-i").arg(&key).arg(seg.unwrap().path()).output().unwrap();
+        assert!(!out.status.success());
+    }
     // The identity file is a passphrase (scrypt) age file.
     let id = std::fs::read(dir.join("identity.age")).unwrap();
     assert!(id.starts_with(b"age-encryption.org/v1\n-> scrypt "));

@@ -1,8 +1,8 @@
-//! The snapshot is decrypted as a stream straight into SQLite's buffer
-//! (src/vault/snapshot.rs): a snapshot of many age chunks loads whole, and
-//! damage anywhere in it, including a cut exactly at a chunk boundary (which
-//! would pass for a shorter file if the last chunk were not authenticated),
-//! is refused.
+//! The snapshot's segments are decrypted and handed in order to SQLite's
+//! buffer (src/vault/segments.rs): a segment of many age chunks loads whole,
+//! and damage anywhere in it, including a cut exactly at a chunk boundary
+//! (which would pass for a shorter file if the last chunk were not
+//! authenticated), is refused.
 #[path = "common/vault.rs"]
 mod cv;
 
@@ -23,7 +23,12 @@ fn a_snapshot_of_many_chunks_loads_whole_and_refuses_damage_in_any_chunk() {
         put(&mut v, &format!("k{i:02}"), &format!("{i}{}", "y".repeat(20_000)));
     }
     v.lock().unwrap();
-    let good = fs::read(dir.join("snapshot.age")).unwrap();
+    // One segment at the default size (8 MiB) holds the whole image.
+    let seg_dir = dir.join(fieldcase::vault::SEGMENT_DIR);
+    let names: Vec<_> = fs::read_dir(&seg_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let segment = names[0].clone();
+    let good = fs::read(&segment).unwrap();
     assert!(good.len() > 8 * CHUNK, "the snapshot should span many chunks ({} bytes)", good.len());
 
     let v = open(&dir);
@@ -49,10 +54,10 @@ fn a_snapshot_of_many_chunks_loads_whole_and_refuses_damage_in_any_chunk() {
     cases.push(("cut at a chunk boundary".into(), good[..good.len() - tail - CHUNK].to_vec()));
     cases.push(("last chunk cut off".into(), good[..good.len() - tail].to_vec()));
     for (what, bytes) in cases {
-        fs::write(dir.join("snapshot.age"), &bytes).unwrap();
+        fs::write(&segment, &bytes).unwrap();
         let err = Vault::open_with(&dir, &pass(), Box::new(KvApplier), &options()).expect_err(&what);
         assert!(matches!(err, VaultError::CorruptSnapshot { .. }), "{what}: {err}");
     }
-    fs::write(dir.join("snapshot.age"), &good).unwrap();
+    fs::write(&segment, &good).unwrap();
     assert_eq!(count(&open(&dir)), 40);
 }

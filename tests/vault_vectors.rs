@@ -1,7 +1,10 @@
-//! Checked-in example vaults (tests/vectors/vault-v1/) that the current code
-//! must still open: a format change that breaks existing vaults fails here.
+//! Checked-in example vaults that the current code must still open: a format
+//! change that breaks existing vaults fails here. `tests/vectors/vault-v1/`
+//! (snapshot = the SQLite image) is frozen; `tests/vectors/vault-v2/`
+//! (snapshot = manifest of segments) is the current format.
 //!
-//! Regenerate (only when the format version changes!) with
+//! Regenerate the current-format vector (only when the format version
+//! changes!) with
 //! `FIELDCASE_WRITE_VECTORS=1 cargo test -p fieldcase --test vault_vectors`.
 #[path = "common/vault.rs"]
 mod cv;
@@ -11,11 +14,19 @@ use std::path::{Path, PathBuf};
 use cv::*;
 use fieldcase::vault::{kv_put, InitOptions, KvApplier, SecretString, Vault, VaultOptions};
 
-const VECTOR_PASSPHRASE: &str = "fieldcase test vector v1";
-const BLOB_BYTES: &[u8] = b"vector attachment v1";
+/// The version `write_vectors_when_asked` writes.
+const CURRENT: u32 = 2;
 
-fn vector_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/vault-v1")
+fn passphrase(version: u32) -> String {
+    format!("fieldcase test vector v{version}")
+}
+
+fn blob_bytes(version: u32) -> Vec<u8> {
+    format!("vector attachment v{version}").into_bytes()
+}
+
+fn vector_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/vectors/vault-v{version}"))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -35,39 +46,41 @@ fn write_vectors_when_asked() {
     if std::env::var_os("FIELDCASE_WRITE_VECTORS").is_none() {
         return;
     }
-    let dir = vector_dir();
+    let dir = vector_dir(CURRENT);
     let _ = std::fs::remove_dir_all(&dir);
-    let pass = SecretString::from(VECTOR_PASSPHRASE.to_owned());
+    let pass = SecretString::from(passphrase(CURRENT));
     let opts = InitOptions { name: "Vector Device".into(), role: "supervisor".into(), escrow: None };
-    let mut v = Vault::init_with(&dir, &pass, opts, Box::new(KvApplier), &options()).unwrap();
+    // One page per segment, so the vector has several segment files, some
+    // reused from generation 1 and some rewritten at generation 2.
+    let options = VaultOptions { snapshot_segment_bytes: 4096, ..options() };
+    let mut v = Vault::init_with(&dir, &pass, opts, Box::new(KvApplier), &options).unwrap();
     v.commit(vec![kv_put("alpha", "1"), kv_put("beta", "2")]).unwrap();
     v.checkpoint().unwrap();
     v.commit(vec![kv_put("gamma", "3")]).unwrap();
     v.commit(vec![kv_put("alpha", "one"), serde_json::json!({"delete": "beta"})]).unwrap();
-    let id = v.put_blob(BLOB_BYTES).unwrap();
+    let id = v.put_blob(&blob_bytes(CURRENT)).unwrap();
     drop(v);
     std::fs::remove_file(dir.join("vault.lock")).unwrap();
     std::fs::write(dir.join("blob-id.txt"), id).unwrap();
     std::fs::write(
         dir.join("README"),
-        format!("Example vault, format v1, made by tests/vault_vectors.rs (KvApplier).\nPassphrase: {VECTOR_PASSPHRASE}\nGeneration 2 snapshot {{alpha:1, beta:2}}; journal-2.log: put gamma=3; put alpha=one + delete beta.\nblob-id.txt names the blob holding {:?}.\n", String::from_utf8_lossy(BLOB_BYTES)),
+        format!("Example vault, format v{CURRENT}, made by tests/vault_vectors.rs (KvApplier).\nPassphrase: {}\nGeneration 2 snapshot {{alpha:1, beta:2}} in 4096-byte segments; journal-2.log: put gamma=3; put alpha=one + delete beta.\nblob-id.txt names the blob holding {:?}.\n", passphrase(CURRENT), String::from_utf8_lossy(&blob_bytes(CURRENT))),
     )
     .unwrap();
 }
 
-#[test]
-fn checked_in_v1_vault_still_opens_with_its_contents() {
+fn check_vector(version: u32) {
     if std::env::var_os("FIELDCASE_WRITE_VECTORS").is_some() {
         return; // being rewritten by the other test right now
     }
-    let src = vector_dir();
+    let src = vector_dir(version);
     if !src.join("identity.age").exists() {
         panic!("missing test vectors in {}", src.display());
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
     copy_dir(&src, &dir);
-    let pass = SecretString::from(VECTOR_PASSPHRASE.to_owned());
+    let pass = SecretString::from(passphrase(version));
     let v = Vault::open_with(&dir, &pass, Box::new(KvApplier), &VaultOptions::default()).unwrap();
     assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
     assert_eq!(v.stats().generation, 2);
@@ -77,5 +90,22 @@ fn checked_in_v1_vault_still_opens_with_its_contents() {
     assert_eq!(keys(&v), ["alpha", "gamma"]);
     assert_eq!(get(&v, "alpha").as_deref(), Some("one"));
     let id = std::fs::read_to_string(dir.join("blob-id.txt")).unwrap();
-    assert_eq!(&v.get_blob(id.trim()).unwrap()[..], BLOB_BYTES);
+    assert_eq!(&v.get_blob(id.trim()).unwrap()[..], &blob_bytes(version)[..]);
+}
+
+#[test]
+fn checked_in_v1_vault_still_opens_with_its_contents() {
+    check_vector(1);
+}
+
+#[test]
+fn checked_in_v2_vault_still_opens_with_its_contents() {
+    if std::env::var_os("FIELDCASE_WRITE_VECTORS").is_some() {
+        return;
+    }
+    check_vector(2);
+    let segments = vector_dir(2).join(fieldcase::vault::SEGMENT_DIR);
+    let names: Vec<String> =
+        std::fs::read_dir(segments).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.len() > 1, "the v2 vector has several segments: {names:?}");
 }

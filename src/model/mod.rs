@@ -14,7 +14,6 @@ pub mod event;
 pub mod forms;
 pub mod hlc;
 pub mod lifecycle;
-pub mod parallel;
 pub mod projection;
 pub mod roles;
 pub mod signatures;

@@ -222,6 +222,9 @@ pub fn apply_entries(
     }
     let mut affected = BTreeSet::new();
     let mut folded = fold_new_cases(&pending);
+    // The parsed events and folded states of new cases, once written: freed
+    // together on another core (see `parallel::drop_in_background`).
+    let mut spent = Vec::new();
     for (case, p) in pending {
         if p.new.is_empty() {
             continue;
@@ -231,10 +234,14 @@ pub fn apply_entries(
             Some((state, trail)) => {
                 write_case(tx, &state, protected, None)?;
                 audit::write(tx, &trail)?;
+                spent.push((p, state, trail));
             }
             None => update_case(tx, case, p, protected)?,
         }
         affected.insert(case);
+    }
+    if spent.len() >= MIN_CASES_TO_DROP_IN_BACKGROUND {
+        crate::parallel::drop_in_background(spent);
     }
     // After every case's rows are written (each case's index rows depend
     // only on its own rows), in case order as before.
@@ -265,10 +272,8 @@ fn fold_new_cases(pending: &BTreeMap<Uuid, PendingCase>) -> BTreeMap<Uuid, (Case
         .map(|(case, p)| (*case, p.new.as_slice()))
         .collect();
     let events: usize = fresh.iter().map(|(_, new)| new.len()).sum();
-    let threads = crate::model::parallel::threads_for(events, MIN_ENTRIES_PER_THREAD).min(fresh.len());
-    crate::model::parallel::map_ordered(&fresh, threads, |(case, new)| (*case, fold_new(*case, new)))
-        .into_iter()
-        .collect()
+    let threads = crate::parallel::threads_for(events, MIN_ENTRIES_PER_THREAD).min(fresh.len());
+    crate::parallel::map_ordered(&fresh, threads, |(case, new)| (*case, fold_new(*case, new))).into_iter().collect()
 }
 
 /// An event entry parsed, with its stored encoding and content hash.
@@ -279,6 +284,10 @@ struct ParsedEvent {
     /// [`Event::content_hash`] (for the audit chain).
     content_hash: [u8; 32],
 }
+
+/// Fewer written new cases than this are freed in place: starting a thread
+/// costs more than freeing a few cases (an ordinary save writes one).
+const MIN_CASES_TO_DROP_IN_BACKGROUND: usize = 256;
 
 /// Below this many entries one thread parses them all: a thread costs more
 /// than it saves.
@@ -299,8 +308,8 @@ fn parse_entries(entries: &[Value]) -> Vec<Option<Result<ParsedEvent, String>>> 
             })),
         }
     }
-    let threads = crate::model::parallel::threads_for(entries.len(), MIN_ENTRIES_PER_THREAD);
-    crate::model::parallel::map_ordered(entries, threads, parse_one)
+    let threads = crate::parallel::threads_for(entries.len(), MIN_ENTRIES_PER_THREAD);
+    crate::parallel::map_ordered(entries, threads, parse_one)
 }
 
 /// Projection tables of layout 1 (before `field_heads` became a view).
@@ -509,11 +518,22 @@ fn insert_event(
     trusted: &mut HashSet<Uuid>,
 ) -> Result<bool, ApplyRejection> {
     let id = event.id.to_string();
-    if let Some(known) = stored_event_json_str(tx, &id)? {
-        return if known == json { Ok(false) } else { Err(ApplyRejection::ConflictingEvent(event.id)) };
-    }
+    // A known id (same content: skipped; other content: refused) is told
+    // by the insert itself (`ON CONFLICT (id) DO NOTHING` changes no row),
+    // not by a lookup before every insert: almost every event applied is new.
+    let known = |tx: &Transaction<'_>| -> Result<bool, ApplyRejection> {
+        match stored_event_json_str(tx, &id)? {
+            Some(known) if known == json => Ok(false),
+            Some(_) => Err(ApplyRejection::ConflictingEvent(event.id)),
+            None => Err(ApplyRejection::Malformed(format!("event {} was neither inserted nor found", event.id))),
+        }
+    };
     if !trusted.contains(&event.device_id) {
         if device_key(tx, event.device_id)?.is_none() {
+            // As before: a known event is compared before its device is asked for.
+            if stored_event_json_str(tx, &id)?.is_some() {
+                return known(tx);
+            }
             return Err(ApplyRejection::UnknownDevice { device: event.device_id, event: event.id });
         }
         trusted.insert(event.device_id);
@@ -524,7 +544,7 @@ fn insert_event(
         .map_err(|_| ApplyRejection::Malformed(format!("hlc millis {} out of range", event.hlc.millis)))?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (id, case_id, device_id, device_seq, hlc_millis, hlc_counter, kind, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
     )?;
     let inserted = insert.execute(params![
         id,
@@ -537,8 +557,9 @@ fn insert_event(
         json
     ]);
     match inserted {
+        Ok(0) => known(tx),
         Ok(_) => Ok(true),
-        // The id is new (checked above), so a violated constraint is
+        // A known id changes no row (above), so a violated constraint is
         // UNIQUE (device_id, device_seq): another event holds the sequence.
         Err(rusqlite::Error::SqliteFailure(f, msg)) if f.code == ErrorCode::ConstraintViolation => {
             match event_at_seq(tx, event.device_id, event.device_seq)? {
@@ -660,9 +681,122 @@ pub struct Write {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Register {
     /// Every write, by event id.
-    pub writes: BTreeMap<Uuid, Write>,
+    pub writes: Writes,
     /// Every event id named in the base of a write to this register.
-    pub superseded: BTreeSet<Uuid>,
+    pub superseded: Superseded,
+}
+
+/// The writes of one register by event id: a map with the read API of a
+/// `BTreeMap<Uuid, Write>`, kept as one vector sorted by id. Almost every
+/// register has one write, and a folded office import holds hundreds of
+/// thousands of registers: a B-tree allocates a node of eleven slots for
+/// its first entry (about 1.5 KB here), which made the fold of a large
+/// import spend most of its time faulting in fresh memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Writes(Vec<Write>);
+
+impl Writes {
+    /// Insert or replace the write of `event` (returns the one replaced).
+    pub fn insert(&mut self, event: Uuid, write: Write) -> Option<Write> {
+        debug_assert_eq!(event, write.event, "a write is keyed by its own event");
+        match self.0.binary_search_by(|w| w.event.cmp(&event)) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i], write)),
+            Err(i) => {
+                // Most registers keep their one write: no spare slots for
+                // the first (later ones grow the vector as usual).
+                if self.0.is_empty() {
+                    self.0.reserve_exact(1);
+                }
+                self.0.insert(i, write);
+                None
+            }
+        }
+    }
+
+    /// The write of `event`.
+    pub fn get(&self, event: &Uuid) -> Option<&Write> {
+        self.0.binary_search_by(|w| w.event.cmp(event)).ok().map(|i| &self.0[i])
+    }
+
+    /// Whether `event` wrote to this register.
+    pub fn contains_key(&self, event: &Uuid) -> bool {
+        self.get(event).is_some()
+    }
+
+    /// Event ids, ascending.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Uuid> + ExactSizeIterator + '_ {
+        self.0.iter().map(|w| &w.event)
+    }
+
+    /// Writes, by ascending event id.
+    pub fn values(&self) -> std::slice::Iter<'_, Write> {
+        self.0.iter()
+    }
+
+    /// (event id, write) pairs, by ascending event id.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Uuid, &Write)> + ExactSizeIterator + '_ {
+        self.0.iter().map(|w| (&w.event, w))
+    }
+
+    /// Number of writes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No write yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The event ids named in the bases of a register's writes: a set with the
+/// read API of a `BTreeSet<Uuid>`, kept as one sorted vector (for the same
+/// reason as [`Writes`]: most registers have one or two such ids).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Superseded(Vec<Uuid>);
+
+impl Superseded {
+    /// Add `id`; false when it was there already.
+    pub fn insert(&mut self, id: Uuid) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(_) => false,
+            Err(i) => {
+                if self.0.is_empty() {
+                    self.0.reserve_exact(1);
+                }
+                self.0.insert(i, id);
+                true
+            }
+        }
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.0.binary_search(id).is_ok()
+    }
+
+    /// The ids, ascending.
+    pub fn iter(&self) -> std::slice::Iter<'_, Uuid> {
+        self.0.iter()
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No id.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Extend<Uuid> for Superseded {
+    fn extend<I: IntoIterator<Item = Uuid>>(&mut self, ids: I) {
+        for id in ids {
+            self.insert(id);
+        }
+    }
 }
 
 /// How a field's shown value was obtained.
@@ -1240,4 +1374,46 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compact register collections behave as the B-tree map and set
+    /// they replace (order, replacement, membership).
+    #[test]
+    fn writes_and_superseded_behave_as_btree_collections() {
+        let mut writes = Writes::default();
+        let mut map: BTreeMap<Uuid, Write> = BTreeMap::new();
+        let mut sup = Superseded::default();
+        let mut set: BTreeSet<Uuid> = BTreeSet::new();
+        let mut x: u64 = 12345;
+        for i in 0..500u64 {
+            // A small LCG: ids repeat, so replacements happen.
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let id = Uuid::from_u128(u128::from(x >> 56));
+            let w = Write {
+                event: id,
+                key: (Hlc { millis: i, counter: 0 }, id, id),
+                value: Value::from(i),
+                author: format!("a{i}"),
+            };
+            assert_eq!(writes.insert(id, w.clone()), map.insert(id, w));
+            assert_eq!(sup.insert(id), set.insert(id));
+            assert_eq!(writes.len(), map.len());
+            assert_eq!(sup.len(), set.len());
+        }
+        assert!(writes.keys().eq(map.keys()));
+        assert!(writes.values().eq(map.values()));
+        assert!(writes.iter().eq(map.iter()));
+        assert!(sup.iter().eq(set.iter()));
+        for probe in 0..300u128 {
+            let id = Uuid::from_u128(probe);
+            assert_eq!(writes.get(&id), map.get(&id));
+            assert_eq!(writes.contains_key(&id), map.contains_key(&id));
+            assert_eq!(sup.contains(&id), set.contains(&id));
+        }
+        assert!(Writes::default().is_empty() && Superseded::default().is_empty());
+    }
 }

@@ -724,48 +724,47 @@ impl CaseStore {
             }
             fresh.insert(e.id, e);
         }
-        // Rules, per case, in canonical order over old and new events together.
+        // Rules, per case, in canonical order over old and new events
+        // together. Each case's old events are read here (SQLite stays on
+        // this thread); the folds and checks, pure work, run on all cores a
+        // chunk of cases at a time (bounding the old events held at once).
+        // Results are taken in case order, so the error reported is the one
+        // a sequential loop would meet first.
         let mut preview = ImportPreview::default();
         let mut new_case_states: BTreeMap<Uuid, CaseState> = BTreeMap::new();
         let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
         for e in fresh.values() {
             by_case.entry(e.case_id).or_default().push(e);
         }
-        for (case, new_events) in &by_case {
-            let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
-            let old = projection::case_events(conn, *case)?;
-            let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
-            all.sort_by_key(|e| e.order_key());
-            let mut state = CaseState::new(*case);
-            let mut live = LiveFacts::default();
-            let was_known = !old.is_empty();
-            for e in all {
-                if new_ids.contains(&e.id) {
-                    check_event_with(&state, e, &mut live)?;
-                }
-                state.apply(e);
-                live.applied(&state, e);
-            }
-            if was_known {
-                preview.updated_cases.push(*case);
-            } else {
-                preview.new_cases.push(*case);
-            }
-            for (key, register) in &state.registers {
-                let heads = register.heads().len();
-                if heads > 1 {
-                    preview.conflicts.push(ConflictPreview {
-                        case: *case,
-                        form: key.form.clone(),
-                        item: key.item,
-                        field: key.field.clone(),
-                        heads,
-                        protected: is_protected(&key.form, &key.field),
-                    });
+        let cases: Vec<(&Uuid, &Vec<&Event>)> = by_case.iter().collect();
+        for chunk in cases.chunks(CHECK_CASES_PER_CHUNK) {
+            let mut loaded: Vec<(Uuid, &[&Event], Vec<Event>)> = Vec::with_capacity(chunk.len());
+            let mut read_error = None;
+            for (case, new_events) in chunk {
+                match projection::case_events(conn, **case) {
+                    Ok(old) => loaded.push((**case, new_events.as_slice(), old)),
+                    Err(e) => {
+                        read_error = Some(StoreError::from(e));
+                        break;
+                    }
                 }
             }
-            if !was_known {
-                new_case_states.insert(*case, state);
+            let events: usize = loaded.iter().map(|(_, new, old)| new.len() + old.len()).sum();
+            let threads = crate::parallel::threads_for(events, CHECK_EVENTS_PER_THREAD).min(loaded.len());
+            let checked =
+                crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| check_case(*case, new, old));
+            for ((case, _, old), result) in loaded.iter().zip(checked) {
+                let (state, conflicts) = result?;
+                preview.conflicts.extend(conflicts);
+                if old.is_empty() {
+                    preview.new_cases.push(*case);
+                    new_case_states.insert(*case, state);
+                } else {
+                    preview.updated_cases.push(*case);
+                }
+            }
+            if let Some(e) = read_error {
+                return Err(e);
             }
         }
         let by_case_ids: Vec<Uuid> = by_case.keys().copied().collect();
@@ -794,12 +793,16 @@ impl CaseStore {
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
         let PreparedImport { events, summary, new_case_states, .. } = prepared;
-        // Freed now: an office import holds thousands of them.
-        drop(new_case_states);
+        // Freed now, on another core: an office import holds thousands.
+        if new_case_states.len() >= 256 {
+            crate::parallel::drop_in_background(new_case_states);
+        } else {
+            drop(new_case_states);
+        }
         let max_hlc = events.last().map(|e| e.hlc);
         let mut frames: Vec<Vec<Value>> = vec![before];
         let mut size = 0usize;
-        for (v, n) in journal_entries(&events) {
+        for (v, n) in journal_entries(events) {
             if size + n > IMPORT_FRAME_BYTES && !frames.last().is_some_and(Vec::is_empty) {
                 frames.push(Vec::new());
                 size = 0;
@@ -830,13 +833,39 @@ impl CaseStore {
 /// Each event as a journal entry with the length of its JSON text. Pure
 /// work on large imports, so it is split across the cores; the order is the
 /// events' order.
-fn journal_entries(events: &[Event]) -> Vec<(Value, usize)> {
-    fn one(e: &Event) -> (Value, usize) {
-        let v = e.to_json();
+fn journal_entries(events: Vec<Event>) -> Vec<(Value, usize)> {
+    fn one(e: Event) -> (Value, usize) {
+        let v = event_value(e);
         let n = json_len(&v);
         (v, n)
     }
-    crate::model::parallel::map_ordered(events, crate::model::parallel::threads_for(events.len(), 1024), one)
+    let threads = crate::parallel::threads_for(events.len(), 1024);
+    crate::parallel::map_owned_ordered(events, threads, one)
+}
+
+/// [`Event::to_json`] of an event given up: its payload, author, form and
+/// signature move into the value instead of being copied (the same value;
+/// a test compares them). An office import turns every event into a
+/// journal entry, and the copy was a large part of that.
+fn event_value(e: Event) -> Value {
+    let Event { id, case_id, device_id, device_seq, hlc, author, role, kind, form, payload, base, sig } = e;
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(id.to_string()));
+    m.insert("case_id".into(), Value::String(case_id.to_string()));
+    m.insert("device_id".into(), Value::String(device_id.to_string()));
+    m.insert("device_seq".into(), Value::from(device_seq));
+    let mut h = Map::new();
+    h.insert("millis".into(), Value::from(hlc.millis));
+    h.insert("counter".into(), Value::from(hlc.counter));
+    m.insert("hlc".into(), Value::Object(h));
+    m.insert("author".into(), Value::String(author));
+    m.insert("role".into(), Value::String(role.as_str().to_owned()));
+    m.insert("kind".into(), Value::String(kind.as_str().to_owned()));
+    m.insert("form".into(), form.map_or(Value::Null, Value::String));
+    m.insert("payload".into(), payload);
+    m.insert("base".into(), Value::Array(base.iter().map(|b| Value::String(b.to_string())).collect()));
+    m.insert("sig".into(), Value::String(sig));
+    Value::Object(m)
 }
 
 /// Length of a value's JSON text, without building the text.
@@ -887,6 +916,50 @@ pub struct ImportPreview {
     pub known_events: usize,
     /// Fields with several heads in the affected cases after the import.
     pub conflicts: Vec<ConflictPreview>,
+}
+
+/// Cases whose old events [`CaseStore::prepare_import`] holds at once.
+const CHECK_CASES_PER_CHUNK: usize = 4096;
+
+/// Below this many events per thread the rule check stays on one thread.
+const CHECK_EVENTS_PER_THREAD: usize = 512;
+
+/// Fold one case's old and new events in canonical order, checking each new
+/// event against the state before it (the rule check of
+/// [`CaseStore::prepare_import`]). Returns the folded state and the
+/// conflicts it has.
+fn check_case(
+    case: Uuid,
+    new_events: &[&Event],
+    old: &[Event],
+) -> Result<(CaseState, Vec<ConflictPreview>), StoreError> {
+    let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
+    let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
+    all.sort_by_key(|e| e.order_key());
+    let mut state = CaseState::new(case);
+    let mut live = LiveFacts::default();
+    for e in all {
+        if new_ids.contains(&e.id) {
+            check_event_with(&state, e, &mut live)?;
+        }
+        state.apply(e);
+        live.applied(&state, e);
+    }
+    let mut conflicts = Vec::new();
+    for (key, register) in &state.registers {
+        let heads = register.heads().len();
+        if heads > 1 {
+            conflicts.push(ConflictPreview {
+                case,
+                form: key.form.clone(),
+                item: key.item,
+                field: key.field.clone(),
+                heads,
+                protected: is_protected(&key.form, &key.field),
+            });
+        }
+    }
+    Ok((state, conflicts))
 }
 
 /// Checked events ready to commit.
@@ -1530,5 +1603,43 @@ impl CaseStore {
         let id = b.record(case, kind, form, payload, base)?;
         b.commit()?;
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal entry built by moving an event's parts is exactly the
+    /// reference `Event::to_json` (replay and the projection parse it).
+    #[test]
+    fn moved_event_value_equals_to_json() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let kinds =
+            [EventKind::CaseRegistered, EventKind::FormSaved, EventKind::NoteAdded, EventKind::ConflictResolved];
+        let roles = [Role::Caseworker, Role::Supervisor, Role::BidPanel, Role::DataManager, Role::Viewer];
+        let mut n = 0u128;
+        for kind in kinds {
+            for role in roles {
+                n += 1;
+                let mut e = Event {
+                    id: Uuid::from_u128(n * 7919),
+                    case_id: Uuid::from_u128(u128::MAX - n),
+                    device_id: Uuid::from_u128(n << 64),
+                    device_seq: u64::MAX - n as u64,
+                    hlc: Hlc { millis: 1_700_000_000_000 + n as u64, counter: u32::MAX - n as u32 },
+                    author: format!("Ama \"Q\" {n}"),
+                    role,
+                    kind,
+                    form: if n % 2 == 0 { None } else { Some(format!("form_{n}")) },
+                    payload: json!({"values": {"z": 1, "a": [1.5, null, true], "m": {"y": "x"}}, "item": n.to_string()}),
+                    base: (0..(n % 3)).map(|i| Uuid::from_u128(i * 31 + n)).collect(),
+                    sig: String::new(),
+                };
+                e.sign(&key);
+                assert_eq!(event_value(e.clone()), e.to_json(), "{e:?}");
+                assert_eq!(journal_entries(vec![e.clone()])[0].1, serde_json::to_vec(&e.to_json()).unwrap().len());
+            }
+        }
     }
 }

@@ -43,6 +43,7 @@ const LEGAL_STATUS: &[&str] = &[
 ];
 
 /// The categories of every dimension, in a fixed order, for these cases.
+#[derive(Clone)]
 pub(crate) struct Categories {
     pub lists: Vec<Vec<String>>,
     top_nationalities: Vec<String>,

@@ -165,19 +165,22 @@ fn parse_value(text: &str) -> Option<Value> {
 }
 
 /// Matches rows read in `case_id` order to the cases (sorted by id): a walk
-/// forward, with a binary search when a row's id is behind the walk.
+/// forward, with a binary search when a row's id is behind the walk. Ids
+/// are compared as bytes: a row's id is never checked as UTF-8 (a row that
+/// matches no case is skipped either way).
 struct CaseCursor<'a> {
-    ids: Vec<&'a str>,
+    ids: Vec<&'a [u8]>,
     at: usize,
 }
 
 impl<'a> CaseCursor<'a> {
     fn new(ids: &'a [String]) -> CaseCursor<'a> {
-        CaseCursor { ids: ids.iter().map(String::as_str).collect(), at: 0 }
+        CaseCursor { ids: ids.iter().map(String::as_bytes).collect(), at: 0 }
     }
 
     /// The index of case `id`, if it is loaded.
-    fn find(&mut self, id: &str) -> Option<usize> {
+    fn find(&mut self, id: impl AsRef<[u8]>) -> Option<usize> {
+        let id = id.as_ref();
         match self.ids.get(self.at) {
             Some(cur) if *cur == id => return Some(self.at),
             Some(cur) if *cur < id => {
@@ -195,6 +198,23 @@ impl<'a> CaseCursor<'a> {
         }
         (self.ids.get(self.at) == Some(&id)).then_some(self.at)
     }
+}
+
+/// The bytes of a text column, unchecked (for ids and names compared as
+/// bytes: no UTF-8 check, no allocation).
+fn bytes<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r [u8]>> {
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) => Some(t),
+        _ => None,
+    })
+}
+
+/// Whether any indicator reads a field of this name (on any form). Checked
+/// first on every `field_values` row: in a demo register three rows in four
+/// are fields no indicator reads (free text, wellbeing ratings, …), and
+/// this test is the whole cost of skipping one (no other column is read).
+fn field_wanted(field: &[u8]) -> bool {
+    CASE_FIELDS.iter().chain(ITEM_FIELDS).any(|(_, f)| f.len() == field.len() && f.as_bytes() == field)
 }
 
 /// The text of column `i` of a row, borrowed (no allocation).
@@ -277,7 +297,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             conn.prepare("SELECT case_id, form, item, seq, created_millis FROM items ORDER BY case_id, form, item")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            let Some(i) = bytes(r, 0)?.and_then(|c| cur.find(c)) else { continue };
             let Some(form) = text(r, 1)?.and_then(|f| ITEM_FIELDS.iter().find(|(x, _)| *x == f).map(|(x, _)| *x))
             else {
                 continue;
@@ -290,80 +310,224 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             }
         }
     }
-    // Field values: one pass over the table, in key order, for both the
-    // non-repeating fields and the list items' fields. The transition
-    // plan's write time comes from its winning event (24).
-    let mut plan_winners: Vec<(usize, String)> = Vec::new();
-    let plan_slot = case_field_slot("closure_transfer", "transition_plan");
-    {
-        let mut cur = CaseCursor::new(&ids);
-        // A plain scan in key order; unwanted fields are skipped here (an IN
-        // list in SQL is a b-tree probe per row, slower than the compare).
-        let mut stmt = conn.prepare(
-            "SELECT case_id, form, item, field, value, heads, winner FROM field_values ORDER BY case_id, form, item, field",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
-            let (Some(form), Some(item), Some(field)) = (text(r, 1)?, text(r, 2)?, text(r, 3)?) else {
+    // The field values are the bulk of a report: this thread steps through
+    // the SQL (one connection, so one statement at a time) while a second
+    // thread parses the values it hands over into the cases, in batches.
+    // The other tables are read meanwhile and applied once both are done.
+    std::thread::scope(|scope| -> rusqlite::Result<Vec<CaseData>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ValueBatch>(BATCHES_IN_FLIGHT);
+        let parser = scope.spawn(move || {
+            let mut cases = cases;
+            for batch in rx {
+                batch.apply(&mut cases);
+            }
+            for c in &mut cases {
+                for (_, list) in &mut c.items {
+                    list.sort_by_key(|it| it.seq);
+                }
+            }
+            cases
+        });
+        // On an error `tx` is dropped on the way out, which ends the parser.
+        let rest = read_rest(conn, &ids, tx);
+        let mut cases = parser.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let rest = rest?;
+        for (i, stage, day) in rest.stages {
+            cases[i].stages.push((stage, day));
+        }
+        for (i, millis) in rest.highs {
+            let c = &mut cases[i];
+            c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
+        }
+        for (i, oldest) in rest.conflicts {
+            cases[i].oldest_conflict = oldest;
+        }
+        for (i, millis) in rest.plans {
+            let c = &mut cases[i];
+            c.transition_plan_written = Some(c.transition_plan_written.map_or(millis, |m| m.min(millis)));
+        }
+        Ok(cases)
+    })
+}
+
+/// Field-value batches queued between the SQL thread and the parser: enough
+/// to keep both busy, few enough to bound memory.
+const BATCHES_IN_FLIGHT: usize = 8;
+/// Rows per batch.
+const BATCH_ROWS: usize = 4096;
+
+/// Where a field value goes: a slot of [`CASE_FIELDS`] or a field of
+/// [`ITEM_FIELDS`] on one list item.
+#[derive(Clone, Copy)]
+enum Slot {
+    Case(usize),
+    Item(usize),
+}
+
+/// A wanted `field_values` row, its texts copied out of SQLite (a row's
+/// borrowed texts do not outlive the next step).
+struct RawValue {
+    case: usize,
+    slot: Slot,
+    /// Byte ranges in [`ValueBatch::bytes`].
+    value: std::ops::Range<usize>,
+    item: std::ops::Range<usize>,
+}
+
+/// Rows handed from the SQL thread to the parser.
+#[derive(Default)]
+struct ValueBatch {
+    bytes: Vec<u8>,
+    rows: Vec<RawValue>,
+}
+
+impl ValueBatch {
+    fn push(&mut self, case: usize, slot: Slot, item: &[u8], value: &[u8]) {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(item);
+        self.bytes.extend_from_slice(value);
+        let mid = at + item.len();
+        self.rows.push(RawValue { case, slot, item: at..mid, value: mid..self.bytes.len() });
+    }
+
+    /// Parse the values into the cases (the list items already loaded).
+    fn apply(&self, cases: &mut [CaseData]) {
+        for row in &self.rows {
+            // A value the projection wrote is UTF-8 JSON; skip anything else.
+            let Some(v) = std::str::from_utf8(&self.bytes[row.value.clone()]).ok().and_then(parse_value) else {
                 continue;
             };
-            if item.is_empty() {
-                let Some(slot) = case_field_slot(form, field) else { continue };
-                if Some(slot) == plan_slot && r.get::<_, i64>(5)? == 1 {
-                    if let Some(w) = text(r, 6)? {
-                        plan_winners.push((i, w.to_string()));
+            let Some(case) = cases.get_mut(row.case) else { continue };
+            match row.slot {
+                Slot::Case(slot) => case.values[slot] = Some(v),
+                Slot::Item(k) => {
+                    let (form, field) = ITEM_FIELDS[k];
+                    let item = &self.bytes[row.item.clone()];
+                    // The case's items of this form are in item-id order here.
+                    let Some((_, list)) = case.items.iter_mut().find(|(f, _)| *f == form) else { continue };
+                    if let Ok(pos) = list.binary_search_by(|it| it.id.as_bytes().cmp(item)) {
+                        list[pos].values.push((field, v));
                     }
                 }
-                if let Some(v) = text(r, 4)?.and_then(parse_value) {
-                    cases[i].values[slot] = Some(v);
-                }
-                continue;
-            }
-            let Some((form, field)) = ITEM_FIELDS.iter().copied().find(|(f, n)| *n == field && *f == form) else {
-                continue;
-            };
-            // The case's items of this form are in item-id order here.
-            let Some((_, list)) = cases[i].items.iter_mut().find(|(f, _)| *f == form) else { continue };
-            let Ok(pos) = list.binary_search_by(|it| it.id.as_str().cmp(item)) else { continue };
-            if let Some(v) = text(r, 4)?.and_then(parse_value) {
-                list[pos].values.push((field, v));
-            }
-        }
-        for c in &mut cases {
-            for (_, list) in &mut c.items {
-                list.sort_by_key(|it| it.seq);
             }
         }
     }
-    // Stage history (key order is case, seq: no sort).
+}
+
+/// The rows of the tables other than `cases` and `items`, by case index,
+/// applied once the parser is done with the cases.
+struct Rest {
+    /// Stage changes (case, to, date), in key order.
+    stages: Vec<(usize, String, NaiveDate)>,
+    highs: Vec<(usize, i64)>,
+    conflicts: Vec<(usize, Option<i64>)>,
+    plans: Vec<(usize, i64)>,
+}
+
+/// A cheap first test of a field name against [`field_wanted`]: a 256-bit
+/// set over (length, first and last byte). Most unwanted names miss it.
+struct FieldFilter([u64; 4]);
+
+impl FieldFilter {
+    fn bucket(f: &[u8]) -> usize {
+        let (first, last) = (f.first().copied().unwrap_or(0), f.last().copied().unwrap_or(0));
+        (f.len().wrapping_mul(31) ^ usize::from(first).wrapping_mul(7) ^ usize::from(last)) & 255
+    }
+
+    fn new() -> FieldFilter {
+        let mut bits = [0u64; 4];
+        for (_, f) in CASE_FIELDS.iter().chain(ITEM_FIELDS) {
+            let b = Self::bucket(f.as_bytes());
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        FieldFilter(bits)
+    }
+
+    fn wanted(&self, f: &[u8]) -> bool {
+        let b = Self::bucket(f);
+        self.0[b / 64] & (1 << (b % 64)) != 0 && field_wanted(f)
+    }
+}
+
+/// Read field values (sent to the parser through `tx`), stage history,
+/// first high-risk ratings, conflicts and transition plan times.
+fn read_rest(conn: &Connection, ids: &[String], tx: std::sync::mpsc::SyncSender<ValueBatch>) -> rusqlite::Result<Rest> {
+    // Field values: one pass over the table, in key order, for both the
+    // non-repeating fields and the list items' fields. The transition
+    // plan's write time comes from its winning event (24), looked up once
+    // the scan is done (a handful of cases: its two columns cost more on
+    // every row of the scan).
+    let mut plan_cases: Vec<usize> = Vec::new();
+    let plan_slot = case_field_slot("closure_transfer", "transition_plan");
     {
-        let mut cur = CaseCursor::new(&ids);
+        let filter = FieldFilter::new();
+        let mut cur = CaseCursor::new(ids);
+        // A plain scan in key order; unwanted fields are skipped here (an IN
+        // list in SQL is a b-tree probe per row, slower than the compare).
+        let mut stmt = conn.prepare(
+            "SELECT case_id, form, item, field, value FROM field_values ORDER BY case_id, form, item, field",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut batch = ValueBatch::default();
+        while let Some(r) = rows.next()? {
+            // The field name first: most rows of a real register stop here.
+            let Some(field) = bytes(r, 3)?.filter(|f| filter.wanted(f)) else { continue };
+            let Some(i) = bytes(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            let (Some(form), Some(item)) = (bytes(r, 1)?, bytes(r, 2)?) else { continue };
+            let same = |(f, n): &(&str, &str)| n.as_bytes() == field && f.as_bytes() == form;
+            let slot = if item.is_empty() {
+                let Some(slot) = CASE_FIELDS.iter().position(same) else { continue };
+                if Some(slot) == plan_slot {
+                    plan_cases.push(i);
+                }
+                Slot::Case(slot)
+            } else {
+                let Some(k) = ITEM_FIELDS.iter().position(same) else { continue };
+                Slot::Item(k)
+            };
+            let Some(value) = bytes(r, 4)? else { continue };
+            batch.push(i, slot, item, value);
+            if batch.rows.len() >= BATCH_ROWS {
+                // The parser only stops early by panicking, which the
+                // caller's join reports.
+                let _ = tx.send(std::mem::take(&mut batch));
+            }
+        }
+        let _ = tx.send(batch);
+        drop(tx);
+    }
+    // Stage history (key order is case, seq: no sort).
+    let mut stages = Vec::new();
+    {
+        let mut cur = CaseCursor::new(ids);
         let mut stmt = conn.prepare("SELECT case_id, to_stage, hlc_millis FROM stage_history ORDER BY case_id, seq")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let Some(i) = text(r, 0)?.and_then(|c| cur.find(c)) else { continue };
-            cases[i].stages.push((r.get(1)?, date_of_millis(r.get(2)?)));
+            let Some(i) = bytes(r, 0)?.and_then(|c| cur.find(c)) else { continue };
+            stages.push((i, r.get(1)?, date_of_millis(r.get(2)?)));
         }
     }
     let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
     // First high-risk rating: the projection keeps only the current value, so
-    // the rating's time comes from the events that wrote it. The instr()
-    // calls are a cheap pre-filter (both strings are in any event that
-    // rates a case high, as a form value or a resolved conflict); each hit
-    // is parsed and checked.
+    // the rating's time comes from the events that wrote it. Both strings
+    // are in any event that rates a case high (as a form value or a resolved
+    // conflict): a cheap pre-filter, searched here rather than with SQL's
+    // instr(), which compares at every byte and was a fifth of a report;
+    // each hit is parsed and checked.
     let mut highs: Vec<(usize, i64)> = Vec::new();
     {
         let mut stmt = conn.prepare(
             "SELECT case_id, hlc_millis, json FROM events
-             WHERE kind IN ('form.saved', 'visit.recorded', 'conflict.resolved')
-               AND instr(json, '\"risk_level\"') > 0 AND instr(json, '\"high\"') > 0",
+             WHERE kind IN ('form.saved', 'visit.recorded', 'conflict.resolved')",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
+            let Some(json) = text(r, 2)? else { continue };
+            if !(json.contains("\"risk_level\"") && json.contains("\"high\"")) {
+                continue;
+            }
             let Some(i) = text(r, 0)?.and_then(index) else { continue };
             let millis: i64 = r.get(1)?;
-            let Some(json) = text(r, 2)? else { continue };
             let Ok(e) = serde_json::from_str::<Value>(json) else {
                 continue;
             };
@@ -394,10 +558,14 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
     // winning event of an uncontested value, the competing heads otherwise.
     let mut plans: Vec<(usize, i64)> = Vec::new();
     {
-        let mut stmt = conn.prepare("SELECT hlc_millis FROM events WHERE id = ?1")?;
-        for (i, winner) in &plan_winners {
-            if let Some(m) = stmt.query_row([winner], |r| r.get::<_, i64>(0)).optional()? {
-                plans.push((*i, m));
+        let mut stmt = conn.prepare(
+            "SELECT e.hlc_millis FROM field_values f JOIN events e ON e.id = f.winner
+             WHERE f.case_id = ?1 AND f.form = 'closure_transfer' AND f.item = '' AND f.field = 'transition_plan'
+               AND f.heads = 1",
+        )?;
+        for &i in &plan_cases {
+            if let Some(m) = stmt.query_row([&ids[i]], |r| r.get::<_, i64>(0)).optional()? {
+                plans.push((i, m));
             }
         }
         let mut stmt = conn.prepare(
@@ -410,18 +578,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             plans.push((i, r.get(1)?));
         }
     }
-    for (i, millis) in highs {
-        let c = &mut cases[i];
-        c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
-    }
-    for (i, oldest) in conflicts {
-        cases[i].oldest_conflict = oldest;
-    }
-    for (i, millis) in plans {
-        let c = &mut cases[i];
-        c.transition_plan_written = Some(c.transition_plan_written.map_or(millis, |m| m.min(millis)));
-    }
-    Ok(cases)
+    Ok(Rest { stages, highs, conflicts, plans })
 }
 
 #[cfg(test)]
@@ -455,6 +612,88 @@ mod tests {
             assert_eq!(parse_value(text), serde_json::from_str::<Value>(text).ok(), "{text}");
         }
         assert_eq!(parse_value("not json"), None);
+    }
+
+    #[test]
+    fn the_field_filter_keeps_every_wanted_name() {
+        let f = FieldFilter::new();
+        for (_, name) in CASE_FIELDS.iter().chain(ITEM_FIELDS) {
+            assert!(f.wanted(name.as_bytes()), "{name}");
+        }
+        for name in ["", "text", "author", "wellbeing_safety", "child_views", "visit_dat", "visit_datex", "statuS"] {
+            assert!(!f.wanted(name.as_bytes()), "{name}");
+        }
+    }
+
+    /// The fast load (field names tested first, values parsed on a second
+    /// thread, the high-risk ratings searched in Rust) against the plain
+    /// reading: every wanted value by its key, the first high rating of each
+    /// case by SQL over its events, on a demo register.
+    #[test]
+    fn the_fast_load_equals_reading_each_value_by_its_key() {
+        use crate::model::store::CaseStore;
+        use crate::vault::{InitOptions, SecretString, VaultOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CaseStore::init_with(
+            dir.path(),
+            &SecretString::from("correct horse battery staple".to_owned()),
+            InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: None },
+            &VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() },
+        )
+        .unwrap();
+        crate::model::demo::generate(&mut store, 60, 5).unwrap();
+        let conn = store.vault().conn();
+        let cases = load(conn, None).unwrap();
+        assert_eq!(cases.len(), 60);
+        let value = |case: &str, form: &str, item: &str, field: &str| -> Option<Value> {
+            conn.query_row(
+                "SELECT value FROM field_values WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4",
+                params![case, form, item, field],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .unwrap()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        };
+        let (mut values, mut highs) = (0, 0);
+        for c in &cases {
+            for (slot, (form, field)) in CASE_FIELDS.iter().enumerate() {
+                assert_eq!(c.values[slot], value(&c.id, form, "", field), "{} {form}.{field}", c.id);
+                values += usize::from(c.values[slot].is_some());
+            }
+            for (form, fields) in ITEM_FIELDS.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
+                let ids: Vec<String> = conn
+                    .prepare("SELECT item FROM items WHERE case_id = ?1 AND form = ?2 ORDER BY seq")
+                    .unwrap()
+                    .query_map(params![c.id, form], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let loaded: Vec<&str> = c.items(form).iter().map(|i| i.id.as_str()).collect();
+                assert_eq!(loaded, ids, "{} {form} items", c.id);
+                for item in c.items(form) {
+                    for (_, field) in fields {
+                        assert_eq!(item.get(field).cloned(), value(&c.id, form, &item.id, field), "{form}.{field}");
+                        values += usize::from(item.get(field).is_some());
+                    }
+                }
+            }
+            let first_high: Option<i64> = conn
+                .query_row(
+                    "SELECT min(hlc_millis) FROM events WHERE case_id = ?1
+                       AND (json_extract(json, '$.payload.values.risk_level') = 'high'
+                         OR (kind = 'conflict.resolved' AND json_extract(json, '$.payload.field') = 'risk_level'
+                             AND json_extract(json, '$.payload.value') = 'high'))
+                       AND kind IN ('form.saved', 'visit.recorded', 'conflict.resolved')",
+                    [&c.id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(c.first_high, first_high, "{} first high rating", c.id);
+            highs += usize::from(first_high.is_some());
+        }
+        assert!(values > 1000 && highs > 3, "{values} values, {highs} high ratings: too few to compare");
     }
 
     #[test]

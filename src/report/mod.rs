@@ -179,6 +179,9 @@ pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, Rep
     let pending: std::collections::HashSet<String> =
         crate::search::duplicate_review::pending_cases(conn)?.into_keys().collect();
     let mut report = indicators::compute(&cases, options, &pending);
+    // Freeing every case's values was ~7 % of a report: the figures do
+    // not wait for it (if no thread can be started, it is freed here).
+    let _ = std::thread::Builder::new().name("report-free".into()).spawn(move || drop(cases));
     report.suppressed = options.suppress;
     if options.suppress {
         for ind in &mut report.indicators {

@@ -79,6 +79,10 @@ pub struct Features {
     mother: Vec<Tok>,
     father: Vec<Tok>,
     place: Vec<Tok>,
+    /// The sex as a hash, `None` when not recorded or `other_unknown`
+    /// (compared for every candidate pair: a string compare was a tenth
+    /// of a pass).
+    sex: Option<u64>,
 }
 
 /// A folded name token with its keys as 64-bit hashes: a pass compares
@@ -90,6 +94,10 @@ struct Tok {
     text: String,
     id: u64,
     keys: Vec<u64>,
+    /// One bit per key (its hash mod 64): two tokens whose masks share no
+    /// bit share no key, found without walking the lists (most token pairs
+    /// of a pass).
+    key_mask: u64,
     /// Length in characters.
     chars: u32,
     /// Counts of the characters by bucket (a–z one each, others shared),
@@ -137,13 +145,19 @@ fn toks(name: &str) -> Vec<Tok> {
             let mut keys: Vec<u64> = names::token_keys(&t).iter().map(|k| hash_str(k)).collect();
             keys.sort_unstable();
             keys.dedup();
-            Tok { id: hash_str(&t), keys, chars: t.chars().count() as u32, bag: char_bag(&t), text: t }
+            let key_mask = keys.iter().fold(0u64, |m, k| m | 1 << (k % 64));
+            Tok { id: hash_str(&t), keys, key_mask, chars: t.chars().count() as u32, bag: char_bag(&t), text: t }
         })
         .collect()
 }
 
+/// Whether two tokens share a key.
+fn share_key(a: &Tok, b: &Tok) -> bool {
+    a.key_mask & b.key_mask != 0 && share_sorted(&a.keys, &b.keys)
+}
+
 /// Whether two sorted key lists share a key.
-fn share_key(a: &[u64], b: &[u64]) -> bool {
+fn share_sorted(a: &[u64], b: &[u64]) -> bool {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -213,7 +227,7 @@ fn cached_jaro_winkler(a: &Tok, b: &Tok) -> f64 {
 fn sim(a: &Tok, b: &Tok) -> f64 {
     if a.id == b.id {
         1.0
-    } else if share_key(&a.keys, &b.keys) {
+    } else if share_key(a, b) {
         0.9
     } else if a.text.len().min(b.text.len()) < 4 || !may_be_similar(a, b) {
         // Too short for a typo to be told from another name, or too
@@ -233,7 +247,7 @@ fn sim(a: &Tok, b: &Tok) -> f64 {
 fn sim_by_keys(a: &Tok, b: &Tok) -> f64 {
     if a.id == b.id {
         1.0
-    } else if share_key(&a.keys, &b.keys) {
+    } else if share_key(a, b) {
         0.9
     } else {
         0.0
@@ -278,6 +292,7 @@ impl Features {
             mother: parent("mother"),
             father: parent("father"),
             place: p.place_of_origin.as_deref().map(toks).unwrap_or_default(),
+            sex: p.sex.as_deref().filter(|s| *s != "other_unknown").map(hash_str),
         }
     }
 }
@@ -325,20 +340,9 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
     let mut t = Tally { points: 0.0, parts };
     // Given name: the first given token of each must be found somewhere in
     // the other's names (either order, other spellings included).
-    if let (Some(ga), Some(gb)) = (fa.given.first(), fb.given.first()) {
-        let (sa, ia) = best(ga, &fb.all);
-        let (sb, _) = best(gb, &fa.all);
-        let g = sa.min(sb);
+    if let Some((ga, gb, g, ia)) = given_match(fa, fb) {
         let shown = fb.all.get(ia).map(|t| t.text.as_str()).unwrap_or("");
-        let (pts, how) = if g >= 1.0 {
-            (5.0, "same given name")
-        } else if g >= 0.85 {
-            (4.0, "given name spelling variant")
-        } else if g > 0.0 {
-            (3.0, "similar given name")
-        } else {
-            (-7.0, "different given names")
-        };
+        let (pts, how) = given_points(g);
         t.add("given_name", || format!("{how}: {} / {}", ga.text, if g > 0.0 { shown } else { gb.text.as_str() }), pts);
     }
     let (short, long) =
@@ -347,43 +351,18 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
         let c = coverage(short, long);
         t.add("names", || format!("{:.0}% of the shorter name matches", c * 100.0), 6.0 * c - 4.0);
     }
-    if let (Some(sa), Some(sb)) = (a.sex.as_deref(), b.sex.as_deref()) {
-        if sa != "other_unknown" && sb != "other_unknown" {
-            if sa == sb {
-                t.add("sex", || format!("both {sa}"), 0.5);
-            } else {
-                t.add("sex", || format!("{sa} / {sb}"), -6.0);
-            }
+    if let Some(pts) = sex_points(fa, fb) {
+        let (sa, sb) = (a.sex.as_deref().unwrap_or(""), b.sex.as_deref().unwrap_or(""));
+        if pts > 0.0 {
+            t.add("sex", || format!("both {sa}"), pts);
+        } else {
+            t.add("sex", || format!("{sa} / {sb}"), pts);
         }
     }
-    if let (Some(x), Some(y)) = (a.age, b.age) {
-        let d = (x - y).abs();
-        let pts = if d <= 1.0 {
-            1.5
-        } else if d <= 2.0 {
-            0.0
-        } else {
-            -((d - 2.0) * 1.5).min(6.0)
-        };
+    if let (Some(pts), Some(x), Some(y)) = (age_points(a, b), a.age, b.age) {
         t.add("age", || format!("ages {x} / {y}"), pts);
     }
-    if let (Some(x), Some(y)) = (a.date_of_birth.as_deref(), b.date_of_birth.as_deref()) {
-        // 1 January / 31 December are the default dates of estimated ages:
-        // agreeing on them says little.
-        let placeholder = x.ends_with("-01-01") || x.ends_with("-12-31");
-        let pts = if x == y {
-            if placeholder {
-                1.0
-            } else {
-                3.0
-            }
-        } else {
-            match (year(x), year(y)) {
-                (Some(p), Some(q)) if (p - q).abs() > 1 => -4.0,
-                _ if placeholder || y.ends_with("-01-01") || y.ends_with("-12-31") => 0.0,
-                _ => -2.0,
-            }
-        };
+    if let (Some(pts), Some(x), Some(y)) = (dob_points(a, b), a.date_of_birth.as_deref(), b.date_of_birth.as_deref()) {
         t.add("date_of_birth", || format!("born {x} / {y}"), pts);
     }
     if !fa.place.is_empty() && !fb.place.is_empty() {
@@ -413,19 +392,135 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
             t.add(rel, || format!("{rel} {}", if same { "matches" } else { "differs" }), pts);
         }
     }
-    if !a.nationality.is_empty() && !b.nationality.is_empty() {
-        if a.nationality.iter().any(|n| b.nationality.contains(n)) {
-            t.add("nationality", || "same nationality".into(), 0.5);
+    if let Some(pts) = nationality_points(a, b) {
+        if pts > 0.0 {
+            t.add("nationality", || "same nationality".into(), pts);
         } else {
-            t.add("nationality", || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")), -2.0);
+            t.add("nationality", || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")), pts);
         }
     }
-    if let (Some(x), Some(y)) = (a.separation_date.as_deref(), b.separation_date.as_deref()) {
-        if x == y {
-            t.add("separation_date", || format!("separated on {x}"), 1.0);
-        }
+    if let (Some(pts), Some(x)) = (separation_points(a, b), a.separation_date.as_deref()) {
+        t.add("separation_date", || format!("separated on {x}"), pts);
     }
-    1.0 / (1.0 + (-(t.points - MIDPOINT)).exp())
+    logistic(t.points)
+}
+
+/// The 0..1 score of a number of points.
+fn logistic(points: f64) -> f64 {
+    1.0 / (1.0 + (-(points - MIDPOINT)).exp())
+}
+
+// The parts of a score that need no name comparison, each `None` when one
+// side does not say. [`tally`] adds them up; [`may_reach`] uses them to
+// rule a pair out before its names are compared.
+
+/// The given-name comparison: the first given token of each must be found
+/// somewhere in the other's names (either order, other spellings
+/// included). Both tokens, the weaker similarity, and where the first was
+/// found.
+fn given_match<'f>(fa: &'f Features, fb: &'f Features) -> Option<(&'f Tok, &'f Tok, f64, usize)> {
+    let (ga, gb) = (fa.given.first()?, fb.given.first()?);
+    let (sa, ia) = best(ga, &fb.all);
+    let (sb, _) = best(gb, &fa.all);
+    Some((ga, gb, sa.min(sb), ia))
+}
+
+fn given_points(g: f64) -> (f64, &'static str) {
+    if g >= 1.0 {
+        (5.0, "same given name")
+    } else if g >= 0.85 {
+        (4.0, "given name spelling variant")
+    } else if g > 0.0 {
+        (3.0, "similar given name")
+    } else {
+        (-7.0, "different given names")
+    }
+}
+
+fn sex_points(fa: &Features, fb: &Features) -> Option<f64> {
+    Some(if fa.sex? == fb.sex? { 0.5 } else { -6.0 })
+}
+
+fn age_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
+    let d = (a.age? - b.age?).abs();
+    Some(if d <= 1.0 {
+        1.5
+    } else if d <= 2.0 {
+        0.0
+    } else {
+        -((d - 2.0) * 1.5).min(6.0)
+    })
+}
+
+fn dob_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
+    let (x, y) = (a.date_of_birth.as_deref()?, b.date_of_birth.as_deref()?);
+    // 1 January / 31 December are the default dates of estimated ages:
+    // agreeing on them says little.
+    let placeholder = x.ends_with("-01-01") || x.ends_with("-12-31");
+    Some(if x == y {
+        if placeholder {
+            1.0
+        } else {
+            3.0
+        }
+    } else {
+        match (year(x), year(y)) {
+            (Some(p), Some(q)) if (p - q).abs() > 1 => -4.0,
+            _ if placeholder || y.ends_with("-01-01") || y.ends_with("-12-31") => 0.0,
+            _ => -2.0,
+        }
+    })
+}
+
+fn nationality_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
+    if a.nationality.is_empty() || b.nationality.is_empty() {
+        return None;
+    }
+    Some(if a.nationality.iter().any(|n| b.nationality.contains(n)) { 0.5 } else { -2.0 })
+}
+
+fn separation_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
+    let (x, y) = (a.separation_date.as_deref()?, b.separation_date.as_deref()?);
+    (x == y).then_some(1.0)
+}
+
+/// False when a pair certainly scores below `threshold`: the parts without
+/// names, plus the most the name parts could add, fall short. Most
+/// candidate pairs of a pass (namesakes of another sex or age) end here,
+/// before any name comparison; the others are scored in full, so the
+/// pairs reported and their scores are the same as without this test.
+fn may_reach(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, threshold: f64) -> bool {
+    let known =
+        [sex_points(fa, fb), age_points(a, b), dob_points(a, b), nationality_points(a, b), separation_points(a, b)];
+    let mut best_case: f64 = known.iter().flatten().sum();
+    // The best each name part can give (see `tally`).
+    let both = |x: &[Tok], y: &[Tok]| !x.is_empty() && !y.is_empty();
+    if both(&fa.given, &fb.given) {
+        best_case += 5.0;
+    }
+    if !fa.primary.is_empty() && !fb.primary.is_empty() {
+        best_case += 2.0;
+    }
+    if both(&fa.place, &fb.place) {
+        best_case += 1.5;
+    }
+    if both(&fa.mother, &fb.mother) {
+        best_case += 2.0;
+    }
+    if both(&fa.father, &fb.father) {
+        best_case += 2.0;
+    }
+    // A margin for rounding: the score adds the same parts in another order.
+    let reachable = |points: f64| logistic(points + 1e-6) >= threshold;
+    if !reachable(best_case) {
+        return false;
+    }
+    // Then the given name, the part that tells most namesakes apart (its
+    // similarities are cached, so `tally` gets them again for free).
+    match given_match(fa, fb) {
+        Some((_, _, g, _)) => reachable(best_case - 5.0 + given_points(g).0),
+        None => true,
+    }
 }
 
 fn pair(a: &CasePerson, b: &CasePerson, score: f64, parts: Vec<ScorePart>) -> DuplicatePair {
@@ -567,7 +662,9 @@ pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
         let mut out = Vec::new();
         let mut cands: Vec<u32> = Vec::new();
         let consider = |i: usize, j: usize, out: &mut Vec<DuplicatePair>| {
-            if score_only(live[i], &feats[i], live[j], &feats[j]) >= threshold {
+            if may_reach(live[i], &feats[i], live[j], &feats[j], threshold)
+                && score_only(live[i], &feats[i], live[j], &feats[j]) >= threshold
+            {
                 let (score, parts) = score_features(live[i], &feats[i], live[j], &feats[j]);
                 out.push(pair(live[i], live[j], score, parts));
             }
@@ -754,6 +851,36 @@ mod tests {
                 let (full, _) = score_features(&people[i], &feats[i], &people[j], &feats[j]);
                 assert_eq!(fast.to_bits(), full.to_bits());
             }
+        }
+    }
+
+    /// The early exit of a pass ([`may_reach`]) against the full score: it
+    /// must never rule out a pair the score would report, at any threshold,
+    /// and it must rule out most pairs of unrelated people.
+    #[test]
+    fn the_bound_never_rules_out_a_pair_that_reaches_the_threshold() {
+        let (people, _) = crate::search::synthetic::population(9, 200, 6);
+        let mut pairs: Vec<(CasePerson, CasePerson)> = Vec::new();
+        for i in 0..people.len() {
+            for j in (i + 1)..people.len() {
+                pairs.push((people[i].clone(), people[j].clone()));
+            }
+        }
+        // Duplicates, siblings and namesakes: the pairs near the threshold.
+        pairs.extend(crate::search::synthetic::labelled_pairs(3, 1500).into_iter().map(|p| (p.a, p.b)));
+        for t in [0.2, THRESHOLD, 0.9] {
+            let (mut ruled_out, mut reached) = (0usize, 0usize);
+            for (a, b) in &pairs {
+                let (fa, fb) = (Features::of(a), Features::of(b));
+                let score = score_only(a, &fa, b, &fb);
+                reached += usize::from(score >= t);
+                if !may_reach(a, &fa, b, &fb, t) {
+                    ruled_out += 1;
+                    assert!(score < t, "{} / {} score {score} ruled out at {t}", a.case_id, b.case_id);
+                }
+            }
+            assert!(reached > 100, "{reached} pairs reach {t}: too few to test the bound");
+            assert!(ruled_out > pairs.len() / 2, "only {ruled_out} of {} ruled out at {t}", pairs.len());
         }
     }
 

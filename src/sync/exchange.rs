@@ -600,8 +600,11 @@ pub fn import_bundle(
     dry_run: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
-    let opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
-    let m = &opened.manifest;
+    let mut opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
+    // A copy of the (small) manifest, so the events can later move out of
+    // `opened` into the import instead of being copied.
+    let manifest = opened.manifest.clone();
+    let m = &manifest;
     let me = store.vault().device().device_id;
     let office = is_office(store)?;
     let held = roster(store)?;
@@ -755,9 +758,12 @@ pub fn import_bundle(
             progress(Progress::Events { done: i as u64 + 1, total });
         }
     }
-    let prepared = store.prepare_import(opened.events.clone(), &extra_keys)?;
+    // The attachment plan reads the events, so it is made before they move
+    // into the import; its error still comes after the events' own.
+    let planned = crate::sync::attachments::plan(store, &opened);
+    let prepared = store.prepare_import(std::mem::take(&mut opened.events), &extra_keys)?;
     report.preview = prepared.preview.clone();
-    let (attachment_preview, new_blobs) = crate::sync::attachments::plan(store, &opened)?;
+    let (attachment_preview, new_blobs) = planned?;
     report.attachments = attachment_preview;
     report.suspected_duplicates = suspected_duplicates_of(store, prepared.new_case_states())?;
     // 4. Bookkeeping, in the same commit as the events (the last frame of

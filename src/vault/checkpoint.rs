@@ -3,13 +3,20 @@
 //! Steps, each durable before the next, so a crash between any two leaves a
 //! vault that unlocks with every acknowledged commit:
 //! 1. record generation g+1 in the database and serialise it;
-//! 2. encrypt to `snapshot.age.tmp`, fsync;
-//! 3. rename over `snapshot.age` (old snapshot + journal g stay valid until here);
-//! 4. create `journal-<g+1>.log` with its header, fsync it and the directory
+//! 2. write the segments whose plaintext changed to `segments/<g+1>-<i>.age`
+//!    (then fsync each), reuse the previous files for the others, fsync
+//!    `segments/`;
+//! 3. encrypt the manifest to `snapshot.age.tmp`, fsync;
+//! 4. rename over `snapshot.age` (the commit point: old snapshot, its
+//!    segments and journal g stay valid until here);
+//! 5. create `journal-<g+1>.log` with its header, fsync it and the directory
 //!    (which also makes the rename durable);
-//! 5. delete `journal-<g>.log` (now stale: recovery would ignore it anyway).
+//! 6. delete `journal-<g>.log` (now stale: recovery would ignore it anyway);
+//! 7. delete the segment files the new manifest does not list.
 use super::error::VaultError;
 use super::journal::{parse_journal_file_name, JournalWriter};
+use super::recovery::RecoveryReport;
+use super::segments;
 use super::snapshot::{self, SNAPSHOT_FILE, SNAPSHOT_TMP};
 use super::Vault;
 
@@ -25,32 +32,45 @@ impl Vault {
         let new_gen = old_gen + 1;
 
         snapshot::set_generation(&self.conn, new_gen)?;
-        let written = snapshot::write_tmp(storage, dir, &mut self.conn, &self.keys.recipients);
-        let (hash, size) = match written {
+        let written = snapshot::write_segmented(
+            storage,
+            dir,
+            &mut self.conn,
+            &self.keys.recipients,
+            self.segments.as_ref(),
+            new_gen,
+            self.segment_bytes,
+        );
+        let written = match written {
             Ok(w) => w,
             Err(e) => {
-                self.abandon_checkpoint(old_gen);
+                self.abandon_checkpoint(old_gen, &[]);
                 return Err(e);
             }
         };
         if let Err(e) = storage.rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE)) {
-            self.abandon_checkpoint(old_gen);
+            self.abandon_checkpoint(old_gen, &written.new_files);
             return Err(VaultError::io("rename", dir.join(SNAPSHOT_TMP), e));
         }
 
         // From here on snapshot.age holds generation g+1 (once the directory
         // is synced), so memory moves to it whatever happens next.
         self.generation = new_gen;
-        self.snapshot_hash = hash;
-        self.snapshot_size = size;
+        self.snapshot_hash = written.sha256;
+        self.snapshot_size = written.size;
+        self.segments = Some(written.set);
         self.journal = None;
-        self.journal = Some(JournalWriter::create(storage, dir, new_gen, hash)?);
+        self.journal = Some(JournalWriter::create(storage, dir, new_gen, written.sha256)?);
 
-        remove_stale_journals(self)
+        remove_stale_journals(self)?;
+        // The journal creation above fsynced the directory, so the rename is
+        // durable and the old segments are no longer needed by anything.
+        segments::remove_unreferenced(storage, dir, self.segments.as_ref(), &mut RecoveryReport::default())
     }
 
-    /// Undo step 1 after a failure before the rename and drop the temp file.
-    fn abandon_checkpoint(&mut self, old_gen: u64) {
+    /// Undo step 1 after a failure before the rename and drop the temp
+    /// file and the segment files written for the new generation.
+    fn abandon_checkpoint(&mut self, old_gen: u64, new_files: &[std::path::PathBuf]) {
         // Setting a value in an in-memory table only fails if SQLite is out
         // of memory; the generation row is then rewritten by the next
         // checkpoint before it is ever serialised again.
@@ -60,6 +80,8 @@ impl Vault {
             // Best effort: a leftover temp file is removed at the next unlock.
             let _ = self.storage.remove(&tmp);
         }
+        // Best effort too: unreferenced segment files are removed at unlock.
+        segments::remove_files(&*self.storage, new_files);
     }
 }
 

@@ -22,20 +22,6 @@ pub(crate) fn encrypt_into<W: Write>(recipients: &[x25519::Recipient], plaintext
     w.finish().map_err(|e| e.to_string())
 }
 
-/// Like [`encrypt_into`] but keeps I/O errors as such (so "disk full" stays
-/// recognisable).
-pub(crate) fn encrypt_stream<W: Write>(
-    recipients: &[x25519::Recipient],
-    plaintext: &[u8],
-    out: W,
-) -> std::io::Result<W> {
-    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut w = enc.wrap_output(out)?;
-    w.write_all(plaintext)?;
-    w.finish()
-}
-
 /// Decrypt an age file with the device identity.
 pub(crate) fn decrypt(identity: &x25519::Identity, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let d = age::Decryptor::new_buffered(ciphertext).map_err(|e| e.to_string())?;

@@ -135,6 +135,15 @@ pub enum VaultError {
         /// The journal file.
         path: PathBuf,
     },
+    /// The unlocked database reached the largest size it can have in
+    /// memory ([`DATABASE_LIMIT_BYTES`](super::DATABASE_LIMIT_BYTES)).
+    #[error("the vault is full: its database is {} MB, the most an unlocked vault can hold is {} MB (about 20,000 cases). This change was not saved; everything saved before is safe. Transfer closed cases to another office vault to make room (docs/vault-format.md, size limit)", .bytes / 1_000_000, .limit / 1_000_000)]
+    DatabaseFull {
+        /// Size of the database now.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The in-memory database failed.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),

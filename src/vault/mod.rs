@@ -24,6 +24,7 @@ mod identity;
 mod journal;
 mod kv;
 mod recovery;
+mod segments;
 mod snapshot;
 pub mod storage;
 
@@ -41,6 +42,7 @@ pub use journal::{journal_file_name, parse_journal_file_name};
 pub use kv::{kv_put, KvApplier};
 pub use recovery::{RecoveryReport, TailCut};
 pub use secrecy::SecretString;
+pub use segments::{DEFAULT_SEGMENT_BYTES, SEGMENT_DIR};
 pub use snapshot::{META_TABLE, SNAPSHOT_FILE, SNAPSHOT_TMP};
 pub use storage::{FaultStorage, RealStorage, Storage, StorageFile};
 
@@ -53,6 +55,13 @@ use journal::JournalWriter;
 /// full database write, so doing it too often makes commits slow. At a few
 /// hundred bytes per frame this is tens of thousands of commits.
 pub const DEFAULT_CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The largest database an unlocked vault can hold: SQLite's in-memory VFS
+/// keeps it in one allocation, and SQLite refuses single allocations over
+/// this size (the bundled SQLite's memdb limit is set to it in
+/// `.cargo/config.toml`). About 20,000 demo-sized cases; a commit that
+/// would grow the database past it fails with [`VaultError::DatabaseFull`].
+pub const DATABASE_LIMIT_BYTES: u64 = 2_147_483_391;
 
 /// Name of the lock file that keeps two processes from opening one vault.
 pub const LOCK_FILE: &str = "vault.lock";
@@ -92,6 +101,11 @@ pub struct VaultOptions {
     pub scrypt_log_n: Option<u8>,
     /// Journal size that triggers an automatic checkpoint.
     pub checkpoint_bytes: u64,
+    /// Plaintext size of the snapshot segments this vault writes
+    /// ([`DEFAULT_SEGMENT_BYTES`]; rounded up to a multiple of 4096). Only
+    /// tests change it, to get many segments from a small database; any
+    /// size is read back.
+    pub snapshot_segment_bytes: usize,
 }
 
 impl Default for VaultOptions {
@@ -100,6 +114,7 @@ impl Default for VaultOptions {
             storage: Arc::new(RealStorage),
             scrypt_log_n: test_scrypt_override(),
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+            snapshot_segment_bytes: DEFAULT_SEGMENT_BYTES,
         }
     }
 }
@@ -132,8 +147,11 @@ pub struct VaultStats {
     pub journal_frames: u64,
     /// Bytes in the current journal (header included).
     pub journal_bytes: u64,
-    /// Bytes of `snapshot.age`.
+    /// Bytes of `snapshot.age` and of the segment files it lists.
     pub snapshot_bytes: u64,
+    /// Size of the unlocked database (pages × page size), to compare with
+    /// [`DATABASE_LIMIT_BYTES`].
+    pub database_bytes: u64,
 }
 
 /// An unlocked vault: the in-memory database and the device keys.
@@ -150,6 +168,10 @@ pub struct Vault {
     journal: Option<JournalWriter>,
     snapshot_hash: [u8; 32],
     snapshot_size: u64,
+    /// The manifest of the snapshot on disk; `None` while it is a version-1
+    /// snapshot (the next checkpoint writes every segment).
+    segments: Option<segments::SegmentSet>,
+    segment_bytes: usize,
     report: RecoveryReport,
     checkpoint_bytes: u64,
     auto_checkpoint_error: Option<String>,
@@ -236,6 +258,7 @@ impl Vault {
                 let taken = name == IDENTITY_FILE
                     || name == SNAPSHOT_FILE
                     || name == BLOB_DIR
+                    || (name == SEGMENT_DIR && !storage.list(&dir.join(SEGMENT_DIR)).unwrap_or_default().is_empty())
                     || parse_journal_file_name(&name).is_some();
                 if taken {
                     return Err(VaultError::AlreadyExists { dir: dir.to_owned(), path: dir.join(name) });
@@ -256,16 +279,19 @@ impl Vault {
         // The identity is written last: its presence is what makes the
         // directory a vault, so a crash before it leaves no half vault that
         // `open` would accept.
+        let segment_bytes = options.snapshot_segment_bytes;
+        let mut new_files = Vec::new();
         let result = (|| {
-            let (hash, size) = snapshot::write_tmp(&*storage, dir, &mut conn, &keys.recipients)?;
+            let w = snapshot::write_segmented(&*storage, dir, &mut conn, &keys.recipients, None, 1, segment_bytes)?;
+            new_files = w.new_files.clone();
             storage
                 .rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE))
                 .map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
-            let journal = JournalWriter::create(&*storage, dir, 1, hash)?;
+            let journal = JournalWriter::create(&*storage, dir, 1, w.sha256)?;
             identity::write(&*storage, dir, &keys, &device, passphrase, options.scrypt_log_n)?;
-            Ok((hash, size, journal))
+            Ok((w.sha256, w.size, w.set, journal))
         })();
-        let (snapshot_hash, snapshot_size, journal) = match result {
+        let (snapshot_hash, snapshot_size, set, journal) = match result {
             Ok(r) => r,
             Err(e) => {
                 // Best effort: leave the directory as it was so init can be retried.
@@ -275,6 +301,7 @@ impl Vault {
                         let _ = storage.remove(&p);
                     }
                 }
+                segments::remove_files(&*storage, &new_files);
                 return Err(e);
             }
         };
@@ -289,6 +316,8 @@ impl Vault {
             journal: Some(journal),
             snapshot_hash,
             snapshot_size,
+            segments: Some(set),
+            segment_bytes,
             report: RecoveryReport { generation: 1, ..RecoveryReport::default() },
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
@@ -318,8 +347,9 @@ impl Vault {
         let (keys, device) = identity::read(&*storage, dir, passphrase)?;
         let mut report = RecoveryReport::default();
         recovery::remove_temp_files(&*storage, dir, &mut report)?;
-        let loaded = snapshot::load(&*storage, dir, &keys.age)?;
-        let mut conn = loaded.conn;
+        let snapshot::LoadedSnapshot { conn, generation, sha256, size, segments: set } =
+            snapshot::load(&*storage, dir, &keys.age)?;
+        let mut conn = conn;
         configure(&conn)?;
         let journal = recovery::replay(
             &*storage,
@@ -327,9 +357,12 @@ impl Vault {
             &mut conn,
             &*applier,
             &keys.age,
-            &recovery::SnapshotPosition { generation: loaded.generation, sha256: loaded.sha256 },
+            &recovery::SnapshotPosition { generation, sha256 },
             &mut report,
         )?;
+        // After replay's directory fsync: the loaded snapshot's rename is
+        // durable, so segments it does not list can go (§6).
+        segments::remove_unreferenced(&*storage, dir, set.as_ref(), &mut report)?;
         Ok(Vault {
             dir: dir.to_owned(),
             storage,
@@ -337,10 +370,12 @@ impl Vault {
             applier,
             keys,
             device,
-            generation: loaded.generation,
+            generation,
             journal: Some(journal),
-            snapshot_hash: loaded.sha256,
-            snapshot_size: loaded.size,
+            snapshot_hash: sha256,
+            snapshot_size: size,
+            segments: set,
+            segment_bytes: options.snapshot_segment_bytes,
             report,
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
@@ -387,12 +422,17 @@ impl Vault {
         }
         let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
         let tx = self.conn.transaction()?;
-        self.applier.apply(&tx, &payload.entries)?;
-        // On error `tx` is dropped here, which rolls the transaction back.
+        if let Err(e) = self.applier.apply(&tx, &payload.entries) {
+            // Dropping `tx` rolls the transaction back; say why if the
+            // database could not grow (the applier's message would only say
+            // "out of memory" or "database or disk is full").
+            drop(tx);
+            return Err(full_or(&self.conn, e.into()));
+        }
         journal.append(&ct)?;
         if let Err(e) = tx.commit() {
             journal.remove_last(old_len, old_seq, old_hash);
-            return Err(e.into());
+            return Err(full_or(&self.conn, e.into()));
         }
         if journal.len >= self.checkpoint_bytes {
             // The commit is durable already; a failed automatic checkpoint is
@@ -506,6 +546,7 @@ impl Vault {
             journal_frames: self.journal.as_ref().map_or(0, |j| j.seq),
             journal_bytes: self.journal.as_ref().map_or(0, |j| j.len),
             snapshot_bytes: self.snapshot_size,
+            database_bytes: database_bytes(&self.conn),
         }
     }
 
@@ -540,6 +581,28 @@ pub fn change_passphrase_with(
     }
     let (keys, device) = identity::read(&*options.storage, dir, old)?;
     identity::write(&*options.storage, dir, &keys, &device, new, options.scrypt_log_n)
+}
+
+/// Pages × page size of the main database.
+fn database_bytes(conn: &Connection) -> u64 {
+    let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    u64::try_from(pragma("page_count").saturating_mul(pragma("page_size"))).unwrap_or(0)
+}
+
+/// `err`, or [`VaultError::DatabaseFull`] when the change failed because
+/// the in-memory database could not grow. SQLite reports that as "database
+/// or disk is full" (past the limit) or "out of memory" (the doubled
+/// allocation refused), through the applier's message too; above half the
+/// limit the next growth step is the limit itself, so either means full.
+fn full_or(conn: &Connection, err: VaultError) -> VaultError {
+    let text = err.to_string();
+    let growth_refused = text.contains("database or disk is full") || text.contains("out of memory");
+    let bytes = database_bytes(conn);
+    if growth_refused && bytes >= DATABASE_LIMIT_BYTES / 2 {
+        VaultError::DatabaseFull { bytes, limit: DATABASE_LIMIT_BYTES }
+    } else {
+        err
+    }
 }
 
 #[cfg(test)]

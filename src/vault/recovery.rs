@@ -12,6 +12,7 @@ use super::envelope;
 use super::error::VaultError;
 use super::frame::{self, FramePayload, FrameSlice, HEADER_LEN};
 use super::journal::{journal_file_name, parse_journal_file_name, JournalWriter};
+use super::segments::SEGMENT_DIR;
 use super::storage::Storage;
 use super::Applier;
 
@@ -36,6 +37,10 @@ pub struct RecoveryReport {
     /// happen (it means the snapshot was replaced by an older one); they are
     /// left untouched and not applied.
     pub newer_journals: Vec<String>,
+    /// Segment files no manifest references (left by an interrupted or
+    /// failed checkpoint, or by a snapshot restored from a backup) that
+    /// were deleted, as `segments/<name>`.
+    pub stale_segments: Vec<String>,
     /// Temporary files of an interrupted write that were deleted.
     pub temp_files_removed: Vec<String>,
     /// The journal of the current generation was missing (crash between the
@@ -66,19 +71,20 @@ impl RecoveryReport {
             && self.stale_journals.is_empty()
             && self.newer_journals.is_empty()
             && self.temp_files_removed.is_empty()
+            && self.stale_segments.is_empty()
             && !self.journal_created
     }
 }
 
 /// Remove `*.tmp` files left by an interrupted atomic write, in the vault
-/// directory and in `blobs/`. They never hold anything that is not also in a
+/// directory, in `blobs/` and in `segments/`. They never hold anything that is not also in a
 /// complete file (or in nothing acknowledged).
 pub(crate) fn remove_temp_files(
     storage: &dyn Storage,
     dir: &Path,
     report: &mut RecoveryReport,
 ) -> Result<(), VaultError> {
-    for sub in [None, Some(BLOB_DIR)] {
+    for sub in [None, Some(BLOB_DIR), Some(SEGMENT_DIR)] {
         let d = match sub {
             None => dir.to_owned(),
             Some(s) => dir.join(s),

@@ -1,7 +1,9 @@
-//! `snapshot.age`: the whole SQLite database image, age-encrypted to the
-//! vault's recipients. The generation lives inside the image, in the table
-//! `fieldcase_vault_meta`, so it is authenticated by age and a decrypted
-//! snapshot is still a plain SQLite file. See docs/vault-format.md §3.
+//! `snapshot.age`: since format 2 an age-encrypted manifest listing the
+//! segments of the SQLite image (src/vault/segments.rs); in format 1 the
+//! whole image itself, which is still read. The generation lives inside the
+//! image, in the table `fieldcase_vault_meta` (and, in format 2, in the
+//! manifest too; they must agree), so it is authenticated by age and the
+//! decrypted image is still a plain SQLite file. See docs/vault-format.md §3.
 use std::path::Path;
 
 use age::x25519;
@@ -10,7 +12,8 @@ use sha2::Digest;
 
 use super::envelope;
 use super::error::VaultError;
-use super::storage::{FrontierHasher, HashingWriter, Storage};
+use super::segments::{self, SegmentSet};
+use super::storage::{FrontierHasher, Storage};
 
 /// File name of the snapshot.
 pub const SNAPSHOT_FILE: &str = "snapshot.age";
@@ -45,26 +48,59 @@ pub(crate) fn generation(conn: &Connection) -> Result<Option<u64>, rusqlite::Err
     Ok(g.and_then(|g| u64::try_from(g).ok()))
 }
 
-/// Serialise `conn`, encrypt it and write it to `snapshot.age.tmp`, fsynced.
-/// Returns the SHA-256 and size of the file written.
+/// Encrypt `plaintext` (the manifest, small) in memory and write it to
+/// `snapshot.age.tmp` in one write, fsynced. Returns the SHA-256 and size
+/// of the file written.
 pub(crate) fn write_tmp(
+    storage: &dyn Storage,
+    dir: &Path,
+    plaintext: &[u8],
+    recipients: &[x25519::Recipient],
+) -> Result<([u8; 32], u64), VaultError> {
+    let tmp = dir.join(SNAPSHOT_TMP);
+    let ct = envelope::encrypt(recipients, plaintext).map_err(VaultError::Encrypt)?;
+    let mut file = storage.create(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
+    file.write_all(&ct).map_err(|e| VaultError::io("write", &tmp, e))?;
+    file.sync().map_err(|e| VaultError::io("fsync", &tmp, e))?;
+    Ok((sha2::Sha256::digest(&ct).into(), ct.len() as u64))
+}
+
+/// A snapshot written up to its temp file: segments durable in `segments/`,
+/// manifest in `snapshot.age.tmp` (fsynced), not yet renamed.
+pub(crate) struct WrittenSnapshot {
+    /// SHA-256 of the manifest file (`H0`).
+    pub(crate) sha256: [u8; 32],
+    /// Bytes of the manifest file and every segment file.
+    pub(crate) size: u64,
+    pub(crate) set: SegmentSet,
+    /// Segment files created by this write.
+    pub(crate) new_files: Vec<std::path::PathBuf>,
+}
+
+/// Serialise `conn` (whose generation row already says `generation`), write
+/// the changed segments and the manifest to `snapshot.age.tmp`. On error the
+/// segment files this call created are removed (best effort).
+pub(crate) fn write_segmented(
     storage: &dyn Storage,
     dir: &Path,
     conn: &mut Connection,
     recipients: &[x25519::Recipient],
-) -> Result<([u8; 32], u64), VaultError> {
-    let tmp = dir.join(SNAPSHOT_TMP);
+    previous: Option<&SegmentSet>,
+    generation: u64,
+    segment_bytes: usize,
+) -> Result<WrittenSnapshot, VaultError> {
     let image = conn.serialize(MAIN_DB)?;
-    let mut file = storage.create(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
-    let failure = std::cell::Cell::new(None);
-    let w = HashingWriter { file: &mut *file, hasher: sha2::Sha256::new(), written: 0, failure: &failure };
-    let w = envelope::encrypt_stream(recipients, &image, w).map_err(|e| match failure.get() {
-        Some(kind) => VaultError::io("write", &tmp, std::io::Error::new(kind, e)),
-        None => VaultError::io("write", &tmp, e),
-    })?;
-    let (hash, size) = (w.hasher.finalize().into(), w.written);
-    file.sync().map_err(|e| VaultError::io("fsync", &tmp, e))?;
-    Ok((hash, size))
+    let w = segments::write(storage, dir, &image, recipients, previous, generation, segment_bytes)?;
+    drop(image);
+    match write_tmp(storage, dir, &w.manifest, recipients) {
+        Ok((sha256, size)) => {
+            Ok(WrittenSnapshot { sha256, size: size + w.set.files_len(), set: w.set, new_files: w.new_files })
+        }
+        Err(e) => {
+            segments::remove_files(storage, &w.new_files);
+            Err(e)
+        }
+    }
 }
 
 /// A decrypted snapshot loaded into a fresh in-memory connection.
@@ -72,10 +108,15 @@ pub(crate) struct LoadedSnapshot {
     pub(crate) conn: Connection,
     pub(crate) generation: u64,
     pub(crate) sha256: [u8; 32],
+    /// Bytes of `snapshot.age` and of its segment files.
     pub(crate) size: u64,
+    /// The manifest (version 2); `None` for a version-1 snapshot.
+    pub(crate) segments: Option<SegmentSet>,
 }
 
-/// Read, decrypt and load `snapshot.age`.
+/// Read, decrypt and load `snapshot.age` (version 2: a manifest and its
+/// segments; version 1: the image itself, told apart by the first bytes of
+/// the plaintext).
 ///
 /// The file is decrypted as a stream straight into the buffer SQLite then
 /// owns (`deserialize_read_exact` allocates it with `sqlite3_malloc64` and
@@ -84,14 +125,15 @@ pub(crate) struct LoadedSnapshot {
 /// database image (it used to hold three: ciphertext, plaintext, database).
 /// The SHA-256 of the ciphertext (the journal chains to it) is computed on
 /// the same pass ([`FrontierHasher`]). No plaintext buffer of ours exists to
-/// zeroize: age's chunk buffer zeroizes itself, and the database's memory
-/// belongs to SQLite as before.
+/// zeroize for version 1: age's chunk buffer zeroizes itself, and the
+/// database's memory belongs to SQLite as before; segment buffers of
+/// version 2 are zeroized when dropped.
 pub(crate) fn load(
     storage: &dyn Storage,
     dir: &Path,
     identity: &x25519::Identity,
 ) -> Result<LoadedSnapshot, VaultError> {
-    use std::io::{Seek, SeekFrom};
+    use std::io::{Read, Seek, SeekFrom};
     let path = dir.join(SNAPSHOT_FILE);
     if !storage.exists(&path) {
         return Err(VaultError::MissingSnapshot { path });
@@ -119,6 +161,46 @@ pub(crate) fn load(
         .seek(SeekFrom::End(0))
         .and_then(|len| plain.seek(SeekFrom::Start(0)).map(|_| len))
         .map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
+    // Version 2 (a JSON manifest) or version 1 (the SQLite image itself)?
+    let mut head = [0u8; 16];
+    let peeked = plain
+        .read_exact(&mut head[..len.min(16) as usize])
+        .and_then(|()| plain.seek(SeekFrom::Start(0)).map(|_| ()))
+        .map_err(|e| corrupt(format!("does not decrypt: {e}")));
+    peeked?;
+    if len > 0 && head[0] == b'{' {
+        if len > segments::MAX_MANIFEST_LEN {
+            return Err(corrupt(format!("the manifest is {len} bytes, more than any vault needs")));
+        }
+        let mut text = zeroize::Zeroizing::new(Vec::with_capacity(len as usize));
+        let read = plain.read_to_end(&mut text);
+        drop(plain);
+        if let Err(e) = read {
+            if let Some(kind) = io_failure(&hashed) {
+                return Err(VaultError::io("read", &path, std::io::Error::new(kind, e.to_string())));
+            }
+            return Err(corrupt(format!("does not decrypt: {e}")));
+        }
+        let (sha256, size) = hashed.into_inner().finish().map_err(|e| VaultError::io("read", &path, e))?;
+        let mut set = segments::parse_manifest(&text, &path)?;
+        let conn = segments::load_image(storage, dir, identity, &mut set)?;
+        let generation = match generation(&conn) {
+            Ok(Some(g)) => g,
+            Ok(None) => return Err(corrupt("no generation in the vault metadata".into())),
+            Err(e) => return Err(corrupt(format!("no vault metadata: {e}"))),
+        };
+        if generation != set.generation {
+            return Err(corrupt(format!(
+                "the manifest says generation {} but the database says {generation} (segments of another snapshot)",
+                set.generation
+            )));
+        }
+        let size = size + set.files_len();
+        return Ok(LoadedSnapshot { conn, generation, sha256, size, segments: Some(set) });
+    }
+    if len < 16 || &head != b"SQLite format 3\0" {
+        return Err(corrupt("the decrypted content is neither a snapshot manifest nor a SQLite database".into()));
+    }
     let len = usize::try_from(len).map_err(|_| corrupt("the database is too large for this machine".into()))?;
     if len < 512 {
         return Err(corrupt("the decrypted content is not a SQLite database".into()));
@@ -144,7 +226,7 @@ pub(crate) fn load(
         Err(e) => return Err(corrupt(format!("no vault metadata: {e}"))),
     };
     let (sha256, size) = hashed.into_inner().finish().map_err(|e| VaultError::io("read", &path, e))?;
-    Ok(LoadedSnapshot { conn, generation, sha256, size })
+    Ok(LoadedSnapshot { conn, generation, sha256, size, segments: None })
 }
 
 /// Passes reads through and keeps the first 16 bytes (the SQLite magic).
@@ -163,29 +245,5 @@ impl<R: std::io::Read> std::io::Read for MagicReader<'_, R> {
             self.seen += take;
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A deserialized database (how every unlocked vault is held) must be
-    /// able to grow past SQLite's default memdb limit of 1 GiB; the bundled
-    /// SQLite is built with a higher SQLITE_MEMDB_DEFAULT_MAXSIZE for this
-    /// (.cargo/config.toml). Needs about 1.2 GB of memory and a few seconds.
-    #[test]
-    #[ignore = "allocates 1.2 GB; run on demand: cargo test --release --lib memdb_grows -- --ignored"]
-    fn memdb_grows_past_one_gib() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t(b BLOB);").unwrap();
-        let image = conn.serialize(MAIN_DB).unwrap().to_vec();
-        let mut loaded = Connection::open_in_memory().unwrap();
-        loaded.deserialize_read_exact(MAIN_DB, &image[..], image.len(), false).unwrap();
-        for _ in 0..5 {
-            loaded.execute("INSERT INTO t VALUES (zeroblob(250000000))", []).unwrap();
-        }
-        let pages: i64 = loaded.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-        assert!(pages * 4096 > 1_200_000_000);
     }
 }

@@ -332,35 +332,6 @@ impl Storage for FaultStorage {
     }
 }
 
-/// An [`io::Write`] over a [`StorageFile`] that also hashes what passes
-/// through (the journal chains to the snapshot file's SHA-256).
-pub(crate) struct HashingWriter<'a> {
-    pub(crate) file: &'a mut dyn StorageFile,
-    pub(crate) hasher: sha2::Sha256,
-    pub(crate) written: u64,
-    /// The kind of the first write error: age wraps I/O errors in its own,
-    /// which would hide "disk full" from the caller.
-    pub(crate) failure: &'a std::cell::Cell<Option<io::ErrorKind>>,
-}
-
-impl Write for HashingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use sha2::Digest;
-        if let Err(e) = self.file.write_all(buf) {
-            if self.failure.get().is_none() {
-                self.failure.set(Some(e.kind()));
-            }
-            return Err(e);
-        }
-        self.hasher.update(buf);
-        self.written += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A [`Read`] + [`Seek`] wrapper that computes the SHA-256 of the whole
 /// underlying file while it is read in any order: bytes are hashed only when
 /// a read reaches past everything hashed so far, starting exactly there. The

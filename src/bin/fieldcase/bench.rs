@@ -1,8 +1,9 @@
 //! `fieldcase bench`: one table with every performance figure of issue 9,
 //! measured side by side in the same run on the same data.
 //!
-//! For each size (100 / 1,000 / 10,000 demo cases by default, `--cases
-//! 100,10000,50000` for the office-scale run; 100 / 1,000 with `--quick`) a demo vault made by `model::demo` (cached in `--dir`
+//! For each size (100 / 1,000 / 10,000 demo cases by default, up to about
+//! 18,000 with `--cases`; 100 / 1,000 with `--quick`) a demo vault made by
+//! `model::demo` (cached in `--dir`
 //! between runs, keyed by size, seed and schema) is measured by
 //! [`bench_demo`](crate::bench_demo): real case saves in the vault against
 //! the same saves on the same database in plain SQLite on disk (WAL,
@@ -11,8 +12,9 @@
 //! report on the demo data. Then, once: sync export/import throughput for a
 //! bundle of 100,000 events, and search and report over 50,000 synthetic
 //! rows (so the 50,000-case figures exist even where a 50,000-case demo
-//! vault does not fit the machine). A size whose vault would not fit in the
-//! available memory is skipped and named in `sizes`.
+//! vault cannot exist). A size whose vault would not fit in the available
+//! memory, or past the 2 GiB an unlocked vault's database can hold
+//! (docs/vault-format.md §7), is skipped and named in `sizes`.
 //!
 //! Wall time is noisy on a shared 2-core machine: ratios come from
 //! interleaved measurements, and CPU time is reported next to wall time.
@@ -20,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 
 use crate::bench_demo::{self, SizeFigures};
 
@@ -40,8 +41,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
     /// Demo vault sizes (cases), comma-separated; default 100,1000,10000
-    /// (100,1000 with --quick); `--cases 100,10000,50000` is the office-scale
-    /// run (hours the first time: 50,000 demo cases are generated once). The
+    /// (100,1000 with --quick). An unlocked vault holds at most 2 GiB of
+    /// database, about 20,000 demo cases, so larger sizes are skipped. The
     /// first size is the reference for growth; `sizes` in --json says what ran.
     /// Each vault is generated once and cached in DIR: on the busy 2-core
     /// reference machine a 1,000-case vault took 26 s, a 10,000-case one 23 min.
@@ -65,6 +66,14 @@ pub struct BenchArgs {
     /// (the bench runs itself as a child process to measure peak memory).
     #[arg(long, hide = true)]
     pub unlock_child: Option<PathBuf>,
+    /// Make an office vault and a device bundle of the sync size in DIR
+    /// once, for `--import-only` (see bench_import.rs).
+    #[arg(long, value_name = "DIR")]
+    pub import_setup: Option<PathBuf>,
+    /// Import the bundle `--import-setup` made into a fresh copy of its
+    /// office vault; print wall and CPU time (compare builds on one bundle).
+    #[arg(long, value_name = "DIR")]
+    pub import_only: Option<PathBuf>,
 }
 
 /// Sync figures (device → office bundle).
@@ -216,13 +225,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.search_only {
         return crate::bench_search::run_only(args.quick, args.json);
     }
+    if let Some(dir) = &args.import_setup {
+        return crate::bench_import::prepare(dir, if args.quick { 10_000 } else { 100_000 });
+    }
+    if let Some(dir) = &args.import_only {
+        return crate::bench_import::import_only(dir);
+    }
     let cases = if !args.cases.is_empty() {
         args.cases.clone()
     } else if args.quick {
         vec![100, 1_000]
     } else {
-        // 50,000 demo cases take about two hours to generate here (then
-        // cached): an explicit --cases, not a surprise on the first run.
+        // Larger vaults take long to generate (then cached): an explicit
+        // --cases, not a surprise on the first run.
         vec![100, 1_000, 10_000]
     };
     let commits = args.commits.unwrap_or(if args.quick { 30 } else { 200 }).max(2);
@@ -272,6 +287,19 @@ fn measure_all(
                 r.sizes.skipped.push(msg);
                 continue;
             }
+        }
+        // An unlocked vault's database cannot pass DATABASE_LIMIT_BYTES
+        // (docs/vault-format.md §7): a demo that large cannot be generated.
+        let image = n as u64 * IMAGE_BYTES_PER_CASE;
+        if image > fieldcase::vault::DATABASE_LIMIT_BYTES / 10 * 9 {
+            let msg = format!(
+                "{n} cases: a database of about {:.1} GB is over the {:.1} GB an unlocked vault can hold",
+                image as f64 / 1e9,
+                fieldcase::vault::DATABASE_LIMIT_BYTES as f64 / 1e9
+            );
+            log(&format!("skipping {msg}"));
+            r.sizes.skipped.push(msg);
+            continue;
         }
         let f = bench_demo::measure_size(cache, base, n, commits, args.scrypt_log_n, log)?;
         r.sizes.demo_cases.push(n);
@@ -410,6 +438,8 @@ fn print_table(r: &BenchResult) {
     row("  CPU s", each(&|f| format!("{:.2}", f.load.cpu_ms / 1000.0)), "", "");
     row("checkpoint s", each(&|f| format!("{:.2}", f.checkpoint_ms / 1000.0)), "", "");
     row("  CPU s", each(&|f| format!("{:.2}", f.checkpoint_cpu_ms / 1000.0)), "", "");
+    row("checkpoint s after one small commit", each(&|f| format!("{:.2}", f.checkpoint_small_ms / 1000.0)), "", "");
+    row("  CPU s", each(&|f| format!("{:.2}", f.checkpoint_small_cpu_ms / 1000.0)), "", "");
     row("peak RSS of unlock MB (scrypt)", each(&|f| mb(f.unlock.peak_rss_bytes)), "", "");
     row("peak RSS of unlock MB (no scrypt)", each(&|f| mb(f.load.peak_rss_bytes)), "", "");
     row("  / database image", each(&|f| format!("{:.2}", f.peak_rss_ratio)), "< 3x", met(r.peak_rss_ratio < 3.0));
@@ -495,67 +525,9 @@ fn print_table(r: &BenchResult) {
 /// registration, one form save and eight case notes each), enroll it at an
 /// office, then time one device → office export and its import.
 fn measure_sync(base: &Path, events: usize, r: &mut SyncFigures) -> anyhow::Result<()> {
-    use fieldcase::model::store::CaseStore;
     use fieldcase::sync;
-    use serde_json::json;
 
-    let pass = SecretString::from("bench passphrase, synthetic data".to_owned());
-    // Unlock cost is measured above; here scrypt would only add noise.
-    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
-    let init = |dir: &str, name: &str, role: &str| {
-        CaseStore::init_with(
-            &base.join(dir),
-            &pass,
-            InitOptions { name: name.into(), role: role.into(), escrow: None },
-            &options,
-        )
-    };
-    let mut office = init("sync-office", "Bench office", "data_manager")?;
-    sync::make_office(&mut office, "Agadez")?;
-    let mut device = init("sync-device", "bench caseworker", "caseworker")?;
-    let request = serde_json::to_vec(&sync::enrollment_request(&device)?)?;
-    let enrollment =
-        sync::approve_enrollment(&mut office, &request, fieldcase::model::event::Role::Caseworker, &mut |_| {})?;
-    sync::import_bundle(&mut device, &enrollment, false, &mut |_| {}).context("enrollment")?;
-
-    const PER_CASE: usize = 10;
-    // 100 cases (1,000 events, well under a journal frame's limit) per commit.
-    const CASES_PER_COMMIT: usize = 100;
-    let cases = events.div_ceil(PER_CASE);
-    let values = |v: serde_json::Value| v.as_object().cloned().expect("literal object");
-    let mut made = 0;
-    for chunk_start in (0..cases).step_by(CASES_PER_COMMIT) {
-        let mut batch = device.batch();
-        for i in chunk_start..(chunk_start + CASES_PER_COMMIT).min(cases) {
-            let case = batch.create_case("uasc", "Agadez")?;
-            batch.save_form(
-                case,
-                "registration_bia",
-                None,
-                values(json!({"given_names": format!("Synthetic {i}"), "family_name": "Bench"})),
-            )?;
-            made += 2;
-            for n in 0..PER_CASE - 2 {
-                if made >= events {
-                    break;
-                }
-                batch.add_note(
-                    case,
-                    values(json!({
-                        "note_datetime": "2026-03-01T10:00:00Z",
-                        "author": {"name": "bench caseworker", "role": "caseworker", "organisation": "Bench"},
-                        "note_type": "phone",
-                        "subject": format!("Follow-up call {n}"),
-                        "text": "Synthetic note of typical length: spoke with the child and the carer about school attendance and health.",
-                    })),
-                )?;
-                made += 1;
-            }
-        }
-        batch.commit()?;
-    }
-    device.checkpoint()?;
-
+    let (mut office, mut device, made) = crate::bench_import::setup(base, events)?;
     let t = Instant::now();
     let bundle = sync::export_for_office(&mut device, &mut |_| {})?;
     let export = t.elapsed().as_secs_f64();

@@ -124,6 +124,9 @@ fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
             r.newer_journals.join(", ")
         ));
     }
+    if !r.stale_segments.is_empty() {
+        lines.push(format!("removed snapshot segments no longer used: {}", r.stale_segments.join(", ")));
+    }
     if !r.temp_files_removed.is_empty() {
         lines.push(format!("removed unfinished temporary files: {}", r.temp_files_removed.join(", ")));
     }
@@ -160,6 +163,8 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
             "journal_frames": stats.journal_frames,
             "journal_bytes": stats.journal_bytes,
             "snapshot_bytes": stats.snapshot_bytes,
+            "database_bytes": stats.database_bytes,
+            "database_limit_bytes": fieldcase::vault::DATABASE_LIMIT_BYTES,
             "recovery": report,
             "recovery_clean": report.is_clean(),
             "cases": cases,
@@ -177,6 +182,13 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         println!("Generation  {}", stats.generation);
         println!("Journal     {} changes, {} bytes", stats.journal_frames, stats.journal_bytes);
         println!("Snapshot    {} bytes", stats.snapshot_bytes);
+        let limit = fieldcase::vault::DATABASE_LIMIT_BYTES;
+        println!(
+            "Database    {} MB of the {} MB an unlocked vault can hold ({:.0} %)",
+            stats.database_bytes / 1_000_000,
+            limit / 1_000_000,
+            stats.database_bytes as f64 * 100.0 / limit as f64
+        );
         let lines = describe_recovery(report);
         if lines.is_empty() {
             println!("Recovery    clean ({} changes replayed)", report.frames_replayed);

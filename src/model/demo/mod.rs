@@ -338,6 +338,9 @@ struct Planner {
     /// Office and staff pick of every planned case, by case index.
     offices: BTreeMap<usize, (&'static str, usize)>,
     rng: StdRng,
+    /// Draws for the 24-hour safety contact only, so adding it left every
+    /// other draw (names, dates, outcomes) of a seed as it was.
+    safety_rng: StdRng,
     steps: Vec<Step>,
     seq: usize,
     conflicts: Vec<PlannedConflict>,
@@ -467,6 +470,9 @@ impl Planner {
             v["bid_direction"] = json!(if uasc { "durable_solution_uasc" } else { "exceptional_care_decision" });
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+        if risk == "high" {
+            self.safety_contact(p, &staff.caseworker);
+        }
         p.after_days(days_around(&mut self.rng, 3.0, 1.0, 12.0));
         p.save(
             Actor::Supervisor,
@@ -517,6 +523,28 @@ impl Planner {
                 json!({"risk_level": "medium", "risk_reasons": "Safe placement; threats receded."}),
             );
         }
+    }
+
+    /// A child rated high risk must be seen within 24 hours (DOMAIN.md §2,
+    /// indicator 5). Most are: a contact or visit note 1–18 h after the
+    /// rating; about one in five is seen only at the next planned contact, so
+    /// the indicator is neither 0 nor 100 % on demo data.
+    fn safety_contact(&mut self, p: &mut CasePlan, cw: &str) {
+        if !pct(&mut self.safety_rng, 80) {
+            return;
+        }
+        p.t += self.safety_rng.gen_range(1..=18) * HOUR;
+        let kind = ["contact", "home_visit", "office_visit"][self.safety_rng.gen_range(0..3)];
+        let at = chrono::DateTime::from_timestamp_millis(p.t as i64 + 10 * 60_000).unwrap_or_default();
+        let values = json!({
+            "note_datetime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "author": person(cw, "caseworker", "IOM"),
+            "note_type": kind,
+            "subject": "Safety check after high-risk rating",
+            "text": "Saw the child; immediate safety discussed; placement secured until the next review.",
+            "restricted": false,
+        });
+        p.push(Actor::Caseworker, Op::Note(obj(values)));
     }
 
     fn notes(&mut self, p: &mut CasePlan, cw: &str, n: usize, span_days: u64) {
@@ -976,6 +1004,7 @@ impl Planner {
     fn new(seed: u64) -> Planner {
         Planner {
             rng: StdRng::seed_from_u64(seed),
+            safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             steps: Vec::new(),
             seq: 0,
             conflicts: Vec::new(),

@@ -1,0 +1,697 @@
+//! Vault format 2: `snapshot.age` holds a JSON manifest and the SQLite image
+//! lives in `segments/<generation>-<index>.age`, consecutive slices of the
+//! image, each its own age file (docs/vault-format.md §3).
+//!
+//! Why segments: unlocking can decrypt and hash the slices on every core, and
+//! a checkpoint only encrypts and writes the slices whose plaintext changed
+//! (a small commit touches a few pages), reusing the previous files for the
+//! rest. The journal still chains to the SHA-256 of `snapshot.age`, and the
+//! manifest lists every segment's ciphertext SHA-256, so that one hash still
+//! binds the whole image.
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use age::x25519;
+use rusqlite::{Connection, MAIN_DB};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::envelope;
+use super::error::VaultError;
+use super::recovery::RecoveryReport;
+use super::storage::Storage;
+
+/// Subdirectory of the vault holding the segment files.
+pub const SEGMENT_DIR: &str = "segments";
+/// Plaintext size of one segment written by default: 8 MiB. At 100 KB per
+/// case a 50,000-case image (~5 GB) is ~600 files and a 10,000-case one
+/// ~120: few enough that per-file costs (an X25519 unwrap, an open, an
+/// fsync) stay in the milliseconds, many enough to keep every core busy
+/// while unlocking. A small commit changes a handful of pages (the header
+/// page, a few b-tree leaves, the appended rows at the end), so a
+/// checkpoint rewrites a handful of 8 MiB slices instead of the whole image.
+/// A multiple of SQLite's page size, so a changed page touches one slice.
+pub const DEFAULT_SEGMENT_BYTES: usize = 8 << 20;
+/// Smallest segment size a writer uses (one SQLite page); smaller requests
+/// are rounded up. Readers accept any size the manifest lists.
+pub(crate) const MIN_SEGMENT_BYTES: usize = 4096;
+/// `format` of a manifest.
+pub(crate) const MANIFEST_FORMAT: &str = "fieldcase-snapshot";
+/// `version` of the manifest this code writes and reads.
+pub(crate) const MANIFEST_VERSION: u32 = 2;
+/// Largest manifest plaintext a reader accepts (read before it is parsed).
+pub(crate) const MAX_MANIFEST_LEN: u64 = 16 << 20;
+/// Most segments a manifest may list (8 TiB at the default size).
+pub(crate) const MAX_SEGMENTS: usize = 1 << 20;
+/// Largest plaintext length of one segment a reader accepts: each segment
+/// in flight is held in memory while unlocking.
+pub(crate) const MAX_SEGMENT_LEN: u64 = 1 << 30;
+
+/// The manifest as stored (JSON inside `snapshot.age`).
+#[derive(Debug, Serialize, Deserialize)]
+struct ManifestJson {
+    format: String,
+    version: u32,
+    generation: u64,
+    image_len: u64,
+    segments: Vec<SegmentJson>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SegmentJson {
+    file: String,
+    offset: u64,
+    len: u64,
+    sha256: String,
+    plain_sha256: String,
+}
+
+/// One checked segment of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub(crate) file: String,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    /// SHA-256 of the segment file (ciphertext).
+    pub(crate) sha256: [u8; 32],
+    /// SHA-256 of the plaintext slice: what a checkpoint compares to reuse the file.
+    pub(crate) plain_sha256: [u8; 32],
+    /// Size of the segment file in bytes (not stored in the manifest).
+    pub(crate) file_len: u64,
+}
+
+/// The checked manifest of the snapshot currently on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SegmentSet {
+    pub(crate) generation: u64,
+    pub(crate) image_len: u64,
+    pub(crate) segments: Vec<Segment>,
+}
+
+impl SegmentSet {
+    /// Bytes of every segment file.
+    pub(crate) fn files_len(&self) -> u64 {
+        self.segments.iter().map(|s| s.file_len).sum()
+    }
+
+    fn to_json(&self) -> Zeroizing<Vec<u8>> {
+        let m = ManifestJson {
+            format: MANIFEST_FORMAT.into(),
+            version: MANIFEST_VERSION,
+            generation: self.generation,
+            image_len: self.image_len,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| SegmentJson {
+                    file: s.file.clone(),
+                    offset: s.offset,
+                    len: s.len,
+                    sha256: hex::encode(s.sha256),
+                    plain_sha256: hex::encode(s.plain_sha256),
+                })
+                .collect(),
+        };
+        Zeroizing::new(serde_json::to_vec(&m).expect("the manifest always serialises"))
+    }
+}
+
+/// `<generation>-<index>.age`: named after the checkpoint that wrote it, not
+/// after its content (a content hash would show which slices are equal).
+pub(crate) fn segment_file_name(generation: u64, index: u64) -> String {
+    format!("{generation}-{index}.age")
+}
+
+/// Generation and index of a segment file name in its only accepted
+/// (canonical decimal) form; `None` for anything else. The name is used to
+/// build a path, so nothing like `../x` or `1-+2.age` may pass.
+pub(crate) fn parse_segment_file_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".age")?;
+    let (g, i) = stem.split_once('-')?;
+    let (g, i): (u64, u64) = (g.parse().ok()?, i.parse().ok()?);
+    (g >= 1 && segment_file_name(g, i) == name).then_some((g, i))
+}
+
+/// Smallest size an age file with `len` bytes of plaintext can have: the
+/// 16-byte payload nonce plus a 16-byte tag per 64 KiB chunk (the header
+/// comes on top). Lets a reader refuse a truncated file before allocating.
+fn min_age_file_len(len: u64) -> u64 {
+    let chunks = len.div_ceil(64 * 1024).max(1);
+    len + 16 + 16 * chunks
+}
+
+/// Parse and check a manifest (limits, contiguity, names) before anything
+/// is allocated from its numbers. `path` is `snapshot.age`, for errors.
+pub(crate) fn parse_manifest(text: &[u8], path: &Path) -> Result<SegmentSet, VaultError> {
+    let corrupt = |reason: String| VaultError::CorruptSnapshot { path: path.to_owned(), reason };
+    let m: ManifestJson =
+        serde_json::from_slice(text).map_err(|e| corrupt(format!("the manifest is not valid JSON: {e}")))?;
+    if m.format != MANIFEST_FORMAT {
+        return Err(corrupt(format!("the manifest's format is {:?}, not {MANIFEST_FORMAT:?}", m.format)));
+    }
+    if m.version > MANIFEST_VERSION {
+        return Err(VaultError::UnsupportedVersion { path: path.to_owned(), version: m.version });
+    }
+    if m.version != MANIFEST_VERSION {
+        return Err(corrupt(format!("the manifest has version {}, expected {MANIFEST_VERSION}", m.version)));
+    }
+    if m.generation == 0 {
+        return Err(corrupt("the manifest has generation 0".into()));
+    }
+    if m.segments.is_empty() || m.segments.len() > MAX_SEGMENTS {
+        return Err(corrupt(format!("the manifest lists {} segments (1 to {MAX_SEGMENTS} allowed)", m.segments.len())));
+    }
+    let mut names = HashSet::new();
+    let mut expected = 0u64;
+    let mut segments = Vec::with_capacity(m.segments.len());
+    for (i, s) in m.segments.into_iter().enumerate() {
+        match parse_segment_file_name(&s.file) {
+            Some((g, _)) if g <= m.generation => {}
+            Some((g, _)) => {
+                return Err(corrupt(format!(
+                    "segment {i} ({}) is named after generation {g}, later than the snapshot's {}",
+                    s.file, m.generation
+                )))
+            }
+            None => return Err(corrupt(format!("segment {i} has a file name that is not allowed: {:?}", s.file))),
+        }
+        if !names.insert(s.file.clone()) {
+            return Err(corrupt(format!("segment file {} is listed twice", s.file)));
+        }
+        if s.offset != expected {
+            return Err(corrupt(format!(
+                "segment {i} ({}) starts at byte {} but the previous one ends at {expected} (overlap or gap)",
+                s.file, s.offset
+            )));
+        }
+        if s.len == 0 || s.len > MAX_SEGMENT_LEN {
+            return Err(corrupt(format!(
+                "segment {i} ({}) has length {} (1 to {MAX_SEGMENT_LEN} allowed)",
+                s.file, s.len
+            )));
+        }
+        expected = expected.checked_add(s.len).ok_or_else(|| corrupt("segment lengths overflow".into()))?;
+        let hash = |h: &str, what: &str| -> Result<[u8; 32], VaultError> {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h, &mut out)
+                .map_err(|_| corrupt(format!("segment {i} ({}) has an invalid {what}", s.file)))?;
+            Ok(out)
+        };
+        let sha256 = hash(&s.sha256, "sha256")?;
+        let plain_sha256 = hash(&s.plain_sha256, "plain_sha256")?;
+        segments.push(Segment { file: s.file, offset: s.offset, len: s.len, sha256, plain_sha256, file_len: 0 });
+    }
+    if expected != m.image_len {
+        return Err(corrupt(format!(
+            "the segments add up to {expected} bytes but the manifest says the image has {}",
+            m.image_len
+        )));
+    }
+    if m.image_len < 512 {
+        return Err(corrupt("the image is too small to be a SQLite database".into()));
+    }
+    Ok(SegmentSet { generation: m.generation, image_len: m.image_len, segments })
+}
+
+fn worker_count(jobs: usize) -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(jobs.max(1))
+}
+
+/// Check that every segment file is there and not shorter than its
+/// plaintext needs, recording its size: refuses a missing or cut segment
+/// before the database buffer is allocated.
+fn stat_segments(storage: &dyn Storage, seg_dir: &Path, set: &mut SegmentSet) -> Result<(), VaultError> {
+    for s in &mut set.segments {
+        let p = seg_dir.join(&s.file);
+        if !storage.exists(&p) {
+            return Err(VaultError::CorruptSnapshot { path: p, reason: "this segment file is missing".into() });
+        }
+        s.file_len = storage.len(&p).map_err(|e| VaultError::io("read", &p, e))?;
+        if s.file_len < min_age_file_len(s.len) {
+            return Err(VaultError::CorruptSnapshot {
+                path: p,
+                reason: format!("the segment file is truncated ({} bytes for {} bytes of data)", s.file_len, s.len),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Read one segment file and check it against the manifest's `sha256`.
+fn read_checked(storage: &dyn Storage, path: &Path, s: &Segment) -> Result<Vec<u8>, VaultError> {
+    let ct = storage.read(path).map_err(|e| VaultError::io("read", path, e))?;
+    if <[u8; 32]>::from(Sha256::digest(&ct)) != s.sha256 {
+        return Err(VaultError::CorruptSnapshot {
+            path: path.to_owned(),
+            reason: "the segment file is not the one the manifest lists (its SHA-256 differs)".into(),
+        });
+    }
+    Ok(ct)
+}
+
+/// Read, check and decrypt one segment straight into `out` (its slice of
+/// the database buffer, `len` bytes). The plaintext hash is not checked
+/// here: the ciphertext hash already proves the file is the one written,
+/// and a wrong `plain_sha256` can only cost a rewrite at the next
+/// checkpoint (it then never matches), so hashing every byte twice at
+/// each unlock would buy nothing.
+fn decrypt_into(
+    storage: &dyn Storage,
+    seg_dir: &Path,
+    identity: &x25519::Identity,
+    s: &Segment,
+    out: &mut [u8],
+) -> Result<(), VaultError> {
+    let path = seg_dir.join(&s.file);
+    let corrupt = |reason: String| VaultError::CorruptSnapshot { path: path.clone(), reason };
+    let ct = read_checked(storage, &path, s)?;
+    let d = age::Decryptor::new_buffered(&ct[..]).map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
+    let mut r = d
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
+    r.read_exact(out).map_err(|e| corrupt(format!("does not decrypt to {} bytes: {e}", s.len)))?;
+    // Reading past the end authenticates the last chunk and proves there is
+    // no more plaintext than the manifest says.
+    let mut more = [0u8; 1];
+    match r.read(&mut more) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(corrupt(format!("decrypts to more than the {} bytes the manifest says", s.len))),
+        Err(e) => Err(corrupt(format!("does not decrypt: {e}"))),
+    }
+}
+
+/// Decrypt `segs` into `buf` (exactly their total length) on all cores,
+/// each worker writing straight into its segment's own slice. Returns the
+/// failure of the lowest-numbered segment that failed.
+fn decrypt_all_into(
+    storage: &dyn Storage,
+    seg_dir: &Path,
+    identity: &x25519::Identity,
+    segs: &[Segment],
+    buf: &mut [u8],
+) -> Result<(), VaultError> {
+    let mut jobs = Vec::with_capacity(segs.len());
+    let mut rest = buf;
+    for (i, s) in segs.iter().enumerate() {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(s.len as usize);
+        jobs.push((i, s, part));
+        rest = tail;
+    }
+    let jobs = Mutex::new(jobs.into_iter());
+    let failure: Mutex<Option<(usize, VaultError)>> = Mutex::new(None);
+    let work = || loop {
+        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return; // no point decrypting more
+        }
+        let Some((i, s, out)) = jobs.lock().unwrap_or_else(|e| e.into_inner()).next() else { return };
+        // A panic in a worker must become an error, not a hung or half-loaded unlock.
+        let r =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decrypt_into(storage, seg_dir, identity, s, out)))
+                .unwrap_or_else(|_| {
+                    Err(VaultError::CorruptSnapshot {
+                        path: seg_dir.join(&s.file),
+                        reason: "decrypting it failed unexpectedly".into(),
+                    })
+                });
+        if let Err(e) = r {
+            let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+            if f.as_ref().is_none_or(|(j, _)| i < *j) {
+                *f = Some((i, e));
+            }
+        }
+    };
+    std::thread::scope(|sc| {
+        for _ in 1..worker_count(segs.len()) {
+            sc.spawn(work);
+        }
+        work();
+    });
+    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// A [`Read`] over the decrypted image for `deserialize_read_exact`, which
+/// asks for the whole image in its first read: that read is served by
+/// [`decrypt_all_into`] straight into SQLite's buffer (no copy of the
+/// plaintext besides the database itself, every core busy). Smaller reads
+/// (a different caller) are served one segment at a time through a
+/// zeroized buffer. The first failure is kept in `error`: SQLite only
+/// reports "read failed".
+struct SegmentReader<'a> {
+    storage: &'a dyn Storage,
+    seg_dir: &'a Path,
+    identity: &'a x25519::Identity,
+    segments: &'a [Segment],
+    next: usize,
+    pending: Option<(Zeroizing<Vec<u8>>, usize)>,
+    error: Option<VaultError>,
+}
+
+impl SegmentReader<'_> {
+    fn fail(&mut self, e: VaultError) -> io::Error {
+        self.error = Some(e);
+        io::Error::other("a snapshot segment failed")
+    }
+}
+
+impl Read for SegmentReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.error.is_some() {
+            return Err(io::Error::other("a snapshot segment failed"));
+        }
+        if let Some((plain, pos)) = &mut self.pending {
+            let n = buf.len().min(plain.len() - *pos);
+            buf[..n].copy_from_slice(&plain[*pos..*pos + n]);
+            *pos += n;
+            if *pos == plain.len() {
+                self.pending = None; // zeroized on drop
+            }
+            return Ok(n);
+        }
+        let rest = &self.segments[self.next..];
+        if rest.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        let remaining: u64 = rest.iter().map(|s| s.len).sum();
+        if buf.len() as u64 >= remaining {
+            let n = remaining as usize;
+            if let Err(e) = decrypt_all_into(self.storage, self.seg_dir, self.identity, rest, &mut buf[..n]) {
+                return Err(self.fail(e));
+            }
+            self.next = self.segments.len();
+            return Ok(n);
+        }
+        let s = &self.segments[self.next];
+        let mut plain = Zeroizing::new(vec![0u8; s.len as usize]);
+        if let Err(e) = decrypt_into(self.storage, self.seg_dir, self.identity, s, &mut plain) {
+            return Err(self.fail(e));
+        }
+        self.next += 1;
+        self.pending = Some((plain, 0));
+        self.read(buf)
+    }
+}
+
+/// Load the image the manifest describes into a fresh in-memory database,
+/// decrypting the segments on all cores straight into SQLite's buffer, so
+/// the peak stays about one database image (plus one ciphertext segment per
+/// worker). Any failure leaves no database.
+pub(crate) fn load_image(
+    storage: &dyn Storage,
+    dir: &Path,
+    identity: &x25519::Identity,
+    set: &mut SegmentSet,
+) -> Result<Connection, VaultError> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    stat_segments(storage, &seg_dir, set)?;
+    let corrupt =
+        |reason: String| VaultError::CorruptSnapshot { path: dir.join(super::snapshot::SNAPSHOT_FILE), reason };
+    let len =
+        usize::try_from(set.image_len).map_err(|_| corrupt("the database is too large for this machine".into()))?;
+    let mut conn = Connection::open_in_memory()?;
+    let mut reader = SegmentReader {
+        storage,
+        seg_dir: &seg_dir,
+        identity,
+        segments: &set.segments,
+        next: 0,
+        pending: None,
+        error: None,
+    };
+    let read = conn.deserialize_read_exact(MAIN_DB, &mut reader, len, false);
+    if let Some(e) = reader.error.take() {
+        return Err(e);
+    }
+    read.map_err(|e| corrupt(format!("the segments do not load: {e}")))?;
+    let mut magic = [0u8; 16];
+    let is_sqlite = conn
+        .serialize(MAIN_DB)
+        .map(|image| {
+            magic.copy_from_slice(&image[..16]);
+            &magic == b"SQLite format 3\0"
+        })
+        .unwrap_or(false);
+    if !is_sqlite {
+        return Err(corrupt("the decrypted segments are not a SQLite database".into()));
+    }
+    Ok(conn)
+}
+
+/// What [`write`] produced: the manifest is in `snapshot.age.tmp`, not yet
+/// renamed.
+pub(crate) struct Written {
+    pub(crate) set: SegmentSet,
+    /// Manifest plaintext, to be encrypted into `snapshot.age.tmp`.
+    pub(crate) manifest: Zeroizing<Vec<u8>>,
+    /// Segment files created (to remove if the checkpoint is abandoned).
+    pub(crate) new_files: Vec<PathBuf>,
+}
+
+/// Split `image` into segments, reuse `previous`'s file wherever offset,
+/// length and plaintext hash are unchanged, encrypt the others on all cores
+/// (a batch at a time, bounding memory) and write them in order from this
+/// thread (fault-injection tests count steps), then fsync each of them and
+/// `segments/`.
+/// On error the files created so far are in `new_files` of the error path:
+/// they are removed here (best effort; unlock removes leftovers anyway).
+pub(crate) fn write(
+    storage: &dyn Storage,
+    dir: &Path,
+    image: &[u8],
+    recipients: &[x25519::Recipient],
+    previous: Option<&SegmentSet>,
+    generation: u64,
+    segment_bytes: usize,
+) -> Result<Written, VaultError> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    let size = segment_bytes.max(MIN_SEGMENT_BYTES).div_ceil(MIN_SEGMENT_BYTES) * MIN_SEGMENT_BYTES;
+    let slices: Vec<&[u8]> = image.chunks(size).collect();
+    let plain_hashes: Vec<[u8; 32]> =
+        crate::parallel::map_ordered(&slices, worker_count(slices.len()), |c| Sha256::digest(c).into());
+    let old: HashMap<u64, &Segment> =
+        previous.map(|p| p.segments.iter().map(|s| (s.offset, s)).collect()).unwrap_or_default();
+
+    let mut segments: Vec<Option<Segment>> = Vec::with_capacity(slices.len());
+    let mut to_write = Vec::new();
+    let mut offset = 0u64;
+    for (i, (slice, plain)) in slices.iter().zip(&plain_hashes).enumerate() {
+        let len = slice.len() as u64;
+        match old.get(&offset) {
+            Some(s) if s.len == len && s.plain_sha256 == *plain => segments.push(Some((*s).clone())),
+            _ => {
+                segments.push(None);
+                to_write.push(i);
+            }
+        }
+        offset += len;
+    }
+    let mut new_files = Vec::new();
+    let result = (|| {
+        if !storage.exists(&seg_dir) {
+            storage.create_dir(&seg_dir).map_err(|e| VaultError::io("create directory", &seg_dir, e))?;
+            storage.sync_dir(dir).map_err(|e| VaultError::io("fsync directory", dir, e))?;
+        }
+        let batch = 2 * worker_count(to_write.len());
+        for chunk in to_write.chunks(batch) {
+            let encrypted = crate::parallel::map_ordered(chunk, worker_count(chunk.len()), |&i| {
+                envelope::encrypt(recipients, slices[i]).map(|ct| {
+                    let h: [u8; 32] = Sha256::digest(&ct).into();
+                    (ct, h)
+                })
+            });
+            for (&i, enc) in chunk.iter().zip(encrypted) {
+                let (ct, sha256) = enc.map_err(VaultError::Encrypt)?;
+                let name = segment_file_name(generation, i as u64);
+                let path = seg_dir.join(&name);
+                new_files.push(path.clone());
+                let mut f = storage.create(&path).map_err(|e| VaultError::io("create", &path, e))?;
+                f.write_all(&ct).map_err(|e| VaultError::io("write", &path, e))?;
+                segments[i] = Some(Segment {
+                    file: name,
+                    offset: (i * size) as u64,
+                    len: slices[i].len() as u64,
+                    sha256,
+                    plain_sha256: plain_hashes[i],
+                    file_len: ct.len() as u64,
+                });
+            }
+        }
+        // fsync only once every file is written: on the reference VM, 35
+        // files of 8 MiB took 1.45 s written and fsynced one by one and
+        // 0.79 s written first and fsynced after (the disk gets the data
+        // as one stream). Every file is durable before the manifest
+        // names it, as before; the handles are reopened rather than kept,
+        // so a 5 GB image (600 files) does not hold 600 descriptors.
+        for path in &new_files {
+            let mut f = storage.open_append(path).map_err(|e| VaultError::io("open", path, e))?;
+            f.sync().map_err(|e| VaultError::io("fsync", path, e))?;
+        }
+        if !to_write.is_empty() {
+            storage.sync_dir(&seg_dir).map_err(|e| VaultError::io("fsync directory", &seg_dir, e))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        remove_files(storage, &new_files);
+        return Err(e);
+    }
+    let set = SegmentSet {
+        generation,
+        image_len: image.len() as u64,
+        segments: segments.into_iter().map(|s| s.expect("every segment is reused or written")).collect(),
+    };
+    let manifest = set.to_json();
+    Ok(Written { set, manifest, new_files })
+}
+
+/// Best-effort removal of segment files of an abandoned checkpoint: they are
+/// not referenced by any manifest, and unlock removes whatever is left.
+pub(crate) fn remove_files(storage: &dyn Storage, files: &[PathBuf]) {
+    for p in files {
+        if storage.exists(p) {
+            let _ = storage.remove(p);
+        }
+    }
+}
+
+/// Delete every file in `segments/` that `current` does not reference
+/// (segments of replaced snapshots, of an abandoned checkpoint, or all of
+/// them when the snapshot is version 1): a deleted row lives on in an old
+/// segment file until it is gone (crypto-erasure). Must only run once the
+/// rename of the current `snapshot.age` is durable.
+pub(crate) fn remove_unreferenced(
+    storage: &dyn Storage,
+    dir: &Path,
+    current: Option<&SegmentSet>,
+    report: &mut RecoveryReport,
+) -> Result<(), VaultError> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    if !storage.exists(&seg_dir) {
+        return Ok(());
+    }
+    let keep: HashSet<&str> = current.map(|c| c.segments.iter().map(|s| s.file.as_str()).collect()).unwrap_or_default();
+    let mut removed = false;
+    for name in storage.list(&seg_dir).map_err(|e| VaultError::io("list", &seg_dir, e))? {
+        if keep.contains(name.as_str()) {
+            continue;
+        }
+        let p = seg_dir.join(&name);
+        storage.remove(&p).map_err(|e| VaultError::io("remove", &p, e))?;
+        report.stale_segments.push(format!("{SEGMENT_DIR}/{name}"));
+        removed = true;
+    }
+    if removed {
+        storage.sync_dir(&seg_dir).map_err(|e| VaultError::io("fsync directory", &seg_dir, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_segment_names_are_accepted() {
+        assert_eq!(parse_segment_file_name("3-0.age"), Some((3, 0)));
+        assert_eq!(parse_segment_file_name("12-7.age"), Some((12, 7)));
+        for bad in [
+            "0-1.age",
+            "01-1.age",
+            "1-01.age",
+            "+1-1.age",
+            "1-+1.age",
+            "1-1",
+            "1-1.age.tmp",
+            "../1-1.age",
+            "1/1-1.age",
+            "a-1.age",
+            "1--1.age",
+            "1-1-1.age",
+            "-1.age",
+            "",
+        ] {
+            assert_eq!(parse_segment_file_name(bad), None, "{bad:?}");
+        }
+    }
+
+    fn reader<'a>(seg_dir: &'a Path, id: &'a x25519::Identity, segments: &'a [Segment]) -> SegmentReader<'a> {
+        SegmentReader {
+            storage: &super::super::storage::RealStorage,
+            seg_dir,
+            identity: id,
+            segments,
+            next: 0,
+            pending: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn small_reads_and_one_whole_read_give_the_same_image() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let id = x25519::Identity::generate();
+        let image: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let storage = super::super::storage::RealStorage;
+        let w = write(&storage, dir, &image, &[id.to_public()], None, 1, 4096).unwrap();
+        assert_eq!(w.set.segments.len(), 13);
+        let seg_dir = dir.join(SEGMENT_DIR);
+        let mut whole = vec![0u8; image.len()];
+        reader(&seg_dir, &id, &w.set.segments).read_exact(&mut whole).unwrap();
+        assert!(whole == image);
+        let mut r = reader(&seg_dir, &id, &w.set.segments);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1000];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert!(out == image);
+        // A segment file swapped for another one is refused, by name.
+        let files = &w.set.segments;
+        std::fs::copy(seg_dir.join(&files[1].file), seg_dir.join(&files[2].file)).unwrap();
+        let mut r = reader(&seg_dir, &id, files);
+        assert!(r.read_exact(&mut whole).is_err());
+        assert!(matches!(&r.error, Some(VaultError::CorruptSnapshot { path, .. }) if path.ends_with(&files[2].file)));
+    }
+
+    fn manifest(segs: &[(u64, u64)], image_len: u64) -> Vec<u8> {
+        let h = "00".repeat(32);
+        let segments: Vec<_> = segs
+            .iter()
+            .enumerate()
+            .map(|(i, (o, l))| serde_json::json!({"file": format!("1-{i}.age"), "offset": o, "len": l, "sha256": h, "plain_sha256": h}))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"format": MANIFEST_FORMAT, "version": 2, "generation": 1, "image_len": image_len, "segments": segments})).unwrap()
+    }
+
+    #[test]
+    fn manifests_with_gaps_overlaps_or_absurd_sizes_are_refused() {
+        let p = Path::new("snapshot.age");
+        assert!(parse_manifest(&manifest(&[(0, 4096), (4096, 4096)], 8192), p).is_ok());
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            ("gap", manifest(&[(0, 4096), (5000, 4096)], 9096)),
+            ("overlap", manifest(&[(0, 4096), (4000, 4096)], 8096)),
+            ("wrong total", manifest(&[(0, 4096)], 8192)),
+            ("empty segment", manifest(&[(0, 4096), (4096, 0)], 4096)),
+            ("absurd segment", manifest(&[(0, 1 << 40)], 1 << 40)),
+            ("overflow", manifest(&[(0, u64::MAX), (u64::MAX, 2)], 1)),
+            ("no segments", manifest(&[], 0)),
+            ("tiny image", manifest(&[(0, 100)], 100)),
+        ];
+        for (what, text) in bad {
+            let err = parse_manifest(&text, p).expect_err(what);
+            assert!(matches!(err, VaultError::CorruptSnapshot { .. }), "{what}: {err}");
+        }
+        let newer = String::from_utf8(manifest(&[(0, 4096)], 4096)).unwrap().replace("\"version\":2", "\"version\":3");
+        assert!(matches!(parse_manifest(newer.as_bytes(), p), Err(VaultError::UnsupportedVersion { version: 3, .. })));
+    }
+}
