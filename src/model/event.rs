@@ -448,6 +448,27 @@ impl DeviceSigner {
     }
 }
 
+/// An unsigned event whose every field is awkward to encode (extreme
+/// numbers, quotes, control characters, optional parts present or not by
+/// `n`), for the tests that compare an encoder with the reference one.
+#[cfg(test)]
+pub(crate) fn awkward_test_event(n: u128, kind: EventKind, role: Role, payload: Value) -> Event {
+    Event {
+        id: Uuid::from_u128(n * 7919),
+        case_id: Uuid::from_u128(u128::MAX - n),
+        device_id: Uuid::from_u128(n << 64),
+        device_seq: u64::MAX - n as u64,
+        hlc: Hlc { millis: 1_700_000_000_000 + n as u64, counter: u32::MAX - n as u32 },
+        author: format!("Ama \"Q\" Ñ {n}\u{1}"),
+        role,
+        kind,
+        form: if n % 2 == 0 { None } else { Some(format!("form_{n}\\")) },
+        payload,
+        base: (0..(n % 4)).map(|i| Uuid::from_u128(i * 31 + n)).collect(),
+        sig: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1622,20 +1622,9 @@ mod tests {
         for kind in kinds {
             for role in roles {
                 n += 1;
-                let mut e = Event {
-                    id: Uuid::from_u128(n * 7919),
-                    case_id: Uuid::from_u128(u128::MAX - n),
-                    device_id: Uuid::from_u128(n << 64),
-                    device_seq: u64::MAX - n as u64,
-                    hlc: Hlc { millis: 1_700_000_000_000 + n as u64, counter: u32::MAX - n as u32 },
-                    author: format!("Ama \"Q\" {n}"),
-                    role,
-                    kind,
-                    form: if n % 2 == 0 { None } else { Some(format!("form_{n}")) },
-                    payload: json!({"values": {"z": 1, "a": [1.5, null, true], "m": {"y": "x"}}, "item": n.to_string()}),
-                    base: (0..(n % 3)).map(|i| Uuid::from_u128(i * 31 + n)).collect(),
-                    sig: String::new(),
-                };
+                let payload =
+                    json!({"values": {"z": 1, "a": [1.5, null, true], "m": {"y": "x"}}, "item": n.to_string()});
+                let mut e = crate::model::event::awkward_test_event(n, kind, role, payload);
                 e.sign(&key);
                 assert_eq!(event_value(e.clone()), e.to_json(), "{e:?}");
                 assert_eq!(journal_entries(vec![e.clone()])[0].1, serde_json::to_vec(&e.to_json()).unwrap().len());
