@@ -198,11 +198,19 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn take_lock(storage: &dyn Storage, dir: &Path) -> Result<Box<dyn Any + Send>, VaultError> {
     let path = dir.join(LOCK_FILE);
-    match storage.lock(&path) {
-        Ok(Some(l)) => Ok(l),
-        Ok(None) => Err(VaultError::Busy { dir: dir.to_owned() }),
-        Err(e) => Err(VaultError::io("lock", path, e)),
+    // A lock can be held for a moment by a holder that is letting go: a
+    // process closing the vault, or a child process some thread is starting
+    // (between fork and exec it shares every open file, the lock included).
+    // Another program really using the vault holds it far longer than this.
+    for attempt in 0..10 {
+        match storage.lock(&path) {
+            Ok(Some(l)) => return Ok(l),
+            Ok(None) if attempt < 9 => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Ok(None) => break,
+            Err(e) => return Err(VaultError::io("lock", path, e)),
+        }
     }
+    Err(VaultError::Busy { dir: dir.to_owned() })
 }
 
 /// Write `bytes` to `dir/name` atomically: `name.tmp`, fsync, rename, fsync dir.
