@@ -8,7 +8,11 @@ use zeroize::Zeroizing;
 
 /// Encrypt `plaintext` to every recipient into one age file in memory.
 pub(crate) fn encrypt(recipients: &[x25519::Recipient], plaintext: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(plaintext.len() + 256 + 100 * recipients.len());
+    // age adds a 16-byte tag per 64 KiB chunk, a 16-byte nonce and a header
+    // of about 100 bytes per recipient: reserve it all, so an 8 MiB segment
+    // is not copied into a buffer twice its size halfway through.
+    let tags = 16 * (plaintext.len() / (64 * 1024) + 1);
+    let mut out = Vec::with_capacity(plaintext.len() + tags + 16 + 256 + 100 * recipients.len());
     encrypt_into(recipients, plaintext, &mut out)?;
     Ok(out)
 }
@@ -29,4 +33,25 @@ pub(crate) fn decrypt(identity: &x25519::Identity, ciphertext: &[u8]) -> Result<
     let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
     r.read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffer is reserved for the whole age file up front: encrypting
+    /// an 8 MiB segment must not reallocate (and copy) it into one twice the
+    /// size, which is what a too-small reservation does.
+    #[test]
+    fn encrypt_never_grows_its_buffer() {
+        let id = x25519::Identity::generate();
+        let recipients = [id.to_public(), x25519::Identity::generate().to_public()];
+        for len in [0, 1, 65_535, 65_536, 65_537, 3 * 65_536 + 5, 1 << 20, 8 << 20] {
+            let plain = vec![7u8; len];
+            let ct = encrypt(&recipients, &plain).unwrap();
+            let spare = ct.capacity() - ct.len();
+            assert!(spare < 4096, "{len} bytes: {spare} bytes of spare capacity, the buffer was regrown");
+            assert_eq!(&decrypt(&id, &ct).unwrap()[..], &plain[..]);
+        }
+    }
 }
