@@ -44,6 +44,7 @@ fn main() {
         "office_transfers",
         "office_duplicates",
         "office_merge",
+        "office_not_duplicate",
         "report_compute",
         "report_export_csv",
         "search_cases",

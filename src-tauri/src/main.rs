@@ -91,6 +91,7 @@ fn main() {
             sync_commands::office_transfer,
             sync_commands::office_transfers,
             sync_commands::office_duplicates,
+            sync_commands::office_not_duplicate,
             sync_commands::office_merge,
             report_commands::report_compute,
             report_commands::report_export_csv,

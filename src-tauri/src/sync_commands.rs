@@ -642,12 +642,15 @@ pub fn sent(store: &CaseStore) -> Result<Vec<SentTransfer>, UiError> {
 
 // ------------------------------------------------------------------ duplicates
 
-/// Suspected duplicate cases, most likely first (merged cases left out).
+/// Suspected duplicate cases still awaiting a decision, most likely first
+/// (merged pairs and pairs marked "not the same child" left out).
 pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
-    let pairs = fieldcase::search::duplicates::find_duplicates(store.vault().conn())
+    let mut pairs = fieldcase::search::duplicates::find_duplicates(store.vault().conn())
         .map_err(|e| UiError::new("search_error", e.to_string()))?;
     // A full pass: its pairs become the flags reports count (indicator 25b).
     fieldcase::search::duplicate_review::record_pass(store, &pairs).map_err(UiError::from)?;
+    fieldcase::search::duplicate_review::retain_awaiting_review(store.vault().conn(), &mut pairs)
+        .map_err(|e| UiError::new("search_error", e.to_string()))?;
     let index = summary_index(store)?;
     let name = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).and_then(child_name);
     let live = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).is_some_and(|c| c.stage != "duplicate");
@@ -671,6 +674,14 @@ pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError>
 pub fn merge_cases(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<(), UiError> {
     fieldcase::search::merge::merge(store, duplicate, into)
         .map_err(|e| UiError::new("merge_refused", e.to_string()))?;
+    Ok(())
+}
+
+/// Record that cases `case` and `other` are two different children (a
+/// signed `case.not_duplicate` review; the pair is no longer listed).
+pub fn mark_not_duplicate(store: &mut CaseStore, case: Uuid, other: Uuid) -> Result<(), UiError> {
+    fieldcase::search::merge::not_duplicate(store, case, other)
+        .map_err(|e| UiError::new("review_refused", e.to_string()))?;
     Ok(())
 }
 
@@ -863,6 +874,13 @@ pub async fn office_duplicates(session: State<'_, Session>) -> Result<Vec<Duplic
     session.with_store(|s| duplicates(s))
 }
 
+/// Office: record that two suspected duplicates are different children.
+#[tauri::command]
+pub async fn office_not_duplicate(session: State<'_, Session>, case: String, other: String) -> Result<(), UiError> {
+    let (case, other) = (parse_uuid(&case, "case")?, parse_uuid(&other, "case")?);
+    session.with_store(|s| mark_not_duplicate(s, case, other))
+}
+
 /// Office: merge case `duplicate` into `into`.
 #[tauri::command]
 pub async fn office_merge(session: State<'_, Session>, duplicate: String, into: String) -> Result<(), UiError> {
@@ -919,6 +937,41 @@ mod tests {
         assert!(!overview(dev).unwrap().enrolled, "a preview must not enroll");
         apply_import(dev, &path, &bytes, &mut quiet()).expect("apply enrollment");
         assert!(overview(dev).unwrap().enrolled);
+    }
+
+    /// The Office screen lists a suspected pair until a data manager says
+    /// the two are different children; a caseworker may not say so.
+    #[test]
+    fn a_pair_marked_not_the_same_child_leaves_the_list() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        o.set_actor("amina", Role::Caseworker);
+        let fatima = json!({"given_names": "Fatima", "family_name": "Bello", "sex": "female", "age_years": 10,
+            "place_of_origin": "Kano", "nationality": ["NGA"], "registration_date": "2026-03-02",
+            "legitimate_basis": "vital_interests"});
+        let register = |o: &mut CaseStore| {
+            let c = o.create_case("uasc", "Agadez").unwrap();
+            o.save_form(c, "registration_bia", None, values(fatima.clone())).unwrap();
+            c
+        };
+        let (x, y) = (register(&mut o), register(&mut o));
+        let is_pair = |d: &DuplicateEntry| {
+            let mut p = [d.case_a.clone(), d.case_b.clone()];
+            p.sort();
+            let mut q = [x.to_string(), y.to_string()];
+            q.sort();
+            p == q
+        };
+        o.set_actor("dm", Role::DataManager);
+        assert!(duplicates(&mut o).unwrap().iter().any(is_pair), "the two registrations are flagged");
+
+        o.set_actor("amina", Role::Caseworker);
+        assert_eq!(mark_not_duplicate(&mut o, x, y).unwrap_err().code, "review_refused");
+        o.set_actor("dm", Role::DataManager);
+        assert!(duplicates(&mut o).unwrap().iter().any(is_pair), "a refused review changes nothing");
+
+        mark_not_duplicate(&mut o, x, y).unwrap();
+        assert!(!duplicates(&mut o).unwrap().iter().any(is_pair), "a reviewed pair is no longer listed");
     }
 
     #[test]

@@ -112,6 +112,19 @@ pub fn flagged(conn: &Connection) -> rusqlite::Result<BTreeSet<(String, String)>
     Ok(out)
 }
 
+/// Keep the pairs of a pass that still await a decision ([`pending`]);
+/// returns how many reviewed pairs were left out. What `fieldcase
+/// duplicates` and the Office screen list.
+pub fn retain_awaiting_review(conn: &Connection, pairs: &mut Vec<DuplicatePair>) -> rusqlite::Result<usize> {
+    let pending: HashSet<(String, String)> = pending(conn)?.into_iter().collect();
+    let before = pairs.len();
+    pairs.retain(|p| {
+        let (a, b) = if p.case_a < p.case_b { (&p.case_a, &p.case_b) } else { (&p.case_b, &p.case_a) };
+        pending.contains(&(a.clone(), b.clone()))
+    });
+    Ok(before - pairs.len())
+}
+
 /// The flagged pairs still awaiting a decision (see the module docs).
 pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
     let flagged = flagged(conn)?;

@@ -130,14 +130,7 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
         // what is listed is what still awaits a review.
         fieldcase::search::duplicate_review::record_pass(&mut store, &pairs)?;
         if !args.all {
-            let pending: std::collections::BTreeSet<(String, String)> =
-                fieldcase::search::duplicate_review::pending(store.vault().conn())?.into_iter().collect();
-            let before = pairs.len();
-            pairs.retain(|p| {
-                let key = if p.case_a < p.case_b { (&p.case_a, &p.case_b) } else { (&p.case_b, &p.case_a) };
-                pending.contains(&(key.0.clone(), key.1.clone()))
-            });
-            hidden = before - pairs.len();
+            hidden = fieldcase::search::duplicate_review::retain_awaiting_review(store.vault().conn(), &mut pairs)?;
         }
     }
     if args.json {

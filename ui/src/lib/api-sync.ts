@@ -74,6 +74,7 @@ export const syncApi = {
   transfers: () => invoke<SentTransfer[]>('office_transfers'),
   duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
   merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
+  notDuplicate: (caseId: string, other: string) => invoke<void>('office_not_duplicate', { case: caseId, other }),
 };
 
 export type SyncApi = typeof syncApi;
