@@ -8,7 +8,9 @@
 //! user and sends it to B; then A and B both set the protected field
 //! `registration_bia.risk_level` offline, and only B's bundle reaches the
 //! office. Importing A's next bundle at the office (done in the app) then
-//! brings a protected-field conflict that a person must resolve.
+//! brings a protected-field conflict that a person must resolve. B's bundle
+//! also brings a second registration of a girl with the same name, age and
+//! place, which the Office screen lists as a suspected duplicate.
 //!
 //! Usage: FIELDCASE_PASSPHRASE=... e2e_sync_fixture OFFICE_DIR DEVICE_A_DIR DEVICE_B_DIR
 //! Prints the case number on stdout.
@@ -44,7 +46,8 @@ fn run() -> Result<String, String> {
         case,
         "registration_bia",
         None,
-        values(json!({"given_names": "Mariama", "family_name": "Bah", "risk_level": "medium"})),
+        values(json!({"given_names": "Mariama", "family_name": "Bah", "sex": "female", "age_years": 14,
+            "place_of_origin": "Gao", "risk_level": "medium"})),
     )
     .map_err(|x| e(&x))?;
     let up_a = sync::export_for_office(&mut a, &mut |_| {}).map_err(|x| e(&x))?;
@@ -59,6 +62,18 @@ fn run() -> Result<String, String> {
     o.assign(case, &b_user).map_err(|x| e(&x))?;
     let down_b = sync::export_for_device(&mut o, b_id, &mut |_| {}).map_err(|x| e(&x))?;
     sync::import_bundle(&mut b, &down_b, false, &mut |_| {}).map_err(|x| e(&x))?;
+
+    // B also registers a girl of the same name, age and place as a new case
+    // (the office's duplicate check will flag the pair for a data manager).
+    let namesake = b.create_case("uasc", "Agadez").map_err(|x| e(&x))?;
+    b.save_form(
+        namesake,
+        "registration_bia",
+        None,
+        values(json!({"given_names": "Mariama", "family_name": "Bah", "sex": "female", "age_years": 14,
+            "place_of_origin": "Gao"})),
+    )
+    .map_err(|x| e(&x))?;
 
     // Offline, both change the protected risk level; B syncs first.
     b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"}))).map_err(|x| e(&x))?;

@@ -291,6 +291,19 @@ export async function syncSteps(ctx) {
       if (!(await note.getText()).includes(value)) throw new Error(`resolution note: ${await note.getText()}`);
       await visible('[data-testid="no-protected-conflicts"]');
     });
+
+    await step('office: a suspected duplicate is listed, and "Not the same child" removes it', async () => {
+      const button = await visible('[data-testid="duplicate-review"] [data-testid="not-same-child"]', 30_000);
+      await button.scrollIntoView();
+      await screenshot('duplicate-review');
+      await button.click();
+      // One more click confirms: a pair hidden by mistake would leave a child registered twice.
+      await (await visible('[data-testid="duplicate-review"] [data-testid="not-same-child-yes"]')).click();
+      const note = await visible('[data-testid="duplicate-review"] [role="status"]', 30_000);
+      if (!(await note.getText()).includes('two different children')) throw new Error(`review note: ${await note.getText()}`);
+      const left = await browser.$$('[data-testid="duplicate-review"] [data-testid="not-same-child"]');
+      expectEqual(left.length, 0, 'pairs listed after the review');
+    });
     await close();
 
     await step('the resolution is in the office vault (checked with the CLI)', async () => {
