@@ -8,6 +8,8 @@
 //! whatever the key order they were parsed or built with, so a signature made
 //! on one device verifies on another after any JSON round trip.
 
+use std::io::Write as _;
+
 use serde_json::Value;
 
 /// Domain-separation prefix of every signed event encoding, so an event
@@ -21,7 +23,10 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => {
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -52,9 +57,11 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
-    let encoded = serde_json::to_string(s).expect("serialising a str to JSON cannot fail");
-    out.extend_from_slice(encoded.as_bytes());
+/// A JSON string as `serde_json` escapes it, written in place (no
+/// allocation per string: the import encodes every event's payload).
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The canonical encoding of `value` as bytes.

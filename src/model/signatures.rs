@@ -25,11 +25,10 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::model::canonical::EVENT_DOMAIN;
+use crate::model::canonical::{write_canonical, write_string as write_str, EVENT_DOMAIN};
 use crate::model::event::{Event, SignatureError};
 
 /// Signatures checked together in one `verify_batch` call. Larger batches
@@ -128,7 +127,7 @@ impl EncodedEvent {
         out.extend_from_slice(b",\"kind\":");
         write_str(e.kind.as_str(), &mut out);
         out.extend_from_slice(b",\"payload\":");
-        write_value(&e.payload, &mut out);
+        write_canonical(&e.payload, &mut out);
         out.extend_from_slice(b",\"role\":");
         write_str(e.role.as_str(), &mut out);
         out.push(b'}');
@@ -161,57 +160,11 @@ pub fn content_hash(e: &Event) -> [u8; 32] {
     EncodedEvent::new(e).content_hash(&e.sig)
 }
 
-/// A JSON string as `serde_json` escapes it (as `canonical` does), written
-/// in place.
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    // Writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
 fn write_uuid(u: &Uuid, out: &mut Vec<u8>) {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     out.push(b'"');
     out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
     out.push(b'"');
-}
-
-/// `canonical::write_canonical` without its per-string allocations.
-fn write_value(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::String(s) => write_str(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            // Sorted explicitly, as in `canonical` (a map may keep insertion
-            // order when serde_json's `preserve_order` is enabled).
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_value(&map[key], out);
-            }
-            out.push(b'}');
-        }
-    }
 }
 
 fn verify_one_by_one(items: &[(Event, VerifyingKey)]) -> Result<(), (Uuid, SignatureError)> {

@@ -216,8 +216,10 @@ pub(crate) fn parse_manifest(text: &[u8], path: &Path) -> Result<SegmentSet, Vau
     Ok(SegmentSet { generation: m.generation, image_len: m.image_len, segments })
 }
 
+/// Threads for `jobs` segments: one per core, at most 8 (each holds a
+/// segment's ciphertext in memory while it works).
 fn worker_count(jobs: usize) -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(jobs.max(1))
+    crate::parallel::threads_for(jobs, 1).min(8)
 }
 
 /// Check that every segment file is there and not shorter than its
