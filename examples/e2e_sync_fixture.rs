@@ -39,17 +39,16 @@ fn run() -> Result<String, String> {
     let pass = SecretString::from(std::env::var("FIELDCASE_PASSPHRASE").map_err(|_| "set FIELDCASE_PASSPHRASE")?);
     let e = |x: &dyn std::fmt::Display| x.to_string();
 
+    // Who the child is; B registers a girl with exactly these details again.
+    let girl = values(json!({"given_names": "Mariama", "family_name": "Bah", "sex": "female", "age_years": 14,
+        "place_of_origin": "Gao"}));
+
     // A registers the child and sends it to the office.
     let mut a = open(dev_a, &pass)?;
     let case = a.create_case("uasc", "Agadez").map_err(|x| e(&x))?;
-    a.save_form(
-        case,
-        "registration_bia",
-        None,
-        values(json!({"given_names": "Mariama", "family_name": "Bah", "sex": "female", "age_years": 14,
-            "place_of_origin": "Gao", "risk_level": "medium"})),
-    )
-    .map_err(|x| e(&x))?;
+    let mut registration = girl.clone();
+    registration.insert("risk_level".into(), json!("medium"));
+    a.save_form(case, "registration_bia", None, registration).map_err(|x| e(&x))?;
     let up_a = sync::export_for_office(&mut a, &mut |_| {}).map_err(|x| e(&x))?;
     a.lock().map_err(|x| e(&x))?;
 
@@ -66,14 +65,7 @@ fn run() -> Result<String, String> {
     // B also registers a girl of the same name, age and place as a new case
     // (the office's duplicate check will flag the pair for a data manager).
     let namesake = b.create_case("uasc", "Agadez").map_err(|x| e(&x))?;
-    b.save_form(
-        namesake,
-        "registration_bia",
-        None,
-        values(json!({"given_names": "Mariama", "family_name": "Bah", "sex": "female", "age_years": 14,
-            "place_of_origin": "Gao"})),
-    )
-    .map_err(|x| e(&x))?;
+    b.save_form(namesake, "registration_bia", None, girl).map_err(|x| e(&x))?;
 
     // Offline, both change the protected risk level; B syncs first.
     b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"}))).map_err(|x| e(&x))?;

@@ -6,6 +6,8 @@
 //! unchanged.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/raw_tar.rs"]
+mod raw_tar;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use fieldcase::sync::format::{self, MANIFEST_DOMAIN};
 use fieldcase::sync::transfer::{self, Decision};
 use fieldcase::sync::{self, ImportError};
 use fieldcase::vault::{FaultStorage, InitOptions, VaultOptions, BLOB_DIR};
+use raw_tar::{raw, tar_of, Raw};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -231,34 +234,6 @@ fn a_rejected_transfer_keeps_no_attachment() {
 // ---- hostile bundles, built by hand and signed with the device's own key
 // (so only the attachment rule under test can refuse them).
 
-/// One ustar member: name, data, declared size (None = the data's).
-struct Member {
-    name: String,
-    data: Vec<u8>,
-    size: Option<u64>,
-}
-
-fn member(name: &str, data: Vec<u8>) -> Member {
-    Member { name: name.to_string(), data, size: None }
-}
-
-fn tar_of(members: &[Member]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for m in members {
-        let mut h = tar::Header::new_ustar();
-        h.as_mut_bytes()[..m.name.len()].copy_from_slice(m.name.as_bytes());
-        h.set_size(m.size.unwrap_or(m.data.len() as u64));
-        h.set_mode(0o600);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(&m.data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.extend_from_slice(&[0u8; 1024]);
-    out
-}
-
 fn jsonl(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::new();
     for e in events {
@@ -279,7 +254,7 @@ static SEQ: AtomicU64 = AtomicU64::new(100);
 /// A device bundle from `w.a` with `events.jsonl` = the device's events,
 /// the manifest listing `listed` (plus events.jsonl) and the archive holding
 /// `members` (plus manifest, signature and events.jsonl).
-fn hostile(w: &World, listed: Vec<Value>, members: Vec<Member>) -> Vec<u8> {
+fn hostile(w: &World, listed: Vec<Value>, members: Vec<Raw>) -> Vec<u8> {
     let events = jsonl(&w.a.all_events().unwrap());
     let mut all_listed = vec![entry("events.jsonl", &events)];
     all_listed.extend(listed);
@@ -295,8 +270,7 @@ fn hostile(w: &World, listed: Vec<Value>, members: Vec<Member>) -> Vec<u8> {
     let mut signed = MANIFEST_DOMAIN.to_vec();
     signed.extend_from_slice(&m);
     let sig = base64::engine::general_purpose::STANDARD.encode(w.a.vault().signing_key().sign(&signed).to_bytes());
-    let mut all =
-        vec![member("manifest.json", m), member("manifest.sig", sig.into_bytes()), member("events.jsonl", events)];
+    let mut all = vec![raw("manifest.json", m), raw("manifest.sig", sig.into_bytes()), raw("events.jsonl", events)];
     all.extend(members);
     let to: age::x25519::Recipient = sync::recipient(&w.o).parse().unwrap();
     let enc = age::Encryptor::with_recipients(std::iter::once(&to as &dyn age::Recipient)).unwrap();
@@ -324,7 +298,7 @@ fn hand_built_bundle_with_an_attachment_is_accepted() {
     let bytes = photo(7, 3_000);
     let blob = attach(&mut w.a, w.case, &bytes, json!({}));
     let path = format!("attachments/{blob}");
-    let b = hostile(&w, vec![entry(&path, &bytes)], vec![member(&path, bytes.clone())]);
+    let b = hostile(&w, vec![entry(&path, &bytes)], vec![raw(&path, bytes.clone())]);
     let r = sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).unwrap();
     assert_eq!(r.attachments.new, 1);
     assert_eq!(&w.o.get_blob(&blob).unwrap()[..], &bytes[..]);
@@ -338,7 +312,7 @@ fn attachment_hash_mismatch_is_refused() {
     let path = format!("attachments/{blob}");
     let mut altered = bytes.clone();
     altered[100] ^= 1;
-    let b = hostile(&w, vec![entry(&path, &bytes)], vec![member(&path, altered)]);
+    let b = hostile(&w, vec![entry(&path, &bytes)], vec![raw(&path, altered)]);
     assert!(matches!(refused(&mut w, &b), ImportError::MemberMismatch { path: p, .. } if p == path));
 }
 
@@ -358,7 +332,7 @@ fn attachment_present_but_unlisted_is_refused() {
     let bytes = photo(10, 3_000);
     let blob = attach(&mut w.a, w.case, &bytes, json!({}));
     let path = format!("attachments/{blob}");
-    let b = hostile(&w, Vec::new(), vec![member(&path, bytes)]);
+    let b = hostile(&w, Vec::new(), vec![raw(&path, bytes)]);
     assert!(matches!(refused(&mut w, &b), ImportError::MemberMismatch { reason, .. } if reason.contains("not listed")));
 }
 
@@ -368,7 +342,7 @@ fn attachment_no_event_refers_to_is_refused() {
     let stray = Uuid::new_v4().to_string();
     let path = format!("attachments/{stray}");
     let bytes = photo(11, 500);
-    let b = hostile(&w, vec![entry(&path, &bytes)], vec![member(&path, bytes)]);
+    let b = hostile(&w, vec![entry(&path, &bytes)], vec![raw(&path, bytes)]);
     assert!(matches!(refused(&mut w, &b), ImportError::MemberMismatch { reason, .. } if reason.contains("no event")));
 }
 
@@ -378,13 +352,13 @@ fn oversized_attachment_is_refused_before_reading() {
     let blob = attach(&mut w.a, w.case, &photo(12, 100), json!({}));
     let path = format!("attachments/{blob}");
     let big = vec![7u8; format::MAX_ATTACHMENT_BYTES as usize + 1];
-    let b = hostile(&w, vec![entry(&path, &big)], vec![member(&path, big)]);
+    let b = hostile(&w, vec![entry(&path, &big)], vec![raw(&path, big)]);
     assert!(matches!(
         refused(&mut w, &b),
         ImportError::TooLarge { limit, .. } if limit == format::MAX_ATTACHMENT_BYTES
     ));
     // A huge declared size with no data behind it costs nothing.
-    let b = hostile(&w, Vec::new(), vec![Member { name: path, data: Vec::new(), size: Some(1 << 40) }]);
+    let b = hostile(&w, Vec::new(), vec![Raw { size: Some(1 << 40), ..raw(&path, Vec::new()) }]);
     assert!(matches!(refused(&mut w, &b), ImportError::TooLarge { .. }));
 }
 
@@ -395,7 +369,7 @@ fn attachment_names_must_be_blob_ids() {
     for name in
         ["attachments/photo.jpg".to_string(), format!("attachments/{}", blob.to_uppercase()), "attachments/".into()]
     {
-        let b = hostile(&w, Vec::new(), vec![member(&name, b"x".to_vec())]);
+        let b = hostile(&w, Vec::new(), vec![raw(&name, b"x".to_vec())]);
         assert!(
             matches!(refused(&mut w, &b), ImportError::ForbiddenMember { .. }),
             "{name} should be a forbidden member"
@@ -413,10 +387,10 @@ fn attachment_contradicting_the_hash_its_event_records_is_refused() {
     let recorded = json!({"sha256": hex::encode(Sha256::digest(&bytes)), "size": bytes.len()});
     let blob = attach(&mut w.a, w.case, &bytes, recorded);
     let path = format!("attachments/{blob}");
-    let b = hostile(&w, vec![entry(&path, &other)], vec![member(&path, other)]);
+    let b = hostile(&w, vec![entry(&path, &other)], vec![raw(&path, other)]);
     assert!(matches!(refused(&mut w, &b), ImportError::MemberMismatch { reason, .. } if reason.contains("event")));
     // The same with the right bytes imports.
-    let b = hostile(&w, vec![entry(&path, &bytes)], vec![member(&path, bytes.clone())]);
+    let b = hostile(&w, vec![entry(&path, &bytes)], vec![raw(&path, bytes.clone())]);
     sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).unwrap();
     assert_eq!(&w.o.get_blob(&blob).unwrap()[..], &bytes[..]);
 }
@@ -427,11 +401,11 @@ fn attachment_contradicting_a_blob_already_held_is_refused() {
     let bytes = photo(16, 2_000);
     let blob = attach(&mut w.a, w.case, &bytes, json!({}));
     let path = format!("attachments/{blob}");
-    let good = hostile(&w, vec![entry(&path, &bytes)], vec![member(&path, bytes.clone())]);
+    let good = hostile(&w, vec![entry(&path, &bytes)], vec![raw(&path, bytes.clone())]);
     sync::import_bundle(&mut w.o, &good, false, &mut |_| {}).unwrap();
     // Blob ids are random: other content under a held id is an altered bundle.
     let other = photo(17, 2_000);
-    let b = hostile(&w, vec![entry(&path, &other)], vec![member(&path, other)]);
+    let b = hostile(&w, vec![entry(&path, &other)], vec![raw(&path, other)]);
     assert!(
         matches!(refused(&mut w, &b), ImportError::MemberMismatch { reason, .. } if reason.contains("already holds"))
     );

@@ -2,6 +2,8 @@
 //! importing vault exactly as it was (events, projection, sync state, trust).
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/raw_tar.rs"]
+mod raw_tar;
 
 use std::io::Write as _;
 
@@ -12,6 +14,7 @@ use fieldcase::model::event::{Event, EventKind, Hlc, Role};
 use fieldcase::model::store::CaseStore;
 use fieldcase::sync::format::{self, MANIFEST_DOMAIN};
 use fieldcase::sync::{self, ImportError};
+use raw_tar::{raw, tar_of, Raw};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -54,39 +57,6 @@ fn encrypt(to: &age::x25519::Recipient, plain: &[u8]) -> Vec<u8> {
     let mut w = enc.wrap_output(&mut out).unwrap();
     w.write_all(plain).unwrap();
     w.finish().unwrap();
-    out
-}
-
-/// One raw ustar member: name bytes, type, data, declared size.
-struct Raw<'a> {
-    name: &'a [u8],
-    kind: tar::EntryType,
-    data: Vec<u8>,
-    size: Option<u64>,
-}
-
-fn raw(name: &str, data: Vec<u8>) -> Raw<'_> {
-    Raw { name: name.as_bytes(), kind: tar::EntryType::Regular, data, size: None }
-}
-
-/// A tar built header by header (the Builder refuses the hostile paths).
-fn tar_of(members: &[Raw<'_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for m in members {
-        let mut h = tar::Header::new_ustar();
-        h.as_mut_bytes()[..m.name.len()].copy_from_slice(m.name);
-        h.set_size(m.size.unwrap_or(m.data.len() as u64));
-        h.set_mode(0o600);
-        h.set_entry_type(m.kind);
-        if m.kind == tar::EntryType::Symlink {
-            h.set_link_name("/etc/passwd").unwrap();
-        }
-        h.set_cksum();
-        out.extend_from_slice(h.as_bytes());
-        out.extend_from_slice(&m.data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.extend_from_slice(&[0u8; 1024]);
     out
 }
 
@@ -248,7 +218,7 @@ fn replayed_bundle_is_a_reported_noop_and_backwards_sequence_is_refused() {
     assert!(matches!(refused(&mut w.o, &b1), ImportError::SequenceBackwards { .. }));
 }
 
-fn signed_tar(w: &World, members: Vec<Raw<'_>>, listed: &[(&str, &[u8])]) -> Vec<u8> {
+fn signed_tar(w: &World, members: Vec<Raw>, listed: &[(&str, &[u8])]) -> Vec<u8> {
     let m = serde_json::to_vec(&manifest(&w.a, office_id(w), 100, listed)).unwrap();
     let sig = sign(w.a.vault().signing_key(), &m);
     let mut all = vec![raw("manifest.json", m), raw("manifest.sig", sig)];
@@ -285,7 +255,7 @@ fn symlinks_devices_and_directories() {
         tar::EntryType::XHeader,
         tar::EntryType::GNULongName,
     ] {
-        let m = Raw { name: b"events.jsonl", kind, data: vec![], size: None };
+        let m = Raw { name: b"events.jsonl".to_vec(), kind, data: vec![], size: None };
         let b = signed_tar(&w, vec![m], &[("events.jsonl", b"")]);
         assert!(matches!(refused(&mut w.o, &b), ImportError::ForbiddenMember { .. }), "{kind:?}");
     }
@@ -294,11 +264,11 @@ fn symlinks_devices_and_directories() {
 #[test]
 fn huge_declared_size_is_refused_before_reading() {
     let mut w = world();
-    let m = Raw { name: b"events.jsonl", kind: tar::EntryType::Regular, data: vec![], size: Some(1 << 40) };
+    let m = Raw { name: b"events.jsonl".to_vec(), kind: tar::EntryType::Regular, data: vec![], size: Some(1 << 40) };
     let b = signed_tar(&w, vec![m], &[("events.jsonl", b"")]);
     assert!(matches!(refused(&mut w.o, &b), ImportError::TooLarge { .. }));
     let m = Raw {
-        name: b"manifest.json",
+        name: b"manifest.json".to_vec(),
         kind: tar::EntryType::Regular,
         data: vec![],
         size: Some(format::MAX_JSON_MEMBER_BYTES + 1),

@@ -1,6 +1,8 @@
 //! Case transfer between offices (docs/bundle-format.md §9): transfer bundle,
 //! receipt, and the hostile cases (forged, wrong key, replayed receipt,
 //! tampered transfer).
+#[path = "common/cli.rs"]
+mod cli_common;
 #[path = "sync_common.rs"]
 mod sync_common;
 
@@ -309,30 +311,13 @@ fn only_open_cases_with_consent_can_be_transferred() {
 
 mod cli {
     use std::path::Path;
-    use std::process::{Command, Output};
 
     use fieldcase::model::lifecycle::Stage;
     use fieldcase::model::store::CaseStore;
     use fieldcase::vault::{SecretString, VaultOptions};
     use serde_json::{json, Value};
 
-    const PASS: &str = "correct horse battery staple";
-
-    fn run(dir: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_fieldcase"))
-            .arg("--vault")
-            .arg(dir)
-            .args(args)
-            .env("FIELDCASE_PASSPHRASE", PASS)
-            .env("FIELDCASE_TEST_SCRYPT_LOG_N", "10")
-            .output()
-            .expect("run fieldcase")
-    }
-
-    fn ok(out: Output) -> String {
-        assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::cli_common::{ok, run, PASS};
 
     fn open(dir: &Path) -> CaseStore {
         let opts = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
