@@ -75,3 +75,22 @@ fn marker_records_never_reach_any_file_in_the_vault_or_temp_dir() {
     let leftovers: Vec<_> = std::fs::read_dir(&tmpdir).unwrap().flatten().map(|e| e.path()).collect();
     assert!(leftovers.is_empty(), "no temp files at all: {leftovers:?}");
 }
+
+/// The vault's connection opens every file through the vault's in-memory
+/// VFS, which refuses to create databases: no SQL run on it (`VACUUM INTO`,
+/// `ATTACH`) can copy the decrypted database into a file.
+#[test]
+fn sql_on_the_vault_connection_cannot_write_a_database_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    let entry = kv_put("k", MARKER);
+    v.commit(vec![entry]).unwrap();
+    let copy = tmp.path().join("copy.sqlite");
+    let copy_sql = copy.to_string_lossy().replace('\'', "''");
+    assert!(v.conn().execute_batch(&format!("VACUUM INTO '{copy_sql}'")).is_err());
+    assert!(v.conn().execute_batch(&format!("ATTACH '{copy_sql}' AS other")).is_err());
+    assert!(v.conn().execute_batch(&format!("ATTACH 'file:{copy_sql}?vfs=unix' AS other")).is_err());
+    assert!(!copy.exists(), "no file was created");
+    assert!(files_containing(tmp.path(), MARKER.as_bytes()).is_empty());
+}

@@ -138,6 +138,23 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::search::index::migrate(conn)
 }
 
+/// Indexes added after [`SCHEMA`], created at every unlock if missing
+/// ([`upgrade`]): derived data only, so creating them changes no row.
+///
+/// `events_by_hlc`: opening a store reads the newest event's HLC (so its
+/// clock never runs behind the vault). Without this index that is a scan of
+/// the whole events table, a third of the database, which made unlocking
+/// read nearly every snapshot segment instead of only a few.
+pub const ADDED_INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc_millis, hlc_counter);
+"#;
+
+/// Bring an existing database's derived structures up to date
+/// ([`ADDED_INDEXES`]); see `Applier::upgrade`.
+pub fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(ADDED_INDEXES)
+}
+
 /// Why journal entries could not be applied. Nothing is applied when any
 /// entry fails (the caller's transaction is rolled back).
 #[derive(Debug, thiserror::Error)]

@@ -51,6 +51,10 @@ impl Applier for ModelApplier {
         projection::migrate(conn)
     }
 
+    fn upgrade(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        projection::upgrade(conn)
+    }
+
     fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[Value]) -> Result<(), ApplyError> {
         // A commit uses a few dozen distinct statements (projection, audit,
         // search index); rusqlite's default cache of 16 made them evict each
@@ -273,6 +277,12 @@ impl CaseStore {
     /// The vault underneath (read-only use).
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Wait until the whole database is in memory; the first damaged
+    /// segment, if any ([`Vault::wait_loaded`]).
+    pub fn wait_loaded(&mut self) -> Result<(), crate::vault::VaultError> {
+        self.vault.wait_loaded()
     }
 
     /// Lock: checkpoint, drop the database, zeroize keys.

@@ -32,15 +32,8 @@ impl Vault {
         let new_gen = old_gen + 1;
 
         snapshot::set_generation(&self.conn, new_gen)?;
-        let written = snapshot::write_segmented(
-            storage,
-            dir,
-            &mut self.conn,
-            &self.keys.recipients,
-            self.segments.as_ref(),
-            new_gen,
-            self.segment_bytes,
-        );
+        let written =
+            snapshot::write_segmented(storage, dir, &self.db, &self.keys.recipients, self.segments.as_ref(), new_gen);
         let written = match written {
             Ok(w) => w,
             Err(e) => {
@@ -56,6 +49,7 @@ impl Vault {
         // From here on snapshot.age holds generation g+1 (once the directory
         // is synced), so memory moves to it whatever happens next.
         self.generation = new_gen;
+        self.db.file.mark_clean(&written.written_chunks);
         self.snapshot_hash = written.sha256;
         self.snapshot_size = written.size;
         self.segments = Some(written.set);

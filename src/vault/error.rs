@@ -135,14 +135,20 @@ pub enum VaultError {
         /// The journal file.
         path: PathBuf,
     },
-    /// The unlocked database reached the largest size it can have in
-    /// memory ([`DATABASE_LIMIT_BYTES`](super::DATABASE_LIMIT_BYTES)).
-    #[error("the vault is full: its database is {} MB, the most an unlocked vault can hold is {} MB (about 20,000 cases). This change was not saved; everything saved before is safe. Transfer closed cases to another office vault to make room (docs/vault-format.md, size limit)", .bytes / 1_000_000, .limit / 1_000_000)]
+    /// No memory was left to grow the unlocked database.
+    #[error("there is no memory left to grow the vault's database ({} MB now): this change was not saved; everything saved before is safe. Close other programs and try again", .bytes / 1_000_000)]
     DatabaseFull {
         /// Size of the database now.
         bytes: u64,
-        /// The limit.
-        limit: u64,
+    },
+    /// A segment of the snapshot failed to load (after unlocking, when
+    /// the database first needed it, or while unlocking).
+    #[error("part of the vault's database cannot be read: the segment {path} is damaged ({reason}). What it holds cannot be read or changed; everything else can. Restore the vault from a backup, or ask the office to recover the device with its escrow key")]
+    DamagedSegment {
+        /// The segment file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The in-memory database failed.
     #[error("database error: {0}")]

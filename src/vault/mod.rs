@@ -17,6 +17,7 @@
 
 mod blob;
 mod checkpoint;
+mod database;
 mod envelope;
 mod error;
 pub mod frame;
@@ -55,13 +56,6 @@ use journal::JournalWriter;
 /// full database write, so doing it too often makes commits slow. At a few
 /// hundred bytes per frame this is tens of thousands of commits.
 pub const DEFAULT_CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
-
-/// The largest database an unlocked vault can hold: SQLite's in-memory VFS
-/// keeps it in one allocation, and SQLite refuses single allocations over
-/// this size (the bundled SQLite's memdb limit is set to it in
-/// `.cargo/config.toml`). About 20,000 demo-sized cases; a commit that
-/// would grow the database past it fails with [`VaultError::DatabaseFull`].
-pub const DATABASE_LIMIT_BYTES: u64 = 2_147_483_391;
 
 /// Name of the lock file that keeps two processes from opening one vault.
 pub const LOCK_FILE: &str = "vault.lock";
@@ -134,6 +128,16 @@ fn test_scrypt_override() -> Option<u8> {
 pub trait Applier: Send + Sync {
     /// Create the schema in a fresh database.
     fn migrate(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()>;
+    /// Bring derived structures (indexes) of a database up to date: called
+    /// after `migrate` at init and at every unlock, after the snapshot is
+    /// loaded and before the journal is replayed. It is not journaled (the
+    /// next checkpoint saves it; until then each unlock does it again), so
+    /// it MUST NOT change any row a query can see, only add what SQLite
+    /// derives from the rows, and MUST be idempotent.
+    fn upgrade(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let _ = conn;
+        Ok(())
+    }
     /// Apply the entries of one commit inside `tx`.
     fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[serde_json::Value]) -> Result<(), ApplyError>;
 }
@@ -149,9 +153,13 @@ pub struct VaultStats {
     pub journal_bytes: u64,
     /// Bytes of `snapshot.age` and of the segment files it lists.
     pub snapshot_bytes: u64,
-    /// Size of the unlocked database (pages × page size), to compare with
-    /// [`DATABASE_LIMIT_BYTES`].
+    /// Size of the unlocked database.
     pub database_bytes: u64,
+    /// Segments of the database decrypted into memory so far (the rest
+    /// are loaded in the background after unlocking, or when first read).
+    pub database_chunks_loaded: u64,
+    /// Segments of the database in all.
+    pub database_chunks: u64,
 }
 
 /// An unlocked vault: the in-memory database and the device keys.
@@ -159,6 +167,8 @@ pub struct Vault {
     dir: PathBuf,
     storage: Arc<dyn Storage>,
     conn: Connection,
+    /// The chunks behind `conn`; after it, so the connection closes first.
+    db: database::DatabaseFile,
     applier: Box<dyn Applier>,
     keys: Keys,
     device: DeviceInfo,
@@ -171,7 +181,6 @@ pub struct Vault {
     /// The manifest of the snapshot on disk; `None` while it is a version-1
     /// snapshot (the next checkpoint writes every segment).
     segments: Option<segments::SegmentSet>,
-    segment_bytes: usize,
     report: RecoveryReport,
     checkpoint_bytes: u64,
     auto_checkpoint_error: Option<String>,
@@ -279,19 +288,21 @@ impl Vault {
         let role = if opts.role.trim().is_empty() { "caseworker".to_owned() } else { opts.role.clone() };
         let (keys, device) = identity::generate(&opts.name, &role, opts.escrow.as_deref())?;
 
-        let mut conn = Connection::open_in_memory()?;
+        let segment_bytes = segments::chunk_bytes(options.snapshot_segment_bytes);
+        let (conn, db) = database::open(fieldcase_vfs::ChunkedFile::new(segment_bytes), None)?;
         configure(&conn)?;
         snapshot::create_meta(&conn, 1)?;
         applier.migrate(&conn)?;
+        applier.upgrade(&conn)?;
 
         // The identity is written last: its presence is what makes the
         // directory a vault, so a crash before it leaves no half vault that
         // `open` would accept.
-        let segment_bytes = options.snapshot_segment_bytes;
         let mut new_files = Vec::new();
         let result = (|| {
-            let w = snapshot::write_segmented(&*storage, dir, &mut conn, &keys.recipients, None, 1, segment_bytes)?;
+            let w = snapshot::write_segmented(&*storage, dir, &db, &keys.recipients, None, 1)?;
             new_files = w.new_files.clone();
+            db.file.mark_clean(&w.written_chunks);
             storage
                 .rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE))
                 .map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
@@ -317,6 +328,7 @@ impl Vault {
             dir: dir.to_owned(),
             storage,
             conn,
+            db,
             applier,
             keys,
             device,
@@ -325,7 +337,6 @@ impl Vault {
             snapshot_hash,
             snapshot_size,
             segments: Some(set),
-            segment_bytes,
             report: RecoveryReport { generation: 1, ..RecoveryReport::default() },
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
@@ -355,10 +366,12 @@ impl Vault {
         let (keys, device) = identity::read(&*storage, dir, passphrase)?;
         let mut report = RecoveryReport::default();
         recovery::remove_temp_files(&*storage, dir, &mut report)?;
-        let snapshot::LoadedSnapshot { conn, generation, sha256, size, segments: set } =
-            snapshot::load(&*storage, dir, &keys.age)?;
+        let chunk_bytes = segments::chunk_bytes(options.snapshot_segment_bytes);
+        let snapshot::LoadedSnapshot { conn, db, generation, sha256, size, segments: set } =
+            snapshot::load(&storage, dir, &keys.age, chunk_bytes)?;
         let mut conn = conn;
         configure(&conn)?;
+        applier.upgrade(&conn).map_err(|e| db.failure().unwrap_or(e.into()))?;
         let journal = recovery::replay(
             &*storage,
             dir,
@@ -367,7 +380,8 @@ impl Vault {
             &keys.age,
             &recovery::SnapshotPosition { generation, sha256 },
             &mut report,
-        )?;
+        )
+        .map_err(|e| db.failure().unwrap_or(e))?;
         // After replay's directory fsync: the loaded snapshot's rename is
         // durable, so segments it does not list can go (§6).
         segments::remove_unreferenced(&*storage, dir, set.as_ref(), &mut report)?;
@@ -375,6 +389,7 @@ impl Vault {
             dir: dir.to_owned(),
             storage,
             conn,
+            db,
             applier,
             keys,
             device,
@@ -383,7 +398,6 @@ impl Vault {
             snapshot_hash: sha256,
             snapshot_size: size,
             segments: set,
-            segment_bytes: options.snapshot_segment_bytes,
             report,
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
@@ -435,12 +449,12 @@ impl Vault {
             // database could not grow (the applier's message would only say
             // "out of memory" or "database or disk is full").
             drop(tx);
-            return Err(full_or(&self.conn, e.into()));
+            return Err(self.explain(e.into()));
         }
         journal.append(&ct)?;
         if let Err(e) = tx.commit() {
             journal.remove_last(old_len, old_seq, old_hash);
-            return Err(full_or(&self.conn, e.into()));
+            return Err(self.explain(e.into()));
         }
         if journal.len >= self.checkpoint_bytes {
             // The commit is durable already; a failed automatic checkpoint is
@@ -479,12 +493,20 @@ impl Vault {
     }
 
     /// Write a new snapshot of the database and start a new journal generation.
-    /// Does nothing when no commit happened since the last snapshot.
+    /// Does nothing when the database is as the last snapshot left it (no
+    /// commit, and no index added by [`Applier::upgrade`]).
     pub fn checkpoint(&mut self) -> Result<(), VaultError> {
-        if matches!(&self.journal, Some(j) if j.seq == 0 && !j.broken) {
+        if self.snapshot_is_current() {
             return Ok(());
         }
         self.run_checkpoint()
+    }
+
+    /// Whether the snapshot on disk holds the database as it is: no commit
+    /// since, and no change by [`Applier::upgrade`] (then
+    /// [`checkpoint`](Self::checkpoint) has nothing to do).
+    pub fn snapshot_is_current(&self) -> bool {
+        matches!(&self.journal, Some(j) if j.seq == 0 && !j.broken) && self.db.file.dirty_chunks().is_empty()
     }
 
     /// Checkpoint, then drop the database and zeroize the keys. If the
@@ -554,8 +576,40 @@ impl Vault {
             journal_frames: self.journal.as_ref().map_or(0, |j| j.seq),
             journal_bytes: self.journal.as_ref().map_or(0, |j| j.len),
             snapshot_bytes: self.snapshot_size,
-            database_bytes: database_bytes(&self.conn),
+            database_bytes: self.db.len(),
+            database_chunks_loaded: self.db.loaded().0 as u64,
+            database_chunks: self.db.loaded().1 as u64,
         }
+    }
+
+    /// Wait until the whole database is in memory (unlocking returns once
+    /// the parts needed to open it are; the rest loads in the background
+    /// or when first read). Returns the first segment that failed to load:
+    /// [`VaultError::DamagedSegment`], with what it holds unreadable.
+    pub fn wait_loaded(&mut self) -> Result<(), VaultError> {
+        self.db.wait_loaded()
+    }
+
+    /// A segment of the database that failed to load, if any (see
+    /// [`wait_loaded`](Self::wait_loaded)).
+    pub fn damaged_segment(&self) -> Option<VaultError> {
+        self.db.failure()
+    }
+
+    /// `err`, or why it really happened: a segment that failed to load
+    /// (SQLite only says "disk I/O error"), or no memory left to grow the
+    /// database (the applier's message would only say "out of memory").
+    fn explain(&self, err: VaultError) -> VaultError {
+        let text = err.to_string();
+        if text.contains("disk I/O error") {
+            if let Some(damaged) = self.db.failure() {
+                return damaged;
+            }
+        }
+        if text.contains("out of memory") {
+            return VaultError::DatabaseFull { bytes: self.db.len() };
+        }
+        err
     }
 
     /// The error of the last automatic checkpoint, if it failed.
@@ -589,28 +643,6 @@ pub fn change_passphrase_with(
     }
     let (keys, device) = identity::read(&*options.storage, dir, old)?;
     identity::write(&*options.storage, dir, &keys, &device, new, options.scrypt_log_n)
-}
-
-/// Pages × page size of the main database.
-fn database_bytes(conn: &Connection) -> u64 {
-    let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap_or(0);
-    u64::try_from(pragma("page_count").saturating_mul(pragma("page_size"))).unwrap_or(0)
-}
-
-/// `err`, or [`VaultError::DatabaseFull`] when the change failed because
-/// the in-memory database could not grow. SQLite reports that as "database
-/// or disk is full" (past the limit) or "out of memory" (the doubled
-/// allocation refused), through the applier's message too; above half the
-/// limit the next growth step is the limit itself, so either means full.
-fn full_or(conn: &Connection, err: VaultError) -> VaultError {
-    let text = err.to_string();
-    let growth_refused = text.contains("database or disk is full") || text.contains("out of memory");
-    let bytes = database_bytes(conn);
-    if growth_refused && bytes >= DATABASE_LIMIT_BYTES / 2 {
-        VaultError::DatabaseFull { bytes, limit: DATABASE_LIMIT_BYTES }
-    } else {
-        err
-    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@
 //! manifest lists every segment's ciphertext SHA-256, so that one hash still
 //! binds the whole image.
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use age::x25519;
-use rusqlite::{Connection, MAIN_DB};
+use fieldcase_vfs::{ChunkSource, ChunkedFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -218,6 +218,12 @@ pub(crate) fn parse_manifest(text: &[u8], path: &Path) -> Result<SegmentSet, Vau
 
 /// Threads for `jobs` segments: one per core, at most 8 (each holds a
 /// segment's ciphertext in memory while it works).
+/// The chunk (and segment) size a vault uses for a requested size: a
+/// multiple of [`MIN_SEGMENT_BYTES`], so SQLite's pages never straddle two.
+pub(crate) fn chunk_bytes(requested: usize) -> usize {
+    requested.max(MIN_SEGMENT_BYTES).div_ceil(MIN_SEGMENT_BYTES) * MIN_SEGMENT_BYTES
+}
+
 fn worker_count(jobs: usize) -> usize {
     crate::parallel::threads_for(jobs, 1).min(8)
 }
@@ -285,163 +291,98 @@ fn decrypt_into(
     }
 }
 
-/// Decrypt `segs` into `buf` (exactly their total length) on all cores,
-/// each worker writing straight into its segment's own slice. Returns the
-/// failure of the lowest-numbered segment that failed.
-fn decrypt_all_into(
-    storage: &dyn Storage,
-    seg_dir: &Path,
-    identity: &x25519::Identity,
-    segs: &[Segment],
-    buf: &mut [u8],
-) -> Result<(), VaultError> {
-    let mut jobs = Vec::with_capacity(segs.len());
-    let mut rest = buf;
-    for (i, s) in segs.iter().enumerate() {
-        let (part, tail) = std::mem::take(&mut rest).split_at_mut(s.len as usize);
-        jobs.push((i, s, part));
-        rest = tail;
-    }
-    let jobs = Mutex::new(jobs.into_iter());
-    let failure: Mutex<Option<(usize, VaultError)>> = Mutex::new(None);
-    let work = || loop {
-        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
-            return; // no point decrypting more
-        }
-        let Some((i, s, out)) = jobs.lock().unwrap_or_else(|e| e.into_inner()).next() else { return };
-        // A panic in a worker must become an error, not a hung or half-loaded unlock.
-        let r =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decrypt_into(storage, seg_dir, identity, s, out)))
-                .unwrap_or_else(|_| {
-                    Err(VaultError::CorruptSnapshot {
-                        path: seg_dir.join(&s.file),
-                        reason: "decrypting it failed unexpectedly".into(),
-                    })
-                });
-        if let Err(e) = r {
-            let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-            if f.as_ref().is_none_or(|(j, _)| i < *j) {
-                *f = Some((i, e));
+/// Serves the chunks of an unlocked database from the snapshot's segments
+/// (one chunk per segment), decrypting and checking each on first use. The
+/// first failure is kept as a [`VaultError`] for the vault to report; SQLite
+/// only sees an I/O error.
+pub(crate) struct SegmentSource {
+    storage: Arc<dyn Storage>,
+    seg_dir: PathBuf,
+    identity: x25519::Identity,
+    segments: Vec<Segment>,
+    failure: Mutex<Option<VaultError>>,
+}
+
+impl SegmentSource {
+    /// The first segment that failed to load, as the error unlocking used
+    /// to report for it.
+    pub(crate) fn failure(&self) -> Option<VaultError> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|e| match e {
+            VaultError::CorruptSnapshot { path, reason } => {
+                VaultError::DamagedSegment { path: path.clone(), reason: reason.clone() }
             }
-        }
-    };
-    std::thread::scope(|sc| {
-        for _ in 1..worker_count(segs.len()) {
-            sc.spawn(work);
-        }
-        work();
-    });
-    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
+            other => VaultError::DamagedSegment { path: self.seg_dir.clone(), reason: other.to_string() },
+        })
     }
 }
 
-/// A [`Read`] over the decrypted image for `deserialize_read_exact`, which
-/// asks for the whole image in its first read: that read is served by
-/// [`decrypt_all_into`] straight into SQLite's buffer (no copy of the
-/// plaintext besides the database itself, every core busy). Smaller reads
-/// (a different caller) are served one segment at a time through a
-/// zeroized buffer. The first failure is kept in `error`: SQLite only
-/// reports "read failed".
-struct SegmentReader<'a> {
-    storage: &'a dyn Storage,
-    seg_dir: &'a Path,
-    identity: &'a x25519::Identity,
-    segments: &'a [Segment],
-    next: usize,
-    pending: Option<(Zeroizing<Vec<u8>>, usize)>,
-    error: Option<VaultError>,
-}
-
-impl SegmentReader<'_> {
-    fn fail(&mut self, e: VaultError) -> io::Error {
-        self.error = Some(e);
-        io::Error::other("a snapshot segment failed")
-    }
-}
-
-impl Read for SegmentReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.error.is_some() {
-            return Err(io::Error::other("a snapshot segment failed"));
-        }
-        if let Some((plain, pos)) = &mut self.pending {
-            let n = buf.len().min(plain.len() - *pos);
-            buf[..n].copy_from_slice(&plain[*pos..*pos + n]);
-            *pos += n;
-            if *pos == plain.len() {
-                self.pending = None; // zeroized on drop
+impl ChunkSource for SegmentSource {
+    fn load(&self, index: usize, buf: &mut [u8]) -> Result<(), String> {
+        let Some(s) = self.segments.get(index).filter(|s| s.len == buf.len() as u64) else {
+            return Err(format!("chunk {index} of {} bytes is not a segment of the snapshot", buf.len()));
+        };
+        // A panic while decrypting must become an error: it would otherwise
+        // unwind into SQLite's callback.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decrypt_into(&*self.storage, &self.seg_dir, &self.identity, s, buf)
+        }))
+        .unwrap_or_else(|_| {
+            Err(VaultError::CorruptSnapshot {
+                path: self.seg_dir.join(&s.file),
+                reason: "decrypting it failed unexpectedly".into(),
+            })
+        });
+        r.map_err(|e| {
+            let message = e.to_string();
+            let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            if f.is_none() {
+                *f = Some(e);
             }
-            return Ok(n);
-        }
-        let rest = &self.segments[self.next..];
-        if rest.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        let remaining: u64 = rest.iter().map(|s| s.len).sum();
-        if buf.len() as u64 >= remaining {
-            let n = remaining as usize;
-            if let Err(e) = decrypt_all_into(self.storage, self.seg_dir, self.identity, rest, &mut buf[..n]) {
-                return Err(self.fail(e));
-            }
-            self.next = self.segments.len();
-            return Ok(n);
-        }
-        let s = &self.segments[self.next];
-        let mut plain = Zeroizing::new(vec![0u8; s.len as usize]);
-        if let Err(e) = decrypt_into(self.storage, self.seg_dir, self.identity, s, &mut plain) {
-            return Err(self.fail(e));
-        }
-        self.next += 1;
-        self.pending = Some((plain, 0));
-        self.read(buf)
+            message
+        })
     }
 }
 
-/// Load the image the manifest describes into a fresh in-memory database,
-/// decrypting the segments on all cores straight into SQLite's buffer, so
-/// the peak stays about one database image (plus one ciphertext segment per
-/// worker). Any failure leaves no database.
-pub(crate) fn load_image(
-    storage: &dyn Storage,
+/// The database a manifest describes, as chunks. When every segment but the
+/// last is `chunk_bytes` long (what this vault writes), the chunks are the
+/// segments and each is decrypted when first needed (`source` is returned
+/// for the prefetch and error reports). Otherwise (a vault written with
+/// another segment size) every segment is decrypted now into chunks of
+/// `chunk_bytes`, all dirty, so the next checkpoint rewrites them.
+pub(crate) fn load_chunks(
+    storage: &Arc<dyn Storage>,
     dir: &Path,
     identity: &x25519::Identity,
     set: &mut SegmentSet,
-) -> Result<Connection, VaultError> {
+    chunk_bytes: usize,
+) -> Result<(Arc<ChunkedFile>, Option<Arc<SegmentSource>>), VaultError> {
     let seg_dir = dir.join(SEGMENT_DIR);
-    stat_segments(storage, &seg_dir, set)?;
-    let corrupt =
-        |reason: String| VaultError::CorruptSnapshot { path: dir.join(super::snapshot::SNAPSHOT_FILE), reason };
-    let len =
-        usize::try_from(set.image_len).map_err(|_| corrupt("the database is too large for this machine".into()))?;
-    let mut conn = Connection::open_in_memory()?;
-    let mut reader = SegmentReader {
-        storage,
-        seg_dir: &seg_dir,
-        identity,
-        segments: &set.segments,
-        next: 0,
-        pending: None,
-        error: None,
-    };
-    let read = conn.deserialize_read_exact(MAIN_DB, &mut reader, len, false);
-    if let Some(e) = reader.error.take() {
-        return Err(e);
+    stat_segments(&**storage, &seg_dir, set)?;
+    let uniform = set.segments.iter().enumerate().all(|(i, s)| {
+        s.offset == i as u64 * chunk_bytes as u64
+            && (s.len == chunk_bytes as u64 || (i + 1 == set.segments.len() && s.len <= chunk_bytes as u64))
+    });
+    if uniform {
+        let source = Arc::new(SegmentSource {
+            storage: storage.clone(),
+            seg_dir,
+            identity: identity.clone(),
+            segments: set.segments.clone(),
+            failure: Mutex::new(None),
+        });
+        let file = ChunkedFile::with_source(chunk_bytes, set.image_len, source.clone());
+        return Ok((file, Some(source)));
     }
-    read.map_err(|e| corrupt(format!("the segments do not load: {e}")))?;
-    let mut magic = [0u8; 16];
-    let is_sqlite = conn
-        .serialize(MAIN_DB)
-        .map(|image| {
-            magic.copy_from_slice(&image[..16]);
-            &magic == b"SQLite format 3\0"
-        })
-        .unwrap_or(false);
-    if !is_sqlite {
-        return Err(corrupt("the decrypted segments are not a SQLite database".into()));
+    let file = ChunkedFile::new(chunk_bytes);
+    for s in &set.segments {
+        let mut plain = Zeroizing::new(vec![0u8; s.len as usize]);
+        decrypt_into(&**storage, &seg_dir, identity, s, &mut plain)?;
+        file.write_at(&plain, s.offset).map_err(|reason| VaultError::CorruptSnapshot {
+            path: seg_dir.join(&s.file),
+            reason: format!("does not fit in memory: {reason}"),
+        })?;
     }
-    Ok(conn)
+    Ok((file, None))
 }
 
 /// What [`write`] produced: the manifest is in `snapshot.age.tmp`, not yet
@@ -452,45 +393,46 @@ pub(crate) struct Written {
     pub(crate) manifest: Zeroizing<Vec<u8>>,
     /// Segment files created (to remove if the checkpoint is abandoned).
     pub(crate) new_files: Vec<PathBuf>,
+    /// Chunks written, to mark clean once the snapshot is committed.
+    pub(crate) written_chunks: Vec<usize>,
 }
 
-/// Split `image` into segments, reuse `previous`'s file wherever offset,
-/// length and plaintext hash are unchanged, encrypt the others on all cores
-/// (a batch at a time, bounding memory) and write them in order from this
-/// thread (fault-injection tests count steps), then fsync each of them and
-/// `segments/`.
-/// On error the files created so far are in `new_files` of the error path:
-/// they are removed here (best effort; unlock removes leftovers anyway).
+/// Write the database's chunks as segments: a chunk not written since the
+/// last snapshot keeps `previous`'s file (same offset and length); the
+/// dirty ones (and all of them without `previous`) are encrypted on all
+/// cores, a batch at a time to bound memory, and written in order from this
+/// thread (fault-injection tests count steps), then each file and
+/// `segments/` are fsynced. No pass over the unchanged data is needed: the
+/// file tracks which chunks were written.
+/// On error the files created so far are removed (best effort; unlock
+/// removes leftovers anyway).
 pub(crate) fn write(
     storage: &dyn Storage,
     dir: &Path,
-    image: &[u8],
+    file: &ChunkedFile,
     recipients: &[x25519::Recipient],
     previous: Option<&SegmentSet>,
     generation: u64,
-    segment_bytes: usize,
 ) -> Result<Written, VaultError> {
     let seg_dir = dir.join(SEGMENT_DIR);
-    let size = segment_bytes.max(MIN_SEGMENT_BYTES).div_ceil(MIN_SEGMENT_BYTES) * MIN_SEGMENT_BYTES;
-    let slices: Vec<&[u8]> = image.chunks(size).collect();
-    let plain_hashes: Vec<[u8; 32]> =
-        crate::parallel::map_ordered(&slices, worker_count(slices.len()), |c| Sha256::digest(c).into());
+    let size = file.chunk_size() as u64;
+    let image_len = file.len();
+    let count = file.chunk_count();
+    let chunk_len = |i: usize| (image_len - i as u64 * size).min(size);
+    let dirty: HashSet<usize> = file.dirty_chunks().into_iter().collect();
     let old: HashMap<u64, &Segment> =
         previous.map(|p| p.segments.iter().map(|s| (s.offset, s)).collect()).unwrap_or_default();
 
-    let mut segments: Vec<Option<Segment>> = Vec::with_capacity(slices.len());
+    let mut segments: Vec<Option<Segment>> = Vec::with_capacity(count);
     let mut to_write = Vec::new();
-    let mut offset = 0u64;
-    for (i, (slice, plain)) in slices.iter().zip(&plain_hashes).enumerate() {
-        let len = slice.len() as u64;
-        match old.get(&offset) {
-            Some(s) if s.len == len && s.plain_sha256 == *plain => segments.push(Some((*s).clone())),
+    for i in 0..count {
+        match old.get(&(i as u64 * size)) {
+            Some(s) if !dirty.contains(&i) && s.len == chunk_len(i) => segments.push(Some((*s).clone())),
             _ => {
                 segments.push(None);
                 to_write.push(i);
             }
         }
-        offset += len;
     }
     let mut new_files = Vec::new();
     let result = (|| {
@@ -500,14 +442,19 @@ pub(crate) fn write(
         }
         let batch = 2 * worker_count(to_write.len());
         for chunk in to_write.chunks(batch) {
-            let encrypted = crate::parallel::map_ordered(chunk, worker_count(chunk.len()), |&i| {
-                envelope::encrypt(recipients, slices[i]).map(|ct| {
-                    let h: [u8; 32] = Sha256::digest(&ct).into();
-                    (ct, h)
+            let encrypted = file
+                .with_chunks(chunk, |slices| {
+                    crate::parallel::map_ordered(slices, worker_count(slices.len()), |plain| {
+                        envelope::encrypt(recipients, plain).map(|ct| {
+                            let h: [u8; 32] = Sha256::digest(&ct).into();
+                            let p: [u8; 32] = Sha256::digest(plain).into();
+                            (ct, h, p)
+                        })
+                    })
                 })
-            });
+                .map_err(|reason| VaultError::CorruptSnapshot { path: seg_dir.clone(), reason })?;
             for (&i, enc) in chunk.iter().zip(encrypted) {
-                let (ct, sha256) = enc.map_err(VaultError::Encrypt)?;
+                let (ct, sha256, plain_sha256) = enc.map_err(VaultError::Encrypt)?;
                 let name = segment_file_name(generation, i as u64);
                 let path = seg_dir.join(&name);
                 new_files.push(path.clone());
@@ -515,10 +462,10 @@ pub(crate) fn write(
                 f.write_all(&ct).map_err(|e| VaultError::io("write", &path, e))?;
                 segments[i] = Some(Segment {
                     file: name,
-                    offset: (i * size) as u64,
-                    len: slices[i].len() as u64,
+                    offset: i as u64 * size,
+                    len: chunk_len(i),
                     sha256,
-                    plain_sha256: plain_hashes[i],
+                    plain_sha256,
                     file_len: ct.len() as u64,
                 });
             }
@@ -544,11 +491,11 @@ pub(crate) fn write(
     }
     let set = SegmentSet {
         generation,
-        image_len: image.len() as u64,
+        image_len,
         segments: segments.into_iter().map(|s| s.expect("every segment is reused or written")).collect(),
     };
     let manifest = set.to_json();
-    Ok(Written { set, manifest, new_files })
+    Ok(Written { set, manifest, new_files, written_chunks: to_write })
 }
 
 /// Best-effort removal of segment files of an abandoned checkpoint: they are
@@ -621,48 +568,47 @@ mod tests {
         }
     }
 
-    fn reader<'a>(seg_dir: &'a Path, id: &'a x25519::Identity, segments: &'a [Segment]) -> SegmentReader<'a> {
-        SegmentReader {
-            storage: &super::super::storage::RealStorage,
-            seg_dir,
-            identity: id,
-            segments,
-            next: 0,
-            pending: None,
-            error: None,
-        }
-    }
-
     #[test]
-    fn small_reads_and_one_whole_read_give_the_same_image() {
+    fn chunks_are_the_segments_and_load_on_first_use() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let id = x25519::Identity::generate();
         let image: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let storage = super::super::storage::RealStorage;
-        let w = write(&storage, dir, &image, &[id.to_public()], None, 1, 4096).unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(super::super::storage::RealStorage);
+        let built = ChunkedFile::new(4096);
+        built.write_at(&image, 0).unwrap();
+        let w = write(&*storage, dir, &built, &[id.to_public()], None, 1).unwrap();
         assert_eq!(w.set.segments.len(), 13);
-        let seg_dir = dir.join(SEGMENT_DIR);
+        assert_eq!(w.written_chunks, (0..13).collect::<Vec<_>>());
+        let mut set = w.set.clone();
+        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 4096).unwrap();
+        assert!(source.is_some(), "segments of the chunk size load lazily");
+        assert_eq!(file.loaded_count(), 0);
         let mut whole = vec![0u8; image.len()];
-        reader(&seg_dir, &id, &w.set.segments).read_exact(&mut whole).unwrap();
+        assert_eq!(file.read_at(&mut whole, 0).unwrap(), image.len());
         assert!(whole == image);
-        let mut r = reader(&seg_dir, &id, &w.set.segments);
-        let mut out = Vec::new();
-        let mut buf = [0u8; 1000];
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        assert!(out == image);
-        // A segment file swapped for another one is refused, by name.
+        assert!(file.dirty_chunks().is_empty());
+        // Another chunk size: loaded now, all dirty, same bytes.
+        let mut set = w.set.clone();
+        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 8192).unwrap();
+        assert!(source.is_none());
+        assert_eq!(file.dirty_chunks().len(), file.chunk_count());
+        assert_eq!(file.read_at(&mut whole, 0).unwrap(), image.len());
+        assert!(whole == image);
+        // A segment file swapped for another one is refused, by name, when
+        // its chunk is needed.
         let files = &w.set.segments;
+        let seg_dir = dir.join(SEGMENT_DIR);
         std::fs::copy(seg_dir.join(&files[1].file), seg_dir.join(&files[2].file)).unwrap();
-        let mut r = reader(&seg_dir, &id, files);
-        assert!(r.read_exact(&mut whole).is_err());
-        assert!(matches!(&r.error, Some(VaultError::CorruptSnapshot { path, .. }) if path.ends_with(&files[2].file)));
+        let mut set = w.set.clone();
+        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 4096).unwrap();
+        assert!(file.read_at(&mut whole[..4096], 0).is_ok());
+        assert!(file.read_at(&mut whole, 0).is_err());
+        let failure = source.unwrap().failure();
+        assert!(
+            matches!(&failure, Some(VaultError::DamagedSegment { path, .. }) if path.ends_with(&files[2].file)),
+            "{failure:?}"
+        );
     }
 
     fn manifest(segs: &[(u64, u64)], image_len: u64) -> Vec<u8> {

@@ -6,13 +6,17 @@
 //! decrypted image is still a plain SQLite file. See docs/vault-format.md §3.
 use std::path::Path;
 
+use std::sync::Arc;
+
 use age::x25519;
-use rusqlite::{Connection, OptionalExtension, MAIN_DB};
+use fieldcase_vfs::ChunkedFile;
+use rusqlite::{Connection, OptionalExtension};
 use sha2::Digest;
 
+use super::database::{self, DatabaseFile};
 use super::envelope;
 use super::error::VaultError;
-use super::segments::{self, SegmentSet};
+use super::segments::{self, SegmentSet, SegmentSource};
 use super::storage::{FrontierHasher, Storage};
 
 /// File name of the snapshot.
@@ -75,27 +79,32 @@ pub(crate) struct WrittenSnapshot {
     pub(crate) set: SegmentSet,
     /// Segment files created by this write.
     pub(crate) new_files: Vec<std::path::PathBuf>,
+    /// Chunks written, to mark clean once the snapshot is committed.
+    pub(crate) written_chunks: Vec<usize>,
 }
 
-/// Serialise `conn` (whose generation row already says `generation`), write
-/// the changed segments and the manifest to `snapshot.age.tmp`. On error the
-/// segment files this call created are removed (best effort).
+/// Write the chunks of `db` changed since the last snapshot (all of them
+/// without `previous`) as segments, and the manifest to
+/// `snapshot.age.tmp`; the database's generation row must already say
+/// `generation`. On error the segment files this call created are removed
+/// (best effort).
 pub(crate) fn write_segmented(
     storage: &dyn Storage,
     dir: &Path,
-    conn: &mut Connection,
+    db: &DatabaseFile,
     recipients: &[x25519::Recipient],
     previous: Option<&SegmentSet>,
     generation: u64,
-    segment_bytes: usize,
 ) -> Result<WrittenSnapshot, VaultError> {
-    let image = conn.serialize(MAIN_DB)?;
-    let w = segments::write(storage, dir, &image, recipients, previous, generation, segment_bytes)?;
-    drop(image);
+    let w = segments::write(storage, dir, &db.file, recipients, previous, generation)?;
     match write_tmp(storage, dir, &w.manifest, recipients) {
-        Ok((sha256, size)) => {
-            Ok(WrittenSnapshot { sha256, size: size + w.set.files_len(), set: w.set, new_files: w.new_files })
-        }
+        Ok((sha256, size)) => Ok(WrittenSnapshot {
+            sha256,
+            size: size + w.set.files_len(),
+            set: w.set,
+            new_files: w.new_files,
+            written_chunks: w.written_chunks,
+        }),
         Err(e) => {
             segments::remove_files(storage, &w.new_files);
             Err(e)
@@ -103,9 +112,10 @@ pub(crate) fn write_segmented(
     }
 }
 
-/// A decrypted snapshot loaded into a fresh in-memory connection.
+/// A decrypted snapshot opened as the vault's database.
 pub(crate) struct LoadedSnapshot {
     pub(crate) conn: Connection,
+    pub(crate) db: DatabaseFile,
     pub(crate) generation: u64,
     pub(crate) sha256: [u8; 32],
     /// Bytes of `snapshot.age` and of its segment files.
@@ -114,24 +124,22 @@ pub(crate) struct LoadedSnapshot {
     pub(crate) segments: Option<SegmentSet>,
 }
 
-/// Read, decrypt and load `snapshot.age` (version 2: a manifest and its
-/// segments; version 1: the image itself, told apart by the first bytes of
-/// the plaintext).
+/// Read and decrypt `snapshot.age` and open the database it describes
+/// (version 2: a manifest and its segments; version 1: the image itself,
+/// told apart by the first bytes of the plaintext).
 ///
-/// The file is decrypted as a stream straight into the buffer SQLite then
-/// owns (`deserialize_read_exact` allocates it with `sqlite3_malloc64` and
-/// reads into it): no whole copy of the ciphertext or of the plaintext is
-/// ever held besides the database itself, so unlocking peaks at about one
-/// database image (it used to hold three: ciphertext, plaintext, database).
-/// The SHA-256 of the ciphertext (the journal chains to it) is computed on
-/// the same pass ([`FrontierHasher`]). No plaintext buffer of ours exists to
-/// zeroize for version 1: age's chunk buffer zeroizes itself, and the
-/// database's memory belongs to SQLite as before; segment buffers of
-/// version 2 are zeroized when dropped.
+/// Version 2: the segments become the database's chunks
+/// ([`segments::load_chunks`]); those SQLite needs to open the database
+/// and check its generation are decrypted now, the rest by the background
+/// prefetch started here or when first read. Version 1: the image is
+/// decrypted as a stream into chunks, all dirty, so the next checkpoint
+/// writes version 2. The SHA-256 of `snapshot.age` (the journal chains to
+/// it) is computed on the same pass ([`FrontierHasher`]).
 pub(crate) fn load(
-    storage: &dyn Storage,
+    storage: &Arc<dyn Storage>,
     dir: &Path,
     identity: &x25519::Identity,
+    chunk_bytes: usize,
 ) -> Result<LoadedSnapshot, VaultError> {
     use std::io::{Read, Seek, SeekFrom};
     let path = dir.join(SNAPSHOT_FILE);
@@ -156,7 +164,7 @@ pub(crate) fn load(
         .decrypt(std::iter::once(identity as &dyn age::Identity))
         .map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
     // Seeking to the end authenticates the last chunk and gives the exact
-    // plaintext length, which SQLite's buffer must be allocated with.
+    // plaintext length.
     let len = plain
         .seek(SeekFrom::End(0))
         .and_then(|len| plain.seek(SeekFrom::Start(0)).map(|_| len))
@@ -168,6 +176,12 @@ pub(crate) fn load(
         .and_then(|()| plain.seek(SeekFrom::Start(0)).map(|_| ()))
         .map_err(|e| corrupt(format!("does not decrypt: {e}")));
     peeked?;
+    let read_error = |hashed: &std::io::BufReader<FrontierHasher<_>>, e: std::io::Error| {
+        if let Some(kind) = io_failure(hashed) {
+            return VaultError::io("read", &path, std::io::Error::new(kind, e.to_string()));
+        }
+        corrupt(format!("does not decrypt: {e}"))
+    };
     if len > 0 && head[0] == b'{' {
         if len > segments::MAX_MANIFEST_LEN {
             return Err(corrupt(format!("the manifest is {len} bytes, more than any vault needs")));
@@ -176,74 +190,73 @@ pub(crate) fn load(
         let read = plain.read_to_end(&mut text);
         drop(plain);
         if let Err(e) = read {
-            if let Some(kind) = io_failure(&hashed) {
-                return Err(VaultError::io("read", &path, std::io::Error::new(kind, e.to_string())));
-            }
-            return Err(corrupt(format!("does not decrypt: {e}")));
+            return Err(read_error(&hashed, e));
         }
         let (sha256, size) = hashed.into_inner().finish().map_err(|e| VaultError::io("read", &path, e))?;
         let mut set = segments::parse_manifest(&text, &path)?;
-        let conn = segments::load_image(storage, dir, identity, &mut set)?;
-        let generation = match generation(&conn) {
-            Ok(Some(g)) => g,
-            Ok(None) => return Err(corrupt("no generation in the vault metadata".into())),
-            Err(e) => return Err(corrupt(format!("no vault metadata: {e}"))),
-        };
+        let (file, source) = segments::load_chunks(storage, dir, identity, &mut set, chunk_bytes)?;
+        let (conn, mut db) = open_checked(file, source, &path)?;
+        let generation = checked_generation(&conn, &db, &path)?;
         if generation != set.generation {
             return Err(corrupt(format!(
                 "the manifest says generation {} but the database says {generation} (segments of another snapshot)",
                 set.generation
             )));
         }
+        db.start_prefetch();
         let size = size + set.files_len();
-        return Ok(LoadedSnapshot { conn, generation, sha256, size, segments: Some(set) });
+        return Ok(LoadedSnapshot { conn, db, generation, sha256, size, segments: Some(set) });
     }
-    if len < 16 || &head != b"SQLite format 3\0" {
+    if len < 512 || &head != b"SQLite format 3\0" {
         return Err(corrupt("the decrypted content is neither a snapshot manifest nor a SQLite database".into()));
     }
-    let len = usize::try_from(len).map_err(|_| corrupt("the database is too large for this machine".into()))?;
-    if len < 512 {
-        return Err(corrupt("the decrypted content is not a SQLite database".into()));
+    let file = ChunkedFile::new(chunk_bytes);
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; 1 << 20]);
+    let mut at = 0u64;
+    loop {
+        let n = match plain.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&hashed, e)),
+        };
+        file.write_at(&buf[..n], at).map_err(|e| corrupt(format!("does not fit in memory: {e}")))?;
+        at += n as u64;
     }
-    let mut magic = [0u8; 16];
-    let mut checked = MagicReader { inner: &mut plain, seen: 0, magic: &mut magic };
-    let mut conn = Connection::open_in_memory()?;
-    let read = conn.deserialize_read_exact(MAIN_DB, &mut checked, len, false);
-    let seen = checked.seen;
     drop(plain);
-    if let Err(e) = read {
-        if let Some(kind) = io_failure(&hashed) {
-            return Err(VaultError::io("read", &path, std::io::Error::new(kind, e.to_string())));
-        }
-        return Err(corrupt(format!("does not decrypt: {e}")));
-    }
-    if seen < magic.len() || &magic != b"SQLite format 3\0" {
-        return Err(corrupt("the decrypted content is not a SQLite database".into()));
-    }
-    let generation = match generation(&conn) {
-        Ok(Some(g)) => g,
-        Ok(None) => return Err(corrupt("no generation in the vault metadata".into())),
-        Err(e) => return Err(corrupt(format!("no vault metadata: {e}"))),
-    };
     let (sha256, size) = hashed.into_inner().finish().map_err(|e| VaultError::io("read", &path, e))?;
-    Ok(LoadedSnapshot { conn, generation, sha256, size, segments: None })
+    let (conn, db) = open_checked(file, None, &path)?;
+    let generation = checked_generation(&conn, &db, &path)?;
+    Ok(LoadedSnapshot { conn, db, generation, sha256, size, segments: None })
 }
 
-/// Passes reads through and keeps the first 16 bytes (the SQLite magic).
-struct MagicReader<'a, R> {
-    inner: R,
-    seen: usize,
-    magic: &'a mut [u8; 16],
+/// Open the database on `file` after checking it starts like one.
+fn open_checked(
+    file: Arc<ChunkedFile>,
+    source: Option<Arc<SegmentSource>>,
+    path: &Path,
+) -> Result<(Connection, DatabaseFile), VaultError> {
+    let mut magic = [0u8; 16];
+    let read = file.read_at(&mut magic, 0);
+    if let Some(e) = source.as_ref().and_then(|s| s.failure()) {
+        return Err(e);
+    }
+    if read.ok() != Some(16) || &magic != b"SQLite format 3\0" {
+        return Err(VaultError::CorruptSnapshot {
+            path: path.to_owned(),
+            reason: "the decrypted content is not a SQLite database".into(),
+        });
+    }
+    database::open(file, source)
 }
 
-impl<R: std::io::Read> std::io::Read for MagicReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if self.seen < self.magic.len() {
-            let take = n.min(self.magic.len() - self.seen);
-            self.magic[self.seen..self.seen + take].copy_from_slice(&buf[..take]);
-            self.seen += take;
-        }
-        Ok(n)
+/// The generation recorded in the opened database; a chunk that failed to
+/// load is reported as itself.
+fn checked_generation(conn: &Connection, db: &DatabaseFile, path: &Path) -> Result<u64, VaultError> {
+    let corrupt = |reason: String| VaultError::CorruptSnapshot { path: path.to_owned(), reason };
+    match generation(conn) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(corrupt("no generation in the vault metadata".into())),
+        Err(e) => Err(db.failure().unwrap_or_else(|| corrupt(format!("no vault metadata: {e}")))),
     }
 }

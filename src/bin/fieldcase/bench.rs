@@ -11,10 +11,9 @@
 //! resident memory of an unlock (child process), size on disk, search and
 //! report on the demo data. Then, once: sync export/import throughput for a
 //! bundle of 100,000 events, and search and report over 50,000 synthetic
-//! rows (so the 50,000-case figures exist even where a 50,000-case demo
-//! vault cannot exist). A size whose vault would not fit in the available
-//! memory, or past the 2 GiB an unlocked vault's database can hold
-//! (docs/vault-format.md §7), is skipped and named in `sizes`.
+//! rows (a cheap stand-in for the 50,000-case figures when a 50,000-case
+//! demo vault is not cached). A size whose vault would not fit in the
+//! available memory is skipped and named in `sizes`.
 //!
 //! Wall time is noisy on a shared 2-core machine: ratios come from
 //! interleaved measurements, and CPU time is reported next to wall time.
@@ -41,11 +40,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
     /// Demo vault sizes (cases), comma-separated; default 100,1000,10000
-    /// (100,1000 with --quick). An unlocked vault holds at most 2 GiB of
-    /// database, about 20,000 demo cases, so larger sizes are skipped. The
-    /// first size is the reference for growth; `sizes` in --json says what ran.
-    /// Each vault is generated once and cached in DIR: on the busy 2-core
-    /// reference machine a 1,000-case vault took 26 s, a 10,000-case one 23 min.
+    /// (100,1000 with --quick). The first size is the reference for growth;
+    /// `sizes` in --json says what ran. Each vault is generated once and
+    /// cached in DIR: on the 2-core reference machine about 21 s per 1,000
+    /// cases (10,000 cases in 158 s), and about 0.1 GB of memory per 1,000
+    /// cases to open.
     #[arg(long, value_delimiter = ',')]
     pub cases: Vec<usize>,
     /// Saves measured per system and size (default 200; 30 with --quick).
@@ -133,8 +132,12 @@ struct BenchResult {
     commit_ratio_vault_vs_sqlite: f64,
     /// Vault p50 at the largest size over p50 at the first (target <= 1.5).
     commit_growth_50k_vs_100: f64,
-    /// Unlock (scrypt + load) at the largest size, seconds (target < 3).
+    /// Unlock at the largest size until the vault is usable (scrypt, open,
+    /// journal replay; the rest of the database loads in the background),
+    /// seconds (target < 3).
     unlock_s_50k: f64,
+    /// Unlock at the largest size until every segment is in memory, seconds.
+    unlock_loaded_s_50k: f64,
     /// Peak RSS of an unlock without scrypt over the database image, at the largest size (target < 3).
     peak_rss_ratio: f64,
     /// Import throughput (target >= 20,000).
@@ -288,19 +291,6 @@ fn measure_all(
                 continue;
             }
         }
-        // An unlocked vault's database cannot pass DATABASE_LIMIT_BYTES
-        // (docs/vault-format.md §7): a demo that large cannot be generated.
-        let image = n as u64 * IMAGE_BYTES_PER_CASE;
-        if image > fieldcase::vault::DATABASE_LIMIT_BYTES / 10 * 9 {
-            let msg = format!(
-                "{n} cases: a database of about {:.1} GB is over the {:.1} GB an unlocked vault can hold",
-                image as f64 / 1e9,
-                fieldcase::vault::DATABASE_LIMIT_BYTES as f64 / 1e9
-            );
-            log(&format!("skipping {msg}"));
-            r.sizes.skipped.push(msg);
-            continue;
-        }
         let f = bench_demo::measure_size(cache, base, n, commits, args.scrypt_log_n, log)?;
         r.sizes.demo_cases.push(n);
         r.per_size.push(f);
@@ -312,6 +302,7 @@ fn measure_all(
     r.commit_ratio_vault_vs_sqlite = r.per_size.iter().map(|f| f.ratio_p50).fold(0.0, f64::max);
     r.commit_growth_50k_vs_100 = last.vault.p50_ms / first.vault.p50_ms;
     r.unlock_s_50k = last.unlock.unlock_ms / 1000.0;
+    r.unlock_loaded_s_50k = last.unlock.loaded_ms / 1000.0;
     r.peak_rss_ratio = last.peak_rss_ratio;
     r.sizes.large_demo_cases = last.cases;
     r.search_p99_ms_50k = last.search_p99_ms;
@@ -428,14 +419,16 @@ fn print_table(r: &BenchResult) {
         &met_at(r.commit_growth_50k_vs_100 <= 1.5, largest),
     );
     row(
-        "unlock s (scrypt + load), child process",
+        "unlock s, until usable (scrypt + open + replay)",
         each(&|f| format!("{:.2}", f.unlock.unlock_ms / 1000.0)),
         "< 3 s @50k",
         &met_at(r.unlock_s_50k < 3.0, largest),
     );
-    row("  CPU s", each(&|f| format!("{:.2}", f.unlock.cpu_ms / 1000.0)), "", "");
-    row("unlock s without scrypt (2^1)", each(&|f| format!("{:.2}", f.load.unlock_ms / 1000.0)), "", "");
-    row("  CPU s", each(&|f| format!("{:.2}", f.load.cpu_ms / 1000.0)), "", "");
+    row("  s until every segment is loaded", each(&|f| format!("{:.2}", f.unlock.loaded_ms / 1000.0)), "", "");
+    row("  CPU s until loaded", each(&|f| format!("{:.2}", f.unlock.cpu_ms / 1000.0)), "", "");
+    row("unlock s without scrypt (2^1), until usable", each(&|f| format!("{:.2}", f.load.unlock_ms / 1000.0)), "", "");
+    row("  s until every segment is loaded", each(&|f| format!("{:.2}", f.load.loaded_ms / 1000.0)), "", "");
+    row("  CPU s until loaded", each(&|f| format!("{:.2}", f.load.cpu_ms / 1000.0)), "", "");
     row("checkpoint s", each(&|f| format!("{:.2}", f.checkpoint_ms / 1000.0)), "", "");
     row("  CPU s", each(&|f| format!("{:.2}", f.checkpoint_cpu_ms / 1000.0)), "", "");
     row("checkpoint s after one small commit", each(&|f| format!("{:.2}", f.checkpoint_small_ms / 1000.0)), "", "");

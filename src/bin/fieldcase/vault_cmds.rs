@@ -138,8 +138,10 @@ fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
 
 pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
-    let store =
+    let mut store =
         CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    // Status checks every segment of the database, not only those read so far.
+    let damaged = store.wait_loaded().err();
     let cases = store.case_count()?;
     let vault = store.vault();
     let device = vault.device();
@@ -164,7 +166,8 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
             "journal_bytes": stats.journal_bytes,
             "snapshot_bytes": stats.snapshot_bytes,
             "database_bytes": stats.database_bytes,
-            "database_limit_bytes": fieldcase::vault::DATABASE_LIMIT_BYTES,
+            "database_segments": stats.database_chunks,
+            "database_damaged": damaged.as_ref().map(|e| e.to_string()),
             "recovery": report,
             "recovery_clean": report.is_clean(),
             "cases": cases,
@@ -182,13 +185,14 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         println!("Generation  {}", stats.generation);
         println!("Journal     {} changes, {} bytes", stats.journal_frames, stats.journal_bytes);
         println!("Snapshot    {} bytes", stats.snapshot_bytes);
-        let limit = fieldcase::vault::DATABASE_LIMIT_BYTES;
-        println!(
-            "Database    {} MB of the {} MB an unlocked vault can hold ({:.0} %)",
-            stats.database_bytes / 1_000_000,
-            limit / 1_000_000,
-            stats.database_bytes as f64 * 100.0 / limit as f64
-        );
+        match &damaged {
+            None => println!(
+                "Database    {} MB in {} segments, every one readable",
+                stats.database_bytes / 1_000_000,
+                stats.database_chunks
+            ),
+            Some(e) => println!("Database    {} MB, DAMAGED: {e}", stats.database_bytes / 1_000_000),
+        }
         let lines = describe_recovery(report);
         if lines.is_empty() {
             println!("Recovery    clean ({} changes replayed)", report.frames_replayed);
@@ -212,9 +216,15 @@ pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     let store =
         CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let before = store.vault().stats();
+    let current = store.vault().snapshot_is_current();
     store.lock().context("checkpoint failed; every saved change is still in the journal")?;
-    if before.journal_frames == 0 {
+    if current {
         println!("Nothing to do: the snapshot already holds everything (generation {}).", before.generation);
+    } else if before.journal_frames == 0 {
+        println!(
+            "Checkpoint done: indexes added by this version saved in snapshot generation {}.",
+            before.generation + 1
+        );
     } else {
         println!(
             "Checkpoint done: {} changes folded into snapshot generation {}.",
