@@ -1,8 +1,9 @@
 //! Vault format 2 (docs/vault-format.md §3.2, §5, §6): the snapshot is a
 //! manifest of age-encrypted segments. A checkpoint rewrites only the
 //! segments that changed and deletes the ones no longer listed; unlock
-//! refuses any segment or manifest that does not match, and still opens a
-//! version-1 vault, which its next checkpoint upgrades.
+//! refuses any manifest that does not match, a segment that does not match
+//! is refused when loaded (at unlock or later), and a version-1 vault still
+//! opens and its next checkpoint upgrades it.
 #[path = "common/vault.rs"]
 mod cv;
 
@@ -522,4 +523,62 @@ fn stock_age_reads_the_segments_as_documented() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n: i64 = conn.query_row("SELECT count(*) FROM kv", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 40);
+}
+
+/// Unlocking decrypts only the segments opening the database reads; the
+/// others load when first read (here without the background prefetch, so
+/// the test sees exactly what was read). A damaged segment that opening does
+/// not need lets the vault unlock; only the reads that need it fail, naming
+/// it, and checkpoints keep listing it rather than replacing it.
+#[test]
+fn unlock_reads_only_what_it_needs_and_a_damaged_segment_fails_only_its_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = Vault::init_with(&dir, &pass(), InitOptions::default(), Box::new(KvApplier), &seg_options()).unwrap();
+    put_many(&mut v, 0, 300);
+    v.lock().unwrap();
+    let lazy = VaultOptions { prefetch: false, ..seg_options() };
+    let open_lazy = || Vault::open_with(&dir, &pass(), Box::new(KvApplier), &lazy);
+
+    let v = open_lazy().unwrap();
+    let s = v.stats();
+    assert!(s.database_chunks > 20, "{s:?}");
+    assert!(s.database_chunks_loaded * 4 < s.database_chunks, "unlock loaded {s:?}");
+    assert_eq!(get(&v, "key0123").as_deref(), Some(format!("123 {}", "x".repeat(300 + 123 % 97)).as_str()));
+    assert_eq!(count(&v), 300);
+    assert!(v.stats().database_chunks_loaded > s.database_chunks_loaded, "reads load segments");
+    drop(v);
+
+    // Damage a segment in the middle of the file (table rows), not one that
+    // opening reads (the first pages: schema and vault metadata).
+    let m = on_disk(&dir);
+    let victim = {
+        let mut names: Vec<(u64, String)> = m
+            .iter()
+            .map(|n| (n.trim_end_matches(".age").split_once('-').unwrap().1.parse().unwrap(), n.clone()))
+            .collect();
+        names.sort();
+        names[names.len() / 2].1.clone()
+    };
+    let mut bytes = fs::read(seg_path(&dir, &victim)).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    fs::write(seg_path(&dir, &victim), &bytes).unwrap();
+
+    let mut v = open_lazy().expect("a segment opening does not read does not stop the unlock");
+    assert!(v.damaged_segment().is_none());
+    let scan = v.conn().query_row("SELECT count(*) FROM kv WHERE length(value) > 0", [], |r| r.get::<_, i64>(0));
+    assert!(scan.is_err(), "a scan needs the damaged segment");
+    let damaged = v.damaged_segment().expect("the damage is reported");
+    assert!(matches!(&damaged, VaultError::DamagedSegment { path, .. } if path.ends_with(&victim)), "{damaged}");
+    assert!(damaged.to_string().contains(&victim), "{damaged}");
+    // Work that does not touch it goes on, and a checkpoint keeps the
+    // damaged file listed as it is (nothing is written in its place).
+    put(&mut v, "zzz-new", "after the damage");
+    v.lock().unwrap();
+    assert!(on_disk(&dir).contains(&victim));
+    assert_eq!(fs::read(seg_path(&dir, &victim)).unwrap(), bytes);
+    let mut v = open_lazy().unwrap();
+    assert_eq!(get(&v, "zzz-new").as_deref(), Some("after the damage"));
+    assert!(matches!(v.wait_loaded(), Err(VaultError::DamagedSegment { .. })));
 }

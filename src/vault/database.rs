@@ -75,6 +75,7 @@ impl DatabaseFile {
     /// Wait until every chunk is in memory (or failed to load); then the
     /// first failure, if any.
     pub(crate) fn wait_loaded(&mut self) -> Result<(), VaultError> {
+        self.start_prefetch(); // if it was not running (`VaultOptions::prefetch`)
         if let Some(p) = self.prefetch.take() {
             p.join();
         }

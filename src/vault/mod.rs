@@ -100,6 +100,10 @@ pub struct VaultOptions {
     /// tests change it, to get many segments from a small database; any
     /// size is read back.
     pub snapshot_segment_bytes: usize,
+    /// Load the database's segments on background threads after unlocking
+    /// (true by default). Without it each segment is decrypted only when
+    /// SQLite first reads it: tests use that to see what unlocking reads.
+    pub prefetch: bool,
 }
 
 impl Default for VaultOptions {
@@ -109,6 +113,7 @@ impl Default for VaultOptions {
             scrypt_log_n: test_scrypt_override(),
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
             snapshot_segment_bytes: DEFAULT_SEGMENT_BYTES,
+            prefetch: true,
         }
     }
 }
@@ -368,7 +373,7 @@ impl Vault {
         recovery::remove_temp_files(&*storage, dir, &mut report)?;
         let chunk_bytes = segments::chunk_bytes(options.snapshot_segment_bytes);
         let snapshot::LoadedSnapshot { conn, db, generation, sha256, size, segments: set } =
-            snapshot::load(&storage, dir, &keys.age, chunk_bytes)?;
+            snapshot::load(&storage, dir, &keys.age, chunk_bytes, options.prefetch)?;
         let mut conn = conn;
         configure(&conn)?;
         applier.upgrade(&conn).map_err(|e| db.failure().unwrap_or(e.into()))?;

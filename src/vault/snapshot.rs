@@ -131,7 +131,7 @@ pub(crate) struct LoadedSnapshot {
 /// Version 2: the segments become the database's chunks
 /// ([`segments::load_chunks`]); those SQLite needs to open the database
 /// and check its generation are decrypted now, the rest by the background
-/// prefetch started here or when first read. Version 1: the image is
+/// prefetch started here (with `prefetch`) or when first read. Version 1: the image is
 /// decrypted as a stream into chunks, all dirty, so the next checkpoint
 /// writes version 2. The SHA-256 of `snapshot.age` (the journal chains to
 /// it) is computed on the same pass ([`FrontierHasher`]).
@@ -140,6 +140,7 @@ pub(crate) fn load(
     dir: &Path,
     identity: &x25519::Identity,
     chunk_bytes: usize,
+    prefetch: bool,
 ) -> Result<LoadedSnapshot, VaultError> {
     use std::io::{Read, Seek, SeekFrom};
     let path = dir.join(SNAPSHOT_FILE);
@@ -203,7 +204,9 @@ pub(crate) fn load(
                 set.generation
             )));
         }
-        db.start_prefetch();
+        if prefetch {
+            db.start_prefetch();
+        }
         let size = size + set.files_len();
         return Ok(LoadedSnapshot { conn, db, generation, sha256, size, segments: Some(set) });
     }
