@@ -22,6 +22,7 @@ impl From<StoreError> for UiError {
                 VaultError::DiskFull { .. } => "disk_full",
                 VaultError::MissingSnapshot { .. }
                 | VaultError::CorruptSnapshot { .. }
+                | VaultError::DamagedSegment { .. }
                 | VaultError::CorruptIdentity { .. } => "vault_damaged",
                 _ => "vault_error",
             },
@@ -75,7 +76,14 @@ impl Session {
     pub fn with_store<R>(&self, f: impl FnOnce(&mut CaseStore) -> Result<R, UiError>) -> Result<R, UiError> {
         let mut guard = self.guard();
         match guard.as_mut() {
-            Some(store) => f(store),
+            // A damaged snapshot segment reaches SQLite as a bare "disk I/O
+            // error"; say which part of the vault is damaged and what to do.
+            Some(store) => f(store).map_err(|e| match store.vault().damaged_segment() {
+                Some(damaged) if e.message.contains("disk I/O error") => {
+                    UiError::new("vault_damaged", damaged.to_string())
+                }
+                _ => e,
+            }),
             None => Err(UiError::new("locked", "the vault is locked; unlock it again")),
         }
     }
@@ -248,6 +256,64 @@ mod tests {
         let e = session.unlock(SecretString::from("wrong".to_string())).expect_err("wrong passphrase");
         assert_eq!(e.code, "wrong_passphrase");
         assert!(!session.info().unlocked);
+    }
+
+    /// A damaged snapshot segment reaches SQLite as a bare "disk I/O
+    /// error": the window gets `vault_damaged` with the library's message
+    /// naming the segment, whether the damage stops the unlock or only a
+    /// later read (segments load lazily).
+    #[test]
+    fn a_damaged_segment_is_reported_as_a_damaged_vault() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let options = VaultOptions { snapshot_segment_bytes: 4096, prefetch: false, ..cheap() };
+        let opts = InitOptions { name: "Test laptop".into(), ..InitOptions::default() };
+        let mut store = CaseStore::init_with(tmp.path(), &SecretString::from(PASS), opts, &options).expect("init");
+        fieldcase::model::demo::generate(&mut store, 15, 7).expect("demo cases");
+        store.lock().expect("lock");
+        let seg_dir = tmp.path().join(fieldcase::vault::SEGMENT_DIR);
+        let mut files: Vec<_> =
+            std::fs::read_dir(&seg_dir).expect("segments").map(|e| e.expect("entry").path()).collect();
+        assert!(files.len() > 20, "{} segments", files.len());
+        files.sort();
+        let victim = &files[files.len() / 2];
+        let mut bytes = std::fs::read(victim).expect("read");
+        let n = bytes.len();
+        bytes[n / 2] ^= 1;
+        std::fs::write(victim, &bytes).expect("write");
+
+        let session = Session::with_options(tmp.path().to_path_buf(), None, options);
+        let e = match session.unlock(SecretString::from(PASS)) {
+            Err(e) => e,
+            Ok(_) => session
+                .with_store(|store| {
+                    // Count every table through each of its b-trees, so
+                    // every page is read.
+                    let conn = store.vault().conn();
+                    fn db(e: impl std::fmt::Display) -> UiError {
+                        UiError::new("store_error", e.to_string())
+                    }
+                    let mut st = conn
+                        .prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL")
+                        .map_err(db)?;
+                    let trees: Vec<(String, String, String)> = st
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .map_err(db)?
+                        .collect::<Result<_, _>>()
+                        .map_err(db)?;
+                    for (kind, name, table) in trees {
+                        let sql = match kind.as_str() {
+                            "index" => format!("SELECT count(*) FROM \"{table}\" INDEXED BY \"{name}\""),
+                            _ => format!("SELECT count(*) FROM \"{name}\""),
+                        };
+                        conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).map_err(db)?;
+                    }
+                    Ok(())
+                })
+                .expect_err("reading every page needs the damaged segment"),
+        };
+        assert_eq!(e.code, "vault_damaged", "{e:?}");
+        let name = victim.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(e.message.contains(name), "{}", e.message);
     }
 
     fn cheap() -> VaultOptions {

@@ -260,12 +260,10 @@ fn read_checked(storage: &dyn Storage, path: &Path, s: &Segment) -> Result<Vec<u
     Ok(ct)
 }
 
-/// Read, check and decrypt one segment straight into `out` (its slice of
-/// the database buffer, `len` bytes). The plaintext hash is not checked
-/// here: the ciphertext hash already proves the file is the one written,
-/// and a wrong `plain_sha256` can only cost a rewrite at the next
-/// checkpoint (it then never matches), so hashing every byte twice at
-/// each unlock would buy nothing.
+/// Read, check and decrypt one segment straight into `out` (its chunk of
+/// the database, `len` bytes). The plaintext hash is not checked: the
+/// ciphertext hash already proves the file is the one written
+/// (docs/vault-format.md §3.2), so hashing every byte twice would buy nothing.
 fn decrypt_into(
     storage: &dyn Storage,
     seg_dir: &Path,
