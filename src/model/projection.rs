@@ -150,9 +150,11 @@ CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc_millis, hlc_counter);
 "#;
 
 /// Bring an existing database's derived structures up to date
-/// ([`ADDED_INDEXES`]); see `Applier::upgrade`.
+/// ([`ADDED_INDEXES`] and the report's partial index of the field values
+/// it reads, `report::report_index_sql`); see `Applier::upgrade`.
 pub fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(ADDED_INDEXES)
+    conn.execute_batch(ADDED_INDEXES)?;
+    conn.execute_batch(&crate::report::report_index_sql())
 }
 
 /// Why journal entries could not be applied. Nothing is applied when any

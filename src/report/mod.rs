@@ -11,6 +11,7 @@ mod dims;
 pub mod export;
 mod indicators;
 mod load;
+pub(crate) use load::report_index_sql;
 mod suppress;
 
 use chrono::NaiveDate;
