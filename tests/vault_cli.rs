@@ -84,3 +84,31 @@ fn status_of_a_directory_without_a_vault_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     fails_with(&fieldcase(tmp.path(), &["status"], &[("FIELDCASE_PASSPHRASE", PASS)]), "not a Fieldcase vault");
 }
+
+/// A damaged snapshot segment: `status` checks every segment and names the
+/// damaged one; another command that reads it gets a hint to run `status`.
+#[test]
+fn status_names_a_damaged_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("v");
+    let env = [("FIELDCASE_PASSPHRASE", PASS)];
+    ok(&fieldcase(&vault, &["init", "--name", "Test laptop"], &env));
+    // 100 demo cases are about 10 MB: two 8 MiB segments.
+    ok(&fieldcase(&vault, &["demo", "--cases", "100"], &env));
+    ok(&fieldcase(&vault, &["checkpoint"], &env));
+    let seg_dir = vault.join(fieldcase::vault::SEGMENT_DIR);
+    let mut names: Vec<String> =
+        std::fs::read_dir(&seg_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    let victim = names.last().unwrap().clone();
+    let path = seg_dir.join(&victim);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let o = fieldcase(&vault, &["status"], &env);
+    fails_with(&o, "is damaged");
+    fails_with(&o, &victim);
+    fails_with(&o, "Restore the vault from a backup");
+}

@@ -239,8 +239,24 @@ impl CaseStore {
         CaseStore::from_vault(vault)
     }
 
-    /// Wrap an unlocked vault that was opened with [`ModelApplier`].
+    /// Wrap an unlocked vault that was opened with [`ModelApplier`]. Its
+    /// first reads may need a segment not loaded yet: a damaged one is
+    /// reported as such, not as SQLite's bare "disk I/O error".
     pub fn from_vault(mut vault: Vault) -> Result<CaseStore, StoreError> {
+        let (clock, next_seq, role) = match Self::setup(&mut vault) {
+            Ok(s) => s,
+            Err(e) if e.to_string().contains("disk I/O error") => {
+                return Err(vault.damaged_segment().map_or(e, StoreError::Vault))
+            }
+            Err(e) => return Err(e),
+        };
+        let user = vault.device().user_name.clone();
+        Ok(CaseStore { clock, next_seq, user, role, rng: StdRng::from_entropy(), vault })
+    }
+
+    /// Read what the store needs from the vault: its clock, next device
+    /// sequence number and role (registering the device key if missing).
+    fn setup(vault: &mut Vault) -> Result<(HlcClock, u64, Role), StoreError> {
         vault.conn().set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let device = vault.device().clone();
         let role: Role = device.role.parse()?;
@@ -264,14 +280,7 @@ impl CaseStore {
             [device.device_id.to_string()],
             |r| r.get(0),
         )?;
-        Ok(CaseStore {
-            clock: HlcClock::new(last),
-            next_seq: max_seq.map_or(1, |s| s as u64 + 1),
-            user: device.user_name.clone(),
-            role,
-            rng: StdRng::from_entropy(),
-            vault,
-        })
+        Ok((HlcClock::new(last), max_seq.map_or(1, |s| s as u64 + 1), role))
     }
 
     /// The vault underneath (read-only use).

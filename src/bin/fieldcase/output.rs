@@ -7,6 +7,13 @@ pub fn fail(e: &anyhow::Error) -> ExitCode {
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+    // A segment of the vault that fails to load reaches SQLite, and so
+    // most commands, as a bare "disk I/O error".
+    if e.chain().any(|c| c.to_string().contains("disk I/O error")) {
+        eprintln!(
+            "  hint: part of the vault may be damaged; `fieldcase status` checks every part and names a damaged one"
+        );
+    }
     ExitCode::from(1)
 }
 

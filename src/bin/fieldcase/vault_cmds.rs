@@ -140,8 +140,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
     let mut store =
         CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
-    // Status checks every segment of the database, not only those read so far.
-    let damaged = store.wait_loaded().err();
+    // Status checks every segment of the database, not only those read so
+    // far. A damaged one leaves counts unreadable: say which and stop.
+    if let Err(damaged) = store.wait_loaded() {
+        return Err(anyhow::Error::new(damaged).context(format!("the vault in {} is damaged", dir.display())));
+    }
     let cases = store.case_count()?;
     let vault = store.vault();
     let device = vault.device();
@@ -167,7 +170,6 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
             "snapshot_bytes": stats.snapshot_bytes,
             "database_bytes": stats.database_bytes,
             "database_segments": stats.database_chunks,
-            "database_damaged": damaged.as_ref().map(|e| e.to_string()),
             "recovery": report,
             "recovery_clean": report.is_clean(),
             "cases": cases,
@@ -185,14 +187,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         println!("Generation  {}", stats.generation);
         println!("Journal     {} changes, {} bytes", stats.journal_frames, stats.journal_bytes);
         println!("Snapshot    {} bytes", stats.snapshot_bytes);
-        match &damaged {
-            None => println!(
-                "Database    {} MB in {} segments, every one readable",
-                stats.database_bytes / 1_000_000,
-                stats.database_chunks
-            ),
-            Some(e) => println!("Database    {} MB, DAMAGED: {e}", stats.database_bytes / 1_000_000),
-        }
+        println!(
+            "Database    {} MB in {} segments, every one readable",
+            stats.database_bytes / 1_000_000,
+            stats.database_chunks
+        );
         let lines = describe_recovery(report);
         if lines.is_empty() {
             println!("Recovery    clean ({} changes replayed)", report.frames_replayed);
