@@ -78,11 +78,9 @@ impl Session {
         match guard.as_mut() {
             // A damaged snapshot segment reaches SQLite as a bare "disk I/O
             // error"; say which part of the vault is damaged and what to do.
-            Some(store) => f(store).map_err(|e| match store.vault().damaged_segment() {
-                Some(damaged) if e.message.contains("disk I/O error") => {
-                    UiError::new("vault_damaged", damaged.to_string())
-                }
-                _ => e,
+            Some(store) => f(store).map_err(|e| match store.vault().damage_behind(&e.message) {
+                Some(damaged) => UiError::new("vault_damaged", damaged.to_string()),
+                None => e,
             }),
             None => Err(UiError::new("locked", "the vault is locked; unlock it again")),
         }

@@ -245,10 +245,7 @@ impl CaseStore {
     pub fn from_vault(mut vault: Vault) -> Result<CaseStore, StoreError> {
         let (clock, next_seq, role) = match Self::setup(&mut vault) {
             Ok(s) => s,
-            Err(e) if e.to_string().contains("disk I/O error") => {
-                return Err(vault.damaged_segment().map_or(e, StoreError::Vault))
-            }
-            Err(e) => return Err(e),
+            Err(e) => return Err(vault.damage_behind(&e).map_or(e, StoreError::Vault)),
         };
         let user = vault.device().user_name.clone();
         Ok(CaseStore { clock, next_seq, user, role, rng: StdRng::from_entropy(), vault })

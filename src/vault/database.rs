@@ -96,8 +96,8 @@ impl DatabaseFile {
     }
 
     /// Chunks in memory and in all.
-    pub(crate) fn loaded(&self) -> (usize, usize) {
-        (self.file.loaded_count(), self.file.chunk_count())
+    pub(crate) fn loaded(&self) -> (u64, u64) {
+        (self.file.loaded_count() as u64, self.file.chunk_count() as u64)
     }
 }
 
@@ -121,9 +121,13 @@ impl Prefetch {
                     .spawn(move || {
                         while !stop.load(Ordering::Relaxed) {
                             let i = next.fetch_add(1, Ordering::Relaxed);
-                            // A failed chunk is recorded by the source and
-                            // reported by the vault; the others still load.
-                            if i >= count || file.prefetch(i).is_err() && file.failure().is_none() {
+                            if i >= count {
+                                break;
+                            }
+                            // A chunk that fails to load is recorded (and
+                            // reported by the vault); the others still load.
+                            // Any other failure (no memory) stops the thread.
+                            if file.prefetch(i).is_err() && file.failure().is_none() {
                                 break;
                             }
                         }

@@ -576,14 +576,15 @@ impl Vault {
 
     /// Sizes and positions.
     pub fn stats(&self) -> VaultStats {
+        let (database_chunks_loaded, database_chunks) = self.db.loaded();
         VaultStats {
             generation: self.generation,
             journal_frames: self.journal.as_ref().map_or(0, |j| j.seq),
             journal_bytes: self.journal.as_ref().map_or(0, |j| j.len),
             snapshot_bytes: self.snapshot_size,
             database_bytes: self.db.len(),
-            database_chunks_loaded: self.db.loaded().0 as u64,
-            database_chunks: self.db.loaded().1 as u64,
+            database_chunks_loaded,
+            database_chunks,
         }
     }
 
@@ -601,17 +602,22 @@ impl Vault {
         self.db.failure()
     }
 
+    /// The damaged segment behind an error of a read or write of the
+    /// database, if that is what it was: SQLite reports a segment that
+    /// failed to load only as "disk I/O error". For callers that read
+    /// through [`conn`](Self::conn) (the store, the desktop app).
+    pub fn damage_behind(&self, err: &dyn std::fmt::Display) -> Option<VaultError> {
+        err.to_string().contains("disk I/O error").then(|| self.db.failure()).flatten()
+    }
+
     /// `err`, or why it really happened: a segment that failed to load
-    /// (SQLite only says "disk I/O error"), or no memory left to grow the
-    /// database (the applier's message would only say "out of memory").
+    /// ([`damage_behind`](Self::damage_behind)), or no memory left to grow
+    /// the database (the applier's message would only say "out of memory").
     fn explain(&self, err: VaultError) -> VaultError {
-        let text = err.to_string();
-        if text.contains("disk I/O error") {
-            if let Some(damaged) = self.db.failure() {
-                return damaged;
-            }
+        if let Some(damaged) = self.damage_behind(&err) {
+            return damaged;
         }
-        if text.contains("out of memory") {
+        if err.to_string().contains("out of memory") {
             return VaultError::DatabaseFull { bytes: self.db.len() };
         }
         err

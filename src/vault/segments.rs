@@ -298,19 +298,16 @@ pub(crate) struct SegmentSource {
     seg_dir: PathBuf,
     identity: x25519::Identity,
     segments: Vec<Segment>,
-    failure: Mutex<Option<VaultError>>,
+    /// The first segment that failed: its file and what is wrong.
+    failure: Mutex<Option<(PathBuf, String)>>,
 }
 
 impl SegmentSource {
     /// The first segment that failed to load, as the error unlocking used
     /// to report for it.
     pub(crate) fn failure(&self) -> Option<VaultError> {
-        self.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|e| match e {
-            VaultError::CorruptSnapshot { path, reason } => {
-                VaultError::DamagedSegment { path: path.clone(), reason: reason.clone() }
-            }
-            other => VaultError::DamagedSegment { path: self.seg_dir.clone(), reason: other.to_string() },
-        })
+        let failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.as_ref().map(|(path, reason)| VaultError::DamagedSegment { path: path.clone(), reason: reason.clone() })
     }
 }
 
@@ -334,7 +331,10 @@ impl ChunkSource for SegmentSource {
             let message = e.to_string();
             let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
             if f.is_none() {
-                *f = Some(e);
+                *f = Some(match e {
+                    VaultError::CorruptSnapshot { path, reason } => (path, reason),
+                    other => (self.seg_dir.join(&s.file), other.to_string()),
+                });
             }
             message
         })

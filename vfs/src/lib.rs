@@ -202,13 +202,34 @@ impl ChunkedFile {
         Ok(data)
     }
 
-    /// Make chunk `index` resident (in memory) under the lock.
-    fn resident<'a>(&self, st: &'a mut State, index: usize) -> Result<&'a mut Slot, Fail> {
+    /// Make chunk `index` resident (in memory) under the lock; its bytes
+    /// and dirty flag.
+    fn resident<'a>(&self, st: &'a mut State, index: usize) -> Result<(&'a mut [u8], &'a mut bool), Fail> {
         if matches!(st.slots[index], Slot::Stored) {
             let data = self.load_from_source(index, self.chunk_len(st.len, index))?;
             st.slots[index] = Slot::Loaded { data, dirty: false };
         }
-        Ok(&mut st.slots[index])
+        match &mut st.slots[index] {
+            Slot::Loaded { data, dirty } => Ok((data, dirty)),
+            Slot::Stored => unreachable!("loaded just above"),
+        }
+    }
+
+    /// The pieces of `len` bytes at `offset`, chunk by chunk: chunk index,
+    /// offset within the chunk, and the range of the caller's buffer.
+    fn spans(&self, offset: u64, len: usize) -> impl Iterator<Item = (usize, usize, std::ops::Range<usize>)> + '_ {
+        let cs = self.chunk_size as u64;
+        let mut done = 0;
+        std::iter::from_fn(move || {
+            (done < len).then(|| {
+                let pos = offset + done as u64;
+                let within = (pos % cs) as usize;
+                let take = (len - done).min(self.chunk_size - within);
+                let span = ((pos / cs) as usize, within, done..done + take);
+                done += take;
+                span
+            })
+        })
     }
 
     /// Load chunk `index` if it is not in memory yet, decrypting outside the
@@ -258,18 +279,6 @@ impl ChunkedFile {
         }
     }
 
-    /// Mark every chunk dirty, loading the stored ones (so the next
-    /// snapshot writes all of them).
-    pub fn mark_all_dirty(&self) -> Result<(), String> {
-        let mut st = self.lock();
-        for i in 0..st.slots.len() {
-            if let Slot::Loaded { dirty, .. } = self.resident(&mut st, i).map_err(Fail::into_message)? {
-                *dirty = true;
-            }
-        }
-        Ok(())
-    }
-
     /// Call `f` with the bytes of the given chunks (each as long as the
     /// chunk is in the file), loading any that are not in memory. The file
     /// is locked meanwhile, so `f` must not use the database.
@@ -308,18 +317,9 @@ impl ChunkedFile {
             return Ok(0);
         }
         let n = (buf.len() as u64).min(st.len - offset) as usize;
-        let cs = self.chunk_size as u64;
-        let mut done = 0;
-        while done < n {
-            let pos = offset + done as u64;
-            let index = (pos / cs) as usize;
-            let within = (pos % cs) as usize;
-            let take = (n - done).min(self.chunk_size - within);
-            match self.resident(&mut st, index)? {
-                Slot::Loaded { data, .. } => buf[done..done + take].copy_from_slice(&data[within..within + take]),
-                Slot::Stored => unreachable!("made resident above"),
-            }
-            done += take;
+        for (index, within, range) in self.spans(offset, n) {
+            let (data, _) = self.resident(&mut st, index)?;
+            buf[range.clone()].copy_from_slice(&data[within..within + range.len()]);
         }
         Ok(n)
     }
@@ -333,39 +333,26 @@ impl ChunkedFile {
         let cs = self.chunk_size as u64;
         let first = (offset / cs) as usize;
         let last = ((end - 1) / cs) as usize;
-        // Existing chunks in the range are loaded at their current length
-        // before the file grows; new chunks start zeroed.
-        for i in first..=last.min(st.slots.len().saturating_sub(1)) {
-            if i < st.slots.len() {
-                self.resident(&mut st, i)?;
-            }
+        // Every chunk the write touches is loaded (at its current length) or
+        // allocated before any byte is written, so a failed load or
+        // allocation leaves the file as it was; new chunks start zeroed.
+        for i in first..(last + 1).min(st.slots.len()) {
+            self.resident(&mut st, i)?;
         }
         // A write past the end also changes the last chunk's length.
         if end > st.len && !st.slots.is_empty() {
             let tail = st.slots.len() - 1;
-            if let Slot::Loaded { dirty, .. } = self.resident(&mut st, tail)? {
-                *dirty = true;
-            }
+            *self.resident(&mut st, tail)?.1 = true;
         }
         let more = (last + 1).saturating_sub(st.slots.len());
         st.slots.try_reserve(more).map_err(|_| Fail::NoMemory)?;
         while st.slots.len() <= last {
             st.slots.push(Slot::Loaded { data: zeroed(self.chunk_size)?, dirty: true });
         }
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let index = (pos / cs) as usize;
-            let within = (pos % cs) as usize;
-            let take = (buf.len() - done).min(self.chunk_size - within);
-            match &mut st.slots[index] {
-                Slot::Loaded { data, dirty } => {
-                    data[within..within + take].copy_from_slice(&buf[done..done + take]);
-                    *dirty = true;
-                }
-                Slot::Stored => unreachable!("made resident above"),
-            }
-            done += take;
+        for (index, within, range) in self.spans(offset, buf.len()) {
+            let (data, dirty) = self.resident(&mut st, index)?;
+            data[within..within + range.len()].copy_from_slice(&buf[range]);
+            *dirty = true;
         }
         st.len = st.len.max(end);
         Ok(())
@@ -377,10 +364,10 @@ impl ChunkedFile {
             return Ok(());
         }
         if size > st.len {
+            let mut at = st.len;
             drop(st);
             // Growing by truncate: the new bytes are zero, as if written.
-            let grow = zeroed((size - self.len()).min(self.chunk_size as u64) as usize)?;
-            let mut at = self.len();
+            let grow = zeroed((size - at).min(self.chunk_size as u64) as usize)?;
             while at < size {
                 let n = ((size - at) as usize).min(grow.len());
                 self.write_inner(&grow[..n], at)?;
@@ -397,10 +384,9 @@ impl ChunkedFile {
         }
         let within = (size % cs) as usize;
         if within != 0 {
-            if let Slot::Loaded { data, dirty } = self.resident(&mut st, keep - 1)? {
-                data[within..].zeroize();
-                *dirty = true;
-            }
+            let (data, dirty) = self.resident(&mut st, keep - 1)?;
+            data[within..].zeroize();
+            *dirty = true;
         }
         st.len = size;
         Ok(())
