@@ -497,3 +497,86 @@ fn identity_of_a_newer_format_version_says_so() {
     assert!(matches!(err, VaultError::UnsupportedVersion { version: 2, .. }), "{err}");
     assert!(err.to_string().contains("newer Fieldcase"), "{err}");
 }
+
+/// Frames `f0..f{n-1}`, each putting three keys `f{i}-0..2`.
+fn frames(n: usize) -> Vec<Vec<serde_json::Value>> {
+    (0..n).map(|i| (0..3).map(|j| kv_put(&format!("f{i}-{j}"), "v")).collect()).collect()
+}
+
+fn frame_keys(n: usize) -> Vec<String> {
+    let mut k: Vec<String> = (0..n).flat_map(|i| (0..3).map(move |j| format!("f{i}-{j}"))).collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn several_frames_commit_in_order_each_durable_and_replayed() {
+    // commit_frames seals (encrypts) the next frame on another thread while
+    // it applies the one before: the journal must still chain every frame.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    put(&mut v, "before", "v");
+    let frames_before = v.stats().journal_frames;
+    v.commit_frames(frames(5)).unwrap();
+    assert_eq!(v.stats().journal_frames, frames_before + 5);
+    put(&mut v, "after", "v");
+    drop(v);
+    let v = open(&dir);
+    assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
+    assert_eq!(v.recovery_report().frames_replayed, frames_before + 6);
+    let mut want = frame_keys(5);
+    want.extend(["after".to_owned(), "before".to_owned()]);
+    want.sort();
+    assert_eq!(keys(&v), want);
+}
+
+#[test]
+fn a_frame_the_applier_refuses_stops_commit_frames_and_keeps_the_frames_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    let mut f = frames(5);
+    f[2].push(serde_json::json!({"neither": "put nor delete"}));
+    let err = v.commit_frames(f).unwrap_err();
+    assert!(err.to_string().contains("unknown entry"), "{err}");
+    assert_eq!(keys(&v), frame_keys(2));
+    assert_eq!(v.stats().journal_frames, 2);
+    // The vault goes on: the next commit chains onto frame 2.
+    put(&mut v, "next", "v");
+    drop(v);
+    let v = open(&dir);
+    assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
+    let mut want = frame_keys(2);
+    want.push("next".to_owned());
+    want.sort();
+    assert_eq!(keys(&v), want);
+}
+
+#[test]
+fn a_crash_during_commit_frames_keeps_a_prefix_of_whole_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut k = 0;
+    loop {
+        let dir = tmp.path().join(format!("v{k}"));
+        let (mut v, faults, _) = faulty_vault(&dir);
+        faults.crash_after(k);
+        let result = v.commit_frames(frames(4));
+        let crashed = faults.crashed();
+        assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
+        let applied = keys(&v).len() - 5;
+        drop(v);
+        let v = open(&dir);
+        let got: Vec<String> = keys(&v).into_iter().filter(|key| key.starts_with('f')).collect();
+        // Every frame acknowledged in memory before the crash is durable,
+        // and what is on disk is whole frames, in order.
+        assert_eq!(got.len() % 3, 0, "step {k}: {got:?}");
+        assert!(got.len() >= applied, "step {k}: {} durable, {applied} applied", got.len());
+        assert_eq!(got, frame_keys(got.len() / 3), "step {k}");
+        if !crashed {
+            assert_eq!(got, frame_keys(4));
+            break;
+        }
+        k += 1;
+    }
+}

@@ -21,6 +21,10 @@ use std::path::PathBuf;
 
 use session::Session;
 
+/// mimalloc, as in the `fieldcase` CLI (see ARCHITECTURE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Where the vault is: `--vault DIR` on the command line, else the
 /// FIELDCASE_VAULT environment variable, else the platform data directory
 /// (the same default as the `fieldcase` CLI).

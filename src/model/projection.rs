@@ -212,10 +212,51 @@ pub fn apply_entries(
     entries: &[Value],
     protected: ProtectedLookup,
 ) -> Result<BTreeSet<Uuid>, ApplyRejection> {
+    let parsed = PreparedEntries { parsed: parse_entries(entries), folded: BTreeMap::new() };
+    apply_prepared_entries(tx, entries, parsed, protected)
+}
+
+/// The part of [`apply_entries`] that reads no database, done beforehand
+/// (see [`prepare_entries`]): every event entry parsed and encoded, and each
+/// case's events of this commit folded as if the case were new.
+pub struct PreparedEntries {
+    parsed: Vec<Option<Result<ParsedEvent, String>>>,
+    /// Per case: how many events were folded, the state and audit trail.
+    folded: BTreeMap<Uuid, Folded>,
+}
+
+/// Prepare `entries` for [`apply_prepared_entries`]: pure work on all
+/// cores, which the vault may do on another thread while it applies the
+/// commit before (a large import is many commits). The folds are used only
+/// for cases the database does not have yet, when every one of the case's
+/// events here was inserted; otherwise they are wasted work, on a core
+/// that would be idle.
+pub fn prepare_entries(entries: &[Value]) -> PreparedEntries {
+    let parsed = parse_entries(entries);
+    let mut by_case: BTreeMap<Uuid, HashedEvents<'_>> = BTreeMap::new();
+    for p in parsed.iter().flatten().flatten() {
+        by_case.entry(p.event.case_id).or_default().push((&p.event, p.content_hash));
+    }
+    let cases: Vec<(Uuid, HashedEvents<'_>)> = by_case.into_iter().collect();
+    let folded = fold_cases(&cases).into_iter().collect();
+    PreparedEntries { parsed, folded }
+}
+
+/// [`apply_entries`] with `prepared` = [`prepare_entries`] of the same
+/// entries (the same rows; only where the pure work was done differs).
+pub fn apply_prepared_entries(
+    tx: &Transaction<'_>,
+    entries: &[Value],
+    prepared: PreparedEntries,
+    protected: ProtectedLookup,
+) -> Result<BTreeSet<Uuid>, ApplyRejection> {
     upgrade_layout(tx, protected)?;
+    let PreparedEntries { parsed, mut folded } = prepared;
+    if parsed.len() != entries.len() {
+        return Err(ApplyRejection::Malformed("the prepared entries are not these entries".into()));
+    }
     let mut pending: BTreeMap<Uuid, PendingCase> = BTreeMap::new();
     let mut trusted: HashSet<Uuid> = HashSet::new();
-    let parsed = parse_entries(entries);
     for (entry, parsed) in entries.iter().zip(parsed) {
         if entry.get("type").and_then(Value::as_str) == Some(DEVICE_TRUSTED) {
             apply_device(tx, entry)?;
@@ -239,8 +280,20 @@ pub fn apply_entries(
             pending.get_mut(&case).expect("inserted above").new.push((event, content_hash));
         }
     }
+    // Cases new to the database whose events here no prepared fold covers
+    // (none was prepared, or an event was a duplicate): folded now, on all
+    // cores when there are enough events.
+    let missing: Vec<(Uuid, HashedEvents<'_>)> = pending
+        .iter()
+        .filter(|(case, p)| {
+            p.old_last.is_none() && !p.new.is_empty() && folded.get(case).is_none_or(|(n, _, _)| *n != p.new.len())
+        })
+        .map(|(case, p)| (*case, p.new.iter().map(|(e, h)| (e, *h)).collect()))
+        .collect();
+    let refolded = fold_cases(&missing);
+    drop(missing);
+    folded.extend(refolded);
     let mut affected = BTreeSet::new();
-    let mut folded = fold_new_cases(&pending);
     // The parsed events and folded states of new cases, once written: freed
     // together on another core (see `parallel::drop_in_background`).
     let mut spent = Vec::new();
@@ -250,17 +303,17 @@ pub fn apply_entries(
         }
         match folded.remove(&case) {
             // A case seen for the first time: it has no rows yet.
-            Some((state, trail)) => {
+            Some((_, state, trail)) if p.old_last.is_none() => {
                 write_case(tx, &state, protected, None)?;
                 audit::write(tx, &trail)?;
                 spent.push((p, state, trail));
             }
-            None => update_case(tx, case, p, protected)?,
+            _ => update_case(tx, case, p, protected)?,
         }
         affected.insert(case);
     }
     if spent.len() >= MIN_CASES_TO_DROP_IN_BACKGROUND {
-        crate::parallel::drop_in_background(spent);
+        crate::parallel::drop_in_background((spent, folded));
     }
     // After every case's rows are written (each case's index rows depend
     // only on its own rows), in case order as before.
@@ -268,31 +321,34 @@ pub fn apply_entries(
     Ok(affected)
 }
 
+/// Events of one case with their content hashes.
+type HashedEvents<'a> = Vec<(&'a Event, [u8; 32])>;
+
+/// A case folded from new events: how many, the state, the audit trail.
+type Folded = (usize, CaseState, Vec<audit::AuditEntry>);
+
+/// [`fold_new`] of each case, on all cores when there are enough events
+/// (folding and hashing read nothing from the database); in case order.
+fn fold_cases(cases: &[(Uuid, HashedEvents<'_>)]) -> Vec<(Uuid, Folded)> {
+    let events: usize = cases.iter().map(|(_, new)| new.len()).sum();
+    let threads = crate::parallel::threads_for(events, MIN_ENTRIES_PER_THREAD).min(cases.len());
+    crate::parallel::map_ordered(cases, threads, |(case, new)| {
+        let (state, trail) = fold_new(*case, new);
+        (*case, (new.len(), state, trail))
+    })
+}
+
 /// The state and audit trail of a case new to the database, folded from
 /// its new events (sorted canonically here).
-fn fold_new(case: Uuid, new: &[(Event, [u8; 32])]) -> (CaseState, Vec<audit::AuditEntry>) {
-    let mut sorted: Vec<&(Event, [u8; 32])> = new.iter().collect();
+fn fold_new(case: Uuid, new: &[(&Event, [u8; 32])]) -> (CaseState, Vec<audit::AuditEntry>) {
+    let mut sorted: Vec<&(&Event, [u8; 32])> = new.iter().collect();
     sorted.sort_by_key(|(e, _)| e.order_key());
     let mut state = CaseState::new(case);
     for (e, _) in &sorted {
         state.apply(e);
     }
-    let trail = audit::chain_from_hashed(case, 0, audit::GENESIS, sorted.iter().map(|(e, h)| (e, *h)).collect());
+    let trail = audit::chain_from_hashed(case, 0, audit::GENESIS, sorted.iter().map(|(e, h)| (*e, *h)).collect());
     (state, trail)
-}
-
-/// [`fold_new`] for every pending case new to the database, on all cores
-/// when there are enough events: folding and hashing read nothing from the
-/// database, so only writing the rows stays sequential.
-fn fold_new_cases(pending: &BTreeMap<Uuid, PendingCase>) -> BTreeMap<Uuid, (CaseState, Vec<audit::AuditEntry>)> {
-    let fresh: Vec<(Uuid, &[(Event, [u8; 32])])> = pending
-        .iter()
-        .filter(|(_, p)| p.old_last.is_none() && !p.new.is_empty())
-        .map(|(case, p)| (*case, p.new.as_slice()))
-        .collect();
-    let events: usize = fresh.iter().map(|(_, new)| new.len()).sum();
-    let threads = crate::parallel::threads_for(events, MIN_ENTRIES_PER_THREAD).min(fresh.len());
-    crate::parallel::map_ordered(&fresh, threads, |(case, new)| (*case, fold_new(*case, new))).into_iter().collect()
 }
 
 /// An event entry parsed, with its stored encoding and content hash.
@@ -386,7 +442,7 @@ fn update_case(
     match p.old_last {
         None => {
             // A case seen for the first time: it has no rows yet.
-            let (state, trail) = fold_new(case, &new);
+            let (state, trail) = fold_new(case, &hashed());
             write_case(tx, &state, protected, None)?;
             audit::write(tx, &trail)?;
         }

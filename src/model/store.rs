@@ -63,6 +63,25 @@ impl Applier for ModelApplier {
         tx.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         projection::apply_entries(tx, entries, is_protected).map(|_| ()).map_err(|e| ApplyError(e.to_string()))
     }
+
+    fn prepare(&self, entries: &[Value]) -> crate::vault::Prepared {
+        Box::new(projection::prepare_entries(entries))
+    }
+
+    fn apply_prepared(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        entries: &[Value],
+        prepared: crate::vault::Prepared,
+    ) -> Result<(), ApplyError> {
+        let Ok(prepared) = prepared.downcast::<projection::PreparedEntries>() else {
+            return self.apply(tx, entries);
+        };
+        tx.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        projection::apply_prepared_entries(tx, entries, *prepared, is_protected)
+            .map(|_| ())
+            .map_err(|e| ApplyError(e.to_string()))
+    }
 }
 
 /// Prepared statements kept per connection (see [`ModelApplier`]'s `apply`).

@@ -145,6 +145,66 @@ pub trait Applier: Send + Sync {
     }
     /// Apply the entries of one commit inside `tx`.
     fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[serde_json::Value]) -> Result<(), ApplyError>;
+    /// The part of applying `entries` that reads no database (parsing,
+    /// encoding, hashing). [`Vault::commit_frames`] calls it on another
+    /// thread for the next frame while it applies the one before, then
+    /// passes the result to [`Applier::apply_prepared`]. It MUST be pure.
+    fn prepare(&self, entries: &[serde_json::Value]) -> Prepared {
+        let _ = entries;
+        Box::new(())
+    }
+    /// [`Applier::apply`] given what [`Applier::prepare`] made of the same
+    /// entries: it MUST have exactly `apply`'s effect.
+    fn apply_prepared(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        entries: &[serde_json::Value],
+        prepared: Prepared,
+    ) -> Result<(), ApplyError> {
+        let _ = prepared;
+        self.apply(tx, entries)
+    }
+}
+
+/// Fewer committed entries than this are freed in place (see
+/// [`Vault::commit_sealed`]): an ordinary save has a handful.
+const MIN_ENTRIES_TO_DROP_IN_BACKGROUND: usize = 1024;
+
+/// What [`Applier::prepare`] made of one commit's entries.
+pub type Prepared = Box<dyn Any + Send>;
+
+/// One commit's journal frame made ready before it is applied: the entries,
+/// their ciphertext chained to the frame before, and the applier's
+/// preparation of them.
+struct Sealed {
+    seq: u64,
+    prev_hash: [u8; 32],
+    entries: Vec<serde_json::Value>,
+    ciphertext: Vec<u8>,
+    prepared: Prepared,
+}
+
+/// Encrypt `entries` as frame `seq` of `generation` after the frame whose
+/// ciphertext hashes to `prev_hash`, and prepare them with `applier` if
+/// given. Reads no database, so [`Vault::commit_frames`] seals the next
+/// frame on another thread (a single commit has no other work to overlap:
+/// its applier does everything in `apply`).
+fn seal(
+    recipients: &[age::x25519::Recipient],
+    applier: Option<&dyn Applier>,
+    generation: u64,
+    (seq, prev_hash): (u64, [u8; 32]),
+    entries: Vec<serde_json::Value>,
+) -> Result<Sealed, VaultError> {
+    let payload = frame::FramePayload { generation, seq, prev_sha256: hex::encode(prev_hash), entries };
+    let plain = Zeroizing::new(serde_json::to_vec(&payload).expect("JSON values always serialise"));
+    let ciphertext = envelope::encrypt(recipients, &plain).map_err(VaultError::Encrypt)?;
+    drop(plain);
+    if ciphertext.len() > frame::MAX_FRAME_LEN {
+        return Err(VaultError::FrameTooLarge { size: ciphertext.len(), limit: frame::MAX_FRAME_LEN });
+    }
+    let prepared = applier.map_or_else(|| Box::new(()) as Prepared, |a| a.prepare(&payload.entries));
+    Ok(Sealed { seq, prev_hash, entries: payload.entries, ciphertext, prepared })
 }
 
 /// Sizes and positions, for `fieldcase status`.
@@ -174,7 +234,7 @@ pub struct Vault {
     conn: Connection,
     /// The chunks behind `conn`; after it, so the connection closes first.
     db: database::DatabaseFile,
-    applier: Box<dyn Applier>,
+    applier: Arc<dyn Applier>,
     keys: Keys,
     device: DeviceInfo,
     generation: u64,
@@ -334,7 +394,7 @@ impl Vault {
             storage,
             conn,
             db,
-            applier,
+            applier: Arc::from(applier),
             keys,
             device,
             generation: 1,
@@ -395,7 +455,7 @@ impl Vault {
             storage,
             conn,
             db,
-            applier,
+            applier: Arc::from(applier),
             keys,
             device,
             generation,
@@ -429,37 +489,48 @@ impl Vault {
     /// Apply entries in one SQLite transaction AND append+fsync one journal frame
     /// before returning. All-or-nothing: on any error the db is unchanged.
     pub fn commit(&mut self, entries: Vec<serde_json::Value>) -> Result<(), VaultError> {
+        let next = self.next_frame()?;
+        let sealed = seal(&self.keys.recipients, None, self.generation, next, entries)?;
+        self.commit_sealed(sealed)
+    }
+
+    /// The sequence number and predecessor hash of the next journal frame,
+    /// creating the journal if a failed checkpoint left none.
+    fn next_frame(&mut self) -> Result<(u64, [u8; 32]), VaultError> {
         if self.journal.is_none() {
             self.journal = Some(JournalWriter::create(&*self.storage, &self.dir, self.generation, self.snapshot_hash)?);
         }
-        let journal = self.journal.as_mut().expect("created just above");
+        let journal = self.journal.as_ref().expect("created just above");
         if journal.broken {
             return Err(VaultError::JournalBroken { path: journal.path.clone() });
         }
-        let payload = frame::FramePayload {
-            generation: self.generation,
-            seq: journal.seq + 1,
-            prev_sha256: hex::encode(journal.last_hash),
-            entries,
-        };
-        let plain = Zeroizing::new(serde_json::to_vec(&payload).expect("JSON values always serialise"));
-        let ct = envelope::encrypt(&self.keys.recipients, &plain).map_err(VaultError::Encrypt)?;
-        if ct.len() > frame::MAX_FRAME_LEN {
-            return Err(VaultError::FrameTooLarge { size: ct.len(), limit: frame::MAX_FRAME_LEN });
-        }
+        Ok((journal.seq + 1, journal.last_hash))
+    }
+
+    /// Apply a sealed frame in one SQLite transaction and append+fsync it
+    /// (see [`Vault::commit`]). It MUST be the journal's next frame.
+    fn commit_sealed(&mut self, sealed: Sealed) -> Result<(), VaultError> {
+        let Sealed { seq, prev_hash, entries, ciphertext, prepared } = sealed;
+        let journal = self.journal.as_mut().expect("next_frame created it");
+        debug_assert!(seq == journal.seq + 1 && prev_hash == journal.last_hash, "a frame sealed out of order");
         let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
         let tx = self.conn.transaction()?;
-        if let Err(e) = self.applier.apply(&tx, &payload.entries) {
+        if let Err(e) = self.applier.apply_prepared(&tx, &entries, prepared) {
             // Dropping `tx` rolls the transaction back; say why if the
             // database could not grow (the applier's message would only say
             // "out of memory" or "database or disk is full").
             drop(tx);
             return Err(self.explain(e.into()));
         }
-        journal.append(&ct)?;
+        journal.append(&ciphertext)?;
         if let Err(e) = tx.commit() {
             journal.remove_last(old_len, old_seq, old_hash);
             return Err(self.explain(e.into()));
+        }
+        // The entries of a large frame (an import's thousands of events as
+        // JSON values) take a while to free: another core does it.
+        if entries.len() >= MIN_ENTRIES_TO_DROP_IN_BACKGROUND {
+            crate::parallel::drop_in_background(entries);
         }
         if journal.len >= self.checkpoint_bytes {
             // The commit is durable already; a failed automatic checkpoint is
@@ -483,16 +554,56 @@ impl Vault {
     /// snapshot every few frames. Stops at the first error; the frames
     /// before it stay committed.
     pub fn commit_frames(&mut self, frames: Vec<Vec<serde_json::Value>>) -> Result<(), VaultError> {
-        let threshold = self.checkpoint_bytes;
-        let last = frames.len().saturating_sub(1);
-        let mut result = Ok(());
-        for (i, entries) in frames.into_iter().enumerate() {
-            self.checkpoint_bytes = if i == last { threshold } else { u64::MAX };
-            result = self.commit(entries);
-            if result.is_err() {
-                break;
-            }
+        if frames.len() < 2 {
+            return frames.into_iter().try_for_each(|entries| self.commit(entries));
         }
+        // Frame k+1 is encrypted and prepared on another thread while frame
+        // k is applied here: SQLite's writes are the one sequential part.
+        let mut next = self.next_frame()?;
+        let (recipients, applier, generation) =
+            (self.keys.recipients.clone(), Arc::clone(&self.applier), self.generation);
+        let threshold = self.checkpoint_bytes;
+        let (total, last) = (frames.len(), frames.len() - 1);
+        let result = std::thread::scope(|s| {
+            let (sender, sealed) = std::sync::mpsc::sync_channel::<Result<Sealed, VaultError>>(1);
+            let sealer = s.spawn(move || {
+                for entries in frames {
+                    let frame = seal(&recipients, Some(&*applier), generation, next, entries);
+                    let failed = match &frame {
+                        Ok(f) => {
+                            next = (f.seq + 1, frame::sha256(&f.ciphertext));
+                            false
+                        }
+                        Err(_) => true,
+                    };
+                    // A closed channel: the committing side stopped.
+                    if sender.send(frame).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut result = Ok(());
+            let mut committed = 0;
+            for (i, frame) in sealed.iter().enumerate() {
+                // One automatic checkpoint at most, after the last frame.
+                self.checkpoint_bytes = if i == last { threshold } else { u64::MAX };
+                result = frame.and_then(|f| self.commit_sealed(f));
+                if result.is_err() {
+                    break;
+                }
+                committed += 1;
+            }
+            drop(sealed);
+            let sealer_ok = sealer.join().is_ok();
+            match result {
+                // The sealing thread stopped early without an error: it panicked.
+                Ok(()) if committed < total || !sealer_ok => Err(VaultError::Encrypt(format!(
+                    "preparing the journal frames stopped after {committed} of {total}; \
+                     those are committed, the rest are not"
+                ))),
+                other => other,
+            }
+        });
         self.checkpoint_bytes = threshold;
         result
     }
