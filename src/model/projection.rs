@@ -234,8 +234,12 @@ pub struct PreparedEntries {
 pub fn prepare_entries(entries: &[Value]) -> PreparedEntries {
     let parsed = parse_entries(entries);
     let mut by_case: BTreeMap<Uuid, HashedEvents<'_>> = BTreeMap::new();
+    // An event given twice is inserted once: fold it once.
+    let mut seen = HashSet::new();
     for p in parsed.iter().flatten().flatten() {
-        by_case.entry(p.event.case_id).or_default().push((&p.event, p.content_hash));
+        if seen.insert(p.event.id) {
+            by_case.entry(p.event.case_id).or_default().push((&p.event, p.content_hash));
+        }
     }
     let cases: Vec<(Uuid, HashedEvents<'_>)> = by_case.into_iter().collect();
     let folded = fold_cases(&cases).into_iter().collect();
