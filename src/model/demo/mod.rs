@@ -1132,9 +1132,14 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     let mut events = 0usize;
     // One vault commit per chunk of steps: few commits keep generation fast,
     // and chunks keep each journal frame well under the vault's size limit.
-    for chunk in steps.chunks(STEPS_PER_COMMIT) {
+    // Each step's payload moves into its event, so the plan (every case's
+    // data as JSON values) shrinks as the database grows instead of being
+    // held to the end: a large register would otherwise need its memory
+    // twice over.
+    let mut steps = steps.into_iter().peekable();
+    while steps.peek().is_some() {
         let mut batch = store.batch();
-        for s in chunk {
+        for mut s in steps.by_ref().take(STEPS_PER_COMMIT) {
             if skip.contains(&s.case) {
                 continue;
             }
@@ -1143,17 +1148,17 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
             let (user, role) = actor_identity(s.actor, office, pick);
             batch.set_actor(&user, role);
             let case = ids.get(&s.case).copied();
-            let result: Result<(), StoreError> = match (&s.op, case) {
-                (Op::Create { case_type, office }, _) => batch.create_case(case_type, office).map(|id| {
+            let result: Result<(), StoreError> = match (&mut s.op, case) {
+                (Op::Create { case_type, office }, _) => batch.create_case(*case_type, *office).map(|id| {
                     ids.insert(s.case, id);
                 }),
                 (_, None) => Ok(()),
                 (Op::Assign, Some(c)) => batch.assign(c, &user),
-                (Op::Save { form, item, values }, Some(c)) => batch.save_form(c, form, *item, values.clone()),
+                (Op::Save { form, item, values }, Some(c)) => batch.save_form(c, *form, *item, std::mem::take(values)),
                 (Op::Stage { to, reason }, Some(c)) => batch.change_stage(c, *to, reason),
-                (Op::Note(v), Some(c)) => batch.add_note(c, v.clone()).map(|_| ()),
-                (Op::Visit(v), Some(c)) => batch.record_visit(c, v.clone()).map(|_| ()),
-                (Op::Referral(v), Some(c)) => batch.make_referral(c, v.clone()).map(|_| ()),
+                (Op::Note(v), Some(c)) => batch.add_note(c, std::mem::take(v)).map(|_| ()),
+                (Op::Visit(v), Some(c)) => batch.record_visit(c, std::mem::take(v)).map(|_| ()),
+                (Op::Referral(v), Some(c)) => batch.make_referral(c, std::mem::take(v)).map(|_| ()),
                 (Op::Merge { into }, Some(c)) => match ids.get(into) {
                     Some(target) => batch
                         .record(c, EventKind::CaseMerged, None, json!({"duplicate_of": target}), Vec::new())
