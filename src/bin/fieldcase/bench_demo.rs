@@ -156,10 +156,33 @@ fn schema_fingerprint() -> anyhow::Result<String> {
     Ok(hex::encode(&h.finalize()[..6]))
 }
 
+/// The largest demo vault generated in one piece. A larger size is this
+/// register merged with a second one (see [`merged_vault`]): the generator's
+/// cost per event grows with the vault (it reads and folds each touched
+/// case's history), so one 100,000-case run took well over an hour here.
+const LARGEST_GENERATED: usize = 50_000;
+
 /// The cached demo vault of `cases` cases in `cache`, made if missing.
 /// Returns its directory and what the cache knows about it.
 fn cached_vault(cache: &Path, cases: usize, log: &mut dyn FnMut(&str)) -> anyhow::Result<(PathBuf, CacheInfo, bool)> {
-    let key = format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{SEED}", schema_fingerprint()?);
+    cached_vault_seeded(cache, cases, SEED, LARGEST_GENERATED, log)
+}
+
+/// [`cached_vault`] of the demo data of one seed, generated in one piece up
+/// to `largest` cases ([`LARGEST_GENERATED`]; smaller in tests).
+fn cached_vault_seeded(
+    cache: &Path,
+    cases: usize,
+    seed: u64,
+    largest: usize,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<(PathBuf, CacheInfo, bool)> {
+    let merged = cases > largest;
+    let key = if merged {
+        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}-merged{largest}", schema_fingerprint()?)
+    } else {
+        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}", schema_fingerprint()?)
+    };
     let dir = cache.join(&key);
     let info_path = cache.join(format!("{key}.json"));
     if let Ok(bytes) = std::fs::read(&info_path) {
@@ -178,6 +201,11 @@ fn cached_vault(cache: &Path, cases: usize, log: &mut dyn FnMut(&str)) -> anyhow
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(cache)?;
+    if merged {
+        let info = merged_vault(cache, &dir, cases, seed, largest, log)?;
+        std::fs::write(&info_path, serde_json::to_vec(&info)?)?;
+        return Ok((dir, info, false));
+    }
     log(&format!("generating a {cases}-case demo vault (cached in {})", cache.display()));
     // demo::generate suspends automatic checkpoints; lock writes the snapshot.
     let started = Instant::now();
@@ -187,12 +215,102 @@ fn cached_vault(cache: &Path, cases: usize, log: &mut dyn FnMut(&str)) -> anyhow
         InitOptions { name: "bench caseworker".into(), role: "caseworker".into(), escrow: None },
         &VaultOptions::default(),
     )?;
-    let summary = fieldcase::model::demo::generate(&mut store, cases, SEED).context("demo generation")?;
+    let summary = fieldcase::model::demo::generate(&mut store, cases, seed).context("demo generation")?;
     store.lock()?;
     let info = CacheInfo { cases: summary.cases, events: summary.events, generated_s: started.elapsed().as_secs_f64() };
     std::fs::write(&info_path, serde_json::to_vec(&info)?)?;
     log(&format!("  {} cases, {} events in {:.1} s", info.cases, info.events, info.generated_s));
     Ok((dir, info, false))
+}
+
+/// Events of the second register imported per commit: whole cases, about
+/// this many events (a few journal frames each).
+const MERGE_EVENTS_PER_IMPORT: usize = 100_000;
+
+/// A vault of `cases` > `largest` cases in `dir`: a copy of the cached
+/// `largest`-case register of `seed`, into which the
+/// register of the rest of the cases (seed + 1, made by another device,
+/// cached too) is imported as an office merges a device's work:
+/// `CaseStore::import_events`, every signature and rule checked. Both
+/// registers cover the same offices and dates; case numbers repeat between
+/// them (each generator numbers its own cases), nothing else does.
+fn merged_vault(
+    cache: &Path,
+    dir: &Path,
+    cases: usize,
+    seed: u64,
+    largest: usize,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<CacheInfo> {
+    let (base, base_info, _) = cached_vault_seeded(cache, largest, seed, largest, log)?;
+    let (other, other_info, _) = cached_vault_seeded(cache, cases - largest, seed + 1, largest, log)?;
+    let started = Instant::now();
+    log(&format!(
+        "merging the {}-case register of seed {} into a copy of the {}-case one",
+        other_info.cases,
+        seed + 1,
+        base_info.cases
+    ));
+    // The second register's events (canonical JSON, in case order) and
+    // devices; its vault is locked again before the copy is opened, so only
+    // one database image is in memory at a time.
+    let (events, devices) = {
+        let store = CaseStore::open(&other, &pass())?;
+        let conn = store.vault().conn();
+        let events: Vec<(String, String)> = conn
+            .prepare("SELECT case_id, json FROM events ORDER BY case_id, hlc_millis, hlc_counter, device_id, id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let devices: Vec<(String, String, String)> = conn
+            .prepare("SELECT device_id, verifying_key, name FROM devices ORDER BY device_id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        store.lock()?;
+        (events, devices)
+    };
+    copy_vault(&base, dir)?;
+    let mut store = CaseStore::open(dir, &pass())?;
+    for (id, key, name) in &devices {
+        let key = fieldcase::model::event::parse_verifying_key(key)?;
+        store.trust_device(id.parse()?, &key, name)?;
+    }
+    let threshold = store.set_checkpoint_bytes(u64::MAX);
+    let mut imported = 0usize;
+    let mut rest = events.as_slice();
+    while !rest.is_empty() {
+        // Whole cases per import: a case's rules are checked over all its events.
+        let mut end = MERGE_EVENTS_PER_IMPORT.min(rest.len());
+        while end < rest.len() && rest[end].0 == rest[end - 1].0 {
+            end += 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        rest = tail;
+        let parsed = chunk
+            .iter()
+            .map(|(_, json)| Ok(serde_json::from_str::<Event>(json)?))
+            .collect::<anyhow::Result<Vec<Event>>>()?;
+        let summary = store.import_events(parsed).context("merging the second register")?;
+        anyhow::ensure!(summary.new == chunk.len(), "merge: {} of {} events new", summary.new, chunk.len());
+        imported += chunk.len();
+        log(&format!("  {imported} of {} events merged", events.len()));
+    }
+    store.set_checkpoint_bytes(threshold);
+    let merged_cases = store.case_count()?;
+    store.lock()?;
+    anyhow::ensure!(
+        merged_cases == base_info.cases + other_info.cases,
+        "merge: {merged_cases} cases, expected {} + {}",
+        base_info.cases,
+        other_info.cases
+    );
+    let merge_s = started.elapsed().as_secs_f64();
+    log(&format!("  merged: {merged_cases} cases in {merge_s:.1} s"));
+    Ok(CacheInfo {
+        cases: merged_cases,
+        events: base_info.events + other_info.events,
+        // The work to make it from nothing: both registers and the merge.
+        generated_s: base_info.generated_s + other_info.generated_s + merge_s,
+    })
 }
 
 fn copy_vault(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -486,6 +604,39 @@ fn plain_copy(vault: &Connection, path: &std::path::Path) -> rusqlite::Result<Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A size above the largest generated one is two registers of two
+    /// seeds merged by an import: every case and event of both is there,
+    /// each signature was checked, and a second call finds it in the cache.
+    #[test]
+    fn a_size_above_the_largest_generated_is_two_registers_merged() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (dir, info, from_cache) = cached_vault_seeded(t.path(), 20, 7, 12, &mut |_| {}).unwrap();
+        assert!(!from_cache);
+        assert_eq!(info.cases, 20);
+        let count = |dir: &Path| -> (usize, usize, i64) {
+            let store = CaseStore::open(dir, &pass()).unwrap();
+            let conn = store.vault().conn();
+            let events: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+            let devices: i64 =
+                conn.query_row("SELECT count(DISTINCT device_id) FROM events", [], |r| r.get(0)).unwrap();
+            (store.case_count().unwrap(), events as usize, devices)
+        };
+        let key =
+            |n: usize, seed: u64| format!("demo-v{CACHE_VERSION}-f1-{}-n{n}-s{seed}", schema_fingerprint().unwrap());
+        let (base_cases, base_events, base_devices) = count(&t.path().join(key(12, 7)));
+        let (other_cases, other_events, other_devices) = count(&t.path().join(key(8, 8)));
+        let (cases, events, devices) = count(&dir);
+        assert_eq!((base_cases, other_cases, cases), (12, 8, 20));
+        assert_eq!(events, base_events + other_events);
+        assert_eq!(events, info.events);
+        // Each register's generating device (and its planted second device,
+        // if any) authored events of the merged vault.
+        assert_eq!(devices, base_devices + other_devices);
+        let (_, again, from_cache) = cached_vault_seeded(t.path(), 20, 7, 12, &mut |_| {}).unwrap();
+        assert!(from_cache);
+        assert_eq!(again.events, info.events);
+    }
 
     /// The plain-SQLite side really holds the same database as the vault
     /// and gets the same work: after the same saves both projections are
