@@ -56,12 +56,8 @@ impl Applier for ModelApplier {
     }
 
     fn apply(&self, tx: &rusqlite::Transaction<'_>, entries: &[Value]) -> Result<(), ApplyError> {
-        // A commit uses a few dozen distinct statements (projection, audit,
-        // search index); rusqlite's default cache of 16 made them evict each
-        // other, so most `prepare_cached` calls compiled their SQL again.
-        // Set here because the vault opens the connection (also at replay).
-        tx.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        projection::apply_entries(tx, entries, is_protected).map(|_| ()).map_err(|e| ApplyError(e.to_string()))
+        // Nothing prepared: `apply_prepared` parses the entries itself.
+        self.apply_prepared(tx, entries, Box::new(()))
     }
 
     fn prepare(&self, entries: &[Value]) -> crate::vault::Prepared {
@@ -74,17 +70,22 @@ impl Applier for ModelApplier {
         entries: &[Value],
         prepared: crate::vault::Prepared,
     ) -> Result<(), ApplyError> {
-        let Ok(prepared) = prepared.downcast::<projection::PreparedEntries>() else {
-            return self.apply(tx, entries);
-        };
+        // A commit uses a few dozen distinct statements (projection, audit,
+        // search index); rusqlite's default cache of 16 made them evict each
+        // other, so most `prepare_cached` calls compiled their SQL again.
+        // Set here because the vault opens the connection (also at replay).
         tx.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        projection::apply_prepared_entries(tx, entries, *prepared, is_protected)
-            .map(|_| ())
-            .map_err(|e| ApplyError(e.to_string()))
+        match prepared.downcast::<projection::PreparedEntries>() {
+            Ok(prepared) => projection::apply_prepared_entries(tx, entries, *prepared, is_protected),
+            // A single commit or the journal replay: nothing was prepared.
+            Err(_) => projection::apply_entries(tx, entries, is_protected),
+        }
+        .map(|_| ())
+        .map_err(|e| ApplyError(e.to_string()))
     }
 }
 
-/// Prepared statements kept per connection (see [`ModelApplier`]'s `apply`).
+/// Prepared statements kept per connection (see [`ModelApplier`]'s `apply_prepared`).
 const STATEMENT_CACHE: usize = 256;
 
 /// One row of the case list.
