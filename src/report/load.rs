@@ -2,6 +2,9 @@
 //! table, only the fields the indicators read, so a 50,000-case office report
 //! stays in memory-friendly bounds and in one pass.
 //!
+//! Case notes, the most numerous list items, are read only for the cases
+//! rated high risk: their one indicator (5) reads no other case's notes.
+//!
 //! Every per-case table is read in primary-key order (`case_id` first), so
 //! rows are matched to cases by walking the id-sorted case list alongside
 //! ([`CaseCursor`]) instead of hashing an allocated id string per row; a
@@ -60,6 +63,11 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
     ("case_note", "note_type"),
     ("case_note", "note_datetime"),
 ];
+
+/// The form of case notes: the most numerous list items of a register, read
+/// by one indicator only (5, the response to a high-risk rating), and only
+/// for cases rated high. [`load`] leaves out every other case's notes.
+const NOTES: &str = "case_note";
 
 /// One list item: when it was created and the values the indicators read.
 #[derive(Debug, Clone, Default)]
@@ -323,6 +331,13 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
     cases.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     // The ids apart, so rows can be matched while the cases are written.
     let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+    // First high-risk ratings before the lists: they decide whose notes
+    // are read ([`NOTES`]).
+    for (i, millis) in first_high_ratings(conn, &ids)? {
+        let c = &mut cases[i];
+        c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
+    }
+    let wants_notes: Vec<bool> = cases.iter().map(|c| c.first_high.is_some()).collect();
     // List items, in key order (case, form, item); put in creation order
     // once their values are read.
     {
@@ -338,6 +353,9 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             else {
                 continue;
             };
+            if form == NOTES && !wants_notes[i] {
+                continue;
+            }
             let item = Item { created_millis: r.get(4)?, seq: r.get(3)?, id: r.get(2)?, values: Vec::new() };
             let lists = &mut cases[i].items;
             match lists.iter_mut().find(|(f, _)| *f == form) {
@@ -365,15 +383,11 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             cases
         });
         // On an error `tx` is dropped on the way out, which ends the parser.
-        let rest = read_rest(conn, &ids, tx);
+        let rest = read_rest(conn, &ids, &wants_notes, tx);
         let mut cases = parser.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         let rest = rest?;
         for (i, stage, day) in rest.stages {
             cases[i].stages.push((stage, day));
-        }
-        for (i, millis) in rest.highs {
-            let c = &mut cases[i];
-            c.first_high = Some(c.first_high.map_or(millis, |m| m.min(millis)));
         }
         for (i, oldest) in rest.conflicts {
             cases[i].oldest_conflict = oldest;
@@ -455,7 +469,6 @@ impl ValueBatch {
 struct Rest {
     /// Stage changes (case, to, date), in key order.
     stages: Vec<(usize, String, NaiveDate)>,
-    highs: Vec<(usize, i64)>,
     conflicts: Vec<(usize, Option<i64>)>,
     plans: Vec<(usize, i64)>,
 }
@@ -485,9 +498,14 @@ impl FieldFilter {
     }
 }
 
-/// Read field values (sent to the parser through `tx`), stage history,
-/// first high-risk ratings, conflicts and transition plan times.
-fn read_rest(conn: &Connection, ids: &[String], tx: std::sync::mpsc::SyncSender<ValueBatch>) -> rusqlite::Result<Rest> {
+/// Read field values (sent to the parser through `tx`; notes only where
+/// `wants_notes`), stage history, conflicts and transition plan times.
+fn read_rest(
+    conn: &Connection,
+    ids: &[String],
+    wants_notes: &[bool],
+    tx: std::sync::mpsc::SyncSender<ValueBatch>,
+) -> rusqlite::Result<Rest> {
     // Field values: one pass over the table, in key order, for both the
     // non-repeating fields and the list items' fields. The transition
     // plan's write time comes from its winning event (24), looked up once
@@ -521,6 +539,9 @@ fn read_rest(conn: &Connection, ids: &[String], tx: std::sync::mpsc::SyncSender<
                 Slot::Case(slot)
             } else {
                 let Some(k) = ITEM_FIELDS.iter().position(same) else { continue };
+                if ITEM_FIELDS[k].0 == NOTES && !wants_notes[i] {
+                    continue;
+                }
                 Slot::Item(k)
             };
             let Some(value) = bytes(r, 4)? else { continue };
@@ -546,30 +567,6 @@ fn read_rest(conn: &Connection, ids: &[String], tx: std::sync::mpsc::SyncSender<
         }
     }
     let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
-    // First high-risk rating: the projection keeps only the current value, so
-    // the rating's time comes from the events that wrote it. Both strings
-    // are in any event that rates a case high (as a form value or a resolved
-    // conflict): the partial index of such events (`report_index_sql`)
-    // lists them, so only those are read; each is parsed and checked.
-    let mut highs: Vec<(usize, i64)> = Vec::new();
-    {
-        let mut stmt = conn.prepare(&format!("SELECT case_id, hlc_millis, json FROM events WHERE {MAY_RATE_HIGH}"))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let Some(json) = text(r, 2)? else { continue };
-            let Some(i) = text(r, 0)?.and_then(index) else { continue };
-            let millis: i64 = r.get(1)?;
-            let Ok(e) = serde_json::from_str::<Value>(json) else {
-                continue;
-            };
-            let payload = &e["payload"];
-            let rated_high = payload["values"]["risk_level"].as_str() == Some("high")
-                || (payload["field"].as_str() == Some("risk_level") && payload["value"].as_str() == Some("high"));
-            if rated_high {
-                highs.push((i, millis));
-            }
-        }
-    }
     // Unresolved conflicts: their age is the oldest competing write. A
     // field in `conflicts` has several heads, all in `conflict_heads`.
     let mut conflicts: Vec<(usize, Option<i64>)> = Vec::new();
@@ -609,7 +606,35 @@ fn read_rest(conn: &Connection, ids: &[String], tx: std::sync::mpsc::SyncSender<
             plans.push((i, r.get(1)?));
         }
     }
-    Ok(Rest { stages, highs, conflicts, plans })
+    Ok(Rest { stages, conflicts, plans })
+}
+
+/// Each case's high-risk ratings (case index, time). The projection keeps
+/// only the current value, so a rating's time comes from the events that
+/// wrote it. Both strings are in any event that rates a case high (as a
+/// form value or a resolved conflict): the partial index of such events
+/// (`report_index_sql`) lists them, so only those are read; each is parsed
+/// and checked.
+fn first_high_ratings(conn: &Connection, ids: &[String]) -> rusqlite::Result<Vec<(usize, i64)>> {
+    let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
+    let mut highs = Vec::new();
+    let mut stmt = conn.prepare(&format!("SELECT case_id, hlc_millis, json FROM events WHERE {MAY_RATE_HIGH}"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let Some(json) = text(r, 2)? else { continue };
+        let Some(i) = text(r, 0)?.and_then(index) else { continue };
+        let millis: i64 = r.get(1)?;
+        let Ok(e) = serde_json::from_str::<Value>(json) else {
+            continue;
+        };
+        let payload = &e["payload"];
+        let rated_high = payload["values"]["risk_level"].as_str() == Some("high")
+            || (payload["field"].as_str() == Some("risk_level") && payload["value"].as_str() == Some("high"));
+        if rated_high {
+            highs.push((i, millis));
+        }
+    }
+    Ok(highs)
 }
 
 #[cfg(test)]
@@ -711,29 +736,8 @@ mod tests {
             .flatten()
             .and_then(|t| serde_json::from_str(&t).ok())
         };
-        let (mut values, mut highs) = (0, 0);
+        let (mut values, mut highs, mut notes) = (0, 0, 0);
         for c in &cases {
-            for (slot, (form, field)) in CASE_FIELDS.iter().enumerate() {
-                assert_eq!(c.values[slot], value(&c.id, form, "", field), "{} {form}.{field}", c.id);
-                values += usize::from(c.values[slot].is_some());
-            }
-            for (form, fields) in ITEM_FIELDS.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
-                let ids: Vec<String> = conn
-                    .prepare("SELECT item FROM items WHERE case_id = ?1 AND form = ?2 ORDER BY seq")
-                    .unwrap()
-                    .query_map(params![c.id, form], |r| r.get(0))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
-                let loaded: Vec<&str> = c.items(form).iter().map(|i| i.id.as_str()).collect();
-                assert_eq!(loaded, ids, "{} {form} items", c.id);
-                for item in c.items(form) {
-                    for (_, field) in fields {
-                        assert_eq!(item.get(field).cloned(), value(&c.id, form, &item.id, field), "{form}.{field}");
-                        values += usize::from(item.get(field).is_some());
-                    }
-                }
-            }
             let first_high: Option<i64> = conn
                 .query_row(
                     "SELECT min(hlc_millis) FROM events WHERE case_id = ?1
@@ -747,8 +751,40 @@ mod tests {
                 .unwrap();
             assert_eq!(c.first_high, first_high, "{} first high rating", c.id);
             highs += usize::from(first_high.is_some());
+            for (slot, (form, field)) in CASE_FIELDS.iter().enumerate() {
+                assert_eq!(c.values[slot], value(&c.id, form, "", field), "{} {form}.{field}", c.id);
+                values += usize::from(c.values[slot].is_some());
+            }
+            for (form, fields) in ITEM_FIELDS.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
+                let mut ids: Vec<String> = conn
+                    .prepare("SELECT item FROM items WHERE case_id = ?1 AND form = ?2 ORDER BY seq")
+                    .unwrap()
+                    .query_map(params![c.id, form], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                // Notes only of the cases rated high (the one indicator
+                // that reads them needs no other).
+                if form == NOTES && c.first_high.is_none() {
+                    ids.clear();
+                }
+                if form == NOTES {
+                    notes += ids.len();
+                }
+                let loaded: Vec<&str> = c.items(form).iter().map(|i| i.id.as_str()).collect();
+                assert_eq!(loaded, ids, "{} {form} items", c.id);
+                for item in c.items(form) {
+                    for (_, field) in fields {
+                        assert_eq!(item.get(field).cloned(), value(&c.id, form, &item.id, field), "{form}.{field}");
+                        values += usize::from(item.get(field).is_some());
+                    }
+                }
+            }
         }
-        assert!(values > 1000 && highs > 3, "{values} values, {highs} high ratings: too few to compare");
+        assert!(
+            values > 1000 && highs > 3 && notes > 3,
+            "{values} values, {highs} high ratings, {notes} notes: too few to compare"
+        );
     }
 
     #[test]
