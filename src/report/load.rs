@@ -70,18 +70,48 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
 const NOTES: &str = "case_note";
 
 /// One list item: when it was created and the values the indicators read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub created_millis: i64,
     /// Position in its list (creation order).
     seq: i64,
     /// The item id, to match its field values while loading.
-    id: String,
+    id: ItemId,
     /// The values the indicators read (a handful: a list beats a map).
     pub values: Vec<(&'static str, Value)>,
 }
 
+/// An item id's text. The projection writes UUIDs, held inline: one
+/// allocation per item was a visible share of a large report's time. Any
+/// other id (older or synthetic rows) is kept too, in its own allocation.
+#[derive(Debug, Clone)]
+enum ItemId {
+    Uuid([u8; 36]),
+    Other(Box<[u8]>),
+}
+
+impl ItemId {
+    fn new(bytes: &[u8]) -> ItemId {
+        match <[u8; 36]>::try_from(bytes) {
+            Ok(uuid) => ItemId::Uuid(uuid),
+            Err(_) => ItemId::Other(bytes.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            ItemId::Uuid(b) => b,
+            ItemId::Other(b) => b,
+        }
+    }
+}
+
 impl Item {
+    /// The item id.
+    #[cfg(test)]
+    fn id(&self) -> &str {
+        std::str::from_utf8(self.id.as_bytes()).unwrap_or_default()
+    }
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.values.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
     }
@@ -356,7 +386,8 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
             if form == NOTES && !wants_notes[i] {
                 continue;
             }
-            let item = Item { created_millis: r.get(4)?, seq: r.get(3)?, id: r.get(2)?, values: Vec::new() };
+            let Some(id) = bytes(r, 2)?.map(ItemId::new) else { continue };
+            let item = Item { created_millis: r.get(4)?, seq: r.get(3)?, id, values: Vec::new() };
             let lists = &mut cases[i].items;
             match lists.iter_mut().find(|(f, _)| *f == form) {
                 Some((_, list)) => list.push(item),
@@ -771,11 +802,11 @@ mod tests {
                 if form == NOTES {
                     notes += ids.len();
                 }
-                let loaded: Vec<&str> = c.items(form).iter().map(|i| i.id.as_str()).collect();
+                let loaded: Vec<&str> = c.items(form).iter().map(|i| i.id()).collect();
                 assert_eq!(loaded, ids, "{} {form} items", c.id);
                 for item in c.items(form) {
                     for (_, field) in fields {
-                        assert_eq!(item.get(field).cloned(), value(&c.id, form, &item.id, field), "{form}.{field}");
+                        assert_eq!(item.get(field).cloned(), value(&c.id, form, item.id(), field), "{form}.{field}");
                         values += usize::from(item.get(field).is_some());
                     }
                 }
@@ -785,6 +816,18 @@ mod tests {
             values > 1000 && highs > 3 && notes > 3,
             "{values} values, {highs} high ratings, {notes} notes: too few to compare"
         );
+    }
+
+    /// Ids the projection writes (UUIDs) are held inline; any other id is
+    /// kept too, so items of older or synthetic rows still match their values.
+    #[test]
+    fn item_ids_of_any_length_are_kept() {
+        let uuid = "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
+        assert!(matches!(ItemId::new(uuid.as_bytes()), ItemId::Uuid(_)));
+        assert_eq!(ItemId::new(uuid.as_bytes()).as_bytes(), uuid.as_bytes());
+        assert!(matches!(ItemId::new(b"case-1-v0"), ItemId::Other(_)));
+        assert_eq!(ItemId::new(b"case-1-v0").as_bytes(), b"case-1-v0");
+        assert_eq!(ItemId::new(b"").as_bytes(), b"");
     }
 
     #[test]
