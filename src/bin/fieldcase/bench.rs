@@ -43,8 +43,10 @@ pub struct BenchArgs {
     /// (100,1000 with --quick). The first size is the reference for growth;
     /// `sizes` in --json says what ran. Each vault is generated once and
     /// cached in DIR: on the 2-core reference machine about 21 s per 1,000
-    /// cases (10,000 cases in 158 s), and about 0.1 GB of memory per 1,000
-    /// cases to open.
+    /// cases (10,000 cases in 158 s, 50,000 in 16–24 minutes), and about
+    /// 0.1 GB of memory per 1,000 cases to open. A size above 50,000 is the
+    /// 50,000-case vault with a second register (the next seed) merged in by
+    /// an import (bench_demo.rs): 100,000 cases take another 25 minutes.
     #[arg(long, value_delimiter = ',')]
     pub cases: Vec<usize>,
     /// Saves measured per system and size (default 200; 30 with --quick).
@@ -130,15 +132,15 @@ struct BenchResult {
     // --- the stable keys of issue 9 ---
     /// Worst (largest) vault/SQLite p50 commit ratio over the sizes (target <= 2).
     commit_ratio_vault_vs_sqlite: f64,
-    /// Vault p50 at the largest size over p50 at the first (target <= 1.5).
+    /// Vault p50 at the largest size up to 50,000 over p50 at the first (target <= 1.5).
     commit_growth_50k_vs_100: f64,
-    /// Unlock at the largest size until the vault is usable (scrypt, open,
+    /// Unlock at the largest size up to 50,000 until the vault is usable (scrypt, open,
     /// journal replay; the rest of the database loads in the background),
     /// seconds (target < 3).
     unlock_s_50k: f64,
-    /// Unlock at the largest size until every segment is in memory, seconds.
+    /// Unlock at the largest size up to 50,000 until every segment is in memory, seconds.
     unlock_loaded_s_50k: f64,
-    /// Peak RSS of an unlock without scrypt over the database image, at the largest size (target < 3).
+    /// Peak RSS of an unlock without scrypt over the database image, at the largest size up to 50,000 (target < 3).
     peak_rss_ratio: f64,
     /// Import throughput (target >= 20,000).
     import_events_per_s: f64,
@@ -391,7 +393,10 @@ fn print_table(r: &BenchResult) {
         print!("{h:>w$}");
     }
     println!("  {:<22} status", "target");
-    let largest = sizes.iter().map(|f| f.cases).max().unwrap_or(0);
+    // The targets "@50k" are judged at the size the `_50k` keys come from
+    // (a larger row shows growth; its figures are not the target's).
+    let at_target = r.sizes.large_demo_cases;
+    let target_size = sizes.iter().find(|f| f.cases == at_target);
     let row = |name: &str, cells: Vec<String>, target: &str, status: &str| {
         print!("{name:<44}");
         for c in cells {
@@ -423,13 +428,13 @@ fn print_table(r: &BenchResult) {
         &format!("save p50 vault / vault @{}", first.cases),
         each(&|f| format!("{:.2}", f.vault.p50_ms / first.vault.p50_ms)),
         "<= 1.5 @50k",
-        &met_at(r.commit_growth_50k_vs_100 <= 1.5, largest),
+        &met_at(r.commit_growth_50k_vs_100 <= 1.5, at_target),
     );
     row(
         "unlock s, until usable (scrypt + open + replay)",
         each(&|f| format!("{:.2}", f.unlock.unlock_ms / 1000.0)),
         "< 3 s @50k",
-        &met_at(r.unlock_s_50k < 3.0, largest),
+        &met_at(r.unlock_s_50k < 3.0, at_target),
     );
     row("  s until every segment is loaded", each(&|f| format!("{:.2}", f.unlock.loaded_ms / 1000.0)), "", "");
     row("  CPU s until loaded", each(&|f| format!("{:.2}", f.unlock.cpu_ms / 1000.0)), "", "");
@@ -454,7 +459,7 @@ fn print_table(r: &BenchResult) {
         "report, all indicators, s (demo data)",
         each(&|f| format!("{:.2}", f.report_ms / 1000.0)),
         "< 2 s @50k",
-        &met_at(sizes.iter().all(|f| f.report_ms < 2000.0), largest),
+        &met_at(target_size.is_some_and(|f| f.report_ms < 2000.0), at_target),
     );
     println!();
     if let Some(s) = &r.sync {
