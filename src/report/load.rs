@@ -597,7 +597,6 @@ fn read_rest(
             stages.push((i, r.get(1)?, date_of_millis(r.get(2)?)));
         }
     }
-    let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
     // Unresolved conflicts: their age is the oldest competing write. A
     // field in `conflicts` has several heads, all in `conflict_heads`.
     let mut conflicts: Vec<(usize, Option<i64>)> = Vec::new();
@@ -609,7 +608,7 @@ fn read_rest(
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let Some(i) = text(r, 0)?.and_then(index) else { continue };
+            let Some(i) = text(r, 0)?.and_then(|case| case_index(ids, case)) else { continue };
             conflicts.push((i, r.get(1)?));
         }
     }
@@ -633,11 +632,17 @@ fn read_rest(
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let Some(i) = text(r, 0)?.and_then(index) else { continue };
+            let Some(i) = text(r, 0)?.and_then(|case| case_index(ids, case)) else { continue };
             plans.push((i, r.get(1)?));
         }
     }
     Ok(Rest { stages, conflicts, plans })
+}
+
+/// The index of case `id` in the sorted `ids`, for rows not read in case
+/// order (where [`CaseCursor`]'s walk does not apply).
+fn case_index(ids: &[String], id: &str) -> Option<usize> {
+    ids.binary_search_by(|c| c.as_str().cmp(id)).ok()
 }
 
 /// Each case's high-risk ratings (case index, time). The projection keeps
@@ -647,13 +652,12 @@ fn read_rest(
 /// (`report_index_sql`) lists them, so only those are read; each is parsed
 /// and checked.
 fn first_high_ratings(conn: &Connection, ids: &[String]) -> rusqlite::Result<Vec<(usize, i64)>> {
-    let index = |case: &str| ids.binary_search_by(|c| c.as_str().cmp(case)).ok();
     let mut highs = Vec::new();
     let mut stmt = conn.prepare(&format!("SELECT case_id, hlc_millis, json FROM events WHERE {MAY_RATE_HIGH}"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let Some(json) = text(r, 2)? else { continue };
-        let Some(i) = text(r, 0)?.and_then(index) else { continue };
+        let Some(i) = text(r, 0)?.and_then(|case| case_index(ids, case)) else { continue };
         let millis: i64 = r.get(1)?;
         let Ok(e) = serde_json::from_str::<Value>(json) else {
             continue;

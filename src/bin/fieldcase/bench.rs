@@ -307,16 +307,16 @@ fn measure_all(
     let first = &r.per_size[0];
     // The `_50k` keys are taken at the size of the targets: the largest
     // measured size up to 50,000 cases (a larger row shows growth only).
-    let last = r.per_size.iter().rev().find(|f| f.cases <= TARGET_CASES).unwrap_or(first);
+    let at_50k = r.per_size.iter().rev().find(|f| f.cases <= TARGET_CASES).unwrap_or(first);
     r.commit_ratio_vault_vs_sqlite = r.per_size.iter().map(|f| f.ratio_p50).fold(0.0, f64::max);
-    r.commit_growth_50k_vs_100 = last.vault.p50_ms / first.vault.p50_ms;
-    r.unlock_s_50k = last.unlock.unlock_ms / 1000.0;
-    r.unlock_loaded_s_50k = last.unlock.loaded_ms / 1000.0;
-    r.peak_rss_ratio = last.peak_rss_ratio;
-    r.sizes.large_demo_cases = last.cases;
-    r.search_p99_ms_50k = last.search_p99_ms;
-    r.report_s_50k = last.report_ms / 1000.0;
-    r.sizes.search_report_50k_source = format!("demo vault of {} cases", last.cases);
+    r.commit_growth_50k_vs_100 = at_50k.vault.p50_ms / first.vault.p50_ms;
+    r.unlock_s_50k = at_50k.unlock.unlock_ms / 1000.0;
+    r.unlock_loaded_s_50k = at_50k.unlock.loaded_ms / 1000.0;
+    r.peak_rss_ratio = at_50k.peak_rss_ratio;
+    r.sizes.large_demo_cases = at_50k.cases;
+    r.search_p99_ms_50k = at_50k.search_p99_ms;
+    r.report_s_50k = at_50k.report_ms / 1000.0;
+    r.sizes.search_report_50k_source = format!("demo vault of {} cases", at_50k.cases);
 
     if !args.sizes_only {
         let sync_events = if args.quick { 10_000 } else { 100_000 };
@@ -332,12 +332,12 @@ fn measure_all(
         r.sizes.synthetic_search_cases = search.cases;
         r.sizes.synthetic_report_cases = report.cases;
         // The synthetic rows stand in when the demo vaults stop short of them.
-        if search.cases > last.cases {
+        if search.cases > at_50k.cases {
             r.search_p99_ms_50k = search.search_p99_ms;
             r.report_s_50k = report.report_ms / 1000.0;
             r.sizes.search_report_50k_source = format!(
                 "synthetic projection rows ({} cases search, {} report); demo vaults stop at {}",
-                search.cases, report.cases, last.cases
+                search.cases, report.cases, at_50k.cases
             );
         }
         r.search = Some(search);

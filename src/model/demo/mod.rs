@@ -1149,12 +1149,12 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
             batch.set_actor(&user, role);
             let case = ids.get(&s.case).copied();
             let result: Result<(), StoreError> = match (&mut s.op, case) {
-                (Op::Create { case_type, office }, _) => batch.create_case(*case_type, *office).map(|id| {
+                (Op::Create { case_type, office }, _) => batch.create_case(case_type, office).map(|id| {
                     ids.insert(s.case, id);
                 }),
                 (_, None) => Ok(()),
                 (Op::Assign, Some(c)) => batch.assign(c, &user),
-                (Op::Save { form, item, values }, Some(c)) => batch.save_form(c, *form, *item, std::mem::take(values)),
+                (Op::Save { form, item, values }, Some(c)) => batch.save_form(c, form, *item, std::mem::take(values)),
                 (Op::Stage { to, reason }, Some(c)) => batch.change_stage(c, *to, reason),
                 (Op::Note(v), Some(c)) => batch.add_note(c, std::mem::take(v)).map(|_| ()),
                 (Op::Visit(v), Some(c)) => batch.record_visit(c, std::mem::take(v)).map(|_| ()),
