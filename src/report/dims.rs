@@ -3,8 +3,8 @@
 //! the categories of a dimension always add up to the total).
 use std::collections::HashMap;
 
+use super::value::Val;
 use chrono::{Datelike, NaiveDate};
-use serde_json::Value;
 
 use super::load::CaseData;
 
@@ -159,9 +159,9 @@ fn age_band(age: Option<i64>) -> &'static str {
 /// (the module's standard cut-off); no responses = not screened.
 fn disability(c: &CaseData) -> &'static str {
     match c.value("registration_bia", "cfm_responses") {
-        Some(Value::Array(rows)) if !rows.is_empty() => {
+        Some(Val::List(rows)) if !rows.is_empty() => {
             let difficulty = rows.iter().any(|r| {
-                matches!(r.get("rating").and_then(Value::as_str), Some("a_lot_of_difficulty" | "cannot_do_at_all"))
+                matches!(r.get("rating").and_then(Val::as_str), Some("a_lot_of_difficulty" | "cannot_do_at_all"))
             });
             if difficulty {
                 "yes"
@@ -175,9 +175,8 @@ fn disability(c: &CaseData) -> &'static str {
 
 fn first_nationality(c: &CaseData) -> Option<&str> {
     match c.value("registration_bia", "nationality")? {
-        Value::Array(a) => a.first().and_then(Value::as_str),
-        Value::String(s) => Some(s.as_str()),
-        _ => None,
+        Val::List(a) => a.first().and_then(Val::as_str),
+        v => v.as_str(),
     }
 }
 

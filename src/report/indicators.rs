@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::dims::{self, Categories, DIMENSIONS};
 use super::load::{date_of_millis, CaseData, Item};
+use super::value::Val;
 use super::{Breakdown, Cell, Exclusions, IndicatorResult, Measure, Report, ReportOptions};
 use crate::model::lifecycle::{CaseFacts, Stage};
 use crate::model::tasks;
@@ -199,7 +200,7 @@ fn seen_visits(c: &CaseData, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
         .collect()
 }
 
-fn consent_date(v: Option<&Value>) -> Option<NaiveDate> {
+fn consent_date(v: Option<&Val>) -> Option<NaiveDate> {
     v.and_then(|v| v.get("date")).and_then(super::load::parse_date)
 }
 
@@ -231,7 +232,7 @@ fn eighteenth_birthday(c: &CaseData) -> Option<NaiveDate> {
         facts.values.insert("registration_bia.age_years".into(), Value::Number(age));
     }
     if let Some(reg) = c.value("registration_bia", "registration_date") {
-        facts.values.insert("registration_bia.registration_date".into(), reg.clone());
+        facts.values.insert("registration_bia.registration_date".into(), reg.to_json());
     }
     facts.stage_dates = c.stages.iter().filter_map(|(s, d)| Some((Stage::parse(s)?, *d))).collect();
     tasks::eighteenth_birthday(&facts)
@@ -465,13 +466,13 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
         let v = x.each(true, |i, c| {
             let t0 = returned(c)?;
             let list = match c.value("bid", "pre_return_checklist") {
-                Some(Value::Array(a)) => a.as_slice(),
+                Some(Val::List(a)) => &a[..],
                 _ => &[],
             };
             let all_done = ["a_", "b_", "c_", "d_", "e_", "f_"].iter().all(|p| {
                 list.iter().any(|row| {
-                    row.get("item").and_then(Value::as_str).is_some_and(|s| s.starts_with(p))
-                        && row.get("done").and_then(Value::as_bool) == Some(true)
+                    row.get("item").and_then(Val::as_str).is_some_and(|s| s.starts_with(p))
+                        && row.get("done").and_then(Val::as_bool) == Some(true)
                         && row.get("date").and_then(super::load::parse_date).is_some_and(|d| d <= t0)
                 })
             });
@@ -586,7 +587,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
                 .items("follow_up_visit")
                 .iter()
                 .filter(|v| v.date("visit_date").is_none_or(|d| d <= to))
-                .map(|v| Value::Object(v.values.iter().map(|(k, x)| (k.to_string(), x.clone())).collect()))
+                .map(|v| Value::Object(v.fields().map(|(k, x)| (k.to_string(), x.to_json())).collect()))
                 .collect();
             let matched = tasks::match_visits(&schedule, &visits);
             let oldest = schedule
@@ -610,7 +611,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
         let v = x.each(false, |i, c| {
             bid_decided(c).filter(|d| in_period(*d, o))?;
             let interviewed = c.value("bid", "child_interview").is_some();
-            let alone = c.value("bid", "child_heard_alone").and_then(Value::as_bool) == Some(true);
+            let alone = c.value("bid", "child_heard_alone").and_then(Val::as_bool) == Some(true);
             let reason = c.value("registration_bia", "views_not_obtained_reason").is_some();
             Some(obs(i, (interviewed && alone) || reason))
         });
@@ -662,7 +663,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
         let remigrated = c.items("follow_up_visit").iter().any(|v| {
             v.date("visit_date").is_some_and(|d| d >= t0 && d <= limit)
                 && (v.str("remigration_intention") == Some("already_left")
-                    || matches!(v.get("not_seen_reason"), Some(Value::Array(a)) if a.iter().any(|r| r == "re_migrated")))
+                    || matches!(v.get("not_seen_reason"), Some(Val::List(a)) if a.iter().any(|r| r.as_str() == Some("re_migrated"))))
         });
         Some(obs(i, reopened || remigrated))
     });

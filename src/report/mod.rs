@@ -13,6 +13,7 @@ mod indicators;
 mod load;
 pub(crate) use load::report_index_sql;
 mod suppress;
+mod value;
 
 use chrono::NaiveDate;
 use rusqlite::Connection;
@@ -173,12 +174,14 @@ pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, Rep
     if options.to < options.from {
         return Err(ReportError::EmptyPeriod { from: options.from, to: options.to });
     }
+    let cache = load::ReportCache::new(conn)?;
     let cases = load::load(conn, options.office.as_deref())?;
     // 25b: every case of a flagged duplicate pair still awaiting review. The
     // flags were stored when a pass or an import ran; re-running the pass
     // here would cost ~20 s at 50,000 cases.
     let pending: std::collections::HashSet<String> =
         crate::search::duplicate_review::pending_cases(conn)?.into_keys().collect();
+    drop(cache);
     let mut report = indicators::compute(&cases, options, &pending);
     // Freeing every case's values was ~7 % of a report: the figures do
     // not wait for it (if no thread can be started, it is freed here).
