@@ -167,6 +167,44 @@ fn a_bundle_larger_than_one_journal_frame_imports_completely() {
     assert_eq!(full_dump(&reopen(&t.path().join("o"))), dump);
 }
 
+/// A device's work over weeks: the same cases edited again and again, so
+/// in time order every case's events are spread over the whole bundle. The
+/// office commits such a bundle in several journal frames cut case by case
+/// (each frame re-reading and re-writing every case it touches made a
+/// large merge slow); its projection is the device's, row for row, and
+/// stays so after a replay of the frames.
+#[test]
+fn a_multi_frame_bundle_of_interleaved_cases_projects_as_on_the_device() {
+    let t = tempfile::tempdir().unwrap();
+    let mut o = office(&t.path().join("o"));
+    let mut a = device(&t.path().join("a"), "amina", "caseworker");
+    enroll(&mut o, &mut a);
+    let marks = "x".repeat(2900);
+    let mut b = a.batch();
+    let cases: Vec<_> = (0..600).map(|_| b.create_case("uasc", "Agadez").unwrap()).collect();
+    b.commit().unwrap();
+    for round in 0..5 {
+        let mut b = a.batch();
+        for (i, c) in cases.iter().enumerate() {
+            let v = json!({"distinguishing_marks": format!("{round}-{i}-{marks}"), "place_of_origin": format!("town {round}")});
+            b.save_form(*c, "registration_bia", None, values(v)).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    let events = a.all_events().unwrap();
+    let bytes: usize = events.iter().map(|e| e.to_json().to_string().len()).sum();
+    assert!(
+        bytes > 2 * fieldcase::model::store::IMPORT_FRAME_BYTES,
+        "the test needs a bundle of several frames ({bytes} bytes)"
+    );
+    let r = up(&mut a, &mut o);
+    assert_eq!(r.summary.new, events.len());
+    let dump = projection::dump(o.vault().conn()).unwrap();
+    assert_eq!(dump, projection::dump(a.vault().conn()).unwrap(), "the office projects the events as the device did");
+    o.lock().unwrap();
+    assert_eq!(projection::dump(reopen(&t.path().join("o")).vault().conn()).unwrap(), dump);
+}
+
 #[test]
 fn preview_reports_suspected_duplicates_and_conflicts() {
     let t = tempfile::tempdir().unwrap();

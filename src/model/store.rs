@@ -805,8 +805,15 @@ impl CaseStore {
         }
         let by_case_ids: Vec<Uuid> = by_case.keys().copied().collect();
         drop(by_case);
+        // Case by case, each case's events in canonical order. A large
+        // import is committed in several journal frames cut from this order:
+        // in time order instead, every frame held a slice of nearly every
+        // case, and each frame re-read, re-folded and re-wrote each case's
+        // whole history (an office merging a register ran at about 4,000
+        // events/s). The projection of a case depends on its own events
+        // only, so the cases' order between them changes no row.
         let mut ordered: Vec<Event> = fresh.into_values().collect();
-        ordered.sort_by_key(|e| e.order_key());
+        ordered.sort_by_key(|e| (e.case_id, e.order_key()));
         summary.new = ordered.len();
         summary.cases = by_case_ids;
         preview.new_events = summary.new;
@@ -835,7 +842,8 @@ impl CaseStore {
         } else {
             drop(new_case_states);
         }
-        let max_hlc = events.last().map(|e| e.hlc);
+        // The events come case by case: the newest is anywhere.
+        let max_hlc = events.iter().map(|e| e.hlc).max();
         let mut frames: Vec<Vec<Value>> = vec![before];
         let mut size = 0usize;
         for (v, n) in journal_entries(events) {
