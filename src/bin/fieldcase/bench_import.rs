@@ -18,7 +18,8 @@ use serde_json::json;
 const PASS: &str = "bench passphrase, synthetic data";
 /// Events per synthetic case: a registration, a form save and eight notes.
 const PER_CASE: usize = 10;
-/// 100 cases (1,000 events, well under a journal frame's limit) per commit.
+/// Cases registered per commit (200 events); notes are committed 1,000 at a
+/// time. Both well under a journal frame's limit.
 const CASES_PER_COMMIT: usize = 100;
 
 fn options() -> VaultOptions {
@@ -28,7 +29,8 @@ fn options() -> VaultOptions {
 
 /// An office vault in `base/sync-office` and an enrolled device vault in
 /// `base/sync-device` holding `events` signed events (cases of one
-/// registration, one form save and eight case notes each). Returns both
+/// registration, one form save and eight case notes each, the notes
+/// written round by round over all the cases). Returns both
 /// stores and the number of events made.
 pub fn setup(base: &Path, events: usize) -> anyhow::Result<(CaseStore, CaseStore, usize)> {
     let pass = SecretString::from(PASS.to_owned());
@@ -49,9 +51,13 @@ pub fn setup(base: &Path, events: usize) -> anyhow::Result<(CaseStore, CaseStore
         sync::approve_enrollment(&mut office, &request, fieldcase::model::event::Role::Caseworker, &mut |_| {})?;
     sync::import_bundle(&mut device, &enrollment, false, &mut |_| {}).context("enrollment")?;
 
+    // As a caseworker's weeks of work: every case registered first, then
+    // round after round a note on each case, so in time order (the bundle's
+    // order) each case's events are spread over the whole bundle.
     let cases = events.div_ceil(PER_CASE);
     let values = |v: serde_json::Value| v.as_object().cloned().expect("literal object");
     let mut made = 0;
+    let mut ids = Vec::with_capacity(cases);
     for chunk_start in (0..cases).step_by(CASES_PER_COMMIT) {
         let mut batch = device.batch();
         for i in chunk_start..(chunk_start + CASES_PER_COMMIT).min(cases) {
@@ -62,13 +68,20 @@ pub fn setup(base: &Path, events: usize) -> anyhow::Result<(CaseStore, CaseStore
                 None,
                 values(json!({"given_names": format!("Synthetic {i}"), "family_name": "Bench"})),
             )?;
+            ids.push(case);
             made += 2;
-            for n in 0..PER_CASE - 2 {
+        }
+        batch.commit()?;
+    }
+    for n in 0..PER_CASE - 2 {
+        for chunk in ids.chunks(CASES_PER_COMMIT * PER_CASE) {
+            let mut batch = device.batch();
+            for case in chunk {
                 if made >= events {
                     break;
                 }
                 batch.add_note(
-                    case,
+                    *case,
                     values(json!({
                         "note_datetime": "2026-03-01T10:00:00Z",
                         "author": {"name": "bench caseworker", "role": "caseworker", "organisation": "Bench"},
@@ -79,8 +92,8 @@ pub fn setup(base: &Path, events: usize) -> anyhow::Result<(CaseStore, CaseStore
                 )?;
                 made += 1;
             }
+            batch.commit()?;
         }
-        batch.commit()?;
     }
     device.checkpoint()?;
     Ok((office, device, made))
