@@ -3,10 +3,10 @@
 //! the categories of a dimension always add up to the total).
 use std::collections::HashMap;
 
-use super::value::Val;
 use chrono::{Datelike, NaiveDate};
 
 use super::load::CaseData;
+use super::value::Val;
 
 /// The dimensions every indicator is broken down by, in report order.
 pub const DIMENSIONS: &[&str] = &[

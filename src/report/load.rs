@@ -11,9 +11,10 @@
 //! value is parsed from its JSON text only when an indicator reads its
 //! field, into the report's compact [`Val`].
 
-use super::value::Val;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
+
+use super::value::Val;
 
 /// The (form, field) pairs of non-repeating forms the indicators read.
 const CASE_FIELDS: &[(&str, &str)] = &[

@@ -157,13 +157,11 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     let words: Vec<String> = q.words.iter().flat_map(|w| names::tokens(w)).collect();
     let mut match_parts = Vec::new();
     for w in &words {
-        let mut alts = vec![
-            format!("names : {}*", quote(w)),
-            format!("case_number : {}*", quote(w)),
-            format!("locations : {}*", quote(w)),
-            format!("caseworker : {}*", quote(w)),
-            format!("relatives : {}*", quote(w)),
-        ];
+        // One prefix phrase over the five text columns, not one per column:
+        // the same matches, but FTS5 merges the prefix's doclists once, and
+        // bm25 reads statistics for one phrase instead of five (full names
+        // of common words were the slowest queries at 50,000 cases).
+        let mut alts = vec![format!("{{case_number names locations caseworker relatives}} : {}*", quote(w))];
         let keys = names::token_keys(w);
         if !keys.is_empty() {
             alts.push(format!("keys : ({})", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" OR ")));
