@@ -155,14 +155,16 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     index::ensure_built(conn)?;
     let limit = if q.limit == 0 { 50 } else { q.limit };
     let words: Vec<String> = q.words.iter().flat_map(|w| names::tokens(w)).collect();
+    // Keys of the query words, computed once: the MATCH and every
+    // candidate's ranking use them.
+    let word_keys: Vec<(String, BTreeSet<String>)> = words.iter().map(|w| (w.clone(), names::token_keys(w))).collect();
     let mut match_parts = Vec::new();
-    for w in &words {
+    for (w, keys) in &word_keys {
         // One prefix phrase over the five text columns, not one per column:
         // the same matches, but FTS5 merges the prefix's doclists once, and
         // bm25 reads statistics for one phrase instead of five (full names
         // of common words were the slowest queries at 50,000 cases).
         let mut alts = vec![format!("{{case_number names locations caseworker relatives}} : {}*", quote(w))];
-        let keys = names::token_keys(w);
         if !keys.is_empty() {
             alts.push(format!("keys : ({})", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" OR ")));
         }
@@ -220,8 +222,6 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     }
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
-    // Keys of the query words, computed once rather than per candidate.
-    let word_keys: Vec<(String, BTreeSet<String>)> = words.iter().map(|w| (w.clone(), names::token_keys(w))).collect();
     let mut hits = Vec::new();
     for json in rows {
         let Ok(p) = serde_json::from_str::<CasePerson>(&json?) else {

@@ -174,6 +174,17 @@ fn disk_available(dir: &Path) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Why size `n` is skipped, if `need` bytes of a resource exceed the
+/// `have` bytes there are (`None`: unknown, not checked).
+fn shortage(n: usize, resource: &str, need: u64, have: Option<u64>, have_word: &str) -> Option<String> {
+    let have = have.filter(|have| need > *have)?;
+    Some(format!(
+        "{n} cases: needs about {:.1} GB {resource}, {:.1} GB {have_word}",
+        need as f64 / 1e9,
+        have as f64 / 1e9
+    ))
+}
+
 /// Rough database image per demo case (measured: 192 MB for 2,000 cases).
 const IMAGE_BYTES_PER_CASE: u64 = 100_000;
 
@@ -295,36 +306,19 @@ fn measure_all(
         // once (a checkpoint encrypts the chunks in place, without a copy;
         // peak RSS over image is about 1.0), one after the other; half as
         // much again for the page cache, the search index and the generator.
-        let need = n as u64 * IMAGE_BYTES_PER_CASE * 3 / 2;
-        if let Some(avail) = mem_available() {
-            if need > avail {
-                let msg = format!(
-                    "{n} cases: needs about {:.1} GB of memory, {:.1} GB available",
-                    need as f64 / 1e9,
-                    avail as f64 / 1e9
-                );
-                log(&format!("skipping {msg}"));
-                r.sizes.skipped.push(msg);
-                continue;
-            }
-        }
+        let memory = n as u64 * IMAGE_BYTES_PER_CASE * 3 / 2;
         // The measurement copies the vault and writes the plain SQLite
         // file beside it: twice the image on disk (a demo vault not yet
         // cached takes a third). Refused up front rather than failing with a
         // full disk after minutes of work.
         let disk = n as u64 * IMAGE_BYTES_PER_CASE * 2;
-        if let Some(free) = disk_available(base) {
-            if disk > free {
-                let msg = format!(
-                    "{n} cases: needs about {:.1} GB of free disk in {}, {:.1} GB free",
-                    disk as f64 / 1e9,
-                    base.display(),
-                    free as f64 / 1e9
-                );
-                log(&format!("skipping {msg}"));
-                r.sizes.skipped.push(msg);
-                continue;
-            }
+        let short = shortage(n, "of memory", memory, mem_available(), "available").or_else(|| {
+            shortage(n, &format!("of free disk in {}", base.display()), disk, disk_available(base), "free")
+        });
+        if let Some(msg) = short {
+            log(&format!("skipping {msg}"));
+            r.sizes.skipped.push(msg);
+            continue;
         }
         let f = bench_demo::measure_size(cache, base, n, commits, args.scrypt_log_n, log)?;
         r.sizes.demo_cases.push(n);
@@ -607,6 +601,18 @@ mod tests {
         assert!(r.export_events_per_s > 0.0 && r.import_events_per_s > 0.0);
         // One signed event is a few hundred bytes of JSON, compressed by nothing.
         assert!(r.bundle_bytes_per_event > 200.0, "{}", r.bundle_bytes_per_event);
+    }
+
+    /// A size is skipped only when a known amount is short, and the
+    /// reason says what it needs and what there is.
+    #[test]
+    fn a_size_is_skipped_only_when_a_known_amount_is_short() {
+        assert_eq!(shortage(50_000, "of memory", 2_000_000_000, Some(3_000_000_000), "available"), None);
+        assert_eq!(shortage(50_000, "of memory", 2_000_000_000, None, "available"), None);
+        assert_eq!(
+            shortage(50_000, "of free disk in /x", 2_000_000_000, Some(500_000_000), "free").as_deref(),
+            Some("50000 cases: needs about 2.0 GB of free disk in /x, 0.5 GB free")
+        );
     }
 
     /// The disk check reads the free space of the directory's file system,
