@@ -10,6 +10,7 @@ use std::io::Write as _;
 use base64::Engine as _;
 use common::*;
 use ed25519_dalek::{Signer as _, SigningKey};
+use fieldcase::model::error::StoreError;
 use fieldcase::model::event::{Event, EventKind, Hlc, Role};
 use fieldcase::model::store::CaseStore;
 use fieldcase::sync::format::{self, MANIFEST_DOMAIN};
@@ -436,4 +437,44 @@ mod fuzzish {
             }
         }
     }
+}
+
+/// A bundle of several journal frames with one bad signature in the frame
+/// committed last: the office checks signatures while it applies the
+/// frames (commit_import_checked), so this is the case where frames were
+/// already applied when the check says no. Nothing may stay: not in the
+/// database, not in the journal, not after reopening.
+#[test]
+fn a_bad_signature_in_the_last_frame_of_a_large_bundle_leaves_nothing() {
+    let mut w = world();
+    let oid = office_id(&w);
+    let marks = "x".repeat(2900);
+    let mut b = w.a.batch();
+    let cases: Vec<Uuid> = (0..500).map(|_| b.create_case("uasc", "Agadez").unwrap()).collect();
+    b.commit().unwrap();
+    for round in 0..5 {
+        let mut b = w.a.batch();
+        for (i, c) in cases.iter().enumerate() {
+            let v = json!({"distinguishing_marks": format!("{round}-{i}-{marks}")});
+            b.save_form(*c, "registration_bia", None, values(v)).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    let mut events = w.a.all_events().unwrap();
+    let bytes: usize = events.iter().map(|e| e.to_json().to_string().len()).sum();
+    assert!(bytes > 2 * fieldcase::model::store::IMPORT_FRAME_BYTES, "the test needs several frames ({bytes} bytes)");
+    // Frames are cut case by case: the greatest case's newest event is in
+    // the last frame.
+    let last = events.iter().enumerate().max_by_key(|(_, e)| (e.case_id, e.order_key())).map(|(i, _)| i).unwrap();
+    events[last].payload["values"]["distinguishing_marks"] = json!("altered after signing");
+    let bad = events[last].id;
+    let bundle = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&events));
+    let frames_before = w.o.vault().stats().journal_frames;
+    let err = refused(&mut w.o, &bundle);
+    assert!(matches!(&err, ImportError::Rejected(StoreError::BadSignature { event, .. }) if *event == bad), "{err}");
+    assert_eq!(w.o.vault().stats().journal_frames, frames_before, "nothing reached the journal");
+    let dump = full_dump(&w.o);
+    let dir = w.o.vault().dir().to_owned();
+    drop(w.o);
+    assert_eq!(full_dump(&reopen(&dir)), dump, "nothing comes back at the next unlock");
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cv::*;
-use fieldcase::vault::{kv_put, FaultStorage, InitOptions, KvApplier, SecretString, Vault, VaultError};
+use fieldcase::vault::{
+    kv_put, FaultStorage, GatedCommitError, InitOptions, KvApplier, SecretString, Vault, VaultError,
+};
 
 fn open_err(dir: &Path) -> VaultError {
     Vault::open_with(dir, &pass(), Box::new(KvApplier), &options()).expect_err("open must fail")
@@ -573,6 +575,139 @@ fn a_crash_during_commit_frames_keeps_a_prefix_of_whole_frames() {
         assert_eq!(got.len() % 3, 0, "step {k}: {got:?}");
         assert!(got.len() >= applied, "step {k}: {} durable, {applied} applied", got.len());
         assert_eq!(got, frame_keys(got.len() / 3), "step {k}");
+        if !crashed {
+            assert_eq!(got, frame_keys(4));
+            break;
+        }
+        k += 1;
+    }
+}
+
+/// A gate for commit_frames_gated that answers `verdict` once `release`
+/// says so (or at once when it is `None`).
+fn gate(
+    verdict: Result<(), String>,
+    release: Option<std::sync::mpsc::Receiver<()>>,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    std::thread::spawn(move || {
+        if let Some(r) = release {
+            let _ = r.recv();
+        }
+        verdict
+    })
+}
+
+#[test]
+fn a_refusing_gate_commits_nothing_even_after_the_frames_were_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    put(&mut v, "before", "v");
+    let frames_before = v.stats().journal_frames;
+    // The gate answers only after the commit has applied every frame and
+    // waits for it: "no".
+    let (release, wait) = std::sync::mpsc::channel();
+    let g = gate(Err("bad signature".into()), Some(wait));
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        release.send(()).unwrap();
+    });
+    let err = v.commit_frames_gated(frames(5), Some(g)).unwrap_err();
+    releaser.join().unwrap();
+    assert!(matches!(&err, GatedCommitError::Refused(reason) if reason == "bad signature"), "{err:?}");
+    assert_eq!(keys(&v), vec!["before".to_owned()], "the applied frames were rolled back");
+    assert_eq!(v.stats().journal_frames, frames_before, "nothing reached the journal");
+    // The vault goes on, and nothing of the refused frames comes back.
+    put(&mut v, "next", "v");
+    drop(v);
+    let v = open(&dir);
+    assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
+    assert_eq!(keys(&v), vec!["before".to_owned(), "next".to_owned()]);
+}
+
+#[test]
+fn a_passing_gate_commits_every_frame_held_or_not() {
+    // Passed before the first frame, after a few, and after all of them.
+    for delay_ms in [0u64, 30, 1_000] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v");
+        let mut v = init(&dir);
+        let frames_before = v.stats().journal_frames;
+        let (release, wait) = std::sync::mpsc::channel();
+        let g = gate(Ok(()), Some(wait));
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = release.send(());
+        });
+        v.commit_frames_gated::<String>(frames(6), Some(g)).unwrap();
+        releaser.join().unwrap();
+        assert_eq!(keys(&v), frame_keys(6), "delay {delay_ms} ms");
+        assert_eq!(v.stats().journal_frames, frames_before + 6, "every frame journaled, delay {delay_ms} ms");
+        drop(v);
+        let v = open(&dir);
+        assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
+        assert_eq!(keys(&v), frame_keys(6), "after reopening, delay {delay_ms} ms");
+    }
+}
+
+#[test]
+fn a_gate_that_panics_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    let g: std::thread::JoinHandle<Result<(), String>> = std::thread::spawn(|| panic!("the check broke"));
+    let err = v.commit_frames_gated(frames(3), Some(g)).unwrap_err();
+    assert!(matches!(err, GatedCommitError::GateStopped), "{err:?}");
+    assert!(keys(&v).is_empty());
+    drop(v);
+    assert!(keys(&open(&dir)).is_empty());
+}
+
+#[test]
+fn a_frame_refused_while_the_gate_is_pending_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = init(&dir);
+    let mut f = frames(5);
+    f[3].push(serde_json::json!({"neither": "put nor delete"}));
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let g = gate(Ok(()), Some(wait));
+    // The gate passes only once the commit waits for it (the channel closes).
+    drop(release);
+    let err = v.commit_frames_gated::<String>(f, Some(g)).unwrap_err();
+    assert!(matches!(&err, GatedCommitError::Vault(e) if e.to_string().contains("unknown entry")), "{err:?}");
+    drop(v);
+    let v = open(&dir);
+    let got: Vec<String> = keys(&v);
+    // Frames 0..3 were either all held (nothing) or committed after the
+    // gate passed (a prefix of whole frames); never frame 3 or later.
+    assert!(got.is_empty() || got == frame_keys(got.len() / 3), "{got:?}");
+    assert!(got.len() <= 9, "{got:?}");
+}
+
+#[test]
+fn a_crash_while_flushing_held_frames_keeps_a_prefix_of_whole_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut k = 0;
+    loop {
+        let dir = tmp.path().join(format!("v{k}"));
+        let (mut v, faults, _) = faulty_vault(&dir);
+        faults.crash_after(k);
+        // The gate passes after every frame was applied: all are flushed at once.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let g = gate(Ok(()), Some(wait));
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let _ = release.send(());
+        });
+        let result = v.commit_frames_gated::<String>(frames(4), Some(g));
+        releaser.join().unwrap();
+        let crashed = faults.crashed();
+        assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
+        drop(v);
+        let v = open(&dir);
+        let got: Vec<String> = keys(&v).into_iter().filter(|key| key.starts_with('f')).collect();
+        assert_eq!(got, frame_keys(got.len() / 3), "step {k}: whole frames, in order");
         if !crashed {
             assert_eq!(got, frame_keys(4));
             break;

@@ -23,7 +23,7 @@ use session::Session;
 
 /// mimalloc, as in the `fieldcase` CLI (see ARCHITECTURE.md, "Allocator").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fieldcase_alloc::MiMalloc = fieldcase_alloc::MiMalloc;
 
 /// Where the vault is: `--vault DIR` on the command line, else the
 /// FIELDCASE_VAULT environment variable, else the platform data directory
@@ -45,6 +45,7 @@ fn vault_dir() -> PathBuf {
 }
 
 fn main() {
+    fieldcase_alloc::keep_freed_memory();
     // Demo mode: `make run` starts the app on a demo vault of synthetic cases
     // and passes its passphrase so the unlock screen can show it. Never set
     // for a real vault.

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// The vault failed (wrong passphrase, disk, journal…).
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The check of an import stopped before it could say yes or no (a
+    /// bug); nothing was imported.
+    #[error("the import's {0} check stopped unexpectedly; nothing was imported: this is a bug in Fieldcase, please report it")]
+    CheckStopped(&'static str),
     /// No case with this id or case number.
     #[error("no case {case} in this vault")]
     NotFound {

@@ -681,8 +681,8 @@ impl CaseStore {
     /// rules in canonical order) and commit them all in one vault commit, or
     /// none of them.
     pub fn import_events(&mut self, events: Vec<Event>) -> Result<ImportSummary, StoreError> {
-        let prepared = self.prepare_import(events, &HashMap::new())?;
-        self.commit_import(prepared, Vec::new(), Vec::new())
+        let (prepared, signatures) = self.prepare_import_overlapped(events, &HashMap::new())?;
+        self.commit_import_checked(prepared, signatures, Vec::new(), Vec::new())
     }
 
     /// The checking half of [`CaseStore::import_events`], changing nothing:
@@ -695,10 +695,25 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
     ) -> Result<PreparedImport, StoreError> {
+        let (prepared, signatures) = self.prepare_import_overlapped(events, extra_keys)?;
+        signatures.wait()?;
+        Ok(prepared)
+    }
+
+    /// [`CaseStore::prepare_import`] whose signature check is still running
+    /// on another thread when it returns: pass both to
+    /// [`CaseStore::commit_import_checked`], which applies the events while
+    /// the check runs and journals nothing until it has passed (or call
+    /// [`PendingSignatures::wait`]). Any error this returns already takes
+    /// the check into account: a bad signature is reported before any rule
+    /// the event breaks, as by `prepare_import`.
+    pub fn prepare_import_overlapped(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+    ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
         let conn = self.vault.conn();
         let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
-        let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
-        let mut seqs: HashMap<(Uuid, u64), Uuid> = HashMap::new();
         let mut keys: HashMap<Uuid, VerifyingKey> = HashMap::new();
         // An event stamped far ahead of real time would drag every HLC that
         // sees it into the future for good: refuse it (a device clock set to
@@ -741,9 +756,27 @@ impl CaseStore {
             seen_ids.insert(e.id, candidates.len());
             candidates.push((e, key));
         }
-        // Pass 2: every signature, in parallel batches.
-        crate::model::signatures::verify_all(&candidates)
-            .map_err(|(event, reason)| StoreError::BadSignature { event, reason })?;
+        // Pass 2: every signature, in parallel batches, on other threads
+        // while the rest is checked here and, with commit_import_checked,
+        // while the events are applied.
+        let signatures = PendingSignatures::start(&candidates);
+        match self.check_rules(candidates, horizon, summary) {
+            Ok(prepared) => Ok((prepared, signatures)),
+            // A bad signature comes first, as when it was checked first.
+            Err(e) => Err(signatures.wait().err().unwrap_or(e)),
+        }
+    }
+
+    /// Pass 3 and the rules of [`CaseStore::prepare_import_overlapped`].
+    fn check_rules(
+        &self,
+        candidates: Vec<(Event, VerifyingKey)>,
+        horizon: u64,
+        mut summary: ImportSummary,
+    ) -> Result<PreparedImport, StoreError> {
+        let conn = self.vault.conn();
+        let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
+        let mut seqs: HashMap<(Uuid, u64), Uuid> = HashMap::new();
         // Pass 3: sequence numbers and clocks.
         for (e, _) in candidates {
             if let Some(existing) = projection::event_at_seq(conn, e.device_id, e.device_seq)? {
@@ -835,6 +868,23 @@ impl CaseStore {
         before: Vec<Value>,
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
+        self.commit_import_checked(prepared, PendingSignatures::none(), before, after)
+    }
+
+    /// [`CaseStore::commit_import`] of an import prepared by
+    /// [`CaseStore::prepare_import_overlapped`] while its signature check
+    /// may still run: a multi-frame import is applied meanwhile
+    /// ([`Vault::commit_frames_gated`]) and nothing reaches the journal
+    /// before the check has passed; if it fails, nothing is committed and
+    /// the bad signature is the error. A one-frame import waits for the
+    /// check first.
+    pub fn commit_import_checked(
+        &mut self,
+        prepared: PreparedImport,
+        signatures: PendingSignatures,
+        before: Vec<Value>,
+        after: Vec<Value>,
+    ) -> Result<ImportSummary, StoreError> {
         let PreparedImport { events, summary, new_case_states, .. } = prepared;
         // Freed now, on another core: an office import holds thousands.
         if new_case_states.len() >= 256 {
@@ -857,7 +907,20 @@ impl CaseStore {
         frames.last_mut().expect("never empty").extend(after);
         // One automatic checkpoint at most, after the last frame (each frame
         // is still its own fsynced commit).
-        self.vault.commit_frames(frames.into_iter().filter(|f| !f.is_empty()).collect())?;
+        let frames: Vec<Vec<Value>> = frames.into_iter().filter(|f| !f.is_empty()).collect();
+        match signatures.handle {
+            Some(check) if frames.len() >= 2 => {
+                self.vault.commit_frames_gated(frames, Some(check)).map_err(|e| match e {
+                    crate::vault::GatedCommitError::Refused(e) => e,
+                    crate::vault::GatedCommitError::GateStopped => StoreError::CheckStopped("signature"),
+                    crate::vault::GatedCommitError::Vault(e) => e.into(),
+                })?
+            }
+            handle => {
+                PendingSignatures { handle }.wait()?;
+                self.vault.commit_frames(frames)?
+            }
+        }
         if let Some(h) = max_hlc {
             self.clock.observe(h);
         }
@@ -1022,6 +1085,46 @@ impl PreparedImport {
     /// events (the same as [`CaseState::from_events`] over them).
     pub fn new_case_states(&self) -> &BTreeMap<Uuid, CaseState> {
         &self.new_case_states
+    }
+}
+
+/// The signature check of an import running on another thread (see
+/// [`CaseStore::prepare_import_overlapped`]).
+#[must_use = "an import is checked only once its signatures are: wait for them or commit with them"]
+#[derive(Debug)]
+pub struct PendingSignatures {
+    handle: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+}
+
+impl PendingSignatures {
+    /// No check pending (it was done, or there was nothing to check).
+    fn none() -> PendingSignatures {
+        PendingSignatures { handle: None }
+    }
+
+    /// Start checking every candidate's signature. The signing bytes are
+    /// taken out of the events here (on all cores), so the events can move
+    /// on while the check runs.
+    fn start(candidates: &[(Event, VerifyingKey)]) -> PendingSignatures {
+        use crate::model::signatures::{verify_checks, SignatureCheck};
+        if candidates.is_empty() {
+            return PendingSignatures::none();
+        }
+        let threads = crate::parallel::threads_for(candidates.len(), 256);
+        let checks = crate::parallel::map_ordered(candidates, threads, |(e, key)| SignatureCheck::new(e, *key));
+        let handle = std::thread::spawn(move || {
+            verify_checks(&checks).map_err(|(event, reason)| StoreError::BadSignature { event, reason })
+        });
+        PendingSignatures { handle: Some(handle) }
+    }
+
+    /// Wait for the check: `Err(BadSignature)` names the first event (in
+    /// the order given) whose signature does not verify.
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.handle {
+            None => Ok(()),
+            Some(h) => h.join().unwrap_or(Err(StoreError::CheckStopped("signature"))),
+        }
     }
 }
 

@@ -761,11 +761,22 @@ pub fn import_bundle(
     // The attachment plan reads the events, so it is made before they move
     // into the import; its error still comes after the events' own.
     let planned = crate::sync::attachments::plan(store, &opened);
-    let prepared = store.prepare_import(std::mem::take(&mut opened.events), &extra_keys)?;
+    // The signatures are checked on other threads from here on, while the
+    // rest is checked and the events are applied (commit_import_checked);
+    // a bad signature is still the error reported first.
+    let (prepared, signatures) = store.prepare_import_overlapped(std::mem::take(&mut opened.events), &extra_keys)?;
     report.preview = prepared.preview.clone();
-    let (attachment_preview, new_blobs) = planned?;
+    let checked = (|| -> Result<_, ImportError> {
+        let (attachment_preview, new_blobs) = planned?;
+        let duplicates = suspected_duplicates_of(store, prepared.new_case_states())?;
+        Ok((attachment_preview, new_blobs, duplicates))
+    })();
+    let (attachment_preview, new_blobs, duplicates) = match checked {
+        Ok(c) => c,
+        Err(e) => return Err(signatures.wait().err().map_or(e, ImportError::from)),
+    };
     report.attachments = attachment_preview;
-    report.suspected_duplicates = suspected_duplicates_of(store, prepared.new_case_states())?;
+    report.suspected_duplicates = duplicates;
     // 4. Bookkeeping, in the same commit as the events (the last frame of
     // a very large import).
     let mut entries = Vec::new();
@@ -797,6 +808,7 @@ pub fn import_bundle(
         _ => {}
     }
     if dry_run {
+        signatures.wait()?;
         report.summary.new = report.preview.new_events;
         report.summary.duplicates = report.preview.known_events;
         report.summary.cases = report.preview.new_cases.iter().chain(&report.preview.updated_cases).copied().collect();
@@ -806,7 +818,7 @@ pub fn import_bundle(
     progress(Progress::Committing);
     // New blobs are stored first and taken back if the commit fails.
     report.summary = crate::sync::attachments::store_then_commit(store, bytes, &new_blobs, |store| {
-        store.commit_import(prepared, trust_entries, entries).map_err(ImportError::from)
+        store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from)
     })?;
     Ok(report)
 }

@@ -474,7 +474,7 @@ pub fn read_bundle(
 ) -> Result<OpenedBundle, ImportError> {
     let size = ciphertext.len() as u64;
     let plain = decrypt(ciphertext, identity)?;
-    let members = unpack(plain, progress).map_err(|e| match e {
+    let members = unpack(plain, size, progress).map_err(|e| match e {
         Unpack::Import(e) => e,
         Unpack::Io(e) => ImportError::Damaged { size, reason: e.to_string() },
     })?;
@@ -499,7 +499,7 @@ fn decrypt<'a>(ciphertext: &'a [u8], identity: &x25519::Identity) -> Result<impl
 /// fuzzing and for tools that hold the plaintext).
 pub fn read_archive(plain: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<OpenedBundle, ImportError> {
     let size = plain.len() as u64;
-    let members = unpack(plain, progress).map_err(|e| match e {
+    let members = unpack(plain, size, progress).map_err(|e| match e {
         Unpack::Import(e) => e,
         Unpack::Io(e) => ImportError::Damaged { size, reason: e.to_string() },
     })?;
@@ -580,7 +580,10 @@ struct Members {
     attachments: BTreeMap<String, AttachmentEntry>,
 }
 
-fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<Members, Unpack> {
+/// `max_plain` bounds the archive's size (the ciphertext's length: age
+/// only adds to it), so a member's buffer is reserved at its declared size
+/// when that is plausible instead of grown by doubling.
+fn unpack<R: Read>(plain: R, max_plain: u64, progress: &mut dyn FnMut(Progress)) -> Result<Members, Unpack> {
     let forbidden = |path: &str, reason: &str| {
         Unpack::Import(ImportError::ForbiddenMember { path: path.to_string(), reason: reason.to_string() })
     };
@@ -680,8 +683,11 @@ fn unpack<R: Read>(plain: R, progress: &mut dyn FnMut(Progress)) -> Result<Membe
             }
             attachments.insert(id, AttachmentEntry { sha256: hex::encode(hasher.finalize()), size: declared });
         } else {
-            let mut bytes =
-                Zeroizing::new(Vec::with_capacity(usize::try_from(declared.min(64 * 1024 * 1024)).unwrap_or(0)));
+            // Reserved whole: grown by doubling, a 70 MB events member took
+            // 128 MiB, copied it once, and zeroizing the unused half on drop
+            // faulted in fresh pages. A header declaring more than the whole
+            // archive can hold gets no more than that reserved.
+            let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(declared.min(max_plain)).unwrap_or(0)));
             (&mut entry).take(declared).read_to_end(&mut bytes)?;
             if bytes.len() as u64 != declared {
                 return Err(cut_short(bytes.len() as u64));

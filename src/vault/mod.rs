@@ -170,6 +170,28 @@ pub trait Applier: Send + Sync {
 /// [`Vault::commit_sealed`]): an ordinary save has a handful.
 const MIN_ENTRIES_TO_DROP_IN_BACKGROUND: usize = 1024;
 
+/// Frames [`Vault::commit_frames_gated`] applies before it waits for its
+/// gate (about 128 MiB of held ciphertext at an import's 4 MiB frames).
+pub const MAX_HELD_FRAMES: usize = 32;
+
+/// Why [`Vault::commit_frames_gated`] committed nothing or only part.
+#[derive(Debug)]
+pub enum GatedCommitError<E> {
+    /// The gate refused: nothing was committed.
+    Refused(E),
+    /// The gate's thread panicked: nothing was committed.
+    GateStopped,
+    /// The vault failed (as [`Vault::commit_frames`]: the frames committed
+    /// before the failure stay committed; none while the gate was pending).
+    Vault(VaultError),
+}
+
+impl<E> From<VaultError> for GatedCommitError<E> {
+    fn from(e: VaultError) -> Self {
+        GatedCommitError::Vault(e)
+    }
+}
+
 /// What [`Applier::prepare`] made of one commit's entries.
 pub type Prepared = Box<dyn Any + Send>;
 
@@ -554,8 +576,34 @@ impl Vault {
     /// snapshot every few frames. Stops at the first error; the frames
     /// before it stay committed.
     pub fn commit_frames(&mut self, frames: Vec<Vec<serde_json::Value>>) -> Result<(), VaultError> {
-        if frames.len() < 2 {
-            return frames.into_iter().try_for_each(|entries| self.commit(entries));
+        match self.commit_frames_gated::<std::convert::Infallible>(frames, None) {
+            Ok(()) => Ok(()),
+            Err(GatedCommitError::Vault(e)) => Err(e),
+            Err(GatedCommitError::Refused(never)) => match never {},
+            // Only a gate can stop, and there is none here.
+            Err(GatedCommitError::GateStopped) => Err(VaultError::Encrypt("no gate stopped".into())),
+        }
+    }
+
+    /// [`Vault::commit_frames`] while a check of the entries still runs on
+    /// another thread (`gate`; an import's signature check). Until the gate
+    /// has passed, the frames are applied inside ONE SQLite transaction and
+    /// nothing is written to the journal: if the gate refuses, that
+    /// transaction is rolled back and the vault is exactly as before
+    /// ([`GatedCommitError::Refused`]). Once it has passed, the frames held
+    /// so far are appended (each fsynced) and the transaction is committed,
+    /// and the rest are committed one by one as in `commit_frames`. So a
+    /// frame reaches the journal only after the gate passed, and the check
+    /// runs while SQLite writes instead of before. At most
+    /// [`MAX_HELD_FRAMES`] are held; then the commit waits for the gate.
+    /// A gate that panics commits nothing ([`GatedCommitError::GateStopped`]).
+    pub fn commit_frames_gated<E: Send>(
+        &mut self,
+        frames: Vec<Vec<serde_json::Value>>,
+        gate: Option<std::thread::JoinHandle<Result<(), E>>>,
+    ) -> Result<(), GatedCommitError<E>> {
+        if frames.len() < 2 && gate.is_none() {
+            return frames.into_iter().try_for_each(|entries| self.commit(entries)).map_err(GatedCommitError::Vault);
         }
         // Frame k+1 is encrypted and prepared on another thread while frame
         // k is applied here: SQLite's writes are the one sequential part.
@@ -563,7 +611,7 @@ impl Vault {
         let (recipients, applier, generation) =
             (self.keys.recipients.clone(), Arc::clone(&self.applier), self.generation);
         let threshold = self.checkpoint_bytes;
-        let (total, last) = (frames.len(), frames.len() - 1);
+        let (total, last) = (frames.len(), frames.len().saturating_sub(1));
         let result = std::thread::scope(|s| {
             let (sender, sealed) = std::sync::mpsc::sync_channel::<Result<Sealed, VaultError>>(1);
             let sealer = s.spawn(move || {
@@ -582,30 +630,103 @@ impl Vault {
                     }
                 }
             });
-            let mut result = Ok(());
+            let mut received = sealed.iter();
             let mut committed = 0;
-            for (i, frame) in sealed.iter().enumerate() {
-                // One automatic checkpoint at most, after the last frame.
-                self.checkpoint_bytes = if i == last { threshold } else { u64::MAX };
-                result = frame.and_then(|f| self.commit_sealed(f));
-                if result.is_err() {
-                    break;
+            let mut result = match gate {
+                Some(gate) => self.commit_held(&mut received, gate, &mut committed, last, threshold),
+                None => Ok(()),
+            };
+            if result.is_ok() {
+                for frame in received.by_ref() {
+                    // One automatic checkpoint at most, after the last frame.
+                    self.checkpoint_bytes = if committed == last { threshold } else { u64::MAX };
+                    if let Err(e) = frame.and_then(|f| self.commit_sealed(f)) {
+                        result = Err(GatedCommitError::Vault(e));
+                        break;
+                    }
+                    committed += 1;
                 }
-                committed += 1;
             }
             drop(sealed);
             let sealer_ok = sealer.join().is_ok();
             match result {
                 // The sealing thread stopped early without an error: it panicked.
-                Ok(()) if committed < total || !sealer_ok => Err(VaultError::Encrypt(format!(
-                    "preparing the journal frames stopped after {committed} of {total}; \
+                Ok(()) if committed < total || !sealer_ok => {
+                    Err(GatedCommitError::Vault(VaultError::Encrypt(format!(
+                        "preparing the journal frames stopped after {committed} of {total}; \
                      those are committed, the rest are not"
-                ))),
+                    ))))
+                }
                 other => other,
             }
         });
         self.checkpoint_bytes = threshold;
         result
+    }
+
+    /// The held part of [`Vault::commit_frames_gated`]: apply frames from
+    /// `received` in one transaction until `gate` has finished (checked
+    /// after each frame; waited for after the last or the
+    /// [`MAX_HELD_FRAMES`]th), then append them and commit, or roll back.
+    fn commit_held<E: Send>(
+        &mut self,
+        received: &mut std::sync::mpsc::Iter<'_, Result<Sealed, VaultError>>,
+        gate: std::thread::JoinHandle<Result<(), E>>,
+        committed: &mut usize,
+        last: usize,
+        threshold: u64,
+    ) -> Result<(), GatedCommitError<E>> {
+        let mut held: Vec<Vec<u8>> = Vec::new();
+        let tx = self.conn.transaction().map_err(VaultError::from)?;
+        let mut applied = Ok(());
+        for frame in received.by_ref() {
+            let step = frame.and_then(|f| {
+                let Sealed { entries, ciphertext, prepared, .. } = f;
+                self.applier.apply_prepared(&tx, &entries, prepared).map_err(VaultError::from)?;
+                if entries.len() >= MIN_ENTRIES_TO_DROP_IN_BACKGROUND {
+                    crate::parallel::drop_in_background(entries);
+                }
+                held.push(ciphertext);
+                Ok(())
+            });
+            if step.is_err() {
+                applied = step;
+                break;
+            }
+            if gate.is_finished() || held.len() >= MAX_HELD_FRAMES || *committed + held.len() > last {
+                break;
+            }
+        }
+        // The gate's verdict comes first: a refused check explains a
+        // failed apply better than the apply's own error.
+        let verdict = gate.join();
+        let refused = match verdict {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(GatedCommitError::Refused(e)),
+            Err(_) => Some(GatedCommitError::GateStopped),
+        };
+        if let Some(refused) = refused {
+            drop(tx);
+            return Err(refused);
+        }
+        if let Err(e) = applied {
+            drop(tx);
+            return Err(GatedCommitError::Vault(self.explain(e)));
+        }
+        let journal = self.journal.as_mut().expect("next_frame created it");
+        let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
+        let appended = held.iter().try_for_each(|ciphertext| journal.append(ciphertext));
+        let done = appended.and_then(|()| tx.commit().map_err(VaultError::from));
+        if let Err(e) = done {
+            self.journal.as_mut().expect("checked above").remove_last(old_len, old_seq, old_hash);
+            return Err(GatedCommitError::Vault(self.explain(e)));
+        }
+        *committed += held.len();
+        if *committed > last && self.journal.as_ref().is_some_and(|j| j.len >= threshold) {
+            // As after the last frame of `commit_frames`.
+            self.auto_checkpoint_error = self.run_checkpoint().err().map(|e| e.to_string());
+        }
+        Ok(())
     }
 
     /// Write a new snapshot of the database and start a new journal generation.

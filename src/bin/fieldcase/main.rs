@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc (see ARCHITECTURE.md, "Allocator").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fieldcase_alloc::MiMalloc = fieldcase_alloc::MiMalloc;
 
 /// Offline-first case management for child protection.
 ///
@@ -98,6 +98,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    fieldcase_alloc::keep_freed_memory();
     output::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let vault_dir = match cli.vault.clone().map(Ok).unwrap_or_else(vault_cmds::default_vault_dir) {
