@@ -26,6 +26,7 @@ use crate::model::hlc::HlcClock;
 use crate::model::lifecycle::{self, CaseFacts, Stage};
 use crate::model::projection::{self, CaseState, FieldStatus};
 use crate::model::tasks::{self, Task};
+use crate::search::person::CasePerson;
 use crate::vault::{Applier, ApplyError, InitOptions, SecretString, Vault, VaultOptions};
 
 pub use crate::model::error::StoreError;
@@ -800,7 +801,7 @@ impl CaseStore {
         // Results are taken in case order, so the error reported is the one
         // a sequential loop would meet first.
         let mut preview = ImportPreview::default();
-        let mut new_case_states: BTreeMap<Uuid, CaseState> = BTreeMap::new();
+        let mut new_case_people: BTreeMap<Uuid, CasePerson> = BTreeMap::new();
         let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
         for e in fresh.values() {
             by_case.entry(e.case_id).or_default().push(e);
@@ -820,14 +821,20 @@ impl CaseStore {
             }
             let events: usize = loaded.iter().map(|(_, new, old)| new.len() + old.len()).sum();
             let threads = crate::parallel::threads_for(events, CHECK_EVENTS_PER_THREAD).min(loaded.len());
-            let checked =
-                crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| check_case(*case, new, old));
+            // Of a folded case only what the duplicate check needs is kept
+            // (and only for new cases): keeping every new case's state held
+            // a second copy of the bundle's values until the commit.
+            let checked = crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| {
+                check_case(*case, new, old).map(|(state, conflicts)| {
+                    (old.is_empty().then(|| CasePerson::from_state(&state)).flatten(), conflicts)
+                })
+            });
             for ((case, _, old), result) in loaded.iter().zip(checked) {
-                let (state, conflicts) = result?;
+                let (person, conflicts) = result?;
                 preview.conflicts.extend(conflicts);
                 if old.is_empty() {
                     preview.new_cases.push(*case);
-                    new_case_states.insert(*case, state);
+                    new_case_people.extend(person.map(|p| (*case, p)));
                 } else {
                     preview.updated_cases.push(*case);
                 }
@@ -851,7 +858,7 @@ impl CaseStore {
         summary.cases = by_case_ids;
         preview.new_events = summary.new;
         preview.known_events = summary.duplicates;
-        Ok(PreparedImport { events: ordered, summary, preview, new_case_states })
+        Ok(PreparedImport { events: ordered, summary, preview, new_case_people })
     }
 
     /// Commit a [`PreparedImport`]: `before` (device registrations the
@@ -885,13 +892,7 @@ impl CaseStore {
         before: Vec<Value>,
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
-        let PreparedImport { events, summary, new_case_states, .. } = prepared;
-        // Freed now, on another core: an office import holds thousands.
-        if new_case_states.len() >= 256 {
-            crate::parallel::drop_in_background(new_case_states);
-        } else {
-            drop(new_case_states);
-        }
+        let PreparedImport { events, summary, .. } = prepared;
         // The events come case by case: the newest is anywhere.
         let max_hlc = events.iter().map(|e| e.hlc).max();
         let mut frames: Vec<Vec<Value>> = vec![before];
@@ -1076,15 +1077,17 @@ pub struct PreparedImport {
     summary: ImportSummary,
     /// What committing would change.
     pub preview: ImportPreview,
-    /// The folded state of each new case (the rule check builds it anyway).
-    new_case_states: BTreeMap<Uuid, CaseState>,
+    /// Who each new case is about, for the duplicate check (taken from
+    /// the state the rule check folds anyway).
+    new_case_people: BTreeMap<Uuid, CasePerson>,
 }
 
 impl PreparedImport {
-    /// The state of each case new to this vault, folded from its imported
-    /// events (the same as [`CaseState::from_events`] over them).
-    pub fn new_case_states(&self) -> &BTreeMap<Uuid, CaseState> {
-        &self.new_case_states
+    /// The person of each case new to this vault that has one (a
+    /// registration, not erased): [`CasePerson::from_state`] of the case
+    /// folded from its imported events.
+    pub fn new_case_people(&self) -> &BTreeMap<Uuid, CasePerson> {
+        &self.new_case_people
     }
 }
 

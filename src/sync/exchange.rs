@@ -517,27 +517,27 @@ pub(crate) fn suspected_duplicates(
     for e in events.iter().filter(|e| wanted.contains(&e.case_id)) {
         by_case.entry(e.case_id).or_default().push(e);
     }
-    let states: BTreeMap<Uuid, crate::model::projection::CaseState> = new_cases
+    let people: BTreeMap<Uuid, crate::search::person::CasePerson> = new_cases
         .iter()
-        .map(|case| {
+        .filter_map(|case| {
             let events = by_case.get(case).map(Vec::as_slice).unwrap_or_default().iter().copied();
-            (*case, crate::model::projection::CaseState::from_events(*case, events))
+            let state = crate::model::projection::CaseState::from_events(*case, events);
+            crate::search::person::CasePerson::from_state(&state).map(|p| (*case, p))
         })
         .collect();
-    suspected_duplicates_of(store, &states)
+    suspected_duplicates_of(store, &people)
 }
 
-/// [`suspected_duplicates`] of new cases already folded (an import's
-/// [`crate::model::store::PreparedImport::new_case_states`]).
+/// [`suspected_duplicates`] of the people of new cases already folded (an
+/// import's [`crate::model::store::PreparedImport::new_case_people`]).
 pub(crate) fn suspected_duplicates_of(
     store: &CaseStore,
-    states: &BTreeMap<Uuid, crate::model::projection::CaseState>,
+    people: &BTreeMap<Uuid, crate::search::person::CasePerson>,
 ) -> Result<Vec<SuspectedDuplicate>, StoreError> {
     // Name-key blocking and explained scores: crate::search::duplicates.
     let mut out = Vec::new();
-    for (case, state) in states {
-        let Some(person) = crate::search::person::CasePerson::from_state(state) else { continue };
-        for pair in crate::search::duplicates::candidates_for(store.vault().conn(), &person)? {
+    for (case, person) in people {
+        for pair in crate::search::duplicates::candidates_for(store.vault().conn(), person)? {
             let (existing, number) = if pair.case_a == person.case_id {
                 (&pair.case_b, &pair.number_b)
             } else {
@@ -768,7 +768,7 @@ pub fn import_bundle(
     report.preview = prepared.preview.clone();
     let checked = (|| -> Result<_, ImportError> {
         let (attachment_preview, new_blobs) = planned?;
-        let duplicates = suspected_duplicates_of(store, prepared.new_case_states())?;
+        let duplicates = suspected_duplicates_of(store, prepared.new_case_people())?;
         Ok((attachment_preview, new_blobs, duplicates))
     })();
     let (attachment_preview, new_blobs, duplicates) = match checked {
