@@ -583,16 +583,11 @@ fn a_crash_during_commit_frames_keeps_a_prefix_of_whole_frames() {
     }
 }
 
-/// A gate for commit_frames_gated that answers `verdict` once `release`
-/// says so (or at once when it is `None`).
-fn gate(
-    verdict: Result<(), String>,
-    release: Option<std::sync::mpsc::Receiver<()>>,
-) -> std::thread::JoinHandle<Result<(), String>> {
+/// A gate for commit_frames_gated: a check that answers `verdict` after
+/// `ms` milliseconds.
+fn gate_after(verdict: Result<(), String>, ms: u64) -> std::thread::JoinHandle<Result<(), String>> {
     std::thread::spawn(move || {
-        if let Some(r) = release {
-            let _ = r.recv();
-        }
+        std::thread::sleep(std::time::Duration::from_millis(ms));
         verdict
     })
 }
@@ -604,16 +599,8 @@ fn a_refusing_gate_commits_nothing_even_after_the_frames_were_applied() {
     let mut v = init(&dir);
     put(&mut v, "before", "v");
     let frames_before = v.stats().journal_frames;
-    // The gate answers only after the commit has applied every frame and
-    // waits for it: "no".
-    let (release, wait) = std::sync::mpsc::channel();
-    let g = gate(Err("bad signature".into()), Some(wait));
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        release.send(()).unwrap();
-    });
-    let err = v.commit_frames_gated(frames(5), Some(g)).unwrap_err();
-    releaser.join().unwrap();
+    // The check says "no" only after the commit applied frames and waits.
+    let err = v.commit_frames_gated(frames(5), Some(gate_after(Err("bad signature".into()), 200))).unwrap_err();
     assert!(matches!(&err, GatedCommitError::Refused(reason) if reason == "bad signature"), "{err:?}");
     assert_eq!(keys(&v), vec!["before".to_owned()], "the applied frames were rolled back");
     assert_eq!(v.stats().journal_frames, frames_before, "nothing reached the journal");
@@ -628,25 +615,18 @@ fn a_refusing_gate_commits_nothing_even_after_the_frames_were_applied() {
 #[test]
 fn a_passing_gate_commits_every_frame_held_or_not() {
     // Passed before the first frame, after a few, and after all of them.
-    for delay_ms in [0u64, 30, 1_000] {
+    for ms in [0u64, 30, 1_000] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("v");
         let mut v = init(&dir);
         let frames_before = v.stats().journal_frames;
-        let (release, wait) = std::sync::mpsc::channel();
-        let g = gate(Ok(()), Some(wait));
-        let releaser = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-            let _ = release.send(());
-        });
-        v.commit_frames_gated::<String>(frames(6), Some(g)).unwrap();
-        releaser.join().unwrap();
-        assert_eq!(keys(&v), frame_keys(6), "delay {delay_ms} ms");
-        assert_eq!(v.stats().journal_frames, frames_before + 6, "every frame journaled, delay {delay_ms} ms");
+        v.commit_frames_gated(frames(6), Some(gate_after(Ok(()), ms))).unwrap();
+        assert_eq!(keys(&v), frame_keys(6), "gate after {ms} ms");
+        assert_eq!(v.stats().journal_frames, frames_before + 6, "every frame journaled, gate after {ms} ms");
         drop(v);
         let v = open(&dir);
         assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
-        assert_eq!(keys(&v), frame_keys(6), "after reopening, delay {delay_ms} ms");
+        assert_eq!(keys(&v), frame_keys(6), "after reopening, gate after {ms} ms");
     }
 }
 
@@ -664,17 +644,13 @@ fn a_gate_that_panics_commits_nothing() {
 }
 
 #[test]
-fn a_frame_refused_while_the_gate_is_pending_commits_nothing() {
+fn a_frame_refused_while_the_gate_is_pending_commits_nothing_after_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
     let mut v = init(&dir);
     let mut f = frames(5);
     f[3].push(serde_json::json!({"neither": "put nor delete"}));
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let g = gate(Ok(()), Some(wait));
-    // The gate passes only once the commit waits for it (the channel closes).
-    drop(release);
-    let err = v.commit_frames_gated::<String>(f, Some(g)).unwrap_err();
+    let err = v.commit_frames_gated(f, Some(gate_after(Ok(()), 0))).unwrap_err();
     assert!(matches!(&err, GatedCommitError::Vault(e) if e.to_string().contains("unknown entry")), "{err:?}");
     drop(v);
     let v = open(&dir);
@@ -694,14 +670,7 @@ fn a_crash_while_flushing_held_frames_keeps_a_prefix_of_whole_frames() {
         let (mut v, faults, _) = faulty_vault(&dir);
         faults.crash_after(k);
         // The gate passes after every frame was applied: all are flushed at once.
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let g = gate(Ok(()), Some(wait));
-        let releaser = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let _ = release.send(());
-        });
-        let result = v.commit_frames_gated::<String>(frames(4), Some(g));
-        releaser.join().unwrap();
+        let result = v.commit_frames_gated(frames(4), Some(gate_after(Ok(()), 100)));
         let crashed = faults.crashed();
         assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
         drop(v);
