@@ -909,7 +909,7 @@ impl CaseStore {
         // One automatic checkpoint at most, after the last frame (each frame
         // is still its own fsynced commit).
         let frames: Vec<Vec<Value>> = frames.into_iter().filter(|f| !f.is_empty()).collect();
-        match signatures.handle {
+        match signatures.running()? {
             Some(check) if frames.len() >= 2 => {
                 self.vault.commit_frames_gated(frames, Some(check)).map_err(|e| match e {
                     crate::vault::GatedCommitError::Refused(e) => e,
@@ -917,8 +917,10 @@ impl CaseStore {
                     crate::vault::GatedCommitError::Vault(e) => e.into(),
                 })?
             }
-            handle => {
-                PendingSignatures { handle }.wait()?;
+            running => {
+                if let Some(check) = running {
+                    check.join().unwrap_or(Err(StoreError::CheckStopped("signature")))?;
+                }
                 self.vault.commit_frames(frames)?
             }
         }
@@ -1096,18 +1098,27 @@ impl PreparedImport {
 #[must_use = "an import is checked only once its signatures are: wait for them or commit with them"]
 #[derive(Debug)]
 pub struct PendingSignatures {
-    handle: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+    state: SignatureState,
+}
+
+#[derive(Debug)]
+enum SignatureState {
+    /// Checked already (or nothing to check), with this outcome.
+    Done(Result<(), StoreError>),
+    /// Running on its own thread.
+    Running(std::thread::JoinHandle<Result<(), StoreError>>),
 }
 
 impl PendingSignatures {
     /// No check pending (it was done, or there was nothing to check).
     fn none() -> PendingSignatures {
-        PendingSignatures { handle: None }
+        PendingSignatures { state: SignatureState::Done(Ok(())) }
     }
 
     /// Start checking every candidate's signature. The signing bytes are
     /// taken out of the events here (on all cores), so the events can move
-    /// on while the check runs.
+    /// on while the check runs. If no thread can be started, the check is
+    /// done here and now.
     fn start(candidates: &[(Event, VerifyingKey)]) -> PendingSignatures {
         use crate::model::signatures::{verify_checks, SignatureCheck};
         if candidates.is_empty() {
@@ -1115,16 +1126,31 @@ impl PendingSignatures {
         }
         let threads = crate::parallel::threads_for(candidates.len(), 256);
         let checks = crate::parallel::map_ordered(candidates, threads, |(e, key)| SignatureCheck::new(e, *key));
-        let handle = std::thread::spawn(move || {
-            verify_checks(&checks).map_err(|(event, reason)| StoreError::BadSignature { event, reason })
-        });
-        PendingSignatures { handle: Some(handle) }
+        let checks = std::sync::Arc::new(checks);
+        let check = |checks: &[SignatureCheck]| {
+            verify_checks(checks).map_err(|(event, reason)| StoreError::BadSignature { event, reason })
+        };
+        let theirs = std::sync::Arc::clone(&checks);
+        let state = match std::thread::Builder::new().name("import-signatures".into()).spawn(move || check(&theirs)) {
+            Ok(handle) => SignatureState::Running(handle),
+            Err(_) => SignatureState::Done(check(&checks)),
+        };
+        PendingSignatures { state }
+    }
+
+    /// The thread still checking, if any; `Err` if the check is done and
+    /// failed.
+    fn running(self) -> Result<Option<std::thread::JoinHandle<Result<(), StoreError>>>, StoreError> {
+        match self.state {
+            SignatureState::Done(result) => result.map(|()| None),
+            SignatureState::Running(handle) => Ok(Some(handle)),
+        }
     }
 
     /// Wait for the check: `Err(BadSignature)` names the first event (in
     /// the order given) whose signature does not verify.
     pub fn wait(self) -> Result<(), StoreError> {
-        match self.handle {
+        match self.running()? {
             None => Ok(()),
             Some(h) => h.join().unwrap_or(Err(StoreError::CheckStopped("signature"))),
         }
