@@ -557,21 +557,27 @@ fn a_frame_the_applier_refuses_stops_commit_frames_and_keeps_the_frames_before()
 
 #[test]
 fn a_crash_during_commit_frames_keeps_a_prefix_of_whole_frames() {
+    crash_at_every_step_keeps_whole_frames(|v| v.commit_frames(frames(4)).map_err(|e| e.to_string()));
+}
+
+/// Run `commit` (of `frames(4)`) on a vault that crashes after storage step
+/// k, for every k until one run passes: after each crash, every frame
+/// acknowledged in memory is durable, and what is on disk is whole frames,
+/// in order.
+fn crash_at_every_step_keeps_whole_frames(commit: impl Fn(&mut Vault) -> Result<(), String>) {
     let tmp = tempfile::tempdir().unwrap();
     let mut k = 0;
     loop {
         let dir = tmp.path().join(format!("v{k}"));
         let (mut v, faults, _) = faulty_vault(&dir);
         faults.crash_after(k);
-        let result = v.commit_frames(frames(4));
+        let result = commit(&mut v);
         let crashed = faults.crashed();
         assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
         let applied = keys(&v).len() - 5;
         drop(v);
         let v = open(&dir);
         let got: Vec<String> = keys(&v).into_iter().filter(|key| key.starts_with('f')).collect();
-        // Every frame acknowledged in memory before the crash is durable,
-        // and what is on disk is whole frames, in order.
         assert_eq!(got.len() % 3, 0, "step {k}: {got:?}");
         assert!(got.len() >= applied, "step {k}: {} durable, {applied} applied", got.len());
         assert_eq!(got, frame_keys(got.len() / 3), "step {k}");
@@ -663,24 +669,8 @@ fn a_frame_refused_while_the_gate_is_pending_commits_nothing_after_it() {
 
 #[test]
 fn a_crash_while_flushing_held_frames_keeps_a_prefix_of_whole_frames() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut k = 0;
-    loop {
-        let dir = tmp.path().join(format!("v{k}"));
-        let (mut v, faults, _) = faulty_vault(&dir);
-        faults.crash_after(k);
-        // The gate passes after every frame was applied: all are flushed at once.
-        let result = v.commit_frames_gated(frames(4), Some(gate_after(Ok(()), 100)));
-        let crashed = faults.crashed();
-        assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
-        drop(v);
-        let v = open(&dir);
-        let got: Vec<String> = keys(&v).into_iter().filter(|key| key.starts_with('f')).collect();
-        assert_eq!(got, frame_keys(got.len() / 3), "step {k}: whole frames, in order");
-        if !crashed {
-            assert_eq!(got, frame_keys(4));
-            break;
-        }
-        k += 1;
-    }
+    // The gate passes after every frame was applied: all are flushed at once.
+    crash_at_every_step_keeps_whole_frames(|v| {
+        v.commit_frames_gated(frames(4), Some(gate_after(Ok(()), 100))).map_err(|e| format!("{e:?}"))
+    });
 }

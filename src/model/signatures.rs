@@ -76,9 +76,13 @@ impl SignatureCheck {
 /// Verify every event's signature against its key. On failure, returns the
 /// first event (in input order) whose signature does not verify.
 pub fn verify_all(items: &[(Event, VerifyingKey)]) -> Result<(), (Uuid, SignatureError)> {
+    verify_checks(&checks_of(items))
+}
+
+/// [`SignatureCheck::new`] of every item, in order, on all cores.
+pub fn checks_of(items: &[(Event, VerifyingKey)]) -> Vec<SignatureCheck> {
     let threads = crate::parallel::threads_for(items.len(), MIN_PER_THREAD);
-    let checks = crate::parallel::map_ordered(items, threads, |(e, key)| SignatureCheck::new(e, *key));
-    verify_checks(&checks)
+    crate::parallel::map_ordered(items, threads, |(e, key)| SignatureCheck::new(e, *key))
 }
 
 /// [`verify_all`] of checks taken out beforehand ([`SignatureCheck::new`]).

@@ -909,20 +909,20 @@ impl CaseStore {
         // One automatic checkpoint at most, after the last frame (each frame
         // is still its own fsynced commit).
         let frames: Vec<Vec<Value>> = frames.into_iter().filter(|f| !f.is_empty()).collect();
-        match signatures.running()? {
-            Some(check) if frames.len() >= 2 => {
-                self.vault.commit_frames_gated(frames, Some(check)).map_err(|e| match e {
-                    crate::vault::GatedCommitError::Refused(e) => e,
-                    crate::vault::GatedCommitError::GateStopped => StoreError::CheckStopped("signature"),
-                    crate::vault::GatedCommitError::Vault(e) => e.into(),
-                })?
-            }
-            running => {
-                if let Some(check) = running {
-                    check.join().unwrap_or(Err(StoreError::CheckStopped("signature")))?;
-                }
-                self.vault.commit_frames(frames)?
-            }
+        // A single frame has nothing to overlap the check with.
+        let pending = if frames.len() >= 2 {
+            signatures.running()?
+        } else {
+            signatures.wait()?;
+            None
+        };
+        match pending {
+            Some(check) => self.vault.commit_frames_gated(frames, Some(check)).map_err(|e| match e {
+                crate::vault::GatedCommitError::Refused(e) => e,
+                crate::vault::GatedCommitError::GateStopped => StoreError::CheckStopped("signature"),
+                crate::vault::GatedCommitError::Vault(e) => e.into(),
+            })?,
+            None => self.vault.commit_frames(frames)?,
         }
         if let Some(h) = max_hlc {
             self.clock.observe(h);
@@ -1120,13 +1120,11 @@ impl PendingSignatures {
     /// on while the check runs. If no thread can be started, the check is
     /// done here and now.
     fn start(candidates: &[(Event, VerifyingKey)]) -> PendingSignatures {
-        use crate::model::signatures::{verify_checks, SignatureCheck};
+        use crate::model::signatures::{checks_of, verify_checks, SignatureCheck};
         if candidates.is_empty() {
             return PendingSignatures::none();
         }
-        let threads = crate::parallel::threads_for(candidates.len(), 256);
-        let checks = crate::parallel::map_ordered(candidates, threads, |(e, key)| SignatureCheck::new(e, *key));
-        let checks = std::sync::Arc::new(checks);
+        let checks = std::sync::Arc::new(checks_of(candidates));
         let check = |checks: &[SignatureCheck]| {
             verify_checks(checks).map_err(|(event, reason)| StoreError::BadSignature { event, reason })
         };

@@ -170,6 +170,15 @@ pub trait Applier: Send + Sync {
 /// [`Vault::commit_sealed`]): an ordinary save has a handful.
 const MIN_ENTRIES_TO_DROP_IN_BACKGROUND: usize = 1024;
 
+/// Free a committed frame's entries: those of a large frame (an import's
+/// thousands of events as JSON values) take a while to free, so another
+/// core does it.
+fn free_entries(entries: Vec<serde_json::Value>) {
+    if entries.len() >= MIN_ENTRIES_TO_DROP_IN_BACKGROUND {
+        crate::parallel::drop_in_background(entries);
+    }
+}
+
 /// Frames [`Vault::commit_frames_gated`] applies before it waits for its
 /// gate (about 128 MiB of held ciphertext at an import's 4 MiB frames).
 pub const MAX_HELD_FRAMES: usize = 32;
@@ -549,17 +558,19 @@ impl Vault {
             journal.remove_last(old_len, old_seq, old_hash);
             return Err(self.explain(e.into()));
         }
-        // The entries of a large frame (an import's thousands of events as
-        // JSON values) take a while to free: another core does it.
-        if entries.len() >= MIN_ENTRIES_TO_DROP_IN_BACKGROUND {
-            crate::parallel::drop_in_background(entries);
-        }
-        if journal.len >= self.checkpoint_bytes {
-            // The commit is durable already; a failed automatic checkpoint is
-            // kept for `status` and retried after the next commit.
+        free_entries(entries);
+        self.checkpoint_if_due();
+        Ok(())
+    }
+
+    /// The automatic checkpoint, once the journal has grown to
+    /// `checkpoint_bytes`. The commit before it is durable already; a
+    /// failed automatic checkpoint is kept for `status` and retried after
+    /// the next commit.
+    fn checkpoint_if_due(&mut self) {
+        if self.journal.as_ref().is_some_and(|j| j.len >= self.checkpoint_bytes) {
             self.auto_checkpoint_error = self.run_checkpoint().err().map(|e| e.to_string());
         }
-        Ok(())
     }
 
     /// Set the journal size that triggers an automatic checkpoint (see
@@ -683,9 +694,7 @@ impl Vault {
             let step = frame.and_then(|f| {
                 let Sealed { entries, ciphertext, prepared, .. } = f;
                 self.applier.apply_prepared(&tx, &entries, prepared).map_err(VaultError::from)?;
-                if entries.len() >= MIN_ENTRIES_TO_DROP_IN_BACKGROUND {
-                    crate::parallel::drop_in_background(entries);
-                }
+                free_entries(entries);
                 held.push(ciphertext);
                 Ok(())
             });
@@ -722,10 +731,9 @@ impl Vault {
             return Err(GatedCommitError::Vault(self.explain(e)));
         }
         *committed += held.len();
-        if *committed > last && self.journal.as_ref().is_some_and(|j| j.len >= threshold) {
-            // As after the last frame of `commit_frames`.
-            self.auto_checkpoint_error = self.run_checkpoint().err().map(|e| e.to_string());
-        }
+        // One automatic checkpoint at most, after the last frame.
+        self.checkpoint_bytes = if *committed > last { threshold } else { u64::MAX };
+        self.checkpoint_if_due();
         Ok(())
     }
 
