@@ -1299,8 +1299,16 @@ fn write_case(
             // (the view joins its event); only contested fields get
             // conflict_heads rows.
             let item = item_col(key.item);
-            if since.is_some() {
+            // Rows exist only for a register the kept events wrote to
+            // (registers are never removed), and conflict rows only if
+            // they wrote to it twice or more (one write is one head). A
+            // register new since then (every field of a new note) has no
+            // row to delete: three B-tree seeks per field saved.
+            let kept_writes = reg.writes.values().filter(|w| !is_new(w.key)).count();
+            if kept_writes > 0 {
                 del_fv.execute(params![case, key.form, item, key.field])?;
+            }
+            if kept_writes > 1 {
                 del_fh.execute(params![case, key.form, item, key.field])?;
                 del_cf.execute(params![case, key.form, item, key.field])?;
             }
