@@ -169,3 +169,69 @@ fn caseworker_may_not_merge() {
     assert!(search::merge::merge(&mut s, b, a).is_err());
     assert_eq!(s.case_detail(b).unwrap().summary.stage, "identified");
 }
+
+/// Every index row of every case, without the document numbers (which
+/// follow the order cases were indexed in).
+fn index_rows(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut st = conn
+        .prepare(
+            "SELECT d.case_id, d.person, f.case_number, f.names, f.keys, f.locations, f.caseworker, f.relatives
+             FROM search_docs d JOIN search_fts f ON f.rowid = d.doc ORDER BY d.case_id",
+        )
+        .unwrap();
+    let mut rows = st.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        out.push((0..8).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" | "));
+    }
+    let mut st = conn.prepare("SELECT case_id, key, role, item FROM name_keys ORDER BY case_id, key, role, item").unwrap();
+    let mut rows = st.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        out.push((0..4).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" / "));
+    }
+    out
+}
+
+fn doc_of(conn: &rusqlite::Connection, case: Uuid) -> i64 {
+    conn.query_row("SELECT doc FROM search_docs WHERE case_id = ?1", [case.to_string()], |r| r.get(0)).unwrap()
+}
+
+/// A commit that does not change a case's person (a note) leaves its index
+/// rows alone; one that does (a new name, a new relative) rewrites them;
+/// either way the rows are those a rebuild from the projection gives.
+#[test]
+fn index_rows_after_commits_are_those_of_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = device(dir.path(), "amina", "caseworker");
+    let awa = child(&mut s, "Awa", "Coulibaly", "female", 13, "Sikasso", Some("Kadiatou Coulibaly"));
+    let sekou = child(&mut s, "Sékou", "Touré", "male", 16, "Kankan", None);
+    let before = index_rows(s.vault().conn());
+    let awa_doc = doc_of(s.vault().conn(), awa);
+
+    let note = json!({
+        "note_datetime": "2026-03-01T10:00:00Z",
+        "author": {"name": "amina", "role": "caseworker", "organisation": "Test"},
+        "note_type": "phone", "subject": "Call", "text": "Spoke with the carer."
+    });
+    s.add_note(awa, values(note)).unwrap();
+    assert_eq!(index_rows(s.vault().conn()), before, "a note changes no index row");
+    assert_eq!(doc_of(s.vault().conn(), awa), awa_doc, "and the case keeps its document");
+
+    s.save_form(sekou, "registration_bia", None, values(json!({"given_names": "Lansana"}))).unwrap();
+    s.save_form(
+        awa,
+        "registration_bia",
+        None,
+        values(json!({"family_members": [{"name": "Kadiatou Coulibaly", "relationship": "mother"},
+                                          {"name": "Bakary Coulibaly", "relationship": "father"}]})),
+    )
+    .unwrap();
+    let conn = s.vault().conn();
+    assert_eq!(names_of(&search::query::search_text(conn, "lansana").unwrap()), vec!["Lansana Touré"]);
+    assert!(search::query::search_text(conn, "sekou").unwrap().is_empty());
+    assert_eq!(search::query::search_text(conn, "bakary").unwrap()[0].case_id, awa.to_string());
+    let incremental = index_rows(conn);
+    assert_ne!(incremental, before);
+    search::index::rebuild(conn).unwrap();
+    assert_eq!(index_rows(conn), incremental);
+}
