@@ -398,8 +398,9 @@ pub(crate) struct Written {
 /// Write the database's chunks as segments: a chunk not written since the
 /// last snapshot keeps `previous`'s file (same offset and length); the
 /// dirty ones (and all of them without `previous`) are encrypted on all
-/// cores, a batch at a time to bound memory, and written in order from this
-/// thread (fault-injection tests count steps), then each file and
+/// cores, a batch at a time to bound memory, and written in order by one
+/// writer thread while the next batch is encrypted (fault-injection tests
+/// count steps), then each file and
 /// `segments/` are fsynced. No pass over the unchanged data is needed: the
 /// file tracks which chunks were written.
 /// On error the files created so far are removed (best effort; unlock
@@ -439,35 +440,65 @@ pub(crate) fn write(
             storage.sync_dir(dir).map_err(|e| VaultError::io("fsync directory", dir, e))?;
         }
         let batch = 2 * worker_count(to_write.len());
-        for chunk in to_write.chunks(batch) {
-            let encrypted = file
-                .with_chunks(chunk, |slices| {
-                    crate::parallel::map_ordered(slices, worker_count(slices.len()), |plain| {
-                        envelope::encrypt(recipients, plain).map(|ct| {
-                            let h: [u8; 32] = Sha256::digest(&ct).into();
-                            let p: [u8; 32] = Sha256::digest(plain).into();
-                            (ct, h, p)
+        // One thread writes the files, in chunk order (fault-injection
+        // tests count steps), while the next batch is encrypted: writing
+        // into the page cache costs about as much CPU as encrypting and
+        // hashing (0.66 s of a 0.96 s checkpoint of 286 MB here), and done
+        // between batches it left the other cores idle. At most one batch
+        // waits for the writer, so memory stays bounded.
+        let (sent, received) = std::sync::mpsc::sync_channel::<(PathBuf, Vec<u8>)>(batch);
+        let writing = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> (Vec<PathBuf>, Result<(), VaultError>) {
+                let mut created = Vec::new();
+                for (path, ct) in received {
+                    created.push(path.clone());
+                    let written = storage
+                        .create(&path)
+                        .map_err(|e| VaultError::io("create", &path, e))
+                        .and_then(|mut f| f.write_all(&ct).map_err(|e| VaultError::io("write", &path, e)));
+                    if let Err(e) = written {
+                        return (created, Err(e)); // drops `received`: the encrypting side stops
+                    }
+                }
+                (created, Ok(()))
+            });
+            let encrypting = (|| -> Result<(), VaultError> {
+                for chunk in to_write.chunks(batch) {
+                    let encrypted = file
+                        .with_chunks(chunk, |slices| {
+                            crate::parallel::map_ordered(slices, worker_count(slices.len()), |plain| {
+                                envelope::encrypt(recipients, plain).map(|ct| {
+                                    let h: [u8; 32] = Sha256::digest(&ct).into();
+                                    let p: [u8; 32] = Sha256::digest(plain).into();
+                                    (ct, h, p)
+                                })
+                            })
                         })
-                    })
-                })
-                .map_err(|reason| VaultError::CorruptSnapshot { path: seg_dir.clone(), reason })?;
-            for (&i, enc) in chunk.iter().zip(encrypted) {
-                let (ct, sha256, plain_sha256) = enc.map_err(VaultError::Encrypt)?;
-                let name = segment_file_name(generation, i as u64);
-                let path = seg_dir.join(&name);
-                new_files.push(path.clone());
-                let mut f = storage.create(&path).map_err(|e| VaultError::io("create", &path, e))?;
-                f.write_all(&ct).map_err(|e| VaultError::io("write", &path, e))?;
-                segments[i] = Some(Segment {
-                    file: name,
-                    offset: i as u64 * size,
-                    len: chunk_len(i),
-                    sha256,
-                    plain_sha256,
-                    file_len: ct.len() as u64,
-                });
-            }
-        }
+                        .map_err(|reason| VaultError::CorruptSnapshot { path: seg_dir.clone(), reason })?;
+                    for (&i, enc) in chunk.iter().zip(encrypted) {
+                        let (ct, sha256, plain_sha256) = enc.map_err(VaultError::Encrypt)?;
+                        let name = segment_file_name(generation, i as u64);
+                        segments[i] = Some(Segment {
+                            file: name.clone(),
+                            offset: i as u64 * size,
+                            len: chunk_len(i),
+                            sha256,
+                            plain_sha256,
+                            file_len: ct.len() as u64,
+                        });
+                        if sent.send((seg_dir.join(&name), ct)).is_err() {
+                            return Ok(()); // the writer stopped: its error is the one reported
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            drop(sent);
+            let (created, written) = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            new_files.extend(created);
+            written.and(encrypting)
+        });
+        writing?;
         // fsync only once every file is written: on the reference VM, 35
         // files of 8 MiB took 1.45 s written and fsynced one by one and
         // 0.79 s written first and fsynced after (the disk gets the data
