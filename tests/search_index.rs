@@ -184,7 +184,8 @@ fn index_rows(conn: &rusqlite::Connection) -> Vec<String> {
     while let Some(r) = rows.next().unwrap() {
         out.push((0..8).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" | "));
     }
-    let mut st = conn.prepare("SELECT case_id, key, role, item FROM name_keys ORDER BY case_id, key, role, item").unwrap();
+    let mut st =
+        conn.prepare("SELECT case_id, key, role, item FROM name_keys ORDER BY case_id, key, role, item").unwrap();
     let mut rows = st.query([]).unwrap();
     while let Some(r) = rows.next().unwrap() {
         out.push((0..4).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" / "));

@@ -1246,6 +1246,79 @@ fn millis(h: Hlc) -> i64 {
     i64::try_from(h.millis).unwrap_or(i64::MAX)
 }
 
+/// One `field_values` row of a case, as [`write_case`] collects them.
+struct FieldRow<'a> {
+    form: &'a str,
+    item: String,
+    field: &'a str,
+    value: Option<String>,
+    heads: i64,
+    status: &'static str,
+    winner: Option<String>,
+}
+
+/// Rows per multi-row insert of [`insert_field_rows`].
+const FIELD_ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT INTO field_values ... VALUES (...), (...)` with `rows` tuples.
+fn field_rows_sql(rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=8).map(|c| format!("?{}", r * 8 + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner) VALUES {}",
+        tuples.join(", ")
+    )
+}
+
+/// Insert a case's field rows, [`FIELD_ROWS_PER_INSERT`] to a statement
+/// and the rest one by one, in order. Field rows are most of an import's
+/// rows (five per case note): one statement per row spent as much time
+/// starting and finishing statements as in their B-tree inserts.
+fn insert_field_rows(tx: &Transaction<'_>, case: &str, rows: &[FieldRow<'_>]) -> rusqlite::Result<()> {
+    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let mut chunks = rows.chunks_exact(FIELD_ROWS_PER_INSERT);
+    if rows.len() >= FIELD_ROWS_PER_INSERT {
+        let mut stmt = tx.prepare_cached(MANY.get_or_init(|| field_rows_sql(FIELD_ROWS_PER_INSERT)))?;
+        for chunk in &mut chunks {
+            for (r, row) in chunk.iter().enumerate() {
+                bind_field_row(&mut stmt, r * 8, case, row)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let mut stmt = tx.prepare_cached(ONE.get_or_init(|| field_rows_sql(1)))?;
+        for row in rest {
+            bind_field_row(&mut stmt, 0, case, row)?;
+            stmt.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+/// Bind one field row to parameters `at + 1 ..= at + 8`.
+fn bind_field_row(
+    stmt: &mut rusqlite::Statement<'_>,
+    at: usize,
+    case: &str,
+    row: &FieldRow<'_>,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(at + 1, case)?;
+    stmt.raw_bind_parameter(at + 2, row.form)?;
+    stmt.raw_bind_parameter(at + 3, &row.item)?;
+    stmt.raw_bind_parameter(at + 4, row.field)?;
+    stmt.raw_bind_parameter(at + 5, &row.value)?;
+    stmt.raw_bind_parameter(at + 6, row.heads)?;
+    stmt.raw_bind_parameter(at + 7, row.status)?;
+    stmt.raw_bind_parameter(at + 8, &row.winner)
+}
+
 /// Write the projection rows of one case. With `since` = None every row is
 /// written (the case has no rows). With `since`, the rows of events up to
 /// `since.key` are kept: rows that only those events determine are left as
@@ -1272,10 +1345,7 @@ fn write_case(
         )?;
         let mut del_cf =
             tx.prepare_cached("DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = ?3 AND field = ?4")?;
-        let mut fv = tx.prepare_cached(
-            "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        let mut field_rows: Vec<FieldRow<'_>> = Vec::new();
         let mut fh = tx.prepare_cached(
             "INSERT INTO conflict_heads (case_id, form, item, field, event_id, value, hlc_millis, hlc_counter, device_id, author)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -1312,16 +1382,15 @@ fn write_case(
                 del_fh.execute(params![case, key.form, item, key.field])?;
                 del_cf.execute(params![case, key.form, item, key.field])?;
             }
-            fv.execute(params![
-                case,
-                key.form,
-                item,
-                key.field,
-                shown.map(|w| to_canonical_string(&w.value)),
-                heads.len() as i64,
-                status.as_str(),
-                shown.map(|w| w.event.to_string())
-            ])?;
+            field_rows.push(FieldRow {
+                form: &key.form,
+                item: item.clone(),
+                field: &key.field,
+                value: shown.map(|w| to_canonical_string(&w.value)),
+                heads: heads.len() as i64,
+                status: status.as_str(),
+                winner: shown.map(|w| w.event.to_string()),
+            });
             if heads.len() == 1 {
                 continue;
             }
@@ -1351,6 +1420,7 @@ fn write_case(
                 ])?;
             }
         }
+        insert_field_rows(tx, &case, &field_rows)?;
     }
     {
         let mut it = tx.prepare_cached(
@@ -1466,6 +1536,66 @@ pub fn dump(conn: &Connection) -> rusqlite::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Field rows go in 16 to a statement and the rest one by one: every
+    /// row arrives whole, for counts below, at and above a full batch, and
+    /// a duplicate key fails the insert as a single-row insert would.
+    #[test]
+    fn field_rows_are_inserted_whole_in_batches() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let mut conn = conn;
+        for n in [0, 1, 15, 16, 17, 37] {
+            let tx = conn.transaction().unwrap();
+            let fields: Vec<String> = (0..n).map(|i| format!("field_{i:02}")).collect();
+            let rows: Vec<FieldRow<'_>> = fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| FieldRow {
+                    form: "registration_bia",
+                    item: if i % 3 == 0 { String::new() } else { format!("item-{i}") },
+                    field: f,
+                    value: (i % 4 != 0).then(|| format!("\"v{i}\"")),
+                    heads: 1 + (i % 2) as i64,
+                    status: if i % 2 == 0 { "ok" } else { "conflict" },
+                    winner: (i % 5 != 0).then(|| format!("event-{i}")),
+                })
+                .collect();
+            insert_field_rows(&tx, &format!("case-{n}"), &rows).unwrap();
+            let mut stmt = tx
+                .prepare("SELECT form, item, field, value, heads, status, winner FROM field_values WHERE case_id = ?1 ORDER BY field")
+                .unwrap();
+            type Row = (String, String, String, Option<String>, i64, String, Option<String>);
+            let got: Vec<Row> = stmt
+                .query_map([format!("case-{n}")], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            drop(stmt);
+            let want: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.form.to_string(),
+                        r.item.clone(),
+                        r.field.to_string(),
+                        r.value.clone(),
+                        r.heads,
+                        r.status.to_string(),
+                        r.winner.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "{n} rows");
+            if n >= 16 {
+                // The same rows again: the batch fails on its first duplicate.
+                assert!(insert_field_rows(&tx, &format!("case-{n}"), &rows[..16]).is_err());
+            }
+            tx.commit().unwrap();
+        }
+    }
 
     /// The compact register collections behave as the B-tree map and set
     /// they replace (order, replacement, membership).
