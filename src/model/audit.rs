@@ -8,12 +8,13 @@
 //! [`verify`] recomputes the chain from the stored (signed) events and checks
 //! every stored entry and every signature.
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{Connection, Transaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::model::batch_insert::BatchInsert;
 use crate::model::event::{Event, EventKind, Hlc, Role};
 use crate::model::projection;
 
@@ -160,32 +161,32 @@ pub fn chain_from_hashed(
 
 /// Store entries (the case's old entries must be deleted).
 pub fn write(tx: &Transaction<'_>, entries: &[AuditEntry]) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO audit (case_id, seq, event_id, hlc_millis, hlc_counter, author, role, device_id, kind,
-            form, item, fields, summary, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
-    for a in entries {
-        stmt.execute(params![
-            a.case_id.to_string(),
-            a.seq as i64,
-            a.event_id.to_string(),
-            i64::try_from(a.hlc.millis).unwrap_or(i64::MAX),
-            a.hlc.counter,
-            a.author,
-            a.role.as_str(),
-            a.device_id.to_string(),
-            a.kind.as_str(),
-            a.form,
-            a.item.map(|i| i.to_string()),
-            serde_json::to_string(&a.fields).expect("a list of strings serialises"),
-            a.summary,
-            // Stored as 32 bytes; `prev_hash` is the previous row's hash.
-            hex::decode(&a.hash).unwrap_or_default()
-        ])?;
-    }
-    Ok(())
+    AUDIT_ROWS.insert(tx, entries, |stmt, at, a| {
+        stmt.raw_bind_parameter(at + 1, a.case_id.to_string())?;
+        stmt.raw_bind_parameter(at + 2, a.seq as i64)?;
+        stmt.raw_bind_parameter(at + 3, a.event_id.to_string())?;
+        stmt.raw_bind_parameter(at + 4, i64::try_from(a.hlc.millis).unwrap_or(i64::MAX))?;
+        stmt.raw_bind_parameter(at + 5, a.hlc.counter)?;
+        stmt.raw_bind_parameter(at + 6, &a.author)?;
+        stmt.raw_bind_parameter(at + 7, a.role.as_str())?;
+        stmt.raw_bind_parameter(at + 8, a.device_id.to_string())?;
+        stmt.raw_bind_parameter(at + 9, a.kind.as_str())?;
+        stmt.raw_bind_parameter(at + 10, &a.form)?;
+        stmt.raw_bind_parameter(at + 11, a.item.map(|i| i.to_string()))?;
+        stmt.raw_bind_parameter(at + 12, serde_json::to_string(&a.fields).expect("a list of strings serialises"))?;
+        stmt.raw_bind_parameter(at + 13, &a.summary)?;
+        // Stored as 32 bytes; `prev_hash` is the previous row's hash.
+        stmt.raw_bind_parameter(at + 14, hex::decode(&a.hash).unwrap_or_default())
+    })
 }
+
+/// The audit trail's inserts, several rows to a statement (a case's trail
+/// of an import is written at once).
+static AUDIT_ROWS: BatchInsert = BatchInsert::new(
+    "INSERT INTO audit (case_id, seq, event_id, hlc_millis, hlc_counter, author, role, device_id, kind, form, item, \
+     fields, summary, hash)",
+    14,
+);
 
 /// Why a stored audit trail did not verify.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@
 //! [`store::CaseStore`] is the typed API the CLI and the desktop app call.
 
 pub mod audit;
+mod batch_insert;
 pub mod canonical;
 pub mod demo;
 pub mod error;

@@ -25,6 +25,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::audit;
+use crate::model::batch_insert::BatchInsert;
 use crate::model::canonical::to_canonical_string;
 use crate::model::event::{Event, EventKind, Hlc, OrderKey, Role};
 
@@ -1257,66 +1258,29 @@ struct FieldRow<'a> {
     winner: Option<String>,
 }
 
-/// Rows per multi-row insert of [`insert_field_rows`].
-const FIELD_ROWS_PER_INSERT: usize = 16;
+/// The `field_values` inserts ([`write_case`]).
+static FIELD_VALUES: BatchInsert =
+    BatchInsert::new("INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner)", 8);
 
-/// `INSERT INTO field_values ... VALUES (...), (...)` with `rows` tuples.
-fn field_rows_sql(rows: usize) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (1..=8).map(|c| format!("?{}", r * 8 + c)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
-    format!(
-        "INSERT INTO field_values (case_id, form, item, field, value, heads, status, winner) VALUES {}",
-        tuples.join(", ")
-    )
-}
+/// The `items` inserts ([`write_case`]): one per case note, visit, ….
+static ITEMS: BatchInsert = BatchInsert::new(
+    "INSERT INTO items (case_id, form, item, kind, seq, created_event, created_millis, created_counter, author)",
+    9,
+);
 
-/// Insert a case's field rows, [`FIELD_ROWS_PER_INSERT`] to a statement
-/// and the rest one by one, in order. Field rows are most of an import's
-/// rows (five per case note): one statement per row spent as much time
-/// starting and finishing statements as in their B-tree inserts.
+/// Insert a case's field rows, in order, several to a statement
+/// ([`BatchInsert`]): five per case note, most of an import's rows.
 fn insert_field_rows(tx: &Transaction<'_>, case: &str, rows: &[FieldRow<'_>]) -> rusqlite::Result<()> {
-    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let mut chunks = rows.chunks_exact(FIELD_ROWS_PER_INSERT);
-    if rows.len() >= FIELD_ROWS_PER_INSERT {
-        let mut stmt = tx.prepare_cached(MANY.get_or_init(|| field_rows_sql(FIELD_ROWS_PER_INSERT)))?;
-        for chunk in &mut chunks {
-            for (r, row) in chunk.iter().enumerate() {
-                bind_field_row(&mut stmt, r * 8, case, row)?;
-            }
-            stmt.raw_execute()?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let mut stmt = tx.prepare_cached(ONE.get_or_init(|| field_rows_sql(1)))?;
-        for row in rest {
-            bind_field_row(&mut stmt, 0, case, row)?;
-            stmt.raw_execute()?;
-        }
-    }
-    Ok(())
-}
-
-/// Bind one field row to parameters `at + 1 ..= at + 8`.
-fn bind_field_row(
-    stmt: &mut rusqlite::Statement<'_>,
-    at: usize,
-    case: &str,
-    row: &FieldRow<'_>,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(at + 1, case)?;
-    stmt.raw_bind_parameter(at + 2, row.form)?;
-    stmt.raw_bind_parameter(at + 3, &row.item)?;
-    stmt.raw_bind_parameter(at + 4, row.field)?;
-    stmt.raw_bind_parameter(at + 5, &row.value)?;
-    stmt.raw_bind_parameter(at + 6, row.heads)?;
-    stmt.raw_bind_parameter(at + 7, row.status)?;
-    stmt.raw_bind_parameter(at + 8, &row.winner)
+    FIELD_VALUES.insert(tx, rows, |stmt, at, row| {
+        stmt.raw_bind_parameter(at + 1, case)?;
+        stmt.raw_bind_parameter(at + 2, row.form)?;
+        stmt.raw_bind_parameter(at + 3, &row.item)?;
+        stmt.raw_bind_parameter(at + 4, row.field)?;
+        stmt.raw_bind_parameter(at + 5, &row.value)?;
+        stmt.raw_bind_parameter(at + 6, row.heads)?;
+        stmt.raw_bind_parameter(at + 7, row.status)?;
+        stmt.raw_bind_parameter(at + 8, &row.winner)
+    })
 }
 
 /// Write the projection rows of one case. With `since` = None every row is
@@ -1423,29 +1387,26 @@ fn write_case(
         insert_field_rows(tx, &case, &field_rows)?;
     }
     {
-        let mut it = tx.prepare_cached(
-            "INSERT INTO items (case_id, form, item, kind, seq, created_event, created_millis, created_counter, author)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
         let forms: BTreeSet<&String> = st.items.keys().map(|(f, _)| f).collect();
+        let mut rows: Vec<(&String, usize, Uuid, &ItemInfo)> = Vec::new();
         for form in forms {
             for (seq, (item, info)) in st.items_of(form).into_iter().enumerate() {
-                if !is_new(info.created) {
-                    continue;
+                if is_new(info.created) {
+                    rows.push((form, seq, item, info));
                 }
-                it.execute(params![
-                    case,
-                    form,
-                    item.to_string(),
-                    info.kind.as_str(),
-                    seq as i64,
-                    info.created_event.to_string(),
-                    millis(info.created.0),
-                    info.created.0.counter,
-                    info.author
-                ])?;
             }
         }
+        ITEMS.insert(tx, &rows, |stmt, at, (form, seq, item, info)| {
+            stmt.raw_bind_parameter(at + 1, &case)?;
+            stmt.raw_bind_parameter(at + 2, form)?;
+            stmt.raw_bind_parameter(at + 3, item.to_string())?;
+            stmt.raw_bind_parameter(at + 4, info.kind.as_str())?;
+            stmt.raw_bind_parameter(at + 5, *seq as i64)?;
+            stmt.raw_bind_parameter(at + 6, info.created_event.to_string())?;
+            stmt.raw_bind_parameter(at + 7, millis(info.created.0))?;
+            stmt.raw_bind_parameter(at + 8, info.created.0.counter)?;
+            stmt.raw_bind_parameter(at + 9, &info.author)
+        })?;
     }
     {
         let mut sh = tx.prepare_cached(
