@@ -173,23 +173,23 @@ fn caseworker_may_not_merge() {
 /// Every index row of every case, without the document numbers (which
 /// follow the order cases were indexed in).
 fn index_rows(conn: &rusqlite::Connection) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut st = conn
-        .prepare(
-            "SELECT d.case_id, d.person, f.case_number, f.names, f.keys, f.locations, f.caseworker, f.relatives
-             FROM search_docs d JOIN search_fts f ON f.rowid = d.doc ORDER BY d.case_id",
-        )
-        .unwrap();
-    let mut rows = st.query([]).unwrap();
-    while let Some(r) = rows.next().unwrap() {
-        out.push((0..8).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" | "));
-    }
-    let mut st =
-        conn.prepare("SELECT case_id, key, role, item FROM name_keys ORDER BY case_id, key, role, item").unwrap();
-    let mut rows = st.query([]).unwrap();
-    while let Some(r) = rows.next().unwrap() {
-        out.push((0..4).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(" / "));
-    }
+    // Each row as its text columns joined by `sep`.
+    let rows = |sql: &str, sep: &str| -> Vec<String> {
+        let mut st = conn.prepare(sql).unwrap();
+        let n = st.column_count();
+        let mut rows = st.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            out.push((0..n).map(|i| r.get::<_, String>(i).unwrap()).collect::<Vec<_>>().join(sep));
+        }
+        out
+    };
+    let mut out = rows(
+        "SELECT d.case_id, d.person, f.case_number, f.names, f.keys, f.locations, f.caseworker, f.relatives
+         FROM search_docs d JOIN search_fts f ON f.rowid = d.doc ORDER BY d.case_id",
+        " | ",
+    );
+    out.extend(rows("SELECT case_id, key, role, item FROM name_keys ORDER BY case_id, key, role, item", " / "));
     out
 }
 

@@ -265,7 +265,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return crate::bench_search::run_only(args.quick, args.json);
     }
     if let Some(dir) = &args.import_setup {
-        return crate::bench_import::prepare(dir, if args.quick { 10_000 } else { 100_000 });
+        return crate::bench_import::prepare(dir, sync_events(args.quick));
     }
     if let Some(dir) = &args.import_only {
         return crate::bench_import::import_only(dir);
