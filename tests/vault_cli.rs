@@ -112,3 +112,53 @@ fn status_names_a_damaged_segment() {
     fails_with(&o, &victim);
     fails_with(&o, "Restore the vault from a backup");
 }
+
+#[test]
+fn files_modified_outside_fieldcase_are_reported_by_every_command_until_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("v");
+    let env = [("FIELDCASE_PASSPHRASE", PASS)];
+    ok(&fieldcase(&vault, &["init", "--name", "Amina"], &env));
+    // A frame of another vault (a journal frame with its tag, as written),
+    // appended to this vault's journal by someone with the folder but not
+    // the passphrase.
+    let other = tmp.path().join("other");
+    let options = fieldcase::vault::VaultOptions { scrypt_log_n: Some(10), ..Default::default() };
+    let pass = fieldcase::vault::SecretString::from(PASS.to_owned());
+    let mut v = fieldcase::vault::Vault::init_with(
+        &other,
+        &pass,
+        fieldcase::vault::InitOptions::default(),
+        Box::new(fieldcase::vault::KvApplier),
+        &options,
+    )
+    .unwrap();
+    v.commit(vec![fieldcase::vault::kv_put("forged", "x")]).unwrap();
+    drop(v);
+    let theirs = std::fs::read(other.join("journal-1.log")).unwrap();
+    let journal = std::fs::read_dir(&vault)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes.extend_from_slice(&theirs[16..]);
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let listed = fieldcase(&vault, &["case", "list"], &env);
+    ok(&listed);
+    let warning = String::from_utf8_lossy(&listed.stderr);
+    assert!(warning.contains("modified outside Fieldcase"), "{warning}");
+    let status = ok(&fieldcase(&vault, &["status", "--json"], &env));
+    let j: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(j["recovery_clean"], false);
+    assert_eq!(
+        j["recovery"]["rejected_files"][0],
+        format!("{}.rejected", journal.file_name().unwrap().to_string_lossy())
+    );
+    let human = ok(&fieldcase(&vault, &["status"], &env));
+    assert!(human.contains("set aside, not applied"), "{human}");
+    std::fs::remove_file(journal.with_extension("log.rejected")).unwrap();
+    let status = ok(&fieldcase(&vault, &["status", "--json"], &env));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&status).unwrap()["recovery_clean"], true);
+}

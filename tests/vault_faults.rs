@@ -265,14 +265,21 @@ fn journal_of_another_generation_spliced_in_is_cut_not_applied() {
 }
 
 #[test]
-fn journal_of_a_newer_generation_is_reported_and_left_alone() {
+fn journal_of_a_newer_generation_means_an_older_snapshot_was_put_back() {
+    // A checkpoint creates journal g+1 only after snapshot g+1 is in
+    // place, so a newer journal beside the snapshot means someone put an
+    // older snapshot back: the vault is not opened (nothing is lost yet)
+    // and the journal is left alone.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
     vault_with_commits(&dir, 1);
-    fs::write(dir.join("journal-9.log"), b"FCJRNL01\0\0\0\0\0\0\0\x09").unwrap();
-    let v = open(&dir);
-    assert_eq!(v.recovery_report().newer_journals, ["journal-9.log"]);
-    assert!(!v.recovery_report().is_clean());
+    fs::write(dir.join("journal-9.log"), b"FCJRNL02\0\0\0\0\0\0\0\x09").unwrap();
+    let err = open_err(&dir);
+    assert!(matches!(&err, VaultError::Tampered { path, .. } if path.ends_with("snapshot.age")), "{err}");
+    assert!(
+        err.to_string().contains("modified outside Fieldcase") && err.to_string().contains("journal-9.log"),
+        "{err}"
+    );
     assert!(dir.join("journal-9.log").exists());
 }
 
@@ -486,7 +493,7 @@ fn identity_of_a_newer_format_version_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
     drop(init(&dir));
-    let json = br#"{"format":"fieldcase-identity","version":2,"something_new":true}"#;
+    let json = br#"{"format":"fieldcase-identity","version":3,"something_new":true}"#;
     let mut r = age::scrypt::Recipient::new(pass());
     r.set_work_factor(TEST_LOG_N);
     let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
@@ -496,7 +503,7 @@ fn identity_of_a_newer_format_version_says_so() {
     w.finish().unwrap();
     fs::write(dir.join("identity.age"), ct).unwrap();
     let err = open_err(&dir);
-    assert!(matches!(err, VaultError::UnsupportedVersion { version: 2, .. }), "{err}");
+    assert!(matches!(err, VaultError::UnsupportedVersion { version: 3, .. }), "{err}");
     assert!(err.to_string().contains("newer Fieldcase"), "{err}");
 }
 

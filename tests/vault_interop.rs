@@ -58,9 +58,22 @@ fn stock_age_and_sqlite3_read_snapshot_frame_and_blob_with_the_escrow_key() {
 
     // First journal frame, extracted by hand from the documented layout.
     let journal = std::fs::read(dir.join("journal-1.log")).unwrap();
-    assert_eq!(&journal[..8], b"FCJRNL01");
+    assert_eq!(&journal[..8], b"FCJRNL02");
     let len = u32::from_be_bytes(journal[16..20].try_into().unwrap()) as usize;
     std::fs::write(tmp.path().join("frame1.age"), &journal[20..20 + len]).unwrap();
+    // Its tag, as docs/vault-format.md §4 specifies it, under the vault key
+    // that escrow-key.age gives the escrow identity.
+    age_decrypt(&key, &dir.join("escrow-key.age"), &tmp.path().join("escrow-key.json"));
+    let escrow_key: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("escrow-key.json")).unwrap()).unwrap();
+    assert_eq!(escrow_key["format"], "fieldcase-escrow-key");
+    let vault_key = hex::decode(escrow_key["vault_key"].as_str().unwrap()).unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&vault_key).unwrap();
+    hmac::Mac::update(&mut mac, b"fieldcase-vault-frame-v3\0");
+    hmac::Mac::update(&mut mac, &1u64.to_be_bytes());
+    hmac::Mac::update(&mut mac, &1u64.to_be_bytes());
+    hmac::Mac::update(&mut mac, &journal[20..20 + len]);
+    assert_eq!(&hmac::Mac::finalize(mac).into_bytes()[..], &journal[20 + len..20 + len + 32], "the frame's tag");
     age_decrypt(&key, &tmp.path().join("frame1.age"), &tmp.path().join("frame1.json"));
     let frame: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("frame1.json")).unwrap()).unwrap();

@@ -101,14 +101,17 @@ fn passphrase_change_takes_effect_and_old_one_stops_working() {
     put(&mut v, "a", "1");
     drop(v);
     let new = SecretString::from("a new passphrase".to_owned());
-    change_passphrase_with(&dir, &pass(), &new, &options()).unwrap();
+    change_passphrase_with(&dir, &pass(), &new, Box::new(KvApplier), &options()).unwrap();
     let err = Vault::open_with(&dir, &pass(), Box::new(KvApplier), &options()).unwrap_err();
     assert!(matches!(err, VaultError::WrongPassphrase { .. }), "{err}");
     let v = Vault::open_with(&dir, &new, Box::new(KvApplier), &options()).unwrap();
     assert_eq!(keys(&v), ["a"]);
     drop(v);
     let empty = SecretString::from(String::new());
-    assert!(matches!(change_passphrase_with(&dir, &new, &empty, &options()), Err(VaultError::EmptyPassphrase)));
+    assert!(matches!(
+        change_passphrase_with(&dir, &new, &empty, Box::new(KvApplier), &options()),
+        Err(VaultError::EmptyPassphrase)
+    ));
     assert!(!dir.join("identity.age.tmp").exists());
 }
 

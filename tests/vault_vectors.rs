@@ -1,7 +1,9 @@
 //! Checked-in example vaults that the current code must still open: a format
 //! change that breaks existing vaults fails here. `tests/vectors/vault-v1/`
-//! (snapshot = the SQLite image) is frozen; `tests/vectors/vault-v2/`
-//! (snapshot = manifest of segments) is the current format.
+//! (snapshot = the SQLite image) and `tests/vectors/vault-v2/` (snapshot =
+//! manifest of segments) are frozen, and upgraded to format 3 by their
+//! first unlock; `tests/vectors/vault-v3/` (files tagged under the vault
+//! key) is the current format.
 //!
 //! Regenerate the current-format vector (only when the format version
 //! changes!) with
@@ -15,7 +17,7 @@ use cv::*;
 use fieldcase::vault::{kv_put, InitOptions, KvApplier, SecretString, Vault, VaultOptions};
 
 /// The version `write_vectors_when_asked` writes.
-const CURRENT: u32 = 2;
+const CURRENT: u32 = 3;
 
 fn passphrase(version: u32) -> String {
     format!("fieldcase test vector v{version}")
@@ -83,7 +85,10 @@ fn check_vector(version: u32) {
     let pass = SecretString::from(passphrase(version));
     let v = Vault::open_with(&dir, &pass, Box::new(KvApplier), &VaultOptions::default()).unwrap();
     assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
-    assert_eq!(v.stats().generation, 2);
+    // An older format is upgraded at its first unlock: a checkpoint tags
+    // the snapshot and starts a tagged journal.
+    let generation = if version < CURRENT { 3 } else { 2 };
+    assert_eq!(v.stats().generation, generation);
     assert_eq!(v.recovery_report().frames_replayed, 2);
     assert_eq!(v.device().device_name, "Vector Device");
     assert_eq!(v.device().role, "supervisor");
@@ -91,6 +96,15 @@ fn check_vector(version: u32) {
     assert_eq!(get(&v, "alpha").as_deref(), Some("one"));
     let id = std::fs::read_to_string(dir.join("blob-id.txt")).unwrap();
     assert_eq!(&v.get_blob(id.trim()).unwrap()[..], &blob_bytes(version)[..]);
+    drop(v);
+    // Unlocked again it is a format-3 vault: tagged journal, blob tags,
+    // nothing left to upgrade.
+    let journal = std::fs::read(dir.join(format!("journal-{generation}.log"))).unwrap();
+    assert_eq!(&journal[..8], b"FCJRNL02");
+    assert!(dir.join("blobs").join(format!("{}.tag", id.trim())).exists());
+    let v = Vault::open_with(&dir, &pass, Box::new(KvApplier), &VaultOptions::default()).unwrap();
+    assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
+    assert_eq!((v.stats().generation, keys(&v)), (generation, vec!["alpha".to_owned(), "gamma".to_owned()]));
 }
 
 #[test]
@@ -100,12 +114,17 @@ fn checked_in_v1_vault_still_opens_with_its_contents() {
 
 #[test]
 fn checked_in_v2_vault_still_opens_with_its_contents() {
+    check_vector(2);
+}
+
+#[test]
+fn checked_in_v3_vault_still_opens_with_its_contents() {
     if std::env::var_os("FIELDCASE_WRITE_VECTORS").is_some() {
         return;
     }
-    check_vector(2);
-    let segments = vector_dir(2).join(fieldcase::vault::SEGMENT_DIR);
+    check_vector(3);
+    let segments = vector_dir(3).join(fieldcase::vault::SEGMENT_DIR);
     let names: Vec<String> =
         std::fs::read_dir(segments).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert!(names.len() > 1, "the v2 vector has several segments: {names:?}");
+    assert!(names.len() > 1, "the v3 vector has several segments: {names:?}");
 }

@@ -312,6 +312,14 @@ impl CaseStore {
         self.vault.wait_loaded()
     }
 
+    /// Change the passphrase, and with it the vault's own keys: every file
+    /// is re-encrypted and re-tagged, so the old identity file with the
+    /// old passphrase opens nothing written from now on
+    /// ([`Vault::change_passphrase`]). `old` must be the current passphrase.
+    pub fn change_passphrase(&mut self, old: &SecretString, new: &SecretString) -> Result<(), StoreError> {
+        Ok(self.vault.change_passphrase(old, new, VaultOptions::default().scrypt_log_n)?)
+    }
+
     /// Lock: checkpoint, drop the database, zeroize keys.
     pub fn lock(self) -> Result<(), StoreError> {
         Ok(self.vault.lock()?)

@@ -25,6 +25,13 @@ impl Vault {
     /// (memory or disk); after it, the vault has moved to the new generation
     /// and the next commit creates the missing journal.
     pub(crate) fn run_checkpoint(&mut self) -> Result<(), VaultError> {
+        self.run_checkpoint_with(false)
+    }
+
+    /// [`run_checkpoint`](Self::run_checkpoint); with `rewrite_all`, every
+    /// segment is written anew (under the current keys) instead of reusing
+    /// the files of unchanged slices: what a key change needs.
+    pub(crate) fn run_checkpoint_with(&mut self, rewrite_all: bool) -> Result<(), VaultError> {
         let storage_arc = self.storage.clone();
         let storage = &*storage_arc;
         let dir = &self.dir.clone();
@@ -32,8 +39,9 @@ impl Vault {
         let new_gen = old_gen + 1;
 
         snapshot::set_generation(&self.conn, new_gen)?;
-        let written =
-            snapshot::write_segmented(storage, dir, &self.db, &self.keys.recipients, self.segments.as_ref(), new_gen);
+        let previous = if rewrite_all { None } else { self.segments.as_ref() };
+        let keys = (&self.keys.recipients[..], &self.keys.vault_key);
+        let written = snapshot::write_segmented(storage, dir, &self.db, keys, previous, new_gen);
         let written = match written {
             Ok(w) => w,
             Err(e) => {

@@ -26,10 +26,11 @@ pub(crate) fn encrypt_into<W: Write>(recipients: &[x25519::Recipient], plaintext
     w.finish().map_err(|e| e.to_string())
 }
 
-/// Decrypt an age file with the device identity.
-pub(crate) fn decrypt(identity: &x25519::Identity, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+/// Decrypt an age file with any of the vault's identities (the current one,
+/// and the previous one while a key change is being finished).
+pub(crate) fn decrypt(identities: &[x25519::Identity], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let d = age::Decryptor::new_buffered(ciphertext).map_err(|e| e.to_string())?;
-    let mut r = d.decrypt(std::iter::once(identity as &dyn age::Identity)).map_err(|e| e.to_string())?;
+    let mut r = d.decrypt(identities.iter().map(|i| i as &dyn age::Identity)).map_err(|e| e.to_string())?;
     let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
     r.read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
@@ -51,7 +52,7 @@ mod tests {
             let ct = encrypt(&recipients, &plain).unwrap();
             let spare = ct.capacity() - ct.len();
             assert!(spare < 4096, "{len} bytes: {spare} bytes of spare capacity, the buffer was regrown");
-            assert_eq!(&decrypt(&id, &ct).unwrap()[..], &plain[..]);
+            assert_eq!(&decrypt(std::slice::from_ref(&id), &ct).unwrap()[..], &plain[..]);
         }
     }
 }

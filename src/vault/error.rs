@@ -66,6 +66,18 @@ pub enum VaultError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A vault file fails its tag or its place in the chain of files: it was
+    /// written by someone without the vault key (docs/vault-format.md §9).
+    /// Nothing from it was used.
+    #[error("vault files were modified outside Fieldcase: {path} ({reason}). Nothing from it was used. {recovery}")]
+    Tampered {
+        /// The file that fails.
+        path: PathBuf,
+        /// What fails.
+        reason: String,
+        /// What can be recovered, and how.
+        recovery: String,
+    },
     /// Another process has the vault open.
     #[error("the vault {dir} is open in another Fieldcase window or command: close it and try again")]
     Busy {

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::VaultError;
+use super::mac::{TagKeys, VaultKey};
 use super::storage::Storage;
 use super::write_file_atomically;
 
@@ -20,8 +21,10 @@ use super::write_file_atomically;
 pub const IDENTITY_FILE: &str = "identity.age";
 /// Value of the `format` field of the identity plaintext.
 pub const IDENTITY_FORMAT: &str = "fieldcase-identity";
-/// Current identity format version.
-pub const IDENTITY_VERSION: u32 = 1;
+/// Current identity format version: 2 added the vault's own keys (the
+/// age identity its files are encrypted to, and the vault key that tags
+/// them). Version 1 is still read and upgraded at unlock.
+pub const IDENTITY_VERSION: u32 = 2;
 /// Largest scrypt work factor (log2 N) accepted when unlocking: 2^22 needs
 /// 4 GiB of memory and tens of seconds. age's default cap (about 16x the
 /// local 1-second target) is raised to this floor so a vault made on a fast
@@ -45,13 +48,65 @@ pub struct DeviceInfo {
     pub created: DateTime<Utc>,
 }
 
-/// The secret keys of an unlocked vault. Both zeroize their memory on drop
-/// (x25519-dalek `StaticSecret` and ed25519-dalek with the `zeroize` feature).
+/// The secret keys of an unlocked vault. All of them zeroize their memory on
+/// drop (x25519-dalek `StaticSecret`, ed25519-dalek with the `zeroize`
+/// feature, [`VaultKey`]).
 pub(crate) struct Keys {
+    /// The device's transport identity: sync bundles are encrypted to its
+    /// recipient, which the office's roster publishes.
     pub(crate) age: x25519::Identity,
     pub(crate) signing: SigningKey,
-    /// Device recipient first, then the escrow recipient if any.
+    /// The identity the vault's own files are encrypted to. Its recipient
+    /// is never published (a version-1 identity used the transport
+    /// identity; they part at the first passphrase change).
+    pub(crate) vault_age: x25519::Identity,
+    /// Vault files' recipients: `vault_age`'s, then the escrow recipient if any.
     pub(crate) recipients: Vec<x25519::Recipient>,
+    /// The key of the files' tags (docs/vault-format.md §9).
+    pub(crate) vault_key: VaultKey,
+    /// The vault keys before a passphrase change that has not finished
+    /// re-encrypting every file (a crash in the middle): still accepted
+    /// for reading until it has.
+    pub(crate) previous: Option<(x25519::Identity, VaultKey)>,
+    /// Files of vault format 2 (no tags) are accepted: the upgrade to
+    /// format 3 has started but not finished. Never set on a vault made by
+    /// this version.
+    pub(crate) accept_untagged: bool,
+}
+
+impl Keys {
+    /// The identities that decrypt vault files: the current one, then the
+    /// one before an unfinished key change.
+    pub(crate) fn vault_identities(&self) -> Vec<x25519::Identity> {
+        let mut ids = vec![self.vault_age.clone()];
+        ids.extend(self.previous.as_ref().map(|(a, _)| a.clone()));
+        ids
+    }
+
+    /// The keys whose tags a reader accepts.
+    pub(crate) fn tag_keys(&self) -> TagKeys {
+        TagKeys { current: self.vault_key.clone(), previous: self.previous.as_ref().map(|(_, k)| k.clone()) }
+    }
+
+    /// Whether files still need re-encrypting or tagging: a key change or
+    /// an upgrade from format 2 has not finished.
+    pub(crate) fn unfinished(&self) -> bool {
+        self.previous.is_some() || self.accept_untagged
+    }
+}
+
+/// The vault keys of an unfinished key change, as stored.
+#[derive(Serialize, Deserialize)]
+struct PreviousPlaintext {
+    vault_age_identity: String,
+    vault_key: String,
+}
+
+impl Drop for PreviousPlaintext {
+    fn drop(&mut self) {
+        self.vault_age_identity.zeroize();
+        self.vault_key.zeroize();
+    }
 }
 
 /// JSON plaintext of identity.age. Secret fields are wiped on drop.
@@ -69,12 +124,26 @@ struct IdentityPlaintext {
     signing_key: String,
     escrow: Option<String>,
     created: DateTime<Utc>,
+    /// Version 2: `AGE-SECRET-KEY-1...` of the vault files' identity.
+    #[serde(default)]
+    vault_age_identity: String,
+    /// Version 2: hex of the 32-byte vault key.
+    #[serde(default)]
+    vault_key: String,
+    /// Version 2: the vault keys before an unfinished key change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<PreviousPlaintext>,
+    /// Version 2: an upgrade from vault format 2 has not finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    upgrading: bool,
 }
 
 impl Drop for IdentityPlaintext {
     fn drop(&mut self) {
         self.age_identity.zeroize();
         self.signing_key.zeroize();
+        self.vault_age_identity.zeroize();
+        self.vault_key.zeroize();
     }
 }
 
@@ -89,7 +158,8 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
     let escrow_recipient = escrow.map(parse_escrow).transpose()?;
     let age = x25519::Identity::generate();
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let mut recipients = vec![age.to_public()];
+    let vault_age = x25519::Identity::generate();
+    let mut recipients = vec![vault_age.to_public()];
     recipients.extend(escrow_recipient.clone());
     let device = DeviceInfo {
         device_id: Uuid::new_v4(),
@@ -99,7 +169,16 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
         escrow: escrow_recipient.map(|r| r.to_string()),
         created: Utc::now(),
     };
-    Ok((Keys { age, signing, recipients }, device))
+    let keys = Keys {
+        age,
+        signing,
+        vault_age,
+        recipients,
+        vault_key: VaultKey::generate(),
+        previous: None,
+        accept_untagged: false,
+    };
+    Ok((keys, device))
 }
 
 /// Encrypt the identity with `passphrase` and write it atomically.
@@ -125,6 +204,13 @@ pub(crate) fn write(
         signing_key: hex::encode(keys.signing.to_bytes()),
         escrow: device.escrow.clone(),
         created: device.created,
+        vault_age_identity: keys.vault_age.to_string().expose_secret().to_owned(),
+        vault_key: keys.vault_key.to_hex().to_string(),
+        previous: keys.previous.as_ref().map(|(a, k)| PreviousPlaintext {
+            vault_age_identity: a.to_string().expose_secret().to_owned(),
+            vault_key: k.to_hex().to_string(),
+        }),
+        upgrading: keys.accept_untagged,
     };
     // Pre-size the buffer so serde_json never reallocates (which would leave
     // copies of the secret in freed memory).
@@ -146,12 +232,15 @@ pub(crate) fn write(
     write_file_atomically(storage, dir, IDENTITY_FILE, &ct)
 }
 
-/// Decrypt identity.age with `passphrase`.
+/// Decrypt identity.age with `passphrase`. Also returns the version stored:
+/// a version-1 identity comes back with a fresh vault key and
+/// `accept_untagged` set, and the caller MUST write it back (as version 2)
+/// before it writes anything tagged with that key.
 pub(crate) fn read(
     storage: &dyn Storage,
     dir: &Path,
     passphrase: &SecretString,
-) -> Result<(Keys, DeviceInfo), VaultError> {
+) -> Result<(Keys, DeviceInfo, u32), VaultError> {
     let path = dir.join(IDENTITY_FILE);
     if !storage.exists(&path) {
         return Err(VaultError::NotAVault { dir: dir.to_owned() });
@@ -186,7 +275,7 @@ pub(crate) fn read(
     if probe.format != IDENTITY_FORMAT {
         return Err(corrupt(format!("format is {:?}, expected {IDENTITY_FORMAT:?}", probe.format)));
     }
-    if probe.version != IDENTITY_VERSION {
+    if probe.version > IDENTITY_VERSION || probe.version == 0 {
         return Err(VaultError::UnsupportedVersion { path, version: probe.version });
     }
     let plain: IdentityPlaintext =
@@ -195,7 +284,29 @@ pub(crate) fn read(
     let mut sk = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(&plain.signing_key, &mut *sk).map_err(|e| corrupt(format!("bad signing key: {e}")))?;
     let signing = SigningKey::from_bytes(&sk);
-    let mut recipients = vec![age.to_public()];
+    let parse_age =
+        |s: &str, what: &str| x25519::Identity::from_str(s).map_err(|e| corrupt(format!("bad {what}: {e}")));
+    let (vault_age, vault_key, previous, accept_untagged) = if probe.version == 1 {
+        // Version 1 encrypted the vault's files to the transport identity
+        // and tagged nothing: keep the identity (the files stay readable)
+        // and start the upgrade with a fresh vault key.
+        (age.clone(), VaultKey::generate(), None, true)
+    } else {
+        let previous = match &plain.previous {
+            Some(p) => Some((
+                parse_age(&p.vault_age_identity, "previous vault identity")?,
+                VaultKey::from_hex(&p.vault_key).map_err(corrupt)?,
+            )),
+            None => None,
+        };
+        (
+            parse_age(&plain.vault_age_identity, "vault identity")?,
+            VaultKey::from_hex(&plain.vault_key).map_err(corrupt)?,
+            previous,
+            plain.upgrading,
+        )
+    };
+    let mut recipients = vec![vault_age.to_public()];
     if let Some(e) = &plain.escrow {
         recipients.push(parse_escrow(e).map_err(|e| corrupt(e.to_string()))?);
     }
@@ -207,5 +318,5 @@ pub(crate) fn read(
         escrow: plain.escrow.clone(),
         created: plain.created,
     };
-    Ok((Keys { age, signing, recipients }, device))
+    Ok((Keys { age, signing, vault_age, recipients, vault_key, previous, accept_untagged }, device, probe.version))
 }

@@ -32,6 +32,9 @@ pub(crate) struct JournalWriter {
     /// Set when a failed append could not be undone: appending more would
     /// put frames after garbage, where recovery would never reach them.
     pub(crate) broken: bool,
+    /// Whether its frames carry tags (`FCJRNL02`). Only a journal of vault
+    /// format 2, reopened while its upgrade is being finished, has none.
+    pub(crate) tagged: bool,
 }
 
 impl JournalWriter {
@@ -48,28 +51,28 @@ impl JournalWriter {
         file.sync().map_err(|e| VaultError::io("fsync", &path, e))?;
         // Also makes a preceding snapshot rename durable (same directory).
         storage.sync_dir(dir).map_err(|e| VaultError::io("fsync directory", dir, e))?;
-        Ok(Self { path, file, len: HEADER_LEN as u64, seq: 0, last_hash: snapshot_hash, broken: false })
+        Ok(Self { path, file, len: HEADER_LEN as u64, seq: 0, last_hash: snapshot_hash, broken: false, tagged: true })
     }
 
     /// Reopen an existing, already validated journal for appending.
     pub(crate) fn reopen(
         storage: &dyn Storage,
         path: PathBuf,
-        len: u64,
-        seq: u64,
-        last_hash: [u8; 32],
+        (len, seq, last_hash): (u64, u64, [u8; 32]),
+        tagged: bool,
     ) -> Result<Self, VaultError> {
         let file = storage.open_append(&path).map_err(|e| VaultError::io("open", &path, e))?;
-        Ok(Self { path, file, len, seq, last_hash, broken: false })
+        Ok(Self { path, file, len, seq, last_hash, broken: false, tagged })
     }
 
-    /// Append one frame and fsync it. On failure the file is cut back to
-    /// its previous length so the journal still ends on a whole frame.
-    pub(crate) fn append(&mut self, ciphertext: &[u8]) -> Result<(), VaultError> {
+    /// Append one frame with its tag and fsync it (an untagged journal
+    /// gets the frame without the tag). On failure the file is cut back
+    /// to its previous length so the journal still ends on a whole frame.
+    pub(crate) fn append(&mut self, ciphertext: &[u8], tag: &[u8; frame::TAG_LEN]) -> Result<(), VaultError> {
         if self.broken {
             return Err(VaultError::JournalBroken { path: self.path.clone() });
         }
-        let bytes = frame::encode_frame(ciphertext);
+        let bytes = frame::encode_frame(ciphertext, self.tagged.then_some(tag));
         let result = self.file.write_all(&bytes).and_then(|()| self.file.sync());
         if let Err(e) = result {
             let err = VaultError::io("write", &self.path, e);

@@ -20,10 +20,12 @@ mod checkpoint;
 mod database;
 mod envelope;
 mod error;
+mod escrow;
 pub mod frame;
 mod identity;
 mod journal;
 mod kv;
+mod mac;
 mod recovery;
 mod segments;
 mod snapshot;
@@ -38,10 +40,11 @@ use zeroize::Zeroizing;
 
 pub use blob::BLOB_DIR;
 pub use error::{ApplyError, VaultError};
+pub use escrow::{verify_with_escrow, EscrowCheck, ESCROW_KEY_FILE};
 pub use identity::{DeviceInfo, IDENTITY_FILE, MAX_SCRYPT_LOG_N};
 pub use journal::{journal_file_name, parse_journal_file_name};
 pub use kv::{kv_put, KvApplier};
-pub use recovery::{RecoveryReport, TailCut};
+pub use recovery::{RecoveryReport, TailCut, Tampering};
 pub use secrecy::SecretString;
 pub use segments::{DEFAULT_SEGMENT_BYTES, SEGMENT_DIR};
 pub use snapshot::{META_TABLE, SNAPSHOT_FILE, SNAPSHOT_TMP};
@@ -212,6 +215,8 @@ struct Sealed {
     prev_hash: [u8; 32],
     entries: Vec<serde_json::Value>,
     ciphertext: Vec<u8>,
+    /// The frame's tag under the vault key.
+    tag: [u8; mac::TAG_LEN],
     prepared: Prepared,
 }
 
@@ -221,7 +226,7 @@ struct Sealed {
 /// frame on another thread (a single commit has no other work to overlap:
 /// its applier does everything in `apply`).
 fn seal(
-    recipients: &[age::x25519::Recipient],
+    (recipients, key): (&[age::x25519::Recipient], &mac::VaultKey),
     applier: Option<&dyn Applier>,
     generation: u64,
     (seq, prev_hash): (u64, [u8; 32]),
@@ -234,8 +239,9 @@ fn seal(
     if ciphertext.len() > frame::MAX_FRAME_LEN {
         return Err(VaultError::FrameTooLarge { size: ciphertext.len(), limit: frame::MAX_FRAME_LEN });
     }
+    let tag = mac::frame_tag(key, generation, seq, &ciphertext);
     let prepared = applier.map_or_else(|| Box::new(()) as Prepared, |a| a.prepare(&payload.entries));
-    Ok(Sealed { seq, prev_hash, entries: payload.entries, ciphertext, prepared })
+    Ok(Sealed { seq, prev_hash, entries: payload.entries, ciphertext, tag, prepared })
 }
 
 /// Sizes and positions, for `fieldcase status`.
@@ -396,13 +402,14 @@ impl Vault {
         // `open` would accept.
         let mut new_files = Vec::new();
         let result = (|| {
-            let w = snapshot::write_segmented(&*storage, dir, &db, &keys.recipients, None, 1)?;
+            let w = snapshot::write_segmented(&*storage, dir, &db, (&keys.recipients, &keys.vault_key), None, 1)?;
             new_files = w.new_files.clone();
             db.file.mark_clean(&w.written_chunks);
             storage
                 .rename(&dir.join(SNAPSHOT_TMP), &dir.join(SNAPSHOT_FILE))
                 .map_err(|e| VaultError::io("rename", dir.join(SNAPSHOT_TMP), e))?;
             let journal = JournalWriter::create(&*storage, dir, 1, w.sha256)?;
+            escrow::write_key_file(&*storage, dir, &keys, &device)?;
             identity::write(&*storage, dir, &keys, &device, passphrase, options.scrypt_log_n)?;
             Ok((w.sha256, w.size, w.set, journal))
         })();
@@ -410,7 +417,12 @@ impl Vault {
             Ok(r) => r,
             Err(e) => {
                 // Best effort: leave the directory as it was so init can be retried.
-                for name in [SNAPSHOT_TMP.to_owned(), SNAPSHOT_FILE.to_owned(), journal_file_name(1)] {
+                for name in [
+                    SNAPSHOT_TMP.to_owned(),
+                    SNAPSHOT_FILE.to_owned(),
+                    journal_file_name(1),
+                    escrow::ESCROW_KEY_FILE.to_owned(),
+                ] {
                     let p = dir.join(name);
                     if storage.exists(&p) {
                         let _ = storage.remove(&p);
@@ -459,12 +471,18 @@ impl Vault {
             return Err(VaultError::NotAVault { dir: dir.to_owned() });
         }
         let lock = take_lock(&*storage, dir)?;
-        let (keys, device) = identity::read(&*storage, dir, passphrase)?;
+        let (keys, device, stored_version) = identity::read(&*storage, dir, passphrase)?;
+        if stored_version < identity::IDENTITY_VERSION {
+            // The upgrade's vault key must be kept before anything is
+            // tagged with it; until the upgrade is finished the identity
+            // says so, and untagged files of format 2 are still read.
+            identity::write(&*storage, dir, &keys, &device, passphrase, options.scrypt_log_n)?;
+        }
         let mut report = RecoveryReport::default();
         recovery::remove_temp_files(&*storage, dir, &mut report)?;
         let chunk_bytes = segments::chunk_bytes(options.snapshot_segment_bytes);
         let snapshot::LoadedSnapshot { conn, db, generation, sha256, size, segments: set } =
-            snapshot::load(&storage, dir, &keys.age, chunk_bytes, options.prefetch)?;
+            snapshot::load(&storage, dir, &keys, chunk_bytes, options.prefetch)?;
         let mut conn = conn;
         configure(&conn)?;
         applier.upgrade(&conn).map_err(|e| db.failure().unwrap_or(e.into()))?;
@@ -473,7 +491,7 @@ impl Vault {
             dir,
             &mut conn,
             &*applier,
-            &keys.age,
+            &keys,
             &recovery::SnapshotPosition { generation, sha256 },
             &mut report,
         )
@@ -481,7 +499,7 @@ impl Vault {
         // After replay's directory fsync: the loaded snapshot's rename is
         // durable, so segments it does not list can go (§6).
         segments::remove_unreferenced(&*storage, dir, set.as_ref(), &mut report)?;
-        Ok(Vault {
+        let mut vault = Vault {
             dir: dir.to_owned(),
             storage,
             conn,
@@ -498,7 +516,67 @@ impl Vault {
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
             _lock: lock,
-        })
+        };
+        if vault.keys.unfinished() {
+            vault.finish_key_change(passphrase, options.scrypt_log_n)?;
+        }
+        Ok(vault)
+    }
+
+    /// Bring every file under the current keys alone: after an upgrade from
+    /// format 2, tag what has no tag (a checkpoint writes a tagged manifest
+    /// and a tagged journal; blobs get their tag files); after a passphrase
+    /// change, re-encrypt everything still under the previous vault
+    /// identity (a checkpoint that rewrites every segment, and every blob).
+    /// Then the identity is written without the previous keys. Each step
+    /// can be interrupted: until the identity is rewritten, unlocking reads
+    /// both and finishes again.
+    fn finish_key_change(&mut self, passphrase: &SecretString, scrypt_log_n: Option<u8>) -> Result<(), VaultError> {
+        let rekey = self.keys.previous.is_some();
+        self.run_checkpoint_with(rekey)?;
+        blob::reseal_all(&*self.storage, &self.dir, &self.keys)?;
+        escrow::write_key_file(&*self.storage, &self.dir, &self.keys, &self.device)?;
+        self.keys.previous = None;
+        self.keys.accept_untagged = false;
+        identity::write(&*self.storage, &self.dir, &self.keys, &self.device, passphrase, scrypt_log_n)
+    }
+
+    /// Change the passphrase, and with it the vault's own keys: a new age
+    /// identity for the vault's files and a new vault key, every file
+    /// re-encrypted and re-tagged under them. So a copy of the old
+    /// `identity.age` and the old passphrase (a former user, a backup)
+    /// opens nothing written from now on. `old` must be the current
+    /// passphrase. The device's transport and signing keys stay: they are
+    /// enrolled at the office, which changes them by a new enrollment.
+    pub fn change_passphrase(
+        &mut self,
+        old: &SecretString,
+        new: &SecretString,
+        scrypt_log_n: Option<u8>,
+    ) -> Result<(), VaultError> {
+        use secrecy::ExposeSecret;
+        if new.expose_secret().is_empty() {
+            return Err(VaultError::EmptyPassphrase);
+        }
+        let (_, on_disk, _) = identity::read(&*self.storage, &self.dir, old)?;
+        if on_disk.device_id != self.device.device_id {
+            return Err(VaultError::CorruptIdentity {
+                path: self.dir.join(IDENTITY_FILE),
+                reason: "it belongs to another device than the vault that is open".into(),
+            });
+        }
+        let vault_age = age::x25519::Identity::generate();
+        let mut recipients = vec![vault_age.to_public()];
+        recipients.extend(self.keys.recipients.iter().skip(1).cloned());
+        let old_age = std::mem::replace(&mut self.keys.vault_age, vault_age);
+        let old_key = std::mem::replace(&mut self.keys.vault_key, mac::VaultKey::generate());
+        self.keys.recipients = recipients;
+        self.keys.previous = Some((old_age, old_key));
+        // The commit point of the new passphrase: from here the identity
+        // holds both sets of vault keys, so a crash in what follows leaves a
+        // vault the new passphrase opens (and finishes).
+        identity::write(&*self.storage, &self.dir, &self.keys, &self.device, new, scrypt_log_n)?;
+        self.finish_key_change(new, scrypt_log_n)
     }
 
     /// What unlocking found and repaired.
@@ -521,7 +599,7 @@ impl Vault {
     /// before returning. All-or-nothing: on any error the db is unchanged.
     pub fn commit(&mut self, entries: Vec<serde_json::Value>) -> Result<(), VaultError> {
         let next = self.next_frame()?;
-        let sealed = seal(&self.keys.recipients, None, self.generation, next, entries)?;
+        let sealed = seal((&self.keys.recipients, &self.keys.vault_key), None, self.generation, next, entries)?;
         self.commit_sealed(sealed)
     }
 
@@ -541,7 +619,7 @@ impl Vault {
     /// Apply a sealed frame in one SQLite transaction and append+fsync it
     /// (see [`Vault::commit`]). It MUST be the journal's next frame.
     fn commit_sealed(&mut self, sealed: Sealed) -> Result<(), VaultError> {
-        let Sealed { seq, prev_hash, entries, ciphertext, prepared } = sealed;
+        let Sealed { seq, prev_hash, entries, ciphertext, tag, prepared } = sealed;
         let journal = self.journal.as_mut().expect("next_frame created it");
         debug_assert!(seq == journal.seq + 1 && prev_hash == journal.last_hash, "a frame sealed out of order");
         let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
@@ -553,7 +631,7 @@ impl Vault {
             drop(tx);
             return Err(self.explain(e.into()));
         }
-        journal.append(&ciphertext)?;
+        journal.append(&ciphertext, &tag)?;
         if let Err(e) = tx.commit() {
             journal.remove_last(old_len, old_seq, old_hash);
             return Err(self.explain(e.into()));
@@ -619,15 +697,15 @@ impl Vault {
         // Frame k+1 is encrypted and prepared on another thread while frame
         // k is applied here: SQLite's writes are the one sequential part.
         let mut next = self.next_frame()?;
-        let (recipients, applier, generation) =
-            (self.keys.recipients.clone(), Arc::clone(&self.applier), self.generation);
+        let (recipients, key, applier, generation) =
+            (self.keys.recipients.clone(), self.keys.vault_key.clone(), Arc::clone(&self.applier), self.generation);
         let threshold = self.checkpoint_bytes;
         let (total, last) = (frames.len(), frames.len().saturating_sub(1));
         let result = std::thread::scope(|s| {
             let (sender, sealed) = std::sync::mpsc::sync_channel::<Result<Sealed, VaultError>>(1);
             let sealer = s.spawn(move || {
                 for entries in frames {
-                    let frame = seal(&recipients, Some(&*applier), generation, next, entries);
+                    let frame = seal((&recipients, &key), Some(&*applier), generation, next, entries);
                     let failed = match &frame {
                         Ok(f) => {
                             next = (f.seq + 1, frame::sha256(&f.ciphertext));
@@ -687,15 +765,15 @@ impl Vault {
         last: usize,
         threshold: u64,
     ) -> Result<(), GatedCommitError<E>> {
-        let mut held: Vec<Vec<u8>> = Vec::new();
+        let mut held: Vec<(Vec<u8>, [u8; mac::TAG_LEN])> = Vec::new();
         let tx = self.conn.transaction().map_err(VaultError::from)?;
         let mut applied = Ok(());
         for frame in received.by_ref() {
             let step = frame.and_then(|f| {
-                let Sealed { entries, ciphertext, prepared, .. } = f;
+                let Sealed { entries, ciphertext, tag, prepared, .. } = f;
                 self.applier.apply_prepared(&tx, &entries, prepared).map_err(VaultError::from)?;
                 free_entries(entries);
-                held.push(ciphertext);
+                held.push((ciphertext, tag));
                 Ok(())
             });
             if step.is_err() {
@@ -724,7 +802,7 @@ impl Vault {
         }
         let journal = self.journal.as_mut().expect("next_frame created it");
         let (old_len, old_seq, old_hash) = (journal.len, journal.seq, journal.last_hash);
-        let appended = held.iter().try_for_each(|ciphertext| journal.append(ciphertext));
+        let appended = held.iter().try_for_each(|(ciphertext, tag)| journal.append(ciphertext, tag));
         let done = appended.and_then(|()| tx.commit().map_err(VaultError::from));
         if let Err(e) = done {
             self.journal.as_mut().expect("checked above").remove_last(old_len, old_seq, old_hash);
@@ -778,8 +856,18 @@ impl Vault {
         self.keys.signing.verifying_key()
     }
 
-    /// The device's age recipient (`age1...`).
+    /// The device's transport recipient (`age1...`): what the office
+    /// encrypts bundles for this device to. Not the recipient of the
+    /// vault's own files, which is never published.
     pub fn recipient(&self) -> String {
+        self.keys.age.to_public().to_string()
+    }
+
+    /// The recipient the vault's own files are encrypted to (with the
+    /// escrow recipient, if any). Fieldcase never publishes it; it is here
+    /// so tests can play an attacker who learned it anyway (the files'
+    /// tags stop that attacker too: docs/vault-format.md §9).
+    pub fn files_recipient(&self) -> String {
         self.keys.recipients[0].to_string()
     }
 
@@ -791,12 +879,12 @@ impl Vault {
 
     /// Encrypt an attachment into `blobs/<id>.age`; returns its id.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String, VaultError> {
-        blob::put(&*self.storage, &self.dir, &self.keys.recipients, bytes)
+        blob::put(&*self.storage, &self.dir, &self.keys, bytes)
     }
 
     /// Decrypt attachment `id`.
     pub fn get_blob(&self, id: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        blob::get(&*self.storage, &self.dir, &self.keys.age, id)
+        blob::get(&*self.storage, &self.dir, &self.keys, id)
     }
 
     /// Whether attachment `id` is stored here.
@@ -806,7 +894,7 @@ impl Vault {
 
     /// Store an attachment received in a sync bundle under its own id.
     pub(crate) fn put_blob_as(&self, id: &str, bytes: &[u8]) -> Result<(), VaultError> {
-        blob::put_with_id(&*self.storage, &self.dir, &self.keys.recipients, id, bytes)
+        blob::put_with_id(&*self.storage, &self.dir, &self.keys, id, bytes)
     }
 
     /// Delete attachment `id` (an import taking back what it stored).
@@ -869,7 +957,6 @@ impl Vault {
     }
 }
 
-/// Re-encrypt `identity.age` under a new passphrase (temp file, fsync, rename).
 /// The default vault directory: `vault` in the platform data directory
 /// (`~/.local/share/fieldcase/vault` on Linux). `None` when the platform has no
 /// home directory; callers then ask for an explicit directory.
@@ -877,8 +964,29 @@ pub fn default_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("org", "Fieldcase", "fieldcase").map(|d| d.data_dir().join("vault"))
 }
 
-pub fn change_passphrase(dir: &Path, old: &SecretString, new: &SecretString) -> Result<(), VaultError> {
-    change_passphrase_with(dir, old, new, &VaultOptions::default())
+/// Change the passphrase of the vault in `dir` (see
+/// [`Vault::change_passphrase`]): unlock it with `old` and `applier` (the
+/// journal is replayed before the files are re-encrypted), change the
+/// keys, lock it.
+pub fn change_passphrase(
+    dir: &Path,
+    old: &SecretString,
+    new: &SecretString,
+    applier: Box<dyn Applier>,
+) -> Result<(), VaultError> {
+    change_passphrase_with(dir, old, new, applier, &VaultOptions::default())
+}
+
+/// Rewrite `identity.age` with the same passphrase and keys under the
+/// scrypt work factor of `options` (the benchmark compares unlocking at
+/// two factors). Changes no key, so it re-encrypts nothing else.
+pub fn rewrap_identity(dir: &Path, passphrase: &SecretString, options: &VaultOptions) -> Result<(), VaultError> {
+    let (keys, device, version) = identity::read(&*options.storage, dir, passphrase)?;
+    if version < identity::IDENTITY_VERSION {
+        // The upgrade writes it at the next unlock, with its vault key.
+        return Err(VaultError::UnsupportedVersion { path: dir.join(IDENTITY_FILE), version });
+    }
+    identity::write(&*options.storage, dir, &keys, &device, passphrase, options.scrypt_log_n)
 }
 
 /// [`change_passphrase`] with explicit technical settings.
@@ -886,14 +994,16 @@ pub fn change_passphrase_with(
     dir: &Path,
     old: &SecretString,
     new: &SecretString,
+    applier: Box<dyn Applier>,
     options: &VaultOptions,
 ) -> Result<(), VaultError> {
     use secrecy::ExposeSecret;
     if new.expose_secret().is_empty() {
         return Err(VaultError::EmptyPassphrase);
     }
-    let (keys, device) = identity::read(&*options.storage, dir, old)?;
-    identity::write(&*options.storage, dir, &keys, &device, new, options.scrypt_log_n)
+    let mut vault = Vault::open_with(dir, old, applier, options)?;
+    vault.change_passphrase(old, new, options.scrypt_log_n)?;
+    vault.lock()
 }
 
 #[cfg(test)]

@@ -3,15 +3,15 @@
 //! what was done (docs/vault-format.md §6).
 use std::path::Path;
 
-use age::x25519;
 use rusqlite::Connection;
 use serde::Serialize;
 
 use super::blob::BLOB_DIR;
-use super::envelope;
 use super::error::VaultError;
 use super::frame::{self, FramePayload, FrameSlice, HEADER_LEN};
+use super::identity::Keys;
 use super::journal::{journal_file_name, parse_journal_file_name, JournalWriter};
+use super::mac;
 use super::segments::SEGMENT_DIR;
 use super::storage::Storage;
 use super::Applier;
@@ -46,6 +46,28 @@ pub struct RecoveryReport {
     /// The journal of the current generation was missing (crash between the
     /// snapshot rename and the journal creation) and was created empty.
     pub journal_created: bool,
+    /// Vault files found modified outside Fieldcase (they fail their tag or
+    /// their place in the chain): what was found, what was done, and what
+    /// can be recovered. Nothing from them was applied.
+    pub tampered: Vec<Tampering>,
+    /// Journal bytes set aside (`journal-<g>.log.rejected…`) by this or an
+    /// earlier unlock because they were modified outside Fieldcase. Listed
+    /// at every unlock until someone who has investigated removes them.
+    pub rejected_files: Vec<String>,
+}
+
+/// A vault file found modified outside Fieldcase at unlock
+/// (docs/vault-format.md §6 and §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tampering {
+    /// The file, relative to the vault directory.
+    pub file: String,
+    /// What fails.
+    pub reason: String,
+    /// What unlocking did about it.
+    pub action: String,
+    /// What can be recovered, and how.
+    pub recovery: String,
 }
 
 /// The part of a journal that was cut off during recovery.
@@ -73,6 +95,8 @@ impl RecoveryReport {
             && self.temp_files_removed.is_empty()
             && self.stale_segments.is_empty()
             && !self.journal_created
+            && self.tampered.is_empty()
+            && self.rejected_files.is_empty()
     }
 }
 
@@ -112,14 +136,24 @@ pub(crate) struct SnapshotPosition {
     pub(crate) sha256: [u8; 32],
 }
 
+/// What a reader says of commits lost with a journal's end.
+const LOST_COMMITS: &str = "Commits this device made since its last checkpoint and did not export may be lost; \
+    everything it exported is held by the office, and the next bundle from the office brings back \
+    what the office holds for this device's cases.";
+
 /// Replay the journal of `generation` into `conn` and return the writer
-/// positioned after the last good frame.
+/// positioned after the last good frame. Frames must carry a valid tag
+/// under the vault key (a journal of vault format 2 has none and is read
+/// only while `keys.accept_untagged`); a frame that fails, and everything
+/// after it, is not applied: a torn end (a crash while appending) is cut,
+/// anything else is set aside in `<journal>.rejected` and reported as
+/// modified outside Fieldcase.
 pub(crate) fn replay(
     storage: &dyn Storage,
     dir: &Path,
     conn: &mut Connection,
     applier: &dyn Applier,
-    identity: &x25519::Identity,
+    keys: &Keys,
     snapshot: &SnapshotPosition,
     report: &mut RecoveryReport,
 ) -> Result<JournalWriter, VaultError> {
@@ -137,60 +171,121 @@ pub(crate) fn replay(
                 report.stale_journals.push(name);
             }
             Some(g) if g > generation => report.newer_journals.push(name),
+            _ if is_rejected_name(&name) => report.rejected_files.push(name),
             _ => {}
         }
     }
+    if let Some(newer) = report.newer_journals.first() {
+        // A checkpoint creates journal g+1 only after snapshot g+1 is in
+        // place: an older snapshot was put back over a newer one.
+        return Err(VaultError::Tampered {
+            path: dir.join(super::snapshot::SNAPSHOT_FILE),
+            reason: format!("it is older than {newer}: an older copy of the snapshot was put back"),
+            recovery: format!(
+                "The vault was not opened, so nothing was lost yet. Put back the snapshot.age and segments/ that \
+                 belong with {newer} (from the copy they were taken from), or restore the whole vault folder \
+                 from one backup."
+            ),
+        });
+    }
 
+    // A checkpoint deletes the previous journal only after this one is
+    // durable, and never shortens it below its header: so without an older
+    // journal beside it, a missing or headless journal was removed or
+    // emptied by someone, not by a crash (format 2 vaults excepted: their
+    // upgrade trusts what it finds).
+    let removed_by_someone = report.stale_journals.is_empty() && !keys.accept_untagged;
     let name = journal_file_name(generation);
     let path = dir.join(&name);
     if !storage.exists(&path) {
         report.journal_created = true;
+        if removed_by_someone {
+            let side = set_aside(storage, dir, &name, &[], report)?;
+            report.tampered.push(Tampering {
+                file: name.clone(),
+                reason: "the journal is missing".into(),
+                action: format!("an empty journal was created; {side} records the finding"),
+                recovery: LOST_COMMITS.into(),
+            });
+        }
         return JournalWriter::create(storage, dir, generation, snapshot_hash);
     }
     let bytes = storage.read(&path).map_err(|e| VaultError::io("read", &path, e))?;
     if bytes.len() < HEADER_LEN {
         // Crash while the journal was being created: it holds no frame.
         report.tail_cut = Some(TailCut {
-            journal: name,
+            journal: name.clone(),
             offset: 0,
             bytes_removed: bytes.len() as u64,
             first_lost_seq: 1,
             reason: format!("torn journal header ({} of {HEADER_LEN} bytes)", bytes.len()),
         });
+        if removed_by_someone {
+            let side = set_aside(storage, dir, &name, &bytes, report)?;
+            report.tampered.push(Tampering {
+                file: name,
+                reason: format!("the journal was cut to {} bytes", bytes.len()),
+                action: format!("an empty journal was created; what was left of it was moved to {side}"),
+                recovery: LOST_COMMITS.into(),
+            });
+        }
         return JournalWriter::create(storage, dir, generation, snapshot_hash);
     }
-    match frame::parse_header(&bytes) {
-        Ok(g) if g == generation => {}
-        Ok(g) => report.header_damaged = Some(format!("header says generation {g}, file name says {generation}")),
-        Err(e) => report.header_damaged = Some(e),
-    }
+    // Whether frames carry tags: always in a format-3 vault, whatever the
+    // header says (an attacker could write an old header); in a vault
+    // being upgraded, as its header says.
+    let tagged = match frame::parse_header(&bytes) {
+        Ok((g, tagged)) => {
+            if g != generation {
+                report.header_damaged = Some(format!("header says generation {g}, file name says {generation}"));
+            }
+            tagged || !keys.accept_untagged
+        }
+        Err(e) => {
+            report.header_damaged = Some(e);
+            !keys.accept_untagged
+        }
+    };
+    let tag_keys = keys.tag_keys();
+    let identities = keys.vault_identities();
 
     let mut offset = HEADER_LEN;
     let mut seq = 0u64;
     let mut last_hash = snapshot_hash;
-    let cut_reason = loop {
-        let (ct, next) = match frame::next_frame(&bytes, offset) {
+    // (reason, whether the frame is complete and authenticated or not a torn end)
+    let stop: Option<(String, bool)> = loop {
+        let (ct, tag, next) = match frame::next_frame(&bytes, offset, tagged) {
             FrameSlice::End => break None,
-            FrameSlice::Bad(reason) => break Some(reason),
-            FrameSlice::Frame { ciphertext, next } => (ciphertext, next),
+            FrameSlice::Bad(reason) => break Some((reason, false)),
+            FrameSlice::Frame { ciphertext, tag, next } => (ciphertext, tag, next),
         };
-        let plain = match envelope::decrypt(identity, ct) {
+        if tagged && !mac::frame_tag_ok(&tag_keys, generation, seq + 1, ct, tag) {
+            // A crash can only tear the last frame, and what it leaves is
+            // short or zeros; a complete frame with a wrong tag, or one
+            // with frames after it, was written by someone else.
+            let torn = next == bytes.len() && looks_torn(ct, tag);
+            break Some(("its tag does not match: this vault's key did not write it".into(), !torn));
+        }
+        let plain = match super::envelope::decrypt(&identities, ct) {
             Ok(p) => p,
-            Err(e) => break Some(format!("frame does not decrypt: {e}")),
+            Err(e) => break Some((format!("frame does not decrypt: {e}"), tagged)),
         };
         let payload: FramePayload = match serde_json::from_slice(&plain) {
             Ok(p) => p,
-            Err(e) => break Some(format!("frame is not valid JSON: {e}")),
+            Err(e) => break Some((format!("frame is not valid JSON: {e}"), tagged)),
         };
         if payload.generation != generation {
-            break Some(format!("frame belongs to generation {}", payload.generation));
+            break Some((format!("frame belongs to generation {}", payload.generation), tagged));
         }
         if payload.seq != seq + 1 {
-            break Some(format!("frame has sequence {}, expected {}", payload.seq, seq + 1));
+            break Some((format!("frame has sequence {}, expected {}", payload.seq, seq + 1), tagged));
         }
         if payload.prev_sha256 != hex::encode(last_hash) {
-            break Some("frame does not chain to the previous one".into());
+            break Some(("frame does not chain to the previous one".into(), tagged));
         }
+        // No signature check here: a tagged frame was written by this
+        // vault's own process, which checked every event before its
+        // first commit (docs/vault-format.md §9).
         let tx = conn.transaction()?;
         applier.apply(&tx, &payload.entries).map_err(|e| VaultError::Replay {
             generation,
@@ -203,7 +298,19 @@ pub(crate) fn replay(
         offset = next;
     };
     report.frames_replayed = seq;
-    if let Some(reason) = cut_reason {
+    if let Some((reason, tampered)) = stop {
+        if tampered {
+            let side = set_aside(storage, dir, &name, &bytes[offset..], report)?;
+            report.tampered.push(Tampering {
+                file: name.clone(),
+                reason: format!("frame {} at byte {offset}: {reason}", seq + 1),
+                action: format!(
+                    "the journal from byte {offset} on ({} bytes) was not applied; it was moved to {side}",
+                    bytes.len() - offset
+                ),
+                recovery: LOST_COMMITS.into(),
+            });
+        }
         let mut f = storage.open_append(&path).map_err(|e| VaultError::io("open", &path, e))?;
         f.truncate(offset as u64).map_err(|e| VaultError::io("truncate", &path, e))?;
         f.sync().map_err(|e| VaultError::io("fsync", &path, e))?;
@@ -215,5 +322,40 @@ pub(crate) fn replay(
             reason,
         });
     }
-    JournalWriter::reopen(storage, path, offset as u64, seq, last_hash)
+    JournalWriter::reopen(storage, path, (offset as u64, seq, last_hash), tagged)
+}
+
+/// Whether a last frame that fails its tag looks like an interrupted
+/// append rather than a frame someone wrote: file systems that extend a
+/// file before its data reaches the disk leave zeros where it was cut.
+fn looks_torn(ciphertext: &[u8], tag: &[u8]) -> bool {
+    let zeros = |b: &[u8]| b.iter().all(|&x| x == 0);
+    zeros(tag) || ciphertext.len() >= 32 && zeros(&ciphertext[ciphertext.len() - 32..])
+}
+
+/// Whether `name` is a file [`set_aside`] wrote.
+fn is_rejected_name(name: &str) -> bool {
+    name.split_once(".log.rejected").is_some_and(|(j, _)| parse_journal_file_name(&format!("{j}.log")).is_some())
+}
+
+/// Keep the bytes of a journal that failed authentication, for whoever
+/// investigates, in `<journal>.rejected` (or `-2`, `-3`, … if taken):
+/// ciphertext and framing as they were, never plaintext. Its presence
+/// keeps later unlocks reporting the finding. Returns the name.
+fn set_aside(
+    storage: &dyn Storage,
+    dir: &Path,
+    journal: &str,
+    bytes: &[u8],
+    report: &mut RecoveryReport,
+) -> Result<String, VaultError> {
+    let mut name = format!("{journal}.rejected");
+    let mut n = 1;
+    while storage.exists(&dir.join(&name)) {
+        n += 1;
+        name = format!("{journal}.rejected-{n}");
+    }
+    super::write_file_atomically(storage, dir, &name, bytes)?;
+    report.rejected_files.push(name.clone());
+    Ok(name)
 }

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use super::envelope;
 use super::error::VaultError;
+use super::mac::{TagKeys, VaultKey, SNAPSHOT_LABEL};
 use super::recovery::RecoveryReport;
 use super::storage::Storage;
 
@@ -40,8 +41,10 @@ pub const DEFAULT_SEGMENT_BYTES: usize = 8 << 20;
 pub(crate) const MIN_SEGMENT_BYTES: usize = 4096;
 /// `format` of a manifest.
 pub(crate) const MANIFEST_FORMAT: &str = "fieldcase-snapshot";
-/// `version` of the manifest this code writes and reads.
-pub(crate) const MANIFEST_VERSION: u32 = 2;
+/// `version` of the manifest this code writes and reads: 3 added `mac`.
+/// Version 2 is read only while a vault's upgrade from format 2 is being
+/// finished.
+pub(crate) const MANIFEST_VERSION: u32 = 3;
 /// Largest manifest plaintext a reader accepts (read before it is parsed).
 pub(crate) const MAX_MANIFEST_LEN: u64 = 16 << 20;
 /// Most segments a manifest may list (8 TiB at the default size).
@@ -58,6 +61,9 @@ struct ManifestJson {
     generation: u64,
     image_len: u64,
     segments: Vec<SegmentJson>,
+    /// Version 3: hex of the manifest's tag under the vault key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,8 +103,19 @@ impl SegmentSet {
         self.segments.iter().map(|s| s.file_len).sum()
     }
 
-    fn to_json(&self) -> Zeroizing<Vec<u8>> {
+    /// The bytes the manifest's tag covers ([`tag_input`]).
+    fn tag_input(&self) -> Vec<u8> {
+        tag_input(
+            self.generation,
+            self.image_len,
+            self.segments.iter().map(|s| (s.file.as_str(), s.offset, s.len, s.sha256)),
+        )
+    }
+
+    fn to_json(&self, key: &VaultKey) -> Zeroizing<Vec<u8>> {
+        let mac = hex::encode(key.tag(SNAPSHOT_LABEL, &[&self.tag_input()]));
         let m = ManifestJson {
+            mac: Some(mac),
             format: MANIFEST_FORMAT.into(),
             version: MANIFEST_VERSION,
             generation: self.generation,
@@ -143,9 +160,50 @@ fn min_age_file_len(len: u64) -> u64 {
     len + 16 + 16 * chunks
 }
 
+/// The bytes a manifest's tag covers (docs/vault-format.md §3.2):
+/// generation, image length, segment count, then per segment its file name
+/// (length-prefixed), offset, length and file SHA-256. Binary and fixed, so
+/// the tag does not depend on how the JSON was written.
+fn tag_input<'a>(
+    generation: u64,
+    image_len: u64,
+    segments: impl ExactSizeIterator<Item = (&'a str, u64, u64, [u8; 32])>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20 + segments.len() * 64);
+    out.extend_from_slice(&generation.to_be_bytes());
+    out.extend_from_slice(&image_len.to_be_bytes());
+    out.extend_from_slice(&(segments.len() as u32).to_be_bytes());
+    for (file, offset, len, sha256) in segments {
+        out.extend_from_slice(&(file.len() as u16).to_be_bytes());
+        out.extend_from_slice(file.as_bytes());
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&sha256);
+    }
+    out
+}
+
+/// What a reader says when the snapshot fails its tag.
+pub(crate) fn snapshot_tampered(path: &Path, reason: impl Into<String>) -> VaultError {
+    VaultError::Tampered {
+        path: path.to_owned(),
+        reason: reason.into(),
+        recovery: "The vault was not opened. Restore the vault folder from a backup, or ask the office to \
+                   recover the device with its escrow key; what this device exported is held by the office."
+            .into(),
+    }
+}
+
 /// Parse and check a manifest (limits, contiguity, names) before anything
-/// is allocated from its numbers. `path` is `snapshot.age`, for errors.
-pub(crate) fn parse_manifest(text: &[u8], path: &Path) -> Result<SegmentSet, VaultError> {
+/// is allocated from its numbers, and its tag under `keys` (a version-2
+/// manifest, which has none, only with `accept_untagged`). `path` is
+/// `snapshot.age`, for errors.
+pub(crate) fn parse_manifest(
+    text: &[u8],
+    path: &Path,
+    keys: &TagKeys,
+    accept_untagged: bool,
+) -> Result<SegmentSet, VaultError> {
     let corrupt = |reason: String| VaultError::CorruptSnapshot { path: path.to_owned(), reason };
     let m: ManifestJson =
         serde_json::from_slice(text).map_err(|e| corrupt(format!("the manifest is not valid JSON: {e}")))?;
@@ -155,8 +213,34 @@ pub(crate) fn parse_manifest(text: &[u8], path: &Path) -> Result<SegmentSet, Vau
     if m.version > MANIFEST_VERSION {
         return Err(VaultError::UnsupportedVersion { path: path.to_owned(), version: m.version });
     }
-    if m.version != MANIFEST_VERSION {
-        return Err(corrupt(format!("the manifest has version {}, expected {MANIFEST_VERSION}", m.version)));
+    match (m.version, &m.mac) {
+        (MANIFEST_VERSION, Some(mac)) => {
+            // The tag first: nothing a manifest says is looked at further
+            // unless this vault's key wrote it.
+            let mut tag = [0u8; 32];
+            hex::decode_to_slice(mac, &mut tag)
+                .map_err(|_| snapshot_tampered(path, "its tag is not 32 bytes of hex"))?;
+            let mut hashes = Vec::with_capacity(m.segments.len().min(MAX_SEGMENTS));
+            for s in &m.segments {
+                let mut h = [0u8; 32];
+                hex::decode_to_slice(&s.sha256, &mut h)
+                    .map_err(|_| snapshot_tampered(path, "a segment hash is not hex"))?;
+                hashes.push(h);
+            }
+            if m.segments.len() > u32::MAX as usize || m.segments.iter().any(|s| s.file.len() > u16::MAX as usize) {
+                return Err(snapshot_tampered(path, "it lists more than a manifest can"));
+            }
+            let segs = m.segments.iter().zip(&hashes).map(|(s, h)| (s.file.as_str(), s.offset, s.len, *h));
+            if !keys.verify(SNAPSHOT_LABEL, &[&tag_input(m.generation, m.image_len, segs)], &tag) {
+                return Err(snapshot_tampered(path, "its tag does not match: this vault's key did not write it"));
+            }
+        }
+        (MANIFEST_VERSION, None) => return Err(snapshot_tampered(path, "the manifest has no tag")),
+        (2, _) if accept_untagged => {}
+        (2, _) => {
+            return Err(snapshot_tampered(path, "the manifest is of vault format 2 (no tag) in a vault of format 3"))
+        }
+        (v, _) => return Err(corrupt(format!("the manifest has version {v}, expected {MANIFEST_VERSION}"))),
     }
     if m.generation == 0 {
         return Err(corrupt("the manifest has generation 0".into()));
@@ -254,7 +338,7 @@ fn read_checked(storage: &dyn Storage, path: &Path, s: &Segment) -> Result<Vec<u
     if <[u8; 32]>::from(Sha256::digest(&ct)) != s.sha256 {
         return Err(VaultError::CorruptSnapshot {
             path: path.to_owned(),
-            reason: "the segment file is not the one the manifest lists (its SHA-256 differs)".into(),
+            reason: "the segment file is not the one the manifest lists (its SHA-256 differs): it was modified outside Fieldcase or damaged".into(),
         });
     }
     Ok(ct)
@@ -267,7 +351,7 @@ fn read_checked(storage: &dyn Storage, path: &Path, s: &Segment) -> Result<Vec<u
 fn decrypt_into(
     storage: &dyn Storage,
     seg_dir: &Path,
-    identity: &x25519::Identity,
+    identities: &[x25519::Identity],
     s: &Segment,
     out: &mut [u8],
 ) -> Result<(), VaultError> {
@@ -276,7 +360,7 @@ fn decrypt_into(
     let ct = read_checked(storage, &path, s)?;
     let d = age::Decryptor::new_buffered(&ct[..]).map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
     let mut r = d
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
     r.read_exact(out).map_err(|e| corrupt(format!("does not decrypt to {} bytes: {e}", s.len)))?;
     // Reading past the end authenticates the last chunk and proves there is
@@ -296,7 +380,7 @@ fn decrypt_into(
 pub(crate) struct SegmentSource {
     storage: Arc<dyn Storage>,
     seg_dir: PathBuf,
-    identity: x25519::Identity,
+    identities: Vec<x25519::Identity>,
     segments: Vec<Segment>,
     /// The first segment that failed: its file and what is wrong.
     failure: Mutex<Option<(PathBuf, String)>>,
@@ -319,7 +403,7 @@ impl ChunkSource for SegmentSource {
         // A panic while decrypting must become an error: it would otherwise
         // unwind into SQLite's callback.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decrypt_into(&*self.storage, &self.seg_dir, &self.identity, s, buf)
+            decrypt_into(&*self.storage, &self.seg_dir, &self.identities, s, buf)
         }))
         .unwrap_or_else(|_| {
             Err(VaultError::CorruptSnapshot {
@@ -350,7 +434,7 @@ impl ChunkSource for SegmentSource {
 pub(crate) fn load_chunks(
     storage: &Arc<dyn Storage>,
     dir: &Path,
-    identity: &x25519::Identity,
+    identities: &[x25519::Identity],
     set: &mut SegmentSet,
     chunk_bytes: usize,
 ) -> Result<(Arc<ChunkedFile>, Option<Arc<SegmentSource>>), VaultError> {
@@ -364,7 +448,7 @@ pub(crate) fn load_chunks(
         let source = Arc::new(SegmentSource {
             storage: storage.clone(),
             seg_dir,
-            identity: identity.clone(),
+            identities: identities.to_vec(),
             segments: set.segments.clone(),
             failure: Mutex::new(None),
         });
@@ -374,7 +458,7 @@ pub(crate) fn load_chunks(
     let file = ChunkedFile::new(chunk_bytes);
     for s in &set.segments {
         let mut plain = Zeroizing::new(vec![0u8; s.len as usize]);
-        decrypt_into(&**storage, &seg_dir, identity, s, &mut plain)?;
+        decrypt_into(&**storage, &seg_dir, identities, s, &mut plain)?;
         file.write_at(&plain, s.offset).map_err(|reason| VaultError::CorruptSnapshot {
             path: seg_dir.join(&s.file),
             reason: format!("does not fit in memory: {reason}"),
@@ -410,6 +494,7 @@ pub(crate) fn write(
     dir: &Path,
     file: &ChunkedFile,
     recipients: &[x25519::Recipient],
+    key: &VaultKey,
     previous: Option<&SegmentSet>,
     generation: u64,
 ) -> Result<Written, VaultError> {
@@ -523,7 +608,7 @@ pub(crate) fn write(
         image_len,
         segments: segments.into_iter().map(|s| s.expect("every segment is reused or written")).collect(),
     };
-    let manifest = set.to_json();
+    let manifest = set.to_json(key);
     Ok(Written { set, manifest, new_files, written_chunks: to_write })
 }
 
@@ -606,11 +691,22 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(super::super::storage::RealStorage);
         let built = ChunkedFile::new(4096);
         built.write_at(&image, 0).unwrap();
-        let w = write(&*storage, dir, &built, &[id.to_public()], None, 1).unwrap();
+        let key = VaultKey::generate();
+        let w = write(&*storage, dir, &built, &[id.to_public()], &key, None, 1).unwrap();
+        // The manifest written is tagged: it parses under the key, and
+        // under no other.
+        let keys = TagKeys { current: key.clone(), previous: None };
+        let p = Path::new("snapshot.age");
+        assert_eq!(parse_manifest(&w.manifest, p, &keys, false).unwrap().segments.len(), w.set.segments.len());
+        let other = TagKeys { current: VaultKey::generate(), previous: None };
+        assert!(matches!(parse_manifest(&w.manifest, p, &other, false), Err(VaultError::Tampered { .. })));
+        // Any change to what it lists breaks the tag.
+        let changed = String::from_utf8(w.manifest.to_vec()).unwrap().replacen("\"1-1.age\"", "\"1-0.age\"", 1);
+        assert!(parse_manifest(changed.as_bytes(), p, &keys, false).is_err());
         assert_eq!(w.set.segments.len(), 13);
         assert_eq!(w.written_chunks, (0..13).collect::<Vec<_>>());
         let mut set = w.set.clone();
-        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 4096).unwrap();
+        let (file, source) = load_chunks(&storage, dir, std::slice::from_ref(&id), &mut set, 4096).unwrap();
         assert!(source.is_some(), "segments of the chunk size load lazily");
         assert_eq!(file.loaded_count(), 0);
         let mut whole = vec![0u8; image.len()];
@@ -619,7 +715,7 @@ mod tests {
         assert!(file.dirty_chunks().is_empty());
         // Another chunk size: loaded now, all dirty, same bytes.
         let mut set = w.set.clone();
-        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 8192).unwrap();
+        let (file, source) = load_chunks(&storage, dir, std::slice::from_ref(&id), &mut set, 8192).unwrap();
         assert!(source.is_none());
         assert_eq!(file.dirty_chunks().len(), file.chunk_count());
         assert_eq!(file.read_at(&mut whole, 0).unwrap(), image.len());
@@ -630,7 +726,7 @@ mod tests {
         let seg_dir = dir.join(SEGMENT_DIR);
         std::fs::copy(seg_dir.join(&files[1].file), seg_dir.join(&files[2].file)).unwrap();
         let mut set = w.set.clone();
-        let (file, source) = load_chunks(&storage, dir, &id, &mut set, 4096).unwrap();
+        let (file, source) = load_chunks(&storage, dir, std::slice::from_ref(&id), &mut set, 4096).unwrap();
         assert!(file.read_at(&mut whole[..4096], 0).is_ok());
         assert!(file.read_at(&mut whole, 0).is_err());
         let failure = source.unwrap().failure();
@@ -653,7 +749,13 @@ mod tests {
     #[test]
     fn manifests_with_gaps_overlaps_or_absurd_sizes_are_refused() {
         let p = Path::new("snapshot.age");
-        assert!(parse_manifest(&manifest(&[(0, 4096), (4096, 4096)], 8192), p).is_ok());
+        let keys = TagKeys { current: VaultKey::generate(), previous: None };
+        // Version 2 (no tag) is read only while an upgrade is finished.
+        assert!(parse_manifest(&manifest(&[(0, 4096), (4096, 4096)], 8192), p, &keys, true).is_ok());
+        assert!(matches!(
+            parse_manifest(&manifest(&[(0, 4096), (4096, 4096)], 8192), p, &keys, false),
+            Err(VaultError::Tampered { .. })
+        ));
         let bad: Vec<(&str, Vec<u8>)> = vec![
             ("gap", manifest(&[(0, 4096), (5000, 4096)], 9096)),
             ("overlap", manifest(&[(0, 4096), (4000, 4096)], 8096)),
@@ -665,10 +767,16 @@ mod tests {
             ("tiny image", manifest(&[(0, 100)], 100)),
         ];
         for (what, text) in bad {
-            let err = parse_manifest(&text, p).expect_err(what);
+            let err = parse_manifest(&text, p, &keys, true).expect_err(what);
             assert!(matches!(err, VaultError::CorruptSnapshot { .. }), "{what}: {err}");
         }
-        let newer = String::from_utf8(manifest(&[(0, 4096)], 4096)).unwrap().replace("\"version\":2", "\"version\":3");
-        assert!(matches!(parse_manifest(newer.as_bytes(), p), Err(VaultError::UnsupportedVersion { version: 3, .. })));
+        let newer = String::from_utf8(manifest(&[(0, 4096)], 4096)).unwrap().replace("\"version\":2", "\"version\":4");
+        assert!(matches!(
+            parse_manifest(newer.as_bytes(), p, &keys, true),
+            Err(VaultError::UnsupportedVersion { version: 4, .. })
+        ));
+        let untagged_v3 =
+            String::from_utf8(manifest(&[(0, 4096)], 4096)).unwrap().replace("\"version\":2", "\"version\":3");
+        assert!(matches!(parse_manifest(untagged_v3.as_bytes(), p, &keys, true), Err(VaultError::Tampered { .. })));
     }
 }

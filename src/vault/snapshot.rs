@@ -16,6 +16,8 @@ use sha2::Digest;
 use super::database::{self, DatabaseFile};
 use super::envelope;
 use super::error::VaultError;
+use super::identity::Keys;
+use super::mac::VaultKey;
 use super::segments::{self, SegmentSet, SegmentSource};
 use super::storage::{FrontierHasher, Storage};
 
@@ -92,11 +94,11 @@ pub(crate) fn write_segmented(
     storage: &dyn Storage,
     dir: &Path,
     db: &DatabaseFile,
-    recipients: &[x25519::Recipient],
+    (recipients, key): (&[x25519::Recipient], &VaultKey),
     previous: Option<&SegmentSet>,
     generation: u64,
 ) -> Result<WrittenSnapshot, VaultError> {
-    let w = segments::write(storage, dir, &db.file, recipients, previous, generation)?;
+    let w = segments::write(storage, dir, &db.file, recipients, key, previous, generation)?;
     match write_tmp(storage, dir, &w.manifest, recipients) {
         Ok((sha256, size)) => Ok(WrittenSnapshot {
             sha256,
@@ -138,7 +140,7 @@ pub(crate) struct LoadedSnapshot {
 pub(crate) fn load(
     storage: &Arc<dyn Storage>,
     dir: &Path,
-    identity: &x25519::Identity,
+    keys: &Keys,
     chunk_bytes: usize,
     prefetch: bool,
 ) -> Result<LoadedSnapshot, VaultError> {
@@ -161,8 +163,9 @@ pub(crate) fn load(
             return Err(corrupt(format!("does not decrypt: {e}")));
         }
     };
+    let identities = keys.vault_identities();
     let mut plain = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|e| corrupt(format!("does not decrypt: {e}")))?;
     // Seeking to the end authenticates the last chunk and gives the exact
     // plaintext length.
@@ -194,8 +197,8 @@ pub(crate) fn load(
             return Err(read_error(&hashed, e));
         }
         let (sha256, size) = hashed.into_inner().finish().map_err(|e| VaultError::io("read", &path, e))?;
-        let mut set = segments::parse_manifest(&text, &path)?;
-        let (file, source) = segments::load_chunks(storage, dir, identity, &mut set, chunk_bytes)?;
+        let mut set = segments::parse_manifest(&text, &path, &keys.tag_keys(), keys.accept_untagged)?;
+        let (file, source) = segments::load_chunks(storage, dir, &identities, &mut set, chunk_bytes)?;
         let (conn, mut db) = open_checked(file, source, &path)?;
         let generation = checked_generation(&conn, &db, &path)?;
         if generation != set.generation {
@@ -212,6 +215,14 @@ pub(crate) fn load(
     }
     if len < 512 || &head != b"SQLite format 3\0" {
         return Err(corrupt("the decrypted content is neither a snapshot manifest nor a SQLite database".into()));
+    }
+    if !keys.accept_untagged {
+        // A version-1 snapshot has no tag: only a vault being upgraded
+        // from format 2 or older may still have one.
+        return Err(segments::snapshot_tampered(
+            &path,
+            "it is a snapshot of vault format 1 (no tag) in a vault of format 3",
+        ));
     }
     let file = ChunkedFile::new(chunk_bytes);
     let mut buf = zeroize::Zeroizing::new(vec![0u8; 1 << 20]);

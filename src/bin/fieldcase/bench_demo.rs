@@ -476,10 +476,10 @@ pub fn measure_size(
     // the same factor (age's calibration, run when each cached vault was
     // made, varies with the machine's load).
     let standard = VaultOptions { scrypt_log_n: Some(scrypt_log_n), ..VaultOptions::default() };
-    fieldcase::vault::change_passphrase_with(&vdir, &pass(), &pass(), &standard)?;
+    fieldcase::vault::rewrap_identity(&vdir, &pass(), &standard)?;
     f.unlock = run_unlock_child(&vdir)?;
     let cheap = VaultOptions { scrypt_log_n: Some(1), ..VaultOptions::default() };
-    fieldcase::vault::change_passphrase_with(&vdir, &pass(), &pass(), &cheap)?;
+    fieldcase::vault::rewrap_identity(&vdir, &pass(), &cheap)?;
     f.load = run_unlock_child(&vdir)?;
     f.image_bytes = f.load.image_bytes;
     f.peak_rss_ratio = f.load.peak_rss_bytes as f64 / f.image_bytes.max(1) as f64;

@@ -1,10 +1,11 @@
 //! `demo`, `case list|show|history`, `tasks`. (Owned by the case-model work.)
+use crate::vault_cmds::open_store;
 use std::path::Path;
 
 use anyhow::Context as _;
 use fieldcase::model::audit::AuditEntry;
 use fieldcase::model::projection::FieldStatus;
-use fieldcase::model::store::{CaseDetail, CaseStore, CaseSummary};
+use fieldcase::model::store::{CaseDetail, CaseSummary};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -162,11 +163,6 @@ pub fn tasks(dir: &Path, args: TasksArgs) -> anyhow::Result<()> {
         println!("{} task(s)", tasks.len());
     }
     Ok(())
-}
-
-fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
-    let passphrase = crate::vault_cmds::read_passphrase()?;
-    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
 }
 
 fn print_case_list(cases: &[CaseSummary]) {

@@ -1,9 +1,8 @@
 //! `search`, `trace`, `duplicates`, `merge`, `split`: thin wrappers over
 //! `fieldcase::search`.
+use crate::vault_cmds::open_store;
 use std::path::Path;
 
-use anyhow::Context as _;
-use fieldcase::model::store::CaseStore;
 use fieldcase::search::{self, duplicates, merge, query::Query};
 
 #[derive(clap::Args)]
@@ -62,11 +61,6 @@ pub struct NotDuplicateArgs {
 pub struct SplitArgs {
     /// The merged case (id or number).
     pub case: String,
-}
-
-fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
-    let passphrase = crate::vault_cmds::read_passphrase()?;
-    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
 }
 
 pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {

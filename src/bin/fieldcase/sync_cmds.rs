@@ -1,11 +1,11 @@
 //! `init --office`, `enroll`, `revoke`, `recipient`, `export`, `import`,
 //! `verify`, `transfer`: read files and the passphrase, call `fieldcase::sync`, print.
+use crate::vault_cmds::open_store;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use fieldcase::model::event::Role;
-use fieldcase::model::store::CaseStore;
 use fieldcase::sync::{self, ImportReport, Progress};
 use uuid::Uuid;
 
@@ -123,11 +123,6 @@ pub enum TransferAnswer {
     /// Print this office's signing key (give it with the recipient to offices
     /// that transfer cases here).
     Key,
-}
-
-fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
-    let passphrase = vault_cmds::read_passphrase()?;
-    CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use fieldcase::model::store::CaseStore;
-use fieldcase::vault::{change_passphrase, InitOptions, RecoveryReport, SecretString, Vault, META_TABLE};
+use fieldcase::vault::{InitOptions, RecoveryReport, SecretString, Vault, META_TABLE};
 use secrecy::ExposeSecret;
 
 /// Environment variable holding the passphrase (else it is prompted for).
@@ -104,8 +104,44 @@ fn table_counts(vault: &Vault) -> anyhow::Result<Vec<(String, i64)>> {
     Ok(out)
 }
 
+/// Unlock the vault in `dir` for a command, after reading the passphrase.
+/// Files found modified outside Fieldcase are said on stderr whatever the
+/// command (status lists them in full).
+pub fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
+    let passphrase = read_passphrase()?;
+    let store =
+        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    warn_tampering(store.vault().recovery_report());
+    Ok(store)
+}
+
+fn warn_tampering(r: &RecoveryReport) {
+    for t in &r.tampered {
+        eprintln!(
+            "WARNING: vault files were modified outside Fieldcase: {} ({}); {}. {}",
+            t.file, t.reason, t.action, t.recovery
+        );
+    }
+    if r.tampered.is_empty() && !r.rejected_files.is_empty() {
+        eprintln!(
+            "WARNING: journal bytes modified outside Fieldcase were set aside earlier and not applied: {} \
+             (see `fieldcase status`; remove them once investigated)",
+            r.rejected_files.join(", ")
+        );
+    }
+}
+
 fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
     let mut lines = Vec::new();
+    for t in &r.tampered {
+        lines.push(format!("MODIFIED OUTSIDE FIELDCASE: {} ({}); {}. {}", t.file, t.reason, t.action, t.recovery));
+    }
+    if !r.rejected_files.is_empty() {
+        lines.push(format!(
+            "set aside, not applied (modified outside Fieldcase; remove once investigated): {}",
+            r.rejected_files.join(", ")
+        ));
+    }
     if let Some(t) = &r.tail_cut {
         lines.push(format!(
             "cut the end of {} at byte {} ({} bytes, from change {} on): {}",
@@ -237,7 +273,12 @@ pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
 pub fn passwd(dir: &Path) -> anyhow::Result<()> {
     let old = read_passphrase()?;
     let new = read_new_passphrase(NEW_PASSPHRASE_ENV)?;
-    change_passphrase(dir, &old, &new).with_context(|| format!("passphrase of {} not changed", dir.display()))?;
-    println!("Passphrase changed.");
+    let changed = (|| -> anyhow::Result<()> {
+        let mut store = CaseStore::open(dir, &old)?;
+        store.change_passphrase(&old, &new)?;
+        Ok(store.lock()?)
+    })();
+    changed.with_context(|| format!("passphrase of {} not changed", dir.display()))?;
+    println!("Passphrase changed; the vault's files were re-encrypted under new keys.");
     Ok(())
 }
