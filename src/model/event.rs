@@ -283,9 +283,12 @@ impl Event {
         self.sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
     }
 
-    /// Check `sig` against the device's verifying key: over
-    /// [`Event::signing_bytes`], or over [`Event::legacy_signing_bytes`]
-    /// when the event has them (signed before JCS).
+    /// Check `sig` against the device's verifying key, over any of the
+    /// byte strings docs/event-encoding.md §5 accepts: the JCS encoding
+    /// under either domain (a JSON tool on the way may have rewritten a
+    /// number token such as `1500.0` as `1500`, which changes the domain
+    /// [`Event::signing_bytes`] picks but not the JCS bytes), or the v1
+    /// encoding when it differs (signatures made before JCS).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), SignatureError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(self.sig.as_bytes())
@@ -293,11 +296,13 @@ impl Event {
         let bytes: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Encoding)?;
         let sig = Signature::from_bytes(&bytes);
         let (v1, v2) = self.encodings();
-        let ok = match v2 {
-            Some(v2) => key.verify(&v2, &sig).is_ok() || key.verify(&v1, &sig).is_ok(),
-            None => key.verify(&v1, &sig).is_ok(),
+        let ok = |m: &[u8]| key.verify(m, &sig).is_ok();
+        let found = match v2 {
+            Some(v2) => ok(&v2) || ok(&v1) || other_domain(&v2).is_some_and(|m| ok(&m)),
+            // v1 is the JCS encoding too, unless an integer is out of range.
+            None => ok(&v1) || (self.check_numbers().is_ok() && other_domain(&v1).is_some_and(|m| ok(&m))),
         };
-        if ok {
+        if found {
             Ok(())
         } else {
             Err(SignatureError::Mismatch)
@@ -555,6 +560,22 @@ mod strict {
     }
 }
 
+/// `bytes` with its event domain prefix swapped for the other one (v1 for
+/// v2 and back): the same JCS encoding under the other domain.
+pub(crate) fn other_domain(bytes: &[u8]) -> Option<Vec<u8>> {
+    // Both prefixes have the same length.
+    let (from, to) = if bytes.starts_with(EVENT_DOMAIN) {
+        (EVENT_DOMAIN, EVENT_DOMAIN_V2)
+    } else if bytes.starts_with(EVENT_DOMAIN_V2) {
+        (EVENT_DOMAIN_V2, EVENT_DOMAIN)
+    } else {
+        return None;
+    };
+    let mut out = to.to_vec();
+    out.extend_from_slice(&bytes[from.len()..]);
+    Some(out)
+}
+
 /// A device verifying key stored as hex that is not a valid Ed25519 key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored device key is not a valid Ed25519 public key")]
@@ -738,12 +759,20 @@ mod tests {
         // Signed before JCS (over the v1 bytes): still verifies.
         cost.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&legacy).to_bytes());
         cost.verify(&key.verifying_key()).unwrap();
-        // v1 bytes of an event whose v1 and JCS agree, but under the v2
-        // domain: no signature of this event.
+        // The JCS bytes under either domain verify: the 1500.0 rewritten
+        // as 1500 on the way (by a tool that reads numbers as doubles)
+        // makes the domain v1 but leaves the JCS bytes as they were.
+        cost.sign(&key);
+        let mut rewritten = cost.clone();
+        rewritten.payload = json!({"values": {"cost": 1500}});
+        assert!(rewritten.signing_bytes().starts_with(canonical::EVENT_DOMAIN));
+        assert_eq!(bytes_after_domain(&rewritten), bytes_after_domain(&cost));
+        rewritten.verify(&key.verifying_key()).unwrap();
+        // Any other domain is not a signature of this event.
         let mut wrong_domain = e.clone();
-        let mut v2 = canonical::EVENT_DOMAIN_V2.to_vec();
-        v2.extend_from_slice(&bytes_after_domain(&e));
-        wrong_domain.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&v2).to_bytes());
+        let mut other = b"fieldcase-event-v3\n".to_vec();
+        other.extend_from_slice(&bytes_after_domain(&e));
+        wrong_domain.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&other).to_bytes());
         assert_eq!(wrong_domain.verify(&key.verifying_key()), Err(SignatureError::Mismatch));
         // The content hash stays over the v1 bytes.
         let mut h = Sha256::new();

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::model::canonical::{write_string as write_str, write_u64, write_v1, JcsRelation, EVENT_DOMAIN};
-use crate::model::event::{Event, SignatureError};
+use crate::model::event::{other_domain, Event, SignatureError};
 
 /// Signatures checked together in one `verify_batch` call. Larger batches
 /// amortise more (the multiscalar multiplication behind a batch grows
@@ -49,9 +49,12 @@ pub struct SignatureCheck {
     id: Uuid,
     /// [`Event::signing_bytes`].
     signing: Vec<u8>,
-    /// [`Event::legacy_signing_bytes`]: tried one by one only (a batch
-    /// holding such an event, signed before JCS, fails and is redone so).
+    /// [`Event::legacy_signing_bytes`]. This and the JCS bytes under the
+    /// other domain are tried one by one only ([`Event::verify`]): a batch
+    /// holding an event signed so fails and is redone one by one.
     legacy: Option<Vec<u8>>,
+    /// `signing` is a JCS encoding (no integer out of range).
+    jcs: bool,
     /// `None` when `sig` is not base64 of 64 bytes.
     sig: Option<Signature>,
     key: VerifyingKey,
@@ -60,12 +63,12 @@ pub struct SignatureCheck {
 impl SignatureCheck {
     /// The check of `e`'s signature against `key`.
     pub fn new(e: &Event, key: VerifyingKey) -> SignatureCheck {
-        let EncodedEvent { v1, v2 } = EncodedEvent::new(e);
+        let EncodedEvent { v1, v2, out_of_range } = EncodedEvent::new(e);
         let (signing, legacy) = match v2 {
             Some(v2) => (v2, Some(v1)),
             None => (v1, None),
         };
-        SignatureCheck { id: e.id, signing, legacy, sig: decode_signature(&e.sig), key }
+        SignatureCheck { id: e.id, signing, legacy, jcs: !out_of_range, sig: decode_signature(&e.sig), key }
     }
 
     /// The event checked.
@@ -77,8 +80,9 @@ impl SignatureCheck {
     /// error).
     fn verify(&self) -> Result<(), SignatureError> {
         let sig = self.sig.ok_or(SignatureError::Encoding)?;
-        let legacy_ok = || self.legacy.as_ref().is_some_and(|bytes| self.key.verify(bytes, &sig).is_ok());
-        if self.key.verify(&self.signing, &sig).is_ok() || legacy_ok() {
+        let ok = |m: &[u8]| self.key.verify(m, &sig).is_ok();
+        let other = || self.jcs && other_domain(&self.signing).is_some_and(|m| ok(&m));
+        if ok(&self.signing) || self.legacy.as_deref().is_some_and(ok) || other() {
             Ok(())
         } else {
             Err(SignatureError::Mismatch)
@@ -156,6 +160,8 @@ pub struct EncodedEvent {
     /// [`crate::model::canonical::EVENT_DOMAIN_V2`] then the JCS encoding, when it differs from the
     /// v1 encoding: then the signing bytes.
     v2: Option<Vec<u8>>,
+    /// An integer beyond ±(2^53 − 1): no JCS encoding.
+    out_of_range: bool,
 }
 
 impl EncodedEvent {
@@ -204,7 +210,7 @@ impl EncodedEvent {
         // Rare (a double such as 5.0 or 1e-6, or keys out of UTF-16 order):
         // built through the reference value, not worth a second fast path.
         let v2 = (relation == JcsRelation::Differs).then(|| e.signing_bytes());
-        EncodedEvent { v1: out, v2 }
+        EncodedEvent { v1: out, v2, out_of_range: relation == JcsRelation::OutOfRange }
     }
 
     /// [`Event::signing_bytes`].
@@ -342,6 +348,11 @@ mod tests {
             }
             e.verify(&key.verifying_key()).unwrap();
         }
+        assert!(verify_all(&items).is_ok());
+        // A number token rewritten (1500.0 as 1500) on the way: the
+        // domain the check starts from changes, the JCS bytes do not.
+        items[14].0.payload["values"]["cost"] = serde_json::json!(1500);
+        assert!(items[14].0.signing_bytes().starts_with(EVENT_DOMAIN));
         assert!(verify_all(&items).is_ok());
         // A legacy signature over the JCS bytes' v1 twin is no v2 signature
         // of another event: alter the value and both fail.
