@@ -1,10 +1,10 @@
 //! Signed case events: the only thing the case model stores as truth.
 //!
 //! An [`Event`] is signed by the device that created it with Ed25519 over
-//! [`Event::signing_bytes`]: the domain prefix [`canonical::EVENT_DOMAIN`]
-//! followed by the canonical JSON ([`canonical`]) of every field except `sig`.
-//! Provenance therefore survives when an office relays the event to other
-//! devices.
+//! [`Event::signing_bytes`]: a domain prefix followed by the canonical
+//! encoding ([`canonical`]) of every field except `sig`, as
+//! docs/event-encoding.md specifies byte for byte. Provenance therefore
+//! survives when an office relays the event to other devices.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::model::canonical;
+use crate::model::canonical::{self, JcsRelation, EVENT_DOMAIN, EVENT_DOMAIN_V2, MAX_SAFE_INTEGER};
 
 /// The role a person acts in when they create an event (DOMAIN.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,7 +171,12 @@ impl fmt::Display for EventKind {
 }
 
 /// One signed change to one case.
+///
+/// Parsing refuses what the signature could not vouch for
+/// (docs/event-encoding.md §5): a member other than these, in the event or
+/// its `hlc`, and a member name twice in one object at any depth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Event {
     /// UUIDv7 (time-ordered) id.
     pub id: Uuid,
@@ -182,6 +187,7 @@ pub struct Event {
     /// Per-device sequence number, unique per device, starting at 1.
     pub device_seq: u64,
     /// Hybrid logical clock timestamp.
+    #[serde(deserialize_with = "strict::hlc")]
     pub hlc: Hlc,
     /// User name of the author.
     pub author: String,
@@ -192,6 +198,7 @@ pub struct Event {
     /// Form id, for form-related kinds.
     pub form: Option<String>,
     /// Kind-specific content (see [`EventKind`]).
+    #[serde(deserialize_with = "strict::value")]
     pub payload: Value,
     /// Ids of the events this one replaces (register heads it has seen).
     pub base: Vec<Uuid>,
@@ -225,21 +232,49 @@ impl Event {
         Event::deserialize(value)
     }
 
-    /// The canonical JSON string of the whole event, including `sig`.
+    /// The v1 canonical JSON of the whole event, including `sig`: its
+    /// stored and transported form (docs/event-encoding.md §6).
     pub fn canonical_json(&self) -> String {
         canonical::to_canonical_string(&self.to_json())
     }
 
-    /// The bytes the signature covers: [`canonical::EVENT_DOMAIN`] then the
-    /// canonical JSON of every field except `sig`.
-    pub fn signing_bytes(&self) -> Vec<u8> {
+    /// The event without `sig` in both encodings: `EVENT_DOMAIN` ‖ v1, and
+    /// `EVENT_DOMAIN_V2` ‖ JCS when that differs from the v1 encoding.
+    fn encodings(&self) -> (Vec<u8>, Option<Vec<u8>>) {
         let mut value = self.to_json();
         if let Value::Object(map) = &mut value {
             map.remove("sig");
         }
-        let mut out = canonical::EVENT_DOMAIN.to_vec();
-        canonical::write_canonical(&value, &mut out);
-        out
+        let mut v1 = EVENT_DOMAIN.to_vec();
+        let relation = canonical::write_v1(&value, &mut v1);
+        let v2 = (relation == JcsRelation::Differs).then(|| {
+            let mut v2 = EVENT_DOMAIN_V2.to_vec();
+            canonical::write_jcs(&value, &mut v2).ok().map(|()| v2)
+        });
+        (v1, v2.flatten())
+    }
+
+    /// The bytes a new signature covers (docs/event-encoding.md §4): the
+    /// event without `sig` in its JCS encoding, after
+    /// [`canonical::EVENT_DOMAIN`] when that encoding is byte for byte the
+    /// v1 encoding (as for almost every event, so that app versions that
+    /// know only v1 still verify it), after [`canonical::EVENT_DOMAIN_V2`]
+    /// when it is not. An event with an integer beyond ±(2^53 − 1) has no
+    /// JCS encoding; its v1 bytes are returned, and [`Event::check_shape`]
+    /// refuses it.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let (v1, v2) = self.encodings();
+        v2.unwrap_or(v1)
+    }
+
+    /// The bytes a signature made before JCS covers when they are not
+    /// [`Event::signing_bytes`]: `EVENT_DOMAIN` ‖ v1 of an event whose JCS
+    /// encoding differs from its v1 encoding. `None` for every other event.
+    pub fn legacy_signing_bytes(&self) -> Option<Vec<u8>> {
+        match self.encodings() {
+            (v1, Some(_)) => Some(v1),
+            (_, None) => None,
+        }
     }
 
     /// Sign with the device's key (sets `sig`).
@@ -248,22 +283,90 @@ impl Event {
         self.sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
     }
 
-    /// Check `sig` against the device's verifying key.
+    /// Check `sig` against the device's verifying key, over any of the
+    /// byte strings docs/event-encoding.md §5 accepts: the JCS encoding
+    /// under either domain (a JSON tool on the way may have rewritten a
+    /// number token such as `1500.0` as `1500`, which changes the domain
+    /// [`Event::signing_bytes`] picks but not the JCS bytes), or the v1
+    /// encoding when it differs (signatures made before JCS).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), SignatureError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(self.sig.as_bytes())
             .map_err(|_| SignatureError::Encoding)?;
         let bytes: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Encoding)?;
-        key.verify(&self.signing_bytes(), &Signature::from_bytes(&bytes)).map_err(|_| SignatureError::Mismatch)
+        let sig = Signature::from_bytes(&bytes);
+        let (v1, v2) = self.encodings();
+        let ok = |m: &[u8]| key.verify(m, &sig).is_ok();
+        let found = match v2 {
+            Some(v2) => ok(&v2) || ok(&v1) || other_domain(&v2).is_some_and(|m| ok(&m)),
+            // v1 is the JCS encoding too, unless an integer is out of range.
+            None => ok(&v1) || (self.check_numbers().is_ok() && other_domain(&v1).is_some_and(|m| ok(&m))),
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 
-    /// SHA-256 over the signing bytes followed by the signature: changes when
-    /// any field, including the signature, changes.
+    /// SHA-256 over `EVENT_DOMAIN` ‖ the v1 encoding without `sig`, then
+    /// the signature: changes when any field, including the signature,
+    /// changes. Over the v1 encoding whatever the signature covers, so the
+    /// audit chains of existing vaults keep their hashes.
     pub fn content_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(self.signing_bytes());
+        h.update(self.encodings().0);
         h.update(self.sig.as_bytes());
         h.finalize().into()
+    }
+
+    /// The first number of the event beyond ±(2^53 − 1), named by its
+    /// path: such an event has no JCS encoding and is refused
+    /// (docs/event-encoding.md §3).
+    pub fn check_numbers(&self) -> Result<(), String> {
+        let too_big = |what: &str, n: &dyn fmt::Display| {
+            format!(
+                "{what} holds the integer {n}, outside ±{MAX_SAFE_INTEGER}, the range every JSON reader keeps exact"
+            )
+        };
+        if self.device_seq > MAX_SAFE_INTEGER {
+            return Err(too_big("device_seq", &self.device_seq));
+        }
+        if self.hlc.millis > MAX_SAFE_INTEGER {
+            return Err(too_big("hlc.millis", &self.hlc.millis));
+        }
+        fn walk(v: &Value, path: &mut String) -> Option<(String, String)> {
+            match v {
+                Value::Number(n) => {
+                    let out = match (n.as_u64(), n.as_i64()) {
+                        (Some(u), _) => u > MAX_SAFE_INTEGER,
+                        (None, Some(i)) => i.unsigned_abs() > MAX_SAFE_INTEGER,
+                        (None, None) => false,
+                    };
+                    out.then(|| (path.clone(), n.to_string()))
+                }
+                Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    let found = walk(item, path);
+                    path.truncate(len);
+                    found
+                }),
+                Value::Object(map) => map.iter().find_map(|(k, item)| {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    let found = walk(item, path);
+                    path.truncate(len);
+                    found
+                }),
+                _ => None,
+            }
+        }
+        match walk(&self.payload, &mut "payload".to_string()) {
+            Some((path, n)) => Err(too_big(&path, &n)),
+            None => Ok(()),
+        }
     }
 
     /// Canonical ordering key (hlc, device_id, id).
@@ -279,6 +382,7 @@ impl Event {
     /// Check the payload has the shape its kind requires. Events that fail
     /// are refused when created or imported; the projection never sees them.
     pub fn check_shape(&self) -> Result<(), String> {
+        self.check_numbers()?;
         let p = self.payload.as_object().ok_or("payload is not a JSON object")?;
         let string = |k: &str| -> Result<&str, String> {
             p.get(k).and_then(Value::as_str).ok_or_else(|| format!("payload.{k} must be a string"))
@@ -360,6 +464,116 @@ impl Event {
         }
         Ok(())
     }
+}
+
+/// Deserializers that refuse what `serde_json` would let pass silently in
+/// an event: a member name twice in one object (`serde_json` keeps the last
+/// one, another reader may keep the first, so the two would see different
+/// events under one signature) and unknown members of `hlc`.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    use super::Hlc;
+
+    /// A JSON value with no member name twice in any of its objects.
+    pub fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+
+    struct Strict(Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+            Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("a number must be finite"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            value(d)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(Strict(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Strict(item) = map.next_value()?;
+                if out.contains_key(&key) {
+                    return Err(A::Error::custom(format_args!("duplicate member name {key:?}")));
+                }
+                out.insert(key, item);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct StrictHlc {
+        millis: u64,
+        counter: u32,
+    }
+
+    /// An [`Hlc`] with no member other than `millis` and `counter`.
+    pub fn hlc<'de, D: Deserializer<'de>>(d: D) -> Result<Hlc, D::Error> {
+        let StrictHlc { millis, counter } = StrictHlc::deserialize(d)?;
+        Ok(Hlc { millis, counter })
+    }
+}
+
+/// `bytes` with its event domain prefix swapped for the other one (v1 for
+/// v2 and back): the same JCS encoding under the other domain.
+pub(crate) fn other_domain(bytes: &[u8]) -> Option<Vec<u8>> {
+    // Both prefixes have the same length.
+    let (from, to) = if bytes.starts_with(EVENT_DOMAIN) {
+        (EVENT_DOMAIN, EVENT_DOMAIN_V2)
+    } else if bytes.starts_with(EVENT_DOMAIN_V2) {
+        (EVENT_DOMAIN_V2, EVENT_DOMAIN)
+    } else {
+        return None;
+    };
+    let mut out = to.to_vec();
+    out.extend_from_slice(&bytes[from.len()..]);
+    Some(out)
 }
 
 /// A device verifying key stored as hex that is not a valid Ed25519 key.
@@ -518,6 +732,93 @@ mod tests {
         let mut garbled = back;
         garbled.sig = "not base64!".into();
         assert_eq!(garbled.verify(&key.verifying_key()), Err(SignatureError::Encoding));
+    }
+
+    #[test]
+    fn signing_bytes_are_v1_when_jcs_is_the_same_else_v2() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let e = sample(&key);
+        let bytes = e.signing_bytes();
+        assert!(bytes.starts_with(canonical::EVENT_DOMAIN));
+        // The very bytes every earlier version signed: v1 of the value.
+        let mut value = e.to_json();
+        value.as_object_mut().unwrap().remove("sig");
+        assert_eq!(bytes[canonical::EVENT_DOMAIN.len()..], canonical::to_canonical_bytes(&value)[..]);
+        assert_eq!(bytes[canonical::EVENT_DOMAIN.len()..], canonical::to_jcs_bytes(&value).unwrap()[..]);
+        assert_eq!(e.legacy_signing_bytes(), None);
+
+        let mut cost = sample(&key);
+        cost.payload = json!({"values": {"cost": 1500.0}});
+        cost.sign(&key);
+        let bytes = cost.signing_bytes();
+        assert!(bytes.starts_with(canonical::EVENT_DOMAIN_V2));
+        assert!(bytes.ends_with(br#""payload":{"values":{"cost":1500}},"role":"caseworker"}"#));
+        let legacy = cost.legacy_signing_bytes().unwrap();
+        assert!(legacy.ends_with(br#""payload":{"values":{"cost":1500.0}},"role":"caseworker"}"#));
+        cost.verify(&key.verifying_key()).unwrap();
+        // Signed before JCS (over the v1 bytes): still verifies.
+        cost.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&legacy).to_bytes());
+        cost.verify(&key.verifying_key()).unwrap();
+        // The JCS bytes under either domain verify: the 1500.0 rewritten
+        // as 1500 on the way (by a tool that reads numbers as doubles)
+        // makes the domain v1 but leaves the JCS bytes as they were.
+        cost.sign(&key);
+        let mut rewritten = cost.clone();
+        rewritten.payload = json!({"values": {"cost": 1500}});
+        assert!(rewritten.signing_bytes().starts_with(canonical::EVENT_DOMAIN));
+        assert_eq!(bytes_after_domain(&rewritten), bytes_after_domain(&cost));
+        rewritten.verify(&key.verifying_key()).unwrap();
+        // Any other domain is not a signature of this event.
+        let mut wrong_domain = e.clone();
+        let mut other = b"fieldcase-event-v3\n".to_vec();
+        other.extend_from_slice(&bytes_after_domain(&e));
+        wrong_domain.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&other).to_bytes());
+        assert_eq!(wrong_domain.verify(&key.verifying_key()), Err(SignatureError::Mismatch));
+        // The content hash stays over the v1 bytes.
+        let mut h = Sha256::new();
+        h.update(&legacy);
+        h.update(cost.sig.as_bytes());
+        assert_eq!(cost.content_hash(), <[u8; 32]>::from(h.finalize()));
+    }
+
+    fn bytes_after_domain(e: &Event) -> Vec<u8> {
+        e.signing_bytes()[canonical::EVENT_DOMAIN.len()..].to_vec()
+    }
+
+    #[test]
+    fn integers_beyond_two_to_the_53_are_refused_by_path() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let mut e = sample(&key);
+        assert_eq!(e.check_shape(), Ok(()));
+        e.payload = json!({"values": {"sex": "female", "list": [1, {"n": 9007199254740992u64}]}});
+        let err = e.check_shape().unwrap_err();
+        assert!(err.starts_with("payload.values.list[1].n holds the integer 9007199254740992"), "{err}");
+        e.payload = json!({"values": {"n": -9007199254740991i64, "x": 1e300}});
+        assert_eq!(e.check_shape(), Ok(()));
+        e.device_seq = 1 << 53;
+        assert!(e.check_shape().unwrap_err().starts_with("device_seq holds"));
+        e.device_seq = 1;
+        e.hlc.millis = u64::MAX;
+        assert!(e.check_shape().unwrap_err().starts_with("hlc.millis holds"));
+    }
+
+    #[test]
+    fn parsing_refuses_duplicate_names_and_unknown_members() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let text = sample(&key).canonical_json();
+        let parse = |t: &str| serde_json::from_str::<Event>(t).map_err(|e| e.to_string());
+        let back = parse(&text).unwrap();
+        back.verify(&key.verifying_key()).unwrap();
+        let dup_inner = text.replace(r#""sex":"female""#, r#""sex":"male","sex":"female""#);
+        assert!(parse(&dup_inner).unwrap_err().contains("duplicate member name \"sex\""));
+        let dup_top = text.replace(r#""author":"amina""#, r#""author":"amina","author":"amina""#);
+        assert!(parse(&dup_top).unwrap_err().contains("duplicate field `author`"));
+        let unknown = text.replace(r#""author":"#, r#""note":"not signed","author":"#);
+        assert!(parse(&unknown).unwrap_err().contains("unknown field `note`"));
+        let unknown_hlc = text.replace(r#""counter":0"#, r#""counter":0,"tz":1"#);
+        assert!(parse(&unknown_hlc).unwrap_err().contains("unknown field `tz`"));
+        let kind = text.replace("form.saved", "form.deleted");
+        assert!(parse(&kind).unwrap_err().contains("unknown variant `form.deleted`"));
     }
 
     #[test]

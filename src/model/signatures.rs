@@ -12,24 +12,24 @@
 //! signature can come only from an enrolled device's own key, and
 //! `CaseStore::verify_history` (per-event checks) still flags it.
 //!
-//! It also holds [`EncodedEvent`]: an event's canonical encoding written
-//! straight from the struct, byte-identical to [`Event::signing_bytes`] and
-//! [`Event::canonical_json`] (which go through a `serde_json::Value` and are
-//! the reference; the tests compare the two). Import checks, stores and
+//! It also holds [`EncodedEvent`]: an event's canonical encodings
+//! (docs/event-encoding.md) written straight from the struct,
+//! byte-identical to [`Event::signing_bytes`],
+//! [`Event::legacy_signing_bytes`] and [`Event::canonical_json`] (which go
+//! through a `serde_json::Value` and are the reference; the tests compare
+//! the two). Import checks, stores and
 //! hashes every event, so building that encoding once per event and without
 //! the intermediate `Value` is a large part of import throughput.
 
 use std::num::NonZeroUsize;
-
-use std::io::Write as _;
 
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::model::canonical::{write_canonical, write_string as write_str, EVENT_DOMAIN};
-use crate::model::event::{Event, SignatureError};
+use crate::model::canonical::{write_string as write_str, write_u64, write_v1, JcsRelation, EVENT_DOMAIN};
+use crate::model::event::{other_domain, Event, SignatureError};
 
 /// Signatures checked together in one `verify_batch` call. Larger batches
 /// amortise more (the multiscalar multiplication behind a batch grows
@@ -49,6 +49,12 @@ pub struct SignatureCheck {
     id: Uuid,
     /// [`Event::signing_bytes`].
     signing: Vec<u8>,
+    /// [`Event::legacy_signing_bytes`]. This and the JCS bytes under the
+    /// other domain are tried one by one only ([`Event::verify`]): a batch
+    /// holding an event signed so fails and is redone one by one.
+    legacy: Option<Vec<u8>>,
+    /// `signing` is a JCS encoding (no integer out of range).
+    jcs: bool,
     /// `None` when `sig` is not base64 of 64 bytes.
     sig: Option<Signature>,
     key: VerifyingKey,
@@ -57,7 +63,12 @@ pub struct SignatureCheck {
 impl SignatureCheck {
     /// The check of `e`'s signature against `key`.
     pub fn new(e: &Event, key: VerifyingKey) -> SignatureCheck {
-        SignatureCheck { id: e.id, signing: EncodedEvent::new(e).signing, sig: decode_signature(&e.sig), key }
+        let EncodedEvent { v1, v2, out_of_range } = EncodedEvent::new(e);
+        let (signing, legacy) = match v2 {
+            Some(v2) => (v2, Some(v1)),
+            None => (v1, None),
+        };
+        SignatureCheck { id: e.id, signing, legacy, jcs: !out_of_range, sig: decode_signature(&e.sig), key }
     }
 
     /// The event checked.
@@ -69,7 +80,13 @@ impl SignatureCheck {
     /// error).
     fn verify(&self) -> Result<(), SignatureError> {
         let sig = self.sig.ok_or(SignatureError::Encoding)?;
-        self.key.verify(&self.signing, &sig).map_err(|_| SignatureError::Mismatch)
+        let ok = |m: &[u8]| self.key.verify(m, &sig).is_ok();
+        let other = || self.jcs && other_domain(&self.signing).is_some_and(|m| ok(&m));
+        if ok(&self.signing) || self.legacy.as_deref().is_some_and(ok) || other() {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 }
 
@@ -133,22 +150,28 @@ fn batch_ok(batch: &[SignatureCheck]) -> bool {
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 
-/// An event's canonical encoding, built once (see the module docs).
+/// An event's canonical encodings, built once (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
-    /// [`Event::signing_bytes`]: the domain prefix, then the canonical JSON
-    /// of every field except `sig` (it ends with `}`).
-    pub signing: Vec<u8>,
+    /// [`EVENT_DOMAIN`] then the v1 encoding of every field except `sig`
+    /// (it ends with `}`): the signing bytes unless `v2` is set, and what
+    /// the stored JSON and the content hash are made of.
+    v1: Vec<u8>,
+    /// [`crate::model::canonical::EVENT_DOMAIN_V2`] then the JCS encoding, when it differs from the
+    /// v1 encoding: then the signing bytes.
+    v2: Option<Vec<u8>>,
+    /// An integer beyond ±(2^53 − 1): no JCS encoding.
+    out_of_range: bool,
 }
 
 impl EncodedEvent {
-    /// Encode `e` (equal to [`Event::signing_bytes`]).
+    /// Encode `e`.
     pub fn new(e: &Event) -> EncodedEvent {
         let mut out = Vec::with_capacity(EVENT_DOMAIN.len() + 512);
         out.extend_from_slice(EVENT_DOMAIN);
-        // Keys in byte order, as the canonical encoding sorts them; `sig`
-        // sorts after every other key, so the full encoding is this one
-        // with `,"sig":…` before the closing brace.
+        // Keys in byte order, as the v1 encoding sorts them (all ASCII, so
+        // in UTF-16 order too); `sig` sorts after every other key, so the
+        // full encoding is this one with `,"sig":…` before the closing brace.
         out.extend_from_slice(b"{\"author\":");
         write_str(&e.author, &mut out);
         out.extend_from_slice(b",\"base\":[");
@@ -162,39 +185,60 @@ impl EncodedEvent {
         write_uuid(&e.case_id, &mut out);
         out.extend_from_slice(b",\"device_id\":");
         write_uuid(&e.device_id, &mut out);
-        let _ = write!(out, ",\"device_seq\":{},\"form\":", e.device_seq);
+        out.extend_from_slice(b",\"device_seq\":");
+        write_u64(e.device_seq, &mut out);
+        out.extend_from_slice(b",\"form\":");
         match &e.form {
             Some(f) => write_str(f, &mut out),
             None => out.extend_from_slice(b"null"),
         }
-        let _ = write!(out, ",\"hlc\":{{\"counter\":{},\"millis\":{}}},\"id\":", e.hlc.counter, e.hlc.millis);
+        out.extend_from_slice(b",\"hlc\":{\"counter\":");
+        write_u64(u64::from(e.hlc.counter), &mut out);
+        out.extend_from_slice(b",\"millis\":");
+        write_u64(e.hlc.millis, &mut out);
+        out.extend_from_slice(b"},\"id\":");
         write_uuid(&e.id, &mut out);
         out.extend_from_slice(b",\"kind\":");
         write_str(e.kind.as_str(), &mut out);
         out.extend_from_slice(b",\"payload\":");
-        write_canonical(&e.payload, &mut out);
+        let relation = write_v1(&e.payload, &mut out)
+            .and(JcsRelation::of_integer(e.device_seq))
+            .and(JcsRelation::of_integer(e.hlc.millis));
         out.extend_from_slice(b",\"role\":");
         write_str(e.role.as_str(), &mut out);
         out.push(b'}');
-        EncodedEvent { signing: out }
+        // Rare (a double such as 5.0 or 1e-6, or keys out of UTF-16 order):
+        // built through the reference value, not worth a second fast path.
+        let v2 = (relation == JcsRelation::Differs).then(|| e.signing_bytes());
+        EncodedEvent { v1: out, v2, out_of_range: relation == JcsRelation::OutOfRange }
+    }
+
+    /// [`Event::signing_bytes`].
+    pub fn signing_bytes(&self) -> &[u8] {
+        self.v2.as_deref().unwrap_or(&self.v1)
+    }
+
+    /// [`Event::legacy_signing_bytes`].
+    pub fn legacy_signing_bytes(&self) -> Option<&[u8]> {
+        self.v2.as_ref().map(|_| self.v1.as_slice())
     }
 
     /// [`Event::canonical_json`] of the event with signature `sig`.
     pub fn canonical_json(&self, sig: &str) -> String {
-        let body = &self.signing[EVENT_DOMAIN.len()..self.signing.len() - 1];
+        let body = &self.v1[EVENT_DOMAIN.len()..self.v1.len() - 1];
         let mut out = Vec::with_capacity(body.len() + sig.len() + 12);
         out.extend_from_slice(body);
         out.extend_from_slice(b",\"sig\":");
         write_str(sig, &mut out);
         out.push(b'}');
-        // Built from UTF-8 pieces only (serde_json output and ASCII).
+        // Built from UTF-8 pieces only.
         String::from_utf8(out).unwrap_or_default()
     }
 
     /// [`Event::content_hash`] of the event with signature `sig`.
     pub fn content_hash(&self, sig: &str) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(&self.signing);
+        h.update(&self.v1);
         h.update(sig.as_bytes());
         h.finalize().into()
     }
@@ -229,7 +273,7 @@ fn decode_signature(sig: &str) -> Option<Signature> {
 mod tests {
     use super::*;
     use crate::model::event::{EventKind, Hlc, Role};
-    use ed25519_dalek::SigningKey;
+    use ed25519_dalek::{Signer as _, SigningKey};
 
     fn signed(n: usize, key: &SigningKey) -> Vec<(Event, VerifyingKey)> {
         (0..n)
@@ -287,9 +331,39 @@ mod tests {
         assert_eq!(verify_all(&items).unwrap_err().0, items[9].0.id);
     }
 
+    #[test]
+    fn events_signed_over_jcs_and_before_it_both_verify_in_batches() {
+        let key = SigningKey::from_bytes(&[6; 32]);
+        let mut items = signed(600, &key);
+        // Payloads whose JCS encoding differs from v1: new signatures
+        // cover JCS under the v2 domain; those made before JCS cover v1.
+        for (i, (e, _)) in items.iter_mut().enumerate().filter(|(i, _)| i % 7 == 0) {
+            e.payload = serde_json::json!({"item": Uuid::from_u128(i as u128), "values": {"cost": 1500.0}});
+            if i % 2 == 0 {
+                e.sign(&key);
+                assert!(e.signing_bytes().starts_with(crate::model::canonical::EVENT_DOMAIN_V2));
+            } else {
+                let legacy = e.legacy_signing_bytes().expect("JCS differs");
+                e.sig = base64::engine::general_purpose::STANDARD.encode(key.sign(&legacy).to_bytes());
+            }
+            e.verify(&key.verifying_key()).unwrap();
+        }
+        assert!(verify_all(&items).is_ok());
+        // A number token rewritten (1500.0 as 1500) on the way: the
+        // domain the check starts from changes, the JCS bytes do not.
+        items[14].0.payload["values"]["cost"] = serde_json::json!(1500);
+        assert!(items[14].0.signing_bytes().starts_with(EVENT_DOMAIN));
+        assert!(verify_all(&items).is_ok());
+        // A legacy signature over the JCS bytes' v1 twin is no v2 signature
+        // of another event: alter the value and both fail.
+        items[14].0.payload["values"]["cost"] = serde_json::json!(1501.0);
+        assert_eq!(verify_all(&items).unwrap_err(), (items[14].0.id, SignatureError::Mismatch));
+    }
+
     fn assert_same_encoding(e: &Event) {
         let enc = EncodedEvent::new(e);
-        assert_eq!(enc.signing, e.signing_bytes(), "signing bytes of {e:?}");
+        assert_eq!(enc.signing_bytes(), e.signing_bytes(), "signing bytes of {e:?}");
+        assert_eq!(enc.legacy_signing_bytes().map(<[u8]>::to_vec), e.legacy_signing_bytes(), "legacy bytes of {e:?}");
         assert_eq!(enc.canonical_json(&e.sig), e.canonical_json(), "canonical JSON of {e:?}");
         assert_eq!(enc.content_hash(&e.sig), e.content_hash());
         assert_eq!(content_hash(e), e.content_hash());
@@ -312,19 +386,27 @@ mod tests {
             serde_json::json!({"values": {"z": 1, "a": [1.5, -2, u64::MAX, i64::MIN, null, true, false], "m": {"y": "x", "b": {}}}}),
             serde_json::json!({"item": Uuid::from_u128(5), "values": {"text": "é\n\t\"\\\u{0}\u{1f}\u{7f}\u{2028}😀 </script>"}}),
             serde_json::json!({"to": "closed", "reason": "", "nested": [[[]], [{}], {"": ""}], "f": 1e300, "g": 0.1}),
+            // JCS differs from v1: an integral double, a double near 1e-6,
+            // keys that sort apart by UTF-16 and by UTF-8.
+            serde_json::json!({"values": {"cost": 5.0, "tiny": 1.5e-6, "\u{e000}": 1, "😀": 2}}),
         ];
         let mut n = 0u128;
         for kind in kinds {
             for role in roles {
                 for payload in &payloads {
                     n += 1;
-                    let mut e = crate::model::event::awkward_test_event(n, kind, role, payload.clone());
-                    assert_same_encoding(&e);
-                    e.sign(&key);
-                    assert_same_encoding(&e);
-                    // Round trip through JSON text, as bundles and the journal do.
-                    let again = Event::from_json(&serde_json::from_str(&e.canonical_json()).unwrap()).unwrap();
-                    assert_same_encoding(&again);
+                    let awkward = crate::model::event::awkward_test_event(n, kind, role, payload.clone());
+                    // Its device_seq is beyond 2^53: the same with one within.
+                    let mut plain = awkward.clone();
+                    plain.device_seq = n as u64;
+                    for mut e in [awkward, plain] {
+                        assert_same_encoding(&e);
+                        e.sign(&key);
+                        assert_same_encoding(&e);
+                        // Round trip through JSON text, as bundles and the journal do.
+                        let again = Event::from_json(&serde_json::from_str(&e.canonical_json()).unwrap()).unwrap();
+                        assert_same_encoding(&again);
+                    }
                 }
             }
         }
