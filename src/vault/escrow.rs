@@ -78,7 +78,10 @@ pub(crate) fn write_key_file(
         vault_key: keys.vault_key.to_hex().to_string(),
         signature: hex::encode(signature.to_bytes()),
     };
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(&plain).expect("plain strings serialise"));
+    // Pre-sized so serde_json never reallocates (a reallocation would
+    // leave a copy of the key in freed memory).
+    let mut json = zeroize::Zeroizing::new(Vec::with_capacity(1024));
+    serde_json::to_writer(&mut *json, &plain).expect("plain strings serialise");
     let ct = envelope::encrypt(std::slice::from_ref(escrow), &json).map_err(VaultError::Encrypt)?;
     super::write_file_atomically(storage, dir, ESCROW_KEY_FILE, &ct)
 }
