@@ -186,6 +186,7 @@ mod tests {
         let pass = "mariamaoumarou";
         assert!(check(pass, &[]).score > check(pass, &[name]).score, "the name lowers the estimate");
         assert!(!check(pass, &[name]).is_acceptable());
+        assert!(!check("diallodiallo", &["Awa Diallo"]).is_acceptable(), "a repeated name is refused");
         assert!(!check("fieldcasevault", &[]).is_acceptable());
     }
 
