@@ -1,9 +1,9 @@
 # Fieldcase: the two commands of the README and the steps they are made of.
 #
-#   make run    install what is missing, build, open the desktop app on a demo vault
+#   make run    install what is missing, build (release), open the desktop app on a demo vault
 #   make test   install what is missing, run every test suite (what CI runs)
 #
-# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-test, e2e, demo-vault, clean-free.
+# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -45,6 +45,9 @@ FUZZ_SECONDS ?= 20
 CARGO_OUT   := $(or $(CARGO_TARGET_DIR),$(TARGET))
 CLI_BIN     := $(CARGO_OUT)/debug/fieldcase
 DESKTOP_BIN := $(CARGO_OUT)/debug/fieldcase-desktop
+# What users run (make run, and the packaged app later): release builds.
+CLI_RELEASE     := $(CARGO_OUT)/release/fieldcase
+DESKTOP_RELEASE := $(CARGO_OUT)/release/fieldcase-desktop
 
 # make run: a demo vault of synthetic cases, and its (deliberately public)
 # demo passphrase, which the unlock screen shows.
@@ -58,12 +61,12 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-test e2e demo-vault clean-free
+.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
-	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-test e2e demo-vault clean-free"
+	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
 test: deps core-test fuzz ui-test desktop desktop-test e2e
@@ -146,6 +149,19 @@ desktop: ui apt-deps
 	@# The fixture tests/e2e/sync-steps.mjs uses to play field work the CLI has no commands for.
 	$(CARGO) build -p fieldcase --example e2e_sync_fixture
 
+# What users run: release builds of the app (front end embedded) and the CLI.
+# A release build has no web inspector: Tauri enables devtools only in debug
+# builds or with its "devtools" feature, which nothing may turn on (checked
+# here). custom-protocol means no dev server URL is ever loaded, and the
+# vault ignores FIELDCASE_TEST_SCRYPT_LOG_N in release builds.
+desktop-release: ui apt-deps
+	$(call header,Desktop app and CLI: cargo build --release)
+	@if $(CARGO) tree -p fieldcase-desktop --features custom-protocol -e features -i tauri --prefix none 2>/dev/null \
+	    | grep -q '^tauri feature "devtools"'; then \
+	  echo "FAIL: tauri's devtools feature is enabled; release builds must not have the web inspector"; exit 1; fi
+	$(CARGO) build --release -p fieldcase-desktop --features custom-protocol
+	$(CARGO) build --release -p fieldcase --bin fieldcase
+
 # The desktop crate's own tests (its session state against real vaults).
 # They also write the TypeScript bindings of its DTOs (ts-rs) into
 # ui/src/lib/bindings; if that changes any file, the checked-in bindings were
@@ -175,23 +191,24 @@ e2e: desktop npm-deps $(TAURI_DRIVER)
 	      E2E_SCREENS=$(SCREENS) node tests/e2e/run.mjs
 
 # ---------------------------------------------------------------- run
-run: apt-deps desktop demo-vault
-	$(call header,Opening Fieldcase on $(DEMO_VAULT))
+run: apt-deps desktop-release demo-vault
+	$(call header,Opening Fieldcase (release build) on $(DEMO_VAULT))
 	@if [ -z "$${DISPLAY:-}" ] && [ -z "$${WAYLAND_DISPLAY:-}" ]; then \
 	  echo "No display (DISPLAY/WAYLAND_DISPLAY unset): run make run in a desktop session."; \
 	  echo "(On a headless machine, xvfb-run -a make run starts it on a virtual display.)"; exit 2; fi
 	@echo "Demo passphrase: $(DEMO_PASSPHRASE)"
-	FIELDCASE_VAULT=$(DEMO_VAULT) FIELDCASE_DEMO_PASSPHRASE='$(DEMO_PASSPHRASE)' $(DESKTOP_BIN)
+	FIELDCASE_VAULT=$(DEMO_VAULT) FIELDCASE_DEMO_PASSPHRASE='$(DEMO_PASSPHRASE)' $(DESKTOP_RELEASE)
 
-# The demo vault is made once; the .complete stamp beside it marks a finished
+# The demo vault is made once, by the release CLI (the full scrypt work
+# factor, like a real vault); the .complete stamp beside it marks a finished
 # fill, so a vault left half-made by an interrupted run is made again.
 demo-vault: $(DEMO_VAULT).complete
 
-$(DEMO_VAULT).complete: | desktop
+$(DEMO_VAULT).complete: | desktop-release
 	$(call header,Demo vault ($(DEMO_CASES) synthetic cases))
 	rm -rf $(DEMO_VAULT) $@
-	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_BIN) --vault $(DEMO_VAULT) init --name "Demo device"
-	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_BIN) --vault $(DEMO_VAULT) demo --cases $(DEMO_CASES)
+	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) init --name "Demo device"
+	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) demo --cases $(DEMO_CASES)
 	touch $@
 
 # ---------------------------------------------------------------- clean

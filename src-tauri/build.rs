@@ -5,6 +5,7 @@ fn main() {
     let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
         "vault_info",
         "unlock",
+        "check_passphrase",
         "create_vault",
         "lock",
         "get_actor",

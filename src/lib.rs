@@ -1,7 +1,10 @@
 //! Fieldcase core library: everything the desktop app and the CLI do.
 #![forbid(unsafe_code)]
+pub mod fsutil;
+pub mod hardening;
 pub mod model;
 pub mod parallel;
+pub mod passphrase_policy;
 pub mod report;
 pub mod search;
 pub mod sync;

@@ -84,3 +84,49 @@ fn report_prints_exports_and_suppresses() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("calendar month"));
 }
+
+/// Exported files leave the machine: `--no-suppress` is refused with
+/// `--csv` and `--dhis2` (before the vault is even opened), and no file is
+/// written; an existing export file is never replaced, nor a symlink followed.
+#[test]
+fn exports_refuse_no_suppress_and_never_overwrite() {
+    let tmp = TempDir::new().unwrap();
+    let dir = filled_vault(&tmp);
+    let june = ["report", "--from", "2026-06-01", "--to", "2026-06-30"];
+    let csv_dir = tmp.path().join("csv");
+    let dhis2 = tmp.path().join("dhis2.json");
+    for export in [["--csv", csv_dir.to_str().unwrap()], ["--dhis2", dhis2.to_str().unwrap()]] {
+        let mut args = june.to_vec();
+        args.extend(export);
+        args.push("--no-suppress");
+        let out = run(&dir, &args);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--no-suppress cannot be used with --csv or --dhis2"), "{err}");
+    }
+    assert!(!csv_dir.exists() && !dhis2.exists());
+
+    // An existing DHIS2 file is refused and left as it was.
+    std::fs::write(&dhis2, b"earlier export").unwrap();
+    let mut args = june.to_vec();
+    args.extend(["--dhis2", dhis2.to_str().unwrap()]);
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists: choose another name"));
+    assert_eq!(std::fs::read(&dhis2).unwrap(), b"earlier export");
+
+    // A symlink where one CSV file goes: refused, its target untouched, and
+    // no other CSV file left behind (all or nothing).
+    std::fs::create_dir(&csv_dir).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, b"not a report").unwrap();
+    std::os::unix::fs::symlink(&victim, csv_dir.join("indicator_05.csv")).unwrap();
+    let mut args = june.to_vec();
+    args.extend(["--csv", csv_dir.to_str().unwrap()]);
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a report");
+    let left: Vec<_> = std::fs::read_dir(&csv_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("indicator_05.csv")], "only the symlink remains");
+}

@@ -10,7 +10,7 @@ use fieldcase::model::event::{EventKind, Role};
 use fieldcase::model::lifecycle::Stage;
 use fieldcase::model::store::CaseStore;
 use fieldcase::report::export::{
-    dhis2_data_value_set, dhis2_period, indicator_csv, Dhis2Mapping, DEFAULT_DHIS2_MAPPING,
+    dhis2_data_value_set, dhis2_period, indicator_csv, Dhis2Mapping, ExportError, DEFAULT_DHIS2_MAPPING,
 };
 use fieldcase::report::{compute, Measure, Report, ReportOptions, Suppression};
 use serde_json::{json, Value};
@@ -310,35 +310,50 @@ fn csv_parses_back_and_exports_hold_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path());
     let ids = caseload(&mut s);
-    let r = compute(s.vault().conn(), &march(false)).unwrap();
-
+    // Exports leave the machine: a report without suppression is refused
+    // by every export function, and no file is written.
+    let open = compute(s.vault().conn(), &march(false)).unwrap();
     let out = tempfile::tempdir().unwrap();
+    let mapping = Dhis2Mapping::parse(DEFAULT_DHIS2_MAPPING).unwrap();
+    let refused = |e: ExportError| assert!(matches!(e, ExportError::NotSuppressed), "{e:?}");
+    refused(fieldcase::report::export::write_csv(&open, &out.path().join("csv")).unwrap_err());
+    refused(indicator_csv(&open, open.indicator("4").unwrap()).unwrap_err());
+    refused(dhis2_data_value_set(&open, &mapping).unwrap_err());
+    refused(fieldcase::report::export::write_dhis2(&open, &mapping, &out.path().join("d.json")).unwrap_err());
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "a refused export writes nothing");
+
+    let r = compute(s.vault().conn(), &march(true)).unwrap();
     let files = fieldcase::report::export::write_csv(&r, out.path()).unwrap();
     assert_eq!(files.len(), r.indicators.len());
+    // A second export into the same folder replaces nothing.
+    let before = std::fs::read(&files[0]).unwrap();
+    let again = fieldcase::report::export::write_csv(&r, out.path()).unwrap_err();
+    assert!(again.to_string().contains("already exists: choose another name"), "{again}");
+    assert_eq!(std::fs::read(&files[0]).unwrap(), before);
     let text = indicator_csv(&r, r.indicator("4").unwrap()).unwrap();
+    assert_eq!(std::fs::read_to_string(out.path().join("indicator_04.csv")).unwrap(), text);
     let mut rd = csv::Reader::from_reader(text.as_bytes());
     let header = rd.headers().unwrap().clone();
     assert_eq!(&header[0], "indicator");
     let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
     let total = rows.iter().find(|r| &r[6] == "total").unwrap();
-    assert_eq!((&total[8], &total[9], &total[10]), ("33.3", "1", "3"));
+    // 1 of 3 children: a small cell, withheld (empty figures, the reason given).
+    assert_eq!((&total[8], &total[9], &total[10], &total[12]), ("", "", "", "small_cell"));
     // The definition, with its commas, survives the round trip.
     assert!(total[13].contains("≤ 14 days after registration"));
     // One row per cell: total + every breakdown cell.
     let cells: usize = r.indicator("4").unwrap().breakdowns.iter().map(|b| b.cells.len()).sum();
     assert_eq!(rows.len(), cells + 1);
 
-    // DHIS2: a monthly period, values present, nothing personal.
-    let mapping = Dhis2Mapping::parse(DEFAULT_DHIS2_MAPPING).unwrap();
+    // DHIS2: a monthly period, nothing personal.
     let doc = dhis2_data_value_set(&r, &mapping).unwrap();
     assert_eq!(doc["period"], "202603");
-    let values = doc["dataValues"].as_array().unwrap();
-    assert!(values.iter().any(|v| v["dataElement"] == mapping.data_elements["1"]["total"].value && v["value"] == "3"));
     let mut exported = doc.to_string();
     for f in &files {
         exported.push_str(&std::fs::read_to_string(f).unwrap());
     }
     exported.push_str(&serde_json::to_string(&r).unwrap());
+    exported.push_str(&serde_json::to_string(&open).unwrap());
     for needle in PERSONAL.iter().map(|s| s.to_string()).chain(ids.iter().map(Uuid::to_string)) {
         assert!(!exported.contains(&needle), "export holds {needle}");
     }
@@ -346,14 +361,20 @@ fn csv_parses_back_and_exports_hold_no_personal_data() {
     for n in numbers {
         assert!(!exported.contains(&n), "export holds case number {n}");
     }
-    // Suppressed cells are not sent.
-    let suppressed = compute(s.vault().conn(), &march(true)).unwrap();
-    let doc = dhis2_data_value_set(&suppressed, &mapping).unwrap();
+    // Suppressed cells are not sent: indicator 1's total (3 children) is withheld.
+    assert_eq!(open.indicator("1").unwrap().total.value, Some(3.0));
+    assert!(r.indicator("1").unwrap().total.suppressed.is_some());
     assert!(!doc["dataValues"]
         .as_array()
         .unwrap()
         .iter()
         .any(|v| v["dataElement"] == mapping.data_elements["1"]["total"].value));
+    // write_dhis2 writes that same document.
+    let written = out.path().join("dhis2.json");
+    let n = fieldcase::report::export::write_dhis2(&r, &mapping, &written).unwrap();
+    assert_eq!(n, doc["dataValues"].as_array().unwrap().len());
+    let back: Value = serde_json::from_slice(&std::fs::read(&written).unwrap()).unwrap();
+    assert_eq!(back, doc);
 }
 
 #[test]

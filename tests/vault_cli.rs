@@ -58,9 +58,13 @@ fn init_status_checkpoint_and_passwd_work_together() {
 
     ok(&fieldcase(&vault, &["checkpoint"], &[("FIELDCASE_PASSPHRASE", PASS)]));
 
-    ok(&fieldcase(&vault, &["passwd"], &[("FIELDCASE_PASSPHRASE", PASS), ("FIELDCASE_NEW_PASSPHRASE", "new one")]));
+    ok(&fieldcase(
+        &vault,
+        &["passwd"],
+        &[("FIELDCASE_PASSPHRASE", PASS), ("FIELDCASE_NEW_PASSPHRASE", "a new one, lantern okapi")],
+    ));
     fails_with(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", PASS)]), "wrong passphrase");
-    ok(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", "new one")]));
+    ok(&fieldcase(&vault, &["status"], &[("FIELDCASE_PASSPHRASE", "a new one, lantern okapi")]));
 }
 
 #[test]

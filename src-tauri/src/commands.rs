@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::dto::{
     ActorDto, AttachmentData, AuditDto, CaseDetailDto, CaseRow, FieldErrorDto, FormDefDto, NewVault, NextStepDto,
-    TaskDto, ViolationDto,
+    PassphraseCheck, TaskDto, ViolationDto,
 };
 use crate::session::{Session, UiError, UnlockedInfo, VaultInfo};
 
@@ -32,10 +32,20 @@ pub fn vault_info(session: State<'_, Session>) -> VaultInfo {
 }
 
 /// Unlock the vault with a passphrase. Async so the key derivation (scrypt,
-/// about a second) runs off the window's main thread.
+/// about a second) runs off the window's main thread. The `String` is moved
+/// (not copied) into the zeroizing `SecretString`.
 #[tauri::command]
 pub async fn unlock(session: State<'_, Session>, passphrase: String) -> Result<UnlockedInfo, UiError> {
     session.unlock(SecretString::from(passphrase))
+}
+
+/// The passphrase policy's verdict on a passphrase being chosen, for the
+/// first-run screen's meter (`create_vault` applies the same rule). The
+/// passphrase is zeroized when the check returns.
+#[tauri::command]
+pub fn check_passphrase(passphrase: String, user_name: String) -> PassphraseCheck {
+    let passphrase = zeroize::Zeroizing::new(passphrase);
+    fieldcase::passphrase_policy::check(&passphrase, &[user_name.trim()]).into()
 }
 
 /// First run: create the vault and open it.

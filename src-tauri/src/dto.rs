@@ -133,18 +133,54 @@ pub struct ActorDto {
 }
 }
 
-dto! {
-/// What a new vault is made with.
+/// What a new vault is made with. Not `Debug`, `Clone` or `Serialize`: it
+/// holds the passphrase, which is zeroized when it is dropped.
+#[derive(Deserialize, TS)]
+#[ts(export, export_to = "../../ui/src/lib/bindings/")]
 pub struct NewVault {
     /// The user of this device (also the device's name for the office).
     pub user_name: String,
     /// Their role wire name.
     pub role: String,
-    /// Passphrase (at least 12 characters; the library refuses empty ones).
+    /// Passphrase (must pass `fieldcase::passphrase_policy`).
     pub passphrase: String,
     /// Optional office escrow recipient (`age1...`).
     pub escrow: Option<String>,
 }
+
+impl Drop for NewVault {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.passphrase);
+    }
+}
+
+dto! {
+/// The passphrase policy's verdict on a passphrase being chosen
+/// (`fieldcase::passphrase_policy`), for the first-run screen's meter.
+pub struct PassphraseCheck {
+    /// `too_short`, `weak`, `fair` or `strong`.
+    pub strength: String,
+    /// Whether a vault may be made with it (fair or strong).
+    pub acceptable: bool,
+    /// The fewest characters accepted.
+    pub min_chars: u32,
+    /// What is wrong, in English, when known.
+    pub warning: Option<String>,
+    /// How to make it stronger, in English.
+    pub suggestions: Vec<String>,
+}
+}
+
+impl From<fieldcase::passphrase_policy::Verdict> for PassphraseCheck {
+    fn from(v: fieldcase::passphrase_policy::Verdict) -> Self {
+        PassphraseCheck {
+            strength: v.strength.as_str().to_string(),
+            acceptable: v.is_acceptable(),
+            min_chars: fieldcase::passphrase_policy::MIN_CHARS as u32,
+            warning: v.warning,
+            suggestions: v.suggestions,
+        }
+    }
 }
 
 dto! {

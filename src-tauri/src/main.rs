@@ -46,6 +46,11 @@ fn vault_dir() -> PathBuf {
 
 fn main() {
     fieldcase_alloc::keep_freed_memory();
+    // Before any passphrase or key is in memory: no core file, no ptrace
+    // or /proc/<pid>/mem by other processes (fieldcase::hardening).
+    if let Err(e) = fieldcase::hardening::harden_process() {
+        eprintln!("fieldcase: warning: {e}");
+    }
     // Demo mode: `make run` starts the app on a demo vault of synthetic cases
     // and passes its passphrase so the unlock screen can show it. Never set
     // for a real vault.
@@ -58,6 +63,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::vault_info,
             commands::unlock,
+            commands::check_passphrase,
             commands::create_vault,
             commands::lock,
             commands::get_actor,

@@ -178,7 +178,9 @@ pub async fn report_compute(
 }
 
 /// Write one CSV file per indicator (always with small cells withheld: an
-/// export leaves the device) into `dir`; returns the files written.
+/// export leaves the device, and the library refuses any other) into `dir`;
+/// returns the files written. Existing files are never replaced
+/// (`file_exists`).
 #[tauri::command]
 pub async fn report_export_csv(
     session: State<'_, Session>,
@@ -189,8 +191,10 @@ pub async fn report_export_csv(
 ) -> Result<Vec<String>, UiError> {
     let o = options(&from, &to, office, true)?;
     let r = compute(&session, &o)?;
-    let files =
-        export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::new("export_failed", e.to_string()))?;
+    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| match e {
+        export::ExportError::Write(w) => crate::sync_commands::write_error(w),
+        e => UiError::new("export_failed", e.to_string()),
+    })?;
     Ok(files.iter().map(|f| f.display().to_string()).collect())
 }
 

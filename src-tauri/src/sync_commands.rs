@@ -14,7 +14,6 @@
 //! plaintext case data.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -166,37 +165,34 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
     std::fs::read(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))
 }
 
-/// Write through a temporary file and a rename, so a half-written bundle
-/// never carries the final name; an existing file is never replaced.
+/// Write a new file through [`fieldcase::fsutil::write_new_file`]: never
+/// over an existing file or through a symlink, never half-written under its
+/// final name, durable when this returns (USB sticks are often pulled right
+/// after).
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
-    if path.exists() {
-        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", path.display())));
-    }
-    let parent = path
-        .parent()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| UiError::new("no_such_folder", format!("the folder of {} does not exist", path.display())))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory is synced (USB sticks
-        // are often pulled right after).
-        if let Ok(d) = std::fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-        Ok::<(), std::io::Error>(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        let code = if e.kind() == std::io::ErrorKind::StorageFull { "disk_full" } else { "file_unwritable" };
-        return Err(UiError::new(code, format!("cannot write {}: {e}", path.display())));
-    }
+    fieldcase::fsutil::write_new_file(path, bytes).map_err(write_error)?;
     Ok(WrittenFile { path: path.display().to_string(), bytes: bytes.len() as u64 })
+}
+
+/// The window's code for each way writing a new file fails.
+pub(crate) fn write_error(e: fieldcase::fsutil::WriteError) -> UiError {
+    use fieldcase::fsutil::WriteError;
+    let code = match &e {
+        WriteError::AlreadyExists { .. } => "file_exists",
+        WriteError::NoSuchFolder { .. } => "no_such_folder",
+        WriteError::DiskFull { .. } => "disk_full",
+        WriteError::Io { .. } => "file_unwritable",
+    };
+    UiError::new(code, e.to_string())
+}
+
+/// Refuse an occupied destination (a symlink included) before building a
+/// bundle; the write refuses it anyway.
+fn check_free(out: &Path) -> Result<(), UiError> {
+    if fieldcase::fsutil::occupied(out) {
+        return Err(UiError::new("file_exists", format!("{} already exists: choose another name", out.display())));
+    }
+    Ok(())
 }
 
 /// Folders where bundles are usually exchanged: mounted removable drives
@@ -321,9 +317,7 @@ pub fn export_to_office(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    if out.exists() {
-        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
-    }
+    check_free(out)?;
     let bytes = sync::export_for_office(store, progress).map_err(sync_error)?;
     write_new_file(out, &bytes)
 }
@@ -335,9 +329,7 @@ pub fn export_to_device(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    if out.exists() {
-        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
-    }
+    check_free(out)?;
     let bytes = sync::export_for_device(store, device, progress).map_err(sync_error)?;
     write_new_file(out, &bytes)
 }
@@ -482,9 +474,7 @@ pub fn approve(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
     let role: Role = role.parse().map_err(|e: fieldcase::model::event::UnknownRole| bad_input(e.to_string()))?;
-    if out.exists() {
-        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
-    }
+    check_free(out)?;
     let bytes = read_limited(request, MAX_REQUEST_FILE)?;
     let bundle = sync::approve_enrollment(store, &bytes, role, progress).map_err(sync_error)?;
     write_new_file(out, &bundle)
@@ -617,9 +607,7 @@ pub fn transfer_out(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    if out.exists() {
-        return Err(UiError::new("file_exists", format!("{} already exists; choose another name", out.display())));
-    }
+    check_free(out)?;
     let bytes =
         transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress).map_err(transfer_error)?;
     write_new_file(out, &bytes)
@@ -1110,5 +1098,26 @@ mod tests {
         assert_eq!(find_files(&dirs, "json").len(), 1);
         let missing = t.path().join("no-such-folder").join("x.fcb");
         assert_eq!(write_new_file(&missing, b"x").unwrap_err().code, "no_such_folder");
+    }
+
+    /// A bundle never replaces a file or goes through a symlink: both are
+    /// refused with `file_exists` and left as they were.
+    #[test]
+    fn an_existing_file_or_symlink_is_never_written_over() {
+        let t = tempfile::tempdir().unwrap();
+        let existing = t.path().join("one.fcb");
+        std::fs::write(&existing, b"first").unwrap();
+        assert_eq!(write_new_file(&existing, b"second").unwrap_err().code, "file_exists");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"first");
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, b"not yours").unwrap();
+        let link = t.path().join("two.fcb");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert_eq!(write_new_file(&link, b"bundle").unwrap_err().code, "file_exists");
+        assert_eq!(check_free(&link).unwrap_err().code, "file_exists");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"not yours");
+        let fresh = t.path().join("three.fcb");
+        assert_eq!(write_new_file(&fresh, b"bundle").unwrap().bytes, 6);
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"bundle");
     }
 }

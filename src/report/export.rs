@@ -4,6 +4,14 @@
 //!
 //! Exports carry only what a [`Report`] holds: aggregate figures, category
 //! names from closed value lists, office names and the indicator texts.
+//!
+//! Every export leaves the machine, so every export function refuses a
+//! report computed without small-cell suppression
+//! ([`ExportError::NotSuppressed`]): the rule is here, not in the CLI or the
+//! app, so no caller can forget it. (The on-screen report may still show
+//! small cells to its reader; it is not written anywhere.) Files are written
+//! with [`crate::fsutil::write_new_file`]: never over an existing file,
+//! never through a symlink.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Cell, IndicatorResult, Measure, Report};
+use crate::fsutil::{self, WriteError};
 
 /// The mapping file shipped with Fieldcase (placeholder ids: replace them
 /// with the ids of the receiving DHIS2 instance).
@@ -20,14 +29,24 @@ pub const DEFAULT_DHIS2_MAPPING: &str = include_str!("../../assets/dhis2-mapping
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// Writing a file failed.
-    #[error("could not write {path}: {source}")]
-    Write {
-        /// The file.
+    /// The report was computed without small-cell suppression; exports
+    /// leave the machine and must not identify a child.
+    #[error("an export must withhold small cells (fewer than {} children): compute the report with suppression on (without --no-suppress)", super::THRESHOLD)]
+    NotSuppressed,
+    /// Creating the export folder failed.
+    #[error("could not create the folder {path}: {source}")]
+    Folder {
+        /// The folder.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+    /// Writing a file failed (it exists already, the disk is full…).
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// JSON encoding failed.
+    #[error("could not encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
     /// CSV encoding failed.
     #[error("could not encode CSV: {0}")]
     Csv(#[from] csv::Error),
@@ -45,6 +64,14 @@ pub enum ExportError {
     /// The office has no organisation unit in the mapping.
     #[error("the DHIS2 mapping has no organisation unit for {0:?}; add it under \"org_units\"")]
     OrgUnit(String),
+}
+
+fn require_suppressed(report: &Report) -> Result<(), ExportError> {
+    if report.suppressed {
+        Ok(())
+    } else {
+        Err(ExportError::NotSuppressed)
+    }
 }
 
 fn num(v: Option<u64>) -> String {
@@ -71,7 +98,9 @@ fn rows(ind: &IndicatorResult) -> impl Iterator<Item = (&str, &Cell)> {
 
 /// The CSV text of one indicator: a header, then the total and one row per
 /// breakdown cell. Withheld figures are empty with `suppressed` set.
+/// Refused for a report without suppression.
 pub fn indicator_csv(report: &Report, ind: &IndicatorResult) -> Result<String, ExportError> {
+    require_suppressed(report)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "indicator",
@@ -125,17 +154,38 @@ pub fn csv_file_name(ind: &IndicatorResult) -> String {
 }
 
 /// Write one CSV per indicator into `dir` (created if missing). Returns the
-/// files written.
+/// files written. Refused for a report without suppression; an existing
+/// file of the same name is refused and left as it was, and the files this
+/// call had already written are removed again (all or nothing).
 pub fn write_csv(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write { path: dir.to_path_buf(), source })?;
-    let mut out = Vec::new();
-    for ind in &report.indicators {
-        let path = dir.join(csv_file_name(ind));
-        std::fs::write(&path, indicator_csv(report, ind)?)
-            .map_err(|source| ExportError::Write { path: path.clone(), source })?;
+    require_suppressed(report)?;
+    // Encode everything first: a CSV error then leaves no file.
+    let files = report
+        .indicators
+        .iter()
+        .map(|ind| Ok((dir.join(csv_file_name(ind)), indicator_csv(report, ind)?)))
+        .collect::<Result<Vec<_>, ExportError>>()?;
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Folder { path: dir.to_path_buf(), source })?;
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (path, text) in files {
+        if let Err(e) = fsutil::write_new_file(&path, text.as_bytes()) {
+            for written in &out {
+                let _ = std::fs::remove_file(written);
+            }
+            return Err(e.into());
+        }
         out.push(path);
     }
     Ok(out)
+}
+
+/// Write the DHIS2 dataValueSets document of `report` to the new file
+/// `path` (see [`dhis2_data_value_set`]); returns the number of data values.
+pub fn write_dhis2(report: &Report, mapping: &Dhis2Mapping, path: &Path) -> Result<usize, ExportError> {
+    let doc = dhis2_data_value_set(report, mapping)?;
+    let n = doc["dataValues"].as_array().map_or(0, Vec::len);
+    fsutil::write_new_file(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    Ok(n)
 }
 
 /// Which DHIS2 data elements receive an indicator's figures.
@@ -198,8 +248,10 @@ pub fn dhis2_period(from: NaiveDate, to: NaiveDate) -> Result<String, ExportErro
 }
 
 /// A DHIS2 dataValueSets document of the report's shown figures (withheld
-/// cells are left out: DHIS2 has no "suppressed" value).
+/// cells are left out: DHIS2 has no "suppressed" value). Refused for a
+/// report without suppression.
 pub fn dhis2_data_value_set(report: &Report, mapping: &Dhis2Mapping) -> Result<Value, ExportError> {
+    require_suppressed(report)?;
     let period = dhis2_period(report.from, report.to)?;
     let office = report.office.clone().unwrap_or_else(|| "*".into());
     let org_unit = mapping.org_units.get(&office).ok_or_else(|| ExportError::OrgUnit(office.clone()))?;

@@ -13,7 +13,7 @@
 // Prints `N passed, M failed` last; exits non-zero on any failure, on a
 // window that never opens, and when the time limit is hit.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -279,6 +279,17 @@ async function main() {
   work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-'));
   // No vault yet: the app starts on the first-run screen and the user makes it.
   const vault = path.join(work, 'vault');
+  // A home of its own for every process started from here (the app, WebKit,
+  // sync-steps' second app), so the last step can tell what the webview
+  // left on disk.
+  const home = path.join(work, 'home');
+  mkdirSync(home);
+  Object.assign(process.env, {
+    HOME: home,
+    XDG_DATA_HOME: path.join(home, '.local/share'),
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+  });
 
   const port = await freePort();
   const nativePort = await freePort();
@@ -508,6 +519,29 @@ async function main() {
     expectEqual(Number(await count.getAttribute('data-count')), 1, 'cases after unlocking again');
     const stored = await browser.execute(() => localStorage.length + sessionStorage.length);
     expectEqual(stored, 0, 'items in localStorage/sessionStorage');
+  });
+
+  // tauri.conf.json opens the webview with incognito: WebKit's storage is
+  // ephemeral. After the whole session, with the app closed, nothing of the
+  // app's or WebKit's may be on disk under the data and cache directories.
+  await step('the webview kept no data on disk', async () => {
+    await Promise.race([browser.deleteSession().catch(() => {}), sleep(10_000)]);
+    browser = null;
+    await sleep(1_000);
+    const home = process.env.HOME;
+    const files = [];
+    const walk = (dir) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else files.push(path.relative(home, p));
+      }
+    };
+    walk(home);
+    log(`files under the session's home: ${files.length ? files.join(', ') : 'none'}`);
+    const appOrWebKit = /org\.fieldcase\.desktop|fieldcase-desktop|webkitgtk|WebKit|IndexedDB|localstorage|CacheStorage|cookies/i;
+    const kept = files.filter((f) => appOrWebKit.test(f) || (/^\.local\/share\/|^\.cache\//.test(f) && !/^\.cache\/(fontconfig|mesa_shader_cache)\//.test(f)));
+    expectEqual(kept.join(', '), '', 'files the app or its webview left under ~/.local/share and ~/.cache');
   });
 }
 

@@ -99,6 +99,11 @@ pub enum Command {
 
 fn main() -> ExitCode {
     fieldcase_alloc::keep_freed_memory();
+    // Before any passphrase or key is in memory: no core file, no ptrace
+    // or /proc/<pid>/mem by other processes (fieldcase::hardening).
+    if let Err(e) = fieldcase::hardening::harden_process() {
+        eprintln!("fieldcase: warning: {e}");
+    }
     output::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let vault_dir = match cli.vault.clone().map(Ok).unwrap_or_else(vault_cmds::default_vault_dir) {

@@ -35,13 +35,21 @@ pub struct ReportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Show cells of fewer than 5 children (internal use only: the output can
-    /// identify a child; never share it).
+    /// Show cells of fewer than 5 children on screen or as --json (internal
+    /// use only: the output can identify a child; never share it). Refused
+    /// with --csv and --dhis2: files leave the machine.
     #[arg(long)]
     pub no_suppress: bool,
 }
 
 pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
+    if args.no_suppress && (args.csv.is_some() || args.dhis2.is_some()) {
+        // The library refuses it too (export::ExportError::NotSuppressed);
+        // saying so before the passphrase is asked spares the unlock.
+        anyhow::bail!(
+            "--no-suppress cannot be used with --csv or --dhis2: exported files leave the machine and must withhold small cells; drop --no-suppress"
+        );
+    }
     let passphrase = crate::vault_cmds::read_passphrase()?;
     let store =
         CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
@@ -59,10 +67,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
             None => export::DEFAULT_DHIS2_MAPPING.to_string(),
         };
         let mapping = Dhis2Mapping::parse(&text)?;
-        let doc = export::dhis2_data_value_set(&report, &mapping)?;
-        std::fs::write(file, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("cannot write {}", file.display()))?;
-        eprintln!("wrote {} DHIS2 data values to {}", doc["dataValues"].as_array().map_or(0, Vec::len), file.display());
+        let n = export::write_dhis2(&report, &mapping, file)?;
+        eprintln!("wrote {n} DHIS2 data values to {}", file.display());
     }
     if args.no_suppress {
         eprintln!("WARNING: small cells are shown; this output can identify children. Internal use only.");

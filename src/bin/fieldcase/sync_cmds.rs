@@ -1,7 +1,6 @@
 //! `init --office`, `enroll`, `revoke`, `recipient`, `export`, `import`,
 //! `verify`, `transfer`: read files and the passphrase, call `fieldcase::sync`, print.
 use crate::vault_cmds::open_store;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -125,16 +124,21 @@ pub enum TransferAnswer {
     Key,
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename, so a
-/// half-written bundle never carries the final name. (Bundles are
-/// ciphertext; requests are public.)
+/// Write `bytes` to the new file `path`: never over an existing file or
+/// through a symlink, never half-written under its final name
+/// ([`fieldcase::fsutil::write_new_file`]). (Bundles are ciphertext;
+/// requests are public.)
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    Ok(fieldcase::fsutil::write_new_file(path, bytes)?)
+}
+
+/// Refuse an existing destination before any work is done (the write
+/// refuses it anyway; this spares building a bundle, or importing a transfer
+/// whose receipt could then not be written).
+fn check_free(path: &Path) -> anyhow::Result<()> {
+    if fieldcase::fsutil::occupied(path) {
+        anyhow::bail!("{} already exists: choose another name", path.display());
+    }
     Ok(())
 }
 
@@ -188,6 +192,7 @@ pub fn init(dir: &Path, mut args: OfficeInitArgs) -> anyhow::Result<()> {
 pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
     match cmd {
         EnrollCommand::Request { out } => {
+            check_free(&out)?;
             let store = open_store(dir)?;
             let req = sync::enrollment_request(&store)?;
             write_file(&out, &serde_json::to_vec_pretty(&req)?)?;
@@ -203,6 +208,7 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
         }
         EnrollCommand::Approve { file, role, out } => {
             let role: Role = role.parse()?;
+            check_free(&out)?;
             let request = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut store = open_store(dir)?;
             let bundle = sync::approve_enrollment(&mut store, &request, role, &mut progress_line())?;
@@ -230,6 +236,7 @@ pub fn recipient(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
+    check_free(&args.out)?;
     let mut store = open_store(dir)?;
     let bundle = match args.device {
         Some(d) => sync::export_for_device(&mut store, d, &mut progress_line())?,
@@ -360,6 +367,7 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
                 "--to-key HEX (the receiving office's signing key, `fieldcase transfer key` there) is required",
             )?;
             let out = args.out.context("--out FILE is required")?;
+            check_free(&out)?;
             let mut store = open_store(dir)?;
             let id = store.find_case(&case)?;
             let bundle = transfer::transfer_case(&mut store, id, &to, &to_key, &mut progress_line())?;
@@ -370,6 +378,7 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    check_free(&out)?;
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut store = open_store(dir)?;
     let (report, receipt) = match transfer::answer_transfer(&mut store, &bytes, decision, &mut progress_line()) {

@@ -1,11 +1,14 @@
 //! `init`, `status`, `checkpoint`, `passwd`: read the passphrase, call the
-//! library, print. (Owned by the vault work.)
+//! library, print. A new passphrase (`init`, `passwd`) must pass
+//! [`fieldcase::passphrase_policy`], the rule the desktop app applies too.
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use fieldcase::model::store::CaseStore;
+use fieldcase::passphrase_policy;
 use fieldcase::vault::{InitOptions, RecoveryReport, SecretString, Vault, META_TABLE};
 use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
 
 /// Environment variable holding the passphrase (else it is prompted for).
 pub const PASSPHRASE_ENV: &str = "FIELDCASE_PASSPHRASE";
@@ -37,7 +40,10 @@ pub fn default_vault_dir() -> anyhow::Result<PathBuf> {
     fieldcase::vault::default_dir().ok_or_else(|| anyhow::anyhow!("no home directory; pass --vault DIR"))
 }
 
-/// The passphrase from FIELDCASE_PASSPHRASE, else from a prompt.
+/// The passphrase from FIELDCASE_PASSPHRASE, else from a prompt. The
+/// `String` either gives is moved, not copied, into the zeroizing
+/// `SecretString`. (The environment's own copy is the caller's to protect:
+/// prefer the prompt.)
 pub fn read_passphrase() -> anyhow::Result<SecretString> {
     if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
         return Ok(SecretString::from(p));
@@ -47,25 +53,45 @@ pub fn read_passphrase() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(p))
 }
 
-/// A new passphrase from `env`, else prompted twice. Never empty.
-fn read_new_passphrase(env: &str) -> anyhow::Result<SecretString> {
+/// A new passphrase from `env`, else prompted twice; refused unless the
+/// passphrase policy accepts it (`personal`: the person's name and other
+/// words an attacker would try first).
+fn read_new_passphrase(env: &str, personal: &[&str]) -> anyhow::Result<SecretString> {
     let p = match std::env::var(env) {
         Ok(p) => SecretString::from(p),
         Err(_) => {
-            let a = rpassword::prompt_password("New passphrase: ")
-                .with_context(|| format!("cannot read the passphrase from the terminal; set {env}"))?;
-            let b =
-                rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase from the terminal")?;
-            if a != b {
+            // Both answers are secrets until compared: zeroized on every path.
+            let mut a = Zeroizing::new(
+                rpassword::prompt_password("New passphrase: ")
+                    .with_context(|| format!("cannot read the passphrase from the terminal; set {env}"))?,
+            );
+            let b = Zeroizing::new(
+                rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase from the terminal")?,
+            );
+            if *a != *b {
                 anyhow::bail!("the two passphrases differ; nothing was changed");
             }
-            SecretString::from(a)
+            SecretString::from(std::mem::take(&mut *a))
         }
     };
     if p.expose_secret().is_empty() {
         anyhow::bail!("the passphrase is empty: choose a passphrase (several words are easiest to remember)");
     }
+    passphrase_policy::check(p.expose_secret(), personal).into_result()?;
     Ok(p)
+}
+
+/// Debug builds (tests) honour FIELDCASE_TEST_SCRYPT_LOG_N, which makes
+/// the key derivation cheap and so the passphrase easy to attack; say so
+/// when it is in force for a vault being made. Release builds ignore it.
+fn warn_test_scrypt() {
+    if cfg!(debug_assertions) && std::env::var_os(fieldcase::vault::TEST_SCRYPT_ENV).is_some() {
+        eprintln!(
+            "warning: this is a debug (test) build and {} is set: the vault's key derivation is weakened; \
+             never use such a vault for real data",
+            fieldcase::vault::TEST_SCRYPT_ENV
+        );
+    }
 }
 
 pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
@@ -73,7 +99,8 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
         .name
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "caseworker".into());
-    let passphrase = read_new_passphrase(PASSPHRASE_ENV)?;
+    let passphrase = read_new_passphrase(PASSPHRASE_ENV, &[&name])?;
+    warn_test_scrypt();
     let opts = InitOptions { name, role: args.role, escrow: args.escrow };
     let store = CaseStore::init(dir, &passphrase, opts)
         .with_context(|| format!("cannot create a vault in {}", dir.display()))?;
@@ -272,7 +299,8 @@ pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
 
 pub fn passwd(dir: &Path) -> anyhow::Result<()> {
     let old = read_passphrase()?;
-    let new = read_new_passphrase(NEW_PASSPHRASE_ENV)?;
+    let new = read_new_passphrase(NEW_PASSPHRASE_ENV, &[])?;
+    warn_test_scrypt();
     let changed = (|| -> anyhow::Result<()> {
         let mut store = CaseStore::open(dir, &old)?;
         store.change_passphrase(&old, &new)?;

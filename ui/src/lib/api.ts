@@ -12,6 +12,7 @@ import type { FieldErrorDto } from './bindings/FieldErrorDto';
 import type { FormDefDto } from './bindings/FormDefDto';
 import type { MatchedTermDto } from './bindings/MatchedTermDto';
 import type { NewVault } from './bindings/NewVault';
+import type { PassphraseCheck } from './bindings/PassphraseCheck';
 import type { ScorePartDto } from './bindings/ScorePartDto';
 import type { SearchHitDto } from './bindings/SearchHitDto';
 import type { TaskDto } from './bindings/TaskDto';
@@ -30,6 +31,7 @@ export type {
   FormDefDto,
   MatchedTermDto,
   NewVault,
+  PassphraseCheck,
   ScorePartDto,
   SearchHitDto,
   TaskDto,
@@ -57,6 +59,8 @@ export function toUiError(e: unknown): UiError {
 export const api = {
   vaultInfo: () => invoke<VaultInfo>('vault_info'),
   unlock: (passphrase: string) => invoke<UnlockedInfo>('unlock', { passphrase }),
+  checkPassphrase: (passphrase: string, userName: string) =>
+    invoke<PassphraseCheck>('check_passphrase', { passphrase, userName }),
   createVault: (vault: NewVault) => invoke<UnlockedInfo>('create_vault', { new: vault }),
   lock: () => invoke<void>('lock'),
   getActor: () => invoke<ActorDto>('get_actor'),

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CaseRow } from './bindings/CaseRow';
 import { EMPTY_FILTER, matches, sortCases } from './caselist';
 import { groupTasks, weekOf } from './calendar';
-import { strength } from './passphrase';
+import { passphraseChecker, strengthOf } from './passphrase';
+import type { PassphraseCheck } from './bindings/PassphraseCheck';
 import { evalCondition } from './forms';
 
 function row(n: string, extra: Partial<CaseRow> = {}): CaseRow {
@@ -56,11 +57,31 @@ describe('calendar grouping', () => {
   });
 });
 
-describe('passphrase strength and conditions', () => {
-  it('grades passphrases', () => {
-    expect(strength('short')).toBe('too_short');
-    expect(strength('password1234')).toBe('weak');
-    expect(strength('correct horse battery staple e2e')).toBe('strong');
+describe('passphrase meter and conditions', () => {
+  const verdict = (strength: string, acceptable: boolean): PassphraseCheck =>
+    ({ strength, acceptable, min_chars: 12, warning: null, suggestions: [] });
+  it('shows the library verdict, and before it only what length alone says', () => {
+    expect(strengthOf(null, 'short')).toBe('too_short');
+    expect(strengthOf(null, 'long enough but unchecked')).toBe('weak');
+    expect(strengthOf(verdict('strong', true), 'whatever')).toBe('strong');
+  });
+  it('asks the library once typing pauses and keeps only the latest answer', async () => {
+    vi.useFakeTimers();
+    const answers: Record<string, PassphraseCheck> = { a: verdict('weak', false), ab: verdict('fair', true) };
+    const check = vi.fn((p: string) => Promise.resolve(answers[p]));
+    const seen: (PassphraseCheck | null)[] = [];
+    const recheck = passphraseChecker(check, (v) => seen.push(v), 100);
+    recheck('a', 'Awa');
+    recheck('ab', 'Awa');
+    await vi.advanceTimersByTimeAsync(150);
+    expect(check).toHaveBeenCalledTimes(1);
+    expect(check).toHaveBeenCalledWith('ab', 'Awa');
+    expect(seen.at(-1)).toEqual(answers.ab);
+    recheck('', 'Awa');
+    await vi.advanceTimersByTimeAsync(150);
+    expect(check).toHaveBeenCalledTimes(1);
+    expect(seen.at(-1)).toBeNull();
+    vi.useRealTimers();
   });
   it('evaluates conditions like the library, including on multi-enum lists and cross-form fields', () => {
     expect(evalCondition({ field: 'x', test: 'equals', operand: 'a' }, { x: ['b', 'a'] })).toBe(true);
