@@ -149,7 +149,8 @@ fn a_data_manager_sees_normal_fields_and_contested_ones_and_no_names_in_lists() 
     for sup in &full {
         let dm = s.case_detail(sup.summary.id).unwrap();
         for f in &dm.fields {
-            let as_sup = sup.fields.iter().find(|x| (&x.form, x.item, &x.field) == (&f.form, f.item, &f.field)).unwrap();
+            let as_sup =
+                sup.fields.iter().find(|x| (&x.form, x.item, &x.field) == (&f.form, f.item, &f.field)).unwrap();
             let normal = forms::sensitivity(&f.form, &f.field) == Some(Sensitivity::Normal);
             let contested = as_sup.heads.len() > 1;
             if normal || contested {
@@ -194,7 +195,10 @@ fn the_panel_sees_exactly_the_cases_submitted_to_it() {
     s.set_actor("panel.chair", Role::BidPanel);
     let list = s.list_cases().unwrap();
     assert_eq!(list.cases.iter().map(|c| c.id).collect::<BTreeSet<_>>(), submitted);
-    assert_eq!(list.hidden, vec![HiddenCount { reason: HiddenReason::NotOnPanelAgenda, count: total - submitted.len() }]);
+    assert_eq!(
+        list.hidden,
+        vec![HiddenCount { reason: HiddenReason::NotOnPanelAgenda, count: total - submitted.len() }]
+    );
 }
 
 /// amina registers a child and writes a restricted note and an ordinary

@@ -141,12 +141,7 @@ pub async fn search_cases(session: State<'_, Session>, query: String) -> Result<
 /// Tracing matches for a case (id or number), best first.
 pub fn trace_in(store: &fieldcase::model::store::CaseStore, case: &str) -> Result<Vec<TraceMatchDto>, UiError> {
     let id = store.find_case(case)?;
-    Ok(visible::trace_for(store, id)
-        .map_err(ui_error)?
-        .matches
-        .into_iter()
-        .map(TraceMatchDto::from)
-        .collect())
+    Ok(visible::trace_for(store, id).map_err(ui_error)?.matches.into_iter().map(TraceMatchDto::from).collect())
 }
 
 /// Family-tracing matches for the open case.

@@ -621,10 +621,10 @@ impl CaseStore {
                 SELECT 1 FROM field_heads h WHERE h.case_id = i.case_id AND h.form = i.form
                 AND h.item = i.item AND h.field = ?3 AND h.value = 'true')",
         )?;
-        let rows = stmt.query_map(
-            params![case.to_string(), visibility::NOTE_FORM, visibility::RESTRICTED_FIELD],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )?;
+        let rows = stmt
+            .query_map(params![case.to_string(), visibility::NOTE_FORM, visibility::RESTRICTED_FIELD], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
         let mut out = BTreeSet::new();
         for row in rows {
             let (item, author) = row?;
@@ -748,7 +748,9 @@ impl CaseStore {
         let hidden_notes = self.hidden_notes(case)?;
         let mut entries = audit::read(self.vault.conn(), case)?;
         let before = entries.len();
-        entries.retain(|a| !(a.form.as_deref() == Some(visibility::NOTE_FORM) && a.item.is_some_and(|i| hidden_notes.contains(&i))));
+        entries.retain(|a| {
+            !(a.form.as_deref() == Some(visibility::NOTE_FORM) && a.item.is_some_and(|i| hidden_notes.contains(&i)))
+        });
         let hidden = count_hidden(std::iter::repeat_n(HiddenReason::RestrictedNote, before - entries.len()));
         Ok(CaseHistory { entries, hidden })
     }

@@ -124,8 +124,8 @@ impl Reader<'_> {
             Role::Caseworker => {
                 // The registering caseworker keeps the case, as the office's
                 // sync keeps sending it to the device that created it.
-                let mine = case.caseworker.as_deref() == Some(self.user)
-                    || case.registered_by.as_deref() == Some(self.user);
+                let mine =
+                    case.caseworker.as_deref() == Some(self.user) || case.registered_by.as_deref() == Some(self.user);
                 if mine {
                     Ok(())
                 } else {
