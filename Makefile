@@ -207,7 +207,7 @@ demo-vault: $(DEMO_VAULT).complete
 $(DEMO_VAULT).complete: | desktop-release
 	$(call header,Demo vault ($(DEMO_CASES) synthetic cases))
 	rm -rf $(DEMO_VAULT) $@
-	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) init --name "Demo device"
+	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) init --name "Demo supervisor" --role supervisor
 	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) demo --cases $(DEMO_CASES)
 	touch $@
 

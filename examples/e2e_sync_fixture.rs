@@ -75,6 +75,7 @@ fn run() -> Result<String, String> {
     let number = o
         .list_cases()
         .map_err(|x| e(&x))?
+        .cases
         .into_iter()
         .find(|c| c.id == case)
         .map(|c| c.case_number)

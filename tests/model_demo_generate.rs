@@ -12,7 +12,7 @@ use fieldcase::report::{self, ReportOptions};
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 
 fn store(dir: &Path) -> CaseStore {
-    let opts = InitOptions { name: "demo".into(), role: "caseworker".into(), escrow: None };
+    let opts = InitOptions { name: "demo".into(), role: "supervisor".into(), escrow: None };
     let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
     CaseStore::init_with(dir, &SecretString::from("demo passphrase".to_owned()), opts, &options).expect("init")
 }
@@ -30,6 +30,7 @@ type Row = (String, Option<String>, Option<String>, String, Option<String>);
 fn fingerprint(s: &CaseStore) -> Vec<Row> {
     s.list_cases()
         .unwrap()
+        .cases
         .into_iter()
         .map(|c| (c.case_number, c.given_names, c.family_name, c.stage, c.risk_level))
         .collect()
@@ -54,7 +55,7 @@ fn same_seed_same_cases_other_seed_different() {
 fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
     let (_d, s, summary) = run(150, 1);
     assert_eq!(summary.cases, 150);
-    let cases = s.list_cases().unwrap();
+    let cases = s.list_cases().unwrap().cases;
     assert_eq!(cases.len(), 150);
 
     // Every stage is entered by some case (stage history, not just now).
@@ -84,7 +85,7 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
         .is_some_and(|g| g.contains("Mohamed") || g.contains("Muhammad") || g.contains("Mamadou"))));
 
     // Follow-ups are scheduled and some are overdue on the demo's end date.
-    let tasks = s.tasks(demo::end_date()).unwrap();
+    let tasks = s.tasks(demo::end_date()).unwrap().tasks;
     assert!(tasks.iter().any(|t| t.kind == TaskKind::FollowUpOverdue));
     assert!(tasks.iter().any(|t| t.kind == TaskKind::Turning18 || t.kind == TaskKind::FollowUpDue));
 
@@ -106,7 +107,7 @@ fn demo_reaches_every_stage_with_conflicts_duplicates_and_tasks() {
 #[test]
 fn generation_writes_no_snapshot_and_restores_the_checkpoint_threshold() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = InitOptions { name: "demo".into(), role: "caseworker".into(), escrow: None };
+    let opts = InitOptions { name: "demo".into(), role: "supervisor".into(), escrow: None };
     // A threshold the demo's journal passes many times over.
     let options = VaultOptions { scrypt_log_n: Some(10), checkpoint_bytes: 64 * 1024, ..VaultOptions::default() };
     let mut s = CaseStore::init_with(dir.path(), &SecretString::from("demo passphrase".to_owned()), opts, &options)

@@ -46,8 +46,9 @@ fn case_commands_print_tables_and_json() {
     );
 
     let list = stdout_json(&run(&dir, &["case", "list", "--json"]));
-    assert_eq!(list[0]["case_number"], "AGA-2026-00001");
-    assert_eq!(list[0]["caseworker"], "amina");
+    assert_eq!(list["cases"][0]["case_number"], "AGA-2026-00001");
+    assert_eq!(list["cases"][0]["caseworker"], "amina");
+    assert_eq!(list["hidden"], json!([]));
 
     let show = run(&dir, &["case", "show", "AGA-2026-00001"]);
     let text = String::from_utf8_lossy(&show.stdout);
@@ -63,7 +64,7 @@ fn case_commands_print_tables_and_json() {
     let text = String::from_utf8_lossy(&run(&dir, &["case", "history", "AGA-2026-00001"]).stdout).to_string();
     assert!(text.contains("audit chain verified (3 entries)"), "{text}");
 
-    assert!(stdout_json(&run(&dir, &["tasks", "--json"])).is_array());
+    assert!(stdout_json(&run(&dir, &["tasks", "--json"]))["tasks"].is_array());
     assert!(run(&dir, &["tasks"]).status.success());
 
     let missing = run(&dir, &["case", "show", "AGA-2026-99999"]);

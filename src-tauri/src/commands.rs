@@ -84,13 +84,17 @@ pub fn form_definitions() -> Vec<FormDefDto> {
 pub async fn list_cases(session: State<'_, Session>) -> Result<Vec<CaseRow>, UiError> {
     session.with_store(|s| {
         let overdue = overdue_by_case(s)?;
-        Ok(s.list_cases()?.iter().map(|c| CaseRow::from_summary(c, overdue.get(&c.id).copied().unwrap_or(0))).collect())
+        Ok(s.list_cases()?
+            .cases
+            .iter()
+            .map(|c| CaseRow::from_summary(c, overdue.get(&c.id).copied().unwrap_or(0)))
+            .collect())
     })
 }
 
 fn overdue_by_case(s: &CaseStore) -> Result<HashMap<Uuid, i64>, UiError> {
     let mut out: HashMap<Uuid, i64> = HashMap::new();
-    for t in s.tasks(s.today())? {
+    for t in s.tasks(s.today())?.tasks {
         let e = out.entry(t.case_id).or_insert(0);
         *e = (*e).max(t.overdue_days);
     }
@@ -282,7 +286,7 @@ pub async fn assign_case(session: State<'_, Session>, case: String, caseworker: 
 pub async fn case_history(session: State<'_, Session>, case: String) -> Result<Vec<AuditDto>, UiError> {
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
-        Ok(s.history(id)?.iter().map(AuditDto::from).collect())
+        Ok(s.history(id)?.entries.iter().map(AuditDto::from).collect())
     })
 }
 
@@ -290,8 +294,8 @@ pub async fn case_history(session: State<'_, Session>, case: String) -> Result<V
 #[tauri::command]
 pub async fn all_tasks(session: State<'_, Session>) -> Result<Vec<TaskDto>, UiError> {
     session.with_store(|s| {
-        let cases: HashMap<Uuid, _> = s.list_cases()?.into_iter().map(|c| (c.id, c)).collect();
-        Ok(s.tasks(s.today())?.iter().map(|t| TaskDto::new(t, cases.get(&t.case_id))).collect())
+        let cases: HashMap<Uuid, _> = s.list_cases()?.cases.into_iter().map(|c| (c.id, c)).collect();
+        Ok(s.tasks(s.today())?.tasks.iter().map(|t| TaskDto::new(t, cases.get(&t.case_id))).collect())
     })
 }
 

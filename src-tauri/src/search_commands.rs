@@ -3,7 +3,7 @@
 //! (the FTS5 + name-key index the projection keeps), converted to small
 //! records written to ui/src/lib/bindings/ by `cargo test -p fieldcase-desktop`.
 
-use fieldcase::search::{self, query::Query, query::SearchError};
+use fieldcase::search::{self, query::Query, query::SearchError, visible};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
@@ -117,6 +117,8 @@ fn ui_error(e: SearchError) -> UiError {
         SearchError::UnknownFilter(_) | SearchError::BadAge(_) => "search_query",
         SearchError::NoSuchCase(_) => "case_not_found",
         SearchError::Db(_) => "search_error",
+        SearchError::Hidden(_) => "hidden",
+        SearchError::Store(e) => return UiError::from(e),
     };
     UiError::new(code, e.to_string())
 }
@@ -126,7 +128,8 @@ fn ui_error(e: SearchError) -> UiError {
 pub fn search_in(store: &fieldcase::model::store::CaseStore, text: &str) -> Result<Vec<SearchHitDto>, UiError> {
     let mut q = Query::parse(text).map_err(ui_error)?;
     q.limit = SEARCH_LIMIT;
-    Ok(search::search(store.vault().conn(), &q).map_err(ui_error)?.into_iter().map(SearchHitDto::from).collect())
+    // The library's view: only the cases the person may see (docs/visibility.md).
+    Ok(visible::search_for(store, &q).map_err(ui_error)?.hits.into_iter().map(SearchHitDto::from).collect())
 }
 
 /// Search the cases (see [`search_in`]).
@@ -138,11 +141,7 @@ pub async fn search_cases(session: State<'_, Session>, query: String) -> Result<
 /// Tracing matches for a case (id or number), best first.
 pub fn trace_in(store: &fieldcase::model::store::CaseStore, case: &str) -> Result<Vec<TraceMatchDto>, UiError> {
     let id = store.find_case(case)?;
-    Ok(search::trace(store.vault().conn(), &id.to_string())
-        .map_err(ui_error)?
-        .into_iter()
-        .map(TraceMatchDto::from)
-        .collect())
+    Ok(visible::trace_for(store, id).map_err(ui_error)?.matches.into_iter().map(TraceMatchDto::from).collect())
 }
 
 /// Family-tracing matches for the open case.

@@ -335,7 +335,7 @@ pub fn export_to_device(
 }
 
 fn summary_index(store: &CaseStore) -> Result<HashMap<Uuid, CaseSummary>, UiError> {
-    Ok(store.list_cases()?.into_iter().map(|c| (c.id, c)).collect())
+    Ok(store.list_cases()?.cases.into_iter().map(|c| (c.id, c)).collect())
 }
 
 fn child_name(c: &CaseSummary) -> Option<String> {
@@ -517,7 +517,7 @@ pub fn conflicts(store: &CaseStore) -> Result<Vec<ConflictEntry>, UiError> {
         .map(|r| r.roster.devices.iter().map(|d| (d.device_id, d.name.clone())).collect())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for case in store.list_cases()?.into_iter().filter(|c| c.conflicts > 0 || c.needs_review) {
+    for case in store.list_cases()?.cases.into_iter().filter(|c| c.conflicts > 0 || c.needs_review) {
         let detail = store.case_detail(case.id)?;
         for f in detail.fields.into_iter().filter(|f| f.heads.len() > 1) {
             let def = forms::registry().get(&f.form);
@@ -593,6 +593,7 @@ pub fn resolve(
 pub fn case_choices(store: &CaseStore) -> Result<Vec<CaseChoice>, UiError> {
     Ok(store
         .list_cases()?
+        .cases
         .into_iter()
         .map(|c| CaseChoice { id: c.id.to_string(), name: child_name(&c), case_number: c.case_number, stage: c.stage })
         .collect())

@@ -25,6 +25,15 @@ pub enum StoreError {
         /// The id or number asked for.
         case: String,
     },
+    /// The person who unlocked may not see this case (or this note), so may
+    /// not read or change it. Says why, and nothing of the case's data.
+    #[error("case {case} is not open to you: {reason}")]
+    Hidden {
+        /// The id or number asked for.
+        case: String,
+        /// Why (docs/visibility.md).
+        reason: crate::model::visibility::HiddenReason,
+    },
     /// The form id is not one of the form definitions.
     #[error("unknown form {form:?}")]
     UnknownForm {

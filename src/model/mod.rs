@@ -20,3 +20,4 @@ pub mod roles;
 pub mod signatures;
 pub mod store;
 pub mod tasks;
+pub mod visibility;

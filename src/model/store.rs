@@ -26,6 +26,7 @@ use crate::model::hlc::HlcClock;
 use crate::model::lifecycle::{self, CaseFacts, Stage};
 use crate::model::projection::{self, CaseState, FieldStatus};
 use crate::model::tasks::{self, Task};
+use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader};
 use crate::search::person::CasePerson;
 use crate::vault::{Applier, ApplyError, InitOptions, SecretString, Vault, VaultOptions};
 
@@ -124,6 +125,38 @@ pub struct CaseSummary {
     pub conflicts: u32,
     /// Newest event.
     pub updated: Hlc,
+    /// Why the person columns (names, date of birth, sex, age, risk level;
+    /// for a viewer also the caseworker) are empty, when they are withheld
+    /// from the reader (docs/visibility.md).
+    #[serde(default)]
+    pub hidden: Option<HiddenReason>,
+}
+
+/// The case list as the reader may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseList {
+    /// The cases the reader may see, by case number.
+    pub cases: Vec<CaseSummary>,
+    /// Cases left out, counted by reason.
+    pub hidden: Vec<HiddenCount>,
+}
+
+/// A case's audit trail as the reader may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseHistory {
+    /// Entries, oldest first.
+    pub entries: Vec<AuditEntry>,
+    /// Entries left out (those of restricted notes), counted by reason.
+    pub hidden: Vec<HiddenCount>,
+}
+
+/// Tasks as the reader may see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskList {
+    /// Tasks of the cases the reader may see.
+    pub tasks: Vec<Task>,
+    /// Tasks of other cases, counted by reason.
+    pub hidden: Vec<HiddenCount>,
 }
 
 /// One head of a field register.
@@ -154,8 +187,12 @@ pub struct FieldView {
     pub value: Option<Value>,
     /// ok / merged_automatically / needs_review.
     pub status: FieldStatus,
-    /// All heads, oldest first (one unless in conflict).
+    /// All heads, oldest first (one unless in conflict); empty when the
+    /// value is hidden.
     pub heads: Vec<HeadView>,
+    /// Why the value (and its heads) are withheld from the reader.
+    #[serde(default)]
+    pub hidden: Option<HiddenReason>,
 }
 
 /// A list item.
@@ -203,6 +240,10 @@ pub struct CaseDetail {
     pub stage_history: Vec<StageView>,
     /// Tasks due for this case.
     pub tasks: Vec<Task>,
+    /// List items left out with their fields (restricted notes), counted
+    /// by reason.
+    #[serde(default)]
+    pub hidden: Vec<HiddenCount>,
 }
 
 /// Result of [`CaseStore::import_events`].
@@ -519,21 +560,95 @@ impl CaseStore {
             .ok_or_else(|| StoreError::NotFound { case: id_or_number.to_string() })
     }
 
-    /// All registered cases, by case number.
-    pub fn list_cases(&self) -> Result<Vec<CaseSummary>, StoreError> {
-        let conn = self.vault.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
-        let rows = stmt.query_map([], summary_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    /// The person who unlocked the vault, as the visibility rules see them
+    /// (docs/visibility.md).
+    pub fn reader(&self) -> Reader<'_> {
+        Reader { user: &self.user, role: self.role }
     }
 
-    /// Everything about one case.
+    /// The registered cases the reader may see, by case number, with the
+    /// person columns withheld where the reader may not see them, and a
+    /// count of the cases left out.
+    pub fn list_cases(&self) -> Result<CaseList, StoreError> {
+        let reader = self.reader();
+        let conn = self.vault.conn();
+        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
+        let rows = stmt.query_map([], |r| Ok((summary_row(r)?, access_row(r)?)))?;
+        let mut cases = Vec::new();
+        let mut hidden = Vec::new();
+        for row in rows {
+            let (summary, access) = row?;
+            match reader.case(&access) {
+                Ok(()) => cases.push(mask_summary(summary, reader)),
+                Err(reason) => hidden.push(reason),
+            }
+        }
+        Ok(CaseList { cases, hidden: count_hidden(hidden) })
+    }
+
+    /// Refuse a case the reader may not see ([`StoreError::Hidden`], which
+    /// names only the id asked for), or one that does not exist.
+    pub fn require_visible(&self, case: Uuid) -> Result<(), StoreError> {
+        let access = self.case_access(case)?.ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        self.reader().case(&access).map_err(|reason| StoreError::Hidden { case: case.to_string(), reason })
+    }
+
+    /// Whether the reader may see a case: `Ok(Err(reason))` when not.
+    pub fn sees(&self, case: Uuid) -> Result<Result<(), HiddenReason>, StoreError> {
+        let access = self.case_access(case)?.ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        Ok(self.reader().case(&access))
+    }
+
+    /// [`CaseStore::require_visible`], and the reader may open case records
+    /// (not a reporting viewer).
+    pub fn require_record(&self, case: Uuid) -> Result<(), StoreError> {
+        self.require_visible(case)?;
+        self.reader().records().map_err(|reason| StoreError::Hidden { case: case.to_string(), reason })
+    }
+
+    /// The facts that decide who sees a case; `None` if there is no such case.
+    pub fn case_access(&self, case: Uuid) -> Result<Option<CaseAccess>, StoreError> {
+        let conn = self.vault.conn();
+        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} WHERE id = ?1"))?;
+        Ok(stmt.query_row([case.to_string()], access_row).optional()?)
+    }
+
+    /// Restricted notes of a case the reader may not see (their item ids).
+    fn hidden_notes(&self, case: Uuid) -> Result<BTreeSet<Uuid>, StoreError> {
+        let reader = self.reader();
+        let mut stmt = self.vault.conn().prepare_cached(
+            "SELECT i.item, i.author FROM items i WHERE i.case_id = ?1 AND i.form = ?2 AND EXISTS (
+                SELECT 1 FROM field_heads h WHERE h.case_id = i.case_id AND h.form = i.form
+                AND h.item = i.item AND h.field = ?3 AND h.value = 'true')",
+        )?;
+        let rows = stmt
+            .query_map(params![case.to_string(), visibility::NOTE_FORM, visibility::RESTRICTED_FIELD], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+        let mut out = BTreeSet::new();
+        for row in rows {
+            let (item, author) = row?;
+            if reader.restricted_note(&author).is_err() {
+                out.insert(uuid_col(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everything about one case the reader may see: refused
+    /// ([`StoreError::Hidden`]) for a case they may not see; restricted
+    /// notes of others are left out (and counted), values the reader may
+    /// not see are withheld with the reason.
     pub fn case_detail(&self, case: Uuid) -> Result<CaseDetail, StoreError> {
+        self.require_record(case)?;
+        let reader = self.reader();
+        let hidden_notes = self.hidden_notes(case)?;
         let conn = self.vault.conn();
         let summary = conn
             .query_row(&format!("{SUMMARY_SELECT} WHERE id = ?1"), [case.to_string()], summary_row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        let summary = mask_summary(summary, reader);
         let mut heads: BTreeMap<(String, String, String), Vec<HeadView>> = BTreeMap::new();
         {
             let mut stmt = conn.prepare_cached(
@@ -563,13 +678,25 @@ impl CaseStore {
                 let (form, item, field): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 let value: Option<String> = r.get(3)?;
                 let status: String = r.get(4)?;
-                fields.push(FieldView {
-                    heads: heads.remove(&(form.clone(), item.clone(), field.clone())).unwrap_or_default(),
-                    item: if item.is_empty() { None } else { Some(uuid_col(item)?) },
-                    form,
-                    field,
-                    value: value.as_deref().map(json_col).transpose()?,
-                    status: FieldStatus::parse(&status).unwrap_or(FieldStatus::NeedsReview),
+                let field_heads = heads.remove(&(form.clone(), item.clone(), field.clone())).unwrap_or_default();
+                let item = if item.is_empty() { None } else { Some(uuid_col(item)?) };
+                if item.is_some_and(|i| hidden_notes.contains(&i)) && form == visibility::NOTE_FORM {
+                    continue;
+                }
+                let status = FieldStatus::parse(&status).unwrap_or(FieldStatus::NeedsReview);
+                fields.push(match reader.field(&form, &field, field_heads.len() > 1) {
+                    Ok(()) => FieldView {
+                        heads: field_heads,
+                        item,
+                        form,
+                        field,
+                        value: value.as_deref().map(json_col).transpose()?,
+                        status,
+                        hidden: None,
+                    },
+                    Err(reason) => {
+                        FieldView { heads: Vec::new(), item, form, field, value: None, status, hidden: Some(reason) }
+                    }
                 });
             }
         }
@@ -580,13 +707,16 @@ impl CaseStore {
             )?;
             let mut rows = stmt.query([case.to_string()])?;
             while let Some(r) = rows.next()? {
-                items.push(ItemView {
+                let item = ItemView {
                     form: r.get(0)?,
                     item: uuid_col(r.get(1)?)?,
                     kind: r.get(2)?,
                     created: Hlc { millis: r.get::<_, i64>(3)? as u64, counter: r.get(4)? },
                     author: r.get(5)?,
-                });
+                };
+                if !(item.form == visibility::NOTE_FORM && hidden_notes.contains(&item.item)) {
+                    items.push(item);
+                }
             }
         }
         let mut stage_history = Vec::new();
@@ -607,34 +737,51 @@ impl CaseStore {
             }
         }
         let tasks = tasks::tasks_for(&self.facts(case)?, self.today());
-        Ok(CaseDetail { summary, fields, items, stage_history, tasks })
+        let hidden = count_hidden(hidden_notes.iter().map(|_| HiddenReason::RestrictedNote));
+        Ok(CaseDetail { summary, fields, items, stage_history, tasks, hidden })
     }
 
-    /// The audit trail of a case.
-    pub fn history(&self, case: Uuid) -> Result<Vec<AuditEntry>, StoreError> {
-        self.require_case(case)?;
-        Ok(audit::read(self.vault.conn(), case)?)
+    /// The audit trail of a case the reader may see, without the entries of
+    /// restricted notes they may not see (counted instead).
+    pub fn history(&self, case: Uuid) -> Result<CaseHistory, StoreError> {
+        self.require_record(case)?;
+        let hidden_notes = self.hidden_notes(case)?;
+        let mut entries = audit::read(self.vault.conn(), case)?;
+        let before = entries.len();
+        entries.retain(|a| {
+            !(a.form.as_deref() == Some(visibility::NOTE_FORM) && a.item.is_some_and(|i| hidden_notes.contains(&i)))
+        });
+        let hidden = count_hidden(std::iter::repeat_n(HiddenReason::RestrictedNote, before - entries.len()));
+        Ok(CaseHistory { entries, hidden })
     }
 
     /// Recompute and check a case's audit chain and its events' signatures;
-    /// returns the number of entries verified.
+    /// returns the number of entries verified. Only for a case the reader
+    /// may open (the check reads every entry).
     pub fn verify_history(&self, case: Uuid) -> Result<usize, StoreError> {
-        self.require_case(case)?;
+        self.require_record(case)?;
         Ok(audit::verify(self.vault.conn(), case)?)
     }
 
-    /// Tasks due across all cases on `today`.
-    pub fn tasks(&self, today: chrono::NaiveDate) -> Result<Vec<Task>, StoreError> {
-        let ids: Vec<String> = {
-            let mut stmt = self.vault.conn().prepare_cached("SELECT id FROM cases ORDER BY case_number, id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
+    /// Tasks due on `today` in the cases the reader may see; the others
+    /// counted by reason (a viewer sees none: no case records).
+    pub fn tasks(&self, today: chrono::NaiveDate) -> Result<TaskList, StoreError> {
+        let reader = self.reader();
+        let cases: Vec<(String, CaseAccess)> = {
+            let mut stmt = self.vault.conn().prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, access_row(r)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut out = Vec::new();
-        for id in ids {
-            out.extend(tasks::tasks_for(&self.facts(uuid_col(id)?)?, today));
+        let mut hidden = Vec::new();
+        for (id, access) in cases {
+            let tasks = tasks::tasks_for(&self.facts(uuid_col(id)?)?, today);
+            match reader.case(&access).and_then(|()| reader.records()) {
+                Ok(()) => out.extend(tasks),
+                Err(reason) => hidden.extend(tasks.iter().map(|_| reason)),
+            }
         }
-        Ok(out)
+        Ok(TaskList { tasks: out, hidden: count_hidden(hidden) })
     }
 
     /// What the lifecycle rules know about a case.
@@ -674,15 +821,6 @@ impl CaseStore {
         }
         all.sort_by_key(Event::order_key);
         Ok(all)
-    }
-
-    fn require_case(&self, case: Uuid) -> Result<(), StoreError> {
-        let found: Option<i64> = self
-            .vault
-            .conn()
-            .query_row("SELECT 1 FROM cases WHERE id = ?1", [case.to_string()], |r| r.get(0))
-            .optional()?;
-        found.map(|_| ()).ok_or_else(|| StoreError::NotFound { case: case.to_string() })
     }
 
     /// Import foreign signed events: skip known ones, verify the rest (device
@@ -1170,9 +1308,37 @@ pub const IMPORT_FRAME_BYTES: usize = 4 * 1024 * 1024;
 /// How far ahead of this machine's clock an imported event may be stamped.
 pub const MAX_CLOCK_AHEAD_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// The summary columns (0–16) and, after them, the facts that decide who
+/// sees the case ([`access_row`]: 17–18). The registration is the first
+/// stage change; a case is on the panel's agenda once it entered
+/// [`visibility::PANEL_STAGE`].
 const SUMMARY_SELECT: &str = "SELECT id, case_number, case_type, office, stage, stage_before, caseworker, risk_level,
-    given_names, family_name, sex, age_years, date_of_birth, needs_review, conflicts, updated_millis, updated_counter
+    given_names, family_name, sex, age_years, date_of_birth, needs_review, conflicts, updated_millis, updated_counter,
+    (SELECT s.author FROM stage_history s WHERE s.case_id = cases.id ORDER BY s.seq LIMIT 1),
+    EXISTS (SELECT 1 FROM stage_history s WHERE s.case_id = cases.id AND s.to_stage = 'bid_pending')
     FROM cases";
+
+fn access_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseAccess> {
+    Ok(CaseAccess { caseworker: r.get(6)?, registered_by: r.get(17)?, submitted_to_panel: r.get::<_, i64>(18)? != 0 })
+}
+
+/// A summary with the person columns withheld when the reader may not see
+/// them.
+fn mask_summary(mut s: CaseSummary, reader: Reader<'_>) -> CaseSummary {
+    if let Some(reason) = reader.identity() {
+        s.given_names = None;
+        s.family_name = None;
+        s.date_of_birth = None;
+        s.sex = None;
+        s.age_years = None;
+        s.risk_level = None;
+        if reason == HiddenReason::AggregatesOnly {
+            s.caseworker = None;
+        }
+        s.hidden = Some(reason);
+    }
+    s
+}
 
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
     let age: Option<String> = r.get(11)?;
@@ -1193,6 +1359,7 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseSummary> {
         needs_review: r.get::<_, i64>(13)? != 0,
         conflicts: r.get::<_, i64>(14)? as u32,
         updated: Hlc { millis: r.get::<_, i64>(15)? as u64, counter: r.get(16)? },
+        hidden: None,
     })
 }
 
@@ -1573,6 +1740,26 @@ impl Batch<'_> {
         Ok(&self.states[&case])
     }
 
+    /// Refuse a change to a case the acting person may not see, or to a
+    /// restricted note of someone else (docs/visibility.md): the error
+    /// names the case id only. Checked before any other rule, so a refusal
+    /// says nothing about the case.
+    fn check_visible(&mut self, case: Uuid, form: Option<&str>, payload: &Value) -> Result<(), StoreError> {
+        let (user, role) = (self.store.user.clone(), self.store.role);
+        let reader = Reader { user: &user, role };
+        let state = self.state(case)?;
+        let hidden = |reason| StoreError::Hidden { case: case.to_string(), reason };
+        reader.case(&CaseAccess::of_state(state)).map_err(hidden)?;
+        let item = payload.get("item").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        if let (Some(visibility::NOTE_FORM), Some(item)) = (form, item) {
+            if visibility::is_restricted_note(state, item) {
+                let author = state.items.get(&(visibility::NOTE_FORM.to_string(), item)).map(|i| i.author.as_str());
+                reader.restricted_note(author.unwrap_or_default()).map_err(hidden)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Build, check and queue one event. On error nothing changes.
     fn push(
         &mut self,
@@ -1584,6 +1771,7 @@ impl Batch<'_> {
         mut base: Vec<Uuid>,
     ) -> Result<Uuid, StoreError> {
         if kind != EventKind::CaseRegistered {
+            self.check_visible(case_id, form, &payload)?;
             // Record which stage the author saw (see `seen_by`).
             if let Some(head) = self.state(case_id)?.stage_head() {
                 if !base.contains(&head) {

@@ -10,6 +10,8 @@
 //! - [`duplicates`]: suspected duplicate pairs (blocking on name keys).
 //! - [`duplicate_review`]: stored duplicate flags and review decisions.
 //! - [`merge`]: merging a duplicate into a case and splitting it back.
+//! - [`visible`]: the views the shells call: search hits, tracing matches
+//!   and duplicate pairs kept to what the reader may see.
 
 pub mod duplicate_review;
 pub mod duplicates;
@@ -20,6 +22,7 @@ pub mod person;
 pub mod query;
 pub mod synthetic;
 pub mod trace;
+pub mod visible;
 
 pub use duplicates::{find_duplicates, DuplicatePair, ScorePart};
 pub use query::{search, Hit, Query, SearchError};

@@ -32,6 +32,13 @@ pub enum SearchError {
     /// Database failure.
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The person who unlocked may not search or trace people
+    /// (docs/visibility.md).
+    #[error("not open to you: {0}")]
+    Hidden(crate::model::visibility::HiddenReason),
+    /// The case store refused, e.g. a case the reader may not see.
+    #[error(transparent)]
+    Store(#[from] crate::model::store::StoreError),
 }
 
 /// A parsed query.
@@ -148,12 +155,24 @@ fn quote(token: &str) -> String {
 }
 
 /// How many FTS candidates are re-ranked.
-const CANDIDATES: i64 = 300;
+pub const CANDIDATES: i64 = 300;
 
-/// Run a query against the index (built first if missing).
+/// Run a query against the index (built first if missing). This is the
+/// engine: it sees every case. The shells call
+/// [`crate::search::visible::search_for`], which keeps what the reader may
+/// see.
 pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
-    index::ensure_built(conn)?;
     let limit = if q.limit == 0 { 50 } else { q.limit };
+    let mut hits = ranked(conn, q, limit)?;
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+/// Every ranked candidate of a query, best first: up to [`CANDIDATES`]
+/// full-text candidates, or `browse` cases when the query has no words
+/// (filters only), in case-number order.
+pub fn ranked(conn: &Connection, q: &Query, browse: usize) -> Result<Vec<Hit>, SearchError> {
+    index::ensure_built(conn)?;
     let words: Vec<String> = q.words.iter().flat_map(|w| names::tokens(w)).collect();
     // Keys of the query words, computed once: the MATCH and every
     // candidate's ranking use them.
@@ -215,7 +234,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
     }
     if match_parts.is_empty() {
         sql.push_str(" ORDER BY c.case_number LIMIT ?");
-        args.push(SqlValue::Integer(limit as i64));
+        args.push(SqlValue::Integer(i64::try_from(browse).unwrap_or(i64::MAX)));
     } else {
         sql.push_str(" ORDER BY bm25(search_fts, 4.0, 10.0, 5.0, 1.0, 1.0, 0.5) LIMIT ?");
         args.push(SqlValue::Integer(CANDIDATES));
@@ -230,7 +249,6 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
         hits.push(rank(&p, &word_keys));
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.case_number.cmp(&b.case_number)));
-    hits.truncate(limit);
     Ok(hits)
 }
 

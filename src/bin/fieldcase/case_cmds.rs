@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use fieldcase::model::audit::AuditEntry;
 use fieldcase::model::projection::FieldStatus;
 use fieldcase::model::store::{CaseDetail, CaseSummary};
+use fieldcase::model::visibility::HiddenCount;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -91,16 +92,18 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-/// `case list|show|history [--json]`.
+/// `case list|show|history [--json]`: the library's views, which keep to
+/// what the person who unlocked may see (docs/visibility.md).
 pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
     let store = open_store(dir)?;
     match cmd {
         CaseCommand::List { json } => {
-            let cases = store.list_cases()?;
+            let list = store.list_cases()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&cases)?);
+                println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                print_case_list(&cases);
+                print_case_list(&list.cases);
+                print_hidden(&list.hidden, "case(s)");
             }
         }
         CaseCommand::Show { id, json } => {
@@ -110,6 +113,7 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&detail)?);
             } else {
                 print_case_detail(&detail);
+                print_hidden(&detail.hidden, "note(s)");
             }
         }
         CaseCommand::History { id, json } => {
@@ -123,11 +127,13 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
                     "case_id": case,
                     "chain_verified": verified.is_ok(),
                     "chain_error": verified.as_ref().err().map(|e| e.to_string()),
-                    "entries": history,
+                    "entries": history.entries,
+                    "hidden": history.hidden,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print_history(&history);
+                print_history(&history.entries);
+                print_hidden(&history.hidden, "entr(ies)");
                 match verified {
                     Ok(n) => println!("audit chain verified ({n} entries)"),
                     Err(e) => println!("AUDIT CHAIN BROKEN: {e}"),
@@ -138,17 +144,21 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tasks [--json]`: tasks due today across all cases.
+/// `tasks [--json]`: tasks due today across the cases the person may see.
 pub fn tasks(dir: &Path, args: TasksArgs) -> anyhow::Result<()> {
     let store = open_store(dir)?;
-    let tasks = store.tasks(store.today())?;
+    let list = store.tasks(store.today())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&tasks)?);
-    } else if tasks.is_empty() {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let hidden = list.hidden;
+    let tasks = list.tasks;
+    if tasks.is_empty() {
         println!("no tasks due");
     } else {
         let numbers: std::collections::HashMap<uuid::Uuid, String> =
-            store.list_cases()?.into_iter().map(|c| (c.id, c.case_number)).collect();
+            store.list_cases()?.cases.into_iter().map(|c| (c.id, c.case_number)).collect();
         let mut tasks = tasks;
         tasks.sort_by(|a, b| (a.due, &a.title).cmp(&(b.due, &b.title)));
         for t in &tasks {
@@ -162,7 +172,15 @@ pub fn tasks(dir: &Path, args: TasksArgs) -> anyhow::Result<()> {
         }
         println!("{} task(s)", tasks.len());
     }
+    print_hidden(&hidden, "task(s)");
     Ok(())
+}
+
+/// What a view left out and why (the library's reasons).
+pub(crate) fn print_hidden(hidden: &[HiddenCount], what: &str) {
+    for h in hidden {
+        println!("{} {what} not shown: {}", h.count, h.reason);
+    }
 }
 
 fn print_case_list(cases: &[CaseSummary]) {
@@ -202,6 +220,9 @@ fn print_case_detail(d: &CaseDetail) {
         println!("  stage before: {before}");
     }
     println!("  caseworker: {}", s.caseworker.as_deref().unwrap_or("-"));
+    if let Some(reason) = s.hidden {
+        println!("  names, date of birth, sex, age and risk not shown: {reason}");
+    }
     if s.needs_review {
         println!("  NEEDS REVIEW: a protected field has conflicting values");
     }
@@ -215,7 +236,11 @@ fn print_case_detail(d: &CaseDetail) {
             }
             current = Some(group);
         }
-        let value = f.value.as_ref().map(one_line).unwrap_or_else(|| "—".into());
+        let value = match (&f.value, f.hidden) {
+            (_, Some(_)) => "(not shown)".to_string(),
+            (Some(v), None) => one_line(v),
+            (None, None) => "—".into(),
+        };
         let marker = match f.status {
             FieldStatus::Ok => String::new(),
             FieldStatus::MergedAutomatically => format!("   (merged automatically; {} values)", f.heads.len()),

@@ -3,7 +3,9 @@
 use crate::vault_cmds::open_store;
 use std::path::Path;
 
-use fieldcase::search::{self, duplicates, merge, query::Query};
+use fieldcase::search::{duplicates, merge, query::Query, visible};
+
+use crate::case_cmds::print_hidden;
 
 #[derive(clap::Args)]
 pub struct SearchArgs {
@@ -67,13 +69,14 @@ pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
     let store = open_store(dir)?;
     let mut q = Query::parse(&args.query.join(" "))?;
     q.limit = args.limit;
-    let hits = search::search(store.vault().conn(), &q)?;
+    let view = visible::search_for(&store, &q)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&hits)?);
+        println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
+    let hits = &view.hits;
     println!("{:<16} {:<30} {:>4} {:<7} {:<20} {:>5}  MATCHED", "CASE", "NAME", "AGE", "SEX", "STAGE", "SCORE");
-    for h in &hits {
+    for h in hits {
         let matched: Vec<String> =
             h.matched.iter().map(|m| format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how)).collect();
         let merged = h.merged_into.as_ref().map(|m| format!(" [merged into {m}]")).unwrap_or_default();
@@ -89,18 +92,23 @@ pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
         );
     }
     println!("{} hit(s)", hits.len());
+    if let Some(reason) = view.withheld {
+        println!("names, age, sex and matched words not shown: {reason}");
+    }
+    print_hidden(&view.hidden, "matching case(s)");
     Ok(())
 }
 
 pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
     let store = open_store(dir)?;
     let case = store.find_case(&args.case)?;
-    let matches = search::trace(store.vault().conn(), &case.to_string())?;
+    let view = visible::trace_for(&store, case)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&matches)?);
+        println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
-    for m in &matches {
+    let matches = &view.matches;
+    for m in matches {
         let sought = m.sought_name.as_ref().map(|s| format!(" (request for {s})")).unwrap_or_default();
         println!("{:>5.1}  {:<16} {:<16} {}{sought}", m.score, m.kind, m.case_number, m.name);
         for p in &m.parts {
@@ -108,6 +116,7 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
         }
     }
     println!("{} match(es)", matches.len());
+    print_hidden(&view.hidden, "match(es)");
     Ok(())
 }
 
@@ -115,8 +124,17 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
     let conn = store.vault().conn();
     let mut pairs = match &args.case {
-        Some(c) => duplicates::duplicates_of(conn, &store.find_case(c)?.to_string())?,
-        None => duplicates::find_duplicates(conn)?,
+        Some(c) => {
+            let case = store.find_case(c)?;
+            // Refuses a case the person may not see before any pair is computed.
+            store.require_record(case)?;
+            duplicates::duplicates_of(conn, &case.to_string())?
+        }
+        None => {
+            // Refused for a viewer before the pass runs and is recorded.
+            visible::visible_pairs(&store, Vec::new())?;
+            duplicates::find_duplicates(conn)?
+        }
     };
     let mut hidden = 0;
     if args.case.is_none() {
@@ -127,11 +145,13 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
             hidden = fieldcase::search::duplicate_review::retain_awaiting_review(store.vault().conn(), &mut pairs)?;
         }
     }
+    let view = visible::visible_pairs(&store, pairs)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&pairs)?);
+        println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
-    for p in &pairs {
+    let pairs = &view.pairs;
+    for p in pairs {
         println!("{:.2}  {} ~ {}", p.score, p.number_a, p.number_b);
         for part in &p.parts {
             println!("        {:+5.1}  {:<16} {}", part.points, part.part, part.detail);
@@ -141,6 +161,7 @@ pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     if hidden > 0 {
         println!("{hidden} reviewed pair(s) not shown (--all lists them)");
     }
+    print_hidden(&view.hidden, "pair(s)");
     Ok(())
 }
 

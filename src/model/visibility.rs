@@ -1,0 +1,282 @@
+//! Need-to-know: what the person who unlocked the vault may see of each case
+//! (the rules are written down in `docs/visibility.md`).
+//!
+//! The rules are pure functions of the reader (user name and role) and a few
+//! facts of the case ([`CaseAccess`]). Every view the shells call
+//! ([`crate::model::store::CaseStore::list_cases`], `case_detail`,
+//! `history`, `tasks`, and the search views in [`crate::search`]) and every
+//! local change ([`crate::model::store::Batch`]) asks them, so no shell
+//! decides visibility itself. A hidden case or value is never silently
+//! missing: the views carry a [`HiddenReason`] (or a count per reason) that a
+//! screen can explain.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::event::Role;
+use crate::model::forms::{self, Sensitivity};
+use crate::model::projection::CaseState;
+
+/// The repeating form whose items can be restricted.
+pub const NOTE_FORM: &str = "case_note";
+/// The case-note field that restricts a note to its author and supervisors.
+pub const RESTRICTED_FIELD: &str = "restricted";
+/// The stage that puts a case on the BID panel's agenda (the submission).
+pub const PANEL_STAGE: &str = "bid_pending";
+
+/// Why something is not shown to the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HiddenReason {
+    /// A caseworker sees the cases assigned to them and the cases they
+    /// registered.
+    NotAssigned,
+    /// A BID panel member sees only the cases submitted to the panel.
+    NotOnPanelAgenda,
+    /// A reporting viewer sees aggregates only: no identifying data.
+    AggregatesOnly,
+    /// A data manager sees case metadata; sensitive values only of a field
+    /// in conflict, to resolve it.
+    MetadataOnly,
+    /// A restricted case note: its author and supervisors only.
+    RestrictedNote,
+}
+
+impl HiddenReason {
+    /// One English sentence a screen can show.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            HiddenReason::NotAssigned => "a caseworker sees only the cases assigned to them",
+            HiddenReason::NotOnPanelAgenda => "the BID panel sees only the cases submitted to it",
+            HiddenReason::AggregatesOnly => "a reporting viewer sees aggregate reports only, no identifying data",
+            HiddenReason::MetadataOnly => {
+                "a data manager sees case metadata; sensitive values only of a field in conflict"
+            }
+            HiddenReason::RestrictedNote => "a restricted note is shown only to its author and to supervisors",
+        }
+    }
+}
+
+impl fmt::Display for HiddenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.explanation())
+    }
+}
+
+/// How many things a view left out for one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenCount {
+    /// Why.
+    pub reason: HiddenReason,
+    /// How many.
+    pub count: usize,
+}
+
+/// Count reasons into [`HiddenCount`]s, one per reason, in reason order.
+pub fn count_hidden(reasons: impl IntoIterator<Item = HiddenReason>) -> Vec<HiddenCount> {
+    let mut by: BTreeMap<HiddenReason, usize> = BTreeMap::new();
+    for r in reasons {
+        *by.entry(r).or_default() += 1;
+    }
+    by.into_iter().map(|(reason, count)| HiddenCount { reason, count }).collect()
+}
+
+/// The facts of a case that decide who sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseAccess {
+    /// The assigned caseworker.
+    pub caseworker: Option<String>,
+    /// Who registered the case (author of its `case.registered`).
+    pub registered_by: Option<String>,
+    /// The case has been submitted to the BID panel (entered
+    /// [`PANEL_STAGE`] at least once).
+    pub submitted_to_panel: bool,
+}
+
+impl CaseAccess {
+    /// The facts of a folded case.
+    pub fn of_state(state: &CaseState) -> CaseAccess {
+        CaseAccess {
+            caseworker: state.caseworker.clone(),
+            registered_by: state.stage_history.first().map(|c| c.author.clone()),
+            submitted_to_panel: state.stage_history.iter().any(|c| c.to == PANEL_STAGE),
+        }
+    }
+}
+
+/// The person reading: the vault's user and role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader<'a> {
+    /// User name (as events record it in `author`).
+    pub user: &'a str,
+    /// Role.
+    pub role: Role,
+}
+
+impl Reader<'_> {
+    /// Whether the reader may see the case at all (in the case list, in
+    /// search, and act on it).
+    pub fn case(&self, case: &CaseAccess) -> Result<(), HiddenReason> {
+        match self.role {
+            Role::Supervisor | Role::DataManager | Role::Viewer => Ok(()),
+            Role::Caseworker => {
+                // The registering caseworker keeps the case, as the office's
+                // sync keeps sending it to the device that created it.
+                let mine =
+                    case.caseworker.as_deref() == Some(self.user) || case.registered_by.as_deref() == Some(self.user);
+                if mine {
+                    Ok(())
+                } else {
+                    Err(HiddenReason::NotAssigned)
+                }
+            }
+            Role::BidPanel => {
+                if case.submitted_to_panel {
+                    Ok(())
+                } else {
+                    Err(HiddenReason::NotOnPanelAgenda)
+                }
+            }
+        }
+    }
+
+    /// Whether the reader may open a case's record (its fields, items,
+    /// stages, tasks and audit trail), or search and trace people. A
+    /// reporting viewer sees the case list without identifying columns, and
+    /// reports; nothing else.
+    pub fn records(&self) -> Result<(), HiddenReason> {
+        match self.role {
+            Role::Viewer => Err(HiddenReason::AggregatesOnly),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the person columns of a case summary or search hit (names,
+    /// date of birth, sex, age, risk level) are withheld, and why. The
+    /// caseworker column is withheld from the viewer only.
+    pub fn identity(&self) -> Option<HiddenReason> {
+        match self.role {
+            Role::Viewer => Some(HiddenReason::AggregatesOnly),
+            Role::DataManager => Some(HiddenReason::MetadataOnly),
+            _ => None,
+        }
+    }
+
+    /// Whether the reader may see the value of `form.field`; `contested`
+    /// when the field has several heads (a conflict to resolve).
+    pub fn field(&self, form: &str, field: &str, contested: bool) -> Result<(), HiddenReason> {
+        match self.role {
+            Role::Viewer => Err(HiddenReason::AggregatesOnly),
+            Role::DataManager => {
+                // Unknown forms and fields (attachments) count as sensitive.
+                if forms::sensitivity(form, field) == Some(Sensitivity::Normal) || contested {
+                    Ok(())
+                } else {
+                    Err(HiddenReason::MetadataOnly)
+                }
+            }
+            Role::Caseworker | Role::Supervisor | Role::BidPanel => Ok(()),
+        }
+    }
+
+    /// Whether the reader may see a restricted note written by `author`.
+    pub fn restricted_note(&self, author: &str) -> Result<(), HiddenReason> {
+        if self.role == Role::Supervisor || author == self.user {
+            Ok(())
+        } else {
+            Err(HiddenReason::RestrictedNote)
+        }
+    }
+
+    /// Whether the reader may see duplicate pairs with names and
+    /// explanations: the data manager resolves duplicates, so sees them;
+    /// other roles see the pairs whose both cases they may see.
+    pub fn duplicates(&self) -> Result<(), HiddenReason> {
+        self.records()
+    }
+
+    /// Whether the reader may run family tracing (which shows the names of
+    /// the people matched): not the viewer, not the data manager.
+    pub fn tracing(&self) -> Result<(), HiddenReason> {
+        match self.role {
+            Role::Viewer => Err(HiddenReason::AggregatesOnly),
+            Role::DataManager => Err(HiddenReason::MetadataOnly),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether a case-note item is restricted: any current value of its
+/// `restricted` field is `true` (a concurrent "not restricted" does not
+/// open it).
+pub fn is_restricted_note(state: &CaseState, item: uuid::Uuid) -> bool {
+    state
+        .register(NOTE_FORM, Some(item), RESTRICTED_FIELD)
+        .is_some_and(|r| r.heads().iter().any(|w| w.value == serde_json::Value::Bool(true)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(caseworker: Option<&str>, registered_by: &str, panel: bool) -> CaseAccess {
+        CaseAccess {
+            caseworker: caseworker.map(str::to_string),
+            registered_by: Some(registered_by.to_string()),
+            submitted_to_panel: panel,
+        }
+    }
+
+    #[test]
+    fn caseworkers_see_their_assigned_cases_and_their_registrations() {
+        let amina = Reader { user: "amina", role: Role::Caseworker };
+        assert_eq!(amina.case(&access(Some("amina"), "bakary", false)), Ok(()));
+        assert_eq!(amina.case(&access(None, "amina", false)), Ok(()));
+        assert_eq!(amina.case(&access(Some("bakary"), "amina", false)), Ok(()));
+        assert_eq!(amina.case(&access(Some("bakary"), "bakary", false)), Err(HiddenReason::NotAssigned));
+        assert_eq!(amina.case(&access(None, "bakary", true)), Err(HiddenReason::NotAssigned));
+    }
+
+    #[test]
+    fn the_panel_sees_its_agenda_and_supervisors_see_all() {
+        let panel = Reader { user: "chair", role: Role::BidPanel };
+        assert_eq!(panel.case(&access(Some("amina"), "amina", true)), Ok(()));
+        assert_eq!(panel.case(&access(Some("amina"), "amina", false)), Err(HiddenReason::NotOnPanelAgenda));
+        let sv = Reader { user: "sv", role: Role::Supervisor };
+        assert_eq!(sv.case(&access(Some("amina"), "amina", false)), Ok(()));
+        assert_eq!(sv.restricted_note("amina"), Ok(()));
+    }
+
+    #[test]
+    fn data_manager_sees_normal_fields_and_sensitive_ones_only_in_conflict() {
+        let dm = Reader { user: "dm", role: Role::DataManager };
+        assert_eq!(dm.field("registration_bia", "case_type", false), Ok(()));
+        assert_eq!(dm.field("registration_bia", "given_names", false), Err(HiddenReason::MetadataOnly));
+        assert_eq!(dm.field("registration_bia", "given_names", true), Ok(()));
+        assert_eq!(dm.field("attachment", "blob", false), Err(HiddenReason::MetadataOnly));
+        assert_eq!(dm.restricted_note("amina"), Err(HiddenReason::RestrictedNote));
+    }
+
+    #[test]
+    fn the_viewer_sees_no_field_and_no_record() {
+        let v = Reader { user: "me", role: Role::Viewer };
+        assert_eq!(v.case(&CaseAccess::default()), Ok(()));
+        assert_eq!(v.records(), Err(HiddenReason::AggregatesOnly));
+        assert_eq!(v.identity(), Some(HiddenReason::AggregatesOnly));
+        assert_eq!(v.field("registration_bia", "case_type", false), Err(HiddenReason::AggregatesOnly));
+    }
+
+    #[test]
+    fn counts_are_per_reason() {
+        let c = count_hidden([HiddenReason::RestrictedNote, HiddenReason::NotAssigned, HiddenReason::RestrictedNote]);
+        assert_eq!(
+            c,
+            vec![
+                HiddenCount { reason: HiddenReason::NotAssigned, count: 1 },
+                HiddenCount { reason: HiddenReason::RestrictedNote, count: 2 }
+            ]
+        );
+    }
+}
