@@ -441,7 +441,7 @@ fn read_small<R: Read>(entry: R, path: &str, declared: u64, max_plain: u64) -> R
 }
 
 /// The head: parse the manifest and decode the signature.
-fn head_of(manifest_bytes: Zeroizing<Vec<u8>>, sig: &[u8]) -> Result<BundleHead, ImportError> {
+fn head_of(mut manifest_bytes: Zeroizing<Vec<u8>>, sig: &[u8]) -> Result<BundleHead, ImportError> {
     let manifest = Manifest::parse(&manifest_bytes)?;
     let signature: [u8; 64] = base64::engine::general_purpose::STANDARD
         .decode(sig.trim_ascii())
@@ -460,7 +460,8 @@ fn head_of(manifest_bytes: Zeroizing<Vec<u8>>, sig: &[u8]) -> Result<BundleHead,
             });
         }
     }
-    Ok(BundleHead { manifest, manifest_bytes: manifest_bytes.to_vec(), signature })
+    // Moved, not copied: up to 16 MiB read before the signer is known.
+    Ok(BundleHead { manifest, manifest_bytes: std::mem::take(&mut *manifest_bytes), signature })
 }
 
 /// Read the archive in order: head, `authenticate`, then every other member
