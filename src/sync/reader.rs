@@ -636,10 +636,9 @@ struct EventLines {
 
 impl EventLines {
     fn new(declared: u64, hint: u64) -> EventLines {
-        let mut events = Vec::new();
         // A signed event is at least a few hundred bytes: the manifest's
         // count, when plausible, saves growing the vector by doubling.
-        events.reserve(usize::try_from(hint.min(declared / 128)).unwrap_or(0));
+        let events = Vec::with_capacity(usize::try_from(hint.min(declared / 128)).unwrap_or(0));
         EventLines {
             batch: Zeroizing::new(Vec::with_capacity(EVENT_BATCH_BYTES + BLOCK)),
             ends: Vec::new(),
@@ -853,7 +852,7 @@ mod tests {
         );
         // Over the limit on line 3, after two lines that are not events:
         // the first bad line is reported, with the long line's full size.
-        let mut x = b"{}\n".repeat(1);
+        let mut x = b"{}\n".to_vec();
         x.extend(vec![b'x'; (MAX_EVENT_BYTES + 7) as usize]);
         assert!(matches!(parse_events(&x, &mut |_| {}), Err(ImportError::MalformedEvent { line: 1, .. })));
         let mut y = vec![b'x'; (MAX_EVENT_BYTES + 7) as usize];
