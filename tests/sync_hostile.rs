@@ -5,7 +5,7 @@ mod common;
 #[path = "common/raw_tar.rs"]
 mod raw_tar;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 
 use base64::Engine as _;
 use common::*;
@@ -477,4 +477,256 @@ fn a_bad_signature_in_the_last_frame_of_a_large_bundle_leaves_nothing() {
     let dir = w.o.vault().dir().to_owned();
     drop(w.o);
     assert_eq!(full_dump(&reopen(&dir)), dump, "nothing comes back at the next unlock");
+}
+
+/// A device bundle from `key` naming `sender` as its sender, whose events
+/// member is `size` bytes of `[0,0,…]` lines, made with a tail that no
+/// reader can decrypt: a reader that reads past the manifest reports the
+/// damage, one that decides on the sender first never sees it.
+fn bundle_with_a_damaged_tail(w: &World, key: &SigningKey, sender: Uuid, size: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    zero_lines().take(size as u64).read_to_end(&mut body).unwrap();
+    let mut m = manifest(&w.a, office_id(w), 100, &[("events.jsonl", &body)]);
+    m["sender"]["device_id"] = json!(sender);
+    let m = serde_json::to_vec(&m).unwrap();
+    let sig = sign(key, &m);
+    let mut b = encrypt(
+        &recipient_of(&w.o),
+        &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", body)]),
+    );
+    let n = b.len();
+    b[n - 40] ^= 0x10;
+    b
+}
+
+#[test]
+fn the_sender_is_refused_before_anything_after_the_manifest_is_read() {
+    let mut w = world();
+    let size = 300 * 1024; // several 64 KiB age chunks after the manifest's
+    let stranger = SigningKey::from_bytes(&[7; 32]);
+    let b = bundle_with_a_damaged_tail(&w, &stranger, Uuid::now_v7(), size);
+    assert!(matches!(refused(&mut w.o, &b), ImportError::UnknownSender { .. }));
+    // Re-signed by another key, in the name of an enrolled device.
+    let a = w.a.vault().device().device_id;
+    let b = bundle_with_a_damaged_tail(&w, &stranger, a, size);
+    assert!(matches!(refused(&mut w.o, &b), ImportError::BadSignature { .. }));
+    let bid = w.b.vault().device().device_id;
+    sync::revoke(&mut w.o, bid).unwrap();
+    let b = bundle_with_a_damaged_tail(&w, w.b.vault().signing_key(), bid, size);
+    assert!(matches!(refused(&mut w.o, &b), ImportError::RevokedSender { .. }));
+    // The same bundle from an enrolled device is read on, to the damage.
+    let b = bundle_with_a_damaged_tail(&w, w.a.vault().signing_key(), a, size);
+    assert!(matches!(refused(&mut w.o, &b), ImportError::Damaged { .. }));
+}
+
+#[test]
+fn the_manifest_and_its_signature_must_come_first() {
+    let mut w = world();
+    let m = serde_json::to_vec(&manifest(&w.a, office_id(&w), 100, &[("events.jsonl", b"")])).unwrap();
+    let sig = sign(w.a.vault().signing_key(), &m);
+    let orders = [
+        vec![raw("events.jsonl", vec![]), raw("manifest.json", m.clone()), raw("manifest.sig", sig.clone())],
+        vec![raw("manifest.sig", sig.clone()), raw("manifest.json", m.clone()), raw("events.jsonl", vec![])],
+        vec![raw("manifest.json", m.clone()), raw("events.jsonl", vec![]), raw("manifest.sig", sig.clone())],
+    ];
+    for members in orders {
+        let b = encrypt(&recipient_of(&w.o), &tar_of(&members));
+        assert!(matches!(refused(&mut w.o, &b), ImportError::OutOfOrder { .. }));
+    }
+    let b = encrypt(&recipient_of(&w.o), &tar_of(&[raw("manifest.json", m)]));
+    assert!(matches!(refused(&mut w.o, &b), ImportError::MissingMember(p) if p == "manifest.sig"));
+}
+
+#[test]
+fn a_member_whose_header_differs_from_the_manifest_is_refused_before_it_is_read() {
+    let mut w = world();
+    // Listed as 3 bytes, declared (and present) as more: refused on the
+    // header, so the reader never reaches the cut-short data after it.
+    let m = Raw { name: b"events.jsonl".to_vec(), kind: tar::EntryType::Regular, data: vec![], size: Some(1 << 20) };
+    let b = signed_tar(&w, vec![m], &[("events.jsonl", b"[]\n")]);
+    let e = refused(&mut w.o, &b);
+    assert!(matches!(&e, ImportError::MemberMismatch { reason, .. } if reason.contains("manifest says 3")), "{e}");
+}
+
+#[test]
+fn an_enrollment_from_an_unknown_office_may_carry_only_its_roster() {
+    // A device not yet enrolled trusts the key an enrollment bundle names,
+    // so such a bundle is read only if it lists no events.
+    let t = tempfile::tempdir().unwrap();
+    let mut o = office(&t.path().join("o"));
+    let mut d = device(&t.path().join("d"), "amina", "caseworker");
+    let req = serde_json::to_vec(&sync::enrollment_request(&d).unwrap()).unwrap();
+    sync::approve_enrollment(&mut o, &req, Role::Caseworker, &mut |_| {}).unwrap();
+    let roster = serde_json::to_vec(&sync::exchange::roster(&o).unwrap().unwrap()).unwrap();
+    let oid = o.vault().device().device_id;
+    let to = recipient_of(&d);
+    let enrollment = |events: &[u8]| {
+        let mut m = manifest(&o, oid, 50, &[("events.jsonl", events), ("roster.json", &roster)]);
+        m["kind"] = json!("enrollment");
+        m["sender"]["signing_key"] = json!(hex::encode(o.vault().verifying_key().as_bytes()));
+        let m = serde_json::to_vec(&m).unwrap();
+        let sig = sign(o.vault().signing_key(), &m);
+        let members = [
+            raw("manifest.json", m),
+            raw("manifest.sig", sig),
+            raw("events.jsonl", events.to_vec()),
+            raw("roster.json", roster.clone()),
+        ];
+        encrypt(&to, &tar_of(&members))
+    };
+    assert!(matches!(refused(&mut d, &enrollment(b"{}\n")), ImportError::WrongKind(_)));
+    sync::import_bundle(&mut d, &enrollment(b""), false, &mut |_| {}).expect("the same without events");
+}
+
+/// `[0,0,…,0]` lines of 64 KiB, for ever: the large events member of the
+/// security review's hostile bundle.
+struct ZeroLines {
+    line: Vec<u8>,
+    at: usize,
+}
+
+fn zero_lines() -> ZeroLines {
+    let mut line = b"[".to_vec();
+    line.extend(b"0,".repeat(32 * 1024 - 2));
+    line.extend_from_slice(b"0]\n");
+    ZeroLines { line, at: 0 }
+}
+
+impl std::io::Read for ZeroLines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.line.len() - self.at);
+        buf[..n].copy_from_slice(&self.line[self.at..self.at + n]);
+        self.at = (self.at + n) % self.line.len();
+        Ok(n)
+    }
+}
+
+mod memory {
+    //! The security review's bundle: from outside, with only the office's
+    //! public recipient, an events member of 512 MiB signed by a key the
+    //! roster does not know. It is refused having read the manifest and
+    //! nothing else, so in constant memory. Measured in a child process
+    //! (this test binary run again for this one test), whose peak resident
+    //! set is reset once its vault is open (`/proc/self/clear_refs`).
+    use super::*;
+    use std::io::BufWriter;
+    use std::path::Path;
+
+    /// The child's instructions: `<vault dir>\n<bundle>\n<bundle>…`.
+    const CHILD: &str = "FIELDCASE_HOSTILE_MEMORY_CHILD";
+    /// Bound on the import's peak above the child's baseline.
+    const BOUND: u64 = 100 * 1000 * 1000;
+    const EVENTS_BYTES: u64 = 512 * 1024 * 1024;
+
+    fn status_kib(key: &str) -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        s.lines()
+            .find_map(|l| {
+                l.strip_prefix(key).map(|r| r.trim_start_matches(':').split_whitespace().next().unwrap_or("0"))
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Write a device bundle to `path` as a stream (never in memory): the
+    /// manifest lists `events` bytes of `[0,0,…]` lines with their real
+    /// SHA-256, and `padding` more manifest bytes of an unknown key.
+    fn write_hostile(path: &Path, to: &age::x25519::Recipient, office: Uuid, events: u64, padding: usize) {
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut zero_lines().take(events), &mut hasher).unwrap();
+        let sha = hex::encode(hasher.finalize());
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let mut m = json!({
+            "format": "fieldcase-bundle", "version": [1, 0], "bundle_id": Uuid::now_v7(), "kind": "device_to_office",
+            "sender": {"device_id": Uuid::now_v7(), "name": "x", "signing_key": hex::encode(key.verifying_key().as_bytes()), "recipient": "age1x"},
+            "recipients": [], "office_id": office, "created_hlc": {"millis": 0, "counter": 0}, "sender_seq": 1,
+            "prev_bundle_sha256": null,
+            "members": [{"path": "events.jsonl", "sha256": sha, "size": events}],
+        });
+        if padding > 0 {
+            // A JSON tree of this would take 16 bytes per input byte.
+            m["padding"] = Value::Array(vec![json!(0); padding / 2]);
+        }
+        let m = serde_json::to_vec(&m).unwrap();
+        let sig = sign(&key, &m);
+        let enc = age::Encryptor::with_recipients(std::iter::once(to as &dyn age::Recipient)).unwrap();
+        let out = enc.wrap_output(BufWriter::new(std::fs::File::create(path).unwrap())).unwrap();
+        let mut tar = tar::Builder::new(out);
+        let mut append = |name: &str, size: u64, data: &mut dyn std::io::Read| {
+            let mut h = tar::Header::new_ustar();
+            h.set_path(name).unwrap();
+            h.set_size(size);
+            h.set_mode(0o600);
+            h.set_cksum();
+            tar.append(&h, data).unwrap();
+        };
+        append("manifest.json", m.len() as u64, &mut &m[..]);
+        append("manifest.sig", sig.len() as u64, &mut &sig[..]);
+        append("events.jsonl", events, &mut zero_lines().take(events));
+        let out = tar.into_inner().unwrap();
+        out.finish().unwrap().flush().unwrap();
+    }
+
+    #[test]
+    fn a_512_mib_bundle_from_an_unknown_key_is_refused_in_constant_memory() {
+        if let Ok(spec) = std::env::var(CHILD) {
+            return child(&spec);
+        }
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("o");
+        let o = office(&dir);
+        let to = recipient_of(&o);
+        let oid = o.vault().device().device_id;
+        drop(o);
+        let big = t.path().join("big.fcb");
+        write_hostile(&big, &to, oid, EVENTS_BYTES, 0);
+        assert!(std::fs::metadata(&big).unwrap().len() > EVENTS_BYTES);
+        // And a manifest of nearly 16 MiB (the most read before the
+        // signer is known) that would be expensive as a JSON tree.
+        let wide = t.path().join("wide-manifest.fcb");
+        write_hostile(&wide, &to, oid, 1024, format::MAX_JSON_MEMBER_BYTES as usize - 4096);
+        let spec = [dir.as_path(), &big, &wide].map(|p| p.to_str().unwrap().to_owned()).join("\n");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["memory::a_512_mib_bundle_from_an_unknown_key_is_refused_in_constant_memory", "--exact"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD, spec)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let reports: Vec<Value> = stdout
+            .lines()
+            .filter_map(|l| l.split_once("HOSTILE ").map(|(_, r)| r))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(reports.len(), 2, "{stdout}");
+        for r in reports {
+            assert!(r["error"].as_str().unwrap().starts_with("UnknownSender"), "{r}");
+            let above = r["peak_bytes"].as_u64().unwrap() - r["baseline_bytes"].as_u64().unwrap();
+            assert!(above < BOUND, "{} bytes above the baseline: {r}", above);
+            eprintln!("refused: {r}");
+        }
+    }
+
+    /// In the child: open the office vault, then import each bundle with
+    /// the peak resident set reset just before.
+    fn child(spec: &str) {
+        let mut lines = spec.lines();
+        let mut o = reopen(Path::new(lines.next().unwrap()));
+        for bundle in lines {
+            // Resets VmHWM to the current resident set (Linux ≥ 4.0). If it
+            // cannot, the peak is compared with the resident set below,
+            // which can only overstate the import's share.
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let baseline = status_kib("VmRSS") * 1024;
+            let started = std::time::Instant::now();
+            let result = sync::import_bundle(&mut o, Path::new(bundle), false, &mut |_| {});
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let peak = status_kib("VmHWM") * 1024;
+            let error = result.err().map(|e| format!("{e:?}")).unwrap_or_else(|| "accepted".into());
+            let report =
+                json!({"bundle": bundle, "error": error, "baseline_bytes": baseline, "peak_bytes": peak, "ms": ms});
+            println!("HOSTILE {report}");
+        }
+    }
 }

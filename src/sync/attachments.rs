@@ -120,19 +120,19 @@ pub(crate) fn plan(
     Ok((preview, new))
 }
 
-/// Import: store the attachments `new` (read again from `ciphertext`, one at
+/// Import: store the attachments `new` (read again from `source`, one at
 /// a time), then run `commit`. If storing or `commit` fails, the blobs
 /// written here are deleted again and the error is returned.
-pub(crate) fn store_then_commit<T, E: From<ImportError>>(
+pub(crate) fn store_then_commit<S: format::BundleSource + ?Sized, T, E: From<ImportError>>(
     store: &mut CaseStore,
-    ciphertext: &[u8],
+    source: &S,
     new: &BTreeMap<String, AttachmentEntry>,
     commit: impl FnOnce(&mut CaseStore) -> Result<T, E>,
 ) -> Result<T, E> {
     let mut written: Vec<String> = Vec::new();
     if !new.is_empty() {
         let vault = store.vault();
-        let stored = format::for_each_attachment(ciphertext, vault.age_identity(), new, &mut |id, bytes| {
+        let stored = format::for_each_attachment(source, vault.age_identity(), new, &mut |id, bytes| {
             vault.put_blob_as(id, bytes).map_err(|source| ImportError::Attachment { id: id.to_string(), source })?;
             written.push(id.to_string());
             Ok(())

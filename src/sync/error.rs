@@ -54,6 +54,16 @@ pub enum ImportError {
         /// The limit.
         limit: u64,
     },
+    /// The archive does not begin with manifest.json then manifest.sig
+    /// (every writer puts them first; a reader decides on the signer before
+    /// reading anything else).
+    #[error("the bundle's members are out of order: {expected} must come first, found {found:?}; it was not made by Fieldcase, do not trust it")]
+    OutOfOrder {
+        /// The member expected at this place.
+        expected: String,
+        /// The member found there.
+        found: String,
+    },
     /// A required member is absent.
     #[error("the bundle has no {0}; it is incomplete or was not made by Fieldcase")]
     MissingMember(String),

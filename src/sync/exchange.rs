@@ -15,7 +15,7 @@ use crate::model::event::{Event, Role};
 use crate::model::projection;
 use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
 use crate::sync::error::ImportError;
-use crate::sync::format::{self, BundleKind, BundleParts, Manifest, Progress, Sender};
+use crate::sync::format::{self, BundleHead, BundleKind, BundleParts, BundleSource, Manifest, Progress, Sender};
 use crate::sync::roster::{
     age_recipient, EnrollmentRequest, Roster, RosterDevice, SignedRoster, REQUEST_FORMAT, ROSTER_FORMAT,
 };
@@ -592,66 +592,133 @@ pub struct ImportReport {
     pub attachments: crate::sync::attachments::AttachmentPreview,
 }
 
-/// Import (or with `dry_run`, only check and preview) a bundle. All or
-/// nothing: on any error the vault is unchanged.
-pub fn import_bundle(
+/// The reader's head check (docs/bundle-format.md §5.1), before any member
+/// after `manifest.json` and `manifest.sig` is read: may this sender send
+/// this kind of bundle to this vault, and does the signature verify with
+/// the sender's key *as this vault knows it* (the roster, never the
+/// bundle). An unknown or revoked sender is refused here, having cost
+/// the manifest and nothing else.
+pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), ImportError> {
+    let m = &head.manifest;
+    match m.kind {
+        BundleKind::DeviceToOffice => {
+            let entry = device_sender(store, m)?;
+            head.verify_signature(&entry.key().map_err(ImportError::BadRoster)?)
+        }
+        BundleKind::OfficeToDevice | BundleKind::Enrollment => {
+            let (held, key_hex) = office_sender_key(store, m)?;
+            // Without a held roster the key is the one the bundle names
+            // (trust on first use): nothing is authenticated yet, so such a
+            // bundle may only carry its roster. No writer puts events or
+            // attachments in an enrollment bundle.
+            if m.kind == BundleKind::Enrollment && (head.listed_size(format::EVENTS) > 0 || head.lists_attachments()) {
+                return Err(ImportError::WrongKind(
+                    "an enrollment bundle carries only the roster, no events or attachments; it was not made by Fieldcase".into(),
+                ));
+            }
+            let key = crate::model::event::parse_verifying_key(&key_hex).map_err(|e| {
+                if held.is_some() {
+                    ImportError::BadRoster(e.to_string())
+                } else {
+                    ImportError::Malformed {
+                        member: format::MANIFEST.into(),
+                        reason: format!("sender.signing_key: {e}"),
+                    }
+                }
+            })?;
+            head.verify_signature(&key)
+        }
+        BundleKind::Transfer | BundleKind::Receipt => crate::sync::transfer::authenticate(store, head),
+    }
+}
+
+/// A device bundle's sender as the office's roster lists it: only an
+/// office takes device bundles, of its own office, from an enrolled device
+/// that is not revoked.
+fn device_sender(store: &CaseStore, m: &Manifest) -> Result<RosterDevice, ImportError> {
+    let office = is_office(store)?;
+    let Some(held) = roster(store)?.filter(|_| office) else {
+        return Err(ImportError::WrongKind(
+            "this bundle is for an office vault; import it on the office computer".into(),
+        ));
+    };
+    if m.office_id != held.roster.office_id {
+        return Err(ImportError::WrongOffice { expected: held.roster.office_id, found: m.office_id });
+    }
+    let entry = held
+        .roster
+        .device(m.sender.device_id)
+        .cloned()
+        .ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
+    if entry.revoked_at.is_some() {
+        return Err(ImportError::RevokedSender { sender: entry.device_id });
+    }
+    Ok(entry)
+}
+
+/// The key an office bundle must be signed with, and the roster this device
+/// holds: only a device takes office bundles, of its own office, from the
+/// office itself; the key is the office key it trusts, or at enrollment
+/// (no roster held yet) the key the bundle names.
+fn office_sender_key(store: &CaseStore, m: &Manifest) -> Result<(Option<SignedRoster>, String), ImportError> {
+    if is_office(store)? {
+        return Err(ImportError::WrongKind("this bundle is for a field device, not an office".into()));
+    }
+    let held = roster(store)?;
+    if m.kind == BundleKind::OfficeToDevice && held.is_none() {
+        return Err(ImportError::NotEnrolled);
+    }
+    if let Some(h) = &held {
+        if m.office_id != h.roster.office_id {
+            return Err(ImportError::WrongOffice { expected: h.roster.office_id, found: m.office_id });
+        }
+    }
+    if m.sender.device_id != m.office_id {
+        return Err(ImportError::UnknownSender { sender: m.sender.device_id });
+    }
+    let key = held.as_ref().map_or_else(|| m.sender.signing_key.clone(), |h| h.roster.office_signing_key.clone());
+    Ok((held, key))
+}
+
+/// Import (or with `dry_run`, only check and preview) a bundle, read as a
+/// stream from `source` (a file path, or bytes already in memory). All or
+/// nothing: on any error the vault is unchanged. The sender is checked
+/// against the roster before anything but the manifest is read
+/// ([`authenticate`]).
+pub fn import_bundle<S: BundleSource + ?Sized>(
     store: &mut CaseStore,
-    bytes: &[u8],
+    source: &S,
     dry_run: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
-    let mut opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
+    let mut opened = {
+        let store: &CaseStore = store;
+        format::read_bundle(source, store.vault().age_identity(), &mut |head| authenticate(store, head), progress)?
+    };
     // A copy of the (small) manifest, so the events can later move out of
     // `opened` into the import instead of being copied.
     let manifest = opened.manifest.clone();
     let m = &manifest;
     let me = store.vault().device().device_id;
-    let office = is_office(store)?;
-    let held = roster(store)?;
-    // 1. Who may send this kind of bundle to this vault, and with which key.
-    let (new_roster, sender_entry): (Option<SignedRoster>, RosterDevice) = match m.kind {
+    // 1. The sender and its key were checked by `authenticate` before the
+    // events were read; here what needs the rest of the bundle (the
+    // roster it carries).
+    let (new_roster, sender_entry, held): (Option<SignedRoster>, RosterDevice, Option<SignedRoster>) = match m.kind {
         BundleKind::DeviceToOffice => {
-            let Some(held) = held.as_ref().filter(|_| office) else {
-                return Err(ImportError::WrongKind(
-                    "this bundle is for an office vault; import it on the office computer".into(),
-                ));
-            };
-            if m.office_id != held.roster.office_id {
-                return Err(ImportError::WrongOffice { expected: held.roster.office_id, found: m.office_id });
-            }
-            let entry = held
-                .roster
-                .device(m.sender.device_id)
-                .cloned()
-                .ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
-            if entry.revoked_at.is_some() {
-                return Err(ImportError::RevokedSender { sender: entry.device_id });
-            }
+            let entry = device_sender(store, m)?;
             if opened.roster.is_some() {
                 return Err(ImportError::WrongKind("a device bundle may not carry a roster".into()));
             }
-            (None, entry)
+            (None, entry, roster(store)?)
         }
         BundleKind::OfficeToDevice | BundleKind::Enrollment => {
-            if office {
-                return Err(ImportError::WrongKind("this bundle is for a field device, not an office".into()));
-            }
-            if m.kind == BundleKind::OfficeToDevice && held.is_none() {
-                return Err(ImportError::NotEnrolled);
-            }
-            if let Some(h) = &held {
-                if m.office_id != h.roster.office_id {
-                    return Err(ImportError::WrongOffice { expected: h.roster.office_id, found: m.office_id });
-                }
-            }
+            let (held, office_key_hex) = office_sender_key(store, m)?;
             let bytes = opened.roster.as_deref().ok_or_else(|| ImportError::MissingMember(format::ROSTER.into()))?;
             let incoming = SignedRoster::parse(bytes).map_err(ImportError::BadRoster)?;
             // The office key: the one this device already trusts, or at
-            // enrollment the one in the roster (trust on first use; the CLI
-            // shows its fingerprint to compare with the office).
-            let office_key_hex = held
-                .as_ref()
-                .map_or(incoming.roster.office_signing_key.clone(), |h| h.roster.office_signing_key.clone());
+            // enrollment the one that signed the manifest, which the roster
+            // must name (trust on first use; the CLI shows its fingerprint
+            // to compare with the office).
             if incoming.roster.office_signing_key != office_key_hex || incoming.roster.office_id != m.office_id {
                 return Err(ImportError::BadRoster("it names another office or office key".into()));
             }
@@ -681,10 +748,7 @@ pub fn import_bundle(
                 .device(m.office_id)
                 .cloned()
                 .ok_or_else(|| ImportError::BadRoster("the office is not in it".into()))?;
-            if m.sender.device_id != m.office_id {
-                return Err(ImportError::UnknownSender { sender: m.sender.device_id });
-            }
-            (Some(incoming), entry)
+            (Some(incoming), entry, held)
         }
         BundleKind::Transfer | BundleKind::Receipt => {
             // Between offices: another trust model (docs/bundle-format.md §9).
@@ -817,7 +881,7 @@ pub fn import_bundle(
     }
     progress(Progress::Committing);
     // New blobs are stored first and taken back if the commit fails.
-    report.summary = crate::sync::attachments::store_then_commit(store, bytes, &new_blobs, |store| {
+    report.summary = crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| {
         store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from)
     })?;
     Ok(report)
@@ -825,10 +889,10 @@ pub fn import_bundle(
 
 /// Check a bundle completely (decryption, structure, signer, sequence,
 /// events, rules) without importing it.
-pub fn verify_bundle(
+pub fn verify_bundle<S: BundleSource + ?Sized>(
     store: &mut CaseStore,
-    bytes: &[u8],
+    source: &S,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
-    import_bundle(store, bytes, true, progress)
+    import_bundle(store, source, true, progress)
 }

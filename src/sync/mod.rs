@@ -2,7 +2,9 @@
 //! country office (docs/bundle-format.md, DESIGN.md §5).
 //!
 //! - [`format`]: the bundle file (age file → ustar → manifest, signature,
-//!   events, roster) and its strict reader.
+//!   events, roster) and its writer.
+//! - [`reader`]: the strict reader, streaming: the manifest's signer is
+//!   decided before anything else is read.
 //! - [`roster`]: the office's signed roster and enrollment requests.
 //! - [`exchange`]: office/device roles, enrollment, revocation, export and
 //!   all-or-nothing import.
@@ -15,6 +17,7 @@ pub mod attachments;
 pub mod error;
 pub mod exchange;
 pub mod format;
+pub mod reader;
 pub mod roster;
 pub mod transfer;
 

@@ -28,7 +28,7 @@ use crate::model::projection;
 use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
 use crate::sync::error::ImportError;
 use crate::sync::exchange::{self, put, state_get, ImportReport, SyncError};
-use crate::sync::format::{self, BundleKind, OpenedBundle, Progress};
+use crate::sync::format::{self, BundleHead, BundleKind, BundleSource, OpenedBundle, Progress};
 use crate::sync::roster::{age_recipient, SignedRoster};
 
 /// `format` of `receipt.json`.
@@ -223,6 +223,59 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
     }
 }
 
+/// The head check of transfer and receipt bundles (docs/bundle-format.md
+/// §5.1 and §9), before any member after the manifest is read.
+///
+/// A transfer is signed by the sending office's key: the one recorded at a
+/// first transfer from that office, or on first use the key the bundle
+/// names (checked against the roster it carries once that is read). A
+/// receipt's key is the `--to-key` of the transfer it answers, which only
+/// `receipt.json` names: a receipt is verified once that is read, so its
+/// manifest must list no events and no attachments (what is read before
+/// the signature is checked is then the receipt's few bytes).
+pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), ImportError> {
+    let m = &head.manifest;
+    match m.kind {
+        BundleKind::Transfer => {
+            if !exchange::is_office(store)? {
+                return Err(ImportError::WrongKind(
+                    "a case transfer is for an office vault; import it on the receiving office's computer".into(),
+                ));
+            }
+            let mine = exchange::roster(store)?.ok_or(ImportError::NotEnrolled)?;
+            if m.office_id == mine.roster.office_id {
+                return Err(ImportError::WrongKind("this transfer comes from this office itself".into()));
+            }
+            if m.sender.device_id != m.office_id {
+                return Err(ImportError::BadRoster("the transfer's sender is not the sending office".into()));
+            }
+            if let Some(known) = state_get(store, &format!("{P_PEER}{}", m.office_id))? {
+                if known.as_str() != Some(m.sender.signing_key.as_str()) {
+                    return Err(ImportError::BadSignature { sender: m.sender.device_id });
+                }
+            }
+            let key = parse_verifying_key(&m.sender.signing_key).map_err(|e| ImportError::Malformed {
+                member: format::MANIFEST.into(),
+                reason: format!("sender.signing_key: {e}"),
+            })?;
+            head.verify_signature(&key)
+        }
+        BundleKind::Receipt => {
+            if !exchange::is_office(store)? {
+                return Err(ImportError::WrongKind("a transfer receipt is for the sending office's vault".into()));
+            }
+            if head.listed_size(format::EVENTS) > 0 || head.lists_attachments() {
+                return Err(ImportError::Malformed {
+                    member: format::RECEIPT.into(),
+                    reason: "a receipt carries no events".into(),
+                });
+            }
+            Ok(())
+        }
+        _ => Err(ImportError::WrongKind("not a transfer or receipt bundle".into())),
+    }
+}
+
 /// A checked transfer bundle, ready to commit.
 struct CheckedTransfer {
     report: ImportReport,
@@ -352,20 +405,25 @@ pub(crate) fn import_opened(
 /// both cases returns the report and the receipt bundle for the sender. A
 /// transfer answered before is answered again with the same decision (a lost
 /// receipt can be remade); a different decision is refused.
-pub fn answer_transfer(
+pub fn answer_transfer<S: BundleSource + ?Sized>(
     store: &mut CaseStore,
-    bytes: &[u8],
+    source: &S,
     decision: Decision,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(ImportReport, Vec<u8>), TransferError> {
-    let opened = format::read_bundle(bytes, store.vault().age_identity(), progress)?;
-    if opened.manifest.kind != BundleKind::Transfer {
-        return Err(ImportError::WrongKind(format!(
-            "this is a {:?} bundle, not a case transfer",
-            opened.manifest.kind
-        ))
-        .into());
-    }
+    let opened = {
+        let store: &CaseStore = store;
+        let mut only_transfers = |head: &BundleHead| {
+            if head.manifest.kind != BundleKind::Transfer {
+                return Err(ImportError::WrongKind(format!(
+                    "this is a {:?} bundle, not a case transfer",
+                    head.manifest.kind
+                )));
+            }
+            authenticate(store, head)
+        };
+        format::read_bundle(source, store.vault().age_identity(), &mut only_transfers, progress)?
+    };
     let checked = check_transfer(store, &opened, false)?;
     let m = &opened.manifest;
     let (status, reason) = match &decision {
@@ -400,7 +458,7 @@ pub fn answer_transfer(
                 // The case's attachments are kept with it (spec §3.1).
                 let (_, new_blobs) = crate::sync::attachments::plan(store, &opened)?;
                 progress(Progress::Committing);
-                crate::sync::attachments::store_then_commit(store, bytes, &new_blobs, |store| {
+                crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| {
                     store.commit_import(prepared, checked.trust, entries).map_err(ImportError::from)
                 })?;
             }

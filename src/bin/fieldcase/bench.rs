@@ -10,7 +10,9 @@
 //! synchronous=FULL), unlock (with and without scrypt), checkpoint, peak
 //! resident memory of an unlock (child process), size on disk, search and
 //! report on the demo data. Then, once: sync export/import throughput for a
-//! bundle of 100,000 events, and search and report over 50,000 synthetic
+//! bundle of 100,000 events, the refusal of a hostile 512 MiB bundle from
+//! a key the roster does not know (memory and time, child process,
+//! bench_hostile.rs), and search and report over 50,000 synthetic
 //! rows (a cheap stand-in for the 50,000-case figures when a 50,000-case
 //! demo vault is not cached). A size whose vault would not fit in the
 //! available memory, or whose copies would not fit on the disk, is skipped
@@ -72,6 +74,15 @@ pub struct BenchArgs {
     /// figures as JSON, exit (the bench runs it as a child process).
     #[arg(long, hide = true)]
     pub sync_child: Option<PathBuf>,
+    /// Internal: import the hostile bundle in DIR into its office vault,
+    /// print memory and time to the refusal as JSON, exit (see
+    /// bench_hostile.rs).
+    #[arg(long, hide = true)]
+    pub hostile_child: Option<PathBuf>,
+    /// Measure only the hostile-bundle row in DIR (needs about 0.6 GB of
+    /// free disk there); print it as JSON.
+    #[arg(long, value_name = "DIR")]
+    pub hostile_only: Option<PathBuf>,
     /// Make an office vault and a device bundle of the sync size in DIR
     /// once, for `--import-only` (see bench_import.rs).
     #[arg(long, value_name = "DIR")]
@@ -158,6 +169,8 @@ struct BenchResult {
     // --- the details ---
     per_size: Vec<SizeFigures>,
     sync: Option<SyncFigures>,
+    /// The security review's hostile bundle (bench_hostile.rs).
+    hostile: Option<crate::bench_hostile::HostileFigures>,
     report: Option<crate::bench_report::ReportBench>,
     search: Option<crate::bench_search::SearchBench>,
 }
@@ -261,6 +274,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&sync)?);
         return Ok(());
     }
+    if let Some(dir) = &args.hostile_child {
+        return crate::bench_hostile::child(dir);
+    }
+    if let Some(dir) = &args.hostile_only {
+        println!("{}", serde_json::to_string_pretty(&crate::bench_hostile::measure(dir)?)?);
+        return Ok(());
+    }
     if args.search_only {
         return crate::bench_search::run_only(args.quick, args.json);
     }
@@ -359,6 +379,8 @@ fn measure_all(
         r.import_events_per_s = sync.import_events_per_s;
         r.sizes.sync_events = sync.sync_bundle_events;
         r.sync = Some(sync);
+        log("hostile bundle: 512 MiB of events from a key the roster does not know");
+        r.hostile = Some(crate::bench_hostile::measure(base)?);
         log("synthetic search and report");
         let search = crate::bench_search::measure(args.quick)?;
         let report = crate::bench_report::measure(args.quick)?;
@@ -525,6 +547,16 @@ fn print_table(r: &BenchResult) {
             );
         }
         row("bundle bytes/event", one(format!("{:.0}", s.bundle_bytes_per_event)), "", "");
+        if let Some(h) = &r.hostile {
+            let above = h.hostile_peak_above_baseline_bytes;
+            row(
+                &format!("hostile {} MB bundle refused: peak MB above baseline", h.hostile_bundle_bytes / 1_000_000),
+                one(mb(above)),
+                "< 100 MB",
+                met(above < 100_000_000),
+            );
+            row("  ms to the refusal", one(format!("{:.1}", h.hostile_refusal_ms)), "", "");
+        }
         if let Some(sr) = &r.search {
             row(
                 &format!("search p99 ms ({} synthetic rows)", sr.cases),

@@ -3,7 +3,8 @@
 //! DIR [--quick]` makes an office vault and a device bundle of 100,000
 //! events (10,000 with --quick) in DIR once; `fieldcase bench --import-only
 //! DIR` imports that bundle into a fresh copy of the office vault and prints
-//! wall and CPU time as JSON. Synthetic data only.
+//! wall and CPU time, and the import's peak memory, as JSON. Synthetic data
+//! only.
 
 use std::path::Path;
 use std::time::Instant;
@@ -15,14 +16,14 @@ use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 use serde_json::json;
 
 /// Passphrase of the synthetic vaults.
-const PASS: &str = "bench passphrase, synthetic data";
+pub(crate) const PASS: &str = "bench passphrase, synthetic data";
 /// Events per synthetic case: a registration, a form save and eight notes.
 const PER_CASE: usize = 10;
 /// Cases registered per commit (200 events); notes are committed 1,000 at a
 /// time. Both well under a journal frame's limit.
 const CASES_PER_COMMIT: usize = 100;
 
-fn options() -> VaultOptions {
+pub(crate) fn options() -> VaultOptions {
     // Unlock cost is measured elsewhere; here scrypt would only add noise.
     VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() }
 }
@@ -127,25 +128,31 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--import-only DIR`: import the prepared bundle into a fresh copy of the
-/// prepared office vault; prints events, wall ms and CPU ms (all threads)
-/// of the import alone, then removes the copy.
+/// `--import-only DIR`: import the prepared bundle (read from its file, as
+/// `fieldcase import` does) into a fresh copy of the prepared office vault;
+/// prints events, wall ms and CPU ms (all threads) of the import alone, and
+/// its peak resident set above the process's once the vault is open, then
+/// removes the copy.
 pub fn import_only(dir: &Path) -> anyhow::Result<()> {
     let made: usize =
         std::fs::read_to_string(dir.join("bundle.events")).context("run --import-setup first")?.trim().parse()?;
-    let bundle = std::fs::read(dir.join("bundle.age"))?;
+    let bundle = dir.join("bundle.age");
+    let bundle = bundle.as_path();
     let run = dir.join(format!("run-{}", std::process::id()));
     copy_dir(&dir.join("sync-office"), &run)?;
     let result = (|| -> anyhow::Result<serde_json::Value> {
         let mut office = CaseStore::open_with(&run, &SecretString::from(PASS.to_owned()), &options())?;
+        office.wait_loaded()?;
+        let baseline = crate::bench_hostile::reset_peak();
         let cpu = crate::bench::process_cpu_ms();
         let t = Instant::now();
-        let report = sync::import_bundle(&mut office, &bundle, false, &mut |_| {}).context("office import")?;
+        let report = sync::import_bundle(&mut office, bundle, false, &mut |_| {}).context("office import")?;
         let wall = t.elapsed().as_secs_f64();
         let cpu = cpu.zip(crate::bench::process_cpu_ms()).map(|(a, b)| b - a);
+        let peak = crate::bench_hostile::status_bytes("VmHWM");
         anyhow::ensure!(report.summary.new == made, "the office imported {} events of {made}", report.summary.new);
         // Idempotence: the same bundle again changes nothing.
-        let again = sync::import_bundle(&mut office, &bundle, false, &mut |_| {})?;
+        let again = sync::import_bundle(&mut office, bundle, false, &mut |_| {})?;
         anyhow::ensure!(again.replay, "a second import of the same bundle was not a replay");
         office.lock()?;
         Ok(json!({
@@ -154,6 +161,10 @@ pub fn import_only(dir: &Path) -> anyhow::Result<()> {
             "cpu_ms": cpu,
             "events_per_s": made as f64 / wall,
             "events_per_cpu_s": cpu.map(|c| made as f64 / (c / 1000.0)),
+            "bundle_bytes": std::fs::metadata(bundle)?.len(),
+            "baseline_rss_bytes": baseline,
+            "peak_rss_bytes": peak,
+            "peak_above_baseline_bytes": peak.saturating_sub(baseline),
         }))
     })();
     let _ = std::fs::remove_dir_all(&run);

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_demo;
+mod bench_hostile;
 mod bench_import;
 mod bench_report;
 mod bench_search;

@@ -322,10 +322,17 @@ fn refusal(file: &Path, e: &sync::ImportError, json: bool) -> anyhow::Error {
     anyhow::anyhow!("bundle {} refused, nothing was changed: {e}", file.display())
 }
 
+/// The bundle file, checked to exist before the vault is unlocked. It is
+/// then read as a stream by the import (never whole into memory).
+fn bundle_file(file: &Path) -> anyhow::Result<&Path> {
+    std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(file)
+}
+
 pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = bundle_file(&args.file)?;
     let mut store = open_store(dir)?;
-    let report = match sync::import_bundle(&mut store, &bytes, args.dry_run, &mut progress_line()) {
+    let report = match sync::import_bundle(&mut store, file, args.dry_run, &mut progress_line()) {
         Ok(r) => r,
         Err(e) => return Err(refusal(&args.file, &e, args.json)),
     };
@@ -335,9 +342,9 @@ pub fn import(dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
 }
 
 pub fn verify(dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = bundle_file(&args.file)?;
     let mut store = open_store(dir)?;
-    let report = match sync::verify_bundle(&mut store, &bytes, &mut progress_line()) {
+    let report = match sync::verify_bundle(&mut store, file, &mut progress_line()) {
         Ok(r) => r,
         Err(e) => return Err(refusal(&args.file, &e, args.json)),
     };
@@ -379,9 +386,10 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
         }
     };
     check_free(&out)?;
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    bundle_file(&file)?;
     let mut store = open_store(dir)?;
-    let (report, receipt) = match transfer::answer_transfer(&mut store, &bytes, decision, &mut progress_line()) {
+    let (report, receipt) = match transfer::answer_transfer(&mut store, file.as_path(), decision, &mut progress_line())
+    {
         Ok(r) => r,
         Err(transfer::TransferError::Refused(e)) => return Err(refusal(&file, &e, json)),
         Err(e) => return Err(e.into()),
