@@ -116,6 +116,10 @@ pub struct UnlockedInfo {
     pub user_name: String,
     /// Their role (`caseworker`, `supervisor`, `bid_panel`, ...).
     pub role: String,
+    /// Files found modified outside Fieldcase at this unlock or set aside
+    /// at an earlier one: one sentence each, shown until resolved
+    /// (`RecoveryReport::tamper_warnings`). Empty when all is well.
+    pub tamper_warnings: Vec<String>,
 }
 }
 

@@ -26,6 +26,7 @@ impl From<StoreError> for UiError {
                 | VaultError::CorruptSnapshot { .. }
                 | VaultError::DamagedSegment { .. }
                 | VaultError::CorruptIdentity { .. } => "vault_damaged",
+                VaultError::Tampered { .. } => "vault_tampered",
                 _ => "vault_error",
             },
             StoreError::NotFound { .. } => "not_found",
@@ -107,6 +108,7 @@ impl Session {
             escrow_on: device.escrow.is_some(),
             user_name: device.user_name.clone(),
             role: device.role.clone(),
+            tamper_warnings: store.vault().recovery_report().tamper_warnings(),
         })
     }
 

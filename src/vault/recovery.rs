@@ -86,6 +86,32 @@ pub struct TailCut {
 }
 
 impl RecoveryReport {
+    /// What a person must be told about files modified outside Fieldcase,
+    /// one sentence each (empty when there is nothing): what was found and
+    /// done and what can be recovered, and the files set aside earlier.
+    /// Every shell shows these after unlocking, whatever it was opened for.
+    pub fn tamper_warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tampered
+            .iter()
+            .map(|t| {
+                format!(
+                    "Vault files were modified outside Fieldcase: {} ({}); {}. {}",
+                    t.file, t.reason, t.action, t.recovery
+                )
+            })
+            .collect();
+        if self.tampered.is_empty() && !self.rejected_files.is_empty() {
+            out.push(format!(
+                "Journal bytes modified outside Fieldcase were set aside earlier and not applied: {}. \
+                 Remove them from the vault folder once investigated.",
+                self.rejected_files.join(", ")
+            ));
+        }
+        out
+    }
+
+
     /// True when the last session ended cleanly and nothing was repaired.
     pub fn is_clean(&self) -> bool {
         self.tail_cut.is_none()

@@ -143,18 +143,8 @@ pub fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
 }
 
 fn warn_tampering(r: &RecoveryReport) {
-    for t in &r.tampered {
-        eprintln!(
-            "WARNING: vault files were modified outside Fieldcase: {} ({}); {}. {}",
-            t.file, t.reason, t.action, t.recovery
-        );
-    }
-    if r.tampered.is_empty() && !r.rejected_files.is_empty() {
-        eprintln!(
-            "WARNING: journal bytes modified outside Fieldcase were set aside earlier and not applied: {} \
-             (see `fieldcase status`; remove them once investigated)",
-            r.rejected_files.join(", ")
-        );
+    for w in r.tamper_warnings() {
+        eprintln!("WARNING: {w} (see `fieldcase status`)");
     }
 }
 

@@ -23,4 +23,10 @@ user_name: string,
 /**
  * Their role (`caseworker`, `supervisor`, `bid_panel`, ...).
  */
-role: string, };
+role: string, 
+/**
+ * Files found modified outside Fieldcase at this unlock or set aside
+ * at an earlier one: one sentence each, shown until resolved
+ * (`RecoveryReport::tamper_warnings`). Empty when all is well.
+ */
+tamper_warnings: Array<string>, };
