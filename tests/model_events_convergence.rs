@@ -169,7 +169,14 @@ fn simulate(ops: &[Op]) -> Vec<Event> {
                 // devices that have not synced change it concurrently; a
                 // few name none, as events made before stage bases did.
                 let base = if o.field == 0 && o.value == 0 { vec![] } else { st.stage_heads() };
-                d.emit(case, EventKind::StatusChanged, None, json!({"to": to, "reason": "sim"}), base, Role::Caseworker);
+                d.emit(
+                    case,
+                    EventKind::StatusChanged,
+                    None,
+                    json!({"to": to, "reason": "sim"}),
+                    base,
+                    Role::Caseworker,
+                );
             }
             // Settling a stage conflict is drawn as often as a field's.
             4 | 7 if registered && (o.action == 7 || FIELDS[o.field].0 == "case_note") => {
@@ -502,7 +509,9 @@ fn applied(events: &[Event]) -> Connection {
 
 /// (stage, needs_review, conflicts) of the one case, and its stage rows.
 fn stage_rows(conn: &Connection) -> ((String, i64, i64), Vec<(Option<String>, String)>) {
-    let case = conn.query_row("SELECT stage, needs_review, conflicts FROM cases", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+    let case = conn
+        .query_row("SELECT stage, needs_review, conflicts FROM cases", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
     let mut stmt = conn.prepare("SELECT from_stage, to_stage FROM stage_history ORDER BY seq").unwrap();
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
     (case, rows)
@@ -606,8 +615,7 @@ fn a_database_projected_with_last_writer_wins_stages_is_rebuilt_by_the_next_comm
 fn random_simulations_reach_stage_conflicts_and_resolutions() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let mut runner =
-        TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
     let (mut open, mut settled) = (0, 0);
     for _ in 0..64 {
         let ops = prop::collection::vec(op(), 1..60).new_tree(&mut runner).unwrap().current();

@@ -556,7 +556,11 @@ fn check_stage_resolution(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolat
     if !roles::may_resolve(e.role, subject) {
         out.push(RuleViolation::new(
             "role",
-            format!("a {} may not resolve a stage conflict: that is for a {}", e.role, role_list(&roles::resolvers(subject))),
+            format!(
+                "a {} may not resolve a stage conflict: that is for a {}",
+                e.role,
+                role_list(&roles::resolvers(subject))
+            ),
         ));
     }
     let chosen = projection::chosen_head(e);

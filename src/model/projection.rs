@@ -1267,9 +1267,8 @@ impl CaseState {
     /// was made (and checked), not as one from whatever stage a concurrent
     /// device reached.
     fn set_stage(&mut self, e: &Event, to: String, reason: String, chosen: Option<Uuid>) {
-        let mut parents: Vec<usize> = (0..self.stage_history.len())
-            .filter(|&i| e.base.contains(&self.stage_history[i].event))
-            .collect();
+        let mut parents: Vec<usize> =
+            (0..self.stage_history.len()).filter(|&i| e.base.contains(&self.stage_history[i].event)).collect();
         if parents.is_empty() {
             // Names no stage event (made before events recorded the stage
             // their author saw): it saw every stage change folded before it.
@@ -1375,7 +1374,8 @@ impl CaseState {
                 continue;
             }
             path.push(c);
-            let parents: Vec<usize> = c.parents.iter().filter_map(|p| self.stage_index(*p)).filter(|&k| k < j).collect();
+            let parents: Vec<usize> =
+                c.parents.iter().filter_map(|p| self.stage_index(*p)).filter(|&k| k < j).collect();
             at = self.effective_of(&parents);
         }
         path.reverse();
@@ -1410,9 +1410,8 @@ impl CaseState {
     /// stage events it names (less any that another one it names was made
     /// on) are the heads it saw. None when it names no stage event.
     pub fn stage_seen_by(&self, base: &[Uuid]) -> Option<StageView<'_>> {
-        let named: Vec<usize> = (0..self.stage_history.len())
-            .filter(|&i| base.contains(&self.stage_history[i].event))
-            .collect();
+        let named: Vec<usize> =
+            (0..self.stage_history.len()).filter(|&i| base.contains(&self.stage_history[i].event)).collect();
         if named.is_empty() {
             return None;
         }
@@ -1688,7 +1687,9 @@ fn write_case(
         let path = &stage.path;
         let kept = match since {
             None => 0,
-            Some(s) if s.stage_path.len() <= path.len() && s.stage_path.iter().zip(path).all(|(id, c)| *id == c.event) => {
+            Some(s)
+                if s.stage_path.len() <= path.len() && s.stage_path.iter().zip(path).all(|(id, c)| *id == c.event) =>
+            {
                 s.stage_path.len()
             }
             Some(_) => {
@@ -1700,8 +1701,10 @@ fn write_case(
         // when a stage write is new.
         if since.is_none_or(|s| st.stage_history.len() > s.stage_len) {
             if since.is_some() {
-                tx.prepare_cached("DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = '' AND field = ?3")?
-                    .execute(params![case, STAGE_FORM, STAGE_FIELD])?;
+                tx.prepare_cached(
+                    "DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = '' AND field = ?3",
+                )?
+                .execute(params![case, STAGE_FORM, STAGE_FIELD])?;
             }
             if stage.in_conflict {
                 let ids: Vec<String> = stage.heads.iter().map(|h| h.event.to_string()).collect();

@@ -670,10 +670,7 @@ impl CaseStore {
             }
         }
         out.sort_by(|a, b| {
-            b.protected
-                .cmp(&a.protected)
-                .then(a.case.case_number.cmp(&b.case.case_number))
-                .then(a.field.cmp(&b.field))
+            b.protected.cmp(&a.protected).then(a.case.case_number.cmp(&b.case.case_number)).then(a.field.cmp(&b.field))
         });
         Ok(out)
     }
@@ -1543,7 +1540,10 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
             if !roles::may_resolve(e.role, roles::ConflictSubject::Field { form: &form, protected }) {
                 return Err(StoreError::Forbidden {
                     role: e.role,
-                    action: format!("resolve a conflict on {}field {form}.{field}", if protected { "protected " } else { "" }),
+                    action: format!(
+                        "resolve a conflict on {}field {form}.{field}",
+                        if protected { "protected " } else { "" }
+                    ),
                 });
             }
             check_field_resolution(state, e, &form, &field, protected)?;
