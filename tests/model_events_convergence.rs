@@ -507,8 +507,11 @@ fn applied(events: &[Event]) -> Connection {
     conn
 }
 
+/// (from, to) of one `stage_history` row.
+type StageRow = (Option<String>, String);
+
 /// (stage, needs_review, conflicts) of the one case, and its stage rows.
-fn stage_rows(conn: &Connection) -> ((String, i64, i64), Vec<(Option<String>, String)>) {
+fn stage_rows(conn: &Connection) -> ((String, i64, i64), Vec<StageRow>) {
     let case = conn
         .query_row("SELECT stage, needs_review, conflicts FROM cases", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap();
