@@ -19,8 +19,7 @@ use std::sync::Mutex;
 
 use fieldcase::model::event::Role;
 use fieldcase::model::forms;
-use fieldcase::model::projection::FieldStatus;
-use fieldcase::model::store::{CaseStore, CaseSummary};
+use fieldcase::model::store::{CaseStore, CaseSummary, StoreError};
 use fieldcase::sync::transfer::{self, TransferError};
 use fieldcase::sync::{self, ImportError, ImportReport, Progress, SyncError};
 use serde_json::Value;
@@ -510,59 +509,50 @@ fn json_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// Every field with several values, in cases that have any: protected ones
-/// (waiting for a person) first, then the ones merged automatically.
+/// The library's conflict queue (fields with several values and stage
+/// conflicts; protected ones, waiting for a person, first), with the
+/// labels the screen shows.
 pub fn conflicts(store: &CaseStore) -> Result<Vec<ConflictEntry>, UiError> {
     let names: HashMap<Uuid, String> = sync::exchange::roster(store)?
         .map(|r| r.roster.devices.iter().map(|d| (d.device_id, d.name.clone())).collect())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for case in store.list_cases()?.cases.into_iter().filter(|c| c.conflicts > 0 || c.needs_review) {
-        let detail = store.case_detail(case.id)?;
-        for f in detail.fields.into_iter().filter(|f| f.heads.len() > 1) {
-            let def = forms::registry().get(&f.form);
-            let field_def = def.and_then(|d| d.field_path(&f.field));
-            let heads = f
-                .heads
-                .iter()
-                .map(|h| ConflictHead {
-                    event: h.event.to_string(),
-                    value_json: json_text(&h.value),
-                    value_labels: h
-                        .value
-                        .as_str()
-                        .and_then(|v| field_def?.option(v))
-                        .map(|o| LabelsDto::from(&o.labels)),
-                    when_millis: h.hlc.millis,
-                    author: h.author.clone(),
-                    device_id: h.device_id.to_string(),
-                    device_name: names.get(&h.device_id).cloned(),
-                })
-                .collect();
-            out.push(ConflictEntry {
-                case_id: case.id.to_string(),
-                case_number: case.case_number.clone(),
-                child_name: child_name(&case),
-                form_title: def.map(|d| LabelsDto::from(&d.title)),
-                field_label: field_def.map(|fd| LabelsDto::from(&fd.labels)),
-                form: f.form,
-                item: f.item.map(|i| i.to_string()),
-                field: f.field,
-                protected: f.status == FieldStatus::NeedsReview,
-                shown_json: f.value.as_ref().map(json_text),
-                heads,
-            });
-        }
+    for q in store.conflict_queue()? {
+        let def = forms::registry().get(&q.form);
+        let field_def = def.and_then(|d| d.field_path(&q.field));
+        let heads = q
+            .heads
+            .iter()
+            .map(|h| ConflictHead {
+                event: h.event.to_string(),
+                value_json: json_text(&h.value),
+                value_labels: h.value.as_str().and_then(|v| field_def?.option(v)).map(|o| LabelsDto::from(&o.labels)),
+                when_millis: h.hlc.millis,
+                author: h.author.clone(),
+                device_id: h.device_id.to_string(),
+                device_name: names.get(&h.device_id).cloned(),
+            })
+            .collect();
+        out.push(ConflictEntry {
+            case_id: q.case.id.to_string(),
+            case_number: q.case.case_number.clone(),
+            child_name: child_name(&q.case),
+            form_title: def.map(|d| LabelsDto::from(&d.title)),
+            field_label: field_def.map(|fd| LabelsDto::from(&fd.labels)),
+            form: q.form,
+            item: q.item.map(|i| i.to_string()),
+            field: q.field,
+            protected: q.protected,
+            shown_json: q.shown.as_ref().map(json_text),
+            heads,
+        });
     }
-    out.sort_by(|a, b| {
-        b.protected.cmp(&a.protected).then(a.case_number.cmp(&b.case_number)).then(a.field.cmp(&b.field))
-    });
     Ok(out)
 }
 
-/// Settle a conflict with the value of one of its heads (`event`). Taking the
-/// value from the head here, not from the UI, means the choice can only be
-/// one of the values really in conflict.
+/// Settle a conflict (a field's, or the stage's: form `case`, field
+/// `stage`) with the value of one of its heads (`event`). The library takes
+/// the value from the head and refuses an event that is no current head.
 pub fn resolve(
     store: &mut CaseStore,
     case: Uuid,
@@ -571,20 +561,14 @@ pub fn resolve(
     field: &str,
     event: Uuid,
 ) -> Result<(), UiError> {
-    let detail = store.case_detail(case)?;
-    let f = detail
-        .fields
-        .into_iter()
-        .find(|f| f.form == form && f.item == item && f.field == field)
-        .ok_or_else(|| UiError::new("no_conflict", format!("case has no field {form}.{field}")))?;
-    let head = f.heads.into_iter().find(|h| h.event == event).ok_or_else(|| {
-        UiError::new(
+    store.resolve_conflict_head(case, form, item, field, event).map_err(|e| match e {
+        StoreError::NotAHead { .. } => UiError::new(
             "conflict_changed",
             "that value is no longer one of the field's values (it was resolved meanwhile); reload",
-        )
-    })?;
-    store.resolve_conflict(case, form, item, field, head.value)?;
-    Ok(())
+        ),
+        StoreError::NoConflict { .. } => UiError::new("no_conflict", e.to_string()),
+        e => e.into(),
+    })
 }
 
 // ------------------------------------------------------------------ transfer
@@ -1039,11 +1023,16 @@ mod tests {
         assert_eq!(who, vec![("amina", Some("amina"), "\"low\""), ("bakary", Some("bakary"), "\"high\"")]);
         assert!(risk.heads.iter().all(|h| h.value_labels.is_some()), "risk levels are options with labels");
 
-        // Only one of the values in conflict can be chosen.
+        // The office's data manager routes it: a supervisor picks the value.
         let (case, item) = (Uuid::parse_str(&risk.case_id).unwrap(), None);
+        let high = risk.heads.iter().find(|h| h.value_json == "\"high\"").unwrap();
+        let e = resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::parse_str(&high.event).unwrap())
+            .unwrap_err();
+        assert_eq!(e.code, "forbidden");
+        o.set_actor("sara", Role::Supervisor);
+        // Only one of the values in conflict can be chosen.
         let e = resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::nil()).unwrap_err();
         assert_eq!(e.code, "conflict_changed");
-        let high = risk.heads.iter().find(|h| h.value_json == "\"high\"").unwrap();
         resolve(&mut o, case, "registration_bia", item, "risk_level", Uuid::parse_str(&high.event).unwrap())
             .expect("resolve");
         assert!(conflicts(&o).unwrap().iter().all(|x| x.field != "risk_level"), "resolved conflict still listed");

@@ -122,6 +122,17 @@ pub enum StoreError {
         /// Field.
         field: String,
     },
+    /// A conflict resolution names a value (head) the conflict does not
+    /// have (any more).
+    #[error("{event} is not one of the values in conflict on {form}.{field} (it was resolved or changed meanwhile); reload and choose again")]
+    NotAHead {
+        /// Form (`case` for the stage).
+        form: String,
+        /// Field (`stage` for the stage).
+        field: String,
+        /// The event named as the chosen value.
+        event: Uuid,
+    },
     /// A device is already trusted with another key.
     #[error("device {device} is already trusted with a different key")]
     DeviceKeyMismatch {

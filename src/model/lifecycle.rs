@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::model::event::{Event, EventKind, Role};
-use crate::model::roles::{self, Action};
+use crate::model::forms;
+use crate::model::projection;
+use crate::model::roles::{self, Action, ConflictSubject};
 
 /// A case's stage (DOMAIN.md §2.1). Care arrangement, risk level and tracing
 /// status are not stages: they are field values that change at any stage.
@@ -151,8 +153,23 @@ pub struct CaseFacts {
     /// carry its item id under the key `"_item"`; rules use it to merge an
     /// item edit with the item's earlier values.
     pub items: BTreeMap<String, Vec<Value>>,
-    /// When each stage was entered, in order.
+    /// When each stage was entered, in order (the stage changes that
+    /// apply: a concurrent change not chosen is not among them).
     pub stage_dates: Vec<(Stage, NaiveDate)>,
+    /// The concurrent stage changes when the stage is in conflict (empty
+    /// otherwise). `stage` is then the last stage they all agree on.
+    pub stage_conflict: Vec<StageHead>,
+}
+
+/// One head of a stage conflict, as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageHead {
+    /// The stage change (or resolution) event.
+    pub event: Uuid,
+    /// The stage it leads to.
+    pub stage: Stage,
+    /// The role that made it.
+    pub role: Role,
 }
 
 impl CaseFacts {
@@ -166,6 +183,7 @@ impl CaseFacts {
             values: BTreeMap::new(),
             items: BTreeMap::new(),
             stage_dates: Vec::new(),
+            stage_conflict: Vec::new(),
         }
     }
 
@@ -457,8 +475,25 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
                 out.push(RuleViolation::new("role", format!("a {} may not assign a case to someone else", event.role)));
             }
         }
+        EventKind::ConflictResolved if projection::is_stage_resolution(event) => {
+            check_stage_resolution(facts, event, &mut out)
+        }
         EventKind::ConflictResolved => {
-            require_action(event.role, Action::ResolveConflict, "resolve a conflict", &mut out);
+            let s = |k: &str| event.payload.get(k).and_then(Value::as_str).unwrap_or_default();
+            let (form, field) = (s("form"), s("field"));
+            let protected = forms::is_protected(form, field);
+            if !roles::may_resolve(event.role, ConflictSubject::Field { form, protected }) {
+                let who = roles::resolvers(ConflictSubject::Field { form, protected });
+                out.push(RuleViolation::new(
+                    "role",
+                    format!(
+                        "a {} may not resolve a conflict on {}field {form}.{field}: that is for a {}",
+                        event.role,
+                        if protected { "protected " } else { "" },
+                        role_list(&who)
+                    ),
+                ));
+            }
         }
         EventKind::CaseMerged => require_action(event.role, Action::MergeDuplicates, "merge duplicate cases", &mut out),
         EventKind::CaseNotDuplicate => {
@@ -495,6 +530,55 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
     }
 }
 
+fn role_list(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+}
+
+/// The roles that may settle the stage conflict in `facts` (see
+/// [`roles::may_resolve`]).
+pub fn stage_resolvers(facts: &CaseFacts) -> Vec<Role> {
+    roles::resolvers(stage_subject(facts))
+}
+
+fn stage_subject(facts: &CaseFacts) -> ConflictSubject<'static> {
+    ConflictSubject::Stage { panel_head: facts.stage_conflict.iter().any(|h| h.role == Role::BidPanel) }
+}
+
+/// A `conflict.resolved` of the stage: the case (as its author saw it) has
+/// a stage conflict, the event keeps one of its heads (`payload.chosen`,
+/// with that head's stage as `payload.value`) and its role may settle it.
+fn check_stage_resolution(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
+    if facts.stage_conflict.is_empty() {
+        out.push(RuleViolation::new("stage_conflict", "the stage has no conflict to resolve"));
+        return;
+    }
+    let subject = stage_subject(facts);
+    if !roles::may_resolve(e.role, subject) {
+        out.push(RuleViolation::new(
+            "role",
+            format!(
+                "a {} may not resolve a stage conflict: that is for a {}",
+                e.role,
+                role_list(&roles::resolvers(subject))
+            ),
+        ));
+    }
+    let chosen = projection::chosen_head(e);
+    let Some(head) = facts.stage_conflict.iter().find(|h| Some(h.event) == chosen) else {
+        out.push(RuleViolation::new(
+            "stage_conflict",
+            "a stage conflict is settled by choosing one of the concurrent stage changes (payload.chosen)",
+        ));
+        return;
+    };
+    if e.payload.get("value").and_then(Value::as_str) != Some(head.stage.as_str()) {
+        out.push(RuleViolation::new(
+            "stage_conflict",
+            format!("the chosen stage change leads to {}, not to the stage the resolution names", head.stage),
+        ));
+    }
+}
+
 fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViolation>) {
     if !roles::may(role, action) {
         out.push(RuleViolation::new("role", format!("a {role} may not {what}")));
@@ -526,6 +610,18 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         out.push(RuleViolation::new("transition", format!("unknown stage {to_name:?}")));
         return;
     };
+    if !facts.stage_conflict.is_empty() {
+        let heads: Vec<&str> = facts.stage_conflict.iter().map(|h| h.stage.as_str()).collect();
+        out.push(RuleViolation::new(
+            "stage_conflict",
+            format!(
+                "the stage is in conflict (concurrent changes to {}); a {} must choose one before it moves again",
+                heads.join(" and "),
+                role_list(&stage_resolvers(facts))
+            ),
+        ));
+        return;
+    }
     if to == facts.stage {
         out.push(RuleViolation::new("transition", format!("the case is already {to}")));
         return;

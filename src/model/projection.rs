@@ -136,8 +136,18 @@ const DELETE_CASE_ROWS: &[&str] = &[
 /// Create the tables (idempotent).
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", STAGE_REGISTER_LAYOUT)?;
     crate::search::index::migrate(conn)
 }
+
+/// `PRAGMA user_version` of a projection whose stage is a register (stage
+/// conflicts, `stage_history` = the path that applies). A database with a
+/// lower version was projected when the last stage change in event order
+/// won; its first commit rebuilds every case that could hold concurrent
+/// stage changes ([`upgrade_layout`]). The version sits in the database
+/// header, so it changes with the commit's transaction and a journal
+/// replay repeats the rebuild exactly.
+pub const STAGE_REGISTER_LAYOUT: i64 = 3;
 
 /// Indexes added after [`SCHEMA`], created at every unlock if missing
 /// ([`upgrade`]): derived data only, so creating them changes no row.
@@ -401,6 +411,29 @@ const LAYOUT_1_TABLES: &[&str] =
 /// case from its events. A pure function of the events, like every
 /// projection update, so the journal replay at unlock does the same.
 fn upgrade_layout(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    upgrade_layout_1(tx, protected)?;
+    let version: i64 = tx.prepare_cached("PRAGMA user_version")?.query_row([], |r| r.get(0))?;
+    if version >= STAGE_REGISTER_LAYOUT {
+        return Ok(());
+    }
+    // Concurrent stage changes need two status.changed events; any other
+    // case's rows are the same under both layouts.
+    let cases: Vec<String> = tx
+        .prepare(
+            "SELECT case_id FROM events WHERE kind = 'status.changed' GROUP BY case_id HAVING COUNT(*) >= 2 ORDER BY case_id",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for case in cases {
+        let case = Uuid::parse_str(&case).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
+        rebuild_case(tx, case, protected)?;
+        crate::search::index::update_case(tx, case)?;
+    }
+    tx.pragma_update(None, "user_version", STAGE_REGISTER_LAYOUT)?;
+    Ok(())
+}
+
+fn upgrade_layout_1(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
     let old: Option<i64> = tx
         .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'field_heads'")?
         .query_row([], |r| r.get(0))
@@ -462,7 +495,11 @@ fn update_case(
             for e in &old {
                 state.apply(e);
             }
-            let since = Since { key: last, stage_len: state.stage_history.len() };
+            let since = Since {
+                key: last,
+                stage_len: state.stage_history.len(),
+                stage_path: state.stage_view().path.iter().map(|c| c.event).collect(),
+            };
             for (e, _) in &new {
                 state.apply(e);
             }
@@ -478,8 +515,10 @@ fn update_case(
 struct Since {
     /// Order key of the last event already projected.
     key: OrderKey,
-    /// Stage changes already stored.
+    /// Stage writes folded from those events.
     stage_len: usize,
+    /// The stage path stored (`stage_history` rows), by event.
+    stage_path: Vec<Uuid>,
 }
 
 /// Order key of the newest stored event of a case.
@@ -953,12 +992,14 @@ pub struct Registration {
     pub hlc: Hlc,
 }
 
-/// One stage change.
+/// One write to the case's stage: the registration, a `status.changed`,
+/// or a `conflict.resolved` that settles a stage conflict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageChange {
     /// The event.
     pub event: Uuid,
-    /// Stage before (None for the registration).
+    /// The stage its author moved from: the stage of the stage events it
+    /// was made on ([`StageChange::parents`]; None for the registration).
     pub from: Option<String>,
     /// Stage after.
     pub to: String,
@@ -970,6 +1011,71 @@ pub struct StageChange {
     pub author: String,
     /// In which role.
     pub role: Role,
+    /// Device that signed it.
+    #[serde(default)]
+    pub device: Uuid,
+    /// The stage events it was made on: those named in its `base` that
+    /// were folded before it (for an event that names none, every head at
+    /// that point of the fold: it is taken to have seen them all).
+    #[serde(default)]
+    pub parents: Vec<Uuid>,
+    /// The stage to return to after it (`stage_before`).
+    #[serde(default)]
+    pub before: Option<String>,
+    /// For a stage conflict resolution: the head it keeps (its stage is
+    /// that head's; it is no transition of its own).
+    #[serde(default)]
+    pub chosen: Option<Uuid>,
+}
+
+/// `conflict.resolved` payload `form` and `field` that name the case's
+/// stage instead of a form field (no form has the id `case`).
+pub const STAGE_FORM: &str = "case";
+/// See [`STAGE_FORM`].
+pub const STAGE_FIELD: &str = "stage";
+
+/// Whether a `conflict.resolved` event settles the stage (payload form
+/// [`STAGE_FORM`], field [`STAGE_FIELD`]) rather than a field.
+pub fn is_stage_resolution(e: &Event) -> bool {
+    e.kind == EventKind::ConflictResolved
+        && e.payload.get("form").and_then(Value::as_str) == Some(STAGE_FORM)
+        && e.payload.get("field").and_then(Value::as_str) == Some(STAGE_FIELD)
+}
+
+/// The head a `conflict.resolved` event keeps (`payload.chosen`), if it
+/// names one.
+pub fn chosen_head(e: &Event) -> Option<Uuid> {
+    e.payload.get("chosen").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// The case's stage as some set of stage heads gives it (the current
+/// heads, or those an event's author saw): see [`CaseState::stage_view`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageView<'a> {
+    /// The heads, oldest first.
+    pub heads: Vec<&'a StageChange>,
+    /// The heads disagree (different stage, or a different stage to return
+    /// to): a stage conflict, settled only by a person.
+    pub in_conflict: bool,
+    /// The stage changes that apply, oldest first: the path from the
+    /// registration to the effective stage. In a conflict it ends at the
+    /// last stage all heads agree on (the newest stage change every head
+    /// was made on, directly or not), so no concurrent change is applied
+    /// before a person chooses. A resolution is not on it: the path runs
+    /// through the head it keeps.
+    pub path: Vec<&'a StageChange>,
+}
+
+impl StageView<'_> {
+    /// The effective stage (wire name): the last change on the path.
+    pub fn stage(&self) -> Option<&str> {
+        self.path.last().map(|c| c.to.as_str())
+    }
+
+    /// The stage to return to from the effective stage.
+    pub fn stage_before(&self) -> Option<&str> {
+        self.path.last().and_then(|c| c.before.as_deref())
+    }
 }
 
 /// A list item (note, visit, referral, family member, attachment…).
@@ -997,8 +1103,14 @@ pub struct CaseState {
     pub stage: Option<String>,
     /// Stage before entering suspended_lost_contact / closure_pending / reopened.
     pub stage_before: Option<String>,
-    /// Every stage change, in order (the registration first).
+    /// Every stage write in canonical order (the registration first),
+    /// concurrent ones and resolutions included; the changes that apply
+    /// are [`CaseState::stage_view`]'s path.
     pub stage_history: Vec<StageChange>,
+    /// Every event id named in the `base` of a stage write (and the heads a
+    /// stage change naming none was taken to have seen): the stage
+    /// register's superseded writes.
+    pub stage_superseded: Superseded,
     /// Assigned caseworker.
     pub caseworker: Option<String>,
     /// Field registers.
@@ -1033,6 +1145,7 @@ impl CaseState {
             stage: None,
             stage_before: None,
             stage_history: Vec::new(),
+            stage_superseded: Superseded::default(),
             caseworker: None,
             registers: BTreeMap::new(),
             items: BTreeMap::new(),
@@ -1078,8 +1191,8 @@ impl CaseState {
                         office: s("office").unwrap_or_default(),
                         hlc: e.hlc,
                     });
-                    if self.stage.is_none() {
-                        self.set_stage(e, "identified".into(), String::new());
+                    if self.stage_history.is_empty() {
+                        self.set_stage(e, "identified".into(), String::new(), None);
                     }
                 }
             }
@@ -1099,13 +1212,22 @@ impl CaseState {
             }
             EventKind::StatusChanged => {
                 if let Some(to) = s("to") {
-                    self.set_stage(e, to, s("reason").unwrap_or_default());
+                    self.set_stage(e, to, s("reason").unwrap_or_default(), None);
                 }
             }
             EventKind::CaseAssigned => {
                 if let Some(cw) = s("caseworker") {
                     self.caseworker = Some(cw);
                 }
+            }
+            EventKind::ConflictResolved if is_stage_resolution(e) => {
+                // Applied only when it keeps a stage event it names in its
+                // base and that is folded already (the rules refuse any
+                // other; skipped here like any malformed part).
+                let Some(chosen) = chosen_head(e).filter(|c| e.base.contains(c)) else { return };
+                let Some(kept) = self.stage_history.iter().find(|c| c.event == chosen) else { return };
+                let to = kept.to.clone();
+                self.set_stage(e, to, s("reason").unwrap_or_default(), Some(chosen));
             }
             EventKind::ConflictResolved => {
                 let (Some(form), Some(field)) = (s("form"), s("field")) else { return };
@@ -1138,14 +1260,33 @@ impl CaseState {
         }
     }
 
-    fn set_stage(&mut self, e: &Event, to: String, reason: String) {
-        let from = self.stage.clone();
-        if REMEMBERS_PREVIOUS.contains(&to.as_str()) {
-            self.stage_before = from.clone();
-        } else {
-            self.stage_before = None;
+    /// Fold one stage write. The stage is a multi-value register like a
+    /// field: a write supersedes the stage events named in its base; the
+    /// heads are the writes no later write names. Its `from` is the stage
+    /// its author saw, so each change is recorded as the transition that
+    /// was made (and checked), not as one from whatever stage a concurrent
+    /// device reached.
+    fn set_stage(&mut self, e: &Event, to: String, reason: String, chosen: Option<Uuid>) {
+        let mut parents: Vec<usize> =
+            (0..self.stage_history.len()).filter(|&i| e.base.contains(&self.stage_history[i].event)).collect();
+        if parents.is_empty() {
+            // Names no stage event (made before events recorded the stage
+            // their author saw): it saw every stage change folded before it.
+            parents = self.stage_head_indices();
         }
-        self.stage = Some(to.clone());
+        self.stage_superseded.extend(e.base.iter().copied());
+        for &i in &parents {
+            let id = self.stage_history[i].event;
+            self.stage_superseded.insert(id);
+        }
+        let seen = self.effective_of(&parents);
+        let from = seen.map(|i| self.stage_history[i].to.clone());
+        let before = match chosen {
+            Some(c) => self.stage_history.iter().find(|h| h.event == c).and_then(|h| h.before.clone()),
+            None if REMEMBERS_PREVIOUS.contains(&to.as_str()) => from.clone(),
+            None => None,
+        };
+        let parents = parents.iter().map(|&i| self.stage_history[i].event).collect();
         self.stage_history.push(StageChange {
             event: e.id,
             from,
@@ -1154,7 +1295,132 @@ impl CaseState {
             hlc: e.hlc,
             author: e.author.clone(),
             role: e.role,
+            device: e.device_id,
+            parents,
+            before,
+            chosen,
         });
+        let view = self.stage_view();
+        let (stage, before) = (view.stage().map(str::to_string), view.stage_before().map(str::to_string));
+        self.stage = stage;
+        self.stage_before = before;
+    }
+
+    fn stage_index(&self, event: Uuid) -> Option<usize> {
+        self.stage_history.iter().position(|c| c.event == event)
+    }
+
+    /// Indices of the stage writes no later write supersedes. If a (forged)
+    /// cycle of bases left none, every write counts, as for a register.
+    fn stage_head_indices(&self) -> Vec<usize> {
+        let heads: Vec<usize> = (0..self.stage_history.len())
+            .filter(|&i| !self.stage_superseded.contains(&self.stage_history[i].event))
+            .collect();
+        if heads.is_empty() {
+            (0..self.stage_history.len()).collect()
+        } else {
+            heads
+        }
+    }
+
+    /// Whether two stage writes leave the case in the same place.
+    fn same_stage(&self, a: usize, b: usize) -> bool {
+        let (a, b) = (&self.stage_history[a], &self.stage_history[b]);
+        a.to == b.to && a.before == b.before
+    }
+
+    /// The stage write `i` and every one it was made on, directly or not.
+    fn stage_ancestors(&self, i: usize) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![i];
+        while let Some(j) = todo.pop() {
+            if seen.insert(j) {
+                todo.extend(self.stage_history[j].parents.iter().filter_map(|p| self.stage_index(*p)));
+            }
+        }
+        seen
+    }
+
+    /// The stage write that gives the stage of the heads `heads`: the
+    /// newest when they agree, otherwise the newest write every one of them
+    /// was made on (the last agreed stage). None when there is none.
+    fn effective_of(&self, heads: &[usize]) -> Option<usize> {
+        let newest = *heads.iter().max()?;
+        if heads.iter().all(|&h| self.same_stage(h, newest)) {
+            return Some(newest);
+        }
+        let mut common: Option<BTreeSet<usize>> = None;
+        for &h in heads {
+            let a = self.stage_ancestors(h);
+            common = Some(match common {
+                None => a,
+                Some(c) => c.intersection(&a).copied().collect(),
+            });
+        }
+        // Every write but the first has a parent, so the first write is a
+        // common ancestor; the fallback only covers forged histories.
+        common.and_then(|c| c.into_iter().max()).or(Some(0))
+    }
+
+    /// The stage writes that apply up to write `i` (see [`StageView::path`]).
+    fn stage_path_to(&self, i: Option<usize>) -> Vec<&StageChange> {
+        let mut path = Vec::new();
+        let mut at = i;
+        while let Some(j) = at {
+            let c = &self.stage_history[j];
+            if let Some(kept) = c.chosen {
+                // A resolution keeps a head folded before it: no step of its own.
+                at = self.stage_index(kept).filter(|&k| k < j);
+                continue;
+            }
+            path.push(c);
+            let parents: Vec<usize> =
+                c.parents.iter().filter_map(|p| self.stage_index(*p)).filter(|&k| k < j).collect();
+            at = self.effective_of(&parents);
+        }
+        path.reverse();
+        path
+    }
+
+    fn view_of(&self, heads: Vec<usize>) -> StageView<'_> {
+        let effective = self.effective_of(&heads);
+        let in_conflict = heads.iter().max().is_some_and(|&n| !heads.iter().all(|&h| self.same_stage(h, n)));
+        StageView {
+            heads: heads.iter().map(|&i| &self.stage_history[i]).collect(),
+            in_conflict,
+            path: self.stage_path_to(effective),
+        }
+    }
+
+    /// The case's stage now: its heads, whether they conflict, and the
+    /// stage changes that apply.
+    pub fn stage_view(&self) -> StageView<'_> {
+        self.view_of(self.stage_head_indices())
+    }
+
+    /// Whether `base` names exactly the current stage heads (the author
+    /// saw the stage as it is now: the usual case, checked cheaply).
+    pub fn saw_current_stage(&self, base: &[Uuid]) -> bool {
+        let heads = self.stage_head_indices();
+        let named = self.stage_history.iter().filter(|c| base.contains(&c.event)).count();
+        named == heads.len() && heads.iter().all(|&i| base.contains(&self.stage_history[i].event))
+    }
+
+    /// The stage as the author of an event with this `base` saw it: the
+    /// stage events it names (less any that another one it names was made
+    /// on) are the heads it saw. None when it names no stage event.
+    pub fn stage_seen_by(&self, base: &[Uuid]) -> Option<StageView<'_>> {
+        let named: Vec<usize> =
+            (0..self.stage_history.len()).filter(|&i| base.contains(&self.stage_history[i].event)).collect();
+        if named.is_empty() {
+            return None;
+        }
+        let heads: Vec<usize> = named
+            .iter()
+            .copied()
+            .filter(|&i| !named.iter().any(|&j| j != i && self.stage_ancestors(j).contains(&i)))
+            .collect();
+        Some(self.view_of(heads))
     }
 
     fn ensure_item(&mut self, form: &str, item: Uuid, e: &Event) {
@@ -1190,11 +1456,11 @@ impl CaseState {
         self.register(form, item, field).and_then(Register::newest).map(|w| &w.value)
     }
 
-    /// The event that set the current stage (the registration or the last
-    /// `status.changed` in canonical order). New events name it in `base`,
-    /// recording which stage their author saw.
-    pub fn stage_head(&self) -> Option<Uuid> {
-        self.stage_history.last().map(|c| c.event)
+    /// The current heads of the stage register (one unless concurrent
+    /// stage changes met). New events name them in `base`, recording which
+    /// stage their author saw.
+    pub fn stage_heads(&self) -> Vec<Uuid> {
+        self.stage_head_indices().into_iter().map(|i| self.stage_history[i].event).collect()
     }
 
     /// Event ids of the current heads of a field (the `base` of a new write).
@@ -1408,13 +1674,58 @@ fn write_case(
             stmt.raw_bind_parameter(at + 9, &info.author)
         })?;
     }
+    let stage = st.stage_view();
+    if stage.in_conflict {
+        needs_review = true;
+        conflicts += 1;
+    }
     {
+        // `stage_history` holds the path (the changes that apply). New
+        // stage writes usually extend it; a fork shortens it to the last
+        // agreed stage and a resolution may switch branches: then the
+        // case's rows are rewritten.
+        let path = &stage.path;
+        let kept = match since {
+            None => 0,
+            Some(s)
+                if s.stage_path.len() <= path.len() && s.stage_path.iter().zip(path).all(|(id, c)| *id == c.event) =>
+            {
+                s.stage_path.len()
+            }
+            Some(_) => {
+                tx.prepare_cached("DELETE FROM stage_history WHERE case_id = ?1")?.execute([&case])?;
+                0
+            }
+        };
+        // The stage's conflict row, like a protected field's: rewritten
+        // when a stage write is new.
+        if since.is_none_or(|s| st.stage_history.len() > s.stage_len) {
+            if since.is_some() {
+                tx.prepare_cached(
+                    "DELETE FROM conflicts WHERE case_id = ?1 AND form = ?2 AND item = '' AND field = ?3",
+                )?
+                .execute(params![case, STAGE_FORM, STAGE_FIELD])?;
+            }
+            if stage.in_conflict {
+                let ids: Vec<String> = stage.heads.iter().map(|h| h.event.to_string()).collect();
+                // OR REPLACE: only a forged form "case" could hold a field
+                // row with this key; the stage's row is the one kept.
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO conflicts (case_id, form, item, field, protected, heads) VALUES (?1, ?2, '', ?3, 1, ?4)",
+                )?
+                .execute(params![
+                    case,
+                    STAGE_FORM,
+                    STAGE_FIELD,
+                    serde_json::to_string(&ids).expect("a list of strings serialises")
+                ])?;
+            }
+        }
         let mut sh = tx.prepare_cached(
             "INSERT INTO stage_history (case_id, seq, event_id, from_stage, to_stage, reason, hlc_millis, hlc_counter, author, role)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let kept = since.map_or(0, |s| s.stage_len);
-        for (seq, c) in st.stage_history.iter().enumerate().skip(kept) {
+        for (seq, c) in path.iter().enumerate().skip(kept) {
             sh.execute(params![
                 case,
                 seq as i64,

@@ -25,6 +25,7 @@ use crate::model::forms;
 use crate::model::hlc::HlcClock;
 use crate::model::lifecycle::{self, CaseFacts, Stage};
 use crate::model::projection::{self, CaseState, FieldStatus};
+use crate::model::roles;
 use crate::model::tasks::{self, Task};
 use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader};
 use crate::search::person::CasePerson;
@@ -244,6 +245,64 @@ pub struct CaseDetail {
     /// by reason.
     #[serde(default)]
     pub hidden: Vec<HiddenCount>,
+}
+
+/// One of the concurrent stage changes of a stage conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageHeadView {
+    /// The stage change (pass it to [`CaseStore::resolve_stage_conflict`]).
+    pub event: Uuid,
+    /// The stage its author moved from.
+    pub from: Option<String>,
+    /// The stage it moved to.
+    pub to: String,
+    /// Reason given.
+    pub reason: String,
+    /// When.
+    pub hlc: Hlc,
+    /// Device.
+    pub device_id: Uuid,
+    /// Who.
+    pub author: String,
+    /// Role.
+    pub role: String,
+}
+
+/// A case whose stage has concurrent changes no one has chosen between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageConflict {
+    /// The stage the case is in meanwhile: the last one every concurrent
+    /// change was made from (none of them is applied).
+    pub stage: String,
+    /// The concurrent changes, oldest first.
+    pub heads: Vec<StageHeadView>,
+    /// The roles that may choose ([`roles::may_resolve`]).
+    pub resolvers: Vec<Role>,
+}
+
+/// One entry of [`CaseStore::conflict_queue`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedConflict {
+    /// The case.
+    pub case: CaseSummary,
+    /// Form (`case` for the stage).
+    pub form: String,
+    /// List item, for repeating forms.
+    pub item: Option<Uuid>,
+    /// Field (`stage` for the stage).
+    pub field: String,
+    /// Needs a person (a protected field or the stage); otherwise merged
+    /// automatically, the newest value shown.
+    pub protected: bool,
+    /// The value shown now; none while it needs a person.
+    pub shown: Option<Value>,
+    /// The values in conflict, oldest first (for the stage: the stage each
+    /// concurrent change leads to).
+    pub heads: Vec<HeadView>,
+    /// The roles that may settle it: whom a data manager routes it to.
+    pub resolvers: Vec<Role>,
+    /// Whether the acting user's role is one of them.
+    pub actor_may_resolve: bool,
 }
 
 /// Result of [`CaseStore::import_events`].
@@ -542,6 +601,119 @@ impl CaseStore {
         let mut b = self.batch();
         b.resolve_conflict(case, form, item, field, value)?;
         b.commit()
+    }
+
+    /// Settle a conflict by keeping one of its heads: `head` is the event
+    /// that wrote the value kept (a [`HeadView::event`]). This is how a
+    /// protected field or the stage (form [`projection::STAGE_FORM`],
+    /// field [`projection::STAGE_FIELD`]) is settled: the value is taken
+    /// from the head, so it can only be one of the values really in
+    /// conflict ([`StoreError::NotAHead`] otherwise, e.g. when another
+    /// device settled it meanwhile).
+    pub fn resolve_conflict_head(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        field: &str,
+        head: Uuid,
+    ) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.resolve_conflict_head(case, form, item, field, head)?;
+        b.commit()
+    }
+
+    /// Settle a stage conflict by keeping the concurrent stage change
+    /// `head` (a [`StageConflict`] head): the case takes that head's stage;
+    /// the other change stays in the event history, set aside.
+    pub fn resolve_stage_conflict(&mut self, case: Uuid, head: Uuid, reason: &str) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.resolve_stage_conflict(case, head, reason)?;
+        b.commit()
+    }
+
+    /// The case's stage conflict, if concurrent stage changes met and no
+    /// one has chosen yet.
+    pub fn stage_conflict(&self, case: Uuid) -> Result<Option<StageConflict>, StoreError> {
+        let state = self.case_state(case)?;
+        let view = state.stage_view();
+        if !view.in_conflict {
+            return Ok(None);
+        }
+        let facts = to_facts(&state)?;
+        Ok(Some(StageConflict {
+            stage: view.stage().unwrap_or("identified").to_string(),
+            heads: view
+                .heads
+                .iter()
+                .map(|h| StageHeadView {
+                    event: h.event,
+                    from: h.from.clone(),
+                    to: h.to.clone(),
+                    reason: h.reason.clone(),
+                    hlc: h.hlc,
+                    device_id: h.device,
+                    author: h.author.clone(),
+                    role: h.role.as_str().to_string(),
+                })
+                .collect(),
+            resolvers: lifecycle::stage_resolvers(&facts),
+        }))
+    }
+
+    /// The office's conflict queue: every field with several heads and
+    /// every stage conflict, in the cases this store lists. Entries that
+    /// need a person (protected fields, the stage) come first, then by case
+    /// number and field. Each entry says which roles may settle it
+    /// ([`roles::may_resolve`]) and whether the acting user may: a data
+    /// manager sees the whole queue and routes each entry to those roles.
+    pub fn conflict_queue(&self) -> Result<Vec<QueuedConflict>, StoreError> {
+        let mut out = Vec::new();
+        for case in self.list_cases()?.cases.into_iter().filter(|c| c.conflicts > 0 || c.needs_review) {
+            let detail = self.case_detail(case.id)?;
+            for f in detail.fields.into_iter().filter(|f| f.heads.len() > 1) {
+                let protected = f.status == FieldStatus::NeedsReview;
+                let resolvers = roles::resolvers(roles::ConflictSubject::Field { form: &f.form, protected });
+                out.push(QueuedConflict {
+                    case: case.clone(),
+                    actor_may_resolve: resolvers.contains(&self.role),
+                    resolvers,
+                    form: f.form,
+                    item: f.item,
+                    field: f.field,
+                    protected,
+                    shown: f.value,
+                    heads: f.heads,
+                });
+            }
+            if let Some(stage) = self.stage_conflict(case.id)? {
+                out.push(QueuedConflict {
+                    case: case.clone(),
+                    form: projection::STAGE_FORM.into(),
+                    item: None,
+                    field: projection::STAGE_FIELD.into(),
+                    protected: true,
+                    shown: None,
+                    heads: stage
+                        .heads
+                        .iter()
+                        .map(|h| HeadView {
+                            event: h.event,
+                            value: Value::String(h.to.clone()),
+                            hlc: h.hlc,
+                            device_id: h.device_id,
+                            author: h.author.clone(),
+                        })
+                        .collect(),
+                    actor_may_resolve: stage.resolvers.contains(&self.role),
+                    resolvers: stage.resolvers,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            b.protected.cmp(&a.protected).then(a.case.case_number.cmp(&b.case.case_number)).then(a.field.cmp(&b.field))
+        });
+        Ok(out)
     }
 
     /// Find a case by UUID or case number.
@@ -1215,6 +1387,17 @@ fn check_case(
             });
         }
     }
+    let stage = state.stage_view();
+    if stage.in_conflict {
+        conflicts.push(ConflictPreview {
+            case,
+            form: projection::STAGE_FORM.into(),
+            item: None,
+            field: projection::STAGE_FIELD.into(),
+            heads: stage.heads.len(),
+            protected: true,
+        });
+    }
     Ok((state, conflicts))
 }
 
@@ -1394,10 +1577,9 @@ pub fn stage_name(stage: Stage) -> String {
 /// Build the lifecycle rules' view of a case from its folded state.
 pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
     let reg = state.registration.as_ref().ok_or_else(|| StoreError::NotFound { case: state.case_id.to_string() })?;
-    let stage_str = state.stage.as_deref().unwrap_or("identified");
-    let stage = stage_of(stage_str).ok_or_else(|| StoreError::Malformed {
+    let stage = stage_facts(&state.stage_view()).ok_or_else(|| StoreError::Malformed {
         event: state.stage_history.last().map_or(Uuid::nil(), |c| c.event),
-        reason: format!("unknown stage {stage_str:?}"),
+        reason: format!("unknown stage {:?}", state.stage.as_deref().unwrap_or("identified")),
     })?;
     let mut values = BTreeMap::new();
     for (key, register) in &state.registers {
@@ -1427,16 +1609,62 @@ pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
             })
             .collect();
     }
-    let stage_dates =
-        state.stage_history.iter().filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis)))).collect();
+    let StageFacts { stage, stage_before, stage_dates, stage_conflict } = stage;
     Ok(CaseFacts {
         case_id: state.case_id,
         case_type: reg.case_type.clone(),
         stage,
-        stage_before: state.stage_before.as_deref().and_then(stage_of),
+        stage_before,
         values,
         items,
         stage_dates,
+        stage_conflict,
+    })
+}
+
+/// The stage part of [`CaseFacts`].
+#[derive(Debug, PartialEq)]
+struct StageFacts {
+    stage: Stage,
+    stage_before: Option<Stage>,
+    stage_dates: Vec<(Stage, chrono::NaiveDate)>,
+    stage_conflict: Vec<lifecycle::StageHead>,
+}
+
+impl StageFacts {
+    fn differs_from(&self, f: &CaseFacts) -> bool {
+        self.stage != f.stage
+            || self.stage_before != f.stage_before
+            || self.stage_dates != f.stage_dates
+            || self.stage_conflict != f.stage_conflict
+    }
+
+    fn put_into(self, f: &mut CaseFacts) {
+        f.stage = self.stage;
+        f.stage_before = self.stage_before;
+        f.stage_dates = self.stage_dates;
+        f.stage_conflict = self.stage_conflict;
+    }
+}
+
+/// The rules' view of a stage view: the effective stage (None when it is
+/// not a known stage), the dates of the changes that apply, and the heads
+/// when they conflict.
+fn stage_facts(view: &projection::StageView<'_>) -> Option<StageFacts> {
+    let stage = stage_of(view.stage().unwrap_or("identified"))?;
+    let stage_conflict = if view.in_conflict {
+        view.heads
+            .iter()
+            .filter_map(|h| Some(lifecycle::StageHead { event: h.event, stage: stage_of(&h.to)?, role: h.role }))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Some(StageFacts {
+        stage,
+        stage_before: view.stage_before().and_then(stage_of),
+        stage_dates: view.path.iter().filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis)))).collect(),
+        stage_conflict,
     })
 }
 
@@ -1468,23 +1696,75 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
             let values = e.payload.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
             validate(form, &values)?;
         }
+        EventKind::ConflictResolved if projection::is_stage_resolution(e) => {}
         EventKind::ConflictResolved => {
             let s = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
             let (form, field) = (s("form"), s("field"));
             let mut one = Map::new();
             one.insert(field.clone(), e.payload.get("value").cloned().unwrap_or(Value::Null));
             validate(&form, &one)?;
-            if is_protected(&form, &field) && !may_resolve_protected(e.role, &form) {
+            let protected = is_protected(&form, &field);
+            if !roles::may_resolve(e.role, roles::ConflictSubject::Field { form: &form, protected }) {
                 return Err(StoreError::Forbidden {
                     role: e.role,
-                    action: format!("resolve a conflict on protected field {form}.{field}"),
+                    action: format!(
+                        "resolve a conflict on {}field {form}.{field}",
+                        if protected { "protected " } else { "" }
+                    ),
                 });
             }
+            check_field_resolution(state, e, &form, &field, protected)?;
         }
         _ => {}
     }
     let facts = seen_by(Cow::Borrowed(live.get(state)?), state, e);
+    if projection::is_stage_resolution(e)
+        && !facts.stage_conflict.is_empty()
+        && !lifecycle::stage_resolvers(&facts).contains(&e.role)
+    {
+        return Err(StoreError::Forbidden { role: e.role, action: "resolve a stage conflict".into() });
+    }
     lifecycle::check(&facts, e).map_err(|violations| StoreError::RuleViolated { violations })
+}
+
+/// The rule the conflict screens used to keep to themselves, here so that
+/// every interface and every import keeps it: a `conflict.resolved` of a
+/// field settles a conflict its author saw (its base names at least two
+/// writes of the field) and, when it names the value it keeps
+/// (`payload.chosen`), that value is one of those writes with exactly its
+/// value. A protected field is only ever settled by choosing one of the
+/// values in conflict; a normal field may also be given a typed value.
+fn check_field_resolution(
+    state: &CaseState,
+    e: &Event,
+    form: &str,
+    field: &str,
+    protected: bool,
+) -> Result<(), StoreError> {
+    let item = e.payload.get("item").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+    let named: Vec<&projection::Write> = state
+        .register(form, item, field)
+        .map(|r| r.writes.values().filter(|w| e.base.contains(&w.event)).collect())
+        .unwrap_or_default();
+    if named.len() < 2 {
+        return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
+    }
+    let violation = |message: &str| StoreError::RuleViolated {
+        violations: vec![lifecycle::RuleViolation::new("conflict", format!("{form}.{field}: {message}"))],
+    };
+    match projection::chosen_head(e) {
+        Some(chosen) => match named.iter().find(|w| w.event == chosen) {
+            None => Err(StoreError::NotAHead { form: form.to_string(), field: field.to_string(), event: chosen }),
+            Some(w) if Some(&w.value) != e.payload.get("value") => {
+                Err(violation("the resolution's value is not the value of the head it keeps"))
+            }
+            Some(_) => Ok(()),
+        },
+        None if protected => Err(violation(
+            "a protected field is settled by choosing one of the values in conflict (payload.chosen), never a new value",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The facts of a case ([`to_facts`]) kept current through a fold, so that
@@ -1515,18 +1795,13 @@ impl LiveFacts {
     fn applied(&mut self, state: &CaseState, e: &Event) {
         let Some(facts) = self.facts.as_mut() else { return };
         if self.stage_len != state.stage_history.len() {
-            let stage_str = state.stage.as_deref().unwrap_or("identified");
-            let Some(stage) = stage_of(stage_str) else {
+            // A stage write can shorten or switch the path (a fork, a
+            // resolution): the stage facts are recomputed, which is cheap.
+            let Some(stage) = stage_facts(&state.stage_view()) else {
                 self.facts = None;
                 return;
             };
-            facts.stage = stage;
-            facts.stage_before = state.stage_before.as_deref().and_then(stage_of);
-            facts.stage_dates.extend(
-                state.stage_history[self.stage_len..]
-                    .iter()
-                    .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis)))),
-            );
+            stage.put_into(facts);
             self.stage_len = state.stage_history.len();
         }
         // Only registers `e` wrote can have a new newest head.
@@ -1626,21 +1901,11 @@ fn refresh_item(facts: &mut CaseFacts, state: &CaseState, form: &str, item: Uuid
 /// `facts` are the current case's facts; they are copied only when what
 /// `e`'s author saw differs from them.
 fn seen_by<'a>(mut facts: Cow<'a, CaseFacts>, state: &CaseState, e: &Event) -> Cow<'a, CaseFacts> {
-    let seen = state.stage_history.iter().rposition(|c| e.base.contains(&c.event));
-    if let Some(i) = seen.filter(|i| i + 1 < state.stage_history.len()) {
-        let entry = &state.stage_history[i];
-        if let Some(stage) = stage_of(&entry.to) {
-            let facts = facts.to_mut();
-            facts.stage = stage;
-            facts.stage_before = if projection::REMEMBERS_PREVIOUS.contains(&entry.to.as_str()) {
-                entry.from.as_deref().and_then(stage_of)
-            } else {
-                None
-            };
-            facts.stage_dates = state.stage_history[..=i]
-                .iter()
-                .filter_map(|c| stage_of(&c.to).map(|s| (s, date_of(c.hlc.millis))))
-                .collect();
+    if !state.saw_current_stage(&e.base) {
+        if let Some(seen) = state.stage_seen_by(&e.base).as_ref().and_then(stage_facts) {
+            if seen.differs_from(&facts) {
+                seen.put_into(facts.to_mut());
+            }
         }
     }
     if e.kind != EventKind::FormSaved || e.item().is_some() {
@@ -1670,14 +1935,11 @@ fn seen_by<'a>(mut facts: Cow<'a, CaseFacts>, state: &CaseState, e: &Event) -> C
     facts
 }
 
-/// Who may settle a conflict on a protected field: supervisors and data
-/// managers; for the BID form, the BID panel.
+/// Who may settle a conflict on a protected field of `form`: a supervisor;
+/// for the BID form, the BID panel. Never a data manager (see
+/// [`roles::may_resolve`]).
 pub fn may_resolve_protected(role: Role, form: &str) -> bool {
-    if form == "bid" {
-        role == Role::BidPanel
-    } else {
-        matches!(role, Role::Supervisor | Role::DataManager)
-    }
+    roles::may_resolve(role, roles::ConflictSubject::Field { form, protected: true })
 }
 
 fn validate(form: &str, values: &Map<String, Value>) -> Result<(), StoreError> {
@@ -1772,8 +2034,9 @@ impl Batch<'_> {
     ) -> Result<Uuid, StoreError> {
         if kind != EventKind::CaseRegistered {
             self.check_visible(case_id, form, &payload)?;
-            // Record which stage the author saw (see `seen_by`).
-            if let Some(head) = self.state(case_id)?.stage_head() {
+            // Record which stage the author saw (see `seen_by`): every head
+            // of the stage register (several while the stage is in conflict).
+            for head in self.state(case_id)?.stage_heads() {
                 if !base.contains(&head) {
                     base.push(head);
                 }
@@ -1930,15 +2193,95 @@ impl Batch<'_> {
         field: &str,
         value: Value,
     ) -> Result<(), StoreError> {
-        let heads = self.state(case)?.heads_of(form, item, field);
+        let state = self.state(case)?;
+        let heads = state.heads_of(form, item, field);
         if heads.len() < 2 {
             return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
         }
+        // A value that is one of the heads' is that head chosen (the newest
+        // such head); any other value names no head, which only a normal
+        // field accepts.
+        let chosen = state
+            .register(form, item, field)
+            .and_then(|r| r.heads().into_iter().rev().find(|w| w.value == value).map(|w| w.event));
+        self.push_field_resolution(case, form, item, field, value, chosen, heads)
+    }
+
+    /// See [`CaseStore::resolve_conflict_head`].
+    pub fn resolve_conflict_head(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        field: &str,
+        head: Uuid,
+    ) -> Result<(), StoreError> {
+        if form == projection::STAGE_FORM && field == projection::STAGE_FIELD && item.is_none() {
+            return self.resolve_stage_conflict(case, head, "");
+        }
+        let state = self.state(case)?;
+        let heads: Vec<(Uuid, Value)> = state
+            .register(form, item, field)
+            .map(|r| r.heads().into_iter().map(|w| (w.event, w.value.clone())).collect())
+            .unwrap_or_default();
+        if heads.len() < 2 {
+            return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
+        }
+        let Some((_, value)) = heads.iter().find(|(id, _)| *id == head) else {
+            return Err(StoreError::NotAHead { form: form.to_string(), field: field.to_string(), event: head });
+        };
+        let value = value.clone();
+        let base = heads.into_iter().map(|(id, _)| id).collect();
+        self.push_field_resolution(case, form, item, field, value, Some(head), base)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_field_resolution(
+        &mut self,
+        case: Uuid,
+        form: &str,
+        item: Option<Uuid>,
+        field: &str,
+        value: Value,
+        chosen: Option<Uuid>,
+        heads: Vec<Uuid>,
+    ) -> Result<(), StoreError> {
         let mut payload = json!({"form": form, "field": field, "value": value});
         if let Some(item) = item {
             payload["item"] = json!(item);
         }
+        if let Some(chosen) = chosen {
+            payload["chosen"] = json!(chosen);
+        }
         self.push_now(case, EventKind::ConflictResolved, Some(form), payload, heads)?;
+        Ok(())
+    }
+
+    /// See [`CaseStore::resolve_stage_conflict`].
+    pub fn resolve_stage_conflict(&mut self, case: Uuid, head: Uuid, reason: &str) -> Result<(), StoreError> {
+        let state = self.state(case)?;
+        let view = state.stage_view();
+        let no_conflict =
+            || StoreError::NoConflict { form: projection::STAGE_FORM.into(), field: projection::STAGE_FIELD.into() };
+        if !view.in_conflict {
+            return Err(no_conflict());
+        }
+        let Some(kept) = view.heads.iter().find(|h| h.event == head) else {
+            return Err(StoreError::NotAHead {
+                form: projection::STAGE_FORM.into(),
+                field: projection::STAGE_FIELD.into(),
+                event: head,
+            });
+        };
+        let payload = json!({
+            "form": projection::STAGE_FORM,
+            "field": projection::STAGE_FIELD,
+            "value": kept.to,
+            "chosen": head,
+            "reason": reason,
+        });
+        let base = view.heads.iter().map(|h| h.event).collect();
+        self.push_now(case, EventKind::ConflictResolved, None, payload, base)?;
         Ok(())
     }
 

@@ -35,6 +35,12 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every open conflict (protected fields and stage conflicts first),
+    /// with the roles that settle each one.
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit trail of one case.
     History {
         id: String,
@@ -114,6 +120,17 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
             } else {
                 print_case_detail(&detail);
                 print_hidden(&detail.hidden, "note(s)");
+                if let Some(c) = store.stage_conflict(case)? {
+                    print_stage_conflict(&c);
+                }
+            }
+        }
+        CaseCommand::Conflicts { json } => {
+            let queue = store.conflict_queue()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&queue)?);
+            } else {
+                print_conflict_queue(&queue);
             }
         }
         CaseCommand::History { id, json } => {
@@ -212,6 +229,32 @@ fn print_case_list(cases: &[CaseSummary]) {
     println!("{} case(s)", cases.len());
 }
 
+fn print_stage_conflict(c: &fieldcase::model::store::StageConflict) {
+    let who = c.resolvers.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ");
+    println!("\nSTAGE CONFLICT: concurrent stage changes; the case stays {} until a {who} chooses", c.stage);
+    for h in &c.heads {
+        println!("  {}  {} -> {}  by {} ({})", h.event, h.from.as_deref().unwrap_or("-"), h.to, h.author, h.role);
+    }
+}
+
+fn print_conflict_queue(queue: &[fieldcase::model::store::QueuedConflict]) {
+    println!("{:<16} {:<34} {:<13} {:<26} VALUES", "CASE", "FIELD", "KIND", "SETTLED BY");
+    for q in queue {
+        let kind = if q.protected { "needs review" } else { "merged" };
+        let who = q.resolvers.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ");
+        let values = q.heads.iter().map(|h| h.value.to_string()).collect::<Vec<_>>().join(" | ");
+        println!(
+            "{:<16} {:<34} {:<13} {:<26} {}",
+            q.case.case_number,
+            truncate(&format!("{}.{}", q.form, q.field), 34),
+            kind,
+            who,
+            truncate(&values, 60)
+        );
+    }
+    println!("{} conflict(s)", queue.len());
+}
+
 fn print_case_detail(d: &CaseDetail) {
     let s = &d.summary;
     println!("Case {} ({})", s.case_number, s.id);
@@ -224,7 +267,7 @@ fn print_case_detail(d: &CaseDetail) {
         println!("  names, date of birth, sex, age and risk not shown: {reason}");
     }
     if s.needs_review {
-        println!("  NEEDS REVIEW: a protected field has conflicting values");
+        println!("  NEEDS REVIEW: a protected field or the stage has conflicting values");
     }
     let mut current: Option<(String, Option<uuid::Uuid>)> = None;
     for f in &d.fields {
