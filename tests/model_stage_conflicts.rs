@@ -49,7 +49,9 @@ fn rules_of(e: &StoreError) -> Vec<String> {
 /// Devices A and B with one case both know, ready to leave `identified`.
 fn two_devices(tmp: &TempDir) -> (CaseStore, CaseStore, Uuid) {
     let mut a = store(&tmp.path().join("a"), "amina");
-    let mut b = store(&tmp.path().join("b"), "bachir");
+    // B is Amina's second device: a caseworker sees and changes only the
+    // cases assigned to her (docs/visibility.md).
+    let mut b = store(&tmp.path().join("b"), "amina");
     let (ad, ak) = (a.vault().device().device_id, a.vault().verifying_key());
     let (bd, bk) = (b.vault().device().device_id, b.vault().verifying_key());
     a.trust_device(bd, &bk, "b").unwrap();
@@ -110,9 +112,10 @@ fn concurrent_stage_changes_are_a_stage_conflict_on_both_devices() {
     let conflict = a.stage_conflict(case).unwrap().expect("a stage conflict");
     assert_eq!(conflict.stage, "identified");
     assert_eq!(conflict.resolvers, vec![Role::Supervisor]);
-    let heads: Vec<(&str, &str, &str)> =
-        conflict.heads.iter().map(|h| (h.from.as_deref().unwrap(), h.to.as_str(), h.author.as_str())).collect();
-    assert_eq!(heads, vec![("identified", "registered", "amina"), ("identified", "suspended_lost_contact", "bachir")]);
+    let heads: Vec<(&str, &str, Uuid)> =
+        conflict.heads.iter().map(|h| (h.from.as_deref().unwrap(), h.to.as_str(), h.device_id)).collect();
+    let (ad, bd) = (a.vault().device().device_id, b.vault().device().device_id);
+    assert_eq!(heads, vec![("identified", "registered", ad), ("identified", "suspended_lost_contact", bd)]);
     assert_eq!(b.stage_conflict(case).unwrap(), Some(conflict));
     // The stage cannot move on until someone chooses.
     let facts = a.facts(case).unwrap();
@@ -143,12 +146,17 @@ fn a_supervisor_settles_the_stage_and_both_devices_agree() {
     let conflict = a.stage_conflict(case).unwrap().unwrap();
     let suspended = conflict.heads.iter().find(|h| h.to == "suspended_lost_contact").unwrap().event;
 
-    // Not a caseworker, not a data manager: refused before anything is signed.
+    // Not a caseworker, not a data manager: refused before anything is signed
+    // (a caseworker the case is not assigned to, and the panel before the
+    // case is submitted to it, do not even see it).
     for role in [Role::Caseworker, Role::DataManager, Role::BidPanel] {
         a.set_actor("someone", role);
         let err = a.resolve_stage_conflict(case, suspended, "").unwrap_err();
-        assert!(matches!(err, StoreError::Forbidden { .. }), "{role}: {err}");
+        assert!(matches!(err, StoreError::Forbidden { .. } | StoreError::Hidden { .. }), "{role}: {err}");
     }
+    a.set_actor("dina", Role::DataManager);
+    let err = a.resolve_stage_conflict(case, suspended, "").unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }), "the data manager sees the case but may not choose: {err}");
     a.set_actor("sara", Role::Supervisor);
     // Only a head of the conflict can be chosen.
     let err = a.resolve_stage_conflict(case, Uuid::nil(), "").unwrap_err();

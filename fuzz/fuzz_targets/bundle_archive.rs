@@ -3,7 +3,7 @@
 //! an unbounded allocation.
 #![no_main]
 
-use fieldcase::sync::format::read_archive;
+use fieldcase::sync::reader::read_archive;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

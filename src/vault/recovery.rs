@@ -111,7 +111,6 @@ impl RecoveryReport {
         out
     }
 
-
     /// True when the last session ended cleanly and nothing was repaired.
     pub fn is_clean(&self) -> bool {
         self.tail_cut.is_none()
