@@ -381,7 +381,8 @@ mod tests {
             })
             .expect_err("a panel member records no notes");
         assert_eq!(case.code, "hidden");
-        session.set_actor("caseworker", "caseworker").expect("back");
+        // Back to the owner (who registered the case, so may see it).
+        session.set_actor("Test laptop", "caseworker").expect("back");
         let history = session
             .with_store(|s| {
                 let id = s.list_cases()?.cases[0].id;
@@ -391,7 +392,7 @@ mod tests {
                 Ok(s.history(id)?.entries)
             })
             .expect("note by the caseworker");
-        assert_eq!(history.last().map(|h| h.author.as_str()), Some("caseworker"));
+        assert_eq!(history.last().map(|h| h.author.as_str()), Some("Test laptop"));
         // Locking forgets the switch: the owner records after the next unlock.
         session.set_actor("Panel chair", "bid_panel").expect("switch");
         session.lock().expect("lock");

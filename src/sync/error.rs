@@ -150,7 +150,7 @@ pub enum ImportError {
         found: Uuid,
     },
     /// A bundle older than the last one accepted from the sender.
-    #[error("sender sequence went backwards: bundle {got} from {sender}, but bundle {last} was already imported; import the sender's newest bundle instead")]
+    #[error("sender sequence went backwards: bundle {got} from {sender}, but bundle {last} was already imported; import the sender's newest bundle instead. If this is the sender's newest bundle, its vault was put back to an older copy (a restored backup, or files changed outside Fieldcase): find out why before accepting more from it")]
     SequenceBackwards {
         /// The sender.
         sender: Uuid,
