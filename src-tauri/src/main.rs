@@ -44,6 +44,46 @@ fn vault_dir() -> PathBuf {
     fieldcase::vault::default_dir().unwrap_or_else(|| PathBuf::from("fieldcase-vault"))
 }
 
+/// A private directory for what WebKit keeps of a session (its caches and
+/// storage), made empty for this run (owner-only, locked while in use) and
+/// removed when the app exits, or by the next start if this run was
+/// killed, so nothing the webview keeps survives a run. (Tauri's
+/// `incognito` would keep it in memory instead, but WebKit's in-memory
+/// sessions cannot be driven by WebDriver, so the end-to-end run could not
+/// check the app at all; it checks this directory is gone instead.)
+fn webview_data_dir() -> std::io::Result<(PathBuf, Box<dyn std::any::Any + Send>)> {
+    use fieldcase::vault::{RealStorage, Storage};
+    let tmp = std::env::temp_dir();
+    // Directories of earlier runs that ended without cleaning up (killed):
+    // their lock is free once their process is gone.
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let ours = e.file_name().to_string_lossy().starts_with(WEBVIEW_DIR_PREFIX) && path.is_dir();
+            if ours && matches!(RealStorage.lock(&path.join(WEBVIEW_DIR_LOCK)), Ok(Some(_))) {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+    }
+    let dir = tmp.join(format!("{WEBVIEW_DIR_PREFIX}{}", uuid::Uuid::now_v7().simple()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir)?;
+    let lock = RealStorage
+        .lock(&dir.join(WEBVIEW_DIR_LOCK))?
+        .ok_or_else(|| std::io::Error::other("a new directory is locked already"))?;
+    Ok((dir, lock))
+}
+
+/// Name prefix of the per-run webview data directories in the temp folder.
+const WEBVIEW_DIR_PREFIX: &str = "fieldcase-webview-";
+/// The lock file a running app holds inside its directory.
+const WEBVIEW_DIR_LOCK: &str = "in-use.lock";
+
 fn main() {
     fieldcase_alloc::keep_freed_memory();
     // Before any passphrase or key is in memory: no core file, no ptrace
@@ -56,8 +96,32 @@ fn main() {
     // for a real vault.
     let demo_passphrase = std::env::var("FIELDCASE_DEMO_PASSPHRASE").ok().filter(|p| !p.is_empty());
     let session = Session::new(vault_dir(), demo_passphrase);
+    let (webview_data, webview_lock) = match webview_data_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("fieldcase: cannot create a private directory for the window's data: {e}");
+            std::process::exit(1);
+        }
+    };
+    let window_data = webview_data.clone();
 
     let app = tauri::Builder::default()
+        .setup(move |app| {
+            // The window of tauri.conf.json ("create": false), with its
+            // data in this run's private directory.
+            let config = app
+                .config()
+                .app
+                .windows
+                .iter()
+                .find(|w| w.label == "main")
+                .cloned()
+                .ok_or("tauri.conf.json has no main window")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+                .data_directory(window_data.clone())
+                .build()?;
+            Ok(())
+        })
         .manage(session)
         .manage(sync_commands::PendingImport::default())
         .invoke_handler(tauri::generate_handler![
@@ -111,7 +175,7 @@ fn main() {
         ])
         .build(tauri::generate_context!())
         .expect("the Tauri runtime could not start (is a display available?)");
-    app.run(|handle, event| {
+    let code = app.run_return(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             // Lock on exit so the last changes are checkpointed and the keys
             // zeroized, whichever way the window was closed.
@@ -121,4 +185,19 @@ fn main() {
             }
         }
     });
+    // After the event loop and the webview are gone (WebKit writes into
+    // its data directory until its context is dropped), remove the
+    // directory; a file system that is slow to let go gets a few tries.
+    drop(webview_lock);
+    for attempt in 0..5 {
+        match std::fs::remove_dir_all(&webview_data) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) if attempt == 4 => {
+                eprintln!("fieldcase: removing the window's data {} failed: {e}", webview_data.display())
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+    std::process::exit(code);
 }

@@ -29,7 +29,7 @@ const nativeDriver = process.env.NATIVE_DRIVER ?? '/usr/bin/WebKitWebDriver';
 const screens = path.resolve(process.env.E2E_SCREENS ?? path.join(root, 'target/e2e-screens'));
 const limitSecs = Number(process.env.E2E_TIMEOUT_SECS ?? 540);
 
-const PASSPHRASE = 'correct horse battery staple e2e';
+const PASSPHRASE = 'Tamarind okapi velvet 8341 quay e2e';
 const USER = 'Awa Diallo';
 // A follow-up visit: when it was due, when it happened, what was seen, and
 // the next one scheduled.
@@ -284,8 +284,13 @@ async function main() {
   // left on disk.
   const home = path.join(work, 'home');
   mkdirSync(home);
+  // And a temporary directory of its own: the app keeps the window's data
+  // in a private directory there for the run and removes it at exit.
+  const tmp = path.join(work, 'tmp');
+  mkdirSync(tmp);
   Object.assign(process.env, {
     HOME: home,
+    TMPDIR: tmp,
     XDG_DATA_HOME: path.join(home, '.local/share'),
     XDG_CACHE_HOME: path.join(home, '.cache'),
     XDG_CONFIG_HOME: path.join(home, '.config'),
@@ -326,7 +331,12 @@ async function main() {
     await setField('[data-testid="cv-pass"]', 'short');
     expectEqual(await (await visible('[data-testid="cv-strength"]')).getAttribute('data-strength'), 'too_short', 'strength of "short"');
     await setField('[data-testid="cv-pass"]', PASSPHRASE);
-    expectEqual(await (await visible('[data-testid="cv-strength"]')).getAttribute('data-strength'), 'strong', 'strength of the passphrase');
+    // The verdict is the library's (check_passphrase), a moment after typing.
+    const meter = await visible('[data-testid="cv-strength"]');
+    await browser
+      .waitUntil(async () => (await meter.getAttribute('data-strength')) === 'strong', { timeout: 10_000 })
+      .catch(() => {});
+    expectEqual(await meter.getAttribute('data-strength'), 'strong', 'strength of the passphrase');
     await setField('[data-testid="cv-repeat"]', PASSPHRASE);
     await click('[data-testid="cv-submit"]');
     await visible('[data-testid="shell"]', 60_000);
@@ -521,13 +531,31 @@ async function main() {
     expectEqual(stored, 0, 'items in localStorage/sessionStorage');
   });
 
-  // tauri.conf.json opens the webview with incognito: WebKit's storage is
-  // ephemeral. After the whole session, with the app closed, nothing of the
-  // app's or WebKit's may be on disk under the data and cache directories.
+  // The app keeps WebKit's data in a private directory for the run
+  // (src-tauri/src/main.rs) and removes it at exit. After the whole
+  // session, with the app closed, that directory is gone and nothing of the
+  // app's or WebKit's is on disk under the data and cache directories.
   await step('the webview kept no data on disk', async () => {
     await Promise.race([browser.deleteSession().catch(() => {}), sleep(10_000)]);
     browser = null;
+    // A driver ends a session by killing the app, so its directory can be
+    // left behind; the next start removes every one whose app is gone.
+    const tmpdir = process.env.TMPDIR;
+    const left = () => readdirSync(tmpdir).filter((n) => n.startsWith('fieldcase-webview-'));
     await sleep(1_000);
+    const earlier = left();
+    log(`window data directories of the closed apps: ${earlier.length ? earlier.join(', ') : 'none'}`);
+    const again = spawn(desktopBin, ['--vault', path.join(work, 'vault')], { stdio: 'ignore', env: process.env });
+    let now = left();
+    for (let i = 0; i < 60; i++) {
+      now = left();
+      if (now.some((n) => !earlier.includes(n)) && now.every((n) => !earlier.includes(n))) break;
+      await sleep(250);
+    }
+    again.kill('SIGKILL');
+    for (const n of left()) rmSync(path.join(tmpdir, n), { recursive: true, force: true });
+    if (!now.some((n) => !earlier.includes(n))) throw new Error('the app started again made no window data directory');
+    expectEqual(now.filter((n) => earlier.includes(n)).join(', '), '', 'window data of earlier runs left once the app started again');
     const home = process.env.HOME;
     const files = [];
     const walk = (dir) => {
@@ -538,9 +566,11 @@ async function main() {
       }
     };
     walk(home);
-    log(`files under the session's home: ${files.length ? files.join(', ') : 'none'}`);
+    const system = files.filter((f) => /^\.cache\/(fontconfig|mesa_shader_cache|dconf)\//.test(f)).length;
+    log(`files under the session's home: ${files.length} (${system} of them the system's font, shader and settings caches)`);
     const appOrWebKit = /org\.fieldcase\.desktop|fieldcase-desktop|webkitgtk|WebKit|IndexedDB|localstorage|CacheStorage|cookies/i;
-    const kept = files.filter((f) => appOrWebKit.test(f) || (/^\.local\/share\/|^\.cache\//.test(f) && !/^\.cache\/(fontconfig|mesa_shader_cache)\//.test(f)));
+    // Allowed: the system's own caches (fonts, GPU shaders, GTK's dconf settings).
+    const kept = files.filter((f) => appOrWebKit.test(f) || (/^\.local\/share\/|^\.cache\//.test(f) && !/^\.cache\/(fontconfig|mesa_shader_cache|dconf)\//.test(f)));
     expectEqual(kept.join(', '), '', 'files the app or its webview left under ~/.local/share and ~/.cache');
   });
 }
