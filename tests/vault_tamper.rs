@@ -458,3 +458,26 @@ fn escrow_checks_every_tag_with_the_key_the_device_signed() {
     let err = fieldcase::vault::verify_with_escrow(&dir, &escrow_secret, &device_key).unwrap_err();
     assert!(err.to_string().contains("journal-2.log"), "{err}");
 }
+
+#[test]
+fn a_passphrase_change_that_cannot_write_the_identity_keeps_writing_under_the_old_keys() {
+    // If the new identity file cannot be written (a full disk), the
+    // identity on disk keeps the old keys only: later commits must be made
+    // under those, or the next unlock would find them modified outside
+    // Fieldcase and drop them.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let faults = fieldcase::vault::FaultStorage::new();
+    let opts = options_with(std::sync::Arc::new(faults.clone()));
+    let mut v = Vault::init_with(&dir, &pass(), InitOptions::default(), Box::new(KvApplier), &opts).unwrap();
+    put(&mut v, "a", "1");
+    faults.fail_writes_after(0);
+    let new = SecretString::from("a much newer passphrase".to_owned());
+    assert!(v.change_passphrase(&pass(), &new, Some(TEST_LOG_N)).is_err());
+    faults.heal();
+    put(&mut v, "b", "2");
+    drop(v);
+    let v = open(&dir);
+    assert!(v.recovery_report().tampered.is_empty(), "{:?}", v.recovery_report());
+    assert_eq!(keys(&v), ["a", "b"]);
+}

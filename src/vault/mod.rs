@@ -570,12 +570,21 @@ impl Vault {
         recipients.extend(self.keys.recipients.iter().skip(1).cloned());
         let old_age = std::mem::replace(&mut self.keys.vault_age, vault_age);
         let old_key = std::mem::replace(&mut self.keys.vault_key, mac::VaultKey::generate());
-        self.keys.recipients = recipients;
+        let old_recipients = std::mem::replace(&mut self.keys.recipients, recipients);
         self.keys.previous = Some((old_age, old_key));
         // The commit point of the new passphrase: from here the identity
         // holds both sets of vault keys, so a crash in what follows leaves a
         // vault the new passphrase opens (and finishes).
-        identity::write(&*self.storage, &self.dir, &self.keys, &self.device, new, scrypt_log_n)?;
+        if let Err(e) = identity::write(&*self.storage, &self.dir, &self.keys, &self.device, new, scrypt_log_n) {
+            // The identity on disk still holds the old keys only: keep
+            // writing under them, or the next commits would be tagged and
+            // encrypted with keys no file keeps.
+            let (age, key) = self.keys.previous.take().expect("set just above");
+            self.keys.vault_age = age;
+            self.keys.vault_key = key;
+            self.keys.recipients = old_recipients;
+            return Err(e);
+        }
         self.finish_key_change(new, scrypt_log_n)
     }
 
