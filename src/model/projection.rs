@@ -418,17 +418,11 @@ fn upgrade_layout(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<()
     }
     // Concurrent stage changes need two status.changed events; any other
     // case's rows are the same under both layouts.
-    let cases: Vec<String> = tx
-        .prepare(
-            "SELECT case_id FROM events WHERE kind = 'status.changed' GROUP BY case_id HAVING COUNT(*) >= 2 ORDER BY case_id",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for case in cases {
-        let case = Uuid::parse_str(&case).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
-        rebuild_case(tx, case, protected)?;
-        crate::search::index::update_case(tx, case)?;
-    }
+    rebuild_cases_listed(
+        tx,
+        "SELECT case_id FROM events WHERE kind = 'status.changed' GROUP BY case_id HAVING COUNT(*) >= 2 ORDER BY case_id",
+        protected,
+    )?;
     tx.pragma_update(None, "user_version", STAGE_REGISTER_LAYOUT)?;
     Ok(())
 }
@@ -445,10 +439,13 @@ fn upgrade_layout_1(tx: &Transaction<'_>, protected: ProtectedLookup) -> Result<
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {table};"))?;
     }
     tx.execute_batch(SCHEMA)?;
-    let cases: Vec<String> = tx
-        .prepare("SELECT DISTINCT case_id FROM events ORDER BY case_id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    rebuild_cases_listed(tx, "SELECT DISTINCT case_id FROM events ORDER BY case_id", protected)
+}
+
+/// Rebuild (projection and search index) every case whose id the query
+/// `sql` lists: what a layout upgrade does with the cases it changes.
+fn rebuild_cases_listed(tx: &Transaction<'_>, sql: &str, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    let cases: Vec<String> = tx.prepare(sql)?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     for case in cases {
         let case = Uuid::parse_str(&case).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
         rebuild_case(tx, case, protected)?;

@@ -558,6 +558,12 @@ fn unpack<R: Read>(
 
 /// SHA-256 of a member read in blocks, none of it kept.
 fn hash_member<R: Read>(entry: R, path: &str, declared: u64) -> Result<String, Unpack> {
+    stream_member(entry, path, declared, |_| {})
+}
+
+/// Read a member of `declared` bytes in blocks, handing each to `each`,
+/// and return its hex SHA-256; a member cut short is an error.
+fn stream_member<R: Read>(entry: R, path: &str, declared: u64, mut each: impl FnMut(&[u8])) -> Result<String, Unpack> {
     let mut hasher = Sha256::new();
     let mut buf = Zeroizing::new(vec![0u8; BLOCK]);
     let mut got = 0u64;
@@ -569,6 +575,7 @@ fn hash_member<R: Read>(entry: R, path: &str, declared: u64) -> Result<String, U
         }
         hasher.update(&buf[..n]);
         got += n as u64;
+        each(&buf[..n]);
     }
     if got != declared {
         return Err(cut_short(path, got, declared));
@@ -587,25 +594,10 @@ fn read_events<R: Read>(
     count_hint: u64,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Event>, Unpack> {
-    let mut hasher = Sha256::new();
-    let mut buf = Zeroizing::new(vec![0u8; BLOCK]);
     let mut lines = EventLines::new(declared, count_hint);
-    let mut got = 0u64;
-    let mut rest = entry.take(declared);
-    loop {
-        let n = rest.read(&mut buf[..])?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        got += n as u64;
-        lines.feed(&buf[..n], progress);
-    }
-    if got != declared {
-        return Err(cut_short(EVENTS, got, declared));
-    }
+    let digest = stream_member(entry, EVENTS, declared, |block| lines.feed(block, progress))?;
     let parsed = lines.finish(progress);
-    if hex::encode(hasher.finalize()) != want {
+    if digest != want {
         return Err(ImportError::MemberMismatch { path: EVENTS.into(), reason: "SHA-256 differs".into() }.into());
     }
     Ok(parsed?)

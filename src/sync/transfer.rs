@@ -28,7 +28,7 @@ use crate::model::projection;
 use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
 use crate::sync::error::ImportError;
 use crate::sync::exchange::{self, put, state_get, ImportReport, SyncError};
-use crate::sync::format::{self, BundleHead, BundleKind, BundleSource, OpenedBundle, Progress};
+use crate::sync::format::{self, BundleHead, BundleKind, BundleSource, Manifest, OpenedBundle, Progress};
 use crate::sync::roster::{age_recipient, SignedRoster};
 
 /// `format` of `receipt.json`.
@@ -237,15 +237,7 @@ pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), I
     let m = &head.manifest;
     match m.kind {
         BundleKind::Transfer => {
-            if !exchange::is_office(store)? {
-                return Err(ImportError::WrongKind(
-                    "a case transfer is for an office vault; import it on the receiving office's computer".into(),
-                ));
-            }
-            let mine = exchange::roster(store)?.ok_or(ImportError::NotEnrolled)?;
-            if m.office_id == mine.roster.office_id {
-                return Err(ImportError::WrongKind("this transfer comes from this office itself".into()));
-            }
+            receiving_office(store, m)?;
             if m.sender.device_id != m.office_id {
                 return Err(ImportError::BadRoster("the transfer's sender is not the sending office".into()));
             }
@@ -276,6 +268,22 @@ pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), I
     }
 }
 
+/// The checks of the receiving side of a transfer: this vault is an
+/// office, enrolled, and not the office the transfer comes from. Returns
+/// this office's roster.
+fn receiving_office(store: &CaseStore, m: &Manifest) -> Result<SignedRoster, ImportError> {
+    if !exchange::is_office(store)? {
+        return Err(ImportError::WrongKind(
+            "a case transfer is for an office vault; import it on the receiving office's computer".into(),
+        ));
+    }
+    let mine = exchange::roster(store)?.ok_or(ImportError::NotEnrolled)?;
+    if m.office_id == mine.roster.office_id {
+        return Err(ImportError::WrongKind("this transfer comes from this office itself".into()));
+    }
+    Ok(mine)
+}
+
 /// A checked transfer bundle, ready to commit.
 struct CheckedTransfer {
     report: ImportReport,
@@ -288,15 +296,7 @@ struct CheckedTransfer {
 /// Every check on an incoming transfer bundle (receiving office).
 fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Result<CheckedTransfer, ImportError> {
     let m = &opened.manifest;
-    if !exchange::is_office(store)? {
-        return Err(ImportError::WrongKind(
-            "a case transfer is for an office vault; import it on the receiving office's computer".into(),
-        ));
-    }
-    let mine = exchange::roster(store)?.ok_or(ImportError::NotEnrolled)?;
-    if m.office_id == mine.roster.office_id {
-        return Err(ImportError::WrongKind("this transfer comes from this office itself".into()));
-    }
+    receiving_office(store, m)?;
     let bytes = opened.roster.as_deref().ok_or_else(|| ImportError::MissingMember(format::ROSTER.into()))?;
     let roster = SignedRoster::parse(bytes).map_err(ImportError::BadRoster)?;
     if roster.roster.office_id != m.office_id

@@ -35,6 +35,8 @@ use fieldcase::vault::{Applier, InitOptions, SecretString, VaultOptions};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::bench_hostile::status_bytes;
+
 /// Passphrase of the bench's demo vaults (synthetic data only).
 pub const PASSPHRASE: &str = "bench passphrase, synthetic data";
 /// Seed of the demo data; part of the cache key.
@@ -348,16 +350,6 @@ pub fn thread_cpu_ms() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
         .map_or(0.0, |ns| ns as f64 / 1e6)
-}
-
-/// A `/proc/self/status` value in bytes (`VmHWM`, `VmRSS`).
-fn status_bytes(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim_start_matches(':').split_whitespace().next()))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn image_bytes(conn: &Connection) -> u64 {
