@@ -352,15 +352,34 @@ fn event_breaking_a_lifecycle_or_role_rule() {
     let mut w = world();
     let oid = office_id(&w);
     let next = w.a.case_events(w.case).unwrap().len() as u64 + 1;
-    // identified → closed is not a move the lifecycle allows.
-    let e = a_event(&w, EventKind::StatusChanged, json!({"to": "closed", "reason": "x"}), Role::Caseworker, next);
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[e]));
-    let err = refused(&mut w.o, &b);
-    assert!(matches!(err, ImportError::Rejected(fieldcase::model::error::StoreError::RuleViolated { .. })), "{err}");
-    // A caseworker device claiming the supervisor role.
+    // A caseworker device claiming the supervisor role: an authentication
+    // failure, the whole bundle is refused.
     let e = a_event(&w, EventKind::CaseAssigned, json!({"caseworker": "amina"}), Role::Supervisor, next);
     let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[e]));
     assert!(matches!(refused(&mut w.o, &b), ImportError::RoleNotGranted { .. }));
+    // identified → closed is not a move the lifecycle allows: a rule
+    // refusal. Altered after signing, the same event refuses the whole
+    // bundle, the valid note after it included.
+    let bad = a_event(&w, EventKind::StatusChanged, json!({"to": "closed", "reason": "x"}), Role::Caseworker, next);
+    let mut note =
+        a_event(&w, EventKind::FormSaved, json!({"values": {"family_name": "Diallo"}}), Role::Caseworker, next + 1);
+    note.form = Some("registration_bia".into());
+    note.sign(w.a.vault().signing_key());
+    let mut altered = bad.clone();
+    altered.payload = json!({"to": "closed", "reason": "y"});
+    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[altered, note.clone()]));
+    assert!(matches!(refused(&mut w.o, &b), ImportError::Rejected(StoreError::BadSignature { .. })));
+    // As signed, it is held in quarantine with its reason; the note is applied.
+    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[bad.clone(), note.clone()]));
+    let report = sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).expect("the rest of the bundle is applied");
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+    assert_eq!(report.quarantined[0].0, bad.id);
+    assert_eq!(report.quarantined[0].1.code, "rule_violated");
+    let ids: Vec<Uuid> = w.o.case_events(w.case).unwrap().iter().map(|e| e.id).collect();
+    assert!(ids.contains(&note.id) && !ids.contains(&bad.id));
+    let held = sync::quarantine::list(&w.o).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].event_id, held[0].device_seq), (bad.id, next));
 }
 
 #[test]

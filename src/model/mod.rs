@@ -16,6 +16,7 @@ pub mod forms;
 pub mod hlc;
 pub mod lifecycle;
 pub mod projection;
+pub mod refusal;
 pub mod roles;
 pub mod signatures;
 pub mod store;

@@ -25,6 +25,7 @@ use crate::model::forms;
 use crate::model::hlc::HlcClock;
 use crate::model::lifecycle::{self, CaseFacts, Stage};
 use crate::model::projection::{self, CaseState, FieldStatus};
+use crate::model::refusal::Refusal;
 use crate::model::roles;
 use crate::model::tasks::{self, Task};
 use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader};
@@ -1031,6 +1032,32 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
+        self.prepare_import_with(events, extra_keys, None)
+    }
+
+    /// [`CaseStore::prepare_import_overlapped`] that sets aside, instead of
+    /// refusing the whole import, each event the *rules* refuse (shape,
+    /// signature, origin and sequence checks still refuse everything): it
+    /// is in [`PreparedImport::quarantined`] with its [`Refusal`], not
+    /// applied, and so is every later event of its case whose `base` names
+    /// a refused event or one in `held` (the events already in quarantine).
+    /// A quarantined event's signature is checked like the others': only
+    /// an event its origin really signed is ever quarantined.
+    pub fn prepare_import_quarantining(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+        held: &BTreeSet<Uuid>,
+    ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
+        self.prepare_import_with(events, extra_keys, Some(held))
+    }
+
+    fn prepare_import_with(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+        held: Option<&BTreeSet<Uuid>>,
+    ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
         let conn = self.vault.conn();
         let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
         let mut keys: HashMap<Uuid, VerifyingKey> = HashMap::new();
@@ -1079,7 +1106,7 @@ impl CaseStore {
         // while the rest is checked here and, with commit_import_checked,
         // while the events are applied.
         let signatures = PendingSignatures::start(&candidates);
-        match self.check_rules(candidates, horizon, summary) {
+        match self.check_rules(candidates, horizon, summary, held) {
             Ok(prepared) => Ok((prepared, signatures)),
             // A bad signature comes first, as when it was checked first.
             Err(e) => Err(signatures.wait().err().unwrap_or(e)),
@@ -1092,6 +1119,7 @@ impl CaseStore {
         candidates: Vec<(Event, VerifyingKey)>,
         horizon: u64,
         mut summary: ImportSummary,
+        held: Option<&BTreeSet<Uuid>>,
     ) -> Result<PreparedImport, StoreError> {
         let conn = self.vault.conn();
         let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
@@ -1120,6 +1148,7 @@ impl CaseStore {
         // a sequential loop would meet first.
         let mut preview = ImportPreview::default();
         let mut new_case_people: BTreeMap<Uuid, CasePerson> = BTreeMap::new();
+        let mut refusals: Vec<(Uuid, Refusal)> = Vec::new();
         let mut by_case: BTreeMap<Uuid, Vec<&Event>> = BTreeMap::new();
         for e in fresh.values() {
             by_case.entry(e.case_id).or_default().push(e);
@@ -1143,13 +1172,14 @@ impl CaseStore {
             // (and only for new cases): keeping every new case's state held
             // a second copy of the bundle's values until the commit.
             let checked = crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| {
-                check_case(*case, new, old).map(|(state, conflicts)| {
-                    (old.is_empty().then(|| CasePerson::from_state(&state)).flatten(), conflicts)
+                check_case(*case, new, old, held).map(|(state, conflicts, refused)| {
+                    (old.is_empty().then(|| CasePerson::from_state(&state)).flatten(), conflicts, refused)
                 })
             });
             for ((case, _, old), result) in loaded.iter().zip(checked) {
-                let (person, conflicts) = result?;
+                let (person, conflicts, refused) = result?;
                 preview.conflicts.extend(conflicts);
+                refusals.extend(refused);
                 if old.is_empty() {
                     preview.new_cases.push(*case);
                     new_case_people.extend(person.map(|p| (*case, p)));
@@ -1161,8 +1191,19 @@ impl CaseStore {
                 return Err(e);
             }
         }
-        let by_case_ids: Vec<Uuid> = by_case.keys().copied().collect();
         drop(by_case);
+        // Set aside what the rules refused (only when quarantining): a case
+        // whose every new event was refused gets nothing.
+        let mut quarantined = Vec::with_capacity(refusals.len());
+        for (id, refusal) in refusals {
+            if let Some(e) = fresh.remove(&id) {
+                quarantined.push(QuarantinedEvent { event: e, refusal });
+            }
+        }
+        let by_case_ids: Vec<Uuid> = fresh.values().map(|e| e.case_id).collect::<BTreeSet<_>>().into_iter().collect();
+        preview.new_cases.retain(|c| by_case_ids.binary_search(c).is_ok());
+        preview.updated_cases.retain(|c| by_case_ids.binary_search(c).is_ok());
+        new_case_people.retain(|c, _| by_case_ids.binary_search(c).is_ok());
         // Case by case, each case's events in canonical order. A large
         // import is committed in several journal frames cut from this order:
         // in time order instead, every frame held a slice of nearly every
@@ -1176,7 +1217,8 @@ impl CaseStore {
         summary.cases = by_case_ids;
         preview.new_events = summary.new;
         preview.known_events = summary.duplicates;
-        Ok(PreparedImport { events: ordered, summary, preview, new_case_people })
+        preview.quarantined = quarantined.len();
+        Ok(PreparedImport { events: ordered, summary, preview, new_case_people, quarantined })
     }
 
     /// Commit a [`PreparedImport`]: `before` (device registrations the
@@ -1344,6 +1386,11 @@ pub struct ImportPreview {
     pub known_events: usize,
     /// Fields with several heads in the affected cases after the import.
     pub conflicts: Vec<ConflictPreview>,
+    /// Events the rules refused, set aside in quarantine instead of
+    /// applied (only an import that quarantines; see
+    /// [`CaseStore::prepare_import_quarantining`]).
+    #[serde(default)]
+    pub quarantined: usize,
 }
 
 /// Cases whose old events [`CaseStore::prepare_import`] holds at once.
@@ -1356,19 +1403,47 @@ const CHECK_EVENTS_PER_THREAD: usize = 512;
 /// event against the state before it (the rule check of
 /// [`CaseStore::prepare_import`]). Returns the folded state and the
 /// conflicts it has.
+///
+/// With `held` (the events already in quarantine), a new event the rules
+/// refuse is returned with its [`Refusal`] instead of failing the case, and
+/// is not applied; a new event whose base names a refused or held event is
+/// refused too (it was made on top of a change this vault does not apply).
+/// Without it, the first refusal is the error.
+#[allow(clippy::type_complexity)]
 fn check_case(
     case: Uuid,
     new_events: &[&Event],
     old: &[Event],
-) -> Result<(CaseState, Vec<ConflictPreview>), StoreError> {
+    held: Option<&BTreeSet<Uuid>>,
+) -> Result<(CaseState, Vec<ConflictPreview>, Vec<(Uuid, Refusal)>), StoreError> {
     let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
     let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
     all.sort_by_key(|e| e.order_key());
     let mut state = CaseState::new(case);
     let mut live = LiveFacts::default();
+    let mut refused: Vec<(Uuid, Refusal)> = Vec::new();
+    let mut refused_ids: BTreeSet<Uuid> = BTreeSet::new();
     for e in all {
         if new_ids.contains(&e.id) {
-            check_event_with(&state, e, &mut live)?;
+            let Some(held) = held else {
+                check_event_with(&state, e, &mut live)?;
+                state.apply(e);
+                live.applied(&state, e);
+                continue;
+            };
+            let on_refused = e.base.iter().find(|b| refused_ids.contains(b) || held.contains(b));
+            let refusal = match on_refused {
+                Some(b) => Some(Refusal::depends_on(*b)),
+                None => match check_event_with(&state, e, &mut live) {
+                    Ok(()) => None,
+                    Err(err) => Some(Refusal::from_rule_error(&err).ok_or(err)?),
+                },
+            };
+            if let Some(r) = refusal {
+                refused_ids.insert(e.id);
+                refused.push((e.id, r));
+                continue;
+            }
         }
         state.apply(e);
         live.applied(&state, e);
@@ -1398,7 +1473,16 @@ fn check_case(
             protected: true,
         });
     }
-    Ok((state, conflicts))
+    Ok((state, conflicts, refused))
+}
+
+/// An imported event the receiver's rules refused, held in quarantine.
+#[derive(Debug, Clone)]
+pub struct QuarantinedEvent {
+    /// The event, as signed by its origin (signature checked).
+    pub event: Event,
+    /// Why.
+    pub refusal: Refusal,
 }
 
 /// Checked events ready to commit.
@@ -1411,6 +1495,9 @@ pub struct PreparedImport {
     /// Who each new case is about, for the duplicate check (taken from
     /// the state the rule check folds anyway).
     new_case_people: BTreeMap<Uuid, CasePerson>,
+    /// The events the rules refused, not applied (only from
+    /// [`CaseStore::prepare_import_quarantining`]; the caller keeps them).
+    pub quarantined: Vec<QuarantinedEvent>,
 }
 
 impl PreparedImport {

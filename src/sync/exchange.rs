@@ -246,8 +246,18 @@ pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Highest contiguous device_seq held, per device.
+/// Highest contiguous device_seq held, per device. An event held in
+/// quarantine counts as held (§6.1): the office keeps it, so its origin
+/// stops resending it and its later events are acknowledged.
 fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
+    let quarantined = crate::sync::quarantine::held_seqs(store)?;
+    let through = |d: &Uuid, top: &mut u64| {
+        if let Some(q) = quarantined.get(d) {
+            while q.contains(&(*top + 1)) {
+                *top += 1;
+            }
+        }
+    };
     let conn = store.vault().conn();
     let mut stmt = conn.prepare("SELECT device_id, device_seq FROM events ORDER BY device_id, device_seq")?;
     let mut rows = stmt.query([])?;
@@ -260,10 +270,16 @@ fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
             continue;
         }
         let top = vv.entry(d).or_insert(0);
+        through(&d, top);
         if s as u64 == *top + 1 {
             *top += 1;
         } else {
             broken.insert(d);
+        }
+    }
+    for d in quarantined.keys() {
+        if !broken.contains(d) {
+            through(d, vv.entry(*d).or_insert(0));
         }
     }
     vv.retain(|_, v| *v > 0);
@@ -363,6 +379,12 @@ pub(crate) fn build_bundle(
         received,
         members: Vec::new(),
         counts: format::Counts::default(),
+        // A device learns here which of its events the office holds in
+        // quarantine (§6.1).
+        refused: match (&kind, &sent) {
+            (BundleKind::OfficeToDevice, Some((dev, _))) => crate::sync::quarantine::notices_for(store, *dev)?,
+            _ => Vec::new(),
+        },
     };
     let seq = manifest.sender_seq;
     let bundle_id = manifest.bundle_id;
@@ -590,6 +612,14 @@ pub struct ImportReport {
     /// Attachments received (spec §3.1).
     #[serde(default)]
     pub attachments: crate::sync::attachments::AttachmentPreview,
+    /// Events of the bundle the rules refused, held in quarantine instead
+    /// of applied, with why (§6.1).
+    #[serde(default)]
+    pub quarantined: Vec<(Uuid, crate::model::refusal::Refusal)>,
+    /// Office bundles: how many refusals of this device's own events the
+    /// office reported (§6.1).
+    #[serde(default)]
+    pub refusals_reported: usize,
 }
 
 /// The reader's head check (docs/bundle-format.md §5.1), before any member
@@ -774,6 +804,8 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
         transfer: None,
         attachments: Default::default(),
+        quarantined: Vec::new(),
+        refusals_reported: 0,
     };
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;
@@ -828,8 +860,26 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     // The signatures are checked on other threads from here on, while the
     // rest is checked and the events are applied (commit_import_checked);
     // a bad signature is still the error reported first.
-    let (prepared, signatures) = store.prepare_import_overlapped(std::mem::take(&mut opened.events), &extra_keys)?;
+    // Events already in quarantine (§6.1) are known: the same one again is
+    // skipped, another at its id or sequence is refused as tampering.
+    let held = crate::sync::quarantine::held(store)?;
+    let mut incoming = std::mem::take(&mut opened.events);
+    let before = incoming.len();
+    for e in &incoming {
+        if let Some(json) = held.json.get(&e.id) {
+            if *json != e.canonical_json() {
+                return Err(StoreError::ConflictingEvent { event: e.id }.into());
+            }
+        } else if let Some(&existing) = held.at_seq.get(&(e.device_id, e.device_seq)) {
+            return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into());
+        }
+    }
+    incoming.retain(|e| !held.json.contains_key(&e.id));
+    let held_again = before - incoming.len();
+    let (mut prepared, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held.ids())?;
+    let quarantined = std::mem::take(&mut prepared.quarantined);
     report.preview = prepared.preview.clone();
+    report.preview.known_events += held_again;
     let checked = (|| -> Result<_, ImportError> {
         let (attachment_preview, new_blobs) = planned?;
         let duplicates = suspected_duplicates_of(store, prepared.new_case_people())?;
@@ -857,9 +907,22 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         report.roster_serial = Some(r.roster.serial);
         entries.push(put(K_ROSTER, json!(r)));
     }
+    // Held, not applied: the rest of the bundle is (§6.1).
+    entries.extend(crate::sync::quarantine::entries(&quarantined, m.bundle_id, sender));
     match m.kind {
         BundleKind::OfficeToDevice | BundleKind::Enrollment => {
             entries.push(put(K_ACKS, json!(m.acks)));
+            // The office's refusals of this device's own events.
+            let conn = store.vault().conn();
+            let own = |id: Uuid| {
+                projection::stored_event_json(conn, id).ok().flatten().is_some_and(|j| {
+                    Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null))
+                        .is_ok_and(|e| e.device_id == me)
+                })
+            };
+            let notices = crate::sync::quarantine::notice_entries(&m.refused, own);
+            report.refusals_reported = notices.len();
+            entries.extend(notices);
         }
         BundleKind::DeviceToOffice => {
             if let Some(r) = m.received.get(&effective.roster.office_id) {
@@ -871,6 +934,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         }
         _ => {}
     }
+    report.quarantined = quarantined.into_iter().map(|q| (q.event.id, q.refusal)).collect();
     if dry_run {
         signatures.wait()?;
         report.summary.new = report.preview.new_events;

@@ -31,7 +31,7 @@ pub use crate::sync::reader::{
 /// `manifest.json` `format` value.
 pub const FORMAT: &str = "fieldcase-bundle";
 /// The format version this build writes: (major, minor).
-pub const VERSION: [u64; 2] = [1, 0];
+pub const VERSION: [u64; 2] = [1, 1];
 /// Most tar members a bundle may have (and members a manifest may list).
 pub const MAX_MEMBERS: u64 = 100_005;
 /// Most recipients a manifest may list (a bundle has one or two: the
@@ -160,6 +160,10 @@ pub struct Manifest {
     /// Counts (informative).
     #[serde(default)]
     pub counts: Counts,
+    /// Office → device, since 1.1: the refusals of the recipient device's
+    /// own events the office holds in quarantine (§6.1). Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "refused_bounded")]
+    pub refused: Vec<crate::sync::quarantine::RefusalNotice>,
 }
 
 impl Manifest {
@@ -318,6 +322,10 @@ fn bounded_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>, const N: usize>(d
 
 fn members_bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<MemberEntry>, D::Error> {
     bounded_vec::<D, MemberEntry, { MAX_MEMBERS as usize }>(d)
+}
+
+fn refused_bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<crate::sync::quarantine::RefusalNotice>, D::Error> {
+    bounded_vec::<D, crate::sync::quarantine::RefusalNotice, { crate::sync::quarantine::MAX_REFUSED }>(d)
 }
 
 fn recipients_bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

@@ -11,12 +11,15 @@
 //! - [`transfer`]: case transfer between offices and its signed receipt.
 //! - [`attachments`]: the attachments a bundle carries, stored on import
 //!   all or nothing with the events.
+//! - [`quarantine`]: imported events the rules refused, held with their
+//!   reason and reported back to the device that made them.
 //! - [`error`]: [`ImportError`], why a bundle was refused.
 
 pub mod attachments;
 pub mod error;
 pub mod exchange;
 pub mod format;
+pub mod quarantine;
 pub mod reader;
 pub mod roster;
 pub mod transfer;

@@ -220,6 +220,8 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
         transfer: None,
         attachments: Default::default(),
+        quarantined: Vec::new(),
+        refusals_reported: 0,
     }
 }
 
