@@ -183,6 +183,7 @@ fn bundle_from(
         received: Default::default(),
         members: Vec::new(),
         counts: Default::default(),
+        refused: Vec::new(),
     };
     let r: age::x25519::Recipient = sync::recipient(to).parse().unwrap();
     format::write_bundle(BundleParts { manifest, events, roster, receipt }, key, &[r], &mut |_| {}).unwrap().0
@@ -371,4 +372,64 @@ mod cli {
         assert!(s.verify_history(case).unwrap() >= 3);
         s.lock().unwrap();
     }
+}
+
+/// Issue 20: after office B accepts a case from office A, B's bundles to
+/// its own devices carry events signed by A's devices. B's roster vouches
+/// for those devices (§9.4), so B's devices take them; both offices and
+/// their devices keep syncing, twice over.
+#[test]
+fn after_an_accepted_transfer_both_offices_keep_syncing_with_their_devices() {
+    let t = tempfile::tempdir().unwrap();
+    let p = |n: &str| t.path().join(n);
+    let mut a = office(&p("a"));
+    let mut b = office(&p("b"));
+    let mut da = device(&p("da"), "amina", "caseworker");
+    let mut sb = device(&p("sb"), "sara", "supervisor");
+    let mut cb = device(&p("cb"), "bintou", "caseworker");
+    enroll(&mut a, &mut da);
+    enroll(&mut b, &mut sb);
+    enroll(&mut b, &mut cb);
+    let case = new_case(&mut da, "Fatima");
+    da.save_form(
+        case,
+        "closure_transfer",
+        None,
+        values(json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}})),
+    )
+    .expect("consent");
+    up(&mut da, &mut a);
+    let bundle = transfer::transfer_case(&mut a, case, &sync::recipient(&b), &key_hex(&b), &mut |_| {}).unwrap();
+    let (_, receipt) = transfer::answer_transfer(&mut b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
+    sync::import_bundle(&mut a, &receipt, false, &mut |_| {}).expect("receipt");
+    // B's roster names A's devices as vouched signers, not as devices that
+    // may send bundles.
+    let roster = sync::exchange::roster(&b).unwrap().unwrap();
+    let da_id = da.vault().device().device_id;
+    assert!(roster.roster.device(da_id).is_none());
+    assert!(roster.roster.vouched.iter().any(|v| v.device_id == da_id));
+    let history = b.case_events(case).unwrap().len();
+    for round in 0..2 {
+        // B → its devices: the supervisor sees every case, so it receives
+        // the transferred history signed by A's devices.
+        down(&mut b, &mut sb);
+        down(&mut b, &mut cb);
+        assert!(sb.case_events(case).unwrap().len() >= history, "round {round}");
+        // Work on B's side, including on the transferred case.
+        new_case(&mut sb, &format!("Moussa {round}"));
+        sb.save_form(case, "registration_bia", None, values(json!({"family_name": format!("Diallo {round}")})))
+            .expect("the supervisor updates the transferred case");
+        new_case(&mut cb, &format!("Awa {round}"));
+        up(&mut sb, &mut b);
+        up(&mut cb, &mut b);
+        // A's side goes on as before.
+        new_case(&mut da, &format!("Ibrahim {round}"));
+        up(&mut da, &mut a);
+        down(&mut a, &mut da);
+    }
+    down(&mut b, &mut sb);
+    assert_eq!(sb.case_events(case).unwrap().len(), b.case_events(case).unwrap().len());
+    assert_eq!(sb.verify_history(case).unwrap(), sb.case_events(case).unwrap().len());
+    // A's device holds the case read-only, transferred out.
+    assert_eq!(da.facts(case).unwrap().stage, Stage::TransferredOut);
 }

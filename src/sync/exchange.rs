@@ -21,7 +21,7 @@ use crate::sync::roster::{
 };
 
 const K_IS_OFFICE: &str = "is_office";
-const K_ROSTER: &str = "roster";
+pub(crate) const K_ROSTER: &str = "roster";
 const K_OUT: &str = "out";
 const K_ACKS: &str = "acks";
 const P_IN: &str = "in/";
@@ -127,6 +127,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             revoked_at: None,
             revoked_after_seq: None,
         }],
+        vouched: Vec::new(),
     };
     let signed = roster.sign(store.vault().signing_key());
     store.commit_sync_entries(vec![put(K_IS_OFFICE, Value::Bool(true)), put(K_ROSTER, json!(signed))])?;
@@ -821,25 +822,35 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let effective = new_roster.as_ref().or(held.as_ref()).ok_or(ImportError::NotEnrolled)?;
     let mut extra_keys: HashMap<Uuid, VerifyingKey> = HashMap::new();
     let mut trust_entries = Vec::new();
-    for d in &effective.roster.devices {
-        let k = d.key().map_err(ImportError::BadRoster)?;
-        match projection::device_key(store.vault().conn(), d.device_id).map_err(StoreError::from)? {
+    // Enrolled devices, and those of other offices the roster vouches for
+    // (transferred cases, §9.4).
+    let signers = effective.roster.devices.iter().map(|d| d.device_id).chain(effective.roster.vouched.iter().map(|v| v.device_id));
+    for id in signers {
+        let Some(d) = effective.roster.signer(id) else { continue };
+        let k = crate::model::event::parse_verifying_key(d.signing_key)
+            .map_err(|e| ImportError::BadRoster(format!("device {id}: {e}")))?;
+        match projection::device_key(store.vault().conn(), id).map_err(StoreError::from)? {
             Some(existing) if existing != d.signing_key => {
-                return Err(ImportError::BadRoster(format!("device {} is known here with another key", d.device_id)));
+                return Err(ImportError::BadRoster(format!("device {id} is known here with another key")));
             }
             Some(_) => {}
             None => {
-                extra_keys.insert(d.device_id, k);
-                trust_entries.push(projection::device_entry(d.device_id, &d.signing_key, &d.name));
+                if extra_keys.insert(id, k).is_none() {
+                    trust_entries.push(projection::device_entry(id, d.signing_key, d.name));
+                }
             }
         }
     }
     let total = opened.events.len() as u64;
     for (i, e) in opened.events.iter().enumerate() {
-        let Some(origin) = effective.roster.device(e.device_id) else {
+        let Some(origin) = effective.roster.signer(e.device_id) else {
             return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
         };
-        if origin.revoked_at.is_some() && e.device_seq > origin.revoked_after_seq.unwrap_or(0) {
+        if origin.last_seq.is_some_and(|last| e.device_seq > last) {
+            if effective.roster.device(e.device_id).is_none() {
+                // Past what a transfer vouched for: not known here.
+                return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
+            }
             return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
         }
         if e.role != origin.role {

@@ -70,12 +70,73 @@ pub struct Roster {
     pub serial: u64,
     /// Every device ever enrolled, by id.
     pub devices: Vec<RosterDevice>,
+    /// Devices of other offices whose events this office holds from
+    /// accepted transfers (docs/bundle-format.md §9.4): they may have
+    /// signed events, never send bundles. Absent when empty, so a roster
+    /// without them is signed as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vouched: Vec<VouchedSigner>,
+}
+
+/// A device of another office, vouched for by this office's signature
+/// because a case it worked on was transferred here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VouchedSigner {
+    /// Device id.
+    pub device_id: Uuid,
+    /// Device name, as its office's roster gave it.
+    pub name: String,
+    /// The role its events claim (its office's grant).
+    pub role: Role,
+    /// Hex Ed25519 verifying key.
+    pub signing_key: String,
+    /// The office that enrolled it (the transfer's sender).
+    pub office_id: Uuid,
+    /// Its highest `device_seq` among the transferred events: later events
+    /// of it never came through a transfer and are refused.
+    pub max_seq: u64,
+}
+
+/// Who may have signed an event, as a roster says: an enrolled device or
+/// a vouched one, with the role it may claim and the last sequence of it
+/// that is accepted (`None`: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSigner<'a> {
+    /// The role its events must claim.
+    pub role: Role,
+    /// Hex Ed25519 verifying key.
+    pub signing_key: &'a str,
+    /// Name (for the device table).
+    pub name: &'a str,
+    /// Events above this sequence are refused (a revocation, or the end of
+    /// what a transfer vouched for).
+    pub last_seq: Option<u64>,
 }
 
 impl Roster {
     /// The entry of a device.
     pub fn device(&self, id: Uuid) -> Option<&RosterDevice> {
         self.devices.iter().find(|d| d.device_id == id)
+    }
+
+    /// Who signed an event of device `id`: an enrolled device (revoked or
+    /// not), else a device this office vouches for (§9.4). Only enrolled
+    /// devices send bundles ([`Roster::device`]).
+    pub fn signer(&self, id: Uuid) -> Option<EventSigner<'_>> {
+        if let Some(d) = self.device(id) {
+            return Some(EventSigner {
+                role: d.role,
+                signing_key: &d.signing_key,
+                name: &d.name,
+                last_seq: d.revoked_at.as_ref().map(|_| d.revoked_after_seq.unwrap_or(0)),
+            });
+        }
+        self.vouched.iter().find(|v| v.device_id == id).map(|v| EventSigner {
+            role: v.role,
+            signing_key: &v.signing_key,
+            name: &v.name,
+            last_seq: Some(v.max_seq),
+        })
     }
 
     /// Sign with the office key.

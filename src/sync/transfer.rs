@@ -14,7 +14,7 @@
 //!    `transferred_out` (read-only); on rejection `transfer_status: rejected`
 //!    and the reason is kept with the transfer record.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
 use crate::sync::error::ImportError;
 use crate::sync::exchange::{self, put, state_get, ImportReport, SyncError};
 use crate::sync::format::{self, BundleHead, BundleKind, BundleSource, Manifest, OpenedBundle, Progress};
-use crate::sync::roster::{age_recipient, SignedRoster};
+use crate::sync::roster::{age_recipient, Roster, SignedRoster, VouchedSigner};
 
 /// `format` of `receipt.json`.
 pub const RECEIPT_FORMAT: &str = "fieldcase-transfer-receipt";
@@ -170,7 +170,7 @@ pub fn transfer_case(
     }
     // Every origin must be vouched for by this office's roster.
     for e in store.case_events(case)? {
-        if signed.roster.device(e.device_id).is_none() {
+        if signed.roster.signer(e.device_id).is_none() {
             return Err(TransferError::ForeignOrigin { device: e.device_id, event: e.id });
         }
     }
@@ -293,12 +293,15 @@ struct CheckedTransfer {
     prepared: Option<crate::model::store::PreparedImport>,
     trust: Vec<Value>,
     key: String,
+    /// This office's roster with the history's origins vouched for, to
+    /// hold on acceptance (§9.4), when it changes.
+    roster: Option<Roster>,
 }
 
 /// Every check on an incoming transfer bundle (receiving office).
 fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Result<CheckedTransfer, ImportError> {
     let m = &opened.manifest;
-    receiving_office(store, m)?;
+    let mine = receiving_office(store, m)?;
     let bytes = opened.roster.as_deref().ok_or_else(|| ImportError::MissingMember(format::ROSTER.into()))?;
     let roster = SignedRoster::parse(bytes).map_err(ImportError::BadRoster)?;
     if roster.roster.office_id != m.office_id
@@ -332,18 +335,35 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
     });
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;
-        return Ok(CheckedTransfer { report, case, prepared: None, trust: Vec::new(), key: key_hex });
+        return Ok(CheckedTransfer { report, case, prepared: None, trust: Vec::new(), key: key_hex, roster: None });
     }
     // Origin devices: listed by the sending office, within their revocation
     // and role; their keys are trusted for these events only because the
     // office key vouches for them.
     let mut extra: HashMap<Uuid, VerifyingKey> = HashMap::new();
     let mut trust = Vec::new();
+    let mut trust_roster = None;
+    let mut vouched: BTreeMap<Uuid, VouchedSigner> = BTreeMap::new();
     for e in &opened.events {
+        // An enrolled device of the sender, or one it vouches for itself
+        // (a case transferred to it before).
         let origin =
-            roster.roster.device(e.device_id).ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
-        if origin.revoked_at.is_some() && e.device_seq > origin.revoked_after_seq.unwrap_or(0) {
+            roster.roster.signer(e.device_id).ok_or(StoreError::UnknownDevice { device: e.device_id, event: e.id })?;
+        if origin.last_seq.is_some_and(|last| e.device_seq > last) {
             return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
+        }
+        // This office vouches for the origins to its own devices (§9.4),
+        // unless they are its own.
+        if mine.roster.device(e.device_id).is_none() {
+            let v = vouched.entry(e.device_id).or_insert_with(|| VouchedSigner {
+                device_id: e.device_id,
+                name: origin.name.to_string(),
+                role: origin.role,
+                signing_key: origin.signing_key.to_string(),
+                office_id: m.office_id,
+                max_seq: 0,
+            });
+            v.max_seq = v.max_seq.max(e.device_seq);
         }
         if e.role != origin.role {
             return Err(ImportError::RoleNotGranted {
@@ -362,10 +382,36 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
             }
             Some(_) => {}
             None => {
-                extra.insert(e.device_id, origin.key().map_err(ImportError::BadRoster)?);
-                trust.push(projection::device_entry(e.device_id, &origin.signing_key, &origin.name));
+                let key = parse_verifying_key(origin.signing_key)
+                    .map_err(|err| ImportError::BadRoster(format!("device {}: {err}", e.device_id)))?;
+                extra.insert(e.device_id, key);
+                trust.push(projection::device_entry(e.device_id, origin.signing_key, origin.name));
             }
         }
+    }
+    // The roster this office will hold once it accepts: the origins
+    // vouched for, so its devices take the case's history (§9.4).
+    let mut next = mine.roster.clone();
+    let mut changed = false;
+    for v in vouched.into_values() {
+        match next.vouched.iter_mut().find(|x| x.device_id == v.device_id) {
+            Some(x) if x.signing_key != v.signing_key => {
+                return Err(ImportError::BadRoster(format!("device {} is known here with another key", v.device_id)));
+            }
+            Some(x) if x.max_seq >= v.max_seq => {}
+            Some(x) => {
+                x.max_seq = v.max_seq;
+                changed = true;
+            }
+            None => {
+                next.vouched.push(v);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        next.serial += 1;
+        trust_roster = Some(next);
     }
     let prepared = store.prepare_import(opened.events.clone(), &extra)?;
     report.preview = prepared.preview.clone();
@@ -374,7 +420,7 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
     report.summary.duplicates = report.preview.known_events;
     report.summary.cases = vec![case];
     report.attachments = crate::sync::attachments::plan(store, opened)?.0;
-    Ok(CheckedTransfer { report, case, prepared: Some(prepared), trust, key: key_hex })
+    Ok(CheckedTransfer { report, case, prepared: Some(prepared), trust, key: key_hex, roster: trust_roster })
 }
 
 /// Called by [`crate::sync::import_bundle`] for transfer and receipt
@@ -457,6 +503,10 @@ pub fn answer_transfer<S: BundleSource + ?Sized>(
         ];
         match (&decision, checked.prepared) {
             (Decision::Accept, Some(prepared)) => {
+                let mut entries = entries;
+                if let Some(r) = checked.roster {
+                    entries.push(put(exchange::K_ROSTER, json!(r.sign(store.vault().signing_key()))));
+                }
                 // The case's attachments are kept with it (spec §3.1).
                 let (_, new_blobs) = crate::sync::attachments::plan(store, &opened)?;
                 progress(Progress::Committing);
