@@ -1,0 +1,123 @@
+//! Quarantine (docs/bundle-format.md §6.1): an event whose signature and
+//! origin are valid but which the office's rules refuse is held with its
+//! reason, the rest of its bundle applied; the device's next bundles do not
+//! stall on it, and the office reports the refusal back to the device.
+#[path = "sync_common.rs"]
+mod sync_common;
+
+use fieldcase::model::store::CaseStore;
+use fieldcase::model::lifecycle::Stage;
+use fieldcase::sync;
+use serde_json::json;
+use sync_common::*;
+use uuid::Uuid;
+
+fn child(s: &mut CaseStore, given: &str, family: &str) -> Uuid {
+    let c = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(c, "registration_bia", None, values(json!({"given_names": given, "family_name": family, "age_years": 16})))
+        .unwrap();
+    c
+}
+
+fn newest(s: &CaseStore, case: Uuid) -> Uuid {
+    let me = s.vault().device().device_id;
+    s.case_events(case).unwrap().into_iter().filter(|e| e.device_id == me).max_by_key(|e| e.device_seq).unwrap().id
+}
+
+fn family_name(s: &mut CaseStore, case: Uuid, name: &str) -> Uuid {
+    s.save_form(case, "registration_bia", None, values(json!({"family_name": name}))).unwrap();
+    newest(s, case)
+}
+
+/// A supervisor changes the case's legitimate basis to consent (none is
+/// recorded yet) while the caseworker, offline, registers the child on the
+/// basis she saw: her stage change is valid where it was made and refused
+/// at the office (R4), and so is her next stage change, made on top of it.
+#[test]
+fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
+    let t = tempfile::tempdir().unwrap();
+    let (o_dir, a_dir) = (t.path().join("o"), t.path().join("a"));
+    let mut o = office(&o_dir);
+    let mut a = device(&a_dir, "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests", "risk_level": "medium"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    let other = child(&mut a, "Moussa", "Keita");
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut s, &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+
+    // Offline: two stage changes (the second on top of the first), an edit
+    // of the same case (made on top of its stage, so on top of both), an
+    // edit of another case and a new case.
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    let refused = newest(&a, case);
+    a.change_stage(case, Stage::BiaInProgress, "BIA opened").unwrap();
+    let dependant = newest(&a, case);
+    assert!(a.case_events(case).unwrap().iter().any(|e| e.id == dependant && e.base.contains(&refused)));
+    let edit = family_name(&mut a, case, "Issoufou Bah");
+    let kept = family_name(&mut a, other, "Keita Bah");
+    let third = child(&mut a, "Mariama", "Sow");
+    let bundle = sync::export_for_office(&mut a, &mut |_| {}).unwrap();
+    let report = sync::import_bundle(&mut o, &bundle, false, &mut |_| {}).expect("the rest is applied");
+
+    let codes: Vec<(Uuid, &str)> = report.quarantined.iter().map(|(id, r)| (*id, r.code.as_str())).collect();
+    assert_eq!(
+        codes,
+        vec![(refused, "rule_violated"), (dependant, "depends_on_refused"), (edit, "depends_on_refused")],
+        "{report:?}"
+    );
+    assert!(o.case_events(other).unwrap().iter().any(|e| e.id == kept), "the other case's edit is applied");
+    assert!(!o.case_events(third).unwrap().is_empty(), "the new case is applied");
+    assert!(!o.case_events(case).unwrap().iter().any(|e| [refused, dependant, edit].contains(&e.id)));
+    assert_eq!(o.facts(case).unwrap().stage, Stage::Identified);
+    let held = sync::quarantine::list(&o).unwrap();
+    assert_eq!(held.iter().map(|q| q.event_id).collect::<Vec<_>>(), vec![refused, dependant, edit]);
+    let a_id = a.vault().device().device_id;
+    assert!(held.iter().all(|q| q.device_id == a_id && q.bundle_id == report.bundle_id && q.sender == a_id));
+    assert_eq!(held[0].refusal.params["violations"][0]["rule"], "R4", "{:?}", held[0].refusal);
+    assert_eq!(held[1].refusal.params["event"], refused.to_string());
+    assert!(held[0].refusal.text.contains("consent"), "{}", held[0].refusal.text);
+
+    // Re-importing the same bundle changes nothing.
+    let before = full_dump(&o);
+    assert!(sync::import_bundle(&mut o, &bundle, false, &mut |_| {}).unwrap().replay);
+    assert_eq!(full_dump(&o), before);
+
+    // The device's next bundle, before it heard back, carries the held
+    // events again: known, not a refusal of the bundle.
+    family_name(&mut a, other, "Keita");
+    let again = up(&mut a, &mut o);
+    assert!(again.quarantined.is_empty(), "{again:?}");
+    assert_eq!(sync::quarantine::list(&o).unwrap().len(), 3);
+
+    // The office acknowledges the held events (it holds them) and reports
+    // the refusals; the device lists them.
+    let back = down(&mut o, &mut a);
+    assert_eq!(back.refusals_reported, 3, "{back:?}");
+    let mine = sync::quarantine::refused_events(&a).unwrap();
+    assert_eq!(mine.iter().map(|n| n.event_id).collect::<Vec<_>>(), vec![refused, dependant, edit]);
+    assert_eq!(mine[0].code, "rule_violated");
+    assert_eq!(mine[0].case_id, case);
+    assert_eq!(mine[1].params.value()["event"], refused.to_string());
+    // Nothing of the device's is pending any more: its next bundle
+    // carries only what it makes next.
+    let latest = family_name(&mut a, other, "Keita Barry");
+    let next = up(&mut a, &mut o);
+    assert_eq!(next.summary.received, 1, "{next:?}");
+    assert!(o.case_events(other).unwrap().iter().any(|e| e.id == latest));
+
+    // The quarantine survives lock and unlock, on both sides.
+    o.lock().unwrap();
+    a.lock().unwrap();
+    let o = reopen(&o_dir);
+    let a = reopen(&a_dir);
+    assert_eq!(sync::quarantine::list(&o).unwrap(), held);
+    assert_eq!(sync::quarantine::refused_events(&a).unwrap(), mine);
+}
