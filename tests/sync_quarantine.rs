@@ -2,11 +2,13 @@
 //! origin are valid but which the office's rules refuse is held with its
 //! reason, the rest of its bundle applied; the device's next bundles do not
 //! stall on it, and the office reports the refusal back to the device.
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "sync_common.rs"]
 mod sync_common;
 
-use fieldcase::model::store::CaseStore;
 use fieldcase::model::lifecycle::Stage;
+use fieldcase::model::store::CaseStore;
 use fieldcase::sync;
 use serde_json::json;
 use sync_common::*;
@@ -14,8 +16,13 @@ use uuid::Uuid;
 
 fn child(s: &mut CaseStore, given: &str, family: &str) -> Uuid {
     let c = s.create_case("uasc", "Agadez").unwrap();
-    s.save_form(c, "registration_bia", None, values(json!({"given_names": given, "family_name": family, "age_years": 16})))
-        .unwrap();
+    s.save_form(
+        c,
+        "registration_bia",
+        None,
+        values(json!({"given_names": given, "family_name": family, "age_years": 16})),
+    )
+    .unwrap();
     c
 }
 
@@ -120,4 +127,19 @@ fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
     let a = reopen(&a_dir);
     assert_eq!(sync::quarantine::list(&o).unwrap(), held);
     assert_eq!(sync::quarantine::refused_events(&a).unwrap(), mine);
+
+    // The same lists through the CLI: the data manager's and the device's.
+    o.lock().unwrap();
+    a.lock().unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli::ok(cli::run(&o_dir, &["quarantine", "list", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[0]["event_id"], refused.to_string());
+    assert_eq!(listed[0]["refusal"]["code"], "rule_violated");
+    let text = cli::ok(cli::run(&o_dir, &["quarantine", "list"]));
+    assert!(text.contains("3 events in quarantine") && text.contains("[depends_on_refused]"), "{text}");
+    let text = cli::ok(cli::run(&a_dir, &["quarantine", "refused"]));
+    assert!(text.contains("refused 3 of this device's changes") && text.contains("R4"), "{text}");
+    let none = cli::ok(cli::run(&a_dir, &["quarantine", "list"]));
+    assert!(none.contains("No event in quarantine"), "{none}");
 }

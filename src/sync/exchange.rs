@@ -824,7 +824,12 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let mut trust_entries = Vec::new();
     // Enrolled devices, and those of other offices the roster vouches for
     // (transferred cases, §9.4).
-    let signers = effective.roster.devices.iter().map(|d| d.device_id).chain(effective.roster.vouched.iter().map(|v| v.device_id));
+    let signers = effective
+        .roster
+        .devices
+        .iter()
+        .map(|d| d.device_id)
+        .chain(effective.roster.vouched.iter().map(|v| v.device_id));
     for id in signers {
         let Some(d) = effective.roster.signer(id) else { continue };
         let k = crate::model::event::parse_verifying_key(d.signing_key)
@@ -927,8 +932,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             let conn = store.vault().conn();
             let own = |id: Uuid| {
                 projection::stored_event_json(conn, id).ok().flatten().is_some_and(|j| {
-                    Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null))
-                        .is_ok_and(|e| e.device_id == me)
+                    Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null)).is_ok_and(|e| e.device_id == me)
                 })
             };
             let notices = crate::sync::quarantine::notice_entries(&m.refused, own);

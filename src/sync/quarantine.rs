@@ -208,10 +208,7 @@ pub(crate) fn entries(events: &[QuarantinedEvent], bundle_id: Uuid, sender: Uuid
                 sender,
                 at: at.clone(),
             };
-            projection::sync_put_entry(
-                &format!("{P_QUARANTINE}{}", e.id),
-                &json!(Stored { info, event: e.clone() }),
-            )
+            projection::sync_put_entry(&format!("{P_QUARANTINE}{}", e.id), &json!(Stored { info, event: e.clone() }))
         })
         .collect()
 }

@@ -10,6 +10,7 @@ mod bench_report;
 mod bench_search;
 mod case_cmds;
 mod output;
+mod quarantine_cmds;
 mod report_cmds;
 mod search_cmds;
 mod sync_cmds;
@@ -96,6 +97,10 @@ pub enum Command {
     Split(search_cmds::SplitArgs),
     /// Data manager: record that two suspected duplicates are different children.
     NotDuplicate(search_cmds::NotDuplicateArgs),
+    /// Imported events refused by this vault's rules (list), and this
+    /// device's changes its office refused (refused).
+    #[command(subcommand)]
+    Quarantine(quarantine_cmds::QuarantineCommand),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => search_cmds::merge(&vault_dir, args),
         Command::Split(args) => search_cmds::split(&vault_dir, args),
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
+        Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -284,6 +284,15 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
     for d in &r.suspected_duplicates {
         println!("  suspected duplicate: new case {} looks like {} ({})", d.new_case, d.existing_number, d.reason);
     }
+    for (event, why) in &r.quarantined {
+        println!("  held in quarantine, not applied: event {event} [{}] {}", why.code, why.text);
+    }
+    if r.refusals_reported > 0 {
+        println!(
+            "  the office refused {} of this device's changes: see `fieldcase quarantine refused`",
+            r.refusals_reported
+        );
+    }
     if let Some(s) = r.roster_serial {
         println!("  roster serial {s}");
     }
