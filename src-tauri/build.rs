@@ -43,6 +43,7 @@ fn main() {
         "office_case_choices",
         "office_transfer",
         "office_transfers",
+        "office_quarantine",
         "office_duplicates",
         "office_merge",
         "office_not_duplicate",

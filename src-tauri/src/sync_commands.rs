@@ -31,8 +31,8 @@ use crate::dto::LabelsDto;
 use crate::session::{Session, UiError};
 use crate::sync_dto::{
     CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
-    ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, SentTransfer, SyncOverview,
-    SyncPlace, SyncProgress, WrittenFile,
+    ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, SentTransfer,
+    SyncOverview, SyncPlace, SyncProgress, WrittenFile,
 };
 
 /// Largest bundle the app reads into memory. The library enforces its own
@@ -613,6 +613,30 @@ pub fn sent(store: &CaseStore) -> Result<Vec<SentTransfer>, UiError> {
         .collect())
 }
 
+/// The events held in quarantine, oldest first, with their case number
+/// and device name where known.
+pub fn quarantine(store: &CaseStore) -> Result<Vec<QuarantineEntry>, UiError> {
+    let index = summary_index(store)?;
+    let roster = sync::exchange::roster(store)?;
+    let name = |d: Uuid| roster.as_ref().and_then(|r| r.roster.signer(d)).map(|s| s.name.to_string());
+    Ok(sync::quarantine::list(store)?
+        .into_iter()
+        .map(|q| QuarantineEntry {
+            event_id: q.event_id.to_string(),
+            case_id: q.case_id.to_string(),
+            case_number: index.get(&q.case_id).map(|c| c.case_number.clone()),
+            kind: q.kind,
+            author: q.author,
+            role: q.role.to_string(),
+            device_id: q.device_id.to_string(),
+            device_name: name(q.device_id),
+            code: q.refusal.code,
+            text: q.refusal.text,
+            at: q.at,
+        })
+        .collect())
+}
+
 // ------------------------------------------------------------------ duplicates
 
 /// Suspected duplicate cases still awaiting a decision, most likely first
@@ -839,6 +863,12 @@ pub async fn office_transfer(
 #[tauri::command]
 pub async fn office_transfers(session: State<'_, Session>) -> Result<Vec<SentTransfer>, UiError> {
     session.with_store(|s| sent(s))
+}
+
+/// Office: events held in quarantine, with why.
+#[tauri::command]
+pub async fn office_quarantine(session: State<'_, Session>) -> Result<Vec<QuarantineEntry>, UiError> {
+    session.with_store(|s| quarantine(s))
 }
 
 /// Office: suspected duplicate cases.

@@ -344,6 +344,36 @@ pub struct SentTransfer {
 }
 
 sync_dto! {
+/// An imported event this office's rules refused, held in quarantine
+/// (docs/bundle-format.md §6.1): the data manager's list. The event's
+/// values are not in it.
+pub struct QuarantineEntry {
+    /// The event.
+    pub event_id: String,
+    /// Its case.
+    pub case_id: String,
+    /// The case's number, when the case is here.
+    pub case_number: Option<String>,
+    /// Event kind (`status.changed`, …).
+    pub kind: String,
+    /// Who made it.
+    pub author: String,
+    /// The role it claims.
+    pub role: String,
+    /// The device that made it.
+    pub device_id: String,
+    /// That device's name in the roster, when listed.
+    pub device_name: Option<String>,
+    /// Stable reason code (the UI translates it).
+    pub code: String,
+    /// The reason in English, with its details.
+    pub text: String,
+    /// When it was quarantined (RFC 3339).
+    pub at: String,
+}
+}
+
+sync_dto! {
 /// Two cases that may be the same child (the search module's detector).
 pub struct DuplicateEntry {
     /// One case (the smaller case number).

@@ -326,6 +326,16 @@ export async function syncSteps(ctx) {
       const left = await browser.$$('[data-testid="duplicate-review"] [data-testid="not-same-child"]');
       expectEqual(left.length, 0, 'pairs listed after the review');
     });
+
+    await step('office: the quarantine list draws (nothing held: every change passed the rules)', async () => {
+      const card = await visible('[data-testid="quarantine"]');
+      await card.scrollIntoView();
+      const text = await card.getText();
+      if (!text.includes('Quarantine')) throw new Error(`quarantine card: ${text}`);
+      await visible('[data-testid="quarantine-empty"]');
+      expectEqual(await (await browser.$('[data-testid="quarantine-list"]')).isExisting(), false, 'held changes listed');
+      await screenshot('quarantine');
+    });
     await close();
 
     await step('the resolution is in the office vault (checked with the CLI)', async () => {

@@ -12,6 +12,7 @@ import type { FoundFile } from './bindings/FoundFile';
 import type { ImportOutcome } from './bindings/ImportOutcome';
 import type { PreviewCase } from './bindings/PreviewCase';
 import type { PreviewConflict } from './bindings/PreviewConflict';
+import type { QuarantineEntry } from './bindings/QuarantineEntry';
 import type { SentTransfer } from './bindings/SentTransfer';
 import type { SyncOverview } from './bindings/SyncOverview';
 import type { SyncPlace } from './bindings/SyncPlace';
@@ -28,6 +29,7 @@ export type {
   FoundFile,
   ImportOutcome,
   PreviewCase,
+  QuarantineEntry,
   PreviewConflict,
   SentTransfer,
   SyncOverview,
@@ -72,6 +74,7 @@ export const syncApi = {
   transfer: (c: { case: string; toRecipient: string; toKey: string; path: string }, onProgress?: OnProgress) =>
     invoke<WrittenFile>('office_transfer', { ...c, progress: channel(onProgress) }),
   transfers: () => invoke<SentTransfer[]>('office_transfers'),
+  quarantine: () => invoke<QuarantineEntry[]>('office_quarantine'),
   duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
   merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
   notDuplicate: (caseId: string, other: string) => invoke<void>('office_not_duplicate', { case: caseId, other }),
