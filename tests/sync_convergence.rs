@@ -1,8 +1,12 @@
 //! An office and four devices over many rounds of random offline edits
 //! (including concurrent edits of the same fields), with bundles randomly
-//! lost, duplicated and reordered. After everyone has synced, every device
-//! holds exactly the cases it may see, with the same events and the same
-//! projection as the office, and every protected conflict is visible.
+//! lost, duplicated and reordered, and with changes the office's rules
+//! refuse (a stage change made on a legitimate basis a supervisor changed
+//! meanwhile): those are held in quarantine, never stall a device's sync,
+//! and are reported back to the device that made them. After everyone has
+//! synced, every device holds exactly the cases it may see, with the same
+//! events as the office apart from its own refused ones (and the same
+//! projection where it has none), and every protected conflict is visible.
 #[path = "sync_common.rs"]
 mod common;
 
@@ -38,6 +42,18 @@ fn random_edit(rng: &mut StdRng, s: &mut CaseStore, user: &str, keep: Uuid) {
         }
         // `keep` holds the deliberate protected conflict: a later write by
         // someone who saw both values would settle it.
+        // Refusals: a caseworker registers a child on the legitimate basis
+        // she sees while the supervisor, elsewhere, changes it to consent
+        // (none recorded): the office refuses the stage change (R4).
+        (8, Some(c)) if *c != keep => {
+            if user == "sara" {
+                let _ = s.save_form(*c, "registration_bia", None, values(json!({"legitimate_basis": "consent"})));
+            } else {
+                let basis = json!({"legitimate_basis": "vital_interests", "sex": "male", "age_years": 14});
+                let _ = s.save_form(*c, "registration_bia", None, values(basis));
+                let _ = s.change_stage(*c, fieldcase::model::lifecycle::Stage::Registered, "registered");
+            }
+        }
         (5..=7, Some(c)) if *c != keep => {
             let level = ["low", "medium", "high"][rng.gen_range(0..3)];
             // Refused locally when a rule forbids it (e.g. lowering from high): no event.
@@ -73,6 +89,17 @@ fn run(seed: u64) {
     down(&mut o, &mut devs[1]);
     devs[0].save_form(shared, "registration_bia", None, values(json!({"risk_level": "medium"}))).unwrap();
     devs[1].save_form(shared, "registration_bia", None, values(json!({"risk_level": "high"}))).unwrap();
+    // A sure refusal: amina registers a child on the basis she saw while
+    // the supervisor changed it to consent.
+    let refused = new_case(&mut devs[0], "Refused");
+    let basis = json!({"legitimate_basis": "vital_interests", "sex": "female", "age_years": 15});
+    devs[0].save_form(refused, "registration_bia", None, values(basis)).unwrap();
+    up(&mut devs[0], &mut o);
+    down(&mut o, &mut devs[3]);
+    devs[3].save_form(refused, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut devs[3], &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    devs[0].change_stage(refused, fieldcase::model::lifecycle::Stage::Registered, "registered").unwrap();
 
     let mut to_office: Vec<Vec<u8>> = Vec::new();
     let mut to_device: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -128,10 +155,21 @@ fn run(seed: u64) {
     // identity sees metadata only (docs/visibility.md).
     o.set_actor("sup", fieldcase::model::event::Role::Supervisor);
     let office_cases: Vec<_> = o.list_cases().unwrap().cases;
+    let held = sync::quarantine::list(&o).unwrap();
+    assert!(held.iter().any(|q| q.case_id == refused), "seed {seed}: the sure refusal is held");
     let mut protected_seen = 0;
     for (i, d) in devs.iter().enumerate() {
         let (user, role) = USERS[i];
         let me = d.vault().device().device_id;
+        // Every change of this device the office holds is reported back,
+        // and nothing else.
+        let mine: BTreeSet<Uuid> = held.iter().filter(|q| q.device_id == me).map(|q| q.event_id).collect();
+        let told: BTreeSet<Uuid> =
+            sync::quarantine::refused_events(d).unwrap().into_iter().map(|n| n.event_id).collect();
+        assert_eq!(told, mine, "seed {seed}: {user} is told of exactly its refused changes");
+        // What this device's own rules held of the office's events.
+        let its_own_held: BTreeSet<Uuid> =
+            sync::quarantine::list(d).unwrap().into_iter().map(|q| q.event_id).collect();
         let may_see: BTreeSet<Uuid> = office_cases
             .iter()
             .filter(|c| {
@@ -144,6 +182,18 @@ fn run(seed: u64) {
         let has: BTreeSet<Uuid> = d.list_cases().unwrap().cases.into_iter().map(|c| c.id).collect();
         assert_eq!(has, may_see, "seed {seed}: {user} holds exactly the cases it may see");
         for c in &has {
+            // The device holds the office's events (or has held them in its
+            // own quarantine) and, beyond them, only its own refused ones.
+            let on_device: BTreeSet<Uuid> = d.case_events(*c).unwrap().iter().map(|e| e.id).collect();
+            let at_office: BTreeSet<Uuid> = o.case_events(*c).unwrap().iter().map(|e| e.id).collect();
+            let missing: Vec<&Uuid> =
+                at_office.iter().filter(|id| !on_device.contains(id) && !its_own_held.contains(id)).collect();
+            assert!(missing.is_empty(), "seed {seed}: {user}, case {c}: office events missing {missing:?}");
+            let extra: Vec<&Uuid> = on_device.difference(&at_office).filter(|id| !mine.contains(id)).collect();
+            assert!(extra.is_empty(), "seed {seed}: {user}, case {c}: events the office neither has nor holds {extra:?}");
+            if on_device != at_office {
+                continue; // the device still shows its refused changes
+            }
             assert_eq!(
                 d.case_events(*c).unwrap(),
                 o.case_events(*c).unwrap(),
