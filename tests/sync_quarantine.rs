@@ -113,20 +113,38 @@ fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
     assert_eq!(mine[0].code, "rule_violated");
     assert_eq!(mine[0].case_id, case);
     assert_eq!(mine[1].params.value()["event"], refused.to_string());
-    // Nothing of the device's is pending any more: its next bundle
-    // carries only what it makes next.
+    // The device withdrew them: its case is as the office shows it, and
+    // each refused change is kept, as signed, to redo it from.
+    assert!(!a.case_events(case).unwrap().iter().any(|e| [refused, dependant, edit].contains(&e.id)));
+    assert_eq!(a.facts(case).unwrap().stage, Stage::Identified);
+    assert_eq!(sync::quarantine::refused_event(&a, refused).unwrap().map(|e| e.id), Some(refused));
+    // Nothing of the device's is pending any more: its next bundle carries
+    // only what it makes next, and a change to the same case, no longer
+    // made on top of the refused one, is applied.
+    let redo = family_name(&mut a, case, "Issoufou Bah");
     let latest = family_name(&mut a, other, "Keita Barry");
     let next = up(&mut a, &mut o);
-    assert_eq!(next.summary.received, 1, "{next:?}");
+    assert_eq!(next.summary.received, 2, "{next:?}");
+    assert!(next.quarantined.is_empty(), "{next:?}");
     assert!(o.case_events(other).unwrap().iter().any(|e| e.id == latest));
+    assert!(o.case_events(case).unwrap().iter().any(|e| e.id == redo));
+    assert_eq!(sync::quarantine::list(&o).unwrap().len(), 3);
+    // The office's next bundle repeats the refusals: nothing changes.
+    let again = down(&mut o, &mut a);
+    assert_eq!(again.refusals_reported, 0, "{again:?}");
 
     // The quarantine survives lock and unlock, on both sides.
     o.lock().unwrap();
     a.lock().unwrap();
-    let o = reopen(&o_dir);
-    let a = reopen(&a_dir);
+    let mut o = reopen(&o_dir);
+    let mut a = reopen(&a_dir);
     assert_eq!(sync::quarantine::list(&o).unwrap(), held);
     assert_eq!(sync::quarantine::refused_events(&a).unwrap(), mine);
+    // Reopened, the device does not reuse a withdrawn event's sequence (the
+    // office holds that event: it would be equivocation).
+    let after = family_name(&mut a, other, "Keita");
+    assert!(up(&mut a, &mut o).quarantined.is_empty());
+    assert!(o.case_events(other).unwrap().iter().any(|e| e.id == after));
 
     // The same lists through the CLI: the data manager's and the device's.
     o.lock().unwrap();
@@ -142,4 +160,38 @@ fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
     assert!(text.contains("refused 3 of this device's changes") && text.contains("R4"), "{text}");
     let none = cli::ok(cli::run(&a_dir, &["quarantine", "list"]));
     assert!(none.contains("No event in quarantine"), "{none}");
+}
+
+/// A device whose newest event was refused and withdrawn does not sign
+/// its next event with that event's sequence after a reopen: the office
+/// holds the refused one there and would refuse the bundle (equivocation).
+#[test]
+fn a_withdrawn_events_sequence_is_not_reused_after_a_reopen() {
+    let t = tempfile::tempdir().unwrap();
+    let a_dir = t.path().join("a");
+    let mut o = office(&t.path().join("o"));
+    let mut a = device(&a_dir, "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut s, &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    let refused = a.case_events(case).unwrap().into_iter().max_by_key(|e| e.device_seq).unwrap();
+    assert_eq!(up(&mut a, &mut o).quarantined.len(), 1);
+    assert_eq!(down(&mut o, &mut a).refusals_reported, 1);
+    a.lock().unwrap();
+    let mut a = reopen(&a_dir);
+    let next = family_name(&mut a, case, "Issoufou Bah");
+    let report = up(&mut a, &mut o);
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    let e = o.case_events(case).unwrap().into_iter().find(|e| e.id == next).expect("applied at the office");
+    assert_eq!(e.device_seq, refused.device_seq + 1);
 }

@@ -41,6 +41,59 @@ pub const DEVICE_TRUSTED: &str = "device.trusted";
 /// sync bookkeeping are one commit.
 pub const SYNC_PUT: &str = "sync.put";
 
+/// Journal entry `type` that takes one event out of the event store and
+/// rebuilds its case without it: a device's own event its office refused
+/// and holds in quarantine (docs/bundle-format.md §6.1; `crate::sync`
+/// keeps the event with the refusal). Its id and sequence stay in
+/// `withdrawn_events`, so the device never signs another event with that
+/// sequence (the office holds this one there).
+pub const EVENT_WITHDRAWN: &str = "event.withdrawn";
+
+/// Ids and sequences of withdrawn events ([`EVENT_WITHDRAWN`]). Created
+/// lazily by the first withdrawal.
+const WITHDRAWN_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS withdrawn_events (id TEXT PRIMARY KEY, device_id TEXT NOT NULL, device_seq INTEGER NOT NULL);";
+
+/// The journal entry withdrawing `event` ([`EVENT_WITHDRAWN`]).
+pub fn withdraw_entry(event: Uuid) -> Value {
+    serde_json::json!({"type": EVENT_WITHDRAWN, "event": event})
+}
+
+/// Take the event an [`EVENT_WITHDRAWN`] entry names out of the event
+/// store; its case, to rebuild (none when the event is not held).
+fn apply_withdrawn(tx: &Transaction<'_>, entry: &Value) -> Result<Option<Uuid>, ApplyRejection> {
+    let id = entry
+        .get("event")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| ApplyRejection::Malformed("withdrawal without an event id".into()))?;
+    let row: Option<(String, String, i64)> = tx
+        .prepare_cached("SELECT case_id, device_id, device_seq FROM events WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((case, device, seq)) = row else { return Ok(None) };
+    tx.execute_batch(WITHDRAWN_SCHEMA)?;
+    tx.prepare_cached("INSERT OR REPLACE INTO withdrawn_events (id, device_id, device_seq) VALUES (?1, ?2, ?3)")?
+        .execute(params![id.to_string(), device, seq])?;
+    tx.prepare_cached("DELETE FROM events WHERE id = ?1")?.execute([id.to_string()])?;
+    Ok(Uuid::parse_str(&case).ok())
+}
+
+/// The highest sequence of `device` among its withdrawn events.
+pub fn max_withdrawn_seq(conn: &Connection, device: Uuid) -> rusqlite::Result<Option<u64>> {
+    let exists: Option<i64> = conn
+        .query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'withdrawn_events'", [], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let max: Option<i64> = conn.query_row(
+        "SELECT MAX(device_seq) FROM withdrawn_events WHERE device_id = ?1",
+        [device.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(max.map(|m| m.max(0) as u64))
+}
+
 /// Key/value table of the sync state. Created lazily by the first
 /// [`SYNC_PUT`] entry too, so vaults made before it existed gain it.
 const SYNC_STATE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
@@ -272,7 +325,12 @@ pub fn apply_prepared_entries(
     }
     let mut pending: BTreeMap<Uuid, PendingCase> = BTreeMap::new();
     let mut trusted: HashSet<Uuid> = HashSet::new();
+    let mut withdrawn: BTreeSet<Uuid> = BTreeSet::new();
     for (entry, parsed) in entries.iter().zip(parsed) {
+        if entry.get("type").and_then(Value::as_str) == Some(EVENT_WITHDRAWN) {
+            withdrawn.extend(apply_withdrawn(tx, entry)?);
+            continue;
+        }
         if entry.get("type").and_then(Value::as_str) == Some(DEVICE_TRUSTED) {
             apply_device(tx, entry)?;
             continue;
@@ -329,6 +387,12 @@ pub fn apply_prepared_entries(
     }
     if spent.len() >= MIN_CASES_TO_DROP_IN_BACKGROUND {
         crate::parallel::drop_in_background((spent, folded));
+    }
+    // A case that lost an event is rebuilt from the events it has left,
+    // after any incremental update of this commit.
+    for case in withdrawn {
+        rebuild_case(tx, case, protected)?;
+        affected.insert(case);
     }
     // After every case's rows are written (each case's index rows depend
     // only on its own rows), in case order as before.
@@ -391,7 +455,7 @@ const MIN_ENTRIES_PER_THREAD: usize = 512;
 fn parse_entries(entries: &[Value]) -> Vec<Option<Result<ParsedEvent, String>>> {
     fn parse_one(entry: &Value) -> Option<Result<ParsedEvent, String>> {
         match entry.get("type").and_then(Value::as_str) {
-            Some(DEVICE_TRUSTED) | Some(SYNC_PUT) => None,
+            Some(DEVICE_TRUSTED) | Some(SYNC_PUT) | Some(EVENT_WITHDRAWN) => None,
             _ => Some(Event::from_json(entry).map_err(|e| e.to_string()).map(|event| {
                 let enc = crate::model::signatures::EncodedEvent::new(&event);
                 ParsedEvent { json: enc.canonical_json(&event.sig), content_hash: enc.content_hash(&event.sig), event }

@@ -399,7 +399,11 @@ impl CaseStore {
             [device.device_id.to_string()],
             |r| r.get(0),
         )?;
-        Ok((HlcClock::new(last), max_seq.map_or(1, |s| s as u64 + 1), role))
+        // A withdrawn event's sequence is never reused: the office holds
+        // that event (docs/bundle-format.md §6.1).
+        let withdrawn = projection::max_withdrawn_seq(conn, device.device_id)?;
+        let max_seq = max_seq.map(|s| s.max(0) as u64).max(withdrawn);
+        Ok((HlcClock::new(last), max_seq.map_or(1, |s| s + 1), role))
     }
 
     /// The vault underneath (read-only use).

@@ -931,12 +931,15 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             // The office's refusals of this device's own events.
             let conn = store.vault().conn();
             let own = |id: Uuid| {
-                projection::stored_event_json(conn, id).ok().flatten().is_some_and(|j| {
-                    Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null)).is_ok_and(|e| e.device_id == me)
-                })
+                projection::stored_event_json(conn, id)
+                    .ok()
+                    .flatten()
+                    .and_then(|j| Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null)).ok())
+                    .filter(|e| e.device_id == me)
             };
             let notices = crate::sync::quarantine::notice_entries(&m.refused, own);
-            report.refusals_reported = notices.len();
+            // Two entries per refusal: the notice and the withdrawal.
+            report.refusals_reported = notices.len() / 2;
             entries.extend(notices);
         }
         BundleKind::DeviceToOffice => {

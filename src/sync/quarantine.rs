@@ -9,7 +9,8 @@
 //! import that made them, so they are encrypted like every case datum and
 //! survive lock and unlock:
 //! - `quarantine/<event id>`: [`Quarantined`] and the event itself;
-//! - `refused/<event id>`: [`RefusalNotice`], on the device that made it.
+//! - `refused/<event id>`: [`RefusalNotice`] and the event, on the device
+//!   that made it, which withdraws the event from its event store.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -238,11 +239,27 @@ pub(crate) fn notices_for(store: &CaseStore, device: Uuid) -> Result<Vec<Refusal
 }
 
 /// Device: the entries that keep the refusals an office bundle reported,
-/// only of this device's own events (`mine`: their ids).
-pub(crate) fn notice_entries(notices: &[RefusalNotice], mine: impl Fn(Uuid) -> bool) -> Vec<Value> {
-    notices
-        .iter()
-        .filter(|n| mine(n.event_id))
-        .map(|n| projection::sync_put_entry(&format!("{P_REFUSED}{}", n.event_id), &json!(n)))
-        .collect()
+/// only of this device's own events still in its event store (`own`
+/// returns such an event), and withdraw those events
+/// ([`projection::EVENT_WITHDRAWN`]): the device shows its cases as the
+/// office does, and its next changes are not made on top of a refused
+/// one (they would be held too). The event is kept with its refusal.
+pub(crate) fn notice_entries(notices: &[RefusalNotice], own: impl Fn(Uuid) -> Option<Event>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for n in notices {
+        let Some(event) = own(n.event_id) else { continue };
+        let mut value = json!(n);
+        value["event"] = json!(event);
+        out.push(projection::sync_put_entry(&format!("{P_REFUSED}{}", n.event_id), &value));
+        out.push(projection::withdraw_entry(n.event_id));
+    }
+    out
+}
+
+/// Device: its own refused event as it was signed, kept with the refusal
+/// (to redo it from).
+pub fn refused_event(store: &CaseStore, event: Uuid) -> Result<Option<Event>, StoreError> {
+    Ok(projection::sync_state(store.vault().conn(), &format!("{P_REFUSED}{event}"))?
+        .into_iter()
+        .find_map(|(_, v)| v.get("event").and_then(|e| Event::from_json(e).ok())))
 }
