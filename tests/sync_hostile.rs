@@ -328,6 +328,34 @@ fn malformed_json_and_unknown_major_version() {
     assert!(e.to_string().contains("version 2 is not supported"), "{e}");
 }
 
+/// The manifest's `refused` list (1.1) is read before the signer is known:
+/// it is bounded, and a higher minor version with it is read like 1.0.
+#[test]
+fn refused_list_in_the_manifest_is_bounded() {
+    let mut w = world();
+    let oid = office_id(&w);
+    let notice = json!({"event_id": Uuid::now_v7(), "case_id": w.case, "device_seq": 1, "kind": "status.changed",
+                        "author": "amina", "code": "rule_violated", "params": {"violations": []}, "text": "x",
+                        "at": "2026-01-01T00:00:00Z"});
+    let to = recipient_of(&w.o);
+    let with = |n: usize| {
+        let mut m = manifest(&w.a, oid, 100, &[("events.jsonl", b"")]);
+        m["version"] = json!([1, 7]);
+        m["refused"] = json!(vec![notice.clone(); n]);
+        let m = serde_json::to_vec(&m).unwrap();
+        let sig = sign(w.a.vault().signing_key(), &m);
+        encrypt(&to, &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", vec![])]))
+    };
+    let (too_many, fine) = (with(sync::quarantine::MAX_REFUSED + 1), with(3));
+    let e = refused(&mut w.o, &too_many);
+    assert!(matches!(e, ImportError::Malformed { .. }), "{e}");
+    assert!(e.to_string().contains("more than 10000 items"), "{e}");
+    // Within the bound: accepted (an office ignores `refused` from a device).
+    let r = sync::import_bundle(&mut w.o, &fine, false, &mut |_| {}).expect("accepted");
+    assert_eq!(r.refusals_reported, 0);
+    assert!(sync::quarantine::refused_events(&w.o).unwrap().is_empty());
+}
+
 fn a_event(w: &World, kind: EventKind, payload: Value, role: Role, seq: u64) -> Event {
     let mut e = Event {
         id: Uuid::now_v7(),
