@@ -44,6 +44,7 @@ fn main() {
         "office_transfer",
         "office_transfers",
         "office_quarantine",
+        "sync_refused",
         "office_duplicates",
         "office_merge",
         "office_not_duplicate",

@@ -166,6 +166,7 @@ fn main() {
             sync_commands::office_transfer,
             sync_commands::office_transfers,
             sync_commands::office_quarantine,
+            sync_commands::sync_refused,
             sync_commands::office_duplicates,
             sync_commands::office_not_duplicate,
             sync_commands::office_merge,

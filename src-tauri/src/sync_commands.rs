@@ -31,7 +31,8 @@ use crate::dto::LabelsDto;
 use crate::session::{Session, UiError};
 use crate::sync_dto::{
     CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
-    ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, SentTransfer,
+    ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, RefusedChange,
+    SentTransfer,
     SyncOverview, SyncPlace, SyncProgress, WrittenFile,
 };
 
@@ -637,6 +638,24 @@ pub fn quarantine(store: &CaseStore) -> Result<Vec<QuarantineEntry>, UiError> {
         .collect())
 }
 
+/// Device: its own changes the office refused, by case.
+pub fn refused(store: &CaseStore) -> Result<Vec<RefusedChange>, UiError> {
+    let index = summary_index(store)?;
+    Ok(sync::quarantine::refused_events(store)?
+        .into_iter()
+        .map(|n| RefusedChange {
+            event_id: n.event_id.to_string(),
+            case_id: n.case_id.to_string(),
+            case_number: index.get(&n.case_id).map(|c| c.case_number.clone()),
+            kind: n.kind,
+            author: n.author,
+            code: n.code,
+            text: n.text,
+            at: n.at,
+        })
+        .collect())
+}
+
 // ------------------------------------------------------------------ duplicates
 
 /// Suspected duplicate cases still awaiting a decision, most likely first
@@ -863,6 +882,12 @@ pub async fn office_transfer(
 #[tauri::command]
 pub async fn office_transfers(session: State<'_, Session>) -> Result<Vec<SentTransfer>, UiError> {
     session.with_store(|s| sent(s))
+}
+
+/// Device: its changes the office refused.
+#[tauri::command]
+pub async fn sync_refused(session: State<'_, Session>) -> Result<Vec<RefusedChange>, UiError> {
+    session.with_store(|s| refused(s))
 }
 
 /// Office: events held in quarantine, with why.

@@ -374,6 +374,30 @@ pub struct QuarantineEntry {
 }
 
 sync_dto! {
+/// A change this device made that its office refused (docs/bundle-format.md
+/// §6.1): shown to the person who made it, to redo it correctly. The
+/// device has withdrawn it from its cases.
+pub struct RefusedChange {
+    /// The refused event.
+    pub event_id: String,
+    /// Its case.
+    pub case_id: String,
+    /// The case's number, when the case is here.
+    pub case_number: Option<String>,
+    /// Event kind (`status.changed`, …).
+    pub kind: String,
+    /// Who made it.
+    pub author: String,
+    /// Stable reason code (the UI translates it).
+    pub code: String,
+    /// The reason in English, with its details.
+    pub text: String,
+    /// When the office refused it (RFC 3339).
+    pub at: String,
+}
+}
+
+sync_dto! {
 /// Two cases that may be the same child (the search module's detector).
 pub struct DuplicateEntry {
     /// One case (the smaller case number).

@@ -13,6 +13,7 @@ import type { ImportOutcome } from './bindings/ImportOutcome';
 import type { PreviewCase } from './bindings/PreviewCase';
 import type { PreviewConflict } from './bindings/PreviewConflict';
 import type { QuarantineEntry } from './bindings/QuarantineEntry';
+import type { RefusedChange } from './bindings/RefusedChange';
 import type { SentTransfer } from './bindings/SentTransfer';
 import type { SyncOverview } from './bindings/SyncOverview';
 import type { SyncPlace } from './bindings/SyncPlace';
@@ -30,6 +31,7 @@ export type {
   ImportOutcome,
   PreviewCase,
   QuarantineEntry,
+  RefusedChange,
   PreviewConflict,
   SentTransfer,
   SyncOverview,
@@ -75,6 +77,7 @@ export const syncApi = {
     invoke<WrittenFile>('office_transfer', { ...c, progress: channel(onProgress) }),
   transfers: () => invoke<SentTransfer[]>('office_transfers'),
   quarantine: () => invoke<QuarantineEntry[]>('office_quarantine'),
+  refused: () => invoke<RefusedChange[]>('sync_refused'),
   duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
   merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
   notDuplicate: (caseId: string, other: string) => invoke<void>('office_not_duplicate', { case: caseId, other }),
