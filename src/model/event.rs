@@ -127,9 +127,21 @@ pub enum EventKind {
     /// `case.transferred` {"to"}.
     #[serde(rename = "case.transferred")]
     CaseTransferred,
-    /// `case.erased` {"reason"}.
+    /// `case.erased` {"reason", "second_approver"}: the erasure of format
+    /// versions before two-person erasure. Still read (it marks the case
+    /// erased), no longer accepted as a new event: see
+    /// [`EventKind::CaseErasureRequested`].
     #[serde(rename = "case.erased")]
     CaseErased,
+    /// `case.erasure_requested` {"reason"}: first of the two signatures an
+    /// erasure needs (`crate::model::erasure`).
+    #[serde(rename = "case.erasure_requested")]
+    CaseErasureRequested,
+    /// `case.erasure_approved` {"request", "reason"}: the second signature,
+    /// by another person in the other role; once applied the case's data is
+    /// removed from the vault and only a tombstone is left.
+    #[serde(rename = "case.erasure_approved")]
+    CaseErasureApproved,
 }
 
 impl EventKind {
@@ -150,6 +162,8 @@ impl EventKind {
             EventKind::CaseNotDuplicate => "case.not_duplicate",
             EventKind::CaseTransferred => "case.transferred",
             EventKind::CaseErased => "case.erased",
+            EventKind::CaseErasureRequested => "case.erasure_requested",
+            EventKind::CaseErasureApproved => "case.erasure_approved",
         }
     }
 
@@ -458,8 +472,12 @@ impl Event {
             EventKind::CaseTransferred => {
                 string("to")?;
             }
-            EventKind::CaseErased => {
+            EventKind::CaseErased | EventKind::CaseErasureRequested => {
                 string("reason")?;
+            }
+            EventKind::CaseErasureApproved => {
+                string("reason")?;
+                uuid("request")?;
             }
         }
         Ok(())

@@ -249,7 +249,12 @@ pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
 /// Highest contiguous device_seq held, per device.
 fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
     let conn = store.vault().conn();
-    let mut stmt = conn.prepare("SELECT device_id, device_seq FROM events ORDER BY device_id, device_seq")?;
+    // The events of erased cases count as held: they were received, and
+    // the sender must not resend them forever (their bookkeeping is kept).
+    let mut stmt = conn.prepare(
+        "SELECT device_id, device_seq FROM events UNION ALL SELECT device_id, device_seq FROM erased_events
+         ORDER BY device_id, device_seq",
+    )?;
     let mut rows = stmt.query([])?;
     let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
     let mut broken: BTreeSet<Uuid> = BTreeSet::new();
@@ -448,7 +453,11 @@ pub fn export_for_device(
     let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let cases = visible_cases(store, &target)?;
+    let mut cases = visible_cases(store, &target)?;
+    // Erasures go to every device: only their two events are left of an
+    // erased case, they hold no personal data, and whichever device holds
+    // the case (or a copy made before a reassignment) must erase it.
+    cases.extend(crate::model::erasure::erased_cases(store.vault().conn())?);
     let mut events = Vec::new();
     for case in &cases {
         for e in store.case_events(*case)? {
