@@ -267,6 +267,7 @@ fn the_erasure_travels_to_every_device_and_late_events_are_acknowledged_not_kept
     // Tom, offline, adds a note to the case.
     let item = tom.add_note(x, values(json!({"subject": "late", "text": "LATE-NOTE-MARKER"}))).unwrap();
     let late = tom.case_events(x).unwrap().into_iter().find(|e| e.item() == Some(item)).unwrap().id;
+    tom.add_attachment(x, "late.txt", "text/plain", b"LATE-ATTACHMENT-MARKER").unwrap();
 
     // Sam requests, the office approves.
     sam.request_erasure(x, "data_subject_request").unwrap();
@@ -279,8 +280,11 @@ fn the_erasure_travels_to_every_device_and_late_events_are_acknowledged_not_kept
     assert!(amina.all_events().unwrap().iter().all(|e| erasure::is_erasure_kind(e.kind)));
 
     // Tom's late note reaches the office: acknowledged, not stored.
+    let blobs = |dir: &str| fs::read_dir(t.path().join(dir).join("blobs")).map_or(0, |d| d.count());
+    assert_eq!(blobs("office"), 0);
     let r = up(&mut tom, &mut office);
-    assert_eq!(r.summary.erased, 1, "{:?}", r.summary);
+    assert_eq!(r.summary.erased, 2, "{:?}", r.summary);
+    assert_eq!(blobs("office"), 0, "the late attachment's blob is not kept");
     assert!(office.all_events().unwrap().iter().all(|e| e.id != late));
     assert!(erasure::is_erased_event(office.vault().conn(), late).unwrap());
     // Not relayed: Sam gets the erasure, not the note.
@@ -289,8 +293,10 @@ fn the_erasure_travels_to_every_device_and_late_events_are_acknowledged_not_kept
     assert!(sam.all_events().unwrap().iter().all(|e| e.id != late));
     // Tom erases too, his own note included, and sync goes on: his next
     // bundle holds only his new work, which the office takes.
+    assert!(blobs("tom") > 0);
     down(&mut office, &mut tom);
     assert!(tom.tombstone(x).unwrap().is_some());
+    assert_eq!(blobs("tom"), 0, "Tom's own attachment of the case is deleted");
     assert!(tom.all_events().unwrap().iter().all(|e| e.id != late));
     let y = new_case(&mut tom, "Ykeepmarker");
     let r = up(&mut tom, &mut office);

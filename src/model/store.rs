@@ -1223,6 +1223,7 @@ impl CaseStore {
         // and it is acknowledged (docs/bundle-format.md §8).
         let mut erased_cases: HashMap<Uuid, bool> = HashMap::new();
         let mut dropped = Vec::new();
+        let mut dropped_blobs = Vec::new();
         for e in fresh.values() {
             let erased = match erased_cases.get(&e.case_id) {
                 Some(x) => *x,
@@ -1230,6 +1231,10 @@ impl CaseStore {
             };
             if erased {
                 dropped.push(erasure::erased_event_entry(e));
+                // Its attachment, received with the bundle, goes too.
+                if e.kind == EventKind::AttachmentAdded {
+                    dropped_blobs.extend(e.payload.get("blob").and_then(Value::as_str).map(str::to_string));
+                }
             }
         }
         fresh.retain(|_, e| !erased_cases.get(&e.case_id).copied().unwrap_or(false));
@@ -1292,7 +1297,7 @@ impl CaseStore {
         summary.cases = by_case_ids;
         preview.new_events = summary.new;
         preview.known_events = summary.duplicates;
-        Ok(PreparedImport { events: ordered, dropped, summary, preview, new_case_people })
+        Ok(PreparedImport { events: ordered, dropped, dropped_blobs, summary, preview, new_case_people })
     }
 
     /// Commit a [`PreparedImport`]: `before` (device registrations the
@@ -1326,7 +1331,7 @@ impl CaseStore {
         before: Vec<Value>,
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
-        let PreparedImport { events, dropped, summary, .. } = prepared;
+        let PreparedImport { events, dropped, dropped_blobs, summary, .. } = prepared;
         // The events come case by case: the newest is anywhere.
         let max_hlc = events.iter().map(|e| e.hlc).max();
         let erases = events.iter().any(|e| e.kind == EventKind::CaseErasureApproved);
@@ -1363,6 +1368,11 @@ impl CaseStore {
         }
         if let Some(h) = max_hlc {
             self.clock.observe(h);
+        }
+        // Blob ids are random per attachment: these belong to the erased
+        // case only. A crash before this leaves an unreferenced blob file.
+        for blob in &dropped_blobs {
+            self.vault.delete_blob(blob)?;
         }
         if erases {
             self.finish_erasures()?;
@@ -1529,6 +1539,8 @@ pub struct PreparedImport {
     events: Vec<Event>,
     /// `event.erased` entries for the events of erased cases.
     dropped: Vec<Value>,
+    /// Blobs of the dropped events' attachments (deleted after the commit).
+    dropped_blobs: Vec<String>,
     summary: ImportSummary,
     /// What committing would change.
     pub preview: ImportPreview,
