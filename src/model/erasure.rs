@@ -283,12 +283,12 @@ pub(crate) fn purge(
     }
     let id = case.to_string();
     const NOT_ERASURE: &str = "kind NOT IN ('case.erasure_requested', 'case.erasure_approved')";
-    tx.prepare_cached(&format!(
+    tx.prepare_cached(
         "INSERT INTO erased_blobs (blob, case_id)
          SELECT json_extract(json, '$.payload.blob'), case_id FROM events
          WHERE case_id = ?1 AND kind = 'attachment.added' AND json_extract(json, '$.payload.blob') IS NOT NULL
-         ON CONFLICT DO NOTHING"
-    ))?
+         ON CONFLICT DO NOTHING",
+    )?
     .execute([&id])?;
     let moved = tx
         .prepare_cached(&format!(

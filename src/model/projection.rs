@@ -313,10 +313,10 @@ pub fn apply_prepared_entries(
             erasure::apply_erased_event(tx, &erasure::erased_event_entry(&event)).map_err(ApplyRejection::Malformed)?;
             continue;
         }
-        if !pending.contains_key(&case) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = pending.entry(case) {
             // Read before this call inserts anything into the case.
             let old_last = last_event_key(tx, case)?;
-            pending.insert(case, PendingCase { old_last, new: Vec::new() });
+            slot.insert(PendingCase { old_last, new: Vec::new() });
         }
         if insert_event(tx, &event, &json, &mut trusted)? {
             pending.get_mut(&case).expect("inserted above").new.push((event, content_hash));
