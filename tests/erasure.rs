@@ -307,3 +307,59 @@ fn the_erasure_travels_to_every_device_and_late_events_are_acknowledged_not_kept
     let r = up(&mut tom, &mut office);
     assert_eq!(r.summary.new, 0);
 }
+
+#[test]
+fn a_device_that_erased_its_own_unsent_events_sends_stand_ins_and_its_sync_goes_on() {
+    let t = tempfile::tempdir().unwrap();
+    let mut office = office(&t.path().join("office"));
+    let mut sam = device(&t.path().join("sam"), "sam", "supervisor");
+    let mut tom = device(&t.path().join("tom"), "tom", "supervisor");
+    enroll(&mut office, &mut sam);
+    enroll(&mut office, &mut tom);
+    let x = case_to_erase(&mut sam);
+    up(&mut sam, &mut office);
+    down(&mut office, &mut tom);
+    // Tom writes a note and does not send it; the case is erased meanwhile
+    // and Tom hears of it first: his note goes with the case.
+    tom.add_note(x, values(json!({"subject": "late", "text": "UNSENT-NOTE-MARKER"}))).unwrap();
+    sam.request_erasure(x, "opened_in_error").unwrap();
+    up(&mut sam, &mut office);
+    office.approve_erasure(x).unwrap();
+    down(&mut office, &mut tom);
+    assert!(tom.tombstone(x).unwrap().is_some());
+    assert!(tom.all_events().unwrap().iter().all(|e| erasure::is_erasure_kind(e.kind)));
+
+    // His next bundle carries a stand-in for the note (no content) and his
+    // new work; the office keeps the stand-in's bookkeeping only.
+    let y = new_case(&mut tom, "Ykeepmarker");
+    let r = up(&mut tom, &mut office);
+    assert_eq!(r.summary.erased, 1, "{:?}", r.summary);
+    assert!(office.case_detail(y).is_ok());
+    assert!(office.all_events().unwrap().iter().all(|e| e.kind != EventKind::CaseEventErased));
+    // Acknowledged without a gap: once Tom has the office's acks, he has
+    // nothing left to send.
+    down(&mut office, &mut tom);
+    let r = up(&mut tom, &mut office);
+    assert_eq!((r.summary.received, r.summary.new, r.summary.erased), (0, 0, 0), "{:?}", r.summary);
+}
+
+#[test]
+fn a_stand_in_carries_nothing_and_is_refused_for_a_case_that_is_not_erased() {
+    let (mut w, x, _) = world();
+    let registration = w.sup.case_events(x).unwrap().remove(0);
+    let mut stand_in = Event {
+        id: Uuid::now_v7(),
+        device_seq: 99,
+        kind: EventKind::CaseEventErased,
+        form: None,
+        payload: json!({"text": "smuggled"}),
+        base: Vec::new(),
+        sig: String::new(),
+        ..registration
+    };
+    assert!(stand_in.check_shape().is_err(), "a stand-in with a payload is malformed");
+    stand_in.payload = json!({});
+    stand_in.sign(w.sup.vault().signing_key());
+    let e = w.office.import_events(vec![stand_in]).unwrap_err();
+    assert!(rules(e).contains(&"erasure".to_string()));
+}

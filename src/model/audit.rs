@@ -111,6 +111,7 @@ fn summary(e: &Event) -> String {
         EventKind::CaseErased => "erased".into(),
         EventKind::CaseErasureRequested => format!("requested erasure ({})", s("reason")),
         EventKind::CaseErasureApproved => format!("approved erasure ({})", s("reason")),
+        EventKind::CaseEventErased => "an erased event".into(),
     }
 }
 

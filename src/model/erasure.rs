@@ -230,6 +230,52 @@ pub fn erased_cases(conn: &Connection) -> rusqlite::Result<Vec<Uuid>> {
     Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
 }
 
+/// Stand-ins (`case.event_erased`, unsigned) for the events `device`
+/// signed with a sequence number above `above` whose case was erased here
+/// before they were acknowledged: the device sends these instead of the
+/// events, so the receiver's acknowledgements for it have no gap.
+pub fn stand_ins(
+    conn: &Connection,
+    device: Uuid,
+    above: u64,
+    author: &str,
+    role: Role,
+) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, case_id, device_seq, hlc_millis, hlc_counter FROM erased_events
+         WHERE device_id = ?1 AND device_seq > ?2 ORDER BY device_seq",
+    )?;
+    let rows = stmt.query_map(params![device.to_string(), i64::try_from(above).unwrap_or(i64::MAX)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, u32>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, case, seq, millis, counter) = row?;
+        let (Ok(id), Ok(case_id)) = (Uuid::parse_str(&id), Uuid::parse_str(&case)) else { continue };
+        out.push(Event {
+            id,
+            case_id,
+            device_id: device,
+            device_seq: seq.max(0) as u64,
+            hlc: crate::model::event::Hlc { millis: millis.max(0) as u64, counter },
+            author: author.to_string(),
+            role,
+            kind: EventKind::CaseEventErased,
+            form: None,
+            payload: Value::Object(serde_json::Map::new()),
+            base: Vec::new(),
+            sig: String::new(),
+        });
+    }
+    Ok(out)
+}
+
 /// The journal entry that records `e` by its bookkeeping only.
 pub fn erased_event_entry(e: &Event) -> Value {
     serde_json::json!({

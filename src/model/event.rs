@@ -142,6 +142,13 @@ pub enum EventKind {
     /// removed from the vault and only a tombstone is left.
     #[serde(rename = "case.erasure_approved")]
     CaseErasureApproved,
+    /// `case.event_erased` {}: stands in for an event that its own device
+    /// erased (with its case) before sending it: same id, case, device,
+    /// sequence number and clock, no content. Only a vault where the case
+    /// is erased accepts it, and keeps its bookkeeping only, so the
+    /// device's sequence has no gap (docs/bundle-format.md §8).
+    #[serde(rename = "case.event_erased")]
+    CaseEventErased,
 }
 
 impl EventKind {
@@ -164,6 +171,7 @@ impl EventKind {
             EventKind::CaseErased => "case.erased",
             EventKind::CaseErasureRequested => "case.erasure_requested",
             EventKind::CaseErasureApproved => "case.erasure_approved",
+            EventKind::CaseEventErased => "case.event_erased",
         }
     }
 
@@ -478,6 +486,12 @@ impl Event {
             EventKind::CaseErasureApproved => {
                 string("reason")?;
                 uuid("request")?;
+            }
+            EventKind::CaseEventErased => {
+                // Nothing of the erased event may travel in its place.
+                if !p.is_empty() || self.form.is_some() || !self.base.is_empty() {
+                    return Err("case.event_erased carries no payload, form or base".into());
+                }
             }
         }
         Ok(())

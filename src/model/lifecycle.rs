@@ -516,6 +516,10 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
             "erasure",
             "a case is erased by two signatures now: a request (case.erasure_requested) and an approval (case.erasure_approved) by a supervisor and a data manager",
         )),
+        EventKind::CaseEventErased => out.push(RuleViolation::new(
+            "erasure",
+            "this stands in for an event of an erased case, and the case is not erased here",
+        )),
         // The pending request is not part of the facts: the store checks
         // these with `erasure::check` against the case's state.
         EventKind::CaseErasureRequested | EventKind::CaseErasureApproved => {

@@ -1319,6 +1319,8 @@ impl CaseState {
                 self.erasure_request = Some(crate::model::erasure::Request::of(e));
             }
             EventKind::CaseErasureApproved => self.erased = true,
+            // Accepted only for an erased case, which has no state.
+            EventKind::CaseEventErased => {}
         }
     }
 
