@@ -21,6 +21,8 @@ fn main() {
         "record_visit",
         "make_referral",
         "assign_case",
+        "request_erasure",
+        "approve_erasure",
         "case_history",
         "all_tasks",
         "add_attachment",

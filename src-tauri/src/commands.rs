@@ -281,6 +281,28 @@ pub async fn assign_case(session: State<'_, Session>, case: String, caseworker: 
     })
 }
 
+/// Request the erasure of a case (a supervisor or a data manager); another
+/// person in the other role approves it on their own device.
+#[tauri::command]
+pub async fn request_erasure(session: State<'_, Session>, case: String, reason: String) -> Result<(), UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        s.request_erasure(id, reason.trim())?;
+        Ok(())
+    })
+}
+
+/// Approve the pending erasure request of a case: its data and attachments
+/// are removed from the vault at once and only a tombstone is left.
+#[tauri::command]
+pub async fn approve_erasure(session: State<'_, Session>, case: String) -> Result<(), UiError> {
+    session.with_store(|s| {
+        let id = parse_case(s, &case)?;
+        s.approve_erasure(id)?;
+        Ok(())
+    })
+}
+
 /// The audit trail of a case, oldest first.
 #[tauri::command]
 pub async fn case_history(session: State<'_, Session>, case: String) -> Result<Vec<AuditDto>, UiError> {
@@ -374,6 +396,18 @@ mod tests {
         let reg = steps.iter().find(|n| n.to == "registered").expect("registered");
         assert!(reg.blocked_by.is_empty(), "{:?}", reg.blocked_by);
         s.change_stage(id, Stage::Registered, "registration saved").expect("the store agrees");
+    }
+
+    #[test]
+    fn an_erasure_approved_by_its_requester_comes_back_as_the_erasure_rule() {
+        let (_tmp, mut s, id) = store();
+        s.request_erasure(id, "opened_in_error").expect("a supervisor may request");
+        s.set_actor("Dora", fieldcase::model::event::Role::DataManager);
+        // Another name, but this device's key signed the request too.
+        let e = UiError::from(s.approve_erasure(id).expect_err("one key cannot erase"));
+        assert_eq!(e.code, "rule_violated");
+        assert!(e.violations.iter().any(|v| v.rule == "erasure"), "{:?}", e.violations);
+        assert!(s.case_detail(id).is_ok(), "nothing was erased");
     }
 
     #[test]

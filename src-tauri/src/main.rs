@@ -143,6 +143,8 @@ fn main() {
             commands::record_visit,
             commands::make_referral,
             commands::assign_case,
+            commands::request_erasure,
+            commands::approve_erasure,
             commands::case_history,
             commands::all_tasks,
             commands::add_attachment,

@@ -31,6 +31,7 @@ impl From<StoreError> for UiError {
             },
             StoreError::NotFound { .. } => "not_found",
             StoreError::Hidden { .. } => "hidden",
+            StoreError::Erased { .. } => "erased",
             StoreError::UnknownForm { .. } => "unknown_form",
             StoreError::Invalid { .. } => "invalid",
             StoreError::RuleViolated { .. } => "rule_violated",

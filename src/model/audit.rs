@@ -109,6 +109,9 @@ fn summary(e: &Event) -> String {
         EventKind::CaseNotDuplicate => format!("reviewed: not a duplicate of {}", s("other")),
         EventKind::CaseTransferred => format!("transferred to {}", s("to")),
         EventKind::CaseErased => "erased".into(),
+        EventKind::CaseErasureRequested => format!("requested erasure ({})", s("reason")),
+        EventKind::CaseErasureApproved => format!("approved erasure ({})", s("reason")),
+        EventKind::CaseEventErased => "an erased event".into(),
     }
 }
 

@@ -25,6 +25,16 @@ pub enum StoreError {
         /// The id or number asked for.
         case: String,
     },
+    /// The case was erased: only its tombstone (no personal data) is left.
+    #[error("case {case} was erased on {on} (reason: {reason}); only its tombstone remains")]
+    Erased {
+        /// The case id.
+        case: String,
+        /// The day of the approval (UTC).
+        on: String,
+        /// The reason code.
+        reason: String,
+    },
     /// The person who unlocked may not see this case (or this note), so may
     /// not read or change it. Says why, and nothing of the case's data.
     #[error("case {case} is not open to you: {reason}")]

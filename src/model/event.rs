@@ -127,9 +127,28 @@ pub enum EventKind {
     /// `case.transferred` {"to"}.
     #[serde(rename = "case.transferred")]
     CaseTransferred,
-    /// `case.erased` {"reason"}.
+    /// `case.erased` {"reason", "second_approver"}: the erasure of format
+    /// versions before two-person erasure. Still read (it marks the case
+    /// erased), no longer accepted as a new event: see
+    /// [`EventKind::CaseErasureRequested`].
     #[serde(rename = "case.erased")]
     CaseErased,
+    /// `case.erasure_requested` {"reason"}: first of the two signatures an
+    /// erasure needs (`crate::model::erasure`).
+    #[serde(rename = "case.erasure_requested")]
+    CaseErasureRequested,
+    /// `case.erasure_approved` {"request", "reason"}: the second signature,
+    /// by another person in the other role; once applied the case's data is
+    /// removed from the vault and only a tombstone is left.
+    #[serde(rename = "case.erasure_approved")]
+    CaseErasureApproved,
+    /// `case.event_erased` {}: stands in for an event that its own device
+    /// erased (with its case) before sending it: same id, case, device,
+    /// sequence number and clock, no content. Only a vault where the case
+    /// is erased accepts it, and keeps its bookkeeping only, so the
+    /// device's sequence has no gap (docs/bundle-format.md §8).
+    #[serde(rename = "case.event_erased")]
+    CaseEventErased,
 }
 
 impl EventKind {
@@ -150,6 +169,9 @@ impl EventKind {
             EventKind::CaseNotDuplicate => "case.not_duplicate",
             EventKind::CaseTransferred => "case.transferred",
             EventKind::CaseErased => "case.erased",
+            EventKind::CaseErasureRequested => "case.erasure_requested",
+            EventKind::CaseErasureApproved => "case.erasure_approved",
+            EventKind::CaseEventErased => "case.event_erased",
         }
     }
 
@@ -458,8 +480,18 @@ impl Event {
             EventKind::CaseTransferred => {
                 string("to")?;
             }
-            EventKind::CaseErased => {
+            EventKind::CaseErased | EventKind::CaseErasureRequested => {
                 string("reason")?;
+            }
+            EventKind::CaseErasureApproved => {
+                string("reason")?;
+                uuid("request")?;
+            }
+            EventKind::CaseEventErased => {
+                // Nothing of the erased event may travel in its place.
+                if !p.is_empty() || self.form.is_some() || !self.base.is_empty() {
+                    return Err("case.event_erased carries no payload, form or base".into());
+                }
             }
         }
         Ok(())

@@ -512,15 +512,18 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
             require_action(event.role, Action::Transfer, "transfer a case", &mut out);
             out.extend(transfer_accepted(facts));
         }
-        EventKind::CaseErased => {
-            require_action(event.role, Action::Erase, "erase a case", &mut out);
-            let second = event.payload.get("second_approver").and_then(Value::as_str).map(str::trim).unwrap_or("");
-            if second.is_empty() || second == event.author {
-                out.push(RuleViolation::new(
-                    "erasure",
-                    "erasure needs a second approver other than the data manager (payload.second_approver)",
-                ));
-            }
+        EventKind::CaseErased => out.push(RuleViolation::new(
+            "erasure",
+            "a case is erased by two signatures now: a request (case.erasure_requested) and an approval (case.erasure_approved) by a supervisor and a data manager",
+        )),
+        EventKind::CaseEventErased => out.push(RuleViolation::new(
+            "erasure",
+            "this stands in for an event of an erased case, and the case is not erased here",
+        )),
+        // The pending request is not part of the facts: the store checks
+        // these with `erasure::check` against the case's state.
+        EventKind::CaseErasureRequested | EventKind::CaseErasureApproved => {
+            require_action(event.role, Action::Erase, "request or approve an erasure", &mut out)
         }
     }
     if out.is_empty() {

@@ -10,6 +10,7 @@ pub mod audit;
 mod batch_insert;
 pub mod canonical;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod forms;

@@ -16,7 +16,7 @@
 //! automatically"), protected fields show nothing ("needs review") until a
 //! `conflict.resolved` whose base covers all heads.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::model::audit;
 use crate::model::batch_insert::BatchInsert;
 use crate::model::canonical::to_canonical_string;
+use crate::model::erasure;
 use crate::model::event::{Event, EventKind, Hlc, OrderKey, Role};
 
 /// Tells the projection whether (form, field) is a protected field.
@@ -189,6 +190,7 @@ const DELETE_CASE_ROWS: &[&str] = &[
 /// Create the tables (idempotent).
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(crate::model::erasure::SCHEMA)?;
     conn.pragma_update(None, "user_version", STAGE_REGISTER_LAYOUT)?;
     crate::search::index::migrate(conn)
 }
@@ -218,6 +220,8 @@ CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc_millis, hlc_counter);
 /// it reads, `report::report_index_sql`); see `Applier::upgrade`.
 pub fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(ADDED_INDEXES)?;
+    // Empty until a case is erased; vaults made before erasure gain them here.
+    conn.execute_batch(crate::model::erasure::SCHEMA)?;
     conn.execute_batch(&crate::report::report_index_sql())
 }
 
@@ -326,6 +330,7 @@ pub fn apply_prepared_entries(
     let mut pending: BTreeMap<Uuid, PendingCase> = BTreeMap::new();
     let mut trusted: HashSet<Uuid> = HashSet::new();
     let mut withdrawn: BTreeSet<Uuid> = BTreeSet::new();
+    let mut erased: HashMap<Uuid, bool> = HashMap::new();
     for (entry, parsed) in entries.iter().zip(parsed) {
         if entry.get("type").and_then(Value::as_str) == Some(EVENT_WITHDRAWN) {
             withdrawn.extend(apply_withdrawn(tx, entry)?);
@@ -339,15 +344,37 @@ pub fn apply_prepared_entries(
             apply_sync_put(tx, entry)?;
             continue;
         }
+        if entry.get("type").and_then(Value::as_str) == Some(erasure::ERASED_EVENT) {
+            erasure::apply_erased_event(tx, entry).map_err(ApplyRejection::Malformed)?;
+            continue;
+        }
+        if entry.get("type").and_then(Value::as_str) == Some(erasure::ERASURE_DONE) {
+            erasure::apply_done(tx, entry)?;
+            continue;
+        }
         let Some(parsed) = parsed else {
             return Err(ApplyRejection::Malformed("event entry was not parsed".into()));
         };
         let ParsedEvent { event, json, content_hash } = parsed.map_err(ApplyRejection::Malformed)?;
         let case = event.case_id;
-        if !pending.contains_key(&case) {
+        let is_erased = match erased.get(&case) {
+            Some(e) => *e,
+            None => *erased.entry(case).or_insert(erasure::is_erased(tx, case)?),
+        };
+        if is_erased {
+            // A late event of an erased case: its bookkeeping only (the
+            // store journals such events as `event.erased`; this covers
+            // the same event in a frame committed before the erasure).
+            if !trusted.contains(&event.device_id) && device_key(tx, event.device_id)?.is_none() {
+                return Err(ApplyRejection::UnknownDevice { device: event.device_id, event: event.id });
+            }
+            erasure::apply_erased_event(tx, &erasure::erased_event_entry(&event)).map_err(ApplyRejection::Malformed)?;
+            continue;
+        }
+        if let std::collections::btree_map::Entry::Vacant(slot) = pending.entry(case) {
             // Read before this call inserts anything into the case.
             let old_last = last_event_key(tx, case)?;
-            pending.insert(case, PendingCase { old_last, new: Vec::new() });
+            slot.insert(PendingCase { old_last, new: Vec::new() });
         }
         if insert_event(tx, &event, &json, &mut trusted)? {
             pending.get_mut(&case).expect("inserted above").new.push((event, content_hash));
@@ -370,8 +397,17 @@ pub fn apply_prepared_entries(
     // The parsed events and folded states of new cases, once written: freed
     // together on another core (see `parallel::drop_in_background`).
     let mut spent = Vec::new();
+    let mut purged = false;
     for (case, p) in pending {
         if p.new.is_empty() {
+            continue;
+        }
+        // An approved erasure: nothing of the case is written, and what was
+        // there is removed (the rules were checked before the commit).
+        if let Some((approval, _)) = p.new.iter().find(|(e, _)| e.kind == EventKind::CaseErasureApproved) {
+            erasure::purge(tx, approval, |tx| delete_case_rows(tx, case))?;
+            purged = true;
+            affected.insert(case);
             continue;
         }
         match folded.remove(&case) {
@@ -397,7 +433,19 @@ pub fn apply_prepared_entries(
     // After every case's rows are written (each case's index rows depend
     // only on its own rows), in case order as before.
     crate::search::index::update_cases(tx, &affected)?;
+    if purged {
+        erasure::rebuild_fulltext(tx)?;
+    }
     Ok(affected)
+}
+
+/// Delete every projection row of one case.
+fn delete_case_rows(tx: &Transaction<'_>, case: Uuid) -> rusqlite::Result<()> {
+    let id = case.to_string();
+    for sql in DELETE_CASE_ROWS {
+        tx.prepare_cached(sql)?.execute([&id])?;
+    }
+    Ok(())
 }
 
 /// Events of one case with their content hashes.
@@ -455,7 +503,11 @@ const MIN_ENTRIES_PER_THREAD: usize = 512;
 fn parse_entries(entries: &[Value]) -> Vec<Option<Result<ParsedEvent, String>>> {
     fn parse_one(entry: &Value) -> Option<Result<ParsedEvent, String>> {
         match entry.get("type").and_then(Value::as_str) {
-            Some(DEVICE_TRUSTED) | Some(SYNC_PUT) | Some(EVENT_WITHDRAWN) => None,
+            Some(DEVICE_TRUSTED)
+            | Some(SYNC_PUT)
+            | Some(EVENT_WITHDRAWN)
+            | Some(erasure::ERASED_EVENT)
+            | Some(erasure::ERASURE_DONE) => None,
             _ => Some(Event::from_json(entry).map_err(|e| e.to_string()).map(|event| {
                 let enc = crate::model::signatures::EncodedEvent::new(&event);
                 ParsedEvent { json: enc.canonical_json(&event.sig), content_hash: enc.content_hash(&event.sig), event }
@@ -759,10 +811,17 @@ fn insert_event(
 /// The id of the event a device signed with sequence number `seq`, if known.
 pub fn event_at_seq(conn: &Connection, device: Uuid, seq: u64) -> rusqlite::Result<Option<Uuid>> {
     let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
-    let id: Option<String> = conn
+    let mut id: Option<String> = conn
         .prepare_cached("SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2")?
         .query_row(params![device.to_string(), seq], |r| r.get(0))
         .optional()?;
+    if id.is_none() {
+        // An event of an erased case holds its sequence number too.
+        id = conn
+            .prepare_cached("SELECT id FROM erased_events WHERE device_id = ?1 AND device_seq = ?2")?
+            .query_row(params![device.to_string(), seq], |r| r.get(0))
+            .optional()?;
+    }
     Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
 }
 
@@ -819,15 +878,16 @@ fn parse_events(rows: impl Iterator<Item = rusqlite::Result<String>>) -> rusqlit
 
 /// Rebuild every projection row of one case from all its events.
 pub fn rebuild_case(tx: &Transaction<'_>, case: Uuid, protected: ProtectedLookup) -> Result<(), ApplyRejection> {
+    if erasure::is_erased(tx, case)? {
+        // Only its two erasure events are left: it has no rows.
+        return Ok(delete_case_rows(tx, case)?);
+    }
     let events = case_events(tx, case)?;
     let mut state = CaseState::new(case);
     for e in &events {
         state.apply(e);
     }
-    let id = case.to_string();
-    for sql in DELETE_CASE_ROWS {
-        tx.prepare_cached(sql)?.execute([&id])?;
-    }
+    delete_case_rows(tx, case)?;
     write_case(tx, &state, protected, None)?;
     audit::write(tx, &audit::chain(case, &events))?;
     Ok(())
@@ -1182,8 +1242,10 @@ pub struct CaseState {
     pub merged_into: Option<Uuid>,
     /// Set by `case.transferred`.
     pub transferred_to: Option<String>,
-    /// Set by `case.erased`.
+    /// Set by `case.erased` and `case.erasure_approved`.
     pub erased: bool,
+    /// The latest `case.erasure_requested` (what an approval must match).
+    pub erasure_request: Option<crate::model::erasure::Request>,
     /// Oldest event.
     pub created: Option<Hlc>,
     /// Newest event.
@@ -1213,6 +1275,7 @@ impl CaseState {
             merged_into: None,
             transferred_to: None,
             erased: false,
+            erasure_request: None,
             created: None,
             updated: None,
             event_count: 0,
@@ -1318,6 +1381,14 @@ impl CaseState {
             EventKind::CaseNotDuplicate => {}
             EventKind::CaseTransferred => self.transferred_to = s("to"),
             EventKind::CaseErased => self.erased = true,
+            // Only the rules read these: once an approval is applied the
+            // store keeps no rows of the case (`model::erasure::purge`).
+            EventKind::CaseErasureRequested => {
+                self.erasure_request = Some(crate::model::erasure::Request::of(e));
+            }
+            EventKind::CaseErasureApproved => self.erased = true,
+            // Accepted only for an erased case, which has no state.
+            EventKind::CaseEventErased => {}
         }
     }
 

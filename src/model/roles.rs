@@ -39,7 +39,8 @@ pub enum Action {
     MergeDuplicates,
     /// Run a transfer and record the receiving office's answer (R12).
     Transfer,
-    /// Erase a case (with a second approver).
+    /// Request or approve the erasure of a case: a supervisor and a data
+    /// manager each sign one of the two events (`model::erasure`).
     Erase,
 }
 
@@ -57,6 +58,7 @@ pub static PERMISSIONS: &[(Role, &[Action])] = &[
             Action::AssignAny,
             Action::AssignSelf,
             Action::ResolveConflict,
+            Action::Erase,
         ],
     ),
     // The panel settles conflicts on the BID form only (see `may_resolve`).

@@ -20,10 +20,11 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::model::audit::{self, AuditEntry};
+use crate::model::erasure;
 use crate::model::event::{new_v7, parse_verifying_key, Event, EventKind, Hlc, Role};
 use crate::model::forms;
 use crate::model::hlc::HlcClock;
-use crate::model::lifecycle::{self, CaseFacts, Stage};
+use crate::model::lifecycle::{self, CaseFacts, RuleViolation, Stage};
 use crate::model::projection::{self, CaseState, FieldStatus};
 use crate::model::refusal::Refusal;
 use crate::model::roles;
@@ -315,6 +316,8 @@ pub struct ImportSummary {
     pub new: usize,
     /// Events already known (skipped).
     pub duplicates: usize,
+    /// Events of cases erased here: acknowledged, only their bookkeeping kept.
+    pub erased: usize,
     /// Cases that changed.
     pub cases: Vec<Uuid>,
 }
@@ -370,7 +373,10 @@ impl CaseStore {
             Err(e) => return Err(vault.damage_behind(&e).map_or(e, StoreError::Vault)),
         };
         let user = vault.device().user_name.clone();
-        Ok(CaseStore { clock, next_seq, user, role, rng: StdRng::from_entropy(), vault })
+        let mut store = CaseStore { clock, next_seq, user, role, rng: StdRng::from_entropy(), vault };
+        // An erasure interrupted between its commit and its checkpoint.
+        store.finish_erasures()?;
+        Ok(store)
     }
 
     /// Read what the store needs from the vault: its clock, next device
@@ -388,14 +394,17 @@ impl CaseStore {
         let conn = vault.conn();
         let last: Option<(i64, i64)> = conn
             .query_row(
-                "SELECT hlc_millis, hlc_counter FROM events ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1",
+                "SELECT hlc_millis, hlc_counter FROM events UNION ALL SELECT hlc_millis, hlc_counter FROM erased_events
+                 ORDER BY hlc_millis DESC, hlc_counter DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         let last = last.map_or(Hlc::default(), |(m, c)| Hlc { millis: m as u64, counter: c as u32 });
+        // An erased event keeps its sequence number: never signed again.
         let max_seq: Option<i64> = conn.query_row(
-            "SELECT MAX(device_seq) FROM events WHERE device_id = ?1",
+            "SELECT MAX(s) FROM (SELECT MAX(device_seq) AS s FROM events WHERE device_id = ?1
+               UNION ALL SELECT MAX(device_seq) FROM erased_events WHERE device_id = ?1)",
             [device.device_id.to_string()],
             |r| r.get(0),
         )?;
@@ -732,9 +741,94 @@ impl CaseStore {
                 |r| r.get(0),
             )
             .optional()?;
-        by_number
-            .and_then(|s| Uuid::parse_str(&s).ok())
-            .ok_or_else(|| StoreError::NotFound { case: id_or_number.to_string() })
+        match by_number.and_then(|s| Uuid::parse_str(&s).ok()) {
+            Some(id) => Ok(id),
+            None => match Uuid::parse_str(id_or_number.trim()) {
+                Ok(id) => Err(self.missing(id)?),
+                Err(_) => Err(StoreError::NotFound { case: id_or_number.to_string() }),
+            },
+        }
+    }
+
+    /// The error for a case id with no case row: [`StoreError::Erased`]
+    /// when only its tombstone is left, else [`StoreError::NotFound`].
+    fn missing(&self, case: Uuid) -> Result<StoreError, StoreError> {
+        Ok(match erasure::tombstone(self.vault.conn(), case)? {
+            Some(t) => StoreError::Erased {
+                case: case.to_string(),
+                on: date_of(t.erased_millis).to_string(),
+                reason: t.reason,
+            },
+            None => StoreError::NotFound { case: case.to_string() },
+        })
+    }
+
+    /// The tombstone of an erased case (`None`: not erased here). It holds
+    /// no personal data, so every reader may see it.
+    pub fn tombstone(&self, case: Uuid) -> Result<Option<erasure::Tombstone>, StoreError> {
+        Ok(erasure::tombstone(self.vault.conn(), case)?)
+    }
+
+    /// Every tombstone of this vault (the erased cases are in no other view).
+    pub fn tombstones(&self) -> Result<Vec<erasure::Tombstone>, StoreError> {
+        Ok(erasure::tombstones(self.vault.conn())?)
+    }
+
+    /// Request the erasure of `case` for `reason` (one of
+    /// [`erasure::REASONS`]), as the acting person (a supervisor or a data
+    /// manager). Nothing is removed until another person in the other role
+    /// approves ([`CaseStore::approve_erasure`]). Returns the request's id.
+    pub fn request_erasure(&mut self, case: Uuid, reason: &str) -> Result<Uuid, StoreError> {
+        self.require_visible(case)?;
+        let mut b = self.batch();
+        let id = b.push_now(case, EventKind::CaseErasureRequested, None, json!({"reason": reason}), Vec::new())?;
+        b.commit()?;
+        Ok(id)
+    }
+
+    /// The pending erasure request of `case`, if any.
+    pub fn erasure_request(&self, case: Uuid) -> Result<Option<erasure::Request>, StoreError> {
+        self.require_visible(case)?;
+        Ok(self.case_state(case)?.erasure_request)
+    }
+
+    /// Approve the pending erasure request of `case` as the acting person:
+    /// the case's data, attachments and search entries are removed, the
+    /// blobs deleted and a checkpoint written at once, so no file of the
+    /// vault holds the case any longer (docs/vault-format.md §10).
+    pub fn approve_erasure(&mut self, case: Uuid) -> Result<erasure::Tombstone, StoreError> {
+        self.require_visible(case)?;
+        let request = self.case_state(case)?.erasure_request.ok_or_else(|| StoreError::RuleViolated {
+            violations: vec![RuleViolation::new("erasure", "there is no erasure request to approve")],
+        })?;
+        let mut b = self.batch();
+        b.push_now(
+            case,
+            EventKind::CaseErasureApproved,
+            None,
+            json!({"request": request.event, "reason": request.reason}),
+            Vec::new(),
+        )?;
+        b.commit()?;
+        self.tombstone(case)?.ok_or_else(|| StoreError::NotFound { case: case.to_string() })
+    }
+
+    /// Finish the erasures the database says are due: delete their blob
+    /// files, checkpoint (the new snapshot has none of the case's bytes and
+    /// the journal that held its events is deleted), then record them done.
+    /// Runs after every commit that erased a case and at unlock (after a
+    /// crash in between). Idempotent.
+    pub fn finish_erasures(&mut self) -> Result<(), StoreError> {
+        let (blobs, cases) = erasure::due(self.vault.conn())?;
+        if cases.is_empty() {
+            return Ok(());
+        }
+        for blob in &blobs {
+            self.vault.delete_blob(blob)?;
+        }
+        self.vault.checkpoint()?;
+        self.vault.commit(vec![json!({"type": erasure::ERASURE_DONE, "cases": cases})])?;
+        Ok(())
     }
 
     /// The person who unlocked the vault, as the visibility rules see them
@@ -766,13 +860,13 @@ impl CaseStore {
     /// Refuse a case the reader may not see ([`StoreError::Hidden`], which
     /// names only the id asked for), or one that does not exist.
     pub fn require_visible(&self, case: Uuid) -> Result<(), StoreError> {
-        let access = self.case_access(case)?.ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        let Some(access) = self.case_access(case)? else { return Err(self.missing(case)?) };
         self.reader().case(&access).map_err(|reason| StoreError::Hidden { case: case.to_string(), reason })
     }
 
     /// Whether the reader may see a case: `Ok(Err(reason))` when not.
     pub fn sees(&self, case: Uuid) -> Result<Result<(), HiddenReason>, StoreError> {
-        let access = self.case_access(case)?.ok_or_else(|| StoreError::NotFound { case: case.to_string() })?;
+        let Some(access) = self.case_access(case)? else { return Err(self.missing(case)?) };
         Ok(self.reader().case(&access))
     }
 
@@ -1075,6 +1169,11 @@ impl CaseStore {
         let mut candidates: Vec<(Event, VerifyingKey)> = Vec::with_capacity(events.len());
         let mut seen_ids: HashMap<Uuid, usize> = HashMap::new();
         for e in events {
+            if erasure::is_erased_event(conn, e.id)? {
+                // Already received, and its case erased: acknowledged, not kept.
+                summary.duplicates += 1;
+                continue;
+            }
             if let Some(known) = projection::stored_event_json(conn, e.id)? {
                 if known != e.canonical_json() {
                     return Err(StoreError::ConflictingEvent { event: e.id });
@@ -1150,6 +1249,28 @@ impl CaseStore {
         // chunk of cases at a time (bounding the old events held at once).
         // Results are taken in case order, so the error reported is the one
         // a sequential loop would meet first.
+        // Events of a case erased here (from a device that had not heard
+        // yet): signature and sequence checked above, no rule, and only
+        // their bookkeeping is kept, so the sender's sequence stays whole
+        // and it is acknowledged (docs/bundle-format.md §8).
+        let mut erased_cases: HashMap<Uuid, bool> = HashMap::new();
+        let mut dropped = Vec::new();
+        let mut dropped_blobs = Vec::new();
+        for e in fresh.values() {
+            let erased = match erased_cases.get(&e.case_id) {
+                Some(x) => *x,
+                None => *erased_cases.entry(e.case_id).or_insert(erasure::is_erased(conn, e.case_id)?),
+            };
+            if erased {
+                dropped.push(erasure::erased_event_entry(e));
+                // Its attachment, received with the bundle, goes too.
+                if e.kind == EventKind::AttachmentAdded {
+                    dropped_blobs.extend(e.payload.get("blob").and_then(Value::as_str).map(str::to_string));
+                }
+            }
+        }
+        fresh.retain(|_, e| !erased_cases.get(&e.case_id).copied().unwrap_or(false));
+        summary.erased = dropped.len();
         let mut preview = ImportPreview::default();
         let mut new_case_people: BTreeMap<Uuid, CasePerson> = BTreeMap::new();
         let mut refusals: Vec<(Uuid, Refusal)> = Vec::new();
@@ -1222,7 +1343,7 @@ impl CaseStore {
         preview.new_events = summary.new;
         preview.known_events = summary.duplicates;
         preview.quarantined = quarantined.len();
-        Ok(PreparedImport { events: ordered, summary, preview, new_case_people, quarantined })
+        Ok(PreparedImport { events: ordered, dropped, dropped_blobs, summary, preview, new_case_people, quarantined })
     }
 
     /// Commit a [`PreparedImport`]: `before` (device registrations the
@@ -1256,9 +1377,12 @@ impl CaseStore {
         before: Vec<Value>,
         after: Vec<Value>,
     ) -> Result<ImportSummary, StoreError> {
-        let PreparedImport { events, summary, .. } = prepared;
+        let PreparedImport { events, dropped, dropped_blobs, summary, .. } = prepared;
         // The events come case by case: the newest is anywhere.
         let max_hlc = events.iter().map(|e| e.hlc).max();
+        let erases = events.iter().any(|e| e.kind == EventKind::CaseErasureApproved);
+        let mut before = before;
+        before.extend(dropped);
         let mut frames: Vec<Vec<Value>> = vec![before];
         let mut size = 0usize;
         for (v, n) in journal_entries(events) {
@@ -1290,6 +1414,14 @@ impl CaseStore {
         }
         if let Some(h) = max_hlc {
             self.clock.observe(h);
+        }
+        // Blob ids are random per attachment: these belong to the erased
+        // case only. A crash before this leaves an unreferenced blob file.
+        for blob in &dropped_blobs {
+            self.vault.delete_blob(blob)?;
+        }
+        if erases {
+            self.finish_erasures()?;
         }
         Ok(summary)
     }
@@ -1493,6 +1625,10 @@ pub struct QuarantinedEvent {
 #[derive(Debug, Clone)]
 pub struct PreparedImport {
     events: Vec<Event>,
+    /// `event.erased` entries for the events of erased cases.
+    dropped: Vec<Value>,
+    /// Blobs of the dropped events' attachments (deleted after the commit).
+    dropped_blobs: Vec<String>,
     summary: ImportSummary,
     /// What committing would change.
     pub preview: ImportPreview,
@@ -1777,6 +1913,13 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
         } else {
             Err(StoreError::Malformed { event: e.id, reason: "case is already registered".into() })
         };
+    }
+    if erasure::is_erasure_kind(e.kind) {
+        // Checked against the request the author saw; a device may receive
+        // the erasure of a case it never held (the office sends erasures to
+        // every device), so no registration is needed.
+        return erasure::check(state.erasure_request.as_ref(), state.erased, e)
+            .map_err(|violations| StoreError::RuleViolated { violations });
     }
     if state.registration.is_none() {
         return Err(StoreError::NotFound { case: e.case_id.to_string() });
@@ -2079,9 +2222,13 @@ impl Batch<'_> {
             return Ok(());
         }
         let entries = self.events.iter().map(Event::to_json).collect();
+        let erases = self.events.iter().any(|e| e.kind == EventKind::CaseErasureApproved);
         self.store.vault.commit(entries)?;
         self.store.clock = self.clock;
         self.store.next_seq = self.next_seq;
+        if erases {
+            self.store.finish_erasures()?;
+        }
         Ok(())
     }
 

@@ -260,7 +260,12 @@ fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
         }
     };
     let conn = store.vault().conn();
-    let mut stmt = conn.prepare("SELECT device_id, device_seq FROM events ORDER BY device_id, device_seq")?;
+    // The events of erased cases count as held: they were received, and
+    // the sender must not resend them forever (their bookkeeping is kept).
+    let mut stmt = conn.prepare(
+        "SELECT device_id, device_seq FROM events UNION ALL SELECT device_id, device_seq FROM erased_events
+         ORDER BY device_id, device_seq",
+    )?;
     let mut rows = stmt.query([])?;
     let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
     let mut broken: BTreeSet<Uuid> = BTreeSet::new();
@@ -423,10 +428,28 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
     let signed = roster(store)?.ok_or(SyncError::NotEnrolled)?;
     let acks: BTreeMap<Uuid, u64> =
         state_get(store, K_ACKS)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
-    let events: Vec<Event> = stored_events(store)?
+    let mut events: Vec<Event> = stored_events(store)?
         .into_iter()
         .filter(|e| e.device_seq > acks.get(&e.device_id).copied().unwrap_or(0))
         .collect();
+    // This device's own events that an erasure removed before the office
+    // acknowledged them travel as signed stand-ins with no content
+    // (docs/bundle-format.md §8), so the office's acks for it have no gap.
+    let own = store.vault().device().clone();
+    let role: Role = own.role.parse().map_err(StoreError::from)?;
+    let mut stand_ins = crate::model::erasure::stand_ins(
+        store.vault().conn(),
+        own.device_id,
+        acks.get(&own.device_id).copied().unwrap_or(0),
+        &own.user_name,
+        role,
+    )
+    .map_err(StoreError::from)?;
+    for e in &mut stand_ins {
+        e.sign(store.vault().signing_key());
+    }
+    events.extend(stand_ins);
+    events.sort_by_key(Event::order_key);
     let office = signed.roster.office_id;
     let received = last_in(store, office)?.map(|s| BTreeMap::from([(office, s)])).unwrap_or_default();
     let recipient = age_recipient(&signed.roster.office_recipient).map_err(SyncError::Build)?;
@@ -471,7 +494,11 @@ pub fn export_for_device(
     let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let cases = visible_cases(store, &target)?;
+    let mut cases = visible_cases(store, &target)?;
+    // Erasures go to every device: only their two events are left of an
+    // erased case, they hold no personal data, and whichever device holds
+    // the case (or a copy made before a reassignment) must erase it.
+    cases.extend(crate::model::erasure::erased_cases(store.vault().conn())?);
     let mut events = Vec::new();
     for case in &cases {
         for e in store.case_events(*case)? {

@@ -906,6 +906,12 @@ impl Vault {
         blob::put_with_id(&*self.storage, &self.dir, &self.keys, id, bytes)
     }
 
+    /// Delete attachment `id` and its tag, durably (the erasure of a case;
+    /// absent is not an error).
+    pub fn delete_blob(&self, id: &str) -> Result<(), VaultError> {
+        blob::remove(&*self.storage, &self.dir, id)
+    }
+
     /// Delete attachment `id` (an import taking back what it stored).
     pub(crate) fn remove_blob(&self, id: &str) -> Result<(), VaultError> {
         blob::remove(&*self.storage, &self.dir, id)

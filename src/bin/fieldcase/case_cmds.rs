@@ -47,6 +47,26 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Erase a case: one person requests (`--reason CODE`), another in the
+    /// other role approves (`--approve`); a supervisor and a data manager,
+    /// each on their own device. Once approved, the case's data and
+    /// attachments are removed from this vault and only a tombstone is left.
+    #[command(group(clap::ArgGroup::new("step").required(true).args(["reason", "approve"])))]
+    Erase {
+        id: String,
+        /// Request the erasure for this reason: opened_in_error,
+        /// data_subject_request or legal_order.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Approve the pending request.
+        #[arg(long)]
+        approve: bool,
+    },
+    /// The tombstones of erased cases (no personal data).
+    Erasures {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -101,8 +121,54 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
 /// `case list|show|history [--json]`: the library's views, which keep to
 /// what the person who unlocked may see (docs/visibility.md).
 pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
-    let store = open_store(dir)?;
+    let mut store = open_store(dir)?;
     match cmd {
+        CaseCommand::Erase { id, reason, approve } => {
+            let case = store.find_case(&id)?;
+            if approve {
+                let t = store.approve_erasure(case)?;
+                println!(
+                    "case {} erased ({}; requested by {} as {}, approved by {} as {}); {} event(s) removed",
+                    t.case_id,
+                    t.reason,
+                    t.requested_by,
+                    t.requested_role,
+                    t.approved_by,
+                    t.approved_role,
+                    t.event_count
+                );
+            } else if let Some(reason) = reason {
+                let request = store.request_erasure(case, &reason)?;
+                println!(
+                    "erasure of case {case} requested ({reason}, request {request}); it needs the approval of a {} on another device",
+                    if store.actor().1 == fieldcase::model::event::Role::Supervisor { "data manager" } else { "supervisor" }
+                );
+            }
+        }
+        CaseCommand::Erasures { json } => {
+            let list = store.tombstones()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no erased cases");
+            } else {
+                for t in &list {
+                    let on = chrono::DateTime::from_timestamp_millis(t.erased_millis as i64)
+                        .map(|d| d.date_naive().to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{}  erased on {on}  {}  requested by {} ({}), approved by {} ({}), {} event(s)",
+                        t.case_id,
+                        t.reason,
+                        t.requested_by,
+                        t.requested_role,
+                        t.approved_by,
+                        t.approved_role,
+                        t.event_count
+                    );
+                }
+            }
+        }
         CaseCommand::List { json } => {
             let list = store.list_cases()?;
             if json {

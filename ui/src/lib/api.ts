@@ -78,6 +78,9 @@ export const api = {
   recordVisit: (caseId: string, values: Values) => invoke<string>('record_visit', { case: caseId, values }),
   makeReferral: (caseId: string, values: Values) => invoke<string>('make_referral', { case: caseId, values }),
   assignCase: (caseId: string, caseworker: string) => invoke<void>('assign_case', { case: caseId, caseworker }),
+  // Erasure: one person requests, another in the other role approves.
+  requestErasure: (caseId: string, reason: string) => invoke<void>('request_erasure', { case: caseId, reason }),
+  approveErasure: (caseId: string) => invoke<void>('approve_erasure', { case: caseId }),
   caseHistory: (caseId: string) => invoke<AuditDto[]>('case_history', { case: caseId }),
   allTasks: () => invoke<TaskDto[]>('all_tasks'),
   addAttachment: (caseId: string, name: string, mime: string, base64: string) =>
