@@ -195,3 +195,41 @@ fn a_withdrawn_events_sequence_is_not_reused_after_a_reopen() {
     let e = o.case_events(case).unwrap().into_iter().find(|e| e.id == next).expect("applied at the office");
     assert_eq!(e.device_seq, refused.device_seq + 1);
 }
+
+/// Erasing a case takes its held and refused changes with it (they hold
+/// its values), on the office and on the device; the held ones stay
+/// counted as received, so the device's sync goes on.
+#[test]
+fn erasing_a_case_removes_its_held_and_refused_changes() {
+    let t = tempfile::tempdir().unwrap();
+    let mut o = office(&t.path().join("o"));
+    let mut a = device(&t.path().join("a"), "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut s, &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    assert_eq!(up(&mut a, &mut o).quarantined.len(), 1);
+    assert_eq!(down(&mut o, &mut a).refusals_reported, 1);
+
+    s.request_erasure(case, "opened_in_error").unwrap();
+    up(&mut s, &mut o);
+    o.approve_erasure(case).unwrap();
+    assert!(sync::quarantine::list(&o).unwrap().is_empty(), "the held change went with the case");
+    down(&mut o, &mut a);
+    assert!(sync::quarantine::refused_events(&a).unwrap().is_empty(), "the refused change went with the case");
+    // The device syncs on: nothing of it is pending or resent.
+    let other = child(&mut a, "Mariama", "Sow");
+    let r = up(&mut a, &mut o);
+    assert!(r.quarantined.is_empty(), "{r:?}");
+    assert!(!o.case_events(other).unwrap().is_empty());
+    assert_eq!(r.summary.received, 2, "only the new case travels: {r:?}");
+}

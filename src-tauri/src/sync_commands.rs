@@ -32,8 +32,7 @@ use crate::session::{Session, UiError};
 use crate::sync_dto::{
     CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
     ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, RefusedChange,
-    SentTransfer,
-    SyncOverview, SyncPlace, SyncProgress, WrittenFile,
+    SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
 };
 
 /// Largest bundle the app reads into memory. The library enforces its own

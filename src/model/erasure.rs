@@ -344,6 +344,7 @@ pub(crate) fn purge(
         ))?
         .execute([&id])?;
     tx.prepare_cached(&format!("DELETE FROM events WHERE case_id = ?1 AND {NOT_ERASURE}"))?.execute([&id])?;
+    purge_held(tx, &id)?;
     delete_rows(tx)?;
     let request = approval.payload.get("request").and_then(Value::as_str).unwrap_or_default();
     let requester: Option<(String, String)> = tx
@@ -371,6 +372,35 @@ pub(crate) fn purge(
         moved as i64
     ])?;
     tx.prepare_cached("INSERT INTO erasure_due (case_id) VALUES (?1) ON CONFLICT DO NOTHING")?.execute([&id])?;
+    Ok(())
+}
+
+/// The case's changes held in quarantine, or refused by the office and
+/// withdrawn on this device, hold its values too (`sync_state`
+/// `quarantine/…` and `refused/…`, docs/bundle-format.md §6.1): they go
+/// with it. The held ones stay counted as received, like its events, so
+/// their origin does not send them again.
+fn purge_held(tx: &Transaction<'_>, case: &str) -> rusqlite::Result<()> {
+    let exists: Option<i64> = tx
+        .query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sync_state'", [], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO erased_events (id, case_id, device_id, device_seq, hlc_millis, hlc_counter)
+         SELECT json_extract(value, '$.event_id'), ?1, json_extract(value, '$.device_id'),
+                json_extract(value, '$.device_seq'), json_extract(value, '$.event.hlc.millis'),
+                json_extract(value, '$.event.hlc.counter')
+         FROM sync_state WHERE substr(key, 1, 11) = 'quarantine/' AND json_extract(value, '$.case_id') = ?1
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute([case])?;
+    tx.prepare_cached(
+        "DELETE FROM sync_state WHERE (substr(key, 1, 11) = 'quarantine/' OR substr(key, 1, 8) = 'refused/')
+         AND json_extract(value, '$.case_id') = ?1",
+    )?
+    .execute([case])?;
     Ok(())
 }
 
