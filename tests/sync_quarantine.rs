@@ -233,3 +233,45 @@ fn erasing_a_case_removes_its_held_and_refused_changes() {
     assert!(!o.case_events(other).unwrap().is_empty());
     assert_eq!(r.summary.received, 2, "only the new case travels: {r:?}");
 }
+
+/// A device quarantines an office bundle's event its own rules refuse, the
+/// same way: the supervisor changed the legitimate basis to consent on her
+/// device (not yet sent) before the caseworker registered the child on the
+/// basis the office had; the office applied the registration, the
+/// supervisor's device holds it, applies the rest and syncs on.
+#[test]
+fn a_device_holds_an_office_event_its_own_rules_refuse() {
+    let t = tempfile::tempdir().unwrap();
+    let mut o = office(&t.path().join("o"));
+    let mut a = device(&t.path().join("a"), "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    let registered = newest(&a, case);
+    let other = child(&mut a, "Mariama", "Sow");
+    assert!(up(&mut a, &mut o).quarantined.is_empty(), "the office had no reason to refuse it");
+
+    let report = down(&mut o, &mut s);
+    let codes: Vec<(Uuid, &str)> = report.quarantined.iter().map(|(id, r)| (*id, r.code.as_str())).collect();
+    assert_eq!(codes, vec![(registered, "rule_violated")], "{report:?}");
+    assert!(!s.case_events(other).unwrap().is_empty(), "the rest of the bundle is applied");
+    let held = sync::quarantine::list(&s).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].event_id, held[0].device_id), (registered, a.vault().device().device_id));
+    assert_eq!(held[0].sender, o.vault().device().device_id);
+    // The supervisor's device syncs on both ways; the office reports
+    // nothing to the caseworker (only the office's own refusals travel).
+    assert!(up(&mut s, &mut o).quarantined.is_empty());
+    let again = down(&mut o, &mut s);
+    assert!(again.quarantined.is_empty(), "held once, known after: {again:?}");
+    assert_eq!(down(&mut o, &mut a).refusals_reported, 0);
+}
