@@ -778,6 +778,22 @@ impl CaseStore {
         self.reader().records().map_err(|reason| StoreError::Hidden { case: case.to_string(), reason })
     }
 
+    /// The cases `reader` (not necessarily the person who unlocked: the
+    /// office asks it for each enrolled device) may hold on their device
+    /// ([`Reader::receives`]): what the office sends that device.
+    pub fn cases_received_by(&self, reader: Reader<'_>) -> Result<BTreeSet<Uuid>, StoreError> {
+        let mut stmt = self.vault.conn().prepare_cached(SUMMARY_SELECT)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, access_row(r)?)))?;
+        let mut out = BTreeSet::new();
+        for row in rows {
+            let (id, access) = row?;
+            if reader.receives(&access).is_ok() {
+                out.insert(uuid_col(id)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The facts that decide who sees a case; `None` if there is no such case.
     pub fn case_access(&self, case: Uuid) -> Result<Option<CaseAccess>, StoreError> {
         let conn = self.vault.conn();
@@ -1619,6 +1635,7 @@ pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
         items,
         stage_dates,
         stage_conflict,
+        access: CaseAccess::of_state(state),
     })
 }
 
@@ -1681,6 +1698,11 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
         return Err(StoreError::Forbidden { role: e.role, action: format!("record {}", e.kind) });
     }
     if e.kind == EventKind::CaseRegistered {
+        // Registering a child is recording case data (a caseworker or a
+        // supervisor); the panel, the data manager and the viewer open no case.
+        if !roles::may(e.role, roles::Action::RecordCaseData) {
+            return Err(StoreError::Forbidden { role: e.role, action: "register a case".into() });
+        }
         return if state.registration.is_none() && state.event_count == 0 {
             Ok(())
         } else {
@@ -1803,6 +1825,9 @@ impl LiveFacts {
             };
             stage.put_into(facts);
             self.stage_len = state.stage_history.len();
+            facts.access = CaseAccess::of_state(state);
+        } else if e.kind == EventKind::CaseAssigned {
+            facts.access = CaseAccess::of_state(state);
         }
         // Only registers `e` wrote can have a new newest head.
         let mut touched: BTreeSet<(&str, Uuid)> = BTreeSet::new();

@@ -153,6 +153,18 @@ impl Reader<'_> {
         }
     }
 
+    /// Whether a device whose person is the reader receives the case's
+    /// events from the office (`sync::exchange::export_for_device`): the
+    /// cases the reader may see ([`Reader::case`]) and open
+    /// ([`Reader::records`]). A reporting viewer's device therefore receives
+    /// no case events: signed events cannot be stripped of the identifying
+    /// values a viewer may not see, and a vault must not hold what its
+    /// person may not read.
+    pub fn receives(&self, case: &CaseAccess) -> Result<(), HiddenReason> {
+        self.case(case)?;
+        self.records()
+    }
+
     /// Whether the person columns of a case summary or search hit (names,
     /// date of birth, sex, age, risk level) are withheld, and why. The
     /// caseworker column is withheld from the viewer only.
