@@ -70,6 +70,37 @@ impl WriteError {
     }
 }
 
+/// Why a file built on demand ([`build_new_file`]) was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildFileError<E: std::error::Error + 'static> {
+    /// The destination was occupied (found before building) or the write
+    /// failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Building the bytes failed; nothing was written.
+    #[error(transparent)]
+    Build(E),
+}
+
+/// Write a new file whose bytes are built only once the destination is
+/// known to be free: an occupied `path` (a symlink included) is refused
+/// before `build` runs, so no bundle is built (and recorded as sent) for a
+/// file that cannot be written; then [`write_new_file`]. Returns how many
+/// bytes were written. Every interface writes bundle files through this
+/// (`fieldcase export`, `transfer`, `enroll approve`; the app's sync and
+/// office screens).
+pub fn build_new_file<E: std::error::Error + 'static>(
+    path: &Path,
+    build: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<u64, BuildFileError<E>> {
+    if occupied(path) {
+        return Err(WriteError::AlreadyExists { path: path.to_path_buf() }.into());
+    }
+    let bytes = build().map_err(BuildFileError::Build)?;
+    write_new_file(path, &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
 /// Whether anything (even a dangling symlink) is at `path`.
 pub fn occupied(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
@@ -181,6 +212,27 @@ mod tests {
         write_new_file(&p, b"bundle bytes").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"bundle bytes");
         assert_eq!(entries(t.path()), vec!["out.fcb"]);
+    }
+
+    #[test]
+    fn a_built_file_is_not_built_for_an_occupied_destination() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("out.fcb");
+        std::fs::write(&p, b"the first export").unwrap();
+        let mut built = false;
+        let e = build_new_file::<std::io::Error>(&p, || {
+            built = true;
+            Ok(b"second".to_vec())
+        })
+        .unwrap_err();
+        assert!(matches!(e, BuildFileError::Write(WriteError::AlreadyExists { .. })), "{e:?}");
+        assert!(!built, "nothing is built for a file that cannot be written");
+        let q = t.path().join("new.fcb");
+        let failed = build_new_file(&q, || Err(std::io::Error::other("no bundle"))).unwrap_err();
+        assert!(matches!(failed, BuildFileError::Build(_)));
+        assert!(!occupied(&q), "a failed build writes nothing");
+        assert_eq!(build_new_file::<std::io::Error>(&q, || Ok(b"bytes".to_vec())).unwrap(), 5);
+        assert_eq!(std::fs::read(&q).unwrap(), b"bytes");
     }
 
     #[test]

@@ -265,6 +265,7 @@ fn only_case_data_roles_register_a_case_locally_and_at_import() {
         let before = dump(&p.amina);
         let err = p.amina.create_case("uasc", "Agadez").unwrap_err();
         assert!(matches!(err, StoreError::Forbidden { .. }), "{role}: {err}");
+        assert_eq!((err.code(), err.params().get("role").cloned()), ("forbidden", Some(role.as_str().to_string())));
         assert_eq!(dump(&p.amina), before);
         let e = forged(
             &p.amina,
@@ -491,4 +492,60 @@ fn the_panel_device_receives_the_submitted_case_records_the_decision_and_the_off
     assert!(panel.case_access(submitted).unwrap().is_some());
     down(&mut o, &mut sara);
     assert_eq!(sara.case_state(submitted).unwrap().heads_of("bid", None, "decision_reasons"), vec![decision.id]);
+}
+
+// ------------------------------------------------------------------ rules the shells used to hold
+
+#[test]
+fn next_steps_come_from_the_library_gate_and_only_for_a_case_the_reader_may_open() {
+    let mut p = pair();
+    let steps = p.amina.next_steps(p.case).unwrap();
+    let registered = steps.iter().find(|n| n.to == Stage::Registered).expect("registration is a next step");
+    assert!(registered.roles.contains(&Role::Caseworker));
+    // The child's sex and age and the legitimate basis are missing.
+    let rules: Vec<&str> = registered.blocked_by.iter().map(|v| v.rule.as_str()).collect();
+    assert!(rules.contains(&"registration") && rules.contains(&"R4"), "{rules:?}");
+    p.amina
+        .save_form(
+            p.case,
+            "registration_bia",
+            None,
+            values(json!({"sex": "female", "age_years": 13, "legitimate_basis": "vital_interests"})),
+        )
+        .unwrap();
+    let steps = p.amina.next_steps(p.case).unwrap();
+    assert!(steps.iter().find(|n| n.to == Stage::Registered).unwrap().blocked_by.is_empty());
+    // The probe is never committed.
+    let events = p.amina.all_events().unwrap().len();
+    p.amina.next_steps(p.case).unwrap();
+    assert_eq!(p.amina.all_events().unwrap().len(), events);
+    // Another caseworker learns nothing of the case.
+    p.amina.set_actor("bakary", Role::Caseworker);
+    let err = p.amina.next_steps(p.case).unwrap_err();
+    assert!(matches!(err, StoreError::Hidden { reason: HiddenReason::NotAssigned, .. }), "{err}");
+    // A stable code and parameters a screen translates, naming only the id.
+    assert_eq!(err.code(), "hidden");
+    let params = err.params();
+    assert_eq!(params.get("reason").map(String::as_str), Some("not_assigned"));
+    assert_eq!(params.get("case"), Some(&p.case.to_string()));
+    assert!(!format!("{params:?}{err}").contains("Mariama"));
+}
+
+#[test]
+fn an_empty_or_oversized_attachment_is_refused_by_the_library() {
+    let mut p = pair();
+    let before = dump(&p.amina);
+    let err = p.amina.add_attachment(p.case, "empty.jpg", "image/jpeg", b"").unwrap_err();
+    assert!(matches!(err, StoreError::EmptyAttachment), "{err}");
+    let big = vec![7u8; fieldcase::model::store::MAX_ATTACHMENT_BYTES as usize + 1];
+    let err = p.amina.add_attachment(p.case, "scan.pdf", "application/pdf", &big).unwrap_err();
+    assert!(matches!(err, StoreError::AttachmentTooLarge { .. }), "{err}");
+    assert_eq!(dump(&p.amina), before);
+    assert_eq!(
+        fieldcase::model::store::MAX_ATTACHMENT_BYTES,
+        fieldcase::sync::format::MAX_ATTACHMENT_BYTES,
+        "a case takes no attachment a bundle would not carry"
+    );
+    let ok = vec![7u8; 1024];
+    p.amina.add_attachment(p.case, "photo.jpg", "image/jpeg", &ok).unwrap();
 }

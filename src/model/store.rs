@@ -445,6 +445,12 @@ impl CaseStore {
     /// the new attachment item's id.
     pub fn add_attachment(&mut self, case: Uuid, name: &str, mime: &str, bytes: &[u8]) -> Result<Uuid, StoreError> {
         use sha2::Digest as _;
+        if bytes.is_empty() {
+            return Err(StoreError::EmptyAttachment);
+        }
+        if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
+            return Err(StoreError::AttachmentTooLarge { size: bytes.len() as u64, limit: MAX_ATTACHMENT_BYTES });
+        }
         let blob = self.vault.put_blob(bytes)?;
         let item = Uuid::now_v7();
         let payload = serde_json::json!({
@@ -970,6 +976,43 @@ impl CaseStore {
             }
         }
         Ok(TaskList { tasks: out, hidden: count_hidden(hidden) })
+    }
+
+    /// The stages the lifecycle table allows from the case's current stage,
+    /// each with the roles that make the move and what would refuse it to
+    /// the reader now (empty: allowed), for a screen's buttons. The check is
+    /// the gate itself ([`lifecycle::check`]) on an unsigned probe event
+    /// that is never committed, so a screen and the store cannot disagree.
+    /// Refused for a case the reader may not open.
+    pub fn next_steps(&self, case: Uuid) -> Result<Vec<NextStep>, StoreError> {
+        self.require_record(case)?;
+        let facts = self.facts(case)?;
+        let mut out = Vec::new();
+        for to in lifecycle::next_stages(&facts) {
+            let Some(transition) = lifecycle::transition_for(&facts, to) else {
+                continue;
+            };
+            let probe = Event {
+                id: Uuid::nil(),
+                case_id: case,
+                device_id: self.vault.device().device_id,
+                device_seq: 0,
+                hlc: Hlc { millis: self.clock.physical_millis(), counter: 0 },
+                author: self.user.clone(),
+                role: self.role,
+                kind: EventKind::StatusChanged,
+                form: None,
+                payload: json!({"to": stage_name(to), "reason": ""}),
+                base: Vec::new(),
+                sig: String::new(),
+            };
+            out.push(NextStep {
+                to,
+                roles: transition.roles.to_vec(),
+                blocked_by: lifecycle::check(&facts, &probe).err().unwrap_or_default(),
+            });
+        }
+        Ok(out)
     }
 
     /// What the lifecycle rules know about a case.
@@ -1499,6 +1542,22 @@ impl PendingSignatures {
         }
     }
 }
+
+/// One stage a case may move to next ([`CaseStore::next_steps`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextStep {
+    /// The stage.
+    pub to: Stage,
+    /// The roles the lifecycle table lets make the move.
+    pub roles: Vec<Role>,
+    /// Why the reader cannot make it now (empty: allowed).
+    pub blocked_by: Vec<lifecycle::RuleViolation>,
+}
+
+/// The largest attachment a case takes: what a bundle carries
+/// (`sync::format::MAX_ATTACHMENT_BYTES` is this limit), so an attachment
+/// never stays on the device that added it.
+pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
 
 /// Most bytes of event JSON [`CaseStore::commit_import`] puts in one journal
 /// frame (the frame limit is 16 MiB of ciphertext; this leaves room).

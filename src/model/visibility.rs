@@ -45,6 +45,18 @@ pub enum HiddenReason {
 }
 
 impl HiddenReason {
+    /// Its stable code, as serialised (`not_assigned`, …): what a screen
+    /// translates.
+    pub fn code(self) -> &'static str {
+        match self {
+            HiddenReason::NotAssigned => "not_assigned",
+            HiddenReason::NotOnPanelAgenda => "not_on_panel_agenda",
+            HiddenReason::AggregatesOnly => "aggregates_only",
+            HiddenReason::MetadataOnly => "metadata_only",
+            HiddenReason::RestrictedNote => "restricted_note",
+        }
+    }
+
     /// One English sentence a screen can show.
     pub fn explanation(self) -> &'static str {
         match self {
@@ -278,6 +290,19 @@ mod tests {
         assert_eq!(v.records(), Err(HiddenReason::AggregatesOnly));
         assert_eq!(v.identity(), Some(HiddenReason::AggregatesOnly));
         assert_eq!(v.field("registration_bia", "case_type", false), Err(HiddenReason::AggregatesOnly));
+    }
+
+    #[test]
+    fn codes_are_the_serialised_names() {
+        for r in [
+            HiddenReason::NotAssigned,
+            HiddenReason::NotOnPanelAgenda,
+            HiddenReason::AggregatesOnly,
+            HiddenReason::MetadataOnly,
+            HiddenReason::RestrictedNote,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.code().to_string()));
+        }
     }
 
     #[test]
