@@ -177,7 +177,16 @@ fn rows(other_case: Uuid) -> Vec<Row> {
             json!({"caseworker": "bakary"}),
             "role",
         ),
-        row(Action::AssignSelf, Role::BidPanel, EventKind::CaseAssigned, None, json!({"caseworker": "chair"}), "role"),
+        // The panel member assigning the case to themself (the user name
+        // the loop below gives the role).
+        row(
+            Action::AssignSelf,
+            Role::BidPanel,
+            EventKind::CaseAssigned,
+            None,
+            json!({"caseworker": "bid_panel-user"}),
+            "role",
+        ),
         row(
             Action::ResolveConflict,
             Role::Caseworker,

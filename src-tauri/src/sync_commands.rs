@@ -35,12 +35,12 @@ use crate::sync_dto::{
     SyncPlace, SyncProgress, WrittenFile,
 };
 
-/// Largest bundle the app reads into memory. The library enforces its own
-/// limits on what is inside; this only stops a wrong pick (a disk image, a
-/// video) from being read whole.
-const MAX_BUNDLE_FILE: u64 = 2 * 1024 * 1024 * 1024;
-/// Largest enrollment request file (a few hundred bytes in practice).
-const MAX_REQUEST_FILE: u64 = 64 * 1024;
+/// Largest bundle the app reads into memory: the library's limit on a
+/// bundle (it enforces its own limits on what is inside); this stops a
+/// wrong pick (a disk image, a video) from being read whole.
+const MAX_BUNDLE_FILE: u64 = sync::format::MAX_BUNDLE_BYTES;
+/// Largest enrollment request file.
+const MAX_REQUEST_FILE: u64 = sync::format::MAX_REQUEST_BYTES;
 
 /// The bundle last previewed, kept so that Apply imports exactly the bytes
 /// that were previewed, even if the file on the USB drive changes meanwhile.
@@ -150,18 +150,11 @@ fn absolute(path: &str) -> Result<PathBuf, UiError> {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(UiError::new("file_unreadable", format!("{} is not a file", path.display())));
-    }
-    if meta.len() > limit {
-        return Err(UiError::new(
-            "file_too_large",
-            format!("{} is {} bytes, more than {limit}", path.display(), meta.len()),
-        ));
-    }
-    std::fs::read(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))
+    use fieldcase::fsutil::ReadError;
+    fieldcase::fsutil::read_limited(path, limit).map_err(|e| match e {
+        ReadError::Unreadable { .. } => UiError::new("file_unreadable", e.to_string()),
+        ReadError::TooLarge { .. } => UiError::new("file_too_large", e.to_string()),
+    })
 }
 
 /// Write a new file through [`fieldcase::fsutil::write_new_file`]: never

@@ -45,6 +45,9 @@ pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 /// Largest `manifest.json` / `roster.json` / `receipt.json`.
 pub const MAX_JSON_MEMBER_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest enrollment request file (a few hundred bytes in practice):
+/// every interface reads one through `fsutil::read_limited` with this.
+pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 /// Largest attachment member: the limit `CaseStore::add_attachment` puts on a photo or scanned
 /// document when it is added (20 MiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = crate::model::store::MAX_ATTACHMENT_BYTES;

@@ -209,7 +209,7 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
         EnrollCommand::Approve { file, role, out } => {
             let role: Role = role.parse()?;
             check_free(&out)?;
-            let request = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let request = fieldcase::fsutil::read_limited(&file, sync::format::MAX_REQUEST_BYTES)?;
             let mut store = open_store(dir)?;
             fieldcase::fsutil::build_new_file(&out, || {
                 sync::approve_enrollment(&mut store, &request, role, &mut progress_line())
