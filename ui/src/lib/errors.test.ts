@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorText } from './errors';
+import { errorText, violationText } from './errors';
 import { setLocale } from './i18n/index.svelte';
 import type { UiError } from './bindings/UiError';
 
@@ -35,5 +35,17 @@ describe('errorText', () => {
 
   it('falls back to the library’s message for a code without a translation', () => {
     expect(errorText(err('store_error', {}, 'database error: x'))).toBe('database error: x');
+  });
+
+  it('translates a broken rule it knows and keeps the library’s detail', () => {
+    const v = { rule: 'assignment', message: 'a caseworker takes only a case they registered' };
+    setLocale('fr');
+    expect(violationText(v)).toBe(
+      'Un travailleur social ne prend qu’un dossier qu’il a enregistré et que personne d’autre n’a ; un superviseur ou le bureau attribue tout autre dossier (a caseworker takes only a case they registered)',
+    );
+    setLocale('en');
+    expect(violationText({ rule: 'R1a', message: 'no return without a verified relative' })).toBe(
+      'no return without a verified relative',
+    );
   });
 });
