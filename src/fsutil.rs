@@ -70,6 +70,84 @@ impl WriteError {
     }
 }
 
+/// Why a file built on demand ([`build_new_file`]) was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildFileError<E: std::error::Error + 'static> {
+    /// The destination was occupied (found before building) or the write
+    /// failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Building the bytes failed; nothing was written.
+    #[error(transparent)]
+    Build(E),
+}
+
+/// Write a new file whose bytes are built only once the destination is
+/// known to be free: an occupied `path` (a symlink included) is refused
+/// before `build` runs, so no bundle is built (and recorded as sent) for a
+/// file that cannot be written; then [`write_new_file`]. Returns how many
+/// bytes were written. Every interface writes bundle files through this
+/// (`fieldcase export`, `transfer`, `enroll approve`; the app's sync and
+/// office screens).
+pub fn build_new_file<E: std::error::Error + 'static>(
+    path: &Path,
+    build: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<u64, BuildFileError<E>> {
+    if occupied(path) {
+        return Err(WriteError::AlreadyExists { path: path.to_path_buf() }.into());
+    }
+    let bytes = build().map_err(BuildFileError::Build)?;
+    write_new_file(path, &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+/// Why a file could not be read by [`read_limited`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Missing, unreadable, or not a regular file.
+    #[error("cannot read {}: {reason}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Larger than what the caller expects such a file to be.
+    #[error("{} is {size} bytes, more than {limit}: is it the right file?", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Read a whole regular file of at most `limit` bytes. The size is checked
+/// before reading, so a wrong pick (a disk image, a video) is refused
+/// without being read; the read itself is capped too, so a file that grows
+/// meanwhile is refused as well.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read as _;
+    let unreadable = |reason: String| ReadError::Unreadable { path: path.to_path_buf(), reason };
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("not a file".into()));
+    }
+    let too_large = |size| ReadError::TooLarge { path: path.to_path_buf(), size, limit };
+    if meta.len() > limit {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| unreadable(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Whether anything (even a dangling symlink) is at `path`.
 pub fn occupied(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
@@ -181,6 +259,39 @@ mod tests {
         write_new_file(&p, b"bundle bytes").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"bundle bytes");
         assert_eq!(entries(t.path()), vec!["out.fcb"]);
+    }
+
+    #[test]
+    fn a_built_file_is_not_built_for_an_occupied_destination() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("out.fcb");
+        std::fs::write(&p, b"the first export").unwrap();
+        let mut built = false;
+        let e = build_new_file::<std::io::Error>(&p, || {
+            built = true;
+            Ok(b"second".to_vec())
+        })
+        .unwrap_err();
+        assert!(matches!(e, BuildFileError::Write(WriteError::AlreadyExists { .. })), "{e:?}");
+        assert!(!built, "nothing is built for a file that cannot be written");
+        let q = t.path().join("new.fcb");
+        let failed = build_new_file(&q, || Err(std::io::Error::other("no bundle"))).unwrap_err();
+        assert!(matches!(failed, BuildFileError::Build(_)));
+        assert!(!occupied(&q), "a failed build writes nothing");
+        assert_eq!(build_new_file::<std::io::Error>(&q, || Ok(b"bytes".to_vec())).unwrap(), 5);
+        assert_eq!(std::fs::read(&q).unwrap(), b"bytes");
+    }
+
+    #[test]
+    fn read_limited_refuses_large_files_and_folders_before_reading() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("request.json");
+        std::fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_limited(&p, 10).unwrap(), b"0123456789");
+        let e = read_limited(&p, 9).unwrap_err();
+        assert!(matches!(e, ReadError::TooLarge { size: 10, limit: 9, .. }), "{e:?}");
+        assert!(matches!(read_limited(t.path(), 100).unwrap_err(), ReadError::Unreadable { .. }));
+        assert!(matches!(read_limited(&t.path().join("missing"), 100).unwrap_err(), ReadError::Unreadable { .. }));
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn case_commands_print_tables_and_json() {
     let show = run(&dir, &["case", "show", "AGA-2026-00001"]);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(show.status.success() && text.contains("[registration_bia]") && text.contains("Issoufou"), "{text}");
+    // The library's next steps, with the rule that blocks registration (no
+    // legitimate basis recorded), as the app shows them.
+    let next = &text[text.find("Next steps:").expect("next steps listed")..];
+    assert!(next.contains("→ registered (caseworker, supervisor): blocked") && next.contains("R4"), "{next}");
     let detail = stdout_json(&run(&dir, &["case", "show", "AGA-2026-00001", "--json"]));
     assert_eq!(detail["summary"]["sex"], "female");
     assert!(detail["fields"].as_array().unwrap().iter().any(|f| f["field"] == "age_years" && f["status"] == "ok"));

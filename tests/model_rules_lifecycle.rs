@@ -662,10 +662,25 @@ fn viewer_records_nothing_and_assignment_rules() {
     let f = facts("uasc", Stage::Tracing);
     blocked_by(check(&f, &save(Role::Viewer, "case_note", json!({}))), "role");
     let assign = |role, to: &str| event(role, EventKind::CaseAssigned, None, json!({"caseworker": to}));
-    ok(check(&f, &assign(Role::Caseworker, "amina")));
-    blocked_by(check(&f, &assign(Role::Caseworker, "bob")), "role");
-    ok(check(&f, &assign(Role::Supervisor, "bob")));
-    ok(check(&f, &assign(Role::DataManager, "bob")));
+    // A caseworker takes a case only when they registered it and nobody
+    // else has it (unassigned, or already theirs).
+    let mut mine = f.clone();
+    mine.access.registered_by = Some("amina".into());
+    ok(check(&mine, &assign(Role::Caseworker, "amina")));
+    mine.access.caseworker = Some("amina".into());
+    ok(check(&mine, &assign(Role::Caseworker, "amina")));
+    mine.access.caseworker = Some("bob".into());
+    blocked_by(check(&mine, &assign(Role::Caseworker, "amina")), "assignment");
+    // Someone else's registration, even unassigned.
+    let mut theirs = f.clone();
+    theirs.access.registered_by = Some("bob".into());
+    blocked_by(check(&theirs, &assign(Role::Caseworker, "amina")), "assignment");
+    blocked_by(check(&f, &assign(Role::Caseworker, "amina")), "assignment");
+    blocked_by(check(&mine, &assign(Role::Caseworker, "bob")), "role");
+    blocked_by(check(&mine, &assign(Role::BidPanel, "bob")), "role");
+    blocked_by(check(&mine, &assign(Role::Supervisor, " ")), "assignment");
+    ok(check(&theirs, &assign(Role::Supervisor, "bob")));
+    ok(check(&theirs, &assign(Role::DataManager, "bob")));
 }
 
 #[test]

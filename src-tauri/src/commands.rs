@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use fieldcase::model::event::{Event, EventKind, Hlc};
 use fieldcase::model::forms::{self, validate_complete_in_case, validate_values};
-use fieldcase::model::lifecycle::{self, Stage};
+use fieldcase::model::lifecycle::Stage;
 use fieldcase::model::store::{stage_name, CaseStore};
 use fieldcase::vault::SecretString;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tauri::State;
 use uuid::Uuid;
 
@@ -20,10 +19,6 @@ use crate::dto::{
     PassphraseCheck, TaskDto, ViolationDto,
 };
 use crate::session::{Session, UiError, UnlockedInfo, VaultInfo};
-
-/// Largest attachment the window may add (a photo or a scanned page); the
-/// whole file crosses the IPC bridge in memory.
-pub const MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
 
 /// Where the vault is and whether it exists; the demo passphrase in demo mode.
 #[tauri::command]
@@ -116,47 +111,17 @@ pub async fn case_detail(session: State<'_, Session>, case: String) -> Result<Ca
     })
 }
 
-/// For each stage the lifecycle table allows next, the rule violations that
-/// a stage change by the acting user would meet now. The check is the
-/// library's own gate ([`lifecycle::check`]) run on an unsigned, uncommitted
-/// event, so the screen and the store can never disagree.
+/// The library's next steps of a case (its own gate run on a probe), as
+/// the screen shows them.
 fn next_steps(s: &CaseStore, case: Uuid) -> Result<Vec<NextStepDto>, UiError> {
-    let facts = s.facts(case)?;
-    let (user, role) = s.actor();
-    let mut out = Vec::new();
-    for to in lifecycle::next_stages(&facts) {
-        let Some(tr) = lifecycle::transition_for(&facts, to) else {
-            continue;
-        };
-        let probe = Event {
-            id: Uuid::nil(),
-            case_id: case,
-            device_id: s.vault().device().device_id,
-            device_seq: 0,
-            hlc: Hlc { millis: now_millis(), counter: 0 },
-            author: user.to_string(),
-            role,
-            kind: EventKind::StatusChanged,
-            form: None,
-            payload: json!({"to": stage_name(to), "reason": ""}),
-            base: Vec::new(),
-            sig: String::new(),
-        };
-        let blocked_by = match lifecycle::check(&facts, &probe) {
-            Ok(()) => Vec::new(),
-            Err(v) => v.iter().map(ViolationDto::from).collect(),
-        };
-        out.push(NextStepDto {
-            to: stage_name(to),
-            roles: tr.roles.iter().map(|r| r.as_str().to_string()).collect(),
-            blocked_by,
-        });
-    }
-    Ok(out)
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    Ok(s.next_steps(case)?
+        .into_iter()
+        .map(|n| NextStepDto {
+            to: stage_name(n.to),
+            roles: n.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            blocked_by: n.blocked_by.iter().map(ViolationDto::from).collect(),
+        })
+        .collect())
 }
 
 /// Register a new case; returns its id.
@@ -334,15 +299,6 @@ pub async fn add_attachment(
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64.as_bytes())
         .map_err(|_| UiError::new("bad_attachment", "the file could not be read"))?;
-    if bytes.is_empty() {
-        return Err(UiError::new("bad_attachment", "the file is empty"));
-    }
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(UiError::new(
-            "attachment_too_large",
-            format!("files up to {} MB can be attached", MAX_ATTACHMENT_BYTES / 1024 / 1024),
-        ));
-    }
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.add_attachment(id, &name, &mime, &bytes)?.to_string())
@@ -366,6 +322,7 @@ pub async fn get_attachment(
 mod tests {
     use super::*;
     use fieldcase::vault::{InitOptions, VaultOptions};
+    use serde_json::json;
 
     fn store() -> (tempfile::TempDir, CaseStore, Uuid) {
         let tmp = tempfile::tempdir().expect("temp dir");

@@ -17,6 +17,8 @@ use fieldcase::model::forms::{
 use fieldcase::model::lifecycle::RuleViolation;
 use fieldcase::model::store::{CaseDetail, CaseSummary, FieldView, ItemView, StageView};
 use fieldcase::model::tasks::Task;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
@@ -79,13 +81,23 @@ pub struct UiError {
     pub fields: Vec<FieldErrorDto>,
     /// Broken lifecycle rules (code `rule_violated`).
     pub violations: Vec<ViolationDto>,
+    /// What a translated message of `code` needs, by name (the library's
+    /// `StoreError::params`: e.g. `reason` of `hidden`, `role` of
+    /// `forbidden`).
+    pub params: BTreeMap<String, String>,
 }
 }
 
 impl UiError {
     /// An error with no field or rule details.
     pub fn new(code: &str, message: impl Into<String>) -> UiError {
-        UiError { code: code.to_string(), message: message.into(), fields: Vec::new(), violations: Vec::new() }
+        UiError {
+            code: code.to_string(),
+            message: message.into(),
+            fields: Vec::new(),
+            violations: Vec::new(),
+            params: BTreeMap::new(),
+        }
     }
 }
 

@@ -112,7 +112,7 @@ impl From<search::TraceMatch> for TraceMatchDto {
     }
 }
 
-fn ui_error(e: SearchError) -> UiError {
+pub(crate) fn ui_error(e: SearchError) -> UiError {
     let code = match e {
         SearchError::UnknownFilter(_) | SearchError::BadAge(_) => "search_query",
         SearchError::NoSuchCase(_) => "case_not_found",
@@ -120,7 +120,11 @@ fn ui_error(e: SearchError) -> UiError {
         SearchError::Hidden(_) => "hidden",
         SearchError::Store(e) => return UiError::from(e),
     };
-    UiError::new(code, e.to_string())
+    let mut out = UiError::new(code, e.to_string());
+    if let SearchError::Hidden(reason) = e {
+        out.params.insert("reason".into(), reason.code().to_string());
+    }
+    out
 }
 
 /// Run the search box's text (names in any spelling, case number, filters

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use fieldcase::model::event::Role;
 use fieldcase::model::store::{CaseStore, StoreError};
 use fieldcase::passphrase_policy;
-use fieldcase::vault::{InitOptions, SecretString, VaultError, VaultOptions};
+use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 use secrecy::ExposeSecret as _;
 
 pub use crate::dto::{ActorDto, NewVault, UiError, UnlockedInfo, VaultInfo};
@@ -15,31 +15,10 @@ use crate::dto::{FieldErrorDto, ViolationDto};
 
 impl From<StoreError> for UiError {
     fn from(e: StoreError) -> UiError {
-        let code = match &e {
-            StoreError::Vault(v) => match v {
-                VaultError::WrongPassphrase { .. } => "wrong_passphrase",
-                VaultError::EmptyPassphrase => "empty_passphrase",
-                VaultError::NotAVault { .. } => "not_a_vault",
-                VaultError::Busy { .. } => "vault_busy",
-                VaultError::DiskFull { .. } => "disk_full",
-                VaultError::MissingSnapshot { .. }
-                | VaultError::CorruptSnapshot { .. }
-                | VaultError::DamagedSegment { .. }
-                | VaultError::CorruptIdentity { .. } => "vault_damaged",
-                VaultError::Tampered { .. } => "vault_tampered",
-                _ => "vault_error",
-            },
-            StoreError::NotFound { .. } => "not_found",
-            StoreError::Hidden { .. } => "hidden",
-            StoreError::Erased { .. } => "erased",
-            StoreError::UnknownForm { .. } => "unknown_form",
-            StoreError::Invalid { .. } => "invalid",
-            StoreError::RuleViolated { .. } => "rule_violated",
-            StoreError::Forbidden { .. } => "forbidden",
-            StoreError::UnknownRole(_) => "unknown_role",
-            _ => "store_error",
-        };
-        let mut out = UiError::new(code, e.to_string());
+        // The code and its parameters are the library's, so the app and the
+        // CLI name a refusal the same way.
+        let mut out = UiError::new(e.code(), e.to_string());
+        out.params = e.params().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         match &e {
             StoreError::Invalid { errors } => out.fields = errors.iter().map(FieldErrorDto::from).collect(),
             StoreError::RuleViolated { violations } => {

@@ -35,12 +35,12 @@ use crate::sync_dto::{
     SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
 };
 
-/// Largest bundle the app reads into memory. The library enforces its own
-/// limits on what is inside; this only stops a wrong pick (a disk image, a
-/// video) from being read whole.
-const MAX_BUNDLE_FILE: u64 = 2 * 1024 * 1024 * 1024;
-/// Largest enrollment request file (a few hundred bytes in practice).
-const MAX_REQUEST_FILE: u64 = 64 * 1024;
+/// Largest bundle the app reads into memory: the library's limit on a
+/// bundle (it enforces its own limits on what is inside); this stops a
+/// wrong pick (a disk image, a video) from being read whole.
+const MAX_BUNDLE_FILE: u64 = sync::format::MAX_BUNDLE_BYTES;
+/// Largest enrollment request file.
+const MAX_REQUEST_FILE: u64 = sync::format::MAX_REQUEST_BYTES;
 
 /// The bundle last previewed, kept so that Apply imports exactly the bytes
 /// that were previewed, even if the file on the USB drive changes meanwhile.
@@ -150,18 +150,11 @@ fn absolute(path: &str) -> Result<PathBuf, UiError> {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(UiError::new("file_unreadable", format!("{} is not a file", path.display())));
-    }
-    if meta.len() > limit {
-        return Err(UiError::new(
-            "file_too_large",
-            format!("{} is {} bytes, more than {limit}", path.display(), meta.len()),
-        ));
-    }
-    std::fs::read(path).map_err(|e| UiError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))
+    use fieldcase::fsutil::ReadError;
+    fieldcase::fsutil::read_limited(path, limit).map_err(|e| match e {
+        ReadError::Unreadable { .. } => UiError::new("file_unreadable", e.to_string()),
+        ReadError::TooLarge { .. } => UiError::new("file_too_large", e.to_string()),
+    })
 }
 
 /// Write a new file through [`fieldcase::fsutil::write_new_file`]: never
@@ -171,6 +164,22 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
     fieldcase::fsutil::write_new_file(path, bytes).map_err(write_error)?;
     Ok(WrittenFile { path: path.display().to_string(), bytes: bytes.len() as u64 })
+}
+
+/// Build a bundle and write it to the new file `out` through the
+/// library's [`fieldcase::fsutil::build_new_file`] (an occupied
+/// destination is refused before anything is built).
+fn built_file<E: std::error::Error + 'static>(
+    out: &Path,
+    build: impl FnOnce() -> Result<Vec<u8>, E>,
+    build_error: fn(E) -> UiError,
+) -> Result<WrittenFile, UiError> {
+    use fieldcase::fsutil::BuildFileError;
+    match fieldcase::fsutil::build_new_file(out, build) {
+        Ok(bytes) => Ok(WrittenFile { path: out.display().to_string(), bytes }),
+        Err(BuildFileError::Write(e)) => Err(write_error(e)),
+        Err(BuildFileError::Build(e)) => Err(build_error(e)),
+    }
 }
 
 /// The window's code for each way writing a new file fails.
@@ -316,9 +325,7 @@ pub fn export_to_office(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    check_free(out)?;
-    let bytes = sync::export_for_office(store, progress).map_err(sync_error)?;
-    write_new_file(out, &bytes)
+    built_file(out, || sync::export_for_office(store, progress), sync_error)
 }
 
 /// Office: write the bundle for one enrolled device to `out`.
@@ -328,9 +335,7 @@ pub fn export_to_device(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    check_free(out)?;
-    let bytes = sync::export_for_device(store, device, progress).map_err(sync_error)?;
-    write_new_file(out, &bytes)
+    built_file(out, || sync::export_for_device(store, device, progress), sync_error)
 }
 
 fn summary_index(store: &CaseStore) -> Result<HashMap<Uuid, CaseSummary>, UiError> {
@@ -592,10 +597,11 @@ pub fn transfer_out(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
-    check_free(out)?;
-    let bytes =
-        transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress).map_err(transfer_error)?;
-    write_new_file(out, &bytes)
+    built_file(
+        out,
+        || transfer::transfer_case(store, case, to_recipient.trim(), to_key.trim(), progress),
+        transfer_error,
+    )
 }
 
 /// The transfers this office sent.
@@ -660,18 +666,16 @@ pub fn refused(store: &CaseStore) -> Result<Vec<RefusedChange>, UiError> {
 /// Suspected duplicate cases still awaiting a decision, most likely first
 /// (merged pairs and pairs marked "not the same child" left out).
 pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError> {
-    let mut pairs = fieldcase::search::duplicates::find_duplicates(store.vault().conn())
-        .map_err(|e| UiError::new("search_error", e.to_string()))?;
-    // A full pass: its pairs become the flags reports count (indicator 25b).
-    fieldcase::search::duplicate_review::record_pass(store, &pairs).map_err(UiError::from)?;
-    fieldcase::search::duplicate_review::retain_awaiting_review(store.vault().conn(), &mut pairs)
-        .map_err(|e| UiError::new("search_error", e.to_string()))?;
+    // The library runs the whole review sequence (pass, flags for the
+    // reports, pairs still awaiting a decision, need-to-know).
+    let queue =
+        fieldcase::search::duplicate_review::review_queue(store, false).map_err(crate::search_commands::ui_error)?;
     let index = summary_index(store)?;
     let name = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).and_then(child_name);
-    let live = |id: &str| Uuid::parse_str(id).ok().and_then(|u| index.get(&u)).is_some_and(|c| c.stage != "duplicate");
-    Ok(pairs
+    Ok(queue
+        .view
+        .pairs
         .into_iter()
-        .filter(|p| live(&p.case_a) && live(&p.case_b))
         .map(|p| DuplicateEntry {
             name_a: name(&p.case_a),
             name_b: name(&p.case_b),

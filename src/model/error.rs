@@ -62,6 +62,17 @@ pub enum StoreError {
         /// Every rule that blocks it.
         violations: Vec<RuleViolation>,
     },
+    /// An attachment with no bytes.
+    #[error("the file is empty: nothing to attach")]
+    EmptyAttachment,
+    /// An attachment over the limit a bundle carries.
+    #[error("the file is {size} bytes; files up to {limit} bytes can be attached")]
+    AttachmentTooLarge {
+        /// Its size.
+        size: u64,
+        /// [`crate::model::store::MAX_ATTACHMENT_BYTES`].
+        limit: u64,
+    },
     /// The acting role may not do this.
     #[error("a {role} may not {action}")]
     Forbidden {
@@ -158,6 +169,76 @@ pub enum StoreError {
     /// Database failure (a bug or a tampered database).
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    /// A stable machine code for the error, in snake_case, that an
+    /// interface translates (the desktop app's `error.<code>` messages in
+    /// English, French and Arabic); the English `Display` text is only the
+    /// fallback. A code never changes meaning once released.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Vault(v) => match v {
+                VaultError::WrongPassphrase { .. } => "wrong_passphrase",
+                VaultError::EmptyPassphrase => "empty_passphrase",
+                VaultError::NotAVault { .. } => "not_a_vault",
+                VaultError::Busy { .. } => "vault_busy",
+                VaultError::DiskFull { .. } => "disk_full",
+                VaultError::MissingSnapshot { .. }
+                | VaultError::CorruptSnapshot { .. }
+                | VaultError::DamagedSegment { .. }
+                | VaultError::CorruptIdentity { .. } => "vault_damaged",
+                VaultError::Tampered { .. } => "vault_tampered",
+                _ => "vault_error",
+            },
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Hidden { .. } => "hidden",
+            StoreError::Erased { .. } => "erased",
+            StoreError::UnknownForm { .. } => "unknown_form",
+            StoreError::Invalid { .. } => "invalid",
+            StoreError::RuleViolated { .. } => "rule_violated",
+            StoreError::EmptyAttachment => "bad_attachment",
+            StoreError::AttachmentTooLarge { .. } => "attachment_too_large",
+            StoreError::Forbidden { .. } => "forbidden",
+            StoreError::NoConflict { .. } => "no_conflict",
+            StoreError::NotAHead { .. } => "conflict_changed",
+            StoreError::UnknownRole(_) => "unknown_role",
+            _ => "store_error",
+        }
+    }
+
+    /// The values a translated message of [`StoreError::code`] needs, by
+    /// name: `hidden` {`case`, `reason`: a `HiddenReason` in snake_case},
+    /// `forbidden` {`role`, `action`}, `not_found` {`case`},
+    /// `attachment_too_large` {`size`, `limit`}, `no_conflict` and
+    /// `conflict_changed` {`form`, `field`}. A rule violation's
+    /// parameters are its violations' rule codes (`RuleViolation::rule`).
+    pub fn params(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let mut p = std::collections::BTreeMap::new();
+        match self {
+            StoreError::Hidden { case, reason } => {
+                p.insert("case", case.clone());
+                p.insert("reason", reason.code().to_string());
+            }
+            StoreError::Forbidden { role, action } => {
+                p.insert("role", role.as_str().to_string());
+                p.insert("action", action.clone());
+            }
+            StoreError::NotFound { case } => {
+                p.insert("case", case.clone());
+            }
+            StoreError::AttachmentTooLarge { size, limit } => {
+                p.insert("size", size.to_string());
+                p.insert("limit", limit.to_string());
+            }
+            StoreError::NoConflict { form, field } | StoreError::NotAHead { form, field, .. } => {
+                p.insert("form", form.clone());
+                p.insert("field", field.clone());
+            }
+            _ => {}
+        }
+        p
+    }
 }
 
 fn field_errors(errors: &[FieldError]) -> String {

@@ -20,6 +20,7 @@ use crate::model::event::{Event, EventKind, Role};
 use crate::model::forms;
 use crate::model::projection;
 use crate::model::roles::{self, Action, ConflictSubject};
+use crate::model::visibility::CaseAccess;
 
 /// A case's stage (DOMAIN.md §2.1). Care arrangement, risk level and tracing
 /// status are not stages: they are field values that change at any stage.
@@ -159,6 +160,10 @@ pub struct CaseFacts {
     /// The concurrent stage changes when the stage is in conflict (empty
     /// otherwise). `stage` is then the last stage they all agree on.
     pub stage_conflict: Vec<StageHead>,
+    /// Who may see and work on the case, as the need-to-know rules read it
+    /// (assigned caseworker, registering user, on the panel's agenda): the
+    /// assignment rules judge a `case.assigned` by it.
+    pub access: CaseAccess,
 }
 
 /// One head of a stage conflict, as the rules see it.
@@ -184,6 +189,7 @@ impl CaseFacts {
             items: BTreeMap::new(),
             stage_dates: Vec::new(),
             stage_conflict: Vec::new(),
+            access: CaseAccess::default(),
         }
     }
 
@@ -457,7 +463,7 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         return Err(out);
     }
     match event.kind {
-        EventKind::CaseRegistered => {}
+        EventKind::CaseRegistered => require_action(event.role, Action::RecordCaseData, "register a case", &mut out),
         EventKind::StatusChanged => check_status(facts, event, &mut out),
         EventKind::FormSaved | EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
             check_form_data(facts, event, &mut out)
@@ -466,15 +472,7 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
             closed_guard(facts, "add an attachment", &mut out);
             require_action(event.role, Action::RecordCaseData, "add an attachment", &mut out);
         }
-        EventKind::CaseAssigned => {
-            let to = event.payload.get("caseworker").and_then(Value::as_str).unwrap_or_default();
-            let self_assign = to == event.author;
-            if !(roles::may(event.role, Action::AssignAny)
-                || (self_assign && roles::may(event.role, Action::AssignSelf)))
-            {
-                out.push(RuleViolation::new("role", format!("a {} may not assign a case to someone else", event.role)));
-            }
-        }
+        EventKind::CaseAssigned => check_assignment(facts, event, &mut out),
         EventKind::ConflictResolved if projection::is_stage_resolution(event) => {
             check_stage_resolution(facts, event, &mut out)
         }
@@ -530,6 +528,42 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         Ok(())
     } else {
         Err(out)
+    }
+}
+
+/// Who may assign a case (docs/visibility.md §7): a role with
+/// [`Action::AssignAny`] (supervisor, data manager) to anyone; a role with
+/// only [`Action::AssignSelf`] (caseworker) to themself, and only a case
+/// they registered that nobody else is assigned to (unassigned, or already
+/// theirs). Taking over another person's case, or a case someone else
+/// registered, is for a supervisor or the office.
+fn check_assignment(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
+    let to = e.payload.get("caseworker").and_then(Value::as_str).unwrap_or_default();
+    if to.trim().is_empty() {
+        out.push(RuleViolation::new("assignment", "an assignment names the caseworker (payload.caseworker)"));
+    }
+    if roles::may(e.role, Action::AssignAny) {
+        return;
+    }
+    if !roles::may(e.role, Action::AssignSelf) {
+        out.push(RuleViolation::new("role", format!("a {} may not assign a case", e.role)));
+        return;
+    }
+    if to != e.author {
+        out.push(RuleViolation::new("role", format!("a {} may not assign a case to someone else", e.role)));
+        return;
+    }
+    let registered_it = facts.access.registered_by.as_deref() == Some(e.author.as_str());
+    let free = facts.access.caseworker.as_deref().is_none_or(|cw| cw == e.author);
+    if !(registered_it && free) {
+        out.push(RuleViolation::new(
+            "assignment",
+            format!(
+                "a {} takes only a case they registered that nobody else is assigned to; \
+                 a supervisor or the office assigns any other case",
+                e.role
+            ),
+        ));
     }
 }
 

@@ -459,6 +459,12 @@ impl CaseStore {
     /// the new attachment item's id.
     pub fn add_attachment(&mut self, case: Uuid, name: &str, mime: &str, bytes: &[u8]) -> Result<Uuid, StoreError> {
         use sha2::Digest as _;
+        if bytes.is_empty() {
+            return Err(StoreError::EmptyAttachment);
+        }
+        if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
+            return Err(StoreError::AttachmentTooLarge { size: bytes.len() as u64, limit: MAX_ATTACHMENT_BYTES });
+        }
         let blob = self.vault.put_blob(bytes)?;
         let item = Uuid::now_v7();
         let payload = serde_json::json!({
@@ -877,6 +883,22 @@ impl CaseStore {
         self.reader().records().map_err(|reason| StoreError::Hidden { case: case.to_string(), reason })
     }
 
+    /// The cases `reader` (not necessarily the person who unlocked: the
+    /// office asks it for each enrolled device) may hold on their device
+    /// ([`Reader::receives`]): what the office sends that device.
+    pub fn cases_received_by(&self, reader: Reader<'_>) -> Result<BTreeSet<Uuid>, StoreError> {
+        let mut stmt = self.vault.conn().prepare_cached(SUMMARY_SELECT)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, access_row(r)?)))?;
+        let mut out = BTreeSet::new();
+        for row in rows {
+            let (id, access) = row?;
+            if reader.receives(&access).is_ok() {
+                out.insert(uuid_col(id)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The facts that decide who sees a case; `None` if there is no such case.
     pub fn case_access(&self, case: Uuid) -> Result<Option<CaseAccess>, StoreError> {
         let conn = self.vault.conn();
@@ -1053,6 +1075,43 @@ impl CaseStore {
             }
         }
         Ok(TaskList { tasks: out, hidden: count_hidden(hidden) })
+    }
+
+    /// The stages the lifecycle table allows from the case's current stage,
+    /// each with the roles that make the move and what would refuse it to
+    /// the reader now (empty: allowed), for a screen's buttons. The check is
+    /// the gate itself ([`lifecycle::check`]) on an unsigned probe event
+    /// that is never committed, so a screen and the store cannot disagree.
+    /// Refused for a case the reader may not open.
+    pub fn next_steps(&self, case: Uuid) -> Result<Vec<NextStep>, StoreError> {
+        self.require_record(case)?;
+        let facts = self.facts(case)?;
+        let mut out = Vec::new();
+        for to in lifecycle::next_stages(&facts) {
+            let Some(transition) = lifecycle::transition_for(&facts, to) else {
+                continue;
+            };
+            let probe = Event {
+                id: Uuid::nil(),
+                case_id: case,
+                device_id: self.vault.device().device_id,
+                device_seq: 0,
+                hlc: Hlc { millis: self.clock.physical_millis(), counter: 0 },
+                author: self.user.clone(),
+                role: self.role,
+                kind: EventKind::StatusChanged,
+                form: None,
+                payload: json!({"to": stage_name(to), "reason": ""}),
+                base: Vec::new(),
+                sig: String::new(),
+            };
+            out.push(NextStep {
+                to,
+                roles: transition.roles.to_vec(),
+                blocked_by: lifecycle::check(&facts, &probe).err().unwrap_or_default(),
+            });
+        }
+        Ok(out)
     }
 
     /// What the lifecycle rules know about a case.
@@ -1711,6 +1770,22 @@ impl PendingSignatures {
     }
 }
 
+/// One stage a case may move to next ([`CaseStore::next_steps`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextStep {
+    /// The stage.
+    pub to: Stage,
+    /// The roles the lifecycle table lets make the move.
+    pub roles: Vec<Role>,
+    /// Why the reader cannot make it now (empty: allowed).
+    pub blocked_by: Vec<lifecycle::RuleViolation>,
+}
+
+/// The largest attachment a case takes: what a bundle carries
+/// (`sync::format::MAX_ATTACHMENT_BYTES` is this limit), so an attachment
+/// never stays on the device that added it.
+pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+
 /// Most bytes of event JSON [`CaseStore::commit_import`] puts in one journal
 /// frame (the frame limit is 16 MiB of ciphertext; this leaves room).
 pub const IMPORT_FRAME_BYTES: usize = 4 * 1024 * 1024;
@@ -1846,6 +1921,7 @@ pub fn to_facts(state: &CaseState) -> Result<CaseFacts, StoreError> {
         items,
         stage_dates,
         stage_conflict,
+        access: CaseAccess::of_state(state),
     })
 }
 
@@ -1908,6 +1984,11 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
         return Err(StoreError::Forbidden { role: e.role, action: format!("record {}", e.kind) });
     }
     if e.kind == EventKind::CaseRegistered {
+        // Registering a child is recording case data (a caseworker or a
+        // supervisor); the panel, the data manager and the viewer open no case.
+        if !roles::may(e.role, roles::Action::RecordCaseData) {
+            return Err(StoreError::Forbidden { role: e.role, action: "register a case".into() });
+        }
         return if state.registration.is_none() && state.event_count == 0 {
             Ok(())
         } else {
@@ -2037,6 +2118,9 @@ impl LiveFacts {
             };
             stage.put_into(facts);
             self.stage_len = state.stage_history.len();
+            facts.access = CaseAccess::of_state(state);
+        } else if e.kind == EventKind::CaseAssigned {
+            facts.access = CaseAccess::of_state(state);
         }
         // Only registers `e` wrote can have a new newest head.
         let mut touched: BTreeSet<(&str, Uuid)> = BTreeSet::new();

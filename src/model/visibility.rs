@@ -45,6 +45,18 @@ pub enum HiddenReason {
 }
 
 impl HiddenReason {
+    /// Its stable code, as serialised (`not_assigned`, …): what a screen
+    /// translates.
+    pub fn code(self) -> &'static str {
+        match self {
+            HiddenReason::NotAssigned => "not_assigned",
+            HiddenReason::NotOnPanelAgenda => "not_on_panel_agenda",
+            HiddenReason::AggregatesOnly => "aggregates_only",
+            HiddenReason::MetadataOnly => "metadata_only",
+            HiddenReason::RestrictedNote => "restricted_note",
+        }
+    }
+
     /// One English sentence a screen can show.
     pub fn explanation(self) -> &'static str {
         match self {
@@ -151,6 +163,18 @@ impl Reader<'_> {
             Role::Viewer => Err(HiddenReason::AggregatesOnly),
             _ => Ok(()),
         }
+    }
+
+    /// Whether a device whose person is the reader receives the case's
+    /// events from the office (`sync::exchange::export_for_device`): the
+    /// cases the reader may see ([`Reader::case`]) and open
+    /// ([`Reader::records`]). A reporting viewer's device therefore receives
+    /// no case events: signed events cannot be stripped of the identifying
+    /// values a viewer may not see, and a vault must not hold what its
+    /// person may not read.
+    pub fn receives(&self, case: &CaseAccess) -> Result<(), HiddenReason> {
+        self.case(case)?;
+        self.records()
     }
 
     /// Whether the person columns of a case summary or search hit (names,
@@ -266,6 +290,19 @@ mod tests {
         assert_eq!(v.records(), Err(HiddenReason::AggregatesOnly));
         assert_eq!(v.identity(), Some(HiddenReason::AggregatesOnly));
         assert_eq!(v.field("registration_bia", "case_type", false), Err(HiddenReason::AggregatesOnly));
+    }
+
+    #[test]
+    fn codes_are_the_serialised_names() {
+        for r in [
+            HiddenReason::NotAssigned,
+            HiddenReason::NotOnPanelAgenda,
+            HiddenReason::AggregatesOnly,
+            HiddenReason::MetadataOnly,
+            HiddenReason::RestrictedNote,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.code().to_string()));
+        }
     }
 
     #[test]

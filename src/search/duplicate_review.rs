@@ -33,7 +33,9 @@ use uuid::Uuid;
 
 use crate::model::projection;
 use crate::model::store::{CaseStore, StoreError};
-use crate::search::duplicates::DuplicatePair;
+use crate::search::duplicates::{find_duplicates, DuplicatePair};
+use crate::search::query::SearchError;
+use crate::search::visible::{visible_pairs, DuplicatesView};
 
 /// Local-state key of the latest full pass.
 pub const PASS_KEY: &str = "duplicates/pass";
@@ -110,6 +112,31 @@ pub fn flagged(conn: &Connection) -> rusqlite::Result<BTreeSet<(String, String)>
         }
     }
     Ok(out)
+}
+
+/// What a duplicate review screen lists after a full pass.
+#[derive(Debug, Clone)]
+pub struct ReviewQueue {
+    /// The pairs the reader may see (both cases), best first, with the
+    /// pairs left out for visibility counted by reason.
+    pub view: DuplicatesView,
+    /// Pairs already reviewed (merged, split or marked "not the same
+    /// child") left out; 0 when `all` was asked.
+    pub reviewed: usize,
+}
+
+/// The duplicate review sequence every interface runs (`fieldcase
+/// duplicates`, the office's duplicates screen), in one place: refuse a
+/// reader who may not review duplicates before any work, run the full pass,
+/// record its pairs as the current flags (what report indicator 25b
+/// counts), keep the pairs still awaiting a decision (all of them with
+/// `all`), and show only the pairs whose both cases the reader may see.
+pub fn review_queue(store: &mut CaseStore, all: bool) -> Result<ReviewQueue, SearchError> {
+    store.reader().duplicates().map_err(SearchError::Hidden)?;
+    let mut pairs = find_duplicates(store.vault().conn())?;
+    record_pass(store, &pairs)?;
+    let reviewed = if all { 0 } else { retain_awaiting_review(store.vault().conn(), &mut pairs)? };
+    Ok(ReviewQueue { view: visible_pairs(store, pairs)?, reviewed })
 }
 
 /// Keep the pairs of a pass that still await a decision ([`pending`]);

@@ -14,6 +14,7 @@ use crate::model::error::StoreError;
 use crate::model::event::{Event, Role};
 use crate::model::projection;
 use crate::model::store::{CaseStore, ImportPreview, ImportSummary};
+use crate::model::visibility::Reader;
 use crate::sync::error::ImportError;
 use crate::sync::format::{self, BundleHead, BundleKind, BundleParts, BundleSource, Manifest, Progress, Sender};
 use crate::sync::roster::{
@@ -456,24 +457,11 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
     build_and_record(store, BundleKind::DeviceToOffice, vec![recipient], &events, None, received, None, progress)
 }
 
-/// Cases a device may see: supervisors and data managers every case; other
-/// roles the cases assigned to the device's user or created on the device.
+/// The cases `device` receives: those its person may see and open, by the
+/// same rule as the need-to-know views on the device
+/// ([`crate::model::visibility::Reader::receives`]; docs/bundle-format.md §8).
 fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
-    let conn = store.vault().conn();
-    let sql = if matches!(device.role, Role::Supervisor | Role::DataManager) {
-        "SELECT id FROM cases"
-    } else {
-        "SELECT id FROM cases WHERE caseworker = ?1 OR id IN
-           (SELECT case_id FROM events WHERE device_id = ?2 AND kind = 'case.registered')"
-    };
-    let mut stmt = conn.prepare(sql)?;
-    let rows: Vec<String> = if sql.contains("?1") {
-        stmt.query_map([device.user.clone(), device.device_id.to_string()], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?
-    } else {
-        stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
-    };
-    Ok(rows.into_iter().filter_map(|s| Uuid::parse_str(&s).ok()).collect())
+    store.cases_received_by(Reader { user: &device.user, role: device.role })
 }
 
 /// Office: a bundle for one device: acknowledgements, the roster and the new

@@ -45,9 +45,12 @@ pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 /// Largest `manifest.json` / `roster.json` / `receipt.json`.
 pub const MAX_JSON_MEMBER_BYTES: u64 = 16 * 1024 * 1024;
-/// Largest attachment member: the limit the app puts on a photo or scanned
+/// Largest enrollment request file (a few hundred bytes in practice):
+/// every interface reads one through `fsutil::read_limited` with this.
+pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
+/// Largest attachment member: the limit `CaseStore::add_attachment` puts on a photo or scanned
 /// document when it is added (20 MiB).
-pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+pub const MAX_ATTACHMENT_BYTES: u64 = crate::model::store::MAX_ATTACHMENT_BYTES;
 /// Largest total of the attachment members of one bundle (1 GiB), well
 /// below [`MAX_BUNDLE_BYTES`]: a bundle is mostly events.
 pub const MAX_ATTACHMENTS_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;

@@ -189,6 +189,7 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
                 if let Some(c) = store.stage_conflict(case)? {
                     print_stage_conflict(&c);
                 }
+                print_next_steps(&store.next_steps(case)?);
             }
         }
         CaseCommand::Conflicts { json } => {
@@ -388,6 +389,27 @@ fn print_case_detail(d: &CaseDetail) {
             let overdue =
                 if t.overdue_days > 0 { format!("  (OVERDUE {} days)", t.overdue_days) } else { String::new() };
             println!("  {}  {}{}", t.due, t.title, overdue);
+        }
+    }
+}
+
+/// The stages the case may move to, as the app's next-steps panel shows
+/// them (the library's gate run on a probe): who moves it and what blocks
+/// the person who unlocked.
+fn print_next_steps(steps: &[fieldcase::model::store::NextStep]) {
+    if steps.is_empty() {
+        return;
+    }
+    println!("\nNext steps:");
+    for n in steps {
+        let roles: Vec<&str> = n.roles.iter().map(|r| r.as_str()).collect();
+        if n.blocked_by.is_empty() {
+            println!("  → {} ({})", n.to, roles.join(", "));
+        } else {
+            println!("  → {} ({}): blocked", n.to, roles.join(", "));
+            for v in &n.blocked_by {
+                println!("      {} {}", v.rule, v.message);
+            }
         }
     }
 }

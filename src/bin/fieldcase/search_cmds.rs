@@ -3,7 +3,7 @@
 use crate::vault_cmds::open_store;
 use std::path::Path;
 
-use fieldcase::search::{duplicates, merge, query::Query, visible};
+use fieldcase::search::{merge, query::Query, visible};
 
 use crate::case_cmds::print_hidden;
 
@@ -122,30 +122,19 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
 
 pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
-    let conn = store.vault().conn();
-    let mut pairs = match &args.case {
+    let (view, hidden) = match &args.case {
         Some(c) => {
             let case = store.find_case(c)?;
             // Refuses a case the person may not see before any pair is computed.
-            store.require_record(case)?;
-            duplicates::duplicates_of(conn, &case.to_string())?
+            (visible::duplicates_of_for(&store, case)?, 0)
         }
         None => {
-            // Refused for a viewer before the pass runs and is recorded.
-            visible::visible_pairs(&store, Vec::new())?;
-            duplicates::find_duplicates(conn)?
+            // A full pass: its pairs become the flags reports count (25b),
+            // and what is listed is what still awaits a review.
+            let q = fieldcase::search::duplicate_review::review_queue(&mut store, args.all)?;
+            (q.view, q.reviewed)
         }
     };
-    let mut hidden = 0;
-    if args.case.is_none() {
-        // A full pass: its pairs become the flags reports count (25b), and
-        // what is listed is what still awaits a review.
-        fieldcase::search::duplicate_review::record_pass(&mut store, &pairs)?;
-        if !args.all {
-            hidden = fieldcase::search::duplicate_review::retain_awaiting_review(store.vault().conn(), &mut pairs)?;
-        }
-    }
-    let view = visible::visible_pairs(&store, pairs)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());

@@ -209,10 +209,11 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
         EnrollCommand::Approve { file, role, out } => {
             let role: Role = role.parse()?;
             check_free(&out)?;
-            let request = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let request = fieldcase::fsutil::read_limited(&file, sync::format::MAX_REQUEST_BYTES)?;
             let mut store = open_store(dir)?;
-            let bundle = sync::approve_enrollment(&mut store, &request, role, &mut progress_line())?;
-            write_file(&out, &bundle)?;
+            fieldcase::fsutil::build_new_file(&out, || {
+                sync::approve_enrollment(&mut store, &request, role, &mut progress_line())
+            })?;
             println!("Approved; wrote enrollment bundle {}: import it on the device", out.display());
             store.lock()?;
         }
@@ -236,14 +237,14 @@ pub fn recipient(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn export(dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
+    // Before the passphrase is asked; the library checks it again.
     check_free(&args.out)?;
     let mut store = open_store(dir)?;
-    let bundle = match args.device {
-        Some(d) => sync::export_for_device(&mut store, d, &mut progress_line())?,
-        None => sync::export_for_office(&mut store, &mut progress_line())?,
-    };
-    write_file(&args.out, &bundle)?;
-    println!("Wrote bundle {} ({} bytes)", args.out.display(), bundle.len());
+    let bytes = fieldcase::fsutil::build_new_file(&args.out, || match args.device {
+        Some(d) => sync::export_for_device(&mut store, d, &mut progress_line()),
+        None => sync::export_for_office(&mut store, &mut progress_line()),
+    })?;
+    println!("Wrote bundle {} ({bytes} bytes)", args.out.display());
     store.lock()?;
     Ok(())
 }
@@ -386,9 +387,10 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
             check_free(&out)?;
             let mut store = open_store(dir)?;
             let id = store.find_case(&case)?;
-            let bundle = transfer::transfer_case(&mut store, id, &to, &to_key, &mut progress_line())?;
-            write_file(&out, &bundle)?;
-            println!("Wrote transfer bundle {} for case {id} ({} bytes)", out.display(), bundle.len());
+            let bytes = fieldcase::fsutil::build_new_file(&out, || {
+                transfer::transfer_case(&mut store, id, &to, &to_key, &mut progress_line())
+            })?;
+            println!("Wrote transfer bundle {} for case {id} ({bytes} bytes)", out.display());
             println!("  the case stays open here until the receiving office's receipt is imported");
             store.lock()?;
             return Ok(());

@@ -51,9 +51,9 @@ export function isUiError(e: unknown): e is UiError {
 /** Turn whatever a command threw into a UiError. */
 export function toUiError(e: unknown): UiError {
   if (isUiError(e)) {
-    return { code: e.code, message: e.message, fields: e.fields ?? [], violations: e.violations ?? [] };
+    return { code: e.code, message: e.message, fields: e.fields ?? [], violations: e.violations ?? [], params: e.params ?? {} };
   }
-  return { code: 'internal', message: String(e), fields: [], violations: [] };
+  return { code: 'internal', message: String(e), fields: [], violations: [], params: {} };
 }
 
 export const api = {

@@ -23,4 +23,10 @@ fields: Array<FieldErrorDto>,
 /**
  * Broken lifecycle rules (code `rule_violated`).
  */
-violations: Array<ViolationDto>, };
+violations: Array<ViolationDto>, 
+/**
+ * What a translated message of `code` needs, by name (the library's
+ * `StoreError::params`: e.g. `reason` of `hidden`, `role` of
+ * `forbidden`).
+ */
+params: { [key in string]: string }, };
