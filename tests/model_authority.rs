@@ -214,10 +214,10 @@ fn rows(other_case: Uuid) -> Vec<Row> {
         row(Action::Transfer, Role::Supervisor, EventKind::CaseTransferred, None, json!({"to": "Niamey"}), "role"),
         row(
             Action::Erase,
-            Role::Supervisor,
-            EventKind::CaseErased,
+            Role::Caseworker,
+            EventKind::CaseErasureRequested,
             None,
-            json!({"second_approver": "dm", "reason": "requested by the child"}),
+            json!({"reason": "opened_in_error"}),
             "role",
         ),
     ]
