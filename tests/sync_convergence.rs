@@ -5,6 +5,8 @@
 //! projection as the office, and every protected conflict is visible.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 
 use std::collections::BTreeSet;
 
@@ -126,7 +128,7 @@ fn run(seed: u64) {
 
     // Read the office's register as a supervisor: its own data-manager
     // identity sees metadata only (docs/visibility.md).
-    o.set_actor("sup", fieldcase::model::event::Role::Supervisor);
+    people::act_on_office_as(&mut o, "sup", fieldcase::model::event::Role::Supervisor);
     let office_cases: Vec<_> = o.list_cases().unwrap().cases;
     let mut protected_seen = 0;
     for (i, d) in devs.iter().enumerate() {

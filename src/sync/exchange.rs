@@ -21,7 +21,7 @@ use crate::sync::roster::{
 };
 
 const K_IS_OFFICE: &str = "is_office";
-const K_ROSTER: &str = "roster";
+pub(crate) const K_ROSTER: &str = "roster";
 const K_OUT: &str = "out";
 const K_ACKS: &str = "acks";
 const P_IN: &str = "in/";
@@ -75,7 +75,7 @@ pub(crate) fn put(key: &str, value: Value) -> Value {
     projection::sync_put_entry(key, &value)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -126,6 +126,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             enrolled_at: now_rfc3339(),
             revoked_at: None,
             revoked_after_seq: None,
+            host: None,
         }],
     };
     let signed = roster.sign(store.vault().signing_key());
@@ -133,28 +134,31 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
     Ok(())
 }
 
-/// A device's enrollment request (public keys, name, user, role), signed by
-/// the device itself.
+/// The enrollment request of the person recording on this device (public
+/// keys, name, user, role), signed with their own key. For the vault's
+/// first person it enrolls the device itself; for a further person
+/// (docs/vault-format.md §2.2) it names the device as `host`.
 pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncError> {
     if is_office(store)? {
         return Err(SyncError::IsOffice);
     }
     let d = store.vault().device();
-    let role: Role =
-        d.role.parse().map_err(|e: crate::model::event::UnknownRole| SyncError::Enrollment(e.to_string()))?;
+    let (user, role) = store.actor();
+    let signer = store.signer_id();
     Ok(EnrollmentRequest {
         format: REQUEST_FORMAT.into(),
         version: 1,
-        device_id: d.device_id,
+        device_id: signer,
         device_name: d.device_name.clone(),
-        user: d.user_name.clone(),
+        user: user.to_owned(),
         role,
-        signing_key: hex::encode(store.vault().verifying_key().as_bytes()),
+        signing_key: hex::encode(store.signer_key().verifying_key().as_bytes()),
         recipient: store.vault().recipient(),
         created: now_rfc3339(),
+        host: (signer != d.device_id).then_some(d.device_id),
         sig: String::new(),
     }
-    .sign(store.vault().signing_key()))
+    .sign(store.signer_key()))
 }
 
 pub(crate) fn office_roster(store: &CaseStore) -> Result<SignedRoster, SyncError> {
@@ -174,6 +178,21 @@ pub fn approve_enrollment(
     role: Role,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, SyncError> {
+    approve_enrollment_with(store, request, role, None, progress)
+}
+
+/// [`approve_enrollment`], where `additional_device_of` says explicitly
+/// that the request is another device (another key) of a person already
+/// enrolled under that user name, with the same role. Without it, a user
+/// name enrolled (and not revoked) under another key is refused, so that
+/// visibility by user name never hands one person's cases to another.
+pub fn approve_enrollment_with(
+    store: &mut CaseStore,
+    request: &[u8],
+    role: Role,
+    additional_device_of: Option<&str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
     let signed = office_roster(store)?;
     let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
     if req.role != role {
@@ -182,6 +201,7 @@ pub fn approve_enrollment(
             req.role
         )));
     }
+    crate::sync::people::check_request(&signed.roster, &req, additional_device_of)?;
     let mut roster = signed.roster.clone();
     if let Some(existing) = roster.device(req.device_id) {
         if existing.signing_key != req.signing_key {
@@ -204,6 +224,7 @@ pub fn approve_enrollment(
             enrolled_at: now_rfc3339(),
             revoked_at: None,
             revoked_after_seq: None,
+            host: req.host,
         });
         roster.serial += 1;
     }
@@ -448,11 +469,17 @@ pub fn export_for_device(
     let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let cases = visible_cases(store, &target)?;
+    // A device may see what any of the people it hosts may see, and has
+    // the events any of them signed.
+    let hosted: Vec<RosterDevice> = signed.roster.hosted_by(device).cloned().collect();
+    let mut cases = BTreeSet::new();
+    for person in hosted.iter().filter(|p| p.revoked_at.is_none()) {
+        cases.extend(visible_cases(store, person)?);
+    }
     let mut events = Vec::new();
     for case in &cases {
         for e in store.case_events(*case)? {
-            if e.device_id == device {
+            if hosted.iter().any(|p| p.device_id == e.device_id) {
                 continue; // the device has its own events
             }
             if delivered.cases.contains(case) && e.device_seq <= delivered.vv.get(&e.device_id).copied().unwrap_or(0) {

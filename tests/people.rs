@@ -1,0 +1,278 @@
+//! People, not names (docs/vault-format.md §2.2, docs/bundle-format.md §7):
+//! further people on a vault with their own passphrase, key and role,
+//! enrolled by the office one by one; switching person with a passphrase;
+//! sync of a device hosting several people; set_actor only where no office
+//! rules; a user name enrolled once.
+#[path = "sync_common.rs"]
+mod common;
+#[path = "common/people.rs"]
+mod people;
+
+use std::path::Path;
+
+use common::*;
+use fieldcase::model::error::StoreError;
+use fieldcase::model::event::Role;
+use fieldcase::model::store::CaseStore;
+use fieldcase::sync::{self, SyncError};
+use fieldcase::vault::{KvApplier, SecretString, Vault, VaultError};
+use people::*;
+use serde_json::json;
+
+fn wrong() -> SecretString {
+    SecretString::from("not anybody's passphrase at all".to_owned())
+}
+
+/// An office and an enrolled caseworker device "amina".
+fn world(root: &Path) -> (CaseStore, CaseStore) {
+    let mut o = office(&root.join("o"));
+    let mut d = device(&root.join("d"), "amina", "caseworker");
+    enroll(&mut o, &mut d);
+    (o, d)
+}
+
+#[test]
+fn a_second_person_enrolled_by_the_office_switches_with_their_passphrase() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let device_id = d.vault().device().device_id;
+
+    // Added on the device, not yet enrolled: switching works, recording
+    // does not (the office would refuse it and stall the device's sync).
+    let sara = add_person(&mut d, "sara", Role::Supervisor);
+    assert_ne!(sara.id, device_id);
+    switch(&mut d, "sara");
+    assert_eq!(d.actor(), ("sara", Role::Supervisor));
+    let before = full_dump(&d);
+    let e = d.create_case("uasc", "Agadez").unwrap_err();
+    assert!(matches!(e, StoreError::PersonNotEnrolled { .. }), "{e}");
+    assert_eq!(full_dump(&d), before, "a refused change leaves nothing");
+
+    // Enrolled by the office (her request signed by her key, naming the
+    // device as host), she records under her own signer id and key.
+    let req = sync::enrollment_request(&d).unwrap();
+    assert_eq!((req.device_id, req.host, req.role), (sara.id, Some(device_id), Role::Supervisor));
+    let bundle =
+        sync::approve_enrollment(&mut o, &serde_json::to_vec(&req).unwrap(), Role::Supervisor, &mut |_| {}).unwrap();
+    sync::import_bundle(&mut d, &bundle, false, &mut |_| {}).unwrap();
+    let roster = sync::exchange::roster(&d).unwrap().unwrap();
+    assert_eq!(roster.roster.device(sara.id).unwrap().host, Some(device_id));
+    let c = d.create_case("uasc", "Agadez").unwrap();
+    let events = d.case_events(c).unwrap();
+    let key = fieldcase::model::event::parse_verifying_key(&sara.signing_key).unwrap();
+    assert!(!events.is_empty());
+    for e in &events {
+        assert_eq!((e.device_id, e.author.as_str(), e.role), (sara.id, "sara", Role::Supervisor));
+        e.verify(&key).expect("signed with sara's own key");
+        assert!(e.verify(&d.vault().verifying_key()).is_err(), "not with the device key");
+    }
+    assert_eq!(events.iter().map(|e| e.device_seq).collect::<Vec<_>>(), (1..=events.len() as u64).collect::<Vec<_>>());
+
+    // A wrong passphrase is refused and changes nothing.
+    let before = full_dump(&d);
+    let e = d.switch_person("amina", &wrong()).unwrap_err();
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+    let e = d.switch_person("sara", &wrong()).unwrap_err();
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+    assert!(matches!(d.switch_person("nobody", &pass()).unwrap_err(), StoreError::UnknownPerson { .. }));
+    assert_eq!((d.actor(), d.signer_id()), (("sara", Role::Supervisor), sara.id));
+    assert_eq!(full_dump(&d), before);
+
+    // Back to the device's first person, with her passphrase.
+    d.switch_person("amina", &pass()).unwrap();
+    assert_eq!((d.actor(), d.signer_id()), (("amina", Role::Caseworker), device_id));
+    let mine = new_case(&mut d, "Mariama");
+    for e in d.case_events(mine).unwrap() {
+        assert_eq!((e.device_id, e.author.as_str(), e.role), (device_id, "amina", Role::Caseworker));
+        e.verify(&d.vault().verifying_key()).unwrap();
+    }
+}
+
+#[test]
+fn unlocking_with_a_persons_passphrase_opens_the_vault_as_that_person() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    let c = d.create_case("uasc", "Agadez").unwrap();
+    d.lock().unwrap();
+
+    let dir = t.path().join("d");
+    let d = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).unwrap();
+    assert_eq!((d.actor(), d.signer_id()), (("sara", Role::Supervisor), sara.id));
+    assert_eq!(
+        d.case_events(c).unwrap().len(),
+        d.case_events(c).unwrap().iter().filter(|e| e.device_id == sara.id).count()
+    );
+    d.lock().unwrap();
+    let d = CaseStore::open_with(&dir, &pass(), &options()).unwrap();
+    assert_eq!(d.actor(), ("amina", Role::Caseworker));
+    d.lock().unwrap();
+    let e = CaseStore::open_with(&dir, &wrong(), &options()).err().expect("refused");
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+}
+
+#[test]
+fn a_device_that_switched_person_keeps_syncing() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    let amina_id = d.vault().device().device_id;
+    for round in 0..2 {
+        // Both people record; the device exports both people's events.
+        switch(&mut d, "sara");
+        let by_sara = new_case(&mut d, &format!("Sara{round}"));
+        d.switch_person("amina", &pass()).unwrap();
+        let by_amina = new_case(&mut d, &format!("Amina{round}"));
+        let r = up(&mut d, &mut o);
+        assert!(r.summary.new >= 4, "round {round}: {r:?}");
+        let at_office = o.all_events().unwrap();
+        for (case, signer) in [(by_sara, sara.id), (by_amina, amina_id)] {
+            let evs: Vec<_> = at_office.iter().filter(|e| e.case_id == case).collect();
+            assert!(!evs.is_empty() && evs.iter().all(|e| e.device_id == signer), "round {round}");
+        }
+        // The office's bundle back imports on the device.
+        let r = down(&mut o, &mut d);
+        assert_eq!(r.summary.new, 0, "round {round}: the device's own people's events are not sent back: {r:?}");
+    }
+    // Another device's caseworker's change to amina's case reaches the
+    // device through the office (visibility: union of its people).
+    let mut b = device(&t.path().join("b"), "bakary", "caseworker");
+    enroll(&mut o, &mut b);
+    let theirs = new_case(&mut b, "Bakary");
+    up(&mut b, &mut o);
+    people::act_on_office_as(&mut o, "chief", Role::Supervisor);
+    o.assign(theirs, "sara").unwrap();
+    let r = down(&mut o, &mut d);
+    assert!(
+        r.preview.new_cases.contains(&theirs),
+        "a case assigned to the hosted supervisor reaches the device: {r:?}"
+    );
+    assert_eq!(sync::export_for_office(&mut d, &mut |_| {}).map(|b| !b.is_empty()).ok(), Some(true));
+}
+
+#[test]
+fn set_actor_is_refused_where_an_office_rules() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    for s in [&mut o, &mut d] {
+        let before = s.actor().0.to_owned();
+        let e = s.set_actor("chief", Role::Supervisor).unwrap_err();
+        assert!(matches!(e, StoreError::ActorFixed), "{e}");
+        assert_eq!(s.actor().0, before);
+    }
+    // A vault of no office (demo, rule tests) may still act as anyone.
+    let mut loose = device(&t.path().join("loose"), "amina", "caseworker");
+    loose.set_actor("chief", Role::Supervisor).unwrap();
+    assert_eq!(loose.actor(), ("chief", Role::Supervisor));
+}
+
+#[test]
+fn a_user_name_is_enrolled_to_one_key_unless_the_office_says_it_is_another_device() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, _d) = world(t.path());
+    let mut second = device(&t.path().join("d2"), "amina", "caseworker");
+    let req = serde_json::to_vec(&sync::enrollment_request(&second).unwrap()).unwrap();
+    let before = full_dump(&o);
+    let e = sync::approve_enrollment(&mut o, &req, Role::Caseworker, &mut |_| {}).unwrap_err();
+    assert!(matches!(&e, SyncError::Enrollment(m) if m.contains("already enrolled")), "{e}");
+    assert_eq!(full_dump(&o), before, "a refused enrollment changes nothing");
+    // The flag must name the same user.
+    assert!(sync::approve_enrollment_with(&mut o, &req, Role::Caseworker, Some("bakary"), &mut |_| {}).is_err());
+    let b = sync::approve_enrollment_with(&mut o, &req, Role::Caseworker, Some("amina"), &mut |_| {}).unwrap();
+    sync::import_bundle(&mut second, &b, false, &mut |_| {}).unwrap();
+
+    // Another role under the same name is refused even with the flag.
+    let third = device(&t.path().join("d3"), "amina", "supervisor");
+    let req = serde_json::to_vec(&sync::enrollment_request(&third).unwrap()).unwrap();
+    assert!(sync::approve_enrollment_with(&mut o, &req, Role::Supervisor, Some("amina"), &mut |_| {}).is_err());
+
+    // A person hosted on a device is checked the same way.
+    let mut d4 = device(&t.path().join("d4"), "zara", "caseworker");
+    enroll(&mut o, &mut d4);
+    add_person(&mut d4, "amina", Role::Caseworker);
+    switch(&mut d4, "amina");
+    let req = serde_json::to_vec(&sync::enrollment_request(&d4).unwrap()).unwrap();
+    assert!(sync::approve_enrollment(&mut o, &req, Role::Caseworker, &mut |_| {}).is_err());
+
+    // On the office itself, adding a person enrolls them: a taken name is refused.
+    let e = o.add_person("zara", Role::Caseworker, &passphrase_of("zara")).unwrap_err();
+    assert!(matches!(e, StoreError::PersonExists { .. }), "{e}");
+    let chief = add_person(&mut o, "chief", Role::Supervisor);
+    let held = sync::exchange::roster(&o).unwrap().unwrap();
+    assert_eq!(held.roster.device(chief.id).unwrap().host, Some(held.roster.office_id));
+}
+
+#[test]
+fn a_weak_passphrase_or_a_taken_name_adds_no_person() {
+    let t = tempfile::tempdir().unwrap();
+    let (_o, mut d) = world(t.path());
+    let weak = SecretString::from("sara".to_owned());
+    assert!(matches!(d.add_person("sara", Role::Supervisor, &weak).unwrap_err(), StoreError::WeakPassphrase(_)));
+    assert!(matches!(
+        d.add_person("amina", Role::Supervisor, &passphrase_of("amina")).unwrap_err(),
+        StoreError::PersonExists { .. }
+    ));
+    assert!(d.people().unwrap().is_empty());
+    assert!(!t.path().join("d/people").exists() || std::fs::read_dir(t.path().join("d/people")).unwrap().count() == 0);
+}
+
+#[test]
+fn a_passphrase_change_of_one_person_keeps_the_other_able_to_unlock() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    let (mut o, mut d) = world(t.path());
+    enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    let c = d.create_case("uasc", "Agadez").unwrap();
+    d.switch_person("amina", &pass()).unwrap();
+    let new_owner = SecretString::from("amina's brand new passphrase, long".to_owned());
+    // The first person's change rotates the vault keys.
+    let old_identity = std::fs::read(dir.join("identity.age")).unwrap();
+    d.change_passphrase(&pass(), &new_owner).unwrap();
+    assert_ne!(std::fs::read(dir.join("identity.age")).unwrap(), old_identity);
+    d.lock().unwrap();
+    let mut d = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).expect("sara still unlocks");
+    assert_eq!(d.actor().0, "sara");
+    assert!(d.case_events(c).unwrap().len() > 0);
+
+    // Sara's own change: her old passphrase opens nothing any more, the
+    // first person's still works.
+    let sara_new = SecretString::from("sara picks another long passphrase".to_owned());
+    let old_file: Vec<_> = std::fs::read_dir(dir.join("people")).unwrap().map(|e| e.unwrap().path()).collect();
+    d.change_passphrase(&passphrase_of("sara"), &sara_new).unwrap();
+    d.lock().unwrap();
+    assert!(CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).is_err());
+    let d = CaseStore::open_with(&dir, &sara_new, &options()).unwrap();
+    assert_eq!(d.actor().0, "sara");
+    d.lock().unwrap();
+    let d = CaseStore::open_with(&dir, &new_owner, &options()).unwrap();
+    assert_eq!(d.actor().0, "amina");
+    d.lock().unwrap();
+    assert_eq!(old_file.len(), 2, "one person file and one keys file");
+}
+
+#[test]
+fn an_old_vault_without_people_still_opens() {
+    let t = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/vault-v3");
+    let dir = t.path().join("v3");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            std::fs::create_dir_all(dir.join(e.file_name())).unwrap();
+            for f in std::fs::read_dir(e.path()).unwrap() {
+                let f = f.unwrap();
+                std::fs::copy(f.path(), dir.join(e.file_name()).join(f.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+    }
+    let pass = SecretString::from("fieldcase test vector v3".to_owned());
+    let e = Vault::open_as_with(&dir, &wrong(), None, Box::new(KvApplier), &options()).unwrap_err();
+    assert!(matches!(e, VaultError::WrongPassphrase { .. }), "{e}");
+    let v = Vault::open_as_with(&dir, &pass, None, Box::new(KvApplier), &options()).unwrap();
+    assert!(v.person().is_none());
+    assert_eq!(v.device().device_name, "Vector Device");
+    let _ = json!({});
+}
