@@ -148,6 +148,11 @@ fn a_device_that_switched_person_keeps_syncing() {
         "a case assigned to the hosted supervisor reaches the device: {r:?}"
     );
     assert_eq!(sync::export_for_office(&mut d, &mut |_| {}).map(|b| !b.is_empty()).ok(), Some(true));
+    // Bundles go to and come from devices, not the people they host.
+    assert!(matches!(
+        sync::export_for_device(&mut o, sara.id, &mut |_| {}).unwrap_err(),
+        SyncError::Enrollment(m) if m.contains("export for that device")
+    ));
 }
 
 #[test]

@@ -466,6 +466,11 @@ pub fn export_for_device(
     if device == signed.roster.office_id {
         return Err(SyncError::Enrollment("the office does not export to itself".into()));
     }
+    if let Some(host) = target.host {
+        return Err(SyncError::Enrollment(format!(
+            "{device} is a person hosted on device {host}: export for that device, which receives what each of its people may see"
+        )));
+    }
     let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
@@ -679,6 +684,11 @@ fn device_sender(store: &CaseStore, m: &Manifest) -> Result<RosterDevice, Import
         .ok_or(ImportError::UnknownSender { sender: m.sender.device_id })?;
     if entry.revoked_at.is_some() {
         return Err(ImportError::RevokedSender { sender: entry.device_id });
+    }
+    if entry.host.is_some() {
+        // A person hosted on a device signs events, never bundles: their
+        // events travel in their host's bundles.
+        return Err(ImportError::UnknownSender { sender: entry.device_id });
     }
     Ok(entry)
 }
