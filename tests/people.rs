@@ -237,7 +237,7 @@ fn a_passphrase_change_of_one_person_keeps_the_other_able_to_unlock() {
     d.lock().unwrap();
     let mut d = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).expect("sara still unlocks");
     assert_eq!(d.actor().0, "sara");
-    assert!(d.case_events(c).unwrap().len() > 0);
+    assert!(!d.case_events(c).unwrap().is_empty());
 
     // Sara's own change: her old passphrase opens nothing any more, the
     // first person's still works.
@@ -280,4 +280,222 @@ fn an_old_vault_without_people_still_opens() {
     assert!(v.person().is_none());
     assert_eq!(v.device().device_name, "Vector Device");
     let _ = json!({});
+}
+
+#[test]
+fn a_revoked_person_records_nothing_and_the_device_keeps_syncing() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    new_case(&mut d, "Before");
+    up(&mut d, &mut o);
+    sync::revoke(&mut o, sara.id).unwrap();
+    down(&mut o, &mut d);
+    let e = d.create_case("uasc", "Agadez").unwrap_err();
+    assert!(matches!(&e, StoreError::PersonNotEnrolled { reason, .. } if reason.contains("revoked")), "{e}");
+    d.switch_person("amina", &pass()).unwrap();
+    new_case(&mut d, "After");
+    let r = up(&mut d, &mut o);
+    assert!(r.summary.new >= 2, "{r:?}");
+}
+
+/// Unlock `dir` with `pass` through the real file system.
+fn opens_as(dir: &Path, pass: &SecretString) -> Option<String> {
+    CaseStore::open_with(dir, pass, &options()).ok().map(|s| {
+        let user = s.actor().0.to_owned();
+        s.lock().unwrap();
+        user
+    })
+}
+
+/// A vault of no office with a further person "sara", through `faults`.
+fn faulty_pair(dir: &Path) -> (CaseStore, fieldcase::vault::FaultStorage) {
+    let faults = fieldcase::vault::FaultStorage::new();
+    let opts = fieldcase::vault::VaultOptions { storage: std::sync::Arc::new(faults.clone()), ..options() };
+    let init = fieldcase::vault::InitOptions { name: "amina".into(), role: "caseworker".into(), escrow: None };
+    let mut s = CaseStore::init_with(dir, &pass(), init, &opts).unwrap();
+    new_case(&mut s, "Mariama");
+    s.put_blob(b"a photo").unwrap();
+    add_person(&mut s, "sara", Role::Supervisor);
+    (s, faults)
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_persons_passphrase_change_leaves_a_passphrase_that_opens() {
+    let t = tempfile::tempdir().unwrap();
+    let new = SecretString::from("sara picks another long passphrase".to_owned());
+    for k in 0.. {
+        let dir = t.path().join(format!("v{k}"));
+        let (mut s, faults) = faulty_pair(&dir);
+        switch(&mut s, "sara");
+        faults.crash_after(k);
+        let result = s.change_passphrase(&passphrase_of("sara"), &new);
+        let crashed = faults.crashed();
+        assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
+        drop(s);
+        faults.heal();
+        let (old_opens, new_opens) = (opens_as(&dir, &passphrase_of("sara")), opens_as(&dir, &new));
+        assert!(old_opens.is_some() || new_opens.is_some(), "step {k}: sara is locked out");
+        assert!([&old_opens, &new_opens].iter().all(|u| u.as_deref().is_none_or(|u| u == "sara")), "step {k}");
+        assert_eq!(opens_as(&dir, &pass()).as_deref(), Some("amina"), "step {k}");
+        if !crashed {
+            assert_eq!((old_opens, new_opens.as_deref()), (None, Some("sara")));
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_of_the_first_persons_passphrase_change_locks_no_person_out() {
+    let t = tempfile::tempdir().unwrap();
+    let new = SecretString::from("amina's brand new passphrase, long".to_owned());
+    for k in 0.. {
+        let dir = t.path().join(format!("v{k}"));
+        let (mut s, faults) = faulty_pair(&dir);
+        faults.crash_after(k);
+        let result = s.change_passphrase(&pass(), &new);
+        let crashed = faults.crashed();
+        assert_eq!(result.is_err(), crashed, "step {k}: {result:?}");
+        drop(s);
+        faults.heal();
+        // Sara first: her unlock may be the one that finishes the change.
+        assert_eq!(opens_as(&dir, &passphrase_of("sara")).as_deref(), Some("sara"), "step {k}");
+        let owner = [opens_as(&dir, &pass()), opens_as(&dir, &new)];
+        assert!(owner.iter().any(|u| u.as_deref() == Some("amina")), "step {k}: the first person is locked out");
+        assert_eq!(opens_as(&dir, &passphrase_of("sara")).as_deref(), Some("sara"), "step {k}, after the owner");
+        if !crashed {
+            assert_eq!(owner, [None, Some("amina".to_owned())]);
+            break;
+        }
+    }
+}
+
+#[test]
+fn the_first_person_changes_the_vault_passphrase_after_switching_in() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    let (mut o, mut d) = world(t.path());
+    enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    d.lock().unwrap();
+    // Unlocked by sara, then switched to amina with her passphrase.
+    let mut d = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).unwrap();
+    d.switch_person("amina", &pass()).unwrap();
+    let new = SecretString::from("amina's brand new passphrase, long".to_owned());
+    assert!(d.change_passphrase(&passphrase_of("sara"), &new).is_err(), "the old passphrase must be amina's");
+    d.change_passphrase(&pass(), &new).unwrap();
+    d.lock().unwrap();
+    assert_eq!(opens_as(&dir, &pass()), None);
+    assert_eq!(opens_as(&dir, &new).as_deref(), Some("amina"));
+    assert_eq!(opens_as(&dir, &passphrase_of("sara")).as_deref(), Some("sara"));
+}
+
+/// One random change by whoever is recording on `s` (refusals by the case
+/// rules are fine: they leave nothing).
+fn random_edit(rng: &mut rand::rngs::StdRng, s: &mut CaseStore) {
+    use rand::seq::SliceRandom as _;
+    use rand::Rng as _;
+    let (user, role) = (s.actor().0.to_owned(), s.actor().1);
+    let cases: Vec<uuid::Uuid> = s.list_cases().unwrap().cases.into_iter().map(|c| c.id).collect();
+    match (rng.gen_range(0..6), cases.choose(rng)) {
+        (0..=1, _) | (_, None) if role == Role::Caseworker => {
+            new_case(s, &format!("{user}-{}", rng.gen::<u16>()));
+        }
+        (2..=3, Some(c)) => {
+            let v = values(json!({"given_names": format!("{user}{}", rng.gen::<u8>())}));
+            let _ = s.save_form(*c, "registration_bia", None, v);
+        }
+        (_, Some(c)) => {
+            let _ = s.add_note(*c, values(json!({"text": format!("note by {user}")})));
+        }
+        _ => {}
+    }
+}
+
+/// A shared device whose three people switch at random, and a second
+/// device, over rounds of offline work with bundles lost, duplicated and
+/// reordered: after everyone has synced, the office holds every person's
+/// events, and the shared device holds every case one of its people may
+/// see, with the office's events and projection.
+#[test]
+fn a_shared_device_whose_people_switch_converges_with_the_office() {
+    use rand::seq::SliceRandom as _;
+    use rand::{Rng as _, SeedableRng as _};
+    for seed in 1..=2u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let t = tempfile::tempdir().unwrap();
+        let (mut o, mut d) = world(t.path());
+        let chidi = enroll_person(&mut o, &mut d, "chidi", Role::Caseworker);
+        let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+        let mut b = device(&t.path().join("b"), "bakary", "caseworker");
+        enroll(&mut o, &mut b);
+        let (d_id, b_id) = (d.vault().device().device_id, b.vault().device().device_id);
+        let mut post: Vec<(bool, Vec<u8>)> = Vec::new();
+        for _round in 0..6 {
+            for _ in 0..rng.gen_range(1..5) {
+                match ["amina", "chidi", "sara"].choose(&mut rng).unwrap() {
+                    &"amina" => d.switch_person("amina", &pass()).unwrap(),
+                    who => switch(&mut d, who),
+                }
+                random_edit(&mut rng, &mut d);
+            }
+            for _ in 0..rng.gen_range(0..3) {
+                random_edit(&mut rng, &mut b);
+            }
+            for c in o.list_cases().unwrap().cases {
+                if c.caseworker.is_none() {
+                    // The office's supervisor assigns (the office's first
+                    // person, a data manager, may not).
+                    people::act_on_office_as(&mut o, "chief", Role::Supervisor);
+                    o.assign(c.id, ["amina", "chidi", "bakary"].choose(&mut rng).unwrap()).unwrap();
+                }
+            }
+            post.push((true, sync::export_for_office(&mut d, &mut |_| {}).unwrap()));
+            post.push((true, sync::export_for_office(&mut b, &mut |_| {}).unwrap()));
+            post.push((false, sync::export_for_device(&mut o, d_id, &mut |_| {}).unwrap()));
+            let dups: Vec<_> = post.iter().filter(|_| rng.gen_bool(0.2)).cloned().collect();
+            post.extend(dups);
+            post.shuffle(&mut rng);
+            for (to_office, bundle) in post.drain(..) {
+                if rng.gen_bool(0.25) {
+                    continue; // lost
+                }
+                let target = if to_office { &mut o } else { &mut d };
+                match sync::import_bundle(target, &bundle, false, &mut |_| {}) {
+                    Ok(_) | Err(fieldcase::sync::ImportError::SequenceBackwards { .. }) => {}
+                    Err(e) => panic!("seed {seed}: unexpected refusal: {e}"),
+                }
+            }
+        }
+        for _ in 0..2 {
+            up(&mut d, &mut o);
+            up(&mut b, &mut o);
+            down(&mut o, &mut d);
+        }
+        // The office holds every event of the shared device's people.
+        let at_office: std::collections::BTreeSet<uuid::Uuid> = o.all_events().unwrap().iter().map(|e| e.id).collect();
+        let on_d = d.all_events().unwrap();
+        let signers: std::collections::BTreeSet<uuid::Uuid> = on_d.iter().map(|e| e.device_id).collect();
+        assert!(on_d.iter().all(|e| at_office.contains(&e.id)), "seed {seed}");
+        assert!(signers.contains(&sara.id) && signers.contains(&chidi.id) && signers.contains(&d_id), "seed {seed}");
+        // Its supervisor may see every case, so bakary's work reaches it.
+        assert!(b.all_events().unwrap().is_empty() || signers.contains(&b_id), "seed {seed}");
+        // The shared device hosts a supervisor: it holds every case, the
+        // same as the office, read as supervisors on both.
+        switch(&mut d, "sara");
+        people::act_on_office_as(&mut o, "chief", Role::Supervisor);
+        let office_cases: std::collections::BTreeSet<uuid::Uuid> =
+            o.list_cases().unwrap().cases.into_iter().map(|c| c.id).collect();
+        let d_cases: std::collections::BTreeSet<uuid::Uuid> =
+            d.list_cases().unwrap().cases.into_iter().map(|c| c.id).collect();
+        assert_eq!(d_cases, office_cases, "seed {seed}");
+        for c in &d_cases {
+            assert_eq!(d.case_events(*c).unwrap(), o.case_events(*c).unwrap(), "seed {seed}, case {c}");
+            let (dd, od) = (d.case_detail(*c).unwrap(), o.case_detail(*c).unwrap());
+            assert_eq!(
+                format!("{:?}", (&dd.summary, &dd.fields, &dd.items, &dd.stage_history)),
+                format!("{:?}", (&od.summary, &od.fields, &od.items, &od.stage_history)),
+                "seed {seed}, case {c}"
+            );
+        }
+    }
 }

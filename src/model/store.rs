@@ -608,7 +608,7 @@ impl CaseStore {
     /// their new file opens with the new passphrase only. (The vault's own
     /// keys change only with its first person's passphrase.)
     pub fn change_passphrase(&mut self, old: &SecretString, new: &SecretString) -> Result<(), StoreError> {
-        let scrypt = VaultOptions::default().scrypt_log_n;
+        let scrypt = self.vault.scrypt_log_n();
         let Some((id, _)) = &self.signer else {
             return Ok(self.vault.change_passphrase(old, new, scrypt)?);
         };

@@ -18,10 +18,6 @@ pub enum VaultError {
         /// The identity file.
         path: PathBuf,
     },
-    /// A further person (people/, vault-format §2.2) tried what only the
-    /// vault's first person may do.
-    #[error("only the vault's first person (the one who created it) can change the vault's own passphrase; a further person changes their own passphrase")]
-    NotTheFirstPerson,
     /// The directory holds no `identity.age`.
     #[error("{dir} is not a Fieldcase vault (there is no identity.age in it): check the vault directory, or create a vault with `fieldcase init`")]
     NotAVault {

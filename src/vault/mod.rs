@@ -586,7 +586,12 @@ impl Vault {
             _lock: lock,
         };
         if vault.keys.unfinished() {
-            vault.finish_key_change(passphrase, options.scrypt_log_n)?;
+            // Unlocked by a further person, `identity.age` cannot be
+            // rewritten (another person's passphrase): it keeps naming the
+            // previous keys too, and the first person's next unlock
+            // finishes again, finding nothing left to re-encrypt.
+            let identity_passphrase = vault.person.is_none().then_some(passphrase);
+            vault.finish_key_change(identity_passphrase, options.scrypt_log_n)?;
         }
         Ok(vault)
     }
@@ -599,7 +604,11 @@ impl Vault {
     /// Then the identity is written without the previous keys. Each step
     /// can be interrupted: until the identity is rewritten, unlocking reads
     /// both and finishes again.
-    fn finish_key_change(&mut self, passphrase: &SecretString, scrypt_log_n: Option<u8>) -> Result<(), VaultError> {
+    fn finish_key_change(
+        &mut self,
+        passphrase: Option<&SecretString>,
+        scrypt_log_n: Option<u8>,
+    ) -> Result<(), VaultError> {
         let rekey = self.keys.previous.is_some();
         self.run_checkpoint_with(rekey)?;
         blob::reseal_all(&*self.storage, &self.dir, &self.keys)?;
@@ -607,14 +616,10 @@ impl Vault {
         self.keys.previous = None;
         self.keys.accept_untagged = false;
         self.rekeyed = true;
-        if self.person.is_some() {
-            // Unlocked by a further person: `identity.age` (another
-            // person's passphrase) still names the previous keys too, and
-            // the first person's next unlock finishes again, which finds
-            // nothing left to re-encrypt.
-            return Ok(());
+        match passphrase {
+            Some(p) => identity::write(&*self.storage, &self.dir, &self.keys, &self.device, p, scrypt_log_n),
+            None => Ok(()),
         }
-        identity::write(&*self.storage, &self.dir, &self.keys, &self.device, passphrase, scrypt_log_n)
     }
 
     /// Change the passphrase, and with it the vault's own keys: a new age
@@ -633,9 +638,6 @@ impl Vault {
         use secrecy::ExposeSecret;
         if new.expose_secret().is_empty() {
             return Err(VaultError::EmptyPassphrase);
-        }
-        if self.person.is_some() {
-            return Err(VaultError::NotTheFirstPerson);
         }
         let (_, on_disk, _) = identity::read(&*self.storage, &self.dir, old)?;
         if on_disk.device_id != self.device.device_id {
@@ -667,9 +669,17 @@ impl Vault {
         // Every further person's keys file gets both sets of keys now (so
         // a crash below leaves each of them a vault they open and finish),
         // and the current keys alone once every file is re-encrypted.
-        let early = self.write_people_keys();
-        self.finish_key_change(new, scrypt_log_n)?;
-        self.write_people_keys().or(early)
+        // A failure of the first rewrite is not final: the second one
+        // writes every keys file again.
+        let _ = self.write_people_keys();
+        self.finish_key_change(Some(new), scrypt_log_n)?;
+        self.write_people_keys()
+    }
+
+    /// The scrypt work factor this vault was opened with (for the
+    /// passphrase files it writes).
+    pub(crate) fn scrypt_log_n(&self) -> Option<u8> {
+        self.scrypt_log_n
     }
 
     /// The further person who unlocked this vault, or `None` for the
@@ -775,7 +785,7 @@ impl Vault {
         let (st, dir) = (&*self.storage, &self.dir);
         people::write_keys(st, dir, id, &[old_r, new_r.clone()], &self.keys, &self.device)?;
         people::write_person(st, dir, &person, new, scrypt_log_n)?;
-        people::write_keys(st, dir, id, &[new_r.clone()], &self.keys, &self.device)?;
+        people::write_keys(st, dir, id, std::slice::from_ref(&new_r), &self.keys, &self.device)?;
         if let Some(entry) = self.people.iter_mut().find(|(p, _)| *p == id) {
             entry.1 = new_r;
         }
