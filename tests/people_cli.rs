@@ -55,6 +55,13 @@ fn a_person_is_added_enrolled_and_unlocks_with_their_own_passphrase() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
 
+    // passwd changes the passphrase of whoever unlocked.
+    let out = ok(run_with(&d, SARA, Some("sara's second long passphrase here"), &["passwd"]));
+    assert!(out.contains("Passphrase of sara changed"), "{out}");
+    assert_eq!(run_with(&d, SARA, None, &["case", "list"]).status.code(), Some(1));
+    ok(run_with(&d, "sara's second long passphrase here", None, &["--as", "sara", "case", "list"]));
+    ok(run(&d, &["case", "list"]));
+
     // A second device under a taken user name needs the office's word.
     let d2 = t.path().join("device2");
     ok(run(&d2, &["init", "--name", "amina"]));

@@ -302,12 +302,18 @@ pub fn passwd(dir: &Path) -> anyhow::Result<()> {
     let old = read_passphrase()?;
     let new = read_new_passphrase(NEW_PASSPHRASE_ENV, &[])?;
     warn_test_scrypt();
-    let changed = (|| -> anyhow::Result<()> {
+    let changed = (|| -> anyhow::Result<Option<String>> {
         let mut store = open_as(dir, &old)?;
+        // A further person (docs/vault-format.md §2.2) changes their own
+        // passphrase; the vault's first person the vault's.
+        let person = (store.signer_id() != store.vault().device().device_id).then(|| store.actor().0.to_owned());
         store.change_passphrase(&old, &new)?;
-        Ok(store.lock()?)
+        store.lock()?;
+        Ok(person)
     })();
-    changed.with_context(|| format!("passphrase of {} not changed", dir.display()))?;
-    println!("Passphrase changed; the vault's files were re-encrypted under new keys.");
+    match changed.with_context(|| format!("passphrase of {} not changed", dir.display()))? {
+        Some(user) => println!("Passphrase of {user} changed; their old passphrase no longer opens their key file."),
+        None => println!("Passphrase changed; the vault's files were re-encrypted under new keys."),
+    }
     Ok(())
 }
