@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/people.rs"]
 mod people;
+#[path = "common/raw_tar.rs"]
+mod raw_tar;
 
 use std::path::Path;
 
@@ -498,4 +500,44 @@ fn a_shared_device_whose_people_switch_converges_with_the_office() {
             );
         }
     }
+}
+
+#[test]
+fn a_bundle_whose_sender_is_a_hosted_person_is_refused() {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    // Well formed and signed by sara's own (enrolled) key, but a person
+    // sends no bundles: her events travel in her host's.
+    let events: Vec<u8> = Vec::new();
+    let m = serde_json::to_vec(&json!({
+        "format": "fieldcase-bundle", "version": [1, 0], "bundle_id": uuid::Uuid::now_v7(), "kind": "device_to_office",
+        "sender": {"device_id": sara.id, "name": "x", "signing_key": "00", "recipient": "age1x"},
+        "recipients": [], "office_id": o.vault().device().device_id, "created_hlc": {"millis": 0, "counter": 0},
+        "sender_seq": 1, "prev_bundle_sha256": null,
+        "members": [{"path": "events.jsonl", "sha256": hex::encode(sha2::Sha256::digest(&events)), "size": 0}],
+    }))
+    .unwrap();
+    let mut signed = fieldcase::sync::format::MANIFEST_DOMAIN.to_vec();
+    signed.extend_from_slice(&m);
+    let sig = base64::engine::general_purpose::STANDARD.encode(d.signer_key().sign(&signed).to_bytes());
+    let tar = raw_tar::tar_of(&[
+        raw_tar::raw("manifest.json", m),
+        raw_tar::raw("manifest.sig", sig.into_bytes()),
+        raw_tar::raw("events.jsonl", events),
+    ]);
+    let to: age::x25519::Recipient = sync::recipient(&o).parse().unwrap();
+    let enc = age::Encryptor::with_recipients(std::iter::once(&to as &dyn age::Recipient)).unwrap();
+    let mut bundle = Vec::new();
+    let mut w = enc.wrap_output(&mut bundle).unwrap();
+    w.write_all(&tar).unwrap();
+    w.finish().unwrap();
+    let before = full_dump(&o);
+    let e = sync::import_bundle(&mut o, &bundle, false, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, fieldcase::sync::ImportError::UnknownSender { sender } if sender == sara.id), "{e}");
+    assert_eq!(full_dump(&o), before);
 }
