@@ -26,7 +26,7 @@ fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {
     let case = s.create_case("uasc", "Agadez").unwrap();
     let values = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15});
     s.save_form(case, "registration_bia", None, values.as_object().unwrap().clone()).unwrap();
-    s.set_actor("sara", Role::Supervisor);
+    s.set_actor("sara", Role::Supervisor).expect("set_actor");
     s.assign(case, "amina").unwrap();
     s.lock().unwrap();
     dir

@@ -135,7 +135,7 @@ fn every_form_round_trips_through_events_vault_and_projection() {
     let mut store = CaseStore::open_with(&dir, &pass, &options).unwrap();
     // The events are amina's; the vault's own user ("caseworker") may not
     // see her case (docs/visibility.md).
-    store.set_actor("amina", fieldcase::model::event::Role::Caseworker);
+    store.set_actor("amina", fieldcase::model::event::Role::Caseworker).expect("set_actor");
     let detail = store.case_detail(case).unwrap();
     let mut checked = 0;
     for (form, item, values) in &saved {

@@ -152,7 +152,7 @@ fn protected_conflict_needs_review_until_an_allowed_role_resolves_it() {
     let err = a.resolve_conflict(case, "registration_bia", None, "risk_level", json!("high")).unwrap_err();
     assert!(matches!(err, StoreError::Forbidden { role: Role::Caseworker, .. }), "{err}");
     // A supervisor may.
-    a.set_actor("sara", Role::Supervisor);
+    a.set_actor("sara", Role::Supervisor).expect("set_actor");
     a.resolve_conflict(case, "registration_bia", None, "risk_level", json!("high")).unwrap();
     let d = a.case_detail(case).unwrap();
     let f = field(&d.fields, "registration_bia", "risk_level");
@@ -378,7 +378,7 @@ fn viewers_record_nothing() {
     let tmp = TempDir::new().unwrap();
     let mut s = new_store(&tmp.path().join("v"), "amina", "caseworker");
     let case = registered_case(&mut s);
-    s.set_actor("mo", Role::Viewer);
+    s.set_actor("mo", Role::Viewer).expect("set_actor");
     let err = s.assign(case, "mo").unwrap_err();
     assert!(matches!(err, StoreError::Forbidden { role: Role::Viewer, .. }), "{err}");
     assert!(matches!(s.create_case("uasc", "Agadez"), Err(StoreError::Forbidden { .. })));
@@ -501,7 +501,7 @@ fn an_offline_edit_made_before_a_concurrent_stage_change_is_accepted() {
     let case = registered_case(&mut a);
     sync(&a, &mut b);
     // The office marks the case a duplicate while B, offline, still edits it.
-    a.set_actor("dina", Role::DataManager);
+    a.set_actor("dina", Role::DataManager).expect("set_actor");
     a.set_clock(Some(T0 + 1_000));
     a.change_stage(case, Stage::Duplicate, "same child as AGA-2026-00007").unwrap();
     b.set_clock(Some(T0 + 2_000));

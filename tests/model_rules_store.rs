@@ -112,16 +112,16 @@ fn closed_demo_case_takes_no_note_until_reopened() {
     demo::generate(&mut s, 40, 3).unwrap();
     // The demo's cases are its caseworkers': find one as a supervisor, then
     // act as its caseworker.
-    s.set_actor("sup", Role::Supervisor);
+    s.set_actor("sup", Role::Supervisor).expect("set_actor");
     let closed = s.list_cases().unwrap().cases.into_iter().find(|c| c.stage == "closed").expect("a closed case");
     let caseworker = closed.caseworker.clone().expect("an assigned case");
-    s.set_actor(&caseworker, Role::Caseworker);
+    s.set_actor(&caseworker, Role::Caseworker).expect("set_actor");
     let note = map(json!({"note_type": "phone", "subject": "call", "text": "called"}));
     assert!(rules_of(s.add_note(closed.id, note.clone()).unwrap_err()).contains(&"closed".to_string()));
     // A caseworker cannot reopen; a supervisor can, then notes are accepted.
     assert!(s.change_stage(closed.id, Stage::Reopened, "breakdown").is_err());
-    s.set_actor("sup", Role::Supervisor);
+    s.set_actor("sup", Role::Supervisor).expect("set_actor");
     s.change_stage(closed.id, Stage::Reopened, "breakdown").unwrap();
-    s.set_actor(&caseworker, Role::Caseworker);
+    s.set_actor(&caseworker, Role::Caseworker).expect("set_actor");
     s.add_note(closed.id, note).unwrap();
 }

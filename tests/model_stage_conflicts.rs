@@ -126,7 +126,7 @@ fn concurrent_stage_changes_are_a_stage_conflict_on_both_devices() {
 fn a_stage_change_while_in_conflict_is_refused_on_creation_and_import() {
     let tmp = TempDir::new().unwrap();
     let (mut a, mut b, case) = forked(&tmp);
-    a.set_actor("sara", Role::Supervisor);
+    a.set_actor("sara", Role::Supervisor).expect("set_actor");
     let err = a.change_stage(case, Stage::Registered, "again").unwrap_err();
     assert_eq!(rules_of(&err), vec!["stage_conflict"], "{err}");
     // The same move made on top of both heads, signed by A, imported by B.
@@ -150,14 +150,14 @@ fn a_supervisor_settles_the_stage_and_both_devices_agree() {
     // (a caseworker the case is not assigned to, and the panel before the
     // case is submitted to it, do not even see it).
     for role in [Role::Caseworker, Role::DataManager, Role::BidPanel] {
-        a.set_actor("someone", role);
+        a.set_actor("someone", role).expect("set_actor");
         let err = a.resolve_stage_conflict(case, suspended, "").unwrap_err();
         assert!(matches!(err, StoreError::Forbidden { .. } | StoreError::Hidden { .. }), "{role}: {err}");
     }
-    a.set_actor("dina", Role::DataManager);
+    a.set_actor("dina", Role::DataManager).expect("set_actor");
     let err = a.resolve_stage_conflict(case, suspended, "").unwrap_err();
     assert!(matches!(err, StoreError::Forbidden { .. }), "the data manager sees the case but may not choose: {err}");
-    a.set_actor("sara", Role::Supervisor);
+    a.set_actor("sara", Role::Supervisor).expect("set_actor");
     // Only a head of the conflict can be chosen.
     let err = a.resolve_stage_conflict(case, Uuid::nil(), "").unwrap_err();
     assert!(matches!(err, StoreError::NotAHead { .. }), "{err}");
@@ -227,7 +227,7 @@ fn a_data_manager_routes_protected_conflicts_but_cannot_pick_the_value() {
     let tmp = TempDir::new().unwrap();
     let (mut a, mut b, case) = protected_conflict(&tmp);
     let heads = a.heads(case, "registration_bia", None, "risk_level").unwrap();
-    a.set_actor("dina", Role::DataManager);
+    a.set_actor("dina", Role::DataManager).expect("set_actor");
     let queue = a.conflict_queue().unwrap();
     let risk = queue.iter().find(|q| q.field == "risk_level").expect("queued");
     assert!(risk.protected && risk.shown.is_none());
@@ -248,7 +248,7 @@ fn a_protected_conflict_is_settled_only_by_choosing_a_current_head() {
     let tmp = TempDir::new().unwrap();
     let (mut a, mut b, case) = protected_conflict(&tmp);
     let heads = a.heads(case, "registration_bia", None, "risk_level").unwrap();
-    a.set_actor("sara", Role::Supervisor);
+    a.set_actor("sara", Role::Supervisor).expect("set_actor");
     // Created locally: a value that is no head's, or an event that is no head.
     let err = a.resolve_conflict(case, "registration_bia", None, "risk_level", json!("medium")).unwrap_err();
     assert_eq!(rules_of(&err), vec!["conflict"], "{err}");
@@ -299,7 +299,7 @@ fn the_conflict_queue_lists_stage_conflicts_first_with_who_settles_them() {
     let mut b = b;
     b.save_form(case, "registration_bia", None, values(json!({"given_names": "Aminata"}))).unwrap();
     sync(&b, &mut a);
-    a.set_actor("dina", Role::DataManager);
+    a.set_actor("dina", Role::DataManager).expect("set_actor");
     let queue = a.conflict_queue().unwrap();
     let rows: Vec<(&str, &str, bool, Vec<Role>, bool)> = queue
         .iter()

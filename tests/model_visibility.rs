@@ -106,7 +106,7 @@ fn a_viewer_sees_case_metadata_and_reports_and_no_name_anywhere() {
     let (mut s, names) = demo_register(&tmp);
     let total = s.case_count().unwrap();
     let case = s.list_cases().unwrap().cases[0].id;
-    s.set_actor("m.and.e", Role::Viewer);
+    s.set_actor("m.and.e", Role::Viewer).expect("set_actor");
 
     let list = s.list_cases().unwrap();
     assert_eq!(list.cases.len(), total, "the viewer's list counts every case");
@@ -141,7 +141,7 @@ fn a_data_manager_sees_normal_fields_and_contested_ones_and_no_names_in_lists() 
     let tmp = TempDir::new().unwrap();
     let (mut s, names) = demo_register(&tmp);
     let full: Vec<_> = s.list_cases().unwrap().cases.iter().map(|c| s.case_detail(c.id).unwrap()).collect();
-    s.set_actor("dm.country", Role::DataManager);
+    s.set_actor("dm.country", Role::DataManager).expect("set_actor");
     let list = s.list_cases().unwrap();
     assert_eq!(list.cases.len(), full.len());
     assert!(list.cases.iter().all(|c| c.hidden == Some(HiddenReason::MetadataOnly) && c.family_name.is_none()));
@@ -192,7 +192,7 @@ fn the_panel_sees_exactly_the_cases_submitted_to_it() {
         .collect();
     let total = s.case_count().unwrap();
     assert!(!submitted.is_empty() && submitted.len() < total, "the demo has cases on and off the agenda");
-    s.set_actor("panel.chair", Role::BidPanel);
+    s.set_actor("panel.chair", Role::BidPanel).expect("set_actor");
     let list = s.list_cases().unwrap();
     assert_eq!(list.cases.iter().map(|c| c.id).collect::<BTreeSet<_>>(), submitted);
     assert_eq!(

@@ -18,7 +18,7 @@ fn a_viewer_vault_lists_cases_without_names_and_refuses_records() {
     let vault_opts = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
     let mut s = CaseStore::init_with(&dir, &SecretString::from(PASS.to_string()), opts, &vault_opts).unwrap();
     s.set_clock(Some(1_780_000_000_000));
-    s.set_actor("amina", Role::Caseworker);
+    s.set_actor("amina", Role::Caseworker).expect("set_actor");
     let case = s.create_case("uasc", "Agadez").unwrap();
     let values = json!({"given_names": "Mariama", "family_name": "Keita", "sex": "female", "age_years": 13,
         "date_of_birth": "2013-02-01", "age_basis": "document"});

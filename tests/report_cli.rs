@@ -19,7 +19,7 @@ fn filled_vault(tmp: &TempDir) -> std::path::PathBuf {
     let mut s = device(&dir, "amina", "caseworker");
     for i in 0..6u64 {
         s.set_clock(Some(1_780_272_000_000 + i * 86_400_000)); // 2026-06-01 + i days
-        s.set_actor("amina", Role::Caseworker);
+        s.set_actor("amina", Role::Caseworker).expect("set_actor");
         let case = s.create_case("uasc", "Agadez").unwrap();
         let sex = if i == 0 { "male" } else { "female" };
         let values = json!({"given_names": "Halima", "family_name": "Sanogo", "sex": sex, "age_years": 15,

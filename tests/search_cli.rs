@@ -22,7 +22,7 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     let dir = tmp.path().join("v");
     // sync_common::pass() is PASS, so the CLI opens this vault.
     let mut s = device(&dir, "dm", "data_manager");
-    s.set_actor("amina", fieldcase::model::event::Role::Caseworker);
+    s.set_actor("amina", fieldcase::model::event::Role::Caseworker).expect("set_actor");
     let mut number = Vec::new();
     for (g, f) in [("Abdoulaye", "Diallo"), ("Abdullahi", "Jallow"), ("Fatima", "Camara")] {
         let c = s.create_case("uasc", "Agadez").unwrap();

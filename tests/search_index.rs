@@ -139,7 +139,7 @@ fn duplicates_on_demand_and_merge_split_keep_history() {
     assert_eq!(of_b.len(), 1);
 
     let events_before = s.case_events(b).unwrap().len();
-    s.set_actor("dm", fieldcase::model::event::Role::DataManager);
+    s.set_actor("dm", fieldcase::model::event::Role::DataManager).expect("set_actor");
     search::merge::merge(&mut s, b, a).unwrap();
     let d = s.case_detail(b).unwrap();
     assert_eq!(d.summary.stage, "duplicate");

@@ -6,6 +6,8 @@
 //! unchanged.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 #[path = "common/raw_tar.rs"]
 mod raw_tar;
 
@@ -488,7 +490,7 @@ fn the_library_records_the_hash_and_size_and_leaves_no_blob_when_refused() {
     // A role that may not record case data: the event is refused and the
     // blob stored for it is removed again.
     let before = blob_files(&w.dir("a"));
-    w.a.set_actor("visitor", fieldcase::model::event::Role::Viewer);
+    people::enroll_person(&mut w.o, &mut w.a, "visitor", fieldcase::model::event::Role::Viewer);
     assert!(w.a.add_attachment(w.case, "x.jpg", "image/jpeg", &photo(3, 100)).is_err());
     assert_eq!(blob_files(&w.dir("a")), before, "no orphan blob after a refusal");
 }

@@ -9,6 +9,8 @@
 //! and every protected conflict is visible.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 
 use std::collections::BTreeSet;
 
@@ -153,7 +155,7 @@ fn run(seed: u64) {
 
     // Read the office's register as a supervisor: its own data-manager
     // identity sees metadata only (docs/visibility.md).
-    o.set_actor("sup", fieldcase::model::event::Role::Supervisor);
+    people::act_on_office_as(&mut o, "sup", fieldcase::model::event::Role::Supervisor);
     let office_cases: Vec<_> = o.list_cases().unwrap().cases;
     let held = sync::quarantine::list(&o).unwrap();
     assert!(held.iter().any(|q| q.case_id == refused), "seed {seed}: the sure refusal is held");

@@ -2,6 +2,8 @@
 //! acknowledgements, replay, dry run, revocation.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 
 use common::*;
 use fieldcase::model::projection;
@@ -39,7 +41,7 @@ fn device_to_office_to_second_device() {
     let a_view = projection::dump(a.vault().conn()).unwrap();
     // The office vault is a data manager's, who sees metadata only
     // (docs/visibility.md): compare as a supervisor.
-    o.set_actor("sup", fieldcase::model::event::Role::Supervisor);
+    people::act_on_office_as(&mut o, "sup", fieldcase::model::event::Role::Supervisor);
     let o_case = o.case_detail(c1).unwrap();
     let a_case = a.case_detail(c1).unwrap();
     assert_eq!(format!("{:?}", o_case.fields), format!("{:?}", a_case.fields));

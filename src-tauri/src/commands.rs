@@ -61,10 +61,26 @@ pub fn get_actor(session: State<'_, Session>) -> Result<ActorDto, UiError> {
     session.actor()
 }
 
-/// Record the next changes as another person/role on a shared machine.
+/// Switch the person recording on a shared machine, with their passphrase.
 #[tauri::command]
-pub fn set_actor(session: State<'_, Session>, user: String, role: String) -> Result<ActorDto, UiError> {
-    session.set_actor(&user, &role)
+pub async fn switch_person(
+    session: State<'_, Session>,
+    user: String,
+    passphrase: String,
+) -> Result<ActorDto, UiError> {
+    // Moved, not copied, into the zeroizing secret.
+    session.switch_person(&user, SecretString::from(passphrase))
+}
+
+/// Add a person with their own passphrase and role to this vault.
+#[tauri::command]
+pub async fn add_person(
+    session: State<'_, Session>,
+    user: String,
+    role: String,
+    passphrase: String,
+) -> Result<(), UiError> {
+    session.add_person(&user, &role, SecretString::from(passphrase))
 }
 
 /// The form definitions, with value lists resolved.

@@ -82,12 +82,15 @@ impl Session {
 
     fn unlocked_info(store: &CaseStore) -> Result<UnlockedInfo, UiError> {
         let device = store.vault().device();
+        // Whoever's passphrase unlocked: the vault's first person or one of
+        // its further people (docs/vault-format.md §2.2).
+        let (user, role) = store.actor();
         Ok(UnlockedInfo {
             case_count: u32::try_from(store.case_count()?).unwrap_or(u32::MAX),
             device_name: device.device_name.clone(),
             escrow_on: device.escrow.is_some(),
-            user_name: device.user_name.clone(),
-            role: device.role.clone(),
+            user_name: user.to_string(),
+            role: role.as_str().to_string(),
             tamper_warnings: store.vault().recovery_report().tamper_warnings(),
         })
     }
@@ -156,23 +159,31 @@ impl Session {
         })
     }
 
-    /// On a shared office machine, record the next changes as another
-    /// person and role (e.g. the BID panel chair). Every event carries the
-    /// author and role it was made with, so the switch shows in the audit
-    /// trail; it lasts until switched back or the vault is locked.
-    pub fn set_actor(&self, user: &str, role: &str) -> Result<ActorDto, UiError> {
+    /// On a shared machine, switch the person recording (e.g. to the BID
+    /// panel chair), checked with that person's passphrase
+    /// ([`CaseStore::switch_person`]): their changes are signed with their
+    /// own key and role. A wrong passphrase changes nothing. It lasts until
+    /// switched again or the vault is locked.
+    pub fn switch_person(&self, user: &str, passphrase: SecretString) -> Result<ActorDto, UiError> {
         let user = user.trim();
         if user.is_empty() {
             return Err(UiError::new("name_required", "say who is recording"));
         }
+        self.with_store(|s| Ok(s.switch_person(user, &passphrase)?))?;
+        self.actor()
+    }
+
+    /// Add a person to this vault with their own passphrase and role
+    /// ([`CaseStore::add_person`]).
+    pub fn add_person(&self, user: &str, role: &str, passphrase: SecretString) -> Result<(), UiError> {
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(UiError::new("name_required", "give the person's name"));
+        }
         let role: Role = role
             .parse()
             .map_err(|e: fieldcase::model::event::UnknownRole| UiError::new("unknown_role", e.to_string()))?;
-        self.with_store(|s| {
-            s.set_actor(user, role);
-            Ok(())
-        })?;
-        self.actor()
+        self.with_store(|s| Ok(s.add_person(user, role, &passphrase).map(|_| ())?))
     }
 
     /// Lock: checkpoint, drop the database, zeroize keys. Locking a locked
@@ -341,17 +352,30 @@ mod tests {
     }
 
     #[test]
-    fn acting_as_another_role_is_recorded_on_events_until_switched_back() {
+    fn switching_person_needs_their_passphrase_and_is_recorded_on_events() {
+        const CHAIR: &str = "quarry lantern chair velvet orbit";
         let tmp = vault();
         let session = Session::with_options(tmp.path().to_path_buf(), None, cheap());
         session.unlock(SecretString::from(PASS)).expect("unlock");
-        let a = session.set_actor("Panel chair", "bid_panel").expect("switch");
+        let code = |r: Result<(), UiError>| r.expect_err("refused").code;
+        assert_eq!(code(session.add_person("Panel chair", "boss", SecretString::from(CHAIR))), "unknown_role");
+        assert_eq!(code(session.add_person("Panel chair", "bid_panel", SecretString::from("chair"))), "weak_passphrase");
+        assert_eq!(code(session.add_person("  ", "bid_panel", SecretString::from(CHAIR))), "name_required");
+        session.add_person("Panel chair", "bid_panel", SecretString::from(CHAIR)).expect("add");
+        assert_eq!(code(session.add_person("Panel chair", "bid_panel", SecretString::from(CHAIR))), "person_exists");
+
+        // Another person's passphrase, an unknown name: refused, nothing changes.
+        let refused = |user: &str, pass: &str| session.switch_person(user, SecretString::from(pass)).expect_err("refused").code;
+        assert_eq!(refused("Panel chair", PASS), "wrong_passphrase");
+        assert_eq!(refused("Nobody", CHAIR), "unknown_person");
+        assert_eq!(refused("  ", CHAIR), "name_required");
+        assert_eq!(session.actor().expect("actor").user, "Test laptop");
+
+        let a = session.switch_person("Panel chair", SecretString::from(CHAIR)).expect("switch");
         assert_eq!(
             (a.user.as_str(), a.role.as_str(), a.owner_role.as_str()),
             ("Panel chair", "bid_panel", "caseworker")
         );
-        assert_eq!(session.set_actor("x", "boss").expect_err("unknown role").code, "unknown_role");
-        assert_eq!(session.set_actor("  ", "supervisor").expect_err("no name").code, "name_required");
         let case = session
             .with_store(|s| {
                 // The case is not on the panel's agenda: the panel may not
@@ -361,8 +385,10 @@ mod tests {
             })
             .expect_err("a panel member records no notes");
         assert_eq!(case.code, "hidden");
-        // Back to the owner (who registered the case, so may see it).
-        session.set_actor("Test laptop", "caseworker").expect("back");
+        // Back to the owner (who registered the case, so may see it), with
+        // the owner's passphrase.
+        assert_eq!(refused("Test laptop", CHAIR), "wrong_passphrase");
+        session.switch_person("Test laptop", SecretString::from(PASS)).expect("back");
         let history = session
             .with_store(|s| {
                 let id = s.list_cases()?.cases[0].id;
@@ -374,10 +400,14 @@ mod tests {
             .expect("note by the caseworker");
         assert_eq!(history.last().map(|h| h.author.as_str()), Some("Test laptop"));
         // Locking forgets the switch: the owner records after the next unlock.
-        session.set_actor("Panel chair", "bid_panel").expect("switch");
+        session.switch_person("Panel chair", SecretString::from(CHAIR)).expect("switch");
         session.lock().expect("lock");
         session.unlock(SecretString::from(PASS)).expect("unlock");
         assert_eq!(session.actor().expect("actor").role, "caseworker");
+        // The unlock screen takes any person's passphrase: the chair's
+        // opens the vault as the chair.
+        let u = session.unlock(SecretString::from(CHAIR)).expect("unlock as the chair");
+        assert_eq!((u.user_name.as_str(), u.role.as_str()), ("Panel chair", "bid_panel"));
     }
 
     #[test]

@@ -160,6 +160,41 @@ pub enum StoreError {
         /// The device.
         device: Uuid,
     },
+    /// `set_actor` on a vault that belongs to an office: there the roster
+    /// says who may sign what, so changing the acting person needs their
+    /// passphrase.
+    #[error("this vault belongs to an office: the person recording is changed by switching person with their passphrase, not by naming a user and role")]
+    ActorFixed,
+    /// No person of this user name on this vault.
+    #[error("no person {user:?} on this vault: add them first (`fieldcase person add`)")]
+    UnknownPerson {
+        /// The user name asked for.
+        user: String,
+    },
+    /// The user name is taken on this vault.
+    #[error("a person named {user:?} is already on this vault; choose another user name")]
+    PersonExists {
+        /// The user name.
+        user: String,
+    },
+    /// A person's file does not agree with the vault's record of them.
+    #[error("the file of person {user:?} does not match this vault's record of them (replaced or altered?); the vault's first person can remove and add them again")]
+    PersonMismatch {
+        /// The user name.
+        user: String,
+    },
+    /// The acting person is not (or no longer) in the office's roster as
+    /// this vault holds it, so nothing they sign would be accepted.
+    #[error("{user} may not record yet: {reason}")]
+    PersonNotEnrolled {
+        /// The user name.
+        user: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// A new passphrase the policy refuses.
+    #[error(transparent)]
+    WeakPassphrase(#[from] crate::passphrase_policy::WeakPassphrase),
     /// The vault's role is not a known role.
     #[error(transparent)]
     UnknownRole(#[from] UnknownRole),
@@ -203,6 +238,12 @@ impl StoreError {
             StoreError::NoConflict { .. } => "no_conflict",
             StoreError::NotAHead { .. } => "conflict_changed",
             StoreError::UnknownRole(_) => "unknown_role",
+            StoreError::UnknownPerson { .. } => "unknown_person",
+            StoreError::PersonExists { .. } => "person_exists",
+            StoreError::PersonMismatch { .. } => "person_mismatch",
+            StoreError::PersonNotEnrolled { .. } => "person_not_enrolled",
+            StoreError::WeakPassphrase(_) => "weak_passphrase",
+            StoreError::ActorFixed => "actor_fixed",
             _ => "store_error",
         }
     }
@@ -230,6 +271,15 @@ impl StoreError {
             StoreError::AttachmentTooLarge { size, limit } => {
                 p.insert("size", size.to_string());
                 p.insert("limit", limit.to_string());
+            }
+            StoreError::UnknownPerson { user }
+            | StoreError::PersonExists { user }
+            | StoreError::PersonMismatch { user } => {
+                p.insert("user", user.clone());
+            }
+            StoreError::PersonNotEnrolled { user, reason } => {
+                p.insert("user", user.clone());
+                p.insert("reason", reason.clone());
             }
             StoreError::NoConflict { form, field } | StoreError::NotAHead { form, field, .. } => {
                 p.insert("form", form.clone());

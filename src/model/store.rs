@@ -330,6 +330,10 @@ pub struct CaseStore {
     next_seq: u64,
     user: String,
     role: Role,
+    /// The further person recording (docs/vault-format.md §2.2): their
+    /// signer id and key. `None`: the vault's first person, who signs with
+    /// the vault's own key under the vault's device id.
+    signer: Option<(Uuid, ed25519_dalek::SigningKey)>,
     rng: StdRng,
 }
 
@@ -343,6 +347,24 @@ impl CaseStore {
     /// Unlock an existing vault.
     pub fn open(dir: &Path, passphrase: &SecretString) -> Result<CaseStore, StoreError> {
         let vault = Vault::open(dir, passphrase, Box::new(ModelApplier))?;
+        CaseStore::from_vault(vault)
+    }
+
+    /// Unlock as a given person: `user` is the user name whose passphrase
+    /// this is (the vault's first person or a further one, docs/vault-format.md
+    /// §2.2). [`CaseStore::open`] accepts any person's passphrase.
+    pub fn open_as(dir: &Path, passphrase: &SecretString, user: Option<&str>) -> Result<CaseStore, StoreError> {
+        CaseStore::open_as_with(dir, passphrase, user, &VaultOptions::default())
+    }
+
+    /// [`CaseStore::open_as`] with explicit vault settings.
+    pub fn open_as_with(
+        dir: &Path,
+        passphrase: &SecretString,
+        user: Option<&str>,
+        options: &VaultOptions,
+    ) -> Result<CaseStore, StoreError> {
+        let vault = Vault::open_as_with(dir, passphrase, user, Box::new(ModelApplier), options)?;
         CaseStore::from_vault(vault)
     }
 
@@ -373,10 +395,178 @@ impl CaseStore {
             Err(e) => return Err(vault.damage_behind(&e).map_or(e, StoreError::Vault)),
         };
         let user = vault.device().user_name.clone();
-        let mut store = CaseStore { clock, next_seq, user, role, rng: StdRng::from_entropy(), vault };
+        let mut store = CaseStore { clock, next_seq, user, role, signer: None, rng: StdRng::from_entropy(), vault };
+        store.load_people()?;
         // An erasure interrupted between its commit and its checkpoint.
         store.finish_erasures()?;
         Ok(store)
+    }
+
+    /// Tell the vault who its further people are (rewriting their keys
+    /// files if the vault keys changed at this unlock), and if one of them
+    /// unlocked, make them the person recording.
+    fn load_people(&mut self) -> Result<(), StoreError> {
+        let people = crate::model::people::load(self.vault.conn())?;
+        let recipients: Vec<(Uuid, String)> = people.iter().map(|p| (p.id, p.recipient.clone())).collect();
+        if self.vault.set_people(&recipients)? {
+            self.vault.write_people_keys()?;
+        }
+        let Some(p) = self.vault.person() else { return Ok(()) };
+        let (id, key) = (p.id, p.signing.clone());
+        let record = people.iter().find(|r| r.id == id).cloned();
+        let record = self.check_person(record, p.verifying_key_hex(), &p.user, &p.role)?;
+        let recipient = p.recipient();
+        if record.recipient != recipient {
+            // A passphrase change of this person was interrupted after
+            // their new file was written: their file is theirs, the record
+            // follows it (so the next rotation reaches them).
+            let fixed = crate::model::people::PersonRecord { recipient, ..record.clone() };
+            self.vault.commit(vec![crate::model::people::entry(&fixed)])?;
+            self.vault.set_people(
+                &crate::model::people::load(self.vault.conn())?
+                    .iter()
+                    .map(|p| (p.id, p.recipient.clone()))
+                    .collect::<Vec<_>>(),
+            )?;
+        }
+        self.become_person(record, key)
+    }
+
+    /// The vault's record of a person whose file says `key_hex`, `user`,
+    /// `role`: they must agree, or the file was replaced.
+    fn check_person(
+        &self,
+        record: Option<crate::model::people::PersonRecord>,
+        key_hex: String,
+        user: &str,
+        role: &str,
+    ) -> Result<crate::model::people::PersonRecord, StoreError> {
+        match record {
+            Some(r) if r.signing_key == key_hex && r.user == user && r.role.as_str() == role => Ok(r),
+            _ => Err(StoreError::PersonMismatch { user: user.to_owned() }),
+        }
+    }
+
+    fn become_person(
+        &mut self,
+        record: crate::model::people::PersonRecord,
+        key: ed25519_dalek::SigningKey,
+    ) -> Result<(), StoreError> {
+        self.next_seq = next_seq_of(self.vault.conn(), record.id)?;
+        self.user = record.user;
+        self.role = record.role;
+        self.signer = Some((record.id, key));
+        Ok(())
+    }
+
+    /// The further people of this vault (not its first person, who is
+    /// [`Vault::device`]), as the database records them.
+    pub fn people(&self) -> Result<Vec<crate::model::people::PersonRecord>, StoreError> {
+        Ok(crate::model::people::load(self.vault.conn())?)
+    }
+
+    /// The signer id of the person recording: what their events carry as
+    /// `device_id` (the vault's device id for its first person).
+    pub fn signer_id(&self) -> Uuid {
+        self.signer.as_ref().map_or(self.vault.device().device_id, |(id, _)| *id)
+    }
+
+    /// The key the person recording signs with.
+    pub fn signer_key(&self) -> &ed25519_dalek::SigningKey {
+        self.signer.as_ref().map_or(self.vault.signing_key(), |(_, k)| k)
+    }
+
+    /// Add a further person to this vault (docs/vault-format.md §2.2): their
+    /// own passphrase (which the passphrase policy must accept), signing
+    /// key and role. On an office vault the person is enrolled in the
+    /// office's roster in the same commit, which needs a data manager
+    /// recording and a user name not enrolled to anyone else; on a device
+    /// they record nothing until the office has enrolled them
+    /// (`sync::enrollment_request` after switching to them).
+    pub fn add_person(
+        &mut self,
+        user: &str,
+        role: Role,
+        passphrase: &SecretString,
+    ) -> Result<crate::model::people::PersonRecord, StoreError> {
+        use secrecy::ExposeSecret as _;
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(StoreError::UnknownPerson { user: String::new() });
+        }
+        let taken = user == self.vault.device().user_name || self.people()?.iter().any(|p| p.user == user);
+        if taken {
+            return Err(StoreError::PersonExists { user: user.to_owned() });
+        }
+        crate::passphrase_policy::check(passphrase.expose_secret(), &[user]).into_result()?;
+        let office_entry = crate::sync::people::office_enrollment_check(self, user)?;
+        let person = self.vault.add_person(user, role.as_str(), passphrase)?;
+        let record = crate::model::people::PersonRecord {
+            id: person.id,
+            user: user.to_owned(),
+            role,
+            signing_key: person.verifying_key_hex(),
+            recipient: person.recipient(),
+            created: person.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        let mut entries =
+            vec![crate::model::people::entry(&record), projection::device_entry(record.id, &record.signing_key, user)];
+        if office_entry {
+            entries.push(crate::sync::people::office_roster_entry(self, &record)?);
+        }
+        if let Err(e) = self.vault.commit(entries) {
+            self.vault.remove_person_files(record.id);
+            return Err(e.into());
+        }
+        let people: Vec<(Uuid, String)> = self.people()?.iter().map(|p| (p.id, p.recipient.clone())).collect();
+        self.vault.set_people(&people)?;
+        Ok(record)
+    }
+
+    /// Switch the person recording to `user`, checked with their
+    /// passphrase: from now on changes are signed with their key, under
+    /// their signer id and sequence, with their name and role, and the
+    /// views show what they may see. A wrong passphrase changes nothing.
+    pub fn switch_person(&mut self, user: &str, passphrase: &SecretString) -> Result<(), StoreError> {
+        if user == self.vault.device().user_name {
+            self.vault.check_first_person(passphrase)?;
+            let device = self.vault.device().clone();
+            self.next_seq = next_seq_of(self.vault.conn(), device.device_id)?;
+            self.role = device.role.parse()?;
+            self.user = device.user_name;
+            self.signer = None;
+            return Ok(());
+        }
+        let record = self
+            .people()?
+            .into_iter()
+            .find(|p| p.user == user)
+            .ok_or_else(|| StoreError::UnknownPerson { user: user.to_owned() })?;
+        let p = self.vault.read_person(record.id, passphrase)?;
+        let record = self.check_person(Some(record), p.verifying_key_hex(), &p.user, &p.role)?;
+        self.become_person(record, p.signing.clone())
+    }
+
+    /// Refuse a change signed by a further person the roster this vault
+    /// holds does not list with their key and role (not enrolled yet, or
+    /// revoked): the office would refuse it, and with it every bundle
+    /// that carries it. A vault of no office has no roster to ask.
+    fn check_may_record(&self) -> Result<(), StoreError> {
+        let Some((id, key)) = &self.signer else { return Ok(()) };
+        let Some(roster) = crate::sync::exchange::roster(self)? else { return Ok(()) };
+        let refuse = |reason: &str| StoreError::PersonNotEnrolled { user: self.user.clone(), reason: reason.into() };
+        let Some(entry) = roster.roster.device(*id) else {
+            return Err(refuse(
+                "the office has not enrolled them; send it their enrollment request (`fieldcase --as USER enroll request`) and import the enrollment bundle it answers with",
+            ));
+        };
+        if entry.revoked_at.is_some() {
+            return Err(refuse("the office has revoked their enrollment"));
+        }
+        if entry.signing_key != hex::encode(key.verifying_key().as_bytes()) || entry.role != self.role {
+            return Err(refuse("the office's roster lists them with another key or role"));
+        }
+        Ok(())
     }
 
     /// Read what the store needs from the vault: its clock, next device
@@ -401,18 +591,7 @@ impl CaseStore {
             )
             .optional()?;
         let last = last.map_or(Hlc::default(), |(m, c)| Hlc { millis: m as u64, counter: c as u32 });
-        // An erased event keeps its sequence number: never signed again.
-        let max_seq: Option<i64> = conn.query_row(
-            "SELECT MAX(s) FROM (SELECT MAX(device_seq) AS s FROM events WHERE device_id = ?1
-               UNION ALL SELECT MAX(device_seq) FROM erased_events WHERE device_id = ?1)",
-            [device.device_id.to_string()],
-            |r| r.get(0),
-        )?;
-        // A withdrawn event's sequence is never reused: the office holds
-        // that event (docs/bundle-format.md §6.1).
-        let withdrawn = projection::max_withdrawn_seq(conn, device.device_id)?;
-        let max_seq = max_seq.map(|s| s.max(0) as u64).max(withdrawn);
-        Ok((HlcClock::new(last), max_seq.map_or(1, |s| s + 1), role))
+        Ok((HlcClock::new(last), next_seq_of(conn, device.device_id)?, role))
     }
 
     /// The vault underneath (read-only use).
@@ -430,8 +609,23 @@ impl CaseStore {
     /// is re-encrypted and re-tagged, so the old identity file with the
     /// old passphrase opens nothing written from now on
     /// ([`Vault::change_passphrase`]). `old` must be the current passphrase.
+    ///
+    /// When a further person is recording (docs/vault-format.md §2.2), it
+    /// is their passphrase that changes: they get a new person key, so
+    /// their new file opens with the new passphrase only. (The vault's own
+    /// keys change only with its first person's passphrase.)
     pub fn change_passphrase(&mut self, old: &SecretString, new: &SecretString) -> Result<(), StoreError> {
-        Ok(self.vault.change_passphrase(old, new, VaultOptions::default().scrypt_log_n)?)
+        let scrypt = self.vault.scrypt_log_n();
+        let Some((id, _)) = &self.signer else {
+            return Ok(self.vault.change_passphrase(old, new, scrypt)?);
+        };
+        let id = *id;
+        let record = self.people()?.into_iter().find(|p| p.id == id);
+        let record = record.ok_or_else(|| StoreError::UnknownPerson { user: self.user.clone() })?;
+        let person = self.vault.change_person_passphrase(id, old, new)?;
+        let fixed = crate::model::people::PersonRecord { recipient: person.recipient(), ..record };
+        self.vault.commit(vec![crate::model::people::entry(&fixed)])?;
+        Ok(())
     }
 
     /// Lock: checkpoint, drop the database, zeroize keys.
@@ -487,10 +681,19 @@ impl CaseStore {
         Ok(self.vault.get_blob(id)?)
     }
 
-    /// For tests/demo: act as another user/role on this device.
-    pub fn set_actor(&mut self, user: &str, role: Role) {
+    /// Act as another user and role without a passphrase: only on a vault
+    /// that belongs to no office (demo data, rule tests), where nothing is
+    /// enforced because there is no authority yet to say who is who. On an
+    /// office vault or an enrolled device this is refused
+    /// ([`StoreError::ActorFixed`]): there a person is switched to with
+    /// their passphrase ([`CaseStore::switch_person`]).
+    pub fn set_actor(&mut self, user: &str, role: Role) -> Result<(), StoreError> {
+        if crate::sync::exchange::roster(self)?.is_some() {
+            return Err(StoreError::ActorFixed);
+        }
         self.user = user.to_string();
         self.role = role;
+        Ok(())
     }
 
     /// The acting user and role.
@@ -546,6 +749,7 @@ impl CaseStore {
             events: Vec::new(),
             states: HashMap::new(),
             numbers: HashMap::new(),
+            may_record: false,
         }
     }
 
@@ -2260,6 +2464,23 @@ pub fn may_resolve_protected(role: Role, form: &str) -> bool {
     roles::may_resolve(role, roles::ConflictSubject::Field { form, protected: true })
 }
 
+/// The next `device_seq` of signer `id`: one past the highest it has signed.
+/// The next `device_seq` of signer `id`: above every sequence it ever used,
+/// including erased events (an erased event keeps its sequence number:
+/// never signed again) and withdrawn ones (the office holds that event,
+/// docs/bundle-format.md §6.1).
+fn next_seq_of(conn: &rusqlite::Connection, id: Uuid) -> Result<u64, StoreError> {
+    let max_seq: Option<i64> = conn.query_row(
+        "SELECT MAX(s) FROM (SELECT MAX(device_seq) AS s FROM events WHERE device_id = ?1
+           UNION ALL SELECT MAX(device_seq) FROM erased_events WHERE device_id = ?1)",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
+    let withdrawn = projection::max_withdrawn_seq(conn, id)?;
+    let max_seq = max_seq.map(|s| s.max(0) as u64).max(withdrawn);
+    Ok(max_seq.map_or(1, |s| s + 1))
+}
+
 fn validate(form: &str, values: &Map<String, Value>) -> Result<(), StoreError> {
     let def = forms::registry().get(form).ok_or_else(|| StoreError::UnknownForm { form: form.to_string() })?;
     forms::validate_values(def, values).map_err(|errors| StoreError::Invalid { errors })
@@ -2276,6 +2497,9 @@ pub struct Batch<'a> {
     events: Vec<Event>,
     states: HashMap<Uuid, CaseState>,
     numbers: HashMap<String, u32>,
+    /// The person recording has been found allowed to record
+    /// ([`CaseStore::check_may_record`], asked once per batch).
+    may_record: bool,
 }
 
 impl Batch<'_> {
@@ -2296,8 +2520,8 @@ impl Batch<'_> {
     }
 
     /// Act as another user (see [`CaseStore::set_actor`]).
-    pub fn set_actor(&mut self, user: &str, role: Role) {
-        self.store.set_actor(user, role);
+    pub fn set_actor(&mut self, user: &str, role: Role) -> Result<(), StoreError> {
+        self.store.set_actor(user, role)
     }
 
     /// Commit every change in one vault commit.
@@ -2354,6 +2578,10 @@ impl Batch<'_> {
         payload: Value,
         mut base: Vec<Uuid>,
     ) -> Result<Uuid, StoreError> {
+        if !self.may_record {
+            self.store.check_may_record()?;
+            self.may_record = true;
+        }
         if kind != EventKind::CaseRegistered {
             self.check_visible(case_id, form, &payload)?;
             // Record which stage the author saw (see `seen_by`): every head
@@ -2367,7 +2595,7 @@ impl Batch<'_> {
         let mut e = Event {
             id: new_v7(hlc.millis, &mut self.store.rng),
             case_id,
-            device_id: self.store.vault.device().device_id,
+            device_id: self.store.signer_id(),
             device_seq: self.next_seq,
             hlc,
             author: self.store.user.clone(),
@@ -2385,7 +2613,7 @@ impl Batch<'_> {
         } else {
             check_event(self.state(case_id)?, &e)?;
         }
-        e.sign(self.store.vault.signing_key());
+        e.sign(self.store.signer_key());
         self.states.get_mut(&case_id).expect("state loaded above").apply(&e);
         self.next_seq += 1;
         let id = e.id;

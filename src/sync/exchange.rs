@@ -76,7 +76,7 @@ pub(crate) fn put(key: &str, value: Value) -> Value {
     projection::sync_put_entry(key, &value)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -127,6 +127,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             enrolled_at: now_rfc3339(),
             revoked_at: None,
             revoked_after_seq: None,
+            host: None,
         }],
         vouched: Vec::new(),
     };
@@ -135,28 +136,31 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
     Ok(())
 }
 
-/// A device's enrollment request (public keys, name, user, role), signed by
-/// the device itself.
+/// The enrollment request of the person recording on this device (public
+/// keys, name, user, role), signed with their own key. For the vault's
+/// first person it enrolls the device itself; for a further person
+/// (docs/vault-format.md §2.2) it names the device as `host`.
 pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncError> {
     if is_office(store)? {
         return Err(SyncError::IsOffice);
     }
     let d = store.vault().device();
-    let role: Role =
-        d.role.parse().map_err(|e: crate::model::event::UnknownRole| SyncError::Enrollment(e.to_string()))?;
+    let (user, role) = store.actor();
+    let signer = store.signer_id();
     Ok(EnrollmentRequest {
         format: REQUEST_FORMAT.into(),
         version: 1,
-        device_id: d.device_id,
+        device_id: signer,
         device_name: d.device_name.clone(),
-        user: d.user_name.clone(),
+        user: user.to_owned(),
         role,
-        signing_key: hex::encode(store.vault().verifying_key().as_bytes()),
+        signing_key: hex::encode(store.signer_key().verifying_key().as_bytes()),
         recipient: store.vault().recipient(),
         created: now_rfc3339(),
+        host: (signer != d.device_id).then_some(d.device_id),
         sig: String::new(),
     }
-    .sign(store.vault().signing_key()))
+    .sign(store.signer_key()))
 }
 
 pub(crate) fn office_roster(store: &CaseStore) -> Result<SignedRoster, SyncError> {
@@ -176,6 +180,21 @@ pub fn approve_enrollment(
     role: Role,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, SyncError> {
+    approve_enrollment_with(store, request, role, None, progress)
+}
+
+/// [`approve_enrollment`], where `additional_device_of` says explicitly
+/// that the request is another device (another key) of a person already
+/// enrolled under that user name, with the same role. Without it, a user
+/// name enrolled (and not revoked) under another key is refused, so that
+/// visibility by user name never hands one person's cases to another.
+pub fn approve_enrollment_with(
+    store: &mut CaseStore,
+    request: &[u8],
+    role: Role,
+    additional_device_of: Option<&str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
     let signed = office_roster(store)?;
     let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
     if req.role != role {
@@ -184,6 +203,7 @@ pub fn approve_enrollment(
             req.role
         )));
     }
+    crate::sync::people::check_request(&signed.roster, &req, additional_device_of)?;
     let mut roster = signed.roster.clone();
     if let Some(existing) = roster.device(req.device_id) {
         if existing.signing_key != req.signing_key {
@@ -206,6 +226,7 @@ pub fn approve_enrollment(
             enrolled_at: now_rfc3339(),
             revoked_at: None,
             revoked_after_seq: None,
+            host: req.host,
         });
         roster.serial += 1;
     }
@@ -389,7 +410,13 @@ pub(crate) fn build_bundle(
         // A device learns here which of its events the office holds in
         // quarantine (§6.1).
         refused: match (&kind, &sent) {
-            (BundleKind::OfficeToDevice, Some((dev, _))) => crate::sync::quarantine::notices_for(store, *dev)?,
+            (BundleKind::OfficeToDevice, Some((dev, _))) => {
+                let signers: Vec<Uuid> = match roster(store)? {
+                    Some(r) => r.roster.hosted_by(*dev).map(|d| d.device_id).collect(),
+                    None => vec![*dev],
+                };
+                crate::sync::quarantine::notices_for(store, &signers)?
+            }
             _ => Vec::new(),
         },
     };
@@ -436,20 +463,36 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
     // This device's own events that an erasure removed before the office
     // acknowledged them travel as signed stand-ins with no content
     // (docs/bundle-format.md §8), so the office's acks for it have no gap.
+    // Each signer signs the stand-ins of their own events: the vault's
+    // first person (whose key every person's keys file holds) and the
+    // person recording now. A further person's stand-ins wait until they
+    // next record; meanwhile the office's acks for them stop at the gap
+    // and their later events are sent again (and skipped as known).
     let own = store.vault().device().clone();
-    let role: Role = own.role.parse().map_err(StoreError::from)?;
-    let mut stand_ins = crate::model::erasure::stand_ins(
-        store.vault().conn(),
+    let mut signers: Vec<(Uuid, String, Role, ed25519_dalek::SigningKey)> = vec![(
         own.device_id,
-        acks.get(&own.device_id).copied().unwrap_or(0),
-        &own.user_name,
-        role,
-    )
-    .map_err(StoreError::from)?;
-    for e in &mut stand_ins {
-        e.sign(store.vault().signing_key());
+        own.user_name.clone(),
+        own.role.parse().map_err(StoreError::from)?,
+        store.vault().signing_key().clone(),
+    )];
+    if store.signer_id() != own.device_id {
+        let (user, role) = store.actor();
+        signers.push((store.signer_id(), user.to_owned(), role, store.signer_key().clone()));
     }
-    events.extend(stand_ins);
+    for (id, user, role, key) in &signers {
+        let mut stand_ins = crate::model::erasure::stand_ins(
+            store.vault().conn(),
+            *id,
+            acks.get(id).copied().unwrap_or(0),
+            user,
+            *role,
+        )
+        .map_err(StoreError::from)?;
+        for e in &mut stand_ins {
+            e.sign(key);
+        }
+        events.extend(stand_ins);
+    }
     events.sort_by_key(Event::order_key);
     let office = signed.roster.office_id;
     let received = last_in(store, office)?.map(|s| BTreeMap::from([(office, s)])).unwrap_or_default();
@@ -479,10 +522,21 @@ pub fn export_for_device(
     if device == signed.roster.office_id {
         return Err(SyncError::Enrollment("the office does not export to itself".into()));
     }
+    if let Some(host) = target.host {
+        return Err(SyncError::Enrollment(format!(
+            "{device} is a person hosted on device {host}: export for that device, which receives what each of its people may see"
+        )));
+    }
     let delivered: Coverage = state_get(store, &format!("{P_DELIVERED}{device}"))?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
-    let mut cases = visible_cases(store, &target)?;
+    // A device may see what any of the people it hosts may see, and has
+    // the events any of them signed.
+    let hosted: Vec<RosterDevice> = signed.roster.hosted_by(device).cloned().collect();
+    let mut cases = BTreeSet::new();
+    for person in hosted.iter().filter(|p| p.revoked_at.is_none()) {
+        cases.extend(visible_cases(store, person)?);
+    }
     // Erasures go to every device: only their two events are left of an
     // erased case, they hold no personal data, and whichever device holds
     // the case (or a copy made before a reassignment) must erase it.
@@ -490,7 +544,7 @@ pub fn export_for_device(
     let mut events = Vec::new();
     for case in &cases {
         for e in store.case_events(*case)? {
-            if e.device_id == device {
+            if hosted.iter().any(|p| p.device_id == e.device_id) {
                 continue; // the device has its own events
             }
             if delivered.cases.contains(case) && e.device_seq <= delivered.vv.get(&e.device_id).copied().unwrap_or(0) {
@@ -699,6 +753,11 @@ fn device_sender(store: &CaseStore, m: &Manifest) -> Result<RosterDevice, Import
     if entry.revoked_at.is_some() {
         return Err(ImportError::RevokedSender { sender: entry.device_id });
     }
+    if entry.host.is_some() {
+        // A person hosted on a device signs events, never bundles: their
+        // events travel in their host's bundles.
+        return Err(ImportError::UnknownSender { sender: entry.device_id });
+    }
     Ok(entry)
 }
 
@@ -746,6 +805,9 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let manifest = opened.manifest.clone();
     let m = &manifest;
     let me = store.vault().device().device_id;
+    // Every signer of this vault: its first person and the people it hosts.
+    let mine: BTreeSet<Uuid> =
+        std::iter::once(me).chain(store.people()?.into_iter().map(|p| p.id)).collect();
     // 1. The sender and its key were checked by `authenticate` before the
     // events were read; here what needs the rest of the bundle (the
     // roster it carries).
@@ -950,7 +1012,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
                     .ok()
                     .flatten()
                     .and_then(|j| Event::from_json(&serde_json::from_str(&j).unwrap_or(Value::Null)).ok())
-                    .filter(|e| e.device_id == me)
+                    .filter(|e| mine.contains(&e.device_id))
             };
             let notices = crate::sync::quarantine::notice_entries(&m.refused, own);
             // Two entries per refusal: the notice and the withdrawal.

@@ -214,13 +214,14 @@ pub(crate) fn entries(events: &[QuarantinedEvent], bundle_id: Uuid, sender: Uuid
         .collect()
 }
 
-/// Office: the refusals of `device`'s own events held here, for its next
+/// Office: the refusals of the events held here that a device's people
+/// signed (`signers`: the device and every person it hosts), for its next
 /// bundle (every one still held, each time: the device keeps them by
 /// event id, so a lost bundle loses nothing).
-pub(crate) fn notices_for(store: &CaseStore, device: Uuid) -> Result<Vec<RefusalNotice>, StoreError> {
+pub(crate) fn notices_for(store: &CaseStore, signers: &[Uuid]) -> Result<Vec<RefusalNotice>, StoreError> {
     let mut out: Vec<RefusalNotice> = list(store)?
         .into_iter()
-        .filter(|q| q.device_id == device)
+        .filter(|q| signers.contains(&q.device_id))
         .map(|q| RefusalNotice {
             event_id: q.event_id,
             case_id: q.case_id,

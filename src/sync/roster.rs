@@ -44,6 +44,12 @@ pub struct RosterDevice {
     /// when revoking) are still accepted; later ones are refused.
     #[serde(default)]
     pub revoked_after_seq: Option<u64>,
+    /// For a person enrolled on another vault (a shared device hosting
+    /// several people): the device id of the hosting vault, whose bundles
+    /// carry this person's events and whose transport key `recipient` is.
+    /// Absent for a device's own first person (docs/bundle-format.md §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Uuid>,
 }
 
 impl RosterDevice {
@@ -139,6 +145,12 @@ impl Roster {
         })
     }
 
+    /// The signers a device hosts: its own entry and every person enrolled
+    /// on it (`host`), revoked ones included.
+    pub fn hosted_by(&self, device: Uuid) -> impl Iterator<Item = &RosterDevice> {
+        self.devices.iter().filter(move |d| d.device_id == device || d.host == Some(device))
+    }
+
     /// Sign with the office key.
     pub fn sign(&self, key: &SigningKey) -> SignedRoster {
         let sig = key.sign(&signed_bytes(ROSTER_DOMAIN, self));
@@ -195,6 +207,11 @@ pub struct EnrollmentRequest {
     pub recipient: String,
     /// When made (RFC 3339).
     pub created: String,
+    /// For a further person of a vault: the hosting vault's device id
+    /// (`device_id` is then the person's signer id, `recipient` the host's
+    /// transport recipient). Absent: the vault's own first person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Uuid>,
     /// Self-signature (proof that the requester holds the signing key);
     /// empty while signing.
     #[serde(default)]

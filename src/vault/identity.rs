@@ -181,18 +181,9 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
     Ok((keys, device))
 }
 
-/// Encrypt the identity with `passphrase` and write it atomically.
-pub(crate) fn write(
-    storage: &dyn Storage,
-    dir: &Path,
-    keys: &Keys,
-    device: &DeviceInfo,
-    passphrase: &SecretString,
-    scrypt_log_n: Option<u8>,
-) -> Result<(), VaultError> {
-    if passphrase.expose_secret().is_empty() {
-        return Err(VaultError::EmptyPassphrase);
-    }
+/// The identity's plaintext JSON (wiped on drop): what `identity.age`
+/// holds, and what a person's keys file holds (docs/vault-format.md §2.2).
+pub(crate) fn encode(keys: &Keys, device: &DeviceInfo) -> Zeroizing<Vec<u8>> {
     let plain = IdentityPlaintext {
         format: IDENTITY_FORMAT.into(),
         version: IDENTITY_VERSION,
@@ -216,19 +207,72 @@ pub(crate) fn write(
     // copies of the secret in freed memory).
     let mut json = Zeroizing::new(Vec::with_capacity(4096));
     serde_json::to_writer(&mut *json, &plain).expect("serialising plain strings cannot fail");
+    json
+}
+
+/// Encrypt `plaintext` to `passphrase` (age scrypt; `scrypt_log_n` overrides
+/// the calibrated work factor).
+pub(crate) fn scrypt_encrypt(
+    plaintext: &[u8],
+    passphrase: &SecretString,
+    scrypt_log_n: Option<u8>,
+) -> Result<Vec<u8>, VaultError> {
+    if passphrase.expose_secret().is_empty() {
+        return Err(VaultError::EmptyPassphrase);
+    }
     let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.expose_secret().to_owned()));
     if let Some(n) = scrypt_log_n {
         recipient.set_work_factor(n.clamp(1, 63));
     }
-    let ct = {
-        let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| VaultError::Encrypt(e.to_string()))?;
-        let mut out = Vec::new();
-        let mut w = enc.wrap_output(&mut out).map_err(|e| VaultError::Encrypt(e.to_string()))?;
-        std::io::Write::write_all(&mut w, &json).map_err(|e| VaultError::Encrypt(e.to_string()))?;
-        w.finish().map_err(|e| VaultError::Encrypt(e.to_string()))?;
-        out
-    };
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .map_err(|e| VaultError::Encrypt(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).map_err(|e| VaultError::Encrypt(e.to_string()))?;
+    std::io::Write::write_all(&mut w, plaintext).map_err(|e| VaultError::Encrypt(e.to_string()))?;
+    w.finish().map_err(|e| VaultError::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decrypt the scrypt-wrapped file `path` with `passphrase` (plaintext
+/// wiped on drop).
+pub(crate) fn scrypt_decrypt(
+    storage: &dyn Storage,
+    path: &Path,
+    passphrase: &SecretString,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let bytes = storage.read(path).map_err(|e| VaultError::io("read", path, e))?;
+    let corrupt = |reason: String| VaultError::CorruptIdentity { path: path.to_owned(), reason };
+    let dec = age::Decryptor::new_buffered(&bytes[..]).map_err(|e| corrupt(format!("not an age file: {e}")))?;
+    if !dec.is_scrypt() {
+        return Err(corrupt("it is not encrypted with a passphrase".into()));
+    }
+    let mut id = age::scrypt::Identity::new(SecretString::from(passphrase.expose_secret().to_owned()));
+    id.set_max_work_factor(MAX_SCRYPT_LOG_N);
+    let mut reader = dec.decrypt(std::iter::once(&id as &dyn age::Identity)).map_err(|e| match e {
+        age::DecryptError::DecryptionFailed
+        | age::DecryptError::NoMatchingKeys
+        | age::DecryptError::KeyDecryptionFailed => VaultError::WrongPassphrase { path: path.to_owned() },
+        age::DecryptError::ExcessiveWork { required, .. } => {
+            VaultError::ExcessiveWork { path: path.to_owned(), required, max: MAX_SCRYPT_LOG_N }
+        }
+        other => corrupt(other.to_string()),
+    })?;
+    let mut json = Zeroizing::new(Vec::with_capacity(4096));
+    reader.read_to_end(&mut json).map_err(|e| corrupt(format!("payload does not decrypt: {e}")))?;
+    Ok(json)
+}
+
+/// Encrypt the identity with `passphrase` and write it atomically.
+pub(crate) fn write(
+    storage: &dyn Storage,
+    dir: &Path,
+    keys: &Keys,
+    device: &DeviceInfo,
+    passphrase: &SecretString,
+    scrypt_log_n: Option<u8>,
+) -> Result<(), VaultError> {
+    let json = encode(keys, device);
+    let ct = scrypt_encrypt(&json, passphrase, scrypt_log_n)?;
     write_file_atomically(storage, dir, IDENTITY_FILE, &ct)
 }
 
@@ -245,25 +289,14 @@ pub(crate) fn read(
     if !storage.exists(&path) {
         return Err(VaultError::NotAVault { dir: dir.to_owned() });
     }
-    let bytes = storage.read(&path).map_err(|e| VaultError::io("read", &path, e))?;
+    let json = scrypt_decrypt(storage, &path, passphrase)?;
+    decode(&json, &path)
+}
+
+/// Parse an identity plaintext ([`encode`]'s output) read from `path`.
+pub(crate) fn decode(json: &[u8], path: &Path) -> Result<(Keys, DeviceInfo, u32), VaultError> {
+    let path = path.to_owned();
     let corrupt = |reason: String| VaultError::CorruptIdentity { path: path.clone(), reason };
-    let dec = age::Decryptor::new_buffered(&bytes[..]).map_err(|e| corrupt(format!("not an age file: {e}")))?;
-    if !dec.is_scrypt() {
-        return Err(corrupt("it is not encrypted with a passphrase".into()));
-    }
-    let mut id = age::scrypt::Identity::new(SecretString::from(passphrase.expose_secret().to_owned()));
-    id.set_max_work_factor(MAX_SCRYPT_LOG_N);
-    let mut reader = dec.decrypt(std::iter::once(&id as &dyn age::Identity)).map_err(|e| match e {
-        age::DecryptError::DecryptionFailed
-        | age::DecryptError::NoMatchingKeys
-        | age::DecryptError::KeyDecryptionFailed => VaultError::WrongPassphrase { path: path.clone() },
-        age::DecryptError::ExcessiveWork { required, .. } => {
-            VaultError::ExcessiveWork { path: path.clone(), required, max: MAX_SCRYPT_LOG_N }
-        }
-        other => corrupt(other.to_string()),
-    })?;
-    let mut json = Zeroizing::new(Vec::with_capacity(4096));
-    reader.read_to_end(&mut json).map_err(|e| corrupt(format!("payload does not decrypt: {e}")))?;
     // Check format and version first (this reads no secret), so a newer
     // layout is reported as "newer Fieldcase", not as damage.
     #[derive(Deserialize)]
@@ -271,7 +304,7 @@ pub(crate) fn read(
         format: String,
         version: u32,
     }
-    let probe: Probe = serde_json::from_slice(&json).map_err(|e| corrupt(format!("not a Fieldcase identity: {e}")))?;
+    let probe: Probe = serde_json::from_slice(json).map_err(|e| corrupt(format!("not a Fieldcase identity: {e}")))?;
     if probe.format != IDENTITY_FORMAT {
         return Err(corrupt(format!("format is {:?}, expected {IDENTITY_FORMAT:?}", probe.format)));
     }
@@ -279,7 +312,7 @@ pub(crate) fn read(
         return Err(VaultError::UnsupportedVersion { path, version: probe.version });
     }
     let plain: IdentityPlaintext =
-        serde_json::from_slice(&json).map_err(|e| corrupt(format!("not a Fieldcase identity: {e}")))?;
+        serde_json::from_slice(json).map_err(|e| corrupt(format!("not a Fieldcase identity: {e}")))?;
     let age = x25519::Identity::from_str(&plain.age_identity).map_err(|e| corrupt(format!("bad age identity: {e}")))?;
     let mut sk = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(&plain.signing_key, &mut *sk).map_err(|e| corrupt(format!("bad signing key: {e}")))?;

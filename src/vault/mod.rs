@@ -26,6 +26,7 @@ mod identity;
 mod journal;
 mod kv;
 mod mac;
+mod people;
 mod recovery;
 mod segments;
 mod snapshot;
@@ -44,6 +45,7 @@ pub use escrow::{verify_with_escrow, EscrowCheck, ESCROW_KEY_FILE};
 pub use identity::{DeviceInfo, IDENTITY_FILE, MAX_SCRYPT_LOG_N};
 pub use journal::{journal_file_name, parse_journal_file_name};
 pub use kv::{kv_put, KvApplier};
+pub use people::{PersonSecrets, PEOPLE_DIR};
 pub use recovery::{RecoveryReport, TailCut, Tampering};
 pub use secrecy::SecretString;
 pub use segments::{DEFAULT_SEGMENT_BYTES, SEGMENT_DIR};
@@ -286,6 +288,19 @@ pub struct Vault {
     report: RecoveryReport,
     checkpoint_bytes: u64,
     auto_checkpoint_error: Option<String>,
+    /// The person who unlocked, when it was not the vault's first person
+    /// (`identity.age`): one of `people/`.
+    person: Option<PersonSecrets>,
+    /// The person keys' recipients of every further person (the case
+    /// store reads them from the database): the keys files a rotation of
+    /// the vault keys rewrites.
+    people: Vec<(uuid::Uuid, age::x25519::Recipient)>,
+    /// The vault keys changed at this unlock (an unfinished change was
+    /// finished): the people's keys files need rewriting.
+    rekeyed: bool,
+    /// The scrypt work factor this vault was opened with
+    /// ([`VaultOptions::scrypt_log_n`]), for the people files it writes.
+    scrypt_log_n: Option<u8>,
     /// Held for the life of the vault: released (by the OS) when dropped.
     _lock: Box<dyn Any + Send>,
 }
@@ -346,6 +361,37 @@ pub(crate) fn write_file_atomically(
         let _ = storage.remove(&tmp);
     }
     result
+}
+
+/// Find whose passphrase `passphrase` is: `identity.age` first, then each
+/// person file (§2.2). With `user`, only that user name is accepted.
+fn unlock(
+    storage: &dyn Storage,
+    dir: &Path,
+    passphrase: &SecretString,
+    user: Option<&str>,
+) -> Result<(Keys, DeviceInfo, u32, Option<PersonSecrets>), VaultError> {
+    let first = match identity::read(storage, dir, passphrase) {
+        Ok((keys, device, version)) if user.is_none_or(|u| u == device.user_name) => {
+            return Ok((keys, device, version, None));
+        }
+        Ok(_) => VaultError::WrongPassphrase { path: dir.join(IDENTITY_FILE) },
+        Err(e @ VaultError::WrongPassphrase { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    for id in people::list(storage, dir)? {
+        let person = match people::read_person(storage, dir, id, passphrase) {
+            Ok(p) => p,
+            Err(VaultError::WrongPassphrase { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if user.is_some_and(|u| u != person.user) {
+            continue;
+        }
+        let (keys, device, version) = people::read_keys(storage, dir, &person)?;
+        return Ok((keys, device, version, Some(person)));
+    }
+    Err(first)
 }
 
 impl Vault {
@@ -448,6 +494,10 @@ impl Vault {
             report: RecoveryReport { generation: 1, ..RecoveryReport::default() },
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
+            person: None,
+            people: Vec::new(),
+            rekeyed: false,
+            scrypt_log_n: options.scrypt_log_n,
             _lock: lock,
         })
     }
@@ -466,13 +516,27 @@ impl Vault {
         applier: Box<dyn Applier>,
         options: &VaultOptions,
     ) -> Result<Vault, VaultError> {
+        Self::open_as_with(dir, passphrase, None, applier, options)
+    }
+
+    /// Unlock as whoever `passphrase` belongs to: the vault's first person
+    /// (`identity.age`), or one of the further people (`people/`, §2.2),
+    /// tried in turn. With `user`, only a person of that user name is
+    /// accepted. [`Vault::person`] says who it was.
+    pub fn open_as_with(
+        dir: &Path,
+        passphrase: &SecretString,
+        user: Option<&str>,
+        applier: Box<dyn Applier>,
+        options: &VaultOptions,
+    ) -> Result<Vault, VaultError> {
         let storage = options.storage.clone();
         if !storage.exists(&dir.join(IDENTITY_FILE)) {
             return Err(VaultError::NotAVault { dir: dir.to_owned() });
         }
         let lock = take_lock(&*storage, dir)?;
-        let (keys, device, stored_version) = identity::read(&*storage, dir, passphrase)?;
-        if stored_version < identity::IDENTITY_VERSION {
+        let (keys, device, stored_version, person) = unlock(&*storage, dir, passphrase, user)?;
+        if stored_version < identity::IDENTITY_VERSION && person.is_none() {
             // The upgrade's vault key must be kept before anything is
             // tagged with it; until the upgrade is finished the identity
             // says so, and untagged files of format 2 are still read.
@@ -515,10 +579,19 @@ impl Vault {
             report,
             checkpoint_bytes: options.checkpoint_bytes,
             auto_checkpoint_error: None,
+            person,
+            people: Vec::new(),
+            rekeyed: false,
+            scrypt_log_n: options.scrypt_log_n,
             _lock: lock,
         };
         if vault.keys.unfinished() {
-            vault.finish_key_change(passphrase, options.scrypt_log_n)?;
+            // Unlocked by a further person, `identity.age` cannot be
+            // rewritten (another person's passphrase): it keeps naming the
+            // previous keys too, and the first person's next unlock
+            // finishes again, finding nothing left to re-encrypt.
+            let identity_passphrase = vault.person.is_none().then_some(passphrase);
+            vault.finish_key_change(identity_passphrase, options.scrypt_log_n)?;
         }
         Ok(vault)
     }
@@ -531,14 +604,22 @@ impl Vault {
     /// Then the identity is written without the previous keys. Each step
     /// can be interrupted: until the identity is rewritten, unlocking reads
     /// both and finishes again.
-    fn finish_key_change(&mut self, passphrase: &SecretString, scrypt_log_n: Option<u8>) -> Result<(), VaultError> {
+    fn finish_key_change(
+        &mut self,
+        passphrase: Option<&SecretString>,
+        scrypt_log_n: Option<u8>,
+    ) -> Result<(), VaultError> {
         let rekey = self.keys.previous.is_some();
         self.run_checkpoint_with(rekey)?;
         blob::reseal_all(&*self.storage, &self.dir, &self.keys)?;
         escrow::write_key_file(&*self.storage, &self.dir, &self.keys, &self.device)?;
         self.keys.previous = None;
         self.keys.accept_untagged = false;
-        identity::write(&*self.storage, &self.dir, &self.keys, &self.device, passphrase, scrypt_log_n)
+        self.rekeyed = true;
+        match passphrase {
+            Some(p) => identity::write(&*self.storage, &self.dir, &self.keys, &self.device, p, scrypt_log_n),
+            None => Ok(()),
+        }
     }
 
     /// Change the passphrase, and with it the vault's own keys: a new age
@@ -585,7 +666,133 @@ impl Vault {
             self.keys.recipients = old_recipients;
             return Err(e);
         }
-        self.finish_key_change(new, scrypt_log_n)
+        // Every further person's keys file gets both sets of keys now (so
+        // a crash below leaves each of them a vault they open and finish),
+        // and the current keys alone once every file is re-encrypted.
+        // A failure of the first rewrite is not final: the second one
+        // writes every keys file again.
+        let _ = self.write_people_keys();
+        self.finish_key_change(Some(new), scrypt_log_n)?;
+        self.write_people_keys()
+    }
+
+    /// The scrypt work factor this vault was opened with (for the
+    /// passphrase files it writes).
+    pub(crate) fn scrypt_log_n(&self) -> Option<u8> {
+        self.scrypt_log_n
+    }
+
+    /// The further person who unlocked this vault, or `None` for the
+    /// vault's first person (`identity.age`).
+    pub fn person(&self) -> Option<&PersonSecrets> {
+        self.person.as_ref()
+    }
+
+    /// Tell the vault who its further people are (id and person-key
+    /// recipient, as the database keeps them), so a rotation of the vault
+    /// keys rewrites their keys files. Returns whether the keys changed at
+    /// this unlock, in which case the caller MUST call
+    /// [`Vault::write_people_keys`].
+    pub fn set_people(&mut self, people: &[(uuid::Uuid, String)]) -> Result<bool, VaultError> {
+        self.people =
+            people.iter().map(|(id, r)| Ok((*id, identity::parse_escrow(r)?))).collect::<Result<_, VaultError>>()?;
+        Ok(self.rekeyed)
+    }
+
+    /// Write every further person's keys file (§2.2) with the current
+    /// vault keys.
+    pub fn write_people_keys(&mut self) -> Result<(), VaultError> {
+        for (id, r) in &self.people {
+            people::write_keys(&*self.storage, &self.dir, *id, std::slice::from_ref(r), &self.keys, &self.device)?;
+        }
+        self.rekeyed = false;
+        Ok(())
+    }
+
+    /// Add a further person: their own signing key and person key, wrapped
+    /// with `passphrase` in `people/<id>.age`, and the vault's keys for
+    /// them in `people/<id>.keys.age`. The caller records the person
+    /// (recipient and public key) in the database; if that fails it calls
+    /// [`Vault::remove_person_files`].
+    pub fn add_person(
+        &mut self,
+        user: &str,
+        role: &str,
+        passphrase: &SecretString,
+    ) -> Result<PersonSecrets, VaultError> {
+        let scrypt_log_n = self.scrypt_log_n;
+        let person = PersonSecrets::generate(self.device.device_id, user, role);
+        let r = person.person_key.to_public();
+        let written = people::write_keys(&*self.storage, &self.dir, person.id, &[r], &self.keys, &self.device)
+            .and_then(|()| people::write_person(&*self.storage, &self.dir, &person, passphrase, scrypt_log_n));
+        if let Err(e) = written {
+            people::remove(&*self.storage, &self.dir, person.id);
+            return Err(e);
+        }
+        Ok(person)
+    }
+
+    /// Remove a person's files (after a failed add).
+    pub fn remove_person_files(&self, id: uuid::Uuid) {
+        people::remove(&*self.storage, &self.dir, id);
+    }
+
+    /// Open further person `id`'s file with `passphrase` (what switching
+    /// to them checks).
+    pub fn read_person(&self, id: uuid::Uuid, passphrase: &SecretString) -> Result<PersonSecrets, VaultError> {
+        let p = people::read_person(&*self.storage, &self.dir, id, passphrase)?;
+        if p.vault_id != self.device.device_id {
+            return Err(VaultError::CorruptIdentity {
+                path: people::person_file(&self.dir, id),
+                reason: "it belongs to another vault".into(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Whether `passphrase` opens `identity.age` (the vault's first person).
+    pub fn check_first_person(&self, passphrase: &SecretString) -> Result<(), VaultError> {
+        let (_, on_disk, _) = identity::read(&*self.storage, &self.dir, passphrase)?;
+        if on_disk.device_id != self.device.device_id {
+            return Err(VaultError::CorruptIdentity {
+                path: self.dir.join(IDENTITY_FILE),
+                reason: "it belongs to another device than the vault that is open".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Change further person `id`'s passphrase. They get a new person key:
+    /// their keys file is first encrypted to the old and the new one, then
+    /// their file is rewritten, then the keys file to the new key alone, so
+    /// a crash leaves a pair that opens. Returns the new secrets; the
+    /// caller records the new recipient.
+    pub fn change_person_passphrase(
+        &mut self,
+        id: uuid::Uuid,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Result<PersonSecrets, VaultError> {
+        use secrecy::ExposeSecret;
+        let scrypt_log_n = self.scrypt_log_n;
+        if new.expose_secret().is_empty() {
+            return Err(VaultError::EmptyPassphrase);
+        }
+        let mut person = self.read_person(id, old)?;
+        let old_r = person.person_key.to_public();
+        person.person_key = age::x25519::Identity::generate();
+        let new_r = person.person_key.to_public();
+        let (st, dir) = (&*self.storage, &self.dir);
+        people::write_keys(st, dir, id, &[old_r, new_r.clone()], &self.keys, &self.device)?;
+        people::write_person(st, dir, &person, new, scrypt_log_n)?;
+        people::write_keys(st, dir, id, std::slice::from_ref(&new_r), &self.keys, &self.device)?;
+        if let Some(entry) = self.people.iter_mut().find(|(p, _)| *p == id) {
+            entry.1 = new_r;
+        }
+        if self.person.as_ref().is_some_and(|p| p.id == id) {
+            self.person = Some(people::read_person(st, dir, id, new)?);
+        }
+        Ok(person)
     }
 
     /// What unlocking found and repaired.

@@ -30,6 +30,8 @@ const screens = path.resolve(process.env.E2E_SCREENS ?? path.join(root, 'target/
 const limitSecs = Number(process.env.E2E_TIMEOUT_SECS ?? 540);
 
 const PASSPHRASE = 'Tamarind okapi velvet 8341 quay e2e';
+// The BID panel chair's own passphrase (a further person of the vault).
+const CHAIR_PASSPHRASE = 'quarry lantern chair velvet orbit e2e';
 const USER = 'Awa Diallo';
 // A follow-up visit: when it was due, when it happened, what was seen, and
 // the next one scheduled.
@@ -452,10 +454,25 @@ async function main() {
     });
     await save('bid_submission');
     await moveTo('bid_pending', 'referred to the panel');
-    // The panel chair records the decision on the office machine.
+    // The panel chair records the decision on this machine as a person of
+    // their own: added once with their passphrase and role, then switched
+    // to with that passphrase.
     await click('[data-testid="nav-settings"]');
+    await setField('[data-testid="person-user"]', 'Panel chair');
+    await (await visible('[data-testid="person-role"]')).selectByAttribute('value', 'bid_panel');
+    await setField('[data-testid="person-pass"]', CHAIR_PASSPHRASE);
+    await click('[data-testid="person-submit"]');
+    await visible('[data-testid="person-added"]', 60_000);
+    // Another person's passphrase is refused and changes nothing.
     await setField('[data-testid="acting-user"]', 'Panel chair');
-    await (await visible('[data-testid="acting-role"]')).selectByAttribute('value', 'bid_panel');
+    await setField('[data-testid="acting-pass"]', PASSPHRASE);
+    await click('[data-testid="acting-submit"]');
+    await visible('[data-testid="acting-error"]', 60_000);
+    if ((await (await visible('[data-testid="acting-as"]')).getText()).includes('Panel chair')) {
+      throw new Error('a wrong passphrase switched the person');
+    }
+    await setField('[data-testid="acting-user"]', 'Panel chair');
+    await setField('[data-testid="acting-pass"]', CHAIR_PASSPHRASE);
     await click('[data-testid="acting-submit"]');
     await browser.waitUntil(async () => (await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Panel chair'), {
       timeout: 10_000,
@@ -481,9 +498,15 @@ async function main() {
   });
 
   await step('schedule and record a follow-up visit', async () => {
-    // Back to the caseworker's own name.
+    // Back to the vault's own person, with her passphrase.
     await click('[data-testid="nav-settings"]');
     await click('[data-testid="acting-back"]');
+    await setField('[data-testid="acting-pass"]', PASSPHRASE);
+    await click('[data-testid="acting-submit"]');
+    await browser.waitUntil(async () => !(await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Panel chair'), {
+      timeout: 30_000,
+      timeoutMsg: 'the sidebar still shows the panel chair',
+    });
     await click('[data-testid="nav-cases"]');
     await click('[data-testid="case-row"] td');
     await tab('visits');

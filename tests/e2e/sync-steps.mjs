@@ -29,6 +29,8 @@ import { remote } from 'webdriverio';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e sync passphrase, not a real one';
+// The office supervisor's own passphrase (a person of the office vault).
+const SARA_PASSPHRASE = 'quarry lantern sara velvet orbit e2e';
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -80,9 +82,9 @@ export async function syncSteps(ctx) {
   let browser = null;
   let caseNumber = '';
 
-  const cli = (vault, args) => {
+  const cli = (vault, args, extraEnv = {}) => {
     const r = spawnSync(cliBin, ['--vault', vault, ...args], {
-      env: { ...process.env, FIELDCASE_PASSPHRASE: PASSPHRASE, FIELDCASE_TEST_SCRYPT_LOG_N: '10' },
+      env: { ...process.env, FIELDCASE_PASSPHRASE: PASSPHRASE, FIELDCASE_TEST_SCRYPT_LOG_N: '10', ...extraEnv },
       encoding: 'utf8',
       timeout: 120_000,
     });
@@ -165,6 +167,11 @@ export async function syncSteps(ctx) {
     await step('office and two devices are made and enrolled with the CLI', async () => {
       for (const f of [cliBin, fixtureBin, desktopBin]) if (!existsSync(f)) throw new Error(`${f} not found (make desktop builds it)`);
       cli(dirs.office, ['init', '--office', '--name', 'Agadez office']);
+      // The office's supervisor: a person of the office vault with her own
+      // passphrase, enrolled in its roster as she is added.
+      cli(dirs.office, ['person', 'add', '--user', 'Sara Supervisor', '--role', 'supervisor'], {
+        FIELDCASE_NEW_PASSPHRASE: SARA_PASSPHRASE,
+      });
       for (const [who, dir] of [['amina', dirs.a], ['bakary', dirs.b]]) {
         cli(dir, ['init', '--name', who]);
         const req = path.join(work, `${who}-request.json`);
@@ -282,12 +289,15 @@ export async function syncSteps(ctx) {
 
     await step('office: resolve the protected-field conflict by choosing a value', async () => {
       // The office's data manager routes protected conflicts; a supervisor
-      // chooses the value (docs/conflicts.md). Record as the supervisor.
+      // chooses the value (docs/conflicts.md). Switch to the supervisor,
+      // with her passphrase.
       await (await browser.$('[data-testid="nav-settings"]')).click();
       const user = await visible('[data-testid="acting-user"]');
       await user.clearValue();
       await user.setValue('Sara Supervisor');
-      await (await visible('[data-testid="acting-role"]')).selectByAttribute('value', 'supervisor');
+      const pass = await visible('[data-testid="acting-pass"]');
+      await pass.clearValue();
+      await pass.setValue(SARA_PASSPHRASE);
       await (await browser.$('[data-testid="acting-submit"]')).click();
       await browser.waitUntil(async () => (await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Sara'), {
         timeout: 10_000,
@@ -307,6 +317,10 @@ export async function syncSteps(ctx) {
       // Back to the office's data manager, who reviews duplicates.
       await (await browser.$('[data-testid="nav-settings"]')).click();
       await (await visible('[data-testid="acting-back"]')).click();
+      const back = await visible('[data-testid="acting-pass"]');
+      await back.clearValue();
+      await back.setValue(PASSPHRASE);
+      await (await browser.$('[data-testid="acting-submit"]')).click();
       await browser.waitUntil(async () => !(await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Sara'), {
         timeout: 10_000,
         timeoutMsg: 'the sidebar still shows the supervisor',

@@ -11,6 +11,7 @@ mod bench_search;
 mod case_cmds;
 mod output;
 mod quarantine_cmds;
+mod person_cmds;
 mod report_cmds;
 mod search_cmds;
 mod sync_cmds;
@@ -40,6 +41,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "FIELDCASE_VAULT")]
     pub vault: Option<PathBuf>,
 
+    /// Unlock as this person (a user name on the vault): the passphrase
+    /// is theirs, and what is recorded is signed as them.
+    #[arg(long = "as", global = true, env = "FIELDCASE_AS", value_name = "USER")]
+    pub as_person: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,8 +59,12 @@ pub enum Command {
     Status(vault_cmds::StatusArgs),
     /// Write a fresh encrypted snapshot and start a new journal generation.
     Checkpoint,
-    /// Change the vault passphrase.
+    /// Change the passphrase of the person who unlocks (the vault's first
+    /// person's change also re-encrypts the vault under new keys).
     Passwd,
+    /// The people of this vault: add one (own passphrase and role), list them.
+    #[command(subcommand)]
+    Person(person_cmds::PersonCommand),
     /// Fill the vault with realistic synthetic cases (for demos and tests).
     Demo(case_cmds::DemoArgs),
     /// List, show and read the history of cases.
@@ -116,11 +126,13 @@ fn main() -> ExitCode {
         Ok(dir) => dir,
         Err(e) => return output::fail(&e),
     };
+    vault_cmds::set_person(cli.as_person.clone());
     let result = match cli.command {
         Command::Init(args) => sync_cmds::init(&vault_dir, args),
         Command::Status(args) => vault_cmds::status(&vault_dir, args),
         Command::Checkpoint => vault_cmds::checkpoint(&vault_dir),
         Command::Passwd => vault_cmds::passwd(&vault_dir),
+        Command::Person(cmd) => person_cmds::person(&vault_dir, cmd),
         Command::Demo(args) => case_cmds::demo(&vault_dir, args),
         Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),

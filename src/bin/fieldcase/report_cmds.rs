@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
-use fieldcase::model::store::CaseStore;
 use fieldcase::report::export::{self, Dhis2Mapping};
 use fieldcase::report::{self, Cell, Measure, Report, ReportOptions};
 
@@ -51,8 +50,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
         );
     }
     let passphrase = crate::vault_cmds::read_passphrase()?;
-    let store =
-        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store = crate::vault_cmds::open_as(dir, &passphrase)
+        .with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let to = args.to.unwrap_or_else(|| store.today());
     let from = args.from.unwrap_or_else(|| to.with_day(1).unwrap_or(to));
     let options = ReportOptions { from, to, office: args.office.clone(), suppress: !args.no_suppress };

@@ -38,6 +38,11 @@ pub enum EnrollCommand {
         /// Where to write the enrollment bundle.
         #[arg(long)]
         out: PathBuf,
+        /// The request is another device of this already enrolled user
+        /// (same person, same role); without it a user name enrolled to
+        /// another key is refused.
+        #[arg(long, value_name = "USER")]
+        additional_device_of: Option<String>,
     },
 }
 
@@ -197,7 +202,7 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
             let req = sync::enrollment_request(&store)?;
             write_file(&out, &serde_json::to_vec_pretty(&req)?)?;
             println!(
-                "Wrote enrollment request {} for device {} ({}, {})",
+                "Wrote enrollment request {} for signer {} ({}, {})",
                 out.display(),
                 req.device_id,
                 req.user,
@@ -206,13 +211,19 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
             println!("  it holds only public keys; give it to the office data manager");
             store.lock()?;
         }
-        EnrollCommand::Approve { file, role, out } => {
+        EnrollCommand::Approve { file, role, out, additional_device_of } => {
             let role: Role = role.parse()?;
             check_free(&out)?;
             let request = fieldcase::fsutil::read_limited(&file, sync::format::MAX_REQUEST_BYTES)?;
             let mut store = open_store(dir)?;
             fieldcase::fsutil::build_new_file(&out, || {
-                sync::approve_enrollment(&mut store, &request, role, &mut progress_line())
+                sync::approve_enrollment_with(
+                    &mut store,
+                    &request,
+                    role,
+                    additional_device_of.as_deref(),
+                    &mut progress_line(),
+                )
             })?;
             println!("Approved; wrote enrollment bundle {}: import it on the device", out.display());
             store.lock()?;

@@ -56,7 +56,7 @@ pub fn read_passphrase() -> anyhow::Result<SecretString> {
 /// A new passphrase from `env`, else prompted twice; refused unless the
 /// passphrase policy accepts it (`personal`: the person's name and other
 /// words an attacker would try first).
-fn read_new_passphrase(env: &str, personal: &[&str]) -> anyhow::Result<SecretString> {
+pub(crate) fn read_new_passphrase(env: &str, personal: &[&str]) -> anyhow::Result<SecretString> {
     let p = match std::env::var(env) {
         Ok(p) => SecretString::from(p),
         Err(_) => {
@@ -131,13 +131,26 @@ fn table_counts(vault: &Vault) -> anyhow::Result<Vec<(String, i64)>> {
     Ok(out)
 }
 
+/// The person `--as` names (FIELDCASE_AS), set once by `main`.
+static AS_PERSON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Remember the global `--as USER` for every unlock of this run.
+pub fn set_person(user: Option<String>) {
+    let _ = AS_PERSON.set(user);
+}
+
+/// Unlock `dir` with `passphrase` as the person `--as` names, or as
+/// whoever the passphrase belongs to.
+pub fn open_as(dir: &Path, passphrase: &SecretString) -> Result<CaseStore, fieldcase::model::error::StoreError> {
+    CaseStore::open_as(dir, passphrase, AS_PERSON.get().and_then(|u| u.as_deref()))
+}
+
 /// Unlock the vault in `dir` for a command, after reading the passphrase.
 /// Files found modified outside Fieldcase are said on stderr whatever the
 /// command (status lists them in full).
 pub fn open_store(dir: &Path) -> anyhow::Result<CaseStore> {
     let passphrase = read_passphrase()?;
-    let store =
-        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store = open_as(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     warn_tampering(store.vault().recovery_report());
     Ok(store)
 }
@@ -191,8 +204,7 @@ fn describe_recovery(r: &RecoveryReport) -> Vec<String> {
 
 pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
-    let mut store =
-        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let mut store = open_as(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     // Status checks every segment of the database, not only those read so
     // far. A damaged one leaves counts unreadable: say which and stop.
     if let Err(damaged) = store.wait_loaded() {
@@ -265,8 +277,7 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
 
 pub fn checkpoint(dir: &Path) -> anyhow::Result<()> {
     let passphrase = read_passphrase()?;
-    let store =
-        CaseStore::open(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+    let store = open_as(dir, &passphrase).with_context(|| format!("cannot open the vault in {}", dir.display()))?;
     let before = store.vault().stats();
     let current = store.vault().snapshot_is_current();
     store.lock().context("checkpoint failed; every saved change is still in the journal")?;
@@ -291,12 +302,18 @@ pub fn passwd(dir: &Path) -> anyhow::Result<()> {
     let old = read_passphrase()?;
     let new = read_new_passphrase(NEW_PASSPHRASE_ENV, &[])?;
     warn_test_scrypt();
-    let changed = (|| -> anyhow::Result<()> {
-        let mut store = CaseStore::open(dir, &old)?;
+    let changed = (|| -> anyhow::Result<Option<String>> {
+        let mut store = open_as(dir, &old)?;
+        // A further person (docs/vault-format.md §2.2) changes their own
+        // passphrase; the vault's first person the vault's.
+        let person = (store.signer_id() != store.vault().device().device_id).then(|| store.actor().0.to_owned());
         store.change_passphrase(&old, &new)?;
-        Ok(store.lock()?)
+        store.lock()?;
+        Ok(person)
     })();
-    changed.with_context(|| format!("passphrase of {} not changed", dir.display()))?;
-    println!("Passphrase changed; the vault's files were re-encrypted under new keys.");
+    match changed.with_context(|| format!("passphrase of {} not changed", dir.display()))? {
+        Some(user) => println!("Passphrase of {user} changed; their old passphrase no longer opens their key file."),
+        None => println!("Passphrase changed; the vault's files were re-encrypted under new keys."),
+    }
     Ok(())
 }

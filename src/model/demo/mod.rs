@@ -1019,7 +1019,8 @@ impl Planner {
 /// Fill `store` with `cases` synthetic case records (about 3–8% of them
 /// near-duplicate registrations of another child), deterministically for
 /// `seed`. Acts as several users and roles through
-/// [`CaseStore::set_actor`]; restores the store's actor and system clock
+/// [`CaseStore::set_actor`], so only on a vault that belongs to no office
+/// ([`StoreError::ActorFixed`] otherwise); restores the store's actor and system clock
 /// afterwards. No automatic checkpoint runs while generating: each one
 /// rewrites the whole database, which made large demos quadratic in the
 /// number of cases; the journal is durable, and the next checkpoint (at the
@@ -1036,6 +1037,9 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
         let (u, r) = store.actor();
         (u.to_string(), r)
     };
+    // Demo data acts as many people without their passphrases: only on a
+    // vault of no office (refused before anything is written).
+    store.set_actor(&orig_user, orig_role)?;
     let start = ms(start_date());
     let end = ms(end_date()) + 12 * HOUR;
     let mut planner = Planner::new(seed);
@@ -1146,7 +1150,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
             batch.set_clock(Some(s.at));
             let (office, pick) = planner.offices.get(&s.case).copied().unwrap_or(("Office", 0));
             let (user, role) = actor_identity(s.actor, office, pick);
-            batch.set_actor(&user, role);
+            batch.set_actor(&user, role)?;
             let case = ids.get(&s.case).copied();
             let result: Result<(), StoreError> = match (&mut s.op, case) {
                 (Op::Create { case_type, office }, _) => batch.create_case(case_type, office).map(|id| {
@@ -1237,7 +1241,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     }
 
     store.set_clock(None);
-    store.set_actor(&orig_user, orig_role);
+    store.set_actor(&orig_user, orig_role)?;
     summary.cases = ids.len();
     summary.events = events;
     summary.duplicates_planted = planner.duplicates;

@@ -64,7 +64,9 @@ export const api = {
   createVault: (vault: NewVault) => invoke<UnlockedInfo>('create_vault', { new: vault }),
   lock: () => invoke<void>('lock'),
   getActor: () => invoke<ActorDto>('get_actor'),
-  setActor: (user: string, role: string) => invoke<ActorDto>('set_actor', { user, role }),
+  switchPerson: (user: string, passphrase: string) => invoke<ActorDto>('switch_person', { user, passphrase }),
+  addPerson: (user: string, role: string, passphrase: string) =>
+    invoke<void>('add_person', { user, role, passphrase }),
   formDefinitions: () => invoke<FormDefDto[]>('form_definitions'),
   listCases: () => invoke<CaseRow[]>('list_cases'),
   caseDetail: (caseId: string) => invoke<CaseDetailDto>('case_detail', { case: caseId }),
