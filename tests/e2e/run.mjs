@@ -32,6 +32,7 @@ const limitSecs = Number(process.env.E2E_TIMEOUT_SECS ?? 540);
 const PASSPHRASE = 'Tamarind okapi velvet 8341 quay e2e';
 // The BID panel chair's own passphrase (a further person of the vault).
 const CHAIR_PASSPHRASE = 'quarry lantern chair velvet orbit e2e';
+const VIEWER_PASSPHRASE = 'tundra gazelle mosaic 5127 viewer e2e';
 const USER = 'Awa Diallo';
 // A follow-up visit: when it was due, when it happened, what was seen, and
 // the next one scheduled.
@@ -552,6 +553,37 @@ async function main() {
     expectEqual(Number(await count.getAttribute('data-count')), 1, 'cases after unlocking again');
     const stored = await browser.execute(() => localStorage.length + sessionStorage.length);
     expectEqual(stored, 0, 'items in localStorage/sessionStorage');
+  });
+
+  // A reporting viewer on the same machine sees the case list without
+  // names (need-to-know is the library's: docs/visibility.md), and the case
+  // record is refused to them.
+  await step("a viewer's case list has no names", async () => {
+    await click('[data-testid="nav-settings"]');
+    await setField('[data-testid="person-user"]', 'Visiting auditor');
+    await (await visible('[data-testid="person-role"]')).selectByAttribute('value', 'viewer');
+    await setField('[data-testid="person-pass"]', VIEWER_PASSPHRASE);
+    await click('[data-testid="person-submit"]');
+    await visible('[data-testid="person-added"]', 60_000);
+    await setField('[data-testid="acting-user"]', 'Visiting auditor');
+    await setField('[data-testid="acting-pass"]', VIEWER_PASSPHRASE);
+    await click('[data-testid="acting-submit"]');
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="acting-as"]')).getText()).includes('Visiting auditor'), {
+      timeout: 10_000,
+      timeoutMsg: 'the sidebar does not show the viewer',
+    });
+    await click('[data-testid="nav-cases"]');
+    const count = await visible('[data-testid="case-count"]', 30_000);
+    expectEqual(Number(await count.getAttribute('data-count')), 1, "cases in the viewer's list");
+    const row = await (await visible('[data-testid="case-row"]')).getText();
+    if (row.includes('Amadou') || row.includes('Diallo')) throw new Error(`the viewer's list shows the child's name: ${row}`);
+    await screenshot('viewer-case-list');
+    // Back to the vault's first person: lock, and unlock with their passphrase.
+    await click('[data-testid="lock"]');
+    await visible('[data-testid="unlock-screen"]');
+    await setField('#passphrase', PASSPHRASE);
+    await (await browser.$('button[type="submit"]')).click();
+    await visible('[data-testid="case-count"]', 30_000);
   });
 
   // The app keeps WebKit's data in a private directory for the run
