@@ -24,7 +24,7 @@ describe('Settings: switch person', () => {
     await fireEvent.input(screen.getByTestId('acting-user'), { target: { value: 'Panel chair' } });
     await fireEvent.input(screen.getByTestId('acting-pass'), { target: { value: 'not hers' } });
     await fireEvent.click(screen.getByTestId('acting-submit'));
-    await vi.waitFor(() => expect(screen.getByTestId('acting-error').textContent).toContain('wrong passphrase'));
+    await vi.waitFor(() => expect(screen.getByTestId('acting-error').textContent).toContain('Wrong passphrase'));
     expect(onactor).not.toHaveBeenCalled();
     expect((screen.getByTestId('acting-pass') as HTMLInputElement).value).toBe('');
 
