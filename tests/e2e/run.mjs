@@ -577,6 +577,8 @@ async function main() {
     expectEqual(Number(await count.getAttribute('data-count')), 1, "cases in the viewer's list");
     const row = await (await visible('[data-testid="case-row"]')).getText();
     if (row.includes('Amadou') || row.includes('Diallo')) throw new Error(`the viewer's list shows the child's name: ${row}`);
+    if (!row.includes('withheld')) throw new Error(`the viewer's list does not say the name is withheld: ${row}`);
+    expectEqual(await (await browser.$('[data-testid="new-case"]')).isExisting(), false, 'register button for a viewer');
     await screenshot('viewer-case-list');
     // Back to the vault's first person: lock, and unlock with their passphrase.
     await click('[data-testid="lock"]');
