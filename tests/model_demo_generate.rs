@@ -122,3 +122,20 @@ fn generation_writes_no_snapshot_and_restores_the_checkpoint_threshold() {
     assert!(s.vault().stats().generation > before, "checkpoint after the threshold was restored");
     assert!(s.case_detail(case).is_ok());
 }
+
+#[test]
+fn demo_fills_the_whole_case_record() {
+    let (_d, s, _) = run(60, 5);
+    let areas = fieldcase::model::forms::registry().admin_areas().unwrap();
+    let mut located = 0;
+    let cases = s.list_cases().unwrap().cases;
+    for c in &cases {
+        let f = s.facts(c.id).unwrap();
+        if let Some(area) = f.str_value("registration_bia", "current_admin_area") {
+            assert!(areas.get(area).is_some(), "{area} is not a configured area");
+            assert!(f.value("registration_bia", "current_location_since").is_some());
+            located += 1;
+        }
+    }
+    assert_eq!(located, cases.len(), "every registration says where the child is now");
+}

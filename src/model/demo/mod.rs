@@ -290,6 +290,21 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
     }
 }
 
+/// The administrative area (assets/config/admin_areas.json) of a demo office.
+fn office_area(office: &str) -> Option<&'static str> {
+    Some(match office {
+        "Agadez" => "ner_agadez_agadez",
+        "Niamey" => "ner_niamey_1",
+        "Sfax" => "tun_sfax_ville",
+        "Tapachula" => "mex_chiapas_tapachula",
+        "Ciudad Juárez" => "mex_chihuahua_juarez",
+        "Obock" => "dji_obock_town",
+        "Aden" => "yem_aden_al_mansura",
+        "Bosaso" => "som_bari_bosaso",
+        _ => return None,
+    })
+}
+
 /// How a UASC case ends up (DOMAIN.md §6 "Outcome").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -384,6 +399,17 @@ impl Planner {
         });
         if let Some(d) = c.dob {
             v["date_of_birth"] = json!(d.format("%Y-%m-%d").to_string());
+        }
+        // Where the child is now: the office's area, from the data alone (no
+        // draw), so adding it left every other draw of a seed as it was.
+        if let Some(area) = office_area(c.office) {
+            v["current_admin_area"] = json!(area);
+            v["current_location_since"] = json!(ymd(reg_ms - DAY));
+            v["current_address"] = json!(if uasc && c.unaccompanied {
+                format!("Reception centre, {}", c.office)
+            } else {
+                format!("Host household, {} (see case file)", c.office)
+            });
         }
         if uasc {
             v["separation_cause"] = json!(
