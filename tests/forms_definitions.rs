@@ -316,6 +316,7 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("follow_up_visit", "care_arrangement_observed risk_level"),
         ("referral", "consent_for_referral"),
         ("case_note", ""),
+        ("protection_concern", ""),
         ("closure_transfer", "closure_reason care_at_closure permanent closure_approval transfer_consent transfer_status"),
     ]);
     for def in registry().all() {

@@ -138,4 +138,11 @@ fn demo_fills_the_whole_case_record() {
         }
     }
     assert_eq!(located, cases.len(), "every registration says where the child is now");
+
+    // Protection concerns are tracked one record each, some urgent, some resolved.
+    let concerns: Vec<serde_json::Value> =
+        cases.iter().flat_map(|c| s.facts(c.id).unwrap().items("protection_concern").to_vec()).collect();
+    assert!(concerns.len() >= cases.len() / 2, "{} concern records", concerns.len());
+    assert!(concerns.iter().any(|c| c["urgent"] == true && c["concern_type"] == "trafficking"));
+    assert!(concerns.iter().any(|c| c["status"] == "resolved" && c.get("resolved_date").is_some()));
 }

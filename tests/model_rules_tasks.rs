@@ -173,3 +173,33 @@ fn turning_18_from_estimated_age() {
     assert_eq!(t.len(), 1);
     assert!(t[0].title.contains("estimated"));
 }
+
+fn concern_tasks(f: &CaseFacts, today: &str) -> Vec<(NaiveDate, i64, String)> {
+    tasks_for(f, d(today))
+        .into_iter()
+        .filter(|t| t.kind == TaskKind::ConcernIntervention)
+        .map(|t| (t.due, t.overdue_days, t.title))
+        .collect()
+}
+
+#[test]
+fn unresolved_protection_concerns_need_their_intervention_by_its_date() {
+    let mut f = facts(Stage::BiaCompleted);
+    let concern = |urgent: bool, by: &str, status: &str| {
+        json!({"concern_type": "child_labour", "urgent": urgent, "intervention_needed": "Remove from work",
+               "intervention_by": by, "status": status})
+    };
+    f.items.insert("protection_concern".into(), vec![concern(false, "2026-05-20", "open")]);
+    // Not urgent: listed from a week before its date, overdue after it.
+    assert!(concern_tasks(&f, "2026-05-12").is_empty());
+    assert_eq!(concern_tasks(&f, "2026-05-13")[0].0, d("2026-05-20"));
+    assert_eq!(concern_tasks(&f, "2026-05-23")[0].1, 3);
+    // Urgent: listed at once, and says so.
+    f.items.insert("protection_concern".into(), vec![concern(true, "2026-05-20", "in_progress")]);
+    let t = concern_tasks(&f, "2026-05-01");
+    assert_eq!(t.len(), 1);
+    assert!(t[0].2.starts_with("Urgent"), "{}", t[0].2);
+    // Resolved: nothing to do.
+    f.items.insert("protection_concern".into(), vec![concern(true, "2026-05-20", "resolved")]);
+    assert!(concern_tasks(&f, "2026-06-01").is_empty());
+}

@@ -1,7 +1,7 @@
 //! Tasks due on a case: the follow-up schedule after reintegration (DOMAIN.md
 //! §2.5), BIA deadlines (§2.3), high-risk contact (§3.0 risk table), case
-//! reviews, closure approval, turning 18 (§4.7) and the final contact after
-//! closure.
+//! reviews, closure approval, turning 18 (§4.7), the final contact after
+//! closure, and the intervention an unresolved protection concern needs.
 //!
 //! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
 //! are never stored and cannot go stale.
@@ -33,6 +33,8 @@ pub enum TaskKind {
     ClosureApproval,
     /// Final contact about 3 months after closure (CPIMS+ practice).
     FinalContact,
+    /// A protection concern that is not resolved needs its intervention by a date.
+    ConcernIntervention,
 }
 
 /// One thing to do on a case.
@@ -227,6 +229,28 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
                     "High risk: weekly contact with the child".into(),
                 ));
             }
+        }
+    }
+
+    // Protection concerns: an unresolved concern's intervention is due by
+    // its date; an urgent one is listed at once, any other from a week before.
+    for c in facts.items("protection_concern") {
+        if c.get("status").and_then(Value::as_str) == Some("resolved") {
+            continue;
+        }
+        let Some(by) = item_date(c, "intervention_by") else {
+            continue;
+        };
+        let urgent = c.get("urgent").and_then(Value::as_bool) == Some(true);
+        if urgent || today >= by - Days::new(7) {
+            let what = c.get("concern_type").and_then(Value::as_str).unwrap_or("protection concern");
+            let prefix = if urgent { "Urgent: " } else { "" };
+            out.push(task(
+                TaskKind::ConcernIntervention,
+                by,
+                today > by,
+                format!("{prefix}intervention for {what} due by {by}"),
+            ));
         }
     }
 

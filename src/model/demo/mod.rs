@@ -356,6 +356,9 @@ struct Planner {
     /// Draws for the 24-hour safety contact only, so adding it left every
     /// other draw (names, dates, outcomes) of a seed as it was.
     safety_rng: StdRng,
+    /// Draws for the whole-case-record forms (protection concerns,
+    /// reunification, case plan, referral outcomes), for the same reason.
+    record_rng: StdRng,
     steps: Vec<Step>,
     seq: usize,
     conflicts: Vec<PlannedConflict>,
@@ -432,6 +435,37 @@ impl Planner {
         p.save(Actor::Caseworker, "registration_bia", v);
     }
 
+    /// One tracked record per protection concern the BIA found: trafficking
+    /// is urgent; some concerns are already resolved.
+    fn protection_concerns(&mut self, p: &mut CasePlan, concerns: &[&'static str]) {
+        for concern in concerns {
+            let item = new_v7(p.t, &mut self.record_rng);
+            let urgent = *concern == "trafficking";
+            let resolved = !urgent && pct(&mut self.record_rng, 30);
+            let mut v = json!({
+                "concern_type": concern,
+                "identified_date": ymd(p.t),
+                "stage_identified": "assessment",
+                "urgent": urgent,
+                "status": if resolved { "resolved" } else if urgent { "in_progress" } else { "open" },
+                "details": "Identified at the BIA interview.",
+            });
+            if urgent || pct(&mut self.record_rng, 50) {
+                v["intervention_needed"] = json!(if urgent {
+                    "Safe shelter, referral to the anti-trafficking unit"
+                } else {
+                    "Referral to the service the concern calls for"
+                });
+                v["intervention_by"] = json!(ymd(p.t + if urgent { DAY } else { 14 * DAY }));
+            }
+            if resolved {
+                v["resolved_date"] = json!(ymd(p.t));
+                v["resolution"] = json!("Addressed through the case plan.");
+            }
+            p.save_item(Actor::Caseworker, "protection_concern", item, v);
+        }
+    }
+
     fn bia(&mut self, p: &mut CasePlan, c: &Child, wants_tracing: &str, bid_required: bool, staff: &Staff) {
         let uasc = c.case_type == "uasc";
         p.after_days(days_around(&mut self.rng, 5.0, 1.0, 30.0));
@@ -496,6 +530,7 @@ impl Planner {
             v["bid_direction"] = json!(if uasc { "durable_solution_uasc" } else { "exceptional_care_decision" });
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+        self.protection_concerns(p, &concerns);
         if risk == "high" {
             self.safety_contact(p, &staff.caseworker);
         }
@@ -1031,6 +1066,7 @@ impl Planner {
         Planner {
             rng: StdRng::seed_from_u64(seed),
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
+            record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
             steps: Vec::new(),
             seq: 0,
             conflicts: Vec::new(),

@@ -1,5 +1,6 @@
-//! Forms as data: the eleven Best Interests Procedure forms of DOMAIN.md §3,
-//! loaded from the JSON definitions in `assets/forms/` (embedded at compile
+//! Forms as data: the eleven Best Interests Procedure forms of DOMAIN.md §3
+//! and the records of the whole case (protection concerns, …; listed in
+//! `assets/forms/README.md`), loaded from the JSON definitions in `assets/forms/` (embedded at compile
 //! time), and the validation of saved values against them.
 //!
 //! The JSON files are the single source of truth, shared with the desktop UI,
@@ -21,8 +22,8 @@ pub use admin_areas::{AdminArea, AdminAreas, AdminAreasError, AreaLevel, ADMIN_A
 pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
-/// Ids of every form, in DOMAIN order (F1..F11).
-pub const FORM_IDS: [&str; 11] = [
+/// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
+pub const FORM_IDS: [&str; 12] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -34,10 +35,11 @@ pub const FORM_IDS: [&str; 11] = [
     "referral",
     "case_note",
     "closure_transfer",
+    "protection_concern",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 11] = [
+const EMBEDDED_FORMS: [(&str, &str); 12] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -49,6 +51,7 @@ const EMBEDDED_FORMS: [(&str, &str); 11] = [
     ("referral.json", include_str!("../../../assets/forms/referral.json")),
     ("case_note.json", include_str!("../../../assets/forms/case_note.json")),
     ("closure_transfer.json", include_str!("../../../assets/forms/closure_transfer.json")),
+    ("protection_concern.json", include_str!("../../../assets/forms/protection_concern.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo
