@@ -145,4 +145,12 @@ fn demo_fills_the_whole_case_record() {
     assert!(concerns.len() >= cases.len() / 2, "{} concern records", concerns.len());
     assert!(concerns.iter().any(|c| c["urgent"] == true && c["concern_type"] == "trafficking"));
     assert!(concerns.iter().any(|c| c["status"] == "resolved" && c.get("resolved_date").is_some()));
+
+    // Referrals carry a response type, an appointment and, for most, an outcome.
+    let referrals: Vec<serde_json::Value> =
+        cases.iter().flat_map(|c| s.facts(c.id).unwrap().items("referral").to_vec()).collect();
+    assert!(referrals.iter().all(|r| r.get("response_type").is_some() && r.get("appointment_datetime").is_some()));
+    for d in ["service_received", "service_unavailable", "already_received_elsewhere"] {
+        assert!(referrals.iter().any(|r| r["disposition"] == d), "no referral ends {d}");
+    }
 }

@@ -650,6 +650,29 @@ impl Planner {
                 v["implemented_date"] = json!(ymd(p.t + 7 * DAY));
                 v["feedback"] = json!("Service provided.");
             }
+            // The whole record: response, appointment, outcome and the
+            // service's follow-up (own random stream).
+            let direct = matches!(service, "basic_psychosocial" | "education_non_formal");
+            v["response_type"] = json!(if direct { "service_provided_directly" } else { "referral" });
+            let appointment = date_of(p.t + 2 * DAY).and_hms_opt(10, 30, 0).unwrap_or_default().and_utc();
+            v["appointment_datetime"] = json!(appointment.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let disposition = if implemented {
+                Some("service_received")
+            } else {
+                match self.record_rng.gen_range(0..10) {
+                    0..=3 => Some("service_unavailable"),
+                    4..=5 => Some("already_received_elsewhere"),
+                    _ => None,
+                }
+            };
+            if let Some(d) = disposition {
+                v["disposition"] = json!(d);
+                v["disposition_date"] = json!(ymd(p.t + 7 * DAY));
+            }
+            if implemented && pct(&mut self.record_rng, 50) {
+                v["follow_up_date"] = json!(ymd(p.t + 14 * DAY));
+                v["follow_up_action"] = json!("Checked with the child that the service helped; no further action.");
+            }
             p.push(Actor::Caseworker, Op::Referral(obj(v)));
         }
     }
