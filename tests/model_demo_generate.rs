@@ -153,4 +153,15 @@ fn demo_fills_the_whole_case_record() {
     for d in ["service_received", "service_unavailable", "already_received_elsewhere"] {
         assert!(referrals.iter().any(|r| r["disposition"] == d), "no referral ends {d}");
     }
+
+    // Reunifications are records; a spontaneous one is a task until verified.
+    let mut kinds = BTreeSet::new();
+    for c in &cases {
+        for r in s.facts(c.id).unwrap().items("reunification") {
+            kinds.insert(r["reunification_type"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(kinds.contains("after_verification") && kinds.contains("spontaneous"), "{kinds:?}");
+    let tasks = s.tasks(demo::end_date()).unwrap();
+    assert!(tasks.tasks.iter().any(|t| t.kind == TaskKind::VerifyReunification));
 }

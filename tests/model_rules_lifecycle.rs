@@ -304,9 +304,26 @@ fn r7_no_reunification_before_verification() {
     );
     let e = status(Role::Supervisor, "solution_in_progress", "reunify with father");
     blocked_by(check(&f, &e), "R7");
-    // Spontaneous reunification is recorded and verified after the fact.
-    ok(check(&f, &status(Role::Supervisor, "solution_in_progress", "spontaneous reunification with father")));
+    // The word "spontaneous" in a reason is not a record of anything.
+    blocked_by(
+        check(&f, &status(Role::Supervisor, "solution_in_progress", "spontaneous reunification with father")),
+        "R7",
+    );
+    // A reunification that did not follow verification cannot be recorded as if it had.
+    let after = json!({"reunification_date": "2026-03-20", "reunification_place": "Agadez", "reunified_with": person("Moussa"),
+        "relationship": "father", "reunification_type": "after_verification", "verified_adult": true});
+    blocked_by(check(&f, &save_item(Role::Caseworker, "reunification", 7, after.clone())), "R7");
+    // A spontaneous reunification is recorded as it happened, and verified after the fact.
+    let spontaneous = json!({"reunification_date": "2026-03-20", "reunification_place": "Agadez", "reunified_with": person("Moussa"),
+        "relationship": "father", "reunification_type": "spontaneous", "verified_adult": false,
+        "not_verified_adult_reason": "The father came to the centre before tracing began"});
+    ok(check(&f, &save_item(Role::Caseworker, "reunification", 7, spontaneous.clone())));
+    let mut g = f.clone();
+    item(&mut g, "reunification", spontaneous);
+    ok(check(&g, &status(Role::Supervisor, "solution_in_progress", "reunify with father")));
+    ok(check(&g, &save_item(Role::Caseworker, "family_tracing", 3, json!({"tracing_status": "reunified"}))));
     f.items.insert("verification".into(), vec![verified()]);
+    ok(check(&f, &save_item(Role::Caseworker, "reunification", 7, after)));
     ok(check(&f, &e));
     // Marking a tracing record reunified also waits for verification.
     let g = facts("uasc", Stage::Tracing);

@@ -203,3 +203,34 @@ fn unresolved_protection_concerns_need_their_intervention_by_its_date() {
     f.items.insert("protection_concern".into(), vec![concern(true, "2026-05-20", "resolved")]);
     assert!(concern_tasks(&f, "2026-06-01").is_empty());
 }
+
+#[test]
+fn a_spontaneous_reunification_creates_a_task_to_verify_and_assess() {
+    let mut f = facts(Stage::SolutionInProgress);
+    let reunification = |kind: &str| json!({"reunification_date": "2026-04-01", "reunification_type": kind});
+    let verify = |f: &CaseFacts, today: &str| -> Vec<(NaiveDate, i64)> {
+        tasks_for(f, d(today))
+            .into_iter()
+            .filter(|t| t.kind == TaskKind::VerifyReunification)
+            .map(|t| (t.due, t.overdue_days))
+            .collect()
+    };
+    // After verification: nothing to do.
+    f.items.insert("reunification".into(), vec![reunification("after_verification")]);
+    assert!(verify(&f, "2026-04-02").is_empty());
+    // Spontaneous: due a week after, overdue after that.
+    f.items.insert("reunification".into(), vec![reunification("spontaneous")]);
+    assert_eq!(verify(&f, "2026-04-02"), [(d("2026-04-08"), 0)]);
+    assert_eq!(verify(&f, "2026-04-10"), [(d("2026-04-08"), 2)]);
+    // A verification from before the reunification does not count; one after it does.
+    f.items.insert(
+        "verification".into(),
+        vec![json!({"verification_date": "2026-03-15", "verification_outcome": "further_tracing"})],
+    );
+    assert_eq!(verify(&f, "2026-04-02").len(), 1);
+    f.items
+        .get_mut("verification")
+        .unwrap()
+        .push(json!({"verification_date": "2026-04-05", "verification_outcome": "verified"}));
+    assert!(verify(&f, "2026-04-10").is_empty());
+}

@@ -1,7 +1,8 @@
 //! Tasks due on a case: the follow-up schedule after reintegration (DOMAIN.md
 //! §2.5), BIA deadlines (§2.3), high-risk contact (§3.0 risk table), case
 //! reviews, closure approval, turning 18 (§4.7), the final contact after
-//! closure, and the intervention an unresolved protection concern needs.
+//! closure, the intervention an unresolved protection concern needs, and
+//! the verification a spontaneous reunification needs after the fact.
 //!
 //! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
 //! are never stored and cannot go stale.
@@ -35,6 +36,8 @@ pub enum TaskKind {
     FinalContact,
     /// A protection concern that is not resolved needs its intervention by a date.
     ConcernIntervention,
+    /// A spontaneous reunification: verify the adult and assess the reunification.
+    VerifyReunification,
 }
 
 /// One thing to do on a case.
@@ -250,6 +253,31 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
                 by,
                 today > by,
                 format!("{prefix}intervention for {what} due by {by}"),
+            ));
+        }
+    }
+
+    // R7's exception: a spontaneous reunification is verified after the
+    // fact. Due a week after it, until a verification with an outcome
+    // dated on or after the reunification is recorded.
+    for r in facts.items("reunification") {
+        if r.get("reunification_type").and_then(Value::as_str) != Some("spontaneous") {
+            continue;
+        }
+        let Some(on) = item_date(r, "reunification_date") else {
+            continue;
+        };
+        let verified_since = facts.items("verification").iter().any(|v| {
+            v.get("verification_outcome").is_some_and(|o| !o.is_null())
+                && item_date(v, "verification_date").is_some_and(|d| d >= on)
+        });
+        if !verified_since {
+            let due = on + Days::new(7);
+            out.push(task(
+                TaskKind::VerifyReunification,
+                due,
+                today > due,
+                format!("Spontaneous reunification on {on}: verify the adult and assess the reunification"),
             ));
         }
     }

@@ -359,6 +359,9 @@ struct Planner {
     /// Draws for the whole-case-record forms (protection concerns,
     /// reunification, case plan, referral outcomes), for the same reason.
     record_rng: StdRng,
+    /// The reunification the next `arrive_and_follow` records: the verified
+    /// relative's name and whether the child returns to the country of origin.
+    reunify: Option<(String, bool)>,
     steps: Vec<Step>,
     seq: usize,
     conflicts: Vec<PlannedConflict>,
@@ -789,6 +792,7 @@ impl Planner {
     }
 
     fn plan_uasc(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff) -> Option<u64> {
+        self.reunify = None;
         let o = c.corridor.outcomes;
         let outcome = weighted(
             &mut self.rng,
@@ -828,6 +832,7 @@ impl Planner {
             }
             match outcome {
                 Outcome::ReunifyDestination => {
+                    self.reunify = Some((relative, false));
                     self.plan_reintegration(p, c, staff, None);
                     p.after_days(2);
                     p.stage(
@@ -841,6 +846,7 @@ impl Planner {
                     if !located {
                         return None;
                     }
+                    self.reunify = Some((relative, true));
                     p.after_days(2);
                     self.bid(p, c, "return_reintegration", staff);
                 }
@@ -856,6 +862,9 @@ impl Planner {
             }
         }
         let solution = self.last_solution;
+        if solution != "return_reintegration" {
+            self.reunify = None;
+        }
         // Transfer to the CoO office after a return decision (10–20% of UASC).
         if solution == "return_reintegration" && pct(&mut self.rng, 15) {
             p.after_days(5);
@@ -871,6 +880,7 @@ impl Planner {
             p.save(Actor::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}));
             p.push(Actor::DataManager, Op::Transferred { to: format!("IOM {}", c.coo_office) });
             p.stage(Actor::DataManager, Stage::TransferredOut, "accepted by the receiving office");
+            self.reunify = None;
             return None;
         }
         self.plan_reintegration(p, c, staff, Some(solution));
@@ -915,12 +925,42 @@ impl Planner {
         p.save(Actor::Caseworker, plan, v);
     }
 
+    /// The reunification as it happened: most with the verified relative;
+    /// some children rejoined another adult on their own first (spontaneous,
+    /// to be verified after the fact: a task).
+    fn reunification_record(&mut self, p: &mut CasePlan, c: &Child, relative: &str, returned: bool) {
+        let item = new_v7(p.t, &mut self.record_rng);
+        let place = if returned { c.place.to_string() } else { c.office.to_string() };
+        let mut v = json!({"reunification_date": ymd(p.t), "reunification_place": place});
+        if let Some(area) = office_area(c.office).filter(|_| !returned) {
+            v["reunification_admin_area"] = json!(area);
+        }
+        if pct(&mut self.record_rng, 15) {
+            let uncle = adult_name(&mut self.record_rng, c.nationality, false);
+            v["reunified_with"] = person(&uncle, "uncle", "");
+            v["relationship"] = json!("uncle");
+            v["reunification_type"] = json!("spontaneous");
+            v["verified_adult"] = json!(false);
+            v["not_verified_adult_reason"] =
+                json!("The child went to an uncle on arrival, before the handover to the verified relative.");
+        } else {
+            v["reunified_with"] = person(relative, "mother", "");
+            v["relationship"] = json!("mother");
+            v["reunification_type"] = json!("after_verification");
+            v["verified_adult"] = json!(true);
+        }
+        p.save_item(Actor::Caseworker, "reunification", item, v);
+    }
+
     /// Arrival, plan approval, follow-up visits and maybe closure. Returns
     /// the reintegration time.
     fn arrive_and_follow(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff) -> Option<u64> {
         p.after_days(days_around(&mut self.rng, 30.0, 5.0, 90.0));
         p.stage(Actor::Caseworker, Stage::Reintegration, "child arrived and handed over to the family");
         let t0 = p.t;
+        if let Some((relative, returned)) = self.reunify.take() {
+            self.reunification_record(p, c, &relative, returned);
+        }
         let plan = if c.case_type == "uasc" { "reintegration_uasc" } else { "reintegration_family" };
         p.after_days(self.rng.gen_range(2..8));
         p.save(
@@ -1076,6 +1116,7 @@ impl Planner {
             p.stage(Actor::Supervisor, Stage::Closed, "closure approved");
             return;
         }
+        self.reunify = None;
         self.plan_reintegration(p, c, staff, None);
         p.after_days(self.rng.gen_range(3..20));
         p.stage(Actor::Supervisor, Stage::SolutionInProgress, "family voluntary return with protection support");
@@ -1090,6 +1131,7 @@ impl Planner {
             rng: StdRng::seed_from_u64(seed),
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
+            reunify: None,
             steps: Vec::new(),
             seq: 0,
             conflicts: Vec::new(),
