@@ -318,6 +318,7 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("case_note", ""),
         ("protection_concern", ""),
         ("reunification", "reunification_type verified_adult"),
+        ("case_plan", "approval_status"),
         ("closure_transfer", "closure_reason care_at_closure permanent closure_approval transfer_consent transfer_status"),
     ]);
     for def in registry().all() {

@@ -164,4 +164,13 @@ fn demo_fills_the_whole_case_record() {
     assert!(kinds.contains("after_verification") && kinds.contains("spontaneous"), "{kinds:?}");
     let tasks = s.tasks(demo::end_date()).unwrap();
     assert!(tasks.tasks.iter().any(|t| t.kind == TaskKind::VerifyReunification));
+
+    // A case plan from the assessment on: goals, actions, approved by a
+    // supervisor, reviewed.
+    let plans: Vec<_> =
+        cases.iter().map(|c| s.facts(c.id).unwrap()).filter(|f| f.value("case_plan", "goals").is_some()).collect();
+    assert!(plans.len() >= cases.len() / 2, "{} plans", plans.len());
+    assert!(plans.iter().all(|f| f.value("case_plan", "actions").is_some()));
+    assert!(plans.iter().any(|f| f.str_value("case_plan", "approval_status") == Some("approved")));
+    assert!(plans.iter().any(|f| f.value("case_plan", "reviews").is_some()));
 }

@@ -883,3 +883,23 @@ fn r4_referral_needs_consent_covering_sharing() {
     ok(check(&f, &referral(with_consent)));
     blocked_by(check(&f, &referral(json!({"service_type": "legal_aid_asylum"}))), "R4");
 }
+
+#[test]
+fn only_a_supervisor_approves_or_returns_a_case_plan() {
+    let f = facts("uasc", Stage::BiaCompleted);
+    let plan = json!({"plan_date": "2026-05-02", "plan_author": person("Amina"),
+        "goals": [{"goal_domain": "education", "goal": "Back to school"}],
+        "actions": [{"action": "Enrol in school", "responsible": "Caseworker", "due_date": "2026-06-01", "action_status": "planned"}],
+        "approval_status": "requested"});
+    // The caseworker draws up the plan and asks for approval.
+    ok(check(&f, &save(Role::Caseworker, "case_plan", plan)));
+    // Approving, returning, dating or commenting the decision is the supervisor's.
+    for decision in [
+        json!({"approval_status": "approved", "approval_date": "2026-05-03"}),
+        json!({"approval_status": "returned", "approval_date": "2026-05-03", "approval_comments": "Add a health goal"}),
+        json!({"approval_comments": "Looks fine"}),
+    ] {
+        blocked_by(check(&f, &save(Role::Caseworker, "case_plan", decision.clone())), "role");
+        ok(check(&f, &save(Role::Supervisor, "case_plan", decision)));
+    }
+}

@@ -234,3 +234,52 @@ fn a_spontaneous_reunification_creates_a_task_to_verify_and_assess() {
         .push(json!({"verification_date": "2026-04-05", "verification_outcome": "verified"}));
     assert!(verify(&f, "2026-04-10").is_empty());
 }
+
+#[test]
+fn the_case_plan_is_due_by_risk_level_after_the_assessment() {
+    let plan_due = |risk: Option<&str>, plan: Option<Value>| -> Vec<(TaskKind, NaiveDate, i64)> {
+        let mut f = facts(Stage::BidPending);
+        set(&mut f, "registration_bia.bia_completed_on", json!("2026-05-01"));
+        if let Some(r) = risk {
+            set(&mut f, "registration_bia.risk_level", json!(r));
+        }
+        if let Some(status) = plan {
+            set(&mut f, "case_plan.approval_status", status);
+        }
+        kinds(&f, "2026-05-10")
+            .into_iter()
+            .filter(|(k, ..)| matches!(k, TaskKind::CasePlanDue | TaskKind::CasePlanApproval))
+            .collect()
+    };
+    // High: 3 days (overdue by 6 on 05-10); medium and not rated: a week; low: two weeks.
+    assert_eq!(plan_due(Some("high"), None), [(TaskKind::CasePlanDue, d("2026-05-04"), 6)]);
+    assert_eq!(plan_due(Some("medium"), None), [(TaskKind::CasePlanDue, d("2026-05-08"), 2)]);
+    assert_eq!(plan_due(None, None), [(TaskKind::CasePlanDue, d("2026-05-08"), 2)]);
+    assert_eq!(plan_due(Some("low"), None), [(TaskKind::CasePlanDue, d("2026-05-15"), 0)]);
+    // Requested: the supervisor's turn; returned: due again; approved: nothing.
+    assert_eq!(plan_due(Some("low"), Some(json!("requested"))), [(TaskKind::CasePlanApproval, d("2026-05-15"), 0)]);
+    assert_eq!(plan_due(Some("high"), Some(json!("returned"))), [(TaskKind::CasePlanDue, d("2026-05-04"), 6)]);
+    assert!(plan_due(Some("high"), Some(json!("approved"))).is_empty());
+    // Before the assessment there is no plan to make.
+    let mut f = facts(Stage::BiaInProgress);
+    set(&mut f, "registration_bia.risk_level", json!("high"));
+    assert!(kinds(&f, "2026-05-10").iter().all(|(k, ..)| *k != TaskKind::CasePlanDue));
+}
+
+#[test]
+fn a_case_plan_review_is_a_task_until_it_is_recorded() {
+    let mut f = facts(Stage::BidPending);
+    set(&mut f, "case_plan.approval_status", json!("approved"));
+    set(&mut f, "case_plan.next_review_date", json!("2026-06-01"));
+    let review = |f: &CaseFacts, today: &str| {
+        kinds(f, today).into_iter().filter(|(k, ..)| *k == TaskKind::CasePlanReview).count()
+    };
+    assert_eq!(review(&f, "2026-05-20"), 0);
+    assert_eq!(review(&f, "2026-05-26"), 1);
+    set(
+        &mut f,
+        "case_plan.reviews",
+        json!([{"review_date": "2026-06-02", "progress": "On track", "plan_changed": false}]),
+    );
+    assert_eq!(review(&f, "2026-06-05"), 0);
+}

@@ -1450,11 +1450,29 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     if form == "reunification" {
         rule_r7_reunification_record(f, values, out);
     }
+    if form == "case_plan" {
+        rule_case_plan_approval(role, values, out);
+    }
     if e.kind == EventKind::ReferralMade {
         rule_r4_referral(f, values, out);
     }
     if form == "closure_transfer" {
         rule_r10_closure(f, values, out);
+    }
+}
+
+/// A case plan is approved or returned only by a supervisor: the approval
+/// itself, its date and the comments that go with it. Anyone who records
+/// case data may request approval.
+fn rule_case_plan_approval(role: Role, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let decides = values.get("approval_status").and_then(Value::as_str).is_some_and(|s| s != "requested")
+        || values.contains_key("approval_date")
+        || values.contains_key("approval_comments");
+    if decides && !roles::may(role, Action::ApprovePlan) {
+        out.push(RuleViolation::new(
+            "role",
+            format!("only a supervisor approves or returns a case plan; not a {role}"),
+        ));
     }
 }
 

@@ -469,6 +469,81 @@ impl Planner {
         }
     }
 
+    /// The case plan after the assessment: drawn up within the risk level's
+    /// time, approval requested, approved by the supervisor (some returned
+    /// once with comments and resubmitted).
+    fn case_plan(&mut self, p: &mut CasePlan, c: &Child, risk: &str, staff: &Staff) {
+        let limit = match risk {
+            "high" => 3,
+            "low" => 14,
+            _ => 7,
+        };
+        p.after_days(self.record_rng.gen_range(0..limit));
+        let uasc = c.case_type == "uasc";
+        let mut goals = vec![json!({"goal_domain": "safety", "goal": "Safe, stable care while the case is open"})];
+        let mut actions = vec![json!({"action": "Weekly contact with the child", "responsible": staff.caseworker,
+            "due_date": ymd(p.t + 7 * DAY), "action_status": "in_progress"})];
+        if uasc {
+            goals.push(json!({"goal_domain": "family", "goal": "Family traced and the child's wishes about reunification known"}));
+            actions.push(json!({"action": "Open tracing with the country-of-origin office", "responsible": format!("IOM {}", c.coo_office),
+                "due_date": ymd(p.t + 14 * DAY), "action_status": "planned"}));
+        }
+        if c.age >= 6 {
+            goals.push(json!({"goal_domain": "education", "goal": "Attends school or non-formal education"}));
+            actions.push(json!({"action": "Enrol in a learning programme", "responsible": "Partner NGO",
+                "due_date": ymd(p.t + 30 * DAY), "action_status": "planned"}));
+        }
+        p.save(
+            Actor::Caseworker,
+            "case_plan",
+            json!({
+                "plan_date": ymd(p.t), "plan_author": person(&staff.caseworker, "caseworker", "IOM"),
+                "goals": goals, "actions": actions, "approval_status": "requested",
+            }),
+        );
+        p.after_days(1);
+        if pct(&mut self.record_rng, 10) {
+            p.save(
+                Actor::Supervisor,
+                "case_plan",
+                json!({"approval_status": "returned", "approval_date": ymd(p.t),
+                "approval_comments": "Add the child's health check to the actions."}),
+            );
+            p.after_days(1);
+            let mut revised = p
+                .steps
+                .iter()
+                .rev()
+                .find_map(|s| match &s.op {
+                    Op::Save { form: "case_plan", values, .. } if values.contains_key("actions") => {
+                        values.get("actions").cloned()
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| json!([]));
+            if let Some(a) = revised.as_array_mut() {
+                a.push(json!({"action": "Health check", "responsible": "Clinic", "due_date": ymd(p.t + 7 * DAY), "action_status": "planned"}));
+            }
+            p.save(Actor::Caseworker, "case_plan", json!({"actions": revised, "approval_status": "requested"}));
+            p.after_days(1);
+        }
+        p.save(
+            Actor::Supervisor,
+            "case_plan",
+            json!({"approval_status": "approved", "approval_date": ymd(p.t),
+            "approval_comments": "Approved.", "next_review_date": ymd(p.t + 30 * DAY)}),
+        );
+    }
+
+    /// A case plan review: progress against the goals.
+    fn case_plan_review(&mut self, p: &mut CasePlan) {
+        let changed = pct(&mut self.record_rng, 20);
+        p.save(Actor::Caseworker, "case_plan", json!({
+            "reviews": [{"review_date": ymd(p.t), "progress": "Actions under way; the child is settled.", "plan_changed": changed}],
+            "next_review_date": ymd(p.t + 60 * DAY),
+        }));
+    }
+
     fn bia(&mut self, p: &mut CasePlan, c: &Child, wants_tracing: &str, bid_required: bool, staff: &Staff) {
         let uasc = c.case_type == "uasc";
         p.after_days(days_around(&mut self.rng, 5.0, 1.0, 30.0));
@@ -544,6 +619,7 @@ impl Planner {
             json!({"bia_approval": signed(&staff.supervisor, p.t), "bia_approval_status": "approved"}),
         );
         p.stage(Actor::Supervisor, Stage::BiaCompleted, "BIA signed");
+        self.case_plan(p, c, risk, staff);
         // Children in a shelter: the facility's minimum-standards check (F5).
         if uasc && c.unaccompanied && pct(&mut self.rng, 40) {
             let item = self.item_id(p.t);
@@ -810,6 +886,7 @@ impl Planner {
         self.notes(p, &staff.caseworker, notes, 20);
         let n_ref = self.rng.gen_range(1..4);
         self.referrals(p, n_ref);
+        self.case_plan_review(p);
         if outcome == Outcome::Absconded {
             // Absconds while tracing; some are found again, most are closed
             // after three months without contact.

@@ -23,7 +23,7 @@ pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
 /// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
-pub const FORM_IDS: [&str; 13] = [
+pub const FORM_IDS: [&str; 14] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -37,10 +37,11 @@ pub const FORM_IDS: [&str; 13] = [
     "closure_transfer",
     "protection_concern",
     "reunification",
+    "case_plan",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 13] = [
+const EMBEDDED_FORMS: [(&str, &str); 14] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -54,6 +55,7 @@ const EMBEDDED_FORMS: [(&str, &str); 13] = [
     ("closure_transfer.json", include_str!("../../../assets/forms/closure_transfer.json")),
     ("protection_concern.json", include_str!("../../../assets/forms/protection_concern.json")),
     ("reunification.json", include_str!("../../../assets/forms/reunification.json")),
+    ("case_plan.json", include_str!("../../../assets/forms/case_plan.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo
