@@ -902,4 +902,15 @@ fn only_a_supervisor_approves_or_returns_a_case_plan() {
         blocked_by(check(&f, &save(Role::Caseworker, "case_plan", decision.clone())), "role");
         ok(check(&f, &save(Role::Supervisor, "case_plan", decision)));
     }
+    // Once approved, a changed plan goes back for approval; a review does not.
+    let mut g = f.clone();
+    set(&mut g, "case_plan.approval_status", json!("approved"));
+    let change = json!({"goals": [{"goal_domain": "health", "goal": "Health check done"}]});
+    blocked_by(check(&g, &save(Role::Caseworker, "case_plan", change.clone())), "role");
+    let mut resubmitted = change.clone();
+    resubmitted["approval_status"] = json!("requested");
+    ok(check(&g, &save(Role::Caseworker, "case_plan", resubmitted)));
+    ok(check(&g, &save(Role::Supervisor, "case_plan", change)));
+    let review = json!({"reviews": [{"review_date": "2026-06-01", "progress": "On track", "plan_changed": false}]});
+    ok(check(&g, &save(Role::Caseworker, "case_plan", review)));
 }

@@ -1451,7 +1451,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         rule_r7_reunification_record(f, values, out);
     }
     if form == "case_plan" {
-        rule_case_plan_approval(role, values, out);
+        rule_case_plan_approval(f, role, values, out);
     }
     if e.kind == EventKind::ReferralMade {
         rule_r4_referral(f, values, out);
@@ -1463,15 +1463,30 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
 
 /// A case plan is approved or returned only by a supervisor: the approval
 /// itself, its date and the comments that go with it. Anyone who records
-/// case data may request approval.
-fn rule_case_plan_approval(role: Role, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
-    let decides = values.get("approval_status").and_then(Value::as_str).is_some_and(|s| s != "requested")
+/// case data may request approval. An approved plan whose goals or actions
+/// someone else changes goes back for approval in the same save, so an
+/// approval always covers the plan as it stands.
+fn rule_case_plan_approval(f: &CaseFacts, role: Role, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let new_status = values.get("approval_status").and_then(Value::as_str);
+    let decides = new_status.is_some_and(|s| s != "requested")
         || values.contains_key("approval_date")
         || values.contains_key("approval_comments");
-    if decides && !roles::may(role, Action::ApprovePlan) {
+    let supervisor = roles::may(role, Action::ApprovePlan);
+    if decides && !supervisor {
         out.push(RuleViolation::new(
             "role",
             format!("only a supervisor approves or returns a case plan; not a {role}"),
+        ));
+    }
+    let changes_plan = ["goals", "actions"].iter().any(|k| values.contains_key(*k));
+    if changes_plan
+        && !supervisor
+        && f.str_value("case_plan", "approval_status") == Some("approved")
+        && new_status != Some("requested")
+    {
+        out.push(RuleViolation::new(
+            "role",
+            "the case plan is approved: changing its goals or actions requests approval again (approval_status requested)",
         ));
     }
 }
