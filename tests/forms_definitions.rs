@@ -306,7 +306,7 @@ fn protected_fields_are_exactly_the_expected_ones() {
     // DOMAIN P fields, plus the parts of the consent and approval records that
     // DOMAIN folds into one P field (source, scopes, basis, approval status).
     let expected: BTreeMap<&str, &str> = BTreeMap::from([
-        ("registration_bia", "child_status care_arrangement guardian_appointed risk_level consent consent_source consent_scopes legitimate_basis consent_withheld_info bid_required bia_approval bia_approval_status"),
+        ("registration_bia", "child_status current_address care_arrangement guardian_appointed risk_level consent consent_source consent_scopes legitimate_basis consent_withheld_info bid_required bia_approval bia_approval_status"),
         ("family_tracing", "child_consents_contact tracing_status willingness capacity assessment_recommendation"),
         ("verification", "relationship_verified adult_wants_child adult_able_to_care child_wishes_reunification verification_outcome verified_by"),
         ("bid", "panel_decision decided_solution decision_reasons dissent pre_return_checklist chair_signature"),
@@ -316,6 +316,9 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("follow_up_visit", "care_arrangement_observed risk_level"),
         ("referral", "consent_for_referral"),
         ("case_note", ""),
+        ("protection_concern", ""),
+        ("reunification", "reunification_type verified_adult"),
+        ("case_plan", "approval_status"),
         ("closure_transfer", "closure_reason care_at_closure permanent closure_approval transfer_consent transfer_status"),
     ]);
     for def in registry().all() {
@@ -386,4 +389,39 @@ fn sections_when_present_cover_every_field_once() {
         assert_eq!(placed, fields, "{}: sections must list every field once, in display order", def.id);
     }
     assert!(with_sections >= 1, "registration_bia has sections");
+}
+
+#[test]
+fn current_location_is_picked_from_the_sample_administrative_areas() {
+    let reg = registry();
+    let areas = reg.admin_areas().expect("the embedded registry has the sample areas");
+    let field = reg.get("registration_bia").unwrap().field("current_admin_area").unwrap();
+    assert_eq!(field.field_type, FieldType::Enum);
+    // Every option is an area code, labelled with its whole path.
+    assert_eq!(field.options.len(), areas.areas.len());
+    for o in &field.options {
+        let path = areas.path(&o.value);
+        assert!(!path.is_empty(), "{} is not an area", o.value);
+        assert!(o.labels.fr.starts_with(&path[0].labels.fr), "{}: {}", o.value, o.labels.fr);
+        assert!(has_arabic(&o.labels.ar), "{}", o.value);
+    }
+    // The sample configuration covers the three demo corridors.
+    let corridors: BTreeSet<&str> = areas.areas.iter().flat_map(|a| a.corridors.iter().map(String::as_str)).collect();
+    assert_eq!(corridors, BTreeSet::from(["A", "B", "C"]));
+    assert!(areas.is_within("ner_agadez_arlit", "ner"));
+    // Address and phone are where the child can be found: never in a list.
+    assert_eq!(reg.sensitivity("registration_bia", "current_address"), Some(Sensitivity::Protected));
+    assert_eq!(reg.sensitivity("registration_bia", "current_phone"), Some(Sensitivity::Sensitive));
+}
+
+#[test]
+fn value_lists_may_not_shadow_the_administrative_areas() {
+    use fieldcase::model::forms::FormRegistry;
+    let lists = r#"{"version":1,"lists":{"admin_area":{"labels":{"en":"a","fr":"a","ar":"أ"},"options":[{"value":"x","labels":{"en":"x","fr":"x","ar":"س"}}]}}}"#;
+    let areas =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/config/admin_areas.json"))
+            .unwrap();
+    let err = FormRegistry::from_sources_with_areas(lists, Some(&areas), &[]).unwrap_err().to_string();
+    assert!(err.contains("admin_area"), "{err}");
+    assert!(FormRegistry::from_sources_with_areas(r#"{"version":1,"lists":{}}"#, Some(&areas), &[]).is_ok());
 }

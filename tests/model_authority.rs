@@ -162,6 +162,22 @@ fn rows(other_case: Uuid) -> Vec<Row> {
             "role",
         ),
         row(
+            Action::ApprovePlan,
+            Role::Caseworker,
+            EventKind::FormSaved,
+            Some("case_plan"),
+            json!({"values": {"approval_status": "approved", "approval_date": "2026-05-28"}}),
+            "role",
+        ),
+        row(
+            Action::ApprovePlan,
+            Role::Caseworker,
+            EventKind::FormSaved,
+            Some("case_plan"),
+            json!({"values": {"approval_status": "returned", "approval_comments": "Add a school goal"}}),
+            "role",
+        ),
+        row(
             Action::ApproveClosure,
             Role::Caseworker,
             EventKind::FormSaved,

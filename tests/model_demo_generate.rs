@@ -122,3 +122,55 @@ fn generation_writes_no_snapshot_and_restores_the_checkpoint_threshold() {
     assert!(s.vault().stats().generation > before, "checkpoint after the threshold was restored");
     assert!(s.case_detail(case).is_ok());
 }
+
+#[test]
+fn demo_fills_the_whole_case_record() {
+    let (_d, s, _) = run(60, 5);
+    let areas = fieldcase::model::forms::registry().admin_areas().unwrap();
+    let mut located = 0;
+    let cases = s.list_cases().unwrap().cases;
+    for c in &cases {
+        let f = s.facts(c.id).unwrap();
+        if let Some(area) = f.str_value("registration_bia", "current_admin_area") {
+            assert!(areas.get(area).is_some(), "{area} is not a configured area");
+            assert!(f.value("registration_bia", "current_location_since").is_some());
+            located += 1;
+        }
+    }
+    assert_eq!(located, cases.len(), "every registration says where the child is now");
+
+    // Protection concerns are tracked one record each, some urgent, some resolved.
+    let concerns: Vec<serde_json::Value> =
+        cases.iter().flat_map(|c| s.facts(c.id).unwrap().items("protection_concern").to_vec()).collect();
+    assert!(concerns.len() >= cases.len() / 2, "{} concern records", concerns.len());
+    assert!(concerns.iter().any(|c| c["urgent"] == true && c["concern_type"] == "trafficking"));
+    assert!(concerns.iter().any(|c| c["status"] == "resolved" && c.get("resolved_date").is_some()));
+
+    // Referrals carry a response type, an appointment and, for most, an outcome.
+    let referrals: Vec<serde_json::Value> =
+        cases.iter().flat_map(|c| s.facts(c.id).unwrap().items("referral").to_vec()).collect();
+    assert!(referrals.iter().all(|r| r.get("response_type").is_some() && r.get("appointment_datetime").is_some()));
+    for d in ["service_received", "service_unavailable", "already_received_elsewhere"] {
+        assert!(referrals.iter().any(|r| r["disposition"] == d), "no referral ends {d}");
+    }
+
+    // Reunifications are records; a spontaneous one is a task until verified.
+    let mut kinds = BTreeSet::new();
+    for c in &cases {
+        for r in s.facts(c.id).unwrap().items("reunification") {
+            kinds.insert(r["reunification_type"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(kinds.contains("after_verification") && kinds.contains("spontaneous"), "{kinds:?}");
+    let tasks = s.tasks(demo::end_date()).unwrap();
+    assert!(tasks.tasks.iter().any(|t| t.kind == TaskKind::VerifyReunification));
+
+    // A case plan from the assessment on: goals, actions, approved by a
+    // supervisor, reviewed.
+    let plans: Vec<_> =
+        cases.iter().map(|c| s.facts(c.id).unwrap()).filter(|f| f.value("case_plan", "goals").is_some()).collect();
+    assert!(plans.len() >= cases.len() / 2, "{} plans", plans.len());
+    assert!(plans.iter().all(|f| f.value("case_plan", "actions").is_some()));
+    assert!(plans.iter().any(|f| f.str_value("case_plan", "approval_status") == Some("approved")));
+    assert!(plans.iter().any(|f| f.value("case_plan", "reviews").is_some()));
+}

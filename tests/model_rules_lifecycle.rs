@@ -304,9 +304,26 @@ fn r7_no_reunification_before_verification() {
     );
     let e = status(Role::Supervisor, "solution_in_progress", "reunify with father");
     blocked_by(check(&f, &e), "R7");
-    // Spontaneous reunification is recorded and verified after the fact.
-    ok(check(&f, &status(Role::Supervisor, "solution_in_progress", "spontaneous reunification with father")));
+    // The word "spontaneous" in a reason is not a record of anything.
+    blocked_by(
+        check(&f, &status(Role::Supervisor, "solution_in_progress", "spontaneous reunification with father")),
+        "R7",
+    );
+    // A reunification that did not follow verification cannot be recorded as if it had.
+    let after = json!({"reunification_date": "2026-03-20", "reunification_place": "Agadez", "reunified_with": person("Moussa"),
+        "relationship": "father", "reunification_type": "after_verification", "verified_adult": true});
+    blocked_by(check(&f, &save_item(Role::Caseworker, "reunification", 7, after.clone())), "R7");
+    // A spontaneous reunification is recorded as it happened, and verified after the fact.
+    let spontaneous = json!({"reunification_date": "2026-03-20", "reunification_place": "Agadez", "reunified_with": person("Moussa"),
+        "relationship": "father", "reunification_type": "spontaneous", "verified_adult": false,
+        "not_verified_adult_reason": "The father came to the centre before tracing began"});
+    ok(check(&f, &save_item(Role::Caseworker, "reunification", 7, spontaneous.clone())));
+    let mut g = f.clone();
+    item(&mut g, "reunification", spontaneous);
+    ok(check(&g, &status(Role::Supervisor, "solution_in_progress", "reunify with father")));
+    ok(check(&g, &save_item(Role::Caseworker, "family_tracing", 3, json!({"tracing_status": "reunified"}))));
     f.items.insert("verification".into(), vec![verified()]);
+    ok(check(&f, &save_item(Role::Caseworker, "reunification", 7, after)));
     ok(check(&f, &e));
     // Marking a tracing record reunified also waits for verification.
     let g = facts("uasc", Stage::Tracing);
@@ -865,4 +882,35 @@ fn r4_referral_needs_consent_covering_sharing() {
     set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
     ok(check(&f, &referral(with_consent)));
     blocked_by(check(&f, &referral(json!({"service_type": "legal_aid_asylum"}))), "R4");
+}
+
+#[test]
+fn only_a_supervisor_approves_or_returns_a_case_plan() {
+    let f = facts("uasc", Stage::BiaCompleted);
+    let plan = json!({"plan_date": "2026-05-02", "plan_author": person("Amina"),
+        "goals": [{"goal_domain": "education", "goal": "Back to school"}],
+        "actions": [{"action": "Enrol in school", "responsible": "Caseworker", "due_date": "2026-06-01", "action_status": "planned"}],
+        "approval_status": "requested"});
+    // The caseworker draws up the plan and asks for approval.
+    ok(check(&f, &save(Role::Caseworker, "case_plan", plan)));
+    // Approving, returning, dating or commenting the decision is the supervisor's.
+    for decision in [
+        json!({"approval_status": "approved", "approval_date": "2026-05-03"}),
+        json!({"approval_status": "returned", "approval_date": "2026-05-03", "approval_comments": "Add a health goal"}),
+        json!({"approval_comments": "Looks fine"}),
+    ] {
+        blocked_by(check(&f, &save(Role::Caseworker, "case_plan", decision.clone())), "role");
+        ok(check(&f, &save(Role::Supervisor, "case_plan", decision)));
+    }
+    // Once approved, a changed plan goes back for approval; a review does not.
+    let mut g = f.clone();
+    set(&mut g, "case_plan.approval_status", json!("approved"));
+    let change = json!({"goals": [{"goal_domain": "health", "goal": "Health check done"}]});
+    blocked_by(check(&g, &save(Role::Caseworker, "case_plan", change.clone())), "role");
+    let mut resubmitted = change.clone();
+    resubmitted["approval_status"] = json!("requested");
+    ok(check(&g, &save(Role::Caseworker, "case_plan", resubmitted)));
+    ok(check(&g, &save(Role::Supervisor, "case_plan", change)));
+    let review = json!({"reviews": [{"review_date": "2026-06-01", "progress": "On track", "plan_changed": false}]});
+    ok(check(&g, &save(Role::Caseworker, "case_plan", review)));
 }

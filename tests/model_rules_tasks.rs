@@ -173,3 +173,113 @@ fn turning_18_from_estimated_age() {
     assert_eq!(t.len(), 1);
     assert!(t[0].title.contains("estimated"));
 }
+
+fn concern_tasks(f: &CaseFacts, today: &str) -> Vec<(NaiveDate, i64, String)> {
+    tasks_for(f, d(today))
+        .into_iter()
+        .filter(|t| t.kind == TaskKind::ConcernIntervention)
+        .map(|t| (t.due, t.overdue_days, t.title))
+        .collect()
+}
+
+#[test]
+fn unresolved_protection_concerns_need_their_intervention_by_its_date() {
+    let mut f = facts(Stage::BiaCompleted);
+    let concern = |urgent: bool, by: &str, status: &str| {
+        json!({"concern_type": "child_labour", "urgent": urgent, "intervention_needed": "Remove from work",
+               "intervention_by": by, "status": status})
+    };
+    f.items.insert("protection_concern".into(), vec![concern(false, "2026-05-20", "open")]);
+    // Not urgent: listed from a week before its date, overdue after it.
+    assert!(concern_tasks(&f, "2026-05-12").is_empty());
+    assert_eq!(concern_tasks(&f, "2026-05-13")[0].0, d("2026-05-20"));
+    assert_eq!(concern_tasks(&f, "2026-05-23")[0].1, 3);
+    // Urgent: listed at once, and says so.
+    f.items.insert("protection_concern".into(), vec![concern(true, "2026-05-20", "in_progress")]);
+    let t = concern_tasks(&f, "2026-05-01");
+    assert_eq!(t.len(), 1);
+    assert!(t[0].2.starts_with("Urgent"), "{}", t[0].2);
+    // Resolved: nothing to do.
+    f.items.insert("protection_concern".into(), vec![concern(true, "2026-05-20", "resolved")]);
+    assert!(concern_tasks(&f, "2026-06-01").is_empty());
+}
+
+#[test]
+fn a_spontaneous_reunification_creates_a_task_to_verify_and_assess() {
+    let mut f = facts(Stage::SolutionInProgress);
+    let reunification = |kind: &str| json!({"reunification_date": "2026-04-01", "reunification_type": kind});
+    let verify = |f: &CaseFacts, today: &str| -> Vec<(NaiveDate, i64)> {
+        tasks_for(f, d(today))
+            .into_iter()
+            .filter(|t| t.kind == TaskKind::VerifyReunification)
+            .map(|t| (t.due, t.overdue_days))
+            .collect()
+    };
+    // After verification: nothing to do.
+    f.items.insert("reunification".into(), vec![reunification("after_verification")]);
+    assert!(verify(&f, "2026-04-02").is_empty());
+    // Spontaneous: due a week after, overdue after that.
+    f.items.insert("reunification".into(), vec![reunification("spontaneous")]);
+    assert_eq!(verify(&f, "2026-04-02"), [(d("2026-04-08"), 0)]);
+    assert_eq!(verify(&f, "2026-04-10"), [(d("2026-04-08"), 2)]);
+    // A verification from before the reunification does not count; one after it does.
+    f.items.insert(
+        "verification".into(),
+        vec![json!({"verification_date": "2026-03-15", "verification_outcome": "further_tracing"})],
+    );
+    assert_eq!(verify(&f, "2026-04-02").len(), 1);
+    f.items
+        .get_mut("verification")
+        .unwrap()
+        .push(json!({"verification_date": "2026-04-05", "verification_outcome": "verified"}));
+    assert!(verify(&f, "2026-04-10").is_empty());
+}
+
+#[test]
+fn the_case_plan_is_due_by_risk_level_after_the_assessment() {
+    let plan_due = |risk: Option<&str>, plan: Option<Value>| -> Vec<(TaskKind, NaiveDate, i64)> {
+        let mut f = facts(Stage::BidPending);
+        set(&mut f, "registration_bia.bia_completed_on", json!("2026-05-01"));
+        if let Some(r) = risk {
+            set(&mut f, "registration_bia.risk_level", json!(r));
+        }
+        if let Some(status) = plan {
+            set(&mut f, "case_plan.approval_status", status);
+        }
+        kinds(&f, "2026-05-10")
+            .into_iter()
+            .filter(|(k, ..)| matches!(k, TaskKind::CasePlanDue | TaskKind::CasePlanApproval))
+            .collect()
+    };
+    // High: 3 days (overdue by 6 on 05-10); medium and not rated: a week; low: two weeks.
+    assert_eq!(plan_due(Some("high"), None), [(TaskKind::CasePlanDue, d("2026-05-04"), 6)]);
+    assert_eq!(plan_due(Some("medium"), None), [(TaskKind::CasePlanDue, d("2026-05-08"), 2)]);
+    assert_eq!(plan_due(None, None), [(TaskKind::CasePlanDue, d("2026-05-08"), 2)]);
+    assert_eq!(plan_due(Some("low"), None), [(TaskKind::CasePlanDue, d("2026-05-15"), 0)]);
+    // Requested: the supervisor's turn; returned: due again; approved: nothing.
+    assert_eq!(plan_due(Some("low"), Some(json!("requested"))), [(TaskKind::CasePlanApproval, d("2026-05-15"), 0)]);
+    assert_eq!(plan_due(Some("high"), Some(json!("returned"))), [(TaskKind::CasePlanDue, d("2026-05-04"), 6)]);
+    assert!(plan_due(Some("high"), Some(json!("approved"))).is_empty());
+    // Before the assessment there is no plan to make.
+    let mut f = facts(Stage::BiaInProgress);
+    set(&mut f, "registration_bia.risk_level", json!("high"));
+    assert!(kinds(&f, "2026-05-10").iter().all(|(k, ..)| *k != TaskKind::CasePlanDue));
+}
+
+#[test]
+fn a_case_plan_review_is_a_task_until_it_is_recorded() {
+    let mut f = facts(Stage::BidPending);
+    set(&mut f, "case_plan.approval_status", json!("approved"));
+    set(&mut f, "case_plan.next_review_date", json!("2026-06-01"));
+    let review = |f: &CaseFacts, today: &str| {
+        kinds(f, today).into_iter().filter(|(k, ..)| *k == TaskKind::CasePlanReview).count()
+    };
+    assert_eq!(review(&f, "2026-05-20"), 0);
+    assert_eq!(review(&f, "2026-05-26"), 1);
+    set(
+        &mut f,
+        "case_plan.reviews",
+        json!([{"review_date": "2026-06-02", "progress": "On track", "plan_changed": false}]),
+    );
+    assert_eq!(review(&f, "2026-06-05"), 0);
+}

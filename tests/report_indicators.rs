@@ -1200,3 +1200,72 @@ fn long_monitoring_matches_hand_computed_value() {
     let r = compute(s.vault().conn(), &earlier).unwrap();
     assert_eq!(total(&r, "17"), (None, Some(0), Some(0)));
 }
+
+/// 21b/21c on one child's five referrals, outcomes recorded by hand:
+/// 03-05 service_received, 03-10 service_unavailable, 03-12
+/// service_unavailable, 03-20 already_received_elsewhere, 04-03
+/// service_unavailable (after March), and one with no outcome yet. By hand,
+/// March: 21b = 4 (received 1, unavailable 2, elsewhere 1); 21c = 2/4 = 50 %.
+#[test]
+fn service_dispositions_are_counted_and_unmet_needs_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let case = register(&mut s, "uasc", "2026-02-02", json!({}));
+    let outcomes = [
+        Some(("service_received", "2026-03-05")),
+        Some(("service_unavailable", "2026-03-10")),
+        Some(("service_unavailable", "2026-03-12")),
+        Some(("already_received_elsewhere", "2026-03-20")),
+        Some(("service_unavailable", "2026-04-03")),
+        None,
+    ];
+    for outcome in outcomes {
+        s.set_clock(Some(at("2026-03-01", 10)));
+        let r = s
+            .make_referral(
+                case,
+                values(json!({"referral_date": "2026-03-01", "service_type": "medical", "status": "pending",
+                "response_type": "referral", "appointment_datetime": "2026-03-03T10:30:00Z",
+                "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-01"}})),
+            )
+            .unwrap();
+        if let Some((disposition, day)) = outcome {
+            s.set_clock(Some(at(day, 10)));
+            s.save_form(
+                case,
+                "referral",
+                Some(r),
+                values(json!({"disposition": disposition, "disposition_date": day})),
+            )
+            .unwrap();
+        }
+    }
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "21b").0, Some(4.0));
+    let by = r.indicator("21b").unwrap().breakdown("disposition").unwrap();
+    for (d, n) in
+        [("service_received", 1), ("service_unavailable", 2), ("already_received_elsewhere", 1), ("not_eligible", 0)]
+    {
+        assert_eq!(by.cell(d).unwrap().n, Some(n), "{d}");
+    }
+    assert_eq!(total(&r, "21c"), (Some(50.0), Some(2), Some(4)));
+}
+
+#[test]
+fn the_disposition_breakdown_lists_the_forms_values() {
+    let def = fieldcase::model::forms::registry().get("referral").unwrap();
+    let form: Vec<&str> = def.field("disposition").unwrap().options.iter().map(|o| o.value.as_str()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    let cats: Vec<String> = r
+        .indicator("21b")
+        .unwrap()
+        .breakdown("disposition")
+        .unwrap()
+        .cells
+        .iter()
+        .map(|c| c.category.clone())
+        .collect();
+    assert_eq!(cats, form);
+}

@@ -892,10 +892,17 @@ fn verified_relative(f: &CaseFacts) -> bool {
     })
 }
 
-fn guard_same_country_reunification(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+/// R7's exception: a reunification record (F13) of type `spontaneous` says
+/// the child rejoined an adult before verification; it is verified after
+/// the fact (a task, `model::tasks`). Only the record counts, never the
+/// wording of a reason.
+fn spontaneous_reunification(f: &CaseFacts) -> bool {
+    f.items("reunification").iter().any(|i| item_str(i, "reunification_type") == Some("spontaneous"))
+}
+
+fn guard_same_country_reunification(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
-    if !verified_relative(f) && !spontaneous {
+    if !verified_relative(f) && !spontaneous_reunification(f) {
         v.push(RuleViolation::new("R7", "no relative is verified: reunification must wait for verification"));
     }
     v.extend(verification_views(f));
@@ -1112,16 +1119,15 @@ fn return_of_uasc(f: &CaseFacts) -> bool {
     f.is_uasc() && heading == Some("return_reintegration")
 }
 
-/// R7: a reunifying solution needs a verified relative, unless the reason
-/// records a spontaneous reunification (verified after the fact).
-fn reunification_verified(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
+/// R7: a reunifying solution needs a verified relative, unless a
+/// reunification record says it was spontaneous (verified after the fact).
+fn reunification_verified(f: &CaseFacts) -> Option<RuleViolation> {
     let reunifying = f.is_uasc() && solution(f).is_none_or(|s| REUNIFYING.contains(&s));
-    let spontaneous = reason_of(e).to_lowercase().contains("spontaneous");
-    (reunifying && !spontaneous && !verified_relative(f))
+    (reunifying && !spontaneous_reunification(f) && !verified_relative(f))
         .then(|| RuleViolation::new("R7", "no reunification before verification: no relative is verified"))
 }
 
-fn guard_implementation(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+fn guard_implementation(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if solution(f).is_none() {
         v.push(RuleViolation::new("transition", "the BID has no decided solution to implement"));
@@ -1129,11 +1135,11 @@ fn guard_implementation(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation
     if return_of_uasc(f) {
         v.extend(return_safeguards(f));
     }
-    v.extend(reunification_verified(f, e));
+    v.extend(reunification_verified(f));
     v
 }
 
-fn guard_reintegration(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation> {
+fn guard_reintegration(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     let plan = if f.is_uasc() { "reintegration_uasc" } else { "reintegration_family" };
     if f.value(plan, "plan_date").is_none() {
@@ -1143,7 +1149,7 @@ fn guard_reintegration(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolation>
     if return_of_uasc(f) {
         v.extend(return_safeguards(f));
     }
-    v.extend(reunification_verified(f, e));
+    v.extend(reunification_verified(f));
     v
 }
 
@@ -1431,18 +1437,71 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     if form == "family_tracing" {
         rule_r8_item(f, e, values, out);
-        if values.get("tracing_status").and_then(Value::as_str) == Some("reunified") && !verified_relative(f) {
+        if values.get("tracing_status").and_then(Value::as_str) == Some("reunified")
+            && !verified_relative(f)
+            && !spontaneous_reunification(f)
+        {
             out.push(RuleViolation::new("R7", "no reunification before verification: no relative is verified"));
         }
     }
     if form == "bid" {
         rule_bid_decision(f, values, out);
     }
+    if form == "reunification" {
+        rule_r7_reunification_record(f, values, out);
+    }
+    if form == "case_plan" {
+        rule_case_plan_approval(f, role, values, out);
+    }
     if e.kind == EventKind::ReferralMade {
         rule_r4_referral(f, values, out);
     }
     if form == "closure_transfer" {
         rule_r10_closure(f, values, out);
+    }
+}
+
+/// A case plan is approved or returned only by a supervisor: the approval
+/// itself, its date and the comments that go with it. Anyone who records
+/// case data may request approval. An approved plan whose goals or actions
+/// someone else changes goes back for approval in the same save, so an
+/// approval always covers the plan as it stands.
+fn rule_case_plan_approval(f: &CaseFacts, role: Role, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let new_status = values.get("approval_status").and_then(Value::as_str);
+    let decides = new_status.is_some_and(|s| s != "requested")
+        || values.contains_key("approval_date")
+        || values.contains_key("approval_comments");
+    let supervisor = roles::may(role, Action::ApprovePlan);
+    if decides && !supervisor {
+        out.push(RuleViolation::new(
+            "role",
+            format!("only a supervisor approves or returns a case plan; not a {role}"),
+        ));
+    }
+    let changes_plan = ["goals", "actions"].iter().any(|k| values.contains_key(*k));
+    if changes_plan
+        && !supervisor
+        && f.str_value("case_plan", "approval_status") == Some("approved")
+        && new_status != Some("requested")
+    {
+        out.push(RuleViolation::new(
+            "role",
+            "the case plan is approved: changing its goals or actions requests approval again (approval_status requested)",
+        ));
+    }
+}
+
+/// R7 on a reunification record: one that says it followed verification,
+/// or that the adult is the verified one, needs a verified relative on the
+/// case; a spontaneous one is recorded as it happened.
+fn rule_r7_reunification_record(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let after_verification = values.get("reunification_type").and_then(Value::as_str) == Some("after_verification");
+    let verified_adult = values.get("verified_adult").and_then(Value::as_bool) == Some(true);
+    if (after_verification || verified_adult) && !verified_relative(f) {
+        out.push(RuleViolation::new(
+            "R7",
+            "no relative is verified: record this reunification as spontaneous (verified after the fact) or verify first",
+        ));
     }
 }
 

@@ -23,7 +23,7 @@ pub enum Action {
     ApproveBia,
     /// Lower a risk level from high (R5).
     LowerHighRisk,
-    /// Sign a reintegration plan as supervisor.
+    /// Sign a reintegration plan as supervisor; approve or return a case plan.
     ApprovePlan,
     /// Approve a closure (R11).
     ApproveClosure,

@@ -1,7 +1,9 @@
 //! Tasks due on a case: the follow-up schedule after reintegration (DOMAIN.md
 //! §2.5), BIA deadlines (§2.3), high-risk contact (§3.0 risk table), case
-//! reviews, closure approval, turning 18 (§4.7) and the final contact after
-//! closure.
+//! reviews, closure approval, turning 18 (§4.7), the final contact after
+//! closure, the intervention an unresolved protection concern needs, and
+//! the verification a spontaneous reunification needs after the fact, and
+//! the case plan (due by risk level, approval, reviews).
 //!
 //! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
 //! are never stored and cannot go stale.
@@ -33,6 +35,16 @@ pub enum TaskKind {
     ClosureApproval,
     /// Final contact about 3 months after closure (CPIMS+ practice).
     FinalContact,
+    /// A protection concern that is not resolved needs its intervention by a date.
+    ConcernIntervention,
+    /// A spontaneous reunification: verify the adult and assess the reunification.
+    VerifyReunification,
+    /// The case plan is due (3 days, 1 week or 2 weeks after the assessment by risk level).
+    CasePlanDue,
+    /// A case plan waits for a supervisor's approval.
+    CasePlanApproval,
+    /// The case plan's review date is near or past.
+    CasePlanReview,
 }
 
 /// One thing to do on a case.
@@ -148,6 +160,22 @@ pub fn eighteenth_birthday(facts: &CaseFacts) -> Option<NaiveDate> {
     }
 }
 
+/// When the case plan is due: the assessment date (`bia_completed_on`, else
+/// the day the case entered `bia_completed`) plus 3 days at high risk, 7 at
+/// medium or not rated, 14 at low (DOMAIN §3.0).
+pub fn case_plan_due(facts: &CaseFacts) -> Option<NaiveDate> {
+    let assessed = facts
+        .value("registration_bia", "bia_completed_on")
+        .and_then(parse_date)
+        .or_else(|| facts.last_entered(Stage::BiaCompleted))?;
+    let days = match facts.str_value("registration_bia", "risk_level") {
+        Some("high") => 3,
+        Some("low") => 14,
+        _ => 7,
+    };
+    Some(assessed + Days::new(days))
+}
+
 fn days(a: NaiveDate, b: NaiveDate) -> i64 {
     (b - a).num_days()
 }
@@ -227,6 +255,94 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
                     "High risk: weekly contact with the child".into(),
                 ));
             }
+        }
+    }
+
+    // Protection concerns: an unresolved concern's intervention is due by
+    // its date; an urgent one is listed at once, any other from a week before.
+    for c in facts.items("protection_concern") {
+        if c.get("status").and_then(Value::as_str) == Some("resolved") {
+            continue;
+        }
+        let Some(by) = item_date(c, "intervention_by") else {
+            continue;
+        };
+        let urgent = c.get("urgent").and_then(Value::as_bool) == Some(true);
+        if urgent || today >= by - Days::new(7) {
+            let what = c.get("concern_type").and_then(Value::as_str).unwrap_or("protection concern");
+            let prefix = if urgent { "Urgent: " } else { "" };
+            out.push(task(
+                TaskKind::ConcernIntervention,
+                by,
+                today > by,
+                format!("{prefix}intervention for {what} due by {by}"),
+            ));
+        }
+    }
+
+    // R7's exception: a spontaneous reunification is verified after the
+    // fact. Due a week after it, until a verification with an outcome
+    // dated on or after the reunification is recorded.
+    for r in facts.items("reunification") {
+        if r.get("reunification_type").and_then(Value::as_str) != Some("spontaneous") {
+            continue;
+        }
+        let Some(on) = item_date(r, "reunification_date") else {
+            continue;
+        };
+        let verified_since = facts.items("verification").iter().any(|v| {
+            v.get("verification_outcome").is_some_and(|o| !o.is_null())
+                && item_date(v, "verification_date").is_some_and(|d| d >= on)
+        });
+        if !verified_since {
+            let due = on + Days::new(7);
+            out.push(task(
+                TaskKind::VerifyReunification,
+                due,
+                today > due,
+                format!("Spontaneous reunification on {on}: verify the adult and assess the reunification"),
+            ));
+        }
+    }
+
+    // Case plan (DOMAIN §3.0 risk table): due after the assessment, 3 days
+    // at high risk, 1 week at medium, 2 weeks at low; a case not rated is
+    // given a week. Listed until approval is requested (again after the
+    // supervisor returns it), from the assessment until the solution is
+    // under way.
+    if matches!(
+        facts.stage,
+        Stage::BiaCompleted
+            | Stage::Tracing
+            | Stage::FamilyAssessment
+            | Stage::Verification
+            | Stage::BidPending
+            | Stage::BidDecided
+            | Stage::SolutionInProgress
+    ) {
+        if let Some(due) = case_plan_due(facts) {
+            match facts.str_value("case_plan", "approval_status") {
+                Some("approved") => {}
+                Some("requested") => out.push(task(
+                    TaskKind::CasePlanApproval,
+                    due,
+                    false,
+                    "Supervisor: approve or return the case plan".into(),
+                )),
+                returned => {
+                    let again = if returned == Some("returned") { " (returned: revise it)" } else { "" };
+                    out.push(task(TaskKind::CasePlanDue, due, today > due, format!("Case plan due by {due}{again}")));
+                }
+            }
+        }
+    }
+    if let Some(review) = facts.value("case_plan", "next_review_date").and_then(parse_date) {
+        let reviewed = facts
+            .value("case_plan", "reviews")
+            .and_then(Value::as_array)
+            .is_some_and(|rs| rs.iter().any(|r| item_date(r, "review_date").is_some_and(|d| d >= review)));
+        if !reviewed && today >= review - Days::new(7) && facts.stage.is_open() {
+            out.push(task(TaskKind::CasePlanReview, review, today > review, "Case plan review".into()));
         }
     }
 

@@ -65,6 +65,8 @@ const DEFINITIONS: &[Definition] = &[
     def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
     def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent). Unit: referrals and transfers, not children; each is broken down by its child's categories.", Percent),
     def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented (status implemented, implemented_date ≤ 30 days after the referral date and by period end). Unit: referrals, not children.", Percent),
+    def("21b", "Service outcomes", "Referrals and services whose outcome (disposition) is dated in the period, by disposition (see the disposition breakdown). Unit: referrals, not children.", Count),
+    def("21c", "Unmet service needs", "Of referrals whose outcome is dated in the period: % whose disposition is service_unavailable (the need could not be met; already_received_elsewhere is not counted as unmet). Unit: referrals, not children.", Percent),
     def("22", "Breakdown", "Of children reunified/returned from 12 months before the period start to its end: % whose case was reopened, or who re-migrated (visit: remigration already_left or not seen because re_migrated), within 12 months of reintegration and by period end.", Percent),
     def("23a", "Closures", "Cases closed in the period, by closure reason (see the closure_reason breakdown).", Count),
     def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
@@ -107,6 +109,16 @@ const CLOSURE_REASONS: &[&str] = &[
     "duplicate",
     "other",
     "unknown",
+];
+/// F9 `disposition` values, in the form's order: the 21b breakdown.
+const DISPOSITIONS: &[&str] = &[
+    "service_received",
+    "service_unavailable",
+    "already_received_elsewhere",
+    "declined_by_child_or_family",
+    "not_eligible",
+    "did_not_attend",
+    "lost_contact",
 ];
 const CONTACT_NOTES: &[&str] = &["contact", "phone", "home_visit", "office_visit"];
 
@@ -654,6 +666,29 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
             }
         }
         out.push(x.result("21", v, None));
+
+        // 21b/21c. Service outcomes and unmet needs (each referral with an
+        // outcome dated in the period).
+        let (mut outcomes, mut unmet) = (Vec::new(), Vec::new());
+        for (i, c) in x.cases.iter().enumerate() {
+            if excluded_from_denominators(c) {
+                continue;
+            }
+            for r in c.items("referral") {
+                if !r.date("disposition_date").is_some_and(|d| in_period(d, o)) {
+                    continue;
+                }
+                // Saved values are validated against the form's list, which
+                // DISPOSITIONS copies (a test compares them).
+                let Some(k) = r.str("disposition").and_then(|d| DISPOSITIONS.iter().position(|x| *x == d)) else {
+                    continue;
+                };
+                outcomes.push(Obs { extra: Some(k), ..obs(i, true) });
+                unmet.push(obs(i, DISPOSITIONS[k] == "service_unavailable"));
+            }
+        }
+        out.push(x.result("21b", outcomes, Some(("disposition", DISPOSITIONS))));
+        out.push(x.result("21c", unmet, None));
 
         // 22. Breakdown.
         let v = x.each(true, |i, c| {

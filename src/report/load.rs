@@ -61,6 +61,8 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
     ("referral", "status"),
     ("referral", "implemented_date"),
     ("referral", "consent_for_referral"),
+    ("referral", "disposition"),
+    ("referral", "disposition_date"),
     ("case_note", "note_type"),
     ("case_note", "note_datetime"),
 ];

@@ -290,6 +290,21 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
     }
 }
 
+/// The administrative area (assets/config/admin_areas.json) of a demo office.
+fn office_area(office: &str) -> Option<&'static str> {
+    Some(match office {
+        "Agadez" => "ner_agadez_agadez",
+        "Niamey" => "ner_niamey_1",
+        "Sfax" => "tun_sfax_ville",
+        "Tapachula" => "mex_chiapas_tapachula",
+        "Ciudad Juárez" => "mex_chihuahua_juarez",
+        "Obock" => "dji_obock_town",
+        "Aden" => "yem_aden_al_mansura",
+        "Bosaso" => "som_bari_bosaso",
+        _ => return None,
+    })
+}
+
 /// How a UASC case ends up (DOMAIN.md §6 "Outcome").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -341,6 +356,12 @@ struct Planner {
     /// Draws for the 24-hour safety contact only, so adding it left every
     /// other draw (names, dates, outcomes) of a seed as it was.
     safety_rng: StdRng,
+    /// Draws for the whole-case-record forms (protection concerns,
+    /// reunification, case plan, referral outcomes), for the same reason.
+    record_rng: StdRng,
+    /// The reunification the next `arrive_and_follow` records: the verified
+    /// relative's name and whether the child returns to the country of origin.
+    reunify: Option<(String, bool)>,
     steps: Vec<Step>,
     seq: usize,
     conflicts: Vec<PlannedConflict>,
@@ -385,6 +406,17 @@ impl Planner {
         if let Some(d) = c.dob {
             v["date_of_birth"] = json!(d.format("%Y-%m-%d").to_string());
         }
+        // Where the child is now: the office's area, from the data alone (no
+        // draw), so adding it left every other draw of a seed as it was.
+        if let Some(area) = office_area(c.office) {
+            v["current_admin_area"] = json!(area);
+            v["current_location_since"] = json!(ymd(reg_ms - DAY));
+            v["current_address"] = json!(if uasc && c.unaccompanied {
+                format!("Reception centre, {}", c.office)
+            } else {
+                format!("Host household, {} (see case file)", c.office)
+            });
+        }
         if uasc {
             v["separation_cause"] = json!(
                 [
@@ -404,6 +436,112 @@ impl Planner {
             v["interpreter_confidentiality_pledge"] = json!(true);
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+    }
+
+    /// One tracked record per protection concern the BIA found: trafficking
+    /// is urgent; some concerns are already resolved.
+    fn protection_concerns(&mut self, p: &mut CasePlan, concerns: &[&'static str]) {
+        for concern in concerns {
+            let item = new_v7(p.t, &mut self.record_rng);
+            let urgent = *concern == "trafficking";
+            let resolved = !urgent && pct(&mut self.record_rng, 30);
+            let mut v = json!({
+                "concern_type": concern,
+                "identified_date": ymd(p.t),
+                "stage_identified": "assessment",
+                "urgent": urgent,
+                "status": if resolved { "resolved" } else if urgent { "in_progress" } else { "open" },
+                "details": "Identified at the BIA interview.",
+            });
+            if urgent || pct(&mut self.record_rng, 50) {
+                v["intervention_needed"] = json!(if urgent {
+                    "Safe shelter, referral to the anti-trafficking unit"
+                } else {
+                    "Referral to the service the concern calls for"
+                });
+                v["intervention_by"] = json!(ymd(p.t + if urgent { DAY } else { 14 * DAY }));
+            }
+            if resolved {
+                v["resolved_date"] = json!(ymd(p.t));
+                v["resolution"] = json!("Addressed through the case plan.");
+            }
+            p.save_item(Actor::Caseworker, "protection_concern", item, v);
+        }
+    }
+
+    /// The case plan after the assessment: drawn up within the risk level's
+    /// time, approval requested, approved by the supervisor (some returned
+    /// once with comments and resubmitted).
+    fn case_plan(&mut self, p: &mut CasePlan, c: &Child, risk: &str, staff: &Staff) {
+        let limit = match risk {
+            "high" => 3,
+            "low" => 14,
+            _ => 7,
+        };
+        p.after_days(self.record_rng.gen_range(0..limit));
+        let uasc = c.case_type == "uasc";
+        let mut goals = vec![json!({"goal_domain": "safety", "goal": "Safe, stable care while the case is open"})];
+        let mut actions = vec![json!({"action": "Weekly contact with the child", "responsible": staff.caseworker,
+            "due_date": ymd(p.t + 7 * DAY), "action_status": "in_progress"})];
+        if uasc {
+            goals.push(json!({"goal_domain": "family", "goal": "Family traced and the child's wishes about reunification known"}));
+            actions.push(json!({"action": "Open tracing with the country-of-origin office", "responsible": format!("IOM {}", c.coo_office),
+                "due_date": ymd(p.t + 14 * DAY), "action_status": "planned"}));
+        }
+        if c.age >= 6 {
+            goals.push(json!({"goal_domain": "education", "goal": "Attends school or non-formal education"}));
+            actions.push(json!({"action": "Enrol in a learning programme", "responsible": "Partner NGO",
+                "due_date": ymd(p.t + 30 * DAY), "action_status": "planned"}));
+        }
+        p.save(
+            Actor::Caseworker,
+            "case_plan",
+            json!({
+                "plan_date": ymd(p.t), "plan_author": person(&staff.caseworker, "caseworker", "IOM"),
+                "goals": goals, "actions": actions, "approval_status": "requested",
+            }),
+        );
+        p.after_days(1);
+        if pct(&mut self.record_rng, 10) {
+            p.save(
+                Actor::Supervisor,
+                "case_plan",
+                json!({"approval_status": "returned", "approval_date": ymd(p.t),
+                "approval_comments": "Add the child's health check to the actions."}),
+            );
+            p.after_days(1);
+            let mut revised = p
+                .steps
+                .iter()
+                .rev()
+                .find_map(|s| match &s.op {
+                    Op::Save { form: "case_plan", values, .. } if values.contains_key("actions") => {
+                        values.get("actions").cloned()
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| json!([]));
+            if let Some(a) = revised.as_array_mut() {
+                a.push(json!({"action": "Health check", "responsible": "Clinic", "due_date": ymd(p.t + 7 * DAY), "action_status": "planned"}));
+            }
+            p.save(Actor::Caseworker, "case_plan", json!({"actions": revised, "approval_status": "requested"}));
+            p.after_days(1);
+        }
+        p.save(
+            Actor::Supervisor,
+            "case_plan",
+            json!({"approval_status": "approved", "approval_date": ymd(p.t),
+            "approval_comments": "Approved.", "next_review_date": ymd(p.t + 30 * DAY)}),
+        );
+    }
+
+    /// A case plan review: progress against the goals.
+    fn case_plan_review(&mut self, p: &mut CasePlan) {
+        let changed = pct(&mut self.record_rng, 20);
+        p.save(Actor::Caseworker, "case_plan", json!({
+            "reviews": [{"review_date": ymd(p.t), "progress": "Actions under way; the child is settled.", "plan_changed": changed}],
+            "next_review_date": ymd(p.t + 60 * DAY),
+        }));
     }
 
     fn bia(&mut self, p: &mut CasePlan, c: &Child, wants_tracing: &str, bid_required: bool, staff: &Staff) {
@@ -470,6 +608,7 @@ impl Planner {
             v["bid_direction"] = json!(if uasc { "durable_solution_uasc" } else { "exceptional_care_decision" });
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+        self.protection_concerns(p, &concerns);
         if risk == "high" {
             self.safety_contact(p, &staff.caseworker);
         }
@@ -480,6 +619,7 @@ impl Planner {
             json!({"bia_approval": signed(&staff.supervisor, p.t), "bia_approval_status": "approved"}),
         );
         p.stage(Actor::Supervisor, Stage::BiaCompleted, "BIA signed");
+        self.case_plan(p, c, risk, staff);
         // Children in a shelter: the facility's minimum-standards check (F5).
         if uasc && c.unaccompanied && pct(&mut self.rng, 40) {
             let item = self.item_id(p.t);
@@ -588,6 +728,29 @@ impl Planner {
             if implemented {
                 v["implemented_date"] = json!(ymd(p.t + 7 * DAY));
                 v["feedback"] = json!("Service provided.");
+            }
+            // The whole record: response, appointment, outcome and the
+            // service's follow-up (own random stream).
+            let direct = matches!(service, "basic_psychosocial" | "education_non_formal");
+            v["response_type"] = json!(if direct { "service_provided_directly" } else { "referral" });
+            let appointment = date_of(p.t + 2 * DAY).and_hms_opt(10, 30, 0).unwrap_or_default().and_utc();
+            v["appointment_datetime"] = json!(appointment.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let disposition = if implemented {
+                Some("service_received")
+            } else {
+                match self.record_rng.gen_range(0..10) {
+                    0..=3 => Some("service_unavailable"),
+                    4..=5 => Some("already_received_elsewhere"),
+                    _ => None,
+                }
+            };
+            if let Some(d) = disposition {
+                v["disposition"] = json!(d);
+                v["disposition_date"] = json!(ymd(p.t + 7 * DAY));
+            }
+            if implemented && pct(&mut self.record_rng, 50) {
+                v["follow_up_date"] = json!(ymd(p.t + 14 * DAY));
+                v["follow_up_action"] = json!("Checked with the child that the service helped; no further action.");
             }
             p.push(Actor::Caseworker, Op::Referral(obj(v)));
         }
@@ -705,6 +868,7 @@ impl Planner {
     }
 
     fn plan_uasc(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff) -> Option<u64> {
+        self.reunify = None;
         let o = c.corridor.outcomes;
         let outcome = weighted(
             &mut self.rng,
@@ -722,6 +886,7 @@ impl Planner {
         self.notes(p, &staff.caseworker, notes, 20);
         let n_ref = self.rng.gen_range(1..4);
         self.referrals(p, n_ref);
+        self.case_plan_review(p);
         if outcome == Outcome::Absconded {
             // Absconds while tracing; some are found again, most are closed
             // after three months without contact.
@@ -744,6 +909,7 @@ impl Planner {
             }
             match outcome {
                 Outcome::ReunifyDestination => {
+                    self.reunify = Some((relative, false));
                     self.plan_reintegration(p, c, staff, None);
                     p.after_days(2);
                     p.stage(
@@ -757,6 +923,7 @@ impl Planner {
                     if !located {
                         return None;
                     }
+                    self.reunify = Some((relative, true));
                     p.after_days(2);
                     self.bid(p, c, "return_reintegration", staff);
                 }
@@ -772,6 +939,9 @@ impl Planner {
             }
         }
         let solution = self.last_solution;
+        if solution != "return_reintegration" {
+            self.reunify = None;
+        }
         // Transfer to the CoO office after a return decision (10–20% of UASC).
         if solution == "return_reintegration" && pct(&mut self.rng, 15) {
             p.after_days(5);
@@ -787,6 +957,7 @@ impl Planner {
             p.save(Actor::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}));
             p.push(Actor::DataManager, Op::Transferred { to: format!("IOM {}", c.coo_office) });
             p.stage(Actor::DataManager, Stage::TransferredOut, "accepted by the receiving office");
+            self.reunify = None;
             return None;
         }
         self.plan_reintegration(p, c, staff, Some(solution));
@@ -831,12 +1002,42 @@ impl Planner {
         p.save(Actor::Caseworker, plan, v);
     }
 
+    /// The reunification as it happened: most with the verified relative;
+    /// some children rejoined another adult on their own first (spontaneous,
+    /// to be verified after the fact: a task).
+    fn reunification_record(&mut self, p: &mut CasePlan, c: &Child, relative: &str, returned: bool) {
+        let item = new_v7(p.t, &mut self.record_rng);
+        let place = if returned { c.place.to_string() } else { c.office.to_string() };
+        let mut v = json!({"reunification_date": ymd(p.t), "reunification_place": place});
+        if let Some(area) = office_area(c.office).filter(|_| !returned) {
+            v["reunification_admin_area"] = json!(area);
+        }
+        if pct(&mut self.record_rng, 15) {
+            let uncle = adult_name(&mut self.record_rng, c.nationality, false);
+            v["reunified_with"] = person(&uncle, "uncle", "");
+            v["relationship"] = json!("uncle");
+            v["reunification_type"] = json!("spontaneous");
+            v["verified_adult"] = json!(false);
+            v["not_verified_adult_reason"] =
+                json!("The child went to an uncle on arrival, before the handover to the verified relative.");
+        } else {
+            v["reunified_with"] = person(relative, "mother", "");
+            v["relationship"] = json!("mother");
+            v["reunification_type"] = json!("after_verification");
+            v["verified_adult"] = json!(true);
+        }
+        p.save_item(Actor::Caseworker, "reunification", item, v);
+    }
+
     /// Arrival, plan approval, follow-up visits and maybe closure. Returns
     /// the reintegration time.
     fn arrive_and_follow(&mut self, p: &mut CasePlan, c: &Child, staff: &Staff) -> Option<u64> {
         p.after_days(days_around(&mut self.rng, 30.0, 5.0, 90.0));
         p.stage(Actor::Caseworker, Stage::Reintegration, "child arrived and handed over to the family");
         let t0 = p.t;
+        if let Some((relative, returned)) = self.reunify.take() {
+            self.reunification_record(p, c, &relative, returned);
+        }
         let plan = if c.case_type == "uasc" { "reintegration_uasc" } else { "reintegration_family" };
         p.after_days(self.rng.gen_range(2..8));
         p.save(
@@ -992,6 +1193,7 @@ impl Planner {
             p.stage(Actor::Supervisor, Stage::Closed, "closure approved");
             return;
         }
+        self.reunify = None;
         self.plan_reintegration(p, c, staff, None);
         p.after_days(self.rng.gen_range(3..20));
         p.stage(Actor::Supervisor, Stage::SolutionInProgress, "family voluntary return with protection support");
@@ -1005,6 +1207,8 @@ impl Planner {
         Planner {
             rng: StdRng::seed_from_u64(seed),
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
+            record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
+            reunify: None,
             steps: Vec::new(),
             seq: 0,
             conflicts: Vec::new(),

@@ -1,5 +1,6 @@
-//! Forms as data: the eleven Best Interests Procedure forms of DOMAIN.md §3,
-//! loaded from the JSON definitions in `assets/forms/` (embedded at compile
+//! Forms as data: the eleven Best Interests Procedure forms of DOMAIN.md §3
+//! and the records of the whole case (protection concerns, …; listed in
+//! `assets/forms/README.md`), loaded from the JSON definitions in `assets/forms/` (embedded at compile
 //! time), and the validation of saved values against them.
 //!
 //! The JSON files are the single source of truth, shared with the desktop UI,
@@ -8,6 +9,7 @@
 //! the core relies on (known value lists, unique names, conditions that point
 //! at real fields) so a bad definition is a [`FormError`], never a panic.
 
+pub mod admin_areas;
 mod condition;
 mod validate;
 
@@ -16,11 +18,12 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+pub use admin_areas::{AdminArea, AdminAreas, AdminAreasError, AreaLevel, ADMIN_AREA_LIST};
 pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
-/// Ids of every form, in DOMAIN order (F1..F11).
-pub const FORM_IDS: [&str; 11] = [
+/// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
+pub const FORM_IDS: [&str; 14] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -32,10 +35,13 @@ pub const FORM_IDS: [&str; 11] = [
     "referral",
     "case_note",
     "closure_transfer",
+    "protection_concern",
+    "reunification",
+    "case_plan",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 11] = [
+const EMBEDDED_FORMS: [(&str, &str); 14] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -47,8 +53,15 @@ const EMBEDDED_FORMS: [(&str, &str); 11] = [
     ("referral.json", include_str!("../../../assets/forms/referral.json")),
     ("case_note.json", include_str!("../../../assets/forms/case_note.json")),
     ("closure_transfer.json", include_str!("../../../assets/forms/closure_transfer.json")),
+    ("protection_concern.json", include_str!("../../../assets/forms/protection_concern.json")),
+    ("reunification.json", include_str!("../../../assets/forms/reunification.json")),
+    ("case_plan.json", include_str!("../../../assets/forms/case_plan.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
+/// The sample country configuration's administrative areas (the three demo
+/// corridors). Until the office distributes its own configuration in signed
+/// bundles, this is the list every device uses.
+const EMBEDDED_ADMIN_AREAS: &str = include_str!("../../../assets/config/admin_areas.json");
 
 /// Who may see a field and how concurrent edits of it are merged (DOMAIN conventions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -358,6 +371,9 @@ pub enum FormError {
         /// What is wrong.
         problem: String,
     },
+    /// The administrative areas file is malformed or breaks the hierarchy.
+    #[error(transparent)]
+    AdminAreas(#[from] AdminAreasError),
     /// A shared value list is empty or repeats a value.
     #[error("value list {list:?}: {problem}")]
     BadValueList {
@@ -373,14 +389,34 @@ pub enum FormError {
 pub struct FormRegistry {
     forms: Vec<FormDef>,
     value_lists: BTreeMap<String, ValueList>,
+    admin_areas: Option<AdminAreas>,
 }
 
 impl FormRegistry {
     /// Parse and check definitions: `value_lists` is the contents of
     /// `value_lists.json`, `forms` pairs of (file name, contents).
     pub fn from_sources(value_lists: &str, forms: &[(&str, &str)]) -> Result<Self, FormError> {
-        let lists: ValueListsFile = serde_json::from_str(value_lists)
+        Self::from_sources_with_areas(value_lists, None, forms)
+    }
+
+    /// As [`FormRegistry::from_sources`], with the administrative areas file
+    /// (`admin_areas.json`) whose areas become the value list `admin_area`.
+    pub fn from_sources_with_areas(
+        value_lists: &str,
+        admin_areas: Option<&str>,
+        forms: &[(&str, &str)],
+    ) -> Result<Self, FormError> {
+        let mut lists: ValueListsFile = serde_json::from_str(value_lists)
             .map_err(|source| FormError::Malformed { file: "value_lists.json".into(), source })?;
+        let admin_areas = admin_areas.map(AdminAreas::parse).transpose()?;
+        if let Some(areas) = &admin_areas {
+            if lists.lists.insert(ADMIN_AREA_LIST.to_string(), areas.value_list()).is_some() {
+                return Err(FormError::BadValueList {
+                    list: ADMIN_AREA_LIST.into(),
+                    problem: "is built from the administrative areas; value_lists.json must not define it".into(),
+                });
+            }
+        }
         for (name, list) in &lists.lists {
             check_options(&list.options).map_err(|problem| FormError::BadValueList { list: name.clone(), problem })?;
         }
@@ -399,7 +435,7 @@ impl FormRegistry {
             check_sections(&def)?;
             defs.push(def);
         }
-        let registry = FormRegistry { forms: defs, value_lists: lists.lists };
+        let registry = FormRegistry { forms: defs, value_lists: lists.lists, admin_areas };
         for def in &registry.forms {
             condition::check_form_conditions(def, &registry)?;
         }
@@ -408,7 +444,12 @@ impl FormRegistry {
 
     /// The definitions embedded in this binary.
     pub fn load_embedded() -> Result<Self, FormError> {
-        Self::from_sources(EMBEDDED_VALUE_LISTS, &EMBEDDED_FORMS)
+        Self::from_sources_with_areas(EMBEDDED_VALUE_LISTS, Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)
+    }
+
+    /// The administrative areas the `admin_area` list was built from.
+    pub fn admin_areas(&self) -> Option<&AdminAreas> {
+        self.admin_areas.as_ref()
     }
 
     /// Form by id.
