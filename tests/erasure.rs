@@ -192,31 +192,31 @@ fn one_person_alone_cannot_erase_and_a_caseworker_cannot_request() {
     let x = new_case(&mut s, "Qzainabmarker");
 
     // A caseworker may not request.
-    s.set_actor("amina", Role::Caseworker);
+    s.set_actor("amina", Role::Caseworker).expect("set_actor");
     let own = new_case(&mut s, "Amina's own case");
     assert!(rules(s.request_erasure(own, "opened_in_error").unwrap_err()).contains(&"role".to_string()));
     // Nor a viewer, nor with an unknown reason.
-    s.set_actor("sam", Role::Supervisor);
+    s.set_actor("sam", Role::Supervisor).expect("set_actor");
     assert!(rules(s.request_erasure(x, "because").unwrap_err()).contains(&"erasure".to_string()));
     // Nothing to approve yet.
-    s.set_actor("dora", Role::DataManager);
+    s.set_actor("dora", Role::DataManager).expect("set_actor");
     assert!(rules(s.approve_erasure(x).unwrap_err()).contains(&"erasure".to_string()));
 
-    s.set_actor("sam", Role::Supervisor);
+    s.set_actor("sam", Role::Supervisor).expect("set_actor");
     s.request_erasure(x, "legal_order").unwrap();
     // The requester approving (same person, same role, same key).
     let e = rules(s.approve_erasure(x).unwrap_err());
     assert!(e.contains(&"erasure".to_string()), "{e:?}");
     // The same person switching role on the same device.
-    s.set_actor("sam", Role::DataManager);
+    s.set_actor("sam", Role::DataManager).expect("set_actor");
     assert!(rules(s.approve_erasure(x).unwrap_err()).contains(&"erasure".to_string()));
     // Another name in the other role, but the same signing key: still one
     // key, so still refused until people sign with keys of their own.
-    s.set_actor("dora", Role::DataManager);
+    s.set_actor("dora", Role::DataManager).expect("set_actor");
     assert!(rules(s.approve_erasure(x).unwrap_err()).contains(&"erasure".to_string()));
     // Nothing was erased by any of it.
     assert!(s.tombstone(x).unwrap().is_none());
-    s.set_actor("sam", Role::Supervisor);
+    s.set_actor("sam", Role::Supervisor).expect("set_actor");
     assert!(s.case_detail(x).is_ok());
 }
 

@@ -257,7 +257,7 @@ fn every_permission_is_refused_to_a_role_without_it_locally_and_at_import() {
         // Locally: the person who unlocked acts with the role. The panel
         // sees no case not submitted to it, which refuses first.
         let before = dump(&p.amina);
-        p.amina.set_actor(&user, r.role);
+        p.amina.set_actor(&user, r.role).expect("set_actor");
         let base = match (r.kind, r.form) {
             (EventKind::FormSaved, Some(form)) => {
                 let field = r.payload["values"].as_object().unwrap().keys().next().unwrap().clone();
@@ -270,7 +270,7 @@ fn every_permission_is_refused_to_a_role_without_it_locally_and_at_import() {
         let hidden = matches!(err, StoreError::Hidden { reason: HiddenReason::NotOnPanelAgenda, .. });
         assert!(is_refusal(&err, r.rule) || (r.role == Role::BidPanel && hidden), "{:?} locally: {err}", r.action);
         assert_eq!(dump(&p.amina), before, "{:?}: a refused change leaves the vault as it was", r.action);
-        p.amina.set_actor("amina", Role::Caseworker);
+        p.amina.set_actor("amina", Role::Caseworker).expect("set_actor");
         // At import: the same change, signed by a trusted device.
         let mut e = forged(&p.amina, p.case, &user, r.role, r.kind, r.form, r.payload.clone());
         e.base = base;
@@ -286,7 +286,7 @@ fn every_permission_is_refused_to_a_role_without_it_locally_and_at_import() {
 fn only_case_data_roles_register_a_case_locally_and_at_import() {
     let mut p = pair();
     for role in [Role::DataManager, Role::BidPanel, Role::Viewer] {
-        p.amina.set_actor("someone", role);
+        p.amina.set_actor("someone", role).expect("set_actor");
         let before = dump(&p.amina);
         let err = p.amina.create_case("uasc", "Agadez").unwrap_err();
         assert!(matches!(err, StoreError::Forbidden { .. }), "{role}: {err}");
@@ -313,14 +313,14 @@ fn a_caseworker_assigns_only_themself_to_a_case_they_registered_and_nobody_has()
     p.amina.assign(p.case, "amina").unwrap();
     p.amina.assign(p.case, "amina").unwrap();
     // A supervisor hands it to bakary: she cannot take it back.
-    p.amina.set_actor("sara", Role::Supervisor);
+    p.amina.set_actor("sara", Role::Supervisor).expect("set_actor");
     p.amina.assign(p.case, "bakary").unwrap();
-    p.amina.set_actor("amina", Role::Caseworker);
+    p.amina.set_actor("amina", Role::Caseworker).expect("set_actor");
     let err = p.amina.assign(p.case, "amina").unwrap_err();
     assert!(is_refusal(&err, "assignment"), "{err}");
     // Nor may bakary take a case amina registered that nobody has.
     let other = new_case(&mut p.amina, "Awa");
-    p.amina.set_actor("bakary", Role::Caseworker);
+    p.amina.set_actor("bakary", Role::Caseworker).expect("set_actor");
     let err = p.amina.assign(other, "bakary").unwrap_err();
     assert!(matches!(err, StoreError::Hidden { reason: HiddenReason::NotAssigned, .. }), "{err}");
     // The same at import, where no local visibility applies: the rule does.
@@ -545,7 +545,7 @@ fn next_steps_come_from_the_library_gate_and_only_for_a_case_the_reader_may_open
     p.amina.next_steps(p.case).unwrap();
     assert_eq!(p.amina.all_events().unwrap().len(), events);
     // Another caseworker learns nothing of the case.
-    p.amina.set_actor("bakary", Role::Caseworker);
+    p.amina.set_actor("bakary", Role::Caseworker).expect("set_actor");
     let err = p.amina.next_steps(p.case).unwrap_err();
     assert!(matches!(err, StoreError::Hidden { reason: HiddenReason::NotAssigned, .. }), "{err}");
     // A stable code and parameters a screen translates, naming only the id.
