@@ -1735,8 +1735,7 @@ impl PreparedImport {
     /// quarantine and new people, and keeps no events (the parts' events
     /// are committed part by part). Cases are disjoint between parts.
     pub(crate) fn absorb_outcome(&mut self, part: PreparedImport) {
-        let PreparedImport { events: _, dropped, dropped_blobs, summary, preview, new_case_people, quarantined } =
-            part;
+        let PreparedImport { events: _, dropped, dropped_blobs, summary, preview, new_case_people, quarantined } = part;
         self.dropped.extend(dropped);
         self.dropped_blobs.extend(dropped_blobs);
         self.summary.absorb(summary);

@@ -1009,14 +1009,25 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     }
     progress(Progress::Committing);
     // New blobs are stored first and taken back if the commit fails.
-    report.summary = crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| match (chunks, listed) {
-        (Some(digests), Some(listed)) => {
-            drop(prepared);
-            let _ = signatures.wait();
-            commit_by_chunks(store, source, &identity, &listed, &digests, &extra_keys, &held, trust_entries, entries)
-        }
-        _ => store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from),
-    })?;
+    report.summary =
+        crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| match (chunks, listed) {
+            (Some(digests), Some(listed)) => {
+                drop(prepared);
+                let _ = signatures.wait();
+                commit_by_chunks(
+                    store,
+                    source,
+                    &identity,
+                    &listed,
+                    &digests,
+                    &extra_keys,
+                    &held,
+                    trust_entries,
+                    entries,
+                )
+            }
+            _ => store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from),
+        })?;
     Ok(report)
 }
 
@@ -1041,10 +1052,13 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
     let held_ids = held.ids();
     let mut summary = ImportSummary::default();
     let mut before = Some(trust_entries);
+    let threshold = store.set_checkpoint_bytes(u64::MAX);
     let mut expected = digests.iter();
-    let changed = || ImportError::MemberMismatch {
+    let changed = || {
+        ImportError::MemberMismatch {
         path: format::EVENTS.into(),
         reason: "its content changed between two reads; the events committed so far were checked, import the bundle again to complete it".into(),
+    }
     };
     let mut commit = |chunk: CaseChunk| -> Result<(), ImportError> {
         if expected.next() != Some(&chunk.digest) {
@@ -1057,10 +1071,14 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
         Ok(())
     };
     let mut chunker = CaseChunker::default();
-    format::for_each_event_batch(source, identity, listed, &mut |events, hashes| {
+    let read = format::for_each_event_batch(source, identity, listed, &mut |events, hashes| {
         chunker.feed(events, hashes, &mut commit)
-    })?;
-    chunker.finish(&mut commit)?;
+    })
+    .and_then(|()| chunker.finish(&mut commit));
+    // Each chunk is its own commit: no automatic checkpoint after each
+    // (it writes out the whole database), at most one after the last.
+    store.set_checkpoint_bytes(threshold);
+    read?;
     if expected.next().is_some() {
         return Err(changed());
     }

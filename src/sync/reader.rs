@@ -34,9 +34,9 @@ use zeroize::Zeroizing;
 use crate::model::event::Event;
 use crate::sync::error::ImportError;
 use crate::sync::format::{
-    attachment_refs, is_blob_id, AttachmentRef, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, EVENTS, MANIFEST, MANIFEST_DOMAIN,
-    MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES, MAX_EVENT_BYTES,
-    MAX_JSON_MEMBER_BYTES, MAX_MEMBERS, MAX_MEMBER_BYTES, RECEIPT, ROSTER,
+    attachment_refs, is_blob_id, AttachmentRef, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, EVENTS, MANIFEST,
+    MANIFEST_DOMAIN, MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES,
+    MAX_EVENT_BYTES, MAX_JSON_MEMBER_BYTES, MAX_MEMBERS, MAX_MEMBER_BYTES, RECEIPT, ROSTER,
 };
 
 /// The age v1 header line every bundle starts with.
