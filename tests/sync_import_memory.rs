@@ -1,5 +1,5 @@
 //! A legitimate import's memory does not grow with the bundle
-//! (docs/bundle-format.md §6, "Memory"): besides the vault's own working
+//! (docs/bundle-format.md §6, "Order and memory"): besides the vault's own working
 //! set (the in-memory database and SQLite's page cache, which grow by the
 //! imported rows), an import of a case-grouped bundle holds a constant
 //! plus its largest case, and a compact index of the events.

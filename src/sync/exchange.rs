@@ -904,7 +904,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let (mut prepared, signatures, held_again, chunks) = match (&listed, streamed) {
         (Some(listed), true) => {
             // Pass 2: every check, case chunk by case chunk, keeping of each
-            // chunk only its outcome and its digest (§6, "Memory").
+            // chunk only its outcome and its digest (§6, "Order and memory").
             let mut outcome = crate::model::store::PreparedImport::empty();
             let mut index = ChunkIndex::default();
             let mut held_again = 0;
@@ -1031,7 +1031,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     Ok(report)
 }
 
-/// Pass 3 of a case-grouped import (docs/bundle-format.md §6, "Memory"):
+/// Pass 3 of a case-grouped import (docs/bundle-format.md §6, "Order and memory"):
 /// read the events once more and commit them chunk by chunk, each chunk
 /// first compared with its digest from the checking pass (a file changed
 /// since is refused from that chunk on), checked again on the vault as it
@@ -1060,8 +1060,12 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
         reason: "its content changed between two reads; the events committed so far were checked, import the bundle again to complete it".into(),
     }
     };
+    // Events may have been committed already: the message says so, rather
+    // than the member's digest mismatch the reader reports at its end.
+    let mut differs = false;
     let mut commit = |chunk: CaseChunk| -> Result<(), ImportError> {
         if expected.next() != Some(&chunk.digest) {
+            differs = true;
             return Err(changed());
         }
         let mut incoming = chunk.events;
@@ -1078,6 +1082,12 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
     // Each chunk is its own commit: no automatic checkpoint after each
     // (it writes out the whole database), at most one after the last.
     store.set_checkpoint_bytes(threshold);
+    // The member matched the manifest at the first read: a mismatch now is
+    // a change between two reads too.
+    let mismatch = matches!(&read, Err(ImportError::MemberMismatch { path, .. }) if path == format::EVENTS);
+    if differs || mismatch {
+        return Err(changed());
+    }
     read?;
     if expected.next().is_some() {
         return Err(changed());

@@ -15,9 +15,11 @@
 //! and nothing else, whatever the size of the bundle, and what an accepted
 //! sender's bundle costs is what its signed manifest announced.
 //!
-//! The parsed events are kept (the importer checks and commits them all
-//! together, all or nothing); the JSON text, the plaintext and the
-//! ciphertext never are. Attachments are only hashed here; an importer that
+//! The parsed events are kept ([`read_bundle`]), or handed on a batch at a
+//! time ([`read_bundle_streaming`]; [`for_each_event_batch`] reads them
+//! again), so an importer of a bundle grouped by case holds one chunk of
+//! cases at a time (docs/bundle-format.md §6); the JSON text, the
+//! plaintext and the ciphertext never are. Attachments are only hashed here; an importer that
 //! keeps them reads them a second time, one at a time, with
 //! [`for_each_attachment`].
 
