@@ -677,7 +677,7 @@ fn read_events<R: Read>(
         lines.hand_on(sink.as_deref_mut(), refs);
     })?;
     let parsed = lines.finish(progress).and_then(|mut lines| {
-        lines.hand_on(sink.as_deref_mut(), refs);
+        lines.hand_on(sink, refs);
         lines.into_result()
     });
     if digest != want {
