@@ -777,3 +777,83 @@ mod memory {
         }
     }
 }
+
+/// A bundle source whose file changes after `after` reads: the first
+/// bytes, then the others (a file replaced while it is imported).
+struct Swapping {
+    first: Vec<u8>,
+    then: Vec<u8>,
+    after: usize,
+    opens: std::cell::Cell<usize>,
+}
+
+impl format::BundleSource for Swapping {
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        let n = self.opens.get();
+        self.opens.set(n + 1);
+        Ok(Box::new(if n < self.after { &self.first[..] } else { &self.then[..] }))
+    }
+    fn size(&self) -> u64 {
+        self.first.len() as u64
+    }
+}
+
+/// Events of 320 cases of seven events, grouped by case (two chunks of the
+/// case-grouped import, docs/bundle-format.md §6 "Order and memory"), and
+/// the same events with the last one's value altered, same length.
+fn two_chunks(w: &mut World) -> (Vec<u8>, Vec<u8>) {
+    let mut b = w.a.batch();
+    let cases: Vec<Uuid> = (0..320).map(|_| b.create_case("uasc", "Agadez").unwrap()).collect();
+    b.commit().unwrap();
+    for round in 0..6 {
+        let mut b = w.a.batch();
+        for (i, c) in cases.iter().enumerate() {
+            let v = json!({"distinguishing_marks": format!("round {round} case {i}")});
+            b.save_form(*c, "registration_bia", None, values(v)).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    let mut events = w.a.all_events().unwrap();
+    events.sort_by_key(|e| (e.case_id, e.order_key()));
+    assert!(events.len() > 2048, "two chunks needed");
+    let good = jsonl(&events);
+    let last = events.len() - 1;
+    let marks = events[last].payload["values"]["distinguishing_marks"].as_str().unwrap().to_owned();
+    events[last].payload["values"]["distinguishing_marks"] = json!("X".repeat(marks.len()));
+    let altered = jsonl(&events);
+    assert_eq!(good.len(), altered.len());
+    (good, altered)
+}
+
+#[test]
+fn a_bundle_changed_between_the_checking_and_the_committing_read() {
+    let mut w = world();
+    let oid = office_id(&w);
+    let (good, altered) = two_chunks(&mut w);
+    let key = w.a.vault().signing_key().clone();
+    let first = bundle_with(&w, &key, &w.a, oid, good);
+    let then = bundle_with(&w, &key, &w.a, oid, altered);
+    // Changed before the checking read (pass 2): refused, nothing written.
+    let before = full_dump(&w.o);
+    let source = Swapping { first: first.clone(), then: then.clone(), after: 1, opens: Default::default() };
+    let err = sync::import_bundle(&mut w.o, &source, false, &mut |_| {}).expect_err("changed file accepted");
+    assert!(matches!(&err, ImportError::MemberMismatch { path, .. } if path == "events.jsonl"), "{err}");
+    assert_eq!(full_dump(&w.o), before, "vault changed by a refused bundle ({err})");
+    // Changed after it (pass 3): the first chunk, checked, is committed;
+    // the changed one is not, nor the bookkeeping.
+    let source = Swapping { first: first.clone(), then, after: 2, opens: Default::default() };
+    let err = sync::import_bundle(&mut w.o, &source, false, &mut |_| {}).expect_err("changed file accepted");
+    assert!(
+        matches!(&err, ImportError::MemberMismatch { path, reason } if path == "events.jsonl" && reason.contains("between two reads")),
+        "{err}"
+    );
+    let held = w.o.all_events().unwrap().len();
+    let sent = w.a.all_events().unwrap().len();
+    assert!(held >= 2048 && held < sent, "{held} of {sent} events after the interrupted import");
+    // Importing the unchanged bundle again completes it.
+    let report = sync::import_bundle(&mut w.o, &first, false, &mut |_| {}).unwrap();
+    assert!(!report.replay);
+    assert_eq!(report.summary.new + report.summary.duplicates, sent, "{:?}", report.summary);
+    assert_eq!(report.summary.new, sent - held, "{:?}", report.summary);
+    assert_eq!(w.o.all_events().unwrap(), w.a.all_events().unwrap());
+}

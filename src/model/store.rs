@@ -1393,7 +1393,7 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
-        self.prepare_import_with(events, extra_keys, None)
+        self.prepare_import_with(events, extra_keys, None, true)
     }
 
     /// [`CaseStore::prepare_import_overlapped`] that sets aside, instead of
@@ -1410,7 +1410,23 @@ impl CaseStore {
         extra_keys: &HashMap<Uuid, VerifyingKey>,
         held: &BTreeSet<Uuid>,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
-        self.prepare_import_with(events, extra_keys, Some(held))
+        self.prepare_import_with(events, extra_keys, Some(held), true)
+    }
+
+    /// [`CaseStore::prepare_import_quarantining`] of events whose signatures
+    /// were already verified, on an earlier read of the very same bytes
+    /// (the second pass of a case-grouped sync import, which compares each
+    /// chunk's line digests with the first pass before calling this): every
+    /// other check runs again, on the vault as it is now.
+    pub(crate) fn prepare_import_verified(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+        held: &BTreeSet<Uuid>,
+    ) -> Result<PreparedImport, StoreError> {
+        let (prepared, signatures) = self.prepare_import_with(events, extra_keys, Some(held), false)?;
+        signatures.wait()?;
+        Ok(prepared)
     }
 
     fn prepare_import_with(
@@ -1418,6 +1434,7 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
         held: Option<&BTreeSet<Uuid>>,
+        verify_signatures: bool,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
         let conn = self.vault.conn();
         let mut summary = ImportSummary { received: events.len(), ..ImportSummary::default() };
@@ -1471,7 +1488,8 @@ impl CaseStore {
         // Pass 2: every signature, in parallel batches, on other threads
         // while the rest is checked here and, with commit_import_checked,
         // while the events are applied.
-        let signatures = PendingSignatures::start(&candidates);
+        let signatures =
+            if verify_signatures { PendingSignatures::start(&candidates) } else { PendingSignatures::none() };
         match self.check_rules(candidates, horizon, summary, held) {
             Ok(prepared) => Ok((prepared, signatures)),
             // A bad signature comes first, as when it was checked first.
@@ -1910,6 +1928,55 @@ impl PreparedImport {
     pub fn new_case_people(&self) -> &BTreeMap<Uuid, CasePerson> {
         &self.new_case_people
     }
+
+    /// What the import would commit, summed up.
+    pub fn summary(&self) -> &ImportSummary {
+        &self.summary
+    }
+
+    /// Add the outcome of another part of the same import, checked after
+    /// this one: an import read case by case sums its parts' previews,
+    /// quarantine and new people, and keeps no events (the parts' events
+    /// are committed part by part). Cases are disjoint between parts.
+    pub(crate) fn absorb_outcome(&mut self, part: PreparedImport) {
+        let PreparedImport { events: _, dropped, dropped_blobs, summary, preview, new_case_people, quarantined } = part;
+        self.dropped.extend(dropped);
+        self.dropped_blobs.extend(dropped_blobs);
+        self.summary.absorb(summary);
+        self.preview.new_cases.extend(preview.new_cases);
+        self.preview.updated_cases.extend(preview.updated_cases);
+        self.preview.new_events += preview.new_events;
+        self.preview.known_events += preview.known_events;
+        self.preview.conflicts.extend(preview.conflicts);
+        self.preview.quarantined += preview.quarantined;
+        self.new_case_people.extend(new_case_people);
+        self.quarantined.extend(quarantined);
+    }
+
+    /// An empty outcome, to sum parts into.
+    pub(crate) fn empty() -> PreparedImport {
+        PreparedImport {
+            events: Vec::new(),
+            dropped: Vec::new(),
+            dropped_blobs: Vec::new(),
+            summary: ImportSummary::default(),
+            preview: ImportPreview::default(),
+            new_case_people: BTreeMap::new(),
+            quarantined: Vec::new(),
+        }
+    }
+}
+
+impl ImportSummary {
+    /// Add the summary of another part of the same import (its cases are
+    /// not among these).
+    pub(crate) fn absorb(&mut self, part: ImportSummary) {
+        self.received += part.received;
+        self.new += part.new;
+        self.duplicates += part.duplicates;
+        self.erased += part.erased;
+        self.cases.extend(part.cases);
+    }
 }
 
 /// The signature check of an import running on another thread (see
@@ -1930,7 +1997,7 @@ enum SignatureState {
 
 impl PendingSignatures {
     /// No check pending (it was done, or there was nothing to check).
-    fn none() -> PendingSignatures {
+    pub(crate) fn none() -> PendingSignatures {
         PendingSignatures { state: SignatureState::Done(Ok(())) }
     }
 

@@ -105,15 +105,15 @@ pub(crate) fn plan(
         }
     }
     let mut absent = BTreeSet::new();
-    for e in &opened.events {
-        for r in format::attachment_refs(e) {
-            if opened.attachments.contains_key(&r.blob) || absent.contains(&r.blob) {
-                continue;
-            }
-            // A reference that is not a blob id can never be stored: missing.
-            if !format::is_blob_id(&r.blob) || !store.vault().has_blob(&r.blob).unwrap_or(false) {
-                absent.insert(r.blob);
-            }
+    // The references the reader noted: the events themselves may not be
+    // held (a case-grouped import reads them again, case by case).
+    for (_, r) in &opened.attachment_refs {
+        if opened.attachments.contains_key(&r.blob) || absent.contains(&r.blob) {
+            continue;
+        }
+        // A reference that is not a blob id can never be stored: missing.
+        if !format::is_blob_id(&r.blob) || !store.vault().has_blob(&r.blob).unwrap_or(false) {
+            absent.insert(r.blob.clone());
         }
     }
     preview.missing = absent.len();

@@ -3,7 +3,7 @@
 //! is written through the journal ([`projection::sync_put_entry`]), so an
 //! import's events and its bookkeeping are one commit: all or nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -796,10 +796,41 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     dry_run: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
+    // Pass 1 (docs/bundle-format.md §5.1): the whole bundle read and
+    // checked, the events only parsed and looked at for their order; a
+    // transfer's (one case) are kept.
+    let kind = std::cell::Cell::new(None);
+    let mut order = CaseOrder::default();
+    let mut kept = Vec::new();
     let mut opened = {
         let store: &CaseStore = store;
-        format::read_bundle(source, store.vault().age_identity(), &mut |head| authenticate(store, head), progress)?
+        format::read_bundle_streaming(
+            source,
+            store.vault().age_identity(),
+            &mut |head| {
+                kind.set(Some(head.manifest.kind));
+                authenticate(store, head)
+            },
+            progress,
+            &mut |events, _| {
+                match kind.get() {
+                    Some(BundleKind::Transfer | BundleKind::Receipt) => kept.extend(events),
+                    _ => order.observe(&events),
+                }
+                Ok(())
+            },
+        )?
     };
+    opened.events = kept;
+    // Events in another order than case by case are held all together, as
+    // they come (read again, keeping them): §6 allows any order.
+    let streamed = order.count > 0 && order.grouped;
+    if order.count > 0 && !order.grouped {
+        let store: &CaseStore = store;
+        opened =
+            format::read_bundle(source, store.vault().age_identity(), &mut |head| authenticate(store, head), progress)?;
+    }
+    let received = if streamed { order.count } else { opened.events.len() };
     // A copy of the (small) manifest, so the events can later move out of
     // `opened` into the import instead of being copied.
     let manifest = opened.manifest.clone();
@@ -879,7 +910,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         roster_serial: None,
         preview: ImportPreview::default(),
         suspected_duplicates: Vec::new(),
-        summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },
+        summary: ImportSummary { received, ..ImportSummary::default() },
         transfer: None,
         attachments: Default::default(),
         quarantined: Vec::new(),
@@ -923,53 +954,53 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             }
         }
     }
-    let total = opened.events.len() as u64;
-    for (i, e) in opened.events.iter().enumerate() {
-        let Some(origin) = effective.roster.signer(e.device_id) else {
-            return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
-        };
-        if origin.last_seq.is_some_and(|last| e.device_seq > last) {
-            if effective.roster.device(e.device_id).is_none() {
-                // Past what a transfer vouched for: not known here.
-                return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
-            }
-            return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
-        }
-        if e.role != origin.role {
-            return Err(ImportError::RoleNotGranted {
-                device: e.device_id,
-                event: e.id,
-                claimed: e.role.to_string(),
-                granted: origin.role.to_string(),
-            });
-        }
-        if (i as u64 + 1).is_multiple_of(10_000) {
-            progress(Progress::Events { done: i as u64 + 1, total });
-        }
-    }
-    // The attachment plan reads the events, so it is made before they move
-    // into the import; its error still comes after the events' own.
+    // The attachment plan reads the events' references, noted by the
+    // reader; its error still comes after the events' own.
     let planned = crate::sync::attachments::plan(store, &opened);
-    // The signatures are checked on other threads from here on, while the
-    // rest is checked and the events are applied (commit_import_checked);
-    // a bad signature is still the error reported first.
     // Events already in quarantine (§6.1) are known: the same one again is
     // skipped, another at its id or sequence is refused as tampering.
     let held = crate::sync::quarantine::held(store)?;
-    let mut incoming = std::mem::take(&mut opened.events);
-    let before = incoming.len();
-    for e in &incoming {
-        if let Some(json) = held.json.get(&e.id) {
-            if *json != e.canonical_json() {
-                return Err(StoreError::ConflictingEvent { event: e.id }.into());
-            }
-        } else if let Some(&existing) = held.at_seq.get(&(e.device_id, e.device_seq)) {
-            return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into());
+    let held_ids = held.ids();
+    let identity = store.vault().age_identity().clone();
+    let listed = m.members.iter().find(|e| e.path == format::EVENTS).cloned();
+    let (mut prepared, signatures, held_again, chunks) = match (&listed, streamed) {
+        (Some(listed), true) => {
+            // Pass 2: every check, case chunk by case chunk, keeping of each
+            // chunk only its outcome and its digest (§6, "Order and memory").
+            let mut outcome = crate::model::store::PreparedImport::empty();
+            let mut index = ChunkIndex::default();
+            let mut held_again = 0;
+            let mut done = 0u64;
+            let mut check = |chunk: CaseChunk| -> Result<(), ImportError> {
+                check_origins(effective, &chunk.events, &mut done, received as u64, progress)?;
+                index.note(&chunk)?;
+                let mut incoming = chunk.events;
+                held_again += skip_held(&held, &mut incoming)?;
+                let (part, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+                signatures.wait()?;
+                outcome.absorb_outcome(part);
+                Ok(())
+            };
+            let mut chunker = CaseChunker::default();
+            format::for_each_event_batch(source, &identity, listed, &mut |events, hashes| {
+                chunker.feed(events, hashes, &mut check)
+            })?;
+            chunker.finish(&mut check)?;
+            (outcome, crate::model::store::PendingSignatures::none(), held_again, Some(index.digests))
         }
-    }
-    incoming.retain(|e| !held.json.contains_key(&e.id));
-    let held_again = before - incoming.len();
-    let (mut prepared, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held.ids())?;
+        _ => {
+            let mut done = 0u64;
+            check_origins(effective, &opened.events, &mut done, received as u64, progress)?;
+            // The signatures are checked on other threads from here on, while
+            // the rest is checked and the events are applied
+            // (commit_import_checked); a bad signature is still the error
+            // reported first.
+            let mut incoming = std::mem::take(&mut opened.events);
+            let held_again = skip_held(&held, &mut incoming)?;
+            let (prepared, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+            (prepared, signatures, held_again, None)
+        }
+    };
     let quarantined = std::mem::take(&mut prepared.quarantined);
     report.preview = prepared.preview.clone();
     report.preview.known_events += held_again;
@@ -1040,10 +1071,281 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     }
     progress(Progress::Committing);
     // New blobs are stored first and taken back if the commit fails.
-    report.summary = crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| {
-        store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from)
-    })?;
+    report.summary =
+        crate::sync::attachments::store_then_commit(store, source, &new_blobs, |store| match (chunks, listed) {
+            (Some(digests), Some(listed)) => {
+                drop(prepared);
+                let _ = signatures.wait();
+                commit_by_chunks(
+                    store,
+                    source,
+                    &identity,
+                    &listed,
+                    &digests,
+                    &extra_keys,
+                    &held,
+                    trust_entries,
+                    entries,
+                )
+            }
+            _ => store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from),
+        })?;
     Ok(report)
+}
+
+/// Pass 3 of a case-grouped import (docs/bundle-format.md §6, "Order and memory"):
+/// read the events once more and commit them chunk by chunk, each chunk
+/// first compared with its digest from the checking pass (a file changed
+/// since is refused from that chunk on), checked again on the vault as it
+/// is (signatures excepted: the same bytes verified), and committed with
+/// the device keys in the first commit and the bookkeeping in the last.
+#[allow(clippy::too_many_arguments)]
+fn commit_by_chunks<S: BundleSource + ?Sized>(
+    store: &mut CaseStore,
+    source: &S,
+    identity: &age::x25519::Identity,
+    listed: &format::MemberEntry,
+    digests: &[[u8; 32]],
+    extra_keys: &HashMap<Uuid, VerifyingKey>,
+    held: &crate::sync::quarantine::Held,
+    trust_entries: Vec<Value>,
+    entries: Vec<Value>,
+) -> Result<ImportSummary, ImportError> {
+    let held_ids = held.ids();
+    let mut summary = ImportSummary::default();
+    let mut before = Some(trust_entries);
+    let threshold = store.set_checkpoint_bytes(u64::MAX);
+    let mut expected = digests.iter();
+    let changed = || {
+        ImportError::MemberMismatch {
+        path: format::EVENTS.into(),
+        reason: "its content changed between two reads; the events committed so far were checked, import the bundle again to complete it".into(),
+    }
+    };
+    // Events may have been committed already: the message says so, rather
+    // than the member's digest mismatch the reader reports at its end.
+    let mut differs = false;
+    let mut commit = |chunk: CaseChunk| -> Result<(), ImportError> {
+        if expected.next() != Some(&chunk.digest) {
+            differs = true;
+            return Err(changed());
+        }
+        let mut incoming = chunk.events;
+        skip_held(held, &mut incoming)?;
+        let part = store.prepare_import_verified(incoming, extra_keys, &held_ids)?;
+        summary.absorb(store.commit_import(part, before.take().unwrap_or_default(), Vec::new())?);
+        Ok(())
+    };
+    let mut chunker = CaseChunker::default();
+    let read = format::for_each_event_batch(source, identity, listed, &mut |events, hashes| {
+        chunker.feed(events, hashes, &mut commit)
+    })
+    .and_then(|()| chunker.finish(&mut commit));
+    // Each chunk is its own commit: no automatic checkpoint after each
+    // (it writes out the whole database), at most one after the last.
+    store.set_checkpoint_bytes(threshold);
+    // The member matched the manifest at the first read: a mismatch now is
+    // a change between two reads too.
+    let mismatch = matches!(&read, Err(ImportError::MemberMismatch { path, .. }) if path == format::EVENTS);
+    if differs || mismatch {
+        return Err(changed());
+    }
+    read?;
+    if expected.next().is_some() {
+        return Err(changed());
+    }
+    let mut last = before.take().unwrap_or_default();
+    last.extend(entries);
+    store.commit_sync_entries(last)?;
+    Ok(summary)
+}
+
+/// §6: each event's origin enrolled (or vouched for), not past its
+/// revocation, claiming only the role the roster grants it.
+fn check_origins(
+    effective: &SignedRoster,
+    events: &[Event],
+    done: &mut u64,
+    total: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), ImportError> {
+    for e in events {
+        let Some(origin) = effective.roster.signer(e.device_id) else {
+            return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
+        };
+        if origin.last_seq.is_some_and(|last| e.device_seq > last) {
+            if effective.roster.device(e.device_id).is_none() {
+                // Past what a transfer vouched for: not known here.
+                return Err(StoreError::UnknownDevice { device: e.device_id, event: e.id }.into());
+            }
+            return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
+        }
+        if e.role != origin.role {
+            return Err(ImportError::RoleNotGranted {
+                device: e.device_id,
+                event: e.id,
+                claimed: e.role.to_string(),
+                granted: origin.role.to_string(),
+            });
+        }
+        *done += 1;
+        if done.is_multiple_of(10_000) {
+            progress(Progress::Events { done: *done, total });
+        }
+    }
+    Ok(())
+}
+
+/// Drop from `incoming` the events already held in quarantine (the same
+/// event again); refuse another event at a held id or sequence. Returns how
+/// many were dropped.
+fn skip_held(held: &crate::sync::quarantine::Held, incoming: &mut Vec<Event>) -> Result<usize, ImportError> {
+    for e in incoming.iter() {
+        if let Some(json) = held.json.get(&e.id) {
+            if *json != e.canonical_json() {
+                return Err(StoreError::ConflictingEvent { event: e.id }.into());
+            }
+        } else if let Some(&existing) = held.at_seq.get(&(e.device_id, e.device_seq)) {
+            return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into());
+        }
+    }
+    let before = incoming.len();
+    incoming.retain(|e| !held.json.contains_key(&e.id));
+    Ok(before - incoming.len())
+}
+
+/// What the first pass learns of the events' order: whether each case's
+/// events are together (one run per case).
+#[derive(Default)]
+struct CaseOrder {
+    count: usize,
+    current: Option<Uuid>,
+    finished: HashSet<Uuid>,
+    grouped: bool,
+}
+
+impl CaseOrder {
+    fn observe(&mut self, events: &[Event]) {
+        if self.count == 0 {
+            self.grouped = true;
+        }
+        for e in events {
+            self.count += 1;
+            if self.current != Some(e.case_id) {
+                if let Some(c) = self.current.replace(e.case_id) {
+                    self.finished.insert(c);
+                }
+                if self.finished.contains(&e.case_id) {
+                    self.grouped = false;
+                }
+            }
+        }
+    }
+}
+
+/// Whole cases of a case-grouped `events.jsonl`, cut into chunks of at
+/// least [`CHUNK_EVENTS`] events (a larger case is one chunk), in file
+/// order, each with the digest of its lines' SHA-256s. The same bytes give
+/// the same chunks, so a later pass compares its chunks with the first's.
+#[derive(Default)]
+struct CaseChunker {
+    events: Vec<Event>,
+    hashes: Vec<[u8; 32]>,
+    current: Option<Uuid>,
+    finished: HashSet<Uuid>,
+}
+
+/// Events of whole cases checked, or committed, together.
+struct CaseChunk {
+    events: Vec<Event>,
+    digest: [u8; 32],
+}
+
+/// Events a chunk gathers before it is cut at the next case boundary: a
+/// few MiB of parsed events, the import's working set besides its largest
+/// case.
+const CHUNK_EVENTS: usize = 2048;
+
+impl CaseChunker {
+    fn feed(
+        &mut self,
+        events: Vec<Event>,
+        hashes: Vec<[u8; 32]>,
+        each: &mut dyn FnMut(CaseChunk) -> Result<(), ImportError>,
+    ) -> Result<(), ImportError> {
+        for (e, h) in events.into_iter().zip(hashes) {
+            if self.current != Some(e.case_id) {
+                if let Some(c) = self.current.replace(e.case_id) {
+                    self.finished.insert(c);
+                }
+                if self.finished.contains(&e.case_id) {
+                    // The first pass found the cases grouped.
+                    return Err(ImportError::MemberMismatch {
+                        path: format::EVENTS.into(),
+                        reason: "its content changed between two reads (the events are no longer grouped by case)"
+                            .into(),
+                    });
+                }
+                if self.events.len() >= CHUNK_EVENTS {
+                    self.cut(each)?;
+                }
+            }
+            self.events.push(e);
+            self.hashes.push(h);
+        }
+        Ok(())
+    }
+
+    fn cut(&mut self, each: &mut dyn FnMut(CaseChunk) -> Result<(), ImportError>) -> Result<(), ImportError> {
+        use sha2::{Digest as _, Sha256};
+        let mut digest = Sha256::new();
+        for h in self.hashes.drain(..) {
+            digest.update(h);
+        }
+        each(CaseChunk { events: std::mem::take(&mut self.events), digest: digest.finalize().into() })
+    }
+
+    fn finish(mut self, each: &mut dyn FnMut(CaseChunk) -> Result<(), ImportError>) -> Result<(), ImportError> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        self.cut(each)
+    }
+}
+
+/// What the checking pass keeps of the chunks it checked: each chunk's
+/// digest, and the ids and (device, sequence) of all events, so that an
+/// event is compared with those of other chunks as the one-pass import
+/// compares it with the rest of the bundle (tens of bytes per event).
+#[derive(Default)]
+struct ChunkIndex {
+    digests: Vec<[u8; 32]>,
+    ids: HashSet<Uuid>,
+    seqs: HashMap<(Uuid, u64), Uuid>,
+}
+
+impl ChunkIndex {
+    fn note(&mut self, chunk: &CaseChunk) -> Result<(), ImportError> {
+        // Cases are whole in a chunk, so the same event twice is in one
+        // chunk (prepare_import skips it); an id met in an earlier chunk is
+        // an event of another case, so another event.
+        for e in &chunk.events {
+            if self.ids.contains(&e.id) {
+                return Err(StoreError::ConflictingEvent { event: e.id }.into());
+            }
+            if let Some(&existing) = self.seqs.get(&(e.device_id, e.device_seq)) {
+                return Err(
+                    StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into()
+                );
+            }
+        }
+        for e in &chunk.events {
+            self.ids.insert(e.id);
+            self.seqs.insert((e.device_id, e.device_seq), e.id);
+        }
+        self.digests.push(chunk.digest);
+        Ok(())
+    }
 }
 
 /// Check a bundle completely (decryption, structure, signer, sequence,

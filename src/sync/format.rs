@@ -24,8 +24,8 @@ use zeroize::Zeroizing;
 use crate::model::event::{Event, EventKind, Hlc};
 use crate::sync::error::ImportError;
 pub use crate::sync::reader::{
-    for_each_attachment, parse_events, read_archive, read_bundle, AttachmentEntry, Authenticate, BundleHead,
-    BundleSource, KeepAttachment, OpenedBundle,
+    for_each_attachment, for_each_event_batch, parse_events, read_archive, read_bundle, read_bundle_streaming,
+    AttachmentEntry, Authenticate, BundleHead, BundleSource, EventSink, KeepAttachment, OpenedBundle,
 };
 
 /// `manifest.json` `format` value.
@@ -416,7 +416,11 @@ pub fn write_bundle_with(
     let mut jsonl: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
     let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
     let mut cases = BTreeSet::new();
-    for e in events {
+    // Case by case (§6: writers SHOULD group events by case), each case's
+    // events in the order given: a reader then holds one case at a time.
+    let mut grouped: Vec<&Event> = events.iter().collect();
+    grouped.sort_by_key(|e| e.case_id);
+    for e in grouped {
         serde_json::to_writer(&mut *jsonl, e).map_err(|e| e.to_string())?;
         jsonl.push(b'\n');
         let top = vv.entry(e.device_id).or_insert(0);

@@ -15,9 +15,11 @@
 //! and nothing else, whatever the size of the bundle, and what an accepted
 //! sender's bundle costs is what its signed manifest announced.
 //!
-//! The parsed events are kept (the importer checks and commits them all
-//! together, all or nothing); the JSON text, the plaintext and the
-//! ciphertext never are. Attachments are only hashed here; an importer that
+//! The parsed events are kept ([`read_bundle`]), or handed on a batch at a
+//! time ([`read_bundle_streaming`]; [`for_each_event_batch`] reads them
+//! again), so an importer of a bundle grouped by case holds one chunk of
+//! cases at a time (docs/bundle-format.md §6); the JSON text, the
+//! plaintext and the ciphertext never are. Attachments are only hashed here; an importer that
 //! keeps them reads them a second time, one at a time, with
 //! [`for_each_attachment`].
 
@@ -34,9 +36,9 @@ use zeroize::Zeroizing;
 use crate::model::event::Event;
 use crate::sync::error::ImportError;
 use crate::sync::format::{
-    attachment_refs, is_blob_id, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, EVENTS, MANIFEST, MANIFEST_DOMAIN,
-    MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES, MAX_EVENT_BYTES,
-    MAX_JSON_MEMBER_BYTES, MAX_MEMBERS, MAX_MEMBER_BYTES, RECEIPT, ROSTER,
+    attachment_refs, is_blob_id, AttachmentRef, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, EVENTS, MANIFEST,
+    MANIFEST_DOMAIN, MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES,
+    MAX_EVENT_BYTES, MAX_JSON_MEMBER_BYTES, MAX_MEMBERS, MAX_MEMBER_BYTES, RECEIPT, ROSTER,
 };
 
 /// The age v1 header line every bundle starts with.
@@ -156,8 +158,13 @@ pub struct OpenedBundle {
     pub manifest_bytes: Vec<u8>,
     /// The 64-byte signature from manifest.sig.
     pub signature: [u8; 64],
-    /// The events of events.jsonl, in file order.
+    /// The events of events.jsonl, in file order; empty when they were
+    /// handed to an [`EventSink`] instead ([`read_bundle_streaming`]).
     pub events: Vec<Event>,
+    /// Every attachment reference of the events, with the id of the event
+    /// that makes it, in file order (kept in both modes: few events have
+    /// one, and the importer plans the attachments from these).
+    pub attachment_refs: Vec<(uuid::Uuid, AttachmentRef)>,
     /// roster.json, if present.
     pub roster: Option<Vec<u8>>,
     /// receipt.json, if present.
@@ -189,6 +196,12 @@ impl OpenedBundle {
     }
 }
 
+/// Receives the parsed events of `events.jsonl` a batch at a time, in file
+/// order, each with the SHA-256 of its line (for [`read_bundle_streaming`]
+/// and [`for_each_event_batch`]). An error stops the reading; a digest
+/// mismatch of the member is still reported first.
+pub type EventSink<'a> = dyn FnMut(Vec<Event>, Vec<[u8; 32]>) -> Result<(), ImportError> + 'a;
+
 /// Receives one checked attachment, by blob id (for [`for_each_attachment`]).
 pub type KeepAttachment<'a> = dyn FnMut(&str, &[u8]) -> Result<(), ImportError> + 'a;
 
@@ -203,7 +216,61 @@ pub fn read_bundle<S: BundleSource + ?Sized>(
 ) -> Result<OpenedBundle, ImportError> {
     let size = source.size();
     let plain = decrypt(source, identity)?;
-    unpack(plain, size, authenticate, progress).map_err(|e| e.into_import(size))
+    unpack(plain, size, authenticate, progress, None).map_err(|e| e.into_import(size))
+}
+
+/// [`read_bundle`] that keeps none of the events: each parsed batch of
+/// `events.jsonl` goes to `sink` as it is read (the returned bundle's
+/// `events` is empty). Every other check is the same; an importer that
+/// needs the events again reads them with [`for_each_event_batch`].
+pub fn read_bundle_streaming<S: BundleSource + ?Sized>(
+    source: &S,
+    identity: &x25519::Identity,
+    authenticate: &mut Authenticate<'_>,
+    progress: &mut dyn FnMut(Progress),
+    sink: &mut EventSink<'_>,
+) -> Result<OpenedBundle, ImportError> {
+    let size = source.size();
+    let plain = decrypt(source, identity)?;
+    unpack(plain, size, authenticate, progress, Some(sink)).map_err(|e| e.into_import(size))
+}
+
+/// Another pass over the `events.jsonl` of a bundle that
+/// [`read_bundle_streaming`] accepted: decrypt it again and hand its events
+/// to `sink` a batch at a time. `expected` is the member as the (signed)
+/// manifest lists it; a member of another size or digest is refused (the
+/// file changed between two reads), the digest only at the member's end,
+/// so a sink that must not act on events of a changed file checks them
+/// itself (the importer compares each case chunk with its first read).
+pub fn for_each_event_batch<S: BundleSource + ?Sized>(
+    source: &S,
+    identity: &x25519::Identity,
+    expected: &MemberEntry,
+    sink: &mut EventSink<'_>,
+) -> Result<(), ImportError> {
+    let size = source.size();
+    let damaged = |reason: String| ImportError::Damaged { size, reason };
+    let plain = decrypt(source, identity)?;
+    let mut archive = tar::Archive::new(plain);
+    for entry in archive.entries().map_err(|e| damaged(e.to_string()))?.raw(true) {
+        let mut entry = entry.map_err(|e| damaged(e.to_string()))?;
+        if &*entry.path_bytes() != EVENTS.as_bytes() {
+            continue;
+        }
+        let declared = entry.header().entry_size().map_err(|e| damaged(e.to_string()))?;
+        if declared != expected.size {
+            return Err(ImportError::MemberMismatch {
+                path: EVENTS.into(),
+                reason: "its size changed between two reads".into(),
+            });
+        }
+        let want = expected.sha256.to_ascii_lowercase();
+        let mut refs = Vec::new();
+        return read_events(&mut entry, declared, &want, 0, &mut |_| {}, Some(sink), &mut refs)
+            .map(|_| ())
+            .map_err(|e| e.into_import(size));
+    }
+    Err(ImportError::MissingMember(EVENTS.into()))
 }
 
 /// The checks of [`read_bundle`] on an already decrypted archive, with no
@@ -211,7 +278,7 @@ pub fn read_bundle<S: BundleSource + ?Sized>(
 /// that hold the plaintext.
 pub fn read_archive(plain: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<OpenedBundle, ImportError> {
     let size = plain.len() as u64;
-    unpack(plain, size, &mut |_| Ok(()), progress).map_err(|e| e.into_import(size))
+    unpack(plain, size, &mut |_| Ok(()), progress, None).map_err(|e| e.into_import(size))
 }
 
 /// Open `source` and start age's stream decryption: the header is checked
@@ -471,6 +538,7 @@ fn unpack<R: Read>(
     max_plain: u64,
     authenticate: &mut Authenticate<'_>,
     progress: &mut dyn FnMut(Progress),
+    mut sink: Option<&mut EventSink<'_>>,
 ) -> Result<OpenedBundle, Unpack> {
     let mut archive = tar::Archive::new(plain);
     // raw: GNU long names and pax headers come to us as members (and are
@@ -495,6 +563,7 @@ fn unpack<R: Read>(
     let mut events = None;
     let mut small: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
     let mut attachments: BTreeMap<String, AttachmentEntry> = BTreeMap::new();
+    let mut refs = Vec::new();
     for entry in entries {
         let mut entry = entry?;
         let (path, declared) = headers.check(&entry)?;
@@ -513,7 +582,7 @@ fn unpack<R: Read>(
         let want = expected.sha256.to_ascii_lowercase();
         if path == EVENTS {
             let hint = head.manifest.counts.events;
-            events = Some(read_events(&mut entry, declared, &want, hint, progress)?);
+            events = Some(read_events(&mut entry, declared, &want, hint, progress, sink.as_deref_mut(), &mut refs)?);
         } else if let Some(id) = path.strip_prefix(ATTACHMENT_PREFIX) {
             // Hashed as it streams past; the bytes are not kept (an importer
             // reads the ones it keeps again, one at a time).
@@ -543,13 +612,14 @@ fn unpack<R: Read>(
         return Err(ImportError::MissingMember(missing.path.clone()).into());
     }
     let events = events.ok_or_else(|| ImportError::MissingMember(EVENTS.into()))?;
-    check_attachment_refs(&events, &attachments)?;
+    check_attachment_refs(&refs, &attachments)?;
     let BundleHead { manifest, manifest_bytes, signature } = head;
     Ok(OpenedBundle {
         manifest,
         manifest_bytes,
         signature,
         events,
+        attachment_refs: refs,
         roster: small.remove(ROSTER).map(|b| b.to_vec()),
         receipt: small.remove(RECEIPT).map(|b| b.to_vec()),
         attachments,
@@ -587,20 +657,35 @@ fn stream_member<R: Read>(entry: R, path: &str, declared: u64, mut each: impl Fn
 /// [`MAX_EVENT_BYTES`]) and parse them in batches. A bad line is reported
 /// only once the whole member is hashed: a member that differs from the
 /// manifest is an altered bundle, which says more than its first bad line.
+///
+/// With a `sink`, each parsed batch is handed on (with its lines' SHA-256)
+/// instead of kept, and the result is empty. The events' attachment
+/// references are gathered in `refs` either way.
 fn read_events<R: Read>(
     entry: R,
     declared: u64,
     want: &str,
     count_hint: u64,
     progress: &mut dyn FnMut(Progress),
+    mut sink: Option<&mut EventSink<'_>>,
+    refs: &mut Vec<(uuid::Uuid, AttachmentRef)>,
 ) -> Result<Vec<Event>, Unpack> {
-    let mut lines = EventLines::new(declared, count_hint);
-    let digest = stream_member(entry, EVENTS, declared, |block| lines.feed(block, progress))?;
-    let parsed = lines.finish(progress);
+    let mut lines = EventLines::new(declared, if sink.is_some() { 0 } else { count_hint }, sink.is_some());
+    lines.hint = count_hint;
+    let digest = stream_member(entry, EVENTS, declared, |block| {
+        lines.feed(block, progress);
+        lines.hand_on(sink.as_deref_mut(), refs);
+    })?;
+    let parsed = lines.finish(progress).and_then(|mut lines| {
+        lines.hand_on(sink, refs);
+        lines.into_result()
+    });
     if digest != want {
         return Err(ImportError::MemberMismatch { path: EVENTS.into(), reason: "SHA-256 differs".into() }.into());
     }
-    Ok(parsed?)
+    let events = parsed?;
+    refs.extend(events.iter().flat_map(|e| attachment_refs(e).into_iter().map(|r| (e.id, r))));
+    Ok(events)
 }
 
 /// `events.jsonl` cut into lines as it streams: complete lines gather in a
@@ -622,12 +707,16 @@ struct EventLines {
     declared: u64,
     seen: u64,
     events: Vec<Event>,
+    /// SHA-256 of each kept event's line, when the lines are hashed (only
+    /// for a sink).
+    hashes: Vec<[u8; 32]>,
+    hash_lines: bool,
     error: Option<ImportError>,
     hint: u64,
 }
 
 impl EventLines {
-    fn new(declared: u64, hint: u64) -> EventLines {
+    fn new(declared: u64, hint: u64, hash_lines: bool) -> EventLines {
         // A signed event is at least a few hundred bytes: the manifest's
         // count, when plausible, saves growing the vector by doubling.
         let events = Vec::with_capacity(usize::try_from(hint.min(declared / 128)).unwrap_or(0));
@@ -640,8 +729,25 @@ impl EventLines {
             declared,
             seen: 0,
             events,
+            hashes: Vec::new(),
+            hash_lines,
             error: None,
             hint,
+        }
+    }
+
+    /// Hand the events parsed so far to `sink` (if any), noting their
+    /// attachment references; a sink's error stops the parsing.
+    fn hand_on(&mut self, sink: Option<&mut EventSink<'_>>, refs: &mut Vec<(uuid::Uuid, AttachmentRef)>) {
+        let Some(sink) = sink else { return };
+        if self.error.is_some() || self.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        let hashes = std::mem::take(&mut self.hashes);
+        refs.extend(events.iter().flat_map(|e| attachment_refs(e).into_iter().map(|r| (e.id, r))));
+        if let Err(e) = sink(events, hashes) {
+            self.fail(e);
         }
     }
 
@@ -709,6 +815,7 @@ impl EventLines {
     fn fail(&mut self, e: ImportError) {
         self.error = Some(e);
         self.events = Vec::new();
+        self.hashes = Vec::new();
         self.batch = Zeroizing::new(Vec::new());
         self.ends = Vec::new();
         self.start = 0;
@@ -731,12 +838,19 @@ impl EventLines {
             })
             .collect();
         let threads = crate::parallel::threads_for(lines.len(), 1024);
-        let parsed = crate::parallel::map_ordered(&lines, threads, |line| serde_json::from_slice::<Event>(line).ok());
+        let hash_lines = self.hash_lines;
+        let parsed = crate::parallel::map_ordered(&lines, threads, |line| {
+            let hash = hash_lines.then(|| <[u8; 32]>::from(Sha256::digest(line)));
+            serde_json::from_slice::<Event>(line).ok().map(|e| (e, hash))
+        });
         let mut failed = None;
         for (line, result) in lines.iter().zip(parsed) {
             self.line += 1;
             match result {
-                Some(e) => self.events.push(e),
+                Some((e, hash)) => {
+                    self.events.push(e);
+                    self.hashes.extend(hash);
+                }
                 None => {
                     // Parsed again for its message: only ever for the one bad line.
                     let reason = serde_json::from_slice::<Event>(line).err().map(|e| e.to_string()).unwrap_or_default();
@@ -760,13 +874,18 @@ impl EventLines {
         self.start = 0;
     }
 
-    fn finish(mut self, progress: &mut dyn FnMut(Progress)) -> Result<Vec<Event>, ImportError> {
+    /// The last line (it needs no line feed) parsed: the events are still
+    /// to be handed on or taken ([`EventLines::into_result`]).
+    fn finish(mut self, progress: &mut dyn FnMut(Progress)) -> Result<EventLines, ImportError> {
         debug_assert_eq!(self.seen, self.declared);
-        // The last line needs no line feed.
         if self.error.is_none() && (self.over.is_some() || self.batch.len() > self.start) {
             self.end_line(progress);
         }
         self.flush(progress);
+        Ok(self)
+    }
+
+    fn into_result(self) -> Result<Vec<Event>, ImportError> {
         match self.error {
             Some(e) => Err(e),
             None => Ok(self.events),
@@ -777,31 +896,32 @@ impl EventLines {
 /// Every attachment member must be one an event of the bundle refers to
 /// (a bundle carries no stray files), and where an event records the
 /// attachment's `sha256` or `size` the member must match them.
-fn check_attachment_refs(events: &[Event], attachments: &BTreeMap<String, AttachmentEntry>) -> Result<(), ImportError> {
+fn check_attachment_refs(
+    refs: &[(uuid::Uuid, AttachmentRef)],
+    attachments: &BTreeMap<String, AttachmentEntry>,
+) -> Result<(), ImportError> {
     if attachments.is_empty() {
         return Ok(());
     }
     let mut referenced = BTreeSet::new();
-    for e in events {
-        for r in attachment_refs(e) {
-            let Some(a) = attachments.get(&r.blob) else { continue };
-            let path = || format!("{ATTACHMENT_PREFIX}{}", r.blob);
-            if r.sha256.as_ref().is_some_and(|h| h.to_ascii_lowercase() != a.sha256) {
-                return Err(ImportError::MemberMismatch {
-                    path: path(),
-                    reason: format!("SHA-256 differs from the one event {} records", e.id),
-                });
-            }
-            if r.size.is_some_and(|s| s != a.size) {
-                return Err(ImportError::MemberMismatch {
-                    path: path(),
-                    reason: format!("{} bytes, event {} records {}", a.size, e.id, r.size.unwrap_or(0)),
-                });
-            }
-            referenced.insert(r.blob);
+    for (event, r) in refs {
+        let Some(a) = attachments.get(&r.blob) else { continue };
+        let path = || format!("{ATTACHMENT_PREFIX}{}", r.blob);
+        if r.sha256.as_ref().is_some_and(|h| h.to_ascii_lowercase() != a.sha256) {
+            return Err(ImportError::MemberMismatch {
+                path: path(),
+                reason: format!("SHA-256 differs from the one event {event} records"),
+            });
         }
+        if r.size.is_some_and(|s| s != a.size) {
+            return Err(ImportError::MemberMismatch {
+                path: path(),
+                reason: format!("{} bytes, event {event} records {}", a.size, r.size.unwrap_or(0)),
+            });
+        }
+        referenced.insert(r.blob.as_str());
     }
-    if let Some(stray) = attachments.keys().find(|id| !referenced.contains(*id)) {
+    if let Some(stray) = attachments.keys().find(|id| !referenced.contains(id.as_str())) {
         return Err(ImportError::MemberMismatch {
             path: format!("{ATTACHMENT_PREFIX}{stray}"),
             reason: "no event of the bundle refers to this attachment".into(),
@@ -813,11 +933,11 @@ fn check_attachment_refs(events: &[Event], attachments: &BTreeMap<String, Attach
 /// Parse a whole `events.jsonl` held in memory, with the rules of the
 /// streaming reader (for tests and tools; the reader never holds it whole).
 pub fn parse_events(jsonl: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<Vec<Event>, ImportError> {
-    let mut lines = EventLines::new(jsonl.len() as u64, 0);
+    let mut lines = EventLines::new(jsonl.len() as u64, 0, false);
     for block in jsonl.chunks(BLOCK) {
         lines.feed(block, progress);
     }
-    lines.finish(progress)
+    lines.finish(progress)?.into_result()
 }
 
 #[cfg(test)]
