@@ -240,7 +240,7 @@ fn an_approval_signed_with_the_requesters_key_is_refused_on_import() {
         sig: String::new(),
         ..req.clone()
     };
-    forged.sign(w.sup.vault().signing_key());
+    forged.sign(w.sup.signer_key());
     let e = w.office.import_events(vec![req, forged]).unwrap_err();
     assert!(rules(e).contains(&"erasure".to_string()));
     assert!(w.office.tombstone(x).unwrap().is_none());
@@ -359,7 +359,7 @@ fn a_stand_in_carries_nothing_and_is_refused_for_a_case_that_is_not_erased() {
     };
     assert!(stand_in.check_shape().is_err(), "a stand-in with a payload is malformed");
     stand_in.payload = json!({});
-    stand_in.sign(w.sup.vault().signing_key());
+    stand_in.sign(w.sup.signer_key());
     let e = w.office.import_events(vec![stand_in]).unwrap_err();
     assert!(rules(e).contains(&"erasure".to_string()));
 }

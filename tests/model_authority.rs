@@ -61,7 +61,7 @@ fn pair() -> Pair {
     let mut office = device(&t.path().join("o"), "sara", "supervisor");
     amina.set_clock(Some(T0));
     office.set_clock(Some(T0));
-    let (id, key) = (amina.vault().device().device_id, amina.vault().verifying_key());
+    let (id, key) = (amina.vault().device().device_id, amina.vault().first_person_verifying_key());
     office.trust_device(id, &key, "amina's laptop").unwrap();
     let case = new_case(&mut amina, "Mariama");
     amina.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"}))).unwrap();
@@ -94,7 +94,7 @@ fn forged(
         base: vec![],
         sig: String::new(),
     };
-    e.sign(by.vault().signing_key());
+    e.sign(by.signer_key());
     e
 }
 
@@ -274,7 +274,7 @@ fn every_permission_is_refused_to_a_role_without_it_locally_and_at_import() {
         // At import: the same change, signed by a trusted device.
         let mut e = forged(&p.amina, p.case, &user, r.role, r.kind, r.form, r.payload.clone());
         e.base = base;
-        e.sign(p.amina.vault().signing_key());
+        e.sign(p.amina.signer_key());
         let before = dump(&p.office);
         let err = p.office.import_events(vec![e]).unwrap_err();
         assert!(is_refusal(&err, r.rule), "{:?} at import: {err}", r.action);
@@ -371,7 +371,7 @@ fn hand_built_bundle(sender: &CaseStore, office: &CaseStore, events: &[Event]) -
     let m = serde_json::to_vec(&m).unwrap();
     let mut signed = MANIFEST_DOMAIN.to_vec();
     signed.extend_from_slice(&m);
-    let sig = base64::engine::general_purpose::STANDARD.encode(sender.vault().signing_key().sign(&signed).to_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(sender.vault().device_key().sign(&signed).to_bytes());
     let to: age::x25519::Recipient = sync::recipient(office).parse().unwrap();
     encrypt(&to, &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig.into_bytes()), raw("events.jsonl", jsonl)]))
 }
@@ -409,7 +409,7 @@ fn a_caseworkers_self_assignment_of_anothers_case_is_refused_and_leaks_nothing()
         base: vec![],
         sig: String::new(),
     };
-    e.sign(bakary.vault().signing_key());
+    e.sign(bakary.signer_key());
     let bundle = hand_built_bundle(&bakary, &o, &[e.clone()]);
     let result = sync::import_bundle(&mut o, &bundle, false, &mut |_| {});
     // Refused, or (once refused events are quarantined) kept aside: in

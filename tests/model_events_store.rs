@@ -41,8 +41,8 @@ fn pair(tmp: &TempDir) -> (CaseStore, CaseStore) {
     // amina's second device: a caseworker sees only her own cases
     // (docs/visibility.md), and these tests are about two devices.
     let mut b = new_store(&tmp.path().join("b"), "amina", "caseworker");
-    let (ad, ak) = (a.vault().device().device_id, a.vault().verifying_key());
-    let (bd, bk) = (b.vault().device().device_id, b.vault().verifying_key());
+    let (ad, ak) = (a.vault().device().device_id, a.vault().first_person_verifying_key());
+    let (bd, bk) = (b.vault().device().device_id, b.vault().first_person_verifying_key());
     a.trust_device(bd, &bk, "b").unwrap();
     b.trust_device(ad, &ak, "a").unwrap();
     (a, b)
@@ -192,7 +192,7 @@ fn resolution_by_caseworker_is_refused_on_import_too() {
     e.payload = json!({"form": "registration_bia", "field": "risk_level", "value": "low"});
     e.base = heads;
     e.role = Role::Caseworker;
-    e.sign(a.vault().signing_key());
+    e.sign(a.signer_key());
     let before = dump(&b);
     let err = b.import_events(vec![e]).unwrap_err();
     assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
@@ -240,7 +240,7 @@ fn forged_and_altered_events_are_refused_with_a_clear_reason() {
     let mut claims_a = e.clone();
     claims_a.device_id = a.vault().device().device_id;
     claims_a.device_seq = 500;
-    claims_a.sign(b.vault().signing_key());
+    claims_a.sign(b.signer_key());
     let err = a.import_events(vec![claims_a]).unwrap_err();
     assert!(matches!(err, StoreError::BadSignature { reason: SignatureError::Mismatch, .. }), "{err}");
 
@@ -249,7 +249,7 @@ fn forged_and_altered_events_are_refused_with_a_clear_reason() {
     let c = new_store(&stranger_dir, "mallory", "caseworker");
     let mut from_c = e.clone();
     from_c.device_id = c.vault().device().device_id;
-    from_c.sign(c.vault().signing_key());
+    from_c.sign(c.signer_key());
     let err = a.import_events(vec![from_c]).unwrap_err();
     assert!(matches!(err, StoreError::UnknownDevice { .. }), "{err}");
 
@@ -262,7 +262,7 @@ fn forged_and_altered_events_are_refused_with_a_clear_reason() {
     // Stamped years ahead: refused before it can drag the clock forward.
     let mut future = e.clone();
     future.hlc = Hlc { millis: 4_102_444_800_000, counter: 0 }; // 2100
-    future.sign(b.vault().signing_key());
+    future.sign(b.signer_key());
     let err = a.import_events(vec![future]).unwrap_err();
     assert!(matches!(err, StoreError::FromTheFuture { .. }), "{err}");
 
@@ -279,7 +279,7 @@ fn equivocating_sequence_numbers_and_reused_ids_are_refused() {
     let mut twin = e.clone();
     twin.id = Uuid::now_v7();
     twin.payload["values"]["place_of_origin"] = json!("Tahoua");
-    twin.sign(b.vault().signing_key());
+    twin.sign(b.signer_key());
     let err = a.import_events(vec![e.clone(), twin.clone()]).unwrap_err();
     assert!(matches!(err, StoreError::Equivocation { .. }), "{err}");
     a.import_events(vec![e.clone()]).unwrap();
@@ -288,7 +288,7 @@ fn equivocating_sequence_numbers_and_reused_ids_are_refused() {
     // Same id, different content, validly signed.
     let mut reused = e.clone();
     reused.payload["values"]["place_of_origin"] = json!("Maradi");
-    reused.sign(b.vault().signing_key());
+    reused.sign(b.signer_key());
     let err = a.import_events(vec![reused]).unwrap_err();
     assert!(matches!(err, StoreError::ConflictingEvent { .. }), "{err}");
 }
@@ -314,7 +314,7 @@ fn reimport_is_idempotent_and_order_does_not_matter() {
     // A third device imports everything reversed and duplicated, in one go.
     let mut c = new_store(&tmp.path().join("c"), "chef", "data_manager");
     for s in [&a, &b] {
-        c.trust_device(s.vault().device().device_id, &s.vault().verifying_key(), "peer").unwrap();
+        c.trust_device(s.vault().device().device_id, &s.vault().first_person_verifying_key(), "peer").unwrap();
     }
     let mut shuffled: Vec<Event> = all.iter().rev().cloned().collect();
     shuffled.extend(all.iter().step_by(2).cloned());
@@ -456,7 +456,7 @@ fn imported_events_are_held_to_the_same_rules() {
     close.form = None;
     close.payload = json!({"to": "closed", "reason": "no longer needed"});
     close.base = vec![];
-    close.sign(b.vault().signing_key());
+    close.sign(b.signer_key());
     let err = a.import_events(vec![close]).unwrap_err();
     assert!(matches!(err, StoreError::RuleViolated { .. }), "{err}");
     assert_eq!(dump(&a), before);
@@ -522,6 +522,6 @@ fn an_offline_edit_made_before_a_concurrent_stage_change_is_accepted() {
     late.device_seq = 77;
     late.hlc = Hlc { millis: T0 + 9_000, counter: 0 };
     late.base = vec![];
-    late.sign(b.vault().signing_key());
+    late.sign(b.signer_key());
     assert!(matches!(a.import_events(vec![late]), Err(StoreError::RuleViolated { .. })));
 }

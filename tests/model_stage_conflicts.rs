@@ -52,8 +52,8 @@ fn two_devices(tmp: &TempDir) -> (CaseStore, CaseStore, Uuid) {
     // B is Amina's second device: a caseworker sees and changes only the
     // cases assigned to her (docs/visibility.md).
     let mut b = store(&tmp.path().join("b"), "amina");
-    let (ad, ak) = (a.vault().device().device_id, a.vault().verifying_key());
-    let (bd, bk) = (b.vault().device().device_id, b.vault().verifying_key());
+    let (ad, ak) = (a.vault().device().device_id, a.vault().first_person_verifying_key());
+    let (bd, bk) = (b.vault().device().device_id, b.vault().first_person_verifying_key());
     a.trust_device(bd, &bk, "b").unwrap();
     b.trust_device(ad, &ak, "a").unwrap();
     let case = a.create_case("uasc", "Agadez").unwrap();
@@ -91,7 +91,7 @@ fn forged(by: &CaseStore, kind: EventKind, role: Role, form: Option<&str>, paylo
     e.form = form.map(str::to_string);
     e.payload = payload;
     e.base = base;
-    e.sign(by.vault().signing_key());
+    e.sign(by.signer_key());
     e
 }
 
@@ -318,7 +318,7 @@ fn the_conflict_queue_lists_stage_conflicts_first_with_who_settles_them() {
     // The import preview names the stage conflict too.
     let mut c = store(&tmp.path().join("c"), "chaibou");
     for s in [&a, &b] {
-        c.trust_device(s.vault().device().device_id, &s.vault().verifying_key(), "x").unwrap();
+        c.trust_device(s.vault().device().device_id, &s.vault().first_person_verifying_key(), "x").unwrap();
     }
     let preview = c.prepare_import(a.all_events().unwrap(), &Default::default()).unwrap().preview;
     assert!(preview.conflicts.iter().any(|p| p.form == "case" && p.field == "stage" && p.protected && p.heads == 2));

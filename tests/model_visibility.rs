@@ -38,7 +38,8 @@ fn values(v: Value) -> Map<String, Value> {
 
 /// Every vault trusts every other one's key.
 fn trust_all(stores: &mut [&mut CaseStore]) {
-    let keys: Vec<_> = stores.iter().map(|s| (s.vault().device().device_id, s.vault().verifying_key())).collect();
+    let keys: Vec<_> =
+        stores.iter().map(|s| (s.vault().device().device_id, s.vault().first_person_verifying_key())).collect();
     for s in stores.iter_mut() {
         for (id, key) in &keys {
             if *id != s.vault().device().device_id {

@@ -66,7 +66,7 @@ fn a_second_person_enrolled_by_the_office_switches_with_their_passphrase() {
     for e in &events {
         assert_eq!((e.device_id, e.author.as_str(), e.role), (sara.id, "sara", Role::Supervisor));
         e.verify(&key).expect("signed with sara's own key");
-        assert!(e.verify(&d.vault().verifying_key()).is_err(), "not with the device key");
+        assert!(e.verify(&d.vault().first_person_verifying_key()).is_err(), "not with the first person's key");
     }
     assert_eq!(events.iter().map(|e| e.device_seq).collect::<Vec<_>>(), (1..=events.len() as u64).collect::<Vec<_>>());
 
@@ -86,7 +86,7 @@ fn a_second_person_enrolled_by_the_office_switches_with_their_passphrase() {
     let mine = new_case(&mut d, "Mariama");
     for e in d.case_events(mine).unwrap() {
         assert_eq!((e.device_id, e.author.as_str(), e.role), (device_id, "amina", Role::Caseworker));
-        e.verify(&d.vault().verifying_key()).unwrap();
+        e.verify(&d.vault().first_person_verifying_key()).unwrap();
     }
 }
 
@@ -540,4 +540,75 @@ fn a_bundle_whose_sender_is_a_hosted_person_is_refused() {
     let e = sync::import_bundle(&mut o, &bundle, false, &mut |_| {}).unwrap_err();
     assert!(matches!(e, fieldcase::sync::ImportError::UnknownSender { sender } if sender == sara.id), "{e}");
     assert_eq!(full_dump(&o), before);
+}
+
+/// Decrypt a passphrase-wrapped age file.
+fn scrypt_open(path: &Path, passphrase: &SecretString) -> Vec<u8> {
+    use std::io::Read as _;
+    let bytes = std::fs::read(path).unwrap();
+    let dec = age::Decryptor::new_buffered(&bytes[..]).unwrap();
+    let id = age::scrypt::Identity::new(passphrase.clone());
+    let mut out = Vec::new();
+    dec.decrypt(std::iter::once(&id as &dyn age::Identity)).unwrap().read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_further_persons_files_hold_no_key_of_the_first_person() {
+    use std::io::Read as _;
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    d.switch_person("amina", &pass()).unwrap();
+    let amina_secret = hex::encode(d.vault().first_person_key().expect("amina unlocked").to_bytes());
+    let device_secret = hex::encode(d.vault().device_key().to_bytes());
+    assert_ne!(amina_secret, device_secret, "a new vault parts its device key from its first person's key");
+    d.lock().unwrap();
+
+    // What sara's passphrase opens, read from the files as a thief who
+    // learnt it would: her own file, then the vault keys it unlocks.
+    let dir = t.path().join("d");
+    let person: serde_json::Value =
+        serde_json::from_slice(&scrypt_open(&dir.join(format!("people/{}.age", sara.id)), &passphrase_of("sara")))
+            .unwrap();
+    let person_key: age::x25519::Identity = person["person_identity"].as_str().unwrap().parse().unwrap();
+    let keys_ct = std::fs::read(dir.join(format!("people/{}.keys.age", sara.id))).unwrap();
+    let mut keys = Vec::new();
+    age::Decryptor::new_buffered(&keys_ct[..])
+        .unwrap()
+        .decrypt(std::iter::once(&person_key as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut keys)
+        .unwrap();
+    let keys_text = String::from_utf8(keys).unwrap();
+    let keys: serde_json::Value = serde_json::from_str(&keys_text).unwrap();
+    assert_eq!(keys["version"], 3);
+    assert_eq!(keys["signing_key"], "", "no first person's key in a further person's keys file");
+    assert_eq!(keys["device_key"], device_secret.as_str(), "she syncs: she holds the device key");
+    for text in [&keys_text, &person.to_string()] {
+        assert!(!text.contains(&amina_secret), "amina's event key is in sara's files");
+    }
+    // identity.age, amina's own, holds both.
+    let identity: serde_json::Value = serde_json::from_slice(&scrypt_open(&dir.join("identity.age"), &pass())).unwrap();
+    assert_eq!(
+        (identity["signing_key"].as_str(), identity["device_key"].as_str()),
+        (Some(&*amina_secret), Some(&*device_secret))
+    );
+
+    // Opened by sara, the vault cannot sign as amina until amina's own
+    // passphrase is given; then it can, and her events verify with her key.
+    let mut d = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).unwrap();
+    assert!(d.vault().first_person_key().is_none());
+    let e = d.switch_person("amina", &wrong()).unwrap_err();
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+    assert!(d.vault().first_person_key().is_none());
+    d.switch_person("amina", &pass()).unwrap();
+    let c = new_case(&mut d, "Mariama");
+    for e in d.case_events(c).unwrap() {
+        e.verify(&d.vault().first_person_verifying_key()).unwrap();
+        assert!(e.verify(&d.vault().device_verifying_key()).is_err(), "events are not signed with the device key");
+    }
+    // And the device still syncs both ways.
+    up(&mut d, &mut o);
+    down(&mut o, &mut d);
 }

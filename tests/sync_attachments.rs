@@ -206,7 +206,7 @@ fn transfer_world(bytes: &[u8]) -> (tempfile::TempDir, CaseStore, String, Vec<u8
     .unwrap();
     up(&mut d, &mut a);
     let to = sync::recipient(&b);
-    let key = hex::encode(b.vault().verifying_key().as_bytes());
+    let key = hex::encode(b.vault().device_verifying_key().as_bytes());
     let bundle = transfer::transfer_case(&mut a, case, &to, &key, &mut |_| {}).unwrap();
     (t, b, blob, bundle)
 }
@@ -272,7 +272,7 @@ fn hostile(w: &World, listed: Vec<Value>, members: Vec<Raw>) -> Vec<u8> {
     .unwrap();
     let mut signed = MANIFEST_DOMAIN.to_vec();
     signed.extend_from_slice(&m);
-    let sig = base64::engine::general_purpose::STANDARD.encode(w.a.vault().signing_key().sign(&signed).to_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(w.a.vault().device_key().sign(&signed).to_bytes());
     let mut all = vec![raw("manifest.json", m), raw("manifest.sig", sig.into_bytes()), raw("events.jsonl", events)];
     all.extend(members);
     let to: age::x25519::Recipient = sync::recipient(&w.o).parse().unwrap();

@@ -2,6 +2,8 @@
 //! importing vault exactly as it was (events, projection, sync state, trust).
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 #[path = "common/raw_tar.rs"]
 mod raw_tar;
 
@@ -109,7 +111,7 @@ fn well_formed_hand_built_bundle_is_accepted() {
     // The hand-built bundles below differ from this one in one point only.
     let mut w = world();
     let oid = office_id(&w);
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, Vec::new());
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, Vec::new());
     sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).expect("baseline accepted");
 }
 
@@ -160,7 +162,7 @@ fn bundle_for_another_office() {
     let b = sync::export_for_office(&mut d2, &mut |_| {}).unwrap();
     assert!(matches!(refused(&mut w.o, &b), ImportError::WrongRecipient));
     // Encrypted to us, but naming another office.
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, Uuid::now_v7(), Vec::new());
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, Uuid::now_v7(), Vec::new());
     assert!(matches!(refused(&mut w.o, &b), ImportError::WrongOffice { .. }));
 }
 
@@ -170,7 +172,7 @@ fn unknown_sender() {
     let t = tempfile::tempdir().unwrap();
     let x = device(&t.path().join("x"), "mallory", "caseworker");
     let oid = office_id(&w);
-    let b = bundle_with(&w, x.vault().signing_key(), &x, oid, Vec::new());
+    let b = bundle_with(&w, x.vault().device_key(), &x, oid, Vec::new());
     assert!(matches!(refused(&mut w.o, &b), ImportError::UnknownSender { .. }));
 }
 
@@ -188,7 +190,7 @@ fn valid_bundle_resigned_by_another_key() {
     let mut w = world();
     let oid = office_id(&w);
     // Claims to be from A, signed with B's key.
-    let b = bundle_with(&w, w.b.vault().signing_key(), &w.a, oid, Vec::new());
+    let b = bundle_with(&w, w.b.vault().device_key(), &w.a, oid, Vec::new());
     assert!(matches!(refused(&mut w.o, &b), ImportError::BadSignature { .. }));
 }
 
@@ -200,10 +202,44 @@ fn event_forged_in_another_devices_name() {
     e.id = Uuid::now_v7();
     e.device_id = w.b.vault().device().device_id;
     e.device_seq = 50;
-    e.sign(w.a.vault().signing_key());
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[e]));
+    e.sign(w.a.signer_key());
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, jsonl(&[e]));
     let err = refused(&mut w.o, &b);
     assert!(err.to_string().contains("signature"), "{err}");
+}
+
+#[test]
+fn a_further_person_cannot_sign_events_as_the_devices_first_person() {
+    // Sara, a further person on amina's device, holds what signs the
+    // device's bundles (she syncs too), but not amina's event key: an
+    // event in amina's name signed with anything sara holds is refused,
+    // even inside a bundle the device key rightly signed.
+    let World { _t, mut o, mut a, case, .. } = world();
+    people::enroll_person(&mut o, &mut a, "sara", Role::Supervisor);
+    let amina = a.vault().device().device_id;
+    let entry = sync::exchange::roster(&o).unwrap().unwrap().roster.device(amina).cloned().unwrap();
+    assert_ne!(entry.bundle_key_hex(), entry.signing_key, "the roster lists two keys for the device");
+    let dir = a.vault().dir().to_owned();
+    a.lock().unwrap();
+    let as_sara = CaseStore::open_with(&dir, &people::passphrase_of("sara"), &options()).unwrap();
+    assert!(as_sara.vault().first_person_key().is_none(), "sara's unlock gives her no key of amina's");
+    let mut e = as_sara.case_events(case).unwrap().pop().unwrap();
+    assert_eq!(e.device_id, amina);
+    e.id = Uuid::now_v7();
+    e.device_seq = 50;
+    let oid = o.vault().device().device_id;
+    for key in [as_sara.vault().device_key(), as_sara.signer_key()] {
+        e.sign(key);
+        let events = jsonl(std::slice::from_ref(&e));
+        let m = serde_json::to_vec(&manifest(&as_sara, oid, 100, &[("events.jsonl", &events)])).unwrap();
+        let sig = sign(as_sara.vault().device_key(), &m);
+        let b = encrypt(
+            &recipient_of(&o),
+            &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", events)]),
+        );
+        let err = refused(&mut o, &b);
+        assert!(err.to_string().contains("signature"), "{err}");
+    }
 }
 
 #[test]
@@ -221,7 +257,7 @@ fn replayed_bundle_is_a_reported_noop_and_backwards_sequence_is_refused() {
 
 fn signed_tar(w: &World, members: Vec<Raw>, listed: &[(&str, &[u8])]) -> Vec<u8> {
     let m = serde_json::to_vec(&manifest(&w.a, office_id(w), 100, listed)).unwrap();
-    let sig = sign(w.a.vault().signing_key(), &m);
+    let sig = sign(w.a.vault().device_key(), &m);
     let mut all = vec![raw("manifest.json", m), raw("manifest.sig", sig)];
     all.extend(members);
     encrypt(&recipient_of(&w.o), &tar_of(&all))
@@ -285,7 +321,7 @@ fn oversize_event_line() {
     let mut line = vec![b'"'; 1];
     line.resize(format::MAX_EVENT_BYTES as usize + 10, b'a');
     line.extend_from_slice(b"\"\n");
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, line);
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, line);
     assert!(matches!(refused(&mut w.o, &b), ImportError::EventTooLarge { line: 1, .. }));
 }
 
@@ -307,10 +343,10 @@ fn manifest_hash_and_size_mismatch_and_unlisted_members() {
 fn malformed_json_and_unknown_major_version() {
     let mut w = world();
     let oid = office_id(&w);
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, b"{\"id\": 12,\n".to_vec());
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, b"{\"id\": 12,\n".to_vec());
     assert!(matches!(refused(&mut w.o, &b), ImportError::MalformedEvent { line: 1, .. }));
     let bad = b"{not json".to_vec();
-    let sig = sign(w.a.vault().signing_key(), &bad);
+    let sig = sign(w.a.vault().device_key(), &bad);
     let b = encrypt(
         &recipient_of(&w.o),
         &tar_of(&[raw("manifest.json", bad), raw("manifest.sig", sig), raw("events.jsonl", vec![])]),
@@ -319,7 +355,7 @@ fn malformed_json_and_unknown_major_version() {
     let mut m = manifest(&w.a, oid, 100, &[("events.jsonl", b"")]);
     m["version"] = json!([2, 0]);
     let m = serde_json::to_vec(&m).unwrap();
-    let sig = sign(w.a.vault().signing_key(), &m);
+    let sig = sign(w.a.vault().device_key(), &m);
     let b = encrypt(
         &recipient_of(&w.o),
         &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", vec![])]),
@@ -343,7 +379,7 @@ fn refused_list_in_the_manifest_is_bounded() {
         m["version"] = json!([1, 7]);
         m["refused"] = json!(vec![notice.clone(); n]);
         let m = serde_json::to_vec(&m).unwrap();
-        let sig = sign(w.a.vault().signing_key(), &m);
+        let sig = sign(w.a.vault().device_key(), &m);
         encrypt(&to, &tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", vec![])]))
     };
     let (too_many, fine) = (with(sync::quarantine::MAX_REFUSED + 1), with(3));
@@ -371,7 +407,7 @@ fn a_event(w: &World, kind: EventKind, payload: Value, role: Role, seq: u64) -> 
         base: vec![],
         sig: String::new(),
     };
-    e.sign(w.a.vault().signing_key());
+    e.sign(w.a.signer_key());
     e
 }
 
@@ -383,7 +419,7 @@ fn event_breaking_a_lifecycle_or_role_rule() {
     // A caseworker device claiming the supervisor role: an authentication
     // failure, the whole bundle is refused.
     let e = a_event(&w, EventKind::CaseAssigned, json!({"caseworker": "amina"}), Role::Supervisor, next);
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[e]));
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, jsonl(&[e]));
     assert!(matches!(refused(&mut w.o, &b), ImportError::RoleNotGranted { .. }));
     // identified → closed is not a move the lifecycle allows: a rule
     // refusal. Altered after signing, the same event refuses the whole
@@ -392,13 +428,13 @@ fn event_breaking_a_lifecycle_or_role_rule() {
     let mut note =
         a_event(&w, EventKind::FormSaved, json!({"values": {"family_name": "Diallo"}}), Role::Caseworker, next + 1);
     note.form = Some("registration_bia".into());
-    note.sign(w.a.vault().signing_key());
+    note.sign(w.a.signer_key());
     let mut altered = bad.clone();
     altered.payload = json!({"to": "closed", "reason": "y"});
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[altered, note.clone()]));
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, jsonl(&[altered, note.clone()]));
     assert!(matches!(refused(&mut w.o, &b), ImportError::Rejected(StoreError::BadSignature { .. })));
     // As signed, it is held in quarantine with its reason; the note is applied.
-    let b = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&[bad.clone(), note.clone()]));
+    let b = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, jsonl(&[bad.clone(), note.clone()]));
     let report = sync::import_bundle(&mut w.o, &b, false, &mut |_| {}).expect("the rest of the bundle is applied");
     assert_eq!(report.quarantined.len(), 1, "{report:?}");
     assert_eq!(report.quarantined[0].0, bad.id);
@@ -443,7 +479,7 @@ mod fuzzish {
         e.truncate(2);
         let body = jsonl(&e);
         let m = serde_json::to_vec(&manifest(&w.a, office_id(&w), 100, &[("events.jsonl", &body)])).unwrap();
-        let sig = sign(w.a.vault().signing_key(), &m);
+        let sig = sign(w.a.vault().device_key(), &m);
         (tar_of(&[raw("manifest.json", m), raw("manifest.sig", sig), raw("events.jsonl", body)]), w)
     }
 
@@ -515,7 +551,7 @@ fn a_bad_signature_in_the_last_frame_of_a_large_bundle_leaves_nothing() {
     let last = events.iter().enumerate().max_by_key(|(_, e)| (e.case_id, e.order_key())).map(|(i, _)| i).unwrap();
     events[last].payload["values"]["distinguishing_marks"] = json!("altered after signing");
     let bad = events[last].id;
-    let bundle = bundle_with(&w, w.a.vault().signing_key(), &w.a, oid, jsonl(&events));
+    let bundle = bundle_with(&w, w.a.vault().device_key(), &w.a, oid, jsonl(&events));
     let frames_before = w.o.vault().stats().journal_frames;
     let err = refused(&mut w.o, &bundle);
     assert!(matches!(&err, ImportError::Rejected(StoreError::BadSignature { event, .. }) if *event == bad), "{err}");
@@ -559,10 +595,10 @@ fn the_sender_is_refused_before_anything_after_the_manifest_is_read() {
     assert!(matches!(refused(&mut w.o, &b), ImportError::BadSignature { .. }));
     let bid = w.b.vault().device().device_id;
     sync::revoke(&mut w.o, bid).unwrap();
-    let b = bundle_with_a_damaged_tail(&w, w.b.vault().signing_key(), bid, size);
+    let b = bundle_with_a_damaged_tail(&w, w.b.vault().device_key(), bid, size);
     assert!(matches!(refused(&mut w.o, &b), ImportError::RevokedSender { .. }));
     // The same bundle from an enrolled device is read on, to the damage.
-    let b = bundle_with_a_damaged_tail(&w, w.a.vault().signing_key(), a, size);
+    let b = bundle_with_a_damaged_tail(&w, w.a.vault().device_key(), a, size);
     assert!(matches!(refused(&mut w.o, &b), ImportError::Damaged { .. }));
 }
 
@@ -570,7 +606,7 @@ fn the_sender_is_refused_before_anything_after_the_manifest_is_read() {
 fn the_manifest_and_its_signature_must_come_first() {
     let mut w = world();
     let m = serde_json::to_vec(&manifest(&w.a, office_id(&w), 100, &[("events.jsonl", b"")])).unwrap();
-    let sig = sign(w.a.vault().signing_key(), &m);
+    let sig = sign(w.a.vault().device_key(), &m);
     let orders = [
         vec![raw("events.jsonl", vec![]), raw("manifest.json", m.clone()), raw("manifest.sig", sig.clone())],
         vec![raw("manifest.sig", sig.clone()), raw("manifest.json", m.clone()), raw("events.jsonl", vec![])],
@@ -610,9 +646,9 @@ fn an_enrollment_from_an_unknown_office_may_carry_only_its_roster() {
     let enrollment = |events: &[u8]| {
         let mut m = manifest(&o, oid, 50, &[("events.jsonl", events), ("roster.json", &roster)]);
         m["kind"] = json!("enrollment");
-        m["sender"]["signing_key"] = json!(hex::encode(o.vault().verifying_key().as_bytes()));
+        m["sender"]["signing_key"] = json!(hex::encode(o.vault().device_verifying_key().as_bytes()));
         let m = serde_json::to_vec(&m).unwrap();
-        let sig = sign(o.vault().signing_key(), &m);
+        let sig = sign(o.vault().device_key(), &m);
         let members = [
             raw("manifest.json", m),
             raw("manifest.sig", sig),
@@ -830,7 +866,7 @@ fn a_bundle_changed_between_the_checking_and_the_committing_read() {
     let mut w = world();
     let oid = office_id(&w);
     let (good, altered) = two_chunks(&mut w);
-    let key = w.a.vault().signing_key().clone();
+    let key = w.a.vault().device_key().clone();
     let first = bundle_with(&w, &key, &w.a, oid, good);
     let then = bundle_with(&w, &key, &w.a, oid, altered);
     // Changed before the checking read (pass 2): refused, nothing written.

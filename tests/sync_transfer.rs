@@ -16,7 +16,7 @@ use sync_common::*;
 use uuid::Uuid;
 
 fn key_hex(s: &CaseStore) -> String {
-    hex::encode(s.vault().verifying_key().as_bytes())
+    hex::encode(s.vault().device_verifying_key().as_bytes())
 }
 
 struct World {
@@ -211,15 +211,15 @@ fn forged_wrong_key_and_unknown_receipts_are_refused() {
     let tid = report.transfer.unwrap().transfer_bundle_id;
     let before = full_dump(&w.a);
     // In B's name but signed by a stranger office's key.
-    let forged = receipt_from(&w, w.c.vault().signing_key(), tid, "accepted");
+    let forged = receipt_from(&w, w.c.vault().device_key(), tid, "accepted");
     let e = sync::import_bundle(&mut w.a, &forged, false, &mut |_| {}).unwrap_err();
     assert!(matches!(e, ImportError::BadSignature { .. }), "{e}");
     assert_eq!(full_dump(&w.a), before);
-    let forged_reject = receipt_from(&w, w.c.vault().signing_key(), tid, "rejected");
+    let forged_reject = receipt_from(&w, w.c.vault().device_key(), tid, "rejected");
     assert!(sync::import_bundle(&mut w.a, &forged_reject, false, &mut |_| {}).is_err());
     assert_eq!(full_dump(&w.a), before);
     // Signed by the right office but for a transfer A never made.
-    let unknown = receipt_from(&w, w.b.vault().signing_key(), Uuid::now_v7(), "accepted");
+    let unknown = receipt_from(&w, w.b.vault().device_key(), Uuid::now_v7(), "accepted");
     let e = sync::import_bundle(&mut w.a, &unknown, false, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("unknown transfer"), "{e}");
     assert_eq!(full_dump(&w.a), before);
@@ -227,7 +227,7 @@ fn forged_wrong_key_and_unknown_receipts_are_refused() {
     // signed by B) is refused and changes nothing.
     sync::import_bundle(&mut w.a, &receipt, false, &mut |_| {}).expect("genuine");
     let after = full_dump(&w.a);
-    let contradiction = receipt_from(&w, w.b.vault().signing_key(), tid, "rejected");
+    let contradiction = receipt_from(&w, w.b.vault().device_key(), tid, "rejected");
     let e = sync::import_bundle(&mut w.a, &contradiction, false, &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("already answered"), "{e}");
     assert_eq!(full_dump(&w.a), after);
@@ -271,7 +271,7 @@ fn tampered_or_misdirected_transfer_is_refused_and_the_receiver_unchanged() {
     let roster = serde_json::to_vec(&sync::exchange::roster(&w.a).unwrap().unwrap()).unwrap();
     let events = w.a.case_events(w.case).unwrap();
     let resigned =
-        bundle_from(&w.a, w.c.vault().signing_key(), &w.b, format::BundleKind::Transfer, &events, Some(&roster), None);
+        bundle_from(&w.a, w.c.vault().device_key(), &w.b, format::BundleKind::Transfer, &events, Some(&roster), None);
     let e = transfer::answer_transfer(&mut w.b, &resigned, Decision::Accept, &mut |_| {}).unwrap_err();
     assert!(matches!(e, TransferError::Refused(ImportError::BadSignature { .. })), "{e}");
     assert_eq!(full_dump(&w.b), before);
@@ -280,7 +280,7 @@ fn tampered_or_misdirected_transfer_is_refused_and_the_receiver_unchanged() {
     forged_events[0].payload = json!({"tampered": true});
     let forged = bundle_from(
         &w.a,
-        w.a.vault().signing_key(),
+        w.a.vault().device_key(),
         &w.b,
         format::BundleKind::Transfer,
         &forged_events,

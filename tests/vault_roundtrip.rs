@@ -14,13 +14,13 @@ fn committed_records_survive_reopen_without_checkpoint() {
         put(&mut v, &format!("k{i}"), &format!("value {i}"));
     }
     let device = v.device().clone();
-    let vk = v.verifying_key();
+    let vk = v.device_verifying_key();
     drop(v);
     let v = open(&dir);
     assert_eq!(count(&v), 20);
     assert_eq!(get(&v, "k7").as_deref(), Some("value 7"));
     assert_eq!(v.device(), &device);
-    assert_eq!(v.verifying_key(), vk);
+    assert_eq!(v.device_verifying_key(), vk);
     assert_eq!(v.recovery_report().frames_replayed, 20);
     assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
 }

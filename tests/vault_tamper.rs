@@ -440,7 +440,7 @@ fn escrow_checks_every_tag_with_the_key_the_device_signed() {
     v.checkpoint().unwrap();
     put(&mut v, "b", "2");
     v.put_blob(b"attachment").unwrap();
-    let device_key = v.verifying_key();
+    let device_key = v.device_verifying_key();
     drop(v);
     let check = fieldcase::vault::verify_with_escrow(&dir, &escrow_secret, &device_key).unwrap();
     assert_eq!((check.generation, check.frames, check.blobs), (2, 1, 1));

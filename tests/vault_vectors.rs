@@ -92,6 +92,10 @@ fn check_vector(version: u32) {
     assert_eq!(v.recovery_report().frames_replayed, 2);
     assert_eq!(v.device().device_name, "Vector Device");
     assert_eq!(v.device().role, "supervisor");
+    // Made before identity version 3: one key signs its events and its
+    // bundles, as the office's roster knows it, and stays so.
+    let joint = v.device_verifying_key();
+    assert_eq!(v.first_person_verifying_key(), joint);
     assert_eq!(keys(&v), ["alpha", "gamma"]);
     assert_eq!(get(&v, "alpha").as_deref(), Some("one"));
     let id = std::fs::read_to_string(dir.join("blob-id.txt")).unwrap();
@@ -105,6 +109,7 @@ fn check_vector(version: u32) {
     let v = Vault::open_with(&dir, &pass, Box::new(KvApplier), &VaultOptions::default()).unwrap();
     assert!(v.recovery_report().is_clean(), "{:?}", v.recovery_report());
     assert_eq!((v.stats().generation, keys(&v)), (generation, vec!["alpha".to_owned(), "gamma".to_owned()]));
+    assert_eq!((v.device_verifying_key(), v.first_person_verifying_key()), (joint, joint));
 }
 
 #[test]

@@ -142,8 +142,8 @@ fn write_bundle_vectors() {
     std::fs::write(out.join("valid-export.fcb"), sync::export_for_office(&mut a, &mut |_| {}).unwrap()).unwrap();
 
     let good = jsonl(&events);
-    let a_key = a.vault().signing_key().clone();
-    let b_key = b.vault().signing_key().clone();
+    let a_key = a.vault().device_key().clone();
+    let b_key = b.vault().device_key().clone();
     let write = |name: &str, bytes: Vec<u8>| std::fs::write(out.join(name), bytes).unwrap();
     write("valid-hand-built.fcb", hand_built(&a, &a_key, office_id, &recipient, &good, good.clone()));
     write("bad-manifest-signature.fcb", hand_built(&a, &b_key, office_id, &recipient, &good, good.clone()));

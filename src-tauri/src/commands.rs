@@ -63,11 +63,7 @@ pub fn get_actor(session: State<'_, Session>) -> Result<ActorDto, UiError> {
 
 /// Switch the person recording on a shared machine, with their passphrase.
 #[tauri::command]
-pub async fn switch_person(
-    session: State<'_, Session>,
-    user: String,
-    passphrase: String,
-) -> Result<ActorDto, UiError> {
+pub async fn switch_person(session: State<'_, Session>, user: String, passphrase: String) -> Result<ActorDto, UiError> {
     // Moved, not copied, into the zeroizing secret.
     session.switch_person(&user, SecretString::from(passphrase))
 }

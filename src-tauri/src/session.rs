@@ -306,7 +306,8 @@ mod tests {
                 .expect_err("reading every page needs the damaged segment"),
         };
         assert_eq!(e.code, "vault_damaged", "{e:?}");
-        let named = victims.iter().filter_map(|v| v.file_name().and_then(|n| n.to_str())).any(|n| e.message.contains(n));
+        let named =
+            victims.iter().filter_map(|v| v.file_name().and_then(|n| n.to_str())).any(|n| e.message.contains(n));
         assert!(named, "the message names no damaged segment: {}", e.message);
     }
 
@@ -364,13 +365,17 @@ mod tests {
         session.unlock(SecretString::from(PASS)).expect("unlock");
         let code = |r: Result<(), UiError>| r.expect_err("refused").code;
         assert_eq!(code(session.add_person("Panel chair", "boss", SecretString::from(CHAIR))), "unknown_role");
-        assert_eq!(code(session.add_person("Panel chair", "bid_panel", SecretString::from("chair"))), "weak_passphrase");
+        assert_eq!(
+            code(session.add_person("Panel chair", "bid_panel", SecretString::from("chair"))),
+            "weak_passphrase"
+        );
         assert_eq!(code(session.add_person("  ", "bid_panel", SecretString::from(CHAIR))), "name_required");
         session.add_person("Panel chair", "bid_panel", SecretString::from(CHAIR)).expect("add");
         assert_eq!(code(session.add_person("Panel chair", "bid_panel", SecretString::from(CHAIR))), "person_exists");
 
         // Another person's passphrase, an unknown name: refused, nothing changes.
-        let refused = |user: &str, pass: &str| session.switch_person(user, SecretString::from(pass)).expect_err("refused").code;
+        let refused =
+            |user: &str, pass: &str| session.switch_person(user, SecretString::from(pass)).expect_err("refused").code;
         assert_eq!(refused("Panel chair", PASS), "wrong_passphrase");
         assert_eq!(refused("Nobody", CHAIR), "unknown_person");
         assert_eq!(refused("  ", CHAIR), "name_required");

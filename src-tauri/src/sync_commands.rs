@@ -313,8 +313,13 @@ pub fn overview(store: &CaseStore) -> Result<SyncOverview, UiError> {
     })
 }
 
+/// The key a person compares at enrollment: an office's key (rosters and
+/// office bundles, its device key), or on a device the key of the person
+/// recording, which their enrollment request names.
 fn hex_key(store: &CaseStore) -> String {
-    store.vault().verifying_key().as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    let office = sync::is_office(store).unwrap_or(false);
+    let key = if office { store.vault().device_verifying_key() } else { store.signer_key().verifying_key() };
+    key.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ------------------------------------------------------------------ export / import

@@ -473,7 +473,13 @@ impl CaseStore {
 
     /// The key the person recording signs with.
     pub fn signer_key(&self) -> &ed25519_dalek::SigningKey {
-        self.signer.as_ref().map_or(self.vault.signing_key(), |(_, k)| k)
+        match &self.signer {
+            Some((_, k)) => k,
+            // `signer` is `None` only while the first person records: they
+            // unlocked, or were switched to with their passphrase, and
+            // either loads their key.
+            None => self.vault.first_person_key().expect("the first person recording has their key loaded"),
+        }
     }
 
     /// Add a further person to this vault (docs/vault-format.md §2.2): their
@@ -575,7 +581,7 @@ impl CaseStore {
         vault.conn().set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let device = vault.device().clone();
         let role: Role = device.role.parse()?;
-        let key_hex = hex::encode(vault.verifying_key().as_bytes());
+        let key_hex = hex::encode(vault.first_person_verifying_key().as_bytes());
         match projection::device_key(vault.conn(), device.device_id)? {
             Some(k) if k == key_hex => {}
             Some(_) => return Err(StoreError::DeviceKeyMismatch { device: device.device_id }),

@@ -109,12 +109,16 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             device.role
         )));
     }
-    let key_hex = hex::encode(store.vault().verifying_key().as_bytes());
+    // The office key (rosters and office bundles) is the device key; the
+    // office's own first person signs their events with their event key,
+    // which the office's own roster entry lists (docs/bundle-format.md §7).
+    let office_key = hex::encode(store.vault().device_verifying_key().as_bytes());
+    let event_key = hex::encode(store.vault().first_person_verifying_key().as_bytes());
     let roster = Roster {
         format: ROSTER_FORMAT.into(),
         office_id: device.device_id,
         office_name: office_name.to_string(),
-        office_signing_key: key_hex.clone(),
+        office_signing_key: office_key.clone(),
         office_recipient: store.vault().recipient(),
         serial: 1,
         devices: vec![RosterDevice {
@@ -122,7 +126,8 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             name: device.device_name.clone(),
             user: device.user_name.clone(),
             role: Role::DataManager,
-            signing_key: key_hex,
+            bundle_key: (office_key != event_key).then_some(office_key),
+            signing_key: event_key,
             recipient: store.vault().recipient(),
             enrolled_at: now_rfc3339(),
             revoked_at: None,
@@ -131,7 +136,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
         }],
         vouched: Vec::new(),
     };
-    let signed = roster.sign(store.vault().signing_key());
+    let signed = roster.sign(store.vault().device_key());
     store.commit_sync_entries(vec![put(K_IS_OFFICE, Value::Bool(true)), put(K_ROSTER, json!(signed))])?;
     Ok(())
 }
@@ -147,6 +152,11 @@ pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncEr
     let d = store.vault().device();
     let (user, role) = store.actor();
     let signer = store.signer_id();
+    let first_person = signer == d.device_id;
+    // The device key signs bundles; a device made before identity version
+    // 3 has one key for both, and then names none.
+    let device_key = store.vault().device_key();
+    let parted = first_person && device_key.verifying_key() != store.signer_key().verifying_key();
     Ok(EnrollmentRequest {
         format: REQUEST_FORMAT.into(),
         version: 1,
@@ -155,12 +165,14 @@ pub fn enrollment_request(store: &CaseStore) -> Result<EnrollmentRequest, SyncEr
         user: user.to_owned(),
         role,
         signing_key: hex::encode(store.signer_key().verifying_key().as_bytes()),
+        bundle_key: parted.then(|| hex::encode(device_key.verifying_key().as_bytes())),
         recipient: store.vault().recipient(),
         created: now_rfc3339(),
-        host: (signer != d.device_id).then_some(d.device_id),
+        host: (!first_person).then_some(d.device_id),
         sig: String::new(),
+        bundle_sig: None,
     }
-    .sign(store.signer_key()))
+    .sign(store.signer_key(), parted.then_some(device_key)))
 }
 
 pub(crate) fn office_roster(store: &CaseStore) -> Result<SignedRoster, SyncError> {
@@ -206,7 +218,7 @@ pub fn approve_enrollment_with(
     crate::sync::people::check_request(&signed.roster, &req, additional_device_of)?;
     let mut roster = signed.roster.clone();
     if let Some(existing) = roster.device(req.device_id) {
-        if existing.signing_key != req.signing_key {
+        if existing.signing_key != req.signing_key || existing.bundle_key != req.bundle_key {
             return Err(SyncError::Enrollment(format!(
                 "device {} is already enrolled with another key",
                 req.device_id
@@ -222,6 +234,7 @@ pub fn approve_enrollment_with(
             user: req.user.clone(),
             role,
             signing_key: req.signing_key.clone(),
+            bundle_key: req.bundle_key.clone(),
             recipient: req.recipient.clone(),
             enrolled_at: now_rfc3339(),
             revoked_at: None,
@@ -230,7 +243,7 @@ pub fn approve_enrollment_with(
         });
         roster.serial += 1;
     }
-    let signed = roster.sign(store.vault().signing_key());
+    let signed = roster.sign(store.vault().device_key());
     let entries =
         vec![put(K_ROSTER, json!(signed)), projection::device_entry(req.device_id, &req.signing_key, &req.device_name)];
     store.commit_sync_entries(entries)?;
@@ -264,7 +277,7 @@ pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
     entry.revoked_at = Some(now_rfc3339());
     entry.revoked_after_seq = Some(held);
     roster.serial += 1;
-    let signed = roster.sign(store.vault().signing_key());
+    let signed = roster.sign(store.vault().device_key());
     store.commit_sync_entries(vec![put(K_ROSTER, json!(signed))])?;
     Ok(())
 }
@@ -394,7 +407,7 @@ pub(crate) fn build_bundle(
         sender: Sender {
             device_id: device.device_id,
             name: device.device_name.clone(),
-            signing_key: hex::encode(store.vault().verifying_key().as_bytes()),
+            signing_key: hex::encode(store.vault().device_verifying_key().as_bytes()),
             recipient: store.vault().recipient(),
         },
         recipients: recipients.iter().map(ToString::to_string).collect(),
@@ -429,7 +442,7 @@ pub(crate) fn build_bundle(
         parts,
         &attachments,
         &mut |id| crate::sync::attachments::load(store, id),
-        store.vault().signing_key(),
+        store.vault().device_key(),
         &recipients,
         progress,
     )
@@ -463,18 +476,17 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
     // This device's own events that an erasure removed before the office
     // acknowledged them travel as signed stand-ins with no content
     // (docs/bundle-format.md §8), so the office's acks for it have no gap.
-    // Each signer signs the stand-ins of their own events: the vault's
-    // first person (whose key every person's keys file holds) and the
-    // person recording now. A further person's stand-ins wait until they
-    // next record; meanwhile the office's acks for them stop at the gap
-    // and their later events are sent again (and skipped as known).
+    // Each signer signs the stand-ins of their own events, so only the
+    // people whose event keys are loaded can: the vault's first person
+    // when they unlocked (or were switched to), and the person recording
+    // now. Anyone else's stand-ins wait until they next record; meanwhile
+    // the office's acks for them stop at the gap and their later events
+    // are sent again (and skipped as known).
     let own = store.vault().device().clone();
-    let mut signers: Vec<(Uuid, String, Role, ed25519_dalek::SigningKey)> = vec![(
-        own.device_id,
-        own.user_name.clone(),
-        own.role.parse().map_err(StoreError::from)?,
-        store.vault().signing_key().clone(),
-    )];
+    let mut signers: Vec<(Uuid, String, Role, ed25519_dalek::SigningKey)> = Vec::new();
+    if let Some(key) = store.vault().first_person_key() {
+        signers.push((own.device_id, own.user_name.clone(), own.role.parse().map_err(StoreError::from)?, key.clone()));
+    }
     if store.signer_id() != own.device_id {
         let (user, role) = store.actor();
         signers.push((store.signer_id(), user.to_owned(), role, store.signer_key().clone()));
@@ -703,7 +715,7 @@ pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), I
     match m.kind {
         BundleKind::DeviceToOffice => {
             let entry = device_sender(store, m)?;
-            head.verify_signature(&entry.key().map_err(ImportError::BadRoster)?)
+            head.verify_signature(&entry.bundle_verifying_key().map_err(ImportError::BadRoster)?)
         }
         BundleKind::OfficeToDevice | BundleKind::Enrollment => {
             let (held, key_hex) = office_sender_key(store, m)?;
@@ -837,8 +849,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let m = &manifest;
     let me = store.vault().device().device_id;
     // Every signer of this vault: its first person and the people it hosts.
-    let mine: BTreeSet<Uuid> =
-        std::iter::once(me).chain(store.people()?.into_iter().map(|p| p.id)).collect();
+    let mine: BTreeSet<Uuid> = std::iter::once(me).chain(store.people()?.into_iter().map(|p| p.id)).collect();
     // 1. The sender and its key were checked by `authenticate` before the
     // events were read; here what needs the rest of the bundle (the
     // roster it carries).
@@ -874,7 +885,8 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             }
             let mine =
                 incoming.roster.device(me).ok_or_else(|| ImportError::BadRoster("this device is not in it".into()))?;
-            if mine.signing_key != hex::encode(store.vault().verifying_key().as_bytes())
+            if mine.signing_key != hex::encode(store.vault().first_person_verifying_key().as_bytes())
+                || mine.bundle_key_hex() != hex::encode(store.vault().device_verifying_key().as_bytes())
                 || mine.recipient != store.vault().recipient()
             {
                 return Err(ImportError::BadRoster("it lists this device with other keys".into()));
@@ -894,7 +906,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             return crate::sync::transfer::import_opened(store, &opened, dry_run);
         }
     };
-    let key = sender_entry.key().map_err(ImportError::BadRoster)?;
+    let key = sender_entry.bundle_verifying_key().map_err(ImportError::BadRoster)?;
     opened.verify_signature(&key)?;
     // 2. Sequence: replay = no-op, older = refused.
     let sender = m.sender.device_id;
@@ -903,7 +915,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         kind: m.kind,
         sender,
         sender_name: sender_entry.name.clone(),
-        sender_key: sender_entry.signing_key.clone(),
+        sender_key: sender_entry.bundle_key_hex().to_owned(),
         sender_seq: m.sender_seq,
         replay: false,
         dry_run,

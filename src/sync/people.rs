@@ -103,6 +103,7 @@ pub(crate) fn office_roster_entry(store: &CaseStore, person: &PersonRecord) -> R
         user: person.user.clone(),
         role: person.role,
         signing_key: person.signing_key.clone(),
+        bundle_key: None,
         recipient: store.vault().recipient(),
         enrolled_at: now_rfc3339(),
         revoked_at: None,
@@ -110,5 +111,5 @@ pub(crate) fn office_roster_entry(store: &CaseStore, person: &PersonRecord) -> R
         host: Some(r.office_id),
     });
     r.serial += 1;
-    Ok(put(K_ROSTER, json!(r.sign(store.vault().signing_key()))))
+    Ok(put(K_ROSTER, json!(r.sign(store.vault().device_key()))))
 }

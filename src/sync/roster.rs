@@ -31,8 +31,17 @@ pub struct RosterDevice {
     pub user: String,
     /// The role its events may claim.
     pub role: Role,
-    /// Hex Ed25519 verifying key.
+    /// Hex Ed25519 verifying key its events are signed with (for a
+    /// device, its first person's event key).
     pub signing_key: String,
+    /// Hex Ed25519 verifying key its bundles are signed with (the device
+    /// key), when it is not `signing_key`: a device made with identity
+    /// version 3 keeps them apart, so that no further person on it, who
+    /// holds the device key, can sign events as its first person. Absent
+    /// for a device made before (one key for both) and for a hosted person
+    /// (who sends no bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_key: Option<String>,
     /// age recipient.
     pub recipient: String,
     /// When enrolled (RFC 3339).
@@ -53,9 +62,19 @@ pub struct RosterDevice {
 }
 
 impl RosterDevice {
-    /// The verifying key.
+    /// The verifying key of its events.
     pub fn key(&self) -> Result<VerifyingKey, String> {
         parse_verifying_key(&self.signing_key).map_err(|e| format!("device {}: {e}", self.device_id))
+    }
+
+    /// Hex of the key its bundles are signed with.
+    pub fn bundle_key_hex(&self) -> &str {
+        self.bundle_key.as_deref().unwrap_or(&self.signing_key)
+    }
+
+    /// The verifying key of its bundles.
+    pub fn bundle_verifying_key(&self) -> Result<VerifyingKey, String> {
+        parse_verifying_key(self.bundle_key_hex()).map_err(|e| format!("device {}: {e}", self.device_id))
     }
 }
 
@@ -201,8 +220,12 @@ pub struct EnrollmentRequest {
     pub user: String,
     /// Role of the device's vault.
     pub role: Role,
-    /// Hex Ed25519 verifying key.
+    /// Hex Ed25519 verifying key of the person's events.
     pub signing_key: String,
+    /// Hex Ed25519 verifying key of the device's bundles (its device key),
+    /// when it is not `signing_key`; only for a device's first person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_key: Option<String>,
     /// age recipient.
     pub recipient: String,
     /// When made (RFC 3339).
@@ -216,14 +239,22 @@ pub struct EnrollmentRequest {
     /// empty while signing.
     #[serde(default)]
     pub sig: String,
+    /// With `bundle_key`: the same bytes signed by the device key (proof
+    /// that the device holds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_sig: Option<String>,
 }
 
 impl EnrollmentRequest {
-    /// Sign with the device's own key.
-    pub fn sign(mut self, key: &SigningKey) -> EnrollmentRequest {
+    /// Sign with the person's own key (`signing_key`'s), and with the
+    /// device key when the request names it as `bundle_key`.
+    pub fn sign(mut self, key: &SigningKey, device_key: Option<&SigningKey>) -> EnrollmentRequest {
         self.sig = String::new();
-        let sig = key.sign(&signed_bytes(REQUEST_DOMAIN, &self));
-        self.sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
+        self.bundle_sig = None;
+        let bytes = signed_bytes(REQUEST_DOMAIN, &self);
+        let b64 = |s: Signature| base64::engine::general_purpose::STANDARD.encode(s.to_bytes());
+        self.sig = b64(key.sign(&bytes));
+        self.bundle_sig = device_key.map(|k| b64(k.sign(&bytes)));
         self
     }
 
@@ -236,10 +267,21 @@ impl EnrollmentRequest {
         }
         let key = parse_verifying_key(&r.signing_key).map_err(|e| e.to_string())?;
         age_recipient(&r.recipient)?;
-        let mut unsigned = r.clone();
-        unsigned.sig = String::new();
-        verify_sig(REQUEST_DOMAIN, &unsigned, &r.sig, &key)
+        verify_sig(REQUEST_DOMAIN, &r, &r.sig, &key)
             .map_err(|()| "the request's self-signature does not match its key (altered?)".to_string())?;
+        match (&r.bundle_key, &r.bundle_sig) {
+            (None, None) => {}
+            (Some(_), _) if r.host.is_some() => {
+                return Err("a person hosted on another device sends no bundles and has no bundle key".into())
+            }
+            (Some(bk), Some(bs)) => {
+                let device_key = parse_verifying_key(bk).map_err(|e| format!("bundle_key: {e}"))?;
+                verify_sig(REQUEST_DOMAIN, &r, bs, &device_key).map_err(|()| {
+                    "the request's device-key signature does not match its bundle key (altered?)".to_string()
+                })?;
+            }
+            _ => return Err("the request has a bundle key without its signature, or the reverse".into()),
+        }
         Ok(r)
     }
 }
@@ -253,6 +295,8 @@ fn signed_bytes<T: Serialize>(domain: &[u8], doc: &T) -> Vec<u8> {
     let mut value = serde_json::to_value(doc).expect("trust documents serialise to JSON");
     if let Value::Object(m) = &mut value {
         m.remove("sig");
+        // An enrollment request's second signature (by its device key).
+        m.remove("bundle_sig");
     }
     let mut out = domain.to_vec();
     out.extend_from_slice(&to_canonical_bytes(&value));

@@ -505,7 +505,7 @@ pub fn answer_transfer<S: BundleSource + ?Sized>(
             (Decision::Accept, Some(prepared)) => {
                 let mut entries = entries;
                 if let Some(r) = checked.roster {
-                    entries.push(put(exchange::K_ROSTER, json!(r.sign(store.vault().signing_key()))));
+                    entries.push(put(exchange::K_ROSTER, json!(r.sign(store.vault().device_key()))));
                 }
                 // The case's attachments are kept with it (spec §3.1).
                 let (_, new_blobs) = crate::sync::attachments::plan(store, &opened)?;

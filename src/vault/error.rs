@@ -32,6 +32,10 @@ pub enum VaultError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `identity.age` would be written while the first person's event key
+    /// is not loaded (a further person unlocked): it would lose the key.
+    #[error("this needs the vault's first person: switch to them with their passphrase first")]
+    FirstPersonKeyNotLoaded,
     /// The identity file was written by a newer Fieldcase.
     #[error(
         "{path} uses vault format version {version}, which this Fieldcase does not know: install a newer Fieldcase"

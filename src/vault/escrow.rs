@@ -70,7 +70,7 @@ pub(crate) fn write_key_file(
     let Some(escrow) = keys.recipients.get(1) else {
         return Ok(());
     };
-    let signature = keys.signing.sign(&signed_bytes(&device.device_id, &keys.vault_key));
+    let signature = keys.device.sign(&signed_bytes(&device.device_id, &keys.vault_key));
     let plain = EscrowKeyPlaintext {
         format: ESCROW_KEY_FORMAT.into(),
         version: 1,

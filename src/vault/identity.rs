@@ -23,8 +23,11 @@ pub const IDENTITY_FILE: &str = "identity.age";
 pub const IDENTITY_FORMAT: &str = "fieldcase-identity";
 /// Current identity format version: 2 added the vault's own keys (the
 /// age identity its files are encrypted to, and the vault key that tags
-/// them). Version 1 is still read and upgraded at unlock.
-pub const IDENTITY_VERSION: u32 = 2;
+/// them); 3 parted the device key (bundles, rosters, escrow) from the
+/// first person's event key, so a further person's keys file carries the
+/// one and not the other. Versions 1 and 2 are still read (their single
+/// key serves both) and written back as 3 at the first person's unlock.
+pub const IDENTITY_VERSION: u32 = 3;
 /// Largest scrypt work factor (log2 N) accepted when unlocking: 2^22 needs
 /// 4 GiB of memory and tens of seconds. age's default cap (about 16x the
 /// local 1-second target) is raised to this floor so a vault made on a fast
@@ -55,7 +58,17 @@ pub(crate) struct Keys {
     /// The device's transport identity: sync bundles are encrypted to its
     /// recipient, which the office's roster publishes.
     pub(crate) age: x25519::Identity,
-    pub(crate) signing: SigningKey,
+    /// The first person's event key: what their events are signed with.
+    /// `None` when a further person unlocked (their keys file does not
+    /// carry it, docs/vault-format.md §2.2) until the first person's
+    /// passphrase is given ([`super::Vault::check_first_person`]).
+    pub(crate) signing: Option<SigningKey>,
+    /// The first person's event key's public half (always known).
+    pub(crate) signing_public: ed25519_dalek::VerifyingKey,
+    /// The device key: signs the device's bundles, an office's rosters, and
+    /// the escrow key file. In a vault made before identity version 3 it
+    /// is the first person's event key (one key for both).
+    pub(crate) device: SigningKey,
     /// The identity the vault's own files are encrypted to. Its recipient
     /// is never published (a version-1 identity used the transport
     /// identity; they part at the first passphrase change).
@@ -120,8 +133,16 @@ struct IdentityPlaintext {
     role: String,
     /// `AGE-SECRET-KEY-1...`
     age_identity: String,
-    /// Hex of the 32-byte Ed25519 secret key.
+    /// Hex of the first person's 32-byte Ed25519 event key; empty in a
+    /// further person's keys file (version 3).
     signing_key: String,
+    /// Version 3: hex of the first person's Ed25519 verifying key.
+    #[serde(default)]
+    signing_public: String,
+    /// Version 3: hex of the 32-byte Ed25519 device key (bundles, rosters,
+    /// escrow). Absent before version 3: `signing_key` is the device key.
+    #[serde(default)]
+    device_key: String,
     escrow: Option<String>,
     created: DateTime<Utc>,
     /// Version 2: `AGE-SECRET-KEY-1...` of the vault files' identity.
@@ -142,6 +163,7 @@ impl Drop for IdentityPlaintext {
     fn drop(&mut self) {
         self.age_identity.zeroize();
         self.signing_key.zeroize();
+        self.device_key.zeroize();
         self.vault_age_identity.zeroize();
         self.vault_key.zeroize();
     }
@@ -158,6 +180,7 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
     let escrow_recipient = escrow.map(parse_escrow).transpose()?;
     let age = x25519::Identity::generate();
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
+    let device_key = SigningKey::generate(&mut rand::rngs::OsRng);
     let vault_age = x25519::Identity::generate();
     let mut recipients = vec![vault_age.to_public()];
     recipients.extend(escrow_recipient.clone());
@@ -171,7 +194,9 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
     };
     let keys = Keys {
         age,
-        signing,
+        signing_public: signing.verifying_key(),
+        signing: Some(signing),
+        device: device_key,
         vault_age,
         recipients,
         vault_key: VaultKey::generate(),
@@ -181,9 +206,26 @@ pub(crate) fn generate(name: &str, role: &str, escrow: Option<&str>) -> Result<(
     Ok((keys, device))
 }
 
+/// What an identity plaintext is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// `identity.age`: the first person's own file, with their event key.
+    FirstPerson,
+    /// A further person's keys file: the vault's keys without the first
+    /// person's event key (docs/vault-format.md §2.2).
+    FurtherPerson,
+}
+
 /// The identity's plaintext JSON (wiped on drop): what `identity.age`
 /// holds, and what a person's keys file holds (docs/vault-format.md §2.2).
-pub(crate) fn encode(keys: &Keys, device: &DeviceInfo) -> Zeroizing<Vec<u8>> {
+/// `None` when it is for the first person and their event key is not
+/// loaded (a further person unlocked): such a plaintext would lose it.
+pub(crate) fn encode(keys: &Keys, device: &DeviceInfo, holder: Holder) -> Option<Zeroizing<Vec<u8>>> {
+    let signing_key = match (holder, &keys.signing) {
+        (Holder::FirstPerson, None) => return None,
+        (Holder::FirstPerson, Some(k)) => hex::encode(k.to_bytes()),
+        (Holder::FurtherPerson, _) => String::new(),
+    };
     let plain = IdentityPlaintext {
         format: IDENTITY_FORMAT.into(),
         version: IDENTITY_VERSION,
@@ -192,7 +234,9 @@ pub(crate) fn encode(keys: &Keys, device: &DeviceInfo) -> Zeroizing<Vec<u8>> {
         user_name: device.user_name.clone(),
         role: device.role.clone(),
         age_identity: keys.age.to_string().expose_secret().to_owned(),
-        signing_key: hex::encode(keys.signing.to_bytes()),
+        signing_key,
+        signing_public: hex::encode(keys.signing_public.as_bytes()),
+        device_key: hex::encode(keys.device.to_bytes()),
         escrow: device.escrow.clone(),
         created: device.created,
         vault_age_identity: keys.vault_age.to_string().expose_secret().to_owned(),
@@ -207,7 +251,7 @@ pub(crate) fn encode(keys: &Keys, device: &DeviceInfo) -> Zeroizing<Vec<u8>> {
     // copies of the secret in freed memory).
     let mut json = Zeroizing::new(Vec::with_capacity(4096));
     serde_json::to_writer(&mut *json, &plain).expect("serialising plain strings cannot fail");
-    json
+    Some(json)
 }
 
 /// Encrypt `plaintext` to `passphrase` (age scrypt; `scrypt_log_n` overrides
@@ -271,7 +315,7 @@ pub(crate) fn write(
     passphrase: &SecretString,
     scrypt_log_n: Option<u8>,
 ) -> Result<(), VaultError> {
-    let json = encode(keys, device);
+    let json = encode(keys, device, Holder::FirstPerson).ok_or(VaultError::FirstPersonKeyNotLoaded)?;
     let ct = scrypt_encrypt(&json, passphrase, scrypt_log_n)?;
     write_file_atomically(storage, dir, IDENTITY_FILE, &ct)
 }
@@ -314,9 +358,37 @@ pub(crate) fn decode(json: &[u8], path: &Path) -> Result<(Keys, DeviceInfo, u32)
     let plain: IdentityPlaintext =
         serde_json::from_slice(json).map_err(|e| corrupt(format!("not a Fieldcase identity: {e}")))?;
     let age = x25519::Identity::from_str(&plain.age_identity).map_err(|e| corrupt(format!("bad age identity: {e}")))?;
-    let mut sk = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(&plain.signing_key, &mut *sk).map_err(|e| corrupt(format!("bad signing key: {e}")))?;
-    let signing = SigningKey::from_bytes(&sk);
+    let secret = |hex_key: &str, what: &str| {
+        let mut sk = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(hex_key, &mut *sk).map_err(|e| corrupt(format!("bad {what}: {e}")))?;
+        Ok::<_, VaultError>(SigningKey::from_bytes(&sk))
+    };
+    // Version 3 parts the device key from the first person's event key,
+    // and a further person's keys file has no event key; before, one key
+    // was both.
+    let signing = if plain.signing_key.is_empty() && probe.version >= 3 {
+        None
+    } else {
+        Some(secret(&plain.signing_key, "signing key")?)
+    };
+    let device_key = if probe.version >= 3 {
+        secret(&plain.device_key, "device key")?
+    } else {
+        signing.clone().ok_or_else(|| corrupt("no signing key".into()))?
+    };
+    let signing_public = match &signing {
+        Some(k) => k.verifying_key(),
+        None => {
+            let mut pk = [0u8; 32];
+            hex::decode_to_slice(&plain.signing_public, &mut pk)
+                .ok()
+                .and_then(|()| ed25519_dalek::VerifyingKey::from_bytes(&pk).ok())
+                .ok_or_else(|| corrupt("bad first person's public key".into()))?
+        }
+    };
+    if probe.version >= 3 && hex::encode(signing_public.as_bytes()) != plain.signing_public {
+        return Err(corrupt("the first person's public key does not match their key".into()));
+    }
     let parse_age =
         |s: &str, what: &str| x25519::Identity::from_str(s).map_err(|e| corrupt(format!("bad {what}: {e}")));
     let (vault_age, vault_key, previous, accept_untagged) = if probe.version == 1 {
@@ -351,5 +423,19 @@ pub(crate) fn decode(json: &[u8], path: &Path) -> Result<(Keys, DeviceInfo, u32)
         escrow: plain.escrow.clone(),
         created: plain.created,
     };
-    Ok((Keys { age, signing, vault_age, recipients, vault_key, previous, accept_untagged }, device, probe.version))
+    Ok((
+        Keys {
+            age,
+            signing,
+            signing_public,
+            device: device_key,
+            vault_age,
+            recipients,
+            vault_key,
+            previous,
+            accept_untagged,
+        },
+        device,
+        probe.version,
+    ))
 }

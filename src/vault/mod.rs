@@ -639,13 +639,7 @@ impl Vault {
         if new.expose_secret().is_empty() {
             return Err(VaultError::EmptyPassphrase);
         }
-        let (_, on_disk, _) = identity::read(&*self.storage, &self.dir, old)?;
-        if on_disk.device_id != self.device.device_id {
-            return Err(VaultError::CorruptIdentity {
-                path: self.dir.join(IDENTITY_FILE),
-                reason: "it belongs to another device than the vault that is open".into(),
-            });
-        }
+        self.check_first_person(old)?;
         let vault_age = age::x25519::Identity::generate();
         let mut recipients = vec![vault_age.to_public()];
         recipients.extend(self.keys.recipients.iter().skip(1).cloned());
@@ -750,14 +744,19 @@ impl Vault {
         Ok(p)
     }
 
-    /// Whether `passphrase` opens `identity.age` (the vault's first person).
-    pub fn check_first_person(&self, passphrase: &SecretString) -> Result<(), VaultError> {
-        let (_, on_disk, _) = identity::read(&*self.storage, &self.dir, passphrase)?;
-        if on_disk.device_id != self.device.device_id {
+    /// Whether `passphrase` opens `identity.age` (the vault's first
+    /// person). If it does, their event key is loaded (a further person
+    /// who unlocked did not have it).
+    pub fn check_first_person(&mut self, passphrase: &SecretString) -> Result<(), VaultError> {
+        let (keys, on_disk, _) = identity::read(&*self.storage, &self.dir, passphrase)?;
+        if on_disk.device_id != self.device.device_id || keys.signing_public != self.keys.signing_public {
             return Err(VaultError::CorruptIdentity {
                 path: self.dir.join(IDENTITY_FILE),
                 reason: "it belongs to another device than the vault that is open".into(),
             });
+        }
+        if self.keys.signing.is_none() {
+            self.keys.signing = keys.signing.clone();
         }
         Ok(())
     }
@@ -1062,14 +1061,32 @@ impl Vault {
         &self.device
     }
 
-    /// The device's Ed25519 signing key.
-    pub fn signing_key(&self) -> &ed25519_dalek::SigningKey {
-        &self.keys.signing
+    /// The device key (Ed25519): signs this device's bundles, an office's
+    /// rosters, and the escrow key file. Every person who unlocks the
+    /// vault holds it; it signs no event (docs/vault-format.md §2.2),
+    /// except in a vault made before identity version 3, where it is also
+    /// the first person's event key.
+    pub fn device_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.keys.device
     }
 
-    /// The device's Ed25519 public key.
-    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
-        self.keys.signing.verifying_key()
+    /// The device key's public half: what the roster lists as the
+    /// device's bundle key, and an office's `office_signing_key`.
+    pub fn device_verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.keys.device.verifying_key()
+    }
+
+    /// The first person's event key, when the first person unlocked (or
+    /// was switched to with their passphrase): a further person never
+    /// holds it.
+    pub fn first_person_key(&self) -> Option<&ed25519_dalek::SigningKey> {
+        self.keys.signing.as_ref()
+    }
+
+    /// The first person's event key's public half: what their events are
+    /// checked with, and what the roster lists as the device's `signing_key`.
+    pub fn first_person_verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.keys.signing_public
     }
 
     /// The device's transport recipient (`age1...`): what the office

@@ -178,7 +178,8 @@ pub(crate) fn write_keys(
     keys: &Keys,
     device: &DeviceInfo,
 ) -> Result<(), VaultError> {
-    let json = identity::encode(keys, device);
+    let json = identity::encode(keys, device, identity::Holder::FurtherPerson)
+        .expect("a further person's keys file needs no first person's key");
     let ct = super::envelope::encrypt(to, &json).map_err(VaultError::Encrypt)?;
     let people = ensure_dir(storage, dir)?;
     write_file_atomically(storage, &people, &keys_name(id), &ct)

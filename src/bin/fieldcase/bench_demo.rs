@@ -497,7 +497,7 @@ pub fn measure_size(
 
     let targets = editable_cases(store.vault().conn(), commits.min(500))?;
     anyhow::ensure!(!targets.is_empty(), "no open case in the demo vault");
-    let key = store.vault().signing_key().clone();
+    let key = store.signer_key().clone();
     let (mut tv, mut ts, mut cv, mut cs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut i = 0usize;
     let mut refused = 0usize;
@@ -648,7 +648,7 @@ mod tests {
         sql.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").unwrap();
         let cases = editable_cases(store.vault().conn(), 4).unwrap();
         assert!(!cases.is_empty());
-        let key = store.vault().signing_key().clone();
+        let key = store.signer_key().clone();
         let mut saved = 0;
         for (i, case) in cases.iter().cycle().take(6).enumerate() {
             let mut values = serde_json::Map::new();

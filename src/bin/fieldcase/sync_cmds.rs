@@ -382,7 +382,7 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
     let (file, decision, out, json) = match args.answer {
         Some(TransferAnswer::Key) => {
             let store = open_store(dir)?;
-            println!("{}", hex::encode(store.vault().verifying_key().as_bytes()));
+            println!("{}", hex::encode(store.vault().device_verifying_key().as_bytes()));
             store.lock()?;
             return Ok(());
         }

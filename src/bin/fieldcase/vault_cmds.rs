@@ -225,7 +225,9 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
                 "user_name": device.user_name,
                 "role": device.role,
                 "created": device.created,
-                "verifying_key": hex::encode(vault.verifying_key().as_bytes()),
+                "verifying_key": hex::encode(vault.device_verifying_key().as_bytes()),
+                "event_key": hex::encode(vault.first_person_verifying_key().as_bytes()),
+                "keys_parted": vault.device_verifying_key() != vault.first_person_verifying_key(),
                 "recipient": vault.recipient(),
             },
             "escrow": { "on": device.escrow.is_some(), "recipient": device.escrow },
@@ -248,6 +250,11 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
         match &device.escrow {
             Some(r) => println!("Escrow      ON ({r})"),
             None => println!("Escrow      OFF (a lost passphrase means lost data)"),
+        }
+        if vault.device_verifying_key() == vault.first_person_verifying_key() {
+            // Identity version 2 and older: the device key is the first
+            // person's event key, and every further person holds it.
+            println!("Keys        one key signs {}'s changes and the device's bundles (a vault made before Fieldcase parted them): a further person on this device could sign as {}; ask the office to enroll a new vault to part them", device.user_name, device.user_name);
         }
         println!("Generation  {}", stats.generation);
         println!("Journal     {} changes, {} bytes", stats.journal_frames, stats.journal_bytes);
