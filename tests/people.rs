@@ -553,9 +553,21 @@ fn scrypt_open(path: &Path, passphrase: &SecretString) -> Vec<u8> {
     out
 }
 
+/// Decrypt an age file with an X25519 identity.
+fn age_open(path: &Path, id: &age::x25519::Identity) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let bytes = std::fs::read(path).unwrap();
+    let dec = age::Decryptor::new_buffered(&bytes[..]).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    dec.decrypt(std::iter::once(id as &dyn age::Identity))
+        .map_err(|e| e.to_string())?
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 #[test]
 fn a_further_persons_files_hold_no_key_of_the_first_person() {
-    use std::io::Read as _;
     let t = tempfile::tempdir().unwrap();
     let (mut o, mut d) = world(t.path());
     let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
@@ -572,14 +584,7 @@ fn a_further_persons_files_hold_no_key_of_the_first_person() {
         serde_json::from_slice(&scrypt_open(&dir.join(format!("people/{}.age", sara.id)), &passphrase_of("sara")))
             .unwrap();
     let person_key: age::x25519::Identity = person["person_identity"].as_str().unwrap().parse().unwrap();
-    let keys_ct = std::fs::read(dir.join(format!("people/{}.keys.age", sara.id))).unwrap();
-    let mut keys = Vec::new();
-    age::Decryptor::new_buffered(&keys_ct[..])
-        .unwrap()
-        .decrypt(std::iter::once(&person_key as &dyn age::Identity))
-        .unwrap()
-        .read_to_end(&mut keys)
-        .unwrap();
+    let keys = age_open(&dir.join(format!("people/{}.keys.age", sara.id)), &person_key).unwrap();
     let keys_text = String::from_utf8(keys).unwrap();
     let keys: serde_json::Value = serde_json::from_str(&keys_text).unwrap();
     assert_eq!(keys["version"], 3);
@@ -611,4 +616,84 @@ fn a_further_persons_files_hold_no_key_of_the_first_person() {
     // And the device still syncs both ways.
     up(&mut d, &mut o);
     down(&mut o, &mut d);
+}
+
+#[test]
+fn a_removed_person_opens_nothing_written_after_with_their_old_files() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    let dir = t.path().join("d");
+    let keep = t.path().join("sara-files");
+    std::fs::create_dir(&keep).unwrap();
+    for f in [format!("{}.age", sara.id), format!("{}.keys.age", sara.id)] {
+        std::fs::copy(dir.join("people").join(&f), keep.join(&f)).unwrap();
+    }
+    // The vault identity in her keys file opens the snapshot, for now.
+    let old_vault_identity = {
+        let person: serde_json::Value =
+            serde_json::from_slice(&scrypt_open(&keep.join(format!("{}.age", sara.id)), &passphrase_of("sara")))
+                .unwrap();
+        let person_key: age::x25519::Identity = person["person_identity"].as_str().unwrap().parse().unwrap();
+        let keys: serde_json::Value =
+            serde_json::from_slice(&age_open(&keep.join(format!("{}.keys.age", sara.id)), &person_key).unwrap())
+                .unwrap();
+        keys["vault_age_identity"].as_str().unwrap().parse::<age::x25519::Identity>().unwrap()
+    };
+    assert!(age_open(&dir.join("snapshot.age"), &old_vault_identity).is_ok());
+    // Only the first person removes, with her passphrase.
+    let e = d.remove_person("sara", &pass()).unwrap_err();
+    assert!(matches!(e, StoreError::NotFirstPerson { .. }), "{e}");
+    d.switch_person("amina", &pass()).unwrap();
+    let e = d.remove_person("sara", &wrong()).unwrap_err();
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+    assert_eq!(d.people().unwrap().len(), 1, "a refused removal removes nothing");
+    let removed = d.remove_person("sara", &pass()).unwrap();
+    assert_eq!(removed.id, sara.id);
+    assert!(removed.removed_at.is_some());
+    assert!(d.people().unwrap().is_empty());
+    assert!(!dir.join("people").join(format!("{}.age", sara.id)).exists());
+    let c = new_case(&mut d, "Written after");
+    d.lock().unwrap();
+
+    let e = CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).err().expect("sara is gone");
+    assert!(matches!(e, StoreError::Vault(VaultError::WrongPassphrase { .. })), "{e}");
+    // Her old files put back (a copy she kept) open nothing: the vault's
+    // keys changed at her removal.
+    for f in std::fs::read_dir(&keep).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.join("people").join(f.file_name())).unwrap();
+    }
+    assert!(CaseStore::open_with(&dir, &passphrase_of("sara"), &options()).is_err(), "old files opened the vault");
+    // Nor does the vault identity they hold decrypt the snapshot now.
+    assert!(
+        age_open(&dir.join("snapshot.age"), &old_vault_identity).is_err(),
+        "old vault keys still open the snapshot"
+    );
+    let mut d = CaseStore::open_with(&dir, &pass(), &options()).unwrap();
+    assert!(d.case_detail(c).is_ok(), "the first person keeps everything");
+    up(&mut d, &mut o);
+}
+
+#[test]
+fn revoking_a_device_revokes_the_people_it_hosts_and_an_office_revokes_whom_it_removes() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut o, mut d) = world(t.path());
+    let sara = enroll_person(&mut o, &mut d, "sara", Role::Supervisor);
+    let device_id = d.vault().device().device_id;
+    people::act_on_office_as(&mut o, "chief", Role::Supervisor);
+    let chief = o.people().unwrap().into_iter().find(|p| p.user == "chief").unwrap();
+    o.switch_person(&o.vault().device().user_name.clone(), &pass()).unwrap();
+    sync::revoke(&mut o, device_id).unwrap();
+    let roster = sync::exchange::roster(&o).unwrap().unwrap().roster;
+    for id in [device_id, sara.id] {
+        assert!(roster.device(id).unwrap().revoked_at.is_some(), "{id} not revoked");
+    }
+    assert!(roster.device(chief.id).unwrap().revoked_at.is_none(), "a person of another host is untouched");
+
+    let removed = sync::people::remove_person(&mut o, "chief", &pass()).unwrap();
+    assert_eq!(removed.id, chief.id);
+    let roster = sync::exchange::roster(&o).unwrap().unwrap().roster;
+    assert!(roster.device(chief.id).unwrap().revoked_at.is_some(), "removed on the office: revoked");
+    assert!(o.people().unwrap().is_empty());
 }

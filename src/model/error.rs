@@ -177,6 +177,12 @@ pub enum StoreError {
         /// The user name.
         user: String,
     },
+    /// Only the vault's first person may do this (remove a person).
+    #[error("only this vault's first person ({user}) may do this: switch to them with their passphrase")]
+    NotFirstPerson {
+        /// The first person's user name.
+        user: String,
+    },
     /// A person's file does not agree with the vault's record of them.
     #[error("the file of person {user:?} does not match this vault's record of them (replaced or altered?); the vault's first person can remove and add them again")]
     PersonMismatch {
@@ -241,6 +247,7 @@ impl StoreError {
             StoreError::UnknownPerson { .. } => "unknown_person",
             StoreError::PersonExists { .. } => "person_exists",
             StoreError::PersonMismatch { .. } => "person_mismatch",
+            StoreError::NotFirstPerson { .. } => "not_first_person",
             StoreError::PersonNotEnrolled { .. } => "person_not_enrolled",
             StoreError::WeakPassphrase(_) => "weak_passphrase",
             StoreError::ActorFixed => "actor_fixed",

@@ -31,6 +31,11 @@ pub struct PersonRecord {
     pub recipient: String,
     /// When added (RFC 3339).
     pub created: String,
+    /// When removed from the vault (RFC 3339): their files are gone and
+    /// the vault keys were changed since. The record stays so their
+    /// signer id is never reused. Absent while they are a person here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<String>,
 }
 
 /// The journal entry recording `record`.
@@ -38,11 +43,13 @@ pub(crate) fn entry(record: &PersonRecord) -> serde_json::Value {
     projection::sync_put_entry(&format!("{P_PERSON}{}", record.id), &serde_json::json!(record))
 }
 
-/// Every further person recorded in the database, by id.
+/// Every further person recorded in the database, by id (not those
+/// removed).
 pub(crate) fn load(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<PersonRecord>> {
     Ok(projection::sync_state(conn, P_PERSON)?
         .into_iter()
         .filter(|(k, _)| k.starts_with(P_PERSON))
-        .filter_map(|(_, v)| serde_json::from_value(v).ok())
+        .filter_map(|(_, v)| serde_json::from_value::<PersonRecord>(v).ok())
+        .filter(|p| p.removed_at.is_none())
         .collect())
 }

@@ -514,6 +514,7 @@ impl CaseStore {
             signing_key: person.verifying_key_hex(),
             recipient: person.recipient(),
             created: person.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            removed_at: None,
         };
         let mut entries =
             vec![crate::model::people::entry(&record), projection::device_entry(record.id, &record.signing_key, user)];
@@ -527,6 +528,45 @@ impl CaseStore {
         let people: Vec<(Uuid, String)> = self.people()?.iter().map(|p| (p.id, p.recipient.clone())).collect();
         self.vault.set_people(&people)?;
         Ok(record)
+    }
+
+    /// Remove further person `user` from this vault, as its first person
+    /// (whose passphrase `first_person_passphrase` is checked): their
+    /// record is marked removed, their files deleted, and then the vault's
+    /// own keys are changed as at a passphrase change (the passphrase
+    /// stays), so a copy of their old files with their passphrase opens
+    /// nothing written from now on. Their events stay, signed. On an
+    /// office vault [`crate::sync::people::remove_person`] also revokes
+    /// them in the roster; on a device the office revokes them.
+    pub fn remove_person(
+        &mut self,
+        user: &str,
+        first_person_passphrase: &SecretString,
+    ) -> Result<crate::model::people::PersonRecord, StoreError> {
+        if self.signer.is_some() {
+            return Err(StoreError::NotFirstPerson { user: self.vault.device().user_name.clone() });
+        }
+        let record = self
+            .people()?
+            .into_iter()
+            .find(|p| p.user == user)
+            .ok_or_else(|| StoreError::UnknownPerson { user: user.to_owned() })?;
+        self.vault.check_first_person(first_person_passphrase)?;
+        let removed = crate::model::people::PersonRecord {
+            removed_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            ..record.clone()
+        };
+        // The record first: from this commit the person cannot unlock the
+        // store (their file no longer matches a record), even if what
+        // follows is interrupted; the next removal or passphrase change
+        // finishes the rest.
+        self.vault.commit(vec![crate::model::people::entry(&removed)])?;
+        let people: Vec<(Uuid, String)> = self.people()?.iter().map(|p| (p.id, p.recipient.clone())).collect();
+        self.vault.set_people(&people)?;
+        self.vault.remove_person_files(record.id);
+        let scrypt = self.vault.scrypt_log_n();
+        self.vault.change_passphrase(first_person_passphrase, first_person_passphrase, scrypt)?;
+        Ok(removed)
     }
 
     /// Switch the person recording to `user`, checked with their

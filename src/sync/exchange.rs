@@ -274,8 +274,16 @@ pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
     if entry.revoked_at.is_some() {
         return Ok(());
     }
-    entry.revoked_at = Some(now_rfc3339());
+    let at = now_rfc3339();
+    entry.revoked_at = Some(at.clone());
     entry.revoked_after_seq = Some(held);
+    // The people the device hosts go with it: their events travel in its
+    // bundles, and whoever holds the device holds their keys files.
+    let vv = contiguous_vv(store)?;
+    for hosted in roster.devices.iter_mut().filter(|d| d.host == Some(device) && d.revoked_at.is_none()) {
+        hosted.revoked_at = Some(at.clone());
+        hosted.revoked_after_seq = Some(vv.get(&hosted.device_id).copied().unwrap_or(0));
+    }
     roster.serial += 1;
     let signed = roster.sign(store.vault().device_key());
     store.commit_sync_entries(vec![put(K_ROSTER, json!(signed))])?;

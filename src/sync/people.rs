@@ -113,3 +113,28 @@ pub(crate) fn office_roster_entry(store: &CaseStore, person: &PersonRecord) -> R
     r.serial += 1;
     Ok(put(K_ROSTER, json!(r.sign(store.vault().device_key()))))
 }
+
+/// Remove further person `user` from this vault ([`CaseStore::remove_person`]),
+/// and on an office vault revoke them in the roster first (their events up
+/// to what the office holds stay valid). On a device the office revokes
+/// them (`fieldcase enroll revoke`); until it does, their events already
+/// sent stay valid and they can record nothing here.
+pub fn remove_person(
+    store: &mut CaseStore,
+    user: &str,
+    first_person_passphrase: &secrecy::SecretString,
+) -> Result<PersonRecord, SyncError> {
+    if crate::sync::exchange::is_office(store)? {
+        if store.signer_id() != store.vault().device().device_id {
+            return Err(StoreError::NotFirstPerson { user: store.vault().device().user_name.clone() }.into());
+        }
+        let id = store
+            .people()?
+            .into_iter()
+            .find(|p| p.user == user)
+            .map(|p| p.id)
+            .ok_or_else(|| StoreError::UnknownPerson { user: user.to_owned() })?;
+        crate::sync::exchange::revoke(store, id)?;
+    }
+    Ok(store.remove_person(user, first_person_passphrase)?)
+}

@@ -27,6 +27,15 @@ pub enum PersonCommand {
     },
     /// List the people of this vault and whether the office has enrolled them.
     List,
+    /// Remove a person from this vault (as its first person, whose
+    /// passphrase unlocks): their files are deleted and the vault's keys
+    /// changed, so their old files open nothing written from now on. On
+    /// the office vault they are revoked in the roster too; on a device,
+    /// ask the office to revoke them (`fieldcase revoke ID`).
+    Remove {
+        /// Their user name.
+        user: String,
+    },
 }
 
 pub fn person(dir: &Path, cmd: PersonCommand) -> anyhow::Result<()> {
@@ -52,6 +61,23 @@ pub fn person(dir: &Path, cmd: PersonCommand) -> anyhow::Result<()> {
                 println!("  wrote their enrollment request {}: give it to the office data manager", out.display());
             } else {
                 println!("  they record nothing until the office enrolls them: `fieldcase --as {user} enroll request`");
+            }
+            store.lock()?;
+        }
+        PersonCommand::Remove { user } => {
+            let passphrase = crate::vault_cmds::read_passphrase()?;
+            let mut store = crate::vault_cmds::open_as(dir, &passphrase)
+                .with_context(|| format!("cannot open the vault in {}", dir.display()))?;
+            let office = sync::is_office(&store)?;
+            let removed = sync::people::remove_person(&mut store, &user, &passphrase)?;
+            println!(
+                "Removed {} ({}), signer id {}; the vault's keys were changed",
+                removed.user, removed.role, removed.id
+            );
+            if office {
+                println!("  revoked in this office's roster: devices refuse their later events");
+            } else {
+                println!("  ask the office to revoke them: `fieldcase revoke {}`", removed.id);
             }
             store.lock()?;
         }

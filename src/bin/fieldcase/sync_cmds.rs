@@ -235,7 +235,7 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
 pub fn revoke(dir: &Path, device: Uuid) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
     sync::revoke(&mut store, device)?;
-    println!("Revoked device {device}: its later bundles and events are refused");
+    println!("Revoked {device}: its later bundles and events are refused, and those of the people it hosts");
     store.lock()?;
     Ok(())
 }
