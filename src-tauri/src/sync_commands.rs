@@ -461,7 +461,14 @@ pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestV
     let bytes = read_limited(path, MAX_REQUEST_FILE)?;
     let req =
         sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
-    let already = sync::exchange::roster(store)?.is_some_and(|r| r.roster.device(req.device_id).is_some());
+    let roster = sync::exchange::roster(store)?;
+    let already = roster.as_ref().is_some_and(|r| r.roster.device(req.device_id).is_some());
+    let elsewhere = roster.as_ref().is_some_and(|r| {
+        r.roster
+            .devices
+            .iter()
+            .any(|d| d.user == req.user && d.signing_key != req.signing_key && d.revoked_at.is_none())
+    });
     Ok(EnrollmentRequestView {
         path: path.display().to_string(),
         device_id: req.device_id.to_string(),
@@ -471,21 +478,26 @@ pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestV
         signing_key: req.signing_key,
         created: req.created,
         already_enrolled: already,
+        user_enrolled_elsewhere: elsewhere,
     })
 }
 
-/// Office: approve a request with `role` and write the device's enrollment bundle.
+/// Office: approve a request with `role` and write the device's enrollment
+/// bundle. `additional_device_of`: the data manager says the request is
+/// another device of that already enrolled user (the library checks it).
 pub fn approve(
     store: &mut CaseStore,
     request: &Path,
     role: &str,
+    additional_device_of: Option<&str>,
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<WrittenFile, UiError> {
     let role: Role = role.parse().map_err(|e: fieldcase::model::event::UnknownRole| bad_input(e.to_string()))?;
     check_free(out)?;
     let bytes = read_limited(request, MAX_REQUEST_FILE)?;
-    let bundle = sync::approve_enrollment(store, &bytes, role, progress).map_err(sync_error)?;
+    let bundle =
+        sync::approve_enrollment_with(store, &bytes, role, additional_device_of, progress).map_err(sync_error)?;
     write_new_file(out, &bundle)
 }
 
@@ -814,11 +826,13 @@ pub async fn office_approve(
     session: State<'_, Session>,
     request: String,
     role: String,
+    additional_device_of: Option<String>,
     out: String,
     progress: Channel<SyncProgress>,
 ) -> Result<WrittenFile, UiError> {
     let (request, out) = (absolute(&request)?, absolute(&out)?);
-    session.with_store(|s| approve(s, &request, &role, &out, &mut reporter(&progress)))
+    let same = additional_device_of.as_deref();
+    session.with_store(|s| approve(s, &request, &role, same, &out, &mut reporter(&progress)))
 }
 
 /// Office: revoke a device.
@@ -980,7 +994,7 @@ mod tests {
             (name.as_str(), "caseworker", false)
         );
         let bundle = tmp.join(format!("enroll-{name}.fcb"));
-        approve(o, &req, &view.role, &bundle, &mut quiet()).expect("approve");
+        approve(o, &req, &view.role, None, &bundle, &mut quiet()).expect("approve");
         let path = bundle.display().to_string();
         let bytes = std::fs::read(&bundle).unwrap();
         let p = preview_import(dev, &path, &bytes, &mut quiet()).expect("preview enrollment");
@@ -988,6 +1002,26 @@ mod tests {
         assert!(!overview(dev).unwrap().enrolled, "a preview must not enroll");
         apply_import(dev, &path, &bytes, &mut quiet()).expect("apply enrollment");
         assert!(overview(dev).unwrap().enrolled);
+    }
+
+    /// A second device of an enrolled user name is refused unless the data
+    /// manager says on the Office screen that it is the same person's.
+    #[test]
+    fn a_second_device_of_a_user_needs_the_data_managers_word() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        let mut first = make(&t.path().join("d1"), "amina", "caseworker");
+        enroll_by_files(&mut o, &mut first, t.path());
+        let second = make(&t.path().join("d2"), "amina", "caseworker");
+        let req = t.path().join("second.json");
+        write_enrollment_request(&second, &req).expect("request");
+        let view = read_request(&o, &req).expect("read request");
+        assert!(view.user_enrolled_elsewhere && !view.already_enrolled);
+        let e = approve(&mut o, &req, "caseworker", None, &t.path().join("a.fcb"), &mut quiet()).unwrap_err();
+        assert!(!t.path().join("a.fcb").exists());
+        assert_eq!(e.code, "enrollment_refused", "{e:?}");
+        approve(&mut o, &req, "caseworker", Some("amina"), &t.path().join("b.fcb"), &mut quiet()).expect("approve");
+        assert!(read_request(&o, &req).unwrap().already_enrolled);
     }
 
     /// The Office screen lists a suspected pair until a data manager says

@@ -260,6 +260,9 @@ pub struct EnrollmentRequestView {
     pub created: String,
     /// Already in the roster.
     pub already_enrolled: bool,
+    /// Its user name is enrolled (not revoked) under another key: approving
+    /// it needs the data manager to say it is that person's other device.
+    pub user_enrolled_elsewhere: bool,
 }
 }
 

@@ -64,8 +64,14 @@ export const syncApi = {
   enrollmentRequest: (path: string) => invoke<WrittenFile>('sync_enrollment_request', { path }),
   devices: () => invoke<DeviceEntry[]>('office_devices'),
   readRequest: (path: string) => invoke<EnrollmentRequestView>('office_read_request', { path }),
-  approve: (request: string, role: string, out: string, onProgress?: OnProgress) =>
-    invoke<WrittenFile>('office_approve', { request, role, out, progress: channel(onProgress) }),
+  approve: (request: string, role: string, out: string, additionalDeviceOf?: string, onProgress?: OnProgress) =>
+    invoke<WrittenFile>('office_approve', {
+      request,
+      role,
+      additionalDeviceOf: additionalDeviceOf ?? null,
+      out,
+      progress: channel(onProgress),
+    }),
   revoke: (device: string) => invoke<void>('office_revoke', { device }),
   exportForDevice: (device: string, path: string, onProgress?: OnProgress) =>
     invoke<WrittenFile>('office_export_for_device', { device, path, progress: channel(onProgress) }),

@@ -35,4 +35,9 @@ created: string,
 /**
  * Already in the roster.
  */
-already_enrolled: boolean, };
+already_enrolled: boolean, 
+/**
+ * Its user name is enrolled (not revoked) under another key: approving
+ * it needs the data manager to say it is that person's other device.
+ */
+user_enrolled_elsewhere: boolean, };
