@@ -807,6 +807,25 @@ impl CaseStore {
         Ok(id)
     }
 
+    /// Register a new case and, with `values`, save its registration/BIA
+    /// values in the same commit (refused values register nothing).
+    /// Returns its id and case number.
+    pub fn register_case(
+        &mut self,
+        case_type: &str,
+        office: &str,
+        values: Option<Map<String, Value>>,
+    ) -> Result<(Uuid, String), StoreError> {
+        let mut b = self.batch();
+        let id = b.create_case(case_type, office)?;
+        if let Some(values) = values {
+            b.save_form(id, "registration_bia", None, values)?;
+        }
+        b.commit()?;
+        let number = self.case_detail(id)?.summary.case_number;
+        Ok((id, number))
+    }
+
     /// Save values of a form (or of one list item of a repeating form).
     pub fn save_form(
         &mut self,

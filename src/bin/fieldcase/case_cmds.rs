@@ -24,6 +24,20 @@ pub struct DemoArgs {
 
 #[derive(clap::Subcommand)]
 pub enum CaseCommand {
+    /// Register a new case (stage identified) and print its number and id.
+    /// With --values, the registration/BIA values are saved in the same
+    /// commit: refused values register nothing.
+    New {
+        /// Case type: uasc, accompanied_child_at_risk, family_with_children.
+        #[arg(long = "type", value_name = "TYPE")]
+        case_type: String,
+        /// The registering office (its first three letters start the case number).
+        #[arg(long)]
+        office: String,
+        /// JSON file of registration_bia values; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        values: Option<std::path::PathBuf>,
+    },
     /// List cases.
     List {
         #[arg(long)]
@@ -121,8 +135,17 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
 /// `case list|show|history [--json]`: the library's views, which keep to
 /// what the person who unlocked may see (docs/visibility.md).
 pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
+    // Read the values before unlocking, so a bad file costs no passphrase.
+    let new_values = match &cmd {
+        CaseCommand::New { values: Some(path), .. } => Some(crate::form_cmds::read_values(path)?),
+        _ => None,
+    };
     let mut store = open_store(dir)?;
     match cmd {
+        CaseCommand::New { case_type, office, .. } => {
+            let (id, number) = store.register_case(&case_type, &office, new_values)?;
+            println!("registered case {number} ({id})");
+        }
         CaseCommand::Erase { id, reason, approve } => {
             let case = store.find_case(&id)?;
             if approve {

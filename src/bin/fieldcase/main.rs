@@ -9,6 +9,7 @@ mod bench_import;
 mod bench_report;
 mod bench_search;
 mod case_cmds;
+mod form_cmds;
 mod output;
 mod person_cmds;
 mod quarantine_cmds;
@@ -65,6 +66,10 @@ pub enum Command {
     /// The people of this vault: add one (own passphrase and role), list them.
     #[command(subcommand)]
     Person(person_cmds::PersonCommand),
+    /// Save a form's values from a JSON file (scripting, migration), or
+    /// list the forms.
+    #[command(subcommand)]
+    Form(form_cmds::FormCommand),
     /// Fill the vault with realistic synthetic cases (for demos and tests).
     Demo(case_cmds::DemoArgs),
     /// List, show and read the history of cases.
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
         Command::Checkpoint => vault_cmds::checkpoint(&vault_dir),
         Command::Passwd => vault_cmds::passwd(&vault_dir),
         Command::Person(cmd) => person_cmds::person(&vault_dir, cmd),
+        Command::Form(cmd) => form_cmds::form(&vault_dir, cmd),
         Command::Demo(args) => case_cmds::demo(&vault_dir, args),
         Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
