@@ -35,7 +35,7 @@ fn request_on_one_device_approve_on_another_then_only_the_tombstone_is_shown() {
     up(&mut sup, &mut office);
     office.lock().unwrap();
     let said = ok(run(&office_dir, &["case", "erase", &x.to_string(), "--approve"]));
-    assert!(said.contains("erased (legal_order; requested by sam as supervisor"), "{said}");
+    assert!(said.contains(" (legal_order; requested by sam as supervisor, approved by"), "{said}");
 
     let out = run(&office_dir, &["case", "show", &x.to_string()]);
     assert_eq!(out.status.code(), Some(1));

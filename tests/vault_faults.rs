@@ -493,7 +493,7 @@ fn identity_of_a_newer_format_version_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
     drop(init(&dir));
-    let json = br#"{"format":"fieldcase-identity","version":3,"something_new":true}"#;
+    let json = br#"{"format":"fieldcase-identity","version":4,"something_new":true}"#;
     let mut r = age::scrypt::Recipient::new(pass());
     r.set_work_factor(TEST_LOG_N);
     let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
@@ -503,7 +503,7 @@ fn identity_of_a_newer_format_version_says_so() {
     w.finish().unwrap();
     fs::write(dir.join("identity.age"), ct).unwrap();
     let err = open_err(&dir);
-    assert!(matches!(err, VaultError::UnsupportedVersion { version: 3, .. }), "{err}");
+    assert!(matches!(err, VaultError::UnsupportedVersion { version: 4, .. }), "{err}");
     assert!(err.to_string().contains("newer Fieldcase"), "{err}");
 }
 

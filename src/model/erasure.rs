@@ -172,6 +172,34 @@ pub struct Tombstone {
     pub event_count: u64,
 }
 
+impl Tombstone {
+    /// The day of the erasure (UTC), as a date.
+    pub fn erased_on(&self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.erased_millis as i64)
+            .map(|d| d.date_naive().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// One line: the case, when and why it was erased, who asked and who
+/// approved (no personal data: the tombstone holds none).
+impl std::fmt::Display for Tombstone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "case {} erased on {} ({}; requested by {} as {}, approved by {} as {}); {} event(s) removed",
+            self.case_id,
+            self.erased_on(),
+            self.reason,
+            self.requested_by,
+            self.requested_role,
+            self.approved_by,
+            self.approved_role,
+            self.event_count
+        )
+    }
+}
+
 const TOMBSTONE_COLUMNS: &str =
     "case_id, erased_millis, reason, requested_by, requested_role, approved_by, approved_role, event_count";
 

@@ -1029,11 +1029,7 @@ impl CaseStore {
     /// when only its tombstone is left, else [`StoreError::NotFound`].
     fn missing(&self, case: Uuid) -> Result<StoreError, StoreError> {
         Ok(match erasure::tombstone(self.vault.conn(), case)? {
-            Some(t) => StoreError::Erased {
-                case: case.to_string(),
-                on: date_of(t.erased_millis).to_string(),
-                reason: t.reason,
-            },
+            Some(t) => StoreError::Erased { case: case.to_string(), on: t.erased_on(), reason: t.reason },
             None => StoreError::NotFound { case: case.to_string() },
         })
     }

@@ -1200,18 +1200,25 @@ fn check_origins(
             }
             return Err(ImportError::RevokedAuthor { device: e.device_id, event: e.id });
         }
-        if e.role != origin.role {
-            return Err(ImportError::RoleNotGranted {
-                device: e.device_id,
-                event: e.id,
-                claimed: e.role.to_string(),
-                granted: origin.role.to_string(),
-            });
-        }
+        check_role(e, origin.role)?;
         *done += 1;
         if done.is_multiple_of(10_000) {
             progress(Progress::Events { done: *done, total });
         }
+    }
+    Ok(())
+}
+
+/// An event claims exactly the role its signer was granted (by the roster,
+/// or by the sending office's roster for a transfer).
+pub(crate) fn check_role(e: &Event, granted: Role) -> Result<(), ImportError> {
+    if e.role != granted {
+        return Err(ImportError::RoleNotGranted {
+            device: e.device_id,
+            event: e.id,
+            claimed: e.role.to_string(),
+            granted: granted.to_string(),
+        });
     }
     Ok(())
 }

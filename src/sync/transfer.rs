@@ -365,14 +365,7 @@ fn check_transfer(store: &CaseStore, opened: &OpenedBundle, dry_run: bool) -> Re
             });
             v.max_seq = v.max_seq.max(e.device_seq);
         }
-        if e.role != origin.role {
-            return Err(ImportError::RoleNotGranted {
-                device: e.device_id,
-                event: e.id,
-                claimed: e.role.to_string(),
-                granted: origin.role.to_string(),
-            });
-        }
+        crate::sync::exchange::check_role(e, origin.role)?;
         if extra.contains_key(&e.device_id) {
             continue;
         }

@@ -149,17 +149,7 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
         CaseCommand::Erase { id, reason, approve } => {
             let case = store.find_case(&id)?;
             if approve {
-                let t = store.approve_erasure(case)?;
-                println!(
-                    "case {} erased ({}; requested by {} as {}, approved by {} as {}); {} event(s) removed",
-                    t.case_id,
-                    t.reason,
-                    t.requested_by,
-                    t.requested_role,
-                    t.approved_by,
-                    t.approved_role,
-                    t.event_count
-                );
+                println!("{}", store.approve_erasure(case)?);
             } else if let Some(reason) = reason {
                 let request = store.request_erasure(case, &reason)?;
                 println!(
@@ -176,19 +166,7 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
                 println!("no erased cases");
             } else {
                 for t in &list {
-                    let on = chrono::DateTime::from_timestamp_millis(t.erased_millis as i64)
-                        .map(|d| d.date_naive().to_string())
-                        .unwrap_or_default();
-                    println!(
-                        "{}  erased on {on}  {}  requested by {} ({}), approved by {} ({}), {} event(s)",
-                        t.case_id,
-                        t.reason,
-                        t.requested_by,
-                        t.requested_role,
-                        t.approved_by,
-                        t.approved_role,
-                        t.event_count
-                    );
+                    println!("{t}");
                 }
             }
         }
