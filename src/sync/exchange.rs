@@ -128,6 +128,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             revoked_at: None,
             revoked_after_seq: None,
             host: None,
+            team: None,
         }],
         vouched: Vec::new(),
     };
@@ -195,6 +196,24 @@ pub fn approve_enrollment_with(
     additional_device_of: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, SyncError> {
+    approve_enrollment_in_team(store, request, role, additional_device_of, None, progress)
+}
+
+/// [`approve_enrollment_with`] that puts the person in `team` (a
+/// caseworker or a supervisor; docs/visibility.md §2). Another device of an
+/// enrolled person gets that person's team when `team` is `None`.
+pub fn approve_enrollment_in_team(
+    store: &mut CaseStore,
+    request: &[u8],
+    role: Role,
+    additional_device_of: Option<&str>,
+    team: Option<&str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
+    if team.is_some() {
+        crate::sync::teams::check_may_set(store)?;
+    }
+    let team = team.map(|t| crate::sync::teams::team_name(t, role)).transpose()?;
     let signed = office_roster(store)?;
     let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
     if req.role != role {
@@ -227,6 +246,11 @@ pub fn approve_enrollment_with(
             revoked_at: None,
             revoked_after_seq: None,
             host: req.host,
+            team: team.or_else(|| {
+                additional_device_of.and_then(|u| {
+                    roster.devices.iter().find(|d| d.user == u && d.revoked_at.is_none()).and_then(|d| d.team.clone())
+                })
+            }),
         });
         roster.serial += 1;
     }
@@ -503,8 +527,11 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
 /// The cases `device` receives: those its person may see and open, by the
 /// same rule as the need-to-know views on the device
 /// ([`crate::model::visibility::Reader::receives`]; docs/bundle-format.md §8).
-fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
-    store.cases_received_by(Reader { user: &device.user, role: device.role })
+/// A supervisor's device receives their team's cases only (the roster's
+/// `team`, docs/visibility.md §6).
+fn visible_cases(store: &CaseStore, roster: &Roster, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
+    let team = roster.team_of(&device.user);
+    store.cases_received_by(Reader { user: &device.user, role: device.role, team: team.as_ref() })
 }
 
 /// Office: a bundle for one device: acknowledgements, the roster and the new
@@ -535,7 +562,7 @@ pub fn export_for_device(
     let hosted: Vec<RosterDevice> = signed.roster.hosted_by(device).cloned().collect();
     let mut cases = BTreeSet::new();
     for person in hosted.iter().filter(|p| p.revoked_at.is_none()) {
-        cases.extend(visible_cases(store, person)?);
+        cases.extend(visible_cases(store, &signed.roster, person)?);
     }
     // Erasures go to every device: only their two events are left of an
     // erased case, they hold no personal data, and whichever device holds
@@ -961,6 +988,13 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     // skipped, another at its id or sequence is refused as tampering.
     let held = crate::sync::quarantine::held(store)?;
     let held_ids = held.ids();
+    // A supervisor's events are judged against their team at the office,
+    // which holds the roster as it is when the change arrives. A device
+    // does not judge the office's relayed events by team: the office
+    // already did, and a later team change must not make an accepted
+    // change unacceptable (docs/visibility.md §7).
+    let teams = (m.kind == BundleKind::DeviceToOffice).then(|| effective.roster.supervisor_teams());
+    let teams = teams.as_ref();
     let identity = store.vault().age_identity().clone();
     let listed = m.members.iter().find(|e| e.path == format::EVENTS).cloned();
     let (mut prepared, signatures, held_again, chunks) = match (&listed, streamed) {
@@ -976,7 +1010,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
                 index.note(&chunk)?;
                 let mut incoming = chunk.events;
                 held_again += skip_held(&held, &mut incoming)?;
-                let (part, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+                let (part, signatures) = store.prepare_import_judged(incoming, &extra_keys, &held_ids, teams)?;
                 signatures.wait()?;
                 outcome.absorb_outcome(part);
                 Ok(())
@@ -997,7 +1031,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             // reported first.
             let mut incoming = std::mem::take(&mut opened.events);
             let held_again = skip_held(&held, &mut incoming)?;
-            let (prepared, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+            let (prepared, signatures) = store.prepare_import_judged(incoming, &extra_keys, &held_ids, teams)?;
             (prepared, signatures, held_again, None)
         }
     };
@@ -1084,6 +1118,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
                     &digests,
                     &extra_keys,
                     &held,
+                    teams,
                     trust_entries,
                     entries,
                 )
@@ -1108,6 +1143,7 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
     digests: &[[u8; 32]],
     extra_keys: &HashMap<Uuid, VerifyingKey>,
     held: &crate::sync::quarantine::Held,
+    teams: Option<&crate::model::visibility::Teams>,
     trust_entries: Vec<Value>,
     entries: Vec<Value>,
 ) -> Result<ImportSummary, ImportError> {
@@ -1132,7 +1168,7 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
         }
         let mut incoming = chunk.events;
         skip_held(held, &mut incoming)?;
-        let part = store.prepare_import_verified(incoming, extra_keys, &held_ids)?;
+        let part = store.prepare_import_verified(incoming, extra_keys, &held_ids, teams)?;
         summary.absorb(store.commit_import(part, before.take().unwrap_or_default(), Vec::new())?);
         Ok(())
     };

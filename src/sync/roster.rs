@@ -2,6 +2,8 @@
 //! device's enrollment request. Both are signed JSON: Ed25519 over a domain
 //! prefix followed by the canonical JSON of the document without its `sig`.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use uuid::Uuid;
 
 use crate::model::canonical::to_canonical_bytes;
 use crate::model::event::{parse_verifying_key, Role};
+use crate::model::visibility::{Team, Teams};
 
 /// Signature domain of rosters.
 pub const ROSTER_DOMAIN: &[u8] = b"fieldcase-roster-v1\n";
@@ -50,6 +53,13 @@ pub struct RosterDevice {
     /// Absent for a device's own first person (docs/bundle-format.md §7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Uuid>,
+    /// The team the person belongs to (caseworkers and supervisors), set
+    /// by the office's data manager. A supervisor with a team sees and acts
+    /// on their team's cases only; one with none, on every case
+    /// (docs/visibility.md §2). Absent when unset, so a roster without
+    /// teams is signed as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl RosterDevice {
@@ -149,6 +159,33 @@ impl Roster {
     /// on it (`host`), revoked ones included.
     pub fn hosted_by(&self, device: Uuid) -> impl Iterator<Item = &RosterDevice> {
         self.devices.iter().filter(move |d| d.device_id == device || d.host == Some(device))
+    }
+
+    /// The team of `user` as a supervisor's reader sees it: the team name
+    /// of their (not revoked) entry and the user names of every entry of
+    /// that team, revoked ones included (their cases stay the team's).
+    /// `None` when the user has no team.
+    pub fn team_of(&self, user: &str) -> Option<Team> {
+        let name = self
+            .devices
+            .iter()
+            .filter(|d| d.user == user && d.revoked_at.is_none())
+            .find_map(|d| d.team.clone())?;
+        let members = self.devices.iter().filter(|d| d.team.as_deref() == Some(&name)).map(|d| d.user.clone()).collect();
+        Some(Team { name, members })
+    }
+
+    /// The teams of the supervisors among the signers, by signer id: what
+    /// an office's import judges a supervisor's events against
+    /// (docs/visibility.md §7).
+    pub fn supervisor_teams(&self) -> Teams {
+        let mut by_signer = HashMap::new();
+        for d in self.devices.iter().filter(|d| d.role == Role::Supervisor) {
+            if let Some(team) = self.team_of(&d.user) {
+                by_signer.insert(d.device_id, team);
+            }
+        }
+        Teams { by_signer }
     }
 
     /// Sign with the office key.

@@ -111,6 +111,10 @@ pub enum Command {
     /// device's changes its office refused (refused).
     #[command(subcommand)]
     Quarantine(quarantine_cmds::QuarantineCommand),
+    /// Office: put caseworkers and supervisors in teams (set USER TEAM,
+    /// clear USER, list); a supervisor with a team sees their team's cases.
+    #[command(subcommand)]
+    Team(sync_cmds::TeamCommand),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Command::Split(args) => search_cmds::split(&vault_dir, args),
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
         Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
+        Command::Team(cmd) => sync_cmds::team(&vault_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
