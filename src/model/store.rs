@@ -2000,6 +2000,11 @@ impl PreparedImport {
         &self.summary
     }
 
+    /// The ids of the events committing would apply.
+    pub(crate) fn event_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.events.iter().map(|e| e.id)
+    }
+
     /// Add the outcome of another part of the same import, checked after
     /// this one: an import read case by case sums its parts' previews,
     /// quarantine and new people, and keeps no events (the parts' events

@@ -580,6 +580,16 @@ pub fn export_for_device(
             events.push(e);
         }
     }
+    // The device's own events the office held and applied later: it may
+    // have withdrawn them when their refusal was reported (§6.1), so they
+    // go back to it, while it may see their case.
+    let signers: Vec<Uuid> = hosted.iter().map(|p| p.device_id).collect();
+    let included: HashSet<Uuid> = events.iter().map(|e| e.id).collect();
+    for e in crate::sync::quarantine::released_for(store, &signers)? {
+        if cases.contains(&e.case_id) && !included.contains(&e.id) {
+            events.push(e);
+        }
+    }
     events.sort_by_key(Event::order_key);
     let coverage = Coverage { vv: contiguous_vv(store)?, cases };
     let received = last_in(store, device)?.map(|s| BTreeMap::from([(device, s)])).unwrap_or_default();
@@ -717,6 +727,15 @@ pub struct ImportReport {
     /// office reported (§6.1).
     #[serde(default)]
     pub refusals_reported: usize,
+    /// Events held in quarantine here that the rules accepted once this
+    /// import's events were applied, and that were applied after it
+    /// (docs/bundle-format.md §6.1).
+    #[serde(default)]
+    pub released: usize,
+    /// Why re-checking the held events after the import failed, if it did
+    /// (the import itself is committed; the events stay held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_failed: Option<String>,
 }
 
 /// The reader's head check (docs/bundle-format.md §5.1), before any member
@@ -942,6 +961,8 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         attachments: Default::default(),
         quarantined: Vec::new(),
         refusals_reported: 0,
+        released: 0,
+        release_failed: None,
     };
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;
@@ -1125,6 +1146,17 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             }
             _ => store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from),
         })?;
+    // Held events of the cases this import changed may be acceptable now
+    // (the change they were made on has arrived): applied at once. The
+    // import is committed whatever happens here.
+    // On a device, so may the office's events held because of a change of
+    // its own the bundle withdrew.
+    let mut retry = report.summary.cases.clone();
+    retry.extend(m.refused.iter().map(|n| n.case_id));
+    match crate::sync::quarantine::retry_cases(store, &retry) {
+        Ok(n) => report.released = n,
+        Err(e) => report.release_failed = Some(e.to_string()),
+    }
     Ok(report)
 }
 
@@ -1236,17 +1268,16 @@ fn check_origins(
 /// event again); refuse another event at a held id or sequence. Returns how
 /// many were dropped.
 fn skip_held(held: &crate::sync::quarantine::Held, incoming: &mut Vec<Event>) -> Result<usize, ImportError> {
+    let mut known = HashSet::new();
     for e in incoming.iter() {
-        if let Some(json) = held.json.get(&e.id) {
-            if *json != e.canonical_json() {
-                return Err(StoreError::ConflictingEvent { event: e.id }.into());
-            }
+        if held.knows(e)? {
+            known.insert(e.id);
         } else if let Some(&existing) = held.at_seq.get(&(e.device_id, e.device_seq)) {
             return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into());
         }
     }
     let before = incoming.len();
-    incoming.retain(|e| !held.json.contains_key(&e.id));
+    incoming.retain(|e| !known.contains(&e.id));
     Ok(before - incoming.len())
 }
 

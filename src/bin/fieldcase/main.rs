@@ -107,8 +107,9 @@ pub enum Command {
     Split(search_cmds::SplitArgs),
     /// Data manager: record that two suspected duplicates are different children.
     NotDuplicate(search_cmds::NotDuplicateArgs),
-    /// Imported events refused by this vault's rules (list), and this
-    /// device's changes its office refused (refused).
+    /// Imported events refused by this vault's rules (list; the data
+    /// manager's retry, discard, discarded), and this device's changes its
+    /// office refused (refused).
     #[command(subcommand)]
     Quarantine(quarantine_cmds::QuarantineCommand),
     /// Office: put caseworkers and supervisors in teams (set USER TEAM,

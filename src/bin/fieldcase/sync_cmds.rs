@@ -359,6 +359,12 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
     for (event, why) in &r.quarantined {
         println!("  held in quarantine, not applied: event {event} [{}] {}", why.code, why.text);
     }
+    if r.released > 0 {
+        println!("  {} change(s) held in quarantine are accepted now and were applied", r.released);
+    }
+    if let Some(why) = &r.release_failed {
+        println!("  the held changes could not be checked again ({why}); `fieldcase quarantine retry EVENT` does it");
+    }
     if r.refusals_reported > 0 {
         println!(
             "  the office refused {} of this device's changes: see `fieldcase quarantine refused`",
