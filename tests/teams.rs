@@ -19,15 +19,15 @@ use uuid::Uuid;
 fn enroll_in(office: &mut CaseStore, dev: &mut CaseStore, team: Option<&str>) {
     let req = sync::enrollment_request(dev).expect("request");
     let role: Role = dev.vault().device().role.parse().expect("role");
-    let bundle = sync::approve_enrollment_in_team(office, &serde_json::to_vec(&req).unwrap(), role, None, team, &mut |_| {})
-        .expect("approve");
+    let bundle =
+        sync::approve_enrollment_in_team(office, &serde_json::to_vec(&req).unwrap(), role, None, team, &mut |_| {})
+            .expect("approve");
     sync::import_bundle(dev, &bundle, false, &mut |_| {}).expect("import enrollment");
 }
 
 fn child(s: &mut CaseStore, given: &str, family: &str) -> Uuid {
     let c = s.create_case("uasc", "Agadez").unwrap();
-    s.save_form(c, "registration_bia", None, values(json!({"given_names": given, "family_name": family})))
-        .unwrap();
+    s.save_form(c, "registration_bia", None, values(json!({"given_names": given, "family_name": family}))).unwrap();
     c
 }
 
@@ -36,13 +36,7 @@ fn listed(s: &CaseStore) -> Vec<Uuid> {
 }
 
 fn hidden_in_team(s: &CaseStore) -> usize {
-    s.list_cases()
-        .unwrap()
-        .hidden
-        .iter()
-        .filter(|h| h.reason == HiddenReason::NotInTeam)
-        .map(|h| h.count)
-        .sum()
+    s.list_cases().unwrap().hidden.iter().filter(|h| h.reason == HiddenReason::NotInTeam).map(|h| h.count).sum()
 }
 
 fn is_not_in_team(e: &StoreError) -> bool {
@@ -203,7 +197,10 @@ fn only_the_data_manager_sets_teams_and_only_for_caseworkers_and_supervisors() {
     let teams = sync::teams::list(&w.office).unwrap();
     assert_eq!(
         teams,
-        vec![("amina".to_string(), Role::Caseworker, "north".to_string()), ("bakary".into(), Role::Caseworker, "north".into())]
+        vec![
+            ("amina".to_string(), Role::Caseworker, "north".to_string()),
+            ("bakary".into(), Role::Caseworker, "north".into())
+        ]
     );
     let _ = &mut w.bakary;
 }

@@ -29,7 +29,8 @@ pub mod transfer;
 
 pub use error::ImportError;
 pub use exchange::{
-    approve_enrollment, approve_enrollment_in_team, approve_enrollment_with, enrollment_request, export_for_device, export_for_office,
-    import_bundle, is_office, make_office, recipient, revoke, verify_bundle, ImportReport, SyncError,
+    approve_enrollment, approve_enrollment_in_team, approve_enrollment_with, enrollment_request, export_for_device,
+    export_for_office, import_bundle, is_office, make_office, recipient, revoke, verify_bundle, ImportReport,
+    SyncError,
 };
 pub use format::Progress;

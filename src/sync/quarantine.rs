@@ -241,7 +241,7 @@ pub fn retry(store: &mut CaseStore, event: Uuid) -> Result<Retried, QuarantineEr
     if chosen.is_empty() {
         return Err(QuarantineError::NotHeld(event));
     }
-    let (applied, mut still) = recheck(store, chosen)?;
+    let Rechecked { applied, mut still } = recheck(store, chosen)?;
     match still.pop() {
         Some((_, refusal)) => Ok(Retried::Held { refusal }),
         None if applied.contains(&event) => Ok(Retried::Applied),
@@ -262,7 +262,7 @@ pub(crate) fn retry_cases(store: &mut CaseStore, cases: &[Uuid]) -> Result<usize
     if chosen.is_empty() {
         return Ok(0);
     }
-    Ok(recheck(store, chosen)?.0.len())
+    Ok(recheck(store, chosen)?.applied.len())
 }
 
 /// Check `chosen` held events together (so one that depends on another
@@ -270,7 +270,7 @@ pub(crate) fn retry_cases(store: &mut CaseStore, cases: &[Uuid]) -> Result<usize
 /// the accepted ones with their removal from quarantine and the new reason
 /// of the others. An office judges supervisors' events by team, as its
 /// import does.
-fn recheck(store: &mut CaseStore, chosen: Vec<Stored>) -> Result<(BTreeSet<Uuid>, Vec<(Uuid, Refusal)>), StoreError> {
+fn recheck(store: &mut CaseStore, chosen: Vec<Stored>) -> Result<Rechecked, StoreError> {
     let chosen_ids: BTreeSet<Uuid> = chosen.iter().map(|s| s.event.id).collect();
     let others: BTreeSet<Uuid> = held(store)?.ids().difference(&chosen_ids).copied().collect();
     let teams = if crate::sync::exchange::is_office(store)? {
@@ -305,7 +305,14 @@ fn recheck(store: &mut CaseStore, chosen: Vec<Stored>) -> Result<(BTreeSet<Uuid>
     if !applied.is_empty() || !after.is_empty() {
         store.commit_import(prepared, Vec::new(), after)?;
     }
-    Ok((applied, still))
+    Ok(Rechecked { applied, still })
+}
+
+/// What [`recheck`] did: the events applied, and those still held with
+/// their current reason.
+struct Rechecked {
+    applied: BTreeSet<Uuid>,
+    still: Vec<(Uuid, Refusal)>,
 }
 
 /// Data manager: take a held event out of quarantine without applying it,

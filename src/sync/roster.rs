@@ -166,12 +166,10 @@ impl Roster {
     /// that team, revoked ones included (their cases stay the team's).
     /// `None` when the user has no team.
     pub fn team_of(&self, user: &str) -> Option<Team> {
-        let name = self
-            .devices
-            .iter()
-            .filter(|d| d.user == user && d.revoked_at.is_none())
-            .find_map(|d| d.team.clone())?;
-        let members = self.devices.iter().filter(|d| d.team.as_deref() == Some(&name)).map(|d| d.user.clone()).collect();
+        let name =
+            self.devices.iter().filter(|d| d.user == user && d.revoked_at.is_none()).find_map(|d| d.team.clone())?;
+        let members =
+            self.devices.iter().filter(|d| d.team.as_deref() == Some(&name)).map(|d| d.user.clone()).collect();
         Some(Team { name, members })
     }
 

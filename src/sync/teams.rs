@@ -29,9 +29,7 @@ pub(crate) fn check_may_set(store: &CaseStore) -> Result<(), SyncError> {
 /// role a team means something to (caseworkers and supervisors).
 pub(crate) fn team_name(name: &str, role: Role) -> Result<String, SyncError> {
     if !matches!(role, Role::Caseworker | Role::Supervisor) {
-        return Err(SyncError::Enrollment(format!(
-            "only caseworkers and supervisors belong to a team, not a {role}"
-        )));
+        return Err(SyncError::Enrollment(format!("only caseworkers and supervisors belong to a team, not a {role}")));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_TEAM_NAME || name.chars().any(char::is_control) {
