@@ -255,13 +255,6 @@ impl Reader<'_> {
         }
     }
 
-    /// Whether the reader may act on the case with the authority of their
-    /// role: the same rule as seeing it ([`Reader::case`]). A supervisor
-    /// assigns, approves and settles only their team's cases.
-    pub fn acts_on(&self, case: &CaseAccess) -> Result<(), HiddenReason> {
-        self.case(case)
-    }
-
     /// Whether the reader may see a restricted note written by `author`.
     pub fn restricted_note(&self, author: &str) -> Result<(), HiddenReason> {
         if self.role == Role::Supervisor || author == self.user {
@@ -340,7 +333,6 @@ mod tests {
         assert_eq!(sv.case(&access(None, "sv", false)), Ok(()));
         assert_eq!(sv.case(&access(Some("bakary"), "bakary", false)), Err(HiddenReason::NotInTeam));
         assert_eq!(sv.case(&access(None, "bakary", false)), Err(HiddenReason::NotInTeam));
-        assert_eq!(sv.acts_on(&access(None, "bakary", false)), Err(HiddenReason::NotInTeam));
         // A team means nothing to other roles.
         let dm = Reader { user: "dm", role: Role::DataManager, team: Some(&team) };
         assert_eq!(dm.case(&access(None, "bakary", false)), Ok(()));

@@ -299,3 +299,66 @@ fn verify_sig<T: Serialize>(domain: &[u8], doc: &T, sig: &str, key: &VerifyingKe
     let bytes: [u8; 64] = bytes.try_into().map_err(|_| ())?;
     key.verify(&signed_bytes(domain, doc), &Signature::from_bytes(&bytes)).map_err(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(user: &str, role: Role, team: Option<&str>, revoked: bool) -> RosterDevice {
+        RosterDevice {
+            device_id: Uuid::new_v4(),
+            name: format!("{user}'s device"),
+            user: user.into(),
+            role,
+            signing_key: String::new(),
+            recipient: String::new(),
+            enrolled_at: String::new(),
+            revoked_at: revoked.then(|| "2026-05-28T00:00:00Z".to_string()),
+            revoked_after_seq: revoked.then_some(3),
+            host: None,
+            team: team.map(str::to_string),
+        }
+    }
+
+    fn roster(devices: Vec<RosterDevice>) -> Roster {
+        Roster {
+            format: ROSTER_FORMAT.into(),
+            office_id: Uuid::nil(),
+            office_name: "Agadez".into(),
+            office_signing_key: String::new(),
+            office_recipient: String::new(),
+            serial: 1,
+            devices,
+            vouched: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_team_holds_its_revoked_members_but_a_revoked_entry_gives_no_team() {
+        let r = roster(vec![
+            entry("sara", Role::Supervisor, Some("north"), false),
+            entry("amina", Role::Caseworker, Some("north"), false),
+            entry("awa", Role::Caseworker, Some("north"), true),
+            entry("bakary", Role::Caseworker, Some("south"), false),
+            entry("old", Role::Supervisor, Some("south"), true),
+            entry("musa", Role::Supervisor, None, false),
+        ]);
+        let north = r.team_of("sara").expect("sara has a team");
+        assert_eq!(north.name, "north");
+        assert_eq!(north.members, ["amina", "awa", "sara"].map(str::to_string).into());
+        assert_eq!(r.team_of("old"), None);
+        assert_eq!(r.team_of("musa"), None);
+        let teams = r.supervisor_teams();
+        assert_eq!(teams.by_signer.len(), 1);
+        assert_eq!(teams.by_signer.get(&r.devices[0].device_id), Some(&north));
+    }
+
+    #[test]
+    fn a_roster_without_teams_serialises_without_the_key() {
+        let r = roster(vec![entry("musa", Role::Supervisor, None, false)]);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("\"team\""), "{text}");
+        let back: Roster = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
+}
