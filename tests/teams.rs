@@ -2,6 +2,8 @@
 //! receives and acts on their team's cases only; a supervisor of no team
 //! sees every case; a team change made by the office's data manager
 //! reaches the device with the roster and changes what it shows.
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "sync_common.rs"]
 mod common;
 
@@ -203,4 +205,45 @@ fn only_the_data_manager_sets_teams_and_only_for_caseworkers_and_supervisors() {
         ]
     );
     let _ = &mut w.bakary;
+}
+
+/// The data manager's commands: `enroll approve --team`, `team set`,
+/// `team clear`, `team list`.
+#[test]
+fn the_office_cli_sets_and_lists_teams() {
+    let t = tempfile::tempdir().unwrap();
+    let o_dir = t.path().join("o");
+    let o = office(&o_dir);
+    o.lock().unwrap();
+    let mut amina = device(&t.path().join("a"), "amina", "caseworker");
+    let mut sara = device(&t.path().join("s"), "sara", "supervisor");
+    let mut approve = |dev: &mut CaseStore, role: &str, team: Option<&str>| {
+        let req = t.path().join(format!("{role}.json"));
+        std::fs::write(&req, serde_json::to_vec(&sync::enrollment_request(dev).unwrap()).unwrap()).unwrap();
+        let out = t.path().join(format!("{role}.fcb"));
+        let (req, out) = (req.to_str().unwrap().to_string(), out.to_str().unwrap().to_string());
+        let mut args = vec!["enroll", "approve", &req, "--role", role, "--out", &out];
+        if let Some(team) = team {
+            args.extend(["--team", team]);
+        }
+        cli::ok(cli::run(&o_dir, &args));
+        sync::import_bundle(dev, &std::fs::read(&out).unwrap(), false, &mut |_| {}).unwrap();
+    };
+    approve(&mut sara, "supervisor", Some("north"));
+    approve(&mut amina, "caseworker", None);
+    let list = |dir: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&cli::ok(cli::run(dir, &["team", "list", "--json"]))).unwrap()
+    };
+    assert_eq!(list(&o_dir), json!([{"user": "sara", "role": "supervisor", "team": "north"}]));
+    // Sara's device has her team from the enrollment bundle's roster.
+    assert_eq!(sara.team().map(|t| t.name.as_str()), Some("north"));
+    let text = cli::ok(cli::run(&o_dir, &["team", "set", "amina", "north"]));
+    assert!(text.contains("amina is in team \"north\""), "{text}");
+    assert_eq!(list(&o_dir).as_array().unwrap().len(), 2);
+    cli::ok(cli::run(&o_dir, &["team", "clear", "sara"]));
+    assert_eq!(list(&o_dir), json!([{"user": "amina", "role": "caseworker", "team": "north"}]));
+    // Nobody of that name: the refusal says so.
+    let out = cli::run(&o_dir, &["team", "set", "nobody", "north"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no enrolled person"), "{out:?}");
 }
