@@ -47,6 +47,8 @@ fn main() {
         "office_transfer",
         "office_transfers",
         "office_quarantine",
+        "office_quarantine_retry",
+        "office_quarantine_discard",
         "sync_refused",
         "office_duplicates",
         "office_merge",

@@ -275,3 +275,175 @@ fn a_device_holds_an_office_event_its_own_rules_refuse() {
     assert!(again.quarantined.is_empty(), "held once, known after: {again:?}");
     assert_eq!(down(&mut o, &mut a).refusals_reported, 0);
 }
+
+/// Set the legitimate basis to consent (sent at once), then record the
+/// consent offline; meanwhile the caseworker registers the child on the
+/// basis she saw. Her stage change reaches the office first and is held
+/// (R4: consent basis, no consent); when the consent arrives, made before
+/// her change, the office applies the held change by itself, and sends it
+/// back to her device, which had withdrawn it when told of the refusal.
+#[test]
+fn a_held_event_is_applied_when_the_change_it_needed_arrives() {
+    let t = tempfile::tempdir().unwrap();
+    let mut o = office(&t.path().join("o"));
+    let mut a = device(&t.path().join("a"), "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut s, &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let consent = json!({"consent": {"by": "child", "method": "signature", "date": "2026-05-20"}});
+    s.save_form(case, "registration_bia", None, values(consent)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    let registered = newest(&a, case);
+    let held = up(&mut a, &mut o);
+    assert_eq!(held.quarantined.len(), 1, "{held:?}");
+    assert_eq!(held.quarantined[0].0, registered);
+    // The office tells her; her device withdraws the change.
+    assert_eq!(down(&mut o, &mut a).refusals_reported, 1);
+    assert_eq!(a.facts(case).unwrap().stage, Stage::Identified);
+    assert_eq!(sync::quarantine::refused_events(&a).unwrap().len(), 1);
+
+    // The consent arrives: the held change is accepted and applied.
+    let report = up(&mut s, &mut o);
+    assert_eq!(report.released, 1, "{report:?}");
+    assert!(report.release_failed.is_none());
+    assert!(sync::quarantine::list(&o).unwrap().is_empty());
+    assert!(o.case_events(case).unwrap().iter().any(|e| e.id == registered));
+    assert_eq!(o.facts(case).unwrap().stage, Stage::Registered);
+    // Her device gets it back and no longer lists it as refused.
+    let back = down(&mut o, &mut a);
+    assert_eq!(back.refusals_reported, 0, "{back:?}");
+    assert!(a.case_events(case).unwrap().iter().any(|e| e.id == registered));
+    assert_eq!(a.facts(case).unwrap().stage, Stage::Registered);
+    assert!(sync::quarantine::refused_events(&a).unwrap().is_empty());
+    // And both sync on.
+    let next = family_name(&mut a, case, "Issoufou Bah");
+    assert!(up(&mut a, &mut o).quarantined.is_empty());
+    assert!(o.case_events(case).unwrap().iter().any(|e| e.id == next));
+}
+
+/// A supervisor's assignment outside her team is held; the data manager's
+/// retry keeps it held and says why, until the caseworker it concerns is
+/// put in her team; then the retry applies it. Only a data manager may.
+#[test]
+fn the_data_manager_retries_a_held_event() {
+    let t = tempfile::tempdir().unwrap();
+    let o_dir = t.path().join("o");
+    let mut o = office(&o_dir);
+    let mut b = device(&t.path().join("b"), "bakary", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut b);
+    enroll(&mut o, &mut s);
+    let case = child(&mut b, "Ousmane", "Keita");
+    up(&mut b, &mut o);
+    down(&mut o, &mut s);
+    sync::teams::set_team(&mut o, "sara", Some("north")).unwrap();
+    s.assign(case, "bakary").unwrap();
+    let assigned = newest(&s, case);
+    let report = up(&mut s, &mut o);
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+
+    // Not a data manager: refused, nothing changes.
+    let e = sync::quarantine::retry(&mut s, assigned).unwrap_err();
+    assert!(matches!(e, sync::quarantine::QuarantineError::NotDataManager { .. }), "{e:?}");
+    let e = sync::quarantine::discard(&mut s, assigned, "no").unwrap_err();
+    assert!(matches!(e, sync::quarantine::QuarantineError::NotDataManager { .. }), "{e:?}");
+    let unknown = Uuid::now_v7();
+    let e = sync::quarantine::retry(&mut o, unknown).unwrap_err();
+    assert!(matches!(e, sync::quarantine::QuarantineError::NotHeld(id) if id == unknown), "{e:?}");
+
+    let before = full_dump(&o);
+    match sync::quarantine::retry(&mut o, assigned).unwrap() {
+        sync::quarantine::Retried::Held { refusal } => {
+            assert_eq!(refusal.code, "hidden");
+            assert_eq!(refusal.params["reason"], "not_in_team");
+        }
+        other => panic!("applied outside her team: {other:?}"),
+    }
+    assert_eq!(full_dump(&o), before, "a refused retry changes nothing");
+    assert_eq!(o.case_access(case).unwrap().unwrap().caseworker, None);
+
+    // Bakary joins her team: the retry, through the CLI, applies it.
+    sync::teams::set_team(&mut o, "bakary", Some("north")).unwrap();
+    o.lock().unwrap();
+    let text = cli::ok(cli::run(&o_dir, &["quarantine", "retry", &assigned.to_string()]));
+    assert!(text.contains("Applied event"), "{text}");
+    let o = reopen(&o_dir);
+    assert!(sync::quarantine::list(&o).unwrap().is_empty());
+    assert_eq!(o.case_access(case).unwrap().unwrap().caseworker.as_deref(), Some("bakary"));
+    assert!(o.case_events(case).unwrap().iter().any(|e| e.id == assigned));
+}
+
+/// The data manager discards a held event with a reason: it leaves the
+/// quarantine, an audit record keeps who, when and why (not its values),
+/// it is still counted as received (the device does not send it again,
+/// and the same event arriving again is known), and the device is told.
+#[test]
+fn the_data_manager_discards_a_held_event_with_an_audit_record() {
+    let t = tempfile::tempdir().unwrap();
+    let o_dir = t.path().join("o");
+    let mut o = office(&o_dir);
+    let mut a = device(&t.path().join("a"), "amina", "caseworker");
+    let mut s = device(&t.path().join("s"), "sara", "supervisor");
+    enroll(&mut o, &mut a);
+    enroll(&mut o, &mut s);
+    let case = a.create_case("uasc", "Agadez").unwrap();
+    let reg = json!({"given_names": "Amina", "family_name": "Issoufou", "sex": "female", "age_years": 15,
+                     "legitimate_basis": "vital_interests"});
+    a.save_form(case, "registration_bia", None, values(reg)).unwrap();
+    up(&mut a, &mut o);
+    down(&mut o, &mut s);
+    s.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "consent"}))).unwrap();
+    up(&mut s, &mut o);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    a.change_stage(case, Stage::Registered, "registration complete").unwrap();
+    let refused = newest(&a, case);
+    // Exported twice before hearing back: the second bundle carries it again.
+    let first = sync::export_for_office(&mut a, &mut |_| {}).unwrap();
+    assert_eq!(sync::import_bundle(&mut o, &first, false, &mut |_| {}).unwrap().quarantined.len(), 1);
+
+    let e = sync::quarantine::discard(&mut o, refused, "   ").unwrap_err();
+    assert!(matches!(e, sync::quarantine::QuarantineError::Reason), "{e:?}");
+    let d = sync::quarantine::discard(&mut o, refused, "made on the old basis; redo after consent").unwrap();
+    assert_eq!(d.discarded_by, "Office");
+    assert_eq!(d.held.event_id, refused);
+    assert!(sync::quarantine::list(&o).unwrap().is_empty());
+    assert_eq!(sync::quarantine::discarded(&o).unwrap(), vec![d.clone()]);
+    assert!(!o.case_events(case).unwrap().iter().any(|e| e.id == refused));
+    let e = sync::quarantine::discard(&mut o, refused, "again").unwrap_err();
+    assert!(matches!(e, sync::quarantine::QuarantineError::NotHeld(_)), "{e:?}");
+
+    // The same event arriving again is known: not held again, not applied.
+    let again = up(&mut a, &mut o);
+    assert!(again.quarantined.is_empty(), "{again:?}");
+    assert!(sync::quarantine::list(&o).unwrap().is_empty());
+    assert!(!o.case_events(case).unwrap().iter().any(|e| e.id == refused));
+    // The device is told (the refusal stays refused) and withdraws it; its
+    // next bundle no longer carries it.
+    assert_eq!(down(&mut o, &mut a).refusals_reported, 1);
+    assert_eq!(a.facts(case).unwrap().stage, Stage::Identified);
+    let redo = family_name(&mut a, case, "Issoufou Bah");
+    let next = up(&mut a, &mut o);
+    assert_eq!(next.summary.received, 1, "{next:?}");
+    assert!(o.case_events(case).unwrap().iter().any(|e| e.id == redo));
+
+    // The audit record through the CLI, and it survives a reopen.
+    o.lock().unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli::ok(cli::run(&o_dir, &["quarantine", "discarded", "--json"]))).unwrap();
+    assert_eq!(listed[0]["event_id"], refused.to_string());
+    assert_eq!(listed[0]["reason"], "made on the old basis; redo after consent");
+    assert_eq!(listed[0]["refusal"]["code"], "rule_violated");
+    let out = cli::run(&o_dir, &["quarantine", "discard", &Uuid::now_v7().to_string(), "--reason", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not held in quarantine"));
+}

@@ -169,6 +169,8 @@ fn main() {
             sync_commands::office_transfer,
             sync_commands::office_transfers,
             sync_commands::office_quarantine,
+            sync_commands::office_quarantine_retry,
+            sync_commands::office_quarantine_discard,
             sync_commands::sync_refused,
             sync_commands::office_duplicates,
             sync_commands::office_not_duplicate,

@@ -721,6 +721,37 @@ pub fn mark_not_duplicate(store: &mut CaseStore, case: Uuid, other: Uuid) -> Res
     Ok(())
 }
 
+/// A data manager's decision on a held event refused by the library
+/// (`sync::quarantine`): who may, which event, the reason.
+fn quarantine_error(e: sync::quarantine::QuarantineError) -> UiError {
+    use sync::quarantine::QuarantineError as Q;
+    match e {
+        Q::NotDataManager { role } => {
+            let mut err = UiError::new("forbidden", e.to_string());
+            err.params.insert("role".into(), role.to_string());
+            err
+        }
+        Q::NotHeld(_) => UiError::new("not_held", e.to_string()),
+        Q::Reason => UiError::new("reason_required", e.to_string()),
+        Q::Store(e) => e.into(),
+    }
+}
+
+/// Office: check a held event again; `true` when it was applied, `false`
+/// when it stays held (the list then shows its current reason).
+pub fn retry_held(store: &mut CaseStore, event: Uuid) -> Result<bool, UiError> {
+    match sync::quarantine::retry(store, event).map_err(quarantine_error)? {
+        sync::quarantine::Retried::Applied => Ok(true),
+        sync::quarantine::Retried::Held { .. } => Ok(false),
+    }
+}
+
+/// Office: discard a held event with the data manager's reason.
+pub fn discard_held(store: &mut CaseStore, event: Uuid, reason: &str) -> Result<(), UiError> {
+    sync::quarantine::discard(store, event, reason).map_err(quarantine_error)?;
+    Ok(())
+}
+
 // ================================================================== commands
 
 /// This vault's role in sync and its keys.
@@ -918,6 +949,24 @@ pub async fn office_quarantine(session: State<'_, Session>) -> Result<Vec<Quaran
     session.with_store(|s| quarantine(s))
 }
 
+/// Office: the data manager re-checks a held event (`true`: applied).
+#[tauri::command]
+pub async fn office_quarantine_retry(session: State<'_, Session>, event: String) -> Result<bool, UiError> {
+    let event = parse_uuid(&event, "event")?;
+    session.with_store(|s| retry_held(s, event))
+}
+
+/// Office: the data manager discards a held event, with why.
+#[tauri::command]
+pub async fn office_quarantine_discard(
+    session: State<'_, Session>,
+    event: String,
+    reason: String,
+) -> Result<(), UiError> {
+    let event = parse_uuid(&event, "event")?;
+    session.with_store(|s| discard_held(s, event, &reason))
+}
+
 /// Office: suspected duplicate cases.
 #[tauri::command]
 pub async fn office_duplicates(session: State<'_, Session>) -> Result<Vec<DuplicateEntry>, UiError> {
@@ -1026,6 +1075,22 @@ mod tests {
 
     /// The Office screen lists a suspected pair until a data manager says
     /// the two are different children; a caseworker may not say so.
+    #[test]
+    fn held_change_decisions_are_the_data_managers_with_stable_codes() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = office(&t.path().join("o"));
+        let unknown = Uuid::now_v7();
+        let e = retry_held(&mut o, unknown).unwrap_err();
+        assert_eq!(e.code, "not_held", "{e:?}");
+        let e = discard_held(&mut o, unknown, " ").unwrap_err();
+        assert_eq!(e.code, "reason_required", "{e:?}");
+        act_as(&mut o, "sara", Role::Supervisor);
+        let e = retry_held(&mut o, unknown).unwrap_err();
+        assert_eq!((e.code.as_str(), e.params.get("role").map(String::as_str)), ("forbidden", Some("supervisor")));
+        let e = discard_held(&mut o, unknown, "no").unwrap_err();
+        assert_eq!(e.code, "forbidden", "{e:?}");
+    }
+
     #[test]
     fn a_pair_marked_not_the_same_child_leaves_the_list() {
         let t = tempfile::tempdir().unwrap();

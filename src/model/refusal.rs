@@ -37,6 +37,7 @@ pub const CODES: &[&str] = &[
     "not_a_head",
     "no_conflict",
     "depends_on_refused",
+    "hidden",
 ];
 
 impl Refusal {
@@ -69,6 +70,8 @@ impl Refusal {
                 ("not_a_head", json!({ "form": form, "field": field, "event": event }))
             }
             StoreError::NoConflict { form, field } => ("no_conflict", json!({ "form": form, "field": field })),
+            // A supervisor acting outside their team (docs/visibility.md §7).
+            StoreError::Hidden { case, reason } => ("hidden", json!({ "case": case, "reason": reason })),
             _ => return None,
         };
         Some(Refusal { code: code.into(), params, text })

@@ -29,7 +29,7 @@ use crate::model::projection::{self, CaseState, FieldStatus};
 use crate::model::refusal::Refusal;
 use crate::model::roles;
 use crate::model::tasks::{self, Task};
-use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader};
+use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader, Team, Teams};
 use crate::search::person::CasePerson;
 use crate::vault::{Applier, ApplyError, InitOptions, SecretString, Vault, VaultOptions};
 
@@ -334,6 +334,10 @@ pub struct CaseStore {
     /// signer id and key. `None`: the vault's first person, who signs with
     /// the vault's own key under the vault's device id.
     signer: Option<(Uuid, ed25519_dalek::SigningKey)>,
+    /// The team of the person recording, when they are a supervisor the
+    /// roster puts in one (docs/visibility.md §2); refreshed whenever the
+    /// person or the roster changes ([`CaseStore::refresh_team`]).
+    team: Option<Team>,
     rng: StdRng,
 }
 
@@ -395,8 +399,10 @@ impl CaseStore {
             Err(e) => return Err(vault.damage_behind(&e).map_or(e, StoreError::Vault)),
         };
         let user = vault.device().user_name.clone();
-        let mut store = CaseStore { clock, next_seq, user, role, signer: None, rng: StdRng::from_entropy(), vault };
+        let mut store =
+            CaseStore { clock, next_seq, user, role, signer: None, team: None, rng: StdRng::from_entropy(), vault };
         store.load_people()?;
+        store.refresh_team()?;
         // An erasure interrupted between its commit and its checkpoint.
         store.finish_erasures()?;
         Ok(store)
@@ -456,7 +462,24 @@ impl CaseStore {
         self.user = record.user;
         self.role = record.role;
         self.signer = Some((record.id, key));
+        self.refresh_team()
+    }
+
+    /// Read the recording person's team from the roster this vault holds
+    /// (a supervisor's only: a team decides nothing for other roles).
+    /// Called whenever the person or the roster may have changed, so the
+    /// views read it without parsing the roster each time.
+    pub(crate) fn refresh_team(&mut self) -> Result<(), StoreError> {
+        self.team = match self.role {
+            Role::Supervisor => crate::sync::exchange::roster(self)?.and_then(|r| r.roster.team_of(&self.user)),
+            _ => None,
+        };
         Ok(())
+    }
+
+    /// The team of the person recording, if they are a supervisor with one.
+    pub fn team(&self) -> Option<&Team> {
+        self.team.as_ref()
     }
 
     /// The further people of this vault (not its first person, who is
@@ -581,7 +604,7 @@ impl CaseStore {
             self.role = device.role.parse()?;
             self.user = device.user_name;
             self.signer = None;
-            return Ok(());
+            return self.refresh_team();
         }
         let record = self
             .people()?
@@ -1105,7 +1128,7 @@ impl CaseStore {
     /// The person who unlocked the vault, as the visibility rules see them
     /// (docs/visibility.md).
     pub fn reader(&self) -> Reader<'_> {
-        Reader { user: &self.user, role: self.role }
+        Reader { user: &self.user, role: self.role, team: self.team.as_ref() }
     }
 
     /// The registered cases the reader may see, by case number, with the
@@ -1454,7 +1477,7 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
-        self.prepare_import_with(events, extra_keys, None, true)
+        self.prepare_import_with(events, extra_keys, None, None, true)
     }
 
     /// [`CaseStore::prepare_import_overlapped`] that sets aside, instead of
@@ -1471,7 +1494,21 @@ impl CaseStore {
         extra_keys: &HashMap<Uuid, VerifyingKey>,
         held: &BTreeSet<Uuid>,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
-        self.prepare_import_with(events, extra_keys, Some(held), true)
+        self.prepare_import_with(events, extra_keys, Some(held), None, true)
+    }
+
+    /// [`CaseStore::prepare_import_quarantining`] that also holds a
+    /// supervisor's event on a case outside the team `teams` gives its
+    /// signer (docs/visibility.md §7): what an office's import of a
+    /// device bundle judges, by the roster it holds.
+    pub fn prepare_import_judged(
+        &self,
+        events: Vec<Event>,
+        extra_keys: &HashMap<Uuid, VerifyingKey>,
+        held: &BTreeSet<Uuid>,
+        teams: Option<&Teams>,
+    ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
+        self.prepare_import_with(events, extra_keys, Some(held), teams, true)
     }
 
     /// [`CaseStore::prepare_import_quarantining`] of events whose signatures
@@ -1484,8 +1521,9 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
         held: &BTreeSet<Uuid>,
+        teams: Option<&Teams>,
     ) -> Result<PreparedImport, StoreError> {
-        let (prepared, signatures) = self.prepare_import_with(events, extra_keys, Some(held), false)?;
+        let (prepared, signatures) = self.prepare_import_with(events, extra_keys, Some(held), teams, false)?;
         signatures.wait()?;
         Ok(prepared)
     }
@@ -1495,6 +1533,7 @@ impl CaseStore {
         events: Vec<Event>,
         extra_keys: &HashMap<Uuid, VerifyingKey>,
         held: Option<&BTreeSet<Uuid>>,
+        teams: Option<&Teams>,
         verify_signatures: bool,
     ) -> Result<(PreparedImport, PendingSignatures), StoreError> {
         let conn = self.vault.conn();
@@ -1551,7 +1590,7 @@ impl CaseStore {
         // while the events are applied.
         let signatures =
             if verify_signatures { PendingSignatures::start(&candidates) } else { PendingSignatures::none() };
-        match self.check_rules(candidates, horizon, summary, held) {
+        match self.check_rules(candidates, horizon, summary, held, teams) {
             Ok(prepared) => Ok((prepared, signatures)),
             // A bad signature comes first, as when it was checked first.
             Err(e) => Err(signatures.wait().err().unwrap_or(e)),
@@ -1565,6 +1604,7 @@ impl CaseStore {
         horizon: u64,
         mut summary: ImportSummary,
         held: Option<&BTreeSet<Uuid>>,
+        teams: Option<&Teams>,
     ) -> Result<PreparedImport, StoreError> {
         let conn = self.vault.conn();
         let mut fresh: BTreeMap<Uuid, Event> = BTreeMap::new();
@@ -1639,7 +1679,7 @@ impl CaseStore {
             // (and only for new cases): keeping every new case's state held
             // a second copy of the bundle's values until the commit.
             let checked = crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| {
-                check_case(*case, new, old, held).map(|(state, conflicts, refused)| {
+                check_case(*case, new, old, held, teams).map(|(state, conflicts, refused)| {
                     (old.is_empty().then(|| CasePerson::from_state(&state)).flatten(), conflicts, refused)
                 })
             });
@@ -1765,6 +1805,8 @@ impl CaseStore {
         if erases {
             self.finish_erasures()?;
         }
+        // An office bundle brings its roster in the same commit.
+        self.refresh_team()?;
         Ok(summary)
     }
 
@@ -1774,7 +1816,9 @@ impl CaseStore {
         if entries.is_empty() {
             return Ok(());
         }
-        Ok(self.vault.commit(entries)?)
+        self.vault.commit(entries)?;
+        // The entries may hold a new roster.
+        self.refresh_team()
     }
 }
 
@@ -1893,7 +1937,12 @@ fn check_case(
     new_events: &[&Event],
     old: &[Event],
     held: Option<&BTreeSet<Uuid>>,
+    teams: Option<&Teams>,
 ) -> Result<(CaseState, Vec<ConflictPreview>, Vec<(Uuid, Refusal)>), StoreError> {
+    let check = |state: &CaseState, e: &Event, live: &mut LiveFacts| {
+        check_team(state, e, teams)?;
+        check_event_with(state, e, live)
+    };
     let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
     let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
     all.sort_by_key(|e| e.order_key());
@@ -1904,7 +1953,7 @@ fn check_case(
     for e in all {
         if new_ids.contains(&e.id) {
             let Some(held) = held else {
-                check_event_with(&state, e, &mut live)?;
+                check(&state, e, &mut live)?;
                 state.apply(e);
                 live.applied(&state, e);
                 continue;
@@ -1912,7 +1961,7 @@ fn check_case(
             let on_refused = e.base.iter().find(|b| refused_ids.contains(b) || held.contains(b));
             let refusal = match on_refused {
                 Some(b) => Some(Refusal::depends_on(*b)),
-                None => match check_event_with(&state, e, &mut live) {
+                None => match check(&state, e, &mut live) {
                     Ok(()) => None,
                     Err(err) => Some(Refusal::from_rule_error(&err).ok_or(err)?),
                 },
@@ -1954,6 +2003,23 @@ fn check_case(
     Ok((state, conflicts, refused))
 }
 
+/// Authority follows visibility (docs/visibility.md §7): a supervisor
+/// whose signer id `teams` puts in a team acts only on that team's cases,
+/// judged on the case as it stands before the event. A registration, and
+/// an event of a case not registered here (an erasure the office sends to
+/// every device), has no team yet to judge by.
+fn check_team(state: &CaseState, e: &Event, teams: Option<&Teams>) -> Result<(), StoreError> {
+    let Some(team) = teams.and_then(|t| t.by_signer.get(&e.device_id)) else { return Ok(()) };
+    if e.role != Role::Supervisor || e.kind == EventKind::CaseRegistered || state.registration.is_none() {
+        return Ok(());
+    }
+    if team.covers(&CaseAccess::of_state(state)) {
+        Ok(())
+    } else {
+        Err(StoreError::Hidden { case: e.case_id.to_string(), reason: HiddenReason::NotInTeam })
+    }
+}
+
 /// An imported event the receiver's rules refused, held in quarantine.
 #[derive(Debug, Clone)]
 pub struct QuarantinedEvent {
@@ -1993,6 +2059,11 @@ impl PreparedImport {
     /// What the import would commit, summed up.
     pub fn summary(&self) -> &ImportSummary {
         &self.summary
+    }
+
+    /// The ids of the events committing would apply.
+    pub(crate) fn event_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.events.iter().map(|e| e.id)
     }
 
     /// Add the outcome of another part of the same import, checked after
@@ -2681,8 +2752,8 @@ impl Batch<'_> {
     /// names the case id only. Checked before any other rule, so a refusal
     /// says nothing about the case.
     fn check_visible(&mut self, case: Uuid, form: Option<&str>, payload: &Value) -> Result<(), StoreError> {
-        let (user, role) = (self.store.user.clone(), self.store.role);
-        let reader = Reader { user: &user, role };
+        let (user, role, team) = (self.store.user.clone(), self.store.role, self.store.team.clone());
+        let reader = Reader { user: &user, role, team: team.as_ref() };
         let state = self.state(case)?;
         let hidden = |reason| StoreError::Hidden { case: case.to_string(), reason };
         reader.case(&CaseAccess::of_state(state)).map_err(hidden)?;

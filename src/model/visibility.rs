@@ -10,7 +10,7 @@
 //! missing: the views carry a [`HiddenReason`] (or a count per reason) that a
 //! screen can explain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,9 @@ pub enum HiddenReason {
     NotAssigned,
     /// A BID panel member sees only the cases submitted to the panel.
     NotOnPanelAgenda,
+    /// A supervisor with a team sees only the cases of their team's
+    /// people.
+    NotInTeam,
     /// A reporting viewer sees aggregates only: no identifying data.
     AggregatesOnly,
     /// A data manager sees case metadata; sensitive values only of a field
@@ -51,6 +54,7 @@ impl HiddenReason {
         match self {
             HiddenReason::NotAssigned => "not_assigned",
             HiddenReason::NotOnPanelAgenda => "not_on_panel_agenda",
+            HiddenReason::NotInTeam => "not_in_team",
             HiddenReason::AggregatesOnly => "aggregates_only",
             HiddenReason::MetadataOnly => "metadata_only",
             HiddenReason::RestrictedNote => "restricted_note",
@@ -62,6 +66,7 @@ impl HiddenReason {
         match self {
             HiddenReason::NotAssigned => "a caseworker sees only the cases assigned to them",
             HiddenReason::NotOnPanelAgenda => "the BID panel sees only the cases submitted to it",
+            HiddenReason::NotInTeam => "a supervisor sees only the cases of their team",
             HiddenReason::AggregatesOnly => "a reporting viewer sees aggregate reports only, no identifying data",
             HiddenReason::MetadataOnly => {
                 "a data manager sees case metadata; sensitive values only of a field in conflict"
@@ -118,6 +123,37 @@ impl CaseAccess {
     }
 }
 
+/// A supervisor's team, as the office's roster says it
+/// (docs/visibility.md §2): its name and the user names of everyone the
+/// roster puts in it (revoked entries included: their cases still need a
+/// supervisor).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Team {
+    /// Team name.
+    pub name: String,
+    /// User names of its members.
+    pub members: BTreeSet<String>,
+}
+
+impl Team {
+    /// Whether the case is the team's: what one of its people sees as a
+    /// caseworker would, i.e. assigned to a member or registered by one
+    /// (the registering caseworker keeps the case, so their supervisor
+    /// does too). An unassigned case is its registrar's team's.
+    pub fn covers(&self, case: &CaseAccess) -> bool {
+        let member = |u: &Option<String>| u.as_ref().is_some_and(|u| self.members.contains(u));
+        member(&case.caseworker) || member(&case.registered_by)
+    }
+}
+
+/// The teams of the supervisors whose events an import judges, by signer
+/// id (the event's `device_id`); a signer not in it has no team.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Teams {
+    /// Signer id → their team.
+    pub by_signer: std::collections::HashMap<uuid::Uuid, Team>,
+}
+
 /// The person reading: the vault's user and role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reader<'a> {
@@ -125,6 +161,16 @@ pub struct Reader<'a> {
     pub user: &'a str,
     /// Role.
     pub role: Role,
+    /// A supervisor's team (the roster's `team`). `None`: an office-wide
+    /// supervisor, who sees every case. Ignored for other roles.
+    pub team: Option<&'a Team>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of no team.
+    pub fn new(user: &'a str, role: Role) -> Reader<'a> {
+        Reader { user, role, team: None }
+    }
 }
 
 impl Reader<'_> {
@@ -132,7 +178,11 @@ impl Reader<'_> {
     /// search, and act on it).
     pub fn case(&self, case: &CaseAccess) -> Result<(), HiddenReason> {
         match self.role {
-            Role::Supervisor | Role::DataManager | Role::Viewer => Ok(()),
+            Role::Supervisor => match self.team {
+                Some(team) if !team.covers(case) => Err(HiddenReason::NotInTeam),
+                _ => Ok(()),
+            },
+            Role::DataManager | Role::Viewer => Ok(()),
             Role::Caseworker => {
                 // The registering caseworker keeps the case, as the office's
                 // sync keeps sending it to the device that created it.
@@ -255,7 +305,7 @@ mod tests {
 
     #[test]
     fn caseworkers_see_their_assigned_cases_and_their_registrations() {
-        let amina = Reader { user: "amina", role: Role::Caseworker };
+        let amina = Reader::new("amina", Role::Caseworker);
         assert_eq!(amina.case(&access(Some("amina"), "bakary", false)), Ok(()));
         assert_eq!(amina.case(&access(None, "amina", false)), Ok(()));
         assert_eq!(amina.case(&access(Some("bakary"), "amina", false)), Ok(()));
@@ -265,17 +315,32 @@ mod tests {
 
     #[test]
     fn the_panel_sees_its_agenda_and_supervisors_see_all() {
-        let panel = Reader { user: "chair", role: Role::BidPanel };
+        let panel = Reader::new("chair", Role::BidPanel);
         assert_eq!(panel.case(&access(Some("amina"), "amina", true)), Ok(()));
         assert_eq!(panel.case(&access(Some("amina"), "amina", false)), Err(HiddenReason::NotOnPanelAgenda));
-        let sv = Reader { user: "sv", role: Role::Supervisor };
+        let sv = Reader::new("sv", Role::Supervisor);
         assert_eq!(sv.case(&access(Some("amina"), "amina", false)), Ok(()));
         assert_eq!(sv.restricted_note("amina"), Ok(()));
     }
 
     #[test]
+    fn a_supervisor_with_a_team_sees_what_its_caseworkers_see() {
+        let team = Team { name: "north".into(), members: ["amina".to_string(), "sv".to_string()].into() };
+        let sv = Reader { user: "sv", role: Role::Supervisor, team: Some(&team) };
+        assert_eq!(sv.case(&access(Some("amina"), "bakary", false)), Ok(()));
+        assert_eq!(sv.case(&access(None, "amina", false)), Ok(()));
+        assert_eq!(sv.case(&access(Some("bakary"), "amina", false)), Ok(()));
+        assert_eq!(sv.case(&access(None, "sv", false)), Ok(()));
+        assert_eq!(sv.case(&access(Some("bakary"), "bakary", false)), Err(HiddenReason::NotInTeam));
+        assert_eq!(sv.case(&access(None, "bakary", false)), Err(HiddenReason::NotInTeam));
+        // A team means nothing to other roles.
+        let dm = Reader { user: "dm", role: Role::DataManager, team: Some(&team) };
+        assert_eq!(dm.case(&access(None, "bakary", false)), Ok(()));
+    }
+
+    #[test]
     fn data_manager_sees_normal_fields_and_sensitive_ones_only_in_conflict() {
-        let dm = Reader { user: "dm", role: Role::DataManager };
+        let dm = Reader::new("dm", Role::DataManager);
         assert_eq!(dm.field("registration_bia", "case_type", false), Ok(()));
         assert_eq!(dm.field("registration_bia", "given_names", false), Err(HiddenReason::MetadataOnly));
         assert_eq!(dm.field("registration_bia", "given_names", true), Ok(()));
@@ -285,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_viewer_sees_no_field_and_no_record() {
-        let v = Reader { user: "me", role: Role::Viewer };
+        let v = Reader::new("me", Role::Viewer);
         assert_eq!(v.case(&CaseAccess::default()), Ok(()));
         assert_eq!(v.records(), Err(HiddenReason::AggregatesOnly));
         assert_eq!(v.identity(), Some(HiddenReason::AggregatesOnly));
@@ -297,6 +362,7 @@ mod tests {
         for r in [
             HiddenReason::NotAssigned,
             HiddenReason::NotOnPanelAgenda,
+            HiddenReason::NotInTeam,
             HiddenReason::AggregatesOnly,
             HiddenReason::MetadataOnly,
             HiddenReason::RestrictedNote,

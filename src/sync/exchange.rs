@@ -133,6 +133,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             revoked_at: None,
             revoked_after_seq: None,
             host: None,
+            team: None,
         }],
         vouched: Vec::new(),
     };
@@ -207,6 +208,24 @@ pub fn approve_enrollment_with(
     additional_device_of: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, SyncError> {
+    approve_enrollment_in_team(store, request, role, additional_device_of, None, progress)
+}
+
+/// [`approve_enrollment_with`] that puts the person in `team` (a
+/// caseworker or a supervisor; docs/visibility.md §2). Another device of an
+/// enrolled person gets that person's team when `team` is `None`.
+pub fn approve_enrollment_in_team(
+    store: &mut CaseStore,
+    request: &[u8],
+    role: Role,
+    additional_device_of: Option<&str>,
+    team: Option<&str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, SyncError> {
+    if team.is_some() {
+        crate::sync::teams::check_may_set(store)?;
+    }
+    let team = team.map(|t| crate::sync::teams::team_name(t, role)).transpose()?;
     let signed = office_roster(store)?;
     let req = EnrollmentRequest::parse_and_verify(request).map_err(SyncError::Enrollment)?;
     if req.role != role {
@@ -240,6 +259,11 @@ pub fn approve_enrollment_with(
             revoked_at: None,
             revoked_after_seq: None,
             host: req.host,
+            team: team.or_else(|| {
+                additional_device_of.and_then(|u| {
+                    roster.devices.iter().find(|d| d.user == u && d.revoked_at.is_none()).and_then(|d| d.team.clone())
+                })
+            }),
         });
         roster.serial += 1;
     }
@@ -523,8 +547,11 @@ pub fn export_for_office(store: &mut CaseStore, progress: &mut dyn FnMut(Progres
 /// The cases `device` receives: those its person may see and open, by the
 /// same rule as the need-to-know views on the device
 /// ([`crate::model::visibility::Reader::receives`]; docs/bundle-format.md §8).
-fn visible_cases(store: &CaseStore, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
-    store.cases_received_by(Reader { user: &device.user, role: device.role })
+/// A supervisor's device receives their team's cases only (the roster's
+/// `team`, docs/visibility.md §6).
+fn visible_cases(store: &CaseStore, roster: &Roster, device: &RosterDevice) -> Result<BTreeSet<Uuid>, StoreError> {
+    let team = roster.team_of(&device.user);
+    store.cases_received_by(Reader { user: &device.user, role: device.role, team: team.as_ref() })
 }
 
 /// Office: a bundle for one device: acknowledgements, the roster and the new
@@ -555,7 +582,7 @@ pub fn export_for_device(
     let hosted: Vec<RosterDevice> = signed.roster.hosted_by(device).cloned().collect();
     let mut cases = BTreeSet::new();
     for person in hosted.iter().filter(|p| p.revoked_at.is_none()) {
-        cases.extend(visible_cases(store, person)?);
+        cases.extend(visible_cases(store, &signed.roster, person)?);
     }
     // Erasures go to every device: only their two events are left of an
     // erased case, they hold no personal data, and whichever device holds
@@ -570,6 +597,16 @@ pub fn export_for_device(
             if delivered.cases.contains(case) && e.device_seq <= delivered.vv.get(&e.device_id).copied().unwrap_or(0) {
                 continue;
             }
+            events.push(e);
+        }
+    }
+    // The device's own events the office held and applied later: it may
+    // have withdrawn them when their refusal was reported (§6.1), so they
+    // go back to it, while it may see their case.
+    let signers: Vec<Uuid> = hosted.iter().map(|p| p.device_id).collect();
+    let included: HashSet<Uuid> = events.iter().map(|e| e.id).collect();
+    for e in crate::sync::quarantine::released_for(store, &signers)? {
+        if cases.contains(&e.case_id) && !included.contains(&e.id) {
             events.push(e);
         }
     }
@@ -710,6 +747,15 @@ pub struct ImportReport {
     /// office reported (§6.1).
     #[serde(default)]
     pub refusals_reported: usize,
+    /// Events held in quarantine here that the rules accepted once this
+    /// import's events were applied, and that were applied after it
+    /// (docs/bundle-format.md §6.1).
+    #[serde(default)]
+    pub released: usize,
+    /// Why re-checking the held events after the import failed, if it did
+    /// (the import itself is committed; the events stay held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_failed: Option<String>,
 }
 
 /// The reader's head check (docs/bundle-format.md §5.1), before any member
@@ -935,6 +981,8 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         attachments: Default::default(),
         quarantined: Vec::new(),
         refusals_reported: 0,
+        released: 0,
+        release_failed: None,
     };
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;
@@ -981,6 +1029,13 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     // skipped, another at its id or sequence is refused as tampering.
     let held = crate::sync::quarantine::held(store)?;
     let held_ids = held.ids();
+    // A supervisor's events are judged against their team at the office,
+    // which holds the roster as it is when the change arrives. A device
+    // does not judge the office's relayed events by team: the office
+    // already did, and a later team change must not make an accepted
+    // change unacceptable (docs/visibility.md §7).
+    let teams = (m.kind == BundleKind::DeviceToOffice).then(|| effective.roster.supervisor_teams());
+    let teams = teams.as_ref();
     let identity = store.vault().age_identity().clone();
     let listed = m.members.iter().find(|e| e.path == format::EVENTS).cloned();
     let (mut prepared, signatures, held_again, chunks) = match (&listed, streamed) {
@@ -996,7 +1051,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
                 index.note(&chunk)?;
                 let mut incoming = chunk.events;
                 held_again += skip_held(&held, &mut incoming)?;
-                let (part, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+                let (part, signatures) = store.prepare_import_judged(incoming, &extra_keys, &held_ids, teams)?;
                 signatures.wait()?;
                 outcome.absorb_outcome(part);
                 Ok(())
@@ -1017,7 +1072,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
             // reported first.
             let mut incoming = std::mem::take(&mut opened.events);
             let held_again = skip_held(&held, &mut incoming)?;
-            let (prepared, signatures) = store.prepare_import_quarantining(incoming, &extra_keys, &held_ids)?;
+            let (prepared, signatures) = store.prepare_import_judged(incoming, &extra_keys, &held_ids, teams)?;
             (prepared, signatures, held_again, None)
         }
     };
@@ -1104,12 +1159,24 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
                     &digests,
                     &extra_keys,
                     &held,
+                    teams,
                     trust_entries,
                     entries,
                 )
             }
             _ => store.commit_import_checked(prepared, signatures, trust_entries, entries).map_err(ImportError::from),
         })?;
+    // Held events of the cases this import changed may be acceptable now
+    // (the change they were made on has arrived): applied at once. The
+    // import is committed whatever happens here.
+    // On a device, so may the office's events held because of a change of
+    // its own the bundle withdrew.
+    let mut retry = report.summary.cases.clone();
+    retry.extend(m.refused.iter().map(|n| n.case_id));
+    match crate::sync::quarantine::retry_cases(store, &retry) {
+        Ok(n) => report.released = n,
+        Err(e) => report.release_failed = Some(e.to_string()),
+    }
     Ok(report)
 }
 
@@ -1128,6 +1195,7 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
     digests: &[[u8; 32]],
     extra_keys: &HashMap<Uuid, VerifyingKey>,
     held: &crate::sync::quarantine::Held,
+    teams: Option<&crate::model::visibility::Teams>,
     trust_entries: Vec<Value>,
     entries: Vec<Value>,
 ) -> Result<ImportSummary, ImportError> {
@@ -1152,7 +1220,7 @@ fn commit_by_chunks<S: BundleSource + ?Sized>(
         }
         let mut incoming = chunk.events;
         skip_held(held, &mut incoming)?;
-        let part = store.prepare_import_verified(incoming, extra_keys, &held_ids)?;
+        let part = store.prepare_import_verified(incoming, extra_keys, &held_ids, teams)?;
         summary.absorb(store.commit_import(part, before.take().unwrap_or_default(), Vec::new())?);
         Ok(())
     };
@@ -1227,17 +1295,16 @@ pub(crate) fn check_role(e: &Event, granted: Role) -> Result<(), ImportError> {
 /// event again); refuse another event at a held id or sequence. Returns how
 /// many were dropped.
 fn skip_held(held: &crate::sync::quarantine::Held, incoming: &mut Vec<Event>) -> Result<usize, ImportError> {
+    let mut known = HashSet::new();
     for e in incoming.iter() {
-        if let Some(json) = held.json.get(&e.id) {
-            if *json != e.canonical_json() {
-                return Err(StoreError::ConflictingEvent { event: e.id }.into());
-            }
+        if held.knows(e)? {
+            known.insert(e.id);
         } else if let Some(&existing) = held.at_seq.get(&(e.device_id, e.device_seq)) {
             return Err(StoreError::Equivocation { device: e.device_id, seq: e.device_seq, existing, new: e.id }.into());
         }
     }
     let before = incoming.len();
-    incoming.retain(|e| !held.json.contains_key(&e.id));
+    incoming.retain(|e| !known.contains(&e.id));
     Ok(before - incoming.len())
 }
 

@@ -8,6 +8,7 @@
 //! - [`roster`]: the office's signed roster and enrollment requests.
 //! - [`exchange`]: office/device roles, enrollment, revocation, export and
 //!   all-or-nothing import.
+//! - [`teams`]: the office's teams of caseworkers and supervisors.
 //! - [`transfer`]: case transfer between offices and its signed receipt.
 //! - [`attachments`]: the attachments a bundle carries, stored on import
 //!   all or nothing with the events.
@@ -23,11 +24,13 @@ pub mod people;
 pub mod quarantine;
 pub mod reader;
 pub mod roster;
+pub mod teams;
 pub mod transfer;
 
 pub use error::ImportError;
 pub use exchange::{
-    approve_enrollment, approve_enrollment_with, enrollment_request, export_for_device, export_for_office,
-    import_bundle, is_office, make_office, recipient, revoke, verify_bundle, ImportReport, SyncError,
+    approve_enrollment, approve_enrollment_in_team, approve_enrollment_with, enrollment_request, export_for_device,
+    export_for_office, import_bundle, is_office, make_office, recipient, revoke, verify_bundle, ImportReport,
+    SyncError,
 };
 pub use format::Progress;

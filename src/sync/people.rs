@@ -109,6 +109,7 @@ pub(crate) fn office_roster_entry(store: &CaseStore, person: &PersonRecord) -> R
         revoked_at: None,
         revoked_after_seq: None,
         host: Some(r.office_id),
+        team: None,
     });
     r.serial += 1;
     Ok(put(K_ROSTER, json!(r.sign(store.vault().device_key()))))

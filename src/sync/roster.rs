@@ -2,6 +2,8 @@
 //! device's enrollment request. Both are signed JSON: Ed25519 over a domain
 //! prefix followed by the canonical JSON of the document without its `sig`.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use uuid::Uuid;
 
 use crate::model::canonical::to_canonical_bytes;
 use crate::model::event::{parse_verifying_key, Role};
+use crate::model::visibility::{Team, Teams};
 
 /// Signature domain of rosters.
 pub const ROSTER_DOMAIN: &[u8] = b"fieldcase-roster-v1\n";
@@ -59,6 +62,13 @@ pub struct RosterDevice {
     /// Absent for a device's own first person (docs/bundle-format.md §7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Uuid>,
+    /// The team the person belongs to (caseworkers and supervisors), set
+    /// by the office's data manager. A supervisor with a team sees and acts
+    /// on their team's cases only; one with none, on every case
+    /// (docs/visibility.md §2). Absent when unset, so a roster without
+    /// teams is signed as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl RosterDevice {
@@ -168,6 +178,31 @@ impl Roster {
     /// on it (`host`), revoked ones included.
     pub fn hosted_by(&self, device: Uuid) -> impl Iterator<Item = &RosterDevice> {
         self.devices.iter().filter(move |d| d.device_id == device || d.host == Some(device))
+    }
+
+    /// The team of `user` as a supervisor's reader sees it: the team name
+    /// of their (not revoked) entry and the user names of every entry of
+    /// that team, revoked ones included (their cases stay the team's).
+    /// `None` when the user has no team.
+    pub fn team_of(&self, user: &str) -> Option<Team> {
+        let name =
+            self.devices.iter().filter(|d| d.user == user && d.revoked_at.is_none()).find_map(|d| d.team.clone())?;
+        let members =
+            self.devices.iter().filter(|d| d.team.as_deref() == Some(&name)).map(|d| d.user.clone()).collect();
+        Some(Team { name, members })
+    }
+
+    /// The teams of the supervisors among the signers, by signer id: what
+    /// an office's import judges a supervisor's events against
+    /// (docs/visibility.md §7).
+    pub fn supervisor_teams(&self) -> Teams {
+        let mut by_signer = HashMap::new();
+        for d in self.devices.iter().filter(|d| d.role == Role::Supervisor) {
+            if let Some(team) = self.team_of(&d.user) {
+                by_signer.insert(d.device_id, team);
+            }
+        }
+        Teams { by_signer }
     }
 
     /// Sign with the office key.
@@ -307,4 +342,68 @@ fn verify_sig<T: Serialize>(domain: &[u8], doc: &T, sig: &str, key: &VerifyingKe
     let bytes = base64::engine::general_purpose::STANDARD.decode(sig).map_err(|_| ())?;
     let bytes: [u8; 64] = bytes.try_into().map_err(|_| ())?;
     key.verify(&signed_bytes(domain, doc), &Signature::from_bytes(&bytes)).map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(user: &str, role: Role, team: Option<&str>, revoked: bool) -> RosterDevice {
+        RosterDevice {
+            device_id: Uuid::new_v4(),
+            name: format!("{user}'s device"),
+            user: user.into(),
+            role,
+            signing_key: String::new(),
+            bundle_key: None,
+            recipient: String::new(),
+            enrolled_at: String::new(),
+            revoked_at: revoked.then(|| "2026-05-28T00:00:00Z".to_string()),
+            revoked_after_seq: revoked.then_some(3),
+            host: None,
+            team: team.map(str::to_string),
+        }
+    }
+
+    fn roster(devices: Vec<RosterDevice>) -> Roster {
+        Roster {
+            format: ROSTER_FORMAT.into(),
+            office_id: Uuid::nil(),
+            office_name: "Agadez".into(),
+            office_signing_key: String::new(),
+            office_recipient: String::new(),
+            serial: 1,
+            devices,
+            vouched: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_team_holds_its_revoked_members_but_a_revoked_entry_gives_no_team() {
+        let r = roster(vec![
+            entry("sara", Role::Supervisor, Some("north"), false),
+            entry("amina", Role::Caseworker, Some("north"), false),
+            entry("awa", Role::Caseworker, Some("north"), true),
+            entry("bakary", Role::Caseworker, Some("south"), false),
+            entry("old", Role::Supervisor, Some("south"), true),
+            entry("musa", Role::Supervisor, None, false),
+        ]);
+        let north = r.team_of("sara").expect("sara has a team");
+        assert_eq!(north.name, "north");
+        assert_eq!(north.members, ["amina", "awa", "sara"].map(str::to_string).into());
+        assert_eq!(r.team_of("old"), None);
+        assert_eq!(r.team_of("musa"), None);
+        let teams = r.supervisor_teams();
+        assert_eq!(teams.by_signer.len(), 1);
+        assert_eq!(teams.by_signer.get(&r.devices[0].device_id), Some(&north));
+    }
+
+    #[test]
+    fn a_roster_without_teams_serialises_without_the_key() {
+        let r = roster(vec![entry("musa", Role::Supervisor, None, false)]);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("\"team\""), "{text}");
+        let back: Roster = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+    }
 }

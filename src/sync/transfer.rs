@@ -222,6 +222,8 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         attachments: Default::default(),
         quarantined: Vec::new(),
         refusals_reported: 0,
+        released: 0,
+        release_failed: None,
     }
 }
 

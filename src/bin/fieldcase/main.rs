@@ -112,10 +112,15 @@ pub enum Command {
     Split(search_cmds::SplitArgs),
     /// Data manager: record that two suspected duplicates are different children.
     NotDuplicate(search_cmds::NotDuplicateArgs),
-    /// Imported events refused by this vault's rules (list), and this
-    /// device's changes its office refused (refused).
+    /// Imported events refused by this vault's rules (list; the data
+    /// manager's retry, discard, discarded), and this device's changes its
+    /// office refused (refused).
     #[command(subcommand)]
     Quarantine(quarantine_cmds::QuarantineCommand),
+    /// Office: put caseworkers and supervisors in teams (set USER TEAM,
+    /// clear USER, list); a supervisor with a team sees their team's cases.
+    #[command(subcommand)]
+    Team(sync_cmds::TeamCommand),
 }
 
 fn main() -> ExitCode {
@@ -158,6 +163,7 @@ fn main() -> ExitCode {
         Command::Split(args) => search_cmds::split(&vault_dir, args),
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
         Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
+        Command::Team(cmd) => sync_cmds::team(&vault_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,11 @@
-//! `quarantine list` and `quarantine refused`: the events held in
-//! quarantine here, and the refusals of this device's own events its office
-//! reported (docs/bundle-format.md §6.1). Read the lists, print.
+//! `quarantine list`, `retry`, `discard`, `discarded` and `refused`: the
+//! events held in quarantine here and the data manager's decisions on
+//! them, and the refusals of this device's own events its office reported
+//! (docs/bundle-format.md §6.1). Call `fieldcase::sync::quarantine`, print.
 use std::path::Path;
 
-use fieldcase::sync::quarantine;
+use fieldcase::sync::quarantine::{self, Retried};
+use uuid::Uuid;
 
 use crate::vault_cmds::open_store;
 
@@ -12,6 +14,27 @@ pub enum QuarantineCommand {
     /// Imported events this vault's rules refused, held with their reason
     /// (on the office: the data manager's list).
     List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Data manager: check a held event again against the vault as it is
+    /// now; applied if the rules accept it, else kept with the reason.
+    Retry {
+        /// The held event's id (`quarantine list`).
+        event: Uuid,
+    },
+    /// Data manager: remove a held event without applying it; the reason
+    /// is kept in the audit record (`quarantine discarded`).
+    Discard {
+        /// The held event's id (`quarantine list`).
+        event: Uuid,
+        /// Why it is discarded.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The events a data manager discarded: who, when, why.
+    Discarded {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -25,8 +48,46 @@ pub enum QuarantineCommand {
 }
 
 pub fn run(dir: &Path, cmd: QuarantineCommand) -> anyhow::Result<()> {
-    let store = open_store(dir)?;
+    let mut store = open_store(dir)?;
     match cmd {
+        QuarantineCommand::Retry { event } => match quarantine::retry(&mut store, event)? {
+            Retried::Applied => println!("Applied event {event}: the rules accept it now; it is no longer held"),
+            Retried::Held { refusal } => {
+                println!("Still held: event {event} is refused by the rules as the case stands now");
+                println!("    [{}] {}", refusal.code, refusal.text);
+            }
+        },
+        QuarantineCommand::Discard { event, reason } => {
+            let d = quarantine::discard(&mut store, event, &reason)?;
+            println!(
+                "Discarded event {event} ({} by {}, case {}); the audit record keeps your reason",
+                d.held.kind, d.held.author, d.held.case_id
+            );
+        }
+        QuarantineCommand::Discarded { json } => {
+            let list = quarantine::discarded(&store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("No held event was discarded");
+            } else {
+                println!("{} discarded events:", list.len());
+                for d in &list {
+                    println!(
+                        "  {} case {} {} by {} ({}), discarded by {} at {}: {}",
+                        d.held.event_id,
+                        d.held.case_id,
+                        d.held.kind,
+                        d.held.author,
+                        d.held.role,
+                        d.discarded_by,
+                        d.discarded_at,
+                        d.reason
+                    );
+                    println!("    was held for [{}] {}", d.held.refusal.code, d.held.refusal.text);
+                }
+            }
+        }
         QuarantineCommand::List { json } => {
             let held = quarantine::list(&store)?;
             if json {

@@ -43,6 +43,33 @@ pub enum EnrollCommand {
         /// another key is refused.
         #[arg(long, value_name = "USER")]
         additional_device_of: Option<String>,
+        /// Put the person (a caseworker or a supervisor) in this team: a
+        /// supervisor with a team sees only their team's cases.
+        #[arg(long, value_name = "NAME")]
+        team: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum TeamCommand {
+    /// Office: put an enrolled caseworker or supervisor in a team.
+    Set {
+        /// The user name.
+        user: String,
+        /// The team.
+        team: String,
+    },
+    /// Office: take a person out of their team (a supervisor of no team
+    /// sees every case).
+    Clear {
+        /// The user name.
+        user: String,
+    },
+    /// Office: the people in a team.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -211,17 +238,18 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
             println!("  it holds only public keys; give it to the office data manager");
             store.lock()?;
         }
-        EnrollCommand::Approve { file, role, out, additional_device_of } => {
+        EnrollCommand::Approve { file, role, out, additional_device_of, team } => {
             let role: Role = role.parse()?;
             check_free(&out)?;
             let request = fieldcase::fsutil::read_limited(&file, sync::format::MAX_REQUEST_BYTES)?;
             let mut store = open_store(dir)?;
             fieldcase::fsutil::build_new_file(&out, || {
-                sync::approve_enrollment_with(
+                sync::approve_enrollment_in_team(
                     &mut store,
                     &request,
                     role,
                     additional_device_of.as_deref(),
+                    team.as_deref(),
                     &mut progress_line(),
                 )
             })?;
@@ -229,6 +257,38 @@ pub fn enroll(dir: &Path, cmd: EnrollCommand) -> anyhow::Result<()> {
             store.lock()?;
         }
     }
+    Ok(())
+}
+
+pub fn team(dir: &Path, cmd: TeamCommand) -> anyhow::Result<()> {
+    let mut store = open_store(dir)?;
+    match cmd {
+        TeamCommand::Set { user, team } => {
+            sync::teams::set_team(&mut store, &user, Some(&team))?;
+            println!("{user} is in team {:?}; devices get the change with their next bundle", team.trim());
+        }
+        TeamCommand::Clear { user } => {
+            sync::teams::set_team(&mut store, &user, None)?;
+            println!("{user} is in no team; devices get the change with their next bundle");
+        }
+        TeamCommand::List { json } => {
+            let teams = sync::teams::list(&store)?;
+            if json {
+                let rows: Vec<_> = teams
+                    .iter()
+                    .map(|(user, role, team)| serde_json::json!({"user": user, "role": role, "team": team}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if teams.is_empty() {
+                println!("Nobody is in a team: every supervisor sees every case");
+            } else {
+                for (user, role, team) in &teams {
+                    println!("  {team}: {user} ({role})");
+                }
+            }
+        }
+    }
+    store.lock()?;
     Ok(())
 }
 
@@ -298,6 +358,12 @@ fn print_report(r: &ImportReport, json: bool) -> anyhow::Result<()> {
     }
     for (event, why) in &r.quarantined {
         println!("  held in quarantine, not applied: event {event} [{}] {}", why.code, why.text);
+    }
+    if r.released > 0 {
+        println!("  {} change(s) held in quarantine are accepted now and were applied", r.released);
+    }
+    if let Some(why) = &r.release_failed {
+        println!("  the held changes could not be checked again ({why}); `fieldcase quarantine retry EVENT` does it");
     }
     if r.refusals_reported > 0 {
         println!(

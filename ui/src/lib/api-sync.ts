@@ -83,6 +83,8 @@ export const syncApi = {
     invoke<WrittenFile>('office_transfer', { ...c, progress: channel(onProgress) }),
   transfers: () => invoke<SentTransfer[]>('office_transfers'),
   quarantine: () => invoke<QuarantineEntry[]>('office_quarantine'),
+  retryHeld: (event: string) => invoke<boolean>('office_quarantine_retry', { event }),
+  discardHeld: (event: string, reason: string) => invoke<void>('office_quarantine_discard', { event, reason }),
   refused: () => invoke<RefusedChange[]>('sync_refused'),
   duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
   merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
