@@ -10,6 +10,7 @@ mod bench_report;
 mod bench_search;
 mod case_cmds;
 mod output;
+mod partner_cmds;
 mod quarantine_cmds;
 mod person_cmds;
 mod report_cmds;
@@ -111,6 +112,17 @@ pub enum Command {
     /// device's changes its office refused (refused).
     #[command(subcommand)]
     Quarantine(quarantine_cmds::QuarantineCommand),
+    /// Office: partners abroad (card, add, list), exchanged out of band.
+    #[command(subcommand)]
+    Partner(partner_cmds::PartnerCommand),
+    /// Requests to a partner abroad: preview, send, list, withdraw; and on
+    /// the partner's side import and answer.
+    #[command(subcommand)]
+    Request(partner_cmds::RequestCommand),
+    /// A partner's answer: import it into its case, or record by hand the
+    /// answer of a partner without Fieldcase.
+    #[command(subcommand)]
+    Answer(partner_cmds::AnswerCommand),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +164,9 @@ fn main() -> ExitCode {
         Command::Split(args) => search_cmds::split(&vault_dir, args),
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
         Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
+        Command::Partner(cmd) => partner_cmds::partner(&vault_dir, cmd),
+        Command::Request(cmd) => partner_cmds::request(&vault_dir, cmd),
+        Command::Answer(cmd) => partner_cmds::answer(&vault_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
