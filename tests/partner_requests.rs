@@ -168,7 +168,10 @@ fn a_tracing_request_carries_only_its_kinds_fields() {
         ]
     );
     // Encrypted to the partner only: another office cannot open it.
-    assert!(matches!(pr::import(&mut w.c, &sent.bundle, true, &mut |_| {}), Err(RequestError::Refused(ImportError::WrongRecipient))));
+    assert!(matches!(
+        pr::import(&mut w.c, &sent.bundle, true, &mut |_| {}),
+        Err(RequestError::Refused(ImportError::WrongRecipient))
+    ));
     // The case records the request: status sent, due date, the field names.
     let facts = w.a.facts(w.case).unwrap();
     let rec = &facts.items("partner_request")[0];
@@ -210,7 +213,9 @@ fn a_full_round_trip_between_two_offices() {
     assert_eq!(full_dump(&w.b), before, "a dry run changes nothing");
     assert!(matches!(dry, Imported::Request { replay: false, .. }));
     let got = pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request import");
-    assert!(matches!(&got, Imported::Request { partner, kind, replay: false, .. } if partner == "Office A" && kind == "family_tracing"));
+    assert!(
+        matches!(&got, Imported::Request { partner, kind, replay: false, .. } if partner == "Office A" && kind == "family_tracing")
+    );
     let again = pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("replayed request");
     assert!(matches!(again, Imported::Request { replay: true, .. }));
     let inbox = pr::received_requests(&w.b, today).unwrap();
@@ -233,15 +238,25 @@ fn a_full_round_trip_between_two_offices() {
     // B answers: only the kind's answer fields.
     let bad = values(json!({"tracing_status": "family_located", "fears_about_return": "x"}));
     assert!(matches!(pr::answer(&mut w.b, sent.request_id, bad, &mut |_| {}), Err(RequestError::Invalid(_))));
-    let answer = values(json!({"tracing_status": "family_located", "date_family_located": "2026-02-01", "relative_alive": "alive"}));
+    let answer = values(
+        json!({"tracing_status": "family_located", "date_family_located": "2026-02-01", "relative_alive": "alive"}),
+    );
     let bundle = pr::answer(&mut w.b, sent.request_id, answer, &mut |_| {}).expect("answer");
-    assert!(matches!(pr::answer(&mut w.b, sent.request_id, values(json!({"relative_alive": "alive"})), &mut |_| {}), Err(RequestError::AlreadyAnswered(_))));
+    assert!(matches!(
+        pr::answer(&mut w.b, sent.request_id, values(json!({"relative_alive": "alive"})), &mut |_| {}),
+        Err(RequestError::AlreadyAnswered(_))
+    ));
 
     // A imports the answer into the case.
     let r = pr::import(&mut w.a, &bundle, false, &mut |_| {}).expect("answer import");
     assert_eq!(
         r,
-        Imported::Answer { request_id: sent.request_id, case_id: w.case, partner: "Partner B".into(), author: "Office".into() }
+        Imported::Answer {
+            request_id: sent.request_id,
+            case_id: w.case,
+            partner: "Partner B".into(),
+            author: "Office".into()
+        }
     );
     let facts = w.a.facts(w.case).unwrap();
     let rec = &facts.items("partner_request")[0];
@@ -365,8 +380,8 @@ fn a_withdrawn_request_is_erased_on_the_partner_side() {
     w.b = reopen(&b_dir);
 
     assert!(matches!(pr::withdraw(&mut w.a, sent.request_id, " ", &mut |_| {}), Err(RequestError::Invalid(_))));
-    let withdrawal = pr::withdraw(&mut w.a, sent.request_id, "the child no longer wants tracing", &mut |_| {})
-        .expect("withdraw");
+    let withdrawal =
+        pr::withdraw(&mut w.a, sent.request_id, "the child no longer wants tracing", &mut |_| {}).expect("withdraw");
     let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
     assert_eq!(rec["request_status"], "withdrawn");
     assert_eq!(pr::sent_requests(&w.a, chrono::Utc::now().date_naive()).unwrap()[0].status, "withdrawn");
@@ -384,7 +399,10 @@ fn a_withdrawn_request_is_erased_on_the_partner_side() {
     let again = pr::import(&mut w.b, &withdrawal, false, &mut |_| {}).expect("again");
     assert!(matches!(again, Imported::Withdrawn { replay: true, .. }));
     // The request received again after its withdrawal is not kept.
-    assert!(matches!(pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}), Ok(Imported::Request { replay: true, .. })));
+    assert!(matches!(
+        pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}),
+        Ok(Imported::Request { replay: true, .. })
+    ));
     assert!(pr::received_requests(&w.b, chrono::Utc::now().date_naive()).unwrap()[0].shared.is_empty());
 
     // Nothing of what the request carried is left in B's files.
@@ -521,7 +539,8 @@ fn a_partner_is_added_only_with_the_fingerprint_of_its_keys() {
     let card = partners::card(&b).unwrap();
     // C's recipient swapped in on the way: the fingerprint B read out differs.
     let before = full_dump(&a);
-    let err = partners::add(&mut a, "B", "SDN", &sync::recipient(&c), &card.signing_key, &card.fingerprint).unwrap_err();
+    let err =
+        partners::add(&mut a, "B", "SDN", &sync::recipient(&c), &card.signing_key, &card.fingerprint).unwrap_err();
     assert!(err.to_string().contains("fingerprint"), "{err}");
     assert_eq!(full_dump(&a), before);
     let serial = sync::exchange::roster(&a).unwrap().unwrap().roster.serial;

@@ -117,7 +117,10 @@ pub fn parse_kinds(text: &str) -> Result<Vec<RequestKind>, String> {
         for share in &k.shares {
             let def = reg.get(&share.form).ok_or_else(|| bad(format!("unknown form {}", share.form)))?;
             if share.item && (k.item_form.as_deref() != Some(share.form.as_str()) || !def.repeating) {
-                return Err(bad(format!("{} is shared by record but is not the kind's repeating item_form", share.form)));
+                return Err(bad(format!(
+                    "{} is shared by record but is not the kind's repeating item_form",
+                    share.form
+                )));
             }
             if !share.item && def.repeating {
                 return Err(bad(format!("{} is a repeating form: share one record (\"item\": true)", share.form)));
@@ -163,7 +166,12 @@ pub struct SharedValue {
 /// The record `item` of `form` in the case, without its bookkeeping key.
 fn item_values(facts: &CaseFacts, form: &str, item: Uuid) -> Option<Map<String, Value>> {
     let id = item.to_string();
-    facts.items(form).iter().filter_map(Value::as_object).find(|o| o.get("_item").and_then(Value::as_str) == Some(&id)).cloned()
+    facts
+        .items(form)
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|o| o.get("_item").and_then(Value::as_str) == Some(&id))
+        .cloned()
 }
 
 /// What a request of `kind` about record `item` would carry: the kind's
@@ -173,8 +181,12 @@ pub fn shared_values(facts: &CaseFacts, kind: &RequestKind, item: Option<Uuid>) 
     let mut out = Vec::new();
     for share in &kind.shares {
         let record = if share.item {
-            let item = item.ok_or_else(|| format!("a {} request is about one {} record: name it", kind.id, share.form))?;
-            Some(item_values(facts, &share.form, item).ok_or_else(|| format!("the case has no {} record {item}", share.form))?)
+            let item =
+                item.ok_or_else(|| format!("a {} request is about one {} record: name it", kind.id, share.form))?;
+            Some(
+                item_values(facts, &share.form, item)
+                    .ok_or_else(|| format!("the case has no {} record {item}", share.form))?,
+            )
         } else {
             None
         };
@@ -209,12 +221,15 @@ pub fn consent_violations(facts: &CaseFacts, kind: &RequestKind, item: Option<Uu
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let missing: Vec<&str> =
-        kind.consent_scopes.iter().map(String::as_str).filter(|s| !scopes.contains(s)).collect();
+    let missing: Vec<&str> = kind.consent_scopes.iter().map(String::as_str).filter(|s| !scopes.contains(s)).collect();
     if !missing.is_empty() {
         v.push(RuleViolation::new(
             "R4",
-            format!("the consent does not cover {} (consent_scopes), which a {} request needs", missing.join(", "), kind.id),
+            format!(
+                "the consent does not cover {} (consent_scopes), which a {} request needs",
+                missing.join(", "),
+                kind.id
+            ),
         ));
     }
     if kind.tracing_safety_check {
@@ -223,7 +238,10 @@ pub fn consent_violations(facts: &CaseFacts, kind: &RequestKind, item: Option<Uu
         }
         let record = item.and_then(|i| item_values(facts, "family_tracing", i));
         match record {
-            None => v.push(RuleViolation::new("R8", "the request names no tracing record of this case, so no safety check covers it")),
+            None => v.push(RuleViolation::new(
+                "R8",
+                "the request names no tracing record of this case, so no safety check covers it",
+            )),
             Some(r) => {
                 if r.get("tracing_safety_check").and_then(Value::as_str) != Some("safe") {
                     v.push(RuleViolation::new(
@@ -250,9 +268,8 @@ pub fn check_answer(kind: &RequestKind, values: &Map<String, Value>) -> Result<(
         return Err(format!("{k} is not a field a {} answer carries ({})", kind.id, kind.answer_fields.join(", ")));
     }
     let def = forms::registry().get(&kind.answer_form).ok_or("the answer form is unknown")?;
-    forms::validate_values(def, values).map_err(|errors| {
-        errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
-    })
+    forms::validate_values(def, values)
+        .map_err(|errors| errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
 }
 
 /// One answer value as the `partner_request` form's `answer` list holds it:
@@ -283,7 +300,13 @@ mod tests {
         let ids: Vec<&str> = ks.iter().map(|k| k.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["family_tracing", "family_assessment", "relationship_verification", "reintegration_handover", "follow_up_report"]
+            [
+                "family_tracing",
+                "family_assessment",
+                "relationship_verification",
+                "reintegration_handover",
+                "follow_up_report"
+            ]
         );
         let tracing = kind("family_tracing").unwrap();
         assert!(tracing.consent_scopes.iter().any(|s| s == "tracing_disclosure"));

@@ -313,7 +313,12 @@ pub fn send(
         version: 1,
         request_id,
         kind: k.id.clone(),
-        from: RequestSender { office_id: office.roster.office_id, office_name: office.roster.office_name.clone(), user: user.clone(), role },
+        from: RequestSender {
+            office_id: office.roster.office_id,
+            office_name: office.roster.office_name.clone(),
+            user: user.clone(),
+            role,
+        },
         sent_at: now_rfc3339(),
         due: preview.due.to_string(),
         answer_form: k.answer_form.clone(),
@@ -412,7 +417,8 @@ pub fn withdraw(
     // The partner as listed now (its recipient may have been renewed).
     let partner = partners::by_key(store, &record.partner_key)?
         .ok_or_else(|| RequestError::Invalid(format!("{} is no longer a partner", record.partner_name)))?;
-    let doc = WithdrawalDoc { format: WITHDRAWAL_FORMAT.into(), version: 1, request_id: request, reason: reason.to_string() };
+    let doc =
+        WithdrawalDoc { format: WITHDRAWAL_FORMAT.into(), version: 1, request_id: request, reason: reason.to_string() };
     let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
     let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
     let (bundle, _) = exchange::build_bundle(
@@ -625,7 +631,11 @@ pub fn import<S: BundleSource + ?Sized>(
         format::read_bundle(source, store.vault().age_identity(), &mut |head| authenticate(store, head), progress)?
     };
     if !opened.events.is_empty() {
-        return Err(ImportError::Malformed { member: format::EVENTS.into(), reason: "a partner bundle carries no events".into() }.into());
+        return Err(ImportError::Malformed {
+            member: format::EVENTS.into(),
+            reason: "a partner bundle carries no events".into(),
+        }
+        .into());
     }
     let partner = listed_partner(store, &opened.manifest.sender.signing_key)?;
     match opened.manifest.kind {
@@ -771,7 +781,8 @@ fn import_answer(
         return Ok(out);
     }
     let answered = doc.answered_at.get(..10).unwrap_or_default();
-    let answered = NaiveDate::parse_from_str(answered, "%Y-%m-%d").map_err(|e| malformed(format!("answered_at: {e}")))?;
+    let answered =
+        NaiveDate::parse_from_str(answered, "%Y-%m-%d").map_err(|e| malformed(format!("answered_at: {e}")))?;
     let mut v = Map::new();
     v.insert("request_status".into(), json!("answered"));
     v.insert("answered_date".into(), json!(answered.to_string()));

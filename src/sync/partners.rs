@@ -78,7 +78,12 @@ pub fn card(store: &CaseStore) -> Result<Card, SyncError> {
     let signed = exchange::office_roster(store)?;
     let key = hex::encode(store.vault().verifying_key().as_bytes());
     let recipient = store.vault().recipient();
-    Ok(Card { name: signed.roster.office_name, fingerprint: fingerprint(&key, &recipient), recipient, signing_key: key })
+    Ok(Card {
+        name: signed.roster.office_name,
+        fingerprint: fingerprint(&key, &recipient),
+        recipient,
+        signing_key: key,
+    })
 }
 
 /// The partners in the roster this vault holds (an office's own list, or
@@ -95,10 +100,9 @@ pub fn by_key(store: &CaseStore, key_hex: &str) -> Result<Option<Partner>, SyncE
 /// The partner named by id or by exact name.
 pub fn find(store: &CaseStore, id_or_name: &str) -> Result<Partner, SyncError> {
     let all = list(store)?;
-    all.iter()
-        .find(|p| p.partner_id.to_string() == id_or_name || p.name == id_or_name)
-        .cloned()
-        .ok_or_else(|| SyncError::Build(format!("no partner {id_or_name:?}: add it first with `fieldcase partner add`")))
+    all.iter().find(|p| p.partner_id.to_string() == id_or_name || p.name == id_or_name).cloned().ok_or_else(|| {
+        SyncError::Build(format!("no partner {id_or_name:?}: add it first with `fieldcase partner add`"))
+    })
 }
 
 /// Office: add a partner. `fingerprint` is the one the partner read out of

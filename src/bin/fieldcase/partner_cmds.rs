@@ -155,7 +155,10 @@ pub fn partner(dir: &Path, cmd: PartnerCommand) -> anyhow::Result<()> {
         }
         PartnerCommand::Add { name, country, recipient, key, fingerprint } => {
             let p = partners::add(&mut store, &name, &country, &recipient, &key, &fingerprint)?;
-            println!("Added partner {} ({}), id {}; the office's devices receive it with the roster", p.name, p.country, p.partner_id);
+            println!(
+                "Added partner {} ({}), id {}; the office's devices receive it with the roster",
+                p.name, p.country, p.partner_id
+            );
         }
         PartnerCommand::List { json } => {
             let list = partners::list(&store)?;
@@ -165,7 +168,13 @@ pub fn partner(dir: &Path, cmd: PartnerCommand) -> anyhow::Result<()> {
                 println!("No partner: add one with `fieldcase partner add`");
             } else {
                 for p in &list {
-                    println!("{}  {} ({})  fingerprint {}", p.partner_id, p.name, p.country, partners::grouped(&p.fingerprint));
+                    println!(
+                        "{}  {} ({})  fingerprint {}",
+                        p.partner_id,
+                        p.name,
+                        p.country,
+                        partners::grouped(&p.fingerprint)
+                    );
                 }
             }
         }
@@ -218,7 +227,10 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
             } else {
                 println!("Sent ({}):", sent.len());
                 for r in &sent {
-                    println!("  {} case {} {} to {}: {} (due {})", r.request_id, r.case_id, r.kind, r.partner, r.status, r.due);
+                    println!(
+                        "  {} case {} {} to {}: {} (due {})",
+                        r.request_id, r.case_id, r.kind, r.partner, r.status, r.due
+                    );
                 }
                 println!("Received ({}):", received.len());
                 for r in &received {
