@@ -418,12 +418,23 @@ fn a_withdrawn_request_is_erased_on_the_partner_side() {
 /// A partner bundle made from scratch in `sender`'s name, signed with
 /// `key`, encrypted to `to`, carrying `doc` as partner.json.
 fn forged(sender: &CaseStore, key: &ed25519_dalek::SigningKey, to: &CaseStore, doc: &Value) -> Vec<u8> {
+    forged_kind(sender, key, to, doc, format::BundleKind::PartnerAnswer)
+}
+
+/// [`forged`] of any partner kind.
+fn forged_kind(
+    sender: &CaseStore,
+    key: &ed25519_dalek::SigningKey,
+    to: &CaseStore,
+    doc: &Value,
+    kind: format::BundleKind,
+) -> Vec<u8> {
     let dev = sender.vault().device();
     let manifest = format::Manifest {
         format: format::FORMAT.into(),
         version: format::VERSION_PARTNER,
         bundle_id: Uuid::now_v7(),
-        kind: format::BundleKind::PartnerAnswer,
+        kind,
         sender: format::Sender {
             device_id: dev.device_id,
             name: dev.device_name.clone(),
@@ -541,7 +552,7 @@ fn a_partner_is_added_only_with_the_fingerprint_of_its_keys() {
     let before = full_dump(&a);
     let err =
         partners::add(&mut a, "B", "SDN", &sync::recipient(&c), &card.signing_key, &card.fingerprint).unwrap_err();
-    assert!(err.to_string().contains("fingerprint"), "{err}");
+    assert!(matches!(err, partners::PartnerError::Fingerprint { .. }), "{err}");
     assert_eq!(full_dump(&a), before);
     let serial = sync::exchange::roster(&a).unwrap().unwrap().roster.serial;
     partners::add(&mut a, "B", "SDN", &card.recipient, &card.signing_key, &card.fingerprint.to_uppercase()).unwrap();
@@ -552,4 +563,46 @@ fn a_partner_is_added_only_with_the_fingerprint_of_its_keys() {
     let mut d = device(&t.path().join("d"), "amina", "caseworker");
     enroll(&mut a, &mut d);
     assert_eq!(partners::list(&d).unwrap().len(), 1);
+}
+
+#[test]
+fn hostile_requests_and_withdrawals_are_refused_on_the_partner_side() {
+    let mut w = world(true);
+    add_partner(&mut w.b, &w.c, "Partner C");
+    let sent = send(&mut w);
+    let members = decrypt_with_vault_key(&w.t.path().join("b"), &sent.bundle);
+    let mut doc: Value = serde_json::from_slice(&members[3].1).unwrap();
+    let before = full_dump(&w.b);
+    let refused = |w: &mut World, bundle: &[u8]| {
+        let err = pr::import(&mut w.b, bundle, false, &mut |_| {}).unwrap_err();
+        assert_eq!(full_dump(&w.b), before, "refused ({err}) but the vault changed");
+        err
+    };
+    // A request in A's name carrying more than its kind shares.
+    let mut more = doc.clone();
+    more["shared"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"form": "registration_bia", "field": "fears_about_return", "value": DISCLOSURE}));
+    let f = forged_kind(&w.a, w.a.vault().signing_key(), &w.b, &more, format::BundleKind::PartnerRequest);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::Malformed { .. })));
+    // A request from an office that is not B's partner.
+    let stranger = office(&w.t.path().join("s"));
+    let f = forged_kind(&stranger, stranger.vault().signing_key(), &w.b, &doc, format::BundleKind::PartnerRequest);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::WrongKind(_))));
+    // The real request is kept; C, another partner of B, cannot withdraw it.
+    pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request");
+    let before = full_dump(&w.b);
+    let withdrawal =
+        json!({"format": pr::WITHDRAWAL_FORMAT, "version": 1, "request_id": sent.request_id, "reason": "x"});
+    let f = forged_kind(&w.c, w.c.vault().signing_key(), &w.b, &withdrawal, format::BundleKind::PartnerWithdrawal);
+    let err = pr::import(&mut w.b, &f, false, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, RequestError::Refused(ImportError::Malformed { .. })), "{err}");
+    assert_eq!(full_dump(&w.b), before);
+    assert_eq!(pr::received_requests(&w.b, chrono::Utc::now().date_naive()).unwrap()[0].shared, sent.preview.shared);
+    // A second request with the same id from another partner is refused too.
+    doc["from"]["office_name"] = json!("C");
+    let f = forged_kind(&w.c, w.c.vault().signing_key(), &w.b, &doc, format::BundleKind::PartnerRequest);
+    assert!(pr::import(&mut w.b, &f, false, &mut |_| {}).is_err());
+    assert_eq!(full_dump(&w.b), before);
 }

@@ -81,6 +81,9 @@ pub enum RequestError {
     /// The person recording may not do this.
     #[error("a {0} may not send or answer requests to partners")]
     Role(Role),
+    /// The partner is unknown (or the list cannot be read).
+    #[error(transparent)]
+    Partner(#[from] crate::sync::partners::PartnerError),
     /// The bundle was refused.
     #[error("partner bundle refused, nothing was changed: {0}")]
     Refused(#[from] ImportError),
@@ -829,7 +832,8 @@ fn overdue(status: &str, due: &str, today: NaiveDate, open: &str) -> String {
     }
 }
 
-/// The requests this office sent, with their status on `today`.
+/// The requests this office sent about the cases the reader may see, with
+/// their status on `today`.
 pub fn sent_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<SentRequest>, StoreError> {
     let mut out = Vec::new();
     for (k, v) in crate::model::projection::sync_state(store.vault().conn(), P_OUT)? {
@@ -837,7 +841,8 @@ pub fn sent_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<SentRequ
         else {
             continue;
         };
-        if r.status == "sending" {
+        // Need-to-know: a request names its case (docs/visibility.md).
+        if r.status == "sending" || store.require_visible(r.case_id).is_err() {
             continue;
         }
         out.push(SentRequest {

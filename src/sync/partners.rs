@@ -20,6 +20,35 @@ use crate::sync::roster::age_recipient;
 /// anything else Fieldcase computes.
 const FINGERPRINT_DOMAIN: &[u8] = b"fieldcase-partner-v1\n";
 
+/// Why a partner could not be added or found.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnerError {
+    /// The fingerprint read out by the partner is not the one of the keys
+    /// given: a key was changed on the way, or mistyped.
+    #[error("the fingerprint given ({given}) is not the one of these keys ({computed}): a key was changed on the way, or mistyped; do not add this partner until the two agree")]
+    Fingerprint {
+        /// As given.
+        given: String,
+        /// As computed from the keys (grouped).
+        computed: String,
+    },
+    /// A bad name, country, recipient or key, or a partner listed already.
+    #[error("{0}")]
+    Invalid(String),
+    /// No partner by that id or name.
+    #[error("no partner {0:?}: add it first with `fieldcase partner add`")]
+    Unknown(String),
+    /// Not an office vault, or a vault failure.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl From<crate::model::error::StoreError> for PartnerError {
+    fn from(e: crate::model::error::StoreError) -> PartnerError {
+        PartnerError::Sync(SyncError::Store(e))
+    }
+}
+
 /// One partner office or agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partner {
@@ -74,7 +103,7 @@ pub struct Card {
 }
 
 /// This office's card.
-pub fn card(store: &CaseStore) -> Result<Card, SyncError> {
+pub fn card(store: &CaseStore) -> Result<Card, PartnerError> {
     let signed = exchange::office_roster(store)?;
     let key = hex::encode(store.vault().verifying_key().as_bytes());
     let recipient = store.vault().recipient();
@@ -88,21 +117,22 @@ pub fn card(store: &CaseStore) -> Result<Card, SyncError> {
 
 /// The partners in the roster this vault holds (an office's own list, or
 /// the one a device received).
-pub fn list(store: &CaseStore) -> Result<Vec<Partner>, SyncError> {
+pub fn list(store: &CaseStore) -> Result<Vec<Partner>, PartnerError> {
     Ok(exchange::roster(store)?.map(|r| r.roster.partners).unwrap_or_default())
 }
 
 /// The partner whose signing key is `key_hex`.
-pub fn by_key(store: &CaseStore, key_hex: &str) -> Result<Option<Partner>, SyncError> {
+pub fn by_key(store: &CaseStore, key_hex: &str) -> Result<Option<Partner>, PartnerError> {
     Ok(list(store)?.into_iter().find(|p| p.signing_key.eq_ignore_ascii_case(key_hex)))
 }
 
 /// The partner named by id or by exact name.
-pub fn find(store: &CaseStore, id_or_name: &str) -> Result<Partner, SyncError> {
+pub fn find(store: &CaseStore, id_or_name: &str) -> Result<Partner, PartnerError> {
     let all = list(store)?;
-    all.iter().find(|p| p.partner_id.to_string() == id_or_name || p.name == id_or_name).cloned().ok_or_else(|| {
-        SyncError::Build(format!("no partner {id_or_name:?}: add it first with `fieldcase partner add`"))
-    })
+    all.iter()
+        .find(|p| p.partner_id.to_string() == id_or_name || p.name == id_or_name)
+        .cloned()
+        .ok_or_else(|| PartnerError::Unknown(id_or_name.to_string()))
 }
 
 /// Office: add a partner. `fingerprint` is the one the partner read out of
@@ -115,9 +145,9 @@ pub fn add(
     recipient: &str,
     signing_key_hex: &str,
     given_fingerprint: &str,
-) -> Result<Partner, SyncError> {
+) -> Result<Partner, PartnerError> {
     let signed = exchange::office_roster(store)?;
-    let bad = |m: String| SyncError::Build(m);
+    let bad = PartnerError::Invalid;
     if name.trim().is_empty() {
         return Err(bad("a partner needs a name".into()));
     }
@@ -129,11 +159,10 @@ pub fn add(
     let key = signing_key_hex.to_ascii_lowercase();
     let computed = fingerprint(&key, recipient);
     if normalise(given_fingerprint) != computed {
-        return Err(bad(format!(
-            "the fingerprint given ({}) is not the one of these keys ({}): the keys were changed on the way, or mistyped; do not add this partner until the two agree",
-            given_fingerprint.trim(),
-            grouped(&computed)
-        )));
+        return Err(PartnerError::Fingerprint {
+            given: given_fingerprint.trim().to_string(),
+            computed: grouped(&computed),
+        });
     }
     if key == signed.roster.office_signing_key || recipient == store.vault().recipient() {
         return Err(bad("these are this office's own keys".into()));
