@@ -285,28 +285,37 @@ fn a_full_round_trip_between_two_offices() {
 }
 
 #[test]
-fn an_answer_recorded_by_hand_is_marked_as_such() {
+fn a_partner_without_fieldcase_gets_a_printout_and_its_answer_is_recorded_by_hand() {
     let mut w = world(true);
-    let sent = pr::send(&mut w.a, w.case, "relationship_verification", Some(w.relative), "Partner C", &mut |_| {})
+    partners::add_on_paper(&mut w.a, "Paper partner", "TCD").expect("add on paper");
+    let sent = pr::send(&mut w.a, w.case, "relationship_verification", Some(w.relative), "Paper partner", &mut |_| {})
         .expect("send");
-    assert!(matches!(
-        pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(json!({"tracing_status": "verified"}))),
-        Err(RequestError::Invalid(_))
-    ));
-    // A value its answer form refuses (a bool written as text).
-    assert!(matches!(
-        pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(json!({"relationship_verified": "yes"}))),
-        Err(RequestError::Invalid(_))
-    ));
+    assert!(sent.bundle.is_empty(), "no bundle for a partner without Fieldcase");
+    let text = sent.printout.expect("a printout");
+    assert!(text.starts_with(pr::PLAINTEXT_NOTICE), "the plaintext notice comes first");
+    assert!(text.contains(RELATIVE) && text.contains(&sent.request_id.to_string()));
+    for absent in [DISCLOSURE, NOTE, OTHER_RELATIVE] {
+        assert!(!text.contains(absent), "the printout carries {absent:?}");
+    }
+    // Only the kind's answer fields, valid for its answer form.
+    let before = full_dump(&w.a);
+    for bad in [json!({"tracing_status": "verified"}), json!({"relationship_verified": "yes"})] {
+        let err = pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(bad)).unwrap_err();
+        assert!(matches!(err, RequestError::Invalid(_)), "{err}");
+    }
+    assert_eq!(full_dump(&w.a), before);
     let answer = values(json!({"relationship_verified": true, "verification_outcome": "verified"}));
     pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", answer).expect("by hand");
     let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
     assert_eq!(rec["answer_mode"], "by_hand");
-    assert_eq!(rec["answered_by"], json!({"name": "M. Osman", "organisation": "Partner C"}));
+    assert_eq!(rec["answered_by"], json!({"name": "M. Osman", "organisation": "Paper partner"}));
     assert!(matches!(
         pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(json!({"verification_outcome": "verified"}))),
         Err(RequestError::AlreadyAnswered(_))
     ));
+    // A withdrawal of a printed request makes no bundle.
+    let other = pr::send(&mut w.a, w.case, "follow_up_report", None, "Paper partner", &mut |_| {}).expect("send");
+    assert_eq!(pr::withdraw(&mut w.a, other.request_id, "case closed", &mut |_| {}).expect("withdraw"), None);
 }
 
 /// Every file of a vault folder decrypted with its own keys, concatenated:
@@ -380,8 +389,9 @@ fn a_withdrawn_request_is_erased_on_the_partner_side() {
     w.b = reopen(&b_dir);
 
     assert!(matches!(pr::withdraw(&mut w.a, sent.request_id, " ", &mut |_| {}), Err(RequestError::Invalid(_))));
-    let withdrawal =
-        pr::withdraw(&mut w.a, sent.request_id, "the child no longer wants tracing", &mut |_| {}).expect("withdraw");
+    let withdrawal = pr::withdraw(&mut w.a, sent.request_id, "the child no longer wants tracing", &mut |_| {})
+        .expect("withdraw")
+        .expect("a partner with Fieldcase gets a bundle");
     let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
     assert_eq!(rec["request_status"], "withdrawn");
     assert_eq!(pr::sent_requests(&w.a, chrono::Utc::now().date_naive()).unwrap()[0].status, "withdrawn");

@@ -278,8 +278,11 @@ pub struct Sent {
     pub request_id: Uuid,
     /// What it carries.
     pub preview: RequestPreview,
-    /// The bundle for the partner.
+    /// The bundle for the partner (empty for a partner without Fieldcase).
     pub bundle: Vec<u8>,
+    /// For a partner without Fieldcase: the request as text to print, with
+    /// the plaintext notice (no bundle is made).
+    pub printout: Option<String>,
 }
 
 /// Requesting office: send a request of `kind` about `case` to `partner`
@@ -299,7 +302,7 @@ pub fn send(
     let office = exchange::office_roster(store)?;
     may_exchange(store)?;
     let partner = partners::find(store, partner)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = store.today();
     let preview = preview(store, case, kind, item, today)?;
     if !preview.blocked_by.is_empty() {
         return Err(RequestError::Rules(preview.blocked_by));
@@ -329,7 +332,6 @@ pub fn send(
         shared: preview.shared.clone(),
     };
     let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
-    let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
     let mut record = OutRecord {
         case_id: case,
         kind: k.id.clone(),
@@ -345,7 +347,10 @@ pub fn send(
     // The bundle first (its commit holds the sender's sequence and a
     // `sending` record), then the case record: if that is refused the
     // bundle is dropped and never leaves this function.
-    let (bundle, bundle_id) = {
+    let (bundle, bundle_id) = if partner.on_paper() {
+        (Vec::new(), Uuid::nil())
+    } else {
+        let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
         let pending = record.clone();
         let key = key.clone();
         exchange::build_bundle(
@@ -382,7 +387,41 @@ pub fn send(
     let mut b = store.batch();
     b.save_form(case, REQUEST_FORM, Some(request_id), values)?;
     b.commit_with(vec![put(&key, json!(record))])?;
-    Ok(Sent { request_id, preview, bundle })
+    let printout = partner.on_paper().then(|| printout(&doc, k, &partner));
+    Ok(Sent { request_id, preview, bundle, printout })
+}
+
+/// The notice at the head of a printed request: it is the one copy of case
+/// data that leaves the vault unencrypted.
+pub const PLAINTEXT_NOTICE: &str = "CONFIDENTIAL - PLAIN TEXT: this page holds personal data of a child. Hand it over in person or by a secure channel, keep it locked away, and destroy it once the request is answered or withdrawn.";
+
+fn label(form: &str, field: &str) -> String {
+    crate::model::forms::registry()
+        .get(form)
+        .and_then(|d| d.field(field))
+        .map_or_else(|| format!("{form}.{field}"), |f| f.labels.en.clone())
+}
+
+/// A request as text for a partner without Fieldcase (docs/bundle-format.md
+/// §11.4, "By hand"): the notice, what is asked, the shared values, and the
+/// fields to answer.
+fn printout(doc: &RequestDoc, kind: &RequestKind, partner: &Partner) -> String {
+    let mut out = format!("{PLAINTEXT_NOTICE}\n\n");
+    out.push_str(&format!("Request {} from {} to {}\n", doc.request_id, doc.from.office_name, partner.name));
+    out.push_str(&format!("{}: please answer by {}\n\nWhat we share for this request:\n", kind.label(), doc.due));
+    for s in &doc.shared {
+        let v = match &s.value {
+            Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {}: {v}\n", label(&s.form, &s.field)));
+    }
+    out.push_str("\nPlease answer:\n");
+    for f in &doc.answer_fields {
+        out.push_str(&format!("  {}: ____________________\n", label(&doc.answer_form, f)));
+    }
+    out.push_str(&format!("\nQuote the request number {} in your answer.\n", doc.request_id));
+    out
 }
 
 fn out_record(store: &CaseStore, request: Uuid) -> Result<OutRecord, RequestError> {
@@ -402,13 +441,14 @@ fn open_out(record: &OutRecord, request: Uuid) -> Result<(), RequestError> {
 
 /// Requesting office: withdraw a request not yet answered. Records the
 /// withdrawal in the case and returns the bundle telling the partner to
-/// delete what it received.
+/// delete what it received (none for a partner without Fieldcase: tell it
+/// to destroy the printout).
 pub fn withdraw(
     store: &mut CaseStore,
     request: Uuid,
     reason: &str,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<u8>, RequestError> {
+) -> Result<Option<Vec<u8>>, RequestError> {
     exchange::office_roster(store)?;
     may_exchange(store)?;
     let mut record = out_record(store, request)?;
@@ -417,29 +457,38 @@ pub fn withdraw(
         return Err(RequestError::Invalid("a withdrawal gives its reason".into()));
     }
     store.require_record(record.case_id)?;
-    // The partner as listed now (its recipient may have been renewed).
-    let partner = partners::by_key(store, &record.partner_key)?
-        .ok_or_else(|| RequestError::Invalid(format!("{} is no longer a partner", record.partner_name)))?;
-    let doc =
-        WithdrawalDoc { format: WITHDRAWAL_FORMAT.into(), version: 1, request_id: request, reason: reason.to_string() };
-    let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
-    let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
-    let (bundle, _) = exchange::build_bundle(
-        store,
-        BundleKind::PartnerWithdrawal,
-        vec![recipient],
-        &[],
-        None,
-        Some(&doc_bytes),
-        Default::default(),
-        None,
-        |_| Vec::new(),
-        progress,
-    )?;
+    let bundle = if record.partner_key.is_empty() {
+        None
+    } else {
+        // The partner as listed now (its recipient may have been renewed).
+        let partner = partners::by_key(store, &record.partner_key)?
+            .ok_or_else(|| RequestError::Invalid(format!("{} is no longer a partner", record.partner_name)))?;
+        let doc = WithdrawalDoc {
+            format: WITHDRAWAL_FORMAT.into(),
+            version: 1,
+            request_id: request,
+            reason: reason.to_string(),
+        };
+        let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
+        let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
+        let (bundle, _) = exchange::build_bundle(
+            store,
+            BundleKind::PartnerWithdrawal,
+            vec![recipient],
+            &[],
+            None,
+            Some(&doc_bytes),
+            Default::default(),
+            None,
+            |_| Vec::new(),
+            progress,
+        )?;
+        Some(bundle)
+    };
     record.status = "withdrawn".into();
     let mut values = Map::new();
     values.insert("request_status".into(), json!("withdrawn"));
-    values.insert("withdrawn_date".into(), json!(chrono::Utc::now().date_naive().to_string()));
+    values.insert("withdrawn_date".into(), json!(store.today().to_string()));
     values.insert("withdrawal_reason".into(), json!(reason));
     let mut b = store.batch();
     b.save_form(record.case_id, REQUEST_FORM, Some(request), values)?;
@@ -468,7 +517,7 @@ pub fn record_by_hand(
     }
     let mut v = Map::new();
     v.insert("request_status".into(), json!("answered"));
-    v.insert("answered_date".into(), json!(chrono::Utc::now().date_naive().to_string()));
+    v.insert("answered_date".into(), json!(store.today().to_string()));
     v.insert("answered_by".into(), json!({"name": answered_by, "organisation": record.partner_name}));
     v.insert("answer_mode".into(), json!("by_hand"));
     v.insert("answer".into(), partner_kinds::answer_items(&values));
@@ -596,7 +645,7 @@ fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), ImportError>
 
 fn listed_partner(store: &CaseStore, key_hex: &str) -> Result<Partner, ImportError> {
     let list = exchange::roster(store)?.map(|r| r.roster.partners).unwrap_or_default();
-    list.into_iter().find(|p| p.signing_key.eq_ignore_ascii_case(key_hex)).ok_or_else(|| {
+    list.into_iter().find(|p| !p.on_paper() && p.signing_key.eq_ignore_ascii_case(key_hex)).ok_or_else(|| {
         ImportError::WrongKind(
             "the sender is not in this office's partner list (or signed with another key than the one listed): refused"
                 .into(),

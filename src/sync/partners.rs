@@ -59,13 +59,23 @@ pub struct Partner {
     /// Its country (ISO 3166 alpha-3).
     pub country: String,
     /// Its age recipient: requests and withdrawals are encrypted to it.
+    /// Empty for a partner without Fieldcase (requests on paper).
     pub recipient: String,
     /// Its office's Ed25519 key (hex): its answers must be signed with it.
+    /// Empty for a partner without Fieldcase: no bundle is accepted from it.
     pub signing_key: String,
     /// [`fingerprint`] of the two keys, as checked when it was added.
     pub fingerprint: String,
     /// When it was added (RFC 3339).
     pub added_at: String,
+}
+
+impl Partner {
+    /// A partner without Fieldcase: requests to it are printed and its
+    /// answers recorded by hand.
+    pub fn on_paper(&self) -> bool {
+        self.signing_key.is_empty()
+    }
 }
 
 /// The fingerprint two offices compare out of band: the first 16 bytes, in
@@ -123,7 +133,7 @@ pub fn list(store: &CaseStore) -> Result<Vec<Partner>, PartnerError> {
 
 /// The partner whose signing key is `key_hex`.
 pub fn by_key(store: &CaseStore, key_hex: &str) -> Result<Option<Partner>, PartnerError> {
-    Ok(list(store)?.into_iter().find(|p| p.signing_key.eq_ignore_ascii_case(key_hex)))
+    Ok(list(store)?.into_iter().find(|p| !p.on_paper() && p.signing_key.eq_ignore_ascii_case(key_hex)))
 }
 
 /// The partner named by id or by exact name.
@@ -148,12 +158,7 @@ pub fn add(
 ) -> Result<Partner, PartnerError> {
     let signed = exchange::office_roster(store)?;
     let bad = PartnerError::Invalid;
-    if name.trim().is_empty() {
-        return Err(bad("a partner needs a name".into()));
-    }
-    if country.len() != 3 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(bad(format!("country {country:?} is not an ISO 3166 alpha-3 code (e.g. SDN)")));
-    }
+    check_name(&signed.roster.partners, name, country)?;
     age_recipient(recipient).map_err(bad)?;
     parse_verifying_key(signing_key_hex).map_err(|e| bad(format!("bad signing key: {e}")))?;
     let key = signing_key_hex.to_ascii_lowercase();
@@ -167,8 +172,8 @@ pub fn add(
     if key == signed.roster.office_signing_key || recipient == store.vault().recipient() {
         return Err(bad("these are this office's own keys".into()));
     }
-    if signed.roster.partners.iter().any(|p| p.signing_key == key || p.name == name) {
-        return Err(bad(format!("a partner with this key or the name {name:?} is already listed")));
+    if signed.roster.partners.iter().any(|p| p.signing_key == key) {
+        return Err(bad("a partner with this key is already listed".into()));
     }
     let partner = Partner {
         partner_id: Uuid::new_v4(),
@@ -179,6 +184,44 @@ pub fn add(
         fingerprint: computed,
         added_at: now_rfc3339(),
     };
+    push(store, signed, partner)
+}
+
+/// Office: add a partner that does not run Fieldcase (name and country
+/// only). Requests to it are printed, its answers recorded by hand.
+pub fn add_on_paper(store: &mut CaseStore, name: &str, country: &str) -> Result<Partner, PartnerError> {
+    let signed = exchange::office_roster(store)?;
+    check_name(&signed.roster.partners, name, country)?;
+    let partner = Partner {
+        partner_id: Uuid::new_v4(),
+        name: name.to_string(),
+        country: country.to_string(),
+        recipient: String::new(),
+        signing_key: String::new(),
+        fingerprint: String::new(),
+        added_at: now_rfc3339(),
+    };
+    push(store, signed, partner)
+}
+
+fn check_name(list: &[Partner], name: &str, country: &str) -> Result<(), PartnerError> {
+    if name.trim().is_empty() {
+        return Err(PartnerError::Invalid("a partner needs a name".into()));
+    }
+    if country.len() != 3 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(PartnerError::Invalid(format!("country {country:?} is not an ISO 3166 alpha-3 code (e.g. SDN)")));
+    }
+    if list.iter().any(|p| p.name == name) {
+        return Err(PartnerError::Invalid(format!("a partner named {name:?} is already listed")));
+    }
+    Ok(())
+}
+
+fn push(
+    store: &mut CaseStore,
+    signed: crate::sync::roster::SignedRoster,
+    partner: Partner,
+) -> Result<Partner, PartnerError> {
     let mut roster = signed.roster;
     roster.partners.push(partner.clone());
     roster.serial += 1;

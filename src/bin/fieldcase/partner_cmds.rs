@@ -20,7 +20,9 @@ pub enum PartnerCommand {
     /// to give to a partner (read the fingerprint out to it).
     Card,
     /// Office: add a partner. --fingerprint is the one the partner read out
-    /// (its `partner card`); it must match the keys given.
+    /// (its `partner card`); it must match the keys given. --on-paper adds
+    /// a partner without Fieldcase (requests printed, answers recorded by
+    /// hand).
     Add {
         /// The partner's name.
         #[arg(long)]
@@ -29,14 +31,17 @@ pub enum PartnerCommand {
         #[arg(long)]
         country: String,
         /// Its age recipient (age1…).
-        #[arg(long)]
-        recipient: String,
+        #[arg(long, required_unless_present = "on_paper")]
+        recipient: Option<String>,
         /// Its signing key (64 hex digits).
-        #[arg(long)]
-        key: String,
+        #[arg(long, required_unless_present = "on_paper")]
+        key: Option<String>,
         /// The fingerprint the partner read out.
-        #[arg(long)]
-        fingerprint: String,
+        #[arg(long, required_unless_present = "on_paper")]
+        fingerprint: Option<String>,
+        /// A partner without Fieldcase.
+        #[arg(long, conflicts_with_all = ["recipient", "key", "fingerprint"])]
+        on_paper: bool,
     },
     /// The partners this vault holds.
     List {
@@ -57,9 +62,10 @@ pub enum RequestCommand {
         /// The partner (name or id in the partner list).
         #[arg(long)]
         to: String,
-        /// The bundle to write.
+        /// The bundle to write (not for a partner without Fieldcase: the
+        /// request to print is written to standard output).
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// Requests sent and received, with their status.
     List {
@@ -74,9 +80,9 @@ pub enum RequestCommand {
         /// Why.
         #[arg(long)]
         reason: String,
-        /// The bundle to write.
+        /// The bundle to write (not for a partner without Fieldcase).
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// Partner: import a request or a withdrawal from a partner.
     Import(ImportArgs),
@@ -153,8 +159,11 @@ pub fn partner(dir: &Path, cmd: PartnerCommand) -> anyhow::Result<()> {
             println!("Signing key: {}", c.signing_key);
             println!("Fingerprint: {}", partners::grouped(&c.fingerprint));
         }
-        PartnerCommand::Add { name, country, recipient, key, fingerprint } => {
-            let p = partners::add(&mut store, &name, &country, &recipient, &key, &fingerprint)?;
+        PartnerCommand::Add { name, country, recipient, key, fingerprint, on_paper } => {
+            let p = match (recipient, key, fingerprint) {
+                (Some(r), Some(k), Some(f)) if !on_paper => partners::add(&mut store, &name, &country, &r, &k, &f)?,
+                _ => partners::add_on_paper(&mut store, &name, &country)?,
+            };
             println!(
                 "Added partner {} ({}), id {}; the office's devices receive it with the roster",
                 p.name, p.country, p.partner_id
@@ -200,14 +209,26 @@ fn print_preview(p: &pr::RequestPreview) {
 
 pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = store.today();
     match cmd {
         RequestCommand::Preview(k) => {
             let case = store.find_case(&k.case)?;
             print_preview(&pr::preview(&store, case, &k.kind, k.about, today)?);
         }
-        RequestCommand::Send { what, to, out } => {
+        RequestCommand::Send { what, to, out: None } => {
             let case = store.find_case(&what.case)?;
+            if !partners::find(&store, &to)?.on_paper() {
+                anyhow::bail!("--out FILE is required: {to} runs Fieldcase and receives a bundle");
+            }
+            let sent = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
+            print!("{}", sent.printout.as_deref().unwrap_or_default());
+            eprintln!("Recorded request {}; print the text above for {to}", sent.request_id);
+        }
+        RequestCommand::Send { what, to, out: Some(out) } => {
+            let case = store.find_case(&what.case)?;
+            if partners::find(&store, &to)?.on_paper() {
+                anyhow::bail!("{to} has no Fieldcase: leave out --out, the request is printed");
+            }
             let mut sent = None;
             let bytes = write_new(&out, || {
                 let mut s = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
@@ -245,8 +266,29 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
             }
         }
         RequestCommand::Withdraw { request, reason, out } => {
-            let bytes = write_new(&out, || pr::withdraw(&mut store, request, &reason, &mut |_| {}))?;
-            println!("Withdrew request {request}; give {} ({bytes} bytes) to the partner, whose Fieldcase deletes the request", out.display());
+            let partner = pr::sent_requests(&store, today)?
+                .into_iter()
+                .find(|r| r.request_id == request)
+                .map(|r| r.partner)
+                .with_context(|| format!("no request {request} sent from here"))?;
+            let on_paper = partners::find(&store, &partner).is_ok_and(|p| p.on_paper());
+            match (on_paper, out) {
+                (true, None) => {
+                    pr::withdraw(&mut store, request, &reason, &mut |_| {})?;
+                    println!("Withdrew request {request}; ask {partner} to destroy the printed request");
+                }
+                (false, Some(out)) => {
+                    let bytes = write_new(&out, || {
+                        pr::withdraw(&mut store, request, &reason, &mut |_| {}).map(|b| b.unwrap_or_default())
+                    })?;
+                    println!(
+                        "Withdrew request {request}; give {} ({bytes} bytes) to {partner}, whose Fieldcase deletes the request",
+                        out.display()
+                    );
+                }
+                (true, Some(_)) => anyhow::bail!("{partner} has no Fieldcase: leave out --out"),
+                (false, None) => anyhow::bail!("--out FILE is required: {partner} receives a withdrawal bundle"),
+            }
         }
         RequestCommand::Import(a) => import(&mut store, &a)?,
         RequestCommand::Answer { request, out } => {
