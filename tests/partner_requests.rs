@@ -3,6 +3,8 @@
 //! partner's key), the consent rule, a round trip between two offices,
 //! withdrawal on the partner's side (checked in its vault's files), and
 //! hostile or replayed answers.
+#[path = "common/cli.rs"]
+mod cli_common;
 #[path = "sync_common.rs"]
 mod sync_common;
 
@@ -615,4 +617,57 @@ fn hostile_requests_and_withdrawals_are_refused_on_the_partner_side() {
     let f = forged_kind(&w.c, w.c.vault().signing_key(), &w.b, &doc, format::BundleKind::PartnerRequest);
     assert!(pr::import(&mut w.b, &f, false, &mut |_| {}).is_err());
     assert_eq!(full_dump(&w.b), before);
+}
+
+/// The commands of README, end to end on two office vaults: preview, send,
+/// import, the task, answer (values on standard input), answer import.
+#[test]
+fn the_command_line_round_trip() {
+    use cli_common::{ok, run, PASS};
+    let World { t, a, b, c, d, case, relative } = world(true);
+    for s in [a, b, c, d] {
+        s.lock().unwrap();
+    }
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let (case, relative) = (case.to_string(), relative.to_string());
+    let preview = ok(run(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative]));
+    assert!(preview.contains(RELATIVE) && !preview.contains(DISCLOSURE) && !preview.contains("REFUSED"), "{preview}");
+    let req = t.path().join("req.fcb");
+    let req_s = req.to_str().unwrap();
+    let out = ok(run(
+        &a,
+        &[
+            "request",
+            "send",
+            &case,
+            "--kind",
+            "family_tracing",
+            "--about",
+            &relative,
+            "--to",
+            "Partner B",
+            "--out",
+            req_s,
+        ],
+    ));
+    let id =
+        out.split("Wrote request ").nth(1).and_then(|r| r.split_whitespace().next()).expect("request id").to_string();
+    assert!(ok(run(&b, &["request", "import", req_s])).contains("Received family_tracing request"));
+    assert!(ok(run(&b, &["tasks"])).contains(&format!("family_tracing request {id} from Office A")));
+    let ans = t.path().join("ans.fcb");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcase"))
+        .args(["--vault", b.to_str().unwrap(), "request", "answer", &id, "--out", ans.to_str().unwrap()])
+        .env("FIELDCASE_PASSPHRASE", PASS)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), br#"{"tracing_status": "family_located"}"#).unwrap();
+    ok(child.wait_with_output().unwrap());
+    assert!(ok(run(&a, &["answer", "import", ans.to_str().unwrap()])).contains("recorded in case"));
+    let list: Value = serde_json::from_str(&ok(run(&a, &["request", "list", "--json"]))).unwrap();
+    assert_eq!(list["sent"][0]["status"], "answered");
+    // The answer cannot be imported twice.
+    assert!(!run(&a, &["answer", "import", ans.to_str().unwrap()]).status.success());
 }
