@@ -191,6 +191,19 @@ fn a_request_without_consent_is_refused_with_the_rule_named() {
     assert!(v.iter().any(|r| r.rule == "R4"), "{v:?}");
     assert!(err.to_string().contains("R4"), "the message names the rule: {err}");
     assert_eq!(full_dump(&w.a), before, "nothing recorded, no sequence used");
+    // The same rule guards the record itself, whoever writes it (and every
+    // vault that imports it): a request record made without the API.
+    let record = values(json!({
+        "request_id": "x", "request_kind": "family_tracing", "partner": "Partner B", "request_status": "sent",
+        "sent_date": "2026-03-01", "due_date": "2026-03-31", "sent_by": {"name": "Office"},
+        "shared_fields": ["registration_bia.given_names"], "about_item": w.relative.to_string(),
+    }));
+    let err = w.a.save_form(w.case, "partner_request", Some(Uuid::new_v4()), record).unwrap_err();
+    assert!(
+        matches!(&err, fieldcase::model::error::StoreError::RuleViolated { violations } if violations.iter().any(|v| v.rule == "R4")),
+        "{err}"
+    );
+    assert_eq!(full_dump(&w.a), before);
 
     // With consent, an unsafe tracing check still refuses a tracing request (R8).
     let mut w = world(true);
