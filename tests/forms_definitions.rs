@@ -320,6 +320,7 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("reunification", "reunification_type verified_adult"),
         ("case_plan", "approval_status"),
         ("closure_transfer", "closure_reason care_at_closure permanent closure_approval transfer_consent transfer_status"),
+        ("partner_request", ""),
     ]);
     for def in registry().all() {
         let got: BTreeSet<&str> = def.protected_fields().collect();

@@ -1379,8 +1379,14 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
                 format!("a data manager may only record transfer fields, not {}", other.join(", ")),
             ));
         }
+    } else if form == crate::model::partner_kinds::REQUEST_FORM && roles::may(role, Action::Transfer) {
+        // A data manager runs the office's exchanges with partners abroad
+        // (docs/bundle-format.md §11) as it runs transfers.
     } else if !roles::may(role, Action::RecordCaseData) {
         out.push(RuleViolation::new("role", format!("a {role} may not record case data ({form})")));
+    }
+    if form == crate::model::partner_kinds::REQUEST_FORM {
+        rule_r4_partner_request(f, e, values, out);
     }
     if form == "closure_transfer" {
         if values.contains_key("closure_approval") && !roles::may(role, Action::ApproveClosure) {
@@ -1622,6 +1628,26 @@ fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
             "the child's consent does not cover referral sharing (consent scope referral_sharing)",
         ));
     }
+}
+
+/// R4 and R8 on a request to a partner abroad (docs/bundle-format.md
+/// §11.2): a new request (`request_status: sent` on a record that did not
+/// exist) needs the consent its kind names and, for a kind about a
+/// relative, a safe tracing check. Checked here so that every vault that
+/// imports the request's record judges it as the sender did.
+fn rule_r4_partner_request(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    use crate::model::partner_kinds;
+    let new_request = existing_item(f, partner_kinds::REQUEST_FORM, e).is_none();
+    if !new_request || values.get("request_status").and_then(Value::as_str) != Some("sent") {
+        return;
+    }
+    let kind_id = values.get("request_kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(kind) = partner_kinds::kind(kind_id) else {
+        out.push(RuleViolation::new("R4", format!("unknown kind of partner request {kind_id:?}")));
+        return;
+    };
+    let item = values.get("about_item").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+    out.extend(partner_kinds::consent_violations(f, kind, item));
 }
 
 /// Look up the earlier values of the list item an event edits (facts items

@@ -16,6 +16,7 @@ pub mod event;
 pub mod forms;
 pub mod hlc;
 pub mod lifecycle;
+pub mod partner_kinds;
 pub mod people;
 pub mod projection;
 pub mod refusal;

@@ -2739,6 +2739,28 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Commit every change together with sync bookkeeping entries (from
+    /// `sync`), in one vault commit: a request to a partner and its record,
+    /// or an imported answer and the mark that it was imported, are both
+    /// written or neither.
+    pub(crate) fn commit_with(self, sync: Vec<Value>) -> Result<(), StoreError> {
+        if self.events.iter().any(|e| e.kind == EventKind::CaseErasureApproved) {
+            return Err(StoreError::Malformed {
+                event: Uuid::nil(),
+                reason: "an erasure is committed on its own".into(),
+            });
+        }
+        let mut entries: Vec<Value> = self.events.iter().map(Event::to_json).collect();
+        entries.extend(sync);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.store.vault.commit(entries)?;
+        self.store.clock = self.clock;
+        self.store.next_seq = self.next_seq;
+        Ok(())
+    }
+
     fn state(&mut self, case: Uuid) -> Result<&CaseState, StoreError> {
         if !self.states.contains_key(&case) {
             let state = self.store.case_state(case)?;

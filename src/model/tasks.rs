@@ -45,6 +45,11 @@ pub enum TaskKind {
     CasePlanApproval,
     /// The case plan's review date is near or past.
     CasePlanReview,
+    /// A request to a partner abroad waits for its answer, due within a week
+    /// (docs/bundle-format.md §11.6).
+    PartnerRequestDue,
+    /// A request to a partner abroad is past its due date with no answer.
+    PartnerRequestOverdue,
 }
 
 /// One thing to do on a case.
@@ -180,6 +185,36 @@ fn days(a: NaiveDate, b: NaiveDate) -> i64 {
     (b - a).num_days()
 }
 
+/// Requests to partners abroad still waiting for their answer: due from a
+/// week before their due date, overdue after it. Answered and withdrawn
+/// requests are not tasks.
+pub fn partner_request_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
+    let mut out = Vec::new();
+    for r in facts.items(crate::model::partner_kinds::REQUEST_FORM) {
+        let s = |k: &str| r.get(k).and_then(Value::as_str);
+        if s("request_status") != Some("sent") {
+            continue;
+        }
+        let Some(due) = s("due_date").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
+            continue;
+        };
+        if today + Days::new(7) < due {
+            continue;
+        }
+        let overdue = today > due;
+        let kind = s("request_kind").unwrap_or("request");
+        let partner = s("partner").unwrap_or("a partner");
+        out.push(Task {
+            case_id: facts.case_id,
+            kind: if overdue { TaskKind::PartnerRequestOverdue } else { TaskKind::PartnerRequestDue },
+            due,
+            overdue_days: if overdue { days(due, today).max(0) } else { 0 },
+            title: format!("Answer to the {} request from {partner}", kind.replace('_', " ")),
+        });
+    }
+    out
+}
+
 /// Every task of one case on `today`.
 pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     let mut out = Vec::new();
@@ -211,6 +246,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     if !facts.stage.is_open() {
         return out;
     }
+    out.extend(partner_request_tasks(facts, today));
 
     // BIA deadline (§2.3): 72 h after registration, 24 h if high risk.
     if matches!(facts.stage, Stage::Identified | Stage::Registered | Stage::BiaInProgress) {

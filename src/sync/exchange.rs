@@ -136,6 +136,7 @@ pub fn make_office(store: &mut CaseStore, office_name: &str) -> Result<(), SyncE
             team: None,
         }],
         vouched: Vec::new(),
+        partners: Vec::new(),
     };
     let signed = roster.sign(store.vault().device_key());
     store.commit_sync_entries(vec![put(K_IS_OFFICE, Value::Bool(true)), put(K_ROSTER, json!(signed))])?;
@@ -433,7 +434,7 @@ pub(crate) fn build_bundle(
     let hlc = newest_hlc(store)?;
     let manifest = Manifest {
         format: format::FORMAT.into(),
-        version: format::VERSION,
+        version: if kind.is_partner() { format::VERSION_PARTNER } else { format::VERSION },
         bundle_id: crate::model::event::new_v7(chrono::Utc::now().timestamp_millis().max(0) as u64, &mut rng),
         kind,
         sender: Sender {
@@ -795,6 +796,14 @@ pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), I
             head.verify_signature(&key)
         }
         BundleKind::Transfer | BundleKind::Receipt => crate::sync::transfer::authenticate(store, head),
+        // Between an office and its partners abroad, another command and
+        // another trust model (docs/bundle-format.md §11).
+        BundleKind::PartnerRequest | BundleKind::PartnerWithdrawal => Err(ImportError::WrongKind(
+            "this is a request from a partner office: import it with `fieldcase request import FILE`".into(),
+        )),
+        BundleKind::PartnerAnswer => Err(ImportError::WrongKind(
+            "this is a partner's answer to a request: import it with `fieldcase answer import FILE`".into(),
+        )),
     }
 }
 
@@ -958,6 +967,10 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         BundleKind::Transfer | BundleKind::Receipt => {
             // Between offices: another trust model (docs/bundle-format.md §9).
             return crate::sync::transfer::import_opened(store, &opened, dry_run);
+        }
+        // `authenticate` refused these before anything was read.
+        BundleKind::PartnerRequest | BundleKind::PartnerAnswer | BundleKind::PartnerWithdrawal => {
+            return Err(ImportError::WrongKind("a partner bundle is imported with `fieldcase request import`".into()));
         }
     };
     let key = sender_entry.bundle_verifying_key().map_err(ImportError::BadRoster)?;

@@ -71,6 +71,11 @@ pub const EVENTS: &str = "events.jsonl";
 pub const ROSTER: &str = "roster.json";
 /// Receipt member (transfer receipts).
 pub const RECEIPT: &str = "receipt.json";
+/// The document of a partner request, answer or withdrawal (§11).
+pub const PARTNER: &str = "partner.json";
+/// The format version written in the manifest of partner bundles (§11,
+/// since 1.2); the other kinds are written as 1.1, byte for byte as before.
+pub const VERSION_PARTNER: [u64; 2] = [1, 2];
 
 /// What a bundle is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +91,20 @@ pub enum BundleKind {
     Transfer,
     /// Acceptance receipt for a transfer.
     Receipt,
+    /// An office's request to a partner abroad (§11.3).
+    PartnerRequest,
+    /// A partner's answer to a request (§11.4).
+    PartnerAnswer,
+    /// The requesting office withdraws a request (§11.5).
+    PartnerWithdrawal,
+}
+
+impl BundleKind {
+    /// Whether this is one of the partner kinds of §11, which carry
+    /// `partner.json` and no events.
+    pub fn is_partner(self) -> bool {
+        matches!(self, BundleKind::PartnerRequest | BundleKind::PartnerAnswer | BundleKind::PartnerWithdrawal)
+    }
 }
 
 /// The sender as it describes itself (informative: trust comes from the
@@ -368,7 +387,8 @@ pub struct BundleParts<'a> {
     pub events: &'a [Event],
     /// `roster.json` bytes, for office bundles.
     pub roster: Option<&'a [u8]>,
-    /// `receipt.json` bytes, for receipts.
+    /// The kind's document: `receipt.json` for a receipt, `partner.json`
+    /// for the partner kinds (§11).
     pub receipt: Option<&'a [u8]>,
 }
 
@@ -448,7 +468,7 @@ pub fn write_bundle_with(
         members.push((ROSTER, r));
     }
     if let Some(r) = receipt {
-        members.push((RECEIPT, r));
+        members.push((if manifest.kind.is_partner() { PARTNER } else { RECEIPT }, r));
     }
     manifest.members = members
         .iter()

@@ -10,6 +10,8 @@
 //!   all-or-nothing import.
 //! - [`teams`]: the office's teams of caseworkers and supervisors.
 //! - [`transfer`]: case transfer between offices and its signed receipt.
+//! - [`partners`], [`partner_request`]: the office's partners abroad, and
+//!   the requests sent to them (only what the task needs) and their answers.
 //! - [`attachments`]: the attachments a bundle carries, stored on import
 //!   all or nothing with the events.
 //! - [`quarantine`]: imported events the rules refused, held with their
@@ -20,6 +22,8 @@ pub mod attachments;
 pub mod error;
 pub mod exchange;
 pub mod format;
+pub mod partner_request;
+pub mod partners;
 pub mod people;
 pub mod quarantine;
 pub mod reader;

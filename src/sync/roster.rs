@@ -111,6 +111,11 @@ pub struct Roster {
     /// without them is signed as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vouched: Vec<VouchedSigner>,
+    /// The office's partners abroad (docs/bundle-format.md §11.1), which
+    /// its devices receive with the roster. Absent when empty, so a roster
+    /// without partners is signed as in 1.1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<crate::sync::partners::Partner>,
 }
 
 /// A device of another office, vouched for by this office's signature
@@ -375,6 +380,7 @@ mod tests {
             serial: 1,
             devices,
             vouched: Vec::new(),
+            partners: Vec::new(),
         }
     }
 

@@ -258,6 +258,18 @@ pub fn tasks(dir: &Path, args: TasksArgs) -> anyhow::Result<()> {
         println!("{} task(s)", tasks.len());
     }
     print_hidden(&hidden, "task(s)");
+    // Requests received from partners abroad are tasks with no case here
+    // (docs/bundle-format.md §11.3): answer them with `request answer`.
+    let today = store.today();
+    let received = fieldcase::sync::partner_request::received_requests(&store, today)?;
+    let open: Vec<_> = received.iter().filter(|r| matches!(r.status.as_str(), "received" | "overdue")).collect();
+    if !open.is_empty() {
+        println!("Requests from partners abroad to answer ({}):", open.len());
+        for r in open {
+            let late = if r.status == "overdue" { "  (OVERDUE)" } else { "" };
+            println!("{}  {} request {} from {}{late}", r.due, r.kind, r.request_id, r.partner);
+        }
+    }
     Ok(())
 }
 

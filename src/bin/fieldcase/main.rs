@@ -11,6 +11,7 @@ mod bench_search;
 mod case_cmds;
 mod form_cmds;
 mod output;
+mod partner_cmds;
 mod person_cmds;
 mod quarantine_cmds;
 mod report_cmds;
@@ -121,6 +122,17 @@ pub enum Command {
     /// clear USER, list); a supervisor with a team sees their team's cases.
     #[command(subcommand)]
     Team(sync_cmds::TeamCommand),
+    /// Office: partners abroad (card, add, list), exchanged out of band.
+    #[command(subcommand)]
+    Partner(partner_cmds::PartnerCommand),
+    /// Requests to a partner abroad: preview, send, list, withdraw; and on
+    /// the partner's side import and answer.
+    #[command(subcommand)]
+    Request(partner_cmds::RequestCommand),
+    /// A partner's answer: import it into its case, or record by hand the
+    /// answer of a partner without Fieldcase.
+    #[command(subcommand)]
+    Answer(partner_cmds::AnswerCommand),
 }
 
 fn main() -> ExitCode {
@@ -164,6 +176,9 @@ fn main() -> ExitCode {
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
         Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
         Command::Team(cmd) => sync_cmds::team(&vault_dir, cmd),
+        Command::Partner(cmd) => partner_cmds::partner(&vault_dir, cmd),
+        Command::Request(cmd) => partner_cmds::request(&vault_dir, cmd),
+        Command::Answer(cmd) => partner_cmds::answer(&vault_dir, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,7 @@ pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
 /// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
-pub const FORM_IDS: [&str; 14] = [
+pub const FORM_IDS: [&str; 15] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -38,10 +38,11 @@ pub const FORM_IDS: [&str; 14] = [
     "protection_concern",
     "reunification",
     "case_plan",
+    "partner_request",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 14] = [
+const EMBEDDED_FORMS: [(&str, &str); 15] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -56,6 +57,7 @@ const EMBEDDED_FORMS: [(&str, &str); 14] = [
     ("protection_concern.json", include_str!("../../../assets/forms/protection_concern.json")),
     ("reunification.json", include_str!("../../../assets/forms/reunification.json")),
     ("case_plan.json", include_str!("../../../assets/forms/case_plan.json")),
+    ("partner_request.json", include_str!("../../../assets/forms/partner_request.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo
