@@ -10,7 +10,11 @@
 //! office. Importing A's next bundle at the office (done in the app) then
 //! brings a protected-field conflict that a person must resolve. B's bundle
 //! also brings a second registration of a girl with the same name, age and
-//! place, which the Office screen lists as a suspected duplicate.
+//! place, which the Office screen lists as a suspected duplicate, and B's
+//! change of the legitimate basis to consent (with no consent recorded).
+//! A, unaware, then marks the case registered: the office's rules refuse
+//! that change (R4), so A's next bundle has one change held in quarantine
+//! for the data manager, while the rest of it is applied.
 //!
 //! Usage: FIELDCASE_PASSPHRASE=... e2e_sync_fixture OFFICE_DIR DEVICE_A_DIR DEVICE_B_DIR
 //! Prints the case number on stdout.
@@ -48,6 +52,7 @@ fn run() -> Result<String, String> {
     let case = a.create_case("uasc", "Agadez").map_err(|x| e(&x))?;
     let mut registration = girl.clone();
     registration.insert("risk_level".into(), json!("medium"));
+    registration.insert("legitimate_basis".into(), json!("vital_interests"));
     a.save_form(case, "registration_bia", None, registration).map_err(|x| e(&x))?;
     let up_a = sync::export_for_office(&mut a, &mut |_| {}).map_err(|x| e(&x))?;
     a.lock().map_err(|x| e(&x))?;
@@ -68,7 +73,8 @@ fn run() -> Result<String, String> {
     b.save_form(namesake, "registration_bia", None, girl).map_err(|x| e(&x))?;
 
     // Offline, both change the protected risk level; B syncs first.
-    b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high"}))).map_err(|x| e(&x))?;
+    b.save_form(case, "registration_bia", None, values(json!({"risk_level": "high", "legitimate_basis": "consent"})))
+        .map_err(|x| e(&x))?;
     let up_b = sync::export_for_office(&mut b, &mut |_| {}).map_err(|x| e(&x))?;
     b.lock().map_err(|x| e(&x))?;
     sync::import_bundle(&mut o, &up_b, false, &mut |_| {}).map_err(|x| e(&x))?;
@@ -84,6 +90,9 @@ fn run() -> Result<String, String> {
 
     let mut a = open(dev_a, &pass)?;
     a.save_form(case, "registration_bia", None, values(json!({"risk_level": "low"}))).map_err(|x| e(&x))?;
+    // Last, so the risk level edit does not build on it (and is applied).
+    a.change_stage(case, fieldcase::model::lifecycle::Stage::Registered, "registration complete")
+        .map_err(|x| e(&x))?;
     a.lock().map_err(|x| e(&x))?;
     Ok(number)
 }

@@ -341,13 +341,31 @@ export async function syncSteps(ctx) {
       expectEqual(left.length, 0, 'pairs listed after the review');
     });
 
-    await step('office: the quarantine list draws (nothing held: every change passed the rules)', async () => {
+    await step('office: a change the rules refuse is held; checked again it stays held, then the data manager discards it', async () => {
+      // amina marked the case registered without knowing that bakary had
+      // changed its legitimate basis to consent (none recorded): R4.
       const card = await visible('[data-testid="quarantine"]');
       await card.scrollIntoView();
-      const text = await card.getText();
-      if (!text.includes('Quarantine')) throw new Error(`quarantine card: ${text}`);
-      await visible('[data-testid="quarantine-empty"]');
-      expectEqual(await (await browser.$('[data-testid="quarantine-list"]')).isExisting(), false, 'held changes listed');
+      const list = await visible('[data-testid="quarantine-list"]');
+      const rows = await list.$$('tbody tr');
+      expectEqual(rows.length, 1, 'held changes');
+      const row = await rows[0].getText();
+      for (const want of [caseNumber, 'status.changed', 'amina', 'R4']) {
+        if (!row.includes(want)) throw new Error(`held change row lacks ${want}: ${row}`);
+      }
+      await screenshot('quarantine-held');
+      await (await browser.$('[data-testid="quarantine-retry"]')).click();
+      const note = await visible('[data-testid="quarantine-note"]', 30_000);
+      if (!(await note.getText()).includes('still refused')) throw new Error(`retry note: ${await note.getText()}`);
+      await (await browser.$('[data-testid="quarantine-discard"]')).click();
+      const yes = await visible('[data-testid="quarantine-discard-yes"]');
+      expectEqual(await yes.isEnabled(), false, 'discard offered without a reason');
+      await type('[data-testid="quarantine-discard-reason"]', 'registration redone after the consent is recorded');
+      await yes.click();
+      await visible('[data-testid="quarantine-empty"]', 30_000);
+      if (!(await (await visible('[data-testid="quarantine-note"]')).getText()).includes('discarded')) {
+        throw new Error('no note of the discard');
+      }
       await screenshot('quarantine');
     });
     await close();
@@ -365,6 +383,8 @@ export async function syncSteps(ctx) {
       if (!entries.some((e) => String(e.summary ?? '').includes('resolved conflict on registration_bia.risk_level'))) {
         throw new Error(`no resolution in the trail: ${JSON.stringify(entries.map((e) => e.summary))}`);
       }
+      const discarded = JSON.parse(cli(dirs.office, ['quarantine', 'discarded', '--json']));
+      expectEqual(discarded.length, 1, 'discarded changes in the audit record');
       const show = JSON.parse(cli(dirs.office, ['case', 'show', caseNumber, '--json']));
       const risk = (show.fields ?? []).find((f) => f.form === 'registration_bia' && f.field === 'risk_level');
       if (risk && risk.value !== null && risk.value !== undefined) {
