@@ -91,8 +91,7 @@ fn run() -> Result<String, String> {
     let mut a = open(dev_a, &pass)?;
     a.save_form(case, "registration_bia", None, values(json!({"risk_level": "low"}))).map_err(|x| e(&x))?;
     // Last, so the risk level edit does not build on it (and is applied).
-    a.change_stage(case, fieldcase::model::lifecycle::Stage::Registered, "registration complete")
-        .map_err(|x| e(&x))?;
+    a.change_stage(case, fieldcase::model::lifecycle::Stage::Registered, "registration complete").map_err(|x| e(&x))?;
     a.lock().map_err(|x| e(&x))?;
     Ok(number)
 }

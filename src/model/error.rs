@@ -177,6 +177,12 @@ pub enum StoreError {
         /// The user name.
         user: String,
     },
+    /// Cases may be assigned only to an enrolled caseworker.
+    #[error("{user:?} is not a caseworker enrolled by the office (or their enrollment is revoked): cases can be assigned only to one")]
+    NotACaseworker {
+        /// The user name given.
+        user: String,
+    },
     /// Only the vault's first person may do this (remove a person).
     #[error("only this vault's first person ({user}) may do this: switch to them with their passphrase")]
     NotFirstPerson {
@@ -248,6 +254,7 @@ impl StoreError {
             StoreError::PersonExists { .. } => "person_exists",
             StoreError::PersonMismatch { .. } => "person_mismatch",
             StoreError::NotFirstPerson { .. } => "not_first_person",
+            StoreError::NotACaseworker { .. } => "not_a_caseworker",
             StoreError::PersonNotEnrolled { .. } => "person_not_enrolled",
             StoreError::WeakPassphrase(_) => "weak_passphrase",
             StoreError::ActorFixed => "actor_fixed",

@@ -900,6 +900,56 @@ impl CaseStore {
         b.commit()
     }
 
+    /// Assign `cases` to caseworker `to`, in one commit (all or none): the
+    /// rules check each assignment (a supervisor or the office's data
+    /// manager assigns; a caseworker only takes an unassigned case they
+    /// registered). Where this vault holds an office's roster, `to` must be
+    /// an enrolled caseworker who is not revoked, so no case is handed to
+    /// a name nobody signs as. Returns how many changed (a case already
+    /// assigned to `to` is left as it is).
+    pub fn assign_cases(&mut self, cases: &[Uuid], to: &str) -> Result<usize, StoreError> {
+        self.check_assignee(to)?;
+        let mut b = self.batch();
+        let mut changed = 0;
+        for &case in cases {
+            if b.state(case)?.caseworker.as_deref() == Some(to) {
+                continue;
+            }
+            b.assign(case, to)?;
+            changed += 1;
+        }
+        b.commit()?;
+        Ok(changed)
+    }
+
+    /// Reassign every case assigned to `from` that the person recording
+    /// may see to `to`, in one commit ([`CaseStore::assign_cases`]): a
+    /// caseworker who leaves or is away. Returns the cases moved.
+    pub fn reassign_all(&mut self, from: &str, to: &str) -> Result<Vec<Uuid>, StoreError> {
+        let cases: Vec<Uuid> = self
+            .list_cases()?
+            .cases
+            .into_iter()
+            .filter(|c| c.caseworker.as_deref() == Some(from))
+            .map(|c| c.id)
+            .collect();
+        self.assign_cases(&cases, to)?;
+        Ok(cases)
+    }
+
+    /// `to` may be given cases: an enrolled caseworker, not revoked, where
+    /// an office's roster is held.
+    fn check_assignee(&self, to: &str) -> Result<(), StoreError> {
+        let Some(roster) = crate::sync::exchange::roster(self)? else { return Ok(()) };
+        let enrolled =
+            roster.roster.devices.iter().any(|d| d.user == to && d.revoked_at.is_none() && d.role == Role::Caseworker);
+        if enrolled {
+            Ok(())
+        } else {
+            Err(StoreError::NotACaseworker { user: to.to_owned() })
+        }
+    }
+
     /// Resolve a conflict by choosing (or typing) the value; the new write
     /// replaces all current heads.
     pub fn resolve_conflict(

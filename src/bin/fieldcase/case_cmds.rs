@@ -49,6 +49,25 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Assign one or more cases to a caseworker (a supervisor or the
+    /// office's data manager), in one commit: all or none.
+    Assign {
+        /// The cases (numbers or ids).
+        #[arg(required = true)]
+        cases: Vec<String>,
+        /// The caseworker's user name.
+        #[arg(long)]
+        to: String,
+    },
+    /// Move every case of one caseworker to another (one commit).
+    Reassign {
+        /// The caseworker whose cases move.
+        #[arg(long)]
+        from: String,
+        /// The caseworker who takes them.
+        #[arg(long)]
+        to: String,
+    },
     /// Every open conflict (protected fields and stage conflicts first),
     /// with the roles that settle each one.
     Conflicts {
@@ -145,6 +164,16 @@ pub fn case(dir: &Path, cmd: CaseCommand) -> anyhow::Result<()> {
         CaseCommand::New { case_type, office, .. } => {
             let (id, number) = store.register_case(&case_type, &office, new_values)?;
             println!("registered case {number} ({id})");
+        }
+        CaseCommand::Assign { cases, to } => {
+            let ids = cases.iter().map(|c| store.find_case(c)).collect::<Result<Vec<_>, _>>()?;
+            let changed = store.assign_cases(&ids, &to)?;
+            println!("{changed} case(s) assigned to {to} ({} already were)", ids.len() - changed);
+            println!("  their device receives them with the office's next bundle");
+        }
+        CaseCommand::Reassign { from, to } => {
+            let moved = store.reassign_all(&from, &to)?;
+            println!("{} case(s) of {from} reassigned to {to}", moved.len());
         }
         CaseCommand::Erase { id, reason, approve } => {
             let case = store.find_case(&id)?;
