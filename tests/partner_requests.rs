@@ -480,7 +480,7 @@ fn forged_kind(
     };
     let r: age::x25519::Recipient = sync::recipient(to).parse().unwrap();
     let bytes = serde_json::to_vec(doc).unwrap();
-    let parts = BundleParts { manifest, events: &[], roster: None, receipt: Some(&bytes) };
+    let parts = BundleParts { manifest, events: &[], roster: None, receipt: Some(&bytes), config: None };
     format::write_bundle(parts, key, &[r], &mut |_| {}).unwrap().0
 }
 

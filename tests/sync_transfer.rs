@@ -186,7 +186,9 @@ fn bundle_from(
         refused: Vec::new(),
     };
     let r: age::x25519::Recipient = sync::recipient(to).parse().unwrap();
-    format::write_bundle(BundleParts { manifest, events, roster, receipt }, key, &[r], &mut |_| {}).unwrap().0
+    format::write_bundle(BundleParts { manifest, events, roster, receipt, config: None }, key, &[r], &mut |_| {})
+        .unwrap()
+        .0
 }
 
 /// A receipt in B's name for `transfer`, signed with `key`, for A.

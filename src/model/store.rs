@@ -338,6 +338,9 @@ pub struct CaseStore {
     /// roster puts in one (docs/visibility.md §2); refreshed whenever the
     /// person or the roster changes ([`CaseStore::refresh_team`]).
     team: Option<Team>,
+    /// The forms with the lists of the effective country configuration
+    /// (docs/configuration.md): what saves are validated against.
+    forms: std::sync::Arc<forms::FormRegistry>,
     rng: StdRng,
 }
 
@@ -399,8 +402,18 @@ impl CaseStore {
             Err(e) => return Err(vault.damage_behind(&e).map_or(e, StoreError::Vault)),
         };
         let user = vault.device().user_name.clone();
-        let mut store =
-            CaseStore { clock, next_seq, user, role, signer: None, team: None, rng: StdRng::from_entropy(), vault };
+        let forms = crate::country::registry_in(vault.conn())?;
+        let mut store = CaseStore {
+            clock,
+            next_seq,
+            user,
+            role,
+            signer: None,
+            team: None,
+            forms,
+            rng: StdRng::from_entropy(),
+            vault,
+        };
         store.load_people()?;
         store.refresh_team()?;
         // An erasure interrupted between its commit and its checkpoint.
@@ -1728,8 +1741,9 @@ impl CaseStore {
             // Of a folded case only what the duplicate check needs is kept
             // (and only for new cases): keeping every new case's state held
             // a second copy of the bundle's values until the commit.
+            let reg: &forms::FormRegistry = &self.forms;
             let checked = crate::parallel::map_ordered(&loaded, threads, |(case, new, old)| {
-                check_case(*case, new, old, held, teams).map(|(state, conflicts, refused)| {
+                check_case(*case, new, old, held, teams, reg).map(|(state, conflicts, refused)| {
                     (old.is_empty().then(|| CasePerson::from_state(&state)).flatten(), conflicts, refused)
                 })
             });
@@ -1870,6 +1884,34 @@ impl CaseStore {
         // The entries may hold a new roster.
         self.refresh_team()
     }
+
+    /// Commit a checked country configuration and validate from now on
+    /// against its lists.
+    pub(crate) fn commit_config(&mut self, entry: Value) -> Result<(), StoreError> {
+        self.vault.commit(vec![entry])?;
+        self.reload_forms()
+    }
+
+    /// Validate from now on against the configuration the vault holds.
+    pub(crate) fn reload_forms(&mut self) -> Result<(), StoreError> {
+        self.forms = crate::country::registry_in(self.vault.conn())?;
+        Ok(())
+    }
+
+    /// The forms with the lists of the effective country configuration.
+    pub fn forms(&self) -> &forms::FormRegistry {
+        &self.forms
+    }
+
+    /// Check the next events against these forms (an import whose bundle
+    /// carries a newer configuration, before it is committed); returns the
+    /// forms used until now.
+    pub(crate) fn swap_forms(
+        &mut self,
+        forms: std::sync::Arc<forms::FormRegistry>,
+    ) -> std::sync::Arc<forms::FormRegistry> {
+        std::mem::replace(&mut self.forms, forms)
+    }
 }
 
 /// Each event as a journal entry with the length of its JSON text. Pure
@@ -1988,10 +2030,11 @@ fn check_case(
     old: &[Event],
     held: Option<&BTreeSet<Uuid>>,
     teams: Option<&Teams>,
+    reg: &forms::FormRegistry,
 ) -> Result<(CaseState, Vec<ConflictPreview>, Vec<(Uuid, Refusal)>), StoreError> {
     let check = |state: &CaseState, e: &Event, live: &mut LiveFacts| {
         check_team(state, e, teams)?;
-        check_event_with(state, e, live)
+        check_event_with(reg, state, e, live)
     };
     let new_ids: BTreeSet<Uuid> = new_events.iter().map(|e| e.id).collect();
     let mut all: Vec<&Event> = old.iter().chain(new_events.iter().copied()).collect();
@@ -2426,13 +2469,18 @@ fn stage_facts(view: &projection::StageView<'_>) -> Option<StageFacts> {
 
 /// Role and form checks that do not depend on the lifecycle rules, then the
 /// lifecycle rules. `state` is the case before `e`.
-fn check_event(state: &CaseState, e: &Event) -> Result<(), StoreError> {
-    check_event_with(state, e, &mut LiveFacts::default())
+fn check_event(reg: &forms::FormRegistry, state: &CaseState, e: &Event) -> Result<(), StoreError> {
+    check_event_with(reg, state, e, &mut LiveFacts::default())
 }
 
 /// [`check_event`] with the case's facts kept by the caller across the
 /// events of a fold (an import checks every event of a case in turn).
-fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Result<(), StoreError> {
+fn check_event_with(
+    reg: &forms::FormRegistry,
+    state: &CaseState,
+    e: &Event,
+    live: &mut LiveFacts,
+) -> Result<(), StoreError> {
     if e.role == Role::Viewer {
         return Err(StoreError::Forbidden { role: e.role, action: format!("record {}", e.kind) });
     }
@@ -2462,7 +2510,7 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
         EventKind::FormSaved | EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
             let form = e.form.as_deref().unwrap_or_default();
             let values = e.payload.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
-            validate(form, &values)?;
+            validate(reg, form, &values)?;
         }
         EventKind::ConflictResolved if projection::is_stage_resolution(e) => {}
         EventKind::ConflictResolved => {
@@ -2470,7 +2518,7 @@ fn check_event_with(state: &CaseState, e: &Event, live: &mut LiveFacts) -> Resul
             let (form, field) = (s("form"), s("field"));
             let mut one = Map::new();
             one.insert(field.clone(), e.payload.get("value").cloned().unwrap_or(Value::Null));
-            validate(&form, &one)?;
+            validate(reg, &form, &one)?;
             let protected = is_protected(&form, &field);
             if !roles::may_resolve(e.role, roles::ConflictSubject::Field { form: &form, protected }) {
                 return Err(StoreError::Forbidden {
@@ -2730,8 +2778,8 @@ fn next_seq_of(conn: &rusqlite::Connection, id: Uuid) -> Result<u64, StoreError>
     Ok(max_seq.map_or(1, |s| s + 1))
 }
 
-fn validate(form: &str, values: &Map<String, Value>) -> Result<(), StoreError> {
-    let def = forms::registry().get(form).ok_or_else(|| StoreError::UnknownForm { form: form.to_string() })?;
+fn validate(reg: &forms::FormRegistry, form: &str, values: &Map<String, Value>) -> Result<(), StoreError> {
+    let def = reg.get(form).ok_or_else(|| StoreError::UnknownForm { form: form.to_string() })?;
     forms::validate_values(def, values).map_err(|errors| StoreError::Invalid { errors })
 }
 
@@ -2879,10 +2927,10 @@ impl Batch<'_> {
         };
         e.check_shape().map_err(|reason| StoreError::Malformed { event: e.id, reason })?;
         if kind == EventKind::CaseRegistered {
-            check_event(&CaseState::new(case_id), &e)?;
+            check_event(&self.store.forms, &CaseState::new(case_id), &e)?;
             self.states.insert(case_id, CaseState::new(case_id));
         } else {
-            check_event(self.state(case_id)?, &e)?;
+            check_event(&self.store.forms.clone(), self.state(case_id)?, &e)?;
         }
         e.sign(self.store.signer_key());
         self.states.get_mut(&case_id).expect("state loaded above").apply(&e);

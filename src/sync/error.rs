@@ -168,6 +168,10 @@ pub enum ImportError {
     /// The roster in the bundle is not acceptable.
     #[error("the bundle's roster is refused: {0}")]
     BadRoster(String),
+    /// The country configuration in the bundle is not acceptable
+    /// (docs/bundle-format.md §7.1); nothing of the bundle is applied.
+    #[error("{0}; nothing of the bundle was applied")]
+    BadConfig(#[from] crate::country::ConfigError),
     /// An event was refused by the case model (signature, rules, roles…).
     #[error("an event was refused: {0}")]
     Rejected(#[from] StoreError),

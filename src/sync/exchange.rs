@@ -432,9 +432,24 @@ pub(crate) fn build_bundle(
     }
     let mut rng = rand::thread_rng();
     let hlc = newest_hlc(store)?;
+    // The office's country configuration goes to its devices in every
+    // office bundle, once its data manager made one (§7.1).
+    let config_bytes = match kind {
+        BundleKind::OfficeToDevice | BundleKind::Enrollment => crate::country::held(store)?
+            .map(|c| serde_json::to_vec(&c))
+            .transpose()
+            .map_err(|e| SyncError::Build(e.to_string()))?,
+        _ => None,
+    };
     let manifest = Manifest {
         format: format::FORMAT.into(),
-        version: if kind.is_partner() { format::VERSION_PARTNER } else { format::VERSION },
+        version: if kind.is_partner() {
+            format::VERSION_PARTNER
+        } else if config_bytes.is_some() {
+            format::VERSION_CONFIG
+        } else {
+            format::VERSION
+        },
         bundle_id: crate::model::event::new_v7(chrono::Utc::now().timestamp_millis().max(0) as u64, &mut rng),
         kind,
         sender: Sender {
@@ -468,7 +483,8 @@ pub(crate) fn build_bundle(
     };
     let seq = manifest.sender_seq;
     let bundle_id = manifest.bundle_id;
-    let parts = BundleParts { manifest, events, roster: roster_bytes, receipt: receipt_bytes };
+    let parts =
+        BundleParts { manifest, events, roster: roster_bytes, receipt: receipt_bytes, config: config_bytes.as_deref() };
     // The blobs the events refer to travel with them (spec §3.1).
     let attachments = crate::sync::attachments::outgoing(store, events)?;
     let (bytes, manifest_bytes) = format::write_bundle_with(
@@ -728,6 +744,9 @@ pub struct ImportReport {
     pub dry_run: bool,
     /// The roster changed (enrollment, new devices, revocations).
     pub roster_serial: Option<u64>,
+    /// A newer country configuration was applied (docs/configuration.md).
+    #[serde(default)]
+    pub config_serial: Option<u64>,
     /// What changes.
     pub preview: ImportPreview,
     /// New cases that look like cases this vault already has.
@@ -871,6 +890,20 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     dry_run: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
+    let result = import_bundle_checked(store, source, dry_run, progress);
+    // The events may have been checked against a configuration the bundle
+    // carried; from here on the forms are those of what the vault holds
+    // (the new one if committed, the old one otherwise).
+    store.reload_forms()?;
+    result
+}
+
+fn import_bundle_checked<S: BundleSource + ?Sized>(
+    store: &mut CaseStore,
+    source: &S,
+    dry_run: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportReport, ImportError> {
     // Pass 1 (docs/bundle-format.md §5.1): the whole bundle read and
     // checked, the events only parsed and looked at for their order; a
     // transfer's (one case) are kept.
@@ -919,8 +952,10 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     let (new_roster, sender_entry, held): (Option<SignedRoster>, RosterDevice, Option<SignedRoster>) = match m.kind {
         BundleKind::DeviceToOffice => {
             let entry = device_sender(store, m)?;
-            if opened.roster.is_some() {
-                return Err(ImportError::WrongKind("a device bundle may not carry a roster".into()));
+            if opened.roster.is_some() || opened.config.is_some() {
+                return Err(ImportError::WrongKind(
+                    "a device bundle may not carry a roster or a country configuration".into(),
+                ));
             }
             (None, entry, roster(store)?)
         }
@@ -975,6 +1010,21 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     };
     let key = sender_entry.bundle_verifying_key().map_err(ImportError::BadRoster)?;
     opened.verify_signature(&key)?;
+    // The country configuration (§7.1): signed by the office key this
+    // device trusts, not older than the held one, whole; the events are
+    // then checked against its lists.
+    let new_config = match (&opened.config, new_roster.as_ref()) {
+        (None, _) => None,
+        (Some(bytes), Some(r)) => {
+            let office_key = crate::model::event::parse_verifying_key(&r.roster.office_signing_key)
+                .map_err(|e| ImportError::BadRoster(e.to_string()))?;
+            crate::country::check_incoming(store.vault().conn(), bytes, &office_key, r.roster.office_id)?
+        }
+        (Some(_), None) => return Err(ImportError::WrongKind("only an office bundle carries a configuration".into())),
+    };
+    if let Some(c) = &new_config {
+        store.swap_forms(std::sync::Arc::new(crate::country::registry_for(&c.config)));
+    }
     // 2. Sequence: replay = no-op, older = refused.
     let sender = m.sender.device_id;
     let mut report = ImportReport {
@@ -987,6 +1037,7 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
         replay: false,
         dry_run,
         roster_serial: None,
+        config_serial: None,
         preview: ImportPreview::default(),
         suspected_duplicates: Vec::new(),
         summary: ImportSummary { received, ..ImportSummary::default() },
@@ -1118,6 +1169,10 @@ pub fn import_bundle<S: BundleSource + ?Sized>(
     if let Some(r) = &new_roster {
         report.roster_serial = Some(r.roster.serial);
         entries.push(put(K_ROSTER, json!(r)));
+    }
+    if let Some(c) = &new_config {
+        report.config_serial = Some(c.config.serial);
+        entries.push(crate::country::entry(c));
     }
     // Held, not applied: the rest of the bundle is (§6.1).
     entries.extend(crate::sync::quarantine::entries(&quarantined, m.bundle_id, sender));

@@ -76,6 +76,10 @@ pub const PARTNER: &str = "partner.json";
 /// The format version written in the manifest of partner bundles (§11,
 /// since 1.2); the other kinds are written as 1.1, byte for byte as before.
 pub const VERSION_PARTNER: [u64; 2] = [1, 2];
+/// The version of an office bundle that carries `config.json` (§7.1).
+pub const VERSION_CONFIG: [u64; 2] = [1, 3];
+/// Country configuration member (office bundles, §7.1).
+pub const CONFIG: &str = "config.json";
 
 /// What a bundle is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,6 +394,9 @@ pub struct BundleParts<'a> {
     /// The kind's document: `receipt.json` for a receipt, `partner.json`
     /// for the partner kinds (§11).
     pub receipt: Option<&'a [u8]>,
+    /// `config.json` bytes: the office's signed country configuration
+    /// (office bundles, §7.1).
+    pub config: Option<&'a [u8]>,
 }
 
 /// An attachment to carry as `attachments/<id>`, hashed beforehand so the
@@ -432,7 +439,7 @@ pub fn write_bundle_with(
     recipients: &[x25519::Recipient],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let BundleParts { mut manifest, events, roster, receipt } = parts;
+    let BundleParts { mut manifest, events, roster, receipt, config } = parts;
     let mut jsonl: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
     let mut vv: BTreeMap<Uuid, u64> = BTreeMap::new();
     let mut cases = BTreeSet::new();
@@ -466,6 +473,9 @@ pub fn write_bundle_with(
     let mut members: Vec<(&str, &[u8])> = vec![(EVENTS, &jsonl[..])];
     if let Some(r) = roster {
         members.push((ROSTER, r));
+    }
+    if let Some(c) = config {
+        members.push((CONFIG, c));
     }
     if let Some(r) = receipt {
         members.push((if manifest.kind.is_partner() { PARTNER } else { RECEIPT }, r));

@@ -36,8 +36,8 @@ use zeroize::Zeroizing;
 use crate::model::event::Event;
 use crate::sync::error::ImportError;
 use crate::sync::format::{
-    attachment_refs, is_blob_id, AttachmentRef, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, EVENTS, MANIFEST,
-    MANIFEST_DOMAIN, MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES,
+    attachment_refs, is_blob_id, AttachmentRef, Manifest, MemberEntry, Progress, ATTACHMENT_PREFIX, CONFIG, EVENTS,
+    MANIFEST, MANIFEST_DOMAIN, MANIFEST_SIG, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES, MAX_BUNDLE_BYTES,
     MAX_EVENT_BYTES, MAX_JSON_MEMBER_BYTES, MAX_MEMBERS, MAX_MEMBER_BYTES, PARTNER, RECEIPT, ROSTER,
 };
 
@@ -169,6 +169,8 @@ pub struct OpenedBundle {
     pub roster: Option<Vec<u8>>,
     /// receipt.json, if present.
     pub receipt: Option<Vec<u8>>,
+    /// config.json, if present (§7.1).
+    pub config: Option<Vec<u8>>,
     /// partner.json, if present (§11).
     pub partner: Option<Vec<u8>>,
     /// The attachment members, by blob id: checked against the manifest and
@@ -397,7 +399,7 @@ impl From<ImportError> for Unpack {
 /// declared manifest is refused without reading it.
 fn member_limit(path: &str) -> u64 {
     match path {
-        MANIFEST | ROSTER | RECEIPT | PARTNER => MAX_JSON_MEMBER_BYTES,
+        MANIFEST | ROSTER | CONFIG | RECEIPT | PARTNER => MAX_JSON_MEMBER_BYTES,
         MANIFEST_SIG => 1024,
         p if p.starts_with(ATTACHMENT_PREFIX) => MAX_ATTACHMENT_BYTES,
         _ => MAX_MEMBER_BYTES,
@@ -406,7 +408,7 @@ fn member_limit(path: &str) -> u64 {
 
 /// Whether `path` is a name the format allows (§3/§4 of the spec).
 pub(crate) fn allowed_path(path: &str) -> bool {
-    matches!(path, MANIFEST | MANIFEST_SIG | EVENTS | ROSTER | RECEIPT | PARTNER)
+    matches!(path, MANIFEST | MANIFEST_SIG | EVENTS | ROSTER | CONFIG | RECEIPT | PARTNER)
         || path.strip_prefix(ATTACHMENT_PREFIX).is_some_and(is_blob_id)
 }
 
@@ -624,6 +626,7 @@ fn unpack<R: Read>(
         attachment_refs: refs,
         roster: small.remove(ROSTER).map(|b| b.to_vec()),
         receipt: small.remove(RECEIPT).map(|b| b.to_vec()),
+        config: small.remove(CONFIG).map(|b| b.to_vec()),
         partner: small.remove(PARTNER).map(|b| b.to_vec()),
         attachments,
     })

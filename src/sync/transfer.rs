@@ -215,6 +215,7 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         replay: false,
         dry_run,
         roster_serial: None,
+        config_serial: None,
         preview: ImportPreview::default(),
         suspected_duplicates: Vec::new(),
         summary: ImportSummary { received: opened.events.len(), ..ImportSummary::default() },

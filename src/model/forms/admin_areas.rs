@@ -57,10 +57,14 @@ pub struct AdminArea {
     /// Demo/operation corridors a country belongs to (report breakdowns).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corridors: Vec<String>,
+    /// Left out of a later configuration: kept so records that hold the
+    /// code keep its labels, no longer offered (docs/configuration.md §0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
-/// The whole list, checked: codes unique, every parent declared before its
-/// children and exactly one level up.
+/// The whole list, checked: codes unique, every parent in the list, no
+/// cycle, each parent exactly one level up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminAreas {
@@ -88,13 +92,21 @@ impl AdminAreas {
         if areas.version != 1 {
             return Err(AdminAreasError::Invalid(format!("version {} is not supported (only 1)", areas.version)));
         }
-        let mut seen: BTreeMap<&str, AreaLevel> = BTreeMap::new();
-        for a in &areas.areas {
+        areas.check()?;
+        Ok(areas)
+    }
+
+    /// Check the rules of docs/configuration.md §1: codes unique and
+    /// snake_case, labels present, every parent in the list (anywhere), no
+    /// cycle, levels one step apart, corridors only on a country.
+    pub fn check(&self) -> Result<(), AdminAreasError> {
+        let mut by_code: BTreeMap<&str, &AdminArea> = BTreeMap::new();
+        for a in &self.areas {
             let bad = |why: String| AdminAreasError::Invalid(format!("area {:?}: {why}", a.code));
             if !is_snake_case(&a.code) {
                 return Err(bad("the code must be lower-case snake_case".into()));
             }
-            if seen.contains_key(a.code.as_str()) {
+            if by_code.insert(&a.code, a).is_some() {
                 return Err(bad("the code is used twice".into()));
             }
             for (lang, text) in [("en", &a.labels.en), ("fr", &a.labels.fr), ("ar", &a.labels.ar)] {
@@ -102,24 +114,36 @@ impl AdminAreas {
                     return Err(bad(format!("the {lang} label is empty")));
                 }
             }
+            if !a.corridors.is_empty() && a.level != AreaLevel::Country {
+                return Err(bad("only a country names its corridors".into()));
+            }
+        }
+        for a in &self.areas {
+            let bad = |why: String| AdminAreasError::Invalid(format!("area {:?}: {why}", a.code));
+            // Walk up: a chain longer than the list came back on itself.
+            let mut next = a.parent.as_deref();
+            let mut steps = 0;
+            while let Some(p) = next {
+                let parent = by_code.get(p).ok_or_else(|| bad(format!("parent {p:?} is not in the list")))?;
+                steps += 1;
+                if p == a.code || steps > self.areas.len() {
+                    return Err(bad(format!("its parents form a cycle (through {p:?})")));
+                }
+                next = parent.parent.as_deref();
+            }
             match (a.level.parent_level(), &a.parent) {
                 (None, None) => {}
                 (None, Some(_)) => return Err(bad("a country has no parent".into())),
                 (Some(_), None) => return Err(bad("only a country may have no parent".into())),
-                (Some(want), Some(p)) => match seen.get(p.as_str()) {
-                    None => return Err(bad(format!("parent {p:?} is not declared before it"))),
-                    Some(level) if *level != want => {
+                (Some(want), Some(p)) => {
+                    let level = by_code[p.as_str()].level;
+                    if level != want {
                         return Err(bad(format!("parent {p:?} is a {level:?}, not a {want:?}")));
                     }
-                    Some(_) => {}
-                },
+                }
             }
-            if !a.corridors.is_empty() && a.level != AreaLevel::Country {
-                return Err(bad("only a country names its corridors".into()));
-            }
-            seen.insert(&a.code, a.level);
         }
-        Ok(areas)
+        Ok(())
     }
 
     /// The area with this code.
@@ -131,8 +155,9 @@ impl AdminAreas {
     pub fn path(&self, code: &str) -> Vec<&AdminArea> {
         let mut out = Vec::new();
         let mut next = self.get(code);
-        // Parents are declared before children (checked), so this ends.
-        while let Some(a) = next {
+        // The parents form no cycle (checked); the bound keeps a list
+        // built without `check` from looping.
+        while let Some(a) = next.filter(|_| out.len() <= self.areas.len()) {
             out.push(a);
             next = a.parent.as_deref().and_then(|p| self.get(p));
         }
@@ -211,7 +236,8 @@ mod tests {
     fn broken_hierarchies_are_refused_with_the_area_named() {
         let cases: Vec<(Vec<serde_json::Value>, &str)> = vec![
             (vec![area("x", None, "country"), area("x", None, "country")], "used twice"),
-            (vec![area("x_r", Some("x"), "region"), area("x", None, "country")], "not declared before"),
+            (vec![area("x_r", Some("y"), "region"), area("x", None, "country")], "not in the list"),
+            (vec![area("a", Some("b"), "region"), area("b", Some("a"), "region")], "cycle"),
             (vec![area("x", None, "country"), area("x_d", Some("x"), "district")], "not a Region"),
             (vec![area("x_r", None, "region")], "only a country"),
             (vec![area("X", None, "country")], "snake_case"),

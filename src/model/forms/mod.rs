@@ -449,6 +449,29 @@ impl FormRegistry {
         Self::from_sources_with_areas(EMBEDDED_VALUE_LISTS, Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)
     }
 
+    /// A copy whose value lists `lists` replace (or add to) its own, with
+    /// the options of every field that refers to one of them refilled, and
+    /// whose areas are `areas`: the registry of an effective country
+    /// configuration (docs/configuration.md §0). The lists are taken as
+    /// checked by the configuration.
+    pub fn with_country_lists(&self, lists: BTreeMap<String, ValueList>, areas: AdminAreas) -> FormRegistry {
+        fn refill(fields: &mut [FieldDef], lists: &BTreeMap<String, ValueList>) {
+            for f in fields {
+                if let Some(l) = f.options_ref.as_ref().and_then(|name| lists.get(name)) {
+                    f.options = l.options.clone();
+                }
+                refill(&mut f.fields, lists);
+            }
+        }
+        let mut out = self.clone();
+        for def in &mut out.forms {
+            refill(&mut def.fields, &lists);
+        }
+        out.value_lists.extend(lists);
+        out.admin_areas = Some(areas);
+        out
+    }
+
     /// The administrative areas the `admin_area` list was built from.
     pub fn admin_areas(&self) -> Option<&AdminAreas> {
         self.admin_areas.as_ref()
