@@ -241,3 +241,67 @@ fn a_record_whose_area_a_later_configuration_removed_keeps_its_label() {
     assert_eq!(facts.values.get("registration_bia.current_admin_area"), Some(&json!(NEW_DISTRICT)));
     save_area(&mut amina, case, NEW_DISTRICT).expect("a known code stays valid");
 }
+
+/// A category's count of indicator 1 (new registrations), `None` when
+/// withheld.
+fn registrations(r: &fieldcase::report::Report, dimension: &str, category: &str) -> Option<u64> {
+    let b = r.indicator("1").unwrap().breakdown(dimension).unwrap_or_else(|| panic!("no breakdown {dimension}"));
+    let c = b.cell(category).unwrap_or_else(|| panic!("no category {category} in {dimension}"));
+    c.value.map(|v| v as u64)
+}
+
+#[test]
+fn a_report_is_disaggregated_by_area_at_a_chosen_level_and_by_corridor_with_small_cells_withheld() {
+    use fieldcase::model::forms::AreaLevel;
+    use fieldcase::report::{self, Geography, ReportOptions, Suppression};
+    let t = tempfile::tempdir().unwrap();
+    let mut s = device(&t.path().join("a"), "amina", "caseworker");
+    let places: [(Option<&str>, usize); 5] = [
+        (Some("ner_agadez_arlit"), 6),
+        (Some("tun_sfax_ville"), 5),
+        (Some("mex_chiapas_tapachula"), 2),
+        // Known only to the country: no region, but a corridor.
+        (Some("ner"), 1),
+        (None, 1),
+    ];
+    for (area, n) in places {
+        for _ in 0..n {
+            let case = new_case(&mut s, "Awa");
+            if let Some(area) = area {
+                save_area(&mut s, case, area).unwrap();
+            }
+        }
+    }
+    let today = s.today();
+    let options = ReportOptions { from: today, to: today, office: None, suppress: false };
+    let conn = s.vault().conn();
+    let by_region = report::compute_with(conn, &options, &Geography::of_store(&s, AreaLevel::Region).unwrap()).unwrap();
+    assert_eq!(by_region.indicator("1").unwrap().total.value, Some(15.0));
+    let region = report::admin_area_dimension(AreaLevel::Region);
+    assert_eq!(region, "admin_area_region");
+    let got: Vec<Option<u64>> = ["ner_agadez", "ner_niamey", "tun_sfax", "mex_chiapas", "unknown"]
+        .iter()
+        .map(|c| registrations(&by_region, &region, c))
+        .collect();
+    assert_eq!(got, [Some(6), Some(0), Some(5), Some(2), Some(2)]);
+    let corridors: Vec<Option<u64>> =
+        ["A", "B", "C", "unknown"].iter().map(|c| registrations(&by_region, report::CORRIDOR, c)).collect();
+    assert_eq!(corridors, [Some(12), Some(2), Some(0), Some(1)]);
+
+    let by_district =
+        report::compute_with(conn, &options, &Geography::of_store(&s, AreaLevel::District).unwrap()).unwrap();
+    let district = report::admin_area_dimension(AreaLevel::District);
+    assert_eq!(registrations(&by_district, &district, "ner_agadez_arlit"), Some(6));
+    assert_eq!(registrations(&by_district, &district, "ner_agadez_agadez"), Some(0));
+    assert!(by_district.indicator("1").unwrap().breakdown(&region).is_none());
+
+    // Suppressed: the cells of 1 to 4 children are withheld.
+    let safe = ReportOptions { suppress: true, ..options };
+    let r = report::compute_with(conn, &safe, &Geography::of_store(&s, AreaLevel::Region).unwrap()).unwrap();
+    let b = r.indicator("1").unwrap().breakdown(&region).unwrap();
+    assert_eq!(b.cell("mex_chiapas").unwrap().suppressed, Some(Suppression::SmallCell));
+    assert_eq!(b.cell("mex_chiapas").unwrap().value, None);
+    assert_eq!(b.cell("ner_agadez").unwrap().value, Some(6.0));
+    let corridor = r.indicator("1").unwrap().breakdown(report::CORRIDOR).unwrap();
+    assert_eq!(corridor.cell("B").unwrap().suppressed, Some(Suppression::SmallCell));
+}

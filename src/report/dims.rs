@@ -7,6 +7,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::load::CaseData;
 use super::value::Val;
+use super::Geography;
 
 /// The dimensions every indicator is broken down by, in report order.
 pub const DIMENSIONS: &[&str] = &[
@@ -22,6 +23,16 @@ pub const DIMENSIONS: &[&str] = &[
     "risk_level",
     "office",
 ];
+
+/// The dimension of the corridor a case's current area belongs to.
+pub const CORRIDOR: &str = "corridor";
+
+/// Name of the dimension of the administrative area at `level`
+/// (`admin_area_region`, …).
+pub fn admin_area_dimension(level: crate::model::forms::AreaLevel) -> String {
+    let name = serde_json::to_value(level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    format!("admin_area_{name}")
+}
 
 /// How many nationalities are shown by name; the rest are `other`.
 pub const TOP_NATIONALITIES: usize = 5;
@@ -45,8 +56,11 @@ const LEGAL_STATUS: &[&str] = &[
 /// The categories of every dimension, in a fixed order, for these cases.
 #[derive(Clone)]
 pub(crate) struct Categories {
+    /// Dimension names: [`DIMENSIONS`], then corridor and area.
+    pub names: Vec<String>,
     pub lists: Vec<Vec<String>>,
     top_nationalities: Vec<String>,
+    geo: Geography,
 }
 
 fn strings(list: &[&str]) -> Vec<String> {
@@ -54,7 +68,7 @@ fn strings(list: &[&str]) -> Vec<String> {
 }
 
 impl Categories {
-    pub fn new(cases: &[&CaseData]) -> Categories {
+    pub fn new(cases: &[&CaseData], geo: &Geography) -> Categories {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for c in cases {
             if let Some(n) = first_nationality(c) {
@@ -82,13 +96,38 @@ impl Categories {
             strings(&["high", "medium", "low", "unknown"]),
             offices,
         ];
-        Categories { lists, top_nationalities: top }
+        let mut lists = lists;
+        // Every corridor and every area of the level the configuration has
+        // (retired ones included: old records still fall in them), so a
+        // report's categories do not depend on which cases it holds.
+        let mut corridors: Vec<String> = Vec::new();
+        for a in &geo.areas.areas {
+            for c in &a.corridors {
+                if !corridors.contains(c) {
+                    corridors.push(c.clone());
+                }
+            }
+        }
+        corridors.push("unknown".into());
+        let mut areas: Vec<String> =
+            geo.areas.areas.iter().filter(|a| a.level == geo.level).map(|a| a.code.clone()).collect();
+        areas.push("unknown".into());
+        lists.push(corridors);
+        lists.push(areas);
+        let mut names: Vec<String> = strings(DIMENSIONS);
+        names.push(CORRIDOR.into());
+        names.push(admin_area_dimension(geo.level));
+        Categories { names, lists, top_nationalities: top, geo: geo.clone() }
     }
 
     /// The category index of each dimension for one case.
     pub fn of(&self, c: &CaseData, period_end: NaiveDate) -> Vec<usize> {
         let reg = registration_date(c);
-        let names: [String; 11] = [
+        let area = c.str("registration_bia", "current_admin_area");
+        let path = area.map(|code| self.geo.areas.path(code)).unwrap_or_default();
+        let corridor = path.first().and_then(|country| country.corridors.first()).cloned();
+        let at_level = path.iter().find(|a| a.level == self.geo.level).map(|a| a.code.clone());
+        let names: [String; 13] = [
             match c.sex.as_deref() {
                 Some("female") => "female",
                 Some("male") => "male",
@@ -109,6 +148,10 @@ impl Categories {
             c.str("registration_bia", "legal_status").unwrap_or("unknown").to_string(),
             c.risk_level.clone().unwrap_or_else(|| "unknown".into()),
             c.office.clone(),
+            // A case without an area, or placed only above the level, is
+            // "unknown" there.
+            corridor.unwrap_or_else(|| "unknown".into()),
+            at_level.unwrap_or_else(|| "unknown".into()),
         ];
         names
             .iter()

@@ -10,7 +10,7 @@ use chrono::{Days, Months, NaiveDate, NaiveTime};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::dims::{self, Categories, DIMENSIONS};
+use super::dims::{self, Categories};
 use super::load::{date_of_millis, CaseData, Item};
 use super::value::Val;
 use super::{Breakdown, Cell, Exclusions, IndicatorResult, Measure, Report, ReportOptions};
@@ -329,7 +329,7 @@ impl Ctx<'_> {
         }
         // One pass per dimension: bucket the observations by category (or
         // just count them, for counts and percentages).
-        for (j, name) in DIMENSIONS.iter().enumerate() {
+        for (j, name) in self.cats.names.iter().enumerate() {
             let list = &self.cats.lists[j];
             if matches!(d.measure, Count | Percent) {
                 let mut counts = vec![(0u64, 0u64); list.len()];
@@ -341,7 +341,7 @@ impl Ctx<'_> {
                 }
                 let cells =
                     list.iter().zip(&counts).map(|(cat, (n, num))| counted_cell(cat, d.measure, *n, *num)).collect();
-                breakdowns.push(Breakdown { dimension: (*name).into(), cells });
+                breakdowns.push(Breakdown { dimension: name.clone(), cells });
                 continue;
             }
             let mut buckets: Vec<Vec<&Obs>> = vec![Vec::new(); list.len()];
@@ -351,7 +351,7 @@ impl Ctx<'_> {
                 }
             }
             let cells = list.iter().zip(&buckets).map(|(cat, sub)| cell(cat, d.measure, sub)).collect();
-            breakdowns.push(Breakdown { dimension: (*name).into(), cells });
+            breakdowns.push(Breakdown { dimension: name.clone(), cells });
         }
         IndicatorResult {
             id: d.id.into(),
@@ -380,7 +380,12 @@ impl Ctx<'_> {
 ///
 /// `pending_duplicates` holds the ids of the cases in a suspected duplicate
 /// pair not merged yet (indicator 25b).
-pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &HashSet<String>) -> Report {
+pub(crate) fn compute(
+    all: &[CaseData],
+    o: &ReportOptions,
+    pending_duplicates: &HashSet<String>,
+    geo: &super::Geography,
+) -> Report {
     let mut exclusions = Exclusions::default();
     for c in all {
         if c.erased {
@@ -390,7 +395,7 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
         }
     }
     let counted: Vec<&CaseData> = all.iter().filter(|c| !(c.erased || c.merged || c.stage == "duplicate")).collect();
-    let cats = Categories::new(&counted);
+    let cats = Categories::new(&counted, geo);
     let dims = counted.iter().map(|c| cats.of(c, o.to)).collect();
     let excluded = counted.iter().map(|c| (excluded_from_denominators(c), excluded_from_outcomes(c))).collect();
     let x = Ctx { cases: counted, dims, cats, excluded };
@@ -754,9 +759,8 @@ pub(crate) fn compute(all: &[CaseData], o: &ReportOptions, pending_duplicates: &
             dims: with_merged.iter().map(|c| x.cats.of(c, to)).collect(),
             excluded: vec![(false, false); with_merged.len()],
             cases: with_merged,
-            cats: Categories::new(&[]),
+            cats: x.cats.clone(),
         };
-        let x25 = Ctx { cats: x.cats.clone(), ..x25 };
         let v = merged.values().enumerate().map(|(i, (_, m))| obs(i, *m)).collect();
         out.push(x25.result("25c", v, None));
 

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-pub use dims::DIMENSIONS;
+pub use dims::{admin_area_dimension, CORRIDOR, DIMENSIONS};
 pub use indicators::{definitions, Definition};
 pub use suppress::THRESHOLD;
 
@@ -50,6 +50,35 @@ pub struct ReportOptions {
     pub office: Option<String>,
     /// Suppress small cells (default; turn off only for internal use).
     pub suppress: bool,
+}
+
+/// The places a report breaks cases down by: the administrative areas of
+/// the effective country configuration (docs/configuration.md) and the
+/// level of the `admin_area_<level>` breakdown. Each case falls in the area
+/// of that level on the path of its current area
+/// (`registration_bia.current_admin_area`), and in the corridor of its
+/// country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Geography {
+    /// The areas (retired ones included).
+    pub areas: crate::model::forms::AdminAreas,
+    /// The level of the area breakdown.
+    pub level: crate::model::forms::AreaLevel,
+}
+
+impl Geography {
+    /// The sample configuration's areas, broken down by region.
+    pub fn sample() -> Geography {
+        Geography { areas: crate::country::sample().admin_areas(), level: crate::model::forms::AreaLevel::Region }
+    }
+
+    /// The areas of a vault's effective configuration at `level`.
+    pub fn of_store(
+        store: &crate::model::store::CaseStore,
+        level: crate::model::forms::AreaLevel,
+    ) -> Result<Geography, crate::model::error::StoreError> {
+        Ok(Geography { areas: crate::country::effective(store)?.admin_areas(), level })
+    }
 }
 
 /// How a figure is measured.
@@ -169,8 +198,15 @@ impl Breakdown {
     }
 }
 
-/// Compute every indicator from the projection in `conn` (read-only).
+/// Compute every indicator from the projection in `conn` (read-only),
+/// areas and corridors those of the sample configuration by region
+/// ([`compute_with`] for a vault's own).
 pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, ReportError> {
+    compute_with(conn, options, &Geography::sample())
+}
+
+/// [`compute`] with the areas of `geo` and its level.
+pub fn compute_with(conn: &Connection, options: &ReportOptions, geo: &Geography) -> Result<Report, ReportError> {
     if options.to < options.from {
         return Err(ReportError::EmptyPeriod { from: options.from, to: options.to });
     }
@@ -182,7 +218,7 @@ pub fn compute(conn: &Connection, options: &ReportOptions) -> Result<Report, Rep
     let pending: std::collections::HashSet<String> =
         crate::search::duplicate_review::pending_cases(conn)?.into_keys().collect();
     drop(cache);
-    let mut report = indicators::compute(&cases, options, &pending);
+    let mut report = indicators::compute(&cases, options, &pending, geo);
     // Freeing every case's values was ~7 % of a report: the figures do
     // not wait for it (if no thread can be started, it is freed here).
     let _ = std::thread::Builder::new().name("report-free".into()).spawn(move || drop(cases));

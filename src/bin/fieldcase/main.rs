@@ -9,6 +9,7 @@ mod bench_import;
 mod bench_report;
 mod bench_search;
 mod case_cmds;
+mod config_cmds;
 mod form_cmds;
 mod output;
 mod partner_cmds;
@@ -122,6 +123,10 @@ pub enum Command {
     /// clear USER, list); a supervisor with a team sees their team's cases.
     #[command(subcommand)]
     Team(sync_cmds::TeamCommand),
+    /// The country configuration (areas, offices, service directory):
+    /// show, export FILE, and at the office import FILE (data manager).
+    #[command(subcommand)]
+    Config(config_cmds::ConfigCommand),
     /// Office: partners abroad (card, add, list), exchanged out of band.
     #[command(subcommand)]
     Partner(partner_cmds::PartnerCommand),
@@ -176,6 +181,7 @@ fn main() -> ExitCode {
         Command::NotDuplicate(args) => search_cmds::not_duplicate(&vault_dir, args),
         Command::Quarantine(cmd) => quarantine_cmds::run(&vault_dir, cmd),
         Command::Team(cmd) => sync_cmds::team(&vault_dir, cmd),
+        Command::Config(cmd) => config_cmds::config(&vault_dir, cmd),
         Command::Partner(cmd) => partner_cmds::partner(&vault_dir, cmd),
         Command::Request(cmd) => partner_cmds::request(&vault_dir, cmd),
         Command::Answer(cmd) => partner_cmds::answer(&vault_dir, cmd),

@@ -39,6 +39,15 @@ pub struct ReportArgs {
     /// with --csv and --dhis2: files leave the machine.
     #[arg(long)]
     pub no_suppress: bool,
+    /// The level of the breakdown by the child's current administrative
+    /// area (areas of the country configuration): country, region or district.
+    #[arg(long, value_name = "LEVEL", default_value = "region", value_parser = parse_level)]
+    pub area_level: fieldcase::model::forms::AreaLevel,
+}
+
+fn parse_level(s: &str) -> Result<fieldcase::model::forms::AreaLevel, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not an area level; use country, region or district"))
 }
 
 pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
@@ -55,7 +64,8 @@ pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     let to = args.to.unwrap_or_else(|| store.today());
     let from = args.from.unwrap_or_else(|| to.with_day(1).unwrap_or(to));
     let options = ReportOptions { from, to, office: args.office.clone(), suppress: !args.no_suppress };
-    let report = report::compute(store.vault().conn(), &options)?;
+    let geo = report::Geography::of_store(&store, args.area_level)?;
+    let report = report::compute_with(store.vault().conn(), &options, &geo)?;
     if let Some(dir) = &args.csv {
         let files = export::write_csv(&report, dir)?;
         eprintln!("wrote {} CSV files to {}", files.len(), dir.display());
