@@ -5,6 +5,8 @@
 //! unchanged, and a code a later configuration leaves out keeps its label.
 #[path = "sync_common.rs"]
 mod common;
+#[path = "common/people.rs"]
+mod people;
 
 use common::*;
 use fieldcase::country::{self, ConfigImportError, CountryConfig};
@@ -304,4 +306,15 @@ fn a_report_is_disaggregated_by_area_at_a_chosen_level_and_by_corridor_with_smal
     assert_eq!(b.cell("ner_agadez").unwrap().value, Some(6.0));
     let corridor = r.indicator("1").unwrap().breakdown(report::CORRIDOR).unwrap();
     assert_eq!(corridor.cell("B").unwrap().suppressed, Some(Suppression::SmallCell));
+}
+
+#[test]
+fn a_person_of_the_office_vault_who_is_not_a_data_manager_cannot_import() {
+    let t = tempfile::tempdir().unwrap();
+    let mut office = office(&t.path().join("o"));
+    people::act_on_office_as(&mut office, "sara", fieldcase::model::event::Role::Supervisor);
+    let before = full_dump(&office);
+    let err = country::import_office(&mut office, &file(&with_new_district())).unwrap_err();
+    assert!(matches!(err, ConfigImportError::Forbidden(fieldcase::model::event::Role::Supervisor)), "{err}");
+    assert_eq!(full_dump(&office), before);
 }

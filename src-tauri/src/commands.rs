@@ -79,10 +79,15 @@ pub async fn add_person(
     session.add_person(&user, &role, SecretString::from(passphrase))
 }
 
-/// The form definitions, with value lists resolved.
+/// The form definitions, with value lists resolved: those of the open
+/// vault's country configuration (its areas, service providers and added
+/// options), else the built-in ones.
 #[tauri::command]
-pub fn form_definitions() -> Vec<FormDefDto> {
-    let registry = forms::registry();
+pub async fn form_definitions(session: State<'_, Session>) -> Result<Vec<FormDefDto>, UiError> {
+    Ok(session.with_store(|s| Ok(definitions_of(s.forms()))).unwrap_or_else(|_| definitions_of(forms::registry())))
+}
+
+fn definitions_of(registry: &forms::FormRegistry) -> Vec<FormDefDto> {
     registry.all().map(|f| FormDefDto::new(f, registry)).collect()
 }
 
@@ -182,16 +187,16 @@ pub async fn validate_form(
     values: Map<String, Value>,
     complete: bool,
 ) -> Result<Vec<FieldErrorDto>, UiError> {
-    let def =
-        forms::registry().get(&form).ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
-    let result = if complete {
-        session.with_store(|s| {
+    // The lists of the vault's country configuration, as a save checks them.
+    let result = session.with_store(|s| {
+        let def = s.forms().get(&form).ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
+        if complete {
             let id = parse_case(s, &case)?;
             Ok(validate_complete_in_case(def, &values, &s.facts(id)?.values))
-        })?
-    } else {
-        validate_values(def, &values)
-    };
+        } else {
+            Ok(validate_values(def, &values))
+        }
+    })?;
     Ok(result.err().unwrap_or_default().iter().map(FieldErrorDto::from).collect())
 }
 
@@ -393,7 +398,7 @@ mod tests {
 
     #[test]
     fn form_definitions_resolve_value_lists_and_conditions() {
-        let forms = form_definitions();
+        let forms = definitions_of(forms::registry());
         let reg = forms.iter().find(|f| f.id == "registration_bia").expect("registration form");
         let risk = reg.fields.iter().find(|f| f.name == "risk_level").expect("risk_level");
         assert_eq!(risk.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>(), ["high", "medium", "low"]);

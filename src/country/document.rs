@@ -16,7 +16,7 @@ pub const CONFIG_FORMAT: &str = "fieldcase-country-config";
 /// Signature domain of the document.
 pub const CONFIG_DOMAIN: &[u8] = b"fieldcase-config-v1\n";
 /// The value list the service directory becomes.
-pub const SERVICE_PROVIDER_LIST: &str = "service_provider";
+pub use crate::model::forms::SERVICE_PROVIDER_LIST;
 /// The referral form's list of services, which providers offer.
 pub const SERVICE_TYPE_LIST: &str = "service_type";
 

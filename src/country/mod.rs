@@ -229,6 +229,10 @@ mod tests {
         let reg = registry_for(sample());
         let providers = reg.value_list(SERVICE_PROVIDER_LIST).expect("provider list");
         assert_eq!(providers.options.len(), sample().services.len());
+        // The built-in registry has the same values, so a form may refer to the list.
+        let builtin = forms::registry().value_list(SERVICE_PROVIDER_LIST).expect("built-in provider list");
+        let values = |l: &forms::ValueList| l.options.iter().map(|o| o.value.clone()).collect::<Vec<_>>();
+        assert_eq!(values(builtin), values(providers));
     }
 
     #[test]

@@ -61,9 +61,13 @@ const EMBEDDED_FORMS: [(&str, &str); 15] = [
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo
-/// corridors). Until the office distributes its own configuration in signed
-/// bundles, this is the list every device uses.
+/// corridors), the areas of a vault that received no configuration
+/// (src/country/).
 const EMBEDDED_ADMIN_AREAS: &str = include_str!("../../../assets/config/admin_areas.json");
+/// The sample configuration's offices and service directory.
+const EMBEDDED_DIRECTORY: &str = include_str!("../../../assets/config/directory.json");
+/// The value list of the service directory's providers.
+pub const SERVICE_PROVIDER_LIST: &str = "service_provider";
 
 /// Who may see a field and how concurrent edits of it are merged (DOMAIN conventions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -444,9 +448,30 @@ impl FormRegistry {
         Ok(registry)
     }
 
-    /// The definitions embedded in this binary.
+    /// The definitions embedded in this binary, with the sample
+    /// configuration's service directory as the list `service_provider`
+    /// (so a field may refer to it; a vault's own configuration replaces
+    /// it: src/country/).
     pub fn load_embedded() -> Result<Self, FormError> {
-        Self::from_sources_with_areas(EMBEDDED_VALUE_LISTS, Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)
+        let mut lists: serde_json::Value = serde_json::from_str(EMBEDDED_VALUE_LISTS)
+            .map_err(|source| FormError::Malformed { file: "value_lists.json".into(), source })?;
+        let directory: serde_json::Value = serde_json::from_str(EMBEDDED_DIRECTORY)
+            .map_err(|source| FormError::Malformed { file: "directory.json".into(), source })?;
+        let providers: Vec<serde_json::Value> = directory["services"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                let name = &p["name"];
+                serde_json::json!({"value": p["provider_id"], "labels": {"en": name, "fr": name, "ar": name}})
+            })
+            .collect();
+        lists["lists"][SERVICE_PROVIDER_LIST] = serde_json::json!({
+            "labels": {"en": "Service provider", "fr": "Prestataire de services", "ar": "مقدم الخدمة"},
+            "options": providers,
+        });
+        Self::from_sources_with_areas(&lists.to_string(), Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)
     }
 
     /// A copy whose value lists `lists` replace (or add to) its own, with
