@@ -318,3 +318,15 @@ fn a_person_of_the_office_vault_who_is_not_a_data_manager_cannot_import() {
     assert!(matches!(err, ConfigImportError::Forbidden(fieldcase::model::event::Role::Supervisor)), "{err}");
     assert_eq!(full_dump(&office), before);
 }
+
+#[test]
+fn a_device_enrolled_after_the_office_made_its_configuration_gets_it_with_its_enrollment() {
+    let t = tempfile::tempdir().unwrap();
+    let mut office = office(&t.path().join("o"));
+    country::import_office(&mut office, &file(&with_new_district())).unwrap();
+    let mut amina = device(&t.path().join("a"), "amina", "caseworker");
+    enroll(&mut office, &mut amina);
+    assert_eq!(country::held(&amina).unwrap().map(|h| h.config.serial), Some(1));
+    let case = new_case(&mut amina, "Mariama");
+    save_area(&mut amina, case, NEW_DISTRICT).expect("accepted from the enrollment on");
+}
