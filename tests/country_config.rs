@@ -24,9 +24,17 @@ fn labels(name: &str) -> Labels {
     Labels { en: name.into(), fr: name.into(), ar: "تشيروزيرين".into() }
 }
 
-/// The sample with one more district of Agadez.
+/// The sample with one more district of Agadez and one more legal status.
 fn with_new_district() -> CountryConfig {
     let mut c = country::sample().clone();
+    c.value_list_additions.insert(
+        "legal_status".into(),
+        vec![country::AddedOption {
+            value: "humanitarian_visa".into(),
+            labels: labels("Humanitarian visa"),
+            retired: false,
+        }],
+    );
     c.areas.push(AdminArea {
         code: NEW_DISTRICT.into(),
         parent: Some("ner_agadez".into()),
@@ -57,8 +65,10 @@ fn a_configuration_signed_by_the_office_reaches_an_enrolled_device_and_changes_w
     let mut amina = device(&t.path().join("a"), "amina", "caseworker");
     enroll(&mut office, &mut amina);
     let case = new_case(&mut amina, "Mariama");
-    // The sample does not know the new district.
+    // The sample does not know the new district, nor the added option.
     assert!(is_invalid(&save_area(&mut amina, case, NEW_DISTRICT).unwrap_err()));
+    let visa = || values(json!({"legal_status": "humanitarian_visa"}));
+    assert!(is_invalid(&amina.save_form(case, "registration_bia", None, visa()).unwrap_err()));
     assert!(country::held(&amina).unwrap().is_none());
 
     let done = country::import_office(&mut office, &file(&with_new_district())).expect("office import");
@@ -71,6 +81,7 @@ fn a_configuration_signed_by_the_office_reaches_an_enrolled_device_and_changes_w
     assert_eq!(held.config.serial, 1);
 
     save_area(&mut amina, case, NEW_DISTRICT).expect("the new district is accepted");
+    amina.save_form(case, "registration_bia", None, visa()).expect("the added option is accepted");
     // The office, which made the configuration, accepts the event.
     let up_report = up(&mut amina, &mut office);
     assert!(up_report.quarantined.is_empty());
@@ -229,13 +240,14 @@ fn a_record_whose_area_a_later_configuration_removed_keeps_its_label() {
 
     // The office's next file leaves the district out: it is kept, retired.
     let done = country::import_office(&mut office, &file(&country::sample().clone())).unwrap();
-    assert_eq!(done.retired, [format!("area {NEW_DISTRICT}")]);
+    assert_eq!(done.retired, [format!("area {NEW_DISTRICT}"), "legal_status option humanitarian_visa".to_string()]);
     assert_eq!(down(&mut office, &mut amina).config_serial, Some(2));
     let effective = country::effective(&amina).unwrap();
     let kept = effective.areas.iter().find(|a| a.code == NEW_DISTRICT).expect("kept");
     assert!(kept.retired);
     let label = country::label_of(&effective, ADMIN_AREA_LIST, NEW_DISTRICT).unwrap();
     assert_eq!(label.en, "Niger / Agadez region / Tchirozerine");
+    assert_eq!(country::label_of(&effective, "legal_status", "humanitarian_visa").unwrap().en, "Humanitarian visa");
     // Not offered any more, but the record (and an edit of it) stays valid.
     assert!(!country::picker_areas(&effective).iter().any(|a| a.value == NEW_DISTRICT));
     assert!(country::picker_areas(&effective).iter().any(|a| a.value == "ner_agadez_arlit"));
