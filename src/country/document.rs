@@ -345,6 +345,18 @@ impl CountryConfig {
         lists
     }
 
+    /// The follow-up schedule as the tasks read it.
+    pub fn follow_up_offsets(&self) -> Vec<crate::model::tasks::VisitOffset> {
+        self.follow_up_schedule
+            .iter()
+            .map(|v| crate::model::tasks::VisitOffset {
+                days: v.days.unwrap_or(0),
+                months: v.months.unwrap_or(0),
+                grace_days: v.grace_days,
+            })
+            .collect()
+    }
+
     /// Sign with the office key.
     pub fn sign(&self, key: &SigningKey) -> SignedConfig {
         let sig = key.sign(&signed_bytes(self));

@@ -85,6 +85,12 @@ pub(crate) fn registry_in(conn: &Connection) -> Result<Arc<FormRegistry>, StoreE
     })
 }
 
+/// The follow-up schedule of the configuration held in `conn`; `None`
+/// when none is held (the sample's is the tasks' default).
+pub(crate) fn follow_up_in(conn: &Connection) -> Result<Option<Vec<crate::model::tasks::VisitOffset>>, StoreError> {
+    Ok(held_in(conn)?.map(|s| s.config.follow_up_offsets()))
+}
+
 /// The configuration this vault holds (signed by its office), if any.
 pub fn held(store: &CaseStore) -> Result<Option<SignedConfig>, StoreError> {
     held_in(store.vault().conn())
@@ -233,6 +239,32 @@ mod tests {
         let builtin = forms::registry().value_list(SERVICE_PROVIDER_LIST).expect("built-in provider list");
         let values = |l: &forms::ValueList| l.options.iter().map(|o| o.value.clone()).collect::<Vec<_>>();
         assert_eq!(values(builtin), values(providers));
+    }
+
+    #[test]
+    fn the_sample_schedule_is_the_tasks_default() {
+        let t0 = chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
+        let from_config = crate::model::tasks::schedule_from(t0, &sample().follow_up_offsets());
+        assert_eq!(from_config, crate::model::tasks::follow_up_schedule(t0));
+    }
+
+    #[test]
+    fn an_office_schedule_changes_the_follow_up_tasks() {
+        use crate::model::lifecycle::{CaseFacts, Stage};
+        use crate::model::tasks::{tasks_for, tasks_for_with, TaskKind};
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut f = CaseFacts::new(Uuid::from_u128(1), "uasc", Stage::FollowUp);
+        f.stage_dates = vec![(Stage::Reintegration, day("2026-03-01")), (Stage::FollowUp, day("2026-03-01"))];
+        let mut c = sample().clone();
+        // A first visit after 7 days (grace 3) instead of 14 (grace 7).
+        c.follow_up_schedule[0] = ScheduledVisit { number: 1, days: Some(7), months: None, grace_days: 3 };
+        c.check(forms::registry()).unwrap();
+        let overdue = |tasks: Vec<crate::model::tasks::Task>| {
+            tasks.into_iter().filter(|t| t.kind == TaskKind::FollowUpOverdue).map(|t| t.due).collect::<Vec<_>>()
+        };
+        let offsets = c.follow_up_offsets();
+        assert_eq!(overdue(tasks_for_with(&f, day("2026-03-12"), Some(&offsets))), [day("2026-03-08")]);
+        assert!(overdue(tasks_for(&f, day("2026-03-12"))).is_empty());
     }
 
     #[test]

@@ -341,6 +341,8 @@ pub struct CaseStore {
     /// The forms with the lists of the effective country configuration
     /// (docs/configuration.md): what saves are validated against.
     forms: std::sync::Arc<forms::FormRegistry>,
+    /// Its follow-up schedule (`None`: the tasks' default).
+    follow_up: Option<Vec<tasks::VisitOffset>>,
     rng: StdRng,
 }
 
@@ -403,6 +405,7 @@ impl CaseStore {
         };
         let user = vault.device().user_name.clone();
         let forms = crate::country::registry_in(vault.conn())?;
+        let follow_up = crate::country::follow_up_in(vault.conn())?;
         let mut store = CaseStore {
             clock,
             next_seq,
@@ -411,6 +414,7 @@ impl CaseStore {
             signer: None,
             team: None,
             forms,
+            follow_up,
             rng: StdRng::from_entropy(),
             vault,
         };
@@ -1380,7 +1384,7 @@ impl CaseStore {
                 });
             }
         }
-        let tasks = tasks::tasks_for(&self.facts(case)?, self.today());
+        let tasks = tasks::tasks_for_with(&self.facts(case)?, self.today(), self.follow_up.as_deref());
         let hidden = count_hidden(hidden_notes.iter().map(|_| HiddenReason::RestrictedNote));
         Ok(CaseDetail { summary, fields, items, stage_history, tasks, hidden })
     }
@@ -1419,7 +1423,7 @@ impl CaseStore {
         let mut out = Vec::new();
         let mut hidden = Vec::new();
         for (id, access) in cases {
-            let tasks = tasks::tasks_for(&self.facts(uuid_col(id)?)?, today);
+            let tasks = tasks::tasks_for_with(&self.facts(uuid_col(id)?)?, today, self.follow_up.as_deref());
             match reader.case(&access).and_then(|()| reader.records()) {
                 Ok(()) => out.extend(tasks),
                 Err(reason) => hidden.extend(tasks.iter().map(|_| reason)),
@@ -1895,6 +1899,7 @@ impl CaseStore {
     /// Validate from now on against the configuration the vault holds.
     pub(crate) fn reload_forms(&mut self) -> Result<(), StoreError> {
         self.forms = crate::country::registry_in(self.vault.conn())?;
+        self.follow_up = crate::country::follow_up_in(self.vault.conn())?;
         Ok(())
     }
 

@@ -215,8 +215,40 @@ pub fn partner_request_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     out
 }
 
-/// Every task of one case on `today`.
+/// A visit of a follow-up schedule as the country configuration gives it
+/// (docs/configuration.md §4): its offset from the reference date, in
+/// days or months (one of them 0), and its grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisitOffset {
+    /// Days after the reference date.
+    pub days: u32,
+    /// Months after the reference date.
+    pub months: u32,
+    /// Grace period in days.
+    pub grace_days: u32,
+}
+
+/// The schedule from `t0` with these offsets, numbered from 1.
+pub fn schedule_from(t0: NaiveDate, offsets: &[VisitOffset]) -> Vec<ScheduledVisit> {
+    offsets
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let due = t0.checked_add_months(Months::new(o.months)).unwrap_or(t0) + Days::new(u64::from(o.days));
+            ScheduledVisit { number: i as u32 + 1, due, grace_days: u64::from(o.grace_days) }
+        })
+        .collect()
+}
+
+/// Every task of one case on `today`, follow-up visits by the default
+/// schedule ([`follow_up_schedule`]).
 pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
+    tasks_for_with(facts, today, None)
+}
+
+/// [`tasks_for`] with the follow-up schedule of the vault's country
+/// configuration (`None`: the default).
+pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[VisitOffset]>) -> Vec<Task> {
     let mut out = Vec::new();
     let task = |kind, due: NaiveDate, overdue: bool, title: String| Task {
         case_id: facts.case_id,
@@ -404,7 +436,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     // Follow-up schedule from the reintegration date.
     if matches!(facts.stage, Stage::Reintegration | Stage::FollowUp) {
         if let Some(t0) = facts.last_entered(Stage::Reintegration) {
-            let schedule = follow_up_schedule(t0);
+            let schedule = offsets.map_or_else(|| follow_up_schedule(t0), |o| schedule_from(t0, o));
             let visits = facts.items("follow_up_visit");
             let matched = match_visits(&schedule, visits);
             for (s, m) in schedule.iter().zip(&matched) {
