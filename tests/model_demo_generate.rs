@@ -174,3 +174,31 @@ fn demo_fills_the_whole_case_record() {
     assert!(plans.iter().any(|f| f.str_value("case_plan", "approval_status") == Some("approved")));
     assert!(plans.iter().any(|f| f.value("case_plan", "reviews").is_some()));
 }
+
+#[test]
+fn a_demo_made_for_a_day_reads_like_a_live_office_on_that_day() {
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 2, 14).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let summary = demo::generate_until(&mut s, 80, 3, day).expect("generate");
+    assert!(summary.refused.is_empty(), "{:#?}", summary.refused);
+    assert_eq!((summary.start, summary.end), (demo::start_date_for(day), day));
+    // Its activity reaches that day: the newest change is from its last week.
+    let newest = s.all_events().unwrap().iter().map(|e| e.hlc.millis).max().unwrap();
+    let newest = chrono::DateTime::from_timestamp_millis(newest as i64).unwrap().date_naive();
+    assert!(newest <= day && day - newest <= chrono::Duration::days(7), "newest change on {newest}");
+    // Cases were registered in the month that ends on that day, and
+    // there is work due on it.
+    let cases = s.list_cases().unwrap().cases;
+    let month_ago = day - chrono::Duration::days(30);
+    let recent = s
+        .all_events()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == fieldcase::model::event::EventKind::CaseRegistered)
+        .filter(|e| chrono::DateTime::from_timestamp_millis(e.hlc.millis as i64).unwrap().date_naive() > month_ago)
+        .count();
+    assert!(recent > 0, "no registration in the last month of {} cases", cases.len());
+    let tasks = s.tasks(day).unwrap().tasks;
+    assert!(tasks.iter().any(|t| t.overdue_days == 0), "nothing due that is not late");
+}

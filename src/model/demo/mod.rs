@@ -16,8 +16,11 @@
 //! 3. A second, simulated device signs concurrent edits of the same fields
 //!    (some protected) and the store imports them, so conflicts exist.
 //!
-//! Everything depends only on the seed: a fixed start date, seeded random
-//! draws, seeded event/item ids.
+//! Everything depends only on the seed and the demo's last day (its
+//! "today"): seeded random draws, seeded event/item ids, and a timeline of
+//! fixed length ending on that day. [`generate`] ends on a fixed day
+//! ([`end_date`], for tests and the benchmark); [`generate_until`] on the
+//! day given, so a demo made today reads like a live office today.
 
 pub mod names;
 
@@ -42,14 +45,20 @@ const DAY: u64 = 86_400_000;
 const STEPS_PER_COMMIT: usize = 3000;
 const HOUR: u64 = 3_600_000;
 
-/// First day of demo activity.
+/// First day of demo activity of [`generate`].
 pub fn start_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, 1).expect("valid date")
 }
 
-/// The demo's "today": nothing is recorded after this date.
+/// [`generate`]'s "today": nothing is recorded after this date.
 pub fn end_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 10, 31).expect("valid date")
+}
+
+/// First day of a demo whose last day is `today`: the timeline always has
+/// [`generate`]'s length.
+pub fn start_date_for(today: NaiveDate) -> NaiveDate {
+    today - (end_date() - start_date())
 }
 
 fn ms(d: NaiveDate) -> u64 {
@@ -1230,13 +1239,25 @@ impl Planner {
 /// number of cases; the journal is durable, and the next checkpoint (at the
 /// latest when the store is locked) folds it into the snapshot.
 pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
+    generate_until(store, cases, seed, end_date())
+}
+
+/// [`generate`] with a timeline that ends on `today` (the day a person
+/// opens the demo: its tasks, calendar and this month's report are then
+/// those of a live office). The same seed and day give the same cases.
+pub fn generate_until(
+    store: &mut CaseStore,
+    cases: usize,
+    seed: u64,
+    today: NaiveDate,
+) -> Result<DemoSummary, StoreError> {
     let threshold = store.set_checkpoint_bytes(u64::MAX);
-    let result = generate_cases(store, cases, seed);
+    let result = generate_cases(store, cases, seed, today);
     store.set_checkpoint_bytes(threshold);
     result
 }
 
-fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
+fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDate) -> Result<DemoSummary, StoreError> {
     let (orig_user, orig_role) = {
         let (u, r) = store.actor();
         (u.to_string(), r)
@@ -1244,8 +1265,8 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     // Demo data acts as many people without their passphrases: only on a
     // vault of no office (refused before anything is written).
     store.set_actor(&orig_user, orig_role)?;
-    let start = ms(start_date());
-    let end = ms(end_date()) + 12 * HOUR;
+    let start = ms(start_date_for(today));
+    let end = ms(today) + 12 * HOUR;
     let mut planner = Planner::new(seed);
     let span = end - start - 20 * DAY;
 
@@ -1334,7 +1355,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     steps.retain(|s| s.at <= end);
     steps.sort_by_key(|s| (s.at, s.seq));
     store.set_rng_seed(seed ^ 0x5eed_dead_beef);
-    let mut summary = DemoSummary { start: start_date(), end: end_date(), ..DemoSummary::default() };
+    let mut summary = DemoSummary { start: start_date_for(today), end: today, ..DemoSummary::default() };
     let mut ids: BTreeMap<usize, Uuid> = BTreeMap::new();
     let mut skip: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     let mut events = 0usize;
