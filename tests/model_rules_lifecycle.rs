@@ -560,6 +560,18 @@ fn r10_closure_never_edited_and_closed_case_takes_no_data() {
         json!({"item": Uuid::from_u128(3), "values": {"subject": "hi"}}),
     );
     blocked_by(check(&f, &note), "closed");
+    // Except the note of a contact with the child after closure (the
+    // planned final contact).
+    let contact = event(
+        Role::Caseworker,
+        EventKind::NoteAdded,
+        Some("case_note"),
+        json!({"item": Uuid::from_u128(4), "values": {"note_type": "phone", "subject": "Final contact"}}),
+    );
+    ok(check(&f, &contact));
+    let mut moved = f.clone();
+    moved.stage = Stage::TransferredOut;
+    blocked_by(check(&moved, &contact), "closed");
     let visit = event(
         Role::Caseworker,
         EventKind::VisitRecorded,

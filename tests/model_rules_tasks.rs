@@ -283,3 +283,25 @@ fn a_case_plan_review_is_a_task_until_it_is_recorded() {
     );
     assert_eq!(review(&f, "2026-06-05"), 0);
 }
+
+#[test]
+fn a_planned_final_contact_is_due_until_a_contact_after_closure_is_noted() {
+    let mut f = facts(Stage::Closed);
+    f.stage_dates = vec![(Stage::Closed, d("2026-03-01"))];
+    set(&mut f, "closure_transfer.final_contact_planned", json!(true));
+    // Due three months after closure, listed from two weeks before.
+    assert!(kinds(&f, "2026-05-01").is_empty());
+    assert_eq!(kinds(&f, "2026-05-20"), vec![(TaskKind::FinalContact, d("2026-06-01"), 0)]);
+    assert_eq!(kinds(&f, "2026-06-11"), vec![(TaskKind::FinalContact, d("2026-06-01"), 10)]);
+    // A note made before the closure, or not of a contact, does not count.
+    f.items.insert(
+        "case_note".into(),
+        vec![
+            json!({"note_type": "phone", "note_datetime": "2026-02-20T09:00:00Z"}),
+            json!({"note_type": "supervision", "note_datetime": "2026-06-05T09:00:00Z"}),
+        ],
+    );
+    assert_eq!(kinds(&f, "2026-06-11").len(), 1);
+    f.items.get_mut("case_note").unwrap().push(json!({"note_type": "phone", "note_datetime": "2026-06-08T09:00:00Z"}));
+    assert!(kinds(&f, "2026-06-11").is_empty(), "the final contact is done");
+}

@@ -622,6 +622,12 @@ fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViol
     }
 }
 
+/// Note types that record a contact with the child (what the weekly
+/// high-risk contact and the final contact after closure count).
+pub fn is_contact_note(note_type: &str) -> bool {
+    matches!(note_type, "contact" | "phone" | "home_visit" | "office_visit")
+}
+
 fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
     if facts.stage.is_read_only() {
         out.push(RuleViolation::new(
@@ -1335,7 +1341,16 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         EventKind::ReferralMade => "make a referral",
         _ => "save form data",
     };
-    closed_guard(f, what, out);
+    // A closed case takes one kind of new record: the note of a contact
+    // with the child after closure (the planned final contact), which is
+    // not a change of the closed record. Transferred and merged cases take
+    // nothing.
+    let final_contact = f.stage == Stage::Closed
+        && e.kind == EventKind::NoteAdded
+        && values.get("note_type").and_then(Value::as_str).is_some_and(is_contact_note);
+    if !final_contact {
+        closed_guard(f, what, out);
+    }
     let role = e.role;
 
     // Role rules (DOMAIN.md §1).

@@ -229,7 +229,14 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
 
     if facts.stage == Stage::Closed {
         if facts.bool_value("closure_transfer", "final_contact_planned") == Some(true) {
-            if let Some(closed) = facts.last_entered(Stage::Closed) {
+            // Done once a contact with the child is noted after the closure.
+            let contacted_since = |closed: NaiveDate| {
+                facts.items("case_note").iter().any(|n| {
+                    n.get("note_type").and_then(Value::as_str).is_some_and(crate::model::lifecycle::is_contact_note)
+                        && item_date(n, "note_datetime").is_some_and(|d| d >= closed)
+                })
+            };
+            if let Some(closed) = facts.last_entered(Stage::Closed).filter(|c| !contacted_since(*c)) {
                 let due = closed.checked_add_months(Months::new(3)).unwrap_or(closed);
                 if today >= due - Days::new(14) {
                     out.push(task(
@@ -277,7 +284,7 @@ pub fn tasks_for(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
         }
         for n in facts.items("case_note") {
             let t = n.get("note_type").and_then(Value::as_str).unwrap_or_default();
-            if matches!(t, "contact" | "phone" | "home_visit" | "office_visit") {
+            if crate::model::lifecycle::is_contact_note(t) {
                 last = last.max(item_date(n, "note_datetime"));
             }
         }

@@ -1145,6 +1145,18 @@ impl Planner {
             p.stage(Actor::Supervisor, Stage::Reopened, "breakdown of reunification reported by the CoO office");
             p.after_days(2);
             p.stage(Actor::Caseworker, Stage::BiaInProgress, "new BIA after breakdown");
+        } else if pct(&mut self.rng, 90) {
+            // The planned final contact, about three months after closure
+            // (most are made; a case closed recently has it still ahead).
+            p.after_days(self.rng.gen_range(80..100));
+            let note = json!({
+                "note_datetime": format!("{}T10:00:00Z", ymd(p.t)),
+                "author": person(&staff.caseworker, "caseworker", "IOM"),
+                "note_type": "phone",
+                "subject": "Final contact after closure",
+                "text": "Final contact: the child is well, at school, and knows whom to call.",
+            });
+            p.push(Actor::Caseworker, Op::Note(obj(note)));
         }
         Some(t0)
     }
