@@ -103,6 +103,9 @@ struct Tok {
     /// Counts of the characters by bucket (a–z one each, others shared),
     /// for a cheap upper bound on Jaro-Winkler (see [`may_be_similar`]).
     bag: [u8; 32],
+    /// A particle of a compound (`abd`, `gebre`): not a given name on its
+    /// own, and not a blocking key.
+    particle: bool,
 }
 
 fn char_bag(text: &str) -> [u8; 32] {
@@ -139,14 +142,23 @@ fn hash_str(s: &str) -> u64 {
 }
 
 fn toks(name: &str) -> Vec<Tok> {
-    names::tokens(name)
+    names::name_units(name)
         .into_iter()
-        .map(|t| {
-            let mut keys: Vec<u64> = names::token_keys(&t).iter().map(|k| hash_str(k)).collect();
+        .map(|u| {
+            let t = u.text;
+            let mut keys: Vec<u64> = u.keys.iter().map(|k| hash_str(k)).collect();
             keys.sort_unstable();
             keys.dedup();
             let key_mask = keys.iter().fold(0u64, |m, k| m | 1 << (k % 64));
-            Tok { id: hash_str(&t), keys, key_mask, chars: t.chars().count() as u32, bag: char_bag(&t), text: t }
+            Tok {
+                id: hash_str(&t),
+                keys,
+                key_mask,
+                chars: t.chars().count() as u32,
+                bag: char_bag(&t),
+                particle: u.particle,
+                text: t,
+            }
         })
         .collect()
 }
@@ -277,7 +289,12 @@ fn coverage(a: &[Tok], b: &[Tok]) -> f64 {
 impl Features {
     /// Features of one person.
     pub fn of(p: &CasePerson) -> Features {
-        let given = toks(&p.given_names);
+        let mut given = toks(&p.given_names);
+        if given.iter().any(|t| !t.particle) {
+            // The given name compared is the first that is a name, not the
+            // particle before it (`Abdel` of `Abdel Rahim`).
+            given.retain(|t| !t.particle);
+        }
         let mut primary = given.clone();
         primary.extend(toks(&p.family_name));
         let mut all = primary.clone();
@@ -540,6 +557,11 @@ fn merged_together(a: &CasePerson, b: &CasePerson) -> bool {
     a.merged_into.as_deref() == Some(b.case_id.as_str()) || b.merged_into.as_deref() == Some(a.case_id.as_str())
 }
 
+/// Name tokens of a person that are not particles (what blocking pairs).
+fn name_count(f: &Features) -> usize {
+    f.all.iter().filter(|t| !t.particle).count()
+}
+
 /// Second key of the block of a single-token name.
 const NO_KEY: u64 = 0;
 
@@ -548,7 +570,10 @@ const NO_KEY: u64 = 0;
 /// the one token paired with [`NO_KEY`].
 fn block_keys(f: &Features) -> BTreeSet<(u64, u64)> {
     let mut out = BTreeSet::new();
-    let toks = &f.all;
+    // Particles block nothing: `Abd` + a family name would put every
+    // `Abd…` of that family in one block.
+    let names: Vec<&Tok> = f.all.iter().filter(|t| !t.particle).collect();
+    let toks = &names;
     if toks.len() == 1 {
         for k in &toks[0].keys {
             out.insert((*k, NO_KEY));
@@ -695,12 +720,13 @@ pub fn find_pairs(people: &[CasePerson], threshold: f64) -> Vec<DuplicatePair> {
                 consider(i, j as usize, &mut out);
             }
             // A single-token case seen from the many-token side.
-            if feats[i].all.len() == 1 {
+            if name_count(&feats[i]) == 1 {
                 cands.clear();
-                for k in &feats[i].all[0].keys {
+                let keys = feats[i].all.iter().filter(|t| !t.particle).flat_map(|t| &t.keys);
+                for k in keys {
                     if let Some(g) = by_single_key.get(k) {
                         g.each(bands[i], |j| {
-                            if (j as usize) < i && feats[j as usize].all.len() > 1 {
+                            if (j as usize) < i && name_count(&feats[j as usize]) > 1 {
                                 cands.push(j)
                             }
                         });
@@ -746,8 +772,8 @@ pub fn candidates_for(conn: &Connection, p: &CasePerson) -> rusqlite::Result<Vec
     let mine = block_keys(&fp);
     let mut seen = BTreeSet::new();
     let mut keys: BTreeSet<String> = BTreeSet::new();
-    for t in &fp.all {
-        keys.extend(names::token_keys(&t.text));
+    for n in p.all_names() {
+        keys.extend(names::name_keys(&n).into_iter().filter(|k| !k.starts_with("pt")));
     }
     let mut out = Vec::new();
     for k in keys {
@@ -763,7 +789,7 @@ pub fn candidates_for(conn: &Connection, p: &CasePerson) -> rusqlite::Result<Vec
             }
             let fo = Features::of(&other);
             // Same blocking rule as the full pass.
-            if block_keys(&fo).is_disjoint(&mine) && fo.all.len() > 1 && fp.all.len() > 1 {
+            if block_keys(&fo).is_disjoint(&mine) && name_count(&fo) > 1 && name_count(&fp) > 1 {
                 continue;
             }
             let (score, parts) = score_features(p, &fp, &other, &fo);
