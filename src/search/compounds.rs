@@ -93,7 +93,10 @@ pub const PARTICLES: &[Particle] = &[
 
 /// Names that end a compound and are cut off a joined word
 /// (`Kidanemariam` = `Kidane Mariam`); the unit keeps the first spelling.
-pub const SUFFIXES: &[&[&str]] = &[&["mariam", "maryam", "mariyam"]];
+/// `-ullah` (Afghan and Pakistani names: `Rahmatullah` = `Rahmat Ullah` =
+/// `Rahmatollah`) is one too; names of the family table (`Abdullah`) are
+/// never cut.
+pub const SUFFIXES: &[&[&str]] = &[&["mariam", "maryam", "mariyam"], &["ullah", "ollah", "ulla", "allah"]];
 
 /// Articles assimilated to a following sun letter (`Ar-Rashid`, `As-Sayed`,
 /// `Ad-Din`): read as `al` when the next word starts with the letter named.

@@ -29,9 +29,11 @@ use crate::search::geez;
 const FAMILIES: &[&[&str]] = &[
     &[
         "mohamed", "muhammad", "mohammed", "mohamad", "mohammad", "muhamed", "mahamat", "mamadou", "maxamed",
-        "mouhamed", "mahamed", "muhammed",
+        "mouhamed", "mahamed", "muhammed", "mhmd",
     ],
-    &["mahmoud", "mahmud", "mahmood"],
+    // Unvowelled Arabic script (`محمود` → `mhmud`) is listed: its skeleton
+    // is Mohamed's.
+    &["mahmoud", "mahmud", "mahmood", "mhmud", "maxamuud"],
     &["ahmed", "ahmad", "amadou", "axmed", "ahmet", "hamadou"],
     &["usman", "ousmane", "othman", "osman", "uthman", "usmane", "ousman"],
     &["abdullahi", "abdoulaye", "abdallah", "abdullah", "cabdullaahi", "abdulai", "abdoulai"],
@@ -156,6 +158,12 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
         'ش' => "sh",
         'غ' => "gh",
         'ف' => "f",
+        // Persian letters (Dari, Pashto names).
+        'پ' => "p",
+        'چ' => "ch",
+        'ژ' => "zh",
+        'گ' => "g",
+        'ک' => "k",
         'ق' => "q",
         'ك' => "k",
         'ل' => "l",
@@ -179,6 +187,10 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
         // `علي` = `ali`); inside a word it has no letter.
         'ع' if !prev_letter => "a",
         // Ayn, hamza carriers, harakat, tatweel, apostrophes: no letter.
+        // Hamza on ya / waw after a letter is heard as i / u (`عائشة`
+        // = `aisha`).
+        'ئ' if prev_letter => "i",
+        'ؤ' if prev_letter => "u",
         'ع' | 'ء' | 'ؤ' | 'ئ' | 'ـ' | '\'' | '’' | 'ʿ' | 'ʾ' | '`' => "",
         c if ('\u{064B}'..='\u{0652}').contains(&c) => "",
         // Combining accents (decomposed input).
@@ -203,6 +215,15 @@ pub fn fold(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut prev_letter = false;
     for c in name.chars() {
+        if ('\u{0600}'..='\u{06FF}').contains(&c)
+            && matches!(c, 'ا' | 'أ' | 'آ' | 'ى' | 'إ')
+            && out.ends_with(['a', 'i'])
+        {
+            // An alif after an ayn read as `a` (`عا`) is one long vowel,
+            // not the doubled vowel of Somali spelling.
+            prev_letter = true;
+            continue;
+        }
         fold_char(c, prev_letter, &mut out);
         prev_letter = out.chars().last().is_some_and(|l| l != ' ');
     }

@@ -426,6 +426,8 @@ fn rank(p: &CasePerson, words: &[QueryWord]) -> Hit {
     let mut score = 0.0;
     let mut matched = Vec::new();
     let mut words_matched = 0;
+    // Units of the registered name (given + family) some word matched.
+    let mut covered: BTreeSet<usize> = BTreeSet::new();
     for w in words {
         // Best match of this word: (points, field, matched, how).
         let mut best: Option<(f64, &'static str, String, &'static str)> = None;
@@ -442,15 +444,16 @@ fn rank(p: &CasePerson, words: &[QueryWord]) -> Hit {
         let mut raws: Vec<&str> = Vec::new();
         let mut ats: BTreeSet<(usize, usize)> = BTreeSet::new();
         for qu in &w.units {
-            let mut unit_best: Option<(f64, &'static str, &RecordUnit)> = None;
-            for r in &record {
+            let mut unit_best: Option<(f64, &'static str, &RecordUnit, usize)> = None;
+            for (ri, r) in record.iter().enumerate() {
                 if let Some((pts, how)) = unit_match(qu, &r.unit) {
                     if unit_best.as_ref().is_none_or(|b| pts > b.0) {
-                        unit_best = Some((pts, how, r));
+                        unit_best = Some((pts, how, r, ri));
                     }
                 }
             }
-            if let Some((pts, how, r)) = unit_best {
+            if let Some((pts, how, r, ri)) = unit_best {
+                covered.insert(ri);
                 total += pts;
                 if !qu.particle || names_in_word == 0 {
                     found += 1;
@@ -514,6 +517,15 @@ fn rank(p: &CasePerson, words: &[QueryWord]) -> Hit {
                 how: UNMATCHED.to_string(),
             }),
         }
+    }
+    // Of two cases matching the same words, the one whose registered name
+    // has fewest words left over comes first (`Mohamed Diallo` before
+    // `Mohamed Kokene Diallo` for `mohamed diallo`).
+    let primary: Vec<usize> =
+        record.iter().enumerate().filter(|(_, r)| r.at.0 == 0 && !r.unit.particle).map(|(i, _)| i).collect();
+    if words_matched > 0 && !primary.is_empty() {
+        let hit = primary.iter().filter(|i| covered.contains(i)).count();
+        score += hit as f64 / primary.len() as f64;
     }
     if p.merged_into.is_some() {
         // Still findable (the number may be on paper), but below live cases.
