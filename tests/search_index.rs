@@ -284,3 +284,40 @@ fn partial_matches_are_ranked_and_explained_per_word() {
     // Nothing plausible: empty.
     assert!(search::query::search_text(conn, "Qwertzuiop Asdfghjkl").unwrap().is_empty());
 }
+
+/// The office sets the duplicate threshold; the pass uses it; a value a
+/// score cannot take is refused, and only people who run the pass may set
+/// it.
+#[test]
+fn the_office_duplicate_threshold_is_set_and_used() {
+    use fieldcase::model::event::Role;
+    use fieldcase::search::duplicate_review;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = device(dir.path(), "dm", "data_manager");
+    s.set_actor("amina", Role::Caseworker).unwrap();
+    // Same name, sex, age and place: a likely duplicate.
+    child(&mut s, "Aminata", "Konaté", "female", 12, "Kayes", None);
+    child(&mut s, "Aminata", "Konate", "female", 12, "Kayes", None);
+    // Same name only: a namesake as likely as a duplicate.
+    let a = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(a, "registration_bia", None, values(json!({"given_names": "Omar", "family_name": "Sylla"}))).unwrap();
+    let b = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(b, "registration_bia", None, values(json!({"given_names": "Omar", "family_name": "Sylla"}))).unwrap();
+    assert!(matches!(duplicate_review::set_threshold(&mut s, 0.6), Err(search::SearchError::ThresholdNotYours(_))));
+
+    s.set_actor("dm", Role::DataManager).unwrap();
+    let conn = s.vault().conn();
+    assert_eq!(duplicates::office_threshold(conn).unwrap(), duplicates::DEFAULT_OFFICE_THRESHOLD);
+    let pairs = duplicates::find_duplicates(conn).unwrap();
+    assert_eq!(pairs.len(), 1, "{pairs:#?}");
+    assert!(pairs[0].parts.iter().any(|p| p.part == "place_of_origin"));
+
+    duplicate_review::set_threshold(&mut s, duplicates::THRESHOLD).unwrap();
+    let conn = s.vault().conn();
+    assert_eq!(duplicates::office_threshold(conn).unwrap(), duplicates::THRESHOLD);
+    assert_eq!(duplicates::find_duplicates(conn).unwrap().len(), 2);
+    for bad in [0.3, 1.5, f64::NAN] {
+        assert!(matches!(duplicate_review::set_threshold(&mut s, bad), Err(search::SearchError::BadThreshold(_))));
+    }
+    assert_eq!(duplicates::office_threshold(s.vault().conn()).unwrap(), duplicates::THRESHOLD);
+}

@@ -38,6 +38,13 @@ pub enum SearchError {
     /// (docs/visibility.md).
     #[error("not open to you: {0}")]
     Hidden(crate::model::visibility::HiddenReason),
+    /// A duplicate threshold outside the range a score can take.
+    #[error("duplicate threshold {0} must be between {min} and 1", min = crate::search::duplicates::THRESHOLD)]
+    BadThreshold(f64),
+    /// Someone other than a data manager tried to set the office's
+    /// duplicate threshold.
+    #[error("only a data manager sets the duplicate threshold (unlocked as {0})")]
+    ThresholdNotYours(String),
     /// The case store refused, e.g. a case the reader may not see.
     #[error(transparent)]
     Store(#[from] crate::model::store::StoreError),

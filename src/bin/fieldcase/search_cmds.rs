@@ -37,6 +37,10 @@ pub struct DuplicatesArgs {
     /// back, or recorded as different children with `not-duplicate`).
     #[arg(long)]
     pub all: bool,
+    /// Set this office's threshold (0.5 to 1; pairs scoring at least this
+    /// are listed) before the pass.
+    #[arg(long)]
+    pub set_threshold: Option<f64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -138,6 +142,9 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
 
 pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
+    if let Some(t) = args.set_threshold {
+        fieldcase::search::duplicate_review::set_threshold(&mut store, t)?;
+    }
     let (view, hidden) = match &args.case {
         Some(c) => {
             let case = store.find_case(c)?;
