@@ -23,7 +23,9 @@ fn planted_demo_duplicates_recall_and_review_load() {
     let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
     let mut s =
         CaseStore::init_with(dir.path(), &SecretString::from("demo passphrase".to_owned()), opts, &options).unwrap();
-    let summary = demo::generate(&mut s, CASES, 7).unwrap();
+    // FIELDCASE_DEMO_CASES: a larger demo, to study the pairs by hand.
+    let cases = std::env::var("FIELDCASE_DEMO_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(CASES);
+    let summary = demo::generate(&mut s, cases, 7).unwrap();
     assert!(summary.duplicate_pairs.len() >= 20, "{} planted", summary.duplicate_pairs.len());
     let conn = s.vault().conn();
     index::ensure_built(conn).unwrap();

@@ -414,10 +414,10 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
         // name left out, another name.
         t.add("other_names", || format!("{x} / {y} in neither record"), -3.0);
     }
-    if out_of_order(fa, fb) {
+    if out_of_order(a, fa, b, fb) {
         // Patronymic chains (given, father's, grandfather's name): the
         // same names in another order name other fathers.
-        t.add("name_order", || "same names, father's and grandfather's swapped".into(), -3.0);
+        t.add("name_order", || "same names in another order: other fathers".into(), -4.0);
     }
     if let Some(pts) = sex_points(fa, fb) {
         let (sa, sb) = (a.sex.as_deref().unwrap_or(""), b.sex.as_deref().unwrap_or(""));
@@ -695,25 +695,32 @@ fn contradicting_names(fa: &Features, fb: &Features) -> Option<(String, String)>
     Some((left_x.text.clone(), left_y.text.clone()))
 }
 
-/// Both names have three or more words, start with the same given name,
-/// and the others all match but in another order.
-fn out_of_order(fa: &Features, fb: &Features) -> bool {
-    let names = |f: &Features| f.primary.iter().filter(|t| !t.particle).cloned().collect::<Vec<Tok>>();
-    let (x, y) = (names(fa), names(fb));
-    if x.len() < 3 || y.len() < 3 || sim(&x[0], &y[0]) < 0.85 {
+/// Nationalities whose names are patronymic chains (given name, father's,
+/// grandfather's), never a family name put first: Ethiopia, Eritrea,
+/// Somalia, Djibouti, Sudan.
+const PATRONYMIC: &[&str] = &["ETH", "ERI", "SOM", "DJI", "SDN"];
+
+/// The same three or more words in another order. For a patronymic name
+/// (either child of a [`PATRONYMIC`] nationality) any other order names
+/// other fathers; otherwise only when the given name stays first (a family
+/// name written first is a common registry habit).
+fn out_of_order(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features) -> bool {
+    let (x, y) = (&fa.primary, &fb.primary);
+    if x.len() < 3 || y.len() < 3 {
         return false;
     }
-    let mut last = 0usize;
-    for t in &x[1..] {
-        let Some(pos) = y.iter().enumerate().skip(1).find(|(_, o)| sim(t, o) >= 0.85).map(|(i, _)| i) else {
+    let mut used = vec![false; y.len()];
+    let mut positions = Vec::with_capacity(x.len());
+    for t in x {
+        let Some(j) = (0..y.len()).find(|&j| !used[j] && sim(t, &y[j]) >= 0.85) else {
             return false;
         };
-        if pos < last {
-            return true;
-        }
-        last = pos;
+        used[j] = true;
+        positions.push(j);
     }
-    false
+    let ordered = positions.windows(2).all(|w| w[0] < w[1]);
+    let patronymic = [a, b].iter().any(|p| p.nationality.iter().any(|n| PATRONYMIC.contains(&n.as_str())));
+    !ordered && (patronymic || positions[0] == 0)
 }
 
 /// False when a pair certainly scores below `threshold`: the parts without

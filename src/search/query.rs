@@ -237,6 +237,15 @@ fn query_words(words: &[String]) -> Vec<QueryWord> {
         .collect()
 }
 
+/// The FTS5 expression of one query word for the partial pass: its keys
+/// only. Prefixes over five columns were what made the OR of a common
+/// word slow; a word that matches a case only as a prefix or a typo is
+/// left to the full pass.
+fn match_word_keys(w: &QueryWord) -> Option<String> {
+    let keys: BTreeSet<&String> = w.units.iter().flat_map(|u| &u.keys).collect();
+    (!keys.is_empty()).then(|| format!("keys : ({})", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" OR ")))
+}
+
 /// The FTS5 expression of one query word: any of its units or plain
 /// tokens as a prefix of a text column, or any of its keys.
 fn match_word(w: &QueryWord) -> String {
@@ -286,35 +295,32 @@ pub fn ranked(conn: &Connection, q: &Query, browse: usize) -> Result<Vec<Hit>, S
             }
         }
     }
-    let mut passes: Vec<String> = Vec::new();
-    if !word_parts.is_empty() || !filter_parts.is_empty() {
-        passes.push(word_parts.iter().chain(&filter_parts).cloned().collect::<Vec<_>>().join(" AND "));
-    }
+    let and = |parts: &[String]| parts.join(" AND ");
+    let every_word = (!word_parts.is_empty() || !filter_parts.is_empty())
+        .then(|| and(&word_parts.iter().chain(&filter_parts).cloned().collect::<Vec<_>>()));
+    let needed = words_needed(words.len());
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut hits = Vec::new();
-    let needed = words_needed(words.len());
-    let mut pass = 0;
-    while pass < passes.len() || (pass == 0 && passes.is_empty()) {
-        let expr = passes.get(pass).cloned();
-        pass += 1;
-        for json in candidates(conn, q, expr.as_deref(), browse)? {
+    let mut collect = |expr: Option<&str>, hits: &mut Vec<Hit>| -> Result<(), SearchError> {
+        for json in candidates(conn, q, expr, browse)? {
             let Ok(p) = serde_json::from_str::<CasePerson>(&json) else {
                 continue;
             };
-            if !seen.insert(p.case_id.clone()) {
-                continue;
-            }
-            let hit = rank(&p, &words);
-            if hit.words_matched >= needed {
-                hits.push(hit);
+            if seen.insert(p.case_id.clone()) {
+                let hit = rank(&p, &words);
+                if hit.words_matched >= needed {
+                    hits.push(hit);
+                }
             }
         }
-        if pass == 1 && words.len() >= 2 && hits.len() < PARTIAL_BELOW {
-            let any = format!("({})", word_parts.join(" OR "));
-            let mut expr = vec![any];
-            expr.extend(filter_parts.iter().cloned());
-            passes.push(expr.join(" AND "));
-        }
+        Ok(())
+    };
+    collect(every_word.as_deref(), &mut hits)?;
+    let key_parts: Vec<String> = words.iter().filter_map(match_word_keys).collect();
+    if words.len() >= 2 && hits.len() < PARTIAL_BELOW && !key_parts.is_empty() {
+        let mut any_word = vec![format!("({})", key_parts.join(" OR "))];
+        any_word.extend(filter_parts.iter().cloned());
+        collect(Some(&and(&any_word)), &mut hits)?;
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.case_number.cmp(&b.case_number)));
     Ok(hits)
