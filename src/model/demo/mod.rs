@@ -86,6 +86,10 @@ pub struct DemoSummary {
     pub duplicates_planted: usize,
     /// Of those, merged by the data manager.
     pub duplicates_merged: usize,
+    /// The planted pairs (case registered first, its near-duplicate), for
+    /// measuring duplicate detection; not part of the printed summary.
+    #[serde(default, skip_serializing)]
+    pub duplicate_pairs: Vec<(Uuid, Uuid)>,
     /// Concurrent edits imported from the second device.
     pub conflicts_planted: usize,
     /// Of those, on protected fields (needs review).
@@ -376,6 +380,8 @@ struct Planner {
     conflicts: Vec<PlannedConflict>,
     duplicates: usize,
     merged: usize,
+    /// Planted duplicates: (original, duplicate) case indices.
+    planted: Vec<(usize, usize)>,
 }
 
 impl Planner {
@@ -1235,6 +1241,7 @@ impl Planner {
             conflicts: Vec::new(),
             duplicates: 0,
             merged: 0,
+            planted: Vec::new(),
             last_solution: "",
             offices: BTreeMap::new(),
         }
@@ -1339,6 +1346,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
         // Registrations end 20 days before the end date, so there is room.
         let later = (reg + planner.rng.gen_range(20..300) * DAY).min(end - 10 * DAY);
         planner.duplicates += 1;
+        planner.planted.push((orig, idx));
         let staff = staff_for(child.office, child.staff_pick + 1);
         planner.offices.insert(idx, (child.office, child.staff_pick + 1));
         let age = (child.age as i64 + planner.rng.gen_range(-1..=1)).clamp(0, 17) as u32;
@@ -1483,6 +1491,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
     summary.events = events;
     summary.duplicates_planted = planner.duplicates;
     summary.duplicates_merged = planner.merged;
+    summary.duplicate_pairs = planner.planted.iter().filter_map(|(a, b)| Some((*ids.get(a)?, *ids.get(b)?))).collect();
     // Every generated case, whoever unlocked the vault (the case list is
     // that person's view).
     let mut stmt = store.vault().conn().prepare("SELECT stage, COUNT(*) FROM cases GROUP BY stage")?;
