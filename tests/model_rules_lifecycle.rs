@@ -998,3 +998,19 @@ fn r6_detention_is_never_a_placement() {
     blocked_by(check(&f, &save_item(Role::Caseworker, "placement", 31, p("immigration_detention"))), "R6");
     ok(check(&f, &save_item(Role::Caseworker, "placement", 31, p("foster_care"))));
 }
+
+#[test]
+fn r15_only_the_earliest_arrangement_is_the_first_one() {
+    let mut f = facts("uasc", Stage::Tracing);
+    let first = json!({"care_arrangement": "emergency_foster_care", "start_date": "2026-03-01",
+                       "change_reason": "first_arrangement", "_item": Uuid::from_u128(41).to_string()});
+    item(&mut f, "placement", first);
+    let p = |reason: &str, start: &str| json!({"care_arrangement": "foster_care", "start_date": start, "change_reason": reason});
+    // A later arrangement is a change and must say why.
+    blocked_by(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-05-01"))), "R15");
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("planned_move", "2026-05-01"))));
+    // One that began earlier (recorded late) may be the first.
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-01-10"))));
+    // Editing the first record itself is not a change.
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 41, json!({"end_date": "2026-04-30"}))));
+}

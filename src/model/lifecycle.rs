@@ -1460,6 +1460,9 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     if form == "temporary_care" {
         rule_r6_placement(f, e, values, out);
     }
+    if form == "placement" {
+        rule_r15_placement(f, e, values, out);
+    }
     if form == "family_tracing" {
         rule_r8_item(f, e, values, out);
         if values.get("tracing_status").and_then(Value::as_str) == Some("reunified")
@@ -1751,6 +1754,30 @@ fn rule_r8_item(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut
         out.push(RuleViolation::new(
             "R8",
             format!("{why}: no tracing action can be recorded (set tracing_status to on_hold_safety / on_hold_child_objects)"),
+        ));
+    }
+}
+
+/// R15: only the earliest arrangement on record may be the first one; a
+/// later one is a change of care, which asks for a review of the child's
+/// status (`tasks::status_review_tasks`), so it must say why it began.
+fn rule_r15_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let item = merged_item(f, "placement", e, values);
+    if item.get("change_reason").and_then(Value::as_str) != Some("first_arrangement") {
+        return;
+    }
+    let Some(start) = item.get("start_date").and_then(parse_date) else {
+        return;
+    };
+    let this = e.item().map(|i| i.to_string());
+    let earlier = f.items("placement").iter().any(|p| {
+        p.get("_item").and_then(Value::as_str) != this.as_deref()
+            && p.get("start_date").and_then(parse_date).is_some_and(|d| d < start)
+    });
+    if earlier {
+        out.push(RuleViolation::new(
+            "R15",
+            "an earlier care arrangement is recorded: this one is a change of care (give the reason it began), and the child's status is reviewed",
         ));
     }
 }
