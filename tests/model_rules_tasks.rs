@@ -349,4 +349,13 @@ fn r13_a_disputed_age_counts_from_the_declared_age() {
     set(&mut g, "registration_bia.date_of_birth", json!("2008-09-01"));
     set(&mut g, "registration_bia.age_basis", json!("disputed"));
     assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    // A child who declares an older age than recorded is not made older:
+    // the doubt reads as the younger age.
+    set(&mut g, "age_assessment.declared_age", json!(19));
+    set(&mut g, "age_assessment.disputed", json!(true));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    set(&mut g, "age_assessment.declared_date_of_birth", json!("2006-01-01"));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    set(&mut g, "age_assessment.declared_date_of_birth", json!("2011-01-01"));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2029-01-01")));
 }

@@ -63,7 +63,8 @@ fn years(v: Option<Value>) -> Option<f64> {
 /// Without doubt: the registration's date of birth and age. In doubt: the
 /// declared date of birth and age of the age assessment, else the
 /// registration's age in years (what the child said at registration when no
-/// assessment is recorded) — never a date of birth that is itself disputed.
+/// assessment is recorded) — never a date of birth that is itself disputed;
+/// and never older than the registration's age in years.
 pub fn child_age(case: &impl AgeSource) -> ChildAge {
     let reg_age = years(case.age_value("registration_bia", "age_years"));
     if !age_in_doubt(case) {
@@ -73,9 +74,20 @@ pub fn child_age(case: &impl AgeSource) -> ChildAge {
             declared_under_r13: false,
         };
     }
-    ChildAge {
-        date_of_birth: date(case.age_value("age_assessment", "declared_date_of_birth")),
-        age_years: years(case.age_value("age_assessment", "declared_age")).or(reg_age),
-        declared_under_r13: true,
+    let declared_dob = date(case.age_value("age_assessment", "declared_date_of_birth"));
+    let declared_age = years(case.age_value("age_assessment", "declared_age"));
+    // A child who declares an older age than the one recorded is not made
+    // older by R13: the doubt always reads as the younger age.
+    let registered_on = date(case.age_value("registration_bia", "registration_date"));
+    let declared_years = match (declared_dob, registered_on) {
+        (Some(dob), Some(on)) => on.years_since(dob).map(f64::from),
+        (Some(_), None) => None,
+        (None, _) => declared_age,
+    };
+    if let (Some(declared), Some(recorded)) = (declared_years, reg_age) {
+        if declared.floor() > recorded.floor() {
+            return ChildAge { date_of_birth: None, age_years: Some(recorded), declared_under_r13: true };
+        }
     }
+    ChildAge { date_of_birth: declared_dob, age_years: declared_age.or(reg_age), declared_under_r13: true }
 }
