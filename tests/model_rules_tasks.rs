@@ -305,6 +305,17 @@ fn r15_a_change_of_care_arrangement_asks_for_a_status_review() {
     f.items.get_mut("placement").unwrap()[1]["status_reviewed_date"] = json!("2026-05-12");
     f.items.get_mut("placement").unwrap()[1]["status_after_review"] = json!("separated");
     assert!(kinds(&f, "2026-05-20").is_empty());
+    // The latest arrangement ended and nothing is recorded after it: the
+    // change is still to be recorded, and the status reviewed.
+    f.items.get_mut("placement").unwrap()[1]["end_date"] = json!("2026-06-20");
+    assert_eq!(kinds(&f, "2026-06-21"), vec![(TaskKind::StatusReview, d("2026-06-27"), 0)]);
+    let t = tasks_for(&f, d("2026-06-21"));
+    assert!(t[0].title.contains("ended on 2026-06-20"), "{}", t[0].title);
+    // An ended arrangement followed by a later one is not.
+    let mut next = placement("reunification", "2026-06-20");
+    next["status_reviewed_date"] = json!("2026-06-22");
+    f.items.get_mut("placement").unwrap().push(next);
+    assert!(kinds(&f, "2026-06-21").is_empty());
     // A closed case has no review to do.
     f.items.get_mut("placement").unwrap().push(placement("reunification", "2026-06-01"));
     f.stage = Stage::Closed;

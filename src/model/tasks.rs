@@ -224,9 +224,28 @@ pub fn partner_request_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
 /// (unaccompanied, separated, accompanied). Every placement record that
 /// began for another reason than being the first arrangement recorded is a
 /// change; its review is due a week after the change (listed at once) until
-/// the record holds the date the status was reviewed.
+/// the record holds the date the status was reviewed. A latest placement
+/// that has ended with no arrangement recorded after it is a change too:
+/// the new arrangement is to be recorded and the status reviewed, due a
+/// week after the end.
 pub fn status_review_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     let mut out = Vec::new();
+    let latest = facts
+        .items("placement")
+        .iter()
+        .filter_map(|p| Some((item_date(p, "start_date")?, p)))
+        .max_by_key(|(start, _)| *start)
+        .map(|(_, p)| p);
+    if let Some(ended) = latest.and_then(|p| item_date(p, "end_date")) {
+        let due = ended + Days::new(7);
+        out.push(Task {
+            case_id: facts.case_id,
+            kind: TaskKind::StatusReview,
+            due,
+            overdue_days: if today > due { days(due, today) } else { 0 },
+            title: format!("Care arrangement ended on {ended}: record the new one and review the child's status"),
+        });
+    }
     for p in facts.items("placement") {
         let s = |k: &str| p.get(k).and_then(Value::as_str);
         if s("change_reason").is_none_or(|r| r == "first_arrangement") || item_date(p, "status_reviewed_date").is_some()
