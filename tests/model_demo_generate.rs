@@ -173,6 +173,37 @@ fn demo_fills_the_whole_case_record() {
     assert!(plans.iter().all(|f| f.value("case_plan", "actions").is_some()));
     assert!(plans.iter().any(|f| f.str_value("case_plan", "approval_status") == Some("approved")));
     assert!(plans.iter().any(|f| f.value("case_plan", "reviews").is_some()));
+
+    // Caregivers, placements, age assessments, incidents, schooling and
+    // case conferences; every saved record is valid for its form.
+    let facts: Vec<_> = cases.iter().map(|c| s.facts(c.id).unwrap()).collect();
+    let all = |form: &str| -> Vec<serde_json::Value> { facts.iter().flat_map(|f| f.items(form).to_vec()).collect() };
+    let reg = fieldcase::model::forms::registry();
+    for form in ["caregiver", "placement", "incident", "education", "case_conference"] {
+        let records = all(form);
+        assert!(!records.is_empty(), "no {form} record");
+        for r in &records {
+            let mut values = r.as_object().unwrap().clone();
+            values.remove("_item");
+            fieldcase::model::forms::validate_complete(reg.get(form).unwrap(), &values)
+                .unwrap_or_else(|e| panic!("{form}: {e:?}"));
+        }
+    }
+    assert!(facts.iter().all(|f| !f.items("placement").is_empty()), "every case has a placement history");
+    let placements = all("placement");
+    assert!(placements.iter().any(|p| p["change_reason"] != "first_arrangement"), "some children moved");
+    let ages: Vec<_> = facts.iter().filter(|f| f.value("age_assessment", "declared_age").is_some()).collect();
+    assert!(!ages.is_empty(), "no age assessment");
+    assert!(ages.iter().any(|f| f.bool_value("age_assessment", "disputed") == Some(true)));
+    for f in &ages {
+        let values: serde_json::Map<String, serde_json::Value> = f
+            .values
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("age_assessment.")?.to_string(), v.clone())))
+            .collect();
+        fieldcase::model::forms::validate_complete(reg.get("age_assessment").unwrap(), &values)
+            .unwrap_or_else(|e| panic!("age_assessment: {e:?}"));
+    }
 }
 
 #[test]

@@ -372,6 +372,11 @@ struct Planner {
     /// Draws for the whole-case-record forms (protection concerns,
     /// reunification, case plan, referral outcomes), for the same reason.
     record_rng: StdRng,
+    /// Draws for caregivers, placements, age assessments, incidents,
+    /// schooling and case conferences, for the same reason.
+    care_rng: StdRng,
+    /// When the case being planned was registered (set by `registration`).
+    registered_at: u64,
     /// The reunification the next `arrive_and_follow` records: the verified
     /// relative's name and whether the child returns to the country of origin.
     reunify: Option<(String, bool)>,
@@ -393,6 +398,7 @@ impl Planner {
         let (given, family) = c.name.render(variant);
         let uasc = c.case_type == "uasc";
         let reg_ms = p.t;
+        self.registered_at = reg_ms;
         let mut v = json!({
             "case_type": c.case_type,
             "identification_date": ymd(reg_ms - DAY),
@@ -447,10 +453,13 @@ impl Planner {
         }
         if v["interpreter_needed"] == json!(true) {
             v["interpreter"] = person(&adult_name(&mut self.rng, c.nationality, c.female), "interpreter", "IOM roster");
+            v["interpreter_offer"] = json!("accepted");
             v["interpreter_sex"] = json!(if c.female { "female" } else { "male" });
+            v["interpreter_link"] = json!("none_professional");
             v["interpreter_confidentiality_pledge"] = json!(true);
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+        self.care_record(p, c);
     }
 
     /// One tracked record per protection concern the BIA found: trafficking
@@ -550,6 +559,200 @@ impl Planner {
         );
     }
 
+    /// At registration: who cares for the child and where they have lived
+    /// (a third of the unaccompanied children came from an emergency foster
+    /// family; most of those moves already have the status review R15 asks
+    /// for).
+    fn care_record(&mut self, p: &mut CasePlan, c: &Child) {
+        let uasc = c.case_type == "uasc";
+        let reg = p.t;
+        let current = if uasc {
+            if c.unaccompanied {
+                "temporary_care_facility"
+            } else {
+                "kinship_extended_family"
+            }
+        } else {
+            "parents"
+        };
+        // Caregivers: a relative or parent for most; a shelter has staff, not a caregiver record.
+        let carer = if current == "temporary_care_facility" {
+            None
+        } else {
+            let female = pct(&mut self.care_rng, 60);
+            let name = adult_name(&mut self.care_rng, c.nationality, female);
+            let relationship = if current == "parents" {
+                if female {
+                    "mother"
+                } else {
+                    "father"
+                }
+            } else if female {
+                "aunt"
+            } else {
+                "uncle"
+            };
+            let willing = weighted(&mut self.care_rng, &[("yes", 70), ("yes_with_support", 25), ("no", 5)]);
+            let mut v = json!({
+                "caregiver_name": name,
+                "relationship": relationship,
+                "caregiver_sex": if female { "female" } else { "male" },
+                "caregiver_age": self.care_rng.gen_range(24..60),
+                "caregiver_phone": format!("+000 {:04} {:04}", self.care_rng.gen_range(0..10_000), self.care_rng.gen_range(0..10_000)),
+                "caregiver_address": format!("Host household, {} (see case file)", c.office),
+                "id_document_type": (["national_id", "passport", "residence_permit", "refugee_asylum_document", "none"][self.care_rng.gen_range(0..5)]),
+                "willing_to_continue": willing,
+                "main_caregiver": true,
+                "recorded_date": ymd(p.t),
+            });
+            if v["id_document_type"] != json!("none") {
+                v["id_document_number"] = json!(format!("X{:07}", self.care_rng.gen_range(0..10_000_000)));
+            }
+            if willing != "yes" {
+                v["willingness_notes"] = json!(if willing == "no" {
+                    "Cannot keep the child beyond the school term."
+                } else {
+                    "Needs help with food and school costs."
+                });
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "caregiver", item, v);
+            Some(name)
+        };
+        // Placement history: the arrangement at registration; a third of
+        // the unaccompanied children came from an emergency foster family.
+        let area = office_area(c.office);
+        let placement = |rng: &mut StdRng, p: &mut CasePlan, v: Value| {
+            let item = new_v7(p.t, rng);
+            let mut v = v;
+            if let Some(a) = area {
+                v["placement_admin_area"] = json!(a);
+            }
+            p.save_item(Actor::Caseworker, "placement", item, v);
+        };
+        let moved = current == "temporary_care_facility" && pct(&mut self.care_rng, 33);
+        let first_start = ymd(reg - DAY);
+        if moved {
+            let moved_on = reg - DAY;
+            let foster_carer = adult_name(&mut self.care_rng, c.nationality, true);
+            placement(
+                &mut self.care_rng,
+                p,
+                json!({
+                    "care_arrangement": "emergency_foster_care",
+                    "caregiver": person(&foster_carer, "foster carer", "Child protection authority"),
+                    "start_date": ymd(reg - 20 * DAY), "end_date": ymd(moved_on), "change_reason": "first_arrangement",
+                }),
+            );
+            let mut v = json!({
+                "care_arrangement": current, "caregiver": person(&format!("{} reception centre", c.office), "facility", "NGO"),
+                "facility_name": format!("{} reception centre", c.office),
+                "start_date": ymd(moved_on), "change_reason": "planned_move",
+            });
+            if pct(&mut self.care_rng, 85) {
+                v["status_reviewed_date"] = json!(ymd(reg));
+                v["status_after_review"] = json!(if c.unaccompanied { "unaccompanied" } else { "separated" });
+            }
+            placement(&mut self.care_rng, p, v);
+        } else {
+            let mut v =
+                json!({"care_arrangement": current, "start_date": first_start, "change_reason": "first_arrangement"});
+            match &carer {
+                Some(name) => v["caregiver"] = person(name, "caregiver", "Family"),
+                None => {
+                    v["caregiver"] = person(&format!("{} reception centre", c.office), "facility", "NGO");
+                    v["facility_name"] = json!(format!("{} reception centre", c.office));
+                }
+            }
+            placement(&mut self.care_rng, p, v);
+        }
+    }
+
+    /// The rest of the whole case record after the assessment: an age
+    /// assessment for an age in doubt (some disputed, R13), incidents on the
+    /// journey, schooling and a case conference for some.
+    fn whole_record(&mut self, p: &mut CasePlan, c: &Child, risk: &str, staff: &Staff) {
+        let uasc = c.case_type == "uasc";
+        let reg = self.registered_at.min(p.t);
+        // Age assessment where the age is in doubt, and for some older
+        // children with no document.
+        if c.age_basis == "disputed" || (c.age >= 15 && c.dob.is_none() && pct(&mut self.care_rng, 20)) {
+            let disputed = c.age_basis == "disputed" || pct(&mut self.care_rng, 30);
+            let declared = c.age;
+            let assessed = (c.age + self.care_rng.gen_range(0..3)).min(19);
+            let mut v = json!({
+                "declared_age": declared,
+                "assessment_date": ymd(p.t),
+                "assessed_age": assessed,
+                "assessment_method": ["document_check", "holistic_interview"],
+                "assessed_by": person(&staff.supervisor, "supervisor", "IOM"),
+                "benefit_of_doubt": assessed > declared,
+                "disputed": disputed,
+            });
+            if disputed {
+                v["dispute_details"] =
+                    json!("The child and the guardian contest the assessed age; a review is requested.");
+            }
+            p.save(Actor::Caseworker, "age_assessment", v);
+        }
+        // Incidents on the journey: every trafficked child, some others.
+        if c.vot || (uasc && pct(&mut self.care_rng, 15)) {
+            let reported = pct(&mut self.care_rng, 40);
+            let mut v = json!({
+                "incident_date": ymd(reg - DAY * self.care_rng.gen_range(10..200)),
+                "violence_type": if c.vot { "exploitation_trafficking" } else { ["physical_violence", "emotional_abuse", "denial_of_resources"][self.care_rng.gen_range(0..3)] },
+                "perpetrator_relationship": if c.vot { "smuggler_trafficker" } else { ["official", "fellow_traveller", "stranger", "unknown"][self.care_rng.gen_range(0..4)] },
+                "incident_place": "On the route, before arrival",
+                "reported": reported,
+                "services_offered": ["basic_psychosocial", "medical"],
+            });
+            if reported {
+                v["reported_to"] = json!(["un_ngo"]);
+            } else {
+                v["not_reported_reason"] = json!("Fear of the people who arranged the journey.");
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "incident", item, v);
+        }
+        // Schooling for children of school age.
+        if c.age >= 6 {
+            let attending = pct(&mut self.care_rng, 55);
+            let mut v = json!({"checked_date": ymd(p.t), "attending": attending});
+            if attending {
+                v["education_type"] = json!(if c.age >= 15 {
+                    "vocational_training"
+                } else if uasc {
+                    "language_class"
+                } else {
+                    "primary"
+                });
+                v["institution"] = json!(format!("{} learning centre", c.office));
+            } else {
+                let reason = ["no_place", "documents_required", "language", "in_transit", "working"]
+                    [self.care_rng.gen_range(0..5)];
+                v["not_attending_reasons"] = json!([reason]);
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "education", item, v);
+        }
+        // A case conference for every high-risk case and some others.
+        if risk == "high" || pct(&mut self.care_rng, 15) {
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "case_conference", item, json!({
+                "conference_date": ymd(p.t),
+                "conference_type": if risk == "high" { "emergency" } else { "multidisciplinary" },
+                "participants": [
+                    {"participant_name": staff.caseworker, "participant_role": "caseworker", "participant_organisation": "IOM"},
+                    {"participant_name": staff.supervisor, "participant_role": "supervisor", "participant_organisation": "IOM"},
+                    {"participant_name": "Health focal point", "participant_role": "health", "participant_organisation": "Clinic"},
+                ],
+                "child_participated": c.age >= 12,
+                "decisions": "Agreed the safety measures and who follows up each action of the plan.",
+                "next_conference_date": ymd(p.t + 30 * DAY),
+            }));
+        }
+    }
+
     /// A case plan review: progress against the goals.
     fn case_plan_review(&mut self, p: &mut CasePlan) {
         let changed = pct(&mut self.record_rng, 20);
@@ -635,6 +838,7 @@ impl Planner {
         );
         p.stage(Actor::Supervisor, Stage::BiaCompleted, "BIA signed");
         self.case_plan(p, c, risk, staff);
+        self.whole_record(p, c, risk, staff);
         // Children in a shelter: the facility's minimum-standards check (F5).
         if uasc && c.unaccompanied && pct(&mut self.rng, 40) {
             let item = self.item_id(p.t);
@@ -1235,6 +1439,8 @@ impl Planner {
             rng: StdRng::seed_from_u64(seed),
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
+            care_rng: StdRng::seed_from_u64(seed ^ 0x0ca2_e9e1_ace0_0022),
+            registered_at: 0,
             reunify: None,
             steps: Vec::new(),
             seq: 0,
