@@ -199,14 +199,16 @@ run: apt-deps desktop-release demo-vault
 	@echo "Demo passphrase: $(DEMO_PASSPHRASE)"
 	FIELDCASE_VAULT=$(DEMO_VAULT) FIELDCASE_DEMO_PASSPHRASE='$(DEMO_PASSPHRASE)' $(DESKTOP_RELEASE)
 
-# The demo vault is made once, by the release CLI (the full scrypt work
-# factor, like a real vault); the .complete stamp beside it marks a finished
-# fill, so a vault left half-made by an interrupted run is made again.
-demo-vault: $(DEMO_VAULT).complete
+# The demo vault is made once a day, by the release CLI (the full scrypt
+# work factor, like a real vault), with its activity ending that day; the
+# dated .complete stamp beside it marks a finished fill, so a vault left
+# half-made by an interrupted run, or made on an earlier day, is made again.
+DEMO_STAMP := $(DEMO_VAULT).$(shell date -u +%F).complete
+demo-vault: $(DEMO_STAMP)
 
-$(DEMO_VAULT).complete: | desktop-release
+$(DEMO_STAMP): | desktop-release
 	$(call header,Demo vault ($(DEMO_CASES) synthetic cases))
-	rm -rf $(DEMO_VAULT) $@
+	rm -rf $(DEMO_VAULT) $(DEMO_VAULT).*complete
 	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) init --name "Demo supervisor" --role supervisor
 	FIELDCASE_PASSPHRASE='$(DEMO_PASSPHRASE)' $(CLI_RELEASE) --vault $(DEMO_VAULT) demo --cases $(DEMO_CASES)
 	touch $@
@@ -215,4 +217,4 @@ $(DEMO_VAULT).complete: | desktop-release
 # Removes what the Makefile generated, but never the shared cargo target
 # directory's build cache (other work builds there).
 clean-free:
-	rm -rf $(SCREENS) $(DEMO_VAULT) $(DEMO_VAULT).complete ui/dist ui/node_modules tests/e2e/node_modules
+	rm -rf $(SCREENS) $(DEMO_VAULT) $(DEMO_VAULT).*complete ui/dist ui/node_modules tests/e2e/node_modules

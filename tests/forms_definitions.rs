@@ -321,6 +321,12 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("case_plan", "approval_status"),
         ("closure_transfer", "closure_reason care_at_closure permanent closure_approval transfer_consent transfer_status"),
         ("partner_request", ""),
+        ("caregiver", "caregiver_address willing_to_continue"),
+        ("placement", "care_arrangement status_after_review"),
+        ("age_assessment", "benefit_of_doubt disputed"),
+        ("incident", "perpetrator_relationship reported reported_to not_reported_reason description"),
+        ("education", ""),
+        ("case_conference", ""),
     ]);
     for def in registry().all() {
         let got: BTreeSet<&str> = def.protected_fields().collect();

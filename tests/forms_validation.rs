@@ -113,7 +113,14 @@ fn one_error(id: &str, values: Value, complete: bool) -> (String, FieldErrorCode
 fn valid_registration() -> Map<String, Value> {
     let mut values = fill(&form("registration_bia").fields, 0);
     values.insert("interpreter_needed".into(), json!(false));
-    for k in ["interpreter", "interpreter_sex", "interpreter_affiliation", "interpreter_confidentiality_pledge"] {
+    for k in [
+        "interpreter_offer",
+        "interpreter",
+        "interpreter_sex",
+        "interpreter_affiliation",
+        "interpreter_link",
+        "interpreter_confidentiality_pledge",
+    ] {
         values.remove(k);
     }
     validate_complete(form("registration_bia"), &values).expect("base registration is valid");
@@ -238,13 +245,21 @@ fn code_required() {
 
 #[test]
 fn code_conditionally_required() {
-    // R3: a different interview language needs an interpreter.
+    // R3: a different interview language needs an interpreter offered to
+    // the child; accepted, the interpreter and their link to the child are
+    // required; declined by the child, none is.
     let mut values = valid_registration();
     values.insert("interpreter_needed".into(), json!(true));
     let errors = validate_complete(form("registration_bia"), &values).unwrap_err();
     let fields: BTreeSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    assert!(fields.contains("interpreter"), "{errors:#?}");
+    assert_eq!(fields, BTreeSet::from(["interpreter_offer"]), "{errors:#?}");
+    values.insert("interpreter_offer".into(), json!("accepted"));
+    let errors = validate_complete(form("registration_bia"), &values).unwrap_err();
+    let fields: BTreeSet<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains("interpreter") && fields.contains("interpreter_link"), "{errors:#?}");
     assert!(errors.iter().all(|e| e.code == FieldErrorCode::ConditionallyRequired));
+    values.insert("interpreter_offer".into(), json!("declined_by_child"));
+    validate_complete(form("registration_bia"), &values).expect("a child who declines has no interpreter");
     // R11: turned_18 needs a transition plan.
     let mut closure = fill(&form("closure_transfer").fields, 0);
     closure.insert("closure_reason".into(), json!("turned_18"));

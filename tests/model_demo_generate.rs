@@ -173,4 +173,63 @@ fn demo_fills_the_whole_case_record() {
     assert!(plans.iter().all(|f| f.value("case_plan", "actions").is_some()));
     assert!(plans.iter().any(|f| f.str_value("case_plan", "approval_status") == Some("approved")));
     assert!(plans.iter().any(|f| f.value("case_plan", "reviews").is_some()));
+
+    // Caregivers, placements, age assessments, incidents, schooling and
+    // case conferences; every saved record is valid for its form.
+    let facts: Vec<_> = cases.iter().map(|c| s.facts(c.id).unwrap()).collect();
+    let all = |form: &str| -> Vec<serde_json::Value> { facts.iter().flat_map(|f| f.items(form).to_vec()).collect() };
+    let reg = fieldcase::model::forms::registry();
+    for form in ["caregiver", "placement", "incident", "education", "case_conference"] {
+        let records = all(form);
+        assert!(!records.is_empty(), "no {form} record");
+        for r in &records {
+            let mut values = r.as_object().unwrap().clone();
+            values.remove("_item");
+            fieldcase::model::forms::validate_complete(reg.get(form).unwrap(), &values)
+                .unwrap_or_else(|e| panic!("{form}: {e:?}"));
+        }
+    }
+    assert!(facts.iter().all(|f| !f.items("placement").is_empty()), "every case has a placement history");
+    let placements = all("placement");
+    assert!(placements.iter().any(|p| p["change_reason"] != "first_arrangement"), "some children moved");
+    let ages: Vec<_> = facts.iter().filter(|f| f.value("age_assessment", "declared_age").is_some()).collect();
+    assert!(!ages.is_empty(), "no age assessment");
+    assert!(ages.iter().any(|f| f.bool_value("age_assessment", "disputed") == Some(true)));
+    for f in &ages {
+        let values: serde_json::Map<String, serde_json::Value> = f
+            .values
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("age_assessment.")?.to_string(), v.clone())))
+            .collect();
+        fieldcase::model::forms::validate_complete(reg.get("age_assessment").unwrap(), &values)
+            .unwrap_or_else(|e| panic!("age_assessment: {e:?}"));
+    }
+}
+
+#[test]
+fn a_demo_made_for_a_day_reads_like_a_live_office_on_that_day() {
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 2, 14).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let summary = demo::generate_until(&mut s, 80, 3, day).expect("generate");
+    assert!(summary.refused.is_empty(), "{:#?}", summary.refused);
+    assert_eq!((summary.start, summary.end), (demo::start_date_for(day), day));
+    // Its activity reaches that day: the newest change is from its last week.
+    let newest = s.all_events().unwrap().iter().map(|e| e.hlc.millis).max().unwrap();
+    let newest = chrono::DateTime::from_timestamp_millis(newest as i64).unwrap().date_naive();
+    assert!(newest <= day && day - newest <= chrono::Duration::days(7), "newest change on {newest}");
+    // Cases were registered in the season that ends on that day (80 cases
+    // over the timeline are about 7 a quarter), and there is work due on it.
+    let cases = s.list_cases().unwrap().cases;
+    let month_ago = day - chrono::Duration::days(90);
+    let recent = s
+        .all_events()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == fieldcase::model::event::EventKind::CaseRegistered)
+        .filter(|e| chrono::DateTime::from_timestamp_millis(e.hlc.millis as i64).unwrap().date_naive() > month_ago)
+        .count();
+    assert!(recent > 0, "no registration in the last quarter of {} cases", cases.len());
+    let tasks = s.tasks(day).unwrap().tasks;
+    assert!(tasks.iter().any(|t| t.overdue_days == 0), "nothing due that is not late");
 }

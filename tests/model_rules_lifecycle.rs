@@ -560,6 +560,18 @@ fn r10_closure_never_edited_and_closed_case_takes_no_data() {
         json!({"item": Uuid::from_u128(3), "values": {"subject": "hi"}}),
     );
     blocked_by(check(&f, &note), "closed");
+    // Except the note of a contact with the child after closure (the
+    // planned final contact).
+    let contact = event(
+        Role::Caseworker,
+        EventKind::NoteAdded,
+        Some("case_note"),
+        json!({"item": Uuid::from_u128(4), "values": {"note_type": "phone", "subject": "Final contact"}}),
+    );
+    ok(check(&f, &contact));
+    let mut moved = f.clone();
+    moved.stage = Stage::TransferredOut;
+    blocked_by(check(&moved, &contact), "closed");
     let visit = event(
         Role::Caseworker,
         EventKind::VisitRecorded,
@@ -913,4 +925,104 @@ fn only_a_supervisor_approves_or_returns_a_case_plan() {
     ok(check(&g, &save(Role::Supervisor, "case_plan", change)));
     let review = json!({"reviews": [{"review_date": "2026-06-01", "progress": "On track", "plan_changed": false}]});
     ok(check(&g, &save(Role::Caseworker, "case_plan", review)));
+}
+
+#[test]
+fn r3_interpreter_never_linked_to_the_child_and_none_when_declined() {
+    let f = facts("uasc", Stage::Registered);
+    let with = |link: &str| {
+        json!({"interpreter_needed": true, "interpreter_offer": "accepted", "interpreter": person("Moussa"),
+               "interpreter_link": link})
+    };
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", with("none_professional"))));
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", with("none_community"))));
+    for linked in ["family_member", "other_child", "fellow_traveller", "linked_to_journey"] {
+        blocked_by(check(&f, &save(Role::Caseworker, "registration_bia", with(linked))), "R3");
+    }
+    // The link already recorded counts when only the interpreter changes.
+    let mut g = facts("uasc", Stage::Registered);
+    set(&mut g, "registration_bia.interpreter_link", json!("fellow_traveller"));
+    blocked_by(check(&g, &save(Role::Caseworker, "registration_bia", json!({"interpreter": person("Ali")}))), "R3");
+    // ... and is cleared by the same save.
+    ok(check(
+        &g,
+        &save(
+            Role::Caseworker,
+            "registration_bia",
+            json!({"interpreter": person("Ali"), "interpreter_link": "none_professional"}),
+        ),
+    ));
+    // An unrelated edit is not held to an old record.
+    ok(check(&g, &save(Role::Caseworker, "registration_bia", json!({"religion": "x"}))));
+    // A child who asked for no interpreter has none.
+    let declined = json!({"interpreter_needed": true, "interpreter_offer": "declined_by_child"});
+    ok(check(&f, &save(Role::Caseworker, "registration_bia", declined)));
+    let mut h = facts("uasc", Stage::Registered);
+    set(&mut h, "registration_bia.interpreter", person("Moussa"));
+    blocked_by(
+        check(&h, &save(Role::Caseworker, "registration_bia", json!({"interpreter_offer": "declined_by_child"}))),
+        "R3",
+    );
+    ok(check(
+        &h,
+        &save(
+            Role::Caseworker,
+            "registration_bia",
+            json!({"interpreter_offer": "declined_by_child", "interpreter": null}),
+        ),
+    ));
+}
+
+#[test]
+fn r13_a_disputed_age_keeps_the_case_open_as_a_child() {
+    // The closure request is dated 2026-06-01.
+    let e = status(Role::Caseworker, "closure_pending", "aged out");
+    let mut f = closable("turned_18");
+    set(&mut f, "closure_transfer.transition_plan", json!("Aftercare, housing, legal status renewal."));
+    set(&mut f, "registration_bia.registration_date", json!("2025-06-01"));
+    set(&mut f, "registration_bia.age_years", json!(17));
+    set(&mut f, "registration_bia.date_of_birth", json!("2008-01-01"));
+    ok(check(&f, &e));
+    // The child disputes the age: declared 16 at registration, 18 on
+    // 2026-12-01 (the middle of the possible year).
+    set(&mut f, "age_assessment.declared_age", json!(16));
+    set(&mut f, "age_assessment.disputed", json!(true));
+    set(&mut f, "age_assessment.benefit_of_doubt", json!(false));
+    blocked_by(check(&f, &e), "R13");
+    assert!(messages(check(&f, &e)).iter().any(|m| m.contains("2026-12-01")), "{:?}", messages(check(&f, &e)));
+    // Other closure reasons are not about age.
+    set(&mut f, "closure_transfer.closure_reason", json!("goals_met"));
+    ok(check(&f, &e));
+    // The benefit of the doubt, with the declared age past 18, allows it.
+    set(&mut f, "closure_transfer.closure_reason", json!("turned_18"));
+    set(&mut f, "age_assessment.disputed", json!(false));
+    set(&mut f, "age_assessment.benefit_of_doubt", json!(true));
+    set(&mut f, "age_assessment.declared_date_of_birth", json!("2008-03-01"));
+    ok(check(&f, &e));
+    set(&mut f, "age_assessment.declared_date_of_birth", json!("2008-08-01"));
+    blocked_by(check(&f, &e), "R13");
+}
+
+#[test]
+fn r6_detention_is_never_a_placement() {
+    let f = facts("uasc", Stage::Tracing);
+    let p = |arr: &str| json!({"care_arrangement": arr, "start_date": "2026-05-01", "change_reason": "planned_move"});
+    blocked_by(check(&f, &save_item(Role::Caseworker, "placement", 31, p("immigration_detention"))), "R6");
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 31, p("foster_care"))));
+}
+
+#[test]
+fn r15_only_the_earliest_arrangement_is_the_first_one() {
+    let mut f = facts("uasc", Stage::Tracing);
+    let first = json!({"care_arrangement": "emergency_foster_care", "start_date": "2026-03-01",
+                       "change_reason": "first_arrangement", "_item": Uuid::from_u128(41).to_string()});
+    item(&mut f, "placement", first);
+    let p = |reason: &str, start: &str| json!({"care_arrangement": "foster_care", "start_date": start, "change_reason": reason});
+    // A later arrangement is a change and must say why.
+    blocked_by(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-05-01"))), "R15");
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("planned_move", "2026-05-01"))));
+    // One that began earlier (recorded late) may be the first.
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-01-10"))));
+    // Editing the first record itself is not a change.
+    ok(check(&f, &save_item(Role::Caseworker, "placement", 41, json!({"end_date": "2026-04-30"}))));
 }

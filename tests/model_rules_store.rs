@@ -116,8 +116,11 @@ fn closed_demo_case_takes_no_note_until_reopened() {
     let closed = s.list_cases().unwrap().cases.into_iter().find(|c| c.stage == "closed").expect("a closed case");
     let caseworker = closed.caseworker.clone().expect("an assigned case");
     s.set_actor(&caseworker, Role::Caseworker).expect("set_actor");
-    let note = map(json!({"note_type": "phone", "subject": "call", "text": "called"}));
+    let note = map(json!({"note_type": "supervision", "subject": "review", "text": "reviewed"}));
     assert!(rules_of(s.add_note(closed.id, note.clone()).unwrap_err()).contains(&"closed".to_string()));
+    // The one record a closed case takes: the contact after closure.
+    let contact = map(json!({"note_type": "phone", "subject": "Final contact", "text": "called; all well"}));
+    s.add_note(closed.id, contact).unwrap();
     // A caseworker cannot reopen; a supervisor can, then notes are accepted.
     assert!(s.change_stage(closed.id, Stage::Reopened, "breakdown").is_err());
     s.set_actor("sup", Role::Supervisor).expect("set_actor");

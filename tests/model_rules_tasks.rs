@@ -283,3 +283,112 @@ fn a_case_plan_review_is_a_task_until_it_is_recorded() {
     );
     assert_eq!(review(&f, "2026-06-05"), 0);
 }
+
+#[test]
+fn a_planned_final_contact_is_due_until_a_contact_after_closure_is_noted() {
+    let mut f = facts(Stage::Closed);
+    f.stage_dates = vec![(Stage::Closed, d("2026-03-01"))];
+    set(&mut f, "closure_transfer.final_contact_planned", json!(true));
+    // Due three months after closure, listed from two weeks before.
+    assert!(kinds(&f, "2026-05-01").is_empty());
+    assert_eq!(kinds(&f, "2026-05-20"), vec![(TaskKind::FinalContact, d("2026-06-01"), 0)]);
+    assert_eq!(kinds(&f, "2026-06-11"), vec![(TaskKind::FinalContact, d("2026-06-01"), 10)]);
+    // A note made before the closure, or not of a contact, does not count.
+    f.items.insert(
+        "case_note".into(),
+        vec![
+            json!({"note_type": "phone", "note_datetime": "2026-02-20T09:00:00Z"}),
+            json!({"note_type": "supervision", "note_datetime": "2026-06-05T09:00:00Z"}),
+        ],
+    );
+    assert_eq!(kinds(&f, "2026-06-11").len(), 1);
+    f.items.get_mut("case_note").unwrap().push(json!({"note_type": "phone", "note_datetime": "2026-06-08T09:00:00Z"}));
+    assert!(kinds(&f, "2026-06-11").is_empty(), "the final contact is done");
+}
+
+fn placement(reason: &str, start: &str) -> Value {
+    json!({"care_arrangement": "kinship_extended_family", "caregiver": {"name": "Aunt"},
+           "start_date": start, "change_reason": reason})
+}
+
+#[test]
+fn r15_a_change_of_care_arrangement_asks_for_a_status_review() {
+    let mut f = facts(Stage::Tracing);
+    // The first arrangement recorded is not a change.
+    f.items.insert("placement".into(), vec![placement("first_arrangement", "2026-03-01")]);
+    assert!(kinds(&f, "2026-03-02").is_empty());
+    // A move is: the review is listed at once, due a week after the move.
+    f.items.get_mut("placement").unwrap().push(placement("placement_breakdown", "2026-05-10"));
+    assert_eq!(kinds(&f, "2026-05-10"), vec![(TaskKind::StatusReview, d("2026-05-17"), 0)]);
+    assert_eq!(kinds(&f, "2026-05-20"), vec![(TaskKind::StatusReview, d("2026-05-17"), 3)]);
+    let t = tasks_for(&f, d("2026-05-10"));
+    assert!(t[0].title.contains("2026-05-10") && t[0].title.contains("kinship extended family"), "{}", t[0].title);
+    // Recording the review ends it.
+    f.items.get_mut("placement").unwrap()[1]["status_reviewed_date"] = json!("2026-05-12");
+    f.items.get_mut("placement").unwrap()[1]["status_after_review"] = json!("separated");
+    assert!(kinds(&f, "2026-05-20").is_empty());
+    // The latest arrangement ended and nothing is recorded after it: the
+    // change is still to be recorded, and the status reviewed.
+    f.items.get_mut("placement").unwrap()[1]["end_date"] = json!("2026-06-20");
+    assert_eq!(kinds(&f, "2026-06-21"), vec![(TaskKind::StatusReview, d("2026-06-27"), 0)]);
+    let t = tasks_for(&f, d("2026-06-21"));
+    assert!(t[0].title.contains("ended on 2026-06-20"), "{}", t[0].title);
+    // An ended arrangement followed by a later one is not.
+    let mut next = placement("reunification", "2026-06-20");
+    next["status_reviewed_date"] = json!("2026-06-22");
+    f.items.get_mut("placement").unwrap().push(next);
+    assert!(kinds(&f, "2026-06-21").is_empty());
+    // A closed case has no review to do.
+    f.items.get_mut("placement").unwrap().push(placement("reunification", "2026-06-01"));
+    f.stage = Stage::Closed;
+    assert!(kinds(&f, "2026-06-02").is_empty());
+}
+
+#[test]
+fn r13_a_disputed_age_counts_from_the_declared_age() {
+    let mut f = facts(Stage::Tracing);
+    set(&mut f, "registration_bia.registration_date", json!("2026-03-01"));
+    // Assessed as 17 and recorded so, with a document date of birth.
+    set(&mut f, "registration_bia.age_years", json!(17));
+    set(&mut f, "registration_bia.date_of_birth", json!("2008-09-01"));
+    assert_eq!(eighteenth_birthday(&f), Some(d("2026-09-01")));
+    set(&mut f, "age_assessment.declared_age", json!(15));
+    set(&mut f, "age_assessment.assessed_age", json!(17));
+    set(&mut f, "age_assessment.benefit_of_doubt", json!(false));
+    set(&mut f, "age_assessment.disputed", json!(false));
+    // Not disputed: the assessment's declared age changes nothing.
+    assert_eq!(eighteenth_birthday(&f), Some(d("2026-09-01")));
+    assert_eq!(kinds(&f, "2026-10-01"), vec![(TaskKind::Turning18, d("2026-09-01"), 30)]);
+    // Disputed: 15 at registration, so 18 two and a half years later (the
+    // middle of the possible year); the disputed date of birth no
+    // longer counts.
+    set(&mut f, "age_assessment.disputed", json!(true));
+    assert_eq!(eighteenth_birthday(&f), Some(d("2028-09-01")));
+    assert!(kinds(&f, "2026-10-01").is_empty(), "no turning-18 alert for a child of 15");
+    let t = tasks_for(&f, d("2028-04-01"));
+    assert_eq!(t.len(), 1);
+    assert!(t[0].title.contains("declared age"), "{}", t[0].title);
+    // The benefit of the doubt alone does the same; a declared date of
+    // birth is used when there is one.
+    set(&mut f, "age_assessment.disputed", json!(false));
+    set(&mut f, "age_assessment.benefit_of_doubt", json!(true));
+    set(&mut f, "age_assessment.declared_date_of_birth", json!("2010-12-31"));
+    assert_eq!(eighteenth_birthday(&f), Some(d("2028-12-31")));
+    // With no assessment, an age basis of `disputed` keeps the age said at
+    // registration and drops the date of birth.
+    let mut g = facts(Stage::Tracing);
+    set(&mut g, "registration_bia.registration_date", json!("2026-03-01"));
+    set(&mut g, "registration_bia.age_years", json!(16));
+    set(&mut g, "registration_bia.date_of_birth", json!("2008-09-01"));
+    set(&mut g, "registration_bia.age_basis", json!("disputed"));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    // A child who declares an older age than recorded is not made older:
+    // the doubt reads as the younger age.
+    set(&mut g, "age_assessment.declared_age", json!(19));
+    set(&mut g, "age_assessment.disputed", json!(true));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    set(&mut g, "age_assessment.declared_date_of_birth", json!("2006-01-01"));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2027-09-01")));
+    set(&mut g, "age_assessment.declared_date_of_birth", json!("2011-01-01"));
+    assert_eq!(eighteenth_birthday(&g), Some(d("2029-01-01")));
+}

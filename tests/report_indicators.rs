@@ -1269,3 +1269,29 @@ fn the_disposition_breakdown_lists_the_forms_values() {
         .collect();
     assert_eq!(cats, form);
 }
+
+/// R13: while a child's age is disputed, the reports count the age they
+/// declared, not the recorded (assessed) one.
+#[test]
+fn age_bands_read_the_declared_age_while_it_is_disputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    // Assessed and recorded as 17 with a date of birth; the child says 14.
+    let a = register(&mut s, "uasc", "2026-03-02", json!({"age_years": 17, "date_of_birth": "2008-10-01"}));
+    register(&mut s, "uasc", "2026-03-03", json!({"age_years": 16}));
+    let bands = |s: &CaseStore| -> (Option<u64>, Option<u64>) {
+        let r = compute(s.vault().conn(), &march(false)).unwrap();
+        let ages = r.indicator("1").unwrap().breakdown("age_band_registration").unwrap().clone();
+        (ages.cell("10-14").unwrap().n, ages.cell("15-17").unwrap().n)
+    };
+    assert_eq!(bands(&s), (Some(0), Some(2)));
+    s.set_clock(Some(at("2026-03-04", 9)));
+    let assessment = json!({"declared_age": 14, "assessed_age": 17, "benefit_of_doubt": false, "disputed": false});
+    s.save_form(a, "age_assessment", None, values(assessment)).unwrap();
+    // An assessment alone changes nothing ...
+    assert_eq!(bands(&s), (Some(0), Some(2)));
+    // ... a dispute does: A counts as 14.
+    s.set_clock(Some(at("2026-03-05", 9)));
+    s.save_form(a, "age_assessment", None, values(json!({"disputed": true}))).unwrap();
+    assert_eq!(bands(&s), (Some(1), Some(1)));
+}

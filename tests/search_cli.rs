@@ -82,3 +82,29 @@ fn search_trace_duplicates_merge_split_from_the_command_line() {
     assert_eq!(json_of(&run(&dir, &["duplicates", "--all", "--json"]))["pairs"].as_array().unwrap().len(), 1);
     assert!(json_of(&run(&dir, &["duplicates", "--json"]))["pairs"].as_array().unwrap().is_empty());
 }
+
+/// A caseworker types a name as another agency spells it, one word beyond
+/// recognition: the child is listed, each word explained.
+#[test]
+fn search_output_explains_a_partial_match_word_by_word() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut s = device(&dir, "amina", "caseworker");
+    for (g, f) in [("Ali Hussein", "Warsame"), ("Dawit", "Woldemichael")] {
+        let c = s.create_case("uasc", "Agadez").unwrap();
+        let v = json!({"given_names": g, "family_name": f, "sex": "male", "age_years": 12});
+        s.save_form(c, "registration_bia", None, v.as_object().unwrap().clone()).unwrap();
+    }
+    drop(s);
+    let out = run(&dir, &["search", "Cali", "Xuseen", "Qwertzuiop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Ali Hussein Warsame"), "{text}");
+    assert!(text.contains("[2 of 3 words]"), "{text}");
+    assert!(text.contains("cali→Ali (name, spelling variant)"), "{text}");
+    assert!(text.contains("qwertzuiop: no match"), "{text}");
+    assert!(text.contains("1 hit(s)"), "{text}");
+    let out = run(&dir, &["search", "Dawit", "Wolde", "Michael"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("wolde→Woldemichael (name, compound)"), "{text}");
+}

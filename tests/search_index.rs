@@ -236,3 +236,88 @@ fn index_rows_after_commits_are_those_of_a_rebuild() {
     search::index::rebuild(conn).unwrap();
     assert_eq!(index_rows(conn), incremental);
 }
+
+/// A query matching most of a name still finds the child, below full
+/// matches, each word explained; filters stay strict; compounds and
+/// Somali spelling match across how they were written.
+#[test]
+fn partial_matches_are_ranked_and_explained_per_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = device(dir.path(), "amina", "caseworker");
+    let ali = child(&mut s, "Ali Hussein", "Warsame", "male", 11, "Baidoa", None);
+    let _other = child(&mut s, "Ali", "Omar", "male", 11, "Baidoa", None);
+    let wolde = child(&mut s, "Dawit", "Woldemichael", "male", 9, "Mekelle", None);
+    let conn = s.vault().conn();
+
+    // Somali spelling with marks in only one word, whole name.
+    let hits = search::query::search_text(conn, "Cali Xuseen Warsame").unwrap();
+    assert_eq!(hits[0].case_id, ali.to_string(), "{hits:#?}");
+    assert_eq!((hits[0].words_matched, hits[0].words), (3, 3));
+    assert!(hits[0].matched.iter().all(|m| m.is_match()), "{:?}", hits[0].matched);
+
+    // One word spelt beyond recognition: the child is still found, with
+    // the word shown as unmatched.
+    let hits = search::query::search_text(conn, "Ali Hussein Qwertzuiop").unwrap();
+    assert_eq!(hits[0].case_id, ali.to_string(), "{hits:#?}");
+    assert_eq!((hits[0].words_matched, hits[0].words), (2, 3));
+    let unmatched: Vec<&str> = hits[0].matched.iter().filter(|m| !m.is_match()).map(|m| m.term.as_str()).collect();
+    assert_eq!(unmatched, vec!["qwertzuiop"]);
+    assert_eq!(hits[0].matched.len(), 3, "every word explained, in query order");
+    assert_eq!(hits[0].matched[2].how, search::query::UNMATCHED);
+    // Ali Omar matches one word of three: not plausible enough.
+    assert!(hits.iter().all(|h| h.words_matched >= 2), "{hits:#?}");
+
+    // Filters stay strict for partial matches too.
+    assert!(search::query::search_text(conn, "Ali Hussein Qwertzuiop age:3").unwrap().is_empty());
+    assert!(search::query::search_text(conn, "Ali Hussein Qwertzuiop location:mekelle").unwrap().is_empty());
+
+    // A compound written split finds it written joined, and says so.
+    let hits = search::query::search_text(conn, "Dawit Wolde Michael").unwrap();
+    assert_eq!(hits[0].case_id, wolde.to_string(), "{hits:#?}");
+    assert_eq!(hits[0].words_matched, 3);
+    assert_eq!(hits[0].matched[2].how, "compound", "{:?}", hits[0].matched);
+    assert_eq!(hits[0].matched[2].matched, "Woldemichael");
+    // And in Ge'ez script.
+    let hits = search::query::search_text(conn, "ዳዊት ወልደሚካኤል").unwrap();
+    assert_eq!(hits[0].case_id, wolde.to_string(), "{hits:#?}");
+
+    // Nothing plausible: empty.
+    assert!(search::query::search_text(conn, "Qwertzuiop Asdfghjkl").unwrap().is_empty());
+}
+
+/// The office sets the duplicate threshold; the pass uses it; a value a
+/// score cannot take is refused, and only people who run the pass may set
+/// it.
+#[test]
+fn the_office_duplicate_threshold_is_set_and_used() {
+    use fieldcase::model::event::Role;
+    use fieldcase::search::duplicate_review;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = device(dir.path(), "dm", "data_manager");
+    s.set_actor("amina", Role::Caseworker).unwrap();
+    // Same name, sex, age and place: a likely duplicate.
+    child(&mut s, "Aminata", "Konaté", "female", 12, "Kayes", None);
+    child(&mut s, "Aminata", "Konate", "female", 12, "Kayes", None);
+    // Same name only: a namesake as likely as a duplicate.
+    let a = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(a, "registration_bia", None, values(json!({"given_names": "Omar", "family_name": "Sylla"}))).unwrap();
+    let b = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(b, "registration_bia", None, values(json!({"given_names": "Omar", "family_name": "Sylla"}))).unwrap();
+    assert!(matches!(duplicate_review::set_threshold(&mut s, 0.6), Err(search::SearchError::ThresholdNotYours(_))));
+
+    s.set_actor("dm", Role::DataManager).unwrap();
+    let conn = s.vault().conn();
+    assert_eq!(duplicates::office_threshold(conn).unwrap(), duplicates::DEFAULT_OFFICE_THRESHOLD);
+    let pairs = duplicates::find_duplicates(conn).unwrap();
+    assert_eq!(pairs.len(), 1, "{pairs:#?}");
+    assert!(pairs[0].parts.iter().any(|p| p.part == "place_of_origin"));
+
+    duplicate_review::set_threshold(&mut s, duplicates::THRESHOLD).unwrap();
+    let conn = s.vault().conn();
+    assert_eq!(duplicates::office_threshold(conn).unwrap(), duplicates::THRESHOLD);
+    assert_eq!(duplicates::find_duplicates(conn).unwrap().len(), 2);
+    for bad in [0.3, 1.5, f64::NAN] {
+        assert!(matches!(duplicate_review::set_threshold(&mut s, bad), Err(search::SearchError::BadThreshold(_))));
+    }
+    assert_eq!(duplicates::office_threshold(s.vault().conn()).unwrap(), duplicates::THRESHOLD);
+}

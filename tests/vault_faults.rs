@@ -96,6 +96,39 @@ fn corrupt_identity_is_reported_as_damaged() {
 }
 
 #[test]
+fn an_identity_without_the_first_persons_key_is_damaged_not_a_crash() {
+    // Only a further person's keys file goes without the event key; an
+    // identity.age without one (rewritten by someone who knew the
+    // passphrase) is refused at unlock rather than failing at the first
+    // signature.
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    drop(init(&dir));
+    let ct = fs::read(dir.join("identity.age")).unwrap();
+    let mut plain = Vec::new();
+    age::Decryptor::new_buffered(&ct[..])
+        .unwrap()
+        .decrypt(std::iter::once(&age::scrypt::Identity::new(pass()) as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(json["version"], 3);
+    json["signing_key"] = serde_json::json!("");
+    let mut r = age::scrypt::Recipient::new(pass());
+    r.set_work_factor(TEST_LOG_N);
+    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).unwrap();
+    std::io::Write::write_all(&mut w, &serde_json::to_vec(&json).unwrap()).unwrap();
+    w.finish().unwrap();
+    fs::write(dir.join("identity.age"), out).unwrap();
+    let err = open_err(&dir);
+    assert!(matches!(&err, VaultError::CorruptIdentity { reason, .. } if reason.contains("no signing key")), "{err}");
+}
+
+#[test]
 fn corrupt_snapshot_is_an_error_not_an_empty_vault() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");

@@ -114,7 +114,8 @@ impl From<search::TraceMatch> for TraceMatchDto {
 
 pub(crate) fn ui_error(e: SearchError) -> UiError {
     let code = match e {
-        SearchError::UnknownFilter(_) | SearchError::BadAge(_) => "search_query",
+        SearchError::UnknownFilter(_) | SearchError::BadAge(_) | SearchError::BadThreshold(_) => "search_query",
+        SearchError::ThresholdNotYours(_) => "search_error",
         SearchError::NoSuchCase(_) => "case_not_found",
         SearchError::Db(_) => "search_error",
         SearchError::Hidden(_) => "hidden",

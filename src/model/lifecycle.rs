@@ -1,5 +1,5 @@
 //! Case lifecycle: the stages of DOMAIN.md §2.1, the transition table of
-//! §2.2 as explicit data, and the hard rules R1–R11 of §2.4 together with the
+//! §2.2 as explicit data, and the hard rules of §2.4 (R1–R13) together with the
 //! role rules of §1.
 //!
 //! [`check`] is the single gate: the store calls it before it signs a local
@@ -622,6 +622,12 @@ fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViol
     }
 }
 
+/// Note types that record a contact with the child (what the weekly
+/// high-risk contact and the final contact after closure count).
+pub fn is_contact_note(note_type: &str) -> bool {
+    matches!(note_type, "contact" | "phone" | "home_visit" | "office_visit")
+}
+
 fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
     if facts.stage.is_read_only() {
         out.push(RuleViolation::new(
@@ -1204,8 +1210,25 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
     }
     let today = event_date(e);
     match reason {
-        "turned_18" if f.value(c, "transition_plan").is_none() => {
-            v.push(RuleViolation::new("R11", "closure as turned_18 needs a transition plan"));
+        "turned_18" => {
+            if f.value(c, "transition_plan").is_none() {
+                v.push(RuleViolation::new("R11", "closure as turned_18 needs a transition plan"));
+            }
+            // R13: while the age is in doubt the child is the age they
+            // declared, and a child is not closed as an adult early.
+            if crate::model::age::age_in_doubt(f) {
+                match crate::model::tasks::eighteenth_birthday(f) {
+                    Some(bday) if bday <= today => {}
+                    Some(bday) => v.push(RuleViolation::new(
+                        "R13",
+                        format!("the age is disputed: by the declared age the child turns 18 on {bday}, so the case stays open until then"),
+                    )),
+                    None => v.push(RuleViolation::new(
+                        "R13",
+                        "the age is disputed and no declared age is recorded: the child is treated as a child",
+                    )),
+                }
+            }
         }
         "lost_contact" => match f.value(c, "last_contact_date").and_then(parse_date) {
             None => v.push(RuleViolation::new("R11", "closure as lost_contact needs the date of last contact")),
@@ -1303,6 +1326,7 @@ const CARE_FIELDS: &[(&str, &str)] = &[
     ("reintegration_family", "care_on_return"),
     ("follow_up_visit", "care_arrangement_observed"),
     ("closure_transfer", "care_at_closure"),
+    ("placement", "care_arrangement"),
 ];
 
 /// F5 mandatory items (placement blocked if any is false); the two with
@@ -1335,7 +1359,16 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         EventKind::ReferralMade => "make a referral",
         _ => "save form data",
     };
-    closed_guard(f, what, out);
+    // A closed case takes one kind of new record: the note of a contact
+    // with the child after closure (the planned final contact), which is
+    // not a change of the closed record. Transferred and merged cases take
+    // nothing.
+    let final_contact = f.stage == Stage::Closed
+        && e.kind == EventKind::NoteAdded
+        && values.get("note_type").and_then(Value::as_str).is_some_and(is_contact_note);
+    if !final_contact {
+        closed_guard(f, what, out);
+    }
     let role = e.role;
 
     // Role rules (DOMAIN.md §1).
@@ -1409,6 +1442,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         }
         rule_r5(f, role, values, out);
         rule_r10_consent(f, values, out);
+        rule_r3_interpreter(f, values, out);
     }
     if matches!(form, "reintegration_uasc" | "reintegration_family") {
         if let Some(new) = values.get("signatures") {
@@ -1440,6 +1474,9 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     if form == "temporary_care" {
         rule_r6_placement(f, e, values, out);
+    }
+    if form == "placement" {
+        rule_r15_placement(f, e, values, out);
     }
     if form == "family_tracing" {
         rule_r8_item(f, e, values, out);
@@ -1507,6 +1544,42 @@ fn rule_r7_reunification_record(f: &CaseFacts, values: &Map<String, Value>, out:
         out.push(RuleViolation::new(
             "R7",
             "no relative is verified: record this reunification as spontaneous (verified after the fact) or verify first",
+        ));
+    }
+}
+
+/// Who may never interpret for the child (R3): relatives, other children,
+/// fellow travellers and anyone linked to the journey.
+const R3_LINKED: &[&str] = &["family_member", "other_child", "fellow_traveller", "linked_to_journey"];
+
+/// R3 on a save that touches the interpreter: the interpreter is never
+/// someone linked to the child or the journey, and a child who asked for no
+/// interpreter has none. Judged on the registration as it will be after the
+/// save; a save that leaves the interpreter alone is not held to it, so an
+/// old record never blocks an unrelated edit.
+fn rule_r3_interpreter(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    const FIELDS: [&str; 3] = ["interpreter_offer", "interpreter", "interpreter_link"];
+    if !FIELDS.iter().any(|k| values.contains_key(*k)) {
+        return;
+    }
+    let after = |k: &str| match values.get(k) {
+        Some(v) => Some(v).filter(|v| present(v)),
+        None => f.value("registration_bia", k),
+    };
+    if let Some(link) = after("interpreter_link").and_then(Value::as_str).filter(|l| R3_LINKED.contains(l)) {
+        out.push(RuleViolation::new(
+            "R3",
+            format!(
+                "the interpreter may not be a {}: use a professional interpreter or one unknown to the child",
+                link.replace('_', " ")
+            ),
+        ));
+    }
+    if after("interpreter_offer").and_then(Value::as_str) == Some("declined_by_child") && after("interpreter").is_some()
+    {
+        out.push(RuleViolation::new(
+            "R3",
+            "the child asked for no interpreter: record none (or record that the child accepted one)",
         ));
     }
 }
@@ -1696,6 +1769,30 @@ fn rule_r8_item(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut
         out.push(RuleViolation::new(
             "R8",
             format!("{why}: no tracing action can be recorded (set tracing_status to on_hold_safety / on_hold_child_objects)"),
+        ));
+    }
+}
+
+/// R15: only the earliest arrangement on record may be the first one; a
+/// later one is a change of care, which asks for a review of the child's
+/// status (`tasks::status_review_tasks`), so it must say why it began.
+fn rule_r15_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let item = merged_item(f, "placement", e, values);
+    if item.get("change_reason").and_then(Value::as_str) != Some("first_arrangement") {
+        return;
+    }
+    let Some(start) = item.get("start_date").and_then(parse_date) else {
+        return;
+    };
+    let this = e.item().map(|i| i.to_string());
+    let earlier = f.items("placement").iter().any(|p| {
+        p.get("_item").and_then(Value::as_str) != this.as_deref()
+            && p.get("start_date").and_then(parse_date).is_some_and(|d| d < start)
+    });
+    if earlier {
+        out.push(RuleViolation::new(
+            "R15",
+            "an earlier care arrangement is recorded: this one is a change of care (give the reason it began), and the child's status is reviewed",
         ));
     }
 }

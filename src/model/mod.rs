@@ -6,6 +6,7 @@
 //! events imported in any order, any number of times, give the same tables.
 //! [`store::CaseStore`] is the typed API the CLI and the desktop app call.
 
+pub mod age;
 pub mod audit;
 mod batch_insert;
 pub mod canonical;

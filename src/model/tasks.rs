@@ -3,7 +3,8 @@
 //! reviews, closure approval, turning 18 (§4.7), the final contact after
 //! closure, the intervention an unresolved protection concern needs, and
 //! the verification a spontaneous reunification needs after the fact, and
-//! the case plan (due by risk level, approval, reviews).
+//! the case plan (due by risk level, approval, reviews), and the review of
+//! the child's status after a change of care arrangement (R15).
 //!
 //! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
 //! are never stored and cannot go stale.
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::model::age::child_age;
 use crate::model::lifecycle::{CaseFacts, Stage};
 
 /// What a task is about.
@@ -50,6 +52,9 @@ pub enum TaskKind {
     PartnerRequestDue,
     /// A request to a partner abroad is past its due date with no answer.
     PartnerRequestOverdue,
+    /// R15: the care arrangement changed; review whether the child is
+    /// unaccompanied, separated or accompanied.
+    StatusReview,
 }
 
 /// One thing to do on a case.
@@ -141,17 +146,17 @@ pub fn match_visits(schedule: &[ScheduledVisit], visits: &[Value]) -> Vec<Option
     matched
 }
 
-/// The date of the 18th birthday: from `date_of_birth`, else estimated from
+/// The date of the 18th birthday: from the date of birth, else estimated from
 /// the age at registration (birthday assumed half a year after the
 /// registration date's anniversary — the middle of the possible range).
+/// The age is read by [`child_age`]: a disputed age counts from what the
+/// child declared (R13).
 pub fn eighteenth_birthday(facts: &CaseFacts) -> Option<NaiveDate> {
-    if let Some(dob) = facts.value("registration_bia", "date_of_birth").and_then(parse_date) {
+    let known = child_age(facts);
+    if let Some(dob) = known.date_of_birth {
         return dob.checked_add_months(Months::new(18 * 12));
     }
-    let age = facts.value("registration_bia", "age_years").and_then(Value::as_f64)?;
-    if !(0.0..=25.0).contains(&age) {
-        return None;
-    }
+    let age = known.age_years?;
     let reg = facts
         .value("registration_bia", "registration_date")
         .and_then(parse_date)
@@ -215,6 +220,54 @@ pub fn partner_request_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     out
 }
 
+/// R15: a change of care arrangement prompts a review of the child's status
+/// (unaccompanied, separated, accompanied). Every placement record that
+/// began for another reason than being the first arrangement recorded is a
+/// change; its review is due a week after the change (listed at once) until
+/// the record holds the date the status was reviewed. A latest placement
+/// that has ended with no arrangement recorded after it is a change too:
+/// the new arrangement is to be recorded and the status reviewed, due a
+/// week after the end.
+pub fn status_review_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
+    let mut out = Vec::new();
+    let latest = facts
+        .items("placement")
+        .iter()
+        .filter_map(|p| Some((item_date(p, "start_date")?, p)))
+        .max_by_key(|(start, _)| *start)
+        .map(|(_, p)| p);
+    if let Some(ended) = latest.and_then(|p| item_date(p, "end_date")) {
+        let due = ended + Days::new(7);
+        out.push(Task {
+            case_id: facts.case_id,
+            kind: TaskKind::StatusReview,
+            due,
+            overdue_days: if today > due { days(due, today) } else { 0 },
+            title: format!("Care arrangement ended on {ended}: record the new one and review the child's status"),
+        });
+    }
+    for p in facts.items("placement") {
+        let s = |k: &str| p.get(k).and_then(Value::as_str);
+        if s("change_reason").is_none_or(|r| r == "first_arrangement") || item_date(p, "status_reviewed_date").is_some()
+        {
+            continue;
+        }
+        let Some(start) = item_date(p, "start_date") else {
+            continue;
+        };
+        let due = start + Days::new(7);
+        let arrangement = s("care_arrangement").unwrap_or("a new arrangement").replace('_', " ");
+        out.push(Task {
+            case_id: facts.case_id,
+            kind: TaskKind::StatusReview,
+            due,
+            overdue_days: if today > due { days(due, today) } else { 0 },
+            title: format!("Care changed on {start} ({arrangement}): review the child's status"),
+        });
+    }
+    out
+}
+
 /// A visit of a follow-up schedule as the country configuration gives it
 /// (docs/configuration.md §4): its offset from the reference date, in
 /// days or months (one of them 0), and its grace period.
@@ -261,7 +314,14 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
 
     if facts.stage == Stage::Closed {
         if facts.bool_value("closure_transfer", "final_contact_planned") == Some(true) {
-            if let Some(closed) = facts.last_entered(Stage::Closed) {
+            // Done once a contact with the child is noted after the closure.
+            let contacted_since = |closed: NaiveDate| {
+                facts.items("case_note").iter().any(|n| {
+                    n.get("note_type").and_then(Value::as_str).is_some_and(crate::model::lifecycle::is_contact_note)
+                        && item_date(n, "note_datetime").is_some_and(|d| d >= closed)
+                })
+            };
+            if let Some(closed) = facts.last_entered(Stage::Closed).filter(|c| !contacted_since(*c)) {
                 let due = closed.checked_add_months(Months::new(3)).unwrap_or(closed);
                 if today >= due - Days::new(14) {
                     out.push(task(
@@ -309,7 +369,7 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
         }
         for n in facts.items("case_note") {
             let t = n.get("note_type").and_then(Value::as_str).unwrap_or_default();
-            if matches!(t, "contact" | "phone" | "home_visit" | "office_visit") {
+            if crate::model::lifecycle::is_contact_note(t) {
                 last = last.max(item_date(n, "note_datetime"));
             }
         }
@@ -414,6 +474,8 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
         }
     }
 
+    out.extend(status_review_tasks(facts, today));
+
     // Case review date.
     if let Some(review) = facts.value("registration_bia", "next_review_date").and_then(parse_date) {
         if today >= review - Days::new(7) && !matches!(facts.stage, Stage::ClosurePending) {
@@ -462,8 +524,12 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
         if let Some(bday) = eighteenth_birthday(facts) {
             let six = bday.checked_sub_months(Months::new(6)).unwrap_or(bday);
             let three = bday.checked_sub_months(Months::new(3)).unwrap_or(bday);
-            let estimated = facts.value("registration_bia", "date_of_birth").is_none();
-            let est = if estimated { " (estimated)" } else { "" };
+            let age = child_age(facts);
+            let est = match (age.declared_under_r13, age.date_of_birth.is_none()) {
+                (true, _) => " (declared age: the age is in doubt)",
+                (false, true) => " (estimated)",
+                (false, false) => "",
+            };
             if today >= bday {
                 out.push(task(
                     TaskKind::Turning18,

@@ -172,16 +172,18 @@ pub(crate) fn registration_date(c: &CaseData) -> NaiveDate {
 }
 
 /// Age in whole years on `day`: from the date of birth, else from the age
-/// recorded at registration plus the years since.
+/// recorded at registration plus the years since; a disputed age is the
+/// declared one (R13, [`crate::model::age::child_age`]).
 pub(crate) fn age_at(c: &CaseData, day: NaiveDate) -> Option<i64> {
-    if let Some(dob) = c.date_of_birth {
+    let known = crate::model::age::child_age(c);
+    if let Some(dob) = known.date_of_birth {
         let mut years = i64::from(day.year() - dob.year());
         if (day.month(), day.day()) < (dob.month(), dob.day()) {
             years -= 1;
         }
         return (years >= 0).then_some(years);
     }
-    let age = c.age_years.filter(|a| (0.0..=30.0).contains(a))?;
+    let age = known.age_years?;
     let elapsed = (day - registration_date(c)).num_days().max(0) / 365;
     Some(age.floor() as i64 + elapsed)
 }

@@ -246,6 +246,18 @@ fn eighteenth_birthday(c: &CaseData) -> Option<NaiveDate> {
     if let Some(reg) = c.value("registration_bia", "registration_date") {
         facts.values.insert("registration_bia.registration_date".into(), reg.to_json());
     }
+    // R13: the task rule reads a disputed age as the declared one.
+    for (form, field) in [
+        ("registration_bia", "age_basis"),
+        ("age_assessment", "declared_age"),
+        ("age_assessment", "declared_date_of_birth"),
+        ("age_assessment", "disputed"),
+        ("age_assessment", "benefit_of_doubt"),
+    ] {
+        if let Some(v) = c.value(form, field) {
+            facts.values.insert(format!("{form}.{field}"), v.to_json());
+        }
+    }
     facts.stage_dates = c.stages.iter().filter_map(|(s, d)| Some((Stage::parse(s)?, *d))).collect();
     tasks::eighteenth_birthday(&facts)
 }

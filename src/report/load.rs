@@ -30,6 +30,11 @@ const CASE_FIELDS: &[(&str, &str)] = &[
     ("registration_bia", "consent_scopes"),
     ("registration_bia", "views_not_obtained_reason"),
     ("registration_bia", "trafficking_indicators"),
+    ("registration_bia", "age_basis"),
+    ("age_assessment", "declared_age"),
+    ("age_assessment", "declared_date_of_birth"),
+    ("age_assessment", "disputed"),
+    ("age_assessment", "benefit_of_doubt"),
     ("registration_bia", "current_admin_area"),
     ("bid", "panel_decision"),
     ("bid", "panel_date"),
@@ -167,6 +172,21 @@ pub(crate) struct CaseData {
     pub oldest_conflict: Option<i64>,
     /// When the transition plan was last written (its heads' oldest write).
     pub transition_plan_written: Option<i64>,
+}
+
+/// The reports read the child's age by the same rule as the tasks (R13).
+impl crate::model::age::AgeSource for CaseData {
+    fn age_value(&self, form: &str, field: &str) -> Option<serde_json::Value> {
+        match (form, field) {
+            ("registration_bia", "age_years") => {
+                self.age_years.and_then(serde_json::Number::from_f64).map(serde_json::Value::Number)
+            }
+            ("registration_bia", "date_of_birth") => {
+                self.date_of_birth.map(|d| serde_json::Value::String(d.to_string()))
+            }
+            _ => self.value(form, field).map(Val::to_json),
+        }
+    }
 }
 
 impl CaseData {

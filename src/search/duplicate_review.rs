@@ -139,6 +139,24 @@ pub fn review_queue(store: &mut CaseStore, all: bool) -> Result<ReviewQueue, Sea
     Ok(ReviewQueue { view: visible_pairs(store, pairs)?, reviewed })
 }
 
+/// Set the office's duplicate threshold (pairs scoring at least this are
+/// suspected duplicates), in the vault's journaled local state. For the
+/// people who run the duplicate pass; a value outside
+/// [`super::duplicates::THRESHOLD`]..=1 is refused, and so is anyone but
+/// a data manager (who reviews the queue it governs).
+pub fn set_threshold(store: &mut CaseStore, threshold: f64) -> Result<(), SearchError> {
+    store.reader().duplicates().map_err(SearchError::Hidden)?;
+    let (_, role) = store.actor();
+    if role != crate::model::event::Role::DataManager {
+        return Err(SearchError::ThresholdNotYours(role.to_string()));
+    }
+    if !(super::duplicates::THRESHOLD..=1.0).contains(&threshold) {
+        return Err(SearchError::BadThreshold(threshold));
+    }
+    store.commit_sync_entries(vec![projection::sync_put_entry(super::duplicates::THRESHOLD_KEY, &json!(threshold))])?;
+    Ok(())
+}
+
 /// Keep the pairs of a pass that still await a decision ([`pending`]);
 /// returns how many reviewed pairs were left out. What `fieldcase
 /// duplicates` and the Office screen list.

@@ -29,7 +29,7 @@ use crate::search::person::CasePerson;
 
 /// Version of the index contents; bump when keys or columns change so
 /// existing vaults rebuild it.
-pub const INDEX_VERSION: &str = "1";
+pub const INDEX_VERSION: &str = "2";
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,7 +1,8 @@
 //! Search, family-tracing matching and duplicate detection over the
 //! projection (see `docs/search.md`).
 //!
-//! - [`names`]: transliteration-aware name keys.
+//! - [`names`]: transliteration-aware name keys; [`compounds`]: particles
+//!   and compound names; [`geez`]: the Ge'ez syllabary table.
 //! - [`index`]: the FTS5 table and the name-key table, kept up to date by the
 //!   projection (`index::update_case`), rebuilt on open when missing.
 //! - [`query`]: free-text + filter search with ranked, explained hits.
@@ -13,8 +14,10 @@
 //! - [`visible`]: the views the shells call: search hits, tracing matches
 //!   and duplicate pairs kept to what the reader may see.
 
+pub mod compounds;
 pub mod duplicate_review;
 pub mod duplicates;
+pub mod geez;
 pub mod index;
 pub mod merge;
 pub mod names;

@@ -20,19 +20,23 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
+use crate::search::compounds;
+use crate::search::geez;
+
 /// Known name families: id, then every spelling (already folded) seen for it.
 /// Sources: DOMAIN.md §6 and common transliterations in West Africa, the Horn
 /// and the Maghreb. The first spelling is the family id.
 const FAMILIES: &[&[&str]] = &[
     &[
         "mohamed", "muhammad", "mohammed", "mohamad", "mohammad", "muhamed", "mahamat", "mamadou", "maxamed",
-        "mouhamed", "mahamed", "muhammed",
+        "mouhamed", "mahamed", "muhammed", "mhmd",
     ],
-    &["mahmoud", "mahmud", "mahmood"],
+    // Unvowelled Arabic script (`محمود` → `mhmud`) is listed: its skeleton
+    // is Mohamed's.
+    &["mahmoud", "mahmud", "mahmood", "mhmud", "maxamuud"],
     &["ahmed", "ahmad", "amadou", "axmed", "ahmet", "hamadou"],
     &["usman", "ousmane", "othman", "osman", "uthman", "usmane", "ousman"],
     &["abdullahi", "abdoulaye", "abdallah", "abdullah", "cabdullaahi", "abdulai", "abdoulai"],
-    &["abdirahman", "abdulrahman", "abdourahmane", "abderrahmane", "cabdiraxmaan", "abdurahman"],
     &["ibrahim", "ibrahima", "brahim", "ebrahim", "ibrahime"],
     &["musa", "moussa", "mousa", "mussa"],
     &["fatima", "fatoumata", "fatuma", "fadumo", "faadumo", "fatimata", "fatma", "fatouma"],
@@ -45,7 +49,7 @@ const FAMILIES: &[&[&str]] = &[
     &["abubakar", "boubacar", "aboubacar", "abubakr", "boubakar"],
     &["suleiman", "souleymane", "sulayman", "sulaiman", "souleiman"],
     &["hassan", "hasan", "xasan", "alhassane", "alhassan", "hassane"],
-    &["hussein", "husein", "houssein", "hussain", "xuseen", "husseini"],
+    &["hussein", "husein", "houssein", "hussain", "xuseen", "husseini", "husen", "xusseen", "huseen"],
     &["ali", "cali", "aly"],
     &["halima", "halimo", "xaliimo", "halimatou"],
     &["omar", "oumar", "umar", "cumar", "omer"],
@@ -61,10 +65,10 @@ const FAMILIES: &[&[&str]] = &[
     &["sow", "sowe"],
     &["chaltu", "caaltuu", "chaltuu"],
     &["kamara", "camara"],
+    // Horn of Africa: biblical names in Ge'ez spelling (ሚካኤል `mikael`).
+    &["michael", "mikael", "mikiel", "mikail", "mickael", "mikhael"],
+    &["gabriel", "gebriel", "gabrel", "gebreal"],
 ];
-
-/// Words joined to the word after them: `Al Hassan` is `alhassan`.
-const JOINED_PARTICLES: &[&str] = &["al", "el", "abu", "abou", "abd", "abdel", "abdul", "abdoul", "ul"];
 
 struct Tables {
     word_family: HashMap<&'static str, &'static str>,
@@ -98,6 +102,9 @@ fn tables() -> &'static Tables {
 /// transliterated. Returns the replacement (possibly empty); `prev_letter`
 /// tells whether a letter precedes (Arabic waw/ya are vowels inside a word).
 fn fold_char(c: char, prev_letter: bool, out: &mut String) {
+    if geez::push(c, out) {
+        return;
+    }
     let s: &str = match c {
         'A'..='Z' => {
             out.push(c.to_ascii_lowercase());
@@ -151,6 +158,12 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
         'ش' => "sh",
         'غ' => "gh",
         'ف' => "f",
+        // Persian letters (Dari, Pashto names).
+        'پ' => "p",
+        'چ' => "ch",
+        'ژ' => "zh",
+        'گ' => "g",
+        'ک' => "k",
         'ق' => "q",
         'ك' => "k",
         'ل' => "l",
@@ -170,7 +183,14 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
                 "y"
             }
         }
+        // An ayn starting a word is heard as a vowel (`عبد` = `abd`,
+        // `علي` = `ali`); inside a word it has no letter.
+        'ع' if !prev_letter => "a",
         // Ayn, hamza carriers, harakat, tatweel, apostrophes: no letter.
+        // Hamza on ya / waw after a letter is heard as i / u (`عائشة`
+        // = `aisha`).
+        'ئ' if prev_letter => "i",
+        'ؤ' if prev_letter => "u",
         'ع' | 'ء' | 'ؤ' | 'ئ' | 'ـ' | '\'' | '’' | 'ʿ' | 'ʾ' | '`' => "",
         c if ('\u{064B}'..='\u{0652}').contains(&c) => "",
         // Combining accents (decomposed input).
@@ -195,29 +215,164 @@ pub fn fold(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut prev_letter = false;
     for c in name.chars() {
+        if ('\u{0600}'..='\u{06FF}').contains(&c)
+            && matches!(c, 'ا' | 'أ' | 'آ' | 'ى' | 'إ')
+            && out.ends_with(['a', 'i'])
+        {
+            // An alif after an ayn read as `a` (`عا`) is one long vowel,
+            // not the doubled vowel of Somali spelling.
+            prev_letter = true;
+            continue;
+        }
         fold_char(c, prev_letter, &mut out);
         prev_letter = out.chars().last().is_some_and(|l| l != ' ');
     }
     out
 }
 
-/// The tokens of a name after folding, with particles joined to the next
-/// word (`Al Hassan` → `alhassan`, `Abu Bakr` → `abubakr`).
-pub fn tokens(name: &str) -> Vec<String> {
-    let folded = fold(name);
-    let raw: Vec<&str> = folded.split_whitespace().collect();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if JOINED_PARTICLES.contains(&raw[i]) && i + 1 < raw.len() {
-            out.push(format!("{}{}", raw[i], raw[i + 1]));
-            i += 2;
-        } else {
-            out.push(raw[i].to_string());
-            i += 1;
+/// One unit of a name: a folded word, or one part of a compound word
+/// (see [`compounds`]), with its keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameUnit {
+    /// Folded text; for a particle, its class (`abd`, `gebre`, …).
+    pub text: String,
+    /// Index of the whitespace-separated word of the input it came from.
+    pub word: usize,
+    /// A particle (`Abd`, `Ben`, `Wolde`…) followed by the name it
+    /// belongs to: weak evidence on its own.
+    pub particle: bool,
+    /// Keys (see the module docs), including the readings the whole name
+    /// calls for (Somali spelling when any word of it has Somali marks).
+    pub keys: BTreeSet<String>,
+}
+
+/// Whether a folded word carries the marks of Somali orthography: `x` for
+/// the pharyngeal h, or a doubled vowel.
+fn somali_marks(word: &str) -> bool {
+    word.contains('x') || ["aa", "ee", "ii", "oo", "uu"].iter().any(|d| word.contains(d))
+}
+
+/// The Somali reading of a word: `c` (the ayn) dropped, `x` read as `h`,
+/// doubled vowels single (`Cali Xuseen` → `ali husen`).
+fn somali_reading(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        match c {
+            'c' => {}
+            'x' => out.push('h'),
+            c if "aeiou".contains(c) && out.ends_with(c) => {}
+            c => out.push(c),
         }
     }
     out
+}
+
+/// A word of the family table, or one whose skeleton is a family's
+/// (`Abdoulay`): kept whole, never cut as a compound.
+fn is_table_word(w: &str) -> bool {
+    let t = tables();
+    t.word_family.contains_key(w) || {
+        let sk = skeleton(w);
+        sk.len() >= 3 && t.skeleton_families.contains_key(&sk)
+    }
+}
+
+/// The units of a name: folded words, compounds cut into particle and name
+/// whichever way they were written (`Abdel Rahim`, `Abdelrahim` and
+/// `Abd al-Rahim` all give `abd` + `rahim`), each with its keys.
+pub fn name_units(name: &str) -> Vec<NameUnit> {
+    // (folded piece, input word)
+    let mut pieces: Vec<(String, usize)> = Vec::new();
+    for (wi, raw) in name.split_whitespace().enumerate() {
+        for piece in fold(raw).split_whitespace() {
+            pieces.push((piece.to_string(), wi));
+        }
+    }
+    let somali = pieces.iter().any(|(p, _)| somali_marks(p));
+    let mut units: Vec<(String, usize, bool)> = Vec::with_capacity(pieces.len());
+    let mut i = 0;
+    while i < pieces.len() {
+        let (w, wi) = (&pieces[i].0, pieces[i].1);
+        let next = pieces.get(i + 1).map(|(n, _)| n.as_str());
+        i += 1;
+        if is_table_word(w) && compounds::alone(w).is_none() {
+            units.push((w.clone(), wi, false));
+            continue;
+        }
+        let class = compounds::alone(w)
+            .or_else(|| next.filter(|n| compounds::sun_article(w, n)).and_then(|_| compounds::alone("al")));
+        if let (Some(p), Some(n)) = (class, next) {
+            let joined = format!("{w}{n}");
+            // (`Abd` + `al` has the skeleton of `Abdallah`: only `Abu`
+            // joins on a skeleton, for unvowelled `ابو بكر`.)
+            if tables().word_family.contains_key(joined.as_str()) || (p.class == "abu" && is_table_word(&joined)) {
+                // `Abu Bakr` is one name, `Abubakr`.
+                units.push((joined, wi, false));
+                i += 1;
+                continue;
+            }
+            units.push((p.class.to_string(), wi, true));
+            if matches!(p.class, "abd" | "abu") {
+                // `Abd al-Rahim`: the article belongs to the particle.
+                if compounds::alone(n).is_some_and(|q| q.class == "al")
+                    || pieces.get(i + 1).is_some_and(|(m, _)| compounds::sun_article(n, m))
+                {
+                    i += 1;
+                } else {
+                    let stripped = compounds::strip_article(n);
+                    if stripped.len() < n.len() {
+                        units.push((stripped.to_string(), pieces[i].1, false));
+                        i += 1;
+                    }
+                }
+            }
+            continue;
+        }
+        let reading = if somali { somali_reading(w) } else { w.clone() };
+        let cut = compounds::split_prefix(w).or_else(|| compounds::split_prefix(&reading).filter(|_| somali));
+        if let Some((p, rest)) = cut {
+            units.push((p.class.to_string(), wi, true));
+            let rest = if matches!(p.class, "abd" | "abu") { compounds::strip_article(rest) } else { rest };
+            match compounds::split_suffix(rest) {
+                Some((first, suffix)) if !is_table_word(rest) => {
+                    units.push((first.to_string(), wi, false));
+                    units.push((suffix.to_string(), wi, false));
+                }
+                _ => units.push((rest.to_string(), wi, false)),
+            }
+            continue;
+        }
+        if let Some((first, suffix)) = compounds::split_suffix(w) {
+            units.push((first.to_string(), wi, false));
+            units.push((suffix.to_string(), wi, false));
+            continue;
+        }
+        units.push((w.clone(), wi, false));
+    }
+    units
+        .into_iter()
+        .map(|(text, word, particle)| {
+            let mut keys = token_keys(&text);
+            if somali {
+                let reading = somali_reading(&text);
+                if reading != text && !reading.is_empty() {
+                    keys.extend(token_keys(&reading));
+                }
+            }
+            NameUnit { text, word, particle, keys }
+        })
+        .collect()
+}
+
+/// The units' texts of a name (see [`name_units`]).
+pub fn tokens(name: &str) -> Vec<String> {
+    name_units(name).into_iter().map(|u| u.text).collect()
+}
+
+/// The folded words of a text, without compound handling (places, case
+/// numbers, caseworkers).
+pub fn plain_tokens(text: &str) -> Vec<String> {
+    fold(text).split_whitespace().map(str::to_string).collect()
 }
 
 fn is_vowel(c: u8) -> bool {
@@ -309,6 +464,13 @@ pub fn skeleton(token: &str) -> String {
 pub fn token_keys(token: &str) -> BTreeSet<String> {
     let t = tables();
     let mut keys = BTreeSet::new();
+    if let Some(p) = compounds::alone(token) {
+        // A particle (or a name spelt like one, `Haile`, `Abdi`): only its
+        // class, whatever the spelling (its skeleton, `pt` for `abd`, would
+        // join unrelated short names).
+        keys.insert(format!("pt{}", p.class));
+        return keys;
+    }
     for spelling in spellings(token) {
         if let Some(fam) = t.word_family.get(spelling.as_str()) {
             keys.insert(format!("fam{fam}"));
@@ -336,9 +498,9 @@ pub fn token_keys(token: &str) -> BTreeSet<String> {
     keys
 }
 
-/// Every key of every token of a name.
+/// Every key of every unit of a name.
 pub fn name_keys(name: &str) -> BTreeSet<String> {
-    tokens(name).iter().flat_map(|t| token_keys(t)).collect()
+    name_units(name).into_iter().flat_map(|u| u.keys).collect()
 }
 
 /// Whether two folded tokens are the same name: equal, sharing a key.
@@ -483,6 +645,90 @@ mod tests {
         ];
         for (a, b) in pairs {
             assert!(!same(a, b), "{a} and {b} must not share a key: {:?} / {:?}", name_keys(a), name_keys(b));
+        }
+    }
+
+    /// Units of a name and the keys of its non-particle units, for
+    /// comparing whole names.
+    fn shape(name: &str) -> Vec<(bool, BTreeSet<String>)> {
+        name_units(name).into_iter().map(|u| (u.particle, u.keys)).collect()
+    }
+
+    /// Same units, each pair of units sharing a key.
+    fn same_shape(a: &str, b: &str) -> bool {
+        let (x, y) = (shape(a), shape(b));
+        x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| p.0 == q.0 && !p.1.is_disjoint(&q.1))
+    }
+
+    #[test]
+    fn compounds_joined_or_split_give_the_same_units() {
+        let groups: &[&[&str]] = &[
+            &["Abdelrahim", "Abdel Rahim", "Abd al-Rahim", "Abdul Rahim", "Abdirahim", "Abderrahim", "عبد الرحيم"],
+            &["Abdirahman", "Abdulrahman", "Abd al-Rahman", "Cabdiraxmaan", "Abdourahmane", "عبد الرحمن"],
+            &["Benyoussef", "Ben Youssef", "Bin Yusuf", "Ibn Yousef", "بن يوسف"],
+            &["Ould Ahmed", "Ouldahmed"],
+            &["Ag Alhassane", "Agalhassane"],
+            &["Abu Bakr", "Abubakar", "Boubacar", "أبو بكر"],
+            &["Elhadj Diallo", "El Hadj Diallo", "Al Hadj Jallow"],
+            &["Woldemichael", "Wolde Michael", "Weldemikael", "Welde Mikael", "ወልደ ሚካኤል"],
+            &["Haileselassie", "Haile Selassie", "Hayle Sillasie", "ሃይለ ሰላሴ"],
+            &["Gebremariam", "Gebre Mariam", "Ghebremariam", "Gebre Maryam", "ገብረ ማርያም", "ገብረማርያም"],
+            &["Gebrselassie", "Gebre Selassie", "Gebreselassie"],
+            &["Tesfamariam", "Tesfa Mariam", "Tesfa Maryam"],
+            &["Kidanemariam", "Kidane Mariam", "Kidane Maryam"],
+            &["Weldu Gebremedhin", "Wolde Gebre Medhin", "ወልዱ ገብረመድህን"],
+        ];
+        for g in groups {
+            for a in *g {
+                for b in *g {
+                    assert!(same_shape(a, b), "{a} / {b}: {:?} vs {:?}", name_units(a), name_units(b));
+                }
+            }
+        }
+        // Names that look like a particle + rest are left whole.
+        for (w, n) in [("Tesfaye", 1), ("Abdoulaye", 1), ("Alimou", 1), ("Agnes", 1), ("Gebru", 1), ("Haile", 1)] {
+            assert_eq!(name_units(w).len(), n, "{w}: {:?}", name_units(w));
+        }
+        // A different name after the same particle is a different name.
+        assert!(!same_shape("Abdel Rahim", "Abdel Karim"));
+        assert!(!same_shape("Wolde Michael", "Wolde Gabriel"));
+        assert!(!same_shape("Ben Youssef", "Ben Ali"));
+    }
+
+    #[test]
+    fn somali_spelling_counts_across_the_whole_name() {
+        // Marks (x, doubled vowels) in one word make the ayn `c` of the
+        // other words silent.
+        for (so, en) in [
+            ("Cali Xuseen", "Ali Hussein"),
+            ("Cawil Xirsi", "Awil Hirsi"),
+            ("Cumar Cabdi Xasan", "Omar Abdi Hassan"),
+            ("Caasha Cilmi", "Asha Ilmi"),
+            ("Maxamed Cabdullaahi", "Mohamed Abdullahi"),
+        ] {
+            assert!(same_shape(so, en), "{so} / {en}: {:?} vs {:?}", name_units(so), name_units(en));
+        }
+        // Without any Somali mark, `c` stays a consonant.
+        assert!(name_keys("Cawil").is_disjoint(&name_keys("Awil")));
+    }
+
+    #[test]
+    fn scripts_share_the_latin_keys() {
+        for (script, latin) in [
+            ("محمد علي", "Mohamed Ali"),
+            ("فاطمة حسن", "Fatima Hassan"),
+            ("عمر", "Omar"),
+            ("ተስፋዬ", "Tesfaye"),
+            ("ዳዊት", "Dawit"),
+            ("ማርያም", "Mariam"),
+            ("ሃይለ", "Haile"),
+        ] {
+            assert!(
+                same_shape(script, latin),
+                "{script} / {latin}: {:?} vs {:?}",
+                name_units(script),
+                name_units(latin)
+            );
         }
     }
 

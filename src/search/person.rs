@@ -32,6 +32,40 @@ pub struct Relative {
     pub item: String,
 }
 
+/// An identity document recorded at registration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdDocument {
+    /// Document type (value list `identity_document_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Number as recorded.
+    pub number: String,
+}
+
+impl IdDocument {
+    /// The number with spaces, dashes and case removed, for comparing.
+    pub fn normalized(&self) -> String {
+        self.number.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect()
+    }
+}
+
+fn documents(v: Option<&Value>) -> Vec<IdDocument> {
+    let Some(Value::Array(items)) = v else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|d| {
+            let number = d.get("number").and_then(text)?;
+            Some(IdDocument { kind: d.get("type").and_then(text), number })
+        })
+        .collect()
+}
+
+fn present(v: Option<&Value>) -> bool {
+    !matches!(v, None | Some(Value::Null))
+}
+
 /// What matching knows about one case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CasePerson {
@@ -67,6 +101,19 @@ pub struct CasePerson {
     /// Date of birth (YYYY-MM-DD).
     #[serde(default)]
     pub date_of_birth: Option<String>,
+    /// How the age or date of birth was established (`document`,
+    /// `declared`, `estimated`, `disputed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_basis: Option<String>,
+    /// Identity documents (type and number).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<IdDocument>,
+    /// Whether a photo is attached (its content is never compared here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub photo: bool,
+    /// Registration date (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<String>,
     /// Place of origin.
     #[serde(default)]
     pub place_of_origin: Option<String>,
@@ -190,6 +237,10 @@ impl CasePerson {
             if form == "registration_bia" {
                 match field.as_str() {
                     "other_names" => p.other_names = texts(Some(&v)),
+                    "age_basis" => p.age_basis = text(&v),
+                    "identity_documents" => p.documents = documents(Some(&v)),
+                    "photo" => p.photo = present(Some(&v)),
+                    "registration_date" => p.registration_date = text(&v),
                     "place_of_origin" => p.place_of_origin = text(&v),
                     "separation_place" => p.separation_place = text(&v),
                     "separation_date" => p.separation_date = text(&v),
@@ -261,6 +312,10 @@ impl CasePerson {
             separation_place: f1("separation_place").and_then(text),
             separation_date: f1("separation_date").and_then(text),
             nationality: texts(f1("nationality")),
+            age_basis: f1("age_basis").and_then(text),
+            documents: documents(f1("identity_documents")),
+            photo: present(f1("photo")),
+            registration_date: f1("registration_date").and_then(text),
             ..CasePerson::default()
         };
         if let Some(Value::Array(members)) = f1("family_members") {

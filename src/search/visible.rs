@@ -86,6 +86,9 @@ pub fn search_for(store: &CaseStore, q: &Query) -> Result<SearchView, SearchErro
                     hit.age = None;
                     hit.sex = None;
                     hit.matched.clear();
+                    // How many words matched is part of the matched words.
+                    hit.words_matched = 0;
+                    hit.words = 0;
                 }
                 hits.push(hit);
             }

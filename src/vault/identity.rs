@@ -334,7 +334,12 @@ pub(crate) fn read(
         return Err(VaultError::NotAVault { dir: dir.to_owned() });
     }
     let json = scrypt_decrypt(storage, &path, passphrase)?;
-    decode(&json, &path)
+    let (keys, device, version) = decode(&json, &path)?;
+    // Only a further person's keys file goes without the event key.
+    if keys.signing.is_none() {
+        return Err(VaultError::CorruptIdentity { path, reason: "it holds no signing key".into() });
+    }
+    Ok((keys, device, version))
 }
 
 /// Parse an identity plaintext ([`encode`]'s output) read from `path`.

@@ -1,5 +1,7 @@
 //! `fieldcase bench` search section: search latency and the full duplicate
-//! pass over 50,000 synthetic cases (5,000 with --quick).
+//! pass over 50,000 synthetic cases (5,000 with --quick), then duplicate
+//! detection on the planted duplicates of a 2,000-case demo vault (400
+//! with --quick), as `tests/search_duplicates_demo.rs` measures it.
 //!
 //! The cases are written straight into the projection tables (`cases`) and
 //! the search index (`search::index::insert_person`) of an in-memory
@@ -7,7 +9,11 @@
 //! query and matching code, not event creation.
 use std::time::Instant;
 
+use std::collections::BTreeSet;
+
+use fieldcase::model::store::CaseStore;
 use fieldcase::search::{self, duplicates, index, query::Query, synthetic};
+use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 use rusqlite::{params, Connection};
 
 /// Figures of the search section.
@@ -29,6 +35,67 @@ pub struct SearchBench {
     pub duplicate_pass_ms: f64,
     /// Pairs the pass reported.
     pub duplicate_pairs: usize,
+    /// The demo's planted duplicates.
+    pub demo: DemoDuplicates,
+}
+
+/// Duplicate detection on a demo vault's planted near-duplicates.
+#[derive(serde::Serialize)]
+pub struct DemoDuplicates {
+    /// Cases generated (planted duplicates included).
+    pub cases: usize,
+    /// Near-duplicates planted.
+    pub planted: usize,
+    /// Of those, merged by the demo's data manager (judged: not reviewed
+    /// again).
+    pub merged: usize,
+    /// The office threshold used (the default).
+    pub threshold: f64,
+    /// Pairs the full pass leaves to review (live cases).
+    pub pairs_to_review: usize,
+    /// The same per 100 cases (target at most 3).
+    pub pairs_per_100_cases: f64,
+    /// Planted pairs found, merges ignored (target at least 0.95).
+    pub recall: f64,
+}
+
+fn demo_duplicates(cases: usize) -> anyhow::Result<DemoDuplicates> {
+    // A fresh vault (encrypted like any other), removed afterwards.
+    let dir = std::env::temp_dir().join(format!("fieldcase-bench-demo-dups-{}", std::process::id()));
+    let result = demo_duplicates_in(&dir, cases);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn demo_duplicates_in(dir: &std::path::Path, cases: usize) -> anyhow::Result<DemoDuplicates> {
+    // The passphrase's cost is not what is measured here.
+    let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
+    let init = InitOptions { name: "bench supervisor".into(), role: "supervisor".into(), escrow: None };
+    let mut store = CaseStore::init_with(dir, &SecretString::from("bench demo duplicates".to_owned()), init, &options)?;
+    let summary = fieldcase::model::demo::generate(&mut store, cases, 7)?;
+    let conn = store.vault().conn();
+    index::ensure_built(conn)?;
+    let threshold = duplicates::office_threshold(conn)?;
+    let live = index::all_people(conn)?;
+    let to_review = duplicates::find_duplicates(conn)?;
+    let mut people = live.clone();
+    for p in &mut people {
+        p.merged_into = None;
+    }
+    let norm = |a: String, b: String| if a < b { (a, b) } else { (b, a) };
+    let found: BTreeSet<(String, String)> =
+        duplicates::find_pairs(&people, threshold).into_iter().map(|p| norm(p.case_a, p.case_b)).collect();
+    let truth: BTreeSet<(String, String)> =
+        summary.duplicate_pairs.iter().map(|(a, b)| norm(a.to_string(), b.to_string())).collect();
+    Ok(DemoDuplicates {
+        cases: live.len(),
+        planted: truth.len(),
+        merged: summary.duplicates_merged,
+        threshold,
+        pairs_to_review: to_review.len(),
+        pairs_per_100_cases: to_review.len() as f64 * 100.0 / live.len().max(1) as f64,
+        recall: truth.intersection(&found).count() as f64 / truth.len().max(1) as f64,
+    })
 }
 
 pub fn measure(quick: bool) -> anyhow::Result<SearchBench> {
@@ -106,6 +173,7 @@ pub fn measure(quick: bool) -> anyhow::Result<SearchBench> {
     let t = Instant::now();
     let pairs = duplicates::find_duplicates(&conn)?;
     let duplicate_pass_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let demo = demo_duplicates(if quick { 400 } else { 2_000 })?;
     Ok(SearchBench {
         note: "synthetic rows written directly into the projection and index tables (not through events)",
         cases: n,
@@ -115,6 +183,7 @@ pub fn measure(quick: bool) -> anyhow::Result<SearchBench> {
         search_p99_ms: pct(0.99),
         duplicate_pass_ms,
         duplicate_pairs: pairs.len(),
+        demo,
     })
 }
 
@@ -127,6 +196,11 @@ pub fn print(s: &SearchBench) {
         s.search_p50_ms, s.search_p99_ms, s.queries
     );
     println!("  duplicate pass         {:>10.0} ms, {} pairs (target < 30 s)", s.duplicate_pass_ms, s.duplicate_pairs);
+    let d = &s.demo;
+    println!(
+        "  demo duplicates        {} cases, {} planted ({} merged), threshold {}: {} pairs to review ({:.2} per 100 cases, target <= 3), recall {:.3} (target >= 0.95)",
+        d.cases, d.planted, d.merged, d.threshold, d.pairs_to_review, d.pairs_per_100_cases, d.recall
+    );
 }
 
 /// `fieldcase bench --search-only`: measure and print only this section.

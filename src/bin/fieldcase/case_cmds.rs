@@ -20,6 +20,11 @@ pub struct DemoArgs {
     /// case data is never mixed with synthetic data by accident).
     #[arg(long)]
     pub append: bool,
+    /// The demo's last day (YYYY-MM-DD): its activity runs up to it, so its
+    /// tasks and reports are those of a live office on that day. Default:
+    /// today.
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 #[derive(clap::Subcommand)]
@@ -118,8 +123,9 @@ pub fn demo(dir: &Path, args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let summary =
-        fieldcase::model::demo::generate(&mut store, args.cases, args.seed).context("generating demo data")?;
+    let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let summary = fieldcase::model::demo::generate_until(&mut store, args.cases, args.seed, today)
+        .context("generating demo data")?;
     store.lock().context("locking the vault")?;
     println!(
         "demo: {} cases, {} events, seed {}, dated {} to {} ({:.1} s)",

@@ -37,6 +37,10 @@ pub struct DuplicatesArgs {
     /// back, or recorded as different children with `not-duplicate`).
     #[arg(long)]
     pub all: bool,
+    /// Set this office's threshold (0.5 to 1; pairs scoring at least this
+    /// are listed) before the pass.
+    #[arg(long)]
+    pub set_threshold: Option<f64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -77,11 +81,27 @@ pub fn search(dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
     let hits = &view.hits;
     println!("{:<16} {:<30} {:>4} {:<7} {:<20} {:>5}  MATCHED", "CASE", "NAME", "AGE", "SEX", "STAGE", "SCORE");
     for h in hits {
-        let matched: Vec<String> =
-            h.matched.iter().map(|m| format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how)).collect();
+        // Every query word: what it matched, or that it matched nothing
+        // (a partial match lists the words the case does not have).
+        let matched: Vec<String> = h
+            .matched
+            .iter()
+            .map(|m| {
+                if m.is_match() {
+                    format!("{}→{} ({}, {})", m.term, m.matched, m.field, m.how.replace('_', " "))
+                } else {
+                    format!("{}: no match", m.term)
+                }
+            })
+            .collect();
+        let words = if h.words_matched < h.words && !h.matched.is_empty() {
+            format!("[{} of {} words] ", h.words_matched, h.words)
+        } else {
+            String::new()
+        };
         let merged = h.merged_into.as_ref().map(|m| format!(" [merged into {m}]")).unwrap_or_default();
         println!(
-            "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5.1}  {}{merged}",
+            "{:<16} {:<30} {:>4} {:<7} {:<20} {:>5.1}  {words}{}{merged}",
             h.case_number,
             format!("{} {}", h.given_names, h.family_name),
             h.age.map(|a| a.to_string()).unwrap_or_default(),
@@ -122,6 +142,9 @@ pub fn trace(dir: &Path, args: TraceArgs) -> anyhow::Result<()> {
 
 pub fn duplicates(dir: &Path, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
+    if let Some(t) = args.set_threshold {
+        fieldcase::search::duplicate_review::set_threshold(&mut store, t)?;
+    }
     let (view, hidden) = match &args.case {
         Some(c) => {
             let case = store.find_case(c)?;

@@ -16,8 +16,11 @@
 //! 3. A second, simulated device signs concurrent edits of the same fields
 //!    (some protected) and the store imports them, so conflicts exist.
 //!
-//! Everything depends only on the seed: a fixed start date, seeded random
-//! draws, seeded event/item ids.
+//! Everything depends only on the seed and the demo's last day (its
+//! "today"): seeded random draws, seeded event/item ids, and a timeline of
+//! fixed length ending on that day. [`generate`] ends on a fixed day
+//! ([`end_date`], for tests and the benchmark); [`generate_until`] on the
+//! day given, so a demo made today reads like a live office today.
 
 pub mod names;
 
@@ -42,14 +45,20 @@ const DAY: u64 = 86_400_000;
 const STEPS_PER_COMMIT: usize = 3000;
 const HOUR: u64 = 3_600_000;
 
-/// First day of demo activity.
+/// First day of demo activity of [`generate`].
 pub fn start_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, 1).expect("valid date")
 }
 
-/// The demo's "today": nothing is recorded after this date.
+/// [`generate`]'s "today": nothing is recorded after this date.
 pub fn end_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 10, 31).expect("valid date")
+}
+
+/// First day of a demo whose last day is `today`: the timeline always has
+/// [`generate`]'s length.
+pub fn start_date_for(today: NaiveDate) -> NaiveDate {
+    today - (end_date() - start_date())
 }
 
 fn ms(d: NaiveDate) -> u64 {
@@ -77,6 +86,10 @@ pub struct DemoSummary {
     pub duplicates_planted: usize,
     /// Of those, merged by the data manager.
     pub duplicates_merged: usize,
+    /// The planted pairs (case registered first, its near-duplicate), for
+    /// measuring duplicate detection; not part of the printed summary.
+    #[serde(default, skip_serializing)]
+    pub duplicate_pairs: Vec<(Uuid, Uuid)>,
     /// Concurrent edits imported from the second device.
     pub conflicts_planted: usize,
     /// Of those, on protected fields (needs review).
@@ -359,6 +372,11 @@ struct Planner {
     /// Draws for the whole-case-record forms (protection concerns,
     /// reunification, case plan, referral outcomes), for the same reason.
     record_rng: StdRng,
+    /// Draws for caregivers, placements, age assessments, incidents,
+    /// schooling and case conferences, for the same reason.
+    care_rng: StdRng,
+    /// When the case being planned was registered (set by `registration`).
+    registered_at: u64,
     /// The reunification the next `arrive_and_follow` records: the verified
     /// relative's name and whether the child returns to the country of origin.
     reunify: Option<(String, bool)>,
@@ -367,6 +385,8 @@ struct Planner {
     conflicts: Vec<PlannedConflict>,
     duplicates: usize,
     merged: usize,
+    /// Planted duplicates: (original, duplicate) case indices.
+    planted: Vec<(usize, usize)>,
 }
 
 impl Planner {
@@ -378,6 +398,7 @@ impl Planner {
         let (given, family) = c.name.render(variant);
         let uasc = c.case_type == "uasc";
         let reg_ms = p.t;
+        self.registered_at = reg_ms;
         let mut v = json!({
             "case_type": c.case_type,
             "identification_date": ymd(reg_ms - DAY),
@@ -432,10 +453,13 @@ impl Planner {
         }
         if v["interpreter_needed"] == json!(true) {
             v["interpreter"] = person(&adult_name(&mut self.rng, c.nationality, c.female), "interpreter", "IOM roster");
+            v["interpreter_offer"] = json!("accepted");
             v["interpreter_sex"] = json!(if c.female { "female" } else { "male" });
+            v["interpreter_link"] = json!("none_professional");
             v["interpreter_confidentiality_pledge"] = json!(true);
         }
         p.save(Actor::Caseworker, "registration_bia", v);
+        self.care_record(p, c);
     }
 
     /// One tracked record per protection concern the BIA found: trafficking
@@ -535,6 +559,200 @@ impl Planner {
         );
     }
 
+    /// At registration: who cares for the child and where they have lived
+    /// (a third of the unaccompanied children came from an emergency foster
+    /// family; most of those moves already have the status review R15 asks
+    /// for).
+    fn care_record(&mut self, p: &mut CasePlan, c: &Child) {
+        let uasc = c.case_type == "uasc";
+        let reg = p.t;
+        let current = if uasc {
+            if c.unaccompanied {
+                "temporary_care_facility"
+            } else {
+                "kinship_extended_family"
+            }
+        } else {
+            "parents"
+        };
+        // Caregivers: a relative or parent for most; a shelter has staff, not a caregiver record.
+        let carer = if current == "temporary_care_facility" {
+            None
+        } else {
+            let female = pct(&mut self.care_rng, 60);
+            let name = adult_name(&mut self.care_rng, c.nationality, female);
+            let relationship = if current == "parents" {
+                if female {
+                    "mother"
+                } else {
+                    "father"
+                }
+            } else if female {
+                "aunt"
+            } else {
+                "uncle"
+            };
+            let willing = weighted(&mut self.care_rng, &[("yes", 70), ("yes_with_support", 25), ("no", 5)]);
+            let mut v = json!({
+                "caregiver_name": name,
+                "relationship": relationship,
+                "caregiver_sex": if female { "female" } else { "male" },
+                "caregiver_age": self.care_rng.gen_range(24..60),
+                "caregiver_phone": format!("+000 {:04} {:04}", self.care_rng.gen_range(0..10_000), self.care_rng.gen_range(0..10_000)),
+                "caregiver_address": format!("Host household, {} (see case file)", c.office),
+                "id_document_type": (["national_id", "passport", "residence_permit", "refugee_asylum_document", "none"][self.care_rng.gen_range(0..5)]),
+                "willing_to_continue": willing,
+                "main_caregiver": true,
+                "recorded_date": ymd(p.t),
+            });
+            if v["id_document_type"] != json!("none") {
+                v["id_document_number"] = json!(format!("X{:07}", self.care_rng.gen_range(0..10_000_000)));
+            }
+            if willing != "yes" {
+                v["willingness_notes"] = json!(if willing == "no" {
+                    "Cannot keep the child beyond the school term."
+                } else {
+                    "Needs help with food and school costs."
+                });
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "caregiver", item, v);
+            Some(name)
+        };
+        // Placement history: the arrangement at registration; a third of
+        // the unaccompanied children came from an emergency foster family.
+        let area = office_area(c.office);
+        let placement = |rng: &mut StdRng, p: &mut CasePlan, v: Value| {
+            let item = new_v7(p.t, rng);
+            let mut v = v;
+            if let Some(a) = area {
+                v["placement_admin_area"] = json!(a);
+            }
+            p.save_item(Actor::Caseworker, "placement", item, v);
+        };
+        let moved = current == "temporary_care_facility" && pct(&mut self.care_rng, 33);
+        let first_start = ymd(reg - DAY);
+        if moved {
+            let moved_on = reg - DAY;
+            let foster_carer = adult_name(&mut self.care_rng, c.nationality, true);
+            placement(
+                &mut self.care_rng,
+                p,
+                json!({
+                    "care_arrangement": "emergency_foster_care",
+                    "caregiver": person(&foster_carer, "foster carer", "Child protection authority"),
+                    "start_date": ymd(reg - 20 * DAY), "end_date": ymd(moved_on), "change_reason": "first_arrangement",
+                }),
+            );
+            let mut v = json!({
+                "care_arrangement": current, "caregiver": person(&format!("{} reception centre", c.office), "facility", "NGO"),
+                "facility_name": format!("{} reception centre", c.office),
+                "start_date": ymd(moved_on), "change_reason": "planned_move",
+            });
+            if pct(&mut self.care_rng, 85) {
+                v["status_reviewed_date"] = json!(ymd(reg));
+                v["status_after_review"] = json!(if c.unaccompanied { "unaccompanied" } else { "separated" });
+            }
+            placement(&mut self.care_rng, p, v);
+        } else {
+            let mut v =
+                json!({"care_arrangement": current, "start_date": first_start, "change_reason": "first_arrangement"});
+            match &carer {
+                Some(name) => v["caregiver"] = person(name, "caregiver", "Family"),
+                None => {
+                    v["caregiver"] = person(&format!("{} reception centre", c.office), "facility", "NGO");
+                    v["facility_name"] = json!(format!("{} reception centre", c.office));
+                }
+            }
+            placement(&mut self.care_rng, p, v);
+        }
+    }
+
+    /// The rest of the whole case record after the assessment: an age
+    /// assessment for an age in doubt (some disputed, R13), incidents on the
+    /// journey, schooling and a case conference for some.
+    fn whole_record(&mut self, p: &mut CasePlan, c: &Child, risk: &str, staff: &Staff) {
+        let uasc = c.case_type == "uasc";
+        let reg = self.registered_at.min(p.t);
+        // Age assessment where the age is in doubt, and for some older
+        // children with no document.
+        if c.age_basis == "disputed" || (c.age >= 15 && c.dob.is_none() && pct(&mut self.care_rng, 20)) {
+            let disputed = c.age_basis == "disputed" || pct(&mut self.care_rng, 30);
+            let declared = c.age;
+            let assessed = (c.age + self.care_rng.gen_range(0..3)).min(19);
+            let mut v = json!({
+                "declared_age": declared,
+                "assessment_date": ymd(p.t),
+                "assessed_age": assessed,
+                "assessment_method": ["document_check", "holistic_interview"],
+                "assessed_by": person(&staff.supervisor, "supervisor", "IOM"),
+                "benefit_of_doubt": assessed > declared,
+                "disputed": disputed,
+            });
+            if disputed {
+                v["dispute_details"] =
+                    json!("The child and the guardian contest the assessed age; a review is requested.");
+            }
+            p.save(Actor::Caseworker, "age_assessment", v);
+        }
+        // Incidents on the journey: every trafficked child, some others.
+        if c.vot || (uasc && pct(&mut self.care_rng, 15)) {
+            let reported = pct(&mut self.care_rng, 40);
+            let mut v = json!({
+                "incident_date": ymd(reg - DAY * self.care_rng.gen_range(10..200)),
+                "violence_type": if c.vot { "exploitation_trafficking" } else { ["physical_violence", "emotional_abuse", "denial_of_resources"][self.care_rng.gen_range(0..3)] },
+                "perpetrator_relationship": if c.vot { "smuggler_trafficker" } else { ["official", "fellow_traveller", "stranger", "unknown"][self.care_rng.gen_range(0..4)] },
+                "incident_place": "On the route, before arrival",
+                "reported": reported,
+                "services_offered": ["basic_psychosocial", "medical"],
+            });
+            if reported {
+                v["reported_to"] = json!(["un_ngo"]);
+            } else {
+                v["not_reported_reason"] = json!("Fear of the people who arranged the journey.");
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "incident", item, v);
+        }
+        // Schooling for children of school age.
+        if c.age >= 6 {
+            let attending = pct(&mut self.care_rng, 55);
+            let mut v = json!({"checked_date": ymd(p.t), "attending": attending});
+            if attending {
+                v["education_type"] = json!(if c.age >= 15 {
+                    "vocational_training"
+                } else if uasc {
+                    "language_class"
+                } else {
+                    "primary"
+                });
+                v["institution"] = json!(format!("{} learning centre", c.office));
+            } else {
+                let reason = ["no_place", "documents_required", "language", "in_transit", "working"]
+                    [self.care_rng.gen_range(0..5)];
+                v["not_attending_reasons"] = json!([reason]);
+            }
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "education", item, v);
+        }
+        // A case conference for every high-risk case and some others.
+        if risk == "high" || pct(&mut self.care_rng, 15) {
+            let item = new_v7(p.t, &mut self.care_rng);
+            p.save_item(Actor::Caseworker, "case_conference", item, json!({
+                "conference_date": ymd(p.t),
+                "conference_type": if risk == "high" { "emergency" } else { "multidisciplinary" },
+                "participants": [
+                    {"participant_name": staff.caseworker, "participant_role": "caseworker", "participant_organisation": "IOM"},
+                    {"participant_name": staff.supervisor, "participant_role": "supervisor", "participant_organisation": "IOM"},
+                    {"participant_name": "Health focal point", "participant_role": "health", "participant_organisation": "Clinic"},
+                ],
+                "child_participated": c.age >= 12,
+                "decisions": "Agreed the safety measures and who follows up each action of the plan.",
+                "next_conference_date": ymd(p.t + 30 * DAY),
+            }));
+        }
+    }
+
     /// A case plan review: progress against the goals.
     fn case_plan_review(&mut self, p: &mut CasePlan) {
         let changed = pct(&mut self.record_rng, 20);
@@ -620,6 +838,7 @@ impl Planner {
         );
         p.stage(Actor::Supervisor, Stage::BiaCompleted, "BIA signed");
         self.case_plan(p, c, risk, staff);
+        self.whole_record(p, c, risk, staff);
         // Children in a shelter: the facility's minimum-standards check (F5).
         if uasc && c.unaccompanied && pct(&mut self.rng, 40) {
             let item = self.item_id(p.t);
@@ -1136,6 +1355,18 @@ impl Planner {
             p.stage(Actor::Supervisor, Stage::Reopened, "breakdown of reunification reported by the CoO office");
             p.after_days(2);
             p.stage(Actor::Caseworker, Stage::BiaInProgress, "new BIA after breakdown");
+        } else if pct(&mut self.rng, 90) {
+            // The planned final contact, about three months after closure
+            // (most are made; a case closed recently has it still ahead).
+            p.after_days(self.rng.gen_range(80..100));
+            let note = json!({
+                "note_datetime": format!("{}T10:00:00Z", ymd(p.t)),
+                "author": person(&staff.caseworker, "caseworker", "IOM"),
+                "note_type": "phone",
+                "subject": "Final contact after closure",
+                "text": "Final contact: the child is well, at school, and knows whom to call.",
+            });
+            p.push(Actor::Caseworker, Op::Note(obj(note)));
         }
         Some(t0)
     }
@@ -1208,12 +1439,15 @@ impl Planner {
             rng: StdRng::seed_from_u64(seed),
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
+            care_rng: StdRng::seed_from_u64(seed ^ 0x0ca2_e9e1_ace0_0022),
+            registered_at: 0,
             reunify: None,
             steps: Vec::new(),
             seq: 0,
             conflicts: Vec::new(),
             duplicates: 0,
             merged: 0,
+            planted: Vec::new(),
             last_solution: "",
             offices: BTreeMap::new(),
         }
@@ -1230,13 +1464,25 @@ impl Planner {
 /// number of cases; the journal is durable, and the next checkpoint (at the
 /// latest when the store is locked) folds it into the snapshot.
 pub fn generate(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
+    generate_until(store, cases, seed, end_date())
+}
+
+/// [`generate`] with a timeline that ends on `today` (the day a person
+/// opens the demo: its tasks, calendar and this month's report are then
+/// those of a live office). The same seed and day give the same cases.
+pub fn generate_until(
+    store: &mut CaseStore,
+    cases: usize,
+    seed: u64,
+    today: NaiveDate,
+) -> Result<DemoSummary, StoreError> {
     let threshold = store.set_checkpoint_bytes(u64::MAX);
-    let result = generate_cases(store, cases, seed);
+    let result = generate_cases(store, cases, seed, today);
     store.set_checkpoint_bytes(threshold);
     result
 }
 
-fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<DemoSummary, StoreError> {
+fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDate) -> Result<DemoSummary, StoreError> {
     let (orig_user, orig_role) = {
         let (u, r) = store.actor();
         (u.to_string(), r)
@@ -1244,8 +1490,8 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     // Demo data acts as many people without their passphrases: only on a
     // vault of no office (refused before anything is written).
     store.set_actor(&orig_user, orig_role)?;
-    let start = ms(start_date());
-    let end = ms(end_date()) + 12 * HOUR;
+    let start = ms(start_date_for(today));
+    let end = ms(today) + 12 * HOUR;
     let mut planner = Planner::new(seed);
     let span = end - start - 20 * DAY;
 
@@ -1306,6 +1552,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
         // Registrations end 20 days before the end date, so there is room.
         let later = (reg + planner.rng.gen_range(20..300) * DAY).min(end - 10 * DAY);
         planner.duplicates += 1;
+        planner.planted.push((orig, idx));
         let staff = staff_for(child.office, child.staff_pick + 1);
         planner.offices.insert(idx, (child.office, child.staff_pick + 1));
         let age = (child.age as i64 + planner.rng.gen_range(-1..=1)).clamp(0, 17) as u32;
@@ -1334,7 +1581,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     steps.retain(|s| s.at <= end);
     steps.sort_by_key(|s| (s.at, s.seq));
     store.set_rng_seed(seed ^ 0x5eed_dead_beef);
-    let mut summary = DemoSummary { start: start_date(), end: end_date(), ..DemoSummary::default() };
+    let mut summary = DemoSummary { start: start_date_for(today), end: today, ..DemoSummary::default() };
     let mut ids: BTreeMap<usize, Uuid> = BTreeMap::new();
     let mut skip: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     let mut events = 0usize;
@@ -1450,6 +1697,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64) -> Result<Demo
     summary.events = events;
     summary.duplicates_planted = planner.duplicates;
     summary.duplicates_merged = planner.merged;
+    summary.duplicate_pairs = planner.planted.iter().filter_map(|(a, b)| Some((*ids.get(a)?, *ids.get(b)?))).collect();
     // Every generated case, whoever unlocked the vault (the case list is
     // that person's view).
     let mut stmt = store.vault().conn().prepare("SELECT stage, COUNT(*) FROM cases GROUP BY stage")?;

@@ -23,7 +23,7 @@ pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
 /// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
-pub const FORM_IDS: [&str; 15] = [
+pub const FORM_IDS: [&str; 21] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -39,10 +39,16 @@ pub const FORM_IDS: [&str; 15] = [
     "reunification",
     "case_plan",
     "partner_request",
+    "caregiver",
+    "placement",
+    "age_assessment",
+    "incident",
+    "education",
+    "case_conference",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 15] = [
+const EMBEDDED_FORMS: [(&str, &str); 21] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -58,6 +64,12 @@ const EMBEDDED_FORMS: [(&str, &str); 15] = [
     ("reunification.json", include_str!("../../../assets/forms/reunification.json")),
     ("case_plan.json", include_str!("../../../assets/forms/case_plan.json")),
     ("partner_request.json", include_str!("../../../assets/forms/partner_request.json")),
+    ("caregiver.json", include_str!("../../../assets/forms/caregiver.json")),
+    ("placement.json", include_str!("../../../assets/forms/placement.json")),
+    ("age_assessment.json", include_str!("../../../assets/forms/age_assessment.json")),
+    ("incident.json", include_str!("../../../assets/forms/incident.json")),
+    ("education.json", include_str!("../../../assets/forms/education.json")),
+    ("case_conference.json", include_str!("../../../assets/forms/case_conference.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo

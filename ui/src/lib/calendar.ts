@@ -1,5 +1,8 @@
-// Grouping tasks for the follow-up calendar: overdue, due this week, later,
-// and per caseworker.
+// Grouping tasks for the follow-up calendar: overdue, due in its grace
+// period, due from today to Sunday, later, and per caseworker. A visit
+// whose date has passed is not overdue until its grace period ends (the
+// library's schedule): it is shown apart, so no column holds dates it does
+// not name.
 import type { TaskDto } from './bindings/TaskDto';
 
 /** Monday-to-Sunday week containing `today` (YYYY-MM-DD), as [start, end]. */
@@ -13,6 +16,9 @@ export function weekOf(today: string): [string, string] {
 
 export interface CalendarGroups {
   overdue: TaskDto[];
+  /** Due before today, not yet overdue (in the grace period). */
+  inGrace: TaskDto[];
+  /** Due from today to the end of this week. */
   thisWeek: TaskDto[];
   later: TaskDto[];
   byCaseworker: { caseworker: string; overdue: number; thisWeek: number; tasks: TaskDto[] }[];
@@ -23,7 +29,8 @@ export function groupTasks(tasks: TaskDto[], today: string, onlyVisits: boolean)
   const [, end] = weekOf(today);
   const list = tasks.filter((t) => !onlyVisits || t.kind.startsWith('follow_up')).slice().sort((a, b) => a.due.localeCompare(b.due));
   const overdue = list.filter((t) => t.overdue_days > 0);
-  const thisWeek = list.filter((t) => t.overdue_days <= 0 && t.due <= end);
+  const inGrace = list.filter((t) => t.overdue_days <= 0 && t.due < today);
+  const thisWeek = list.filter((t) => t.overdue_days <= 0 && t.due >= today && t.due <= end);
   const later = list.filter((t) => t.overdue_days <= 0 && t.due > end);
   const by = new Map<string, TaskDto[]>();
   for (const t of list) {
@@ -38,5 +45,5 @@ export function groupTasks(tasks: TaskDto[], today: string, onlyVisits: boolean)
       tasks: ts,
     }))
     .sort((a, b) => b.overdue - a.overdue || a.caseworker.localeCompare(b.caseworker));
-  return { overdue, thisWeek, later, byCaseworker };
+  return { overdue, inGrace, thisWeek, later, byCaseworker };
 }

@@ -54,6 +54,12 @@ describe('calendar grouping', () => {
     expect(g.later.map((t) => t.due)).toEqual(['2026-12-10']);
     expect(g.byCaseworker[0]).toMatchObject({ caseworker: 'Awa', overdue: 1, thisWeek: 1 });
     expect(groupTasks([task('2026-11-26', 0, 'Ibrahim', 'bia_due')], '2026-11-25', false).thisWeek.length).toBe(1);
+    // A visit whose date passed but whose grace period has not: not under
+    // "from today to Sunday", not overdue either.
+    const late = groupTasks([task('2026-11-24', 0, 'Awa'), task('2026-11-28', 0, 'Awa')], '2026-11-25', true);
+    expect(late.inGrace.map((t) => t.due)).toEqual(['2026-11-24']);
+    expect(late.thisWeek.map((t) => t.due)).toEqual(['2026-11-28']);
+    expect(late.overdue).toEqual([]);
   });
 });
 

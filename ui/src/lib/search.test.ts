@@ -27,6 +27,11 @@ describe('search results in the case list', () => {
   it('says how each word matched, in the chosen language', () => {
     setLocale('en');
     expect(matchedText(hits[0].matched[0], t)).toBe('Mohamed ≈ muhammad (name key)');
+    // A partial match: the word the case does not have, and a compound.
+    expect(matchedText({ term: 'qwerty', field: '', matched: '', how: 'unmatched' }, t)).toBe('qwerty: not found');
+    expect(matchedText({ term: 'woldemichael', field: 'name', matched: 'Wolde Michael', how: 'compound' }, t)).toBe(
+      'Wolde Michael ≈ woldemichael (written joined or split)',
+    );
     expect(matchedText(hits[2].matched[0], t)).toBe('Diallo (name)');
     setLocale('fr');
     expect(matchedText(hits[0].matched[0], t)).toBe('Mohamed ≈ muhammad (clé de nom)');

@@ -29,8 +29,10 @@ export function matchedById(hits: SearchHitDto[]): Map<string, MatchedTermDto[]>
 }
 
 /** One matched word as shown under the name: "Mohamed ≈ muhammad (name key)",
- *  or "Diallo (name)" when the word was found as typed. */
+ *  "Diallo (name)" when the word was found as typed, or "xuseen: not found"
+ *  for a word of a partial match that the case does not have. */
 export function matchedText(m: MatchedTermDto, tr: Translate): string {
+  if (m.how === 'unmatched') return tr('search.unmatched', { term: m.term });
   const field = tr(`search.field.${m.field}`);
   if (m.how === 'exact') return tr('search.matched_exact', { matched: m.matched, field });
   return tr('search.matched', { matched: m.matched, term: m.term, how: tr(`search.how.${m.how}`), field });
