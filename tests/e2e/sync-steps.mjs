@@ -350,7 +350,7 @@ export async function syncSteps(ctx) {
       const rows = await list.$$('tbody tr');
       expectEqual(rows.length, 1, 'held changes');
       const row = await rows[0].getText();
-      for (const want of [caseNumber, 'status.changed', 'amina', 'R4']) {
+      for (const want of [caseNumber, 'Stage changed', 'amina', 'R4']) {
         if (!row.includes(want)) throw new Error(`held change row lacks ${want}: ${row}`);
       }
       await screenshot('quarantine-held');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dirOf, format, messageKeys, translate } from './messages';
+import { EVENT_KINDS, eventKindKey } from '../events';
 
 describe('i18n catalogues', () => {
   it('French and Arabic have exactly the English keys', () => {
@@ -24,6 +25,16 @@ describe('i18n catalogues', () => {
   it('falls back to English, then to the key', () => {
     expect(translate('fr', 'no.such.key')).toBe('no.such.key');
     expect(format('en', 'a {missing} b', {})).toBe('a {missing} b');
+  });
+
+  it('names every kind of change in words, in every language', () => {
+    for (const kind of EVENT_KINDS) {
+      for (const l of ['en', 'fr', 'ar'] as const) {
+        const label = translate(l, eventKindKey(kind));
+        expect(label, `${l} ${kind}`).not.toBe(eventKindKey(kind));
+        expect(label).not.toContain('.');
+      }
+    }
   });
 
   it('lays Arabic out right to left', () => {
