@@ -463,12 +463,9 @@ pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestV
         sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
     let roster = sync::exchange::roster(store)?;
     let already = roster.as_ref().is_some_and(|r| r.roster.device(req.device_id).is_some());
-    let elsewhere = roster.as_ref().is_some_and(|r| {
-        r.roster
-            .devices
-            .iter()
-            .any(|d| d.user == req.user && d.signing_key != req.signing_key && d.revoked_at.is_none())
-    });
+    let elsewhere = roster
+        .as_ref()
+        .is_some_and(|r| sync::people::others_named(&r.roster, &req.user, &req.signing_key).next().is_some());
     Ok(EnrollmentRequestView {
         path: path.display().to_string(),
         device_id: req.device_id.to_string(),

@@ -13,8 +13,9 @@ use crate::sync::exchange::{is_office, now_rfc3339, put, roster, SyncError, K_RO
 use crate::sync::roster::{EnrollmentRequest, Roster, RosterDevice};
 
 /// The roster entries that hold `user` under another key than `key_hex`
-/// and are not revoked.
-fn others_named<'a>(roster: &'a Roster, user: &'a str, key_hex: &'a str) -> impl Iterator<Item = &'a RosterDevice> {
+/// and are not revoked: what makes an enrollment of `user` need the data
+/// manager's word that it is the same person's other device.
+pub fn others_named<'a>(roster: &'a Roster, user: &'a str, key_hex: &'a str) -> impl Iterator<Item = &'a RosterDevice> {
     roster.devices.iter().filter(move |d| d.user == user && d.signing_key != key_hex && d.revoked_at.is_none())
 }
 
