@@ -3,7 +3,7 @@
 #   make run    install what is missing, build (release), open the desktop app on a demo vault
 #   make test   install what is missing, run every test suite (what CI runs)
 #
-# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, demo-vault, clean-free.
+# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, syncthing-test, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -26,9 +26,10 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build and run the desktop app: Tauri 2 on WebKitGTK 4.1.
 APT_BUILD   := build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev \
                librsvg2-dev libayatana-appindicator3-dev
-# Tests: a virtual display, WebDriver for WebKitGTK, screenshots, and the stock
-# age and sqlite3 tools for the vault interop tests.
-APT_TEST    := xvfb xauth webkit2gtk-driver dbus-x11 imagemagick age sqlite3
+# Tests: a virtual display, WebDriver for WebKitGTK, screenshots, the stock
+# age and sqlite3 tools for the vault interop tests, and Syncthing for the
+# sync folder carried by a real sync tool.
+APT_TEST    := xvfb xauth webkit2gtk-driver dbus-x11 imagemagick age sqlite3 syncthing
 APT_PACKAGES := $(APT_BUILD) $(APT_TEST)
 
 # tauri-driver: the one on PATH if there is one, else a project-local copy.
@@ -61,15 +62,15 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free
+.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e syncthing-test demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
-	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free"
+	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e syncthing-test demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
-test: deps core-test fuzz ui-test desktop desktop-test e2e
+test: deps core-test fuzz ui-test desktop desktop-test e2e syncthing-test
 	$(call header,make test: every suite passed)
 
 # ---------------------------------------------------------------- deps
@@ -189,6 +190,15 @@ e2e: desktop npm-deps $(TAURI_DRIVER)
 	  dbus-run-session -- \
 	  env NO_AT_BRIDGE=1 GTK_USE_PORTAL=0 TAURI_DRIVER=$(TAURI_DRIVER) FIELDCASE_DESKTOP_BIN=$(DESKTOP_BIN) FIELDCASE_CLI_BIN=$(CLI_BIN) \
 	      E2E_SCREENS=$(SCREENS) node tests/e2e/run.mjs
+
+# ---------------------------------------------------------------- syncthing
+# Two real Syncthing instances on the loopback (discovery, relays, NAT
+# traversal, usage and crash reporting, upgrades off) carry the sync folder
+# between an office and a device, each running `fieldcase sync --watch`
+# (tests/syncthing.rs). Each step is bounded (120 s); the whole run too.
+syncthing-test: apt-deps
+	$(call header,Sync folder through Syncthing)
+	timeout --kill-after=30 600 $(CARGO) test -p fieldcase --test syncthing -- --ignored --nocapture
 
 # ---------------------------------------------------------------- run
 run: apt-deps desktop-release demo-vault
