@@ -218,6 +218,8 @@ fn a_forged_bundle_in_the_folder_is_refused_reported_and_left() {
     assert!(r.refused[0].reason.contains("another vault/office"), "{r:?}");
     assert_eq!(dump_without_folder_state(&w.o), before, "nothing of it applied");
     assert!(path.exists(), "a refused file is left for a person to look at");
+    let st = folder::status(&w.o).unwrap();
+    assert_eq!(st.refused.len(), 1, "the vault remembers it: {st:?}");
     // Not read again while unchanged, still reported.
     let r = pass(&mut w.o, &w.dir);
     assert_eq!(r.refused.len(), 1, "{r:?}");

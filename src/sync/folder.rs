@@ -141,6 +141,13 @@ pub struct FolderStatus {
     pub last_sync: Option<String>,
     /// That pass's report.
     pub last: Option<FolderReport>,
+    /// Every file in the folder refused so far and not changed since
+    /// (computed from what the vault remembers, not stored twice).
+    #[serde(skip)]
+    pub refused: Vec<FolderFile>,
+    /// Every file waiting to be whole (or damaged).
+    #[serde(skip)]
+    pub incomplete: Vec<FolderFile>,
 }
 
 /// The outcome of a file, with the size and modification time it had.
@@ -171,9 +178,20 @@ fn load(store: &CaseStore) -> Result<State, StoreError> {
     Ok(state_get(store, K_FOLDER)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
 }
 
-/// What the vault remembers of its last passes over its sync folder.
+/// What the vault remembers of its last passes over its sync folder, with
+/// the files still refused or incomplete.
 pub fn status(store: &CaseStore) -> Result<FolderStatus, StoreError> {
-    Ok(load(store)?.status)
+    let state = load(store)?;
+    let mut status = state.status;
+    for (file, seen) in state.files {
+        let entry = FolderFile { file, reason: seen.reason };
+        match seen.outcome {
+            Outcome::Refused => status.refused.push(entry),
+            Outcome::Incomplete => status.incomplete.push(entry),
+            Outcome::Superseded | Outcome::Imported => {}
+        }
+    }
+    Ok(status)
 }
 
 /// The sync folder chosen for this vault, if any (kept in the vault,
