@@ -29,7 +29,7 @@ const STEP: Duration = Duration::from_secs(120);
 const FOLDER_ID: &str = "fieldcase";
 
 /// A child process killed when dropped (a failed assertion included).
-struct Killed(Child, &'static str);
+struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -138,7 +138,7 @@ fn start(root: &Path, me: &Instance, name: &'static str) -> Killed {
         .stderr(log)
         .spawn()
         .expect("start syncthing");
-    Killed(child, name)
+    Killed(child)
 }
 
 /// `fieldcase sync --folder DIR --watch --json`, its reports as lines.
@@ -164,7 +164,7 @@ fn watch(vault: &Path, folder: &Path) -> (Killed, Receiver<Value>) {
             }
         }
     });
-    (Killed(child, "fieldcase sync --watch"), rx)
+    (Killed(child), rx)
 }
 
 /// Ctrl-C: the watch ends between two passes and locks the vault.

@@ -302,6 +302,9 @@ fn office_pass(
         import_all(store, dir, &folder.join(TO_OFFICE), state, report)?;
     }
     let roster = exchange::roster(store)?.ok_or(FolderError::NotEnrolled)?.roster;
+    // Once per pass, not per device: it reads every event's sequence. An
+    // answer does not change it (only imports and local changes do).
+    let vv = exchange::contiguous_vv(store)?;
     for (device, folder) in &devices {
         // Only enrolled devices that send their own bundles get an answer.
         let Some(entry) = roster.device(*device) else { continue };
@@ -310,7 +313,7 @@ fn office_pass(
         }
         let outbox = folder.join(TO_DEVICE);
         ensure_dir(&outbox)?;
-        let token = token_for_device(store, &roster, *device)?;
+        let token = token_for_device(store, &vv, &roster, *device)?;
         if state.tokens.get(device) != Some(&token) {
             match exchange::export_for_device(store, *device, &mut |_: Progress| {}) {
                 Ok(bytes) => write_bundle(store, dir, &outbox, &bytes, report, || {
@@ -507,6 +510,7 @@ fn token_for_office(store: &CaseStore) -> Result<String, StoreError> {
 /// configuration and the refusals it reports to that device.
 fn token_for_device(
     store: &CaseStore,
+    vv: &BTreeMap<Uuid, u64>,
     roster: &crate::sync::roster::Roster,
     device: Uuid,
 ) -> Result<String, StoreError> {
@@ -516,7 +520,7 @@ fn token_for_device(
     let released = crate::sync::quarantine::released_for(store, &signers)?.len();
     let config = crate::country::held(store)?.map(|c| c.config.serial);
     Ok(digest(&json!({
-        "vv": exchange::contiguous_vv(store)?,
+        "vv": vv,
         "roster": roster.serial,
         "config": config,
         "refused": refused,
