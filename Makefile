@@ -194,7 +194,7 @@ e2e: desktop npm-deps $(TAURI_DRIVER)
 # ---------------------------------------------------------------- syncthing
 # Two real Syncthing instances on the loopback (discovery, relays, NAT
 # traversal, usage and crash reporting, upgrades off) carry the sync folder
-# between an office and a device, each running `fieldcase sync --watch`
+# between an office and two laptops, each running `fieldcase sync --watch`
 # (tests/syncthing.rs). Each step is bounded (120 s); the whole run too.
 syncthing-test: apt-deps
 	$(call header,Sync folder through Syncthing)

@@ -1,8 +1,9 @@
 //! A real file-sync tool between an office and a device (issue 23): two
 //! Syncthing instances on the loopback share one folder; each side runs
 //! `fieldcase sync --folder … --watch`; no file is moved by hand. A case
-//! registered on the device reaches the office, and the office's
-//! assignment of that case comes back to the device.
+//! registered on a laptop reaches the office, the office's assignment
+//! reaches another laptop, both change a protected field, and the
+//! conflict the office's supervisor settles comes back to the first.
 //!
 //! Ignored by a plain `cargo test` (it needs Debian's `syncthing`); `make
 //! syncthing-test` (part of `make test`) installs it and runs this with
@@ -22,7 +23,10 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use cli::{ok, run, PASS};
-use serde_json::Value;
+use fieldcase::model::event::Role;
+use fieldcase::model::store::CaseStore;
+use fieldcase::vault::{SecretString, VaultOptions};
+use serde_json::{json, Value};
 
 /// How long each step may take before the test fails.
 const STEP: Duration = Duration::from_secs(120);
@@ -181,29 +185,6 @@ fn stop(mut w: Killed) {
     panic!("fieldcase sync --watch did not stop within 30 s of Ctrl-C");
 }
 
-/// Wait for a pass report that satisfies `want`, or fail saying what.
-fn wait_for(rx: &Receiver<Value>, root: &Path, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    while start.elapsed() < STEP {
-        if let Ok(report) = rx.recv_timeout(Duration::from_millis(250)) {
-            eprintln!("  pass: {report}");
-            if want(&report) {
-                eprintln!("{what}: after {:.1} s", start.elapsed().as_secs_f64());
-                return report;
-            }
-        }
-    }
-    let logs: String = ["office", "device"]
-        .iter()
-        .map(|n| {
-            let log = std::fs::read_to_string(root.join(format!("syncthing-{n}.log"))).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(15).collect();
-            format!("--- syncthing {n} (last lines)\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
-        })
-        .collect();
-    panic!("{what}: not within {} s\n{logs}", STEP.as_secs());
-}
-
 /// `GET path` on an instance's REST API (loopback, API key), retried
 /// while it starts.
 fn rest(me: &Instance, name: &str, path: &str) -> Value {
@@ -260,24 +241,78 @@ fn wait_connected(me: &Instance, name: &str, peer: &Instance) {
     panic!("syncthing {name} did not connect to its peer on the loopback within {} s", STEP.as_secs());
 }
 
-fn imported(report: &Value, pred: impl Fn(&Value) -> bool) -> bool {
-    report["imported"].as_array().is_some_and(|a| a.iter().any(pred))
+fn syncthing_logs(root: &Path) -> String {
+    ["office", "device"]
+        .iter()
+        .map(|n| {
+            let log = std::fs::read_to_string(root.join(format!("syncthing-{n}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            format!("--- syncthing {n} (last lines)\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+        })
+        .collect()
+}
+
+fn open(dir: &Path) -> CaseStore {
+    CaseStore::open_with(dir, &SecretString::from(PASS.to_owned()), &VaultOptions::default()).expect("open vault")
+}
+
+/// A vault's device id, read while no watch holds it: the name of its
+/// sub-folder in the sync folder.
+fn open_id(dir: &Path) -> String {
+    let s = open(dir);
+    let id = s.vault().device().device_id.to_string();
+    s.lock().unwrap();
+    id
+}
+
+fn values(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+/// Wait for reports from several watchers until `want` holds of all the
+/// imports seen so far (from this call on).
+fn wait_imports(rxs: &[&Receiver<Value>], root: &Path, what: &str, want: impl Fn(&[Value]) -> bool) {
+    let start = Instant::now();
+    let mut seen: Vec<Value> = Vec::new();
+    while start.elapsed() < STEP {
+        for rx in rxs {
+            while let Ok(report) = rx.try_recv() {
+                eprintln!("  pass: {report}");
+                seen.extend(report["imported"].as_array().cloned().unwrap_or_default());
+            }
+        }
+        if want(&seen) {
+            eprintln!("{what}: after {:.1} s", start.elapsed().as_secs_f64());
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let logs = syncthing_logs(root);
+    panic!("{what}: not within {} s\n{logs}", STEP.as_secs());
 }
 
 #[test]
 #[ignore = "needs Debian's syncthing; run by `make syncthing-test`"]
-fn a_case_and_the_offices_answer_travel_through_syncthing() {
+fn a_case_and_a_conflict_settled_at_the_office_travel_through_syncthing() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let (o, d) = (root.join("office"), root.join("device"));
+    let (o, a, b) = (root.join("office"), root.join("amina"), root.join("bakary"));
     let f = |n: &str| root.join(n).to_str().unwrap().to_string();
     // Enrollment is done once, by hand, as at the office.
     ok(run(&o, &["init", "--office", "--name", "Agadez"]));
-    ok(run(&d, &["init", "--name", "amina"]));
-    ok(run(&d, &["enroll", "request", "--out", &f("req.json")]));
-    ok(run(&o, &["enroll", "approve", &f("req.json"), "--role", "caseworker", "--out", &f("enr.fcb")]));
-    ok(run(&d, &["import", &f("enr.fcb")]));
+    for (dir, name) in [(&a, "amina"), (&b, "bakary")] {
+        ok(run(dir, &["init", "--name", name]));
+        ok(run(dir, &["enroll", "request", "--out", &f(&format!("{name}.json"))]));
+        let enr = f(&format!("{name}.fcb"));
+        ok(run(&o, &["enroll", "approve", &f(&format!("{name}.json")), "--role", "caseworker", "--out", &enr]));
+        ok(run(dir, &["import", &enr]));
+    }
 
+    let amina_id = open_id(&a);
+
+    // The office computer and the laptops' side of the office network: one
+    // Syncthing each; the two laptops share the second one's folder (each
+    // writes only in its own sub-folder, docs/bundle-format.md §12.1).
     let office = generate(root, "office");
     let device = generate(root, "device");
     write_config(&office, "office", &device, "device");
@@ -289,32 +324,90 @@ fn a_case_and_the_offices_answer_travel_through_syncthing() {
     wait_connected(&office, "office", &device);
     wait_connected(&device, "device", &office);
 
-    let reg = ok(run(&d, &["case", "new", "--type", "uasc", "--office", "Agadez"]));
-    let number = reg.split_whitespace().nth(2).expect("case number").to_owned();
-    let (dev_watch, dev_rx) = watch(&d, &device.folder);
-    let (office_watch, office_rx) = watch(&o, &office.folder);
-
-    // 1. The device's bundle reaches the office through Syncthing.
-    wait_for(&office_rx, root, "the case registered on the device reaches the office", |r| {
-        imported(r, |i| i["new_cases"] == 1)
+    // 1. Amina registers a child; the case reaches the office.
+    let case = {
+        let mut s = open(&a);
+        let c = s.create_case("uasc", "Agadez").unwrap();
+        s.save_form(c, "registration_bia", None, values(json!({"given_names": "Mariama", "risk_level": "medium"})))
+            .unwrap();
+        s.lock().unwrap();
+        c
+    };
+    let (wa, _a_rx) = watch(&a, &device.folder);
+    let (wb, b_rx) = watch(&b, &device.folder);
+    let (wo, o_rx) = watch(&o, &office.folder);
+    wait_imports(&[&o_rx], root, "the case registered on amina's laptop reaches the office", |i| {
+        i.iter().any(|i| i["new_cases"] == 1)
     });
-    // 2. The office's answer (its acknowledgement) reaches the device.
-    wait_for(&dev_rx, root, "the office's acknowledgement reaches the device", |r| imported(r, |_| true));
 
-    // 3. The office assigns the case (the watch holds the vault: stop it
-    // for the command, as a person would close the app).
-    stop(office_watch);
-    ok(run(&o, &["case", "assign", &number, "--to", "amina"]));
-    let (office_watch, _office_rx) = watch(&o, &office.folder);
-    wait_for(&dev_rx, root, "the office's assignment reaches the device", |r| {
-        imported(r, |i| i["new_events"].as_u64().is_some_and(|n| n >= 1))
+    // 2. The office assigns it to Bakary (a person closes the app to use the
+    // command line: the watch holds the vault); it reaches his laptop.
+    stop(wo);
+    ok(run(&o, &["case", "assign", &case.to_string(), "--to", "bakary"]));
+    let (wo, o_rx) = watch(&o, &office.folder);
+    wait_imports(&[&b_rx], root, "the assigned case reaches bakary's laptop", |i| {
+        i.iter().any(|i| i["new_cases"] == 1)
     });
-    stop(dev_watch);
-    stop(office_watch);
 
-    let history = ok(run(&d, &["case", "history", &number]));
-    assert!(
-        history.lines().any(|l| l.contains("(data_manager)") && l.contains("assigned to amina")),
-        "the device holds the office's assignment:\n{history}"
-    );
+    // 3. Both change the risk level, each on their own laptop, before
+    // either has seen the other's change: a protected conflict.
+    stop(wa);
+    stop(wb);
+    for (dir, level) in [(&a, "low"), (&b, "high")] {
+        let mut s = open(dir);
+        s.save_form(case, "registration_bia", None, values(json!({"risk_level": level}))).unwrap();
+        s.lock().unwrap();
+    }
+    let (wa, a_rx) = watch(&a, &device.folder);
+    let (wb, _b_rx) = watch(&b, &device.folder);
+    wait_imports(&[&o_rx], root, "both changes reach the office", |i| {
+        ["amina", "bakary"]
+            .iter()
+            .all(|who| i.iter().any(|i| i["sender_name"] == *who && i["new_events"].as_u64() >= Some(1)))
+    });
+
+    // 4. At the office, the supervisor settles it: high.
+    stop(wo);
+    {
+        let mut s = open(&o);
+        let sara = SecretString::from("quarry lantern sara velvet orbit".to_owned());
+        s.add_person("sara", Role::Supervisor, &sara).unwrap();
+        s.switch_person("sara", &sara).unwrap();
+        let q = s.conflict_queue().unwrap();
+        let c = q.iter().find(|c| c.field == "risk_level").unwrap_or_else(|| panic!("no risk level conflict: {q:?}"));
+        assert!(c.protected);
+        let high = c.heads.iter().find(|h| h.value == json!("high")).expect("bakary's value");
+        s.resolve_conflict_head(case, "registration_bia", None, "risk_level", high.event).unwrap();
+        s.lock().unwrap();
+    }
+    let (wo, o_rx) = watch(&o, &office.folder);
+
+    // 5. The office's next answer to Amina carries the resolution; it
+    // reaches her laptop through Syncthing.
+    let amina_inbox = format!("{amina_id}/to-device/");
+    let answer = {
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < STEP, "the office wrote no answer to amina within {} s", STEP.as_secs());
+            if let Ok(r) = o_rx.recv_timeout(Duration::from_millis(250)) {
+                eprintln!("  pass: {r}");
+                let written = r["written"].as_array().cloned().unwrap_or_default();
+                if let Some(f) = written.iter().filter_map(Value::as_str).find(|f| f.starts_with(&amina_inbox)) {
+                    break f.to_owned();
+                }
+            }
+        }
+    };
+    wait_imports(&[&a_rx], root, "the office's resolution reaches amina's laptop", |i| {
+        i.iter().any(|i| i["file"] == answer.as_str() && i["new_events"].as_u64() >= Some(1))
+    });
+    stop(wa);
+    stop(wb);
+    stop(wo);
+    let s = open(&a);
+    let detail = s.case_detail(case).unwrap();
+    let risk = detail.fields.iter().find(|f| f.form == "registration_bia" && f.field == "risk_level").unwrap();
+    assert_eq!(risk.value, Some(json!("high")), "amina's laptop shows the office's choice: {risk:?}");
+    assert_eq!(risk.heads.len(), 1, "the conflict is settled there too: {risk:?}");
+    s.lock().unwrap();
 }
