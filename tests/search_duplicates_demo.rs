@@ -94,8 +94,7 @@ fn planted_demo_duplicates_recall_and_review_load() {
     }
     // The queue split: planted duplicates not merged yet (work the demo
     // leaves for the office) and pairs of different children.
-    let queued_planted =
-        to_review.iter().filter(|p| truth.contains(&norm(p.case_a.clone(), p.case_b.clone()))).count();
+    let queued_planted = to_review.iter().filter(|p| truth.contains(&norm(p.case_a.clone(), p.case_b.clone()))).count();
     let queued_other = to_review.len() - queued_planted;
     println!(
         "queue: {queued_planted} planted duplicates not merged yet, {queued_other} pairs of different children \

@@ -283,3 +283,26 @@ fn the_folder_setting_is_kept_in_the_vault() {
         Err(folder::FolderError::NoFolder(_))
     ));
 }
+
+/// A symbolic link in the folder is never followed: neither a linked
+/// bundle file nor a linked `to-office/` folder is read.
+#[cfg(unix)]
+#[test]
+fn symbolic_links_in_the_folder_are_not_followed() {
+    let mut w = world();
+    new_case(&mut w.a, "Fatima");
+    pass(&mut w.a, &w.dir);
+    let file = only_file(&outbox(&w));
+    let elsewhere = w.dir.parent().unwrap().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::rename(&file, elsewhere.join("00000000000000000001.fcb")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("00000000000000000001.fcb"), &file).unwrap();
+    let r = pass(&mut w.o, &w.dir);
+    assert!(r.imported.is_empty() && r.refused.is_empty() && r.incomplete.is_empty(), "{r:?}");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_dir(outbox(&w)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, outbox(&w)).unwrap();
+    let r = pass(&mut w.o, &w.dir);
+    assert!(r.imported.is_empty(), "{r:?}");
+    assert_eq!(w.o.case_count().unwrap(), 0);
+}

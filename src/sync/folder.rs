@@ -121,7 +121,8 @@ pub struct FolderReport {
     pub incomplete: Vec<FolderFile>,
     /// Files older than a bundle already imported from their sender.
     pub superseded: Vec<String>,
-    /// Bundles that could not be written (the next pass tries again).
+    /// Bundles that could not be written, or imported because of this
+    /// vault (its disk): the next pass tries again.
     pub failed: Vec<String>,
 }
 
@@ -391,7 +392,9 @@ fn import_all(
     report: &mut FolderReport,
 ) -> Result<(), FolderError> {
     let prefix = format!("{}/", rel(dir, folder));
-    let files = bundle_files(folder);
+    // A symbolic link in place of the folder is not followed (§12.3).
+    let files =
+        if std::fs::symlink_metadata(folder).is_ok_and(|m| m.is_dir()) { bundle_files(folder) } else { Vec::new() };
     // Forget the files that are gone (cleaned up by their writer).
     let present: std::collections::BTreeSet<String> = files.iter().map(|(p, _)| rel(dir, p)).collect();
     state.files.retain(|k, _| !k.starts_with(&prefix) || present.contains(k));
@@ -424,6 +427,13 @@ fn import_all(
                 (Outcome::Imported, String::new())
             }
             Err(e) if changed => (Outcome::Incomplete, e.to_string()),
+            Err(e) if failed_here(e) => {
+                // This vault could not finish the import (its disk, a
+                // bug): nothing was applied, the file is not at fault, so
+                // it is not remembered and the next pass tries again.
+                report.failed.push(format!("{key}: {e}"));
+                continue;
+            }
             Err(e) => (classify(e), e.to_string()),
         };
         if after.is_none() {
@@ -434,6 +444,15 @@ fn import_all(
         state.files.insert(key, Seen { size, mtime: time, outcome, reason });
     }
     Ok(())
+}
+
+/// Whether an import failed because of this vault rather than the file.
+fn failed_here(e: &ImportError) -> bool {
+    matches!(
+        e,
+        ImportError::Attachment { .. }
+            | ImportError::Rejected(StoreError::Vault(_) | StoreError::Database(_) | StoreError::CheckStopped(_))
+    )
 }
 
 /// How a refused import is told apart from a file still being copied

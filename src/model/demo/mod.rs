@@ -469,7 +469,9 @@ impl Planner {
             let drawn = reg_ms - DAY * self.rng.gen_range(20..400);
             // The same child registered again recalls about the same day.
             let sep = match c.separated {
-                Some(first) => (first + DAY * self.family_rng.gen_range(0..15)).saturating_sub(7 * DAY).min(reg_ms - DAY),
+                Some(first) => {
+                    (first + DAY * self.family_rng.gen_range(0..15)).saturating_sub(7 * DAY).min(reg_ms - DAY)
+                }
                 None => drawn,
             };
             v["separation_date"] = json!(ymd(sep));
