@@ -650,7 +650,7 @@ struct InState {
     bundle_id: Uuid,
 }
 
-fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
+pub(crate) fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
     Ok(state_get(store, &format!("{P_IN}{sender}"))?
         .and_then(|v| serde_json::from_value::<InState>(v).ok())
         .map(|s| s.seq))

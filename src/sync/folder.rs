@@ -173,6 +173,11 @@ struct State {
     tokens: BTreeMap<Uuid, String>,
     /// Per peer, the newest `sender_seq` of this vault it said it imported.
     peer_received: BTreeMap<Uuid, u64>,
+    /// A device imported office events since its last bundle: its next
+    /// pass tells the office (`received`), so the office can clean up and
+    /// send only what is new from then on.
+    #[serde(default)]
+    owe_receipt: bool,
 }
 
 fn load(store: &CaseStore) -> Result<State, StoreError> {
@@ -270,7 +275,8 @@ fn device_pass(
     state: &mut State,
     report: &mut FolderReport,
 ) -> Result<(), FolderError> {
-    let office = exchange::roster(store)?.ok_or(FolderError::NotEnrolled)?.roster.office_id;
+    let roster = exchange::roster(store)?.ok_or(FolderError::NotEnrolled)?.roster;
+    let office = roster.office_id;
     let me = store.vault().device().device_id;
     let mine = dir.join(me.to_string());
     let inbox = mine.join(TO_DEVICE);
@@ -279,11 +285,18 @@ fn device_pass(
         ensure_dir(d)?;
     }
     import_all(store, dir, &inbox, state, report)?;
-    let token = token_for_office(store)?;
-    if state.tokens.get(&office) != Some(&token) {
+    // Only a bundle that brought something (not an acknowledgement alone)
+    // is worth a receipt: otherwise the two sides would answer each other's
+    // receipts for ever.
+    if report.imported.iter().any(|i| !i.replay && (i.new_events > 0 || i.refusals_reported > 0)) {
+        state.owe_receipt = true;
+    }
+    let token = token_for_office(store, &roster, me)?;
+    if state.owe_receipt || state.tokens.get(&office) != Some(&token) {
         match exchange::export_for_office(store, &mut |_: Progress| {}) {
             Ok(bytes) => write_bundle(store, dir, &outbox, &bytes, report, || {
                 state.tokens.insert(office, token);
+                state.owe_receipt = false;
             }),
             Err(e) => report.failed.push(format!("{}: {e}", rel(dir, &outbox))),
         }
@@ -303,9 +316,8 @@ fn office_pass(
         import_all(store, dir, &folder.join(TO_OFFICE), state, report)?;
     }
     let roster = exchange::roster(store)?.ok_or(FolderError::NotEnrolled)?.roster;
-    // Once per pass, not per device: it reads every event's sequence. An
-    // answer does not change it (only imports and local changes do).
-    let vv = exchange::contiguous_vv(store)?;
+    // Once per pass, not per device.
+    let held = events_held(store, &roster)?;
     for (device, folder) in &devices {
         // Only enrolled devices that send their own bundles get an answer.
         let Some(entry) = roster.device(*device) else { continue };
@@ -314,7 +326,7 @@ fn office_pass(
         }
         let outbox = folder.join(TO_DEVICE);
         ensure_dir(&outbox)?;
-        let token = token_for_device(store, &vv, &roster, *device)?;
+        let token = token_for_device(store, &held, &roster, *device)?;
         if state.tokens.get(device) != Some(&token) {
             match exchange::export_for_device(store, *device, &mut |_: Progress| {}) {
                 Ok(bytes) => write_bundle(store, dir, &outbox, &bytes, report, || {
@@ -517,19 +529,49 @@ fn digest(v: &Value) -> String {
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
 
-/// What a device's bundle to the office is made from: the events it holds
-/// (its own and those the office sent, so the office learns what it
-/// received). The same token: nothing new to send.
-fn token_for_office(store: &CaseStore) -> Result<String, StoreError> {
-    Ok(digest(&json!({"vv": exchange::contiguous_vv(store)?})))
+/// The newest `device_seq` this vault holds of `signer`: one look in the
+/// events' (device, sequence) index, so a pass with nothing new stays
+/// cheap on a vault of any size (the contiguous acknowledgements would read
+/// every event's sequence).
+fn newest_seq(store: &CaseStore, signer: Uuid) -> Result<u64, StoreError> {
+    let seq: Option<i64> = store.vault().conn().query_row(
+        "SELECT MAX(device_seq) FROM events WHERE device_id = ?1",
+        [signer.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(seq.map_or(0, |s| s.max(0) as u64))
+}
+
+/// What tells that the office's event store changed: the newest event it
+/// holds of each signer of its roster (devices, the people they host, the
+/// office's own people). Events held in quarantine are in the refusals of
+/// each device's token; transfers change the roster (§9.4).
+fn events_held(store: &CaseStore, roster: &crate::sync::roster::Roster) -> Result<Value, StoreError> {
+    let mut newest = BTreeMap::new();
+    for d in roster.devices.iter().map(|d| d.device_id).chain(roster.vouched.iter().map(|v| v.device_id)) {
+        newest.insert(d, newest_seq(store, d)?);
+    }
+    Ok(json!(newest))
+}
+
+/// What a device's bundle to the office is made from: the events its own
+/// people made. The same token (and no receipt owed): nothing new to send.
+fn token_for_office(store: &CaseStore, roster: &crate::sync::roster::Roster, me: Uuid) -> Result<String, StoreError> {
+    let mut own = BTreeMap::new();
+    for d in roster.hosted_by(me) {
+        own.insert(d.device_id, newest_seq(store, d.device_id)?);
+    }
+    // The signer recording now, should the roster not list them yet.
+    own.insert(store.signer_id(), newest_seq(store, store.signer_id())?);
+    Ok(digest(&json!(own)))
 }
 
 /// What the office's bundle to `device` is made from: the events it holds
-/// (its acks and the events it would send), its roster, its country
-/// configuration and the refusals it reports to that device.
+/// ([`events_held`]), its roster, its country configuration and the
+/// refusals it reports to that device.
 fn token_for_device(
     store: &CaseStore,
-    vv: &BTreeMap<Uuid, u64>,
+    held: &Value,
     roster: &crate::sync::roster::Roster,
     device: Uuid,
 ) -> Result<String, StoreError> {
@@ -539,7 +581,7 @@ fn token_for_device(
     let released = crate::sync::quarantine::released_for(store, &signers)?.len();
     let config = crate::country::held(store)?.map(|c| c.config.serial);
     Ok(digest(&json!({
-        "vv": vv,
+        "held": held,
         "roster": roster.serial,
         "config": config,
         "refused": refused,
