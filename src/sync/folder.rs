@@ -236,7 +236,8 @@ pub fn sync_folder_once(store: &mut CaseStore, dir: &Path) -> Result<FolderRepor
     }
     let before = load(store)?;
     let mut state = before.clone();
-    let dir_name = dir.to_string_lossy().into_owned();
+    // The same folder named from another working directory is the same.
+    let dir_name = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).to_string_lossy().into_owned();
     if state.status.dir.as_deref() != Some(dir_name.as_str()) {
         // Another folder: nothing remembered applies to it.
         state = State { status: FolderStatus { dir: Some(dir_name), ..FolderStatus::default() }, ..State::default() };
