@@ -16,11 +16,14 @@
 //!   all or nothing with the events.
 //! - [`quarantine`]: imported events the rules refused, held with their
 //!   reason and reported back to the device that made them.
+//! - [`folder`]: the sync folder a file-sync tool carries, read and
+//!   written in passes ([`folder::sync_folder_once`]).
 //! - [`error`]: [`ImportError`], why a bundle was refused.
 
 pub mod attachments;
 pub mod error;
 pub mod exchange;
+pub mod folder;
 pub mod format;
 pub mod partner_request;
 pub mod partners;

@@ -225,6 +225,7 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         refusals_reported: 0,
         released: 0,
         release_failed: None,
+        received_by_sender: None,
     }
 }
 

@@ -99,6 +99,9 @@ pub enum Command {
     Import(sync_cmds::ImportArgs),
     /// Check a sync bundle completely without importing it.
     Verify(sync_cmds::VerifyArgs),
+    /// Sync through a folder a file-sync tool carries (--folder DIR), once
+    /// or, with --watch, whenever it changes.
+    Sync(sync_cmds::SyncArgs),
     /// Office: transfer a case to another office (CASE --to --to-key --out),
     /// or answer a transfer (accept | reject FILE --out RECEIPT).
     Transfer(sync_cmds::TransferArgs),
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
         Command::Export(args) => sync_cmds::export(&vault_dir, args),
         Command::Import(args) => sync_cmds::import(&vault_dir, args),
         Command::Verify(args) => sync_cmds::verify(&vault_dir, args),
+        Command::Sync(args) => sync_cmds::sync_folder(&vault_dir, args),
         Command::Transfer(args) => sync_cmds::transfer(&vault_dir, args),
         Command::Search(args) => search_cmds::search(&vault_dir, args),
         Command::Trace(args) => search_cmds::trace(&vault_dir, args),
