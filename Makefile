@@ -107,7 +107,7 @@ $(TOOLS)/bin/tauri-driver:
 # ---------------------------------------------------------------- core
 core-test:
 	$(call header,Core library: cargo test -p fieldcase -p fieldcase-vfs -p fieldcase-alloc)
-	@# The core must build without Tauri, GTK or WebKit (DESIGN.md section 2).
+	@# The core must build without Tauri, GTK or WebKit (ARCHITECTURE.md, `src-tauri/` and `ui/`).
 	@tree="$$($(CARGO) tree -p fieldcase -e normal,build,dev --prefix none)"; \
 	if grep -qE '^(tauri|gtk|webkit2gtk)[ -]' <<<"$$tree"; then \
 	  echo "FAIL: the fieldcase package depends on Tauri/GTK/WebKit"; exit 1; fi

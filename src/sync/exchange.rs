@@ -426,7 +426,7 @@ pub(crate) fn build_bundle(
     let out: OutState = state_get(store, K_OUT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     let office_id = roster(store)?.map(|r| r.roster.office_id).ok_or(SyncError::NotEnrolled)?;
     let device = store.vault().device().clone();
-    // The sender's escrow key can read its own bundles too (DESIGN §5).
+    // The sender's escrow key can read its own bundles too (docs/bundle-format.md §2).
     if let Some(esc) = device.escrow.as_deref() {
         recipients.push(age_recipient(esc).map_err(SyncError::Build)?);
     }

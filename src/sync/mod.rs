@@ -1,5 +1,5 @@
 //! Sync by files: signed, encrypted bundles between field devices and their
-//! country office (docs/bundle-format.md, DESIGN.md §5).
+//! country office (docs/bundle-format.md).
 //!
 //! - [`format`]: the bundle file (age file → ustar → manifest, signature,
 //!   events, roster) and its writer.

@@ -1,4 +1,4 @@
-//! Case transfer between offices (docs/bundle-format.md §9, DOMAIN R12).
+//! Case transfer between offices (docs/bundle-format.md §9; rule R12 of docs/domain.md).
 //!
 //! 1. The sending office ([`transfer_case`]) records `closure_transfer`
 //!    `transfer_status: requested` and writes a `transfer` bundle: the case's

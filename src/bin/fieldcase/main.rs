@@ -79,7 +79,7 @@ pub enum Command {
     Case(case_cmds::CaseCommand),
     /// Tasks due: overdue follow-up visits, deadlines, children turning 18.
     Tasks(case_cmds::TasksArgs),
-    /// Aggregate indicators (DOMAIN §5) for a period and office; CSV, DHIS2 or JSON export.
+    /// Aggregate indicators (docs/reports.md) for a period and office; CSV, DHIS2 or JSON export.
     Report(report_cmds::ReportArgs),
     /// Measure commit latency, checkpoint and unlock time against plain SQLite.
     Bench(bench::BenchArgs),

@@ -1,4 +1,4 @@
-//! Deterministic synthetic demo data (DOMAIN.md §6), made through the real
+//! Deterministic synthetic demo data (docs/domain.md, Demo data), made through the real
 //! case API so every event passes the same form, role and lifecycle checks
 //! as a caseworker's.
 //!
@@ -329,7 +329,7 @@ fn office_area(office: &str) -> Option<&'static str> {
     })
 }
 
-/// How a UASC case ends up (DOMAIN.md §6 "Outcome").
+/// How a UASC case ends up (the corridor's outcome mix, docs/domain.md, Demo data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Return,
@@ -1085,7 +1085,7 @@ impl Planner {
             p.save_item(Actor::Caseworker, "temporary_care", item, f5);
         }
         // Most high-risk children are downgraded by a supervisor within
-        // weeks; 10% stay high (DOMAIN.md §6).
+        // weeks; 10% stay high (docs/domain.md, Demo data).
         if risk == "high" && pct(&mut self.rng, 90) {
             p.after_days(self.rng.gen_range(10..40));
             p.save(
@@ -1096,7 +1096,7 @@ impl Planner {
         }
     }
 
-    /// A child rated high risk must be seen within 24 hours (DOMAIN.md §2,
+    /// A child rated high risk must be seen within 24 hours (docs/domain.md, Deadlines and tasks;
     /// indicator 5). Most are: a contact or visit note 1–18 h after the
     /// rating; about one in five is seen only at the next planned contact, so
     /// the indicator is neither 0 nor 100 % on demo data.
