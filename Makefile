@@ -4,7 +4,7 @@
 #   make test   install what is missing, run every test suite (what CI runs)
 #   make package  build the installable packages (.deb, .rpm) of a release build
 #
-# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, package-test, syncthing-test, demo-vault, clean-free.
+# Helper targets: deps, lint, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, package-test, syncthing-test, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -64,16 +64,16 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run package deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free
+.PHONY: help test run package deps lint apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
 	@echo "make package - build the .deb and .rpm packages (release)"
-	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free"
+	@echo "helpers: deps lint core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
-test: deps core-test fuzz ui-test desktop desktop-test e2e package-test syncthing-test
+test: deps lint core-test fuzz ui-test desktop desktop-test e2e package-test syncthing-test
 	$(call header,make test: every suite passed)
 
 # ---------------------------------------------------------------- deps
@@ -103,6 +103,19 @@ npm-deps: ui/node_modules/.fieldcase-installed tests/e2e/node_modules/.fieldcase
 $(TOOLS)/bin/tauri-driver:
 	$(call header,tauri-driver)
 	$(CARGO) install tauri-driver --version '^2' --locked --root $(TOOLS)
+
+# ---------------------------------------------------------------- lint
+# Formatting as rustfmt.toml says, and clippy's default lints with warnings
+# as errors on the library, its CLI, tests, benches and examples. The
+# desktop crate is linted by hand (`cargo clippy -p fieldcase-desktop
+# --all-targets --features custom-protocol`): here it would type-check
+# Tauri, GTK and WebKit once more in every CI run.
+lint:
+	$(call header,Lint: cargo fmt --check and cargo clippy -D warnings)
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy -p fieldcase -p fieldcase-vfs -p fieldcase-alloc --all-targets -- -D warnings
 
 # ---------------------------------------------------------------- core
 core-test:

@@ -240,7 +240,7 @@ fn a_demo_made_for_a_day_reads_like_a_live_office_on_that_day() {
         .filter(|c| fieldcase::model::lifecycle::Stage::parse(&c.stage).is_some_and(|st| st.is_open()))
         .collect();
     let behind: std::collections::BTreeSet<_> =
-        tasks.iter().filter(|t| t.overdue_days > 0).map(|t| t.case_id.clone()).collect();
+        tasks.iter().filter(|t| t.overdue_days > 0).map(|t| t.case_id).collect();
     let share = behind.len() as f64 / open.len().max(1) as f64;
     println!("{} of {} open cases have overdue work", behind.len(), open.len());
     assert!(!behind.is_empty(), "no case is behind: not a real register");

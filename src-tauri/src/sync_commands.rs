@@ -967,7 +967,7 @@ pub async fn office_quarantine_discard(
 /// Office: suspected duplicate cases.
 #[tauri::command]
 pub async fn office_duplicates(session: State<'_, Session>) -> Result<Vec<DuplicateEntry>, UiError> {
-    session.with_store(|s| duplicates(s))
+    session.with_store(duplicates)
 }
 
 /// Office: record that two suspected duplicates are different children.

@@ -708,7 +708,7 @@ pub(crate) fn awkward_test_event(n: u128, kind: EventKind, role: Role, payload: 
         author: format!("Ama \"Q\" Ñ {n}\u{1}"),
         role,
         kind,
-        form: if n % 2 == 0 { None } else { Some(format!("form_{n}\\")) },
+        form: if n.is_multiple_of(2) { None } else { Some(format!("form_{n}\\")) },
         payload,
         base: (0..(n % 4)).map(|i| Uuid::from_u128(i * 31 + n)).collect(),
         sig: String::new(),

@@ -1758,7 +1758,6 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
         }
         planner.seq = p.seq;
         planner.steps.append(&mut p.steps);
-        let mut child = child;
         child.separated = planner.last_separation;
         children.push((child, reg));
     }
