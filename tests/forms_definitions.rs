@@ -327,6 +327,7 @@ fn protected_fields_are_exactly_the_expected_ones() {
         ("incident", "perpetrator_relationship reported reported_to not_reported_reason description"),
         ("education", ""),
         ("case_conference", ""),
+        ("inquiry", "inquirer_contact"),
     ]);
     for def in registry().all() {
         let got: BTreeSet<&str> = def.protected_fields().collect();

@@ -462,6 +462,11 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         out.push(RuleViolation::new("role", "a reporting viewer records nothing"));
         return Err(out);
     }
+    // An inquiry is not the case of a child: its own rules, no lifecycle.
+    crate::model::inquiry::check(facts, event, &mut out);
+    if !out.is_empty() {
+        return Err(out);
+    }
     match event.kind {
         EventKind::CaseRegistered => require_action(event.role, Action::RecordCaseData, "register a case", &mut out),
         EventKind::StatusChanged => check_status(facts, event, &mut out),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod forms;
 pub mod hlc;
+pub mod inquiry;
 pub mod lifecycle;
 pub mod partner_kinds;
 pub mod people;

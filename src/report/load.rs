@@ -404,7 +404,7 @@ pub(crate) fn load(conn: &Connection, office: Option<&str>) -> rusqlite::Result<
         let mut stmt = conn.prepare(
             "SELECT id, case_type, office, stage, caseworker, risk_level, sex, age_years, date_of_birth,
                     merged_into, erased, created_millis
-             FROM cases WHERE ?1 IS NULL OR office = ?1",
+             FROM cases WHERE case_type <> 'inquiry' AND (?1 IS NULL OR office = ?1)",
         )?;
         let mut rows = stmt.query(params![office])?;
         while let Some(r) = rows.next()? {
