@@ -889,7 +889,7 @@ fn r4_referral_needs_consent_covering_sharing() {
             json!({"item": Uuid::from_u128(11), "values": values}),
         )
     };
-    let with_consent = json!({"service_type": "legal_aid_asylum", "consent_for_referral": consent()});
+    let with_consent = json!({"service_type": "legal_aid_asylum", "provider_id": "ner_agadez_health_centre", "consent_for_referral": consent()});
     blocked_by(check(&f, &referral(with_consent.clone())), "R4");
     set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
     ok(check(&f, &referral(with_consent)));
@@ -1025,4 +1025,38 @@ fn r15_only_the_earliest_arrangement_is_the_first_one() {
     ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-01-10"))));
     // Editing the first record itself is not a change.
     ok(check(&f, &save_item(Role::Caseworker, "placement", 41, json!({"end_date": "2026-04-30"}))));
+}
+
+/// The referral's provider comes from the office's service directory: a
+/// new referral names `provider_id`; free text is refused, except on a
+/// referral that already holds free text (recorded before the directory).
+#[test]
+fn a_referral_provider_is_chosen_from_the_directory_and_old_free_text_stays_editable() {
+    let mut f = facts("uasc", Stage::BiaCompleted);
+    set(&mut f, "registration_bia.legitimate_basis", json!("consent"));
+    set(&mut f, "registration_bia.consent", consent());
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
+    let referral = |values: Value| {
+        event(Role::Caseworker, EventKind::ReferralMade, Some("referral"), json!({"item": Uuid::from_u128(12), "values": values}))
+    };
+    let base = json!({"service_type": "medical", "consent_for_referral": consent()});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    let m = messages(check(&f, &referral(base.clone())));
+    assert!(m.iter().any(|m| m.starts_with("referral") && m.contains("provider_id")), "{m:?}");
+    let m = messages(check(&f, &referral(with("provider", json!("Partner NGO, +227 90 00 00 00")))));
+    assert!(m.iter().any(|m| m.contains("not as free text")), "{m:?}");
+    ok(check(&f, &referral(with("provider_id", json!("ner_agadez_health_centre")))));
+
+    // An old referral typed its provider: that text may still be edited,
+    // and a provider from the directory may be added to it.
+    item(&mut f, "referral", json!({"_item": Uuid::from_u128(13).to_string(), "provider": "Partner NGO"}));
+    ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"provider": "Partner NGO (Agadez office)"}))));
+    ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"status": "implemented"}))));
+    // A directory referral gets no free text afterwards.
+    item(&mut f, "referral", json!({"_item": Uuid::from_u128(14).to_string(), "provider_id": "ner_agadez_health_centre"}));
+    blocked_by(check(&f, &save_item(Role::Caseworker, "referral", 14, json!({"provider": "someone else"}))), "referral");
 }

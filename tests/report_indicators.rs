@@ -128,14 +128,14 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     let r1 = s
         .make_referral(
             d,
-            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
+            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
             "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})),
         )
         .unwrap();
     s.set_clock(Some(at("2026-03-22", 10)));
     s.make_referral(
         d,
-        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
+        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
         "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}})),
     )
     .unwrap();
@@ -1224,7 +1224,7 @@ fn service_dispositions_are_counted_and_unmet_needs_reported() {
         let r = s
             .make_referral(
                 case,
-                values(json!({"referral_date": "2026-03-01", "service_type": "medical", "status": "pending",
+                values(json!({"referral_date": "2026-03-01", "service_type": "medical", "status": "pending", "provider_id": "ner_agadez_health_centre",
                 "response_type": "referral", "appointment_datetime": "2026-03-03T10:30:00Z",
                 "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-01"}})),
             )
@@ -1249,6 +1249,11 @@ fn service_dispositions_are_counted_and_unmet_needs_reported() {
         assert_eq!(by.cell(d).unwrap().n, Some(n), "{d}");
     }
     assert_eq!(total(&r, "21c"), (Some(50.0), Some(2), Some(4)));
+    // Unmet needs by service: every referral here is medical.
+    let by = r.indicator("21c").unwrap().breakdown("service_type").unwrap();
+    let medical = by.cell("medical").unwrap();
+    assert_eq!((medical.value, medical.numerator, medical.denominator), (Some(50.0), Some(2), Some(4)));
+    assert_eq!(by.cell("food").unwrap().denominator.unwrap_or(0), 0);
 }
 
 #[test]

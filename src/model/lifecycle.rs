@@ -1504,6 +1504,9 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     if e.kind == EventKind::ReferralMade {
         rule_r4_referral(f, values, out);
     }
+    if form == "referral" {
+        rule_referral_provider(f, e, values, out);
+    }
     if form == "closure_transfer" {
         rule_r10_closure(f, values, out);
     }
@@ -1704,6 +1707,30 @@ fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
         out.push(RuleViolation::new(
             "R4",
             "the child's consent does not cover referral sharing (consent scope referral_sharing)",
+        ));
+    }
+}
+
+/// The service provider of a referral is chosen from the office's service
+/// directory (`provider_id`, value list `service_provider` of the country
+/// configuration), not typed: a new referral names one, and free text
+/// (`provider`) is written only to a referral that already holds some (a
+/// record made before the directory, which stays readable and editable).
+fn rule_referral_provider(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let existing = existing_item(f, "referral", e);
+    let typed_before = existing.is_some_and(|i| i.get("provider").is_some_and(present));
+    if values.get("provider").is_some_and(present) && !typed_before {
+        out.push(RuleViolation::new(
+            "referral",
+            "choose the service provider from the office's service directory (provider_id), not as free text",
+        ));
+    }
+    let chosen = values.get("provider_id").is_some_and(present)
+        || existing.is_some_and(|i| i.get("provider_id").is_some_and(present));
+    if e.kind == EventKind::ReferralMade && !chosen {
+        out.push(RuleViolation::new(
+            "referral",
+            "a new referral names its service provider from the office's service directory (provider_id)",
         ));
     }
 }

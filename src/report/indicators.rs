@@ -66,7 +66,7 @@ const DEFINITIONS: &[Definition] = &[
     def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent). Unit: referrals and transfers, not children; each is broken down by its child's categories.", Percent),
     def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented (status implemented, implemented_date ≤ 30 days after the referral date and by period end). Unit: referrals, not children.", Percent),
     def("21b", "Service outcomes", "Referrals and services whose outcome (disposition) is dated in the period, by disposition (see the disposition breakdown). Unit: referrals, not children.", Count),
-    def("21c", "Unmet service needs", "Of referrals whose outcome is dated in the period: % whose disposition is service_unavailable (the need could not be met; already_received_elsewhere is not counted as unmet). Unit: referrals, not children.", Percent),
+    def("21c", "Unmet service needs", "Of referrals whose outcome is dated in the period: % whose disposition is service_unavailable (the need could not be met; already_received_elsewhere is not counted as unmet), also by service type. Unit: referrals, not children.", Percent),
     def("22", "Breakdown", "Of children reunified/returned from 12 months before the period start to its end: % whose case was reopened, or who re-migrated (visit: remigration already_left or not seen because re_migrated), within 12 months of reintegration and by period end.", Percent),
     def("23a", "Closures", "Cases closed in the period, by closure reason (see the closure_reason breakdown).", Count),
     def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
@@ -687,6 +687,12 @@ pub(crate) fn compute(
         // 21b/21c. Service outcomes and unmet needs (each referral with an
         // outcome dated in the period).
         let (mut outcomes, mut unmet) = (Vec::new(), Vec::new());
+        // The service list of the forms (configuration additions included
+        // where the registry has them): which needs go unmet.
+        let service_types: Vec<&str> = crate::model::forms::registry()
+            .value_list("service_type")
+            .map(|l| l.options.iter().map(|o| o.value.as_str()).collect())
+            .unwrap_or_default();
         for (i, c) in x.cases.iter().enumerate() {
             if excluded_from_denominators(c) {
                 continue;
@@ -701,11 +707,12 @@ pub(crate) fn compute(
                     continue;
                 };
                 outcomes.push(Obs { extra: Some(k), ..obs(i, true) });
-                unmet.push(obs(i, DISPOSITIONS[k] == "service_unavailable"));
+                let service = r.str("service_type").and_then(|s| service_types.iter().position(|x| *x == s));
+                unmet.push(Obs { extra: service, ..obs(i, DISPOSITIONS[k] == "service_unavailable") });
             }
         }
         out.push(x.result("21b", outcomes, Some(("disposition", DISPOSITIONS))));
-        out.push(x.result("21c", unmet, None));
+        out.push(x.result("21c", unmet, Some(("service_type", &service_types))));
 
         // 22. Breakdown.
         let v = x.each(true, |i, c| {

@@ -69,6 +69,7 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
     ("referral", "consent_for_referral"),
     ("referral", "disposition"),
     ("referral", "disposition_date"),
+    ("referral", "service_type"),
     ("case_note", "note_type"),
     ("case_note", "note_datetime"),
 ];
@@ -312,8 +313,9 @@ pub(crate) fn report_index_sql() -> String {
     format!(
         "DROP INDEX IF EXISTS field_values_for_report_1;
          DROP INDEX IF EXISTS field_values_for_report_2;
+         DROP INDEX IF EXISTS field_values_for_report_3;
          DROP INDEX IF EXISTS events_rating_high_1;
-         CREATE INDEX IF NOT EXISTS field_values_for_report_3 ON field_values (case_id, form, item, field, value) WHERE {};
+         CREATE INDEX IF NOT EXISTS field_values_for_report_4 ON field_values (case_id, form, item, field, value) WHERE {};
          CREATE INDEX IF NOT EXISTS events_rating_high_2 ON events (case_id) WHERE {};",
         wanted_fields_clause(),
         may_rate_high()
@@ -783,7 +785,7 @@ mod tests {
             wanted_fields_clause()
         ));
         assert!(
-            values.contains("COVERING INDEX field_values_for_report_3") && !values.contains("TEMP B-TREE"),
+            values.contains("COVERING INDEX field_values_for_report_4") && !values.contains("TEMP B-TREE"),
             "{values}"
         );
         let highs = plan(&format!("SELECT case_id, hlc_millis, json FROM events WHERE {}", may_rate_high()));

@@ -938,9 +938,16 @@ impl Planner {
                 "focused_mhpss",
             ][self.rng.gen_range(0..7)];
             let implemented = pct(&mut self.rng, 70);
+            // From the sample directory: a provider of the service, else any.
+            let config = crate::country::sample();
+            let offering = crate::country::providers_for(config, service, None);
+            let provider = match offering.first() {
+                Some(p) => p.provider_id.clone(),
+                None => config.services[self.rng.gen_range(0..config.services.len())].provider_id.clone(),
+            };
             let mut v = json!({
                 "referral_date": ymd(p.t), "service_type": service, "urgency": (["1_day", "3_days", "routine"][self.rng.gen_range(0..3)]),
-                "internal_external": "external", "provider": "Partner NGO", "reason": "Need identified in BIA.",
+                "internal_external": "external", "provider_id": provider, "reason": "Need identified in BIA.",
                 "expected_outcome": "Service received.", "consent_for_referral": signed("child", p.t),
                 "information_shared": ["name_age_sex", "case_summary"], "status": if implemented { "implemented" } else { "pending" },
             });
