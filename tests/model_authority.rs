@@ -447,6 +447,7 @@ fn submitted_case(s: &mut CaseStore, given: &str) -> Uuid {
         "registration_bia",
         None,
         values(json!({"risk_level": "medium", "protection_concerns": ["neglect"], "bid_required": true,
+            "bid_direction": "separation_from_parents",
             "child_views": "Wants to stay in school.", "heard_alone": true,
             "bia_approval": {"by": "sara", "method": "signature", "date": "2026-05-28"},
             "bia_approval_status": "approved"})),

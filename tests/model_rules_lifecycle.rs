@@ -151,6 +151,8 @@ fn bia_ready() -> CaseFacts {
     set(&mut f, "registration_bia.heard_alone", json!(true));
     set(&mut f, "registration_bia.protection_concerns", json!(["unaccompanied"]));
     set(&mut f, "registration_bia.bid_required", json!(true));
+    // Conditional on bid_required (model::required).
+    set(&mut f, "registration_bia.bid_direction", json!("durable_solution_uasc"));
     set(&mut f, "registration_bia.bia_approval", consent());
     set(&mut f, "registration_bia.bia_approval_status", json!("approved"));
     f
@@ -735,6 +737,9 @@ fn return_ready() -> CaseFacts {
     set(&mut f, "registration_bia.guardian_appointed", json!(true));
     set(&mut f, "registration_bia.guardian", person("Guardian Ba"));
     set(&mut f, "registration_bia.child_views", json!("Wants to go home."));
+    // An unaccompanied child's guardian is heard in the BID (model::required).
+    set(&mut f, "bid.guardian_view", json!("Agrees with the return."));
+    set(&mut f, "bid.guardian_present", json!(true));
     set(
         &mut f,
         "bid.pre_return_checklist",

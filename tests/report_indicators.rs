@@ -1135,7 +1135,9 @@ fn reintegrate(s: &mut CaseStore, reg: &str, t0: &str) -> Uuid {
         case,
         "reintegration_family",
         None,
-        values(json!({"plan_date": reg, "risk_mitigation": "Community worker visits weekly."})),
+        // A child of 9: the plan says how schooling goes on (model::required).
+        values(json!({"plan_date": reg, "risk_mitigation": "Community worker visits weekly.",
+            "education_plan": "Back to the village school."})),
     )
     .unwrap();
     s.set_actor("sup", Role::Supervisor).expect("set_actor");

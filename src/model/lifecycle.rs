@@ -691,6 +691,7 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             format!("moving {} → {to} ({}) is for a {who}, not a {}", facts.stage, tr.trigger, e.role),
         ));
     }
+    out.extend(crate::model::required::violations(facts, to));
     out.extend((tr.guard)(facts, e, to));
 }
 
@@ -710,15 +711,12 @@ fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     }
 }
 
+/// The identity minimum (a name, sex, age) and the legitimate basis are
+/// in `required::REQUIRED_BEFORE`; here what their values must say.
 fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let named =
-        f.value("registration_bia", "given_names").is_some() || f.value("registration_bia", "family_name").is_some();
-    if !named || f.value("registration_bia", "sex").is_none() || f.value("registration_bia", "age_years").is_none() {
-        v.push(RuleViolation::new("registration", "registration needs the identity minimum: a name, sex and age"));
-    }
     match f.str_value("registration_bia", "legitimate_basis") {
-        None => v.push(RuleViolation::new("R4", "registration needs a recorded legitimate basis")),
+        None => {}
         Some("consent") if f.value("registration_bia", "consent").is_none() => {
             v.push(RuleViolation::new("R4", "the legitimate basis is consent but no consent/assent is recorded"))
         }
@@ -744,18 +742,11 @@ fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
     None
 }
 
+/// Risk level (R5), protection concerns and the BID-required answer are
+/// in `required::REQUIRED_BEFORE`.
 fn guard_bia_completed(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    if f.value("registration_bia", "risk_level").is_none() {
-        v.push(RuleViolation::new("R5", "the risk level must be set to complete the BIA"));
-    }
     v.extend(child_views_bia(f));
-    if f.value("registration_bia", "protection_concerns").is_none() {
-        v.push(RuleViolation::new("bia", "protection concerns are not recorded"));
-    }
-    if f.bool_value("registration_bia", "bid_required").is_none() {
-        v.push(RuleViolation::new("bia", "whether a formal BID is required is not answered"));
-    }
     if f.str_value("registration_bia", "bia_approval_status") != Some("approved")
         || f.value("registration_bia", "bia_approval").is_none()
     {
@@ -808,16 +799,8 @@ fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     if f.bool_value("registration_bia", "bid_required") != Some(true) {
         v.push(RuleViolation::new("transition", "a direct BID referral needs bid_required = yes in the BIA"));
     }
-    v.extend(submission_ready(f));
+    // The submission report: `required::REQUIRED_BEFORE`.
     v
-}
-
-fn submission_ready(f: &CaseFacts) -> Option<RuleViolation> {
-    if f.value("bid", "submission_report").is_none() {
-        Some(RuleViolation::new("transition", "the BID submission report is not written"))
-    } else {
-        None
-    }
 }
 
 fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
@@ -831,13 +814,8 @@ fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleVio
     if f.bool_value("registration_bia", "bid_required") != Some(false) {
         v.push(RuleViolation::new("transition", "going to a solution without BID needs bid_required = no in the BIA"));
     }
-    let plan = "reintegration_family";
-    if f.value(plan, "plan_date").is_none() || f.value(plan, "risk_mitigation").is_none() {
-        v.push(RuleViolation::new(
-            "transition",
-            "a family return needs a risk assessment and a reintegration plan draft (reintegration_family plan_date, risk_mitigation)",
-        ));
-    }
+    // The family's risk assessment and plan draft (reintegration_family
+    // plan_date, risk_mitigation): `required::REQUIRED_BEFORE`.
     v
 }
 
@@ -863,7 +841,6 @@ fn guard_tracing_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolatio
     if !outcome {
         v.push(RuleViolation::new("transition", "the tracing outcome (unsuccessful or unsafe) is not recorded"));
     }
-    v.extend(submission_ready(f));
     v
 }
 
@@ -891,7 +868,6 @@ fn guard_verification_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleVio
         v.push(RuleViolation::new("transition", "no verification outcome is recorded"));
     }
     v.extend(verification_views(f));
-    v.extend(submission_ready(f));
     v
 }
 

@@ -22,6 +22,7 @@ pub mod partner_kinds;
 pub mod people;
 pub mod projection;
 pub mod refusal;
+pub mod required;
 pub mod roles;
 pub mod signatures;
 pub mod store;
