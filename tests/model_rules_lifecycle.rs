@@ -1065,3 +1065,64 @@ fn a_referral_provider_is_chosen_from_the_directory_and_old_free_text_stays_edit
     item(&mut f, "referral", json!({"_item": Uuid::from_u128(14).to_string(), "provider_id": "ner_agadez_health_centre"}));
     blocked_by(check(&f, &save_item(Role::Caseworker, "referral", 14, json!({"provider": "someone else"}))), "referral");
 }
+
+/// The panel's composition: three different people vote (a name twice
+/// counts once), no vote after a declared conflict of interest, one chair
+/// present who signs, and the case's supervisor never sits alone.
+#[test]
+fn panel_composition_quorum_of_people_conflicts_chair_and_supervisor_not_alone() {
+    let e = status(Role::BidPanel, "bid_decided", "decided");
+    ok(check(&bid_ready(), &e));
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut f = bid_ready();
+        let mut p = panel(4);
+        edit(&mut p);
+        set(&mut f, "bid.panel_members", p);
+        f
+    };
+    // One person listed twice is one vote: 3 people, quorum met; 2 people, not.
+    ok(check(&with(&|p| p[3]["member"] = person("Member 2")), &e));
+    let f = with(&|p| {
+        p[3]["member"] = person("Member 1");
+        p[2]["member"] = person("Member 1");
+    });
+    assert!(messages(check(&f, &e)).iter().any(|m| m.starts_with("R9") && m.contains("2 different")), "{:?}", messages(check(&f, &e)));
+    // A declared conflict of interest: that member does not vote.
+    blocked_by(check(&with(&|p| p[2]["conflict_of_interest_declared"] = json!(true)), &e), "R9");
+    ok(check(&with(&|p| {
+        p[2]["conflict_of_interest_declared"] = json!(true);
+        p[2]["voting"] = json!(false);
+    }), &e));
+    // One chair, present, who signs.
+    blocked_by(check(&with(&|p| p[0]["role"] = json!("member")), &e), "panel");
+    blocked_by(check(&with(&|p| p[1]["role"] = json!("chair")), &e), "panel");
+    blocked_by(check(&with(&|p| p[0]["present"] = json!(false)), &e), "panel");
+    let mut signed = bid_ready();
+    set(&mut signed, "bid.chair_signature", json!({"by": "Member 1", "method": "signature", "date": "2026-05-25"}));
+    blocked_by(check(&signed, &e), "panel");
+    set(&mut signed, "bid.chair_signature", json!({"by": "Member 0", "method": "signature", "date": "2026-05-25"}));
+    ok(check(&signed, &e));
+    // The supervisor who signed the BIA sits with at least two others.
+    let mut s = with(&|p| {
+        p[1]["member"] = person("Sara Supervisor");
+        p[3]["voting"] = json!(false);
+        p[2]["member"] = person("Sara Supervisor");
+    });
+    set(&mut s, "registration_bia.bia_approval", json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}));
+    let m = messages(check(&s, &e));
+    assert!(m.iter().any(|m| m.starts_with("panel") && m.contains("Sara Supervisor supervises this case")), "{m:?}");
+    let mut s = bid_ready();
+    let mut p = panel(3);
+    p[1]["member"] = person("Sara Supervisor");
+    set(&mut s, "bid.panel_members", p);
+    set(&mut s, "registration_bia.bia_approval", json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}));
+    ok(check(&s, &e));
+    // Checked when the panel saves the decision, too.
+    let save_decision = save(
+        Role::BidPanel,
+        "bid",
+        json!({"panel_decision": "approves_recommendation", "panel_members": panel(3).as_array().unwrap().iter().map(|m| { let mut m = m.clone(); m["role"] = json!("member"); m }).collect::<Vec<_>>(),
+               "decided_solution": "local_integration", "decision_reasons": "r"}),
+    );
+    blocked_by(check(&bid_ready(), &save_decision), "panel");
+}

@@ -924,17 +924,87 @@ fn person_name(v: &Value) -> Option<&str> {
     v.get("name").and_then(Value::as_str).or_else(|| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The panel's composition (DOMAIN §1 and R9): a quorum of at least three
+/// *different* people voting and present (a name listed twice counts
+/// once); no vote from a member who declared a conflict of interest; one
+/// chair present, who signs the decision; and the supervisor of the case
+/// (the one who signed its BIA) never sits alone: when they vote, at
+/// least two other voting members present who are neither they nor the
+/// caseworker who wrote the submission.
+fn panel_composition(f: &CaseFacts, new: &Map<String, Value>, voters: &[Value]) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let name_of = |m: &Value| m.get("member").and_then(person_name).map(str::to_string);
+    let mut distinct: Vec<String> = voters.iter().filter_map(name_of).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 3 {
+        v.push(RuleViolation::new(
+            "R9",
+            format!(
+                "the panel has {} different voting members present; a BID decision needs at least 3",
+                distinct.len()
+            ),
+        ));
+    }
+    for m in voters {
+        if m.get("conflict_of_interest_declared").and_then(Value::as_bool) == Some(true) {
+            let who = name_of(m).unwrap_or_else(|| "a member".into());
+            v.push(RuleViolation::new("R9", format!("{who} declared a conflict of interest and may not vote")));
+        }
+    }
+    let members = new.get("panel_members").or_else(|| f.value("bid", "panel_members"));
+    let chairs: Vec<String> = members
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|m| {
+                    m.get("role").and_then(Value::as_str) == Some("chair")
+                        && m.get("present").and_then(Value::as_bool) != Some(false)
+                })
+                .filter_map(name_of)
+                .collect()
+        })
+        .unwrap_or_default();
+    match chairs.len() {
+        1 => {
+            let signed_by = new
+                .get("chair_signature")
+                .or_else(|| f.value("bid", "chair_signature"))
+                .and_then(|s| s.get("by"))
+                .and_then(Value::as_str)
+                .map(str::trim);
+            if let Some(by) = signed_by.filter(|b| *b != chairs[0]) {
+                v.push(RuleViolation::new(
+                    "panel",
+                    format!("the decision is signed by {by}, not by the chair {}", chairs[0]),
+                ));
+            }
+        }
+        0 => v.push(RuleViolation::new("panel", "no chair of the panel is present")),
+        n => v.push(RuleViolation::new("panel", format!("the panel has {n} chairs present; it has one"))),
+    }
+    let supervisor = f.value("registration_bia", "bia_approval").and_then(|a| a.get("by")).and_then(Value::as_str);
+    let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
+    if let Some(sup) = supervisor.map(str::trim).filter(|s| distinct.iter().any(|d| d == s)) {
+        let others = distinct.iter().filter(|d| d.as_str() != sup && Some(d.as_str()) != caseworker).count();
+        if others < 2 {
+            v.push(RuleViolation::new(
+                "panel",
+                format!(
+                    "{sup} supervises this case and may not sit alone on its panel: {others} other voting member(s) present, at least 2 needed"
+                ),
+            ));
+        }
+    }
+    v
+}
+
 /// R9 (+R2 for BID) on the decision as it will be after `new` is written.
 fn bid_decision_rules(f: &CaseFacts, new: &Map<String, Value>) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     let get = |k: &str| new.get(k).filter(|x| present(x)).or_else(|| f.value("bid", k));
     let voters = voting_present(f, new);
-    if voters.len() < 3 {
-        v.push(RuleViolation::new(
-            "R9",
-            format!("the panel has {} voting members present; a BID decision needs at least 3", voters.len()),
-        ));
-    }
+    v.extend(panel_composition(f, new, &voters));
     let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
     if let Some(cw) = caseworker {
         if voters.iter().any(|m| m.get("member").and_then(person_name) == Some(cw)) {
