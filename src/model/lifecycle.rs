@@ -476,6 +476,7 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         EventKind::AttachmentAdded => {
             closed_guard(facts, "add an attachment", &mut out);
             require_action(event.role, Action::RecordCaseData, "add an attachment", &mut out);
+            out.extend(photo_consent(facts, event));
         }
         EventKind::CaseAssigned => check_assignment(facts, event, &mut out),
         EventKind::ConflictResolved if projection::is_stage_resolution(event) => {
@@ -1325,6 +1326,55 @@ fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolat
     v
 }
 
+/// Whether the child's consent covers `scope` (value list `consent_scope`)
+/// with a consent recorded.
+fn consent_covers(f: &CaseFacts, scope: &str) -> bool {
+    f.value("registration_bia", "consent").is_some()
+        && f
+            .value("registration_bia", "consent_scopes")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x == scope))
+}
+
+/// Whether an attachment is a photo (an image: what a face or a document
+/// with a face looks like to the library).
+pub fn is_photo(mime: &str) -> bool {
+    mime.trim().to_ascii_lowercase().starts_with("image/")
+}
+
+/// R4 and DOMAIN §4.6 on an attachment: a photo goes into the case file
+/// only under a recorded consent whose scopes include `photo_use` (its own
+/// scope, whatever the case's legitimate basis: no other basis covers a
+/// child's image). A withdrawn scope stops new photos.
+fn photo_consent(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
+    let mime = e.payload.get("mime").and_then(Value::as_str).unwrap_or_default();
+    (is_photo(mime) && !consent_covers(f, "photo_use")).then(|| {
+        RuleViolation::new(
+            "R4",
+            "a photo needs the child's recorded consent with the scope photo_use (registration_bia consent_scopes)",
+        )
+    })
+}
+
+/// R4 and DOMAIN §4.8 on a transfer: the transfer consent record (or
+/// documented basis) and, when the case rests on consent, its scope
+/// `cross_border_transfer`. Checked when the transfer is requested
+/// (`sync::transfer`) and when it is recorded.
+pub fn transfer_consent(f: &CaseFacts) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.value("closure_transfer", "transfer_consent").is_none() {
+        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
+    }
+    let basis = f.str_value("registration_bia", "legitimate_basis");
+    if matches!(basis, None | Some("consent")) && !consent_covers(f, "cross_border_transfer") {
+        v.push(RuleViolation::new(
+            "R4",
+            "the child's consent does not cover a cross-border transfer (consent scope cross_border_transfer)",
+        ));
+    }
+    v
+}
+
 fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.str_value("closure_transfer", "transfer_status") != Some("accepted") {
@@ -1333,9 +1383,7 @@ fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     if f.value("closure_transfer", "transfer_to").is_none() {
         v.push(RuleViolation::new("R12", "the receiving office is not named"));
     }
-    if f.value("closure_transfer", "transfer_consent").is_none() {
-        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
-    }
+    v.extend(transfer_consent(f));
     v
 }
 
