@@ -72,6 +72,13 @@ const ITEM_FIELDS: &[(&str, &str)] = &[
     ("referral", "service_type"),
     ("case_note", "note_type"),
     ("case_note", "note_datetime"),
+    ("incident", "incident_date"),
+    ("incident", "violence_type"),
+    ("incident", "reported"),
+    ("education", "checked_date"),
+    ("education", "attending"),
+    ("case_conference", "conference_date"),
+    ("case_conference", "conference_type"),
 ];
 
 // An item keeps its form's first position in ITEM_FIELDS as a byte.
