@@ -192,7 +192,10 @@ fn an_inquiry_is_seen_only_by_those_the_need_to_know_rules_allow() {
     assert_eq!(list.hidden[0].reason, HiddenReason::NotAssigned);
     assert_eq!(list.hidden[0].count, 1);
     assert!(matches!(s.inquiry(inq), Err(StoreError::Hidden { .. })));
-    assert!(matches!(s.update_inquiry(inq, values(json!({"status": "closed", "closure_reason": "x"}))), Err(StoreError::Hidden { .. })));
+    assert!(matches!(
+        s.update_inquiry(inq, values(json!({"status": "closed", "closure_reason": "x"}))),
+        Err(StoreError::Hidden { .. })
+    ));
 
     // A supervisor sees it, and its matches.
     s.set_actor("chief", Role::Supervisor).unwrap();

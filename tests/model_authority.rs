@@ -597,8 +597,15 @@ fn an_empty_or_oversized_attachment_is_refused_by_the_library() {
         .unwrap();
     p.amina.add_attachment(p.case, "photo.jpg", "image/jpeg", &ok).unwrap();
     // Withdrawn (a new consent without the scope, R10): no new photo.
-    p.amina.save_form(p.case, "registration_bia", None, values(json!({"consent": {"by": "Mariama", "method": "signature", "date": "2026-02-01"},
-            "consent_scopes": ["case_management"]}))).unwrap();
+    p.amina
+        .save_form(
+            p.case,
+            "registration_bia",
+            None,
+            values(json!({"consent": {"by": "Mariama", "method": "signature", "date": "2026-02-01"},
+            "consent_scopes": ["case_management"]})),
+        )
+        .unwrap();
     let err = p.amina.add_attachment(p.case, "photo2.png", "IMAGE/PNG", &ok).unwrap_err();
     assert!(matches!(&err, StoreError::RuleViolated { .. }), "{err}");
 }

@@ -37,7 +37,9 @@ fn trigger(form: &FormRef, case_type: &str) -> (&'static str, &'static str, Valu
         FormRef::Form("closure_transfer") => {
             ("closure_transfer", "closure_transfer.closure_reason", json!("lost_contact"), "last_contact_date")
         }
-        FormRef::Form("case_plan") => ("case_plan", "case_plan.approval_status", json!("returned"), "approval_comments"),
+        FormRef::Form("case_plan") => {
+            ("case_plan", "case_plan.approval_status", json!("returned"), "approval_comments")
+        }
         FormRef::ReintegrationPlan => (
             if case_type == "uasc" { "reintegration_uasc" } else { "reintegration_family" },
             "registration_bia.age_years",

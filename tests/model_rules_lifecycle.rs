@@ -679,6 +679,10 @@ fn caseworker_cannot_delete_merge_or_transfer() {
     set(&mut f, "closure_transfer.transfer_status", json!("accepted"));
     set(&mut f, "closure_transfer.transfer_to", json!("IOM Conakry"));
     set(&mut f, "closure_transfer.transfer_consent", consent());
+    // R4: the child's consent covers a cross-border transfer (its scope).
+    blocked_by(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")), "R4");
+    set(&mut f, "registration_bia.consent", consent());
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "cross_border_transfer"]));
     ok(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")));
     blocked_by(check(&f, &save(Role::Caseworker, "closure_transfer", json!({"transfer_status": "accepted"}))), "R12");
     ok(check(&f, &save(Role::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}))));
@@ -1042,7 +1046,12 @@ fn a_referral_provider_is_chosen_from_the_directory_and_old_free_text_stays_edit
     set(&mut f, "registration_bia.consent", consent());
     set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
     let referral = |values: Value| {
-        event(Role::Caseworker, EventKind::ReferralMade, Some("referral"), json!({"item": Uuid::from_u128(12), "values": values}))
+        event(
+            Role::Caseworker,
+            EventKind::ReferralMade,
+            Some("referral"),
+            json!({"item": Uuid::from_u128(12), "values": values}),
+        )
     };
     let base = json!({"service_type": "medical", "consent_for_referral": consent()});
     let with = |k: &str, v: Value| {
@@ -1062,8 +1071,15 @@ fn a_referral_provider_is_chosen_from_the_directory_and_old_free_text_stays_edit
     ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"provider": "Partner NGO (Agadez office)"}))));
     ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"status": "implemented"}))));
     // A directory referral gets no free text afterwards.
-    item(&mut f, "referral", json!({"_item": Uuid::from_u128(14).to_string(), "provider_id": "ner_agadez_health_centre"}));
-    blocked_by(check(&f, &save_item(Role::Caseworker, "referral", 14, json!({"provider": "someone else"}))), "referral");
+    item(
+        &mut f,
+        "referral",
+        json!({"_item": Uuid::from_u128(14).to_string(), "provider_id": "ner_agadez_health_centre"}),
+    );
+    blocked_by(
+        check(&f, &save_item(Role::Caseworker, "referral", 14, json!({"provider": "someone else"}))),
+        "referral",
+    );
 }
 
 /// The panel's composition: three different people vote (a name twice
@@ -1086,13 +1102,20 @@ fn panel_composition_quorum_of_people_conflicts_chair_and_supervisor_not_alone()
         p[3]["member"] = person("Member 1");
         p[2]["member"] = person("Member 1");
     });
-    assert!(messages(check(&f, &e)).iter().any(|m| m.starts_with("R9") && m.contains("2 different")), "{:?}", messages(check(&f, &e)));
+    assert!(
+        messages(check(&f, &e)).iter().any(|m| m.starts_with("R9") && m.contains("2 different")),
+        "{:?}",
+        messages(check(&f, &e))
+    );
     // A declared conflict of interest: that member does not vote.
     blocked_by(check(&with(&|p| p[2]["conflict_of_interest_declared"] = json!(true)), &e), "R9");
-    ok(check(&with(&|p| {
-        p[2]["conflict_of_interest_declared"] = json!(true);
-        p[2]["voting"] = json!(false);
-    }), &e));
+    ok(check(
+        &with(&|p| {
+            p[2]["conflict_of_interest_declared"] = json!(true);
+            p[2]["voting"] = json!(false);
+        }),
+        &e,
+    ));
     // One chair, present, who signs.
     blocked_by(check(&with(&|p| p[0]["role"] = json!("member")), &e), "panel");
     blocked_by(check(&with(&|p| p[1]["role"] = json!("chair")), &e), "panel");
@@ -1108,14 +1131,22 @@ fn panel_composition_quorum_of_people_conflicts_chair_and_supervisor_not_alone()
         p[3]["voting"] = json!(false);
         p[2]["member"] = person("Sara Supervisor");
     });
-    set(&mut s, "registration_bia.bia_approval", json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}));
+    set(
+        &mut s,
+        "registration_bia.bia_approval",
+        json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}),
+    );
     let m = messages(check(&s, &e));
     assert!(m.iter().any(|m| m.starts_with("panel") && m.contains("Sara Supervisor supervises this case")), "{m:?}");
     let mut s = bid_ready();
     let mut p = panel(3);
     p[1]["member"] = person("Sara Supervisor");
     set(&mut s, "bid.panel_members", p);
-    set(&mut s, "registration_bia.bia_approval", json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}));
+    set(
+        &mut s,
+        "registration_bia.bia_approval",
+        json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}),
+    );
     ok(check(&s, &e));
     // Checked when the panel saves the decision, too.
     let save_decision = save(

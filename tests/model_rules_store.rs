@@ -157,6 +157,16 @@ fn a_referral_picks_its_provider_from_the_directory() {
     let e = s.make_referral(case, referral(json!({"provider": "Partner NGO"}))).unwrap_err();
     assert_eq!(rules_of(e), ["referral", "referral"]);
     s.make_referral(case, referral(json!({"provider_id": "ner_agadez_health_centre"}))).unwrap();
-    let label = s.forms().value_list("service_provider").unwrap().options.iter().find(|o| o.value == "ner_agadez_health_centre").unwrap().labels.en.clone();
+    let label = s
+        .forms()
+        .value_list("service_provider")
+        .unwrap()
+        .options
+        .iter()
+        .find(|o| o.value == "ner_agadez_health_centre")
+        .unwrap()
+        .labels
+        .en
+        .clone();
     assert!(label.contains("Agadez regional health centre"), "{label}");
 }

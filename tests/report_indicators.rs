@@ -1312,6 +1312,7 @@ fn age_bands_read_the_declared_age_while_it_is_disputed() {
 ///   schooling 03-01 attending, 03-25 not attending (latest: not); a
 ///   multidisciplinary conference 03-30.
 /// - C (4): schooling 03-12 attending (too young: not counted).
+///
 /// So 26a = 3 (physical 2, sexual 1, neglect 0); 26b = 1/2 = 50 %;
 /// 27 = 1/2 = 50 %; 28 = 2 (case_review 1, multidisciplinary 1, emergency 0).
 #[test]

@@ -73,7 +73,9 @@ pub fn check(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         | EventKind::CaseErased => {}
         other => out.push(RuleViolation::new(
             RULE,
-            format!("an inquiry has no lifecycle: {other} does not apply (its status field says open, matched or closed)"),
+            format!(
+                "an inquiry has no lifecycle: {other} does not apply (its status field says open, matched or closed)"
+            ),
         )),
     }
 }
@@ -85,11 +87,8 @@ pub fn check(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
 fn complete_after(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let Some(def) = forms::registry().get(FORM) else { return };
     let prefix = format!("{FORM}.");
-    let mut merged: Map<String, Value> = facts
-        .values
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|f| (f.to_string(), v.clone())))
-        .collect();
+    let mut merged: Map<String, Value> =
+        facts.values.iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|f| (f.to_string(), v.clone()))).collect();
     if let Some(new) = e.payload.get("values").and_then(Value::as_object) {
         for (k, v) in new {
             merged.insert(k.clone(), v.clone());
@@ -216,7 +215,8 @@ impl CaseStore {
     /// the library: matching judges visibility on what it returns).
     pub(crate) fn inquiry_ids(&self) -> Result<Vec<Uuid>, StoreError> {
         let conn = self.vault().conn();
-        let mut stmt = conn.prepare_cached("SELECT id FROM cases WHERE case_type = 'inquiry' ORDER BY case_number, id")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT id FROM cases WHERE case_type = 'inquiry' ORDER BY case_number, id")?;
         let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
     }

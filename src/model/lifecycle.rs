@@ -1330,8 +1330,7 @@ fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolat
 /// with a consent recorded.
 fn consent_covers(f: &CaseFacts, scope: &str) -> bool {
     f.value("registration_bia", "consent").is_some()
-        && f
-            .value("registration_bia", "consent_scopes")
+        && f.value("registration_bia", "consent_scopes")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|x| x == scope))
 }

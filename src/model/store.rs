@@ -1204,7 +1204,8 @@ impl CaseStore {
     pub fn list_cases(&self) -> Result<CaseList, StoreError> {
         let reader = self.reader();
         let conn = self.vault.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} WHERE {NOT_INQUIRY} ORDER BY case_number, id"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("{SUMMARY_SELECT} WHERE {NOT_INQUIRY} ORDER BY case_number, id"))?;
         let rows = stmt.query_map([], |r| Ok((summary_row(r)?, access_row(r)?)))?;
         let mut cases = Vec::new();
         let mut hidden = Vec::new();

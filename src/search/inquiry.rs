@@ -170,9 +170,8 @@ fn score_pair(a: &Sought, b: &Sought) -> Vec<ScorePart> {
 pub fn match_inquiry(store: &CaseStore, id: Uuid) -> Result<Vec<InquiryMatch>, SearchError> {
     let conn = store.vault().conn();
     index::ensure_built(conn)?;
-    let values_of = |i: Uuid| -> Result<Map<String, Value>, SearchError> {
-        Ok(inquiry::values_of(&store.case_state(i)?))
-    };
+    let values_of =
+        |i: Uuid| -> Result<Map<String, Value>, SearchError> { Ok(inquiry::values_of(&store.case_state(i)?)) };
     let me = sought_of(id, &values_of(id)?);
     let my_keys = keys_of(&relative_names(&me.sought));
     let mut out = Vec::new();

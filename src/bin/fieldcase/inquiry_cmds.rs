@@ -3,8 +3,8 @@
 //! checks, hides and matches; this prints.
 use std::path::{Path, PathBuf};
 
-use crate::form_cmds::read_values;
 use crate::case_cmds::print_hidden;
+use crate::form_cmds::read_values;
 use crate::vault_cmds::open_store;
 
 #[derive(clap::Subcommand)]

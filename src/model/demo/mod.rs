@@ -915,9 +915,16 @@ impl Planner {
         }
         // A complete BIA (the conditional fields of F1): a note for every
         // wellbeing area of concern, and the family of a child on their own.
-        for area in
-            ["safety", "health", "nutrition", "psychosocial", "education", "documentation", "family_relationships", "community"]
-        {
+        for area in [
+            "safety",
+            "health",
+            "nutrition",
+            "psychosocial",
+            "education",
+            "documentation",
+            "family_relationships",
+            "community",
+        ] {
             if matches!(v[format!("wellbeing_{area}")].as_str(), Some("some_concern" | "serious_concern")) {
                 v[format!("wellbeing_{area}_notes")] = json!("Discussed with the child; follow-up in the case plan.");
             }
