@@ -1,4 +1,4 @@
-//! The indicators of DOMAIN.md §5: each one's definition (as printed in the
+//! The indicators of docs/reports.md: each one's definition (as printed in the
 //! report) next to the code that computes it.
 //!
 //! Every indicator is computed as a list of observations, one per child (or
@@ -59,7 +59,7 @@ const DEFINITIONS: &[Definition] = &[
     def("16a", "Follow-up coverage at 6 months", "Of children reintegrated ≥ 6 months before period end: % with ≥ 5 completed visits (child seen) by period end.", Percent),
     def("16b", "Follow-up coverage at 12 months", "Of children reintegrated ≥ 12 months before period end: % with ≥ 7 completed visits (child seen) by period end.", Percent),
     def("17", "Long monitoring", "Of children reintegrated ≥ 30 months before period end: % with a visit (child seen) in the window of the +30-month visit (from 30 months − 21 days after reintegration) by period end.", Percent),
-    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (DOMAIN §2.5 schedule from reintegration) past its deadline and not done.", Count),
+    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (the follow-up schedule from reintegration) past its deadline and not done.", Count),
     def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit.", Percent),
     def("18c", "Days overdue", "Of cases with an overdue visit at period end: median days since the oldest missed deadline.", MedianDays),
     def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
