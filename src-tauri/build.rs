@@ -22,6 +22,8 @@ fn main() {
         "record_visit",
         "make_referral",
         "assign_case",
+        "assign_cases",
+        "reassign_all",
         "request_erasure",
         "approve_erasure",
         "case_history",

@@ -447,6 +447,7 @@ fn submitted_case(s: &mut CaseStore, given: &str) -> Uuid {
         "registration_bia",
         None,
         values(json!({"risk_level": "medium", "protection_concerns": ["neglect"], "bid_required": true,
+            "bid_direction": "separation_from_parents",
             "child_views": "Wants to stay in school.", "heard_alone": true,
             "bia_approval": {"by": "sara", "method": "signature", "date": "2026-05-28"},
             "bia_approval_status": "approved"})),
@@ -572,5 +573,39 @@ fn an_empty_or_oversized_attachment_is_refused_by_the_library() {
         "a case takes no attachment a bundle would not carry"
     );
     let ok = vec![7u8; 1024];
+    // R4 (DOMAIN §4.6): a photo only under a consent scoped photo_use; a
+    // refused photo leaves no event and no blob.
+    let err = p.amina.add_attachment(p.case, "photo.jpg", "image/jpeg", &ok).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::RuleViolated { violations } if violations.iter().any(|v| v.rule == "R4" && v.message.contains("photo_use"))),
+        "{err}"
+    );
+    assert_eq!(dump(&p.amina), before);
+    let blobs = std::fs::read_dir(p.amina.vault().dir().join("blobs")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(blobs, 0, "the refused photo's blob was removed");
+    // A document that is not an image needs no photo scope.
+    p.amina.add_attachment(p.case, "school-report.pdf", "application/pdf", &ok).unwrap();
+    p.amina
+        .save_form(
+            p.case,
+            "registration_bia",
+            None,
+            values(json!({"legitimate_basis": "consent",
+                "consent": {"by": "Mariama", "method": "signature", "date": "2026-01-10"},
+                "consent_scopes": ["case_management", "photo_use"]})),
+        )
+        .unwrap();
     p.amina.add_attachment(p.case, "photo.jpg", "image/jpeg", &ok).unwrap();
+    // Withdrawn (a new consent without the scope, R10): no new photo.
+    p.amina
+        .save_form(
+            p.case,
+            "registration_bia",
+            None,
+            values(json!({"consent": {"by": "Mariama", "method": "signature", "date": "2026-02-01"},
+            "consent_scopes": ["case_management"]})),
+        )
+        .unwrap();
+    let err = p.amina.add_attachment(p.case, "photo2.png", "IMAGE/PNG", &ok).unwrap_err();
+    assert!(matches!(&err, StoreError::RuleViolated { .. }), "{err}");
 }

@@ -151,6 +151,8 @@ fn bia_ready() -> CaseFacts {
     set(&mut f, "registration_bia.heard_alone", json!(true));
     set(&mut f, "registration_bia.protection_concerns", json!(["unaccompanied"]));
     set(&mut f, "registration_bia.bid_required", json!(true));
+    // Conditional on bid_required (model::required).
+    set(&mut f, "registration_bia.bid_direction", json!("durable_solution_uasc"));
     set(&mut f, "registration_bia.bia_approval", consent());
     set(&mut f, "registration_bia.bia_approval_status", json!("approved"));
     f
@@ -677,6 +679,10 @@ fn caseworker_cannot_delete_merge_or_transfer() {
     set(&mut f, "closure_transfer.transfer_status", json!("accepted"));
     set(&mut f, "closure_transfer.transfer_to", json!("IOM Conakry"));
     set(&mut f, "closure_transfer.transfer_consent", consent());
+    // R4: the child's consent covers a cross-border transfer (its scope).
+    blocked_by(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")), "R4");
+    set(&mut f, "registration_bia.consent", consent());
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "cross_border_transfer"]));
     ok(check(&f, &status(Role::DataManager, "transferred_out", "to Conakry")));
     blocked_by(check(&f, &save(Role::Caseworker, "closure_transfer", json!({"transfer_status": "accepted"}))), "R12");
     ok(check(&f, &save(Role::DataManager, "closure_transfer", json!({"transfer_status": "accepted"}))));
@@ -735,6 +741,9 @@ fn return_ready() -> CaseFacts {
     set(&mut f, "registration_bia.guardian_appointed", json!(true));
     set(&mut f, "registration_bia.guardian", person("Guardian Ba"));
     set(&mut f, "registration_bia.child_views", json!("Wants to go home."));
+    // An unaccompanied child's guardian is heard in the BID (model::required).
+    set(&mut f, "bid.guardian_view", json!("Agrees with the return."));
+    set(&mut f, "bid.guardian_present", json!(true));
     set(
         &mut f,
         "bid.pre_return_checklist",
@@ -889,7 +898,7 @@ fn r4_referral_needs_consent_covering_sharing() {
             json!({"item": Uuid::from_u128(11), "values": values}),
         )
     };
-    let with_consent = json!({"service_type": "legal_aid_asylum", "consent_for_referral": consent()});
+    let with_consent = json!({"service_type": "legal_aid_asylum", "provider_id": "ner_agadez_health_centre", "consent_for_referral": consent()});
     blocked_by(check(&f, &referral(with_consent.clone())), "R4");
     set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
     ok(check(&f, &referral(with_consent)));
@@ -1025,4 +1034,126 @@ fn r15_only_the_earliest_arrangement_is_the_first_one() {
     ok(check(&f, &save_item(Role::Caseworker, "placement", 42, p("first_arrangement", "2026-01-10"))));
     // Editing the first record itself is not a change.
     ok(check(&f, &save_item(Role::Caseworker, "placement", 41, json!({"end_date": "2026-04-30"}))));
+}
+
+/// The referral's provider comes from the office's service directory: a
+/// new referral names `provider_id`; free text is refused, except on a
+/// referral that already holds free text (recorded before the directory).
+#[test]
+fn a_referral_provider_is_chosen_from_the_directory_and_old_free_text_stays_editable() {
+    let mut f = facts("uasc", Stage::BiaCompleted);
+    set(&mut f, "registration_bia.legitimate_basis", json!("consent"));
+    set(&mut f, "registration_bia.consent", consent());
+    set(&mut f, "registration_bia.consent_scopes", json!(["case_management", "referral_sharing"]));
+    let referral = |values: Value| {
+        event(
+            Role::Caseworker,
+            EventKind::ReferralMade,
+            Some("referral"),
+            json!({"item": Uuid::from_u128(12), "values": values}),
+        )
+    };
+    let base = json!({"service_type": "medical", "consent_for_referral": consent()});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    let m = messages(check(&f, &referral(base.clone())));
+    assert!(m.iter().any(|m| m.starts_with("referral") && m.contains("provider_id")), "{m:?}");
+    let m = messages(check(&f, &referral(with("provider", json!("Partner NGO, +227 90 00 00 00")))));
+    assert!(m.iter().any(|m| m.contains("not as free text")), "{m:?}");
+    ok(check(&f, &referral(with("provider_id", json!("ner_agadez_health_centre")))));
+
+    // An old referral typed its provider: that text may still be edited,
+    // and a provider from the directory may be added to it.
+    item(&mut f, "referral", json!({"_item": Uuid::from_u128(13).to_string(), "provider": "Partner NGO"}));
+    ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"provider": "Partner NGO (Agadez office)"}))));
+    ok(check(&f, &save_item(Role::Caseworker, "referral", 13, json!({"status": "implemented"}))));
+    // A directory referral gets no free text afterwards.
+    item(
+        &mut f,
+        "referral",
+        json!({"_item": Uuid::from_u128(14).to_string(), "provider_id": "ner_agadez_health_centre"}),
+    );
+    blocked_by(
+        check(&f, &save_item(Role::Caseworker, "referral", 14, json!({"provider": "someone else"}))),
+        "referral",
+    );
+}
+
+/// The panel's composition: three different people vote (a name twice
+/// counts once), no vote after a declared conflict of interest, one chair
+/// present who signs, and the case's supervisor never sits alone.
+#[test]
+fn panel_composition_quorum_of_people_conflicts_chair_and_supervisor_not_alone() {
+    let e = status(Role::BidPanel, "bid_decided", "decided");
+    ok(check(&bid_ready(), &e));
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut f = bid_ready();
+        let mut p = panel(4);
+        edit(&mut p);
+        set(&mut f, "bid.panel_members", p);
+        f
+    };
+    // One person listed twice is one vote: 3 people, quorum met; 2 people, not.
+    ok(check(&with(&|p| p[3]["member"] = person("Member 2")), &e));
+    let f = with(&|p| {
+        p[3]["member"] = person("Member 1");
+        p[2]["member"] = person("Member 1");
+    });
+    assert!(
+        messages(check(&f, &e)).iter().any(|m| m.starts_with("R9") && m.contains("2 different")),
+        "{:?}",
+        messages(check(&f, &e))
+    );
+    // A declared conflict of interest: that member does not vote.
+    blocked_by(check(&with(&|p| p[2]["conflict_of_interest_declared"] = json!(true)), &e), "R9");
+    ok(check(
+        &with(&|p| {
+            p[2]["conflict_of_interest_declared"] = json!(true);
+            p[2]["voting"] = json!(false);
+        }),
+        &e,
+    ));
+    // One chair, present, who signs.
+    blocked_by(check(&with(&|p| p[0]["role"] = json!("member")), &e), "panel");
+    blocked_by(check(&with(&|p| p[1]["role"] = json!("chair")), &e), "panel");
+    blocked_by(check(&with(&|p| p[0]["present"] = json!(false)), &e), "panel");
+    let mut signed = bid_ready();
+    set(&mut signed, "bid.chair_signature", json!({"by": "Member 1", "method": "signature", "date": "2026-05-25"}));
+    blocked_by(check(&signed, &e), "panel");
+    set(&mut signed, "bid.chair_signature", json!({"by": "Member 0", "method": "signature", "date": "2026-05-25"}));
+    ok(check(&signed, &e));
+    // The supervisor who signed the BIA sits with at least two others.
+    let mut s = with(&|p| {
+        p[1]["member"] = person("Sara Supervisor");
+        p[3]["voting"] = json!(false);
+        p[2]["member"] = person("Sara Supervisor");
+    });
+    set(
+        &mut s,
+        "registration_bia.bia_approval",
+        json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}),
+    );
+    let m = messages(check(&s, &e));
+    assert!(m.iter().any(|m| m.starts_with("panel") && m.contains("Sara Supervisor supervises this case")), "{m:?}");
+    let mut s = bid_ready();
+    let mut p = panel(3);
+    p[1]["member"] = person("Sara Supervisor");
+    set(&mut s, "bid.panel_members", p);
+    set(
+        &mut s,
+        "registration_bia.bia_approval",
+        json!({"by": "Sara Supervisor", "method": "signature", "date": "2026-05-01"}),
+    );
+    ok(check(&s, &e));
+    // Checked when the panel saves the decision, too.
+    let save_decision = save(
+        Role::BidPanel,
+        "bid",
+        json!({"panel_decision": "approves_recommendation", "panel_members": panel(3).as_array().unwrap().iter().map(|m| { let mut m = m.clone(); m["role"] = json!("member"); m }).collect::<Vec<_>>(),
+               "decided_solution": "local_integration", "decision_reasons": "r"}),
+    );
+    blocked_by(check(&bid_ready(), &save_decision), "panel");
 }

@@ -128,3 +128,45 @@ fn closed_demo_case_takes_no_note_until_reopened() {
     s.set_actor(&caseworker, Role::Caseworker).expect("set_actor");
     s.add_note(closed.id, note).unwrap();
 }
+
+/// A referral's provider is a code of the office's service directory: an
+/// unknown code is refused by the value list, a free-text provider by the
+/// rule, a directory code accepted; the referral's label is the directory's.
+#[test]
+fn a_referral_picks_its_provider_from_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let case = s.create_case("uasc", "Agadez").unwrap();
+    s.save_form(
+        case,
+        "registration_bia",
+        None,
+        map(json!({"given_names": "Mamadou", "legitimate_basis": "vital_interests"})),
+    )
+    .unwrap();
+    let referral = |extra: Value| {
+        let mut v = json!({"referral_date": "2026-11-02", "service_type": "medical", "status": "pending",
+            "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-11-02"}});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        map(v)
+    };
+    let e = s.make_referral(case, referral(json!({"provider_id": "no_such_provider"}))).unwrap_err();
+    assert!(matches!(&e, StoreError::Invalid { errors } if errors[0].field == "provider_id"), "{e}");
+    let e = s.make_referral(case, referral(json!({"provider": "Partner NGO"}))).unwrap_err();
+    assert_eq!(rules_of(e), ["referral", "referral"]);
+    s.make_referral(case, referral(json!({"provider_id": "ner_agadez_health_centre"}))).unwrap();
+    let label = s
+        .forms()
+        .value_list("service_provider")
+        .unwrap()
+        .options
+        .iter()
+        .find(|o| o.value == "ner_agadez_health_centre")
+        .unwrap()
+        .labels
+        .en
+        .clone();
+    assert!(label.contains("Agadez regional health centre"), "{label}");
+}

@@ -128,14 +128,14 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     let r1 = s
         .make_referral(
             d,
-            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending",
+            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
             "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})),
         )
         .unwrap();
     s.set_clock(Some(at("2026-03-22", 10)));
     s.make_referral(
         d,
-        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending",
+        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
         "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}})),
     )
     .unwrap();
@@ -1135,7 +1135,9 @@ fn reintegrate(s: &mut CaseStore, reg: &str, t0: &str) -> Uuid {
         case,
         "reintegration_family",
         None,
-        values(json!({"plan_date": reg, "risk_mitigation": "Community worker visits weekly."})),
+        // A child of 9: the plan says how schooling goes on (model::required).
+        values(json!({"plan_date": reg, "risk_mitigation": "Community worker visits weekly.",
+            "education_plan": "Back to the village school."})),
     )
     .unwrap();
     s.set_actor("sup", Role::Supervisor).expect("set_actor");
@@ -1224,7 +1226,7 @@ fn service_dispositions_are_counted_and_unmet_needs_reported() {
         let r = s
             .make_referral(
                 case,
-                values(json!({"referral_date": "2026-03-01", "service_type": "medical", "status": "pending",
+                values(json!({"referral_date": "2026-03-01", "service_type": "medical", "status": "pending", "provider_id": "ner_agadez_health_centre",
                 "response_type": "referral", "appointment_datetime": "2026-03-03T10:30:00Z",
                 "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-01"}})),
             )
@@ -1249,6 +1251,11 @@ fn service_dispositions_are_counted_and_unmet_needs_reported() {
         assert_eq!(by.cell(d).unwrap().n, Some(n), "{d}");
     }
     assert_eq!(total(&r, "21c"), (Some(50.0), Some(2), Some(4)));
+    // Unmet needs by service: every referral here is medical.
+    let by = r.indicator("21c").unwrap().breakdown("service_type").unwrap();
+    let medical = by.cell("medical").unwrap();
+    assert_eq!((medical.value, medical.numerator, medical.denominator), (Some(50.0), Some(2), Some(4)));
+    assert_eq!(by.cell("food").unwrap().denominator.unwrap_or(0), 0);
 }
 
 #[test]
@@ -1294,4 +1301,69 @@ fn age_bands_read_the_declared_age_while_it_is_disputed() {
     s.set_clock(Some(at("2026-03-05", 9)));
     s.save_form(a, "age_assessment", None, values(json!({"disputed": true}))).unwrap();
     assert_eq!(bands(&s), (Some(1), Some(1)));
+}
+
+/// 26a/26b, 27 and 28 on three March children, worked out by hand:
+/// - A (12): incidents 03-04 physical_violence reported, 03-20
+///   sexual_violence not reported, 02-25 neglect (before March); schooling
+///   02-10 not attending, 03-15 attending (latest: attending); a case
+///   review 03-05 and an emergency conference 04-02 (after March).
+/// - B (15): incident 03-10 physical_violence, reporting not recorded;
+///   schooling 03-01 attending, 03-25 not attending (latest: not); a
+///   multidisciplinary conference 03-30.
+/// - C (4): schooling 03-12 attending (too young: not counted).
+///
+/// So 26a = 3 (physical 2, sexual 1, neglect 0); 26b = 1/2 = 50 %;
+/// 27 = 1/2 = 50 %; 28 = 2 (case_review 1, multidisciplinary 1, emergency 0).
+#[test]
+fn incidents_schooling_and_case_conferences_match_hand_computed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let a = register(&mut s, "uasc", "2026-02-01", json!({"age_years": 12}));
+    let b = register(&mut s, "uasc", "2026-02-01", json!({"age_years": 15}));
+    let c = register(&mut s, "uasc", "2026-02-01", json!({"age_years": 4}));
+    let save = |s: &mut CaseStore, case: Uuid, form: &str, v: Value| {
+        s.save_form(case, form, Some(Uuid::now_v7()), values(v)).unwrap();
+    };
+    let incident = |day: &str, kind: &str, reported: Option<bool>| {
+        let mut v = json!({"incident_date": day, "violence_type": kind, "incident_place": "On the route"});
+        if let Some(r) = reported {
+            v["reported"] = json!(r);
+            if r {
+                v["reported_to"] = json!(["police"]);
+            }
+        }
+        v
+    };
+    save(&mut s, a, "incident", incident("2026-03-04", "physical_violence", Some(true)));
+    save(&mut s, a, "incident", incident("2026-03-20", "sexual_violence", Some(false)));
+    save(&mut s, a, "incident", incident("2026-02-25", "neglect", Some(true)));
+    save(&mut s, b, "incident", incident("2026-03-10", "physical_violence", None));
+    let school = |day: &str, attending: bool| json!({"checked_date": day, "attending": attending});
+    save(&mut s, a, "education", school("2026-02-10", false));
+    save(&mut s, a, "education", school("2026-03-15", true));
+    save(&mut s, b, "education", school("2026-03-01", true));
+    save(&mut s, b, "education", school("2026-03-25", false));
+    save(&mut s, c, "education", school("2026-03-12", true));
+    let conference = |day: &str, kind: &str| {
+        json!({"conference_date": day, "conference_type": kind, "participants": [{"participant_name": "Amina"}],
+               "decisions": "Continue the plan."})
+    };
+    save(&mut s, a, "case_conference", conference("2026-03-05", "case_review"));
+    save(&mut s, a, "case_conference", conference("2026-04-02", "emergency"));
+    save(&mut s, b, "case_conference", conference("2026-03-30", "multidisciplinary"));
+
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "26a").0, Some(3.0));
+    let by = r.indicator("26a").unwrap().breakdown("violence_type").unwrap();
+    for (k, n) in [("physical_violence", 2), ("sexual_violence", 1), ("neglect", 0)] {
+        assert_eq!(by.cell(k).unwrap().n, Some(n), "{k}");
+    }
+    assert_eq!(total(&r, "26b"), (Some(50.0), Some(1), Some(2)));
+    assert_eq!(total(&r, "27"), (Some(50.0), Some(1), Some(2)));
+    assert_eq!(total(&r, "28").0, Some(2.0));
+    let by = r.indicator("28").unwrap().breakdown("conference_type").unwrap();
+    for (k, n) in [("case_review", 1), ("multidisciplinary", 1), ("emergency", 0)] {
+        assert_eq!(by.cell(k).unwrap().n, Some(n), "{k}");
+    }
 }

@@ -39,6 +39,9 @@ fn photo(seed: u8, len: usize) -> Vec<u8> {
 
 /// Add an attachment to `case` as the app does: blob first, then the event.
 fn attach(s: &mut CaseStore, case: Uuid, bytes: &[u8], extra: Value) -> String {
+    if s.facts(case).expect("facts").value("registration_bia", "consent").is_none() {
+        photo_consent(s, case);
+    }
     let blob = s.put_blob(bytes).expect("put blob");
     let mut payload = json!({"item": Uuid::now_v7(), "blob": blob, "name": "photo.jpg", "mime": "image/jpeg"});
     if let (Some(p), Some(x)) = (payload.as_object_mut(), extra.as_object()) {
@@ -76,12 +79,26 @@ impl World {
 }
 
 /// An office and an enrolled caseworker device with one case, synced.
+/// The child's consent with the scope a photo needs (R4, DOMAIN §4.6).
+fn photo_consent(s: &mut CaseStore, case: Uuid) {
+    s.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"legitimate_basis": "consent",
+            "consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"},
+            "consent_scopes": ["case_management", "photo_use", "cross_border_transfer"]})),
+    )
+    .expect("consent scopes");
+}
+
 fn world() -> World {
     let t = tempfile::tempdir().unwrap();
     let mut o = office(&t.path().join("o"));
     let mut a = device(&t.path().join("a"), "amina", "caseworker");
     enroll(&mut o, &mut a);
     let case = new_case(&mut a, "Fatima");
+    photo_consent(&mut a, case);
     up(&mut a, &mut o);
     World { t, o, a, case }
 }

@@ -45,8 +45,22 @@ fn world() -> World {
         values(json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}})),
     )
     .expect("consent");
+    consent_to_transfer(&mut d, case);
     up(&mut d, &mut a);
     World { _t: t, a, b, c, case }
+}
+
+/// The child's consent with the scope a transfer needs (R4).
+fn consent_to_transfer(s: &mut fieldcase::model::store::CaseStore, case: uuid::Uuid) {
+    s.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"legitimate_basis": "consent",
+            "consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"},
+            "consent_scopes": ["case_management", "cross_border_transfer"]})),
+    )
+    .expect("consent scopes");
 }
 
 fn send(w: &mut World) -> Vec<u8> {
@@ -345,6 +359,7 @@ mod cli {
                 .unwrap();
             let consent = json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}});
             s.save_form(c, "closure_transfer", None, consent.as_object().unwrap().clone()).unwrap();
+            super::consent_to_transfer(&mut s, c);
             s.lock().unwrap();
             c
         };
@@ -400,6 +415,7 @@ fn after_an_accepted_transfer_both_offices_keep_syncing_with_their_devices() {
         values(json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}})),
     )
     .expect("consent");
+    consent_to_transfer(&mut da, case);
     up(&mut da, &mut a);
     let bundle = transfer::transfer_case(&mut a, case, &sync::recipient(&b), &key_hex(&b), &mut |_| {}).unwrap();
     let (_, receipt) = transfer::answer_transfer(&mut b, &bundle, Decision::Accept, &mut |_| {}).expect("accept");
@@ -434,4 +450,55 @@ fn after_an_accepted_transfer_both_offices_keep_syncing_with_their_devices() {
     assert_eq!(sb.verify_history(case).unwrap(), sb.case_events(case).unwrap().len());
     // A's device holds the case read-only, transferred out.
     assert_eq!(da.facts(case).unwrap().stage, Stage::TransferredOut);
+}
+
+/// R4: a transfer needs the transfer consent and, when the case rests on
+/// the child's consent, its scope cross_border_transfer; refused before
+/// any bundle is made, and again when the move is recorded.
+#[test]
+fn a_transfer_without_the_consent_scope_is_refused_with_r4() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = office(&t.path().join("a"));
+    let b = office(&t.path().join("b"));
+    let mut d = device(&t.path().join("d"), "amina", "caseworker");
+    enroll(&mut a, &mut d);
+    let case = new_case(&mut d, "Fatima");
+    d.save_form(
+        case,
+        "closure_transfer",
+        None,
+        values(json!({"transfer_consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"}})),
+    )
+    .unwrap();
+    d.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"legitimate_basis": "consent",
+            "consent": {"by": "Fatima", "method": "signature", "date": "2026-01-10"},
+            "consent_scopes": ["case_management", "tracing_disclosure"]})),
+    )
+    .unwrap();
+    up(&mut d, &mut a);
+    let facts = a.facts(case).unwrap();
+    let v = fieldcase::model::lifecycle::transfer_consent(&facts);
+    assert!(v.iter().any(|x| x.rule == "R4" && x.message.contains("cross_border_transfer")), "{v:?}");
+    let e = transfer::transfer_case(&mut a, case, &sync::recipient(&b), &key_hex(&b), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, transfer::TransferError::NoConsent(c) if c == case), "{e}");
+    assert!(e.to_string().contains("cross_border_transfer"), "{e}");
+    // A new consent (R10: a later one supersedes) with the scope: the transfer goes.
+    d.save_form(
+        case,
+        "registration_bia",
+        None,
+        values(json!({"consent": {"by": "Fatima", "method": "signature", "date": "2026-02-01"},
+            "consent_scopes": ["case_management", "cross_border_transfer"]})),
+    )
+    .unwrap();
+    up(&mut d, &mut a);
+    transfer::transfer_case(&mut a, case, &sync::recipient(&b), &key_hex(&b), &mut |_| {}).expect("transfer");
+    // Another legitimate basis (documented best interests) needs no scope.
+    let mut f = facts.clone();
+    f.values.insert("registration_bia.legitimate_basis".into(), json!("vital_interests"));
+    assert!(fieldcase::model::lifecycle::transfer_consent(&f).is_empty());
 }

@@ -263,6 +263,25 @@ pub async fn assign_case(session: State<'_, Session>, case: String, caseworker: 
     })
 }
 
+/// Move `cases` (ids or numbers) to caseworker `to`, in one commit: all or
+/// none. The library decides who may (a supervisor or the office) and to
+/// whom (an enrolled caseworker where the vault holds a roster). Returns
+/// how many changed.
+#[tauri::command]
+pub async fn assign_cases(session: State<'_, Session>, cases: Vec<String>, to: String) -> Result<usize, UiError> {
+    session.with_store(|s| {
+        let ids = cases.iter().map(|c| parse_case(s, c)).collect::<Result<Vec<_>, _>>()?;
+        Ok(s.assign_cases(&ids, to.trim())?)
+    })
+}
+
+/// Move every case assigned to `from` to `to`, in one commit. Returns how
+/// many moved.
+#[tauri::command]
+pub async fn reassign_all(session: State<'_, Session>, from: String, to: String) -> Result<usize, UiError> {
+    session.with_store(|s| Ok(s.reassign_all(from.trim(), to.trim())?.len()))
+}
+
 /// Request the erasure of a case (a supervisor or a data manager); another
 /// person in the other role approves it on their own device.
 #[tauri::command]

@@ -148,6 +148,8 @@ fn main() {
             commands::record_visit,
             commands::make_referral,
             commands::assign_case,
+            commands::assign_cases,
+            commands::reassign_all,
             commands::request_erasure,
             commands::approve_erasure,
             commands::case_history,

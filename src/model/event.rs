@@ -422,7 +422,7 @@ impl Event {
         match self.kind {
             EventKind::CaseRegistered => {
                 let t = string("case_type")?;
-                if !["uasc", "accompanied_child_at_risk", "family_with_children"].contains(&t) {
+                if !["uasc", "accompanied_child_at_risk", "family_with_children", "inquiry"].contains(&t) {
                     return Err(format!("unknown case type {t:?}"));
                 }
                 string("case_number")?;

@@ -462,6 +462,11 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         out.push(RuleViolation::new("role", "a reporting viewer records nothing"));
         return Err(out);
     }
+    // An inquiry is not the case of a child: its own rules, no lifecycle.
+    crate::model::inquiry::check(facts, event, &mut out);
+    if !out.is_empty() {
+        return Err(out);
+    }
     match event.kind {
         EventKind::CaseRegistered => require_action(event.role, Action::RecordCaseData, "register a case", &mut out),
         EventKind::StatusChanged => check_status(facts, event, &mut out),
@@ -471,6 +476,7 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         EventKind::AttachmentAdded => {
             closed_guard(facts, "add an attachment", &mut out);
             require_action(event.role, Action::RecordCaseData, "add an attachment", &mut out);
+            out.extend(photo_consent(facts, event));
         }
         EventKind::CaseAssigned => check_assignment(facts, event, &mut out),
         EventKind::ConflictResolved if projection::is_stage_resolution(event) => {
@@ -686,6 +692,7 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             format!("moving {} → {to} ({}) is for a {who}, not a {}", facts.stage, tr.trigger, e.role),
         ));
     }
+    out.extend(crate::model::required::violations(facts, to));
     out.extend((tr.guard)(facts, e, to));
 }
 
@@ -705,15 +712,12 @@ fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     }
 }
 
+/// The identity minimum (a name, sex, age) and the legitimate basis are
+/// in `required::REQUIRED_BEFORE`; here what their values must say.
 fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    let named =
-        f.value("registration_bia", "given_names").is_some() || f.value("registration_bia", "family_name").is_some();
-    if !named || f.value("registration_bia", "sex").is_none() || f.value("registration_bia", "age_years").is_none() {
-        v.push(RuleViolation::new("registration", "registration needs the identity minimum: a name, sex and age"));
-    }
     match f.str_value("registration_bia", "legitimate_basis") {
-        None => v.push(RuleViolation::new("R4", "registration needs a recorded legitimate basis")),
+        None => {}
         Some("consent") if f.value("registration_bia", "consent").is_none() => {
             v.push(RuleViolation::new("R4", "the legitimate basis is consent but no consent/assent is recorded"))
         }
@@ -739,18 +743,11 @@ fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
     None
 }
 
+/// Risk level (R5), protection concerns and the BID-required answer are
+/// in `required::REQUIRED_BEFORE`.
 fn guard_bia_completed(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
-    if f.value("registration_bia", "risk_level").is_none() {
-        v.push(RuleViolation::new("R5", "the risk level must be set to complete the BIA"));
-    }
     v.extend(child_views_bia(f));
-    if f.value("registration_bia", "protection_concerns").is_none() {
-        v.push(RuleViolation::new("bia", "protection concerns are not recorded"));
-    }
-    if f.bool_value("registration_bia", "bid_required").is_none() {
-        v.push(RuleViolation::new("bia", "whether a formal BID is required is not answered"));
-    }
     if f.str_value("registration_bia", "bia_approval_status") != Some("approved")
         || f.value("registration_bia", "bia_approval").is_none()
     {
@@ -803,16 +800,8 @@ fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     if f.bool_value("registration_bia", "bid_required") != Some(true) {
         v.push(RuleViolation::new("transition", "a direct BID referral needs bid_required = yes in the BIA"));
     }
-    v.extend(submission_ready(f));
+    // The submission report: `required::REQUIRED_BEFORE`.
     v
-}
-
-fn submission_ready(f: &CaseFacts) -> Option<RuleViolation> {
-    if f.value("bid", "submission_report").is_none() {
-        Some(RuleViolation::new("transition", "the BID submission report is not written"))
-    } else {
-        None
-    }
 }
 
 fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
@@ -826,13 +815,8 @@ fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleVio
     if f.bool_value("registration_bia", "bid_required") != Some(false) {
         v.push(RuleViolation::new("transition", "going to a solution without BID needs bid_required = no in the BIA"));
     }
-    let plan = "reintegration_family";
-    if f.value(plan, "plan_date").is_none() || f.value(plan, "risk_mitigation").is_none() {
-        v.push(RuleViolation::new(
-            "transition",
-            "a family return needs a risk assessment and a reintegration plan draft (reintegration_family plan_date, risk_mitigation)",
-        ));
-    }
+    // The family's risk assessment and plan draft (reintegration_family
+    // plan_date, risk_mitigation): `required::REQUIRED_BEFORE`.
     v
 }
 
@@ -858,7 +842,6 @@ fn guard_tracing_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolatio
     if !outcome {
         v.push(RuleViolation::new("transition", "the tracing outcome (unsuccessful or unsafe) is not recorded"));
     }
-    v.extend(submission_ready(f));
     v
 }
 
@@ -886,7 +869,6 @@ fn guard_verification_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleVio
         v.push(RuleViolation::new("transition", "no verification outcome is recorded"));
     }
     v.extend(verification_views(f));
-    v.extend(submission_ready(f));
     v
 }
 
@@ -943,17 +925,87 @@ fn person_name(v: &Value) -> Option<&str> {
     v.get("name").and_then(Value::as_str).or_else(|| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The panel's composition (DOMAIN §1 and R9): a quorum of at least three
+/// *different* people voting and present (a name listed twice counts
+/// once); no vote from a member who declared a conflict of interest; one
+/// chair present, who signs the decision; and the supervisor of the case
+/// (the one who signed its BIA) never sits alone: when they vote, at
+/// least two other voting members present who are neither they nor the
+/// caseworker who wrote the submission.
+fn panel_composition(f: &CaseFacts, new: &Map<String, Value>, voters: &[Value]) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    let name_of = |m: &Value| m.get("member").and_then(person_name).map(str::to_string);
+    let mut distinct: Vec<String> = voters.iter().filter_map(name_of).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 3 {
+        v.push(RuleViolation::new(
+            "R9",
+            format!(
+                "the panel has {} different voting members present; a BID decision needs at least 3",
+                distinct.len()
+            ),
+        ));
+    }
+    for m in voters {
+        if m.get("conflict_of_interest_declared").and_then(Value::as_bool) == Some(true) {
+            let who = name_of(m).unwrap_or_else(|| "a member".into());
+            v.push(RuleViolation::new("R9", format!("{who} declared a conflict of interest and may not vote")));
+        }
+    }
+    let members = new.get("panel_members").or_else(|| f.value("bid", "panel_members"));
+    let chairs: Vec<String> = members
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|m| {
+                    m.get("role").and_then(Value::as_str) == Some("chair")
+                        && m.get("present").and_then(Value::as_bool) != Some(false)
+                })
+                .filter_map(name_of)
+                .collect()
+        })
+        .unwrap_or_default();
+    match chairs.len() {
+        1 => {
+            let signed_by = new
+                .get("chair_signature")
+                .or_else(|| f.value("bid", "chair_signature"))
+                .and_then(|s| s.get("by"))
+                .and_then(Value::as_str)
+                .map(str::trim);
+            if let Some(by) = signed_by.filter(|b| *b != chairs[0]) {
+                v.push(RuleViolation::new(
+                    "panel",
+                    format!("the decision is signed by {by}, not by the chair {}", chairs[0]),
+                ));
+            }
+        }
+        0 => v.push(RuleViolation::new("panel", "no chair of the panel is present")),
+        n => v.push(RuleViolation::new("panel", format!("the panel has {n} chairs present; it has one"))),
+    }
+    let supervisor = f.value("registration_bia", "bia_approval").and_then(|a| a.get("by")).and_then(Value::as_str);
+    let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
+    if let Some(sup) = supervisor.map(str::trim).filter(|s| distinct.iter().any(|d| d == s)) {
+        let others = distinct.iter().filter(|d| d.as_str() != sup && Some(d.as_str()) != caseworker).count();
+        if others < 2 {
+            v.push(RuleViolation::new(
+                "panel",
+                format!(
+                    "{sup} supervises this case and may not sit alone on its panel: {others} other voting member(s) present, at least 2 needed"
+                ),
+            ));
+        }
+    }
+    v
+}
+
 /// R9 (+R2 for BID) on the decision as it will be after `new` is written.
 fn bid_decision_rules(f: &CaseFacts, new: &Map<String, Value>) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     let get = |k: &str| new.get(k).filter(|x| present(x)).or_else(|| f.value("bid", k));
     let voters = voting_present(f, new);
-    if voters.len() < 3 {
-        v.push(RuleViolation::new(
-            "R9",
-            format!("the panel has {} voting members present; a BID decision needs at least 3", voters.len()),
-        ));
-    }
+    v.extend(panel_composition(f, new, &voters));
     let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
     if let Some(cw) = caseworker {
         if voters.iter().any(|m| m.get("member").and_then(person_name) == Some(cw)) {
@@ -1274,6 +1326,54 @@ fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolat
     v
 }
 
+/// Whether the child's consent covers `scope` (value list `consent_scope`)
+/// with a consent recorded.
+fn consent_covers(f: &CaseFacts, scope: &str) -> bool {
+    f.value("registration_bia", "consent").is_some()
+        && f.value("registration_bia", "consent_scopes")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x == scope))
+}
+
+/// Whether an attachment is a photo (an image: what a face or a document
+/// with a face looks like to the library).
+pub fn is_photo(mime: &str) -> bool {
+    mime.trim().to_ascii_lowercase().starts_with("image/")
+}
+
+/// R4 and DOMAIN §4.6 on an attachment: a photo goes into the case file
+/// only under a recorded consent whose scopes include `photo_use` (its own
+/// scope, whatever the case's legitimate basis: no other basis covers a
+/// child's image). A withdrawn scope stops new photos.
+fn photo_consent(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
+    let mime = e.payload.get("mime").and_then(Value::as_str).unwrap_or_default();
+    (is_photo(mime) && !consent_covers(f, "photo_use")).then(|| {
+        RuleViolation::new(
+            "R4",
+            "a photo needs the child's recorded consent with the scope photo_use (registration_bia consent_scopes)",
+        )
+    })
+}
+
+/// R4 and DOMAIN §4.8 on a transfer: the transfer consent record (or
+/// documented basis) and, when the case rests on consent, its scope
+/// `cross_border_transfer`. Checked when the transfer is requested
+/// (`sync::transfer`) and when it is recorded.
+pub fn transfer_consent(f: &CaseFacts) -> Vec<RuleViolation> {
+    let mut v = Vec::new();
+    if f.value("closure_transfer", "transfer_consent").is_none() {
+        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
+    }
+    let basis = f.str_value("registration_bia", "legitimate_basis");
+    if matches!(basis, None | Some("consent")) && !consent_covers(f, "cross_border_transfer") {
+        v.push(RuleViolation::new(
+            "R4",
+            "the child's consent does not cover a cross-border transfer (consent scope cross_border_transfer)",
+        ));
+    }
+    v
+}
+
 fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.str_value("closure_transfer", "transfer_status") != Some("accepted") {
@@ -1282,9 +1382,7 @@ fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     if f.value("closure_transfer", "transfer_to").is_none() {
         v.push(RuleViolation::new("R12", "the receiving office is not named"));
     }
-    if f.value("closure_transfer", "transfer_consent").is_none() {
-        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
-    }
+    v.extend(transfer_consent(f));
     v
 }
 
@@ -1499,6 +1597,9 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     if e.kind == EventKind::ReferralMade {
         rule_r4_referral(f, values, out);
     }
+    if form == "referral" {
+        rule_referral_provider(f, e, values, out);
+    }
     if form == "closure_transfer" {
         rule_r10_closure(f, values, out);
     }
@@ -1699,6 +1800,30 @@ fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
         out.push(RuleViolation::new(
             "R4",
             "the child's consent does not cover referral sharing (consent scope referral_sharing)",
+        ));
+    }
+}
+
+/// The service provider of a referral is chosen from the office's service
+/// directory (`provider_id`, value list `service_provider` of the country
+/// configuration), not typed: a new referral names one, and free text
+/// (`provider`) is written only to a referral that already holds some (a
+/// record made before the directory, which stays readable and editable).
+fn rule_referral_provider(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
+    let existing = existing_item(f, "referral", e);
+    let typed_before = existing.is_some_and(|i| i.get("provider").is_some_and(present));
+    if values.get("provider").is_some_and(present) && !typed_before {
+        out.push(RuleViolation::new(
+            "referral",
+            "choose the service provider from the office's service directory (provider_id), not as free text",
+        ));
+    }
+    let chosen = values.get("provider_id").is_some_and(present)
+        || existing.is_some_and(|i| i.get("provider_id").is_some_and(present));
+    if e.kind == EventKind::ReferralMade && !chosen {
+        out.push(RuleViolation::new(
+            "referral",
+            "a new referral names its service provider from the office's service directory (provider_id)",
         ));
     }
 }

@@ -1204,7 +1204,8 @@ impl CaseStore {
     pub fn list_cases(&self) -> Result<CaseList, StoreError> {
         let reader = self.reader();
         let conn = self.vault.conn();
-        let mut stmt = conn.prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("{SUMMARY_SELECT} WHERE {NOT_INQUIRY} ORDER BY case_number, id"))?;
         let rows = stmt.query_map([], |r| Ok((summary_row(r)?, access_row(r)?)))?;
         let mut cases = Vec::new();
         let mut hidden = Vec::new();
@@ -1416,7 +1417,10 @@ impl CaseStore {
     pub fn tasks(&self, today: chrono::NaiveDate) -> Result<TaskList, StoreError> {
         let reader = self.reader();
         let cases: Vec<(String, CaseAccess)> = {
-            let mut stmt = self.vault.conn().prepare_cached(&format!("{SUMMARY_SELECT} ORDER BY case_number, id"))?;
+            let mut stmt = self
+                .vault
+                .conn()
+                .prepare_cached(&format!("{SUMMARY_SELECT} WHERE {NOT_INQUIRY} ORDER BY case_number, id"))?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, access_row(r)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
@@ -2304,6 +2308,10 @@ const SUMMARY_SELECT: &str = "SELECT id, case_number, case_type, office, stage, 
     EXISTS (SELECT 1 FROM stage_history s WHERE s.case_id = cases.id AND s.to_stage = 'bid_pending')
     FROM cases";
 
+/// The condition that keeps tracing inquiries (`model::inquiry`) out of the
+/// views of the cases of children.
+const NOT_INQUIRY: &str = "case_type <> 'inquiry'";
+
 fn access_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseAccess> {
     Ok(CaseAccess { caseworker: r.get(6)?, registered_by: r.get(17)?, submitted_to_panel: r.get::<_, i64>(18)? != 0 })
 }
@@ -2968,9 +2976,19 @@ impl Batch<'_> {
 
     /// See [`CaseStore::create_case`].
     pub fn create_case(&mut self, case_type: &str, office: &str) -> Result<Uuid, StoreError> {
+        self.create_numbered(case_type, office, "")
+    }
+
+    /// Register a tracing inquiry (`model::inquiry`), numbered apart from
+    /// the cases of children (`ABC-INQ-2026-00001`).
+    pub fn create_inquiry(&mut self, office: &str) -> Result<Uuid, StoreError> {
+        self.create_numbered(crate::model::inquiry::CASE_TYPE, office, "INQ-")
+    }
+
+    fn create_numbered(&mut self, case_type: &str, office: &str, infix: &str) -> Result<Uuid, StoreError> {
         let (clock, hlc) = self.tick();
         let case_id = new_v7(hlc.millis, &mut self.store.rng);
-        let case_number = self.next_case_number(office, hlc)?;
+        let case_number = self.next_case_number(office, infix, hlc)?;
         let payload = json!({"case_type": case_type, "case_number": case_number, "office": office});
         self.push(case_id, hlc, EventKind::CaseRegistered, None, payload, Vec::new())?;
         self.clock = clock;
@@ -2978,11 +2996,11 @@ impl Batch<'_> {
     }
 
     /// Office prefix (three letters) - year - sequence within this vault.
-    fn next_case_number(&mut self, office: &str, hlc: Hlc) -> Result<String, StoreError> {
+    fn next_case_number(&mut self, office: &str, infix: &str, hlc: Hlc) -> Result<String, StoreError> {
         let letters: String =
             office.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_ascii_uppercase();
         let prefix = format!(
-            "{}-{}-",
+            "{}-{infix}{}-",
             if letters.len() == 3 { letters } else { "CAS".to_string() },
             chrono::Datelike::year(&date_of(hlc.millis))
         );

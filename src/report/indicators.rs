@@ -66,7 +66,7 @@ const DEFINITIONS: &[Definition] = &[
     def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent). Unit: referrals and transfers, not children; each is broken down by its child's categories.", Percent),
     def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented (status implemented, implemented_date ≤ 30 days after the referral date and by period end). Unit: referrals, not children.", Percent),
     def("21b", "Service outcomes", "Referrals and services whose outcome (disposition) is dated in the period, by disposition (see the disposition breakdown). Unit: referrals, not children.", Count),
-    def("21c", "Unmet service needs", "Of referrals whose outcome is dated in the period: % whose disposition is service_unavailable (the need could not be met; already_received_elsewhere is not counted as unmet). Unit: referrals, not children.", Percent),
+    def("21c", "Unmet service needs", "Of referrals whose outcome is dated in the period: % whose disposition is service_unavailable (the need could not be met; already_received_elsewhere is not counted as unmet), also by service type. Unit: referrals, not children.", Percent),
     def("22", "Breakdown", "Of children reunified/returned from 12 months before the period start to its end: % whose case was reopened, or who re-migrated (visit: remigration already_left or not seen because re_migrated), within 12 months of reintegration and by period end.", Percent),
     def("23a", "Closures", "Cases closed in the period, by closure reason (see the closure_reason breakdown).", Count),
     def("23b", "Closures with goals met", "Of cases closed in the period (outcome exclusions applied): % closed as goals_met or goals_substantially_met.", Percent),
@@ -74,6 +74,10 @@ const DEFINITIONS: &[Definition] = &[
     def("25a", "Unresolved conflicts", "Cases with a field conflict still unresolved whose oldest competing write is more than 7 days before period end (current state of the database).", Count),
     def("25b", "Suspected duplicates pending", "Children in a flagged suspected duplicate pair still awaiting review: flagged by the latest duplicate check (`fieldcase duplicates` or the app's duplicates screen, score ≥ 0.5) or by an import since, and neither merged nor reviewed as different children (case.not_duplicate, or a merge split back). Each child counted once; current state of this vault, as of its latest check.", Count),
     def("25c", "Registrations later merged", "Of children registered in the period, merged cases included: % later merged into another case as duplicates.", Percent),
+    def("26a", "Incidents", "Incidents (F19) whose date falls in the period, each counted; see the violence_type breakdown. Unit: incidents, not children.", Count),
+    def("26b", "Incidents reported", "Of incidents dated in the period whose reporting is recorded: % reported (to the police, health or social services, the UN or an NGO, a community leader or other). Unit: incidents, not children.", Percent),
+    def("27", "School attendance", "Of children aged 6-17 at period end, open at period end, with a schooling check (F20) on or before period end: % whose latest check says attending school or training.", Percent),
+    def("28", "Case conferences", "Case conferences (F21, meetings other than the BID panel) held in the period, each counted; see the conference_type breakdown. Unit: conferences, not children.", Count),
 ];
 
 /// Every indicator's id, title, definition and measure, in report order.
@@ -172,6 +176,24 @@ fn closure_reason(c: &CaseData) -> Option<&str> {
 
 /// Left out of denominators: closed as transferred, duplicate or opened in
 /// error, or transferred out.
+/// The values of a shared value list, in its order (a breakdown's
+/// categories; configuration additions are not in the built-in registry).
+fn list_values(list: &str) -> Vec<&'static str> {
+    crate::model::forms::registry()
+        .value_list(list)
+        .map(|l| l.options.iter().map(|o| o.value.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The options of a field's own list, in the form's order.
+fn list_values_of(form: &str, field: &str) -> Vec<&'static str> {
+    crate::model::forms::registry()
+        .get(form)
+        .and_then(|d| d.field(field))
+        .map(|f| f.options.iter().map(|o| o.value.as_str()).collect())
+        .unwrap_or_default()
+}
+
 fn excluded_from_denominators(c: &CaseData) -> bool {
     c.stage == "transferred_out" || matches!(closure_reason(c), Some("transferred" | "duplicate" | "opened_in_error"))
 }
@@ -687,6 +709,9 @@ pub(crate) fn compute(
         // 21b/21c. Service outcomes and unmet needs (each referral with an
         // outcome dated in the period).
         let (mut outcomes, mut unmet) = (Vec::new(), Vec::new());
+        // The service list of the forms (configuration additions included
+        // where the registry has them): which needs go unmet.
+        let service_types = list_values("service_type");
         for (i, c) in x.cases.iter().enumerate() {
             if excluded_from_denominators(c) {
                 continue;
@@ -701,11 +726,12 @@ pub(crate) fn compute(
                     continue;
                 };
                 outcomes.push(Obs { extra: Some(k), ..obs(i, true) });
-                unmet.push(obs(i, DISPOSITIONS[k] == "service_unavailable"));
+                let service = r.str("service_type").and_then(|s| service_types.iter().position(|x| *x == s));
+                unmet.push(Obs { extra: service, ..obs(i, DISPOSITIONS[k] == "service_unavailable") });
             }
         }
         out.push(x.result("21b", outcomes, Some(("disposition", DISPOSITIONS))));
-        out.push(x.result("21c", unmet, None));
+        out.push(x.result("21c", unmet, Some(("service_type", &service_types))));
 
         // 22. Breakdown.
         let v = x.each(true, |i, c| {
@@ -775,6 +801,60 @@ pub(crate) fn compute(
         };
         let v = merged.values().enumerate().map(|(i, (_, m))| obs(i, *m)).collect();
         out.push(x25.result("25c", v, None));
+
+        // 26a/26b. Incidents (F19) dated in the period, each counted; by
+        // type of violence, and how many were reported.
+        let violence_types = list_values("violence_type");
+        let (mut incidents, mut reported) = (Vec::new(), Vec::new());
+        for (i, c) in x.cases.iter().enumerate() {
+            if excluded_from_denominators(c) {
+                continue;
+            }
+            for r in c.items("incident") {
+                if !r.date("incident_date").is_some_and(|d| in_period(d, o)) {
+                    continue;
+                }
+                let k = r.str("violence_type").and_then(|v| violence_types.iter().position(|x| *x == v));
+                incidents.push(Obs { extra: k, ..obs(i, true) });
+                if let Some(was) = r.bool("reported") {
+                    reported.push(obs(i, was));
+                }
+            }
+        }
+        out.push(x.result("26a", incidents, Some(("violence_type", &violence_types))));
+        out.push(x.result("26b", reported, None));
+
+        // 27. School attendance: children of school age (6-17 at period
+        // end) open at period end, by their latest schooling check (F20)
+        // on or before period end.
+        let v = x.each(false, |i, c| {
+            if !open_at(c, to) || !dims::age_at(c, to).is_some_and(|a| (6..=17).contains(&a)) {
+                return None;
+            }
+            let latest = c
+                .items("education")
+                .iter()
+                .filter_map(|r| Some((r.date("checked_date").filter(|d| *d <= to)?, r.bool("attending")?)))
+                .max_by_key(|(d, _)| *d)?;
+            Some(obs(i, latest.1))
+        });
+        out.push(x.result("27", v, None));
+
+        // 28. Case conferences (F21) held in the period, each counted; by type.
+        let conference_types = list_values_of("case_conference", "conference_type");
+        let mut v = Vec::new();
+        for (i, c) in x.cases.iter().enumerate() {
+            if excluded_from_denominators(c) {
+                continue;
+            }
+            for r in c.items("case_conference") {
+                if r.date("conference_date").is_some_and(|d| in_period(d, o)) {
+                    let k = r.str("conference_type").and_then(|t| conference_types.iter().position(|x| *x == t));
+                    v.push(Obs { extra: k, ..obs(i, true) });
+                }
+            }
+        }
+        out.push(x.result("28", v, Some(("conference_type", &conference_types))));
 
         out
     };

@@ -8,6 +8,8 @@
 //! - [`query`]: free-text + filter search with ranked, explained hits.
 //! - [`person`]: the identifying facts of a case read from the projection.
 //! - [`trace`]: tracing requests and siblings, with explained scores.
+//! - [`inquiry`]: tracing inquiries (no case yet) against registered
+//!   children and other inquiries, with explained scores.
 //! - [`duplicates`]: suspected duplicate pairs (blocking on name keys).
 //! - [`duplicate_review`]: stored duplicate flags and review decisions.
 //! - [`merge`]: merging a duplicate into a case and splitting it back.
@@ -19,6 +21,7 @@ pub mod duplicate_review;
 pub mod duplicates;
 pub mod geez;
 pub mod index;
+pub mod inquiry;
 pub mod merge;
 pub mod names;
 pub mod person;

@@ -180,7 +180,7 @@ impl CasePerson {
         let row = conn
             .prepare_cached(
                 "SELECT case_number, office, stage, caseworker, merged_into, given_names, family_name, sex,
-                        age_years, date_of_birth, erased FROM cases WHERE id = ?1",
+                        age_years, date_of_birth, erased FROM cases WHERE id = ?1 AND case_type <> 'inquiry'",
             )?
             .query_row([case_id], |r| {
                 Ok((
@@ -291,7 +291,9 @@ impl CasePerson {
     /// the events do not register the case.
     pub fn from_state(st: &crate::model::projection::CaseState) -> Option<CasePerson> {
         let reg = st.registration.as_ref()?;
-        if st.erased {
+        // An inquiry is not a child's case: it is matched by
+        // `search::inquiry`, never indexed as a registered child.
+        if st.erased || crate::model::inquiry::is_inquiry_type(&reg.case_type) {
             return None;
         }
         let f1 = |field: &str| st.value("registration_bia", None, field);

@@ -50,27 +50,27 @@ pub struct TraceMatch {
     pub parts: Vec<ScorePart>,
 }
 
-fn tokens_of(names: &[String]) -> Vec<String> {
+pub(crate) fn tokens_of(names: &[String]) -> Vec<String> {
     names.iter().flat_map(|n| names::tokens(n)).collect()
 }
 
 /// Mean best similarity of the tokens of `a` among the tokens of `b`.
-fn name_cover(a: &[String], b: &[String]) -> f64 {
+pub(crate) fn name_cover(a: &[String], b: &[String]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
     a.iter().map(|t| b.iter().map(|o| names::token_similarity(t, o)).fold(0.0, f64::max)).sum::<f64>() / a.len() as f64
 }
 
-fn relative_names(r: &Relative) -> Vec<String> {
+pub(crate) fn relative_names(r: &Relative) -> Vec<String> {
     std::iter::once(r.name.clone()).chain(r.other_names.iter().cloned()).collect()
 }
 
-fn add(parts: &mut Vec<ScorePart>, part: &str, detail: String, points: f64) {
+pub(crate) fn add(parts: &mut Vec<ScorePart>, part: &str, detail: String, points: f64) {
     parts.push(ScorePart { part: part.into(), detail, points });
 }
 
-fn same_place(a: Option<&str>, b: Option<&str>) -> Option<bool> {
+pub(crate) fn same_place(a: Option<&str>, b: Option<&str>) -> Option<bool> {
     let (a, b) = (a?, b?);
     let ta = names::tokens(a);
     let tb = names::tokens(b);
@@ -93,7 +93,7 @@ fn parents(a: &CasePerson, b: &CasePerson, parts: &mut Vec<ScorePart>, weight: f
 
 /// Score "the person sought by `requester`'s request `r` is the child of
 /// `candidate`".
-fn score_request(requester: &CasePerson, r: &Relative, candidate: &CasePerson) -> Vec<ScorePart> {
+pub(crate) fn score_request(requester: &CasePerson, r: &Relative, candidate: &CasePerson) -> Vec<ScorePart> {
     let mut parts = Vec::new();
     let sought = tokens_of(&relative_names(r));
     let child = tokens_of(&candidate.all_names());
@@ -191,11 +191,11 @@ fn score_sibling(a: &CasePerson, b: &CasePerson) -> Vec<ScorePart> {
     parts
 }
 
-fn total(parts: &[ScorePart]) -> f64 {
+pub(crate) fn total(parts: &[ScorePart]) -> f64 {
     parts.iter().map(|p| p.points).sum::<f64>().clamp(0.0, 100.0)
 }
 
-fn keys_of(names_list: &[String]) -> std::collections::BTreeSet<String> {
+pub(crate) fn keys_of(names_list: &[String]) -> std::collections::BTreeSet<String> {
     names_list.iter().flat_map(|n| names::name_keys(n)).collect()
 }
 

@@ -49,8 +49,9 @@ pub enum TransferError {
         /// Its stage.
         stage: Stage,
     },
-    /// R4/R12: no consent recorded.
-    #[error("case {0} has no transfer consent (closure_transfer.transfer_consent, R4): a caseworker records it first")]
+    /// R4/R12: no consent recorded, or the child's consent does not cover
+    /// a transfer (`lifecycle::transfer_consent`).
+    #[error("case {0} has no consent covering a transfer (R4: closure_transfer.transfer_consent, and the consent scope cross_border_transfer when the case rests on consent): a caseworker records it first")]
     NoConsent(Uuid),
     /// A transfer of this case waits for its receipt.
     #[error("case {case} already has a transfer waiting for its receipt (bundle {bundle}); import the receipt first")]
@@ -157,7 +158,7 @@ pub fn transfer_case(
     if !facts.stage.is_open() {
         return Err(TransferError::NotOpen { case, stage: facts.stage });
     }
-    if facts.value("closure_transfer", "transfer_consent").is_none() {
+    if !crate::model::lifecycle::transfer_consent(&facts).is_empty() {
         return Err(TransferError::NoConsent(case));
     }
     for (k, v) in projection::sync_state(store.vault().conn(), P_TRANSFER_OUT).map_err(StoreError::from)? {

@@ -427,6 +427,9 @@ async function main() {
       heard_alone: 'true',
       protection_concerns: ['abandonment'],
       bid_required: 'true',
+      // Conditional fields the library asks before bia_completed.
+      bid_direction: 'durable_solution_uasc',
+      guardian_appointed: 'false',
       bia_approval_status: 'approved',
       bia_approval: { by: USER, method: 'signature', date: '2026-11-20' },
     });
@@ -452,6 +455,9 @@ async function main() {
       child_interview: '2026-11-21',
       criteria_views: 'Clear wish to return.',
       caseworker_recommendation: 'return_reintegration',
+      // An unaccompanied child's guardian is heard (asked before bid_pending).
+      guardian_view: 'No guardian appointed yet; the agency acts on a best-interests basis.',
+      guardian_present: 'false',
     });
     await save('bid_submission');
     await moveTo('bid_pending', 'referred to the panel');
@@ -491,6 +497,8 @@ async function main() {
       await setField(`[data-testid="form-bid_decision"] [data-field="panel_members[${i}].member"] [id$="-name"]`, `Member ${i + 1}`);
       await setField(fieldSel(form, `panel_members[${i}].voting`), 'true');
       await setField(fieldSel(form, `panel_members[${i}].present`), 'true');
+      // One chair present (the library's panel rule).
+      await setField(fieldSel(form, `panel_members[${i}].role`), i === 0 ? 'chair' : 'member');
     }
     await save('bid_decision');
     await moveTo('bid_decided', 'panel decision');

@@ -11,6 +11,7 @@ mod bench_search;
 mod case_cmds;
 mod config_cmds;
 mod form_cmds;
+mod inquiry_cmds;
 mod output;
 mod partner_cmds;
 mod person_cmds;
@@ -77,6 +78,10 @@ pub enum Command {
     /// List, show and read the history of cases.
     #[command(subcommand)]
     Case(case_cmds::CaseCommand),
+    /// Tracing inquiries: a relative asking after a child who has no case
+    /// yet (record, list, match against children and other inquiries).
+    #[command(subcommand)]
+    Inquiry(inquiry_cmds::InquiryCommand),
     /// Tasks due: overdue follow-up visits, deadlines, children turning 18.
     Tasks(case_cmds::TasksArgs),
     /// Aggregate indicators (docs/reports.md) for a period and office; CSV, DHIS2 or JSON export.
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
         Command::Form(cmd) => form_cmds::form(&vault_dir, cmd),
         Command::Demo(args) => case_cmds::demo(&vault_dir, args),
         Command::Case(cmd) => case_cmds::case(&vault_dir, cmd),
+        Command::Inquiry(cmd) => inquiry_cmds::inquiry(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
         Command::Report(args) => report_cmds::run(&vault_dir, args),
         Command::Bench(args) => bench::run(args),

@@ -386,11 +386,16 @@ struct Planner {
     /// Draws for caregivers, placements, age assessments, incidents,
     /// schooling and case conferences, for the same reason.
     care_rng: StdRng,
+    /// Draws for the values a complete BIA needs that earlier demos left
+    /// out (a relative for a child who named no parent), for the same reason.
+    bia_rng: StdRng,
     /// Draws for the parents' names and what each registration records of
     /// them, for the same reason.
     family_rng: StdRng,
     /// The separation date the last `registration` recorded.
     last_separation: Option<u64>,
+    /// Whether the last `registration` recorded a family member.
+    last_family: bool,
     /// Draws for the routine work up to the last day (`upkeep`), for the
     /// same reason.
     upkeep_rng: StdRng,
@@ -458,6 +463,7 @@ impl Planner {
             });
         }
         self.family_members(&mut v, c, variant);
+        self.last_family = v.get("family_members").is_some();
         if uasc {
             v["separation_cause"] = json!(
                 [
@@ -479,13 +485,29 @@ impl Planner {
             };
             v["separation_date"] = json!(ymd(sep));
             self.last_separation = Some(sep);
+            // What a complete registration of an unaccompanied or separated
+            // child holds (conditional fields of F1), from the data alone so
+            // that no other draw of a seed moves.
+            v["separation_place"] = json!(format!("On the route to {}", c.office));
+            let cause = v["separation_cause"].as_str().unwrap_or_default();
+            v["separation_cause_other"] = json!([if cause == "poverty" { "search_employment" } else { "poverty" }]);
         } else {
             self.last_separation = None;
         }
+        // The caregiver the arrangement names (care_record keeps the
+        // caregiver's own record); a shelter's is the shelter.
+        v["caregiver"] = if uasc && c.unaccompanied {
+            person(&format!("{} reception centre", c.office), "facility", "NGO")
+        } else if uasc {
+            person("Relative (see the caregiver record)", "caregiver", "Family")
+        } else {
+            person("Parents (see the caregiver record)", "parent", "Family")
+        };
         if v["interpreter_needed"] == json!(true) {
             v["interpreter"] = person(&adult_name(&mut self.rng, c.nationality, c.female), "interpreter", "IOM roster");
             v["interpreter_offer"] = json!("accepted");
             v["interpreter_sex"] = json!(if c.female { "female" } else { "male" });
+            v["interpreter_affiliation"] = json!("IOM interpreter roster");
             v["interpreter_link"] = json!("none_professional");
             v["interpreter_confidentiality_pledge"] = json!(true);
         }
@@ -1037,6 +1059,33 @@ impl Planner {
         if bid_required {
             v["bid_direction"] = json!(if uasc { "durable_solution_uasc" } else { "exceptional_care_decision" });
         }
+        // A complete BIA (the conditional fields of F1): a note for every
+        // wellbeing area of concern, and the family of a child on their own.
+        for area in [
+            "safety",
+            "health",
+            "nutrition",
+            "psychosocial",
+            "education",
+            "documentation",
+            "family_relationships",
+            "community",
+        ] {
+            if matches!(v[format!("wellbeing_{area}")].as_str(), Some("some_concern" | "serious_concern")) {
+                v[format!("wellbeing_{area}_notes")] = json!("Discussed with the child; follow-up in the case plan.");
+            }
+        }
+        v["caregiver_views"] = json!("The caregiver supports the plan and asks for help with school costs.");
+        // A child on their own who named no parent at registration names
+        // the relative they know of (F1 family members are asked of a UASC).
+        if uasc && !self.last_family {
+            let female = self.bia_rng.gen_range(0..2) == 0;
+            let relative = adult_name(&mut self.bia_rng, c.nationality, female);
+            v["family_members"] = json!([{
+                "name": relative, "relationship": "other_family", "alive": "unknown",
+                "last_known_location": c.place, "in_contact": false,
+            }]);
+        }
         p.save(Actor::Caseworker, "registration_bia", v);
         self.protection_concerns(p, &concerns);
         if risk == "high" {
@@ -1150,9 +1199,16 @@ impl Planner {
                 "focused_mhpss",
             ][self.rng.gen_range(0..7)];
             let implemented = pct(&mut self.rng, 70);
+            // From the sample directory: a provider of the service, else any.
+            let config = crate::country::sample();
+            let offering = crate::country::providers_for(config, service, None);
+            let provider = match offering.first() {
+                Some(p) => p.provider_id.clone(),
+                None => config.services[self.rng.gen_range(0..config.services.len())].provider_id.clone(),
+            };
             let mut v = json!({
                 "referral_date": ymd(p.t), "service_type": service, "urgency": (["1_day", "3_days", "routine"][self.rng.gen_range(0..3)]),
-                "internal_external": "external", "provider": "Partner NGO", "reason": "Need identified in BIA.",
+                "internal_external": "external", "provider_id": provider, "reason": "Need identified in BIA.",
                 "expected_outcome": "Service received.", "consent_for_referral": signed("child", p.t),
                 "information_shared": ["name_age_sex", "case_summary"], "status": if implemented { "implemented" } else { "pending" },
             });
@@ -1251,7 +1307,7 @@ impl Planner {
     fn bid(&mut self, p: &mut CasePlan, c: &Child, solution: &'static str, staff: &Staff) {
         let other = if solution == "local_integration" { "return_reintegration" } else { "local_integration" };
         p.after_days(days_around(&mut self.rng, 10.0, 2.0, 40.0));
-        p.save(Actor::Caseworker, "bid", json!({
+        let mut submission = json!({
             "bid_id": format!("BID-{}", p.case + 1), "version": "1", "bid_purpose": "durable_solution",
             "bid_location": if solution == "return_reintegration" { "joint" } else { "host_country" },
             "priority": "medium", "submission_report": "History, BIA, tracing and verification findings summarised.",
@@ -1265,7 +1321,13 @@ impl Planner {
                 {"durable_solution": other, "pros": "Stability.", "cons": "Separation from family.", "risks": "Isolation."}
             ],
             "caseworker_recommendation": solution,
-        }));
+        });
+        // An unaccompanied child's guardian is heard (F4, conditional).
+        if c.case_type == "uasc" && c.unaccompanied {
+            submission["guardian_view"] = json!("The guardian supports the recommended solution.");
+            submission["guardian_present"] = json!(true);
+        }
+        p.save(Actor::Caseworker, "bid", submission);
         p.after_days(2);
         p.stage(Actor::Supervisor, Stage::BidPending, "submission approved and sent to the panel");
         p.after_days(days_around(&mut self.rng, 25.0, 7.0, 90.0));
@@ -1376,6 +1438,16 @@ impl Planner {
         // Transfer to the CoO office after a return decision (10–20% of UASC).
         if solution == "return_reintegration" && pct(&mut self.rng, 15) {
             p.after_days(5);
+            // R4: the child consents again, now to the transfer too (a new
+            // dated consent supersedes the registration's, R10).
+            p.save(
+                Actor::Caseworker,
+                "registration_bia",
+                json!({
+                    "consent": signed(if c.age >= 15 { "child" } else { "guardian" }, p.t),
+                    "consent_scopes": ["case_management", "data_collection_storage", "tracing_disclosure", "referral_sharing", "cross_border_transfer"],
+                }),
+            );
             p.save(
                 Actor::Caseworker,
                 "closure_transfer",
@@ -1423,6 +1495,9 @@ impl Planner {
         });
         if let Some(s) = solution {
             v["bid_ref"] = json!(format!("BID-{} ({s})", p.case + 1));
+        }
+        if c.age >= 6 && v.get("education_plan").is_none() {
+            v["education_plan"] = json!("School re-enrolment in the autumn term, with catch-up classes.");
         }
         if plan == "reintegration_family" {
             v["household_members"] = json!([{"person": person("Head of household", "parent", ""), "relationship": "mother", "head_of_household": true}]);
@@ -1606,7 +1681,7 @@ impl Planner {
             "closure_reason": "lost_contact", "closure_details": "No contact despite phone, shelter and partner checks.",
             "situation_at_closure": "Unknown.", "care_at_closure": "no_care_arrangement", "permanent": false,
             "discussed_with_child": false, "discussed_with_child_reason": "Child unreachable", "discussed_with_caregiver": false,
-            "discussed_with_caregiver_reason": "No caregiver", "child_knows_whom_to_contact": true, "last_contact_date": ymd(last_seen),
+            "discussed_with_caregiver_reason": "No caregiver", "child_knows_whom_to_contact": true, "contact_point": "Office hotline", "last_contact_date": ymd(last_seen),
         }));
         p.stage(Actor::Caseworker, Stage::ClosurePending, "lost contact for over 3 months");
         if pct(&mut self.rng, 80) {
@@ -1628,7 +1703,7 @@ impl Planner {
             p.after_days(self.rng.gen_range(30..120));
             p.save(Actor::Caseworker, "closure_transfer", json!({
                 "closure_reason": "goals_met", "closure_details": "Services delivered; no further concern.", "situation_at_closure": "Safe with parents.",
-                "care_at_closure": "parents", "permanent": true, "discussed_with_child": true, "discussed_with_caregiver": true, "child_knows_whom_to_contact": true,
+                "care_at_closure": "parents", "permanent": true, "discussed_with_child": true, "discussed_with_caregiver": true, "child_knows_whom_to_contact": true, "contact_point": "Office hotline",
             }));
             p.stage(Actor::Caseworker, Stage::ClosurePending, "goals met");
             p.after_days(self.rng.gen_range(2..10));
@@ -1652,8 +1727,10 @@ impl Planner {
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
             care_rng: StdRng::seed_from_u64(seed ^ 0x0ca2_e9e1_ace0_0022),
+            bia_rng: StdRng::seed_from_u64(seed ^ 0x0b1a_f011_0000_0022),
             family_rng: StdRng::seed_from_u64(seed ^ 0xfa31_1e5e_0025_0025),
             last_separation: None,
+            last_family: false,
             upkeep_rng: StdRng::seed_from_u64(seed ^ 0x0b5e_55ed_0027_0027),
             registered_at: 0,
             reunify: None,

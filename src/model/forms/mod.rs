@@ -23,7 +23,7 @@ pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
 /// Ids of every form, in form-number order (F1..F11), then the case-record forms (F12..).
-pub const FORM_IDS: [&str; 21] = [
+pub const FORM_IDS: [&str; 22] = [
     "registration_bia",
     "family_tracing",
     "verification",
@@ -45,10 +45,11 @@ pub const FORM_IDS: [&str; 21] = [
     "incident",
     "education",
     "case_conference",
+    "inquiry",
 ];
 
 /// The definitions compiled into the binary: (file name, contents).
-const EMBEDDED_FORMS: [(&str, &str); 21] = [
+const EMBEDDED_FORMS: [(&str, &str); 22] = [
     ("registration_bia.json", include_str!("../../../assets/forms/registration_bia.json")),
     ("family_tracing.json", include_str!("../../../assets/forms/family_tracing.json")),
     ("verification.json", include_str!("../../../assets/forms/verification.json")),
@@ -70,6 +71,7 @@ const EMBEDDED_FORMS: [(&str, &str); 21] = [
     ("incident.json", include_str!("../../../assets/forms/incident.json")),
     ("education.json", include_str!("../../../assets/forms/education.json")),
     ("case_conference.json", include_str!("../../../assets/forms/case_conference.json")),
+    ("inquiry.json", include_str!("../../../assets/forms/inquiry.json")),
 ];
 const EMBEDDED_VALUE_LISTS: &str = include_str!("../../../assets/forms/value_lists.json");
 /// The sample country configuration's administrative areas (the three demo

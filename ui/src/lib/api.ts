@@ -80,6 +80,8 @@ export const api = {
   recordVisit: (caseId: string, values: Values) => invoke<string>('record_visit', { case: caseId, values }),
   makeReferral: (caseId: string, values: Values) => invoke<string>('make_referral', { case: caseId, values }),
   assignCase: (caseId: string, caseworker: string) => invoke<void>('assign_case', { case: caseId, caseworker }),
+  assignCases: (cases: string[], to: string) => invoke<number>('assign_cases', { cases, to }),
+  reassignAll: (from: string, to: string) => invoke<number>('reassign_all', { from, to }),
   // Erasure: one person requests, another in the other role approves.
   requestErasure: (caseId: string, reason: string) => invoke<void>('request_erasure', { case: caseId, reason }),
   approveErasure: (caseId: string) => invoke<void>('approve_erasure', { case: caseId }),

@@ -28,6 +28,9 @@ export const DIMENSIONS = [
   'stage',
   'closure_reason',
   'disposition',
+  'service_type',
+  'violence_type',
+  'conference_type',
 ] as const;
 
 /** Categories the library adds to every list for missing or other data. */
