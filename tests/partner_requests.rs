@@ -1,8 +1,8 @@
 //! Requests to a partner abroad and their answers (docs/bundle-format.md
 //! §11): what a request carries (checked by decrypting it with the
 //! partner's key), the consent rule, a round trip between two offices,
-//! withdrawal on the partner's side (checked in its vault's files), and
-//! hostile or replayed answers.
+//! withdrawal on the partner's side (checked in its vault's files), the
+//! partner's receipt, and hostile or replayed answers and receipts.
 #[path = "common/cli.rs"]
 mod cli_common;
 #[path = "sync_common.rs"]
@@ -567,6 +567,146 @@ fn hostile_and_replayed_answers_are_refused_with_the_vault_unchanged() {
 }
 
 #[test]
+fn a_receipt_round_trip_marks_the_request_received() {
+    let mut w = world(true);
+    let sent = send(&mut w);
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(pr::sent_requests(&w.a, today).unwrap()[0].status, "sent");
+    // No receipt for a request B does not hold.
+    assert!(matches!(pr::receipt(&mut w.b, sent.request_id, &mut |_| {}), Err(RequestError::UnknownRequest(_))));
+    pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request import");
+    let receipt = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt");
+
+    // Encrypted to A only, signed by B: C cannot open it, and the ordinary
+    // sync import points at the right command.
+    assert!(matches!(
+        pr::import(&mut w.c, &receipt, true, &mut |_| {}),
+        Err(RequestError::Refused(ImportError::WrongRecipient))
+    ));
+    assert!(matches!(sync::import_bundle(&mut w.a, &receipt, true, &mut |_| {}), Err(ImportError::WrongKind(_))));
+    let members = decrypt_with_vault_key(&w.t.path().join("a"), &receipt);
+    let doc: pr::ReceiptDoc = serde_json::from_slice(&members[3].1).unwrap();
+    assert_eq!(doc.request_id, sent.request_id);
+    let manifest: Value = serde_json::from_slice(&members[0].1).unwrap();
+    assert_eq!(manifest["kind"], "partner_receipt");
+    assert_eq!(manifest["version"], json!(format::VERSION_PARTNER_RECEIPT));
+    let text = String::from_utf8_lossy(&members[3].1);
+    assert!(!text.contains(RELATIVE) && !text.contains("Fatima"), "a receipt carries no shared value");
+
+    // A: a dry run changes nothing, the import records `received`.
+    let before = full_dump(&w.a);
+    let dry = pr::import(&mut w.a, &receipt, true, &mut |_| {}).expect("dry run");
+    assert!(matches!(dry, Imported::Receipt { changed: true, .. }));
+    assert_eq!(full_dump(&w.a), before);
+    let got = pr::import(&mut w.a, &receipt, false, &mut |_| {}).expect("receipt import");
+    assert_eq!(
+        got,
+        Imported::Receipt { request_id: sent.request_id, case_id: w.case, partner: "Partner B".into(), changed: true }
+    );
+    let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
+    assert_eq!(rec["request_status"], "received");
+    assert_eq!(rec["received_date"], json!(today.to_string()));
+    assert_eq!(pr::sent_requests(&w.a, today).unwrap()[0].status, "received");
+    let late = today + Days::new(31);
+    assert_eq!(pr::sent_requests(&w.a, late).unwrap()[0].status, "overdue", "received is still waiting");
+    let kinds: Vec<_> = w.a.tasks(late).unwrap().tasks.into_iter().map(|t| t.kind).collect();
+    assert!(kinds.contains(&TaskKind::PartnerRequestOverdue), "a received request is still a task");
+    let history = w.a.history(w.case).unwrap();
+    assert_eq!(history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).count(), 2);
+    assert!(w.a.verify_history(w.case).is_ok());
+
+    // The same receipt again is a replay: refused, nothing changes.
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &receipt, false, &mut |_| {}), Err(RequestError::Replay(_))));
+    assert_eq!(full_dump(&w.a), after);
+    // A receipt written again (another bundle) is a reported no-op.
+    let again = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt again");
+    let r = pr::import(&mut w.a, &again, false, &mut |_| {}).expect("second receipt");
+    assert!(matches!(r, Imported::Receipt { changed: false, .. }));
+    assert_eq!(full_dump(&w.a), after);
+
+    // The answer is taken from `received` as from `sent`.
+    let answer =
+        pr::answer(&mut w.b, sent.request_id, values(json!({"tracing_status": "family_located"})), &mut |_| {})
+            .expect("answer");
+    pr::import(&mut w.a, &answer, false, &mut |_| {}).expect("answer import");
+    assert_eq!(pr::sent_requests(&w.a, late).unwrap()[0].status, "answered");
+}
+
+#[test]
+fn forged_and_replayed_receipts_are_refused_with_the_vault_unchanged() {
+    let mut w = world(true);
+    let sent = send(&mut w);
+    pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request import");
+    let doc = |request_id: Uuid, request_bundle: Uuid| {
+        json!({"format": pr::RECEIPT_FORMAT, "version": 1, "request_id": request_id,
+               "request_bundle": request_bundle, "received_at": "2026-02-02T10:00:00Z"})
+    };
+    let bundle_id = |bundle: &[u8]| {
+        let m = decrypt_with_vault_key(&w.t.path().join("b"), bundle);
+        let v: Value = serde_json::from_slice(&m[0].1).unwrap();
+        v["bundle_id"].as_str().unwrap().parse::<Uuid>().unwrap()
+    };
+    let request_bundle = bundle_id(&sent.bundle);
+    let good = doc(sent.request_id, request_bundle);
+    let kind = format::BundleKind::PartnerReceipt;
+    let stranger = office(&w.t.path().join("s"));
+    let before = full_dump(&w.a);
+    let refused = |w: &mut World, bundle: &[u8]| {
+        let err = pr::import(&mut w.a, bundle, false, &mut |_| {}).unwrap_err();
+        assert_eq!(full_dump(&w.a), before, "refused ({err}) but the vault changed");
+        err
+    };
+    // A stranger signing in its own name.
+    let f = forged_kind(&stranger, stranger.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::WrongKind(_))), "{e}");
+    // In B's name, signed with C's key.
+    let f = forged_kind(&w.b, w.c.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::BadSignature { .. })), "{e}");
+    // C, a partner of A, acknowledging a request sent to B.
+    let f = forged_kind(&w.c, w.c.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::WrongPartner { .. }), "{e}");
+    // B's key, but a request A never sent, or another bundle than the one sent.
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &doc(Uuid::new_v4(), request_bundle), kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::UnknownRequest(_)), "{e}");
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &doc(sent.request_id, Uuid::new_v4()), kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::Malformed { .. })), "{e}");
+    // An unknown key in partner.json, and a bad date.
+    let mut extra = good.clone();
+    extra["shared"] = json!([]);
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &extra, kind);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::Malformed { .. })));
+    let mut bad_date = good.clone();
+    bad_date["received_at"] = json!("yesterday");
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &bad_date, kind);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::Malformed { .. })));
+    // The real receipt, altered on the way.
+    let receipt = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt");
+    let mut cut = receipt.clone();
+    cut.truncate(cut.len() - 20);
+    refused(&mut w, &cut);
+
+    // Taken once; replayed, refused; after a withdrawal, refused.
+    let second = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("another receipt");
+    pr::import(&mut w.a, &receipt, false, &mut |_| {}).expect("the receipt");
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &receipt, false, &mut |_| {}), Err(RequestError::Replay(_))));
+    assert_eq!(full_dump(&w.a), after);
+    let withdrawal = pr::withdraw(&mut w.a, sent.request_id, "found another way", &mut |_| {}).unwrap().unwrap();
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &second, false, &mut |_| {}), Err(RequestError::Withdrawn(_))));
+    assert_eq!(full_dump(&w.a), after);
+    // And B writes no receipt for a request withdrawn.
+    pr::import(&mut w.b, &withdrawal, false, &mut |_| {}).expect("withdrawal import");
+    assert!(matches!(pr::receipt(&mut w.b, sent.request_id, &mut |_| {}), Err(RequestError::Withdrawn(_))));
+}
+
+#[test]
 fn a_partner_is_added_only_with_the_fingerprint_of_its_keys() {
     let t = tempfile::tempdir().unwrap();
     let mut a = office(&t.path().join("a"));
@@ -665,7 +805,12 @@ fn the_command_line_round_trip() {
     ));
     let id =
         out.split("Wrote request ").nth(1).and_then(|r| r.split_whitespace().next()).expect("request id").to_string();
-    assert!(ok(run(&b, &["request", "import", req_s])).contains("Received family_tracing request"));
+    let rcpt = t.path().join("rcpt.fcb");
+    let got = ok(run(&b, &["request", "import", req_s, "--receipt", rcpt.to_str().unwrap()]));
+    assert!(got.contains("Received family_tracing request") && got.contains("Wrote the receipt"), "{got}");
+    assert!(ok(run(&a, &["answer", "import", rcpt.to_str().unwrap()])).contains("Partner B received request"));
+    let list: Value = serde_json::from_str(&ok(run(&a, &["request", "list", "--json"]))).unwrap();
+    assert_eq!(list["sent"][0]["status"], "received");
     assert!(ok(run(&b, &["tasks"])).contains(&format!("family_tracing request {id} from Office A")));
     let ans = t.path().join("ans.fcb");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcase"))

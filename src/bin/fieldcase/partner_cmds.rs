@@ -84,8 +84,23 @@ pub enum RequestCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Partner: import a request or a withdrawal from a partner.
-    Import(ImportArgs),
+    /// Partner: import a request or a withdrawal from a partner. With
+    /// --receipt, a request's receipt is written there for the requester.
+    Import {
+        #[command(flatten)]
+        what: ImportArgs,
+        /// Where to write the receipt the requesting office imports.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+    },
+    /// Partner: write again the receipt of a request held here.
+    Receipt {
+        /// The request id.
+        request: Uuid,
+        /// The bundle to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Partner: answer a received request; the answer's values as a JSON
     /// object on standard input (only the kind's answer fields).
     Answer {
@@ -99,7 +114,7 @@ pub enum RequestCommand {
 
 #[derive(clap::Subcommand)]
 pub enum AnswerCommand {
-    /// Import a partner's answer into its case.
+    /// Import a partner's answer (or receipt) into its case.
     Import(ImportArgs),
     /// Record by hand the answer of a partner without Fieldcase; values as
     /// a JSON object on standard input.
@@ -290,7 +305,23 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
                 (false, None) => anyhow::bail!("--out FILE is required: {partner} receives a withdrawal bundle"),
             }
         }
-        RequestCommand::Import(a) => import(&mut store, &a)?,
+        RequestCommand::Import { what, receipt } => {
+            let got = import(&mut store, &what)?;
+            match (got, receipt) {
+                (Imported::Request { request_id, .. }, Some(out)) if !what.dry_run => {
+                    let bytes = write_new(&out, || pr::receipt(&mut store, request_id, &mut |_| {}))?;
+                    println!("Wrote the receipt to {} ({bytes} bytes), for the requesting office", out.display());
+                }
+                (Imported::Request { request_id, .. }, None) if !what.dry_run => println!(
+                    "  no receipt written: `fieldcase request receipt {request_id} --out FILE` makes one for the requester"
+                ),
+                _ => {}
+            }
+        }
+        RequestCommand::Receipt { request, out } => {
+            let bytes = write_new(&out, || pr::receipt(&mut store, request, &mut |_| {}))?;
+            println!("Wrote the receipt for {request} to {} ({bytes} bytes), for the requesting office", out.display());
+        }
         RequestCommand::Answer { request, out } => {
             let values = read_values()?;
             let bytes = write_new(&out, || pr::answer(&mut store, request, values, &mut |_| {}))?;
@@ -301,17 +332,21 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> anyhow::Result<()> {
+fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> anyhow::Result<Imported> {
     let r = pr::import(store, a.file.as_path(), a.dry_run, &mut |_| {})?;
     let dry = if a.dry_run { " (dry run: nothing changed)" } else { "" };
-    match r {
+    match &r {
         Imported::Request { request_id, kind, partner, due, replay } => println!(
             "{}{kind} request {request_id} from {partner}, answer due {due}{dry}",
-            if replay { "Already held: " } else { "Received " }
+            if *replay { "Already held: " } else { "Received " }
         ),
         Imported::Withdrawn { request_id, partner, replay } => println!(
             "{partner} withdrew request {request_id}{}{dry}",
-            if replay { " (already done)" } else { ": what it shared is deleted" }
+            if *replay { " (already done)" } else { ": what it shared is deleted" }
+        ),
+        Imported::Receipt { request_id, case_id, partner, changed } => println!(
+            "{partner} {} request {request_id} of case {case_id}{dry}",
+            if *changed { "received" } else { "had already received or answered" }
         ),
         Imported::Answer { request_id, case_id, partner, author } => {
             println!("Answer to {request_id} from {partner} (by {author}) recorded in case {case_id}{dry}");
@@ -320,13 +355,15 @@ fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> any
             }
         }
     }
-    Ok(())
+    Ok(r)
 }
 
 pub fn answer(dir: &Path, cmd: AnswerCommand) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
     match cmd {
-        AnswerCommand::Import(a) => import(&mut store, &a)?,
+        AnswerCommand::Import(a) => {
+            import(&mut store, &a)?;
+        }
         AnswerCommand::Record { request, by } => {
             let values = read_values()?;
             pr::record_by_hand(&mut store, request, &by, values)?;
