@@ -286,6 +286,14 @@ fn a_full_round_trip_between_two_offices() {
     let history = w.a.history(w.case).unwrap();
     let requests: Vec<_> = history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).collect();
     assert_eq!(requests.len(), 2, "the request and its answer");
+    assert!(requests[0].summary.contains("request sent to Partner B"), "{}", requests[0].summary);
+    // The history names who answered, for which partner, and how.
+    assert!(
+        requests[1].summary.contains("answer from Office")
+            && requests[1].summary.contains("of Partner B: signed answer"),
+        "{}",
+        requests[1].summary
+    );
     assert!(w.a.verify_history(w.case).is_ok());
     let list = pr::sent_requests(&w.a, late).unwrap();
     assert_eq!((list[0].status.as_str(), list[0].answer_mode.as_deref()), ("answered", Some("fieldcase")));
@@ -324,6 +332,9 @@ fn a_partner_without_fieldcase_gets_a_printout_and_its_answer_is_recorded_by_han
     let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
     assert_eq!(rec["answer_mode"], "by_hand");
     assert_eq!(rec["answered_by"], json!({"name": "M. Osman", "organisation": "Paper partner"}));
+    let history = w.a.history(w.case).unwrap();
+    let last = history.entries.iter().rfind(|e| e.form.as_deref() == Some("partner_request")).unwrap();
+    assert_eq!(last.summary, "answer from M. Osman of Paper partner: recorded by hand, no signature");
     assert!(matches!(
         pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(json!({"verification_outcome": "verified"}))),
         Err(RequestError::AlreadyAnswered(_))
@@ -612,7 +623,9 @@ fn a_receipt_round_trip_marks_the_request_received() {
     let kinds: Vec<_> = w.a.tasks(late).unwrap().tasks.into_iter().map(|t| t.kind).collect();
     assert!(kinds.contains(&TaskKind::PartnerRequestOverdue), "a received request is still a task");
     let history = w.a.history(w.case).unwrap();
-    assert_eq!(history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).count(), 2);
+    let requests: Vec<_> = history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).collect();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].summary, format!("the partner's receipt: request received on {today}"));
     assert!(w.a.verify_history(w.case).is_ok());
 
     // The same receipt again is a replay: refused, nothing changes.
