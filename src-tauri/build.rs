@@ -63,6 +63,7 @@ fn main() {
         "partner_received",
         "partner_answer",
         "partner_receipt",
+        "partner_calendar",
         "office_not_duplicate",
         "report_compute",
         "report_export_csv",

@@ -187,6 +187,7 @@ fn main() {
             partner_commands::partner_received,
             partner_commands::partner_answer,
             partner_commands::partner_receipt,
+            partner_commands::partner_calendar,
             report_commands::report_compute,
             report_commands::report_export_csv,
             search_commands::search_cases,

@@ -182,6 +182,36 @@ pub struct PartnerImported {
 }
 }
 
+partner_dto! {
+/// An open request, sent or received, for the calendar: its due date and
+/// whether it is overdue.
+pub struct PartnerDue {
+    /// The request.
+    pub request_id: String,
+    /// `sent` (this office waits for the answer) or `received` (this
+    /// office is to answer).
+    pub side: String,
+    /// The case (sent requests only: a received one has no case here).
+    pub case_id: Option<String>,
+    /// Its number.
+    pub case_number: Option<String>,
+    /// The child's name as recorded.
+    pub child_name: Option<String>,
+    /// The case's caseworker.
+    pub caseworker: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// The partner.
+    pub partner: String,
+    /// `sent`, `received` or `overdue`.
+    pub status: String,
+    /// Answer due (YYYY-MM-DD).
+    pub due: String,
+    /// Days past the due date (0 when not overdue).
+    pub overdue_days: f64,
+}
+}
+
 /// A refused or impossible request, answer or import: a code per kind for
 /// the window, and the library's sentence (which says what to do).
 pub fn request_error(e: RequestError) -> UiError {
@@ -446,6 +476,59 @@ pub fn received(store: &CaseStore) -> Result<Vec<ReceivedRequestEntry>, UiError>
         .collect())
 }
 
+/// Every request still open on either side, with its due date, for the
+/// calendar (the case tasks list a sent request only from a week before
+/// its due date; the calendar shows them all).
+pub fn calendar(store: &CaseStore) -> Result<Vec<PartnerDue>, UiError> {
+    let today = store.today();
+    let late = |due: &str| {
+        chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").map_or(0, |d| (today - d).num_days().max(0)) as f64
+    };
+    let cases: std::collections::HashMap<Uuid, _> = store.list_cases()?.cases.into_iter().map(|c| (c.id, c)).collect();
+    let mut out = Vec::new();
+    for r in pr::sent_requests(store, today)? {
+        if !pr::is_open_status(&r.status) {
+            continue;
+        }
+        let case = cases.get(&r.case_id);
+        out.push(PartnerDue {
+            request_id: r.request_id.to_string(),
+            side: "sent".into(),
+            case_id: Some(r.case_id.to_string()),
+            case_number: case.map(|c| c.case_number.clone()),
+            child_name: case.map(|c| {
+                [c.given_names.as_deref(), c.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+            }),
+            caseworker: case.and_then(|c| c.caseworker.clone()),
+            overdue_days: if r.status == "overdue" { late(&r.due) } else { 0.0 },
+            kind: r.kind,
+            partner: r.partner,
+            status: r.status,
+            due: r.due,
+        });
+    }
+    for r in pr::received_requests(store, today)? {
+        if !pr::is_open_status(&r.status) {
+            continue;
+        }
+        out.push(PartnerDue {
+            request_id: r.request_id.to_string(),
+            side: "received".into(),
+            case_id: None,
+            case_number: None,
+            child_name: None,
+            caseworker: None,
+            overdue_days: if r.status == "overdue" { late(&r.due) } else { 0.0 },
+            kind: r.kind,
+            partner: r.partner,
+            status: r.status,
+            due: r.due,
+        });
+    }
+    out.sort_by(|a, b| (&a.due, &a.request_id).cmp(&(&b.due, &b.request_id)));
+    Ok(out)
+}
+
 fn values_of(values: Value) -> Result<Map<String, Value>, UiError> {
     match values {
         Value::Object(m) => Ok(m),
@@ -552,6 +635,12 @@ pub async fn partner_import(
 #[tauri::command]
 pub async fn partner_received(session: State<'_, Session>) -> Result<Vec<ReceivedRequestEntry>, UiError> {
     session.with_store(|s| received(s))
+}
+
+/// Open requests on either side, for the calendar.
+#[tauri::command]
+pub async fn partner_calendar(session: State<'_, Session>) -> Result<Vec<PartnerDue>, UiError> {
+    session.with_store(|s| calendar(s))
 }
 
 /// Answer a received request; the signed answer is written to `path`.
@@ -683,6 +772,8 @@ mod tests {
         let inbox = received(&b).unwrap();
         assert_eq!((inbox.len(), inbox[0].status.as_str()), (1, "received"));
         assert_eq!(inbox[0].shared.len(), p.shared.len());
+        let due = calendar(&b).unwrap();
+        assert_eq!((due.len(), due[0].side.as_str(), due[0].case_id.as_ref()), (1, "received", None));
         let ans = t.path().join("ans.fcb");
         let bad = values(json!({"fears_about_return": "x"}));
         let e = built_file(&ans, || pr::answer(&mut b, sent_id(&sent), bad, quiet), request_error).unwrap_err();
@@ -694,12 +785,19 @@ mod tests {
         let r = import(&mut a, &std::fs::read(&rcpt).unwrap(), false, None, quiet).expect("receipt");
         assert_eq!((r.what.as_str(), r.no_change), ("receipt", false));
         assert_eq!(case_requests(&a, case).unwrap()[0].status, "received");
+        let due = calendar(&a).unwrap();
+        assert_eq!(due.len(), 1, "the calendar holds the request, due in a month");
+        assert_eq!((due[0].side.as_str(), due[0].status.as_str()), ("sent", "received"));
+        assert_eq!(due[0].child_name.as_deref(), Some("Fatima Haroun"));
+        assert_eq!(due[0].case_id.as_deref(), Some(case.to_string().as_str()));
         let e = import(&mut a, &std::fs::read(&rcpt).unwrap(), false, None, quiet).unwrap_err();
         assert_eq!(e.code, "partner_replay");
         let r = import(&mut a, &std::fs::read(&ans).unwrap(), false, None, quiet).expect("answer import");
         assert_eq!((r.what.as_str(), r.author.as_deref()), ("answer", Some("Nyala office")));
         let list = case_requests(&a, case).unwrap();
         assert_eq!((list[0].status.as_str(), list[0].answer_mode.as_deref()), ("answered", Some("fieldcase")));
+        assert!(calendar(&a).unwrap().is_empty(), "an answered request leaves the calendar");
+        assert!(calendar(&b).unwrap().is_empty(), "so does one B answered");
     }
 
     fn sent_id(s: &SentRequestDto) -> Uuid {

@@ -1003,6 +1003,12 @@ pub struct SentRequest {
     pub answer_mode: Option<String>,
 }
 
+/// Whether a listed status ([`SentRequest::status`],
+/// [`ReceivedRequest::status`]) still waits for an answer.
+pub fn is_open_status(status: &str) -> bool {
+    matches!(status, "sent" | "received" | "overdue")
+}
+
 fn overdue(status: &str, due: &str, today: NaiveDate, open: &[&str]) -> String {
     let late = NaiveDate::parse_from_str(due, "%Y-%m-%d").is_ok_and(|d| today > d);
     if open.contains(&status) && late {

@@ -3,6 +3,7 @@
 // receipts and answers (docs/bundle-format.md §11).
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { CaseRequestEntry } from './bindings/CaseRequestEntry';
+import type { PartnerDue } from './bindings/PartnerDue';
 import type { PartnerEntry } from './bindings/PartnerEntry';
 import type { PartnerImported } from './bindings/PartnerImported';
 import type { ReceivedRequestEntry } from './bindings/ReceivedRequestEntry';
@@ -16,6 +17,7 @@ import type { Values } from './forms';
 
 export type {
   CaseRequestEntry,
+  PartnerDue,
   PartnerEntry,
   PartnerImported,
   ReceivedRequestEntry,
@@ -53,6 +55,7 @@ export const partnerApi = {
   received: () => invoke<ReceivedRequestEntry[]>('partner_received'),
   answer: (request: string, values: Values, path: string) =>
     invoke<WrittenFile>('partner_answer', { request, values, path, progress: channel() }),
+  calendar: () => invoke<PartnerDue[]>('partner_calendar'),
   receipt: (request: string, path: string) =>
     invoke<WrittenFile>('partner_receipt', { request, path, progress: channel() }),
 };

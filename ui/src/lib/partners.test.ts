@@ -43,3 +43,28 @@ describe('partner requests on screen', () => {
     expect(partnerFileName('answer', 'family_tracing', '0190aaaa-bbbb')).toBe('answer-family-tracing-0190aaaa.fcb');
   });
 });
+
+describe('partner requests in the calendar', () => {
+  it('replaces the case tasks of requests by every open request on either side, overdue ones in the overdue group', async () => {
+    const { groupTasks, withPartnerRequests } = await import('./calendar');
+    const visit = { case_id: 'c1', case_number: 'AGZ-1', child_name: 'Fatima', caseworker: 'amina', kind: 'follow_up_due',
+      due: '2026-03-03', overdue_days: 0, title: 'visit' };
+    const libraryTask = { ...visit, kind: 'partner_request_due', due: '2026-03-05', title: 'Answer to the request' };
+    const merged = withPartnerRequests([visit, libraryTask], [
+      { request_id: 'r1', side: 'sent', case_id: 'c1', case_number: 'AGZ-1', child_name: 'Fatima', caseworker: 'amina',
+        kind: 'family_tracing', partner: 'Nyala office', status: 'overdue', due: '2026-02-20', overdue_days: 11 },
+      { request_id: 'r2', side: 'sent', case_id: 'c1', case_number: 'AGZ-1', child_name: 'Fatima', caseworker: 'amina',
+        kind: 'family_assessment', partner: 'Nyala office', status: 'received', due: '2026-04-20', overdue_days: 0 },
+      { request_id: 'r3', side: 'received', case_id: null, case_number: null, child_name: null, caseworker: null,
+        kind: 'family_tracing', partner: 'Agadez office', status: 'received', due: '2026-03-04', overdue_days: 0 },
+    ]);
+    expect(merged.map((t) => t.kind)).toEqual(['follow_up_due', 'partner_request_overdue', 'partner_request_due', 'partner_answer_due']);
+    const g = groupTasks(merged, '2026-03-03', false);
+    expect(g.overdue.map((t) => t.title)).toEqual(['Nyala office']);
+    expect(g.thisWeek.map((t) => t.kind)).toEqual(['follow_up_due', 'partner_answer_due']);
+    expect(g.thisWeek[1].case_id).toBe('');
+    expect(g.later.map((t) => t.due)).toEqual(['2026-04-20']);
+    // Visits only: no request.
+    expect(groupTasks(merged, '2026-03-03', true).overdue).toEqual([]);
+  });
+});
