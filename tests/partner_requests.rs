@@ -344,6 +344,44 @@ fn a_partner_without_fieldcase_gets_a_printout_and_its_answer_is_recorded_by_han
     assert_eq!(pr::withdraw(&mut w.a, other.request_id, "case closed", &mut |_| {}).expect("withdraw"), None);
 }
 
+#[test]
+fn a_printed_request_comes_as_pdf_with_the_notice_or_not_at_all() {
+    let mut w = world(true);
+    partners::add_on_paper(&mut w.a, "Paper partner", "TCD").expect("add on paper");
+    // Only for a partner without Fieldcase.
+    let e = pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(w.relative), "Partner B").unwrap_err();
+    assert!(matches!(e, RequestError::Invalid(_)), "{e}");
+    let sent =
+        pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(w.relative), "Paper partner").expect("pdf");
+    let pdf = sent.pdf.expect("the PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("(CONFIDENTIAL - PLAIN TEXT: this page holds personal data of a child."), "the notice");
+    assert!(text.contains(&format!("(Request {}", sent.request_id)), "the request it prints");
+    assert!(text.contains(&format!("({RELATIVE})")) || text.contains(RELATIVE), "what it shares");
+    for absent in [DISCLOSURE, NOTE, OTHER_RELATIVE] {
+        assert!(!text.contains(absent), "the PDF carries {absent:?}");
+    }
+    // A name the PDF's font cannot print: refused, nothing recorded.
+    let arabic = Uuid::new_v4();
+    w.d.save_form(
+        w.case,
+        "family_tracing",
+        Some(arabic),
+        values(json!({"relative": {"name": "أمينة إدريس"}, "relationship": "aunt", "last_known_location": "Nyala",
+            "child_consents_contact": true, "tracing_status": "not_started", "tracing_safety_check": "safe"})),
+    )
+    .expect("relative");
+    up(&mut w.d, &mut w.a);
+    let before = full_dump(&w.a);
+    let e = pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(arabic), "Paper partner").unwrap_err();
+    assert!(matches!(e, RequestError::Pdf(_)) && e.to_string().contains("text version"), "{e}");
+    assert_eq!(full_dump(&w.a), before, "a request that cannot be printed is not recorded");
+    // The text version still goes.
+    let sent = pr::send(&mut w.a, w.case, "family_tracing", Some(arabic), "Paper partner", &mut |_| {}).expect("text");
+    assert!(sent.printout.is_some_and(|t| t.contains("أمينة إدريس")));
+}
+
 /// Every file of a vault folder decrypted with its own keys, concatenated:
 /// journal frames one by one, other age files whole (as tests/erasure.rs).
 fn vault_plaintext(dir: &Path) -> Vec<u8> {
@@ -841,4 +879,11 @@ fn the_command_line_round_trip() {
     assert_eq!(list["sent"][0]["status"], "answered");
     // The answer cannot be imported twice.
     assert!(!run(&a, &["answer", "import", ans.to_str().unwrap()]).status.success());
+    // A partner without Fieldcase: the request as PDF on standard output.
+    ok(run(&a, &["partner", "add", "--name", "Paper partner", "--country", "TCD", "--on-paper"]));
+    let out = run(&a, &["request", "send", &case, "--kind", "follow_up_report", "--to", "Paper partner", "--pdf"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stdout.starts_with(b"%PDF-") && String::from_utf8_lossy(&out.stdout).contains("(CONFIDENTIAL - PLAIN TEXT")
+    );
 }

@@ -93,6 +93,9 @@ pub enum RequestError {
     /// Sync or vault failure.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The request cannot be set as PDF (nothing was recorded).
+    #[error(transparent)]
+    Pdf(#[from] crate::sync::printout_pdf::PdfError),
 }
 
 impl From<StoreError> for RequestError {
@@ -307,6 +310,8 @@ pub struct Sent {
     /// For a partner without Fieldcase: the request as text to print, with
     /// the plaintext notice (no bundle is made).
     pub printout: Option<String>,
+    /// The same as PDF, when asked for ([`send_printed_pdf`]).
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// Requesting office: send a request of `kind` about `case` to `partner`
@@ -322,6 +327,37 @@ pub fn send(
     item: Option<Uuid>,
     partner: &str,
     progress: &mut dyn FnMut(Progress),
+) -> Result<Sent, RequestError> {
+    send_rendered(store, case, kind, item, partner, progress, |_| Ok(None))
+}
+
+/// [`send`] to a partner without Fieldcase, with the printed request as PDF
+/// too ([`crate::sync::printout_pdf`]). The PDF is made before the request
+/// is recorded: a request that cannot be set as PDF (a script the PDF's
+/// font lacks) is refused and nothing is recorded.
+pub fn send_printed_pdf(
+    store: &mut CaseStore,
+    case: Uuid,
+    kind: &str,
+    item: Option<Uuid>,
+    partner: &str,
+) -> Result<Sent, RequestError> {
+    if !partners::find(store, partner)?.on_paper() {
+        return Err(RequestError::Invalid(format!("{partner} runs Fieldcase: it receives a bundle, not a printout")));
+    }
+    send_rendered(store, case, kind, item, partner, &mut |_| {}, |text| {
+        Ok(Some(crate::sync::printout_pdf::request_pdf(text)?))
+    })
+}
+
+fn send_rendered(
+    store: &mut CaseStore,
+    case: Uuid,
+    kind: &str,
+    item: Option<Uuid>,
+    partner: &str,
+    progress: &mut dyn FnMut(Progress),
+    render: impl FnOnce(&str) -> Result<Option<Vec<u8>>, RequestError>,
 ) -> Result<Sent, RequestError> {
     let office = exchange::office_roster(store)?;
     may_exchange(store)?;
@@ -408,11 +444,15 @@ pub fn send(
     if let Some(item) = item {
         values.insert("about_item".into(), json!(item.to_string()));
     }
+    let printout = partner.on_paper().then(|| printout(&doc, k, &partner));
+    let pdf = match &printout {
+        Some(text) => render(text)?,
+        None => None,
+    };
     let mut b = store.batch();
     b.save_form(case, REQUEST_FORM, Some(request_id), values)?;
     b.commit_with(vec![put(&key, json!(record))])?;
-    let printout = partner.on_paper().then(|| printout(&doc, k, &partner));
-    Ok(Sent { request_id, preview, bundle, printout })
+    Ok(Sent { request_id, preview, bundle, printout, pdf })
 }
 
 /// The notice at the head of a printed request: it is the one copy of case

@@ -66,6 +66,10 @@ pub enum RequestCommand {
         /// request to print is written to standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A partner without Fieldcase: write the request to standard output
+        /// as PDF (for a printer, e.g. `| lpr`), not as text.
+        #[arg(long, conflicts_with = "out")]
+        pdf: bool,
     },
     /// Requests sent and received, with their status.
     List {
@@ -230,16 +234,25 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
             let case = store.find_case(&k.case)?;
             print_preview(&pr::preview(&store, case, &k.kind, k.about, today)?);
         }
-        RequestCommand::Send { what, to, out: None } => {
+        RequestCommand::Send { what, to, out: None, pdf } => {
             let case = store.find_case(&what.case)?;
             if !partners::find(&store, &to)?.on_paper() {
                 anyhow::bail!("--out FILE is required: {to} runs Fieldcase and receives a bundle");
             }
-            let sent = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
-            print!("{}", sent.printout.as_deref().unwrap_or_default());
-            eprintln!("Recorded request {}; print the text above for {to}", sent.request_id);
+            if pdf && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                anyhow::bail!("--pdf writes the PDF to standard output: send it to a printer (`| lpr`)");
+            }
+            if pdf {
+                let sent = pr::send_printed_pdf(&mut store, case, &what.kind, what.about, &to)?;
+                std::io::Write::write_all(&mut std::io::stdout(), sent.pdf.as_deref().unwrap_or_default())?;
+                eprintln!("Recorded request {}; print the PDF for {to}", sent.request_id);
+            } else {
+                let sent = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
+                print!("{}", sent.printout.as_deref().unwrap_or_default());
+                eprintln!("Recorded request {}; print the text above for {to}", sent.request_id);
+            }
         }
-        RequestCommand::Send { what, to, out: Some(out) } => {
+        RequestCommand::Send { what, to, out: Some(out), .. } => {
             let case = store.find_case(&what.case)?;
             if partners::find(&store, &to)?.on_paper() {
                 anyhow::bail!("{to} has no Fieldcase: leave out --out, the request is printed");
