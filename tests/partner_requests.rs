@@ -12,11 +12,14 @@ use std::io::Read;
 use std::path::Path;
 
 use chrono::{Days, NaiveDate};
+use fieldcase::model::error::StoreError;
+use fieldcase::model::event::Role;
 use fieldcase::model::store::CaseStore;
 use fieldcase::model::tasks::TaskKind;
 use fieldcase::sync::format::{self, BundleParts};
 use fieldcase::sync::partner_request::{self as pr, Imported, RequestError};
 use fieldcase::sync::{self, partners, ImportError};
+use fieldcase::vault::SecretString;
 use serde_json::{json, Value};
 use sync_common::*;
 use uuid::Uuid;
@@ -27,6 +30,8 @@ const DISCLOSURE: &str = "disclosure-marker: my uncle sold me to the smugglers";
 const NOTE: &str = "note-marker-4471 the child cried when speaking of home";
 /// Another relative, not the one the request is about.
 const OTHER_RELATIVE: &str = "otherrelative-marker Yusuf";
+/// Office A's supervisor's passphrase: she sends the requests.
+const SARA: &str = "quarry lantern sara velvet orbit";
 /// The relative the request is about.
 const RELATIVE: &str = "Amina Idris";
 
@@ -97,6 +102,12 @@ fn world(consent: bool) -> World {
     add_partner(&mut a, &c, "Partner C");
     add_partner(&mut b, &a, "Office A");
     add_partner(&mut c, &a, "Office A");
+    // A data manager sees case metadata only, so may not see or send what a
+    // request carries (need-to-know): the office's supervisor sends.
+    let e = pr::preview(&a, case, "family_tracing", Some(relative), chrono::Utc::now().date_naive()).unwrap_err();
+    assert!(matches!(&e, RequestError::Sync(sync::SyncError::Store(StoreError::Hidden { .. }))), "{e}");
+    a.add_person("sara", Role::Supervisor, &SecretString::from(SARA.to_string())).expect("add supervisor");
+    a.switch_person("sara", &SecretString::from(SARA.to_string())).expect("switch to the supervisor");
     World { t, a, b, c, d, case, relative }
 }
 
@@ -834,11 +845,27 @@ fn the_command_line_round_trip() {
     }
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     let (case, relative) = (case.to_string(), relative.to_string());
-    let preview = ok(run(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative]));
+    // Requests are seen and sent by the supervisor (the data manager sees
+    // metadata only).
+    let run_sara = |dir: &Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fieldcase"))
+            .arg("--vault")
+            .arg(dir)
+            .args(args)
+            .env("FIELDCASE_AS", "sara")
+            .env("FIELDCASE_PASSPHRASE", SARA)
+            .env("FIELDCASE_TEST_SCRYPT_LOG_N", "10")
+            .output()
+            .expect("run fieldcase")
+    };
+    assert!(!run(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative])
+        .status
+        .success());
+    let preview = ok(run_sara(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative]));
     assert!(preview.contains(RELATIVE) && !preview.contains(DISCLOSURE) && !preview.contains("REFUSED"), "{preview}");
     let req = t.path().join("req.fcb");
     let req_s = req.to_str().unwrap();
-    let out = ok(run(
+    let out = ok(run_sara(
         &a,
         &[
             "request",
@@ -881,7 +908,7 @@ fn the_command_line_round_trip() {
     assert!(!run(&a, &["answer", "import", ans.to_str().unwrap()]).status.success());
     // A partner without Fieldcase: the request as PDF on standard output.
     ok(run(&a, &["partner", "add", "--name", "Paper partner", "--country", "TCD", "--on-paper"]));
-    let out = run(&a, &["request", "send", &case, "--kind", "follow_up_report", "--to", "Paper partner", "--pdf"]);
+    let out = run_sara(&a, &["request", "send", &case, "--kind", "follow_up_report", "--to", "Paper partner", "--pdf"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         out.stdout.starts_with(b"%PDF-") && String::from_utf8_lossy(&out.stdout).contains("(CONFIDENTIAL - PLAIN TEXT")

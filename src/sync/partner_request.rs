@@ -280,6 +280,13 @@ pub fn preview(
     let k = kind_of(kind)?;
     let facts = store.facts(case)?;
     let shared = partner_kinds::shared_values(&facts, k, item).map_err(RequestError::Invalid)?;
+    // Need-to-know (docs/visibility.md): only someone who may read every
+    // value a request carries sees it here or sends it; a data manager,
+    // who sees case metadata only, does neither.
+    let reader = store.reader();
+    if let Some(reason) = shared.iter().find_map(|s| reader.field(&s.form, &s.field, false).err()) {
+        return Err(StoreError::Hidden { case: case.to_string(), reason }.into());
+    }
     Ok(RequestPreview {
         kind: k.id.clone(),
         label: k.label().to_string(),
