@@ -242,6 +242,7 @@ export async function partnerSteps(ctx) {
       const preview = await textOf('[data-testid="partner-preview"]', 30_000);
       for (const shown of ['Fanta', 'Aissatou Camara']) if (!preview.includes(shown)) throw new Error(`preview lacks ${shown}: ${preview}`);
       if (preview.includes('e2e-disclosure-marker')) throw new Error('the preview shows the child’s disclosure');
+      await browser.execute((e) => e.scrollIntoView({ block: 'center' }), await visible('[data-testid="partner-preview"]'));
       await screenshot('preview');
       await setField('[data-testid="partner-path"]', request);
       await click('[data-testid="partner-send"]');
