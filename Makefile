@@ -2,8 +2,9 @@
 #
 #   make run    install what is missing, build (release), open the desktop app on a demo vault
 #   make test   install what is missing, run every test suite (what CI runs)
+#   make package  build the installable packages (.deb, .rpm) of a release build
 #
-# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, demo-vault, clean-free.
+# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, package-test, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -26,9 +27,10 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build and run the desktop app: Tauri 2 on WebKitGTK 4.1.
 APT_BUILD   := build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev \
                librsvg2-dev libayatana-appindicator3-dev
-# Tests: a virtual display, WebDriver for WebKitGTK, screenshots, and the stock
+# Tests: a virtual display (x11-utils: xwininfo finds the installed app's
+# window), WebDriver for WebKitGTK, screenshots, and the stock
 # age and sqlite3 tools for the vault interop tests.
-APT_TEST    := xvfb xauth webkit2gtk-driver dbus-x11 imagemagick age sqlite3
+APT_TEST    := xvfb xauth x11-utils webkit2gtk-driver dbus-x11 imagemagick age sqlite3
 APT_PACKAGES := $(APT_BUILD) $(APT_TEST)
 
 # tauri-driver: the one on PATH if there is one, else a project-local copy.
@@ -61,15 +63,16 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free
+.PHONY: help test run package deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
-	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e demo-vault clean-free"
+	@echo "make package - build the .deb and .rpm packages (release)"
+	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
-test: deps core-test fuzz ui-test desktop desktop-test e2e
+test: deps core-test fuzz ui-test desktop desktop-test e2e package-test
 	$(call header,make test: every suite passed)
 
 # ---------------------------------------------------------------- deps
@@ -189,6 +192,40 @@ e2e: desktop npm-deps $(TAURI_DRIVER)
 	  dbus-run-session -- \
 	  env NO_AT_BRIDGE=1 GTK_USE_PORTAL=0 TAURI_DRIVER=$(TAURI_DRIVER) FIELDCASE_DESKTOP_BIN=$(DESKTOP_BIN) FIELDCASE_CLI_BIN=$(CLI_BIN) \
 	      E2E_SCREENS=$(SCREENS) node tests/e2e/run.mjs
+
+# ---------------------------------------------------------------- package
+# Installable packages made by Tauri's bundler from binaries already built:
+# the app with its desktop entry and icon, and the CLI as /usr/bin/fieldcase.
+# src-tauri/tauri.package.json turns bundling on; the CLI's path, which
+# depends on the build profile and the target directory, is merged in from
+# a file written here. The version is the workspace's (Cargo.toml).
+# Tauri's CLI from ui/node_modules (npm-deps), run from src-tauri/ (where it
+# finds tauri.conf.json).
+TAURI_CLI := $(ROOT)/ui/node_modules/.bin/tauri
+define package_files
+	@printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/fieldcase":"%s"}},"rpm":{"files":{"/usr/bin/fieldcase":"%s"}}}}}\n' \
+	  "$(2)" "$(2)" > $(CARGO_OUT)/package-files-$(1).json
+endef
+
+package: desktop-release npm-deps
+	$(call header,Packages: .deb and .rpm of the release build)
+	$(call package_files,release,$(CLI_RELEASE))
+	cd src-tauri && $(TAURI_CLI) bundle --ci --bundles deb,rpm \
+	  --config $(ROOT)/src-tauri/tauri.package.json --config $(CARGO_OUT)/package-files-release.json
+	@ls -1 $(CARGO_OUT)/release/bundle/deb/*.deb $(CARGO_OUT)/release/bundle/rpm/*.rpm
+
+# The package test installs a .deb with apt-get, starts the installed app
+# under Xvfb (screenshot in target/e2e-screens), runs the installed CLI and
+# removes the package. It packages the debug build `make desktop` made for
+# the end-to-end run: the same bundler and layout as `make package`, without
+# a second, release, build of everything in CI.
+package-test: desktop npm-deps
+	$(call header,Package: install the .deb and start the installed app)
+	$(call package_files,debug,$(CLI_BIN))
+	rm -rf $(CARGO_OUT)/debug/bundle/deb
+	cd src-tauri && $(TAURI_CLI) bundle --ci --debug --bundles deb \
+	  --config $(ROOT)/src-tauri/tauri.package.json --config $(CARGO_OUT)/package-files-debug.json
+	tests/package/run.sh $$(ls $(CARGO_OUT)/debug/bundle/deb/*.deb | head -1) $(SCREENS)
 
 # ---------------------------------------------------------------- run
 run: apt-deps desktop-release demo-vault

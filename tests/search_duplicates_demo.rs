@@ -1,10 +1,16 @@
 //! Duplicate detection on the demo's planted near-duplicates (the same
-//! child registered again later, another spelling, age ±1) among its
-//! namesakes: prints recall and pairs to review per 100 cases, fails under
-//! the floors. The goal is recall >= 0.95 with <= 3 pairs per 100 cases;
-//! the review load is not there yet (about 5 to 6 per 100 on demos of 600
-//! and 2,000 cases: namesakes with nothing recorded that tells them apart),
-//! so its floor is the level reached, which a regression breaks.
+//! child registered again later, another spelling, age ±1, the parents
+//! named again most of the time) among its namesakes: prints recall, the
+//! review queue per 100 cases split into planted duplicates and pairs of
+//! different children, and what stricter office thresholds trade; fails
+//! under the floors.
+//!
+//! The goal is recall >= 0.95 with <= 3 pairs to review per 100 cases. The
+//! demo plants about one duplicate per 20 cases and merges only some of
+//! them, so the planted duplicates still waiting in the queue are about 3.5
+//! per 100 cases by themselves: the floor on the whole queue is set above
+//! them, and the floor that measures the matcher is the one on pairs of
+//! different children.
 use std::collections::BTreeSet;
 
 use fieldcase::model::demo;
@@ -13,7 +19,10 @@ use fieldcase::search::{duplicates, index};
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
 
 const MIN_RECALL: f64 = 0.95;
-const MAX_PAIRS_PER_100: f64 = 6.0;
+/// The whole queue: planted duplicates not merged yet, and the rest.
+const MAX_PAIRS_PER_100: f64 = 4.0;
+/// Pairs of different children (namesakes) in the queue.
+const MAX_OTHER_PER_100: f64 = 0.5;
 
 /// Small enough for a debug build; `fieldcase bench --search-only` prints
 /// the figure at 2,000 cases.
@@ -83,6 +92,26 @@ fn planted_demo_duplicates_recall_and_review_load() {
             );
         }
     }
+    // The queue split: planted duplicates not merged yet (work the demo
+    // leaves for the office) and pairs of different children.
+    let queued_planted = to_review.iter().filter(|p| truth.contains(&norm(p.case_a.clone(), p.case_b.clone()))).count();
+    let queued_other = to_review.len() - queued_planted;
+    println!(
+        "queue: {queued_planted} planted duplicates not merged yet, {queued_other} pairs of different children \
+         ({:.2} per 100 cases)",
+        queued_other as f64 * 100.0 / live.len() as f64
+    );
+    // What a stricter office threshold trades (`duplicates --set-threshold`).
+    for t in [0.95, 0.99, 0.995] {
+        let at: Vec<_> = found.iter().filter(|p| p.score >= t).collect();
+        let hit = at.iter().filter(|p| truth.contains(&norm(p.case_a.clone(), p.case_b.clone()))).count();
+        let queue = to_review.iter().filter(|p| p.score >= t).count();
+        println!(
+            "threshold {t}: recall {:.3}, {queue} pairs to review ({:.2} per 100 cases)",
+            hit as f64 / truth.len() as f64,
+            queue as f64 * 100.0 / live.len() as f64
+        );
+    }
     for (a, b) in truth.difference(&found_set).take(5) {
         let pa = people.iter().find(|p| &p.case_id == a).unwrap();
         let pb = people.iter().find(|p| &p.case_id == b).unwrap();
@@ -94,4 +123,6 @@ fn planted_demo_duplicates_recall_and_review_load() {
     }
     assert!(recall >= MIN_RECALL, "recall {recall}");
     assert!(per_100 <= MAX_PAIRS_PER_100, "{per_100} pairs per 100 cases");
+    let other_per_100 = queued_other as f64 * 100.0 / live.len() as f64;
+    assert!(other_per_100 <= MAX_OTHER_PER_100, "{other_per_100} pairs of different children per 100 cases");
 }

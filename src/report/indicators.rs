@@ -43,7 +43,7 @@ const DEFINITIONS: &[Definition] = &[
     def("1", "New registrations", "Children whose registration date (F1 registration_date, else the day the case was created) falls in the period; see the case_type breakdown.", Count),
     def("2", "Active caseload", "Cases open at the end of the period (any stage except closed, transferred out, duplicate); see the stage breakdown.", Count),
     def("3a", "Caseload per caseworker", "Cases open at period end ÷ caseworkers with at least one of them (the currently assigned caseworker).", Ratio),
-    def("3b", "Risk-weighted caseload per caseworker", "As 3a with each case weighted by its risk level: high = 3, medium = 2, low or not rated = 1 [verify weights].", Ratio),
+    def("3b", "Risk-weighted caseload per caseworker", "As 3a with each case weighted by its risk level: high = 3, medium = 2, low or not rated = 1.", Ratio),
     def("4", "BIA timeliness", "Of UASC (case type uasc, or child status unaccompanied/separated) registered in the period: % with the BIA completed (bia_completed_on, else entry into bia_completed) ≤ 14 days after registration.", Percent),
     def("5", "High-risk response", "Of cases first rated high risk in the period (the first saved risk_level = high on any form): % with a contact note (contact, phone, home or office visit) or a follow-up visit within 24 hours after the rating.", Percent),
     def("6", "BID before return", "Of UASC returned in the period (entered reintegration with the BID's decided solution return_reintegration): % with an approving BID (approves_recommendation) whose panel date is on or before the return. Target 100%.", Percent),

@@ -467,7 +467,10 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
             // Every part of the parent's name must agree: a shared first
             // name (Marie, Fatoumata) is common among unrelated mothers.
             let same = c >= 0.8;
-            let pts = if same { 2.0 } else { -5.0 };
+            // A different parent outweighs everything the names and places
+            // of two namesakes share, and the other parent agreeing too
+            // (fathers' given names repeat within a family name).
+            let pts = if same { 2.0 } else { -6.0 };
             t.add(rel, || format!("{rel} {}", if same { "matches" } else { "differs" }), pts);
         }
     }
@@ -526,7 +529,8 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
         }
     }
     if let (Some(pts), Some(x)) = (separation_points(a, b), a.separation_date.as_deref()) {
-        t.add("separation_date", || format!("separated on {x}"), pts);
+        let y = b.separation_date.as_deref().unwrap_or("");
+        t.add("separation_date", || format!("separated {x} / {y}"), pts);
     }
     logistic(t.points)
 }
@@ -625,7 +629,24 @@ fn nationality_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
 
 fn separation_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
     let (x, y) = (a.separation_date.as_deref()?, b.separation_date.as_deref()?);
-    (x == y).then_some(1.0)
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let (Some(dx), Some(dy)) = (day(x), day(y)) else {
+        return (x == y).then_some(1.0);
+    };
+    // A child registered again recalls the day of separation to within
+    // weeks; namesakes were separated on unrelated days. Memory of a date
+    // fails too (a season, a year misremembered), so dates months apart
+    // count against only a little, and a year apart a little more.
+    let apart = (dx - dy).num_days().abs();
+    Some(if apart <= 31 {
+        1.5
+    } else if apart <= 180 {
+        0.0
+    } else if apart <= 365 {
+        -1.0
+    } else {
+        -2.0
+    })
 }
 
 /// Identity documents: the same type and number is near proof, the same

@@ -518,6 +518,22 @@ async function main() {
     await visible('[data-testid="calendar"]');
   });
 
+  await step('search a variant spelling: a partial match, explained word by word', async () => {
+    // How a relative might spell Amadou Diallo, with a third name the case
+    // does not have: ranked partial matching still finds the child and says
+    // which word matched how, and which did not.
+    await click('[data-testid="nav-cases"]');
+    await setField('[data-testid="case-search"]', 'Amadu Jallo Kaba');
+    const matched = await visible('[data-testid="case-matched"]', 20_000);
+    const text = await matched.getText();
+    for (const want of ['Amadou ≈ amadu', 'Diallo ≈ jallo', 'kaba: not found']) {
+      if (!text.includes(want)) throw new Error(`the explanation of the partial match lacks "${want}": ${text}`);
+    }
+    expectEqual((await browser.$$('[data-testid="case-row"]')).length, 1, 'cases found by the variant spelling');
+    await screenshot('search-variant-spelling');
+    await setField('[data-testid="case-search"]', '');
+  });
+
   if (existsSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sync-steps.mjs'))) {
     const { syncSteps } = await import('./sync-steps.mjs');
     await syncSteps({ browser, step, visible, setField, screenshot, expectEqual, log, cliBin, desktopBin, work, vault, PASSPHRASE, USER, results, tauriDriver, nativeDriver, screens });

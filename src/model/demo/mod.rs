@@ -219,6 +219,14 @@ struct Child {
     unaccompanied: bool,
     vot: bool,
     staff_pick: usize,
+    /// The parents whose names the child gives (set after the draw, from
+    /// the planner's `family_rng`).
+    mother: Option<NameChoice>,
+    father: Option<NameChoice>,
+    /// When the child says they were separated (set once the first
+    /// registration recorded it): a second registration of the same child
+    /// hears about the same day.
+    separated: Option<u64>,
 }
 
 fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
@@ -300,6 +308,9 @@ fn draw_child(rng: &mut StdRng, reg: u64) -> Child {
         unaccompanied: pct(rng, corridor.uac_percent),
         vot,
         staff_pick: rng.gen_range(0..3),
+        mother: None,
+        father: None,
+        separated: None,
     }
 }
 
@@ -375,6 +386,11 @@ struct Planner {
     /// Draws for caregivers, placements, age assessments, incidents,
     /// schooling and case conferences, for the same reason.
     care_rng: StdRng,
+    /// Draws for the parents' names and what each registration records of
+    /// them, for the same reason.
+    family_rng: StdRng,
+    /// The separation date the last `registration` recorded.
+    last_separation: Option<u64>,
     /// When the case being planned was registered (set by `registration`).
     registered_at: u64,
     /// The reunification the next `arrive_and_follow` records: the verified
@@ -438,6 +454,7 @@ impl Planner {
                 format!("Host household, {} (see case file)", c.office)
             });
         }
+        self.family_members(&mut v, c, variant);
         if uasc {
             v["separation_cause"] = json!(
                 [
@@ -449,7 +466,18 @@ impl Planner {
                     "fled_violence_war"
                 ][self.rng.gen_range(0..6)]
             );
-            v["separation_date"] = json!(ymd(reg_ms - DAY * self.rng.gen_range(20..400)));
+            let drawn = reg_ms - DAY * self.rng.gen_range(20..400);
+            // The same child registered again recalls about the same day.
+            let sep = match c.separated {
+                Some(first) => {
+                    (first + DAY * self.family_rng.gen_range(0..15)).saturating_sub(7 * DAY).min(reg_ms - DAY)
+                }
+                None => drawn,
+            };
+            v["separation_date"] = json!(ymd(sep));
+            self.last_separation = Some(sep);
+        } else {
+            self.last_separation = None;
         }
         if v["interpreter_needed"] == json!(true) {
             v["interpreter"] = person(&adult_name(&mut self.rng, c.nationality, c.female), "interpreter", "IOM roster");
@@ -460,6 +488,44 @@ impl Planner {
         }
         p.save(Actor::Caseworker, "registration_bia", v);
         self.care_record(p, c);
+    }
+
+    /// The parents the child names at registration (the form asks for
+    /// family members of every unaccompanied or separated child): a second
+    /// registration of the same child (`variant` > 0) hears most of them
+    /// again, spelled another way.
+    fn family_members(&mut self, v: &mut Value, c: &Child, variant: usize) {
+        let mut members = Vec::new();
+        for (parent, relationship, sex) in [(&c.mother, "mother", "female"), (&c.father, "father", "male")] {
+            let Some(name) = parent else { continue };
+            if variant > 0 && !pct(&mut self.family_rng, 85) {
+                continue;
+            }
+            let (g, f) = name.render(variant);
+            let alive = weighted(&mut self.family_rng, &[("alive", 70), ("unknown", 25), ("dead", 5)]);
+            members.push(json!({
+                "name": format!("{g} {f}"),
+                "relationship": relationship,
+                "sex": sex,
+                "alive": alive,
+                "last_known_location": c.place,
+            }));
+        }
+        if !members.is_empty() {
+            v["family_members"] = Value::Array(members);
+        }
+    }
+
+    /// The parents' names a child can give: most children name their
+    /// mother, fewer their father.
+    fn draw_parents(&mut self, c: &mut Child) {
+        let (mother, father) = if c.case_type == "uasc" { (85, 80) } else { (95, 90) };
+        if pct(&mut self.family_rng, mother) {
+            c.mother = Some(c.name.mother(&mut self.family_rng));
+        }
+        if pct(&mut self.family_rng, father) {
+            c.father = Some(c.name.father(&mut self.family_rng));
+        }
     }
 
     /// One tracked record per protection concern the BIA found: trafficking
@@ -1440,6 +1506,8 @@ impl Planner {
             safety_rng: StdRng::seed_from_u64(seed ^ 0x5afe_c0de_0024_0024),
             record_rng: StdRng::seed_from_u64(seed ^ 0xca5e_2ec0_2d00_0022),
             care_rng: StdRng::seed_from_u64(seed ^ 0x0ca2_e9e1_ace0_0022),
+            family_rng: StdRng::seed_from_u64(seed ^ 0xfa31_1e5e_0025_0025),
+            last_separation: None,
             registered_at: 0,
             reunify: None,
             steps: Vec::new(),
@@ -1501,7 +1569,8 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
     let mut children: Vec<(Child, u64)> = Vec::new();
     for idx in 0..originals {
         let reg = start + planner.rng.gen_range(0..span);
-        let child = draw_child(&mut planner.rng, reg);
+        let mut child = draw_child(&mut planner.rng, reg);
+        planner.draw_parents(&mut child);
         let staff = staff_for(child.office, child.staff_pick);
         planner.offices.insert(idx, (child.office, child.staff_pick));
         let mut p = CasePlan::new(idx, reg, planner.seq);
@@ -1541,6 +1610,8 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
         }
         planner.seq = p.seq;
         planner.steps.append(&mut p.steps);
+        let mut child = child;
+        child.separated = planner.last_separation;
         children.push((child, reg));
     }
     // Near-duplicates: the same child registered again at another office or

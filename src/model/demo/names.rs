@@ -293,6 +293,66 @@ impl NameChoice {
         NameChoice { female, given: rng.gen_range(0..given.len()), ..self.clone() }
     }
 
+    /// The child's father, named as the child's naming pattern makes him:
+    /// the family name passed on (West African, Nigerian, Haitian), the
+    /// child's second name as his given name and the third as his father's
+    /// (Ethiopian, Eritrean, Somali patronymic chains), or the child's first
+    /// surname as his (Hispanic).
+    pub fn father(&self, rng: &mut impl Rng) -> NameChoice {
+        let (male_given, family) = lists(self.pattern, false);
+        let other = |rng: &mut dyn rand::RngCore, not: usize| {
+            let len = family.len();
+            (not + rng.gen_range(1..len.max(2))) % len
+        };
+        match self.pattern {
+            NamePattern::Ethiopian | NamePattern::Somali => {
+                let grandfather = self.family.get(1).copied().unwrap_or(0);
+                NameChoice {
+                    pattern: self.pattern,
+                    female: false,
+                    given: self.family.first().copied().unwrap_or(0) % male_given.len(),
+                    family: vec![grandfather, other(rng, grandfather)],
+                }
+            }
+            NamePattern::Hispanic => {
+                let first = self.family.first().copied().unwrap_or(0);
+                NameChoice {
+                    pattern: self.pattern,
+                    female: false,
+                    given: rng.gen_range(0..male_given.len()),
+                    family: vec![first, other(rng, first)],
+                }
+            }
+            _ => NameChoice {
+                pattern: self.pattern,
+                female: false,
+                given: rng.gen_range(0..male_given.len()),
+                family: self.family.clone(),
+            },
+        }
+    }
+
+    /// The child's mother: her own names (women keep their family's name
+    /// in every pattern here), with the child's second surname as her first
+    /// in the Hispanic pattern.
+    pub fn mother(&self, rng: &mut impl Rng) -> NameChoice {
+        let (female_given, family) = lists(self.pattern, true);
+        let given = rng.gen_range(0..female_given.len());
+        let first = rng.gen_range(0..family.len());
+        let mut fam = vec![first];
+        match self.pattern {
+            NamePattern::Hispanic => {
+                let second = self.family.get(1).copied().unwrap_or(0);
+                fam = vec![second, (second + rng.gen_range(1..family.len().max(2))) % family.len()];
+            }
+            NamePattern::Ethiopian | NamePattern::Somali => {
+                fam.push((first + rng.gen_range(1..family.len().max(2))) % family.len());
+            }
+            _ => {}
+        }
+        NameChoice { pattern: self.pattern, female: true, given, family: fam }
+    }
+
     /// The name as written in one record: `variant` 0 is the preferred
     /// spelling; other values pick other spellings of the same groups.
     /// Returns (given names, family name).

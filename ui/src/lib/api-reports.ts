@@ -1,5 +1,6 @@
 // Calls into the Rust report commands (src-tauri/src/report_commands.rs).
 import { invoke } from '@tauri-apps/api/core';
+import type { FormDefDto } from './bindings/FormDefDto';
 import type { ReportView } from './bindings/ReportView';
 
 export type { ReportView } from './bindings/ReportView';
@@ -13,4 +14,6 @@ export const reportsApi = {
   /** One CSV per indicator into `dir`, small cells always withheld. */
   exportCsv: (from: string, to: string, office: string | null, dir: string) =>
     invoke<string[]>('report_export_csv', { from, to, office, dir }),
+  /** The form definitions, for the labels of the breakdowns' categories. */
+  formDefinitions: (): Promise<FormDefDto[]> => invoke<FormDefDto[]>('form_definitions'),
 };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ReportIndicator } from './bindings/ReportIndicator';
-import { cellText, chartSeries, monthOf, tableRows, WITHHELD } from './reports';
+import type { FormDefDto } from './bindings/FormDefDto';
+import { translate } from './i18n/messages';
+import { categoryLabel, categoryLists, cellText, chartSeries, dimensionLabel, DIMENSIONS, monthOf, tableRows, WITHHELD } from './reports';
 
 const cell = (category: string, value: number | null, n: number | null, suppressed: string | null = null, num: number | null = null) => ({
   category,
@@ -46,5 +48,55 @@ describe('report table', () => {
 
   it('defaults to the current month', () => {
     expect(monthOf(new Date(2026, 1, 14))).toEqual({ from: '2026-02-01', to: '2026-02-28' });
+  });
+});
+
+describe('report labels', () => {
+  const forms = [
+    {
+      id: 'registration_bia',
+      fields: [
+        {
+          name: 'sex',
+          options: [
+            { value: 'female', labels: { en: 'Female', fr: 'Féminin', ar: 'أنثى' } },
+            { value: 'male', labels: { en: 'Male', fr: 'Masculin', ar: 'ذكر' } },
+          ],
+        },
+        { name: 'given_names', options: [] },
+      ],
+    },
+  ] as unknown as FormDefDto[];
+  const lists = categoryLists(forms);
+
+  it('names every breakdown in every language', () => {
+    for (const l of ['en', 'fr', 'ar'] as const) {
+      const tr = (k: string, p?: Record<string, string | number>) => translate(l, k, p);
+      for (const dim of [...DIMENSIONS, 'admin_area_region', 'admin_area_district']) {
+        const shown = dimensionLabel(dim, tr);
+        expect(shown, `${l} ${dim}`).not.toContain('reports.');
+        expect(shown).not.toContain('_');
+      }
+    }
+  });
+
+  it('shows value-list labels, stage names and words for missing data instead of codes', () => {
+    const tr = (k: string, p?: Record<string, string | number>) => translate('fr', k, p);
+    expect(categoryLabel('sex', 'female', lists, tr, 'fr')).toBe('Féminin');
+    expect(categoryLabel('sex', 'other_unknown', lists, tr, 'fr')).toBe('Autre ou non renseigné');
+    expect(categoryLabel('stage', 'bia_in_progress', lists, tr, 'fr')).toBe(translate('fr', 'stage.bia_in_progress'));
+    expect(categoryLabel('disability', 'not_screened', lists, tr, 'fr')).toBe('Non évalué');
+    expect(categoryLabel('trafficking', 'not_identified', lists, tr, 'fr')).not.toContain('_');
+    // Codes that are names already stay as they are.
+    expect(categoryLabel('office', 'Agadez', lists, tr, 'fr')).toBe('Agadez');
+    expect(categoryLabel('age_band_registration', '15-17', lists, tr, 'fr')).toBe('15-17');
+  });
+
+  it('puts the labels in the table and the chart, and keeps the code beside them', () => {
+    const show = (code: string) => categoryLabel('sex', code, lists, (k) => translate('en', k), 'en');
+    const rows = tableRows(registrations, 'sex', show);
+    expect(rows.map((r) => r.label)).toEqual(['Female', 'Male', 'Other or not recorded']);
+    expect(rows.map((r) => r.category)).toEqual(['female', 'male', 'other_unknown']);
+    expect(chartSeries(registrations, 'sex', show).labels).toEqual(['Female', 'Male', 'Other or not recorded']);
   });
 });

@@ -50,14 +50,34 @@ describe('Reports screen', () => {
         return view;
       },
       exportCsv: async () => [],
+      formDefinitions: async () => [
+        {
+          id: 'registration_bia',
+          fields: [
+            {
+              name: 'sex',
+              options: [
+                { value: 'female', labels: { en: 'Female', fr: 'Féminin', ar: 'أنثى' } },
+                { value: 'male', labels: { en: 'Male', fr: 'Masculin', ar: 'ذكر' } },
+              ],
+            },
+          ],
+        },
+      ],
     };
     render(Reports, { api: api as never });
     expect(await screen.findByText('New registrations', { exact: false })).toBeTruthy();
     expect(screen.getByText('Children whose registration date falls in the period.')).toBeTruthy();
     // Suppression is on unless the internal view is chosen.
     expect(calls[0][3]).toBe(true);
+    // Categories read as the value list's labels, not codes.
+    expect(await screen.findByText('Female')).toBeTruthy();
     const rows = Array.from(document.querySelectorAll('tbody tr')).map((r) => r.textContent?.replace(/\s+/g, ' ').trim());
-    expect(rows).toEqual(['female<5<5', 'male<5<5', 'other_unknown00']);
+    expect(rows).toEqual(['Female<5<5', 'Male<5<5', 'Other or not recorded00']);
+    // The breakdown picker names the dimensions in words.
+    const picker = Array.from(document.querySelectorAll('select option')).map((o) => o.textContent);
+    expect(picker).toContain('Sex');
+    expect(picker).not.toContain('sex');
     expect(document.querySelectorAll('tr.withheld').length).toBe(2);
     expect(document.querySelector('canvas')).toBeTruthy();
   });
