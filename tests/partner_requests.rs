@@ -32,6 +32,8 @@ const NOTE: &str = "note-marker-4471 the child cried when speaking of home";
 const OTHER_RELATIVE: &str = "otherrelative-marker Yusuf";
 /// Office A's supervisor's passphrase: she sends the requests.
 const SARA: &str = "quarry lantern sara velvet orbit";
+/// Office B's supervisor's passphrase: she answers.
+const OMAR: &str = "quarry lantern omar velvet orbit";
 /// The relative the request is about.
 const RELATIVE: &str = "Amina Idris";
 
@@ -108,6 +110,9 @@ fn world(consent: bool) -> World {
     assert!(matches!(&e, RequestError::Sync(sync::SyncError::Store(StoreError::Hidden { .. }))), "{e}");
     a.add_person("sara", Role::Supervisor, &SecretString::from(SARA.to_string())).expect("add supervisor");
     a.switch_person("sara", &SecretString::from(SARA.to_string())).expect("switch to the supervisor");
+    // Likewise on B: its supervisor reads and answers what it receives.
+    b.add_person("omar", Role::Supervisor, &SecretString::from(OMAR.to_string())).expect("add supervisor");
+    b.switch_person("omar", &SecretString::from(OMAR.to_string())).expect("switch to the supervisor");
     World { t, a, b, c, d, case, relative }
 }
 
@@ -248,6 +253,13 @@ fn a_full_round_trip_between_two_offices() {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].status, "received");
     assert_eq!(inbox[0].shared, sent.preview.shared);
+    assert_eq!(inbox[0].withheld, None);
+    // B's data manager sees that a request came, not what it carries.
+    w.b.switch_person("Office", &pass()).expect("to the data manager");
+    let seen = pr::received_requests(&w.b, today).unwrap();
+    assert!(seen[0].shared.is_empty(), "the shared values are withheld from the data manager");
+    assert_eq!(seen[0].withheld, Some(fieldcase::model::visibility::HiddenReason::MetadataOnly));
+    w.b.switch_person("omar", &SecretString::from(OMAR.to_string())).expect("back to the supervisor");
     let late = today + Days::new(31);
     assert_eq!(pr::received_requests(&w.b, late).unwrap()[0].status, "overdue");
     // The ordinary import points at the right command.
@@ -281,7 +293,7 @@ fn a_full_round_trip_between_two_offices() {
             request_id: sent.request_id,
             case_id: w.case,
             partner: "Partner B".into(),
-            author: "Office".into()
+            author: "omar".into()
         }
     );
     let facts = w.a.facts(w.case).unwrap();
@@ -300,8 +312,7 @@ fn a_full_round_trip_between_two_offices() {
     assert!(requests[0].summary.contains("request sent to Partner B"), "{}", requests[0].summary);
     // The history names who answered, for which partner, and how.
     assert!(
-        requests[1].summary.contains("answer from Office")
-            && requests[1].summary.contains("of Partner B: signed answer"),
+        requests[1].summary.contains("answer from omar") && requests[1].summary.contains("of Partner B: signed answer"),
         "{}",
         requests[1].summary
     );

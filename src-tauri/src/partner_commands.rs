@@ -149,8 +149,11 @@ pub struct ReceivedRequestEntry {
     pub status: String,
     /// Answer due (YYYY-MM-DD).
     pub due: String,
-    /// What it shared (empty once withdrawn: deleted).
+    /// What it shared (empty once withdrawn: deleted, or when withheld).
     pub shared: Vec<SharedEntry>,
+    /// Why the shared values are withheld from this reader
+    /// (`metadata_only` for a data manager), if they are.
+    pub withheld: Option<String>,
     /// The answer's form.
     pub answer_form: String,
     /// The fields to fill.
@@ -470,6 +473,7 @@ pub fn received(store: &CaseStore) -> Result<Vec<ReceivedRequestEntry>, UiError>
             status: r.status,
             due: r.due,
             shared: shared_entries(r.shared),
+            withheld: r.withheld.map(|w| w.code().to_string()),
             answer_form: r.answer_form,
             answer_fields: r.answer_fields,
         })
@@ -738,6 +742,11 @@ mod tests {
         let mut b = office(&t.path().join("b"), "Nyala");
         add(&mut a, &b, "Nyala office");
         add(&mut b, &a, "Agadez office");
+        // B's supervisor reads what a request carries (its data manager
+        // sees metadata only) and answers.
+        let omar = SecretString::from("quarry lantern omar velvet orbit".to_string());
+        b.add_person("omar", Role::Supervisor, &omar).expect("add person");
+        b.switch_person("omar", &omar).expect("switch");
         let (case, relative) =
             case_on(&mut a, json!(["case_management", "cross_border_transfer", "tracing_disclosure"]));
         let quiet = &mut |_: Progress| {};
@@ -793,7 +802,7 @@ mod tests {
         let e = import(&mut a, &std::fs::read(&rcpt).unwrap(), false, None, quiet).unwrap_err();
         assert_eq!(e.code, "partner_replay");
         let r = import(&mut a, &std::fs::read(&ans).unwrap(), false, None, quiet).expect("answer import");
-        assert_eq!((r.what.as_str(), r.author.as_deref()), ("answer", Some("Nyala office")));
+        assert_eq!((r.what.as_str(), r.author.as_deref()), ("answer", Some("omar")));
         let list = case_requests(&a, case).unwrap();
         assert_eq!((list[0].status.as_str(), list[0].answer_mode.as_deref()), ("answered", Some("fieldcase")));
         assert!(calendar(&a).unwrap().is_empty(), "an answered request leaves the calendar");

@@ -1105,8 +1105,11 @@ pub struct ReceivedRequest {
     pub status: String,
     /// Answer due.
     pub due: String,
-    /// What it shared (empty once withdrawn: deleted).
+    /// What it shared (empty once withdrawn: deleted, or when withheld).
     pub shared: Vec<SharedValue>,
+    /// Why the shared values are not shown to this reader (a data
+    /// manager sees metadata only): `None` when they are.
+    pub withheld: Option<crate::model::visibility::HiddenReason>,
     /// The answer form and the fields to fill.
     pub answer_form: String,
     /// The fields to fill.
@@ -1121,10 +1124,17 @@ pub fn received_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<Rece
         else {
             continue;
         };
-        let (shared, answer_form, answer_fields) = match r.request {
+        let (mut shared, answer_form, answer_fields) = match r.request {
             Some(d) => (d.shared, d.answer_form, d.answer_fields),
             None => (Vec::new(), String::new(), Vec::new()),
         };
+        // Need-to-know, as for a case's own values (docs/visibility.md): a
+        // reader who may not see one of the values sees none of them.
+        let reader = store.reader();
+        let withheld = shared.iter().find_map(|s| reader.field(&s.form, &s.field, false).err());
+        if withheld.is_some() {
+            shared.clear();
+        }
         out.push(ReceivedRequest {
             request_id: id,
             kind: r.kind,
@@ -1132,6 +1142,7 @@ pub fn received_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<Rece
             status: overdue(&r.status, &r.due, today, &["received"]),
             due: r.due,
             shared,
+            withheld,
             answer_form,
             answer_fields,
         });

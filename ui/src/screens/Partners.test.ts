@@ -23,7 +23,7 @@ const received: ReceivedRequestEntry = {
   request_id: REQ, kind: 'family_assessment', partner: 'Agadez office', status: 'received', due: '2026-03-01',
   shared: [{ form: 'family_tracing', form_title: L('Family tracing'), field: 'relative', field_label: L('Relative'),
     value: { name: 'Amina Idris' } }],
-  answer_form: 'family_tracing', answer_fields: ['willingness'],
+  withheld: null, answer_form: 'family_tracing', answer_fields: ['willingness'],
 };
 
 const outcome = (over: Partial<PartnerImported>): PartnerImported => ({
@@ -93,5 +93,12 @@ describe('Partners: the partner’s side', () => {
     expect(screen.queryByTestId('partner-receipt-path')).toBeNull();
     await fireEvent.click(screen.getByTestId('partner-import-apply'));
     await vi.waitFor(() => expect(screen.getByTestId('partner-import-error').textContent).toContain('imported before'));
+  });
+
+  it('tells a data manager the shared values are withheld, not what they are', async () => {
+    setup({ received: async () => [{ ...received, shared: [], withheld: 'metadata_only' }] });
+    const note = await screen.findByTestId('partner-withheld');
+    expect(note.textContent).toContain('a data manager sees case metadata');
+    expect(screen.queryByTestId('partner-received-value')).toBeNull();
   });
 });

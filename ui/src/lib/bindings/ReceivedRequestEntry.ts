@@ -27,9 +27,14 @@ status: string,
  */
 due: string, 
 /**
- * What it shared (empty once withdrawn: deleted).
+ * What it shared (empty once withdrawn: deleted, or when withheld).
  */
 shared: Array<SharedEntry>, 
+/**
+ * Why the shared values are withheld from this reader
+ * (`metadata_only` for a data manager), if they are.
+ */
+withheld: string | null, 
 /**
  * The answer's form.
  */
