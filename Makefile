@@ -4,7 +4,7 @@
 #   make test   install what is missing, run every test suite (what CI runs)
 #   make package  build the installable packages (.deb, .rpm) of a release build
 #
-# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, package-test, demo-vault, clean-free.
+# Helper targets: deps, core-test, fuzz, ui-test, ui, desktop, desktop-release, desktop-test, e2e, package-test, syncthing-test, demo-vault, clean-free.
 # Every step is idempotent and cheap when there is nothing to do: system
 # packages are installed only when dpkg says they are missing, npm ci runs only
 # when package-lock.json is newer than node_modules, tauri-driver is installed
@@ -28,9 +28,10 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_BUILD   := build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev \
                librsvg2-dev libayatana-appindicator3-dev
 # Tests: a virtual display (x11-utils: xwininfo finds the installed app's
-# window), WebDriver for WebKitGTK, screenshots, and the stock
-# age and sqlite3 tools for the vault interop tests.
-APT_TEST    := xvfb xauth x11-utils webkit2gtk-driver dbus-x11 imagemagick age sqlite3
+# window), WebDriver for WebKitGTK, screenshots, the stock age and sqlite3
+# tools for the vault interop tests, and Syncthing for the sync folder
+# carried by a real sync tool.
+APT_TEST    := xvfb xauth x11-utils webkit2gtk-driver dbus-x11 imagemagick age sqlite3 syncthing
 APT_PACKAGES := $(APT_BUILD) $(APT_TEST)
 
 # tauri-driver: the one on PATH if there is one, else a project-local copy.
@@ -63,16 +64,16 @@ define header
 	@printf '\n\033[1m==== %s ====\033[0m\n' "$(1)"
 endef
 
-.PHONY: help test run package deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test demo-vault clean-free
+.PHONY: help test run package deps apt-deps npm-deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free
 
 help:
 	@echo "make run    - install what is missing, build, open the app on a demo vault"
 	@echo "make test   - install what is missing, run every test suite"
 	@echo "make package - build the .deb and .rpm packages (release)"
-	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test demo-vault clean-free"
+	@echo "helpers: deps core-test fuzz ui-test ui desktop desktop-release desktop-test e2e package-test syncthing-test demo-vault clean-free"
 
 # ---------------------------------------------------------------- test
-test: deps core-test fuzz ui-test desktop desktop-test e2e package-test
+test: deps core-test fuzz ui-test desktop desktop-test e2e package-test syncthing-test
 	$(call header,make test: every suite passed)
 
 # ---------------------------------------------------------------- deps
@@ -106,7 +107,7 @@ $(TOOLS)/bin/tauri-driver:
 # ---------------------------------------------------------------- core
 core-test:
 	$(call header,Core library: cargo test -p fieldcase -p fieldcase-vfs -p fieldcase-alloc)
-	@# The core must build without Tauri, GTK or WebKit (DESIGN.md section 2).
+	@# The core must build without Tauri, GTK or WebKit (ARCHITECTURE.md, `src-tauri/` and `ui/`).
 	@tree="$$($(CARGO) tree -p fieldcase -e normal,build,dev --prefix none)"; \
 	if grep -qE '^(tauri|gtk|webkit2gtk)[ -]' <<<"$$tree"; then \
 	  echo "FAIL: the fieldcase package depends on Tauri/GTK/WebKit"; exit 1; fi
@@ -226,6 +227,15 @@ package-test: desktop npm-deps
 	cd src-tauri && $(TAURI_CLI) bundle --ci --debug --bundles deb \
 	  --config $(ROOT)/src-tauri/tauri.package.json --config $(CARGO_OUT)/package-files-debug.json
 	tests/package/run.sh $$(ls $(CARGO_OUT)/debug/bundle/deb/*.deb | head -1) $(SCREENS)
+
+# ---------------------------------------------------------------- syncthing
+# Two real Syncthing instances on the loopback (discovery, relays, NAT
+# traversal, usage and crash reporting, upgrades off) carry the sync folder
+# between an office and two laptops, each running `fieldcase sync --watch`
+# (tests/syncthing.rs). Each step is bounded (120 s); the whole run too.
+syncthing-test: apt-deps
+	$(call header,Sync folder through Syncthing)
+	timeout --kill-after=30 600 $(CARGO) test -p fieldcase --test syncthing -- --ignored --nocapture
 
 # ---------------------------------------------------------------- run
 run: apt-deps desktop-release demo-vault

@@ -1,5 +1,5 @@
 //! The form definitions in assets/forms: schema, value lists, labels, names,
-//! conditions, DOMAIN.md §3 field coverage and protected fields.
+//! conditions, field coverage of the forms F1–F11 and protected fields.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -109,7 +109,7 @@ fn value_lists_file_validates_and_has_every_domain_list() {
     }
     // R6: detention is never a care arrangement.
     assert!(reg.value_list("care_arrangement_type").unwrap().options.iter().all(|o| o.value != "detention"));
-    // DOMAIN §6 corridors are covered.
+    // The demo's corridors (docs/domain.md, Demo data) are covered.
     let nat: BTreeSet<&str> = reg.value_list("nationality").unwrap().options.iter().map(|o| o.value.as_str()).collect();
     for c in [
         "GIN",
@@ -237,8 +237,9 @@ fn every_condition_refers_to_an_existing_field() {
     }
 }
 
-/// DOMAIN.md §3, field by field: `name/Sensitivity` (N, S, P). Every one must
-/// exist with that sensitivity; fields written "a / b" are two fields.
+/// The core fields of forms F1–F11 (assets/forms/README.md), field by field:
+/// `name/Sensitivity` (N, S, P). Every one must exist with that sensitivity;
+/// fields written "a / b" are two fields.
 const DOMAIN_FIELDS: [(&str, &str); 11] = [
     ("registration_bia", "case_id/N case_type/N identification_date/N registration_date/N identification_source/N caseworker/N \
       interview_language/N interpreter/S given_names/S family_name/S other_names/S name_given_after_separation/S sex/S \
@@ -303,8 +304,9 @@ fn every_domain_field_exists_with_its_sensitivity() {
 
 #[test]
 fn protected_fields_are_exactly_the_expected_ones() {
-    // DOMAIN P fields, plus the parts of the consent and approval records that
-    // DOMAIN folds into one P field (source, scopes, basis, approval status).
+    // The core protected fields, plus the parts of the consent and approval
+    // records that the core list folds into one protected field (source,
+    // scopes, basis, approval status).
     let expected: BTreeMap<&str, &str> = BTreeMap::from([
         ("registration_bia", "child_status current_address care_arrangement guardian_appointed risk_level consent consent_source consent_scopes legitimate_basis consent_withheld_info bid_required bia_approval bia_approval_status"),
         ("family_tracing", "child_consents_contact tracing_status willingness capacity assessment_recommendation"),

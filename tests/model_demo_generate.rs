@@ -232,4 +232,24 @@ fn a_demo_made_for_a_day_reads_like_a_live_office_on_that_day() {
     assert!(recent > 0, "no registration in the last quarter of {} cases", cases.len());
     let tasks = s.tasks(day).unwrap().tasks;
     assert!(tasks.iter().any(|t| t.overdue_days == 0), "nothing due that is not late");
+    // Routine work (case and plan reviews, concern interventions, follow-up
+    // visits or attempts) is done as it falls due for most open cases; a
+    // share of cases is behind, as in a real register, but not most.
+    let open: Vec<_> = cases
+        .iter()
+        .filter(|c| fieldcase::model::lifecycle::Stage::parse(&c.stage).is_some_and(|st| st.is_open()))
+        .collect();
+    let behind: std::collections::BTreeSet<_> =
+        tasks.iter().filter(|t| t.overdue_days > 0).map(|t| t.case_id.clone()).collect();
+    let share = behind.len() as f64 / open.len().max(1) as f64;
+    println!("{} of {} open cases have overdue work", behind.len(), open.len());
+    assert!(!behind.is_empty(), "no case is behind: not a real register");
+    assert!(share < 0.5, "{} of {} open cases have overdue work", behind.len(), open.len());
+    for kind in ["case_review", "case_plan_review", "concern_intervention", "follow_up_overdue"] {
+        let late = tasks
+            .iter()
+            .filter(|t| t.overdue_days > 0 && serde_json::to_value(t.kind).unwrap() == serde_json::json!(kind))
+            .count();
+        assert!(late * 4 <= open.len(), "{late} overdue {kind} tasks among {} open cases", open.len());
+    }
 }

@@ -82,7 +82,7 @@ fn imported_events_are_checked() {
         e.sign(&key);
         e
     };
-    // DOMAIN task 6: a BID decision signed by a non-panel user is rejected.
+    // A BID decision signed by a non-panel user is rejected.
     let decision = foreign(
         1,
         Role::Caseworker,

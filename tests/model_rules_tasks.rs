@@ -1,5 +1,5 @@
-//! Tasks: follow-up schedule and overdue visits (DOMAIN.md §2.5), BIA
-//! deadlines, high-risk contact, turning 18 (§4.7). Fixed dates only.
+//! Tasks: follow-up schedule and overdue visits, BIA deadlines,
+//! high-risk contact, turning 18 (docs/domain.md, Deadlines and tasks). Fixed dates only.
 
 use chrono::NaiveDate;
 use fieldcase::model::lifecycle::{CaseFacts, Stage};

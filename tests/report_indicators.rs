@@ -962,7 +962,7 @@ fn located_by(conn: &rusqlite::Connection, c: &Facts, to: NaiveDate) -> bool {
 }
 
 /// Open at `to`: the last stage entered on or before it is not a closed one.
-/// Indicator 18 for one case, from DOMAIN §2.5 written out here: `None`
+/// Indicator 18 for one case, from the follow-up schedule (docs/domain.md) written out here: `None`
 /// unless the case is in `follow_up` on the last day of the period; else the
 /// days since its oldest missed deadline (`Some(None)`: nothing overdue).
 /// Schedule from t0 = first entry into `reintegration`: t0 + 14 days (grace

@@ -5,7 +5,7 @@
 //! desktop-test` fails when the checked-in files differ, so the UI can never
 //! drift from what the commands really return. The library's own types are
 //! converted here rather than annotated there, because the core package must
-//! not depend on UI tooling (DESIGN.md section 2).
+//! not depend on UI tooling (ARCHITECTURE.md, `src-tauri/` and `ui/`).
 //!
 //! Timestamps cross as Unix milliseconds (`number`): 2^53 ms is far beyond any
 //! real date, so nothing is lost, and the UI formats them with `Intl`.

@@ -11,6 +11,7 @@
 
 mod commands;
 mod dto;
+mod folder_commands;
 mod partner_commands;
 mod report_commands;
 mod search_commands;
@@ -121,10 +122,13 @@ fn main() {
             tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
                 .data_directory(window_data.clone())
                 .build()?;
+            // Syncs with the vault's sync folder while it is unlocked.
+            folder_commands::spawn_watcher(app.handle().clone());
             Ok(())
         })
         .manage(session)
         .manage(sync_commands::PendingImport::default())
+        .manage(folder_commands::FolderWatch::default())
         .invoke_handler(tauri::generate_handler![
             commands::vault_info,
             commands::unlock,
@@ -152,6 +156,9 @@ fn main() {
             commands::add_attachment,
             commands::get_attachment,
             sync_commands::sync_overview,
+            folder_commands::sync_folder_status,
+            folder_commands::sync_folder_set,
+            folder_commands::sync_folder_now,
             sync_commands::sync_places,
             sync_commands::sync_find_files,
             sync_commands::sync_export,

@@ -421,3 +421,55 @@ pub struct DuplicateEntry {
     pub explanation: String,
 }
 }
+
+sync_dto! {
+/// The sync folder (docs/bundle-format.md §12) as the Sync screen shows
+/// it: the folder chosen for this vault, the last sync, what came in then,
+/// and the files refused or not yet whole.
+pub struct FolderView {
+    /// The folder, when one is chosen.
+    pub folder: Option<String>,
+    /// The last pass that imported, wrote or removed a bundle (RFC 3339).
+    pub last_sync: Option<String>,
+    /// The watcher's last look at the folder in this run (RFC 3339).
+    pub last_checked: Option<String>,
+    /// Why the watcher's last look failed (the folder is gone, …).
+    pub error: Option<String>,
+    /// What the last sync imported.
+    pub imported: Vec<FolderImportView>,
+    /// Bundles the last sync wrote.
+    pub written: u32,
+    /// Files refused (nothing of them applied), with the reason.
+    pub refused: Vec<FolderFileView>,
+    /// Files not yet whole (still being copied) or damaged.
+    pub incomplete: Vec<FolderFileView>,
+}
+}
+
+sync_dto! {
+/// A bundle a folder sync imported.
+pub struct FolderImportView {
+    /// The file, relative to the folder.
+    pub file: String,
+    /// Who sent it.
+    pub sender_name: String,
+    /// New changes applied.
+    pub new_events: u32,
+    /// New cases.
+    pub new_cases: u32,
+    /// Cases changed.
+    pub updated_cases: u32,
+    /// Changes held in quarantine.
+    pub quarantined: u32,
+}
+}
+
+sync_dto! {
+/// A file of the sync folder that was not imported, and why.
+pub struct FolderFileView {
+    /// The file, relative to the folder.
+    pub file: String,
+    /// The reason (English, from the library).
+    pub reason: String,
+}
+}

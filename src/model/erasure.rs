@@ -30,7 +30,7 @@ use crate::model::event::{Event, EventKind, Role};
 use crate::model::lifecycle::RuleViolation;
 use crate::model::roles::{self, Action};
 
-/// Why a case may be erased (DOMAIN: a valid request by the child or
+/// Why a case may be erased (docs/domain.md, Data protection: a valid request by the child or
 /// caregiver, or a legal order; and a case opened in error).
 pub const REASONS: &[&str] = &["opened_in_error", "data_subject_request", "legal_order"];
 

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::model::canonical::{self, JcsRelation, EVENT_DOMAIN, EVENT_DOMAIN_V2, MAX_SAFE_INTEGER};
 
-/// The role a person acts in when they create an event (DOMAIN.md §1).
+/// The role a person acts in when they create an event (docs/domain.md, Roles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -1,6 +1,6 @@
-//! Case lifecycle: the stages of DOMAIN.md §2.1, the transition table of
-//! §2.2 as explicit data, and the hard rules of §2.4 (R1–R13) together with the
-//! role rules of §1.
+//! Case lifecycle: the stages, the transition table as explicit data, and
+//! the hard rules (R1–R13) together with the role rules (docs/domain.md:
+//! Stages, Transitions, Hard rules, Roles).
 //!
 //! [`check`] is the single gate: the store calls it before it signs a local
 //! event and again for every imported event, so a rule broken on another
@@ -22,7 +22,7 @@ use crate::model::projection;
 use crate::model::roles::{self, Action, ConflictSubject};
 use crate::model::visibility::CaseAccess;
 
-/// A case's stage (DOMAIN.md §2.1). Care arrangement, risk level and tracing
+/// A case's stage (docs/domain.md, Stages). Care arrangement, risk level and tracing
 /// status are not stages: they are field values that change at any stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -249,7 +249,7 @@ impl fmt::Display for RuleViolation {
 }
 
 // ---------------------------------------------------------------------------
-// The transition table (DOMAIN.md §2.2)
+// The transition table (docs/domain.md, Transitions)
 // ---------------------------------------------------------------------------
 
 /// Where a transition may start.
@@ -287,7 +287,7 @@ pub struct Transition {
     pub to: ToStage,
     /// Who may make it.
     pub roles: &'static [Role],
-    /// What triggers it (DOMAIN.md wording).
+    /// What triggers it (as docs/domain.md words it).
     pub trigger: &'static str,
     /// Conditions that must hold.
     pub guard: Guard,
@@ -342,7 +342,7 @@ const REWORK: &[Stage] = &[
     Stage::ClosurePending,
 ];
 
-/// The allowed transitions of DOMAIN.md §2.2 (with the role of §1 that makes
+/// The allowed transitions of docs/domain.md (with the role that makes
 /// each). Checked in order; the first whose from/to match decides.
 pub static TRANSITIONS: &[Transition] = &[
     t(Stage::Identified, Stage::Registered, CW_SV, "registration saved", guard_registered),
@@ -1371,7 +1371,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     let role = e.role;
 
-    // Role rules (DOMAIN.md §1).
+    // Role rules (docs/domain.md, Roles).
     if form == "bid" {
         let decision: Vec<&str> =
             values.keys().map(String::as_str).filter(|k| BID_DECISION_FIELDS.contains(k)).collect();

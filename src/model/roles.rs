@@ -1,4 +1,4 @@
-//! Who may do what (DOMAIN.md §1), as one table the lifecycle rules read.
+//! Who may do what (docs/domain.md, Roles), as one table the lifecycle rules read.
 //!
 //! Stage transitions carry their own roles in
 //! [`crate::model::lifecycle::TRANSITIONS`]; this table covers everything
@@ -101,7 +101,7 @@ pub enum ConflictSubject<'a> {
 /// The form whose protected fields only the BID panel settles.
 pub const BID_FORM: &str = "bid";
 
-/// Who may settle a conflict (DOMAIN.md §1, "protected conflicts"):
+/// Who may settle a conflict (docs/domain.md, Roles; docs/conflicts.md):
 ///
 /// - a **protected field** of the BID form: the BID panel only (the
 ///   decision is the panel's, collectively);

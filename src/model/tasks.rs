@@ -1,6 +1,6 @@
-//! Tasks due on a case: the follow-up schedule after reintegration (DOMAIN.md
-//! §2.5), BIA deadlines (§2.3), high-risk contact (§3.0 risk table), case
-//! reviews, closure approval, turning 18 (§4.7), the final contact after
+//! Tasks due on a case: the follow-up schedule after reintegration, BIA
+//! deadlines, high-risk contact, case reviews, closure approval, turning 18
+//! (docs/domain.md, Deadlines and tasks), the final contact after
 //! closure, the intervention an unresolved protection concern needs, and
 //! the verification a spontaneous reunification needs after the fact, and
 //! the case plan (due by risk level, approval, reviews), and the review of
@@ -90,7 +90,7 @@ impl ScheduledVisit {
     }
 }
 
-/// The default schedule of DOMAIN.md §2.5 from the arrival/reunification date
+/// The default schedule (docs/domain.md, Deadlines and tasks) from the arrival/reunification date
 /// `t0`: visit 1 at +14 days (grace 7), 2–4 at +1/+2/+3 months (7), 5–7 at
 /// +6/+9/+12 months (14), 8–10 at +18/+24/+30 months (21).
 pub fn follow_up_schedule(t0: NaiveDate) -> Vec<ScheduledVisit> {
@@ -172,7 +172,7 @@ pub fn eighteenth_birthday(facts: &CaseFacts) -> Option<NaiveDate> {
 
 /// When the case plan is due: the assessment date (`bia_completed_on`, else
 /// the day the case entered `bia_completed`) plus 3 days at high risk, 7 at
-/// medium or not rated, 14 at low (DOMAIN §3.0).
+/// medium or not rated, 14 at low (docs/domain.md, Deadlines and tasks).
 pub fn case_plan_due(facts: &CaseFacts) -> Option<NaiveDate> {
     let assessed = facts
         .value("registration_bia", "bia_completed_on")
@@ -433,7 +433,7 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
         }
     }
 
-    // Case plan (DOMAIN §3.0 risk table): due after the assessment, 3 days
+    // Case plan (docs/domain.md, Deadlines and tasks): due after the assessment, 3 days
     // at high risk, 1 week at medium, 2 weeks at low; a case not rated is
     // given a week. Listed until approval is requested (again after the
     // supervisor returns it), from the assessment until the solution is

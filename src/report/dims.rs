@@ -1,4 +1,4 @@
-//! The disaggregation dimensions of DOMAIN.md §4.4 and how each case falls
+//! The disaggregation dimensions (docs/reports.md, Disaggregation) and how each case falls
 //! into exactly one category of each (missing data has its own category, so
 //! the categories of a dimension always add up to the total).
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The indicators of DOMAIN.md §5: each one's definition (as printed in the
+//! The indicators of docs/reports.md: each one's definition (as printed in the
 //! report) next to the code that computes it.
 //!
 //! Every indicator is computed as a list of observations, one per child (or
@@ -59,7 +59,7 @@ const DEFINITIONS: &[Definition] = &[
     def("16a", "Follow-up coverage at 6 months", "Of children reintegrated ≥ 6 months before period end: % with ≥ 5 completed visits (child seen) by period end.", Percent),
     def("16b", "Follow-up coverage at 12 months", "Of children reintegrated ≥ 12 months before period end: % with ≥ 7 completed visits (child seen) by period end.", Percent),
     def("17", "Long monitoring", "Of children reintegrated ≥ 30 months before period end: % with a visit (child seen) in the window of the +30-month visit (from 30 months − 21 days after reintegration) by period end.", Percent),
-    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (DOMAIN §2.5 schedule from reintegration) past its deadline and not done, or a follow-up report asked of a partner abroad past its due date and neither answered nor withdrawn.", Count),
+    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (the follow-up schedule from reintegration) past its deadline and not done, or a follow-up report asked of a partner abroad past its due date and neither answered nor withdrawn.", Count),
     def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit or overdue follow-up report from a partner.", Percent),
     def("18c", "Days overdue", "Of cases with an overdue visit or partner report at period end: median days since the oldest missed deadline or due date.", MedianDays),
     def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
@@ -177,8 +177,8 @@ fn partner_reports_overdue(c: &CaseData, day: NaiveDate) -> impl Iterator<Item =
 }
 
 /// When tracing was opened: entry into `tracing`, or a family tracing
-/// request sent to a partner abroad (cross-border tracing, DOMAIN
-/// `cross_border_request`), whichever came first.
+/// request sent to a partner abroad (cross-border tracing: the partner
+/// traces), whichever came first.
 fn tracing_opened(c: &CaseData) -> Option<NaiveDate> {
     let request = partner_requests(c, PARTNER_TRACING).filter_map(|r| r.date("sent_date")).min();
     first_entered(c, "tracing").into_iter().chain(request).min()

@@ -1,5 +1,5 @@
-//! Aggregate reports: the indicators of DOMAIN.md §5 computed read-only from
-//! the projection, disaggregated by the dimensions of §4.4, with small-cell
+//! Aggregate reports: the indicators of docs/reports.md computed read-only
+//! from the projection, disaggregated by its dimensions, with small-cell
 //! suppression, and exported as CSV or a DHIS2 dataValueSets document.
 //!
 //! Only counts, percentages, medians and ratios leave this module: no name,
@@ -173,7 +173,7 @@ pub struct Report {
     pub threshold: u64,
     /// Cases left out of every count.
     pub exclusions: Exclusions,
-    /// The indicators, in DOMAIN.md §5 order.
+    /// The indicators, in docs/reports.md order.
     pub indicators: Vec<IndicatorResult>,
 }
 

@@ -1,4 +1,4 @@
-//! Small-cell suppression (DOMAIN.md §4.1: "cells < 5 suppressed").
+//! Small-cell suppression (docs/reports.md: cells under 5 children are withheld).
 //!
 //! Primary: a cell is withheld when any count it shows (numerator,
 //! denominator, n) is between 1 and `THRESHOLD - 1`. Zero is shown: it

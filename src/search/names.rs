@@ -24,8 +24,9 @@ use crate::search::compounds;
 use crate::search::geez;
 
 /// Known name families: id, then every spelling (already folded) seen for it.
-/// Sources: DOMAIN.md §6 and common transliterations in West Africa, the Horn
-/// and the Maghreb. The first spelling is the family id.
+/// Sources: the demo's name patterns (docs/domain.md, Demo data) and common
+/// transliterations in West Africa, the Horn and the Maghreb. The first
+/// spelling is the family id.
 const FAMILIES: &[&[&str]] = &[
     &[
         "mohamed", "muhammad", "mohammed", "mohamad", "mohammad", "muhamed", "mahamat", "mamadou", "maxamed",

@@ -3,7 +3,7 @@
 //! names, typos, swapped name order, missing fields, age a year apart) and
 //! hard non-duplicates (siblings with the same parents and home, namesakes,
 //! children sharing a common given name). Names come from the demo name
-//! groups (DOMAIN.md §6).
+//! groups (`model::demo::names`).
 
 use std::collections::BTreeSet;
 

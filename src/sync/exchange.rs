@@ -318,7 +318,7 @@ pub fn revoke(store: &mut CaseStore, device: Uuid) -> Result<(), SyncError> {
 /// Highest contiguous device_seq held, per device. An event held in
 /// quarantine counts as held (§6.1): the office keeps it, so its origin
 /// stops resending it and its later events are acknowledged.
-fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
+pub(crate) fn contiguous_vv(store: &CaseStore) -> Result<BTreeMap<Uuid, u64>, StoreError> {
     let quarantined = crate::sync::quarantine::held_seqs(store)?;
     let through = |d: &Uuid, top: &mut u64| {
         if let Some(q) = quarantined.get(d) {
@@ -426,7 +426,7 @@ pub(crate) fn build_bundle(
     let out: OutState = state_get(store, K_OUT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     let office_id = roster(store)?.map(|r| r.roster.office_id).ok_or(SyncError::NotEnrolled)?;
     let device = store.vault().device().clone();
-    // The sender's escrow key can read its own bundles too (DESIGN §5).
+    // The sender's escrow key can read its own bundles too (docs/bundle-format.md §2).
     if let Some(esc) = device.escrow.as_deref() {
         recipients.push(age_recipient(esc).map_err(SyncError::Build)?);
     }
@@ -652,7 +652,7 @@ struct InState {
     bundle_id: Uuid,
 }
 
-fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
+pub(crate) fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, StoreError> {
     Ok(state_get(store, &format!("{P_IN}{sender}"))?
         .and_then(|v| serde_json::from_value::<InState>(v).ok())
         .map(|s| s.seq))
@@ -778,6 +778,12 @@ pub struct ImportReport {
     /// (the import itself is committed; the events stay held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_failed: Option<String>,
+    /// The `sender_seq` of this vault's last bundle the sender had imported
+    /// when it wrote this one (the manifest's `received` for this vault,
+    /// §5): the sync folder deletes this vault's bundles up to it
+    /// (docs/bundle-format.md §12.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_by_sender: Option<u64>,
 }
 
 /// The reader's head check (docs/bundle-format.md §5.1), before any member
@@ -1052,6 +1058,7 @@ fn import_bundle_checked<S: BundleSource + ?Sized>(
         refusals_reported: 0,
         released: 0,
         release_failed: None,
+        received_by_sender: m.received.get(&store.vault().device().device_id).copied(),
     };
     if state_get(store, &format!("{P_SEEN}{}", m.bundle_id))?.is_some() {
         report.replay = true;

@@ -1,5 +1,5 @@
 //! Sync by files: signed, encrypted bundles between field devices and their
-//! country office (docs/bundle-format.md, DESIGN.md §5).
+//! country office (docs/bundle-format.md).
 //!
 //! - [`format`]: the bundle file (age file → ustar → manifest, signature,
 //!   events, roster) and its writer.
@@ -16,11 +16,14 @@
 //!   all or nothing with the events.
 //! - [`quarantine`]: imported events the rules refused, held with their
 //!   reason and reported back to the device that made them.
+//! - [`folder`]: the sync folder a file-sync tool carries, read and
+//!   written in passes ([`folder::sync_folder_once`]).
 //! - [`error`]: [`ImportError`], why a bundle was refused.
 
 pub mod attachments;
 pub mod error;
 pub mod exchange;
+pub mod folder;
 pub mod format;
 pub mod partner_request;
 pub mod partners;

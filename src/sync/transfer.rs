@@ -1,4 +1,4 @@
-//! Case transfer between offices (docs/bundle-format.md §9, DOMAIN R12).
+//! Case transfer between offices (docs/bundle-format.md §9; rule R12 of docs/domain.md).
 //!
 //! 1. The sending office ([`transfer_case`]) records `closure_transfer`
 //!    `transfer_status: requested` and writes a `transfer` bundle: the case's
@@ -225,6 +225,7 @@ fn empty_report(opened: &OpenedBundle, name: &str, key: &str, dry_run: bool) -> 
         refusals_reported: 0,
         released: 0,
         release_failed: None,
+        received_by_sender: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! The vault: the device's encrypted local store (DESIGN.md §3, on-disk format
-//! in docs/vault-format.md).
+//! The vault: the device's encrypted local store (on-disk format in
+//! docs/vault-format.md; ARCHITECTURE.md).
 //!
 //! An unlocked [`Vault`] holds the database in memory (SQLite) and the device
 //! keys. Every [`commit`](Vault::commit) is one SQLite transaction plus one

@@ -79,7 +79,7 @@ pub enum Command {
     Case(case_cmds::CaseCommand),
     /// Tasks due: overdue follow-up visits, deadlines, children turning 18.
     Tasks(case_cmds::TasksArgs),
-    /// Aggregate indicators (DOMAIN §5) for a period and office; CSV, DHIS2 or JSON export.
+    /// Aggregate indicators (docs/reports.md) for a period and office; CSV, DHIS2 or JSON export.
     Report(report_cmds::ReportArgs),
     /// Measure commit latency, checkpoint and unlock time against plain SQLite.
     Bench(bench::BenchArgs),
@@ -99,6 +99,9 @@ pub enum Command {
     Import(sync_cmds::ImportArgs),
     /// Check a sync bundle completely without importing it.
     Verify(sync_cmds::VerifyArgs),
+    /// Sync through a folder a file-sync tool carries (--folder DIR), once
+    /// or, with --watch, whenever it changes.
+    Sync(sync_cmds::SyncArgs),
     /// Office: transfer a case to another office (CASE --to --to-key --out),
     /// or answer a transfer (accept | reject FILE --out RECEIPT).
     Transfer(sync_cmds::TransferArgs),
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
         Command::Export(args) => sync_cmds::export(&vault_dir, args),
         Command::Import(args) => sync_cmds::import(&vault_dir, args),
         Command::Verify(args) => sync_cmds::verify(&vault_dir, args),
+        Command::Sync(args) => sync_cmds::sync_folder(&vault_dir, args),
         Command::Transfer(args) => sync_cmds::transfer(&vault_dir, args),
         Command::Search(args) => search_cmds::search(&vault_dir, args),
         Command::Trace(args) => search_cmds::trace(&vault_dir, args),

@@ -1,4 +1,4 @@
-//! `fieldcase report`: the indicators of DOMAIN.md §5 for a period and
+//! `fieldcase report`: the indicators of docs/reports.md for a period and
 //! office, printed, or exported as JSON, CSV files or a DHIS2 dataValueSets
 //! document. (Owned by the reports work.)
 use std::path::{Path, PathBuf};

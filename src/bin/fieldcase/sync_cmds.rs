@@ -490,3 +490,132 @@ pub fn transfer(dir: &Path, args: TransferArgs) -> anyhow::Result<()> {
     store.lock()?;
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct SyncArgs {
+    /// The sync folder a file-sync tool (Syncthing, a network share, a
+    /// stick) carries between this vault and its office or devices.
+    #[arg(long, value_name = "DIR")]
+    pub folder: PathBuf,
+    /// Keep watching the folder and sync whenever it changes, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: seconds between two looks at the folder (1 to 60).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub interval: u64,
+    /// Print each pass's report as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fieldcase sync --folder DIR [--watch]`: one pass over the sync folder,
+/// or passes until Ctrl-C (docs/bundle-format.md §12).
+pub fn sync_folder(dir: &Path, args: SyncArgs) -> anyhow::Result<()> {
+    use fieldcase::sync::folder;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !args.folder.is_dir() {
+        return Err(folder::FolderError::NoFolder(args.folder).into());
+    }
+    let mut store = open_store(dir)?;
+    if !args.watch {
+        let report = folder::sync_folder_once(&mut store, &args.folder)?;
+        print_folder_report(&report, args.json, true)?;
+        store.lock()?;
+        return Ok(());
+    }
+    // Ctrl-C (or a TERM) ends the loop between two passes: a pass is never
+    // cut in the middle, and the vault is locked on the way out.
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
+    #[cfg(unix)]
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
+    if !args.json {
+        eprintln!("Watching {} (every {} s); Ctrl-C to stop", args.folder.display(), args.interval);
+    }
+    let mut shown = (Vec::new(), Vec::new());
+    while !stop.load(Ordering::Relaxed) {
+        match folder::sync_folder_once(&mut store, &args.folder) {
+            Ok(report) => {
+                // Refused and incomplete files are listed again only when
+                // the list changes.
+                let now = (report.refused.clone(), report.incomplete.clone());
+                let news = now != shown;
+                if report.did_something() || news {
+                    print_folder_report(&report, args.json, news)?;
+                }
+                shown = now;
+            }
+            // The folder may be gone for a while (a stick pulled out, a
+            // share offline): say so and keep watching.
+            Err(e) => eprintln!("{}: {e}", chrono::Utc::now().format("%H:%M:%S")),
+        }
+        for _ in 0..args.interval * 10 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    if !args.json {
+        eprintln!("Stopped; the vault is locked");
+    }
+    store.lock()?;
+    Ok(())
+}
+
+fn print_folder_report(r: &fieldcase::sync::folder::FolderReport, json: bool, waiting: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        std::io::stdout().flush()?;
+        return Ok(());
+    }
+    for i in &r.imported {
+        if i.replay {
+            println!("{}  {}: already imported", r.at, i.file);
+            continue;
+        }
+        println!(
+            "{}  imported {} from {}: {} new events, {} new cases, {} updated cases",
+            r.at, i.file, i.sender_name, i.new_events, i.new_cases, i.updated_cases
+        );
+        if i.quarantined > 0 {
+            println!("    {} change(s) held in quarantine (`fieldcase quarantine list`)", i.quarantined);
+        }
+        if i.refusals_reported > 0 {
+            println!(
+                "    the office refused {} change(s) of this device (`fieldcase quarantine refused`)",
+                i.refusals_reported
+            );
+        }
+    }
+    for f in &r.written {
+        println!("{}  wrote {f}", r.at);
+    }
+    for f in &r.removed {
+        println!("{}  removed {f} (acknowledged or superseded)", r.at);
+    }
+    for f in &r.failed {
+        println!("{}  could not write a bundle: {f}", r.at);
+    }
+    if waiting {
+        for f in &r.refused {
+            println!("{}  REFUSED {}: {} (nothing of it was applied; the file is left)", r.at, f.file, f.reason);
+        }
+        for f in &r.incomplete {
+            println!("{}  waiting for {} to be complete: {}", r.at, f.file, f.reason);
+        }
+    }
+    println!(
+        "{}  sync folder: {} imported, {} written, {} removed, {} refused, {} incomplete",
+        r.at,
+        r.imported.len(),
+        r.written.len(),
+        r.removed.len(),
+        r.refused.len(),
+        r.incomplete.len()
+    );
+    std::io::stdout().flush()?;
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! Deterministic synthetic demo data (DOMAIN.md §6), made through the real
+//! Deterministic synthetic demo data (docs/domain.md, Demo data), made through the real
 //! case API so every event passes the same form, role and lifecycle checks
 //! as a caseworker's.
 //!
@@ -329,7 +329,7 @@ fn office_area(office: &str) -> Option<&'static str> {
     })
 }
 
-/// How a UASC case ends up (DOMAIN.md §6 "Outcome").
+/// How a UASC case ends up (the corridor's outcome mix, docs/domain.md, Demo data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Return,
@@ -391,6 +391,9 @@ struct Planner {
     family_rng: StdRng,
     /// The separation date the last `registration` recorded.
     last_separation: Option<u64>,
+    /// Draws for the routine work up to the last day (`upkeep`), for the
+    /// same reason.
+    upkeep_rng: StdRng,
     /// When the case being planned was registered (set by `registration`).
     registered_at: u64,
     /// The reunification the next `arrive_and_follow` records: the verified
@@ -525,6 +528,149 @@ impl Planner {
         }
         if pct(&mut self.family_rng, father) {
             c.father = Some(c.name.father(&mut self.family_rng));
+        }
+    }
+
+    /// The routine work of an open case between its last planned step and
+    /// the demo's last day, as a live office does it: the case reviewed
+    /// when its review falls due, the case plan reviewed, each protection
+    /// concern's intervention done by its date. Without it every case still
+    /// open on the last day showed months of overdue reviews. Most
+    /// caseworkers keep up; the cases of the others (about one in seven)
+    /// keep their overdue work, as a register really has.
+    fn upkeep(&mut self, p: &mut CasePlan, end: u64) {
+        let live: Vec<&Step> = p.steps.iter().filter(|s| s.at <= end).collect();
+        let Some(stage) = live.iter().rev().find_map(|s| match &s.op {
+            Op::Stage { to, .. } => Some(*to),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(last) = live.last().map(|s| s.at) else {
+            return;
+        };
+        if !stage.is_open() || !pct(&mut self.upkeep_rng, 85) {
+            return;
+        }
+        // The latest date a form's saves set a field to.
+        let latest = |form: &str, item: Option<Uuid>, field: &str| -> Option<NaiveDate> {
+            live.iter().rev().find_map(|s| match &s.op {
+                Op::Save { form: f, item: i, values } if *f == form && *i == item => values
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+                _ => None,
+            })
+        };
+        let case_review = latest("registration_bia", None, "next_review_date");
+        let plan_review = latest("case_plan", None, "next_review_date");
+        // Concerns still open, with the date their intervention is due by.
+        let mut concerns: Vec<(Uuid, NaiveDate)> = Vec::new();
+        let mut resolved: Vec<Uuid> = Vec::new();
+        for s in live.iter().rev() {
+            if let Op::Save { form: "protection_concern", item: Some(id), values } = &s.op {
+                if values.get("status").and_then(Value::as_str) == Some("resolved") {
+                    resolved.push(*id);
+                }
+                if resolved.contains(id) || concerns.iter().any(|(c, _)| c == id) {
+                    continue;
+                }
+                if let Some(by) = latest("protection_concern", Some(*id), "intervention_by") {
+                    concerns.push((*id, by));
+                }
+            }
+        }
+        let mut planned: Vec<(u64, &'static str, Option<Uuid>, Value)> = Vec::new();
+        // Done on or a few days before the day it is due, never before the
+        // case's last planned step.
+        let when = |due: NaiveDate, rng: &mut StdRng| -> u64 {
+            (ms(due).saturating_sub(DAY * rng.gen_range(0..4))).max(last + HOUR)
+        };
+        if stage != Stage::ClosurePending {
+            let mut due = case_review;
+            while let Some(d) = due.filter(|d| ms(*d) <= end) {
+                let at = when(d, &mut self.upkeep_rng);
+                let next = at + 90 * DAY;
+                planned.push((at, "registration_bia", None, json!({"next_review_date": ymd(next)})));
+                due = Some(date_of(next));
+            }
+        }
+        let mut due = plan_review;
+        while let Some(d) = due.filter(|d| ms(*d) <= end) {
+            let at = when(d, &mut self.upkeep_rng);
+            let next = at + 60 * DAY;
+            let changed = pct(&mut self.upkeep_rng, 15);
+            planned.push((
+                at,
+                "case_plan",
+                None,
+                json!({
+                    "reviews": [{"review_date": ymd(at), "progress": "Reviewed with the child; actions on track.", "plan_changed": changed}],
+                    "next_review_date": ymd(next),
+                }),
+            ));
+            due = Some(date_of(next));
+        }
+        for (id, by) in concerns {
+            if ms(by) > end {
+                continue;
+            }
+            let at = when(by, &mut self.upkeep_rng);
+            planned.push((
+                at,
+                "protection_concern",
+                Some(id),
+                json!({"status": "resolved", "resolved_date": ymd(at), "resolution": "Intervention done; checked with the child."}),
+            ));
+        }
+        // A follow-up visit that was not made is recorded as an attempt in
+        // its window (the schedule asks for a visit or a documented attempt).
+        let mut visits: Vec<(u64, Value)> = Vec::new();
+        if matches!(stage, Stage::Reintegration | Stage::FollowUp) {
+            let t0 = live.iter().rev().find_map(|s| match &s.op {
+                Op::Stage { to: Stage::Reintegration, .. } => Some(s.at),
+                _ => None,
+            });
+            let done: Vec<&str> = live
+                .iter()
+                .filter_map(|s| match &s.op {
+                    Op::Visit(v) => v.get("visit_due").and_then(Value::as_str),
+                    _ => None,
+                })
+                .collect();
+            for slot in t0.map(|t0| crate::model::tasks::follow_up_schedule(date_of(t0))).unwrap_or_default() {
+                let due = slot.due.format("%Y-%m-%d").to_string();
+                if ms(slot.deadline()) > end || done.contains(&due.as_str()) {
+                    continue;
+                }
+                let at = ms(slot.due + chrono::Days::new(self.upkeep_rng.gen_range(0..slot.grace_days.max(1))));
+                visits.push((
+                    at,
+                    json!({
+                        "visit_due": due, "visit_date": ymd(at), "follow_up_type": "after_reunification_return",
+                        "method": "scheduled_home_visit", "child_seen": false, "not_seen_reason": ["visiting_relatives"],
+                        "care_arrangement_observed": "parents",
+                        "wellbeing_safety": "stable", "wellbeing_family_relations": "stable", "wellbeing_health": "stable",
+                        "wellbeing_education_attendance": "stable", "wellbeing_psychosocial": "stable",
+                        "wellbeing_economic": "stable", "wellbeing_community_acceptance": "stable", "wellbeing_documentation": "unknown",
+                        "risk_level": "low", "remigration_intention": "no",
+                        "caregiver_views": "The child was away visiting relatives; the family is well.",
+                        "recommend_closure": false, "next_visit_date": ymd(at + 14 * DAY),
+                    }),
+                ));
+            }
+        }
+        for (at, form, item, values) in planned {
+            if at > end {
+                continue;
+            }
+            p.seq += 1;
+            let op = Op::Save { form, item, values: obj(values) };
+            p.steps.push(Step { at, case: p.case, seq: p.seq, actor: Actor::Caseworker, op });
+        }
+        for (at, v) in visits {
+            p.seq += 1;
+            p.steps.push(Step { at, case: p.case, seq: p.seq, actor: Actor::Caseworker, op: Op::Visit(obj(v)) });
         }
     }
 
@@ -939,7 +1085,7 @@ impl Planner {
             p.save_item(Actor::Caseworker, "temporary_care", item, f5);
         }
         // Most high-risk children are downgraded by a supervisor within
-        // weeks; 10% stay high (DOMAIN.md §6).
+        // weeks; 10% stay high (docs/domain.md, Demo data).
         if risk == "high" && pct(&mut self.rng, 90) {
             p.after_days(self.rng.gen_range(10..40));
             p.save(
@@ -950,7 +1096,7 @@ impl Planner {
         }
     }
 
-    /// A child rated high risk must be seen within 24 hours (DOMAIN.md §2,
+    /// A child rated high risk must be seen within 24 hours (docs/domain.md, Deadlines and tasks;
     /// indicator 5). Most are: a contact or visit note 1–18 h after the
     /// rating; about one in five is seen only at the next planned contact, so
     /// the indicator is neither 0 nor 100 % on demo data.
@@ -1508,6 +1654,7 @@ impl Planner {
             care_rng: StdRng::seed_from_u64(seed ^ 0x0ca2_e9e1_ace0_0022),
             family_rng: StdRng::seed_from_u64(seed ^ 0xfa31_1e5e_0025_0025),
             last_separation: None,
+            upkeep_rng: StdRng::seed_from_u64(seed ^ 0x0b5e_55ed_0027_0027),
             registered_at: 0,
             reunify: None,
             steps: Vec::new(),
@@ -1607,6 +1754,7 @@ fn generate_cases(store: &mut CaseStore, cases: usize, seed: u64, today: NaiveDa
             } else {
                 planner.plan_family(&mut p, &child, &staff);
             }
+            planner.upkeep(&mut p, end);
         }
         planner.seq = p.seq;
         planner.steps.append(&mut p.steps);

@@ -1,4 +1,4 @@
-//! Corridors, offices and name patterns of DOMAIN.md §6.
+//! Corridors, offices and name patterns of the demo (docs/domain.md, Demo data).
 //!
 //! Names come in *variant groups*: every spelling of one name that a child
 //! may be registered under (Mohamed / Muhammad / Mahamat…). A synthetic child
@@ -8,7 +8,7 @@
 
 use rand::Rng;
 
-/// One migration corridor (DOMAIN.md §6, columns A–C).
+/// One migration corridor (docs/domain.md, Demo data: corridors A–C).
 #[derive(Debug, Clone, Copy)]
 pub struct Corridor {
     /// Short code (`A`, `B`, `C`).

@@ -1,4 +1,4 @@
-//! Forms as data: the eleven Best Interests Procedure forms of DOMAIN.md §3
+//! Forms as data: the eleven Best Interests Procedure forms F1–F11
 //! and the records of the whole case (protection concerns, …; listed in
 //! `assets/forms/README.md`), loaded from the JSON definitions in `assets/forms/` (embedded at compile
 //! time), and the validation of saved values against them.
@@ -22,7 +22,7 @@ pub use admin_areas::{AdminArea, AdminAreas, AdminAreasError, AreaLevel, ADMIN_A
 pub use condition::{Condition, ConditionTest};
 pub use validate::{validate_complete, validate_complete_in_case, validate_values, FieldError, FieldErrorCode};
 
-/// Ids of every form, in DOMAIN order (F1..F11), then the case-record forms (F12..).
+/// Ids of every form, in form-number order (F1..F11), then the case-record forms (F12..).
 pub const FORM_IDS: [&str; 21] = [
     "registration_bia",
     "family_tracing",
@@ -81,7 +81,7 @@ const EMBEDDED_DIRECTORY: &str = include_str!("../../../assets/config/directory.
 /// The value list of the service directory's providers.
 pub const SERVICE_PROVIDER_LIST: &str = "service_provider";
 
-/// Who may see a field and how concurrent edits of it are merged (DOMAIN conventions).
+/// Who may see a field and how concurrent edits of it are merged (assets/forms/README.md, Conventions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
@@ -94,8 +94,8 @@ pub enum Sensitivity {
     Protected,
 }
 
-/// The kind of value a field holds; fixes its JSON encoding (see the brief's
-/// value-encoding table, checked by [`validate_values`]).
+/// The kind of value a field holds; fixes its JSON encoding (see the value
+/// encoding in assets/forms/README.md, checked by [`validate_values`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
@@ -149,7 +149,7 @@ pub struct OptionDef {
     pub labels: Labels,
 }
 
-/// A shared value list of `value_lists.json` (DOMAIN §3.0).
+/// A shared value list of `value_lists.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueList {
@@ -172,7 +172,7 @@ struct ValueListsFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
-    /// Machine name, as written in DOMAIN.md §3.
+    /// Machine name (snake_case), as in assets/forms/README.md.
     pub name: String,
     /// Kind of value.
     #[serde(rename = "type")]
@@ -214,7 +214,7 @@ pub struct FieldDef {
     /// Temporary-care checklist: `facility`, `foster` or `both`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applies: Option<String>,
-    /// Hard rules of DOMAIN §2.4 this field serves (e.g. "R3").
+    /// Hard rules (docs/domain.md, Hard rules) this field serves (e.g. "R3").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
     /// Sub-fields of a `group_list`.
@@ -256,7 +256,7 @@ pub struct SectionDef {
 pub struct FormDef {
     /// Machine id, also the file name (`assets/forms/<id>.json`).
     pub id: String,
-    /// DOMAIN number, "F1".."F11".
+    /// Form number, "F1".."F11" (then "F12".. for the case-record forms).
     pub code: String,
     /// Definition version; a change of fields means a new version.
     pub version: u32,
@@ -274,7 +274,7 @@ pub struct FormDef {
     pub sections: Vec<SectionDef>,
     /// A list form: every saved record is an item with its own id.
     pub repeating: bool,
-    /// Hard rules of DOMAIN §2.4 the form serves.
+    /// Hard rules (docs/domain.md, Hard rules) the form serves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
     /// Fields in display order.
@@ -519,7 +519,7 @@ impl FormRegistry {
         self.forms.iter().find(|f| f.id == id)
     }
 
-    /// Every form, in DOMAIN order.
+    /// Every form, in form-number order.
     pub fn all(&self) -> impl Iterator<Item = &FormDef> {
         self.forms.iter()
     }

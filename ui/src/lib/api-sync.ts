@@ -8,6 +8,9 @@ import type { ConflictHead } from './bindings/ConflictHead';
 import type { DeviceEntry } from './bindings/DeviceEntry';
 import type { DuplicateEntry } from './bindings/DuplicateEntry';
 import type { EnrollmentRequestView } from './bindings/EnrollmentRequestView';
+import type { FolderFileView } from './bindings/FolderFileView';
+import type { FolderImportView } from './bindings/FolderImportView';
+import type { FolderView } from './bindings/FolderView';
 import type { FoundFile } from './bindings/FoundFile';
 import type { ImportOutcome } from './bindings/ImportOutcome';
 import type { PreviewCase } from './bindings/PreviewCase';
@@ -27,6 +30,9 @@ export type {
   DeviceEntry,
   DuplicateEntry,
   EnrollmentRequestView,
+  FolderFileView,
+  FolderImportView,
+  FolderView,
   FoundFile,
   ImportOutcome,
   PreviewCase,
@@ -89,6 +95,9 @@ export const syncApi = {
   duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
   merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
   notDuplicate: (caseId: string, other: string) => invoke<void>('office_not_duplicate', { case: caseId, other }),
+  folderStatus: () => invoke<FolderView>('sync_folder_status'),
+  folderSet: (path: string | null) => invoke<FolderView>('sync_folder_set', { path }),
+  folderNow: () => invoke<FolderView>('sync_folder_now'),
 };
 
 export type SyncApi = typeof syncApi;
