@@ -1,8 +1,8 @@
 //! Requests to a partner abroad and their answers (docs/bundle-format.md
 //! §11): what a request carries (checked by decrypting it with the
 //! partner's key), the consent rule, a round trip between two offices,
-//! withdrawal on the partner's side (checked in its vault's files), and
-//! hostile or replayed answers.
+//! withdrawal on the partner's side (checked in its vault's files), the
+//! partner's receipt, and hostile or replayed answers and receipts.
 #[path = "common/cli.rs"]
 mod cli_common;
 #[path = "sync_common.rs"]
@@ -12,11 +12,14 @@ use std::io::Read;
 use std::path::Path;
 
 use chrono::{Days, NaiveDate};
+use fieldcase::model::error::StoreError;
+use fieldcase::model::event::Role;
 use fieldcase::model::store::CaseStore;
 use fieldcase::model::tasks::TaskKind;
 use fieldcase::sync::format::{self, BundleParts};
 use fieldcase::sync::partner_request::{self as pr, Imported, RequestError};
 use fieldcase::sync::{self, partners, ImportError};
+use fieldcase::vault::SecretString;
 use serde_json::{json, Value};
 use sync_common::*;
 use uuid::Uuid;
@@ -27,6 +30,10 @@ const DISCLOSURE: &str = "disclosure-marker: my uncle sold me to the smugglers";
 const NOTE: &str = "note-marker-4471 the child cried when speaking of home";
 /// Another relative, not the one the request is about.
 const OTHER_RELATIVE: &str = "otherrelative-marker Yusuf";
+/// Office A's supervisor's passphrase: she sends the requests.
+const SARA: &str = "quarry lantern sara velvet orbit";
+/// Office B's supervisor's passphrase: she answers.
+const OMAR: &str = "quarry lantern omar velvet orbit";
 /// The relative the request is about.
 const RELATIVE: &str = "Amina Idris";
 
@@ -97,6 +104,15 @@ fn world(consent: bool) -> World {
     add_partner(&mut a, &c, "Partner C");
     add_partner(&mut b, &a, "Office A");
     add_partner(&mut c, &a, "Office A");
+    // A data manager sees case metadata only, so may not see or send what a
+    // request carries (need-to-know): the office's supervisor sends.
+    let e = pr::preview(&a, case, "family_tracing", Some(relative), chrono::Utc::now().date_naive()).unwrap_err();
+    assert!(matches!(&e, RequestError::Sync(sync::SyncError::Store(StoreError::Hidden { .. }))), "{e}");
+    a.add_person("sara", Role::Supervisor, &SecretString::from(SARA.to_string())).expect("add supervisor");
+    a.switch_person("sara", &SecretString::from(SARA.to_string())).expect("switch to the supervisor");
+    // Likewise on B: its supervisor reads and answers what it receives.
+    b.add_person("omar", Role::Supervisor, &SecretString::from(OMAR.to_string())).expect("add supervisor");
+    b.switch_person("omar", &SecretString::from(OMAR.to_string())).expect("switch to the supervisor");
     World { t, a, b, c, d, case, relative }
 }
 
@@ -237,6 +253,13 @@ fn a_full_round_trip_between_two_offices() {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].status, "received");
     assert_eq!(inbox[0].shared, sent.preview.shared);
+    assert_eq!(inbox[0].withheld, None);
+    // B's data manager sees that a request came, not what it carries.
+    w.b.switch_person("Office", &pass()).expect("to the data manager");
+    let seen = pr::received_requests(&w.b, today).unwrap();
+    assert!(seen[0].shared.is_empty(), "the shared values are withheld from the data manager");
+    assert_eq!(seen[0].withheld, Some(fieldcase::model::visibility::HiddenReason::MetadataOnly));
+    w.b.switch_person("omar", &SecretString::from(OMAR.to_string())).expect("back to the supervisor");
     let late = today + Days::new(31);
     assert_eq!(pr::received_requests(&w.b, late).unwrap()[0].status, "overdue");
     // The ordinary import points at the right command.
@@ -270,7 +293,7 @@ fn a_full_round_trip_between_two_offices() {
             request_id: sent.request_id,
             case_id: w.case,
             partner: "Partner B".into(),
-            author: "Office".into()
+            author: "omar".into()
         }
     );
     let facts = w.a.facts(w.case).unwrap();
@@ -286,6 +309,13 @@ fn a_full_round_trip_between_two_offices() {
     let history = w.a.history(w.case).unwrap();
     let requests: Vec<_> = history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).collect();
     assert_eq!(requests.len(), 2, "the request and its answer");
+    assert!(requests[0].summary.contains("request sent to Partner B"), "{}", requests[0].summary);
+    // The history names who answered, for which partner, and how.
+    assert!(
+        requests[1].summary.contains("answer from omar") && requests[1].summary.contains("of Partner B: signed answer"),
+        "{}",
+        requests[1].summary
+    );
     assert!(w.a.verify_history(w.case).is_ok());
     let list = pr::sent_requests(&w.a, late).unwrap();
     assert_eq!((list[0].status.as_str(), list[0].answer_mode.as_deref()), ("answered", Some("fieldcase")));
@@ -324,6 +354,9 @@ fn a_partner_without_fieldcase_gets_a_printout_and_its_answer_is_recorded_by_han
     let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
     assert_eq!(rec["answer_mode"], "by_hand");
     assert_eq!(rec["answered_by"], json!({"name": "M. Osman", "organisation": "Paper partner"}));
+    let history = w.a.history(w.case).unwrap();
+    let last = history.entries.iter().rfind(|e| e.form.as_deref() == Some("partner_request")).unwrap();
+    assert_eq!(last.summary, "answer from M. Osman of Paper partner: recorded by hand, no signature");
     assert!(matches!(
         pr::record_by_hand(&mut w.a, sent.request_id, "M. Osman", values(json!({"verification_outcome": "verified"}))),
         Err(RequestError::AlreadyAnswered(_))
@@ -331,6 +364,44 @@ fn a_partner_without_fieldcase_gets_a_printout_and_its_answer_is_recorded_by_han
     // A withdrawal of a printed request makes no bundle.
     let other = pr::send(&mut w.a, w.case, "follow_up_report", None, "Paper partner", &mut |_| {}).expect("send");
     assert_eq!(pr::withdraw(&mut w.a, other.request_id, "case closed", &mut |_| {}).expect("withdraw"), None);
+}
+
+#[test]
+fn a_printed_request_comes_as_pdf_with_the_notice_or_not_at_all() {
+    let mut w = world(true);
+    partners::add_on_paper(&mut w.a, "Paper partner", "TCD").expect("add on paper");
+    // Only for a partner without Fieldcase.
+    let e = pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(w.relative), "Partner B").unwrap_err();
+    assert!(matches!(e, RequestError::Invalid(_)), "{e}");
+    let sent =
+        pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(w.relative), "Paper partner").expect("pdf");
+    let pdf = sent.pdf.expect("the PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("(CONFIDENTIAL - PLAIN TEXT: this page holds personal data of a child."), "the notice");
+    assert!(text.contains(&format!("(Request {}", sent.request_id)), "the request it prints");
+    assert!(text.contains(&format!("({RELATIVE})")) || text.contains(RELATIVE), "what it shares");
+    for absent in [DISCLOSURE, NOTE, OTHER_RELATIVE] {
+        assert!(!text.contains(absent), "the PDF carries {absent:?}");
+    }
+    // A name the PDF's font cannot print: refused, nothing recorded.
+    let arabic = Uuid::new_v4();
+    w.d.save_form(
+        w.case,
+        "family_tracing",
+        Some(arabic),
+        values(json!({"relative": {"name": "أمينة إدريس"}, "relationship": "aunt", "last_known_location": "Nyala",
+            "child_consents_contact": true, "tracing_status": "not_started", "tracing_safety_check": "safe"})),
+    )
+    .expect("relative");
+    up(&mut w.d, &mut w.a);
+    let before = full_dump(&w.a);
+    let e = pr::send_printed_pdf(&mut w.a, w.case, "family_tracing", Some(arabic), "Paper partner").unwrap_err();
+    assert!(matches!(e, RequestError::Pdf(_)) && e.to_string().contains("text version"), "{e}");
+    assert_eq!(full_dump(&w.a), before, "a request that cannot be printed is not recorded");
+    // The text version still goes.
+    let sent = pr::send(&mut w.a, w.case, "family_tracing", Some(arabic), "Paper partner", &mut |_| {}).expect("text");
+    assert!(sent.printout.is_some_and(|t| t.contains("أمينة إدريس")));
 }
 
 /// Every file of a vault folder decrypted with its own keys, concatenated:
@@ -567,6 +638,148 @@ fn hostile_and_replayed_answers_are_refused_with_the_vault_unchanged() {
 }
 
 #[test]
+fn a_receipt_round_trip_marks_the_request_received() {
+    let mut w = world(true);
+    let sent = send(&mut w);
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(pr::sent_requests(&w.a, today).unwrap()[0].status, "sent");
+    // No receipt for a request B does not hold.
+    assert!(matches!(pr::receipt(&mut w.b, sent.request_id, &mut |_| {}), Err(RequestError::UnknownRequest(_))));
+    pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request import");
+    let receipt = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt");
+
+    // Encrypted to A only, signed by B: C cannot open it, and the ordinary
+    // sync import points at the right command.
+    assert!(matches!(
+        pr::import(&mut w.c, &receipt, true, &mut |_| {}),
+        Err(RequestError::Refused(ImportError::WrongRecipient))
+    ));
+    assert!(matches!(sync::import_bundle(&mut w.a, &receipt, true, &mut |_| {}), Err(ImportError::WrongKind(_))));
+    let members = decrypt_with_vault_key(&w.t.path().join("a"), &receipt);
+    let doc: pr::ReceiptDoc = serde_json::from_slice(&members[3].1).unwrap();
+    assert_eq!(doc.request_id, sent.request_id);
+    let manifest: Value = serde_json::from_slice(&members[0].1).unwrap();
+    assert_eq!(manifest["kind"], "partner_receipt");
+    assert_eq!(manifest["version"], json!(format::VERSION_PARTNER_RECEIPT));
+    let text = String::from_utf8_lossy(&members[3].1);
+    assert!(!text.contains(RELATIVE) && !text.contains("Fatima"), "a receipt carries no shared value");
+
+    // A: a dry run changes nothing, the import records `received`.
+    let before = full_dump(&w.a);
+    let dry = pr::import(&mut w.a, &receipt, true, &mut |_| {}).expect("dry run");
+    assert!(matches!(dry, Imported::Receipt { changed: true, .. }));
+    assert_eq!(full_dump(&w.a), before);
+    let got = pr::import(&mut w.a, &receipt, false, &mut |_| {}).expect("receipt import");
+    assert_eq!(
+        got,
+        Imported::Receipt { request_id: sent.request_id, case_id: w.case, partner: "Partner B".into(), changed: true }
+    );
+    let rec = w.a.facts(w.case).unwrap().items("partner_request")[0].clone();
+    assert_eq!(rec["request_status"], "received");
+    assert_eq!(rec["received_date"], json!(today.to_string()));
+    assert_eq!(pr::sent_requests(&w.a, today).unwrap()[0].status, "received");
+    let late = today + Days::new(31);
+    assert_eq!(pr::sent_requests(&w.a, late).unwrap()[0].status, "overdue", "received is still waiting");
+    let kinds: Vec<_> = w.a.tasks(late).unwrap().tasks.into_iter().map(|t| t.kind).collect();
+    assert!(kinds.contains(&TaskKind::PartnerRequestOverdue), "a received request is still a task");
+    let history = w.a.history(w.case).unwrap();
+    let requests: Vec<_> = history.entries.iter().filter(|e| e.form.as_deref() == Some("partner_request")).collect();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].summary, format!("the partner's receipt: request received on {today}"));
+    assert!(w.a.verify_history(w.case).is_ok());
+
+    // The same receipt again is a replay: refused, nothing changes.
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &receipt, false, &mut |_| {}), Err(RequestError::Replay(_))));
+    assert_eq!(full_dump(&w.a), after);
+    // A receipt written again (another bundle) is a reported no-op.
+    let again = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt again");
+    let r = pr::import(&mut w.a, &again, false, &mut |_| {}).expect("second receipt");
+    assert!(matches!(r, Imported::Receipt { changed: false, .. }));
+    assert_eq!(full_dump(&w.a), after);
+
+    // The answer is taken from `received` as from `sent`.
+    let answer =
+        pr::answer(&mut w.b, sent.request_id, values(json!({"tracing_status": "family_located"})), &mut |_| {})
+            .expect("answer");
+    pr::import(&mut w.a, &answer, false, &mut |_| {}).expect("answer import");
+    assert_eq!(pr::sent_requests(&w.a, late).unwrap()[0].status, "answered");
+}
+
+#[test]
+fn forged_and_replayed_receipts_are_refused_with_the_vault_unchanged() {
+    let mut w = world(true);
+    let sent = send(&mut w);
+    pr::import(&mut w.b, &sent.bundle, false, &mut |_| {}).expect("request import");
+    let doc = |request_id: Uuid, request_bundle: Uuid| {
+        json!({"format": pr::RECEIPT_FORMAT, "version": 1, "request_id": request_id,
+               "request_bundle": request_bundle, "received_at": "2026-02-02T10:00:00Z"})
+    };
+    let bundle_id = |bundle: &[u8]| {
+        let m = decrypt_with_vault_key(&w.t.path().join("b"), bundle);
+        let v: Value = serde_json::from_slice(&m[0].1).unwrap();
+        v["bundle_id"].as_str().unwrap().parse::<Uuid>().unwrap()
+    };
+    let request_bundle = bundle_id(&sent.bundle);
+    let good = doc(sent.request_id, request_bundle);
+    let kind = format::BundleKind::PartnerReceipt;
+    let stranger = office(&w.t.path().join("s"));
+    let before = full_dump(&w.a);
+    let refused = |w: &mut World, bundle: &[u8]| {
+        let err = pr::import(&mut w.a, bundle, false, &mut |_| {}).unwrap_err();
+        assert_eq!(full_dump(&w.a), before, "refused ({err}) but the vault changed");
+        err
+    };
+    // A stranger signing in its own name.
+    let f = forged_kind(&stranger, stranger.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::WrongKind(_))), "{e}");
+    // In B's name, signed with C's key.
+    let f = forged_kind(&w.b, w.c.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::BadSignature { .. })), "{e}");
+    // C, a partner of A, acknowledging a request sent to B.
+    let f = forged_kind(&w.c, w.c.vault().device_key(), &w.a, &good, kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::WrongPartner { .. }), "{e}");
+    // B's key, but a request A never sent, or another bundle than the one sent.
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &doc(Uuid::new_v4(), request_bundle), kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::UnknownRequest(_)), "{e}");
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &doc(sent.request_id, Uuid::new_v4()), kind);
+    let e = refused(&mut w, &f);
+    assert!(matches!(e, RequestError::Refused(ImportError::Malformed { .. })), "{e}");
+    // An unknown key in partner.json, and a bad date.
+    let mut extra = good.clone();
+    extra["shared"] = json!([]);
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &extra, kind);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::Malformed { .. })));
+    let mut bad_date = good.clone();
+    bad_date["received_at"] = json!("yesterday");
+    let f = forged_kind(&w.b, w.b.vault().device_key(), &w.a, &bad_date, kind);
+    assert!(matches!(refused(&mut w, &f), RequestError::Refused(ImportError::Malformed { .. })));
+    // The real receipt, altered on the way.
+    let receipt = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("receipt");
+    let mut cut = receipt.clone();
+    cut.truncate(cut.len() - 20);
+    refused(&mut w, &cut);
+
+    // Taken once; replayed, refused; after a withdrawal, refused.
+    let second = pr::receipt(&mut w.b, sent.request_id, &mut |_| {}).expect("another receipt");
+    pr::import(&mut w.a, &receipt, false, &mut |_| {}).expect("the receipt");
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &receipt, false, &mut |_| {}), Err(RequestError::Replay(_))));
+    assert_eq!(full_dump(&w.a), after);
+    let withdrawal = pr::withdraw(&mut w.a, sent.request_id, "found another way", &mut |_| {}).unwrap().unwrap();
+    let after = full_dump(&w.a);
+    assert!(matches!(pr::import(&mut w.a, &second, false, &mut |_| {}), Err(RequestError::Withdrawn(_))));
+    assert_eq!(full_dump(&w.a), after);
+    // And B writes no receipt for a request withdrawn.
+    pr::import(&mut w.b, &withdrawal, false, &mut |_| {}).expect("withdrawal import");
+    assert!(matches!(pr::receipt(&mut w.b, sent.request_id, &mut |_| {}), Err(RequestError::Withdrawn(_))));
+}
+
+#[test]
 fn a_partner_is_added_only_with_the_fingerprint_of_its_keys() {
     let t = tempfile::tempdir().unwrap();
     let mut a = office(&t.path().join("a"));
@@ -643,11 +856,27 @@ fn the_command_line_round_trip() {
     }
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     let (case, relative) = (case.to_string(), relative.to_string());
-    let preview = ok(run(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative]));
+    // Requests are seen and sent by the supervisor (the data manager sees
+    // metadata only).
+    let run_sara = |dir: &Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fieldcase"))
+            .arg("--vault")
+            .arg(dir)
+            .args(args)
+            .env("FIELDCASE_AS", "sara")
+            .env("FIELDCASE_PASSPHRASE", SARA)
+            .env("FIELDCASE_TEST_SCRYPT_LOG_N", "10")
+            .output()
+            .expect("run fieldcase")
+    };
+    assert!(!run(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative])
+        .status
+        .success());
+    let preview = ok(run_sara(&a, &["request", "preview", &case, "--kind", "family_tracing", "--about", &relative]));
     assert!(preview.contains(RELATIVE) && !preview.contains(DISCLOSURE) && !preview.contains("REFUSED"), "{preview}");
     let req = t.path().join("req.fcb");
     let req_s = req.to_str().unwrap();
-    let out = ok(run(
+    let out = ok(run_sara(
         &a,
         &[
             "request",
@@ -665,7 +894,12 @@ fn the_command_line_round_trip() {
     ));
     let id =
         out.split("Wrote request ").nth(1).and_then(|r| r.split_whitespace().next()).expect("request id").to_string();
-    assert!(ok(run(&b, &["request", "import", req_s])).contains("Received family_tracing request"));
+    let rcpt = t.path().join("rcpt.fcb");
+    let got = ok(run(&b, &["request", "import", req_s, "--receipt", rcpt.to_str().unwrap()]));
+    assert!(got.contains("Received family_tracing request") && got.contains("Wrote the receipt"), "{got}");
+    assert!(ok(run(&a, &["answer", "import", rcpt.to_str().unwrap()])).contains("Partner B received request"));
+    let list: Value = serde_json::from_str(&ok(run(&a, &["request", "list", "--json"]))).unwrap();
+    assert_eq!(list["sent"][0]["status"], "received");
     assert!(ok(run(&b, &["tasks"])).contains(&format!("family_tracing request {id} from Office A")));
     let ans = t.path().join("ans.fcb");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcase"))
@@ -683,4 +917,11 @@ fn the_command_line_round_trip() {
     assert_eq!(list["sent"][0]["status"], "answered");
     // The answer cannot be imported twice.
     assert!(!run(&a, &["answer", "import", ans.to_str().unwrap()]).status.success());
+    // A partner without Fieldcase: the request as PDF on standard output.
+    ok(run(&a, &["partner", "add", "--name", "Paper partner", "--country", "TCD", "--on-paper"]));
+    let out = run_sara(&a, &["request", "send", &case, "--kind", "follow_up_report", "--to", "Paper partner", "--pdf"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stdout.starts_with(b"%PDF-") && String::from_utf8_lossy(&out.stdout).contains("(CONFIDENTIAL - PLAIN TEXT")
+    );
 }

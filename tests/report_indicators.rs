@@ -1367,3 +1367,97 @@ fn incidents_schooling_and_case_conferences_match_hand_computed_values() {
         assert_eq!(by.cell(k).unwrap().n, Some(n), "{k}");
     }
 }
+
+/// A request to a partner abroad recorded in a case on `sent` (as
+/// `partner_request::send` records it), then its answer or withdrawal.
+fn partner_request(s: &mut CaseStore, case: Uuid, kind: &str, sent: &str, due: &str, about: Option<Uuid>) -> Uuid {
+    s.set_clock(Some(at(sent, 11)));
+    let id = Uuid::new_v4();
+    let mut v = json!({"request_id": id.to_string(), "request_kind": kind, "partner": "Nyala office",
+        "request_status": "sent", "sent_date": sent, "due_date": due, "sent_by": {"name": "amina"},
+        "shared_fields": ["registration_bia.given_names"]});
+    if let Some(item) = about {
+        v["about_item"] = json!(item.to_string());
+    }
+    s.save_form(case, "partner_request", Some(id), values(v)).expect("request record");
+    id
+}
+
+fn close_request(s: &mut CaseStore, case: Uuid, id: Uuid, day: &str, answered: bool) {
+    s.set_clock(Some(at(day, 12)));
+    let v = if answered {
+        json!({"request_status": "answered", "answered_date": day, "answer_mode": "by_hand",
+               "answered_by": {"name": "M. Osman", "organisation": "Nyala office"}})
+    } else {
+        json!({"request_status": "withdrawn", "withdrawn_date": day, "withdrawal_reason": "not needed"})
+    };
+    s.save_form(case, "partner_request", Some(id), values(v)).expect("request closed");
+}
+
+const CROSS_BORDER: &str = r#"{"consent": {"by": "Zainab", "method": "signature", "date": "2025-10-01"},
+    "consent_scopes": ["case_management", "cross_border_transfer", "tracing_disclosure"], "wants_tracing": "yes"}"#;
+
+/// Requests to partners abroad in 18 and 10 (docs/reports.md, "Requests
+/// to partners abroad"), March 2026 (period end 03-31):
+/// - P, Q, R reintegrated 2026-03-20 (follow_up from 03-22; the first
+///   visit is due 04-03, so no visit is overdue). Each asked a partner for
+///   a follow-up report on 03-21, due 03-25. P's is waiting at period end:
+///   6 days overdue. Q's was answered 03-24. R's was withdrawn 03-30.
+///   By hand: 18a = 1 (P), 18b = 1/3, 18c = 6 days.
+/// - T, V: UASC registered 2025-11-01, never in the tracing stage; each
+///   sent a family tracing request about a relative on 2025-12-01 (≥ 90
+///   days before 03-31). V's relative was then located (the caseworker
+///   copied the partner's answer: family_located, 2026-02-10); T's not.
+///   U sent its request on 2026-02-15 (< 90 days): not in 10.
+///   By hand: 10 = 1/2 = 50 %.
+#[test]
+fn partner_requests_count_in_overdue_follow_ups_and_tracing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let consent: Value = serde_json::from_str(CROSS_BORDER).unwrap();
+    let mut follow_ups = Vec::new();
+    for reg in ["2025-06-01", "2025-06-02", "2025-06-03"] {
+        let c = reintegrate(&mut s, reg, "2026-03-20");
+        s.save_form(c, "registration_bia", None, values(consent.clone())).unwrap();
+        follow_ups.push((c, partner_request(&mut s, c, "follow_up_report", "2026-03-21", "2026-03-25", None)));
+    }
+    close_request(&mut s, follow_ups[1].0, follow_ups[1].1, "2026-03-24", true);
+    close_request(&mut s, follow_ups[2].0, follow_ups[2].1, "2026-03-30", false);
+
+    let tracing = |s: &mut CaseStore, sent: &str, located: bool| {
+        let c = register(s, "uasc", "2025-11-01", consent.clone());
+        let relative = Uuid::new_v4();
+        s.save_form(
+            c,
+            "family_tracing",
+            Some(relative),
+            values(json!({"relative": {"name": "Amina Idris"}, "relationship": "mother",
+                "child_consents_contact": true, "tracing_safety_check": "safe", "tracing_status": "not_started"})),
+        )
+        .unwrap();
+        partner_request(s, c, "family_tracing", sent, "2026-06-01", Some(relative));
+        if located {
+            s.set_clock(Some(at("2026-02-10", 15)));
+            s.save_form(
+                c,
+                "family_tracing",
+                Some(relative),
+                values(json!({"tracing_status": "family_located", "date_family_located": "2026-02-10"})),
+            )
+            .unwrap();
+        }
+    };
+    tracing(&mut s, "2025-12-01", false);
+    tracing(&mut s, "2025-12-01", true);
+    tracing(&mut s, "2026-02-15", true);
+
+    let r = compute(s.vault().conn(), &march(false)).unwrap();
+    assert_eq!(total(&r, "18a").0, Some(1.0));
+    assert_eq!((total(&r, "18b").1, total(&r, "18b").2), (Some(1), Some(3)));
+    assert_eq!(total(&r, "18c").0, Some(6.0));
+    assert_eq!(total(&r, "10"), (Some(50.0), Some(1), Some(2)));
+    // At the end of February P's report was not yet asked: nothing overdue.
+    let feb = ReportOptions { from: date("2026-02-01"), to: date("2026-02-28"), office: None, suppress: false };
+    let r = compute(s.vault().conn(), &feb).unwrap();
+    assert_eq!(total(&r, "18a").0, Some(0.0));
+}

@@ -12,6 +12,7 @@
 mod commands;
 mod dto;
 mod folder_commands;
+mod partner_commands;
 mod report_commands;
 mod search_commands;
 mod session;
@@ -184,6 +185,18 @@ fn main() {
             sync_commands::office_duplicates,
             sync_commands::office_not_duplicate,
             sync_commands::office_merge,
+            partner_commands::partner_list,
+            partner_commands::partner_kinds,
+            partner_commands::partner_preview,
+            partner_commands::partner_send,
+            partner_commands::partner_case_requests,
+            partner_commands::partner_withdraw,
+            partner_commands::partner_record_answer,
+            partner_commands::partner_import,
+            partner_commands::partner_received,
+            partner_commands::partner_answer,
+            partner_commands::partner_receipt,
+            partner_commands::partner_calendar,
             report_commands::report_compute,
             report_commands::report_export_csv,
             search_commands::search_cases,

@@ -38,7 +38,7 @@ use crate::sync_dto::{
 /// Largest bundle the app reads into memory: the library's limit on a
 /// bundle (it enforces its own limits on what is inside); this stops a
 /// wrong pick (a disk image, a video) from being read whole.
-const MAX_BUNDLE_FILE: u64 = sync::format::MAX_BUNDLE_BYTES;
+pub(crate) const MAX_BUNDLE_FILE: u64 = sync::format::MAX_BUNDLE_BYTES;
 /// Largest enrollment request file.
 const MAX_REQUEST_FILE: u64 = sync::format::MAX_REQUEST_BYTES;
 
@@ -126,11 +126,11 @@ fn transfer_error(e: TransferError) -> UiError {
     }
 }
 
-fn bad_input(message: impl Into<String>) -> UiError {
+pub(crate) fn bad_input(message: impl Into<String>) -> UiError {
     UiError::new("bad_input", message)
 }
 
-fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
+pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
     Uuid::parse_str(s.trim()).map_err(|_| bad_input(format!("{what} {s:?} is not an id")))
 }
 
@@ -138,7 +138,7 @@ fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
 
 /// A path the UI gave: absolute, so that it never depends on the app's
 /// working directory.
-fn absolute(path: &str) -> Result<PathBuf, UiError> {
+pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     let p = PathBuf::from(path.trim());
     if path.trim().is_empty() {
         return Err(UiError::new("no_path", "choose a file first"));
@@ -149,7 +149,7 @@ fn absolute(path: &str) -> Result<PathBuf, UiError> {
     Ok(p)
 }
 
-fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
+pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
     use fieldcase::fsutil::ReadError;
     fieldcase::fsutil::read_limited(path, limit).map_err(|e| match e {
         ReadError::Unreadable { .. } => UiError::new("file_unreadable", e.to_string()),
@@ -169,7 +169,7 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, UiError> {
 /// Build a bundle and write it to the new file `out` through the
 /// library's [`fieldcase::fsutil::build_new_file`] (an occupied
 /// destination is refused before anything is built).
-fn built_file<E: std::error::Error + 'static>(
+pub(crate) fn built_file<E: std::error::Error + 'static>(
     out: &Path,
     build: impl FnOnce() -> Result<Vec<u8>, E>,
     build_error: fn(E) -> UiError,
@@ -279,7 +279,7 @@ fn to_progress(p: Progress) -> SyncProgress {
 
 /// A progress callback that forwards to the UI. A closed channel (the
 /// window went away) must not stop the operation, so send errors are ignored.
-fn reporter(channel: &Channel<SyncProgress>) -> impl FnMut(Progress) + '_ {
+pub(crate) fn reporter(channel: &Channel<SyncProgress>) -> impl FnMut(Progress) + '_ {
     move |p| {
         let _ = channel.send(to_progress(p));
     }

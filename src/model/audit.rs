@@ -95,6 +95,9 @@ fn summary(e: &Event) -> String {
         EventKind::CaseRegistered => {
             format!("registered case {} ({}, {})", s("case_number"), s("case_type"), s("office"))
         }
+        EventKind::FormSaved if form == crate::model::partner_kinds::REQUEST_FORM => {
+            partner_request_summary(e).unwrap_or_else(|| format!("saved {form}: {n} field(s)"))
+        }
         EventKind::FormSaved => format!("saved {form}: {n} field(s)"),
         EventKind::NoteAdded => "added a case note".into(),
         EventKind::VisitRecorded => "recorded a follow-up visit".into(),
@@ -113,6 +116,34 @@ fn summary(e: &Event) -> String {
         EventKind::CaseErasureApproved => format!("approved erasure ({})", s("reason")),
         EventKind::CaseEventErased => "an erased event".into(),
     }
+}
+
+/// A request to a partner abroad in the history: what happened to it and,
+/// for an answer, who answered for which partner and how it came (a signed
+/// answer or one recorded by hand), so the history names the partner's
+/// person and not only the caseworker who imported it. Only the record's
+/// bookkeeping fields are read (no shared or answered value).
+fn partner_request_summary(e: &Event) -> Option<String> {
+    let v = e.payload.get("values")?.as_object()?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let kind = s("request_kind").map(|k| format!("{} ", k.replace('_', " "))).unwrap_or_default();
+    Some(match s("request_status")? {
+        "sent" => format!("{kind}request sent to {}, answer due {}", s("partner")?, s("due_date").unwrap_or("?")),
+        "received" => format!("the partner's receipt: request received on {}", s("received_date").unwrap_or("?")),
+        "answered" => {
+            let by = v.get("answered_by")?;
+            let name = by.get("name").and_then(Value::as_str).unwrap_or("?");
+            let org = by.get("organisation").and_then(Value::as_str).unwrap_or("?");
+            let role = by.get("role").and_then(Value::as_str).map(|r| format!(" ({r})")).unwrap_or_default();
+            let how = match s("answer_mode") {
+                Some("by_hand") => "recorded by hand, no signature",
+                _ => "signed answer",
+            };
+            format!("answer from {name}{role} of {org}: {how}")
+        }
+        "withdrawn" => "request withdrawn".into(),
+        _ => return None,
+    })
 }
 
 /// The audit chain of a case from its events (sorted canonically here).

@@ -197,7 +197,7 @@ pub fn partner_request_tasks(facts: &CaseFacts, today: NaiveDate) -> Vec<Task> {
     let mut out = Vec::new();
     for r in facts.items(crate::model::partner_kinds::REQUEST_FORM) {
         let s = |k: &str| r.get(k).and_then(Value::as_str);
-        if s("request_status") != Some("sent") {
+        if !matches!(s("request_status"), Some("sent" | "received")) {
             continue;
         }
         let Some(due) = s("due_date").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {

@@ -50,7 +50,7 @@ const DEFINITIONS: &[Definition] = &[
     def("7", "Full pre-return safeguards", "Of UASC returned in the period (as 6): % whose BID pre-return checklist has all R1 items (a)–(f) done and dated on or before the return.", Percent),
     def("8", "Registration to BID", "Median days from registration to the BID decision (panel date, else entry into bid_decided), for BIDs decided in the period.", MedianDays),
     def("9", "Registration to durable solution", "Median days from registration to the implementation of the durable solution (entry into reintegration), for solutions implemented in the period.", MedianDays),
-    def("10", "Tracing success", "Of children with tracing opened (entry into tracing) at least 90 days before period end: % whose family was located by period end (a relative with tracing status family_located or later, or entry into family_assessment).", Percent),
+    def("10", "Tracing success", "Of children with tracing opened (entry into tracing, or a family tracing request sent to a partner abroad) at least 90 days before period end: % whose family was located by period end (a relative with tracing status family_located or later, or entry into family_assessment).", Percent),
     def("11", "Verification rate", "Of children with a located family by period end: % with a relative whose relationship_verified is true (counted per child).", Percent),
     def("12", "Reunification", "Of UASC active in the period: % reunified/returned (entry into reintegration) or placed in family-based temporary care (foster or kinship placement dated) in the period.", Percent),
     def("13", "Family-based care", "Of UASC open at period end with a recorded care arrangement: % in parents/kinship/foster/kafala/supervised independent living care (current F1 care_arrangement) rather than a facility or other arrangement.", Percent),
@@ -59,9 +59,9 @@ const DEFINITIONS: &[Definition] = &[
     def("16a", "Follow-up coverage at 6 months", "Of children reintegrated ≥ 6 months before period end: % with ≥ 5 completed visits (child seen) by period end.", Percent),
     def("16b", "Follow-up coverage at 12 months", "Of children reintegrated ≥ 12 months before period end: % with ≥ 7 completed visits (child seen) by period end.", Percent),
     def("17", "Long monitoring", "Of children reintegrated ≥ 30 months before period end: % with a visit (child seen) in the window of the +30-month visit (from 30 months − 21 days after reintegration) by period end.", Percent),
-    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (the follow-up schedule from reintegration) past its deadline and not done.", Count),
-    def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit.", Percent),
-    def("18c", "Days overdue", "Of cases with an overdue visit at period end: median days since the oldest missed deadline.", MedianDays),
+    def("18a", "Overdue follow-ups", "Cases in follow_up at period end with ≥ 1 scheduled visit (the follow-up schedule from reintegration) past its deadline and not done, or a follow-up report asked of a partner abroad past its due date and neither answered nor withdrawn.", Count),
+    def("18b", "Overdue follow-ups (%)", "Of cases in follow_up at period end: % with ≥ 1 overdue visit or overdue follow-up report from a partner.", Percent),
+    def("18c", "Days overdue", "Of cases with an overdue visit or partner report at period end: median days since the oldest missed deadline or due date.", MedianDays),
     def("19", "Child's views in BID", "Of BIDs decided in the period: % with the child interview recorded and the child heard alone, or a recorded reason the views were not obtained (F1 views_not_obtained_reason).", Percent),
     def("20", "Consent before sharing", "Of referrals made and transfers out in the period (counted each): % with matching consent dated on or before the sharing (the referral's consent, or F1 consent scope referral_sharing / cross_border_transfer; the transfer consent). Unit: referrals and transfers, not children; each is broken down by its child's categories.", Percent),
     def("21", "Referral completion", "Of referrals made in the period (counted each): % implemented (status implemented, implemented_date ≤ 30 days after the referral date and by period end). Unit: referrals, not children.", Percent),
@@ -155,6 +155,37 @@ fn open_at(c: &CaseData, day: NaiveDate) -> bool {
 
 fn active_in(c: &CaseData, o: &ReportOptions) -> bool {
     open_at(c, o.from) || c.stages.iter().any(|(s, d)| in_period(*d, o) && !CLOSED_STAGES.contains(&s.as_str()))
+}
+
+/// The kind of request to a partner abroad that opens tracing (10).
+const PARTNER_TRACING: &str = "family_tracing";
+/// The kind whose late answer is an overdue follow-up (18): the follow-up
+/// of a child reintegrated in the partner's country, reported by it.
+const PARTNER_FOLLOW_UP: &str = "follow_up_report";
+
+/// The requests to partners abroad of `kind` in a case (docs/reports.md,
+/// "Requests to partners abroad").
+fn partner_requests<'a>(c: &'a CaseData, kind: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
+    c.items("partner_request").iter().filter(move |r| r.str("request_kind") == Some(kind))
+}
+
+/// The due dates, before `day`, of the follow-up reports asked of a
+/// partner that were sent by `day` and neither answered nor withdrawn by
+/// then: each is an overdue follow-up, as a missed visit is.
+fn partner_reports_overdue(c: &CaseData, day: NaiveDate) -> impl Iterator<Item = NaiveDate> + '_ {
+    partner_requests(c, PARTNER_FOLLOW_UP).filter_map(move |r| {
+        let by = |field: &str| r.date(field).is_some_and(|d| d <= day);
+        let due = r.date("due_date")?;
+        (by("sent_date") && !by("answered_date") && !by("withdrawn_date") && due < day).then_some(due)
+    })
+}
+
+/// When tracing was opened: entry into `tracing`, or a family tracing
+/// request sent to a partner abroad (cross-border tracing: the partner
+/// traces), whichever came first.
+fn tracing_opened(c: &CaseData) -> Option<NaiveDate> {
+    let request = partner_requests(c, PARTNER_TRACING).filter_map(|r| r.date("sent_date")).min();
+    first_entered(c, "tracing").into_iter().chain(request).min()
 }
 
 fn first_entered(c: &CaseData, stage: &str) -> Option<NaiveDate> {
@@ -547,7 +578,7 @@ pub(crate) fn compute(
 
         // 10. Tracing success.
         let v = x.each(true, |i, c| {
-            let opened = first_entered(c, "tracing")?;
+            let opened = tracing_opened(c)?;
             ((to - opened).num_days() >= 90).then(|| obs(i, located_by(c, to)))
         });
         out.push(x.result("10", v, None));
@@ -646,6 +677,7 @@ pub(crate) fn compute(
                 .zip(&matched)
                 .filter(|(s, m)| m.is_none() && s.deadline() < to)
                 .map(|(s, _)| s.deadline())
+                .chain(partner_reports_overdue(c, to))
                 .min();
             Some(oldest.map(|d| (to - d).num_days()))
         };

@@ -443,7 +443,9 @@ pub(crate) fn build_bundle(
     };
     let manifest = Manifest {
         format: format::FORMAT.into(),
-        version: if kind.is_partner() {
+        version: if kind == BundleKind::PartnerReceipt {
+            format::VERSION_PARTNER_RECEIPT
+        } else if kind.is_partner() {
             format::VERSION_PARTNER
         } else if config_bytes.is_some() {
             format::VERSION_CONFIG
@@ -826,8 +828,8 @@ pub(crate) fn authenticate(store: &CaseStore, head: &BundleHead) -> Result<(), I
         BundleKind::PartnerRequest | BundleKind::PartnerWithdrawal => Err(ImportError::WrongKind(
             "this is a request from a partner office: import it with `fieldcase request import FILE`".into(),
         )),
-        BundleKind::PartnerAnswer => Err(ImportError::WrongKind(
-            "this is a partner's answer to a request: import it with `fieldcase answer import FILE`".into(),
+        BundleKind::PartnerAnswer | BundleKind::PartnerReceipt => Err(ImportError::WrongKind(
+            "this is a partner's answer or receipt for a request: import it with `fieldcase answer import FILE`".into(),
         )),
     }
 }
@@ -1010,7 +1012,10 @@ fn import_bundle_checked<S: BundleSource + ?Sized>(
             return crate::sync::transfer::import_opened(store, &opened, dry_run);
         }
         // `authenticate` refused these before anything was read.
-        BundleKind::PartnerRequest | BundleKind::PartnerAnswer | BundleKind::PartnerWithdrawal => {
+        BundleKind::PartnerRequest
+        | BundleKind::PartnerAnswer
+        | BundleKind::PartnerWithdrawal
+        | BundleKind::PartnerReceipt => {
             return Err(ImportError::WrongKind("a partner bundle is imported with `fieldcase request import`".into()));
         }
     };

@@ -76,6 +76,10 @@ pub const PARTNER: &str = "partner.json";
 /// The format version written in the manifest of partner bundles (§11,
 /// since 1.2); the other kinds are written as 1.1, byte for byte as before.
 pub const VERSION_PARTNER: [u64; 2] = [1, 2];
+/// The format version written in the manifest of a partner's receipt
+/// (§11.7, since 1.4): a 1.3 reader refuses the kind, the other partner
+/// kinds stay 1.2.
+pub const VERSION_PARTNER_RECEIPT: [u64; 2] = [1, 4];
 /// The version of an office bundle that carries `config.json` (§7.1).
 pub const VERSION_CONFIG: [u64; 2] = [1, 3];
 /// Country configuration member (office bundles, §7.1).
@@ -101,13 +105,21 @@ pub enum BundleKind {
     PartnerAnswer,
     /// The requesting office withdraws a request (§11.5).
     PartnerWithdrawal,
+    /// The partner confirms it received a request (§11.7).
+    PartnerReceipt,
 }
 
 impl BundleKind {
     /// Whether this is one of the partner kinds of §11, which carry
     /// `partner.json` and no events.
     pub fn is_partner(self) -> bool {
-        matches!(self, BundleKind::PartnerRequest | BundleKind::PartnerAnswer | BundleKind::PartnerWithdrawal)
+        matches!(
+            self,
+            BundleKind::PartnerRequest
+                | BundleKind::PartnerAnswer
+                | BundleKind::PartnerWithdrawal
+                | BundleKind::PartnerReceipt
+        )
     }
 }
 

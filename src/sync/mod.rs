@@ -10,7 +10,7 @@
 //!   all-or-nothing import.
 //! - [`teams`]: the office's teams of caseworkers and supervisors.
 //! - [`transfer`]: case transfer between offices and its signed receipt.
-//! - [`partners`], [`partner_request`]: the office's partners abroad, and
+//! - [`partners`], [`partner_request`], [`printout_pdf`]: the office's partners abroad, and
 //!   the requests sent to them (only what the task needs) and their answers.
 //! - [`attachments`]: the attachments a bundle carries, stored on import
 //!   all or nothing with the events.
@@ -28,6 +28,7 @@ pub mod format;
 pub mod partner_request;
 pub mod partners;
 pub mod people;
+pub mod printout_pdf;
 pub mod quarantine;
 pub mod reader;
 pub mod roster;

@@ -9,8 +9,9 @@
 //! [`record_by_hand`] records the answer of a partner without Fieldcase.
 //!
 //! Partner office: [`import`] keeps a request (or erases one withdrawn),
-//! [`received_requests`] lists them as tasks, [`answer`] writes the signed
-//! answer.
+//! [`receipt`] writes the acknowledgement the requester imports (status
+//! `received`), [`received_requests`] lists them as tasks, [`answer`]
+//! writes the signed answer.
 //!
 //! Both sides are office vaults: the bundles are signed by the office key,
 //! and each office accepts them only from a partner in its list (§11.1).
@@ -38,6 +39,8 @@ pub const REQUEST_FORMAT: &str = "fieldcase-partner-request";
 pub const ANSWER_FORMAT: &str = "fieldcase-partner-answer";
 /// `format` of a withdrawal's `partner.json`.
 pub const WITHDRAWAL_FORMAT: &str = "fieldcase-partner-withdrawal";
+/// `format` of a receipt's `partner.json`.
+pub const RECEIPT_FORMAT: &str = "fieldcase-partner-receipt";
 const P_OUT: &str = "partner_out/";
 const P_IN: &str = "partner_in/";
 const P_SEEN: &str = "seen/";
@@ -90,6 +93,9 @@ pub enum RequestError {
     /// Sync or vault failure.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The request cannot be set as PDF (nothing was recorded).
+    #[error(transparent)]
+    Pdf(#[from] crate::sync::printout_pdf::PdfError),
 }
 
 impl From<StoreError> for RequestError {
@@ -180,6 +186,22 @@ pub struct WithdrawalDoc {
     pub reason: String,
 }
 
+/// A receipt's `partner.json` (§11.7): the partner holds the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptDoc {
+    /// Always [`RECEIPT_FORMAT`].
+    pub format: String,
+    /// 1.
+    pub version: u32,
+    /// The request received.
+    pub request_id: Uuid,
+    /// The bundle id of the request bundle the partner decrypted.
+    pub request_bundle: Uuid,
+    /// When the partner imported it (RFC 3339).
+    pub received_at: String,
+}
+
 /// The requesting office's record of a request, in `sync_state`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct OutRecord {
@@ -190,7 +212,8 @@ struct OutRecord {
     partner_key: String,
     bundle_id: Uuid,
     /// `sending` (bundle built, not yet recorded in the case), `sent`,
-    /// `answered`, `withdrawn`.
+    /// `received` (the partner's receipt imported), `answered`,
+    /// `withdrawn`.
     status: String,
     due: String,
     #[serde(default)]
@@ -215,6 +238,10 @@ struct InRecord {
     answer: Option<Map<String, Value>>,
     #[serde(default)]
     withdrawn_at: Option<String>,
+    /// The request bundle's id, which a receipt names (absent in records
+    /// kept before receipts, format 1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bundle_id: Option<Uuid>,
 }
 
 /// What a request of a kind about a case would carry, and what refuses it.
@@ -253,6 +280,13 @@ pub fn preview(
     let k = kind_of(kind)?;
     let facts = store.facts(case)?;
     let shared = partner_kinds::shared_values(&facts, k, item).map_err(RequestError::Invalid)?;
+    // Need-to-know (docs/visibility.md): only someone who may read every
+    // value a request carries sees it here or sends it; a data manager,
+    // who sees case metadata only, does neither.
+    let reader = store.reader();
+    if let Some(reason) = shared.iter().find_map(|s| reader.field(&s.form, &s.field, false).err()) {
+        return Err(StoreError::Hidden { case: case.to_string(), reason }.into());
+    }
     Ok(RequestPreview {
         kind: k.id.clone(),
         label: k.label().to_string(),
@@ -283,6 +317,8 @@ pub struct Sent {
     /// For a partner without Fieldcase: the request as text to print, with
     /// the plaintext notice (no bundle is made).
     pub printout: Option<String>,
+    /// The same as PDF, when asked for ([`send_printed_pdf`]).
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// Requesting office: send a request of `kind` about `case` to `partner`
@@ -298,6 +334,37 @@ pub fn send(
     item: Option<Uuid>,
     partner: &str,
     progress: &mut dyn FnMut(Progress),
+) -> Result<Sent, RequestError> {
+    send_rendered(store, case, kind, item, partner, progress, |_| Ok(None))
+}
+
+/// [`send`] to a partner without Fieldcase, with the printed request as PDF
+/// too ([`crate::sync::printout_pdf`]). The PDF is made before the request
+/// is recorded: a request that cannot be set as PDF (a script the PDF's
+/// font lacks) is refused and nothing is recorded.
+pub fn send_printed_pdf(
+    store: &mut CaseStore,
+    case: Uuid,
+    kind: &str,
+    item: Option<Uuid>,
+    partner: &str,
+) -> Result<Sent, RequestError> {
+    if !partners::find(store, partner)?.on_paper() {
+        return Err(RequestError::Invalid(format!("{partner} runs Fieldcase: it receives a bundle, not a printout")));
+    }
+    send_rendered(store, case, kind, item, partner, &mut |_| {}, |text| {
+        Ok(Some(crate::sync::printout_pdf::request_pdf(text)?))
+    })
+}
+
+fn send_rendered(
+    store: &mut CaseStore,
+    case: Uuid,
+    kind: &str,
+    item: Option<Uuid>,
+    partner: &str,
+    progress: &mut dyn FnMut(Progress),
+    render: impl FnOnce(&str) -> Result<Option<Vec<u8>>, RequestError>,
 ) -> Result<Sent, RequestError> {
     let office = exchange::office_roster(store)?;
     may_exchange(store)?;
@@ -384,11 +451,15 @@ pub fn send(
     if let Some(item) = item {
         values.insert("about_item".into(), json!(item.to_string()));
     }
+    let printout = partner.on_paper().then(|| printout(&doc, k, &partner));
+    let pdf = match &printout {
+        Some(text) => render(text)?,
+        None => None,
+    };
     let mut b = store.batch();
     b.save_form(case, REQUEST_FORM, Some(request_id), values)?;
     b.commit_with(vec![put(&key, json!(record))])?;
-    let printout = partner.on_paper().then(|| printout(&doc, k, &partner));
-    Ok(Sent { request_id, preview, bundle, printout })
+    Ok(Sent { request_id, preview, bundle, printout, pdf })
 }
 
 /// The notice at the head of a printed request: it is the one copy of case
@@ -529,6 +600,52 @@ pub fn record_by_hand(
     Ok(())
 }
 
+/// Partner office: the receipt for a request it holds (§11.7), signed by
+/// this office and encrypted to the requesting office from the partner
+/// list. Made right after [`import`] took the request in, or again later;
+/// refused for a request withdrawn or held from before receipts.
+pub fn receipt(
+    store: &mut CaseStore,
+    request: Uuid,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<u8>, RequestError> {
+    exchange::office_roster(store)?;
+    may_exchange(store)?;
+    let record: InRecord = state_get(store, &format!("{P_IN}{request}"))?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or(RequestError::UnknownRequest(request))?;
+    if record.status == "withdrawn" {
+        return Err(RequestError::Withdrawn(request));
+    }
+    let request_bundle = record.bundle_id.ok_or_else(|| {
+        RequestError::Invalid(format!("request {request} was received before receipts existed: none can be made"))
+    })?;
+    let requester = partners::by_key(store, &record.partner_key)?
+        .ok_or_else(|| RequestError::Invalid(format!("{} is no longer a partner", record.partner_name)))?;
+    let doc = ReceiptDoc {
+        format: RECEIPT_FORMAT.into(),
+        version: 1,
+        request_id: request,
+        request_bundle,
+        received_at: record.received_at.clone(),
+    };
+    let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
+    let recipient = age_recipient(&requester.recipient).map_err(SyncError::Build)?;
+    let (bundle, _) = exchange::build_bundle(
+        store,
+        BundleKind::PartnerReceipt,
+        vec![recipient],
+        &[],
+        None,
+        Some(&doc_bytes),
+        Default::default(),
+        None,
+        |_| Vec::new(),
+        progress,
+    )?;
+    Ok(bundle)
+}
+
 /// Partner office: answer a received request with `values` (only its
 /// kind's answer fields). Returns the signed answer, encrypted to the
 /// requesting office's recipient from this office's partner list.
@@ -607,6 +724,18 @@ pub enum Imported {
         partner: String,
         /// Already withdrawn: nothing changed.
         replay: bool,
+    },
+    /// A receipt: the partner holds the request (requesting side).
+    Receipt {
+        /// The request.
+        request_id: Uuid,
+        /// The case.
+        case_id: Uuid,
+        /// The partner.
+        partner: String,
+        /// False when the request was already received or answered: a
+        /// reported no-op.
+        changed: bool,
     },
     /// An answer was taken into its case (requesting side).
     Answer {
@@ -693,6 +822,7 @@ pub fn import<S: BundleSource + ?Sized>(
     match opened.manifest.kind {
         BundleKind::PartnerRequest => import_request(store, &opened, partner, dry_run),
         BundleKind::PartnerWithdrawal => import_withdrawal(store, &opened, partner, dry_run),
+        BundleKind::PartnerReceipt => import_receipt(store, &opened, partner, dry_run),
         _ => import_answer(store, &opened, partner, dry_run),
     }
 }
@@ -751,6 +881,7 @@ fn import_request(
         request: Some(doc),
         answer: None,
         withdrawn_at: None,
+        bundle_id: Some(opened.manifest.bundle_id),
     };
     store.commit_sync_entries(vec![put(&key, json!(record)), seen_entry(opened)])?;
     Ok(out)
@@ -790,11 +921,57 @@ fn import_withdrawal(
         request: None,
         answer: None,
         withdrawn_at: Some(now_rfc3339()),
+        bundle_id: None,
     };
     store.commit_sync_entries(vec![put(&key, json!(tombstone)), seen_entry(opened)])?;
     // The journal frames that held the request go with the old generation
     // (and secure_delete zeroes the old rows in the new snapshot).
     store.checkpoint()?;
+    Ok(out)
+}
+
+fn import_receipt(
+    store: &mut CaseStore,
+    opened: &OpenedBundle,
+    partner: Partner,
+    dry_run: bool,
+) -> Result<Imported, RequestError> {
+    let doc: ReceiptDoc = parse_doc(opened)?;
+    if doc.format != RECEIPT_FORMAT || doc.version != 1 {
+        return Err(malformed(format!("not a version-1 {RECEIPT_FORMAT}")));
+    }
+    let request = doc.request_id;
+    let mut record = out_record(store, request)?;
+    if !record.partner_key.eq_ignore_ascii_case(&partner.signing_key) {
+        return Err(RequestError::WrongPartner { request, signer: partner.name, asked: record.partner_name });
+    }
+    if state_get(store, &format!("{P_SEEN}{}", opened.manifest.bundle_id))?.is_some() {
+        return Err(RequestError::Replay(opened.manifest.bundle_id));
+    }
+    if doc.request_bundle != record.bundle_id {
+        return Err(malformed(format!("the receipt names bundle {}, not the request sent", doc.request_bundle)));
+    }
+    if record.status == "withdrawn" {
+        return Err(RequestError::Withdrawn(request));
+    }
+    let received = doc.received_at.get(..10).unwrap_or_default();
+    let received =
+        NaiveDate::parse_from_str(received, "%Y-%m-%d").map_err(|e| malformed(format!("received_at: {e}")))?;
+    store.require_record(record.case_id)?;
+    let changed = record.status == "sent";
+    let out = Imported::Receipt { request_id: request, case_id: record.case_id, partner: partner.name, changed };
+    // A receipt written again, or one that arrives after the answer, says
+    // nothing new: reported, not recorded.
+    if dry_run || !changed {
+        return Ok(out);
+    }
+    let mut v = Map::new();
+    v.insert("request_status".into(), json!("received"));
+    v.insert("received_date".into(), json!(received.to_string()));
+    record.status = "received".into();
+    let mut b = store.batch();
+    b.save_form(record.case_id, REQUEST_FORM, Some(request), v)?;
+    b.commit_with(vec![put(&format!("{P_OUT}{request}"), json!(record)), seen_entry(opened)])?;
     Ok(out)
 }
 
@@ -864,7 +1041,8 @@ pub struct SentRequest {
     pub kind: String,
     /// To whom.
     pub partner: String,
-    /// `sent`, `overdue` (sent, past its due date), `answered`, `withdrawn`.
+    /// `sent`, `received` (the partner's receipt imported), `overdue` (sent
+    /// or received, past its due date), `answered`, `withdrawn`.
     pub status: String,
     /// Answer due.
     pub due: String,
@@ -872,9 +1050,15 @@ pub struct SentRequest {
     pub answer_mode: Option<String>,
 }
 
-fn overdue(status: &str, due: &str, today: NaiveDate, open: &str) -> String {
+/// Whether a listed status ([`SentRequest::status`],
+/// [`ReceivedRequest::status`]) still waits for an answer.
+pub fn is_open_status(status: &str) -> bool {
+    matches!(status, "sent" | "received" | "overdue")
+}
+
+fn overdue(status: &str, due: &str, today: NaiveDate, open: &[&str]) -> String {
     let late = NaiveDate::parse_from_str(due, "%Y-%m-%d").is_ok_and(|d| today > d);
-    if status == open && late {
+    if open.contains(&status) && late {
         "overdue".into()
     } else {
         status.to_string()
@@ -899,7 +1083,7 @@ pub fn sent_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<SentRequ
             case_id: r.case_id,
             kind: r.kind,
             partner: r.partner_name,
-            status: overdue(&r.status, &r.due, today, "sent"),
+            status: overdue(&r.status, &r.due, today, &["sent", "received"]),
             due: r.due,
             answer_mode: r.answer_mode,
         });
@@ -921,8 +1105,11 @@ pub struct ReceivedRequest {
     pub status: String,
     /// Answer due.
     pub due: String,
-    /// What it shared (empty once withdrawn: deleted).
+    /// What it shared (empty once withdrawn: deleted, or when withheld).
     pub shared: Vec<SharedValue>,
+    /// Why the shared values are not shown to this reader (a data
+    /// manager sees metadata only): `None` when they are.
+    pub withheld: Option<crate::model::visibility::HiddenReason>,
     /// The answer form and the fields to fill.
     pub answer_form: String,
     /// The fields to fill.
@@ -937,17 +1124,25 @@ pub fn received_requests(store: &CaseStore, today: NaiveDate) -> Result<Vec<Rece
         else {
             continue;
         };
-        let (shared, answer_form, answer_fields) = match r.request {
+        let (mut shared, answer_form, answer_fields) = match r.request {
             Some(d) => (d.shared, d.answer_form, d.answer_fields),
             None => (Vec::new(), String::new(), Vec::new()),
         };
+        // Need-to-know, as for a case's own values (docs/visibility.md): a
+        // reader who may not see one of the values sees none of them.
+        let reader = store.reader();
+        let withheld = shared.iter().find_map(|s| reader.field(&s.form, &s.field, false).err());
+        if withheld.is_some() {
+            shared.clear();
+        }
         out.push(ReceivedRequest {
             request_id: id,
             kind: r.kind,
             partner: r.partner_name,
-            status: overdue(&r.status, &r.due, today, "received"),
+            status: overdue(&r.status, &r.due, today, &["received"]),
             due: r.due,
             shared,
+            withheld,
             answer_form,
             answer_fields,
         });

@@ -547,6 +547,11 @@ async function main() {
     await syncSteps({ browser, step, visible, setField, screenshot, expectEqual, log, cliBin, desktopBin, work, vault, PASSPHRASE, USER, results, tauriDriver, nativeDriver, screens });
   }
 
+  if (existsSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'partner-steps.mjs'))) {
+    const { partnerSteps } = await import('./partner-steps.mjs');
+    await partnerSteps({ log, cliBin, desktopBin, results, tauriDriver, nativeDriver, screens });
+  }
+
   await step('Arabic lays the window out right to left', async () => {
     await click('[data-testid="nav-cases"]');
     await (await browser.$('[data-testid="language"]')).selectByAttribute('value', 'ar');

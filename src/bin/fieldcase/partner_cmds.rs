@@ -66,6 +66,10 @@ pub enum RequestCommand {
         /// request to print is written to standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A partner without Fieldcase: write the request to standard output
+        /// as PDF (for a printer, e.g. `| lpr`), not as text.
+        #[arg(long, conflicts_with = "out")]
+        pdf: bool,
     },
     /// Requests sent and received, with their status.
     List {
@@ -84,8 +88,23 @@ pub enum RequestCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Partner: import a request or a withdrawal from a partner.
-    Import(ImportArgs),
+    /// Partner: import a request or a withdrawal from a partner. With
+    /// --receipt, a request's receipt is written there for the requester.
+    Import {
+        #[command(flatten)]
+        what: ImportArgs,
+        /// Where to write the receipt the requesting office imports.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+    },
+    /// Partner: write again the receipt of a request held here.
+    Receipt {
+        /// The request id.
+        request: Uuid,
+        /// The bundle to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Partner: answer a received request; the answer's values as a JSON
     /// object on standard input (only the kind's answer fields).
     Answer {
@@ -99,7 +118,7 @@ pub enum RequestCommand {
 
 #[derive(clap::Subcommand)]
 pub enum AnswerCommand {
-    /// Import a partner's answer into its case.
+    /// Import a partner's answer (or receipt) into its case.
     Import(ImportArgs),
     /// Record by hand the answer of a partner without Fieldcase; values as
     /// a JSON object on standard input.
@@ -215,16 +234,25 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
             let case = store.find_case(&k.case)?;
             print_preview(&pr::preview(&store, case, &k.kind, k.about, today)?);
         }
-        RequestCommand::Send { what, to, out: None } => {
+        RequestCommand::Send { what, to, out: None, pdf } => {
             let case = store.find_case(&what.case)?;
             if !partners::find(&store, &to)?.on_paper() {
                 anyhow::bail!("--out FILE is required: {to} runs Fieldcase and receives a bundle");
             }
-            let sent = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
-            print!("{}", sent.printout.as_deref().unwrap_or_default());
-            eprintln!("Recorded request {}; print the text above for {to}", sent.request_id);
+            if pdf && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                anyhow::bail!("--pdf writes the PDF to standard output: send it to a printer (`| lpr`)");
+            }
+            if pdf {
+                let sent = pr::send_printed_pdf(&mut store, case, &what.kind, what.about, &to)?;
+                std::io::Write::write_all(&mut std::io::stdout(), sent.pdf.as_deref().unwrap_or_default())?;
+                eprintln!("Recorded request {}; print the PDF for {to}", sent.request_id);
+            } else {
+                let sent = pr::send(&mut store, case, &what.kind, what.about, &to, &mut |_| {})?;
+                print!("{}", sent.printout.as_deref().unwrap_or_default());
+                eprintln!("Recorded request {}; print the text above for {to}", sent.request_id);
+            }
         }
-        RequestCommand::Send { what, to, out: Some(out) } => {
+        RequestCommand::Send { what, to, out: Some(out), .. } => {
             let case = store.find_case(&what.case)?;
             if partners::find(&store, &to)?.on_paper() {
                 anyhow::bail!("{to} has no Fieldcase: leave out --out, the request is printed");
@@ -290,7 +318,23 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
                 (false, None) => anyhow::bail!("--out FILE is required: {partner} receives a withdrawal bundle"),
             }
         }
-        RequestCommand::Import(a) => import(&mut store, &a)?,
+        RequestCommand::Import { what, receipt } => {
+            let got = import(&mut store, &what)?;
+            match (got, receipt) {
+                (Imported::Request { request_id, .. }, Some(out)) if !what.dry_run => {
+                    let bytes = write_new(&out, || pr::receipt(&mut store, request_id, &mut |_| {}))?;
+                    println!("Wrote the receipt to {} ({bytes} bytes), for the requesting office", out.display());
+                }
+                (Imported::Request { request_id, .. }, None) if !what.dry_run => println!(
+                    "  no receipt written: `fieldcase request receipt {request_id} --out FILE` makes one for the requester"
+                ),
+                _ => {}
+            }
+        }
+        RequestCommand::Receipt { request, out } => {
+            let bytes = write_new(&out, || pr::receipt(&mut store, request, &mut |_| {}))?;
+            println!("Wrote the receipt for {request} to {} ({bytes} bytes), for the requesting office", out.display());
+        }
         RequestCommand::Answer { request, out } => {
             let values = read_values()?;
             let bytes = write_new(&out, || pr::answer(&mut store, request, values, &mut |_| {}))?;
@@ -301,17 +345,21 @@ pub fn request(dir: &Path, cmd: RequestCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> anyhow::Result<()> {
+fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> anyhow::Result<Imported> {
     let r = pr::import(store, a.file.as_path(), a.dry_run, &mut |_| {})?;
     let dry = if a.dry_run { " (dry run: nothing changed)" } else { "" };
-    match r {
+    match &r {
         Imported::Request { request_id, kind, partner, due, replay } => println!(
             "{}{kind} request {request_id} from {partner}, answer due {due}{dry}",
-            if replay { "Already held: " } else { "Received " }
+            if *replay { "Already held: " } else { "Received " }
         ),
         Imported::Withdrawn { request_id, partner, replay } => println!(
             "{partner} withdrew request {request_id}{}{dry}",
-            if replay { " (already done)" } else { ": what it shared is deleted" }
+            if *replay { " (already done)" } else { ": what it shared is deleted" }
+        ),
+        Imported::Receipt { request_id, case_id, partner, changed } => println!(
+            "{partner} {} request {request_id} of case {case_id}{dry}",
+            if *changed { "received" } else { "had already received or answered" }
         ),
         Imported::Answer { request_id, case_id, partner, author } => {
             println!("Answer to {request_id} from {partner} (by {author}) recorded in case {case_id}{dry}");
@@ -320,13 +368,15 @@ fn import(store: &mut fieldcase::model::store::CaseStore, a: &ImportArgs) -> any
             }
         }
     }
-    Ok(())
+    Ok(r)
 }
 
 pub fn answer(dir: &Path, cmd: AnswerCommand) -> anyhow::Result<()> {
     let mut store = open_store(dir)?;
     match cmd {
-        AnswerCommand::Import(a) => import(&mut store, &a)?,
+        AnswerCommand::Import(a) => {
+            import(&mut store, &a)?;
+        }
         AnswerCommand::Record { request, by } => {
             let values = read_values()?;
             pr::record_by_hand(&mut store, request, &by, values)?;

@@ -3,6 +3,7 @@
 // whose date has passed is not overdue until its grace period ends (the
 // library's schedule): it is shown apart, so no column holds dates it does
 // not name.
+import type { PartnerDue } from './bindings/PartnerDue';
 import type { TaskDto } from './bindings/TaskDto';
 
 /** Monday-to-Sunday week containing `today` (YYYY-MM-DD), as [start, end]. */
@@ -46,4 +47,31 @@ export function groupTasks(tasks: TaskDto[], today: string, onlyVisits: boolean)
     }))
     .sort((a, b) => b.overdue - a.overdue || a.caseworker.localeCompare(b.caseworker));
   return { overdue, inGrace, thisWeek, later, byCaseworker };
+}
+
+/**
+ * Requests to and from partners abroad as calendar tasks, by their due
+ * date: every open one, where the case's tasks list a sent request only
+ * from a week before it is due. They replace the case tasks of the same
+ * requests. A received request has no case here: `case_id` is empty and
+ * `title` names the partner.
+ */
+export function withPartnerRequests(tasks: TaskDto[], due: PartnerDue[]): TaskDto[] {
+  const asTasks: TaskDto[] = due.map((d) => {
+    const late = d.status === 'overdue';
+    const kind = d.side === 'sent'
+      ? (late ? 'partner_request_overdue' : 'partner_request_due')
+      : (late ? 'partner_answer_overdue' : 'partner_answer_due');
+    return {
+      case_id: d.case_id ?? '',
+      case_number: d.case_number ?? '',
+      child_name: d.child_name ?? '',
+      caseworker: d.caseworker,
+      kind,
+      due: d.due,
+      overdue_days: late ? Math.max(1, d.overdue_days) : 0,
+      title: d.partner,
+    };
+  });
+  return [...tasks.filter((t) => !t.kind.startsWith('partner_request')), ...asTasks];
 }

@@ -1,0 +1,297 @@
+// End-to-end steps of requests to partners abroad (issue 26): office A
+// sends a family-assessment request from a case in the app, sees exactly
+// what it shares first; the partner's office B (played by the CLI) imports
+// it, writes its receipt and answers; A imports the receipt and the answer
+// on the Partners screen, and the case shows the request answered, with the
+// partner's author in its history. run.mjs calls partnerSteps(ctx); like
+// sync-steps.mjs it starts its own tauri-driver and opens the app on its
+// own vaults (made with the CLI), then closes it.
+//
+// ctx (all optional): { tauriDriver, nativeDriver, desktopBin, cliBin, screens, results, log }
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { remote } from 'webdriverio';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PASSPHRASE = 'e2e partner passphrase, not a real one';
+const AMINA_PASSPHRASE = 'quarry lantern amina velvet orbit e2e';
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitForPort(port, proc, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
+    await sleep(200);
+  }
+  throw new Error(`tauri-driver did not listen on port ${port} within ${ms} ms`);
+}
+
+export async function partnerSteps(ctx) {
+  const log = ctx.log ?? ((m) => console.log(`[e2e partner] ${m}`));
+  const results = ctx.results ?? [];
+  const screens = ctx.screens ?? path.join(root, 'target/e2e-screens');
+  const cliBin = ctx.cliBin ?? path.join(root, 'target/debug/fieldcase');
+  const desktopBin = ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop');
+  const nativeDriver = ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver';
+  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
+  const tauriDriver = ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
+  mkdirSync(screens, { recursive: true });
+
+  const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-partner-'));
+  const dirs = { a: path.join(work, 'agadez'), b: path.join(work, 'conakry') };
+  const usb = path.join(work, 'usb');
+  mkdirSync(usb);
+  let driver = null;
+  let browser = null;
+  let caseNumber = '';
+  let relative = '';
+  let partnerB = '';
+  let requestId = '';
+
+  const cli = (vault, args, { env = {}, input } = {}) => {
+    const r = spawnSync(cliBin, ['--vault', vault, ...args], {
+      env: { ...process.env, FIELDCASE_PASSPHRASE: PASSPHRASE, FIELDCASE_TEST_SCRYPT_LOG_N: '10', ...env },
+      encoding: 'utf8',
+      input,
+      timeout: 120_000,
+    });
+    if (r.status !== 0) throw new Error(`fieldcase ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error}`);
+    return r.stdout;
+  };
+
+  let shot = 0;
+  const screenshot = async (name) => {
+    if (!browser) return;
+    await browser.pause(400);
+    const file = path.join(screens, `partner-${String(++shot).padStart(2, '0')}-${name}.png`);
+    try {
+      await browser.saveScreenshot(file);
+    } catch (e) {
+      log(`screenshot ${name} failed: ${e.message}`);
+    }
+  };
+
+  const step = async (name, fn) => {
+    const started = Date.now();
+    try {
+      await fn();
+      results.push({ name: `partner: ${name}`, ok: true });
+      log(`ok   partner: ${name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      results.push({ name: `partner: ${name}`, ok: false });
+      log(`FAIL partner: ${name}: ${e.stack ?? e}`);
+    } finally {
+      await screenshot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
+    }
+  };
+
+  const visible = async (selector, timeout = 20_000) => {
+    const el = await browser.$(selector);
+    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
+    return el;
+  };
+
+  const click = async (selector) => {
+    const el = await visible(selector);
+    await browser.execute((e) => e.scrollIntoView({ block: 'center' }), el);
+    await el.click();
+  };
+
+  // The value, then input and change events, as typing or choosing would.
+  const setField = async (selector, value) => {
+    const el = await visible(selector);
+    await browser.execute(
+      (e, v) => {
+        e.value = v;
+        e.dispatchEvent(new Event('input', { bubbles: true }));
+        e.dispatchEvent(new Event('change', { bubbles: true }));
+      },
+      el,
+      String(value),
+    );
+  };
+
+  const textOf = async (selector, timeout) => (await visible(selector, timeout)).getText();
+
+  const open = async (vault, passphrase) => {
+    browser = await remote({
+      hostname: '127.0.0.1',
+      port: driver.port,
+      logLevel: 'warn',
+      connectionRetryTimeout: 60_000,
+      connectionRetryCount: 1,
+      capabilities: {
+        'wdio:enforceWebDriverClassic': true,
+        'tauri:options': { application: desktopBin, args: ['--vault', vault] },
+      },
+    });
+    await visible('[data-testid="unlock-screen"]', 30_000);
+    await setField('#passphrase', passphrase);
+    await (await browser.$('button[type="submit"]')).click();
+    await visible('[data-testid="nav-partners"]', 30_000);
+  };
+
+  const close = async () => {
+    if (!browser) return;
+    await Promise.race([browser.deleteSession().catch(() => {}), sleep(10_000)]);
+    browser = null;
+    await sleep(1500);
+  };
+
+  const importOnPartnersScreen = async (file, expect) => {
+    await click('[data-testid="nav-partners"]');
+    await visible('[data-testid="partners-screen"]');
+    await setField('[data-testid="partner-import-path"]', file);
+    await click('[data-testid="partner-import-check"]');
+    const checked = await visible('[data-testid="partner-import-checked"]', 30_000);
+    expectEqual(await checked.getAttribute('data-what'), expect, 'kind of partner file');
+    await click('[data-testid="partner-import-apply"]');
+    return textOf('[data-testid="partner-imported"]', 30_000);
+  };
+
+  const expectEqual = (actual, expected, what) => {
+    if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  };
+
+  try {
+    await step('two offices become partners and A registers a child with the CLI', async () => {
+      for (const f of [cliBin, desktopBin]) if (!existsSync(f)) throw new Error(`${f} not found (make desktop builds it)`);
+      cli(dirs.a, ['init', '--office', '--name', 'Agadez office']);
+      cli(dirs.b, ['init', '--office', '--name', 'Conakry office']);
+      const card = (dir) => {
+        const out = cli(dir, ['partner', 'card']);
+        const get = (label) => out.split('\n').find((l) => l.startsWith(label))?.slice(label.length).trim() ?? '';
+        return { recipient: get('Recipient:'), key: get('Signing key:'), fingerprint: get('Fingerprint:') };
+      };
+      const add = (dir, name, country, c) =>
+        cli(dir, ['partner', 'add', '--name', name, '--country', country, '--recipient', c.recipient, '--key', c.key,
+          '--fingerprint', c.fingerprint]);
+      add(dirs.a, 'Conakry office', 'GIN', card(dirs.b));
+      add(dirs.b, 'Agadez office', 'NER', card(dirs.a));
+      partnerB = JSON.parse(cli(dirs.a, ['partner', 'list', '--json']))[0].partner_id;
+      // A's caseworker registers the child, with consent to cross-border
+      // sharing and tracing, and the mother in family tracing.
+      cli(dirs.a, ['person', 'add', '--user', 'amina', '--role', 'caseworker'], { env: { FIELDCASE_NEW_PASSPHRASE: AMINA_PASSPHRASE } });
+      const asAmina = { env: { FIELDCASE_AS: 'amina', FIELDCASE_PASSPHRASE: AMINA_PASSPHRASE } };
+      const registration = {
+        given_names: 'Fanta', family_name: 'Camara', sex: 'female', age_years: 15, place_of_origin: 'Kindia',
+        legitimate_basis: 'consent', wants_tracing: 'yes', fears_about_return: 'e2e-disclosure-marker',
+        consent: { by: 'Fanta', method: 'signature', date: '2026-11-02' },
+        consent_scopes: ['case_management', 'cross_border_transfer', 'tracing_disclosure'],
+      };
+      const made = cli(dirs.a, ['case', 'new', '--type', 'uasc', '--office', 'Agadez', '--values', '-'],
+        { ...asAmina, input: JSON.stringify(registration) });
+      caseNumber = made.match(/registered case (\S+)/)?.[1] ?? '';
+      const saved = cli(dirs.a, ['form', 'save', caseNumber, 'family_tracing', '--values', '-'], {
+        ...asAmina,
+        input: JSON.stringify({ relative: { name: 'Aissatou Camara' }, relationship: 'mother', last_known_location: 'Kindia',
+          child_consents_contact: true, tracing_status: 'family_located', tracing_safety_check: 'safe' }),
+      });
+      relative = saved.match(/item (\S+)/)?.[1] ?? '';
+      if (!caseNumber || !relative) throw new Error(`no case or relative: ${made} ${saved}`);
+      log(`case ${caseNumber}, relative ${relative}, partner ${partnerB}`);
+    });
+    if (!relative) return;
+
+    const port = await freePort();
+    const nativePort = await freePort();
+    const proc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, FIELDCASE_VAULT: dirs.a },
+    });
+    driver = { proc, port };
+    await waitForPort(port, proc, 20_000);
+
+    const request = path.join(usb, 'request-family-assessment.fcb');
+    await step('office A: a family-assessment request shows what it shares, then goes to a USB folder', async () => {
+      // As the caseworker who registered the child: the office's data
+      // manager sees case metadata only and may not send what a request
+      // carries (need-to-know).
+      await open(dirs.a, AMINA_PASSPHRASE);
+      await click('[data-testid="nav-cases"]');
+      await click('[data-testid="case-row"] td');
+      await click('[data-testid="tab-partners"]');
+      await visible('[data-testid="partner-request-none"]');
+      await setField('[data-testid="partner-pick"]', partnerB);
+      await setField('[data-testid="partner-kind"]', 'family_assessment');
+      await setField('[data-testid="partner-about"]', relative);
+      const preview = await textOf('[data-testid="partner-preview"]', 30_000);
+      for (const shown of ['Fanta', 'Aissatou Camara']) if (!preview.includes(shown)) throw new Error(`preview lacks ${shown}: ${preview}`);
+      if (preview.includes('e2e-disclosure-marker')) throw new Error('the preview shows the child’s disclosure');
+      await browser.execute((e) => e.scrollIntoView({ block: 'center' }), await visible('[data-testid="partner-preview"]'));
+      await screenshot('preview');
+      await setField('[data-testid="partner-path"]', request);
+      await click('[data-testid="partner-send"]');
+      const sent = await textOf('[data-testid="partner-sent"]', 60_000);
+      if (!sent.includes(request) || !existsSync(request)) throw new Error(`request not written: ${sent}`);
+      const row = await visible('[data-testid="partner-request"]');
+      expectEqual(await row.getAttribute('data-status'), 'sent', 'status after sending');
+    });
+
+    const receipt = path.join(usb, 'receipt.fcb');
+    const answer = path.join(usb, 'answer.fcb');
+    await step('office B (CLI): imports the request with its receipt, and answers', async () => {
+      const got = cli(dirs.b, ['request', 'import', request, '--receipt', receipt]);
+      requestId = got.match(/request (\S+) from/)?.[1] ?? '';
+      if (!requestId || !existsSync(receipt)) throw new Error(`no request or receipt: ${got}`);
+      cli(dirs.b, ['request', 'answer', requestId, '--out', answer], {
+        input: JSON.stringify({ willingness: 'yes', assessment_date: '2026-12-01' }),
+      });
+      if (!existsSync(answer)) throw new Error('no answer written');
+    });
+
+    await step('office A: the receipt marks the request received by the partner', async () => {
+      const done = await importOnPartnersScreen(receipt, 'receipt');
+      if (!done.includes('received')) throw new Error(`receipt message: ${done}`);
+      await click('[data-testid="partner-open-case"]');
+      await click('[data-testid="tab-partners"]');
+      const row = await visible('[data-testid="partner-request"]');
+      expectEqual(await row.getAttribute('data-status'), 'received', 'status after the receipt');
+    });
+
+    await step('office A: the answer is imported into the case, its author in the history', async () => {
+      const done = await importOnPartnersScreen(answer, 'answer');
+      if (!done.includes('Conakry office')) throw new Error(`answer message: ${done}`);
+      await click('[data-testid="partner-open-case"]');
+      await click('[data-testid="tab-partners"]');
+      const row = await visible('[data-testid="partner-request"]');
+      expectEqual(await row.getAttribute('data-status'), 'answered', 'status after the answer');
+      await screenshot('answered');
+      await click('[data-testid="tab-history"]');
+      const history = await textOf('[data-testid="history"]');
+      if (!/answer from .* of Conakry office: signed answer/.test(history)) throw new Error(`history: ${history}`);
+    });
+  } finally {
+    await close();
+    if (driver && driver.proc.exitCode === null) {
+      try { process.kill(-driver.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+      await sleep(500);
+      try { process.kill(-driver.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
