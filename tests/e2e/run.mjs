@@ -395,6 +395,9 @@ async function main() {
       child_status: 'unaccompanied',
       nationality: ['GIN'],
       legitimate_basis: 'vital_interests',
+      // Where the child is now, picked from the office's area list.
+      current_admin_area: 'ner_agadez_agadez',
+      current_location_since: '2026-11-18',
     });
     await save('registration_bia');
     await browser.waitUntil(async () => (await (await browser.$('#case-title')).getText()).includes('Amadou Diallo'), {
@@ -524,6 +527,67 @@ async function main() {
     await addItem('follow_up_visit');
     await click('[data-testid="nav-calendar"]');
     await visible('[data-testid="calendar"]');
+  });
+
+  await step('the whole case record: a caregiver, a case plan, a referral with an appointment, a spontaneous reunification', async () => {
+    await click('[data-testid="nav-cases"]');
+    await click('[data-testid="case-row"] td');
+    // The current location was picked from the area list at registration.
+    await pickForm('registration_bia');
+    const area = await browser.execute(
+      (sel) => { const e = document.querySelector(sel); return e ? e.options[e.selectedIndex]?.textContent ?? '' : ''; },
+      fieldSel('registration_bia', 'current_admin_area', 'select'),
+    );
+    if (!/Agadez/.test(area)) throw new Error(`the current area does not read as a place from the list: "${area}"`);
+    await pickForm('caregiver');
+    await fill('caregiver', { caregiver_name: 'Hawa Bah', relationship: 'aunt', willing_to_continue: 'yes', recorded_date: '2026-11-20' });
+    await addItem('caregiver');
+    await pickForm('case_plan');
+    await fill('case_plan', { plan_date: '2026-11-24', plan_author: { name: 'Awa Diallo' } });
+    await click('[data-testid="form-case_plan"] [data-testid="add-goals"]');
+    await fill('case_plan', { 'goals[0].goal_domain': 'family', 'goals[0].goal': 'Safe return to the mother in Labé' });
+    await click('[data-testid="form-case_plan"] [data-testid="add-actions"]');
+    await fill('case_plan', {
+      'actions[0].action': 'Agree the travel date with the Conakry office',
+      'actions[0].responsible': 'Awa Diallo',
+      'actions[0].due_date': '2026-12-15',
+      'actions[0].action_status': 'in_progress',
+    });
+    await save('case_plan');
+    await tab('referrals');
+    await visible('[data-testid="form-referral"]');
+    await fill('referral', {
+      referral_date: '2026-11-25',
+      service_type: 'safe_shelter',
+      urgency: 'routine',
+      internal_external: 'external',
+      provider_id: 'ner_agadez_transit_centre',
+      appointment_datetime: '2026-12-10T09:30',
+      reason: 'A safe place to stay until the return.',
+      expected_outcome: 'Shelter with daily activities.',
+      consent_for_referral: { by: 'child', method: 'signature', date: '2026-11-25' },
+      information_shared: ['name_age_sex', 'case_summary'],
+      status: 'pending',
+    });
+    await addItem('referral');
+    await screenshot('case-record-referral');
+    await pickForm('reunification');
+    await fill('reunification', {
+      reunification_date: '2026-11-20',
+      reunification_place: 'Agadez bus station',
+      reunified_with: { name: 'Mariama Diallo' },
+      relationship: 'mother',
+      reunification_type: 'spontaneous',
+      verified_adult: 'false',
+    });
+    await fill('reunification', { not_verified_adult_reason: 'Met by chance at the bus station; not verified yet.' });
+    await addItem('reunification');
+    // A spontaneous reunification asks for the adult to be verified.
+    await browser.waitUntil(async () => (await browser.execute(() => document.body.innerText)).includes('Spontaneous reunification: verify and assess'), {
+      timeout: 10_000,
+      timeoutMsg: 'no task to verify the spontaneous reunification',
+    });
+    await screenshot('case-record-reunification-task');
   });
 
   await step('search a variant spelling: a partial match, explained word by word', async () => {
