@@ -827,6 +827,37 @@ pub fn import<S: BundleSource + ?Sized>(
     }
 }
 
+/// Whether this bundle was imported before (its id is kept once imported).
+fn seen(store: &CaseStore, opened: &OpenedBundle) -> Result<bool, RequestError> {
+    Ok(state_get(store, &format!("{P_SEEN}{}", opened.manifest.bundle_id))?.is_some())
+}
+
+/// The request a receipt or an answer is about: one this office sent, to
+/// the partner that signed the bundle, in a bundle not imported before.
+fn sent_to(
+    store: &CaseStore,
+    opened: &OpenedBundle,
+    partner: &Partner,
+    request: Uuid,
+) -> Result<OutRecord, RequestError> {
+    let record = out_record(store, request)?;
+    if !record.partner_key.eq_ignore_ascii_case(&partner.signing_key) {
+        return Err(RequestError::WrongPartner { request, signer: partner.name.clone(), asked: record.partner_name });
+    }
+    if seen(store, opened)? {
+        return Err(RequestError::Replay(opened.manifest.bundle_id));
+    }
+    Ok(record)
+}
+
+/// A partner document of the expected format, version 1.
+fn expect_format(format: &str, version: u32, want: &str) -> Result<(), RequestError> {
+    if format != want || version != 1 {
+        return Err(malformed(format!("not a version-1 {want}")));
+    }
+    Ok(())
+}
+
 fn malformed(reason: String) -> RequestError {
     ImportError::Malformed { member: format::PARTNER.into(), reason }.into()
 }
@@ -838,9 +869,7 @@ fn import_request(
     dry_run: bool,
 ) -> Result<Imported, RequestError> {
     let doc: RequestDoc = parse_doc(opened)?;
-    if doc.format != REQUEST_FORMAT || doc.version != 1 {
-        return Err(malformed(format!("not a version-1 {REQUEST_FORMAT}")));
-    }
+    expect_format(&doc.format, doc.version, REQUEST_FORMAT)?;
     let k = kind_of(&doc.kind)?;
     // A request carries only what its kind shares: anything else is not
     // kept (and says the sender is not a Fieldcase that follows §11.2).
@@ -853,8 +882,7 @@ fn import_request(
     NaiveDate::parse_from_str(&doc.due, "%Y-%m-%d").map_err(|e| malformed(format!("due: {e}")))?;
     let key = format!("{P_IN}{}", doc.request_id);
     let held: Option<InRecord> = state_get(store, &key)?.and_then(|v| serde_json::from_value(v).ok());
-    let seen = state_get(store, &format!("{P_SEEN}{}", opened.manifest.bundle_id))?.is_some();
-    let replay = seen || held.is_some();
+    let replay = seen(store, opened)? || held.is_some();
     let out = Imported::Request {
         request_id: doc.request_id,
         kind: doc.kind.clone(),
@@ -894,9 +922,7 @@ fn import_withdrawal(
     dry_run: bool,
 ) -> Result<Imported, RequestError> {
     let doc: WithdrawalDoc = parse_doc(opened)?;
-    if doc.format != WITHDRAWAL_FORMAT || doc.version != 1 {
-        return Err(malformed(format!("not a version-1 {WITHDRAWAL_FORMAT}")));
-    }
+    expect_format(&doc.format, doc.version, WITHDRAWAL_FORMAT)?;
     let key = format!("{P_IN}{}", doc.request_id);
     let held: Option<InRecord> = state_get(store, &key)?.and_then(|v| serde_json::from_value(v).ok());
     if let Some(h) = &held {
@@ -937,17 +963,9 @@ fn import_receipt(
     dry_run: bool,
 ) -> Result<Imported, RequestError> {
     let doc: ReceiptDoc = parse_doc(opened)?;
-    if doc.format != RECEIPT_FORMAT || doc.version != 1 {
-        return Err(malformed(format!("not a version-1 {RECEIPT_FORMAT}")));
-    }
+    expect_format(&doc.format, doc.version, RECEIPT_FORMAT)?;
     let request = doc.request_id;
-    let mut record = out_record(store, request)?;
-    if !record.partner_key.eq_ignore_ascii_case(&partner.signing_key) {
-        return Err(RequestError::WrongPartner { request, signer: partner.name, asked: record.partner_name });
-    }
-    if state_get(store, &format!("{P_SEEN}{}", opened.manifest.bundle_id))?.is_some() {
-        return Err(RequestError::Replay(opened.manifest.bundle_id));
-    }
+    let mut record = sent_to(store, opened, &partner, request)?;
     if doc.request_bundle != record.bundle_id {
         return Err(malformed(format!("the receipt names bundle {}, not the request sent", doc.request_bundle)));
     }
@@ -982,17 +1000,9 @@ fn import_answer(
     dry_run: bool,
 ) -> Result<Imported, RequestError> {
     let doc: AnswerDoc = parse_doc(opened)?;
-    if doc.format != ANSWER_FORMAT || doc.version != 1 {
-        return Err(malformed(format!("not a version-1 {ANSWER_FORMAT}")));
-    }
+    expect_format(&doc.format, doc.version, ANSWER_FORMAT)?;
     let request = doc.request_id;
-    let mut record = out_record(store, request)?;
-    if !record.partner_key.eq_ignore_ascii_case(&partner.signing_key) {
-        return Err(RequestError::WrongPartner { request, signer: partner.name, asked: record.partner_name });
-    }
-    if state_get(store, &format!("{P_SEEN}{}", opened.manifest.bundle_id))?.is_some() {
-        return Err(RequestError::Replay(opened.manifest.bundle_id));
-    }
+    let mut record = sent_to(store, opened, &partner, request)?;
     open_out(&record, request)?;
     let k = kind_of(&record.kind)?;
     partner_kinds::check_answer(k, &doc.values).map_err(RequestError::Invalid)?;
