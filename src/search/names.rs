@@ -115,32 +115,33 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
             out.push(c);
             return;
         }
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'ā' | 'Ā' | 'ă' | 'ą' => {
-            "a"
-        }
+        // Latin letters that do not decompose into a base letter and marks
+        // (or whose usual reading is not the base letter: `š` is `sh`).
         'æ' | 'Æ' => "ae",
-        'ç' | 'Ç' | 'ć' | 'č' | 'Č' => "c",
-        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
-        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' | 'ī' | 'ı' => "i",
-        'ñ' | 'Ñ' | 'ń' | 'ň' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'ō' | 'ő' => "o",
+        'ø' | 'Ø' => "o",
         'œ' | 'Œ' => "oe",
-        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' | 'ū' | 'ů' | 'ű' => "u",
-        'ý' | 'ÿ' | 'Ý' => "y",
         'ß' => "ss",
-        'š' | 'Š' | 'ş' | 'ș' => "sh",
-        'ž' | 'Ž' | 'ź' | 'ż' => "z",
-        'ğ' => "g",
+        'š' | 'Š' | 'ş' | 'Ş' | 'ș' | 'Ș' => "sh",
+        'ı' => "i",
         'ł' | 'Ł' => "l",
-        'ř' => "r",
-        'ť' | 'ț' | 'ţ' => "t",
-        'ď' | 'đ' => "d",
+        'đ' | 'Đ' => "d",
+        // African alphabets' own letters (Fula, Hausa, Mande).
+        'ŋ' | 'Ŋ' => "ng",
+        'ƴ' => "y",
         'ɛ' | 'Ɛ' => "e",
         'ɔ' | 'Ɔ' => "o",
-        'ŋ' | 'Ŋ' => "ng",
         'ɓ' => "b",
         'ɗ' => "d",
-        'ƴ' => "y",
+        // Every other accented Latin letter: its base letter (Unicode
+        // canonical decomposition, the marks dropped); a letter without
+        // one (`ð`, `þ`) is kept, lower-cased.
+        c if is_latin_extended(c) => {
+            match base_letter(c) {
+                Some(b) => out.push(b),
+                None => out.extend(c.to_lowercase()),
+            }
+            return;
+        }
         // Arabic script (a common, loss-tolerant romanisation: the skeleton
         // only needs the consonants).
         'ا' | 'أ' | 'آ' | 'ى' | 'ة' => "a",
@@ -207,6 +208,24 @@ fn fold_char(c: char, prev_letter: bool, out: &mut String) {
         _ => " ",
     };
     out.push_str(s);
+}
+
+/// Latin-1 Supplement to Latin Extended-B and Latin Extended Additional:
+/// the letters with accents names are written with.
+fn is_latin_extended(c: char) -> bool {
+    ('\u{00C0}'..='\u{024F}').contains(&c) || ('\u{1E00}'..='\u{1EFF}').contains(&c)
+}
+
+/// The lower-cased ASCII base letter of `c` (`é` → `e`, `Ấ` → `a`), if
+/// its canonical decomposition has one.
+fn base_letter(c: char) -> Option<char> {
+    let mut base = None;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        if base.is_none() && d.is_ascii_alphabetic() {
+            base = Some(d.to_ascii_lowercase());
+        }
+    });
+    base
 }
 
 /// Fold a name: lower case ASCII where possible, accents removed, Arabic
@@ -707,5 +726,19 @@ mod tests {
         assert_eq!(fold("محمد"), "mhmd");
         assert!(jaro_winkler("martha", "marhta") > 0.95);
         assert!(token_similarity("tesfaye", "tesfahe") > 0.7);
+    }
+
+    #[test]
+    fn latin_accents_fold_by_decomposition_keeping_own_readings() {
+        // Any accented Latin letter, not only a listed one (Vietnamese
+        // stacked marks, decomposed input).
+        assert_eq!(fold("Nguyễn Thị Ánh"), "nguyen thi anh");
+        assert_eq!(fold("Jose\u{0301} Ñúñez"), "jose nunez");
+        assert_eq!(fold("ŽIVKOVIĆ Ğül Ř"), "zivkovic gul r");
+        // Letters with a reading of their own, or no base letter.
+        assert_eq!(fold("Şükrü Škoda Ștefan"), "shukru shkoda shtefan");
+        assert_eq!(fold("Søren Łukasz Đặng ß"), "soren lukasz dang ss");
+        assert_eq!(fold("Mbaŋ Ɛfua ɓaaba"), "mbang efua baaba");
+        assert_eq!(fold("Þór"), "þor");
     }
 }
