@@ -10,3 +10,10 @@ pub mod report;
 pub mod search;
 pub mod sync;
 pub mod vault;
+
+/// The derived indexes the model keeps in step with its projection
+/// (`model::derived`): search's index, then the report's. Registered here,
+/// at the crate root, so the model depends on neither module.
+pub(crate) fn derived_indexes() -> &'static [&'static dyn model::derived::DerivedIndex] {
+    &[&search::index::SearchIndex, &report::ReportIndex]
+}

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::model::audit;
 use crate::model::batch_insert::BatchInsert;
 use crate::model::canonical::to_canonical_string;
+use crate::model::derived;
 use crate::model::erasure;
 use crate::model::event::{Event, EventKind, Hlc, OrderKey, Role};
 
@@ -192,7 +193,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(crate::model::erasure::SCHEMA)?;
     conn.pragma_update(None, "user_version", STAGE_REGISTER_LAYOUT)?;
-    crate::search::index::migrate(conn)
+    derived::registered().iter().try_for_each(|ix| ix.migrate(conn))
 }
 
 /// `PRAGMA user_version` of a projection whose stage is a register (stage
@@ -216,13 +217,13 @@ CREATE INDEX IF NOT EXISTS events_by_hlc ON events (hlc_millis, hlc_counter);
 "#;
 
 /// Bring an existing database's derived structures up to date
-/// ([`ADDED_INDEXES`] and the report's partial index of the field values
-/// it reads, `report::report_index_sql`); see `Applier::upgrade`.
+/// ([`ADDED_INDEXES`] and the derived indexes' own, such as the report's
+/// partial index of the field values it reads); see `Applier::upgrade`.
 pub fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(ADDED_INDEXES)?;
     // Empty until a case is erased; vaults made before erasure gain them here.
     conn.execute_batch(crate::model::erasure::SCHEMA)?;
-    conn.execute_batch(&crate::report::report_index_sql())
+    derived::registered().iter().try_for_each(|ix| ix.upgrade(conn))
 }
 
 /// Why journal entries could not be applied. Nothing is applied when any
@@ -432,7 +433,9 @@ pub fn apply_prepared_entries(
     }
     // After every case's rows are written (each case's index rows depend
     // only on its own rows), in case order as before.
-    crate::search::index::update_cases(tx, &affected)?;
+    for ix in derived::registered() {
+        ix.update_cases(tx, &affected)?;
+    }
     if purged {
         erasure::rebuild_fulltext(tx)?;
     }
@@ -565,7 +568,10 @@ fn rebuild_cases_listed(tx: &Transaction<'_>, sql: &str, protected: ProtectedLoo
     for case in cases {
         let case = Uuid::parse_str(&case).map_err(|e| ApplyRejection::Malformed(e.to_string()))?;
         rebuild_case(tx, case, protected)?;
-        crate::search::index::update_case(tx, case)?;
+        let one = BTreeSet::from([case]);
+        for ix in derived::registered() {
+            ix.update_cases(tx, &one)?;
+        }
     }
     Ok(())
 }

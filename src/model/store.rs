@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::model::audit::{self, AuditEntry};
+use crate::model::case_person::CasePerson;
 use crate::model::erasure;
 use crate::model::event::{new_v7, parse_verifying_key, Event, EventKind, Hlc, Role};
 use crate::model::forms;
@@ -30,7 +31,6 @@ use crate::model::refusal::Refusal;
 use crate::model::roles;
 use crate::model::tasks::{self, Task};
 use crate::model::visibility::{self, count_hidden, CaseAccess, HiddenCount, HiddenReason, Reader, Team, Teams};
-use crate::search::person::CasePerson;
 use crate::vault::{Applier, ApplyError, InitOptions, SecretString, Vault, VaultOptions};
 
 pub use crate::model::error::StoreError;

@@ -325,7 +325,7 @@ fn any_equal(column: &str, names: &[&str]) -> String {
 /// version 3 reads the current administrative area too, version 5 the
 /// incident, schooling and case-conference fields and the dates of requests
 /// to partners abroad (two branches each called theirs 4: 4 is dropped).
-pub(crate) fn report_index_sql() -> String {
+fn report_index_sql() -> String {
     format!(
         "DROP INDEX IF EXISTS field_values_for_report_1;
          DROP INDEX IF EXISTS field_values_for_report_2;
@@ -337,6 +337,36 @@ pub(crate) fn report_index_sql() -> String {
         wanted_fields_clause(),
         may_rate_high()
     )
+}
+
+/// The report's partial indexes as the model's derived index
+/// (`model::derived::DerivedIndex`): created at unlock
+/// ([`report_index_sql`]); SQLite keeps their rows, so a commit has nothing
+/// to add.
+pub struct ReportIndex;
+
+impl crate::model::derived::DerivedIndex for ReportIndex {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn migrate(&self, _conn: &Connection) -> rusqlite::Result<()> {
+        // Created by `upgrade`, which the vault runs at every open, a new
+        // vault's first included.
+        Ok(())
+    }
+
+    fn upgrade(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute_batch(&report_index_sql())
+    }
+
+    fn update_cases(
+        &self,
+        _conn: &Connection,
+        _cases: &std::collections::BTreeSet<uuid::Uuid>,
+    ) -> rusqlite::Result<()> {
+        Ok(())
+    }
 }
 
 /// The events that may rate a case high (a cheap test on the JSON text;

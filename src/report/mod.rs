@@ -11,7 +11,7 @@ mod dims;
 pub mod export;
 mod indicators;
 mod load;
-pub(crate) use load::report_index_sql;
+pub use load::ReportIndex;
 mod suppress;
 mod value;
 

@@ -100,6 +100,30 @@ pub fn update_case(conn: &Connection, case: impl Borrow<Uuid>) -> rusqlite::Resu
     index_case(conn, &case.borrow().to_string())
 }
 
+/// The search index as the model's derived index
+/// (`model::derived::DerivedIndex`): built at migrate, rows rewritten per
+/// committed case. At unlock nothing is done: a query rebuilds a missing or
+/// outdated index first ([`ensure_built`]).
+pub struct SearchIndex;
+
+impl crate::model::derived::DerivedIndex for SearchIndex {
+    fn name(&self) -> &'static str {
+        "search"
+    }
+
+    fn migrate(&self, conn: &Connection) -> rusqlite::Result<()> {
+        migrate(conn)
+    }
+
+    fn upgrade(&self, _conn: &Connection) -> rusqlite::Result<()> {
+        Ok(())
+    }
+
+    fn update_cases(&self, conn: &Connection, cases: &std::collections::BTreeSet<Uuid>) -> rusqlite::Result<()> {
+        update_cases(conn, cases)
+    }
+}
+
 /// [`update_case`] for several cases, in the order given: the projection
 /// calls this once per commit with every case it rewrote, so the table
 /// check runs once, not once per case.

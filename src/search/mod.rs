@@ -4,9 +4,11 @@
 //! - [`names`]: transliteration-aware name keys; [`compounds`]: particles
 //!   and compound names; [`geez`]: the Ge'ez syllabary table.
 //! - [`index`]: the FTS5 table and the name-key table, kept up to date by the
-//!   projection (`index::update_case`), rebuilt on open when missing.
+//!   projection through the model's derived-index hook (`index::SearchIndex`),
+//!   rebuilt on open when missing.
 //! - [`query`]: free-text + filter search with ranked, explained hits.
-//! - [`person`]: the identifying facts of a case read from the projection.
+//! - [`person`]: the identifying facts of a case read from the projection
+//!   (`model::case_person`, re-exported).
 //! - [`trace`]: tracing requests and siblings, with explained scores.
 //! - [`inquiry`]: tracing inquiries (no case yet) against registered
 //!   children and other inquiries, with explained scores.
@@ -24,7 +26,7 @@ pub mod index;
 pub mod inquiry;
 pub mod merge;
 pub mod names;
-pub mod person;
+pub use crate::model::case_person as person;
 pub mod query;
 pub mod synthetic;
 pub mod trace;

@@ -1,5 +1,7 @@
 //! The identifying facts of one case, read from the projection tables: what
-//! search, tracing and duplicate matching compare.
+//! search, tracing and duplicate matching compare, and what an import
+//! collects about its new cases for the duplicate check (also reachable
+//! as `search::person`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
