@@ -13,6 +13,7 @@ pub mod canonical;
 pub mod demo;
 pub mod erasure;
 pub mod error;
+pub mod escort_separation;
 pub mod event;
 pub mod forms;
 pub mod hlc;
