@@ -1,6 +1,7 @@
 //! Case lifecycle: the stages, the transition table as explicit data, and
-//! the hard rules (R1–R13) together with the role rules (docs/domain.md:
-//! Stages, Transitions, Hard rules, Roles).
+//! the hard rules (R1–R15; R13 reads `model::age`, R14 is in
+//! `model::escort_separation`) together with the role rules
+//! (docs/domain.md: Stages, Transitions, Hard rules, Roles).
 //!
 //! [`check`] is the single gate: the store calls it before it signs a local
 //! event and again for every imported event, so a rule broken on another
