@@ -342,3 +342,40 @@ fn a_device_enrolled_after_the_office_made_its_configuration_gets_it_with_its_en
     let case = new_case(&mut amina, "Mariama");
     save_area(&mut amina, case, NEW_DISTRICT).expect("accepted from the enrollment on");
 }
+
+/// A configuration received while the vault is open is used at once: the
+/// service directory it carries decides, without locking and reopening,
+/// which provider a referral may name for which service (the provider's
+/// services: `provider_service`), and the office accepts what the device
+/// then records.
+#[test]
+fn a_directory_received_mid_session_decides_at_once_which_provider_offers_what() {
+    let t = tempfile::tempdir().unwrap();
+    let mut office = office(&t.path().join("o"));
+    let mut amina = device(&t.path().join("a"), "amina", "caseworker");
+    enroll(&mut office, &mut amina);
+    let case = new_case(&mut amina, "Mariama");
+    amina.save_form(case, "registration_bia", None, values(json!({"legitimate_basis": "vital_interests"}))).unwrap();
+    let legal_aid = || {
+        values(json!({"referral_date": "2026-11-02", "service_type": "legal_aid_asylum", "status": "pending",
+            "provider_id": "ner_agadez_health_centre",
+            "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-11-02"}}))
+    };
+    // The sample's health centre gives no legal aid.
+    match amina.make_referral(case, legal_aid()).unwrap_err() {
+        StoreError::RuleViolated { violations } => assert_eq!(violations[0].rule, "provider_service"),
+        other => panic!("expected provider_service, got {other}"),
+    }
+    // The office's directory: the health centre opens a legal desk.
+    let mut c = country::sample().clone();
+    c.services
+        .iter_mut()
+        .find(|p| p.provider_id == "ner_agadez_health_centre")
+        .unwrap()
+        .services
+        .push("legal_aid_asylum".into());
+    country::import_office(&mut office, &file(&c)).expect("office import");
+    assert_eq!(down(&mut office, &mut amina).config_serial, Some(1));
+    amina.make_referral(case, legal_aid()).expect("accepted by the open store");
+    assert!(up(&mut amina, &mut office).quarantined.is_empty());
+}

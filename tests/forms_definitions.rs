@@ -167,7 +167,10 @@ fn has_arabic(s: &str) -> bool {
 #[test]
 fn every_field_and_option_has_three_real_labels() {
     for def in registry().all() {
-        assert_eq!(def.version, 1, "{}", def.id);
+        // A later version says from when it applies, so the rules that read
+        // its new fields leave older records their meaning.
+        assert!(def.version >= 1, "{}", def.id);
+        assert_eq!(def.version > 1, def.version_date.is_some(), "{}: version {} and its date", def.id, def.version);
         assert!(has_arabic(&def.title.ar), "{} title", def.id);
         let mut same_fr = 0;
         let mut total = 0;
@@ -437,4 +440,49 @@ fn value_lists_may_not_shadow_the_administrative_areas() {
     let err = FormRegistry::from_sources_with_areas(lists, Some(&areas), &[]).unwrap_err().to_string();
     assert!(err.contains("admin_area"), "{err}");
     assert!(FormRegistry::from_sources_with_areas(r#"{"version":1,"lists":{}}"#, Some(&areas), &[]).is_ok());
+}
+
+/// R14: version 2 of the reintegration plans records the escort as a value
+/// the library can check, and says from when (older records keep their
+/// meaning: the free text stays, and no rule reads the new field for
+/// events made before that day).
+#[test]
+fn reintegration_plans_record_the_escort_from_version_2() {
+    use fieldcase::model::forms::{validate_complete, validate_values, FieldErrorCode};
+    for form in ["reintegration_uasc", "reintegration_family"] {
+        let def = registry().get(form).unwrap();
+        assert_eq!(def.version, 2, "{form}");
+        let from = def.version_date.expect("version 2 has a date");
+        assert!(def.version_applies_on(from) && !def.version_applies_on(from.pred_opt().unwrap()));
+        let escort = def.field("escort_sex").unwrap();
+        assert!(escort.required, "{form}.escort_sex");
+        assert_eq!(escort.rules, ["R14"]);
+        assert_eq!(escort.sensitivity, Sensitivity::Sensitive);
+        let options: Vec<&str> = escort.options.iter().map(|o| o.value.as_str()).collect();
+        assert_eq!(options, ["female", "male", "none_needed"]);
+        assert!(def.field("arrival_arrangements").is_some(), "the free text stays for old records");
+        let bad = serde_json::json!({"escort_sex": "a cousin"});
+        let errors = validate_values(def, bad.as_object().unwrap()).unwrap_err();
+        assert_eq!(errors[0].code, FieldErrorCode::NotInList);
+        // The reason goes with "none needed", and only with it.
+        let reason_errors = |v: serde_json::Value| -> Vec<FieldErrorCode> {
+            validate_complete(def, v.as_object().unwrap())
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| e.field == "no_escort_reason")
+                .map(|e| e.code)
+                .collect()
+        };
+        assert_eq!(
+            reason_errors(serde_json::json!({"escort_sex": "none_needed"})),
+            [FieldErrorCode::ConditionallyRequired]
+        );
+        assert!(reason_errors(serde_json::json!({"escort_sex": "none_needed", "no_escort_reason": "no_journey"}))
+            .is_empty());
+        assert_eq!(
+            reason_errors(serde_json::json!({"escort_sex": "female", "no_escort_reason": "no_journey"})),
+            [FieldErrorCode::NotApplicable]
+        );
+    }
 }

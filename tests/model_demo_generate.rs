@@ -190,6 +190,21 @@ fn demo_fills_the_whole_case_record() {
         }
     }
     assert!(facts.iter().all(|f| !f.items("placement").is_empty()), "every case has a placement history");
+    // R14: every reintegration plan says who escorts the child; a girl's
+    // escort is a woman, or none is needed.
+    let mut plans = 0;
+    for f in &facts {
+        let plan = if f.is_uasc() { "reintegration_uasc" } else { "reintegration_family" };
+        if f.value(plan, "plan_date").is_none() {
+            continue;
+        }
+        plans += 1;
+        let escort = f.str_value(plan, "escort_sex").unwrap_or_else(|| panic!("{plan} without escort_sex"));
+        if f.str_value("registration_bia", "sex") != Some("male") {
+            assert!(matches!(escort, "female" | "none_needed"), "a girl's escort: {escort}");
+        }
+    }
+    assert!(plans > 0, "no reintegration plan");
     let placements = all("placement");
     assert!(placements.iter().any(|p| p["change_reason"] != "first_arrangement"), "some children moved");
     let ages: Vec<_> = facts.iter().filter(|f| f.value("age_assessment", "declared_age").is_some()).collect();

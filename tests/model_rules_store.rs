@@ -169,4 +169,24 @@ fn a_referral_picks_its_provider_from_the_directory() {
         .en
         .clone();
     assert!(label.contains("Agadez regional health centre"), "{label}");
+
+    // The provider offers the referral's service: the health centre gives
+    // no legal aid. Refused with its own code, nothing recorded.
+    let before = s.all_events().unwrap().len();
+    let legal = |provider: &str| {
+        let mut v = referral(json!({"provider_id": provider}));
+        v.insert("service_type".into(), json!("legal_aid_asylum"));
+        v
+    };
+    let e = s.make_referral(case, legal("ner_agadez_health_centre")).unwrap_err();
+    assert_eq!(rules_of(e), ["provider_service"]);
+    assert_eq!(s.all_events().unwrap().len(), before);
+    let item = s.make_referral(case, legal("ner_niamey_legal_clinic")).unwrap();
+    // Changing the service of a referral to one its provider does not
+    // offer is refused too, judged on the referral as it would be.
+    let e = s.save_form(case, "referral", Some(item), map(json!({"service_type": "medical"}))).unwrap_err();
+    assert_eq!(rules_of(e), ["provider_service"]);
+    s.save_form(case, "referral", Some(item), map(json!({"service_type": "guardianship_representation"}))).unwrap();
+    s.save_form(case, "referral", Some(item), map(json!({"status": "implemented", "implemented_date": "2026-11-20"})))
+        .unwrap();
 }

@@ -392,3 +392,48 @@ fn r13_a_disputed_age_counts_from_the_declared_age() {
     set(&mut g, "age_assessment.declared_date_of_birth", json!("2011-01-01"));
     assert_eq!(eighteenth_birthday(&g), Some(d("2029-01-01")));
 }
+
+fn facility_check(name: &str, date: &str, separated: bool) -> Value {
+    json!({"provider_type": "ngo_facility", "facility_name": name, "date": date,
+           "sex_age_separation": separated, "result": if separated { "meets" } else { "does_not_meet" }})
+}
+
+#[test]
+fn r14_a_child_placed_where_children_are_not_separated_by_sex_and_age_is_a_task() {
+    let mut f = facts(Stage::BiaCompleted);
+    f.items.insert(
+        "placement".into(),
+        vec![json!({"care_arrangement": "temporary_care_facility", "facility_name": "Agadez reception centre",
+                    "start_date": "2026-03-01", "change_reason": "first_arrangement"})],
+    );
+    // No check of the facility says anything yet: no task (R6's checklist
+    // is filled at placement).
+    assert!(kinds(&f, "2026-03-02").is_empty());
+    // Another facility's check does not speak for this one.
+    f.items.insert("temporary_care".into(), vec![facility_check("Niamey centre", "2026-03-02", false)]);
+    assert!(kinds(&f, "2026-03-03").is_empty());
+    // This facility's check says children are not separated: listed at
+    // once, due three days after the check, overdue after.
+    f.items.get_mut("temporary_care").unwrap().push(facility_check("agadez reception centre ", "2026-03-04", false));
+    assert_eq!(kinds(&f, "2026-03-04"), vec![(TaskKind::SeparationBySex, d("2026-03-07"), 0)]);
+    assert_eq!(kinds(&f, "2026-03-09"), vec![(TaskKind::SeparationBySex, d("2026-03-07"), 2)]);
+    let t = tasks_for(&f, d("2026-03-04"));
+    assert!(t[0].title.contains("Agadez reception centre") && t[0].title.contains("2026-03-04"), "{}", t[0].title);
+    // A later check that says separation is ensured ends it.
+    f.items.get_mut("temporary_care").unwrap().push(facility_check("Agadez reception centre", "2026-03-06", true));
+    assert!(kinds(&f, "2026-03-09").is_empty());
+    // So does the end of the placement (the child moved: R15's review is
+    // the task then).
+    f.items.get_mut("temporary_care").unwrap().pop();
+    f.items.get_mut("placement").unwrap()[0]["end_date"] = json!("2026-03-08");
+    let left: Vec<TaskKind> = kinds(&f, "2026-03-09").into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(left, vec![TaskKind::StatusReview]);
+    // A case with no placement record reads the care arrangement of the
+    // registration, and then any facility check of the case.
+    let mut g = facts(Stage::Tracing);
+    set(&mut g, "registration_bia.care_arrangement", json!("temporary_care_facility"));
+    g.items.insert("temporary_care".into(), vec![facility_check("Sfax shelter", "2026-04-01", false)]);
+    assert_eq!(kinds(&g, "2026-04-01"), vec![(TaskKind::SeparationBySex, d("2026-04-04"), 0)]);
+    set(&mut g, "registration_bia.care_arrangement", json!("kinship_extended_family"));
+    assert!(kinds(&g, "2026-04-01").is_empty());
+}

@@ -128,14 +128,14 @@ fn caseload(s: &mut CaseStore) -> Vec<Uuid> {
     let r1 = s
         .make_referral(
             d,
-            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
+            values(json!({"referral_date": "2026-03-21", "service_type": "food", "status": "pending", "provider_id": "mex_tapachula_shelter",
             "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-21"}})),
         )
         .unwrap();
     s.set_clock(Some(at("2026-03-22", 10)));
     s.make_referral(
         d,
-        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending", "provider_id": "ner_agadez_health_centre",
+        values(json!({"referral_date": "2026-03-22", "service_type": "food", "status": "pending", "provider_id": "mex_tapachula_shelter",
         "consent_for_referral": {"by": "child", "method": "witnessed_verbal", "date": "2026-03-23"}})),
     )
     .unwrap();

@@ -55,7 +55,8 @@ pub fn sample() -> &'static CountryConfig {
 /// configuration's lists.
 pub fn registry_for(config: &CountryConfig) -> FormRegistry {
     let base = forms::registry();
-    base.with_country_lists(config.value_lists(base), config.admin_areas())
+    let offers = config.services.iter().map(|p| (p.provider_id.clone(), p.services.clone())).collect();
+    base.with_country_lists(config.value_lists(base), config.admin_areas()).with_provider_services(offers)
 }
 
 fn sample_registry() -> Arc<FormRegistry> {

@@ -1,6 +1,7 @@
 //! Case lifecycle: the stages, the transition table as explicit data, and
-//! the hard rules (R1–R13) together with the role rules (docs/domain.md:
-//! Stages, Transitions, Hard rules, Roles).
+//! the hard rules (R1–R15; R13 reads `model::age`, R14 is in
+//! `model::escort_separation`) together with the role rules
+//! (docs/domain.md: Stages, Transitions, Hard rules, Roles).
 //!
 //! [`check`] is the single gate: the store calls it before it signs a local
 //! event and again for every imported event, so a rule broken on another
@@ -643,7 +644,8 @@ fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
     }
 }
 
-fn event_date(e: &Event) -> NaiveDate {
+/// The day an event was made (its HLC time, UTC).
+pub(crate) fn event_date(e: &Event) -> NaiveDate {
     chrono::DateTime::from_timestamp_millis(i64::try_from(e.hlc.millis).unwrap_or(i64::MAX))
         .map(|d| d.date_naive())
         .unwrap_or_default()
@@ -694,6 +696,11 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     }
     out.extend(crate::model::required::violations(facts, to));
     out.extend((tr.guard)(facts, e, to));
+    if to == Stage::Reintegration {
+        // The child travels, arrives and is handed over: R14's escort,
+        // whichever way the case came to this stage.
+        out.extend(crate::model::escort_separation::before_arrival(facts, e));
+    }
 }
 
 fn reason_of(e: &Event) -> &str {
@@ -1543,6 +1550,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         rule_r3_interpreter(f, values, out);
     }
     if matches!(form, "reintegration_uasc" | "reintegration_family") {
+        out.extend(crate::model::escort_separation::plan_save(f, form, values));
         if let Some(new) = values.get("signatures") {
             let sv = |v: &Value| -> Vec<Value> {
                 v.as_array()
@@ -1828,6 +1836,41 @@ fn rule_referral_provider(f: &CaseFacts, e: &Event, values: &Map<String, Value>,
     }
 }
 
+/// The service directory on a referral: the provider chosen offers the
+/// referral's service (`offers` reads the directory of the configuration
+/// the event is made under, [`forms::FormRegistry::provider_offers`]).
+/// Judged on a save that writes the provider or the service, on the item
+/// as it will be, and only where the event is made (the store, before it
+/// signs): a directory changes — a provider stops offering a service —
+/// and a referral made under an earlier one is not refused for it when
+/// another device imports it (docs/configuration.md §0). A provider the
+/// directory does not know is the value list's business, not this rule's.
+pub fn referral_provider_service(
+    f: &CaseFacts,
+    e: &Event,
+    offers: impl Fn(&str, &str) -> Option<bool>,
+) -> Option<RuleViolation> {
+    if e.form.as_deref() != Some("referral") {
+        return None;
+    }
+    let values = e.payload.get("values")?.as_object()?;
+    if !values.contains_key("provider_id") && !values.contains_key("service_type") {
+        return None;
+    }
+    let item = merged_item(f, "referral", e, values);
+    let provider = item.get("provider_id").and_then(Value::as_str)?;
+    let service = item.get("service_type").and_then(Value::as_str)?;
+    (offers(provider, service) == Some(false)).then(|| {
+        RuleViolation::new(
+            "provider_service",
+            format!(
+                "the service provider {provider} does not offer the service {service} (office's service directory): \
+                 choose a provider that offers it"
+            ),
+        )
+    })
+}
+
 /// R4 and R8 on a request to a partner abroad (docs/bundle-format.md
 /// §11.2): a new request (`request_status: sent` on a record that did not
 /// exist) needs the consent its kind names and, for a kind about a
@@ -1945,6 +1988,7 @@ fn rule_r6_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out:
             format!("the placement cannot pass: mandatory standards not met ({})", failed.join(", ")),
         ));
     }
+    out.extend(crate::model::escort_separation::separation_not_ensured(&failed));
 }
 
 /// Whether a JSON value holds something.

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod derived;
 pub mod erasure;
 pub mod error;
+pub mod escort_separation;
 pub mod event;
 pub mod forms;
 pub mod hlc;

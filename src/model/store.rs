@@ -2944,6 +2944,14 @@ impl Batch<'_> {
             self.states.insert(case_id, CaseState::new(case_id));
         } else {
             check_event(&self.store.forms.clone(), self.state(case_id)?, &e)?;
+            if e.form.as_deref() == Some("referral") {
+                // Checked where the event is made only (see the rule).
+                let facts = to_facts(self.state(case_id)?)?;
+                let reg = &self.store.forms;
+                if let Some(v) = lifecycle::referral_provider_service(&facts, &e, |p, s| reg.provider_offers(p, s)) {
+                    return Err(StoreError::RuleViolated { violations: vec![v] });
+                }
+            }
         }
         e.sign(self.store.signer_key());
         self.states.get_mut(&case_id).expect("state loaded above").apply(&e);

@@ -3,8 +3,10 @@
 //! (docs/domain.md, Deadlines and tasks), the final contact after
 //! closure, the intervention an unresolved protection concern needs, and
 //! the verification a spontaneous reunification needs after the fact, and
-//! the case plan (due by risk level, approval, reviews), and the review of
-//! the child's status after a change of care arrangement (R15).
+//! the case plan (due by risk level, approval, reviews), the review of
+//! the child's status after a change of care arrangement (R15), and a
+//! placement in a facility that does not separate children by sex and age
+//! (R14, `model::escort_separation`).
 //!
 //! Everything is computed from [`CaseFacts`] and a given `today`, so tasks
 //! are never stored and cannot go stale.
@@ -55,6 +57,9 @@ pub enum TaskKind {
     /// R15: the care arrangement changed; review whether the child is
     /// unaccompanied, separated or accompanied.
     StatusReview,
+    /// R14: the child is placed in a facility whose latest check says
+    /// children are not separated by sex and age.
+    SeparationBySex,
 }
 
 /// One thing to do on a case.
@@ -475,6 +480,7 @@ pub fn tasks_for_with(facts: &CaseFacts, today: NaiveDate, offsets: Option<&[Vis
     }
 
     out.extend(status_review_tasks(facts, today));
+    out.extend(crate::model::escort_separation::separation_tasks(facts, today));
 
     // Case review date.
     if let Some(review) = facts.value("registration_bia", "next_review_date").and_then(parse_date) {

@@ -84,11 +84,20 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
             let depth = 1 + (g.next() as usize) % STAGES.len();
             let stage = STAGES[depth - 1];
             let risk = g.pick(&["high", "medium", "low"]);
+            let case_type = g.pick(&["uasc", "uasc", "accompanied_child_at_risk", "family_with_children"]);
+            let office = g.pick(&["Agadez", "Niamey", "Arlit"]);
+            // Where the child is now: a district of the sample's areas, so
+            // the report's area and corridor breakdowns have cases in them.
+            let area = match office {
+                "Agadez" => "ner_agadez_agadez",
+                "Niamey" => "ner_niamey_1",
+                _ => "ner_agadez_arlit",
+            };
             case.execute(params![
                 id,
                 format!("AGZ-{i:06}"),
-                g.pick(&["uasc", "uasc", "accompanied_child_at_risk", "family_with_children"]),
-                g.pick(&["Agadez", "Niamey", "Arlit"]),
+                case_type,
+                office,
                 stage,
                 format!("cw{}", g.next() % 200),
                 risk,
@@ -98,6 +107,7 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
             ])?;
             let values: Vec<(&str, &str, String)> = vec![
                 ("registration_bia", "registration_date", format!("\"{reg}\"")),
+                ("registration_bia", "current_admin_area", format!("\"{area}\"")),
                 ("registration_bia", "nationality", format!("[\"{}\"]", g.pick(&["NGA", "MLI", "GIN", "CIV", "SEN", "GMB", "BFA"]))),
                 ("registration_bia", "child_status", format!("\"{}\"", g.pick(&["unaccompanied", "separated", "accompanied"]))),
                 ("registration_bia", "legal_status", format!("\"{}\"", g.pick(&["asylum_seeker", "migrant_irregular", "vot_presumed"]))),
@@ -212,6 +222,12 @@ mod tests {
         let r = report::compute(&conn, &options).unwrap();
         assert_eq!(r.indicator("1").unwrap().total.n, Some(300));
         assert!(r.indicator("21").unwrap().total.n.unwrap() > 0);
+        // Every case is placed in an area of the sample configuration.
+        let by_area = r.indicator("1").unwrap().breakdown("admin_area_region").unwrap();
+        let placed: u64 = by_area.cells.iter().filter(|c| c.category != "unknown").filter_map(|c| c.n).sum();
+        assert_eq!(placed, 300);
+        let by_corridor = r.indicator("1").unwrap().breakdown("corridor").unwrap();
+        assert!(by_corridor.cells.iter().any(|c| c.category == "A" && c.n == Some(300)), "{by_corridor:?}");
     }
 
     /// Prints the figure without the rest of the bench (no time assertion):

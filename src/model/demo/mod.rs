@@ -1496,6 +1496,15 @@ impl Planner {
         if let Some(s) = solution {
             v["bid_ref"] = json!(format!("BID-{} ({s})", p.case + 1));
         }
+        // R14: a family travels together; an unaccompanied or separated
+        // girl has a female escort. No draw, so the other records stay as
+        // they were.
+        if plan == "reintegration_family" {
+            v["escort_sex"] = json!("none_needed");
+            v["no_escort_reason"] = json!("travels_with_family");
+        } else {
+            v["escort_sex"] = json!(if c.female { "female" } else { "male" });
+        }
         if c.age >= 6 && v.get("education_plan").is_none() {
             v["education_plan"] = json!("School re-enrolment in the autumn term, with catch-up classes.");
         }

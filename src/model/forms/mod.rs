@@ -262,6 +262,13 @@ pub struct FormDef {
     pub code: String,
     /// Definition version; a change of fields means a new version.
     pub version: u32,
+    /// The day this version took effect. Events are not stamped with the
+    /// version they were made under, so a rule that reads a field this
+    /// version added judges only events made on or after this day: a
+    /// record made under the earlier version keeps its meaning, on this
+    /// device and on every device that imports it later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_date: Option<chrono::NaiveDate>,
     /// Title.
     pub title: Labels,
     /// What the form is for.
@@ -284,6 +291,11 @@ pub struct FormDef {
 }
 
 impl FormDef {
+    /// Whether an event made on `day` was made under this version: on or
+    /// after [`FormDef::version_date`] (always, for a version with no date).
+    pub fn version_applies_on(&self, day: chrono::NaiveDate) -> bool {
+        self.version_date.is_none_or(|from| day >= from)
+    }
     /// Top-level field by machine name.
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
@@ -410,6 +422,9 @@ pub struct FormRegistry {
     forms: Vec<FormDef>,
     value_lists: BTreeMap<String, ValueList>,
     admin_areas: Option<AdminAreas>,
+    /// The service directory's providers (`provider_id`) and the services
+    /// (`service_type` values) each offers, retired ones included.
+    provider_services: BTreeMap<String, Vec<String>>,
 }
 
 impl FormRegistry {
@@ -455,7 +470,8 @@ impl FormRegistry {
             check_sections(&def)?;
             defs.push(def);
         }
-        let registry = FormRegistry { forms: defs, value_lists: lists.lists, admin_areas };
+        let registry =
+            FormRegistry { forms: defs, value_lists: lists.lists, admin_areas, provider_services: BTreeMap::new() };
         for def in &registry.forms {
             condition::check_form_conditions(def, &registry)?;
         }
@@ -485,7 +501,31 @@ impl FormRegistry {
             "labels": {"en": "Service provider", "fr": "Prestataire de services", "ar": "مقدم الخدمة"},
             "options": providers,
         });
-        Self::from_sources_with_areas(&lists.to_string(), Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)
+        let offers = directory["services"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                let services = p["services"].as_array()?.iter().filter_map(|s| s.as_str().map(str::to_string));
+                Some((p["provider_id"].as_str()?.to_string(), services.collect()))
+            })
+            .collect();
+        Ok(Self::from_sources_with_areas(&lists.to_string(), Some(EMBEDDED_ADMIN_AREAS), &EMBEDDED_FORMS)?
+            .with_provider_services(offers))
+    }
+
+    /// A copy whose service directory is `offers` (provider id → the
+    /// services it offers): what [`FormRegistry::provider_offers`] reads.
+    pub fn with_provider_services(mut self, offers: BTreeMap<String, Vec<String>>) -> FormRegistry {
+        self.provider_services = offers;
+        self
+    }
+
+    /// Whether the directory's provider `provider` offers `service`;
+    /// `None` when the directory does not know the provider.
+    pub fn provider_offers(&self, provider: &str, service: &str) -> Option<bool> {
+        self.provider_services.get(provider).map(|s| s.iter().any(|x| x == service))
     }
 
     /// A copy whose value lists `lists` replace (or add to) its own, with
