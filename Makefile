@@ -176,6 +176,9 @@ desktop-release: ui apt-deps
 	@if $(CARGO) tree -p fieldcase-desktop --features custom-protocol -e features -i tauri --prefix none 2>/dev/null \
 	    | grep -q '^tauri feature "devtools"'; then \
 	  echo "FAIL: tauri's devtools feature is enabled; release builds must not have the web inspector"; exit 1; fi
+	@if $(CARGO) tree -p fieldcase-desktop --features custom-protocol -e features,normal -i fieldcase --prefix none 2>/dev/null \
+	    | grep -q '^fieldcase feature "demo"'; then \
+	  echo "FAIL: the app's library has the demo generator (feature demo); it is for the CLI and tests only"; exit 1; fi
 	$(CARGO) build --release -p fieldcase-desktop --features custom-protocol
 	$(CARGO) build --release -p fieldcase --bin fieldcase
 

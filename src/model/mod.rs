@@ -1,5 +1,5 @@
 //! The case model: signed events, the projection the screens read, lifecycle
-//! rules, roles, form definitions and demo data.
+//! rules, roles, form definitions and (feature `demo`) demo data.
 //!
 //! Case data is an append-only set of Ed25519-signed [`event::Event`]s; every
 //! table a screen reads is rebuilt from that set by [`projection`], so the same
@@ -11,6 +11,7 @@ pub mod audit;
 mod batch_insert;
 pub mod canonical;
 pub mod case_person;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod derived;
 pub mod erasure;

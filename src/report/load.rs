@@ -915,6 +915,7 @@ mod tests {
     /// reading: every wanted value by its key, the first high rating of each
     /// case by SQL over its events, on a demo register.
     #[test]
+    #[cfg(feature = "demo")]
     fn the_fast_load_equals_reading_each_value_by_its_key() {
         use crate::model::store::CaseStore;
         use crate::vault::{InitOptions, SecretString, VaultOptions};

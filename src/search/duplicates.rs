@@ -1125,6 +1125,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "demo")] // synthetic data
     fn fast_score_equals_explained_score() {
         let (people, _) = crate::search::synthetic::population(5, 300, 6);
         let feats: Vec<Features> = people.iter().map(Features::of).collect();
@@ -1141,6 +1142,7 @@ mod tests {
     /// must never rule out a pair the score would report, at any threshold,
     /// and it must rule out most pairs of unrelated people.
     #[test]
+    #[cfg(feature = "demo")] // synthetic data
     fn the_bound_never_rules_out_a_pair_that_reaches_the_threshold() {
         let (people, _) = crate::search::synthetic::population(9, 200, 6);
         let mut pairs: Vec<(CasePerson, CasePerson)> = Vec::new();

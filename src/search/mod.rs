@@ -28,6 +28,7 @@ pub mod merge;
 pub mod names;
 pub use crate::model::case_person as person;
 pub mod query;
+#[cfg(feature = "demo")]
 pub mod synthetic;
 pub mod trace;
 pub mod visible;
