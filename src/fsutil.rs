@@ -59,6 +59,14 @@ pub enum WriteError {
     },
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { WriteError {
+    WriteError::AlreadyExists { path } => "file_exists" { path = path.display() };
+    WriteError::NoSuchFolder { path } => "no_such_folder" { path = path.display() };
+    WriteError::DiskFull { path } => "disk_full" { path = path.display() };
+    WriteError::Io { path, .. } => "file_unwritable" { path = path.display() };
+} }
+
 impl WriteError {
     fn from_io(path: &Path, source: std::io::Error) -> WriteError {
         let path = path.to_path_buf();
@@ -123,6 +131,12 @@ pub enum ReadError {
         limit: u64,
     },
 }
+
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { ReadError {
+    ReadError::Unreadable { path, .. } => "file_unreadable" { path = path.display() };
+    ReadError::TooLarge { path, size, limit } => "file_too_large" { path = path.display(), size, limit };
+} }
 
 /// Read a whole regular file of at most `limit` bytes. The size is checked
 /// before reading, so a wrong pick (a disk image, a video) is refused

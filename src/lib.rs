@@ -1,5 +1,6 @@
 //! Fieldcase core library: everything the desktop app and the CLI do.
 #![forbid(unsafe_code)]
+pub mod codes;
 pub mod country;
 pub mod fsutil;
 pub mod hardening;

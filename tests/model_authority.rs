@@ -14,6 +14,7 @@ use std::io::Write as _;
 use base64::Engine as _;
 use common::*;
 use ed25519_dalek::Signer as _;
+use fieldcase::codes::Coded as _;
 use fieldcase::model::error::StoreError;
 use fieldcase::model::event::{Event, EventKind, Hlc, Role};
 use fieldcase::model::lifecycle::Stage;

@@ -220,6 +220,8 @@ fn a_forged_bundle_in_the_folder_is_refused_reported_and_left() {
     assert!(path.exists(), "a refused file is left for a person to look at");
     let st = folder::status(&w.o).unwrap();
     assert_eq!(st.refused.len(), 1, "the vault remembers it: {st:?}");
+    // With the refusal's code, for an interface to translate.
+    assert_eq!(st.refused[0].code, "bundle_wrong_recipient", "{st:?}");
     // Not read again while unchanged, still reported.
     let r = pass(&mut w.o, &w.dir);
     assert_eq!(r.refused.len(), 1, "{r:?}");
@@ -234,6 +236,8 @@ fn a_forged_bundle_in_the_folder_is_refused_reported_and_left() {
     let r = pass(&mut w.o, &w.dir);
     assert_eq!(r.refused.len(), 1, "{r:?}");
     assert!(r.refused[0].reason.contains("revoked"), "{r:?}");
+    assert_eq!(r.refused[0].code, "bundle_revoked", "{r:?}");
+    assert_eq!(r.refused[0].params.get("sender"), Some(&w.a.vault().device().device_id.to_string()), "{r:?}");
     assert_eq!(dump_without_folder_state(&w.o), before);
 }
 

@@ -149,7 +149,10 @@ pub async fn create_case(session: State<'_, Session>, case_type: String, office:
 
 fn item_id(item: Option<String>) -> Result<Option<Uuid>, UiError> {
     item.filter(|i| !i.is_empty())
-        .map(|i| Uuid::parse_str(&i).map_err(|_| UiError::new("bad_id", format!("{i:?} is not an item id"))))
+        .map(|i| {
+            Uuid::parse_str(&i)
+                .map_err(|_| UiError::new(crate::errors::ShellCode::BadId, format!("{i:?} is not an item id")))
+        })
         .transpose()
 }
 
@@ -189,7 +192,10 @@ pub async fn validate_form(
 ) -> Result<Vec<FieldErrorDto>, UiError> {
     // The lists of the vault's country configuration, as a save checks them.
     let result = session.with_store(|s| {
-        let def = s.forms().get(&form).ok_or_else(|| UiError::new("unknown_form", format!("unknown form {form:?}")))?;
+        let def = s
+            .forms()
+            .get(&form)
+            .ok_or_else(|| UiError::from(fieldcase::model::store::StoreError::UnknownForm { form: form.clone() }))?;
         if complete {
             let id = parse_case(s, &case)?;
             Ok(validate_complete_in_case(def, &values, &s.facts(id)?.values))
@@ -208,7 +214,8 @@ pub async fn change_stage(
     to: String,
     reason: String,
 ) -> Result<(), UiError> {
-    let stage = Stage::parse(&to).ok_or_else(|| UiError::new("unknown_stage", format!("unknown stage {to:?}")))?;
+    let stage = Stage::parse(&to)
+        .ok_or_else(|| UiError::new(crate::errors::ShellCode::UnknownStage, format!("unknown stage {to:?}")))?;
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.change_stage(id, stage, &reason)?)
@@ -334,7 +341,7 @@ pub async fn add_attachment(
 ) -> Result<String, UiError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64.as_bytes())
-        .map_err(|_| UiError::new("bad_attachment", "the file could not be read"))?;
+        .map_err(|_| UiError::new(crate::errors::ShellCode::BadAttachment, "the file could not be read"))?;
     session.with_store(|s| {
         let id = parse_case(s, &case)?;
         Ok(s.add_attachment(id, &name, &mime, &bytes)?.to_string())

@@ -89,10 +89,12 @@ pub struct UiError {
 }
 
 impl UiError {
-    /// An error with no field or rule details.
-    pub fn new(code: &str, message: impl Into<String>) -> UiError {
+    /// An error the shell finds itself, with no field or rule details
+    /// (a library error goes through [`UiError::coded`]).
+    pub fn new(code: crate::errors::ShellCode, message: impl Into<String>) -> UiError {
+        use fieldcase::codes::Coded as _;
         UiError {
-            code: code.to_string(),
+            code: code.code().to_string(),
             message: message.into(),
             fields: Vec::new(),
             violations: Vec::new(),

@@ -25,29 +25,23 @@ pub const INTERVAL: Duration = Duration::from_secs(2);
 /// last sync itself).
 #[derive(Default)]
 pub struct FolderWatch {
-    last: Mutex<(Option<String>, Option<String>)>,
+    last: Mutex<(Option<String>, Option<UiError>)>,
 }
 
 impl FolderWatch {
-    fn set(&self, checked: String, error: Option<String>) {
+    fn set(&self, checked: String, error: Option<UiError>) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = (Some(checked), error);
     }
 
-    fn get(&self) -> (Option<String>, Option<String>) {
+    fn get(&self) -> (Option<String>, Option<UiError>) {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 fn folder_error(e: FolderError) -> UiError {
-    let code = match &e {
-        FolderError::NoFolder(_) => "folder_missing",
-        FolderError::Io { .. } => "folder_unusable",
-        FolderError::NotEnrolled => "not_enrolled",
-        FolderError::Store(_) => "",
-    };
     match e {
         FolderError::Store(s) => UiError::from(s),
-        other => UiError::new(code, other.to_string()),
+        e => UiError::coded(&e),
     }
 }
 
@@ -63,11 +57,13 @@ pub fn pass(store: &mut CaseStore) -> Result<bool, UiError> {
 }
 
 fn files(list: Vec<FolderFile>) -> Vec<FolderFileView> {
-    list.into_iter().map(|f| FolderFileView { file: f.file, reason: f.reason }).collect()
+    list.into_iter()
+        .map(|f| FolderFileView { file: f.file, reason: f.reason, code: f.code, params: f.params })
+        .collect()
 }
 
 /// The screen's view of the folder.
-pub fn view(store: &CaseStore, watch: (Option<String>, Option<String>)) -> Result<FolderView, UiError> {
+pub fn view(store: &CaseStore, watch: (Option<String>, Option<UiError>)) -> Result<FolderView, UiError> {
     let st = folder::status(store)?;
     let last = st.last.unwrap_or_default();
     let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
@@ -103,7 +99,7 @@ pub fn set(store: &mut CaseStore, path: Option<&str>) -> Result<(), UiError> {
             let p = PathBuf::from(p);
             if !p.is_absolute() {
                 return Err(UiError::new(
-                    "bad_input",
+                    crate::errors::ShellCode::BadInput,
                     format!("{} is not a full path (it must start with /)", p.display()),
                 ));
             }
@@ -127,7 +123,7 @@ pub fn spawn_watcher(handle: AppHandle) {
             Ok(true) => watch.set(now(), None),
             Ok(false) => {}
             Err(e) if e.code == "locked" => {}
-            Err(e) => watch.set(now(), Some(e.message)),
+            Err(e) => watch.set(now(), Some(e)),
         }
     });
     if let Err(e) = spawned {
@@ -168,7 +164,7 @@ pub async fn sync_folder_now(
     let result = session.with_store(pass);
     match &result {
         Ok(_) => watch.set(now(), None),
-        Err(e) if e.code != "locked" => watch.set(now(), Some(e.message.clone())),
+        Err(e) if e.code != "locked" => watch.set(now(), Some(e.clone())),
         Err(_) => {}
     }
     result?;

@@ -11,6 +11,7 @@
 
 mod commands;
 mod dto;
+mod errors;
 mod folder_commands;
 mod partner_commands;
 mod report_commands;

@@ -218,33 +218,23 @@ pub struct PartnerDue {
 /// A refused or impossible request, answer or import: a code per kind for
 /// the window, and the library's sentence (which says what to do).
 pub fn request_error(e: RequestError) -> UiError {
-    let code = match e {
+    match e {
         RequestError::Rules(v) => {
-            let mut out = UiError::new("partner_rules", RequestError::Rules(v.clone()).to_string());
+            let mut out = UiError::coded(&RequestError::Rules(v.clone()));
             out.violations = v.iter().map(ViolationDto::from).collect();
-            return out;
+            out
         }
-        RequestError::Refused(i) => return import_error(i),
-        RequestError::Sync(s) => return sync_error(s),
-        RequestError::Partner(p) => return partner_error(p),
-        ref other => match other {
-            RequestError::UnknownRequest(_) => "partner_unknown_request",
-            RequestError::AlreadyAnswered(_) => "partner_already_answered",
-            RequestError::Withdrawn(_) => "partner_withdrawn",
-            RequestError::Replay(_) => "partner_replay",
-            RequestError::WrongPartner { .. } => "partner_wrong_partner",
-            RequestError::Role(_) => "forbidden",
-            _ => "partner_invalid",
-        },
-    };
-    UiError::new(code, e.to_string())
+        RequestError::Refused(i) => import_error(i),
+        RequestError::Sync(s) => sync_error(s),
+        RequestError::Partner(p) => partner_error(p),
+        e => UiError::coded(&e),
+    }
 }
 
 fn partner_error(e: PartnerError) -> UiError {
     match e {
         PartnerError::Sync(s) => sync_error(s),
-        PartnerError::Unknown(_) => UiError::new("partner_unknown", e.to_string()),
-        other => UiError::new("partner_invalid", other.to_string()),
+        e => UiError::coded(&e),
     }
 }
 
@@ -285,7 +275,7 @@ pub fn partner_entries(store: &CaseStore) -> Result<Vec<PartnerEntry>, UiError> 
 
 /// The kinds of request.
 pub fn kinds() -> Result<Vec<RequestKindEntry>, UiError> {
-    let all = partner_kinds::kinds().map_err(|e| UiError::new("internal", e))?;
+    let all = partner_kinds::kinds().map_err(|e| UiError::new(crate::errors::ShellCode::Internal, e))?;
     Ok(all
         .iter()
         .map(|k| RequestKindEntry {
@@ -329,7 +319,9 @@ pub fn send(
             let s = pr::send(store, case, kind, item, partner, progress).map_err(request_error)?;
             Ok(SentRequestDto { request_id: s.request_id.to_string(), written: None, printout: s.printout })
         }
-        (false, None) => Err(UiError::new("no_path", "choose where to write the request for the partner")),
+        (false, None) => {
+            Err(UiError::new(crate::errors::ShellCode::NoPath, "choose where to write the request for the partner"))
+        }
         (false, Some(out)) => {
             let mut id = None;
             let written = built_file(
@@ -341,7 +333,7 @@ pub fn send(
                 },
                 request_error,
             )?;
-            let id = id.ok_or_else(|| UiError::new("internal", "no request was made"))?;
+            let id = id.ok_or_else(|| UiError::new(crate::errors::ShellCode::Internal, "no request was made"))?;
             Ok(SentRequestDto { request_id: id.to_string(), written: Some(written), printout: None })
         }
     }
@@ -383,7 +375,9 @@ pub fn withdraw(
             pr::withdraw(store, request, reason, progress).map_err(request_error)?;
             Ok(None)
         }
-        (false, None) => Err(UiError::new("no_path", "choose where to write the withdrawal for the partner")),
+        (false, None) => {
+            Err(UiError::new(crate::errors::ShellCode::NoPath, "choose where to write the withdrawal for the partner"))
+        }
         (false, Some(out)) => built_file(
             out,
             || pr::withdraw(store, request, reason, progress).map(Option::unwrap_or_default),

@@ -154,14 +154,13 @@ pub fn view(r: &Report) -> ReportView {
 fn options(from: &str, to: &str, office: Option<String>, suppress: bool) -> Result<ReportOptions, UiError> {
     let date = |s: &str| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| UiError::new("bad_date", format!("{s:?} is not a date (YYYY-MM-DD)")))
+            .map_err(|_| UiError::new(crate::errors::ShellCode::BadDate, format!("{s:?} is not a date (YYYY-MM-DD)")))
     };
     Ok(ReportOptions { from: date(from)?, to: date(to)?, office: office.filter(|o| !o.is_empty()), suppress })
 }
 
 fn compute(session: &Session, o: &ReportOptions) -> Result<Report, UiError> {
-    session
-        .with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::new("report_failed", e.to_string())))
+    session.with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::coded(&e)))
 }
 
 /// Compute every indicator for the period and office.
@@ -191,10 +190,7 @@ pub async fn report_export_csv(
 ) -> Result<Vec<String>, UiError> {
     let o = options(&from, &to, office, true)?;
     let r = compute(&session, &o)?;
-    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| match e {
-        export::ExportError::Write(w) => crate::sync_commands::write_error(w),
-        e => UiError::new("export_failed", e.to_string()),
-    })?;
+    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::coded(&e))?;
     Ok(files.iter().map(|f| f.display().to_string()).collect())
 }
 
@@ -206,5 +202,22 @@ mod tests {
     fn dates_are_checked() {
         assert!(options("2026-01-01", "2026-01-31", Some(String::new()), true).unwrap().office.is_none());
         assert_eq!(options("01/02/2026", "2026-01-31", None, true).unwrap_err().code, "bad_date");
+    }
+
+    /// The library's English title and definition of every indicator, for
+    /// the window's catalogue test: `indicator.<id>.title`/`.definition`
+    /// must exist in en, fr and ar, and the English must be the library's.
+    #[test]
+    fn writes_the_indicator_texts_for_the_window() {
+        let texts: std::collections::BTreeMap<&str, serde_json::Value> = report::definitions()
+            .iter()
+            .map(|d| (d.id, serde_json::json!({ "title": d.title, "definition": d.definition })))
+            .collect();
+        let json = serde_json::to_string_pretty(&texts).expect("json") + "\n";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings/indicators.json");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+            std::fs::write(&path, &json).expect("write indicators.json");
+        }
+        assert_eq!(texts.len(), report::definitions().len(), "indicator ids are unique");
     }
 }

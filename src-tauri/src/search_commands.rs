@@ -113,19 +113,10 @@ impl From<search::TraceMatch> for TraceMatchDto {
 }
 
 pub(crate) fn ui_error(e: SearchError) -> UiError {
-    let code = match e {
-        SearchError::UnknownFilter(_) | SearchError::BadAge(_) | SearchError::BadThreshold(_) => "search_query",
-        SearchError::ThresholdNotYours(_) => "search_error",
-        SearchError::NoSuchCase(_) => "case_not_found",
-        SearchError::Db(_) => "search_error",
-        SearchError::Hidden(_) => "hidden",
-        SearchError::Store(e) => return UiError::from(e),
-    };
-    let mut out = UiError::new(code, e.to_string());
-    if let SearchError::Hidden(reason) = e {
-        out.params.insert("reason".into(), reason.code().to_string());
+    match e {
+        SearchError::Store(e) => UiError::from(e),
+        e => UiError::coded(&e),
     }
-    out
 }
 
 /// Run the search box's text (names in any spelling, case number, filters
@@ -201,7 +192,7 @@ mod tests {
         );
         assert!(hits.iter().all(|h| h.case_id != other.to_string()), "{hits:#?}");
         let err = search_in(&s, "colour:red").expect_err("unknown filter");
-        assert_eq!(err.code, "search_query");
+        assert_eq!(err.code, "search_unknown_filter");
     }
 
     #[test]

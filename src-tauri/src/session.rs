@@ -17,8 +17,7 @@ impl From<StoreError> for UiError {
     fn from(e: StoreError) -> UiError {
         // The code and its parameters are the library's, so the app and the
         // CLI name a refusal the same way.
-        let mut out = UiError::new(e.code(), e.to_string());
-        out.params = e.params().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut out = UiError::coded(&e);
         match &e {
             StoreError::Invalid { errors } => out.fields = errors.iter().map(FieldErrorDto::from).collect(),
             StoreError::RuleViolated { violations } => {
@@ -63,10 +62,10 @@ impl Session {
             // A damaged snapshot segment reaches SQLite as a bare "disk I/O
             // error"; say which part of the vault is damaged and what to do.
             Some(store) => f(store).map_err(|e| match store.vault().damage_behind(&e.message) {
-                Some(damaged) => UiError::new("vault_damaged", damaged.to_string()),
+                Some(damaged) => UiError::new(crate::errors::ShellCode::VaultDamaged, damaged.to_string()),
                 None => e,
             }),
-            None => Err(UiError::new("locked", "the vault is locked; unlock it again")),
+            None => Err(UiError::new(crate::errors::ShellCode::Locked, "the vault is locked; unlock it again")),
         }
     }
 
@@ -113,27 +112,32 @@ impl Session {
         let passphrase = SecretString::from(std::mem::take(&mut new.passphrase));
         if self.dir.join(fieldcase::vault::IDENTITY_FILE).exists() {
             return Err(UiError::new(
-                "vault_exists",
+                crate::errors::ShellCode::VaultExists,
                 format!("{} already holds a vault; unlock it instead", self.dir.display()),
             ));
         }
         let name = new.user_name.trim().to_string();
         if name.is_empty() {
-            return Err(UiError::new("name_required", "give the name of the person using this device"));
+            return Err(UiError::new(
+                crate::errors::ShellCode::NameRequired,
+                "give the name of the person using this device",
+            ));
         }
         // The rule the CLI applies too; the window's meter only shows it.
         passphrase_policy::check(passphrase.expose_secret(), &[&name])
             .into_result()
-            .map_err(|weak| UiError::new("weak_passphrase", weak.to_string()))?;
-        let role: Role = new
-            .role
-            .parse()
-            .map_err(|e: fieldcase::model::event::UnknownRole| UiError::new("unknown_role", e.to_string()))?;
+            .map_err(|weak| UiError::new(crate::errors::ShellCode::WeakPassphrase, weak.to_string()))?;
+        let role: Role = new.role.parse().map_err(|e: fieldcase::model::event::UnknownRole| {
+            UiError::new(crate::errors::ShellCode::UnknownRole, e.to_string())
+        })?;
         let escrow = new.escrow.take().map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
         if let Some(e) = &escrow {
             // The vault checks the recipient too; this gives the UI its own code.
             if !e.starts_with("age1") {
-                return Err(UiError::new("bad_escrow", "the escrow recipient is an age public key starting with age1"));
+                return Err(UiError::new(
+                    crate::errors::ShellCode::BadEscrow,
+                    "the escrow recipient is an age public key starting with age1",
+                ));
             }
         }
         let opts = InitOptions { name, role: role.as_str().to_string(), escrow };
@@ -167,7 +171,7 @@ impl Session {
     pub fn switch_person(&self, user: &str, passphrase: SecretString) -> Result<ActorDto, UiError> {
         let user = user.trim();
         if user.is_empty() {
-            return Err(UiError::new("name_required", "say who is recording"));
+            return Err(UiError::new(crate::errors::ShellCode::NameRequired, "say who is recording"));
         }
         self.with_store(|s| Ok(s.switch_person(user, &passphrase)?))?;
         self.actor()
@@ -178,11 +182,11 @@ impl Session {
     pub fn add_person(&self, user: &str, role: &str, passphrase: SecretString) -> Result<(), UiError> {
         let user = user.trim();
         if user.is_empty() {
-            return Err(UiError::new("name_required", "give the person's name"));
+            return Err(UiError::new(crate::errors::ShellCode::NameRequired, "give the person's name"));
         }
-        let role: Role = role
-            .parse()
-            .map_err(|e: fieldcase::model::event::UnknownRole| UiError::new("unknown_role", e.to_string()))?;
+        let role: Role = role.parse().map_err(|e: fieldcase::model::event::UnknownRole| {
+            UiError::new(crate::errors::ShellCode::UnknownRole, e.to_string())
+        })?;
         self.with_store(|s| Ok(s.add_person(user, role, &passphrase).map(|_| ())?))
     }
 
@@ -284,7 +288,7 @@ mod tests {
                     // every page is read.
                     let conn = store.vault().conn();
                     fn db(e: impl std::fmt::Display) -> UiError {
-                        UiError::new("store_error", e.to_string())
+                        UiError::new(crate::errors::ShellCode::Internal, e.to_string())
                     }
                     let mut st = conn
                         .prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL")

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use fieldcase::model::event::Role;
 use fieldcase::model::forms;
-use fieldcase::model::store::{CaseStore, CaseSummary, StoreError};
+use fieldcase::model::store::{CaseStore, CaseSummary};
 use fieldcase::sync::transfer::{self, TransferError};
 use fieldcase::sync::{self, ImportError, ImportReport, Progress, SyncError};
 use serde_json::Value;
@@ -73,44 +73,21 @@ impl PendingImport {
 
 // ------------------------------------------------------------------ errors
 
-/// A refused bundle: a code per kind of refusal for the UI, and the
-/// library's one-line reason (which says what to do).
+/// A refused bundle: the refusal's code and values (`ImportError`'s
+/// `Coded`), and the library's one-line reason (which says what to do).
 pub fn import_error(e: ImportError) -> UiError {
-    let code = match &e {
-        ImportError::NotAgeFile | ImportError::NotABundle(_) => "bundle_not_a_bundle",
-        ImportError::WrongRecipient => "bundle_wrong_recipient",
-        ImportError::Damaged { .. } => "bundle_damaged",
-        ImportError::UnsupportedVersion { .. } => "bundle_unsupported_version",
-        ImportError::WrongOffice { .. } => "bundle_wrong_office",
-        ImportError::UnknownSender { .. } => "bundle_unknown_sender",
-        ImportError::RevokedSender { .. } | ImportError::RevokedAuthor { .. } => "bundle_revoked",
-        ImportError::BadSignature { .. } => "bundle_bad_signature",
-        ImportError::SequenceBackwards { .. } => "bundle_sequence_backwards",
-        ImportError::WrongKind(_) => "bundle_wrong_kind",
-        ImportError::NotEnrolled => "not_enrolled",
-        ImportError::Rejected(_) | ImportError::RoleNotGranted { .. } => "bundle_event_refused",
-        ImportError::Io(_) => "file_unreadable",
-        _ => "bundle_refused",
-    };
-    UiError::new(code, e.to_string())
+    match e {
+        // An event the case model refused: its rule or field details too.
+        ImportError::Rejected(s) => UiError::from(s),
+        e => UiError::coded(&e),
+    }
 }
 
 /// A sync operation that failed before any bundle was read.
 pub fn sync_error(e: SyncError) -> UiError {
-    let code = match &e {
-        SyncError::NotOffice => "not_office",
-        SyncError::IsOffice => "is_office",
-        SyncError::NotEnrolled => "not_enrolled",
-        SyncError::AlreadyEnrolled(_) => "already_enrolled",
-        SyncError::UnknownDevice(_) => "unknown_device",
-        SyncError::Revoked(_) => "device_revoked",
-        SyncError::Enrollment(_) => "enrollment_refused",
-        SyncError::Build(_) => "bundle_build_failed",
-        SyncError::Store(_) => "",
-    };
     match e {
         SyncError::Store(s) => UiError::from(s),
-        other => UiError::new(code, other.to_string()),
+        e => UiError::coded(&e),
     }
 }
 
@@ -118,16 +95,12 @@ fn transfer_error(e: TransferError) -> UiError {
     match e {
         TransferError::Refused(i) => import_error(i),
         TransferError::Sync(s) => sync_error(s),
-        TransferError::NotOpen { .. } => UiError::new("transfer_not_open", e.to_string()),
-        TransferError::NoConsent(_) => UiError::new("transfer_no_consent", e.to_string()),
-        TransferError::Pending { .. } => UiError::new("transfer_pending", e.to_string()),
-        TransferError::BadArgument(_) => UiError::new("transfer_bad_argument", e.to_string()),
-        TransferError::ForeignOrigin { .. } => UiError::new("transfer_foreign_origin", e.to_string()),
+        e => UiError::coded(&e),
     }
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> UiError {
-    UiError::new("bad_input", message)
+    UiError::new(crate::errors::ShellCode::BadInput, message)
 }
 
 pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
@@ -141,7 +114,7 @@ pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
 pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     let p = PathBuf::from(path.trim());
     if path.trim().is_empty() {
-        return Err(UiError::new("no_path", "choose a file first"));
+        return Err(UiError::new(crate::errors::ShellCode::NoPath, "choose a file first"));
     }
     if !p.is_absolute() {
         return Err(bad_input(format!("{path:?} is not a full path (it must start with /)")));
@@ -151,10 +124,7 @@ pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
 
 pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, UiError> {
     use fieldcase::fsutil::ReadError;
-    fieldcase::fsutil::read_limited(path, limit).map_err(|e| match e {
-        ReadError::Unreadable { .. } => UiError::new("file_unreadable", e.to_string()),
-        ReadError::TooLarge { .. } => UiError::new("file_too_large", e.to_string()),
-    })
+    fieldcase::fsutil::read_limited(path, limit).map_err(|e: ReadError| UiError::coded(&e))
 }
 
 /// Write a new file through [`fieldcase::fsutil::write_new_file`]: never
@@ -184,21 +154,14 @@ pub(crate) fn built_file<E: std::error::Error + 'static>(
 
 /// The window's code for each way writing a new file fails.
 pub(crate) fn write_error(e: fieldcase::fsutil::WriteError) -> UiError {
-    use fieldcase::fsutil::WriteError;
-    let code = match &e {
-        WriteError::AlreadyExists { .. } => "file_exists",
-        WriteError::NoSuchFolder { .. } => "no_such_folder",
-        WriteError::DiskFull { .. } => "disk_full",
-        WriteError::Io { .. } => "file_unwritable",
-    };
-    UiError::new(code, e.to_string())
+    UiError::coded(&e)
 }
 
 /// Refuse an occupied destination (a symlink included) before building a
 /// bundle; the write refuses it anyway.
 fn check_free(out: &Path) -> Result<(), UiError> {
     if fieldcase::fsutil::occupied(out) {
-        return Err(UiError::new("file_exists", format!("{} already exists: choose another name", out.display())));
+        return Err(write_error(fieldcase::fsutil::WriteError::AlreadyExists { path: out.to_path_buf() }));
     }
     Ok(())
 }
@@ -452,15 +415,16 @@ pub fn apply_import(
 /// Device: write this vault's enrollment request (public keys only).
 pub fn write_enrollment_request(store: &CaseStore, out: &Path) -> Result<WrittenFile, UiError> {
     let req = sync::enrollment_request(store).map_err(sync_error)?;
-    let bytes = serde_json::to_vec_pretty(&req).map_err(|e| UiError::new("internal", e.to_string()))?;
+    let bytes =
+        serde_json::to_vec_pretty(&req).map_err(|e| UiError::new(crate::errors::ShellCode::Internal, e.to_string()))?;
     write_new_file(out, &bytes)
 }
 
 /// Office: read and check a request file before approving it.
 pub fn read_request(store: &CaseStore, path: &Path) -> Result<EnrollmentRequestView, UiError> {
     let bytes = read_limited(path, MAX_REQUEST_FILE)?;
-    let req =
-        sync::roster::EnrollmentRequest::parse_and_verify(&bytes).map_err(|e| UiError::new("enrollment_refused", e))?;
+    let req = sync::roster::EnrollmentRequest::parse_and_verify(&bytes)
+        .map_err(|e| UiError::new(crate::errors::ShellCode::EnrollmentRefused, e))?;
     let roster = sync::exchange::roster(store)?;
     let already = roster.as_ref().is_some_and(|r| r.roster.device(req.device_id).is_some());
     let elsewhere = roster
@@ -580,14 +544,7 @@ pub fn resolve(
     field: &str,
     event: Uuid,
 ) -> Result<(), UiError> {
-    store.resolve_conflict_head(case, form, item, field, event).map_err(|e| match e {
-        StoreError::NotAHead { .. } => UiError::new(
-            "conflict_changed",
-            "that value is no longer one of the field's values (it was resolved meanwhile); reload",
-        ),
-        StoreError::NoConflict { .. } => UiError::new("no_conflict", e.to_string()),
-        e => e.into(),
-    })
+    store.resolve_conflict_head(case, form, item, field, event).map_err(UiError::from)
 }
 
 // ------------------------------------------------------------------ transfer
@@ -705,32 +662,32 @@ pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError>
 
 /// Merge case `duplicate` into case `into` (a `case.merged` event; nothing is deleted).
 pub fn merge_cases(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<(), UiError> {
-    fieldcase::search::merge::merge(store, duplicate, into)
-        .map_err(|e| UiError::new("merge_refused", e.to_string()))?;
+    fieldcase::search::merge::merge(store, duplicate, into).map_err(merge_error)?;
     Ok(())
 }
 
 /// Record that cases `case` and `other` are two different children (a
 /// signed `case.not_duplicate` review; the pair is no longer listed).
 pub fn mark_not_duplicate(store: &mut CaseStore, case: Uuid, other: Uuid) -> Result<(), UiError> {
-    fieldcase::search::merge::not_duplicate(store, case, other)
-        .map_err(|e| UiError::new("review_refused", e.to_string()))?;
+    fieldcase::search::merge::not_duplicate(store, case, other).map_err(merge_error)?;
     Ok(())
+}
+
+/// A merge, split or review the library refused: its code, or the case
+/// store's refusal with its rule details.
+fn merge_error(e: fieldcase::search::merge::MergeError) -> UiError {
+    match e {
+        fieldcase::search::merge::MergeError::Store(s) => UiError::from(s),
+        e => UiError::coded(&e),
+    }
 }
 
 /// A data manager's decision on a held event refused by the library
 /// (`sync::quarantine`): who may, which event, the reason.
 fn quarantine_error(e: sync::quarantine::QuarantineError) -> UiError {
-    use sync::quarantine::QuarantineError as Q;
     match e {
-        Q::NotDataManager { role } => {
-            let mut err = UiError::new("forbidden", e.to_string());
-            err.params.insert("role".into(), role.to_string());
-            err
-        }
-        Q::NotHeld(_) => UiError::new("not_held", e.to_string()),
-        Q::Reason => UiError::new("reason_required", e.to_string()),
-        Q::Store(e) => e.into(),
+        sync::quarantine::QuarantineError::Store(s) => UiError::from(s),
+        e => UiError::coded(&e),
     }
 }
 
@@ -816,8 +773,9 @@ pub async fn sync_apply_import(
     path: String,
     progress: Channel<SyncProgress>,
 ) -> Result<ImportOutcome, UiError> {
-    let bytes =
-        pending.take(&path).ok_or_else(|| UiError::new("no_preview", "preview the bundle before importing it"))?;
+    let bytes = pending
+        .take(&path)
+        .ok_or_else(|| UiError::new(crate::errors::ShellCode::NoPreview, "preview the bundle before importing it"))?;
     session.with_store(|s| apply_import(s, &path, &bytes, &mut reporter(&progress)))
 }
 
@@ -1113,7 +1071,7 @@ mod tests {
         assert!(duplicates(&mut o).unwrap().iter().any(is_pair), "the two registrations are flagged");
 
         act_as(&mut o, "amina", Role::Caseworker);
-        assert_eq!(mark_not_duplicate(&mut o, x, y).unwrap_err().code, "review_refused");
+        assert_eq!(mark_not_duplicate(&mut o, x, y).unwrap_err().code, "rule_violated");
         act_as(&mut o, "Agadez office", Role::DataManager);
         assert!(duplicates(&mut o).unwrap().iter().any(is_pair), "a refused review changes nothing");
 

@@ -5,10 +5,12 @@
 //! Counts are `u32` and times Unix milliseconds typed `number` in TypeScript
 //! (serde writes u64 as a JSON number; ts-rs would otherwise say `bigint`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::dto::LabelsDto;
+use crate::dto::{LabelsDto, UiError};
 
 macro_rules! sync_dto {
     ($item:item) => {
@@ -434,7 +436,7 @@ pub struct FolderView {
     /// The watcher's last look at the folder in this run (RFC 3339).
     pub last_checked: Option<String>,
     /// Why the watcher's last look failed (the folder is gone, …).
-    pub error: Option<String>,
+    pub error: Option<UiError>,
     /// What the last sync imported.
     pub imported: Vec<FolderImportView>,
     /// Bundles the last sync wrote.
@@ -469,7 +471,12 @@ sync_dto! {
 pub struct FolderFileView {
     /// The file, relative to the folder.
     pub file: String,
-    /// The reason (English, from the library).
+    /// The reason (English, from the library): the fallback of `code`.
     pub reason: String,
+    /// The refusal's stable code (`error.<code>` in the window's
+    /// catalogues); empty for a refusal remembered before codes were kept.
+    pub code: String,
+    /// The values of `code`.
+    pub params: BTreeMap<String, String>,
 }
 }

@@ -133,6 +133,14 @@ pub enum ConfigError {
     },
 }
 
+// Each refusal's stable code for the interfaces (crate::codes).
+crate::error_codes! { ConfigError {
+    ConfigError::Malformed(_) => "config_malformed";
+    ConfigError::Invalid(reason) => "config_invalid" { reason };
+    ConfigError::BadSignature(_) => "config_bad_signature";
+    ConfigError::Older { found, held } => "config_older" { found, held };
+} }
+
 fn invalid(s: String) -> ConfigError {
     ConfigError::Invalid(s)
 }

@@ -218,92 +218,47 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
 }
 
-impl StoreError {
-    /// A stable machine code for the error, in snake_case, that an
-    /// interface translates (the desktop app's `error.<code>` messages in
-    /// English, French and Arabic); the English `Display` text is only the
-    /// fallback. A code never changes meaning once released.
-    pub fn code(&self) -> &'static str {
-        match self {
-            StoreError::Vault(v) => match v {
-                VaultError::WrongPassphrase { .. } => "wrong_passphrase",
-                VaultError::EmptyPassphrase => "empty_passphrase",
-                VaultError::NotAVault { .. } => "not_a_vault",
-                VaultError::Busy { .. } => "vault_busy",
-                VaultError::DiskFull { .. } => "disk_full",
-                VaultError::MissingSnapshot { .. }
-                | VaultError::CorruptSnapshot { .. }
-                | VaultError::DamagedSegment { .. }
-                | VaultError::CorruptIdentity { .. } => "vault_damaged",
-                VaultError::Tampered { .. } => "vault_tampered",
-                _ => "vault_error",
-            },
-            StoreError::NotFound { .. } => "not_found",
-            StoreError::Hidden { .. } => "hidden",
-            StoreError::Erased { .. } => "erased",
-            StoreError::UnknownForm { .. } => "unknown_form",
-            StoreError::Invalid { .. } => "invalid",
-            StoreError::RuleViolated { .. } => "rule_violated",
-            StoreError::EmptyAttachment => "bad_attachment",
-            StoreError::AttachmentTooLarge { .. } => "attachment_too_large",
-            StoreError::Forbidden { .. } => "forbidden",
-            StoreError::NoConflict { .. } => "no_conflict",
-            StoreError::NotAHead { .. } => "conflict_changed",
-            StoreError::UnknownRole(_) => "unknown_role",
-            StoreError::UnknownPerson { .. } => "unknown_person",
-            StoreError::PersonExists { .. } => "person_exists",
-            StoreError::PersonMismatch { .. } => "person_mismatch",
-            StoreError::NotFirstPerson { .. } => "not_first_person",
-            StoreError::NotACaseworker { .. } => "not_a_caseworker",
-            StoreError::PersonNotEnrolled { .. } => "person_not_enrolled",
-            StoreError::WeakPassphrase(_) => "weak_passphrase",
-            StoreError::ActorFixed => "actor_fixed",
-            _ => "store_error",
-        }
+// A stable machine code for each error, in snake_case, that an interface
+// translates (the desktop app's `error.<code>` messages in English, French
+// and Arabic) with its parameters; the English `Display` text is the CLI's
+// and the fallback. A code never changes meaning once released. A rule
+// violation's and a field error's details travel beside the code (each
+// violation has its own code: `RuleViolation::code`).
+crate::error_codes! { StoreError {
+    nested {
+        StoreError::Vault(v) => v: VaultError;
     }
-
-    /// The values a translated message of [`StoreError::code`] needs, by
-    /// name: `hidden` {`case`, `reason`: a `HiddenReason` in snake_case},
-    /// `forbidden` {`role`, `action`}, `not_found` {`case`},
-    /// `attachment_too_large` {`size`, `limit`}, `no_conflict` and
-    /// `conflict_changed` {`form`, `field`}. A rule violation's
-    /// parameters are its violations' rule codes (`RuleViolation::rule`).
-    pub fn params(&self) -> std::collections::BTreeMap<&'static str, String> {
-        let mut p = std::collections::BTreeMap::new();
-        match self {
-            StoreError::Hidden { case, reason } => {
-                p.insert("case", case.clone());
-                p.insert("reason", reason.code().to_string());
-            }
-            StoreError::Forbidden { role, action } => {
-                p.insert("role", role.as_str().to_string());
-                p.insert("action", action.clone());
-            }
-            StoreError::NotFound { case } => {
-                p.insert("case", case.clone());
-            }
-            StoreError::AttachmentTooLarge { size, limit } => {
-                p.insert("size", size.to_string());
-                p.insert("limit", limit.to_string());
-            }
-            StoreError::UnknownPerson { user }
-            | StoreError::PersonExists { user }
-            | StoreError::PersonMismatch { user } => {
-                p.insert("user", user.clone());
-            }
-            StoreError::PersonNotEnrolled { user, reason } => {
-                p.insert("user", user.clone());
-                p.insert("reason", reason.clone());
-            }
-            StoreError::NoConflict { form, field } | StoreError::NotAHead { form, field, .. } => {
-                p.insert("form", form.clone());
-                p.insert("field", field.clone());
-            }
-            _ => {}
-        }
-        p
-    }
-}
+    StoreError::CheckStopped(check) => "check_stopped" { check };
+    StoreError::NotFound { case } => "not_found" { case };
+    StoreError::Hidden { case, reason } => "hidden" { case, reason = reason.code() };
+    StoreError::Erased { case, on, reason } => "erased" { case, on, reason };
+    StoreError::UnknownForm { form } => "unknown_form" { form };
+    StoreError::Invalid { .. } => "invalid";
+    StoreError::RuleViolated { .. } => "rule_violated";
+    StoreError::EmptyAttachment => "bad_attachment";
+    StoreError::AttachmentTooLarge { size, limit } => "attachment_too_large" { size, limit };
+    StoreError::Forbidden { role, action } => "forbidden" { role = role.as_str(), action };
+    StoreError::BadSignature { event, .. } => "event_bad_signature" { event };
+    StoreError::UnknownDevice { device, event } => "event_unknown_device" { device, event };
+    StoreError::Equivocation { device, seq, .. } => "event_equivocation" { device, seq };
+    StoreError::ConflictingEvent { event } => "event_conflicting" { event };
+    StoreError::Malformed { event, .. } => "event_malformed" { event };
+    StoreError::FromTheFuture { event, device, .. } => "event_from_the_future" { event, device };
+    StoreError::NoConflict { form, field } => "no_conflict" { form, field };
+    StoreError::NotAHead { form, field, .. } => "conflict_changed" { form, field };
+    StoreError::DeviceKeyMismatch { device } => "device_key_mismatch" { device };
+    StoreError::ActorFixed => "actor_fixed";
+    StoreError::UnknownPerson { user } => "unknown_person" { user };
+    StoreError::PersonExists { user } => "person_exists" { user };
+    StoreError::NotACaseworker { user } => "not_a_caseworker" { user };
+    StoreError::NotFirstPerson { user } => "not_first_person" { user };
+    StoreError::PersonMismatch { user } => "person_mismatch" { user };
+    StoreError::PersonNotEnrolled { user, reason } => "person_not_enrolled" { user, reason };
+    StoreError::WeakPassphrase(_) => "weak_passphrase";
+    StoreError::UnknownRole(_) => "unknown_role";
+    StoreError::Audit(_) => "audit_broken";
+    StoreError::Database(_) => "database_error";
+} }
 
 fn field_errors(errors: &[FieldError]) -> String {
     errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")

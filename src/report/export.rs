@@ -66,6 +66,19 @@ pub enum ExportError {
     OrgUnit(String),
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { ExportError {
+    nested {
+        ExportError::Write(w) => w: WriteError;
+    }
+    ExportError::NotSuppressed => "export_not_suppressed";
+    ExportError::Folder { path, .. } => "export_folder" { path = path.display() };
+    ExportError::Json(_) | ExportError::Csv(_) => "export_encoding";
+    ExportError::Mapping(_) => "export_mapping";
+    ExportError::Period { from, to } => "export_period" { from, to };
+    ExportError::OrgUnit(office) => "export_org_unit" { office };
+} }
+
 fn require_suppressed(report: &Report) -> Result<(), ExportError> {
     if report.suppressed {
         Ok(())

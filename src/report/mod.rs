@@ -39,6 +39,12 @@ pub enum ReportError {
     Db(#[from] rusqlite::Error),
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { ReportError {
+    ReportError::EmptyPeriod { from, to } => "report_empty_period" { from, to };
+    ReportError::Db(_) => "database_error";
+} }
+
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOptions {

@@ -49,6 +49,18 @@ pub enum MergeError {
     Store(#[from] StoreError),
 }
 
+// Each refusal's stable code for the interfaces (crate::codes).
+crate::error_codes! { MergeError {
+    nested {
+        MergeError::Store(s) => s: StoreError;
+    }
+    MergeError::SameCase => "merge_same_case";
+    MergeError::AlreadyMerged { .. } => "merge_already_merged";
+    MergeError::TargetMerged { .. } => "merge_target_merged";
+    MergeError::NotMerged(_) => "merge_not_merged";
+    MergeError::NoPreviousStage(_) => "merge_no_previous_stage";
+} }
+
 /// Merge `duplicate` into `into`. Returns the id of the `case.merged` event.
 pub fn merge(store: &mut CaseStore, duplicate: Uuid, into: Uuid) -> Result<Uuid, MergeError> {
     if duplicate == into {

@@ -50,6 +50,20 @@ pub enum SearchError {
     Store(#[from] crate::model::store::StoreError),
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { SearchError {
+    nested {
+        SearchError::Store(s) => s: crate::model::store::StoreError;
+    }
+    SearchError::UnknownFilter(filter) => "search_unknown_filter" { filter };
+    SearchError::BadAge(age) => "search_bad_age" { age };
+    SearchError::NoSuchCase(case) => "case_not_found" { case };
+    SearchError::Db(_) => "database_error";
+    SearchError::Hidden(reason) => "hidden" { reason = reason.code() };
+    SearchError::BadThreshold(threshold) => "search_bad_threshold" { threshold };
+    SearchError::ThresholdNotYours(_) => "threshold_not_yours";
+} }
+
 /// A parsed query.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Query {

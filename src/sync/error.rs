@@ -188,3 +188,37 @@ pub enum ImportError {
     #[error("cannot read the bundle: {0}")]
     Io(#[from] std::io::Error),
 }
+
+// Each refusal's stable code for the interfaces (crate::codes): a refused
+// bundle reaches a person as a code and its values, in their language.
+crate::error_codes! { ImportError {
+    nested {
+        ImportError::BadConfig(c) => c: crate::country::ConfigError;
+        ImportError::Rejected(s) => s: StoreError;
+    }
+    ImportError::NotAgeFile | ImportError::NotABundle(_) => "bundle_not_a_bundle";
+    ImportError::WrongRecipient => "bundle_wrong_recipient";
+    ImportError::Damaged { size, .. } => "bundle_damaged" { size };
+    ImportError::UnsupportedVersion { major } => "bundle_unsupported_version" { major };
+    ImportError::ForbiddenMember { path, .. } => "bundle_forbidden_member" { path };
+    ImportError::DuplicateMember(path) => "bundle_duplicate_member" { path };
+    ImportError::TooLarge { size, limit, .. } => "bundle_too_large" { size, limit };
+    ImportError::OutOfOrder { .. } => "bundle_out_of_order";
+    ImportError::MissingMember(member) => "bundle_missing_member" { member };
+    ImportError::MemberMismatch { path, .. } => "bundle_altered" { path };
+    ImportError::Malformed { member, .. } => "bundle_malformed" { member };
+    ImportError::MalformedEvent { line, .. } => "bundle_event_malformed" { line };
+    ImportError::EventTooLarge { line, size, limit } => "bundle_event_too_large" { line, size, limit };
+    ImportError::BadSignature { sender } => "bundle_bad_signature" { sender };
+    ImportError::UnknownSender { sender } => "bundle_unknown_sender" { sender };
+    ImportError::RevokedSender { sender } => "bundle_revoked" { sender };
+    ImportError::RevokedAuthor { device, event } => "bundle_revoked_author" { device, event };
+    ImportError::RoleNotGranted { device, claimed, granted, .. } => "bundle_role_not_granted" { device, claimed, granted };
+    ImportError::WrongOffice { .. } => "bundle_wrong_office";
+    ImportError::SequenceBackwards { sender, last, got } => "bundle_sequence_backwards" { sender, last, got };
+    ImportError::WrongKind(_) => "bundle_wrong_kind";
+    ImportError::NotEnrolled => "not_enrolled";
+    ImportError::BadRoster(_) => "bundle_bad_roster";
+    ImportError::Attachment { id, .. } => "bundle_attachment_failed" { id };
+    ImportError::Io(_) => "file_unreadable";
+} }

@@ -62,6 +62,21 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { SyncError {
+    nested {
+        SyncError::Store(s) => s: StoreError;
+    }
+    SyncError::NotOffice => "not_office";
+    SyncError::IsOffice => "is_office";
+    SyncError::NotEnrolled => "not_enrolled";
+    SyncError::AlreadyEnrolled(office) => "already_enrolled" { office };
+    SyncError::UnknownDevice(device) => "unknown_device" { device };
+    SyncError::Revoked(device) => "device_revoked" { device };
+    SyncError::Enrollment(reason) => "enrollment_refused" { reason };
+    SyncError::Build(_) => "bundle_build_failed";
+} }
+
 impl From<rusqlite::Error> for SyncError {
     fn from(e: rusqlite::Error) -> SyncError {
         SyncError::Store(StoreError::from(e))

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
+use crate::codes::Coded as _;
 use crate::model::error::StoreError;
 use crate::model::store::CaseStore;
 use crate::sync::error::ImportError;
@@ -57,6 +58,16 @@ pub enum FolderError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { FolderError {
+    nested {
+        FolderError::Store(s) => s: StoreError;
+    }
+    FolderError::NoFolder(path) => "folder_missing" { path = path.display() };
+    FolderError::Io { path, .. } => "folder_unusable" { path = path.display() };
+    FolderError::NotEnrolled => "not_enrolled";
+} }
 
 /// What happened to one file of the folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +111,16 @@ pub struct FolderImport {
 pub struct FolderFile {
     /// The file, relative to the folder.
     pub file: String,
-    /// Why (the import's message).
+    /// Why (the import's message, in English).
     pub reason: String,
+    /// Why, as the import refusal's stable code (`ImportError`'s
+    /// `Coded::code`), for an interface to translate; empty for an outcome
+    /// remembered before codes were kept.
+    #[serde(default)]
+    pub code: String,
+    /// The values of [`FolderFile::code`].
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
 }
 
 /// What one pass did, and what the folder holds that was not imported.
@@ -159,6 +178,10 @@ struct Seen {
     outcome: Outcome,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    code: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    params: BTreeMap<String, String>,
 }
 
 /// The pass's memory, `sync_state` `folder`.
@@ -190,7 +213,7 @@ pub fn status(store: &CaseStore) -> Result<FolderStatus, StoreError> {
     let state = load(store)?;
     let mut status = state.status;
     for (file, seen) in state.files {
-        let entry = FolderFile { file, reason: seen.reason };
+        let entry = FolderFile { file, reason: seen.reason, code: seen.code, params: seen.params };
         match seen.outcome {
             Outcome::Refused => status.refused.push(entry),
             Outcome::Incomplete => status.incomplete.push(entry),
@@ -249,7 +272,12 @@ pub fn sync_folder_once(store: &mut CaseStore, dir: &Path) -> Result<FolderRepor
         device_pass(store, dir, &mut state, &mut report)?;
     }
     for (file, seen) in &state.files {
-        let entry = || FolderFile { file: file.clone(), reason: seen.reason.clone() };
+        let entry = || FolderFile {
+            file: file.clone(),
+            reason: seen.reason.clone(),
+            code: seen.code.clone(),
+            params: seen.params.clone(),
+        };
         match seen.outcome {
             Outcome::Refused => report.refused.push(entry()),
             Outcome::Incomplete => report.incomplete.push(entry()),
@@ -421,7 +449,7 @@ fn import_all(
         // A file that changed while it was read was being written.
         let after = std::fs::symlink_metadata(&path).ok();
         let changed = after.as_ref().is_none_or(|m| m.len() != size || mtime(m) != time);
-        let (outcome, reason) = match &result {
+        let (outcome, why) = match &result {
             Ok(r) => {
                 if let Some(seq) = r.received_by_sender {
                     let e = state.peer_received.entry(r.sender).or_insert(0);
@@ -437,9 +465,9 @@ fn import_all(
                     refusals_reported: r.refusals_reported,
                     replay: r.replay,
                 });
-                (Outcome::Imported, String::new())
+                (Outcome::Imported, None)
             }
-            Err(e) if changed => (Outcome::Incomplete, e.to_string()),
+            Err(e) if changed => (Outcome::Incomplete, Some(e)),
             Err(e) if failed_here(e) => {
                 // This vault could not finish the import (its disk, a
                 // bug): nothing was applied, the file is not at fault, so
@@ -447,14 +475,20 @@ fn import_all(
                 report.failed.push(format!("{key}: {e}"));
                 continue;
             }
-            Err(e) => (classify(e), e.to_string()),
+            Err(e) => (classify(e), Some(e)),
+        };
+        let (reason, code, params) = match why {
+            Some(e) => {
+                (e.to_string(), e.code().to_string(), e.params().into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }
+            None => (String::new(), String::new(), BTreeMap::new()),
         };
         if after.is_none() {
             state.files.remove(&key); // vanished: nothing to remember
             continue;
         }
         let (size, time) = after.as_ref().map_or((size, time), |m| (m.len(), mtime(m)));
-        state.files.insert(key, Seen { size, mtime: time, outcome, reason });
+        state.files.insert(key, Seen { size, mtime: time, outcome, reason, code, params });
     }
     Ok(())
 }

@@ -98,6 +98,26 @@ pub enum RequestError {
     Pdf(#[from] crate::sync::printout_pdf::PdfError),
 }
 
+// Each refusal's stable code for the interfaces (crate::codes); the rules
+// a request breaks travel beside the code, each with its own.
+crate::error_codes! { RequestError {
+    nested {
+        RequestError::Partner(p) => p: crate::sync::partners::PartnerError;
+        RequestError::Refused(i) => i: ImportError;
+        RequestError::Sync(s) => s: SyncError;
+        RequestError::Pdf(p) => p: crate::sync::printout_pdf::PdfError;
+    }
+    RequestError::Rules(_) => "partner_rules";
+    RequestError::UnknownKind(kind, _) => "partner_unknown_kind" { kind };
+    RequestError::Invalid(reason) => "partner_invalid" { reason };
+    RequestError::UnknownRequest(request) => "partner_unknown_request" { request };
+    RequestError::AlreadyAnswered(request) => "partner_already_answered" { request };
+    RequestError::Withdrawn(request) => "partner_withdrawn" { request };
+    RequestError::Replay(_) => "partner_replay";
+    RequestError::WrongPartner { signer, asked, .. } => "partner_wrong_partner" { signer, asked };
+    RequestError::Role(role) => "forbidden" { role = role.as_str() };
+} }
+
 impl From<StoreError> for RequestError {
     fn from(e: StoreError) -> RequestError {
         RequestError::Sync(SyncError::Store(e))

@@ -43,6 +43,16 @@ pub enum PartnerError {
     Sync(#[from] SyncError),
 }
 
+// Each refusal's stable code for the interfaces (crate::codes).
+crate::error_codes! { PartnerError {
+    nested {
+        PartnerError::Sync(s) => s: SyncError;
+    }
+    PartnerError::Fingerprint { .. } => "partner_fingerprint";
+    PartnerError::Invalid(reason) => "partner_invalid" { reason };
+    PartnerError::Unknown(partner) => "partner_unknown" { partner };
+} }
+
 impl From<crate::model::error::StoreError> for PartnerError {
     fn from(e: crate::model::error::StoreError) -> PartnerError {
         PartnerError::Sync(SyncError::Store(e))

@@ -26,6 +26,11 @@ pub enum PdfError {
     Unprintable(char),
 }
 
+// The failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { PdfError {
+    PdfError::Unprintable(c) => "pdf_unprintable" { character = c };
+} }
+
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
 const MARGIN: f32 = 56.0;

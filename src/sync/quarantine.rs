@@ -185,6 +185,16 @@ pub enum QuarantineError {
     Store(#[from] StoreError),
 }
 
+// Each refusal's stable code for the interfaces (crate::codes).
+crate::error_codes! { QuarantineError {
+    nested {
+        QuarantineError::Store(s) => s: StoreError;
+    }
+    QuarantineError::NotDataManager { role } => "forbidden" { role = role.as_str() };
+    QuarantineError::NotHeld(event) => "not_held" { event };
+    QuarantineError::Reason => "reason_required";
+} }
+
 /// What a retry did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -80,6 +80,19 @@ pub enum TransferError {
     Sync(#[from] SyncError),
 }
 
+// Each refusal's stable code for the interfaces (crate::codes).
+crate::error_codes! { TransferError {
+    nested {
+        TransferError::Refused(i) => i: ImportError;
+        TransferError::Sync(s) => s: SyncError;
+    }
+    TransferError::NotOpen { stage, .. } => "transfer_not_open" { stage = stage.as_str() };
+    TransferError::NoConsent(_) => "transfer_no_consent";
+    TransferError::Pending { .. } => "transfer_pending";
+    TransferError::BadArgument(reason) => "transfer_bad_argument" { reason };
+    TransferError::ForeignOrigin { device, .. } => "transfer_foreign_origin" { device };
+} }
+
 impl From<StoreError> for TransferError {
     fn from(e: StoreError) -> TransferError {
         TransferError::Sync(SyncError::Store(e))

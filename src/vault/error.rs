@@ -194,6 +194,36 @@ pub enum VaultError {
     },
 }
 
+// Each failure's stable code for the interfaces (crate::codes).
+crate::error_codes! { VaultError {
+    VaultError::WrongPassphrase { .. } => "wrong_passphrase";
+    VaultError::NotAVault { dir } => "not_a_vault" { dir = dir.display() };
+    VaultError::CorruptIdentity { .. }
+    | VaultError::MissingSnapshot { .. }
+    | VaultError::CorruptSnapshot { .. }
+    | VaultError::DamagedSegment { .. } => "vault_damaged";
+    VaultError::FirstPersonKeyNotLoaded => "first_person_needed";
+    VaultError::UnsupportedVersion { version, .. } => "vault_version_unsupported" { version };
+    VaultError::ExcessiveWork { .. } => "vault_excessive_work";
+    VaultError::Tampered { path, .. } => "vault_tampered" { path = path.display() };
+    VaultError::Busy { .. } => "vault_busy";
+    VaultError::AlreadyExists { dir, .. } => "vault_exists" { dir = dir.display() };
+    VaultError::BadEscrowRecipient { .. } => "bad_escrow";
+    VaultError::EmptyPassphrase => "empty_passphrase";
+    VaultError::DiskFull { path } => "disk_full" { path = path.display() };
+    VaultError::Io { path, source, .. } => "vault_io" { path = path.display(), source };
+    VaultError::FrameTooLarge { size, limit } => "change_too_large" { size, limit };
+    VaultError::Apply(reason) => "change_refused" { reason };
+    VaultError::Replay { .. } => "vault_replay_failed";
+    VaultError::JournalBroken { .. } => "journal_broken";
+    VaultError::DatabaseFull { .. } => "out_of_memory";
+    VaultError::Database(_) => "database_error";
+    VaultError::Encrypt(_) => "encryption_failed";
+    VaultError::BlobNotFound { id } => "attachment_not_found" { id };
+    VaultError::BadBlobId { id } => "bad_attachment_id" { id };
+    VaultError::CorruptBlob { .. } => "attachment_damaged";
+} }
+
 impl VaultError {
     /// Map an I/O error on `path`, turning "no space left" into [`VaultError::DiskFull`].
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {

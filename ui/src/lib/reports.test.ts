@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ReportIndicator } from './bindings/ReportIndicator';
 import type { FormDefDto } from './bindings/FormDefDto';
-import { translate } from './i18n/messages';
+import { template, translate } from './i18n/messages';
+import indicators from './bindings/indicators.json';
 import { categoryLabel, categoryLists, cellText, chartSeries, dimensionLabel, DIMENSIONS, monthOf, tableRows, WITHHELD } from './reports';
 
 const cell = (category: string, value: number | null, n: number | null, suppressed: string | null = null, num: number | null = null) => ({
@@ -98,5 +99,26 @@ describe('report labels', () => {
     expect(rows.map((r) => r.label)).toEqual(['Female', 'Male', 'Other or not recorded']);
     expect(rows.map((r) => r.category)).toEqual(['female', 'male', 'other_unknown']);
     expect(chartSeries(registrations, 'sex', show).labels).toEqual(['Female', 'Male', 'Other or not recorded']);
+  });
+});
+
+describe('indicator texts', () => {
+  // indicators.json is written by the desktop crate's tests from the
+  // library's definitions (src/report/indicators.rs).
+  const library = indicators as Record<string, { title: string; definition: string }>;
+
+  it('has every indicator’s title and definition in every language, the English being the library’s', () => {
+    expect(Object.keys(library)).toContain('25b');
+    for (const [id, text] of Object.entries(library)) {
+      for (const part of ['title', 'definition'] as const) {
+        const key = `indicator.${id}.${part}`;
+        expect(template('en', key), `${key} in en`).toBe(text[part]);
+        for (const l of ['fr', 'ar'] as const) {
+          expect(template(l, key), `${key} in ${l}`).toBeDefined();
+          // A definition is always a sentence of its own language.
+          if (part === 'definition') expect(template(l, key)).not.toBe(text[part]);
+        }
+      }
+    }
   });
 });

@@ -5,10 +5,20 @@ import type { FormDefDto } from './bindings/FormDefDto';
 import type { OptionDto } from './bindings/OptionDto';
 import type { ReportCell } from './bindings/ReportCell';
 import type { ReportIndicator } from './bindings/ReportIndicator';
-import type { Locale } from './i18n/messages';
+import { hasMessage, type Locale } from './i18n/messages';
 import { label } from './forms';
 
 type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/**
+ * An indicator's title or definition in the reader's language: the
+ * catalogue's `indicator.<id>.title`/`.definition` (whose English is the
+ * library's, errors.test checks), else the library's English.
+ */
+export function indicatorText(ind: ReportIndicator, part: 'title' | 'definition', t: Translate): string {
+  const key = `indicator.${ind.id}.${part}`;
+  return hasMessage('en', key) ? t(key) : ind[part];
+}
 
 /** Every breakdown the library reports (src/report/dims.rs `DIMENSIONS`,
  * the corridor, the indicators' own ones); `admin_area_<level>` besides. */

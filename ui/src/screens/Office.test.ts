@@ -42,7 +42,7 @@ describe('Office: held changes', () => {
 
   it('discards only with a reason, and shows the refusal of someone who may not', async () => {
     const discardHeld = vi.fn(async (_event: string, _reason: string) => {
-      throw { code: 'forbidden', message: 'only the data manager decides', fields: [], violations: [], params: {} };
+      throw { code: 'forbidden', message: 'only the data manager decides', fields: [], violations: [], params: { role: 'caseworker' } };
     });
     render(Office, { api: fakeApi({ discardHeld }, []) });
     await fireEvent.click(await screen.findByTestId('quarantine-discard'));
@@ -51,7 +51,9 @@ describe('Office: held changes', () => {
     await fireEvent.input(screen.getByTestId('quarantine-discard-reason'), { target: { value: 'made on the old basis' } });
     expect(yes.disabled).toBe(false);
     await fireEvent.click(yes);
-    await vi.waitFor(() => expect(screen.getByTestId('quarantine-error').textContent).toContain('only the data manager'));
+    // The refusal's code, translated with the role it names.
+    await vi.waitFor(() => expect(screen.getByTestId('quarantine-error').textContent).toMatch(/^Your role \(\w.*\) may not do this\.$/));
+    expect(screen.getByTestId('quarantine-error').textContent).not.toContain('{role}');
     expect(discardHeld).toHaveBeenCalledWith(held.event_id, 'made on the old basis');
     expect(screen.getByTestId('quarantine-list')).toBeTruthy();
   });

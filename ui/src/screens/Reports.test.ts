@@ -67,7 +67,8 @@ describe('Reports screen', () => {
     };
     render(Reports, { api: api as never });
     expect(await screen.findByText('New registrations', { exact: false })).toBeTruthy();
-    expect(screen.getByText('Children whose registration date falls in the period.')).toBeTruthy();
+    // The definition is the catalogue's, in the reader's language.
+    expect(screen.getByText(/^Children whose registration date \(F1 registration_date/)).toBeTruthy();
     // Suppression is on unless the internal view is chosen.
     expect(calls[0][3]).toBe(true);
     // Categories read as the value list's labels, not codes.

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import SyncFolder from './SyncFolder.svelte';
 import type { FolderView, SyncApi } from '../../lib/api-sync';
+import { setLocale } from '../../lib/i18n/index.svelte';
 
 afterEach(cleanup);
 
@@ -19,8 +20,10 @@ const synced: FolderView = {
     new_events: 3, new_cases: 1, updated_cases: 0, quarantined: 1,
   }],
   written: 1,
-  refused: [{ file: 'x/to-office/99.fcb', reason: 'this bundle was made for another vault/office' }],
-  incomplete: [{ file: 'x/to-office/05.fcb', reason: 'the bundle is damaged or truncated' }],
+  refused: [{
+    file: 'x/to-office/99.fcb', reason: 'this bundle was made for another vault/office', code: 'bundle_wrong_recipient', params: {},
+  }],
+  incomplete: [{ file: 'x/to-office/05.fcb', reason: 'the bundle is damaged or truncated', code: 'bundle_damaged', params: { size: '5' } }],
 };
 
 function api(over: Partial<SyncApi>): SyncApi {
@@ -42,18 +45,32 @@ describe('Sync folder card', () => {
     expect(came).toContain('1 change(s) held in quarantine');
     const refused = screen.getByTestId('folder-refused').textContent ?? '';
     expect(refused).toContain('99.fcb');
-    expect(refused).toContain('another vault/office');
+    expect(refused).toContain('made for another vault or office');
     expect(screen.getByTestId('folder-incomplete').textContent).toContain('05.fcb');
   });
 
   it('polls the state the watcher leaves, and shows a failure of the folder', async () => {
     let calls = 0;
     const folderStatus = vi.fn(async () =>
-      calls++ === 0 ? synced : { ...synced, error: 'the sync folder /srv/sync/fieldcase does not exist' });
+      calls++ === 0 ? synced : {
+        ...synced,
+        error: {
+          code: 'folder_missing', message: 'the sync folder /srv/sync/fieldcase does not exist', fields: [], violations: [],
+          params: { path: '/srv/sync/fieldcase' },
+        },
+      });
     render(SyncFolder, { api: api({ folderStatus }), pollMs: 20 });
     await vi.waitFor(() =>
       expect(screen.getByTestId('folder-watch-error').textContent).toContain('does not exist'));
     expect(folderStatus.mock.calls.length).toBeGreaterThan(1);
+  });
+
+  it('says why a file was refused in the reader’s language', async () => {
+    setLocale('fr');
+    render(SyncFolder, { api: api({ folderStatus: async () => synced }) });
+    await vi.waitFor(() =>
+      expect(screen.getByTestId('folder-refused').textContent).toContain('fait pour un autre coffre ou bureau'));
+    setLocale('en');
   });
 
   it('syncs now and stops on request', async () => {

@@ -9,6 +9,15 @@ export type FolderFileView = {
  */
 file: string, 
 /**
- * The reason (English, from the library).
+ * The reason (English, from the library): the fallback of `code`.
  */
-reason: string, };
+reason: string, 
+/**
+ * The refusal's stable code (`error.<code>` in the window's
+ * catalogues); empty for a refusal remembered before codes were kept.
+ */
+code: string, 
+/**
+ * The values of `code`.
+ */
+params: { [key in string]: string }, };

@@ -32,6 +32,26 @@ export function messageKeys(locale: Locale): string[] {
   return Object.keys(catalogues[locale]).sort();
 }
 
+/** The template of `key` in `locale`, without fallback (for tests). */
+export function template(locale: Locale, key: string): string | undefined {
+  return catalogues[locale][key];
+}
+
+/** The parameter names a template uses: `{name}` and `{name, plural, …}`. */
+export function placeholderNames(template: string): string[] {
+  const names: string[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const open = template.indexOf('{', i);
+    if (open < 0) break;
+    const close = matchingBrace(template, open);
+    if (close < 0) break;
+    names.push(template.slice(open + 1, close).split(',')[0].trim());
+    i = close + 1;
+  }
+  return names;
+}
+
 /**
  * The message `key` in `locale` with `params` filled in. Falls back to
  * English, then to the key itself, so a missing translation is visible but
