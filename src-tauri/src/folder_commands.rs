@@ -153,6 +153,9 @@ pub async fn sync_folder_set(
     path: Option<String>,
 ) -> Result<FolderView, UiError> {
     let seen = watch.get();
+    if let Some(p) = path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        crate::dialog_commands::check_chosen(std::path::Path::new(p))?;
+    }
     session.with_store(|s| {
         set(s, path.as_deref())?;
         view(s, seen)

@@ -10,6 +10,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod dialog_commands;
 mod dto;
 mod folder_commands;
 mod partner_commands;
@@ -126,6 +127,7 @@ fn main() {
             folder_commands::spawn_watcher(app.handle().clone());
             Ok(())
         })
+        .plugin(tauri_plugin_dialog::init())
         .manage(session)
         .manage(sync_commands::PendingImport::default())
         .manage(folder_commands::FolderWatch::default())
@@ -157,6 +159,8 @@ fn main() {
             commands::all_tasks,
             commands::add_attachment,
             commands::get_attachment,
+            dialog_commands::choose_path,
+            dialog_commands::add_attachment_file,
             sync_commands::sync_overview,
             folder_commands::sync_folder_status,
             folder_commands::sync_folder_set,
@@ -167,6 +171,7 @@ fn main() {
             sync_commands::sync_preview_import,
             sync_commands::sync_apply_import,
             sync_commands::sync_cancel_import,
+            sync_commands::sync_answer_transfer,
             sync_commands::sync_enrollment_request,
             sync_commands::office_devices,
             sync_commands::office_read_request,

@@ -189,9 +189,10 @@ pub async fn report_export_csv(
     office: Option<String>,
     dir: String,
 ) -> Result<Vec<String>, UiError> {
+    let dir = crate::sync_commands::absolute(&dir)?;
     let o = options(&from, &to, office, true)?;
     let r = compute(&session, &o)?;
-    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| match e {
+    let files = export::write_csv(&r, &dir).map_err(|e| match e {
         export::ExportError::Write(w) => crate::sync_commands::write_error(w),
         e => UiError::new("export_failed", e.to_string()),
     })?;

@@ -32,7 +32,7 @@ use crate::session::{Session, UiError};
 use crate::sync_dto::{
     CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
     ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, RefusedChange,
-    SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
+    SentTransfer, SyncOverview, SyncPlace, SyncProgress, TransferAnswered, WrittenFile,
 };
 
 /// Largest bundle the app reads into memory: the library's limit on a
@@ -137,7 +137,8 @@ pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
 // ------------------------------------------------------------------ files
 
 /// A path the UI gave: absolute, so that it never depends on the app's
-/// working directory.
+/// working directory, and one the person chose in a dialog or through a
+/// drive shortcut ([`crate::dialog_commands::allowed`]).
 pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     let p = PathBuf::from(path.trim());
     if path.trim().is_empty() {
@@ -146,6 +147,7 @@ pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     if !p.is_absolute() {
         return Err(bad_input(format!("{path:?} is not a full path (it must start with /)")));
     }
+    crate::dialog_commands::check_chosen(&p)?;
     Ok(p)
 }
 
@@ -819,6 +821,60 @@ pub async fn sync_apply_import(
     let bytes =
         pending.take(&path).ok_or_else(|| UiError::new("no_preview", "preview the bundle before importing it"))?;
     session.with_store(|s| apply_import(s, &path, &bytes, &mut reporter(&progress)))
+}
+
+/// Office: answer the transfer bundle previewed last (the same bytes):
+/// accept the case (its history is imported, all or nothing) or refuse it
+/// with a reason; either way the receipt for the sending office is written
+/// to `receipt`, a new file.
+#[tauri::command]
+pub async fn sync_answer_transfer(
+    session: State<'_, Session>,
+    pending: State<'_, PendingImport>,
+    path: String,
+    accept: bool,
+    reason: Option<String>,
+    receipt: String,
+    progress: Channel<SyncProgress>,
+) -> Result<TransferAnswered, UiError> {
+    let out = absolute(&receipt)?;
+    let decision = if accept {
+        transfer::Decision::Accept
+    } else {
+        let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        transfer::Decision::Reject(reason.ok_or_else(|| bad_input("give the sending office a reason for refusing"))?)
+    };
+    let bytes =
+        pending.take(&path).ok_or_else(|| UiError::new("no_preview", "preview the bundle before answering it"))?;
+    session.with_store(|s| answer_transfer_to(s, &path, &bytes, decision, &out, &mut reporter(&progress)))
+}
+
+/// Answer a transfer bundle and write the receipt to `out` (never over a
+/// file; nothing is written when the answer is refused).
+pub fn answer_transfer_to(
+    store: &mut CaseStore,
+    path: &str,
+    bytes: &[u8],
+    decision: transfer::Decision,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TransferAnswered, UiError> {
+    // A receipt that cannot be written after the answer was recorded can
+    // be made again: the library answers a transfer again with the same
+    // decision.
+    let accepted = matches!(decision, transfer::Decision::Accept);
+    let mut report = None;
+    let written = built_file(
+        out,
+        || {
+            let (r, receipt) = transfer::answer_transfer(store, bytes, decision, progress)?;
+            report = Some(r);
+            Ok(receipt)
+        },
+        transfer_error,
+    )?;
+    let report = report.ok_or_else(|| UiError::new("transfer_failed", "no answer was made"))?;
+    Ok(TransferAnswered { accepted, outcome: outcome(store, path, bytes.len() as u64, &report)?, receipt: written })
 }
 
 /// Forget the previewed bundle.
