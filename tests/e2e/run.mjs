@@ -580,32 +580,34 @@ async function main() {
     await setField('[data-testid="case-search"]', '');
   });
 
-  await step('attach a photo through the file dialog: listed, nothing of it in plaintext in the vault', async () => {
+  await step('attach a scanned document through the file dialog: listed, nothing of it in plaintext in the vault', async () => {
     await click('[data-testid="nav-cases"]');
     await click('[data-testid="case-row"] td');
     await tab('attachments');
-    // A PNG signature, then a marker that must never appear in a vault file.
+    // A scanned document (a photo would need the child's consent to photo
+    // use, R4, which this case does not have): a PDF header, then a marker
+    // that must never appear in a vault file.
     const marker = 'e2e-attachment-plaintext-marker-5d1f';
-    const photo = path.join(work, 'files', 'school-card.png');
-    mkdirSync(path.dirname(photo), { recursive: true });
-    writeFileSync(photo, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(marker.repeat(64))]));
-    hook.answer(photo);
+    const scan = path.join(work, 'files', 'school-card.pdf');
+    mkdirSync(path.dirname(scan), { recursive: true });
+    writeFileSync(scan, `%PDF-1.4\n${marker.repeat(64)}\n%%EOF\n`);
+    hook.answer(scan);
     await click('[data-testid="attach-choose"]');
-    await browser.waitUntil(async () => (await (await browser.$('[data-testid="attachments"]')).getText()).includes('school-card.png'), {
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="attachments"]')).getText()).includes('school-card.pdf'), {
       timeout: 20_000,
       timeoutMsg: 'the attachment chosen in the dialog is not listed',
     });
     const listed = await (await browser.$('[data-testid="attachments"]')).getText();
-    if (!listed.includes('image/png')) throw new Error(`the attachment is not listed as a PNG photo: ${listed}`);
+    if (!listed.includes('application/pdf')) throw new Error(`the attachment is not listed as a PDF: ${listed}`);
     const inVault = [];
-    const scan = (dir) => {
+    const walk = (dir) => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
-        if (e.isDirectory()) scan(p);
+        if (e.isDirectory()) walk(p);
         else if (readFileSync(p).includes(marker)) inVault.push(path.relative(vault, p));
       }
     };
-    scan(vault);
+    walk(vault);
     expectEqual(inVault.join(', '), '', 'vault files holding the attachment in plaintext');
   });
 
