@@ -1108,6 +1108,62 @@ mod tests {
 
     /// A second device of an enrolled user name is refused unless the data
     /// manager says on the Office screen that it is the same person's.
+    /// A case another office transfers: previewed like any bundle, then
+    /// accepted from the previewed bytes with the receipt written as a new
+    /// file; an occupied receipt path takes nothing over.
+    #[test]
+    fn a_transfer_is_accepted_from_the_preview_and_its_receipt_written() {
+        let t = tempfile::tempdir().unwrap();
+        let mut from = make(&t.path().join("niamey"), "Niamey office", "data_manager");
+        sync::make_office(&mut from, "Niamey").expect("make office");
+        let mut to = office(&t.path().join("agadez"));
+        act_as(&mut from, "sani", Role::Caseworker);
+        let case = from.create_case("uasc", "Niamey").unwrap();
+        from.save_form(
+            case,
+            "registration_bia",
+            None,
+            values(json!({"given_names": "Ibrahim", "legitimate_basis": "consent",
+                "consent": {"by": "Ibrahim", "method": "signature", "date": "2026-11-02"},
+                "consent_scopes": ["case_management", "cross_border_transfer"]})),
+        )
+        .unwrap();
+        from.save_form(
+            case,
+            "closure_transfer",
+            None,
+            values(json!({"transfer_consent": {"by": "Ibrahim", "method": "signature", "date": "2026-11-03"}})),
+        )
+        .unwrap();
+        act_as(&mut from, "Niamey office", Role::DataManager);
+        let key: String = to.vault().device_verifying_key().as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let bundle = t.path().join("transfer.fcb");
+        transfer_out(&mut from, case, &sync::recipient(&to), &key, &bundle, &mut quiet()).expect("transfer");
+        let (path, bytes) = (bundle.display().to_string(), std::fs::read(&bundle).unwrap());
+
+        let p = preview_import(&mut to, &path, &bytes, &mut quiet()).expect("preview");
+        assert_eq!(p.transfer.as_ref().map(|x| x.status.as_str()), Some("requested"));
+        let taken = |s: &CaseStore| s.list_cases().unwrap().cases.iter().any(|c| c.id == case);
+        assert!(!taken(&to), "a preview takes nothing over");
+
+        let occupied = t.path().join("occupied.fcb");
+        std::fs::write(&occupied, b"keep").unwrap();
+        let e = answer_transfer_to(&mut to, &path, &bytes, transfer::Decision::Accept, &occupied, &mut quiet())
+            .unwrap_err();
+        assert_eq!(e.code, "file_exists");
+        assert!(!taken(&to) && std::fs::read(&occupied).unwrap() == b"keep");
+
+        let receipt = t.path().join("receipt.fcb");
+        let done = answer_transfer_to(&mut to, &path, &bytes, transfer::Decision::Accept, &receipt, &mut quiet())
+            .expect("accept");
+        assert!(done.accepted && taken(&to));
+        assert_eq!(done.receipt.path, receipt.display().to_string());
+        let r = std::fs::read(&receipt).unwrap();
+        assert_eq!(done.receipt.bytes, r.len() as u64);
+        let back = apply_import(&mut from, &receipt.display().to_string(), &r, &mut quiet()).expect("receipt");
+        assert_eq!(back.transfer.map(|x| x.status), Some("accepted".to_string()));
+    }
+
     #[test]
     fn a_second_device_of_a_user_needs_the_data_managers_word() {
         let t = tempfile::tempdir().unwrap();
