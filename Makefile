@@ -204,7 +204,7 @@ desktop-test: ui apt-deps
 e2e: desktop npm-deps $(TAURI_DRIVER)
 	$(call header,End-to-end: WebDriver under Xvfb)
 	rm -rf $(SCREENS) && mkdir -p $(SCREENS)
-	timeout --kill-after=30 600 \
+	timeout --kill-after=30 960 \
 	  xvfb-run -a -s "-screen 0 1280x800x24" \
 	  dbus-run-session -- \
 	  env NO_AT_BRIDGE=1 GTK_USE_PORTAL=0 TAURI_DRIVER=$(TAURI_DRIVER) FIELDCASE_DESKTOP_BIN=$(DESKTOP_BIN) FIELDCASE_CLI_BIN=$(CLI_BIN) \

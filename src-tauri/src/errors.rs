@@ -50,6 +50,8 @@ pub enum ShellCode {
     EnrollmentRefused,
     /// An import without its preview first.
     NoPreview,
+    /// A path the person did not choose in a dialog or a drive shortcut.
+    NotChosen,
     /// Something that should not happen (a bug).
     Internal,
 }
@@ -76,6 +78,7 @@ fieldcase::error_codes! { ShellCode {
     ShellCode::VaultDamaged => "vault_damaged";
     ShellCode::EnrollmentRefused => "enrollment_refused";
     ShellCode::NoPreview => "no_preview";
+    ShellCode::NotChosen => "not_chosen";
     ShellCode::Internal => "internal";
 } }
 

@@ -150,6 +150,14 @@ pub async fn sync_folder_set(
 ) -> Result<FolderView, UiError> {
     let seen = watch.get();
     session.with_store(|s| {
+        // A folder chosen in the dialog (or a drive shortcut); the one the
+        // vault already keeps may be saved again.
+        if let Some(p) = path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            let p = std::path::Path::new(p);
+            if folder::folder(s)?.as_deref() != Some(p) {
+                crate::dialog_commands::check_chosen(p)?;
+            }
+        }
         set(s, path.as_deref())?;
         view(s, seen)
     })

@@ -10,6 +10,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod dialog_commands;
 mod dto;
 mod errors;
 mod folder_commands;
@@ -127,6 +128,7 @@ fn main() {
             folder_commands::spawn_watcher(app.handle().clone());
             Ok(())
         })
+        .plugin(tauri_plugin_dialog::init())
         .manage(session)
         .manage(sync_commands::PendingImport::default())
         .manage(folder_commands::FolderWatch::default())
@@ -158,6 +160,8 @@ fn main() {
             commands::all_tasks,
             commands::add_attachment,
             commands::get_attachment,
+            dialog_commands::choose_path,
+            dialog_commands::add_attachment_file,
             sync_commands::sync_overview,
             folder_commands::sync_folder_status,
             folder_commands::sync_folder_set,
@@ -168,6 +172,7 @@ fn main() {
             sync_commands::sync_preview_import,
             sync_commands::sync_apply_import,
             sync_commands::sync_cancel_import,
+            sync_commands::sync_answer_transfer,
             sync_commands::sync_enrollment_request,
             sync_commands::office_devices,
             sync_commands::office_read_request,

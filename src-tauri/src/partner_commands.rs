@@ -86,6 +86,11 @@ pub struct SharedEntry {
     /// The value as stored in the case.
     #[ts(type = "unknown")]
     pub value: Value,
+    /// The value to show: the same, with each code of a value list
+    /// replaced by `{"$label": {en, fr, ar}}`, its labels in the form
+    /// definition (a partner reads "Female", not `female`).
+    #[ts(type = "unknown")]
+    pub display: Value,
 }
 }
 
@@ -243,15 +248,48 @@ fn shared_entries(shared: Vec<SharedValue>) -> Vec<SharedEntry> {
         .into_iter()
         .map(|s| {
             let def = forms::registry().get(&s.form);
+            let field = def.and_then(|d| d.field(&s.field));
             SharedEntry {
                 form_title: def.map(|d| LabelsDto::from(&d.title)),
-                field_label: def.and_then(|d| d.field(&s.field)).map(|f| LabelsDto::from(&f.labels)),
+                field_label: field.map(|f| LabelsDto::from(&f.labels)),
+                display: field.map_or_else(|| s.value.clone(), |f| display_value(f, &s.value)),
                 form: s.form,
                 field: s.field,
                 value: s.value,
             }
         })
         .collect()
+}
+
+/// `value` of `field` with every value-list code replaced by its labels
+/// (`{"$label": {en, fr, ar}}`), through multi-choice lists and the rows of
+/// a list of records; a code the list does not hold stays as it is.
+fn display_value(field: &forms::FieldDef, value: &Value) -> Value {
+    use forms::FieldType;
+    let label = |code: &Value| match code.as_str().and_then(|c| field.options.iter().find(|o| o.value == c)) {
+        Some(o) => serde_json::json!({ "$label": LabelsDto::from(&o.labels) }),
+        None => code.clone(),
+    };
+    match (&field.field_type, value) {
+        (FieldType::Enum, v) => label(v),
+        (FieldType::MultiEnum, Value::Array(codes)) => Value::Array(codes.iter().map(label).collect()),
+        (FieldType::GroupList, Value::Array(rows)) => Value::Array(
+            rows.iter()
+                .map(|row| match row {
+                    Value::Object(o) => Value::Object(
+                        o.iter()
+                            .map(|(k, v)| {
+                                let sub = field.fields.iter().find(|f| &f.name == k);
+                                (k.clone(), sub.map_or_else(|| v.clone(), |f| display_value(f, v)))
+                            })
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        _ => value.clone(),
+    }
 }
 
 fn labels(map: &std::collections::BTreeMap<String, String>, fallback: &str) -> LabelsDto {
@@ -752,6 +790,12 @@ mod tests {
         assert!(p.shared.iter().any(|s| s.value == json!({"name": "Amina Idris"})));
         assert!(!p.shared.iter().any(|s| s.field == "fears_about_return"), "only the kind's fields");
         assert!(p.shared.iter().all(|s| s.field_label.is_some()), "every shared field has its label");
+        // A value-list code is shown by its labels, a name as it is.
+        let relationship = p.shared.iter().find(|s| s.field == "relationship").expect("relationship shared");
+        assert_eq!(relationship.value, json!("mother"));
+        assert_eq!(relationship.display, json!({"$label": {"en": "Mother", "fr": "Mère", "ar": "الأم"}}));
+        let named = p.shared.iter().find(|s| s.field == "relative").expect("relative shared");
+        assert_eq!(named.display, named.value);
 
         // A partner with Fieldcase needs a file; then the bundle is written.
         let e = send(&mut a, case, "family_assessment", Some(relative), "Nyala office", None, quiet).unwrap_err();

@@ -188,9 +188,10 @@ pub async fn report_export_csv(
     office: Option<String>,
     dir: String,
 ) -> Result<Vec<String>, UiError> {
+    let dir = crate::sync_commands::absolute(&dir)?;
     let o = options(&from, &to, office, true)?;
     let r = compute(&session, &o)?;
-    let files = export::write_csv(&r, std::path::Path::new(&dir)).map_err(|e| UiError::coded(&e))?;
+    let files = export::write_csv(&r, &dir).map_err(|e| UiError::coded(&e))?;
     Ok(files.iter().map(|f| f.display().to_string()).collect())
 }
 

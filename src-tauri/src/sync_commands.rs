@@ -32,7 +32,7 @@ use crate::session::{Session, UiError};
 use crate::sync_dto::{
     CaseChoice, ConflictEntry, ConflictHead, DeviceEntry, DuplicateEntry, EnrollmentRequestView, FoundFile,
     ImportOutcome, PreviewCase, PreviewConflict, PreviewDuplicate, PreviewTransfer, QuarantineEntry, RefusedChange,
-    SentTransfer, SyncOverview, SyncPlace, SyncProgress, WrittenFile,
+    SentTransfer, SyncOverview, SyncPlace, SyncProgress, TransferAnswered, WrittenFile,
 };
 
 /// Largest bundle the app reads into memory: the library's limit on a
@@ -110,7 +110,8 @@ pub(crate) fn parse_uuid(s: &str, what: &str) -> Result<Uuid, UiError> {
 // ------------------------------------------------------------------ files
 
 /// A path the UI gave: absolute, so that it never depends on the app's
-/// working directory.
+/// working directory, and one the person chose in a dialog or through a
+/// drive shortcut ([`crate::dialog_commands::allowed`]).
 pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     let p = PathBuf::from(path.trim());
     if path.trim().is_empty() {
@@ -119,6 +120,7 @@ pub(crate) fn absolute(path: &str) -> Result<PathBuf, UiError> {
     if !p.is_absolute() {
         return Err(bad_input(format!("{path:?} is not a full path (it must start with /)")));
     }
+    crate::dialog_commands::check_chosen(&p)?;
     Ok(p)
 }
 
@@ -779,6 +781,61 @@ pub async fn sync_apply_import(
     session.with_store(|s| apply_import(s, &path, &bytes, &mut reporter(&progress)))
 }
 
+/// Office: answer the transfer bundle previewed last (the same bytes):
+/// accept the case (its history is imported, all or nothing) or refuse it
+/// with a reason; either way the receipt for the sending office is written
+/// to `receipt`, a new file.
+#[tauri::command]
+pub async fn sync_answer_transfer(
+    session: State<'_, Session>,
+    pending: State<'_, PendingImport>,
+    path: String,
+    accept: bool,
+    reason: Option<String>,
+    receipt: String,
+    progress: Channel<SyncProgress>,
+) -> Result<TransferAnswered, UiError> {
+    let out = absolute(&receipt)?;
+    let decision = if accept {
+        transfer::Decision::Accept
+    } else {
+        let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        transfer::Decision::Reject(reason.ok_or_else(|| bad_input("give the sending office a reason for refusing"))?)
+    };
+    let bytes = pending
+        .take(&path)
+        .ok_or_else(|| UiError::new(crate::errors::ShellCode::NoPreview, "preview the bundle before answering it"))?;
+    session.with_store(|s| answer_transfer_to(s, &path, &bytes, decision, &out, &mut reporter(&progress)))
+}
+
+/// Answer a transfer bundle and write the receipt to `out` (never over a
+/// file; nothing is written when the answer is refused).
+pub fn answer_transfer_to(
+    store: &mut CaseStore,
+    path: &str,
+    bytes: &[u8],
+    decision: transfer::Decision,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TransferAnswered, UiError> {
+    // A receipt that cannot be written after the answer was recorded can
+    // be made again: the library answers a transfer again with the same
+    // decision.
+    let accepted = matches!(decision, transfer::Decision::Accept);
+    let mut report = None;
+    let written = built_file(
+        out,
+        || {
+            let (r, receipt) = transfer::answer_transfer(store, bytes, decision, progress)?;
+            report = Some(r);
+            Ok(receipt)
+        },
+        transfer_error,
+    )?;
+    let report = report.ok_or_else(|| UiError::new(crate::errors::ShellCode::Internal, "no answer was made"))?;
+    Ok(TransferAnswered { accepted, outcome: outcome(store, path, bytes.len() as u64, &report)?, receipt: written })
+}
+
 /// Forget the previewed bundle.
 #[tauri::command]
 pub async fn sync_cancel_import(pending: State<'_, PendingImport>) -> Result<(), UiError> {
@@ -1010,6 +1067,62 @@ mod tests {
 
     /// A second device of an enrolled user name is refused unless the data
     /// manager says on the Office screen that it is the same person's.
+    /// A case another office transfers: previewed like any bundle, then
+    /// accepted from the previewed bytes with the receipt written as a new
+    /// file; an occupied receipt path takes nothing over.
+    #[test]
+    fn a_transfer_is_accepted_from_the_preview_and_its_receipt_written() {
+        let t = tempfile::tempdir().unwrap();
+        let mut from = make(&t.path().join("niamey"), "Niamey office", "data_manager");
+        sync::make_office(&mut from, "Niamey").expect("make office");
+        let mut to = office(&t.path().join("agadez"));
+        act_as(&mut from, "sani", Role::Caseworker);
+        let case = from.create_case("uasc", "Niamey").unwrap();
+        from.save_form(
+            case,
+            "registration_bia",
+            None,
+            values(json!({"given_names": "Ibrahim", "legitimate_basis": "consent",
+                "consent": {"by": "Ibrahim", "method": "signature", "date": "2026-11-02"},
+                "consent_scopes": ["case_management", "cross_border_transfer"]})),
+        )
+        .unwrap();
+        from.save_form(
+            case,
+            "closure_transfer",
+            None,
+            values(json!({"transfer_consent": {"by": "Ibrahim", "method": "signature", "date": "2026-11-03"}})),
+        )
+        .unwrap();
+        act_as(&mut from, "Niamey office", Role::DataManager);
+        let key: String = to.vault().device_verifying_key().as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let bundle = t.path().join("transfer.fcb");
+        transfer_out(&mut from, case, &sync::recipient(&to), &key, &bundle, &mut quiet()).expect("transfer");
+        let (path, bytes) = (bundle.display().to_string(), std::fs::read(&bundle).unwrap());
+
+        let p = preview_import(&mut to, &path, &bytes, &mut quiet()).expect("preview");
+        assert_eq!(p.transfer.as_ref().map(|x| x.status.as_str()), Some("requested"));
+        let taken = |s: &CaseStore| s.list_cases().unwrap().cases.iter().any(|c| c.id == case);
+        assert!(!taken(&to), "a preview takes nothing over");
+
+        let occupied = t.path().join("occupied.fcb");
+        std::fs::write(&occupied, b"keep").unwrap();
+        let e = answer_transfer_to(&mut to, &path, &bytes, transfer::Decision::Accept, &occupied, &mut quiet())
+            .unwrap_err();
+        assert_eq!(e.code, "file_exists");
+        assert!(!taken(&to) && std::fs::read(&occupied).unwrap() == b"keep");
+
+        let receipt = t.path().join("receipt.fcb");
+        let done = answer_transfer_to(&mut to, &path, &bytes, transfer::Decision::Accept, &receipt, &mut quiet())
+            .expect("accept");
+        assert!(done.accepted && taken(&to));
+        assert_eq!(done.receipt.path, receipt.display().to_string());
+        let r = std::fs::read(&receipt).unwrap();
+        assert_eq!(done.receipt.bytes, r.len() as u64);
+        let back = apply_import(&mut from, &receipt.display().to_string(), &r, &mut quiet()).expect("receipt");
+        assert_eq!(back.transfer.map(|x| x.status), Some("accepted".to_string()));
+    }
+
     #[test]
     fn a_second_device_of_a_user_needs_the_data_managers_word() {
         let t = tempfile::tempdir().unwrap();

@@ -181,6 +181,19 @@ pub struct PreviewTransfer {
 }
 
 sync_dto! {
+/// A transfer this office answered: the case taken over (or refused) and
+/// the receipt written for the sending office.
+pub struct TransferAnswered {
+    /// Whether the case was accepted.
+    pub accepted: bool,
+    /// What the answer imported.
+    pub outcome: ImportOutcome,
+    /// The receipt for the sending office.
+    pub receipt: WrittenFile,
+}
+}
+
+sync_dto! {
 /// What importing a bundle will change (a preview) or changed (applied).
 pub struct ImportOutcome {
     /// The file.

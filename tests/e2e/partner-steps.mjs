@@ -8,46 +8,17 @@
 // own vaults (made with the CLI), then closes it.
 //
 // ctx (all optional): { tauriDriver, nativeDriver, desktopBin, cliBin, screens, results, log }
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
+import { chooseFile, dialogHook, sleep, startDriver, stopDriver } from './driver.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e partner passphrase, not a real one';
 const AMINA_PASSPHRASE = 'quarry lantern amina velvet orbit e2e';
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitForPort(port, proc, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
-    await sleep(200);
-  }
-  throw new Error(`tauri-driver did not listen on port ${port} within ${ms} ms`);
-}
 
 export async function partnerSteps(ctx) {
   const log = ctx.log ?? ((m) => console.log(`[e2e partner] ${m}`));
@@ -64,6 +35,8 @@ export async function partnerSteps(ctx) {
   const dirs = { a: path.join(work, 'agadez'), b: path.join(work, 'conakry') };
   const usb = path.join(work, 'usb');
   mkdirSync(usb);
+  const hook = dialogHook(path.join(work, 'dialog'));
+  const choose = (testid, file) => chooseFile(browser, hook, testid, file);
   let driver = null;
   let browser = null;
   let caseNumber = '';
@@ -164,7 +137,7 @@ export async function partnerSteps(ctx) {
   const importOnPartnersScreen = async (file, expect) => {
     await click('[data-testid="nav-partners"]');
     await visible('[data-testid="partners-screen"]');
-    await setField('[data-testid="partner-import-path"]', file);
+    await choose('partner-import-path', file);
     await click('[data-testid="partner-import-check"]');
     const checked = await visible('[data-testid="partner-import-checked"]', 30_000);
     expectEqual(await checked.getAttribute('data-what'), expect, 'kind of partner file');
@@ -216,15 +189,7 @@ export async function partnerSteps(ctx) {
     });
     if (!relative) return;
 
-    const port = await freePort();
-    const nativePort = await freePort();
-    const proc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, FIELDCASE_VAULT: dirs.a },
-    });
-    driver = { proc, port };
-    await waitForPort(port, proc, 20_000);
+    driver = await startDriver(tauriDriver, nativeDriver, { FIELDCASE_VAULT: dirs.a, ...hook.env });
 
     const request = path.join(usb, 'request-family-assessment.fcb');
     await step('office A: a family-assessment request shows what it shares, then goes to a USB folder', async () => {
@@ -242,9 +207,12 @@ export async function partnerSteps(ctx) {
       const preview = await textOf('[data-testid="partner-preview"]', 30_000);
       for (const shown of ['Fanta', 'Aissatou Camara']) if (!preview.includes(shown)) throw new Error(`preview lacks ${shown}: ${preview}`);
       if (preview.includes('e2e-disclosure-marker')) throw new Error('the preview shows the child’s disclosure');
+      // Value-list codes read as their labels (sex, relationship), never as codes.
+      for (const label of ['Female', 'Mother']) if (!preview.includes(label)) throw new Error(`preview lacks the label ${label}: ${preview}`);
+      for (const code of [/\bfemale\b/, /\bmother\b/]) if (code.test(preview)) throw new Error(`preview shows the code ${code}: ${preview}`);
       await browser.execute((e) => e.scrollIntoView({ block: 'center' }), await visible('[data-testid="partner-preview"]'));
       await screenshot('preview');
-      await setField('[data-testid="partner-path"]', request);
+      await choose('partner-path', request);
       await click('[data-testid="partner-send"]');
       const sent = await textOf('[data-testid="partner-sent"]', 60_000);
       if (!sent.includes(request) || !existsSync(request)) throw new Error(`request not written: ${sent}`);
@@ -287,11 +255,7 @@ export async function partnerSteps(ctx) {
     });
   } finally {
     await close();
-    if (driver && driver.proc.exitCode === null) {
-      try { process.kill(-driver.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
-      await sleep(500);
-      try { process.kill(-driver.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
+    await stopDriver(driver);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -19,47 +19,20 @@
 //   results: the array run.mjs counts ({ name, ok } per step); screenshots
 //   go to screens/sync-NN-<step>.png
 //   FIELDCASE_FIXTURE_BIN overrides the fixture path.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
+import { chooseFile, dialogHook, sleep, startDriver, stopDriver } from './driver.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e sync passphrase, not a real one';
 // The office supervisor's own passphrase (a person of the office vault).
 const SARA_PASSPHRASE = 'quarry lantern sara velvet orbit e2e';
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitForPort(port, proc, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
-    await sleep(200);
-  }
-  throw new Error(`tauri-driver did not listen on port ${port} within ${ms} ms`);
-}
+// The caseworker of the other office that hands a case over.
+const SANI_PASSPHRASE = 'quarry lantern sani velvet orbit e2e';
 
 export async function syncSteps(ctx) {
   const log = ctx.log ?? ((m) => console.log(`[e2e sync] ${m}`));
@@ -74,13 +47,22 @@ export async function syncSteps(ctx) {
   mkdirSync(screens, { recursive: true });
 
   const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-sync-'));
-  const dirs = { office: path.join(work, 'office'), a: path.join(work, 'amina'), b: path.join(work, 'bakary') };
-  // Stands in for a USB drive: the screens accept any folder path.
+  const dirs = {
+    office: path.join(work, 'office'), a: path.join(work, 'amina'), b: path.join(work, 'bakary'), other: path.join(work, 'niamey'),
+  };
+  // Stands in for a USB drive: files are chosen there through the app's
+  // file-dialog test hook.
   const usb = path.join(work, 'usb');
   mkdirSync(usb);
+  const hook = dialogHook(path.join(work, 'dialog'));
+  const choose = (testid, file) => chooseFile(browser, hook, testid, file);
   let driver = null;
   let browser = null;
   let caseNumber = '';
+  // The case the Niamey office transfers to this office.
+  let transferNumber = '';
+  const transferBundle = path.join(usb, 'transfer-from-niamey.fcb');
+  const transferReceipt = path.join(usb, 'transfer-receipt.fcb');
 
   const cli = (vault, args, extraEnv = {}) => {
     const r = spawnSync(cliBin, ['--vault', vault, ...args], {
@@ -189,18 +171,34 @@ export async function syncSteps(ctx) {
       caseNumber = r.stdout.trim();
       if (!caseNumber) throw new Error('the fixture printed no case number');
       log(`case ${caseNumber}: risk level set offline by amina (unsent) and bakary (at the office)`);
+      // Another office registers a child, with consent to a cross-border
+      // transfer, and transfers the case to this office (accepted in the app below).
+      cli(dirs.other, ['init', '--office', '--name', 'Niamey office']);
+      cli(dirs.other, ['person', 'add', '--user', 'sani', '--role', 'caseworker'], { FIELDCASE_NEW_PASSPHRASE: SANI_PASSPHRASE });
+      const asSani = { FIELDCASE_AS: 'sani', FIELDCASE_PASSPHRASE: SANI_PASSPHRASE };
+      const values = (name, v) => {
+        const f = path.join(work, `${name}.json`);
+        writeFileSync(f, JSON.stringify(v));
+        return f;
+      };
+      const made = cli(dirs.other, ['case', 'new', '--type', 'uasc', '--office', 'Niamey', '--values', values('reg', {
+        given_names: 'Ibrahim', family_name: 'Moussa', sex: 'male', age_years: 14,
+        legitimate_basis: 'consent', consent: { by: 'Ibrahim', method: 'signature', date: '2026-11-02' },
+        consent_scopes: ['case_management', 'cross_border_transfer'],
+      })], asSani);
+      transferNumber = made.match(/registered case (\S+)/)?.[1] ?? '';
+      if (!transferNumber) throw new Error(`no case number: ${made}`);
+      cli(dirs.other, ['form', 'save', transferNumber, 'closure_transfer', '--values', values('consent', {
+        transfer_consent: { by: 'Ibrahim', method: 'signature', date: '2026-11-03' },
+      })], asSani);
+      const to = cli(dirs.office, ['recipient']).trim();
+      const key = cli(dirs.office, ['transfer', 'key']).trim();
+      cli(dirs.other, ['transfer', transferNumber, '--to', to, '--to-key', key, '--out', transferBundle]);
+      log(`case ${transferNumber}: transferred by the Niamey office`);
     });
     if (!caseNumber) return;
 
-    const port = await freePort();
-    const nativePort = await freePort();
-    const proc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, FIELDCASE_VAULT: dirs.a },
-    });
-    driver = { proc, port };
-    await waitForPort(port, proc, 20_000);
+    driver = await startDriver(tauriDriver, nativeDriver, { FIELDCASE_VAULT: dirs.a, ...hook.env });
 
     const bundle = path.join(usb, 'amina-to-office.fcb');
     await step('device: export a bundle for the office to a USB folder', async () => {
@@ -209,7 +207,7 @@ export async function syncSteps(ctx) {
       await visible('[data-testid="sync-screen"]');
       const status = await (await visible('[data-testid="sync-status"]')).getText();
       if (!status.includes('Agadez office')) throw new Error(`sync status does not name the office: ${status}`);
-      await type('[data-testid="export-path"]', bundle);
+      await choose('export-path', bundle);
       await (await browser.$('[data-testid="export-button"]')).click();
       const done = await visible('[data-testid="export-done"]', 60_000);
       if (!(await done.getText()).includes(bundle)) throw new Error(`export message: ${await done.getText()}`);
@@ -222,7 +220,7 @@ export async function syncSteps(ctx) {
       await (await visible('[data-testid="nav-sync"]')).click();
       const damaged = path.join(usb, 'damaged.fcb');
       writeFileSync(damaged, 'age-encryption.org/v1\n-> X25519 not really\n');
-      await type('[data-testid="import-path"]', damaged);
+      await choose('import-path', damaged);
       await (await browser.$('[data-testid="preview-button"]')).click();
       const err = await visible('[data-testid="import-error"]', 30_000);
       const text = await err.getText();
@@ -232,7 +230,7 @@ export async function syncSteps(ctx) {
     });
 
     await step('office: the import preview shows the changes and the protected conflict', async () => {
-      await type('[data-testid="import-path"]', bundle);
+      await choose('import-path', bundle);
       await (await browser.$('[data-testid="preview-button"]')).click();
       await visible('[data-testid="import-preview"]', 60_000);
       expectEqual(await (await browser.$('[data-testid="count-updated-cases"]')).getText(), '1', 'updated cases');
@@ -250,7 +248,7 @@ export async function syncSteps(ctx) {
     await step('office: apply the import after the preview', async () => {
       // Leaving the Sync screen dropped the preview: preview again, then
       // apply (the app imports exactly the bytes it previewed).
-      await type('[data-testid="import-path"]', bundle);
+      await choose('import-path', bundle);
       await (await browser.$('[data-testid="preview-button"]')).click();
       await visible('[data-testid="apply-button"]', 60_000);
       await (await browser.$('[data-testid="apply-button"]')).click();
@@ -368,6 +366,44 @@ export async function syncSteps(ctx) {
       }
       await screenshot('quarantine');
     });
+    await step('office: a case transferred by another office is previewed and accepted, its receipt written', async () => {
+      await (await browser.$('[data-testid="nav-sync"]')).click();
+      await visible('[data-testid="sync-screen"]');
+      await choose('import-path', transferBundle);
+      await (await browser.$('[data-testid="preview-button"]')).click();
+      await visible('[data-testid="import-preview"]', 60_000);
+      await choose('transfer-receipt', transferReceipt);
+      await (await visible('[data-testid="transfer-accept"]')).click();
+      const done = await visible('[data-testid="transfer-answered"]', 60_000);
+      if (!(await done.getText()).includes(transferReceipt)) throw new Error(`answer message: ${await done.getText()}`);
+      if (!existsSync(transferReceipt)) throw new Error('no receipt written');
+      await screenshot('transfer-accepted');
+      await (await browser.$('[data-testid="nav-cases"]')).click();
+      await visible(`[data-testid="case-row"][data-case-number="${transferNumber}"]`, 30_000);
+    });
+
+    await step("office: reassign every case of bakary to amina", async () => {
+      await (await browser.$('[data-testid="nav-cases"]')).click();
+      await (await visible('[data-testid="reassign"] summary')).click();
+      const to = await visible('[data-testid="reassign-to"]');
+      await to.clearValue();
+      await to.setValue('amina');
+      await (await visible('[data-testid="reassign-from"]')).selectByAttribute('value', 'bakary');
+      await (await browser.$('[data-testid="reassign-all"]')).click();
+      const result = await browser.$('[data-testid="reassign-result"]');
+      await browser.waitUntil(async () => /amina/.test(await result.getText()), {
+        timeout: 30_000,
+        timeoutMsg: 'no result of the reassignment',
+      });
+      const err = await browser.$('[data-testid="reassign-error"]');
+      if (await err.isExisting()) throw new Error(`reassignment refused: ${await err.getText()}`);
+      await browser.waitUntil(async () => {
+        const rows = await browser.execute(() =>
+          [...document.querySelectorAll('[data-testid="case-row"]')].map((r) => r.lastElementChild.textContent.trim()));
+        return rows.includes('amina') && !rows.includes('bakary');
+      }, { timeout: 20_000, timeoutMsg: 'the case list still shows cases of bakary' });
+      await screenshot('reassigned');
+    });
     await close();
 
     await step('the resolution is in the office vault (checked with the CLI)', async () => {
@@ -391,13 +427,14 @@ export async function syncSteps(ctx) {
         throw new Error(`the data manager sees a settled protected value: ${JSON.stringify(risk)}`);
       }
     });
+
+    await step('the sending office reads the receipt: the case was accepted', async () => {
+      const out = cli(dirs.other, ['import', transferReceipt]);
+      if (!out.includes('accepted')) throw new Error(`receipt import: ${out}`);
+    });
   } finally {
     await close();
-    if (driver && driver.proc.exitCode === null) {
-      try { process.kill(-driver.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
-      await sleep(500);
-      try { process.kill(-driver.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
+    await stopDriver(driver);
     rmSync(work, { recursive: true, force: true });
   }
 }

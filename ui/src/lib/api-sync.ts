@@ -21,6 +21,7 @@ import type { SentTransfer } from './bindings/SentTransfer';
 import type { SyncOverview } from './bindings/SyncOverview';
 import type { SyncPlace } from './bindings/SyncPlace';
 import type { SyncProgress } from './bindings/SyncProgress';
+import type { TransferAnswered } from './bindings/TransferAnswered';
 import type { WrittenFile } from './bindings/WrittenFile';
 
 export type {
@@ -43,6 +44,7 @@ export type {
   SyncOverview,
   SyncPlace,
   SyncProgress,
+  TransferAnswered,
   WrittenFile,
 };
 
@@ -67,6 +69,9 @@ export const syncApi = {
   applyImport: (path: string, onProgress?: OnProgress) =>
     invoke<ImportOutcome>('sync_apply_import', { path, progress: channel(onProgress) }),
   cancelImport: () => invoke<void>('sync_cancel_import'),
+  /** Office: accept (or refuse, with a reason) the transfer previewed last; the receipt goes to `receipt`. */
+  answerTransfer: (path: string, accept: boolean, reason: string | null, receipt: string, onProgress?: OnProgress) =>
+    invoke<TransferAnswered>('sync_answer_transfer', { path, accept, reason, receipt, progress: channel(onProgress) }),
   enrollmentRequest: (path: string) => invoke<WrittenFile>('sync_enrollment_request', { path }),
   devices: () => invoke<DeviceEntry[]>('office_devices'),
   readRequest: (path: string) => invoke<EnrollmentRequestView>('office_read_request', { path }),

@@ -20,6 +20,10 @@ describe('partner requests on screen', () => {
     expect(sharedText(false, 'yes', 'no')).toBe('no');
     expect(sharedText({ village: 'Nyala', district: 'South' }, 'y', 'n')).toBe('Nyala, South');
     expect(sharedText(null, 'y', 'n')).toBe('—');
+    // A value-list code comes with its labels: the reader's language, never the code.
+    const female = { $label: { en: 'Female', fr: 'Féminin', ar: 'أنثى' } };
+    expect(sharedText(female, 'y', 'n', 'fr')).toBe('Féminin');
+    expect(sharedText([female, { $label: { en: 'Male', fr: 'Masculin', ar: 'ذكر' } }], 'y', 'n', 'ar')).toBe('أنثى, ذكر');
   });
 
   it('sends only the filled answer fields of the kind', () => {

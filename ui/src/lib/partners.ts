@@ -22,19 +22,24 @@ export function isOpenReceived(status: string): boolean {
 }
 
 /**
- * A shared value as a person reads it: text as is, a person or place
- * object by its name, a list joined, a yes/no for booleans.
+ * A shared value as a person reads it (the entry's `display`): a code of a
+ * value list by its label in `lang` (`{"$label": {en, fr, ar}}`), text as is,
+ * a person or place object by its name, a list joined, a yes/no for booleans.
  */
-export function sharedText(v: unknown, yes: string, no: string): string {
+export function sharedText(v: unknown, yes: string, no: string, lang = 'en'): string {
   if (v === null || v === undefined) return '—';
+  if (typeof v === 'object' && !Array.isArray(v) && '$label' in (v as object)) {
+    const l = (v as { $label: Record<string, string> }).$label;
+    return l[lang] || l.en;
+  }
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? yes : no;
   if (typeof v === 'number') return String(v);
-  if (Array.isArray(v)) return v.map((x) => sharedText(x, yes, no)).join(', ');
+  if (Array.isArray(v)) return v.map((x) => sharedText(x, yes, no, lang)).join(', ');
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
     if (typeof o.name === 'string') return o.name;
-    return Object.values(o).map((x) => sharedText(x, yes, no)).join(', ');
+    return Object.values(o).map((x) => sharedText(x, yes, no, lang)).join(', ');
   }
   return JSON.stringify(v);
 }

@@ -4,6 +4,19 @@ import Partners from './Partners.svelte';
 import type { PartnerApi, PartnerImported, ReceivedRequestEntry } from '../lib/api-partners';
 import type { FormDefDto } from '../lib/bindings/FormDefDto';
 
+// The system's dialog (opened by the Rust side): answers what the test sets.
+const dialog = vi.hoisted(() => ({ next: null as string | null }));
+vi.mock('../lib/api-dialog', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../lib/api-dialog')>()),
+  dialogApi: { choose: async () => dialog.next, attachFile: async () => null },
+}));
+
+async function pick(testid: string, path: string) {
+  dialog.next = path;
+  await fireEvent.click(await screen.findByTestId(`${testid}-choose`));
+  await vi.waitFor(() => expect(screen.getByTestId(testid).textContent).toBe(path));
+}
+
 const L = (en: string) => ({ en, fr: `${en} (fr)`, ar: `${en} (ar)` });
 const REQ = '0190aaaa-0000-7000-8000-000000000003';
 
@@ -22,7 +35,9 @@ const answerForm: FormDefDto = {
 const received: ReceivedRequestEntry = {
   request_id: REQ, kind: 'family_assessment', partner: 'Agadez office', status: 'received', due: '2026-03-01',
   shared: [{ form: 'family_tracing', form_title: L('Family tracing'), field: 'relative', field_label: L('Relative'),
-    value: { name: 'Amina Idris' } }],
+    value: { name: 'Amina Idris' }, display: { name: 'Amina Idris' } },
+    { form: 'family_tracing', form_title: L('Family tracing'), field: 'relationship', field_label: L('Relationship'),
+      value: 'mother', display: { $label: L('Mother') } }],
   withheld: null, answer_form: 'family_tracing', answer_fields: ['willingness'],
 };
 
@@ -58,18 +73,18 @@ function setup(over: Partial<PartnerApi> = {}) {
 describe('Partners: the partner’s side', () => {
   it('checks a request, imports it with its receipt, shows it read only and sends only the answer fields', async () => {
     const api = setup();
-    await fireEvent.input(await screen.findByTestId('partner-import-path'), { target: { value: '/media/usb/req.fcb' } });
+    await pick('partner-import-path', '/media/usb/req.fcb');
     await fireEvent.click(screen.getByTestId('partner-import-check'));
     await vi.waitFor(() => expect(screen.getByTestId('partner-import-checked').textContent).toContain('answer due 2026-03-01'));
     expect(api.importBundle).toHaveBeenCalledWith('/media/usb/req.fcb', true, null);
-    const receipt = (screen.getByTestId('partner-receipt-path') as HTMLInputElement).value;
+    const receipt = screen.getByTestId('partner-receipt-path').textContent;
     expect(receipt).toBe('/media/usb/receipt-request-0190aaaa.fcb');
     await fireEvent.click(screen.getByTestId('partner-import-apply'));
     await vi.waitFor(() => expect(screen.getByTestId('partner-imported').textContent).toContain(receipt));
     expect(api.importBundle).toHaveBeenLastCalledWith('/media/usb/req.fcb', false, receipt);
 
     const item = await screen.findByTestId('partner-received');
-    expect(screen.getByTestId('partner-received-value').textContent).toBe('Amina Idris');
+    expect(screen.getAllByTestId('partner-received-value').map((e) => e.textContent)).toEqual(['Amina Idris', 'Mother']);
     expect(item.querySelector('input[type=text]')).toBeNull();
     await fireEvent.click(screen.getByTestId('partner-answer'));
     const fields = screen.getByTestId('partner-answer-fields');
@@ -87,7 +102,7 @@ describe('Partners: the partner’s side', () => {
       .mockResolvedValueOnce(outcome({ what: 'answer', author: 'osman', case_id: 'c1', due: null }))
       .mockRejectedValueOnce({ code: 'partner_replay', message: 'this answer (bundle x) was imported before', fields: [], violations: [], params: {} });
     setup({ importBundle });
-    await fireEvent.input(await screen.findByTestId('partner-import-path'), { target: { value: '/media/usb/ans.fcb' } });
+    await pick('partner-import-path', '/media/usb/ans.fcb');
     await fireEvent.click(screen.getByTestId('partner-import-check'));
     await vi.waitFor(() => expect(screen.getByTestId('partner-import-checked').textContent).toContain('from osman of Agadez office'));
     expect(screen.queryByTestId('partner-receipt-path')).toBeNull();

@@ -12,8 +12,9 @@ const preview: RequestPreviewDto = {
   kind: 'family_assessment',
   due: '2026-03-01',
   shared: [
-    { form: 'registration_bia', form_title: L('Registration'), field: 'given_names', field_label: L('Given names'), value: 'Fatima' },
-    { form: 'family_tracing', form_title: L('Family tracing'), field: 'relative', field_label: L('Relative'), value: { name: 'Amina Idris' } },
+    { form: 'registration_bia', form_title: L('Registration'), field: 'given_names', field_label: L('Given names'), value: 'Fatima', display: 'Fatima' },
+    { form: 'family_tracing', form_title: L('Family tracing'), field: 'relative', field_label: L('Relative'), value: { name: 'Amina Idris' }, display: { name: 'Amina Idris' } },
+    { form: 'registration_bia', form_title: L('Registration'), field: 'sex', field_label: L('Sex'), value: 'female', display: { $label: L('Female') } },
   ],
   blocked_by: [],
 };
@@ -66,9 +67,10 @@ describe('a case’s requests to partners', () => {
     await vi.waitFor(() => expect(screen.getByTestId('partner-preview')).toBeTruthy());
     expect(api.preview).toHaveBeenCalledWith(CASE, 'family_assessment', REL);
     const shown = screen.getAllByTestId('partner-shared-value').map((e) => e.textContent);
-    expect(shown).toEqual(['Fatima', 'Amina Idris']);
+    // A value-list code shows as its label, never as the code.
+    expect(shown).toEqual(['Fatima', 'Amina Idris', 'Female']);
     // A partner with Fieldcase: the file name is suggested in the first place.
-    expect((screen.getByTestId('partner-path') as HTMLInputElement).value).toBe('/media/usb/request-family-assessment.fcb');
+    expect(screen.getByTestId('partner-path').textContent).toBe('/media/usb/request-family-assessment.fcb');
     expect(sendButton.disabled).toBe(false);
     await fireEvent.click(sendButton);
     await vi.waitFor(() => expect(screen.getByTestId('partner-sent').textContent).toContain('/media/usb/request.fcb'));

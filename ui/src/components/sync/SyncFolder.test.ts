@@ -33,9 +33,13 @@ function api(over: Partial<SyncApi>): SyncApi {
 describe('Sync folder card', () => {
   it('keeps the chosen folder through the library and shows what came in and what was refused', async () => {
     const folderSet = vi.fn(async (_p: string | null) => synced);
-    render(SyncFolder, { api: api({ folderSet }) });
+    const choose = vi.fn(async () => '/srv/sync/fieldcase');
+    render(SyncFolder, { api: api({ folderSet }), choose });
     expect((await screen.findByTestId('folder-none')).textContent).toContain('No folder chosen');
-    await fireEvent.input(screen.getByTestId('folder-path'), { target: { value: '/srv/sync/fieldcase' } });
+    // The system's folder dialog (opened by the Rust side) answers.
+    await fireEvent.click(screen.getByTestId('folder-path-choose'));
+    expect(choose).toHaveBeenCalledWith('folder', undefined, undefined);
+    await vi.waitFor(() => expect(screen.getByTestId('folder-path').textContent).toBe('/srv/sync/fieldcase'));
     await fireEvent.click(screen.getByTestId('folder-save'));
     await vi.waitFor(() => expect(screen.getByTestId('folder-state').textContent).toContain('/srv/sync/fieldcase'));
     expect(folderSet).toHaveBeenCalledWith('/srv/sync/fieldcase');

@@ -24,4 +24,10 @@ field_label: LabelsDto | null,
 /**
  * The value as stored in the case.
  */
-value: unknown, };
+value: unknown, 
+/**
+ * The value to show: the same, with each code of a value list
+ * replaced by `{"$label": {en, fr, ar}}`, its labels in the form
+ * definition (a partner reads "Female", not `female`).
+ */
+display: unknown, };
