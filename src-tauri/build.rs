@@ -77,6 +77,11 @@ fn main() {
         "report_export_csv",
         "search_cases",
         "trace_case",
+        "inquiry_list",
+        "inquiry_create",
+        "inquiry_update",
+        "inquiry_get",
+        "inquiry_matches",
     ]));
     tauri_build::try_build(attributes).expect("tauri-build failed: check tauri.conf.json and capabilities/");
 }

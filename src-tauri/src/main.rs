@@ -14,6 +14,7 @@ mod dialog_commands;
 mod dto;
 mod errors;
 mod folder_commands;
+mod inquiry_commands;
 mod partner_commands;
 mod report_commands;
 mod search_commands;
@@ -207,6 +208,11 @@ fn main() {
             report_commands::report_export_csv,
             search_commands::search_cases,
             search_commands::trace_case,
+            inquiry_commands::inquiry_list,
+            inquiry_commands::inquiry_create,
+            inquiry_commands::inquiry_update,
+            inquiry_commands::inquiry_get,
+            inquiry_commands::inquiry_matches,
         ])
         .build(tauri::generate_context!())
         .expect("the Tauri runtime could not start (is a display available?)");
