@@ -102,11 +102,16 @@ pub struct DuplicatePair {
 }
 
 impl DuplicatePair {
-    /// A one-line explanation: the parts with the most weight first.
-    pub fn explanation(&self) -> String {
-        let mut parts: Vec<&ScorePart> = self.parts.iter().collect();
+    /// The parts, those with the most weight (for or against) first.
+    pub fn parts_by_weight(&self) -> Vec<ScorePart> {
+        let mut parts = self.parts.clone();
         parts.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
-        parts.iter().map(|p| format!("{} ({:+.1})", p.detail, p.points)).collect::<Vec<_>>().join("; ")
+        parts
+    }
+
+    /// A one-line explanation in English: the parts with the most weight first.
+    pub fn explanation(&self) -> String {
+        self.parts_by_weight().iter().map(|p| format!("{} ({:+.1})", p.detail, p.points)).collect::<Vec<_>>().join("; ")
     }
 }
 
