@@ -111,6 +111,11 @@ fn an_inquiry_with_variant_spellings_matches_the_registered_child_and_another_in
     assert!(name.points > 30.0, "variant spellings still agree: {name:?}");
     let mother = part(to_child, "inquirer").expect("the inquirer is compared with the recorded mother");
     assert!(mother.points > 0.0 && mother.detail.contains("Faadumo Cali Warsame"), "{mother:?}");
+    // The same, as a code and values an interface translates.
+    assert_eq!(mother.code, "inquirer_is_mother", "{mother:?}");
+    assert!(mother.params["parent"].contains("Faadumo Cali Warsame"), "{mother:?}");
+    assert_eq!(name.code, "sought_name", "{name:?}");
+    assert!(name.params["registered"].contains("Mohamed Abdullahi"), "{name:?}");
     assert!(part(to_child, "place_of_origin").is_some_and(|p| p.points > 0.0));
     let to_uncle = view.matches.iter().find(|m| m.id == uncle).expect("the other inquiry is matched");
     assert_eq!(to_uncle.kind, "other_inquiry");

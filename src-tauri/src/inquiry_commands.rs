@@ -152,11 +152,7 @@ impl From<InquiryMatch> for InquiryMatchDto {
             number: m.number,
             name: m.name,
             score: m.score,
-            parts: m
-                .parts
-                .into_iter()
-                .map(|p| ScorePartDto { part: p.part, detail: p.detail, points: p.points })
-                .collect(),
+            parts: m.parts.into_iter().map(ScorePartDto::from).collect(),
         }
     }
 }

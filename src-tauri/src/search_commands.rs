@@ -3,6 +3,8 @@
 //! (the FTS5 + name-key index the projection keeps), converted to small
 //! records written to ui/src/lib/bindings/ by `cargo test -p fieldcase-desktop`.
 
+use std::collections::BTreeMap;
+
 use fieldcase::search::{self, query::Query, query::SearchError, visible};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -49,11 +51,16 @@ pub struct SearchHitDto {
 }
 
 search_dto! {
-/// One part of a tracing score.
+/// One part of a tracing or duplicate score.
 pub struct ScorePartDto {
     /// What was compared: `name`, `mother`, `age`, `place_of_birth`, ...
     pub part: String,
-    /// Human explanation (English, from the library).
+    /// What was found, as a stable code the window translates
+    /// (`explain.<code>`; the list is in bindings/explanation-codes.json).
+    pub code: String,
+    /// The values compared, by the names the code gives.
+    pub params: BTreeMap<String, String>,
+    /// The same in English, from the library (the fallback).
     pub detail: String,
     /// Points given (negative when the part disagrees).
     pub points: f64,
@@ -103,12 +110,14 @@ impl From<search::TraceMatch> for TraceMatchDto {
             name: m.name,
             sought_name: m.sought_name,
             score: m.score,
-            parts: m
-                .parts
-                .into_iter()
-                .map(|p| ScorePartDto { part: p.part, detail: p.detail, points: p.points })
-                .collect(),
+            parts: m.parts.into_iter().map(ScorePartDto::from).collect(),
         }
+    }
+}
+
+impl From<search::ScorePart> for ScorePartDto {
+    fn from(p: search::ScorePart) -> Self {
+        ScorePartDto { part: p.part, code: p.code, params: p.params, detail: p.detail, points: p.points }
     }
 }
 
@@ -178,6 +187,24 @@ mod tests {
         c
     }
 
+    /// Every explanation code with the parameters it gives.
+    fn explanation_codes() -> BTreeMap<&'static str, Vec<&'static str>> {
+        search::explain::EXPLANATIONS.iter().map(|(code, params, _)| (*code, params.to_vec())).collect()
+    }
+
+    #[test]
+    fn writes_the_list_of_every_explanation_code_for_the_window() {
+        let json = serde_json::to_string_pretty(&explanation_codes()).expect("json") + "\n";
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings/explanation-codes.json");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+            std::fs::write(&path, &json).expect("write explanation-codes.json");
+        }
+        let codes = explanation_codes();
+        assert_eq!(codes["same_given_name"], ["a", "b"]);
+        assert_eq!(codes["mother_differs"], Vec::<&str>::new());
+    }
+
     #[test]
     fn search_finds_a_spelling_variant_and_says_what_matched() {
         let (_tmp, mut s) = store();
@@ -213,6 +240,11 @@ mod tests {
         assert_eq!(first.kind, "sought_relative");
         assert!(first.parts.iter().any(|p| p.part == "mother" && p.points > 0.0), "{:?}", first.parts);
         assert!(first.parts.iter().all(|p| !p.detail.is_empty()));
+        // Each part comes as a code the window translates, with its values.
+        let mother = first.parts.iter().find(|p| p.part == "mother").expect("mother part");
+        assert_eq!(mother.code, "same_mother", "{mother:?}");
+        assert_eq!(mother.params["a"], "Kadiatou Bah", "{mother:?}");
+        assert_eq!(mother.params["b"], "Khadija Ba", "{mother:?}");
         let err = trace_in(&s, "no-such-case").expect_err("unknown case");
         assert!(!err.code.is_empty());
     }

@@ -653,6 +653,7 @@ pub fn duplicates(store: &mut CaseStore) -> Result<Vec<DuplicateEntry>, UiError>
             name_a: name(&p.case_a),
             name_b: name(&p.case_b),
             explanation: p.explanation(),
+            parts: p.parts_by_weight().into_iter().map(Into::into).collect(),
             case_a: p.case_a,
             number_a: p.number_a,
             case_b: p.case_b,

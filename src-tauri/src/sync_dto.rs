@@ -432,8 +432,12 @@ pub struct DuplicateEntry {
     pub name_b: Option<String>,
     /// 0..1.
     pub score: f64,
-    /// What matched and what did not (English, from the detector).
+    /// What matched and what did not (English, from the detector; the
+    /// fallback).
     pub explanation: String,
+    /// The same, part by part with codes the window translates, the
+    /// parts with the most weight first.
+    pub parts: Vec<crate::search_commands::ScorePartDto>,
 }
 }
 

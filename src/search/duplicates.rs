@@ -14,12 +14,13 @@
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::search::explain;
 use crate::search::index;
 use crate::search::names;
 use crate::search::person::CasePerson;
@@ -56,10 +57,31 @@ const MIDPOINT: f64 = 6.0;
 pub struct ScorePart {
     /// What was compared (`given_name`, `names`, `sex`, `age`, …).
     pub part: String,
-    /// What was found, for a person to check.
+    /// What was found, as a stable code (`search::explain::EXPLANATIONS`)
+    /// an interface translates.
+    #[serde(default)]
+    pub code: String,
+    /// The values compared, by the names the code gives.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// What was found, in English (the CLI's text and the fallback).
     pub detail: String,
     /// Points (positive: for the same person / a match; negative: against).
     pub points: f64,
+}
+
+impl ScorePart {
+    /// The part `part` explained by `code` with its values, its English
+    /// text made from the code's template.
+    pub fn new(part: &str, code: &'static str, params: Vec<(&'static str, String)>, points: f64) -> Self {
+        debug_assert_eq!(
+            explain::params_of(code),
+            Some(params.iter().map(|(k, _)| *k).collect::<Vec<_>>().as_slice()),
+            "{code}: parameters not as the table says"
+        );
+        let params: BTreeMap<String, String> = params.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        ScorePart { part: part.into(), code: code.into(), detail: explain::english(code, &params), params, points }
+    }
 }
 
 /// A suspected duplicate pair.
@@ -80,11 +102,16 @@ pub struct DuplicatePair {
 }
 
 impl DuplicatePair {
-    /// A one-line explanation: the parts with the most weight first.
-    pub fn explanation(&self) -> String {
-        let mut parts: Vec<&ScorePart> = self.parts.iter().collect();
+    /// The parts, those with the most weight (for or against) first.
+    pub fn parts_by_weight(&self) -> Vec<ScorePart> {
+        let mut parts = self.parts.clone();
         parts.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
-        parts.iter().map(|p| format!("{} ({:+.1})", p.detail, p.points)).collect::<Vec<_>>().join("; ")
+        parts
+    }
+
+    /// A one-line explanation in English: the parts with the most weight first.
+    pub fn explanation(&self) -> String {
+        self.parts_by_weight().iter().map(|p| format!("{} ({:+.1})", p.detail, p.points)).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -355,6 +382,9 @@ impl Features {
     }
 }
 
+/// An explanation code and its values (`search::explain`).
+pub(crate) type Explained = (&'static str, Vec<(&'static str, String)>);
+
 /// Points of a pair being added up, with the explained parts recorded only
 /// when asked: a pass scores millions of pairs and explains the few above
 /// the threshold, so detail strings are built lazily.
@@ -364,10 +394,11 @@ struct Tally<'p> {
 }
 
 impl Tally<'_> {
-    fn add(&mut self, name: &str, detail: impl FnOnce() -> String, points: f64) {
+    fn add(&mut self, name: &str, explained: impl FnOnce() -> Explained, points: f64) {
         self.points += points;
         if let Some(parts) = self.parts.as_deref_mut() {
-            parts.push(ScorePart { part: name.to_string(), detail: detail(), points });
+            let (code, params) = explained();
+            parts.push(ScorePart::new(name, code, params, points));
         }
     }
 }
@@ -400,38 +431,39 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
     // the other's names (either order, other spellings included).
     if let Some((ga, gb, g, ia)) = given_match(fa, fb) {
         let shown = fb.all.get(ia).map(|t| t.text.as_str()).unwrap_or("");
-        let (pts, how) = given_points(g);
-        t.add("given_name", || format!("{how}: {} / {}", ga.text, if g > 0.0 { shown } else { gb.text.as_str() }), pts);
+        let (pts, code) = given_points(g);
+        let other = if g > 0.0 { shown } else { gb.text.as_str() };
+        t.add("given_name", || (code, vec![("a", ga.text.clone()), ("b", other.to_string())]), pts);
     }
     let (short, long) =
         if fa.primary.len() <= fb.primary.len() { (&fa.primary, &fb.all) } else { (&fb.primary, &fa.all) };
     if !short.is_empty() {
         let c = coverage(short, long);
-        t.add("names", || format!("{:.0}% of the shorter name matches", c * 100.0), 6.0 * c - 4.0);
+        t.add("names", || ("names_cover", vec![("percent", format!("{:.0}", c * 100.0))]), 6.0 * c - 4.0);
     }
     if let Some((x, y)) = contradicting_names(fa, fb) {
         // Each name has a word the other has nowhere (Cruz / García): not a
         // name left out, another name.
-        t.add("other_names", || format!("{x} / {y} in neither record"), -3.0);
+        t.add("other_names", || ("names_contradict", vec![("a", x), ("b", y)]), -3.0);
     }
     if out_of_order(a, fa, b, fb) {
         // Patronymic chains (given, father's, grandfather's name): the
         // same names in another order name other fathers.
-        t.add("name_order", || "same names in another order: other fathers".into(), -4.0);
+        t.add("name_order", || ("name_order_differs", vec![]), -4.0);
     }
     if let Some(pts) = sex_points(fa, fb) {
         let (sa, sb) = (a.sex.as_deref().unwrap_or(""), b.sex.as_deref().unwrap_or(""));
         if pts > 0.0 {
-            t.add("sex", || format!("both {sa}"), pts);
+            t.add("sex", || ("same_sex", vec![("sex", sa.to_string())]), pts);
         } else {
-            t.add("sex", || format!("{sa} / {sb}"), pts);
+            t.add("sex", || ("sex_differs", vec![("a", sa.to_string()), ("b", sb.to_string())]), pts);
         }
     }
     if let (Some(pts), Some(x), Some(y)) = (age_points(a, b), a.age, b.age) {
-        t.add("age", || format!("ages {x} / {y}"), pts);
+        t.add("age", || ("ages", vec![("a", x.to_string()), ("b", y.to_string())]), pts);
     }
     if let (Some(pts), Some(x), Some(y)) = (dob_points(a, b), a.date_of_birth.as_deref(), b.date_of_birth.as_deref()) {
-        t.add("date_of_birth", || format!("born {x} / {y}"), pts);
+        t.add("date_of_birth", || ("dates_of_birth", vec![("a", x.to_string()), ("b", y.to_string())]), pts);
     }
     if !fa.place.is_empty() && !fb.place.is_empty() {
         let (ab, ba) = (coverage(&fa.place, &fb.place), coverage(&fb.place, &fa.place));
@@ -450,10 +482,12 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
         t.add(
             "place_of_origin",
             || {
-                format!(
-                    "from {} / {}",
-                    a.place_of_origin.as_deref().unwrap_or(""),
-                    b.place_of_origin.as_deref().unwrap_or("")
+                (
+                    "places_of_origin",
+                    vec![
+                        ("a", a.place_of_origin.clone().unwrap_or_default()),
+                        ("b", b.place_of_origin.clone().unwrap_or_default()),
+                    ],
                 )
             },
             pts,
@@ -471,7 +505,13 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
             // of two namesakes share, and the other parent agreeing too
             // (fathers' given names repeat within a family name).
             let pts = if same { 2.0 } else { -6.0 };
-            t.add(rel, || format!("{rel} {}", if same { "matches" } else { "differs" }), pts);
+            let code = match (rel, same) {
+                ("mother", true) => "mother_matches",
+                ("mother", false) => "mother_differs",
+                (_, true) => "father_matches",
+                (_, false) => "father_differs",
+            };
+            t.add(rel, || (code, vec![]), pts);
         }
     }
     if !fa.siblings.is_empty() && !fb.siblings.is_empty() {
@@ -481,10 +521,10 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
             .filter(|x| fb.siblings.iter().any(|y| coverage(x, y).max(coverage(y, x)) >= 0.8))
             .count();
         let pts = if shared == 0 { -2.0 } else { (1.5 * shared as f64).min(3.0) };
-        t.add("siblings", || format!("{shared} sibling name(s) in common"), pts);
+        t.add("siblings", || ("siblings_shared", vec![("count", shared.to_string())]), pts);
     }
-    if let Some((pts, detail)) = document_points(a, b) {
-        t.add("identity_document", || detail, pts);
+    if let Some((pts, explained)) = document_points(a, b) {
+        t.add("identity_document", || explained, pts);
     }
     if !fa.separation_place.is_empty() && !fb.separation_place.is_empty() {
         let c = coverage(&fa.separation_place, &fb.separation_place)
@@ -493,10 +533,12 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
         t.add(
             "separation_place",
             || {
-                format!(
-                    "separated at {} / {}",
-                    a.separation_place.as_deref().unwrap_or(""),
-                    b.separation_place.as_deref().unwrap_or("")
+                (
+                    "separation_places",
+                    vec![
+                        ("a", a.separation_place.clone().unwrap_or_default()),
+                        ("b", b.separation_place.clone().unwrap_or_default()),
+                    ],
                 )
             },
             pts,
@@ -504,18 +546,20 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
     }
     if a.photo && b.photo {
         // The photos are not compared by the machine: a person should.
-        t.add("photo", || "both have a photo: compare them".into(), 0.0);
+        t.add("photo", || ("both_photos", vec![]), 0.0);
     }
     if let Some(pts) = registration_points(a, b) {
         t.add(
             "registration",
             || {
-                format!(
-                    "registered at {} on {} / {} on {}",
-                    a.office,
-                    a.registration_date.as_deref().unwrap_or("?"),
-                    b.office,
-                    b.registration_date.as_deref().unwrap_or("?")
+                (
+                    "registrations",
+                    vec![
+                        ("office_a", a.office.clone()),
+                        ("date_a", a.registration_date.clone().unwrap_or_else(|| "?".into())),
+                        ("office_b", b.office.clone()),
+                        ("date_b", b.registration_date.clone().unwrap_or_else(|| "?".into())),
+                    ],
                 )
             },
             pts,
@@ -523,14 +567,18 @@ fn tally(a: &CasePerson, fa: &Features, b: &CasePerson, fb: &Features, parts: Op
     }
     if let Some(pts) = nationality_points(a, b) {
         if pts > 0.0 {
-            t.add("nationality", || "same nationality".into(), pts);
+            t.add("nationality", || ("same_nationality", vec![]), pts);
         } else {
-            t.add("nationality", || format!("{} / {}", a.nationality.join(","), b.nationality.join(",")), pts);
+            t.add(
+                "nationality",
+                || ("nationalities_differ", vec![("a", a.nationality.join(",")), ("b", b.nationality.join(","))]),
+                pts,
+            );
         }
     }
     if let (Some(pts), Some(x)) = (separation_points(a, b), a.separation_date.as_deref()) {
         let y = b.separation_date.as_deref().unwrap_or("");
-        t.add("separation_date", || format!("separated {x} / {y}"), pts);
+        t.add("separation_date", || ("separation_dates", vec![("a", x.to_string()), ("b", y.to_string())]), pts);
     }
     logistic(t.points)
 }
@@ -557,13 +605,13 @@ fn given_match<'f>(fa: &'f Features, fb: &'f Features) -> Option<(&'f Tok, &'f T
 
 fn given_points(g: f64) -> (f64, &'static str) {
     if g >= 1.0 {
-        (5.0, "same given name")
+        (5.0, "same_given_name")
     } else if g >= 0.85 {
-        (4.0, "given name spelling variant")
+        (4.0, "given_name_variant")
     } else if g > 0.0 {
-        (3.0, "similar given name")
+        (3.0, "similar_given_name")
     } else {
-        (-7.0, "different given names")
+        (-7.0, "different_given_names")
     }
 }
 
@@ -652,8 +700,8 @@ fn separation_points(a: &CasePerson, b: &CasePerson) -> Option<f64> {
 /// Identity documents: the same type and number is near proof, the same
 /// type with another number is strong evidence of another child (a
 /// reissue is possible: not a veto).
-fn document_points(a: &CasePerson, b: &CasePerson) -> Option<(f64, String)> {
-    let mut verdict: Option<(f64, String)> = None;
+fn document_points(a: &CasePerson, b: &CasePerson) -> Option<(f64, Explained)> {
+    let mut verdict: Option<(f64, Explained)> = None;
     for x in &a.documents {
         for y in &b.documents {
             let (nx, ny) = (x.normalized(), y.normalized());
@@ -661,10 +709,11 @@ fn document_points(a: &CasePerson, b: &CasePerson) -> Option<(f64, String)> {
                 continue;
             }
             if nx == ny {
-                return Some((8.0, format!("same document number {}", x.number)));
+                return Some((8.0, ("same_document_number", vec![("number", x.number.clone())])));
             }
             if x.kind.is_some() && x.kind == y.kind {
-                verdict = Some((-4.0, format!("{} numbers differ", x.kind.as_deref().unwrap_or("document"))));
+                let kind = x.kind.clone().unwrap_or_else(|| "document".into());
+                verdict = Some((-4.0, ("document_numbers_differ", vec![("kind", kind)])));
             }
         }
     }

@@ -119,10 +119,16 @@ fn inquirer_part(s: &Sought, child: &CasePerson, parts: &mut Vec<ScorePart>) {
     let Some(rel) = inq.relationship.as_deref().filter(|r| matches!(*r, "mother" | "father")) else { return };
     let Some(parent) = child.parent(rel) else { return };
     let c = name_cover(&tokens_of(&relative_names(inq)), &tokens_of(&relative_names(parent)));
-    if c >= 0.6 {
-        add(parts, "inquirer", format!("the inquirer {} and the recorded {rel} {}", inq.name, parent.name), 20.0);
+    let (is, is_not) = if rel == "mother" {
+        ("inquirer_is_mother", "inquirer_not_mother")
     } else {
-        add(parts, "inquirer", format!("the inquirer {} is not the recorded {rel} {}", inq.name, parent.name), -10.0);
+        ("inquirer_is_father", "inquirer_not_father")
+    };
+    let values = vec![("inquirer", inq.name.clone()), ("parent", parent.name.clone())];
+    if c >= 0.6 {
+        add(parts, "inquirer", is, values, 20.0);
+    } else {
+        add(parts, "inquirer", is_not, values, -10.0);
     }
 }
 
@@ -131,12 +137,13 @@ fn score_pair(a: &Sought, b: &Sought) -> Vec<ScorePart> {
     let mut parts = Vec::new();
     let (ta, tb) = (tokens_of(&relative_names(&a.sought)), tokens_of(&relative_names(&b.sought)));
     let c = name_cover(&ta, &tb).max(name_cover(&tb, &ta));
-    add(&mut parts, "name", format!("sought {} / sought {}", a.sought.name, b.sought.name), 50.0 * c);
+    let values = vec![("a", a.sought.name.clone()), ("b", b.sought.name.clone())];
+    add(&mut parts, "name", "sought_names", values, 50.0 * c);
     if let (Some(x), Some(y)) = (a.sought.sex.as_deref(), b.sought.sex.as_deref()) {
         if x == y {
-            add(&mut parts, "sex", format!("both {x}"), 5.0);
+            add(&mut parts, "sex", "same_sex", vec![("sex", x.to_string())], 5.0);
         } else if x != "other_unknown" && y != "other_unknown" {
-            add(&mut parts, "sex", format!("{x} / {y}"), -25.0);
+            add(&mut parts, "sex", "sex_differs", vec![("a", x.to_string()), ("b", y.to_string())], -25.0);
         }
     }
     if let (Some(x), Some(y)) = (a.sought.age, b.sought.age) {
@@ -148,18 +155,19 @@ fn score_pair(a: &Sought, b: &Sought) -> Vec<ScorePart> {
         } else {
             -10.0
         };
-        add(&mut parts, "age", format!("aged {x} / aged {y}"), pts);
+        add(&mut parts, "age", "sought_ages", vec![("a", x.to_string()), ("b", y.to_string())], pts);
     }
     if let Some(same) = same_place(a.requester.place_of_origin.as_deref(), b.requester.place_of_origin.as_deref()) {
         add(
             &mut parts,
             "place_of_origin",
-            if same { "same place of origin".into() } else { "different places of origin".into() },
+            if same { "same_place_of_origin" } else { "different_places_of_origin" },
+            vec![],
             if same { 10.0 } else { -5.0 },
         );
     }
     if let Some(true) = same_place(a.sought.location.as_deref(), b.sought.location.as_deref()) {
-        add(&mut parts, "last_seen_place", "last seen in the same place".into(), 10.0);
+        add(&mut parts, "last_seen_place", "same_last_seen_place", vec![], 10.0);
     }
     parts
 }

@@ -13,6 +13,8 @@
 //! - [`inquiry`]: tracing inquiries (no case yet) against registered
 //!   children and other inquiries, with explained scores.
 //! - [`duplicates`]: suspected duplicate pairs (blocking on name keys).
+//! - [`explain`]: the codes, parameters and English texts of the parts of
+//!   tracing, inquiry and duplicate scores.
 //! - [`duplicate_review`]: stored duplicate flags and review decisions.
 //! - [`merge`]: merging a duplicate into a case and splitting it back.
 //! - [`visible`]: the views the shells call: search hits, tracing matches
@@ -21,6 +23,7 @@
 pub mod compounds;
 pub mod duplicate_review;
 pub mod duplicates;
+pub mod explain;
 pub mod geez;
 pub mod index;
 pub mod inquiry;

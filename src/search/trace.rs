@@ -66,8 +66,15 @@ pub(crate) fn relative_names(r: &Relative) -> Vec<String> {
     std::iter::once(r.name.clone()).chain(r.other_names.iter().cloned()).collect()
 }
 
-pub(crate) fn add(parts: &mut Vec<ScorePart>, part: &str, detail: String, points: f64) {
-    parts.push(ScorePart { part: part.into(), detail, points });
+/// Add part `part`, explained by `code` with its values (`search::explain`).
+pub(crate) fn add(
+    parts: &mut Vec<ScorePart>,
+    part: &str,
+    code: &'static str,
+    params: Vec<(&'static str, String)>,
+    points: f64,
+) {
+    parts.push(ScorePart::new(part, code, params, points));
 }
 
 pub(crate) fn same_place(a: Option<&str>, b: Option<&str>) -> Option<bool> {
@@ -82,10 +89,13 @@ fn parents(a: &CasePerson, b: &CasePerson, parts: &mut Vec<ScorePart>, weight: f
     for rel in ["mother", "father"] {
         if let (Some(x), Some(y)) = (a.parent(rel), b.parent(rel)) {
             let c = name_cover(&tokens_of(&relative_names(x)), &tokens_of(&relative_names(y)));
+            let (same, different) =
+                if rel == "mother" { ("same_mother", "different_mother") } else { ("same_father", "different_father") };
+            let values = vec![("a", x.name.clone()), ("b", y.name.clone())];
             if c >= 0.6 {
-                add(parts, rel, format!("same {rel}: {} / {}", x.name, y.name), weight);
+                add(parts, rel, same, values, weight);
             } else {
-                add(parts, rel, format!("different {rel}: {} / {}", x.name, y.name), -weight / 2.0);
+                add(parts, rel, different, values, -weight / 2.0);
             }
         }
     }
@@ -101,21 +111,26 @@ pub(crate) fn score_request(requester: &CasePerson, r: &Relative, candidate: &Ca
     add(
         &mut parts,
         "name",
-        format!("sought {} / registered {} {}", r.name, candidate.given_names, candidate.family_name),
+        "sought_name",
+        vec![
+            ("sought", r.name.clone()),
+            ("registered", format!("{} {}", candidate.given_names, candidate.family_name)),
+        ],
         40.0 * c,
     );
     // Siblings share family (or father's and grandfather's) names: the
     // given name of the person sought must be there too.
     if let Some(first) = names::tokens(&r.name).first() {
         if !child.iter().any(|t| names::token_similarity(first, t) > 0.0) {
-            add(&mut parts, "given_name", format!("given name {first} not among the child's names"), -25.0);
+            add(&mut parts, "given_name", "given_name_absent", vec![("name", first.to_string())], -25.0);
         }
     }
     if let (Some(x), Some(y)) = (r.sex.as_deref(), candidate.sex.as_deref()) {
         if x == y {
-            add(&mut parts, "sex", format!("both {x}"), 5.0);
+            add(&mut parts, "sex", "same_sex", vec![("sex", x.to_string())], 5.0);
         } else if x != "other_unknown" && y != "other_unknown" {
-            add(&mut parts, "sex", format!("{x} sought, {y} registered"), -25.0);
+            let values = vec![("sought", x.to_string()), ("registered", y.to_string())];
+            add(&mut parts, "sex", "sought_sex_differs", values, -25.0);
         }
     }
     if let (Some(x), Some(y)) = (r.age, candidate.age) {
@@ -127,7 +142,7 @@ pub(crate) fn score_request(requester: &CasePerson, r: &Relative, candidate: &Ca
         } else {
             -10.0
         };
-        add(&mut parts, "age", format!("sought aged {x}, registered aged {y}"), pts);
+        add(&mut parts, "age", "sought_age", vec![("sought", x.to_string()), ("registered", y.to_string())], pts);
     }
     // A sibling sought: the two children share parents and a home.
     if matches!(r.relationship.as_deref(), Some("brother" | "sister" | "half_sibling" | "cousin") | None) {
@@ -137,18 +152,19 @@ pub(crate) fn score_request(requester: &CasePerson, r: &Relative, candidate: &Ca
         add(
             &mut parts,
             "place_of_origin",
-            if same { "same place of origin".into() } else { "different places of origin".into() },
+            if same { "same_place_of_origin" } else { "different_places_of_origin" },
+            vec![],
             if same { 10.0 } else { -5.0 },
         );
     }
     if let Some(same) = same_place(r.location.as_deref(), candidate.separation_place.as_deref()) {
         if same {
-            add(&mut parts, "location", "last known location matches the place of separation".into(), 5.0);
+            add(&mut parts, "location", "location_is_separation_place", vec![], 5.0);
         }
     }
     if let (Some(x), Some(y)) = (requester.separation_date.as_deref(), candidate.separation_date.as_deref()) {
         if x == y {
-            add(&mut parts, "separation_date", format!("both separated on {x}"), 10.0);
+            add(&mut parts, "separation_date", "same_separation_date", vec![("date", x.to_string())], 10.0);
         }
     }
     parts
@@ -163,30 +179,32 @@ fn score_sibling(a: &CasePerson, b: &CasePerson) -> Vec<ScorePart> {
     if !fa.is_empty() && !fb.is_empty() {
         let c = name_cover(&fa, &fb).max(name_cover(&fb, &fa));
         if c >= 0.6 {
-            add(&mut parts, "family_name", format!("family name {} / {}", a.family_name, b.family_name), 10.0);
+            let values = vec![("a", a.family_name.clone()), ("b", b.family_name.clone())];
+            add(&mut parts, "family_name", "same_family_name", values, 10.0);
         }
     }
     if let Some(same) = same_place(a.place_of_origin.as_deref(), b.place_of_origin.as_deref()) {
         add(
             &mut parts,
             "place_of_origin",
-            if same { "same place of origin".into() } else { "different places of origin".into() },
+            if same { "same_place_of_origin" } else { "different_places_of_origin" },
+            vec![],
             if same { 10.0 } else { -10.0 },
         );
     }
     if let Some(true) = same_place(a.separation_place.as_deref(), b.separation_place.as_deref()) {
-        add(&mut parts, "separation_place", "same place of separation".into(), 5.0);
+        add(&mut parts, "separation_place", "same_separation_place", vec![], 5.0);
     }
     if let (Some(x), Some(y)) = (a.separation_date.as_deref(), b.separation_date.as_deref()) {
         if x == y {
-            add(&mut parts, "separation_date", format!("both separated on {x}"), 10.0);
+            add(&mut parts, "separation_date", "same_separation_date", vec![("date", x.to_string())], 10.0);
         }
     }
     let ga = names::tokens(&a.given_names);
     let gb = names::tokens(&b.given_names);
     if !ga.is_empty() && name_cover(&ga, &gb) >= 0.85 && a.age.zip(b.age).is_some_and(|(x, y)| (x - y).abs() <= 1.0) {
         // Same given name and age: more likely the same child twice.
-        add(&mut parts, "duplicate", "same given name and age: check for a duplicate instead".into(), -20.0);
+        add(&mut parts, "duplicate", "maybe_duplicate", vec![], -20.0);
     }
     parts
 }

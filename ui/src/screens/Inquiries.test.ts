@@ -27,7 +27,10 @@ const inquiry: InquiryDto = {
 
 const found: InquiryMatchesDto = {
   matches: [{ kind: 'registered_child', id: CHILD, number: 'AGZ-2026-00001', name: 'Mohamed Diallo', score: 82,
-    parts: [{ part: 'name', detail: 'Mohamed = Mohamed', points: 40 }, { part: 'age', detail: '15 vs 12', points: -5 }] }],
+    parts: [
+      { part: 'name', code: 'same_given_name', params: { a: 'mohamed', b: 'mohamed' }, detail: 'same given name: mohamed / mohamed', points: 40 },
+      { part: 'age', code: 'ages', params: { a: '15', b: '12' }, detail: 'ages 15 / 12', points: -5 },
+    ] }],
   hidden: [],
 };
 
@@ -58,8 +61,8 @@ describe('Inquiries', () => {
     const match = await screen.findByTestId('inquiry-match');
     expect(api.matches).toHaveBeenCalledWith(ID);
     expect(match.dataset.kind).toBe('registered_child');
-    expect(match.textContent).toContain('Mohamed = Mohamed');
-    expect(match.querySelector('.against')?.textContent).toContain('15 vs 12');
+    expect(match.textContent).toContain('same given name: mohamed / mohamed');
+    expect(match.querySelector('.against')?.textContent).toContain('ages 15 / 12');
     await fireEvent.click(screen.getByText('AGZ-2026-00001'));
     expect(onopen).toHaveBeenCalledWith(CHILD);
   });
