@@ -7,14 +7,12 @@
 //
 // ctx (all optional): { tauriDriver, nativeDriver, desktopBin, cliBin, screens, results, log }
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
-import { sleep, startDriver, stopDriver } from './driver.mjs';
+import { sleep, startDriver, stopDriver, stepContext, stepKit } from './driver.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e demo passphrase, not a real one';
 const CASES = 60;
 
@@ -25,15 +23,8 @@ const CODES = [
 ];
 
 export async function demoSteps(ctx) {
-  const log = ctx.log ?? ((m) => console.log(`[e2e demo] ${m}`));
-  const results = ctx.results ?? [];
-  const screens = ctx.screens ?? path.join(root, 'target/e2e-screens');
-  const cliBin = ctx.cliBin ?? path.join(root, 'target/debug/fieldcase');
-  const desktopBin = ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop');
-  const nativeDriver = ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver';
-  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
-  const tauriDriver = ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
-  mkdirSync(screens, { recursive: true });
+  const settings = stepContext(ctx, 'demo');
+  const { log, results, screens, cliBin, desktopBin, nativeDriver, tauriDriver } = settings;
 
   const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-demo-'));
   const vault = path.join(work, 'demo-vault');
@@ -50,55 +41,7 @@ export async function demoSteps(ctx) {
     return r.stdout;
   };
 
-  let shot = 0;
-  const screenshot = async (name) => {
-    if (!browser) return;
-    await browser.pause(400);
-    try {
-      await browser.saveScreenshot(path.join(screens, `demo-${String(++shot).padStart(2, '0')}-${name}.png`));
-    } catch (e) {
-      log(`screenshot ${name} failed: ${e.message}`);
-    }
-  };
-
-  const step = async (name, fn) => {
-    const started = Date.now();
-    try {
-      await fn();
-      results.push({ name: `demo: ${name}`, ok: true });
-      log(`ok   demo: ${name} (${Date.now() - started} ms)`);
-    } catch (e) {
-      results.push({ name: `demo: ${name}`, ok: false });
-      log(`FAIL demo: ${name}: ${e.stack ?? e}`);
-    } finally {
-      await screenshot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
-    }
-  };
-
-  const visible = async (selector, timeout = 20_000) => {
-    const el = await browser.$(selector);
-    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
-    return el;
-  };
-
-  const click = async (selector) => {
-    const el = await visible(selector);
-    await browser.execute((e) => e.scrollIntoView({ block: 'center' }), el);
-    await el.click();
-  };
-
-  const setField = async (selector, value) => {
-    const el = await visible(selector);
-    await browser.execute(
-      (e, v) => {
-        e.value = v;
-        e.dispatchEvent(new Event('input', { bubbles: true }));
-        e.dispatchEvent(new Event('change', { bubbles: true }));
-      },
-      el,
-      String(value),
-    );
-  };
+  const { step, visible, click, setField } = stepKit(settings, () => browser);
 
   // The codes the screen's text shows where a label belongs.
   const codesIn = async (selector) => {

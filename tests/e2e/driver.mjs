@@ -1,10 +1,14 @@
 // Helpers shared by the end-to-end steps (run.mjs, sync-steps.mjs,
-// partner-steps.mjs): ports, starting and ending tauri-driver, and the
-// desktop app's file-dialog test hook.
+// partner-steps.mjs, demo-steps.mjs): ports, starting and ending
+// tauri-driver, the desktop app's file-dialog test hook, and the settings,
+// steps and element helpers of a step file.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -95,4 +99,91 @@ export async function chooseFile(browser, hook, testid, file) {
     timeout: 20_000,
     timeoutMsg: `${testid} does not show the chosen ${file}`,
   });
+}
+
+/**
+ * What a step file reads from the context run.mjs passes it (all optional),
+ * with the defaults it uses when run alone, and its `name` (for
+ * [`stepKit`]): its log (prefixed with `name`),
+ * the shared results, the screenshot folder (made here), the binaries and
+ * the drivers.
+ */
+export function stepContext(ctx, name) {
+  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
+  const settings = {
+    name,
+    log: ctx.log ?? ((m) => console.log(`[e2e ${name}] ${m}`)),
+    results: ctx.results ?? [],
+    screens: ctx.screens ?? path.join(root, 'target/e2e-screens'),
+    cliBin: ctx.cliBin ?? path.join(root, 'target/debug/fieldcase'),
+    desktopBin: ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop'),
+    nativeDriver: ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver',
+    tauriDriver: ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver'),
+  };
+  mkdirSync(settings.screens, { recursive: true });
+  return settings;
+}
+
+/**
+ * The steps and element helpers of the step file `name`: `step` records a
+ * result named `name: …` and takes a numbered screenshot `name-NN-….png`
+ * after it, pass or fail. `browser()` gives the session the file has open
+ * (none: no screenshot), since a file opens and closes the app as it goes.
+ */
+export function stepKit({ name, screens, results, log }, browser) {
+  let shot = 0;
+  const screenshot = async (label) => {
+    const b = browser();
+    if (!b) return;
+    await b.pause(400);
+    const file = path.join(screens, `${name}-${String(++shot).padStart(2, '0')}-${label}.png`);
+    try {
+      await b.saveScreenshot(file);
+    } catch (e) {
+      log(`screenshot ${label} failed: ${e.message}`);
+    }
+  };
+
+  const step = async (label, fn) => {
+    const started = Date.now();
+    try {
+      await fn();
+      results.push({ name: `${name}: ${label}`, ok: true });
+      log(`ok   ${name}: ${label} (${Date.now() - started} ms)`);
+    } catch (e) {
+      results.push({ name: `${name}: ${label}`, ok: false });
+      log(`FAIL ${name}: ${label}: ${e.stack ?? e}`);
+    } finally {
+      await screenshot(label.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
+    }
+  };
+
+  const visible = async (selector, timeout = 20_000) => {
+    const el = await browser().$(selector);
+    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
+    return el;
+  };
+
+  const click = async (selector) => {
+    const el = await visible(selector);
+    await browser().execute((e) => e.scrollIntoView({ block: 'center' }), el);
+    await el.click();
+  };
+
+  // Setting a field's value directly and firing the events a Svelte
+  // binding listens to (date and select inputs cannot be typed into).
+  const setField = async (selector, value) => {
+    const el = await visible(selector);
+    await browser().execute(
+      (e, v) => {
+        e.value = v;
+        e.dispatchEvent(new Event('input', { bubbles: true }));
+        e.dispatchEvent(new Event('change', { bubbles: true }));
+      },
+      el,
+      String(value),
+    );
+  };
+
+  return { screenshot, step, visible, click, setField };
 }

@@ -12,24 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
-import { chooseFile, dialogHook, sleep, startDriver, stopDriver } from './driver.mjs';
+import { chooseFile, dialogHook, sleep, startDriver, stopDriver, stepContext, stepKit } from './driver.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e partner passphrase, not a real one';
 const AMINA_PASSPHRASE = 'quarry lantern amina velvet orbit e2e';
 
 export async function partnerSteps(ctx) {
-  const log = ctx.log ?? ((m) => console.log(`[e2e partner] ${m}`));
-  const results = ctx.results ?? [];
-  const screens = ctx.screens ?? path.join(root, 'target/e2e-screens');
-  const cliBin = ctx.cliBin ?? path.join(root, 'target/debug/fieldcase');
-  const desktopBin = ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop');
-  const nativeDriver = ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver';
-  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
-  const tauriDriver = ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
-  mkdirSync(screens, { recursive: true });
+  const settings = stepContext(ctx, 'partner');
+  const { log, results, screens, cliBin, desktopBin, nativeDriver, tauriDriver } = settings;
 
   const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-partner-'));
   const dirs = { a: path.join(work, 'agadez'), b: path.join(work, 'conakry') };
@@ -55,57 +46,7 @@ export async function partnerSteps(ctx) {
     return r.stdout;
   };
 
-  let shot = 0;
-  const screenshot = async (name) => {
-    if (!browser) return;
-    await browser.pause(400);
-    const file = path.join(screens, `partner-${String(++shot).padStart(2, '0')}-${name}.png`);
-    try {
-      await browser.saveScreenshot(file);
-    } catch (e) {
-      log(`screenshot ${name} failed: ${e.message}`);
-    }
-  };
-
-  const step = async (name, fn) => {
-    const started = Date.now();
-    try {
-      await fn();
-      results.push({ name: `partner: ${name}`, ok: true });
-      log(`ok   partner: ${name} (${Date.now() - started} ms)`);
-    } catch (e) {
-      results.push({ name: `partner: ${name}`, ok: false });
-      log(`FAIL partner: ${name}: ${e.stack ?? e}`);
-    } finally {
-      await screenshot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
-    }
-  };
-
-  const visible = async (selector, timeout = 20_000) => {
-    const el = await browser.$(selector);
-    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
-    return el;
-  };
-
-  const click = async (selector) => {
-    const el = await visible(selector);
-    await browser.execute((e) => e.scrollIntoView({ block: 'center' }), el);
-    await el.click();
-  };
-
-  // The value, then input and change events, as typing or choosing would.
-  const setField = async (selector, value) => {
-    const el = await visible(selector);
-    await browser.execute(
-      (e, v) => {
-        e.value = v;
-        e.dispatchEvent(new Event('input', { bubbles: true }));
-        e.dispatchEvent(new Event('change', { bubbles: true }));
-      },
-      el,
-      String(value),
-    );
-  };
+  const { screenshot, step, visible, click, setField } = stepKit(settings, () => browser);
 
   const textOf = async (selector, timeout) => (await visible(selector, timeout)).getText();
 

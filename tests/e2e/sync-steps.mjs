@@ -23,11 +23,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
-import { chooseFile, dialogHook, sleep, startDriver, stopDriver } from './driver.mjs';
+import { chooseFile, dialogHook, sleep, startDriver, stopDriver, stepContext, stepKit } from './driver.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PASSPHRASE = 'e2e sync passphrase, not a real one';
 // The office supervisor's own passphrase (a person of the office vault).
 const SARA_PASSPHRASE = 'quarry lantern sara velvet orbit e2e';
@@ -35,16 +33,9 @@ const SARA_PASSPHRASE = 'quarry lantern sara velvet orbit e2e';
 const SANI_PASSPHRASE = 'quarry lantern sani velvet orbit e2e';
 
 export async function syncSteps(ctx) {
-  const log = ctx.log ?? ((m) => console.log(`[e2e sync] ${m}`));
-  const results = ctx.results ?? [];
-  const screens = ctx.screens ?? path.join(root, 'target/e2e-screens');
-  const cliBin = ctx.cliBin ?? path.join(root, 'target/debug/fieldcase');
-  const desktopBin = ctx.desktopBin ?? path.join(root, 'target/debug/fieldcase-desktop');
+  const settings = stepContext(ctx, 'sync');
+  const { log, results, screens, cliBin, desktopBin, nativeDriver, tauriDriver } = settings;
   const fixtureBin = process.env.FIELDCASE_FIXTURE_BIN ?? path.join(path.dirname(cliBin), 'examples/e2e_sync_fixture');
-  const nativeDriver = ctx.nativeDriver ?? '/usr/bin/WebKitWebDriver';
-  const localDriver = path.join(root, 'target/tools/bin/tauri-driver');
-  const tauriDriver = ctx.tauriDriver ?? process.env.TAURI_DRIVER ?? (existsSync(localDriver) ? localDriver : 'tauri-driver');
-  mkdirSync(screens, { recursive: true });
 
   const work = mkdtempSync(path.join(tmpdir(), 'fieldcase-e2e-sync-'));
   const dirs = {
@@ -74,37 +65,7 @@ export async function syncSteps(ctx) {
     return r.stdout;
   };
 
-  let shot = 0;
-  const screenshot = async (name) => {
-    if (!browser) return;
-    await browser.pause(400);
-    const file = path.join(screens, `sync-${String(++shot).padStart(2, '0')}-${name}.png`);
-    try {
-      await browser.saveScreenshot(file);
-    } catch (e) {
-      log(`screenshot ${name} failed: ${e.message}`);
-    }
-  };
-
-  const step = async (name, fn) => {
-    const started = Date.now();
-    try {
-      await fn();
-      results.push({ name: `sync: ${name}`, ok: true });
-      log(`ok   sync: ${name} (${Date.now() - started} ms)`);
-    } catch (e) {
-      results.push({ name: `sync: ${name}`, ok: false });
-      log(`FAIL sync: ${name}: ${e.stack ?? e}`);
-    } finally {
-      await screenshot(name.replace(/[^a-z0-9]+/gi, '-').toLowerCase());
-    }
-  };
-
-  const visible = async (selector, timeout = 20_000) => {
-    const el = await browser.$(selector);
-    await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
-    return el;
-  };
+  const { screenshot, step, visible } = stepKit(settings, () => browser);
 
   const expectEqual = (actual, expected, what) => {
     if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
