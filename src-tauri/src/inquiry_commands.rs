@@ -236,22 +236,9 @@ pub async fn inquiry_matches(session: State<'_, Session>, inquiry: String) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{store, values};
     use fieldcase::model::event::Role;
-    use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
     use serde_json::json;
-
-    fn store() -> (tempfile::TempDir, CaseStore) {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
-        let opts = InitOptions { name: "Awa".into(), role: "supervisor".into(), escrow: None };
-        let s = CaseStore::init_with(tmp.path(), &SecretString::from("a passphrase".to_string()), opts, &options)
-            .expect("init");
-        (tmp, s)
-    }
-
-    fn values(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().expect("object")
-    }
 
     fn inquiry_values() -> Map<String, Value> {
         values(json!({

@@ -21,6 +21,8 @@ mod search_commands;
 mod session;
 mod sync_commands;
 mod sync_dto;
+#[cfg(test)]
+mod test_support;
 
 use std::path::PathBuf;
 

@@ -710,6 +710,7 @@ pub async fn partner_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::values;
     use fieldcase::model::event::Role;
     use fieldcase::sync;
     use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
@@ -731,10 +732,6 @@ mod tests {
     fn add(of: &mut CaseStore, other: &CaseStore, name: &str) {
         let c = partners::card(other).unwrap();
         partners::add(of, name, "SDN", &c.recipient, &c.signing_key, &c.fingerprint).expect("add partner");
-    }
-
-    fn values(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
     }
 
     /// A caseworker on office A's vault with a case about one relative,

@@ -158,23 +158,10 @@ pub async fn trace_case(session: State<'_, Session>, case_id: String) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{store, values};
     use fieldcase::model::store::CaseStore;
-    use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
     use uuid::Uuid;
-
-    fn store() -> (tempfile::TempDir, CaseStore) {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let options = VaultOptions { scrypt_log_n: Some(10), ..VaultOptions::default() };
-        let opts = InitOptions { name: "Awa".into(), role: "supervisor".into(), escrow: None };
-        let s = CaseStore::init_with(tmp.path(), &SecretString::from("a passphrase".to_string()), opts, &options)
-            .expect("init");
-        (tmp, s)
-    }
-
-    fn values(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().expect("object")
-    }
 
     fn child(s: &mut CaseStore, given: &str, family: &str, age: u32, place: &str, mother: &str) -> Uuid {
         let c = s.create_case("uasc", "Agadez").expect("case");

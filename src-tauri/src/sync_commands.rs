@@ -1003,8 +1003,9 @@ pub async fn office_merge(session: State<'_, Session>, duplicate: String, into: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::values;
     use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
-    use serde_json::{json, Map};
+    use serde_json::json;
 
     fn pass() -> SecretString {
         SecretString::from("sync screen test passphrase".to_string())
@@ -1020,10 +1021,6 @@ mod tests {
         let mut o = make(dir, "Agadez office", "data_manager");
         sync::make_office(&mut o, "Agadez").expect("make office");
         o
-    }
-
-    fn values(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().expect("object")
     }
 
     /// Switch the office vault to person `user` with their passphrase,
