@@ -437,18 +437,13 @@ fn send_rendered(
     let (bundle, bundle_id) = if partner.on_paper() {
         (Vec::new(), Uuid::nil())
     } else {
-        let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
         let pending = record.clone();
         let key = key.clone();
-        exchange::build_bundle(
+        document_bundle(
             store,
             BundleKind::PartnerRequest,
-            vec![recipient],
-            &[],
-            None,
-            Some(&doc_bytes),
-            Default::default(),
-            None,
+            &partner.recipient,
+            &doc_bytes,
             move |id| vec![put(&key, json!(OutRecord { bundle_id: id, ..pending }))],
             progress,
         )?
@@ -561,16 +556,11 @@ pub fn withdraw(
             reason: reason.to_string(),
         };
         let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
-        let recipient = age_recipient(&partner.recipient).map_err(SyncError::Build)?;
-        let (bundle, _) = exchange::build_bundle(
+        let (bundle, _) = document_bundle(
             store,
             BundleKind::PartnerWithdrawal,
-            vec![recipient],
-            &[],
-            None,
-            Some(&doc_bytes),
-            Default::default(),
-            None,
+            &partner.recipient,
+            &doc_bytes,
             |_| Vec::new(),
             progress,
         )?;
@@ -650,19 +640,8 @@ pub fn receipt(
         received_at: record.received_at.clone(),
     };
     let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
-    let recipient = age_recipient(&requester.recipient).map_err(SyncError::Build)?;
-    let (bundle, _) = exchange::build_bundle(
-        store,
-        BundleKind::PartnerReceipt,
-        vec![recipient],
-        &[],
-        None,
-        Some(&doc_bytes),
-        Default::default(),
-        None,
-        |_| Vec::new(),
-        progress,
-    )?;
+    let (bundle, _) =
+        document_bundle(store, BundleKind::PartnerReceipt, &requester.recipient, &doc_bytes, |_| Vec::new(), progress)?;
     Ok(bundle)
 }
 
@@ -701,22 +680,45 @@ pub fn answer(
         values: values.clone(),
     };
     let doc_bytes = serde_json::to_vec_pretty(&doc).map_err(|e| SyncError::Build(e.to_string()))?;
-    let recipient = age_recipient(&requester.recipient).map_err(SyncError::Build)?;
     record.status = "answered".into();
     record.answer = Some(values);
-    let (bundle, _) = exchange::build_bundle(
+    let (bundle, _) = document_bundle(
         store,
         BundleKind::PartnerAnswer,
-        vec![recipient],
-        &[],
-        None,
-        Some(&doc_bytes),
-        Default::default(),
-        None,
+        &requester.recipient,
+        &doc_bytes,
         |_| vec![put(&key, json!(record))],
         progress,
     )?;
     Ok(bundle)
+}
+
+/// A partner bundle of `kind` carrying one document, `doc_bytes`, encrypted
+/// to the partner's age `recipient` (and the sender's escrow key);
+/// `records(bundle_id)` are the local records its commit writes beside the
+/// sender's sequence. Requests, withdrawals, receipts and answers are all
+/// this shape (docs/bundle-format.md §11).
+fn document_bundle(
+    store: &mut CaseStore,
+    kind: BundleKind,
+    recipient: &str,
+    doc_bytes: &[u8],
+    records: impl FnOnce(Uuid) -> Vec<Value>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Vec<u8>, Uuid), SyncError> {
+    let recipient = age_recipient(recipient).map_err(SyncError::Build)?;
+    exchange::build_bundle(
+        store,
+        kind,
+        vec![recipient],
+        &[],
+        None,
+        Some(doc_bytes),
+        Default::default(),
+        None,
+        records,
+        progress,
+    )
 }
 
 /// What importing a partner bundle did.
