@@ -152,6 +152,23 @@ fn texts(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The relatives of a registration's `family_members` value (a list of
+/// objects; members without a name are left out), as the projection rows and
+/// a folded case state both hold it.
+fn family_members(v: &Value) -> impl Iterator<Item = Relative> + '_ {
+    v.as_array().into_iter().flatten().filter_map(|m| {
+        Some(Relative {
+            name: m.get("name").and_then(text)?,
+            other_names: texts(m.get("other_names")),
+            relationship: m.get("relationship").and_then(text),
+            sex: m.get("sex").and_then(text),
+            age: number(m.get("age")),
+            location: m.get("last_known_location").and_then(text),
+            item: String::new(),
+        })
+    })
+}
+
 fn number(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
@@ -247,24 +264,7 @@ impl CasePerson {
                     "separation_place" => p.separation_place = text(&v),
                     "separation_date" => p.separation_date = text(&v),
                     "nationality" => p.nationality = texts(Some(&v)),
-                    "family_members" => {
-                        if let Value::Array(members) = &v {
-                            for m in members {
-                                let Some(name) = m.get("name").and_then(text) else {
-                                    continue;
-                                };
-                                p.family.push(Relative {
-                                    name,
-                                    other_names: texts(m.get("other_names")),
-                                    relationship: m.get("relationship").and_then(text),
-                                    sex: m.get("sex").and_then(text),
-                                    age: number(m.get("age")),
-                                    location: m.get("last_known_location").and_then(text),
-                                    item: String::new(),
-                                });
-                            }
-                        }
-                    }
+                    "family_members" => p.family.extend(family_members(&v)),
                     _ => {}
                 }
             } else {
@@ -322,21 +322,8 @@ impl CasePerson {
             registration_date: f1("registration_date").and_then(text),
             ..CasePerson::default()
         };
-        if let Some(Value::Array(members)) = f1("family_members") {
-            for m in members {
-                let Some(name) = m.get("name").and_then(text) else {
-                    continue;
-                };
-                p.family.push(Relative {
-                    name,
-                    other_names: texts(m.get("other_names")),
-                    relationship: m.get("relationship").and_then(text),
-                    sex: m.get("sex").and_then(text),
-                    age: number(m.get("age")),
-                    location: m.get("last_known_location").and_then(text),
-                    item: String::new(),
-                });
-            }
+        if let Some(members) = f1("family_members") {
+            p.family.extend(family_members(members));
         }
         for (item, _) in st.items_of("family_tracing") {
             let v = |field: &str| st.value("family_tracing", Some(item), field);
