@@ -106,7 +106,8 @@ $(TOOLS)/bin/tauri-driver:
 
 # ---------------------------------------------------------------- lint
 # Formatting as rustfmt.toml says, and clippy's default lints with warnings
-# as errors on the library, its CLI, tests, benches and examples. The
+# as errors on the library, the CLI (cli/), the bench (bench/), their
+# tests, benches and examples. The
 # desktop crate is linted by hand (`cargo clippy -p fieldcase-desktop
 # --all-targets --features custom-protocol`): here it would type-check
 # Tauri, GTK and WebKit once more in every CI run.
@@ -115,16 +116,20 @@ lint:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy -p fieldcase -p fieldcase-vfs -p fieldcase-alloc --all-targets -- -D warnings
+	$(CARGO) clippy -p fieldcase -p fieldcase-cli -p fieldcase-bench -p fieldcase-vfs -p fieldcase-alloc --all-targets -- -D warnings
 
 # ---------------------------------------------------------------- core
+# The library's own tests, then the CLI's (they run the `fieldcase` binary)
+# and the bench's. The library is tested alone first, so its tests build
+# without the bench's test kit (feature testkit), as the desktop app does.
 core-test:
-	$(call header,Core library: cargo test -p fieldcase -p fieldcase-vfs -p fieldcase-alloc)
+	$(call header,Core library and CLI and bench: cargo test -p fieldcase -p fieldcase-vfs -p fieldcase-alloc; then -p fieldcase-cli -p fieldcase-bench)
 	@# The core must build without Tauri, GTK or WebKit (ARCHITECTURE.md, `src-tauri/` and `ui/`).
 	@tree="$$($(CARGO) tree -p fieldcase -e normal,build,dev --prefix none)"; \
 	if grep -qE '^(tauri|gtk|webkit2gtk)[ -]' <<<"$$tree"; then \
 	  echo "FAIL: the fieldcase package depends on Tauri/GTK/WebKit"; exit 1; fi
 	$(CARGO) test -p fieldcase -p fieldcase-vfs -p fieldcase-alloc
+	$(CARGO) test -p fieldcase-cli -p fieldcase-bench
 
 # ---------------------------------------------------------------- fuzz
 # Build the libFuzzer targets of fuzz/ (their own workspace and target dir)
@@ -162,7 +167,7 @@ ui/dist/index.html: ui/node_modules/.fieldcase-installed $(UI_SOURCES)
 desktop: ui apt-deps
 	$(call header,Desktop app and CLI: cargo build)
 	$(CARGO) build -p fieldcase-desktop --features custom-protocol
-	$(CARGO) build -p fieldcase --bin fieldcase
+	$(CARGO) build -p fieldcase-cli --bin fieldcase
 	@# The fixture tests/e2e/sync-steps.mjs uses to play field work the CLI has no commands for.
 	$(CARGO) build -p fieldcase --example e2e_sync_fixture
 
@@ -180,7 +185,7 @@ desktop-release: ui apt-deps
 	    | grep -q '^fieldcase feature "demo"'; then \
 	  echo "FAIL: the app's library has the demo generator (feature demo); it is for the CLI and tests only"; exit 1; fi
 	$(CARGO) build --release -p fieldcase-desktop --features custom-protocol
-	$(CARGO) build --release -p fieldcase --bin fieldcase
+	$(CARGO) build --release -p fieldcase-cli --bin fieldcase
 
 # The desktop crate's own tests (its session state against real vaults).
 # They also write the TypeScript bindings of its DTOs (ts-rs) into
@@ -248,10 +253,10 @@ package-test: desktop npm-deps
 # Two real Syncthing instances on the loopback (discovery, relays, NAT
 # traversal, usage and crash reporting, upgrades off) carry the sync folder
 # between an office and two laptops, each running `fieldcase sync --watch`
-# (tests/syncthing.rs). Each step is bounded (120 s); the whole run too.
+# (cli/tests/syncthing.rs). Each step is bounded (120 s); the whole run too.
 syncthing-test: apt-deps
 	$(call header,Sync folder through Syncthing)
-	timeout --kill-after=30 600 $(CARGO) test -p fieldcase --test syncthing -- --ignored --nocapture
+	timeout --kill-after=30 600 $(CARGO) test -p fieldcase-cli --test syncthing -- --ignored --nocapture
 
 # ---------------------------------------------------------------- run
 run: apt-deps desktop-release demo-vault

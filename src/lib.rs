@@ -10,6 +10,8 @@ pub mod passphrase_policy;
 pub mod report;
 pub mod search;
 pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod vault;
 
 /// The derived indexes the model keeps in step with its projection

@@ -47,7 +47,7 @@ fn vault_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FIELDCASE_VAULT").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    // Keep in step with the CLI's default_vault_dir (src/bin/fieldcase/vault_cmds.rs).
+    // Keep in step with the CLI's default_vault_dir (cli/src/vault_cmds.rs).
     fieldcase::vault::default_dir().unwrap_or_else(|| PathBuf::from("fieldcase-vault"))
 }
 

@@ -160,7 +160,8 @@ fn options(from: &str, to: &str, office: Option<String>, suppress: bool) -> Resu
 }
 
 fn compute(session: &Session, o: &ReportOptions) -> Result<Report, UiError> {
-    session.with_store(|s| report::compute(s.vault().conn(), o).map_err(|e| UiError::coded(&e)))
+    session
+        .with_store(|s| report::compute_for_store(s, o, &report::Geography::sample()).map_err(|e| UiError::coded(&e)))
 }
 
 /// Compute every indicator for the period and office.

@@ -286,26 +286,11 @@ mod tests {
                 .with_store(|store| {
                     // Count every table through each of its b-trees, so
                     // every page is read.
-                    let conn = store.vault().conn();
-                    fn db(e: impl std::fmt::Display) -> UiError {
-                        UiError::new(crate::errors::ShellCode::Internal, e.to_string())
-                    }
-                    let mut st = conn
-                        .prepare("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL")
-                        .map_err(db)?;
-                    let trees: Vec<(String, String, String)> = st
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                        .map_err(db)?
-                        .collect::<Result<_, _>>()
-                        .map_err(db)?;
-                    for (kind, name, table) in trees {
-                        let sql = match kind.as_str() {
-                            "index" => format!("SELECT count(*) FROM \"{table}\" INDEXED BY \"{name}\""),
-                            _ => format!("SELECT count(*) FROM \"{name}\""),
-                        };
-                        conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).map_err(db)?;
-                    }
-                    Ok(())
+                    store
+                        .vault()
+                        .tree_counts()
+                        .map(drop)
+                        .map_err(|e| UiError::new(crate::errors::ShellCode::Internal, e.to_string()))
                 })
                 .expect_err("reading every page needs the damaged segment"),
         };

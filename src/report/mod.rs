@@ -12,6 +12,8 @@ pub mod export;
 mod indicators;
 mod load;
 pub use load::ReportIndex;
+mod of_store;
+pub use of_store::compute_for_store;
 mod suppress;
 mod value;
 

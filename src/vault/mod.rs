@@ -31,6 +31,7 @@ mod recovery;
 mod segments;
 mod snapshot;
 pub mod storage;
+mod tree_counts;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ pub use secrecy::SecretString;
 pub use segments::{DEFAULT_SEGMENT_BYTES, SEGMENT_DIR};
 pub use snapshot::{META_TABLE, SNAPSHOT_FILE, SNAPSHOT_TMP};
 pub use storage::{FaultStorage, RealStorage, Storage, StorageFile};
+pub use tree_counts::{TreeCount, TreeKind};
 
 use identity::Keys;
 use journal::JournalWriter;

@@ -5,7 +5,7 @@
 //! partner's receipt, and hostile or replayed answers and receipts.
 #[path = "common/cli.rs"]
 mod cli_common;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod sync_common;
 
 use std::io::Read;

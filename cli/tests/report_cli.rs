@@ -2,7 +2,7 @@
 //! JSON, CSV and DHIS2 outputs, suppression on by default.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod sync_common;
 
 use cli::run;

@@ -4,7 +4,7 @@
 //! stall on it, and the office reports the refusal back to the device.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod sync_common;
 
 use fieldcase::model::lifecycle::Stage;

@@ -2,7 +2,7 @@
 //! through the library.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod sync_common;
 use std::path::Path;
 use std::process::Output;

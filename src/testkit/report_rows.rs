@@ -1,33 +1,10 @@
-//! The `report` line of `fieldcase bench`: time to compute every indicator
-//! over 50,000 cases (10,000 with --quick). (Owned by the reports work.)
-//!
-//! Creating 50,000 cases through the store takes minutes (every event is
-//! signed, rule-checked and projected), so the bench writes synthetic rows
-//! straight into the projection tables of an in-memory SQLite database with
-//! the real schema: it measures the report (load + indicators +
-//! suppression), not case creation or unlock.
-use std::time::Instant;
-
+//! Synthetic rows for the report figure of the bench: 50,000 cases with
+//! what the indicators read (stages, forms, visits, referrals, tracing),
+//! spread over 2024–2026 and the sample configuration's areas.
 use chrono::NaiveDate;
-use fieldcase::model::projection;
-use fieldcase::report::{self, ReportOptions};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Result};
 
-/// The report figure of the bench.
-#[derive(serde::Serialize, Default, Debug, Clone)]
-pub struct ReportBench {
-    /// Cases in the synthetic projection.
-    pub cases: usize,
-    /// Time to compute every indicator with suppression (target < 2,000 ms).
-    pub report_ms: f64,
-    /// CPU time of the same, every thread of the process (the report reads
-    /// on one thread while another parses, and computes the indicators on
-    /// two): the figure to compare when other work shares the machine.
-    /// 10 ms resolution.
-    pub report_cpu_ms: f64,
-    /// Indicators computed.
-    pub indicators: usize,
-}
+use crate::model::projection;
 
 /// A small deterministic generator (no need for cryptographic quality).
 struct Lcg(u64);
@@ -61,9 +38,17 @@ fn day_millis(d: NaiveDate) -> i64 {
     d.and_hms_opt(10, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default()
 }
 
-/// Fill `conn` with `n` synthetic cases: case rows, ~20 field values, stage
-/// history, follow-up visits, a referral, a tracing item and one event each.
-pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
+/// An in-memory database with the projection's schema and `n` synthetic
+/// cases: case rows, ~20 field values, stage history, follow-up visits, a
+/// referral, a tracing item and one event row each (unsigned; no event
+/// log). Deterministic: the same `n` gives the same rows.
+pub fn report_projection(n: usize) -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    populate(&mut conn, n)?;
+    Ok(conn)
+}
+
+fn populate(conn: &mut Connection, n: usize) -> Result<()> {
     projection::migrate(conn)?;
     let tx = conn.transaction()?;
     let base = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
@@ -165,76 +150,4 @@ pub fn populate(conn: &mut Connection, n: usize) -> anyhow::Result<()> {
     }
     tx.commit()?;
     Ok(())
-}
-
-/// Populate and time one report over the last year of the synthetic data.
-pub fn measure(quick: bool) -> anyhow::Result<ReportBench> {
-    let cases = if quick { 10_000 } else { 50_000 };
-    let mut conn = Connection::open_in_memory()?;
-    populate(&mut conn, cases)?;
-    let options = ReportOptions {
-        from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
-        to: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
-        office: None,
-        suppress: true,
-    };
-    let started = Instant::now();
-    let cpu = crate::bench::process_cpu_ms().unwrap_or_default();
-    let r = report::compute(&conn, &options)?;
-    let report_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let report_cpu_ms = crate::bench::process_cpu_ms().unwrap_or_default() - cpu;
-    Ok(ReportBench { cases, report_ms, report_cpu_ms, indicators: r.indicators.len() })
-}
-
-/// Time one report (every indicator, suppression on) over the 12 months
-/// ending `to` on an existing projection (the bench's demo vaults), in ms.
-pub fn time_on(conn: &Connection, to: NaiveDate) -> anyhow::Result<f64> {
-    let options = ReportOptions { from: to - chrono::Days::new(364), to, office: None, suppress: true };
-    let started = Instant::now();
-    std::hint::black_box(report::compute(conn, &options)?);
-    Ok(started.elapsed().as_secs_f64() * 1000.0)
-}
-
-/// The line printed for this section alone (the bench's table prints its own row).
-#[cfg_attr(not(test), allow(dead_code))]
-pub fn print(r: &ReportBench) {
-    println!();
-    println!(
-        "report, all {} indicators @{} cases {:>8.1} ms, {:.1} ms CPU (target < 2000 ms; synthetic projection rows)",
-        r.indicators, r.cases, r.report_ms, r.report_cpu_ms
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn synthetic_projection_yields_figures() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        populate(&mut conn, 300).unwrap();
-        let options = ReportOptions {
-            from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-            office: None,
-            suppress: false,
-        };
-        let r = report::compute(&conn, &options).unwrap();
-        assert_eq!(r.indicator("1").unwrap().total.n, Some(300));
-        assert!(r.indicator("21").unwrap().total.n.unwrap() > 0);
-        // Every case is placed in an area of the sample configuration.
-        let by_area = r.indicator("1").unwrap().breakdown("admin_area_region").unwrap();
-        let placed: u64 = by_area.cells.iter().filter(|c| c.category != "unknown").filter_map(|c| c.n).sum();
-        assert_eq!(placed, 300);
-        let by_corridor = r.indicator("1").unwrap().breakdown("corridor").unwrap();
-        assert!(by_corridor.cells.iter().any(|c| c.category == "A" && c.n == Some(300)), "{by_corridor:?}");
-    }
-
-    /// Prints the figure without the rest of the bench (no time assertion):
-    /// `cargo test --release --bin fieldcase -- --ignored report_figure --nocapture`.
-    #[test]
-    #[ignore = "a measurement, not a check; run on demand in release"]
-    fn report_figure() {
-        print(&measure(false).unwrap());
-    }
 }

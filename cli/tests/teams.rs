@@ -4,7 +4,7 @@
 //! reaches the device with the roster and changes what it shows.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod common;
 
 use common::*;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use fieldcase::model::store::CaseStore;
 use fieldcase::passphrase_policy;
-use fieldcase::vault::{InitOptions, RecoveryReport, SecretString, Vault, META_TABLE};
+use fieldcase::vault::{InitOptions, RecoveryReport, SecretString};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -115,22 +115,6 @@ pub fn init(dir: &Path, args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Row counts of the tables of the database (the vault's own metadata excluded).
-fn table_counts(vault: &Vault) -> anyhow::Result<Vec<(String, i64)>> {
-    let conn = vault.conn();
-    let mut s =
-        conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
-    let names: Vec<String> = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for name in names.into_iter().filter(|n| n != META_TABLE) {
-        // Table names come from sqlite_schema and are quoted, not user input.
-        let n: i64 =
-            conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| r.get(0))?;
-        out.push((name, n));
-    }
-    Ok(out)
-}
-
 /// The person `--as` names (FIELDCASE_AS), set once by `main`.
 static AS_PERSON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -215,7 +199,7 @@ pub fn status(dir: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let device = vault.device();
     let stats = vault.stats();
     let report = vault.recovery_report();
-    let tables = table_counts(vault)?;
+    let tables = vault.table_counts()?;
     if args.json {
         let j = serde_json::json!({
             "vault": dir,

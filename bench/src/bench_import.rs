@@ -144,11 +144,11 @@ pub fn import_only(dir: &Path) -> anyhow::Result<()> {
         let mut office = CaseStore::open_with(&run, &SecretString::from(PASS.to_owned()), &options())?;
         office.wait_loaded()?;
         let baseline = crate::bench_hostile::reset_peak();
-        let cpu = crate::bench::process_cpu_ms();
+        let cpu = crate::process_cpu_ms();
         let t = Instant::now();
         let report = sync::import_bundle(&mut office, bundle, false, &mut |_| {}).context("office import")?;
         let wall = t.elapsed().as_secs_f64();
-        let cpu = cpu.zip(crate::bench::process_cpu_ms()).map(|(a, b)| b - a);
+        let cpu = cpu.zip(crate::process_cpu_ms()).map(|(a, b)| b - a);
         let peak = crate::bench_hostile::status_bytes("VmHWM");
         anyhow::ensure!(report.summary.new == made, "the office imported {} events of {made}", report.summary.new);
         // Idempotence: the same bundle again changes nothing.

@@ -4,17 +4,18 @@
 //! with --quick), as `tests/search_duplicates_demo.rs` measures it.
 //!
 //! The cases are written straight into the projection tables (`cases`) and
-//! the search index (`search::index::insert_person`) of an in-memory
-//! database, not generated through signed events: what is measured is the
-//! query and matching code, not event creation.
+//! the search index of an in-memory database by the library's test kit
+//! (`fieldcase::testkit::insert_search_rows`), not generated through signed
+//! events: what is measured is the query and matching code, not event
+//! creation.
 use std::time::Instant;
 
 use std::collections::BTreeSet;
 
 use fieldcase::model::store::CaseStore;
 use fieldcase::search::{self, duplicates, index, query::Query, synthetic};
+use fieldcase::testkit;
 use fieldcase::vault::{InitOptions, SecretString, VaultOptions};
-use rusqlite::{params, Connection};
 
 /// Figures of the search section.
 #[derive(serde::Serialize)]
@@ -100,42 +101,16 @@ fn demo_duplicates_in(dir: &std::path::Path, cases: usize) -> anyhow::Result<Dem
 
 pub fn measure(quick: bool) -> anyhow::Result<SearchBench> {
     let n = if quick { 5_000 } else { 50_000 };
-    let conn = Connection::open_in_memory()?;
-    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
-    fieldcase::model::projection::migrate(&conn)?;
-    let (people, _) = synthetic::population(20_261_124, n, 6);
-    let started = Instant::now();
-    {
-        let tx = conn.unchecked_transaction()?;
-        let mut ins = tx.prepare(
-            "INSERT INTO cases (id, case_number, case_type, office, stage, caseworker, given_names, family_name, sex,
-                age_years, date_of_birth, needs_review, conflicts, created_millis, updated_millis, updated_counter,
-                erased, event_count)
-             VALUES (?1, ?2, 'uasc', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, 0, 0, 0, 0, 1)",
-        )?;
-        const STAGES: [&str; 4] = ["registered", "tracing", "bid_pending", "follow_up"];
-        const WORKERS: [&str; 5] = ["amina", "moussa", "hiwot", "carlos", "fatou"];
-        for (i, p) in people.iter().enumerate() {
-            let mut p = p.clone();
-            p.stage = STAGES[i % STAGES.len()].to_string();
-            p.caseworker = Some(WORKERS[i % WORKERS.len()].to_string());
-            ins.execute(params![
-                p.case_id,
-                p.case_number,
-                p.office,
-                p.stage,
-                p.caseworker,
-                p.given_names,
-                p.family_name,
-                p.sex,
-                p.age.map(|a| a.to_string()),
-                p.date_of_birth
-            ])?;
-            index::insert_person(&tx, &p)?;
-        }
-        drop(ins);
-        tx.commit()?;
+    let conn = testkit::search_projection()?;
+    let (mut people, _) = synthetic::population(20_261_124, n, 6);
+    const STAGES: [&str; 4] = ["registered", "tracing", "bid_pending", "follow_up"];
+    const WORKERS: [&str; 5] = ["amina", "moussa", "hiwot", "carlos", "fatou"];
+    for (i, p) in people.iter_mut().enumerate() {
+        p.stage = STAGES[i % STAGES.len()].to_string();
+        p.caseworker = Some(WORKERS[i % WORKERS.len()].to_string());
     }
+    let started = Instant::now();
+    testkit::insert_search_rows(&conn, &people)?;
     let index_build_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let mut queries: Vec<String> = Vec::new();

@@ -20,12 +20,27 @@
 //!
 //! Wall time is noisy on a shared 2-core machine: ratios come from
 //! interleaved measurements, and CPU time is reported next to wall time.
+//!
+//! This crate is a library: the `fieldcase` binary (cli/) parses
+//! [`BenchArgs`] and calls [`run`]. The child processes the bench starts
+//! (unlock, sync, hostile bundle) are that binary run again with hidden
+//! flags, so [`run`] must be called from it. Everything goes through the
+//! library's public API, and synthetic rows through its test kit
+//! (`fieldcase::testkit`); no SQL is written here.
+#![forbid(unsafe_code)]
+
+mod bench_demo;
+mod bench_hostile;
+mod bench_import;
+mod bench_report;
+mod bench_search;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::bench_demo::{self, SizeFigures};
+use crate::bench_demo::SizeFigures;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {

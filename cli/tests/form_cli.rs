@@ -3,7 +3,7 @@
 //! nothing written when they refuse.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod common;
 
 use cli::{ok, run};

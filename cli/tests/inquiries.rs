@@ -4,7 +4,7 @@
 //! need-to-know rules.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod common;
 
 use common::*;

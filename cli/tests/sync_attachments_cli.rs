@@ -2,7 +2,7 @@
 //! import preview report the attachments a bundle carries.
 #[path = "common/cli.rs"]
 mod cli;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod common;
 
 use cli::{ok, run};

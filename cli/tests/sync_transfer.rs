@@ -3,7 +3,7 @@
 //! tampered transfer).
 #[path = "common/cli.rs"]
 mod cli_common;
-#[path = "sync_common.rs"]
+#[path = "../../tests/sync_common.rs"]
 mod sync_common;
 
 use fieldcase::model::lifecycle::Stage;

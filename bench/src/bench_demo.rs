@@ -8,7 +8,8 @@
 //! projection in a SQLite transaction (in memory) and appends one encrypted
 //! journal frame with `fdatasync`. The plain-SQLite side holds *the same
 //! database*: the vault's decrypted image copied to a file (SQLite's
-//! backup API, synthetic demo data, deleted afterwards) and opened with
+//! backup API through `fieldcase::testkit::plain_copy`, synthetic demo
+//! data, deleted afterwards) and opened with
 //! `journal_mode=WAL, synchronous=FULL`. For every vault save, the very same
 //! event is applied there through the same code: the case's events are
 //! loaded and folded as the store does, the event is signed again with the
@@ -31,8 +32,8 @@ use anyhow::Context as _;
 use fieldcase::model::event::Event;
 use fieldcase::model::projection::{self, CaseState};
 use fieldcase::model::store::{CaseStore, ModelApplier};
+use fieldcase::testkit::{self, Connection};
 use fieldcase::vault::{Applier, InitOptions, SecretString, VaultOptions};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::bench_hostile::status_bytes;
@@ -144,20 +145,6 @@ fn pass() -> SecretString {
     SecretString::from(PASSPHRASE.to_owned())
 }
 
-/// A fingerprint of the projection schema, so a cached vault made by an
-/// older layout is not measured (its first commit would rebuild tables).
-fn schema_fingerprint() -> anyhow::Result<String> {
-    use sha2::Digest;
-    let conn = Connection::open_in_memory()?;
-    projection::migrate(&conn)?;
-    let mut st = conn.prepare("SELECT coalesce(sql, name) FROM sqlite_master ORDER BY name")?;
-    let mut h = sha2::Sha256::new();
-    for sql in st.query_map([], |r| r.get::<_, String>(0))? {
-        h.update(sql?.as_bytes());
-    }
-    Ok(hex::encode(&h.finalize()[..6]))
-}
-
 /// The largest demo vault generated in one piece. A larger size is this
 /// register merged with a second one (see [`merged_vault`]): the generator's
 /// cost per event grows with the vault (it reads and folds each touched
@@ -181,9 +168,9 @@ fn cached_vault_seeded(
 ) -> anyhow::Result<(PathBuf, CacheInfo, bool)> {
     let merged = cases > largest;
     let key = if merged {
-        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}-merged{largest}", schema_fingerprint()?)
+        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}-merged{largest}", testkit::schema_fingerprint()?)
     } else {
-        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}", schema_fingerprint()?)
+        format!("demo-v{CACHE_VERSION}-f1-{}-n{cases}-s{seed}", testkit::schema_fingerprint()?)
     };
     let dir = cache.join(&key);
     let info_path = cache.join(format!("{key}.json"));
@@ -261,23 +248,16 @@ fn merged_vault(
     // one database image is in memory at a time.
     let (events, devices) = {
         let store = CaseStore::open(&other, &pass())?;
-        let conn = store.vault().conn();
-        let events: Vec<(String, String)> = conn
-            .prepare("SELECT case_id, json FROM events ORDER BY case_id, hlc_millis, hlc_counter, device_id, id")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let devices: Vec<(String, String, String)> = conn
-            .prepare("SELECT device_id, verifying_key, name FROM devices ORDER BY device_id")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+        let events = testkit::all_events(store.vault().conn())?;
+        let devices = testkit::trusted_devices(store.vault().conn())?;
         store.lock()?;
         (events, devices)
     };
     copy_vault(&base, dir)?;
     let mut store = CaseStore::open(dir, &pass())?;
-    for (id, key, name) in &devices {
-        let key = fieldcase::model::event::parse_verifying_key(key)?;
-        store.trust_device(id.parse()?, &key, name)?;
+    for d in &devices {
+        let key = fieldcase::model::event::parse_verifying_key(&d.verifying_key)?;
+        store.trust_device(d.device_id.parse()?, &key, &d.name)?;
     }
     let threshold = store.set_checkpoint_bytes(u64::MAX);
     let mut imported = 0usize;
@@ -352,24 +332,18 @@ pub fn thread_cpu_ms() -> f64 {
         .map_or(0.0, |ns| ns as f64 / 1e6)
 }
 
-fn image_bytes(conn: &Connection) -> u64 {
-    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap_or(0);
-    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap_or(0);
-    (pages * size) as u64
-}
-
 /// The hidden `fieldcase bench --unlock-child DIR`: unlock, print the
 /// figures as JSON on stdout, exit without writing anything.
 pub fn unlock_child(dir: &Path) -> anyhow::Result<()> {
     let baseline = status_bytes("VmRSS");
-    let cpu = crate::bench::process_cpu_ms();
+    let cpu = crate::process_cpu_ms();
     let started = Instant::now();
     let mut store = CaseStore::open(dir, &pass())?;
     let unlock_ms = started.elapsed().as_secs_f64() * 1000.0;
     let segments_at_unlock = store.vault().stats().database_chunks_loaded;
     store.wait_loaded()?;
     let loaded_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let cpu_ms = crate::bench::process_cpu_ms().zip(cpu).map_or(0.0, |(b, a)| b - a);
+    let cpu_ms = crate::process_cpu_ms().zip(cpu).map_or(0.0, |(b, a)| b - a);
     let report = UnlockChild {
         unlock_ms,
         loaded_ms,
@@ -378,7 +352,7 @@ pub fn unlock_child(dir: &Path) -> anyhow::Result<()> {
         segments: store.vault().stats().database_chunks,
         peak_rss_bytes: status_bytes("VmHWM"),
         baseline_rss_bytes: baseline,
-        image_bytes: image_bytes(store.vault().conn()),
+        image_bytes: testkit::image_bytes(store.vault().conn()),
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
@@ -411,13 +385,9 @@ fn latency(mut v: Vec<f64>, cpu: &[f64]) -> Latency {
 /// Cases that accept an edit of the registration form (open stages), in a
 /// fixed order spread over the whole vault.
 fn editable_cases(conn: &Connection, want: usize) -> anyhow::Result<Vec<uuid::Uuid>> {
-    let mut st = conn.prepare(
-        "SELECT id FROM cases WHERE stage NOT IN ('closed', 'duplicate', 'transferred', 'closure_pending')
-         ORDER BY case_number",
-    )?;
-    let all: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let all = testkit::open_cases(conn)?;
     let step = (all.len() / want.max(1)).max(1);
-    Ok(all.iter().step_by(step).filter_map(|s| s.parse().ok()).take(want).collect())
+    Ok(all.into_iter().step_by(step).take(want).collect())
 }
 
 /// The newest event of `case` (the one a save just made).
@@ -492,8 +462,7 @@ pub fn measure_size(
 
     // The same database as a plain SQLite file.
     let plain = work.join(format!("plain-{cases}.sqlite"));
-    let mut sql = plain_copy(store.vault().conn(), &plain)?;
-    sql.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")?;
+    let mut sql = testkit::plain_copy(store.vault().conn(), &plain)?;
 
     let targets = editable_cases(store.vault().conn(), commits.min(500))?;
     anyhow::ensure!(!targets.is_empty(), "no open case in the demo vault");
@@ -532,22 +501,21 @@ pub fn measure_size(
     f.sqlite = latency(ts, &cs);
     f.ratio_p50 = f.vault.p50_ms / f.sqlite.p50_ms;
 
-    let (c0, t0) = (crate::bench::process_cpu_ms(), Instant::now());
+    let (c0, t0) = (crate::process_cpu_ms(), Instant::now());
     store.checkpoint()?;
     f.checkpoint_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    f.checkpoint_cpu_ms = crate::bench::process_cpu_ms().zip(c0).map_or(0.0, |(b, a)| b - a);
+    f.checkpoint_cpu_ms = crate::process_cpu_ms().zip(c0).map_or(0.0, |(b, a)| b - a);
     let mut values = serde_json::Map::new();
     values.insert("place_of_origin".into(), serde_json::Value::String("bench small commit".into()));
     let saved = targets.iter().any(|&case| store.save_form(case, "registration_bia", None, values.clone()).is_ok());
     anyhow::ensure!(saved, "the demo cases refuse the bench's edit");
-    let (c0, t0) = (crate::bench::process_cpu_ms(), Instant::now());
+    let (c0, t0) = (crate::process_cpu_ms(), Instant::now());
     store.checkpoint()?;
     f.checkpoint_small_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    f.checkpoint_small_cpu_ms = crate::bench::process_cpu_ms().zip(c0).map_or(0.0, |(b, a)| b - a);
+    f.checkpoint_small_cpu_ms = crate::process_cpu_ms().zip(c0).map_or(0.0, |(b, a)| b - a);
     drop(store);
     f.vault_bytes = dir_bytes(&vdir);
-    sql.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-    drop(sql);
+    testkit::close_plain_copy(sql)?;
     f.sqlite_bytes = std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0);
     // The plain copy is synthetic, but remove it at once all the same.
     let _ = std::fs::remove_file(&plain);
@@ -564,13 +532,9 @@ fn search_latency(conn: &Connection) -> anyhow::Result<(f64, f64, usize)> {
             .iter()
             .map(|s| s.to_string())
             .collect();
-    let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
-    let step = (n / 200).max(1);
-    let mut st = conn.prepare(
-        "SELECT coalesce(given_names, '') || ' ' || coalesce(family_name, '') FROM cases ORDER BY case_number",
-    )?;
-    let names: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    queries.extend(names.into_iter().step_by(step as usize).filter(|s| !s.trim().is_empty()));
+    let names = testkit::case_names(conn)?;
+    let step = (names.len() / 200).max(1);
+    queries.extend(names.into_iter().step_by(step).filter(|s| !s.trim().is_empty()));
     // The first query may build the index (derived data); not timed.
     search::search(conn, &Query::parse("warm up")?)?;
     let mut times = Vec::with_capacity(queries.len());
@@ -583,17 +547,6 @@ fn search_latency(conn: &Connection) -> anyhow::Result<(f64, f64, usize)> {
     times.sort_by(f64::total_cmp);
     let pct = |p: f64| times[(((times.len() - 1) as f64) * p).round() as usize];
     Ok((pct(0.5), pct(0.99), times.len()))
-}
-
-/// Copy the vault's database into a plain SQLite file at `path` (SQLite's
-/// backup API, page by page). `VACUUM INTO` cannot do it: a vault's
-/// connection opens every file through the vault's in-memory VFS, which
-/// refuses to create databases, so no SQL run on it can write plaintext to
-/// disk.
-fn plain_copy(vault: &Connection, path: &std::path::Path) -> rusqlite::Result<Connection> {
-    let mut sql = Connection::open(path)?;
-    rusqlite::backup::Backup::new(vault, &mut sql)?.run_to_completion(4096, std::time::Duration::ZERO, None)?;
-    Ok(sql)
 }
 
 #[cfg(test)]
@@ -609,16 +562,16 @@ mod tests {
         let (dir, info, from_cache) = cached_vault_seeded(t.path(), 20, 7, 12, &mut |_| {}).unwrap();
         assert!(!from_cache);
         assert_eq!(info.cases, 20);
-        let count = |dir: &Path| -> (usize, usize, i64) {
+        let count = |dir: &Path| -> (usize, usize, usize) {
             let store = CaseStore::open(dir, &pass()).unwrap();
-            let conn = store.vault().conn();
-            let events: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
-            let devices: i64 =
-                conn.query_row("SELECT count(DISTINCT device_id) FROM events", [], |r| r.get(0)).unwrap();
-            (store.case_count().unwrap(), events as usize, devices)
+            let events = testkit::all_events(store.vault().conn()).unwrap();
+            let devices: std::collections::BTreeSet<uuid::Uuid> =
+                events.iter().map(|(_, json)| serde_json::from_str::<Event>(json).unwrap().device_id).collect();
+            (store.case_count().unwrap(), events.len(), devices.len())
         };
-        let key =
-            |n: usize, seed: u64| format!("demo-v{CACHE_VERSION}-f1-{}-n{n}-s{seed}", schema_fingerprint().unwrap());
+        let key = |n: usize, seed: u64| {
+            format!("demo-v{CACHE_VERSION}-f1-{}-n{n}-s{seed}", testkit::schema_fingerprint().unwrap())
+        };
         let (base_cases, base_events, base_devices) = count(&t.path().join(key(12, 7)));
         let (other_cases, other_events, other_devices) = count(&t.path().join(key(8, 8)));
         let (cases, events, devices) = count(&dir);
@@ -644,8 +597,7 @@ mod tests {
         let mut store = CaseStore::init_with(&t.path().join("v"), &pass(), supervisor, &options).unwrap();
         fieldcase::model::demo::generate(&mut store, 12, 3).unwrap();
         let plain = t.path().join("plain.sqlite");
-        let mut sql = plain_copy(store.vault().conn(), &plain).unwrap();
-        sql.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").unwrap();
+        let mut sql = testkit::plain_copy(store.vault().conn(), &plain).unwrap();
         let cases = editable_cases(store.vault().conn(), 4).unwrap();
         assert!(!cases.is_empty());
         let key = store.signer_key().clone();

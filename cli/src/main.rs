@@ -2,12 +2,6 @@
 //! passphrase, calls the library and prints; no domain logic lives here.
 #![forbid(unsafe_code)]
 
-mod bench;
-mod bench_demo;
-mod bench_hostile;
-mod bench_import;
-mod bench_report;
-mod bench_search;
 mod case_cmds;
 mod config_cmds;
 mod form_cmds;
@@ -38,7 +32,13 @@ static ALLOCATOR: fieldcase_alloc::MiMalloc = fieldcase_alloc::MiMalloc;
 /// Exit codes: 0 success, 1 operation failed (the message says why),
 /// 2 bad command line.
 #[derive(Parser)]
-#[command(name = "fieldcase", version, about, long_about = None)]
+// The library's description, as before the CLI had its own package.
+#[command(
+    name = "fieldcase",
+    version,
+    about = "Offline-first case management for child protection: encrypted vault, signed events, sync bundles",
+    long_about = None
+)]
 pub struct Cli {
     /// Vault directory (default: the platform data directory, e.g.
     /// ~/.local/share/fieldcase/vault on Linux).
@@ -87,7 +87,7 @@ pub enum Command {
     /// Aggregate indicators (docs/reports.md) for a period and office; CSV, DHIS2 or JSON export.
     Report(report_cmds::ReportArgs),
     /// Measure commit latency, checkpoint and unlock time against plain SQLite.
-    Bench(bench::BenchArgs),
+    Bench(fieldcase_bench::BenchArgs),
     /// Enroll this device with its office (request), or a device (approve, office).
     #[command(subcommand)]
     Enroll(sync_cmds::EnrollCommand),
@@ -174,7 +174,7 @@ fn main() -> ExitCode {
         Command::Inquiry(cmd) => inquiry_cmds::inquiry(&vault_dir, cmd),
         Command::Tasks(args) => case_cmds::tasks(&vault_dir, args),
         Command::Report(args) => report_cmds::run(&vault_dir, args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => fieldcase_bench::run(args),
         Command::Enroll(cmd) => sync_cmds::enroll(&vault_dir, cmd),
         Command::Revoke { device } => sync_cmds::revoke(&vault_dir, device),
         Command::Recipient => sync_cmds::recipient(&vault_dir),

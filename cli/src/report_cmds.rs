@@ -65,7 +65,7 @@ pub fn run(dir: &Path, args: ReportArgs) -> anyhow::Result<()> {
     let from = args.from.unwrap_or_else(|| to.with_day(1).unwrap_or(to));
     let options = ReportOptions { from, to, office: args.office.clone(), suppress: !args.no_suppress };
     let geo = report::Geography::of_store(&store, args.area_level)?;
-    let report = report::compute_with(store.vault().conn(), &options, &geo)?;
+    let report = report::compute_for_store(&store, &options, &geo)?;
     if let Some(dir) = &args.csv {
         let files = export::write_csv(&report, dir)?;
         eprintln!("wrote {} CSV files to {}", files.len(), dir.display());
