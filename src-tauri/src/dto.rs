@@ -129,6 +129,7 @@ pub struct UnlockedInfo {
     /// The person the vault was made for.
     pub user_name: String,
     /// Their role (`caseworker`, `supervisor`, `bid_panel`, ...).
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Files found modified outside Fieldcase at this unlock or set aside
     /// at an earlier one: one sentence each, shown until resolved
@@ -143,6 +144,7 @@ pub struct ActorDto {
     /// User name.
     pub user: String,
     /// Role wire name.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// The vault owner's own name and role, to switch back to.
     pub owner_user: String,
@@ -213,6 +215,7 @@ pub struct CaseRow {
     /// Office.
     pub office: String,
     /// Current stage (wire name).
+    #[ts(as = "crate::domain_ts::StageName")]
     pub stage: String,
     /// Assigned caseworker.
     pub caseworker: Option<String>,
@@ -425,8 +428,10 @@ dto! {
 /// A stage the case may move to next, and what stops it now.
 pub struct NextStepDto {
     /// Target stage wire name.
+    #[ts(as = "crate::domain_ts::StageName")]
     pub to: String,
     /// Roles allowed to make the move.
+    #[ts(as = "Vec<crate::domain_ts::RoleName>")]
     pub roles: Vec<String>,
     /// Why the acting user cannot make it now (empty: allowed).
     pub blocked_by: Vec<ViolationDto>,
@@ -439,6 +444,7 @@ pub struct CaseDetailDto {
     /// The list row.
     pub summary: CaseRow,
     /// Stage to return to from a side state.
+    #[ts(as = "Option<crate::domain_ts::StageName>")]
     pub stage_before: Option<String>,
     /// Every field value.
     pub fields: Vec<FieldValueDto>,
@@ -479,6 +485,7 @@ pub struct AuditDto {
     /// Who.
     pub author: String,
     /// In which role.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Event kind wire name (`form.saved`, `status.changed`, ...).
     pub kind: String,

@@ -14,6 +14,7 @@ mod command_table;
 mod commands;
 mod commands_ts;
 mod dialog_commands;
+mod domain_ts;
 mod dto;
 mod errors;
 mod folder_commands;

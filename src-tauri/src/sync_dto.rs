@@ -246,6 +246,7 @@ pub struct DeviceEntry {
     /// Its user.
     pub user: String,
     /// Granted role.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// When enrolled (RFC 3339).
     pub enrolled_at: String,
@@ -268,6 +269,7 @@ pub struct EnrollmentRequestView {
     /// User.
     pub user: String,
     /// The role the device's vault was made with.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Its signing key (hex), to compare with the device.
     pub signing_key: String,
@@ -341,6 +343,7 @@ pub struct CaseChoice {
     /// Child's name.
     pub name: Option<String>,
     /// Stage (wire name).
+    #[ts(as = "crate::domain_ts::StageName")]
     pub stage: String,
 }
 }
@@ -377,6 +380,7 @@ pub struct QuarantineEntry {
     /// Who made it.
     pub author: String,
     /// The role it claims.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// The device that made it.
     pub device_id: String,
