@@ -553,7 +553,10 @@ dto! {
 pub struct ConditionDto {
     /// The field tested.
     pub field: String,
-    /// `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`.
+    /// `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`
+    /// (the names `From<&Condition>` below gives; the UI's evaluator switches
+    /// over this union exhaustively).
+    #[ts(type = r#""equals" | "not_equals" | "in" | "not_in" | "not_empty" | "empty" | "gte" | "lte""#)]
     pub test: String,
     /// The operand (a value, a list or a number; null for the emptiness tests).
     #[ts(type = "unknown")]
