@@ -1,5 +1,5 @@
 // Typed wrappers around the sync and office commands
-// (src-tauri/src/sync_commands.rs). The record types are generated from the
+// (src-tauri/src/sync_commands/). The record types are generated from the
 // Rust DTOs (src-tauri/src/sync_dto.rs) by ts-rs into ./bindings/.
 import { Channel } from '@tauri-apps/api/core';
 import { call } from './bindings/commands';
