@@ -16,7 +16,7 @@
 //! One module per seam: [`files`] and [`progress`] (shared by all),
 //! [`failures`] (refusals as `UiError`s), [`export`], [`import`],
 //! [`enrollment`], [`conflicts`](mod@conflicts), [`transfers`], [`quarantine`](mod@quarantine),
-//! [`duplicates`]. They share the imports below (`use super::*`) and are
+//! [`duplicates`](mod@duplicates). They share the imports below (`use super::*`) and are
 //! re-exported here, so a command's path stays `sync_commands::name`
 //! (src/command_table.rs).
 
