@@ -1,5 +1,5 @@
 //! Progress of long bundle work, forwarded to the window over a
-//! [`Channel`](tauri::ipc::Channel).
+//! [`Channel`].
 
 use super::*;
 
