@@ -1160,7 +1160,11 @@ impl CaseStore {
     pub fn approve_erasure(&mut self, case: Uuid) -> Result<erasure::Tombstone, StoreError> {
         self.require_visible(case)?;
         let request = self.case_state(case)?.erasure_request.ok_or_else(|| StoreError::RuleViolated {
-            violations: vec![RuleViolation::new("erasure", "there is no erasure request to approve")],
+            violations: vec![RuleViolation::new(
+                "erasure",
+                crate::model::violation::ViolationCode::NoErasureRequest,
+                &[],
+            )],
         })?;
         let mut b = self.batch();
         b.push_now(
@@ -2578,20 +2582,18 @@ fn check_field_resolution(
     if named.len() < 2 {
         return Err(StoreError::NoConflict { form: form.to_string(), field: field.to_string() });
     }
-    let violation = |message: &str| StoreError::RuleViolated {
-        violations: vec![lifecycle::RuleViolation::new("conflict", format!("{form}.{field}: {message}"))],
+    let violation = |code| StoreError::RuleViolated {
+        violations: vec![lifecycle::RuleViolation::new("conflict", code, &[("form", &form), ("field", &field)])],
     };
     match projection::chosen_head(e) {
         Some(chosen) => match named.iter().find(|w| w.event == chosen) {
             None => Err(StoreError::NotAHead { form: form.to_string(), field: field.to_string(), event: chosen }),
             Some(w) if Some(&w.value) != e.payload.get("value") => {
-                Err(violation("the resolution's value is not the value of the head it keeps"))
+                Err(violation(crate::model::violation::ViolationCode::ResolutionValueNotHead))
             }
             Some(_) => Ok(()),
         },
-        None if protected => Err(violation(
-            "a protected field is settled by choosing one of the values in conflict (payload.chosen), never a new value",
-        )),
+        None if protected => Err(violation(crate::model::violation::ViolationCode::ProtectedFieldNeedsChoice)),
         None => Ok(()),
     }
 }
