@@ -161,8 +161,13 @@ pub struct PreviewDuplicate {
     pub existing_case: String,
     /// Existing case number.
     pub existing_number: String,
-    /// What matched (English).
+    /// What matched, in English (the fallback).
     pub reason: String,
+    /// The pair's score.
+    pub score: f64,
+    /// The parts of the score, each with its explanation code
+    /// (`explain.<code>`), as the duplicate review shows them.
+    pub parts: Vec<crate::search_commands::ScorePartDto>,
 }
 }
 

@@ -676,7 +676,7 @@ pub(crate) fn last_in(store: &CaseStore, sender: Uuid) -> Result<Option<u64>, St
 /// A new case that looks like one this vault already has (same given and
 /// family names, ignoring case and surrounding spaces); a person decides
 /// whether to merge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuspectedDuplicate {
     /// The incoming case.
     pub new_case: Uuid,
@@ -684,8 +684,15 @@ pub struct SuspectedDuplicate {
     pub existing_case: Uuid,
     /// Its case number.
     pub existing_number: String,
-    /// What matched.
+    /// What matched (English: the score and its parts' details).
     pub reason: String,
+    /// The pair's score.
+    #[serde(default)]
+    pub score: f64,
+    /// The parts of the score, each with its explanation code and
+    /// parameters (`search::explain`), which an interface translates.
+    #[serde(default)]
+    pub parts: Vec<crate::search::duplicates::ScorePart>,
 }
 
 pub(crate) fn suspected_duplicates(
@@ -732,6 +739,8 @@ pub(crate) fn suspected_duplicates_of(
                     existing_case: id,
                     existing_number: number.clone(),
                     reason: format!("score {:.2}: {}", pair.score, pair.explanation()),
+                    score: pair.score,
+                    parts: pair.parts.clone(),
                 });
             }
         }
