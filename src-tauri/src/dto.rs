@@ -38,14 +38,26 @@ dto! {
 pub struct ViolationDto {
     /// Rule code, e.g. `R1b` or `role`.
     pub rule: String,
-    /// What is missing or wrong, in English.
+    /// What failed, a code of `model::violation::ViolationCode` (the window
+    /// shows `violation.<code>`; the list is in
+    /// bindings/violation-codes.json). Empty for a refusal kept before
+    /// violations had codes.
+    pub code: String,
+    /// The values the code's message uses, by name.
+    pub params: BTreeMap<String, String>,
+    /// What is missing or wrong, in English (the fallback).
     pub message: String,
 }
 }
 
 impl From<&RuleViolation> for ViolationDto {
     fn from(v: &RuleViolation) -> Self {
-        ViolationDto { rule: v.rule.clone(), message: v.message.clone() }
+        ViolationDto {
+            rule: v.rule.clone(),
+            code: v.code.clone(),
+            params: v.params.clone(),
+            message: v.message.clone(),
+        }
     }
 }
 

@@ -104,6 +104,8 @@ pub fn outcome(store: &CaseStore, path: &str, file_bytes: u64, r: &ImportReport)
                 existing_case: d.existing_case.to_string(),
                 existing_number: d.existing_number.clone(),
                 reason: d.reason.clone(),
+                score: d.score,
+                parts: d.parts.iter().cloned().map(crate::search_commands::ScorePartDto::from).collect(),
             })
             .collect(),
         transfer: r.transfer.as_ref().map(|t| PreviewTransfer {

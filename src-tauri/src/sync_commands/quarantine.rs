@@ -20,6 +20,8 @@ pub fn quarantine(store: &CaseStore) -> Result<Vec<QuarantineEntry>, UiError> {
             role: q.role.to_string(),
             device_id: q.device_id.to_string(),
             device_name: name(q.device_id),
+            params: q.refusal.text_params(),
+            violations: q.refusal.violations().iter().map(crate::dto::ViolationDto::from).collect(),
             code: q.refusal.code,
             text: q.refusal.text,
             at: q.at,
@@ -32,15 +34,20 @@ pub fn refused(store: &CaseStore) -> Result<Vec<RefusedChange>, UiError> {
     let index = summary_index(store)?;
     Ok(sync::quarantine::refused_events(store)?
         .into_iter()
-        .map(|n| RefusedChange {
-            event_id: n.event_id.to_string(),
-            case_id: n.case_id.to_string(),
-            case_number: index.get(&n.case_id).map(|c| c.case_number.clone()),
-            kind: n.kind,
-            author: n.author,
-            code: n.code,
-            text: n.text,
-            at: n.at,
+        .map(|n| {
+            let refusal = fieldcase::model::refusal::Refusal { code: n.code, params: n.params.value(), text: n.text };
+            RefusedChange {
+                event_id: n.event_id.to_string(),
+                case_id: n.case_id.to_string(),
+                case_number: index.get(&n.case_id).map(|c| c.case_number.clone()),
+                kind: n.kind,
+                author: n.author,
+                params: refusal.text_params(),
+                violations: refusal.violations().iter().map(crate::dto::ViolationDto::from).collect(),
+                code: refusal.code,
+                text: refusal.text,
+                at: n.at,
+            }
         })
         .collect())
 }
