@@ -1,87 +1,34 @@
 //! Generates the Tauri context and the access-control manifest for the app's
 //! own commands, so capabilities/default.json can grant exactly these and
 //! nothing else.
+// The command table (src/command_table.rs): its names become the
+// permissions, so a command is named only there.
+include!("src/command_table.rs");
+
 fn main() {
-    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
-        "vault_info",
-        "unlock",
-        "check_passphrase",
-        "create_vault",
-        "lock",
-        "get_actor",
-        "switch_person",
-        "add_person",
-        "form_definitions",
-        "list_cases",
-        "case_detail",
-        "create_case",
-        "save_form",
-        "validate_form",
-        "change_stage",
-        "add_note",
-        "record_visit",
-        "make_referral",
-        "assign_case",
-        "assign_cases",
-        "reassign_all",
-        "request_erasure",
-        "approve_erasure",
-        "case_history",
-        "all_tasks",
-        "add_attachment",
-        "get_attachment",
-        "choose_path",
-        "add_attachment_file",
-        "sync_overview",
-        "sync_folder_status",
-        "sync_folder_set",
-        "sync_folder_now",
-        "sync_places",
-        "sync_find_files",
-        "sync_export",
-        "sync_preview_import",
-        "sync_apply_import",
-        "sync_cancel_import",
-        "sync_answer_transfer",
-        "sync_enrollment_request",
-        "office_devices",
-        "office_read_request",
-        "office_approve",
-        "office_revoke",
-        "office_export_for_device",
-        "office_conflicts",
-        "office_resolve_conflict",
-        "office_case_choices",
-        "office_transfer",
-        "office_transfers",
-        "office_quarantine",
-        "office_quarantine_retry",
-        "office_quarantine_discard",
-        "sync_refused",
-        "office_duplicates",
-        "office_merge",
-        "partner_list",
-        "partner_kinds",
-        "partner_preview",
-        "partner_send",
-        "partner_case_requests",
-        "partner_withdraw",
-        "partner_record_answer",
-        "partner_import",
-        "partner_received",
-        "partner_answer",
-        "partner_receipt",
-        "partner_calendar",
-        "office_not_duplicate",
-        "report_compute",
-        "report_export_csv",
-        "search_cases",
-        "trace_case",
-        "inquiry_list",
-        "inquiry_create",
-        "inquiry_update",
-        "inquiry_get",
-        "inquiry_matches",
-    ]));
+    let names: &[&str] = command_table!(command_names);
+    check_capabilities(names);
+    println!("cargo:rerun-if-changed=src/command_table.rs");
+    println!("cargo:rerun-if-changed=capabilities/default.json");
+    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(names));
     tauri_build::try_build(attributes).expect("tauri-build failed: check tauri.conf.json and capabilities/");
+}
+
+/// capabilities/default.json must grant exactly the table's commands
+/// (`allow-<name>` with dashes), and nothing but them: a command the
+/// window cannot call, or a grant of one that is gone, fails the build.
+fn check_capabilities(names: &[&str]) {
+    let text = std::fs::read_to_string("capabilities/default.json").expect("read capabilities/default.json");
+    let granted: std::collections::BTreeSet<String> = text
+        .split('"')
+        .filter(|s| s.starts_with("allow-"))
+        .map(|s| s.trim_start_matches("allow-").replace('-', "_"))
+        .collect();
+    let table: std::collections::BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+    let missing: Vec<_> = table.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&table).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "capabilities/default.json differs from src/command_table.rs: not granted {missing:?}, granted but not commands {extra:?}"
+    );
 }

@@ -132,6 +132,11 @@ fn the_store_refuses_a_move_naming_the_rule_and_the_missing_fields() {
     let by = |rule: &str| violations.iter().find(|v| v.rule == rule).map(|v| v.message.clone()).unwrap_or_default();
     assert!(by("registration").contains("registration_bia.sex"), "{violations:?}");
     assert!(by("required").contains("registration_bia.interpreter_affiliation"), "{violations:?}");
+    // Each names the condition by its code, with the stage and fields as parameters.
+    let v = violations.iter().find(|v| v.rule == "required").unwrap();
+    assert_eq!(v.code, "required_before_stage");
+    assert_eq!(v.params["to"], "registered");
+    assert!(v.params["fields"].contains("registration_bia.interpreter_affiliation"), "{v:?}");
     assert_eq!(full_dump(&s), before, "a refused move wrote nothing");
     s.save_form(
         case,

@@ -605,6 +605,12 @@ fn r11_closure_request_needs_reason_and_supervisor_approves() {
     let e = status(Role::Caseworker, "closure_pending", "goals met");
     ok(check(&closable("goals_met"), &e));
     blocked_by(check(&facts("uasc", Stage::FollowUp), &e), "R11");
+    // The condition that failed has its code, and the English of its template.
+    let broken = check(&facts("uasc", Stage::FollowUp), &e).unwrap_err();
+    let missing = broken.iter().find(|v| v.rule == "R11").unwrap();
+    assert_eq!(missing.code, "closure_reason_missing");
+    assert!(missing.params.is_empty());
+    assert_eq!(missing.to_string(), "R11: the closure reason is not recorded (closure form)");
     // Caseworker cannot close; supervisor can, with approval recorded.
     let mut p = closable("goals_met");
     p.stage = Stage::ClosurePending;

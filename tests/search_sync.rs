@@ -38,6 +38,9 @@ fn duplicate_suspected_at_import_merge_at_office_syncs_to_device() {
     let s = &report.suspected_duplicates[0];
     assert_eq!((s.new_case, s.existing_case), (second, first));
     assert!(s.reason.contains("given name"), "{}", s.reason);
+    // The parts of the score carry their explanation codes for the window.
+    assert!(s.score > 0.0 && !s.parts.is_empty(), "{s:?}");
+    assert!(s.parts.iter().all(|p| search::explain::params_of(&p.code).is_some()), "{:?}", s.parts);
 
     search::merge::merge(&mut office, second, first).unwrap();
     down(&mut office, &mut dev);

@@ -91,6 +91,9 @@ fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
     assert_eq!(held[0].refusal.params["violations"][0]["rule"], "R4", "{:?}", held[0].refusal);
     assert_eq!(held[1].refusal.params["event"], refused.to_string());
     assert!(held[0].refusal.text.contains("consent"), "{}", held[0].refusal.text);
+    // Each broken rule is kept with its code, for the interfaces to translate.
+    let broken = held[0].refusal.violations();
+    assert!(broken.iter().all(|v| !v.code.is_empty() && v.rule == "R4"), "{broken:?}");
 
     // Re-importing the same bundle changes nothing.
     let before = full_dump(&o);
@@ -113,6 +116,13 @@ fn a_refused_event_is_held_the_rest_applied_and_reported_back() {
     assert_eq!(mine[0].code, "rule_violated");
     assert_eq!(mine[0].case_id, case);
     assert_eq!(mine[1].params.value()["event"], refused.to_string());
+    // The device reads the office's broken rules with their codes.
+    let reported: Vec<fieldcase::model::lifecycle::RuleViolation> =
+        serde_json::from_value(mine[0].params.value()["violations"].clone()).unwrap();
+    assert_eq!(
+        reported.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(),
+        broken.iter().map(|v| v.code.as_str()).collect::<Vec<_>>()
+    );
     // The device withdrew them: its case is as the office shows it, and
     // each refused change is kept, as signed, to redo it from.
     assert!(!a.case_events(case).unwrap().iter().any(|e| [refused, dependant, edit].contains(&e.id)));

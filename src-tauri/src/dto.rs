@@ -38,14 +38,26 @@ dto! {
 pub struct ViolationDto {
     /// Rule code, e.g. `R1b` or `role`.
     pub rule: String,
-    /// What is missing or wrong, in English.
+    /// What failed, a code of `model::violation::ViolationCode` (the window
+    /// shows `violation.<code>`; the list is in
+    /// bindings/violation-codes.json). Empty for a refusal kept before
+    /// violations had codes.
+    pub code: String,
+    /// The values the code's message uses, by name.
+    pub params: BTreeMap<String, String>,
+    /// What is missing or wrong, in English (the fallback).
     pub message: String,
 }
 }
 
 impl From<&RuleViolation> for ViolationDto {
     fn from(v: &RuleViolation) -> Self {
-        ViolationDto { rule: v.rule.clone(), message: v.message.clone() }
+        ViolationDto {
+            rule: v.rule.clone(),
+            code: v.code.clone(),
+            params: v.params.clone(),
+            message: v.message.clone(),
+        }
     }
 }
 
@@ -129,6 +141,7 @@ pub struct UnlockedInfo {
     /// The person the vault was made for.
     pub user_name: String,
     /// Their role (`caseworker`, `supervisor`, `bid_panel`, ...).
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Files found modified outside Fieldcase at this unlock or set aside
     /// at an earlier one: one sentence each, shown until resolved
@@ -143,6 +156,7 @@ pub struct ActorDto {
     /// User name.
     pub user: String,
     /// Role wire name.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// The vault owner's own name and role, to switch back to.
     pub owner_user: String,
@@ -213,6 +227,7 @@ pub struct CaseRow {
     /// Office.
     pub office: String,
     /// Current stage (wire name).
+    #[ts(as = "crate::domain_ts::StageName")]
     pub stage: String,
     /// Assigned caseworker.
     pub caseworker: Option<String>,
@@ -425,8 +440,10 @@ dto! {
 /// A stage the case may move to next, and what stops it now.
 pub struct NextStepDto {
     /// Target stage wire name.
+    #[ts(as = "crate::domain_ts::StageName")]
     pub to: String,
     /// Roles allowed to make the move.
+    #[ts(as = "Vec<crate::domain_ts::RoleName>")]
     pub roles: Vec<String>,
     /// Why the acting user cannot make it now (empty: allowed).
     pub blocked_by: Vec<ViolationDto>,
@@ -439,6 +456,7 @@ pub struct CaseDetailDto {
     /// The list row.
     pub summary: CaseRow,
     /// Stage to return to from a side state.
+    #[ts(as = "Option<crate::domain_ts::StageName>")]
     pub stage_before: Option<String>,
     /// Every field value.
     pub fields: Vec<FieldValueDto>,
@@ -479,6 +497,7 @@ pub struct AuditDto {
     /// Who.
     pub author: String,
     /// In which role.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Event kind wire name (`form.saved`, `status.changed`, ...).
     pub kind: String,
@@ -546,7 +565,10 @@ dto! {
 pub struct ConditionDto {
     /// The field tested.
     pub field: String,
-    /// `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`.
+    /// `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`
+    /// (the names `From<&Condition>` below gives; the UI's evaluator switches
+    /// over this union exhaustively).
+    #[ts(type = r#""equals" | "not_equals" | "in" | "not_in" | "not_empty" | "empty" | "gte" | "lte""#)]
     pub test: String,
     /// The operand (a value, a list or a number; null for the emptiness tests).
     #[ts(type = "unknown")]

@@ -9,7 +9,10 @@
 //! `error.<code>` message in English, French or Arabic. The codes of a
 //! held change's refusal (`model::refusal::CODES`) go to
 //! refusal-codes.json beside it, for the same check of
-//! `office.quarantine.code.<code>`.
+//! `office.quarantine.code.<code>`. The codes of what a broken case rule
+//! says (`model::violation::ViolationCode`, each with its parameters) go to
+//! violation-codes.json, with the codes of the `action` parameter, for the
+//! check of `violation.<code>` and `violation.action.<code>`.
 
 use std::fmt;
 
@@ -131,6 +134,27 @@ mod tests {
         if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
             std::fs::write(&path, &json).expect("write refusal-codes.json");
         }
+    }
+
+    /// Every rule violation code with its parameters, and the codes of the
+    /// `action` parameter.
+    fn violation_codes() -> serde_json::Value {
+        use fieldcase::model::violation::{Attempt, ViolationCode};
+        let codes: BTreeMap<&str, &[&str]> = ViolationCode::ALL.iter().map(|c| (c.code(), c.params())).collect();
+        let actions: Vec<&str> = Attempt::ALL.iter().map(|a| a.code()).collect();
+        serde_json::json!({ "codes": codes, "actions": actions })
+    }
+
+    #[test]
+    fn writes_the_list_of_rule_violation_codes_for_the_window() {
+        let json = serde_json::to_string_pretty(&violation_codes()).expect("json") + "\n";
+        let path = list_path().with_file_name("violation-codes.json");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+            std::fs::write(&path, &json).expect("write violation-codes.json");
+        }
+        let list = violation_codes();
+        assert_eq!(list["codes"]["closure_reason_missing"], serde_json::json!([]));
+        assert_eq!(list["codes"]["role_may_not"], serde_json::json!(["role", "action"]));
     }
 
     #[test]

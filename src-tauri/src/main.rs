@@ -9,8 +9,12 @@
 // No console window on Windows release builds (harmless elsewhere).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[macro_use]
+mod command_table;
 mod commands;
+mod commands_ts;
 mod dialog_commands;
+mod domain_ts;
 mod dto;
 mod errors;
 mod folder_commands;
@@ -91,6 +95,13 @@ const WEBVIEW_DIR_PREFIX: &str = "fieldcase-webview-";
 /// The lock file a running app holds inside its directory.
 const WEBVIEW_DIR_LOCK: &str = "in-use.lock";
 
+/// `generate_handler!` over the function paths of the command table.
+macro_rules! register {
+    ($($kind:ident $module:ident :: $name:ident [$($inject:tt)*] ($($arg:tt)*) -> $ret:ty;)*) => {
+        tauri::generate_handler![$($module::$name),*]
+    };
+}
+
 fn main() {
     fieldcase_alloc::keep_freed_memory();
     // Before any passphrase or key is in memory: no core file, no ptrace
@@ -135,87 +146,7 @@ fn main() {
         .manage(session)
         .manage(sync_commands::PendingImport::default())
         .manage(folder_commands::FolderWatch::default())
-        .invoke_handler(tauri::generate_handler![
-            commands::vault_info,
-            commands::unlock,
-            commands::check_passphrase,
-            commands::create_vault,
-            commands::lock,
-            commands::get_actor,
-            commands::switch_person,
-            commands::add_person,
-            commands::form_definitions,
-            commands::list_cases,
-            commands::case_detail,
-            commands::create_case,
-            commands::save_form,
-            commands::validate_form,
-            commands::change_stage,
-            commands::add_note,
-            commands::record_visit,
-            commands::make_referral,
-            commands::assign_case,
-            commands::assign_cases,
-            commands::reassign_all,
-            commands::request_erasure,
-            commands::approve_erasure,
-            commands::case_history,
-            commands::all_tasks,
-            commands::add_attachment,
-            commands::get_attachment,
-            dialog_commands::choose_path,
-            dialog_commands::add_attachment_file,
-            sync_commands::sync_overview,
-            folder_commands::sync_folder_status,
-            folder_commands::sync_folder_set,
-            folder_commands::sync_folder_now,
-            sync_commands::sync_places,
-            sync_commands::sync_find_files,
-            sync_commands::sync_export,
-            sync_commands::sync_preview_import,
-            sync_commands::sync_apply_import,
-            sync_commands::sync_cancel_import,
-            sync_commands::sync_answer_transfer,
-            sync_commands::sync_enrollment_request,
-            sync_commands::office_devices,
-            sync_commands::office_read_request,
-            sync_commands::office_approve,
-            sync_commands::office_revoke,
-            sync_commands::office_export_for_device,
-            sync_commands::office_conflicts,
-            sync_commands::office_resolve_conflict,
-            sync_commands::office_case_choices,
-            sync_commands::office_transfer,
-            sync_commands::office_transfers,
-            sync_commands::office_quarantine,
-            sync_commands::office_quarantine_retry,
-            sync_commands::office_quarantine_discard,
-            sync_commands::sync_refused,
-            sync_commands::office_duplicates,
-            sync_commands::office_not_duplicate,
-            sync_commands::office_merge,
-            partner_commands::partner_list,
-            partner_commands::partner_kinds,
-            partner_commands::partner_preview,
-            partner_commands::partner_send,
-            partner_commands::partner_case_requests,
-            partner_commands::partner_withdraw,
-            partner_commands::partner_record_answer,
-            partner_commands::partner_import,
-            partner_commands::partner_received,
-            partner_commands::partner_answer,
-            partner_commands::partner_receipt,
-            partner_commands::partner_calendar,
-            report_commands::report_compute,
-            report_commands::report_export_csv,
-            search_commands::search_cases,
-            search_commands::trace_case,
-            inquiry_commands::inquiry_list,
-            inquiry_commands::inquiry_create,
-            inquiry_commands::inquiry_update,
-            inquiry_commands::inquiry_get,
-            inquiry_commands::inquiry_matches,
-        ])
+        .invoke_handler(command_table!(register))
         .build(tauri::generate_context!())
         .expect("the Tauri runtime could not start (is a display available?)");
     let code = app.run_return(|handle, event| {

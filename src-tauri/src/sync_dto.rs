@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::dto::{LabelsDto, UiError};
+use crate::dto::{LabelsDto, UiError, ViolationDto};
 
 macro_rules! sync_dto {
     ($item:item) => {
@@ -161,8 +161,13 @@ pub struct PreviewDuplicate {
     pub existing_case: String,
     /// Existing case number.
     pub existing_number: String,
-    /// What matched (English).
+    /// What matched, in English (the fallback).
     pub reason: String,
+    /// The pair's score.
+    pub score: f64,
+    /// The parts of the score, each with its explanation code
+    /// (`explain.<code>`), as the duplicate review shows them.
+    pub parts: Vec<crate::search_commands::ScorePartDto>,
 }
 }
 
@@ -246,6 +251,7 @@ pub struct DeviceEntry {
     /// Its user.
     pub user: String,
     /// Granted role.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// When enrolled (RFC 3339).
     pub enrolled_at: String,
@@ -268,6 +274,7 @@ pub struct EnrollmentRequestView {
     /// User.
     pub user: String,
     /// The role the device's vault was made with.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// Its signing key (hex), to compare with the device.
     pub signing_key: String,
@@ -341,6 +348,7 @@ pub struct CaseChoice {
     /// Child's name.
     pub name: Option<String>,
     /// Stage (wire name).
+    #[ts(as = "crate::domain_ts::StageName")]
     pub stage: String,
 }
 }
@@ -377,6 +385,7 @@ pub struct QuarantineEntry {
     /// Who made it.
     pub author: String,
     /// The role it claims.
+    #[ts(as = "crate::domain_ts::RoleName")]
     pub role: String,
     /// The device that made it.
     pub device_id: String,
@@ -384,7 +393,13 @@ pub struct QuarantineEntry {
     pub device_name: Option<String>,
     /// Stable reason code (the UI translates it).
     pub code: String,
-    /// The reason in English, with its details.
+    /// The code's plain parameters (a role, a form, an event id).
+    pub params: BTreeMap<String, String>,
+    /// For `rule_violated`: each broken rule with its code and parameters,
+    /// which the window translates.
+    pub violations: Vec<ViolationDto>,
+    /// The reason in English, with its details (the window shows it only
+    /// as technical details).
     pub text: String,
     /// When it was quarantined (RFC 3339).
     pub at: String,
@@ -408,7 +423,13 @@ pub struct RefusedChange {
     pub author: String,
     /// Stable reason code (the UI translates it).
     pub code: String,
-    /// The reason in English, with its details.
+    /// The code's plain parameters (a role, a form, an event id).
+    pub params: BTreeMap<String, String>,
+    /// For `rule_violated`: each broken rule with its code and parameters,
+    /// which the window translates.
+    pub violations: Vec<ViolationDto>,
+    /// The reason in English, with its details (the window shows it only
+    /// as technical details).
     pub text: String,
     /// When the office refused it (RFC 3339).
     pub at: String,

@@ -29,6 +29,7 @@ use uuid::Uuid;
 use crate::model::event::{Event, EventKind, Role};
 use crate::model::lifecycle::RuleViolation;
 use crate::model::roles::{self, Action};
+use crate::model::violation::ViolationCode;
 
 /// Why a case may be erased (docs/domain.md, Data protection: a valid request by the child or
 /// caregiver, or a legal order; and a case opened in error).
@@ -102,44 +103,38 @@ fn reason_of(e: &Event) -> &str {
 /// latest request as its author saw it and whether it is erased already.
 pub fn check(pending: Option<&Request>, erased: bool, e: &Event) -> Result<(), Vec<RuleViolation>> {
     let mut out = Vec::new();
-    let v = |m: String| RuleViolation::new("erasure", m);
+    let v = |code: ViolationCode, params: &[(&'static str, &dyn std::fmt::Display)]| {
+        RuleViolation::new("erasure", code, params)
+    };
     if !roles::may(e.role, Action::Erase) {
-        out.push(RuleViolation::new(
-            "role",
-            format!("a {} may not request or approve an erasure: that is for a supervisor and a data manager", e.role),
-        ));
+        out.push(RuleViolation::new("role", ViolationCode::RoleMayNotErase, &[("role", &e.role)]));
     }
     if erased {
-        out.push(v("the case is already erased".into()));
+        out.push(v(ViolationCode::AlreadyErased, &[]));
     }
     let reason = reason_of(e);
     if !REASONS.contains(&reason) {
-        out.push(v(format!("unknown erasure reason {reason:?}; use one of {}", REASONS.join(", "))));
+        out.push(v(ViolationCode::UnknownErasureReason, &[("reason", &reason), ("reasons", &REASONS.join(", "))]));
     }
     if e.kind == EventKind::CaseErasureApproved {
         let named = e.payload.get("request").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
         match pending {
-            None => out.push(v("there is no erasure request to approve".into())),
+            None => out.push(v(ViolationCode::NoErasureRequest, &[])),
             Some(r) => {
                 if named != Some(r.event) {
-                    out.push(v(format!("the approval must name the pending request {}", r.event)));
+                    out.push(v(ViolationCode::ApprovalNamesRequest, &[("request", &r.event)]));
                 }
                 if r.role == e.role {
-                    out.push(v(format!(
-                        "the request was made by a {}: the approval must come from the other role (one supervisor and one data manager sign)",
-                        r.role
-                    )));
+                    out.push(v(ViolationCode::ApprovalSameRole, &[("role", &r.role)]));
                 }
                 if r.author == e.author {
-                    out.push(v("the person who requested the erasure may not approve it".into()));
+                    out.push(v(ViolationCode::ApprovalSamePerson, &[]));
                 }
                 if r.device == e.device_id {
-                    out.push(v(
-                        "the request was signed with this same key: the approval must be signed by another person's key (another device)".into(),
-                    ));
+                    out.push(v(ViolationCode::ApprovalSameKey, &[]));
                 }
                 if r.reason != reason {
-                    out.push(v(format!("the approval's reason must be the request's ({})", r.reason)));
+                    out.push(v(ViolationCode::ApprovalReasonDiffers, &[("reason", &r.reason)]));
                 }
             }
         }

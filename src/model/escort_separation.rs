@@ -34,6 +34,7 @@ use crate::model::event::Event;
 use crate::model::forms;
 use crate::model::lifecycle::{CaseFacts, RuleViolation};
 use crate::model::tasks::{Task, TaskKind};
+use crate::model::violation::ViolationCode;
 
 /// The rule code of every refusal here.
 pub const RULE: &str = "R14";
@@ -63,22 +64,16 @@ fn plan_form(f: &CaseFacts) -> &'static str {
 }
 
 /// Who the girl's rule protects, as the refusal names them; `None` for a boy.
-fn needs_female_escort(f: &CaseFacts) -> Option<&'static str> {
+fn needs_female_escort(f: &CaseFacts) -> Option<ViolationCode> {
     match f.str_value("registration_bia", "sex") {
         Some("male") => None,
-        Some("female") => Some("a girl"),
-        _ => Some("a child whose sex is other or unknown"),
+        Some("female") => Some(ViolationCode::GirlMaleEscortOnly),
+        _ => Some(ViolationCode::ChildMaleEscortOnly),
     }
 }
 
-fn male_escort_for(who: &str) -> RuleViolation {
-    RuleViolation::new(
-        RULE,
-        format!(
-            "{who} travels with a female escort: the plan names a male escort only; \
-             put a woman among the escorts, or record why no escort is needed"
-        ),
-    )
+fn male_escort_for(code: ViolationCode) -> RuleViolation {
+    RuleViolation::new(RULE, code, &[])
 }
 
 /// R14 on a save of a reintegration plan that writes the escort: a girl (or
@@ -103,10 +98,7 @@ pub fn before_arrival(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
         return None;
     }
     match (f.str_value(plan, "escort_sex"), needs_female_escort(f)) {
-        (None, _) => Some(RuleViolation::new(
-            RULE,
-            format!("the reintegration plan does not say who escorts the child during travel ({plan}.escort_sex)"),
-        )),
+        (None, _) => Some(RuleViolation::new(RULE, ViolationCode::EscortNotRecorded, &[("plan", &plan)])),
         (Some(escort), Some(who)) if !SAFE_FOR_A_GIRL.contains(&escort) => Some(male_escort_for(who)),
         _ => None,
     }
@@ -115,13 +107,7 @@ pub fn before_arrival(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
 /// R14 beside R6's list of failed items: a facility check that would pass
 /// while children are not separated by sex and age.
 pub fn separation_not_ensured(failed: &[&str]) -> Option<RuleViolation> {
-    failed.contains(&"sex_age_separation").then(|| {
-        RuleViolation::new(
-            RULE,
-            "children are not separated by sex and age in this facility: it cannot pass its check \
-             (record it as not meeting the standards, and separate the children or move the child)",
-        )
-    })
+    failed.contains(&"sex_age_separation").then(|| RuleViolation::new(RULE, ViolationCode::ChildrenNotSeparated, &[]))
 }
 
 fn item_str<'a>(item: &'a Value, field: &str) -> Option<&'a str> {

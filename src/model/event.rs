@@ -36,6 +36,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role (the desktop app's TypeScript `Role` union is written
+    /// from this list).
+    pub const ALL: [Role; 5] = [Role::Caseworker, Role::Supervisor, Role::BidPanel, Role::DataManager, Role::Viewer];
+
     /// The wire name (`"bid_panel"`, …).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -25,6 +25,7 @@ use crate::model::forms;
 use crate::model::lifecycle::{CaseFacts, RuleViolation};
 use crate::model::projection::CaseState;
 use crate::model::store::CaseStore;
+use crate::model::violation::ViolationCode;
 use crate::model::visibility::{count_hidden, CaseAccess, HiddenCount, HiddenReason};
 
 /// The case type an inquiry is registered with.
@@ -55,28 +56,20 @@ pub fn check(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let form = e.form.as_deref().unwrap_or_default();
     if !on_inquiry {
         if form == FORM {
-            out.push(RuleViolation::new(RULE, "the inquiry form belongs to an inquiry, not to the case of a child"));
+            out.push(RuleViolation::new(RULE, ViolationCode::InquiryFormOnCase, &[]));
         }
         return;
     }
     match e.kind {
         EventKind::FormSaved if form == FORM => complete_after(facts, e, out),
-        EventKind::FormSaved => out.push(RuleViolation::new(
-            RULE,
-            format!("an inquiry holds only the inquiry form, not {form}; register a case for the child to record more"),
-        )),
+        EventKind::FormSaved => out.push(RuleViolation::new(RULE, ViolationCode::InquiryOtherForm, &[("form", &form)])),
         EventKind::CaseAssigned
         | EventKind::ConflictResolved
         | EventKind::CaseErasureRequested
         | EventKind::CaseErasureApproved
         | EventKind::CaseEventErased
         | EventKind::CaseErased => {}
-        other => out.push(RuleViolation::new(
-            RULE,
-            format!(
-                "an inquiry has no lifecycle: {other} does not apply (its status field says open, matched or closed)"
-            ),
-        )),
+        other => out.push(RuleViolation::new(RULE, ViolationCode::InquiryNoLifecycle, &[("kind", &other)])),
     }
 }
 
@@ -97,7 +90,7 @@ fn complete_after(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     merged.retain(|_, v| !v.is_null());
     if let Err(errors) = forms::validate_complete(def, &merged) {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        out.push(RuleViolation::new(RULE, format!("the inquiry is incomplete or invalid: {}", fields.join(", "))));
+        out.push(RuleViolation::new(RULE, ViolationCode::InquiryIncomplete, &[("fields", &fields.join(", "))]));
     }
 }
 

@@ -21,6 +21,7 @@ use crate::model::event::{Event, EventKind, Role};
 use crate::model::forms;
 use crate::model::projection;
 use crate::model::roles::{self, Action, ConflictSubject};
+use crate::model::violation::{Attempt, ViolationCode, ViolationCode as V};
 use crate::model::visibility::CaseAccess;
 
 /// A case's stage (docs/domain.md, Stages). Care arrangement, risk level and tracing
@@ -226,20 +227,39 @@ impl CaseFacts {
     }
 }
 
-/// One broken rule: the rule's code (`"R1b"`, `"R9"`, `"transition"`,
-/// `"role"`, `"closed"`) and a sentence a caseworker can act on.
+/// One broken rule: the rule (`"R1b"`, `"R9"`, `"transition"`, `"role"`,
+/// `"closed"`), the code of the condition that failed
+/// ([`ViolationCode`], with its parameters) and the English sentence a
+/// caseworker can act on (the CLI's; an interface translates the code).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleViolation {
     /// Rule code, e.g. `"R1b"`.
     pub rule: String,
-    /// What is missing or wrong.
+    /// What failed, as a [`ViolationCode`] code (empty in a refusal kept
+    /// before violations had codes).
+    #[serde(default)]
+    pub code: String,
+    /// The values the code's message uses, by name.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// What is missing or wrong, in English.
     pub message: String,
 }
 
 impl RuleViolation {
-    /// A violation of `rule`.
-    pub fn new(rule: &str, message: impl Into<String>) -> RuleViolation {
-        RuleViolation { rule: rule.to_string(), message: message.into() }
+    /// A violation of `rule`: the condition `code` with its parameters
+    /// (exactly [`ViolationCode::params`], which debug builds check), and
+    /// the English sentence made from them.
+    pub fn new(rule: &str, code: ViolationCode, params: &[(&'static str, &dyn fmt::Display)]) -> RuleViolation {
+        debug_assert!(
+            params.len() == code.params().len() && params.iter().all(|(k, _)| code.params().contains(k)),
+            "{} takes {:?}",
+            code.code(),
+            code.params()
+        );
+        let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let message = crate::model::violation::english(code.code(), &params);
+        RuleViolation { rule: rule.to_string(), code: code.code().to_string(), params, message }
     }
 }
 
@@ -460,7 +480,7 @@ pub fn next_stages(facts: &CaseFacts) -> Vec<Stage> {
 pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>> {
     let mut out = Vec::new();
     if event.role == Role::Viewer {
-        out.push(RuleViolation::new("role", "a reporting viewer records nothing"));
+        out.push(RuleViolation::new("role", V::ViewerRecordsNothing, &[]));
         return Err(out);
     }
     // An inquiry is not the case of a child: its own rules, no lifecycle.
@@ -469,14 +489,16 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
         return Err(out);
     }
     match event.kind {
-        EventKind::CaseRegistered => require_action(event.role, Action::RecordCaseData, "register a case", &mut out),
+        EventKind::CaseRegistered => {
+            require_action(event.role, Action::RecordCaseData, Attempt::RegisterCase, &mut out)
+        }
         EventKind::StatusChanged => check_status(facts, event, &mut out),
         EventKind::FormSaved | EventKind::NoteAdded | EventKind::VisitRecorded | EventKind::ReferralMade => {
             check_form_data(facts, event, &mut out)
         }
         EventKind::AttachmentAdded => {
-            closed_guard(facts, "add an attachment", &mut out);
-            require_action(event.role, Action::RecordCaseData, "add an attachment", &mut out);
+            closed_guard(facts, Attempt::AddAttachment, &mut out);
+            require_action(event.role, Action::RecordCaseData, Attempt::AddAttachment, &mut out);
             out.extend(photo_consent(facts, event));
         }
         EventKind::CaseAssigned => check_assignment(facts, event, &mut out),
@@ -491,44 +513,33 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
                 let who = roles::resolvers(ConflictSubject::Field { form, protected });
                 out.push(RuleViolation::new(
                     "role",
-                    format!(
-                        "a {} may not resolve a conflict on {}field {form}.{field}: that is for a {}",
-                        event.role,
-                        if protected { "protected " } else { "" },
-                        role_list(&who)
-                    ),
+                    if protected { V::RoleMayNotResolveProtectedField } else { V::RoleMayNotResolveField },
+                    &[("role", &event.role), ("form", &form), ("field", &field), ("roles", &role_list(&who))],
                 ));
             }
         }
-        EventKind::CaseMerged => require_action(event.role, Action::MergeDuplicates, "merge duplicate cases", &mut out),
+        EventKind::CaseMerged => {
+            require_action(event.role, Action::MergeDuplicates, Attempt::MergeDuplicates, &mut out)
+        }
         EventKind::CaseNotDuplicate => {
-            require_action(event.role, Action::MergeDuplicates, "review suspected duplicates", &mut out)
+            require_action(event.role, Action::MergeDuplicates, Attempt::ReviewDuplicates, &mut out)
         }
         EventKind::CaseSplit => {
-            require_action(event.role, Action::MergeDuplicates, "split a merged case", &mut out);
+            require_action(event.role, Action::MergeDuplicates, Attempt::SplitCase, &mut out);
             if facts.stage != Stage::Duplicate {
-                out.push(RuleViolation::new(
-                    "transition",
-                    format!("only a merged (duplicate) case can be split; this one is {}", facts.stage),
-                ));
+                out.push(RuleViolation::new("transition", V::SplitNeedsDuplicate, &[("stage", &facts.stage)]));
             }
         }
         EventKind::CaseTransferred => {
-            require_action(event.role, Action::Transfer, "transfer a case", &mut out);
+            require_action(event.role, Action::Transfer, Attempt::TransferCase, &mut out);
             out.extend(transfer_accepted(facts));
         }
-        EventKind::CaseErased => out.push(RuleViolation::new(
-            "erasure",
-            "a case is erased by two signatures now: a request (case.erasure_requested) and an approval (case.erasure_approved) by a supervisor and a data manager",
-        )),
-        EventKind::CaseEventErased => out.push(RuleViolation::new(
-            "erasure",
-            "this stands in for an event of an erased case, and the case is not erased here",
-        )),
+        EventKind::CaseErased => out.push(RuleViolation::new("erasure", V::ErasedByTwoSignatures, &[])),
+        EventKind::CaseEventErased => out.push(RuleViolation::new("erasure", V::ErasedStandInNotErased, &[])),
         // The pending request is not part of the facts: the store checks
         // these with `erasure::check` against the case's state.
         EventKind::CaseErasureRequested | EventKind::CaseErasureApproved => {
-            require_action(event.role, Action::Erase, "request or approve an erasure", &mut out)
+            require_action(event.role, Action::Erase, Attempt::RequestErasure, &mut out)
         }
     }
     if out.is_empty() {
@@ -547,30 +558,23 @@ pub fn check(facts: &CaseFacts, event: &Event) -> Result<(), Vec<RuleViolation>>
 fn check_assignment(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let to = e.payload.get("caseworker").and_then(Value::as_str).unwrap_or_default();
     if to.trim().is_empty() {
-        out.push(RuleViolation::new("assignment", "an assignment names the caseworker (payload.caseworker)"));
+        out.push(RuleViolation::new("assignment", V::AssignmentNamesCaseworker, &[]));
     }
     if roles::may(e.role, Action::AssignAny) {
         return;
     }
     if !roles::may(e.role, Action::AssignSelf) {
-        out.push(RuleViolation::new("role", format!("a {} may not assign a case", e.role)));
+        out.push(RuleViolation::new("role", V::RoleMayNotAssign, &[("role", &e.role)]));
         return;
     }
     if to != e.author {
-        out.push(RuleViolation::new("role", format!("a {} may not assign a case to someone else", e.role)));
+        out.push(RuleViolation::new("role", V::RoleMayNotAssignOthers, &[("role", &e.role)]));
         return;
     }
     let registered_it = facts.access.registered_by.as_deref() == Some(e.author.as_str());
     let free = facts.access.caseworker.as_deref().is_none_or(|cw| cw == e.author);
     if !(registered_it && free) {
-        out.push(RuleViolation::new(
-            "assignment",
-            format!(
-                "a {} takes only a case they registered that nobody else is assigned to; \
-                 a supervisor or the office assigns any other case",
-                e.role
-            ),
-        ));
+        out.push(RuleViolation::new("assignment", V::CaseworkerTakesOwnCase, &[("role", &e.role)]));
     }
 }
 
@@ -593,39 +597,30 @@ fn stage_subject(facts: &CaseFacts) -> ConflictSubject<'static> {
 /// with that head's stage as `payload.value`) and its role may settle it.
 fn check_stage_resolution(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     if facts.stage_conflict.is_empty() {
-        out.push(RuleViolation::new("stage_conflict", "the stage has no conflict to resolve"));
+        out.push(RuleViolation::new("stage_conflict", V::NoStageConflict, &[]));
         return;
     }
     let subject = stage_subject(facts);
     if !roles::may_resolve(e.role, subject) {
         out.push(RuleViolation::new(
             "role",
-            format!(
-                "a {} may not resolve a stage conflict: that is for a {}",
-                e.role,
-                role_list(&roles::resolvers(subject))
-            ),
+            V::RoleMayNotResolveStage,
+            &[("role", &e.role), ("roles", &role_list(&roles::resolvers(subject)))],
         ));
     }
     let chosen = projection::chosen_head(e);
     let Some(head) = facts.stage_conflict.iter().find(|h| Some(h.event) == chosen) else {
-        out.push(RuleViolation::new(
-            "stage_conflict",
-            "a stage conflict is settled by choosing one of the concurrent stage changes (payload.chosen)",
-        ));
+        out.push(RuleViolation::new("stage_conflict", V::StageResolutionNamesHead, &[]));
         return;
     };
     if e.payload.get("value").and_then(Value::as_str) != Some(head.stage.as_str()) {
-        out.push(RuleViolation::new(
-            "stage_conflict",
-            format!("the chosen stage change leads to {}, not to the stage the resolution names", head.stage),
-        ));
+        out.push(RuleViolation::new("stage_conflict", V::StageResolutionWrongStage, &[("stage", &head.stage)]));
     }
 }
 
-fn require_action(role: Role, action: Action, what: &str, out: &mut Vec<RuleViolation>) {
+fn require_action(role: Role, action: Action, what: Attempt, out: &mut Vec<RuleViolation>) {
     if !roles::may(role, action) {
-        out.push(RuleViolation::new("role", format!("a {role} may not {what}")));
+        out.push(RuleViolation::new("role", V::RoleMayNot, &[("role", &role), ("action", &what)]));
     }
 }
 
@@ -635,12 +630,9 @@ pub fn is_contact_note(note_type: &str) -> bool {
     matches!(note_type, "contact" | "phone" | "home_visit" | "office_visit")
 }
 
-fn closed_guard(facts: &CaseFacts, what: &str, out: &mut Vec<RuleViolation>) {
+fn closed_guard(facts: &CaseFacts, what: Attempt, out: &mut Vec<RuleViolation>) {
     if facts.stage.is_read_only() {
-        out.push(RuleViolation::new(
-            "closed",
-            format!("the case is {}: it accepts no new data ({what}) until it is reopened", facts.stage),
-        ));
+        out.push(RuleViolation::new("closed", V::CaseReadOnly, &[("stage", &facts.stage), ("action", &what)]));
     }
 }
 
@@ -658,27 +650,24 @@ pub(crate) fn event_date(e: &Event) -> NaiveDate {
 fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let to_name = e.payload.get("to").and_then(Value::as_str).unwrap_or_default();
     let Some(to) = Stage::parse(to_name) else {
-        out.push(RuleViolation::new("transition", format!("unknown stage {to_name:?}")));
+        out.push(RuleViolation::new("transition", V::UnknownStage, &[("name", &to_name)]));
         return;
     };
     if !facts.stage_conflict.is_empty() {
         let heads: Vec<&str> = facts.stage_conflict.iter().map(|h| h.stage.as_str()).collect();
         out.push(RuleViolation::new(
             "stage_conflict",
-            format!(
-                "the stage is in conflict (concurrent changes to {}); a {} must choose one before it moves again",
-                heads.join(" and "),
-                role_list(&stage_resolvers(facts))
-            ),
+            V::StageInConflict,
+            &[("stages", &heads.join(" and ")), ("roles", &role_list(&stage_resolvers(facts)))],
         ));
         return;
     }
     if to == facts.stage {
-        out.push(RuleViolation::new("transition", format!("the case is already {to}")));
+        out.push(RuleViolation::new("transition", V::AlreadyAtStage, &[("stage", &to)]));
         return;
     }
     let Some(tr) = transition_for(facts, to) else {
-        out.push(RuleViolation::new("transition", format!("a case cannot move from {} to {to}", facts.stage)));
+        out.push(RuleViolation::new("transition", V::NoSuchTransition, &[("from", &facts.stage), ("to", &to)]));
         return;
     };
     if !tr.roles.contains(&e.role) {
@@ -691,7 +680,8 @@ fn check_status(facts: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         };
         out.push(RuleViolation::new(
             rule,
-            format!("moving {} → {to} ({}) is for a {who}, not a {}", facts.stage, tr.trigger, e.role),
+            V::TransitionRole,
+            &[("from", &facts.stage), ("to", &to), ("roles", &who), ("role", &e.role)],
         ));
     }
     out.extend(crate::model::required::violations(facts, to));
@@ -713,7 +703,7 @@ fn guard_none(_: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 
 fn guard_reason(_: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     if reason_of(e).is_empty() {
-        vec![RuleViolation::new("transition", format!("moving to {to} needs a reason"))]
+        vec![RuleViolation::new("transition", V::ReasonNeeded, &[("to", &to)])]
     } else {
         Vec::new()
     }
@@ -726,7 +716,7 @@ fn guard_registered(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     match f.str_value("registration_bia", "legitimate_basis") {
         None => {}
         Some("consent") if f.value("registration_bia", "consent").is_none() => {
-            v.push(RuleViolation::new("R4", "the legitimate basis is consent but no consent/assent is recorded"))
+            v.push(RuleViolation::new("R4", V::ConsentBasisWithoutConsent, &[]))
         }
         Some(_) => {}
     }
@@ -739,13 +729,10 @@ fn child_views_bia(f: &CaseFacts) -> Option<RuleViolation> {
         return None;
     }
     if f.value("registration_bia", "child_views").is_none() {
-        return Some(RuleViolation::new(
-            "R2",
-            "the child's views (or the reason they could not be obtained) are not recorded in the BIA",
-        ));
+        return Some(RuleViolation::new("R2", V::BiaChildViewsMissing, &[]));
     }
     if f.bool_value("registration_bia", "heard_alone").is_none() {
-        return Some(RuleViolation::new("R2", "the BIA does not say whether the child was heard alone"));
+        return Some(RuleViolation::new("R2", V::BiaHeardAloneMissing, &[]));
     }
     None
 }
@@ -758,7 +745,7 @@ fn guard_bia_completed(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation>
     if f.str_value("registration_bia", "bia_approval_status") != Some("approved")
         || f.value("registration_bia", "bia_approval").is_none()
     {
-        v.push(RuleViolation::new("bia", "the supervisor's BIA approval is not recorded"));
+        v.push(RuleViolation::new("bia", V::BiaApprovalMissing, &[]));
     }
     v
 }
@@ -775,12 +762,12 @@ fn tracing_blockers(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     match f.str_value("registration_bia", "wants_tracing") {
         Some("yes") => {}
-        Some(_) => v.push(RuleViolation::new("R8", "the child has not agreed to tracing")),
-        None => v.push(RuleViolation::new("R8", "the child's wish about tracing is not recorded")),
+        Some(_) => v.push(RuleViolation::new("R8", V::ChildRefusesTracing, &[])),
+        None => v.push(RuleViolation::new("R8", V::TracingWishMissing, &[])),
     }
     for item in f.items("family_tracing") {
         if item_str(item, "tracing_safety_check").is_some_and(|s| UNSAFE.contains(&s)) {
-            v.push(RuleViolation::new("R8", "tracing could endanger the child or family (safety check is unsafe)"));
+            v.push(RuleViolation::new("R8", V::TracingUnsafe, &[]));
             break;
         }
     }
@@ -794,10 +781,7 @@ fn guard_tracing_opened(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|x| x == "tracing"));
     if !f.is_uasc() && !recommended {
-        v.push(RuleViolation::new(
-            "transition",
-            "tracing is for UASC or a child missing family members (BIA recommends tracing)",
-        ));
+        v.push(RuleViolation::new("transition", V::TracingNotForCase, &[]));
     }
     v
 }
@@ -805,7 +789,7 @@ fn guard_tracing_opened(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation
 fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.bool_value("registration_bia", "bid_required") != Some(true) {
-        v.push(RuleViolation::new("transition", "a direct BID referral needs bid_required = yes in the BIA"));
+        v.push(RuleViolation::new("transition", V::DirectBidNeedsBidRequired, &[]));
     }
     // The submission report: `required::REQUIRED_BEFORE`.
     v
@@ -814,13 +798,10 @@ fn guard_direct_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 fn guard_solution_without_bid(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.is_uasc() {
-        v.push(RuleViolation::new(
-            "R1a",
-            "a durable solution for an unaccompanied or separated child always needs a BID",
-        ));
+        v.push(RuleViolation::new("R1a", V::UascSolutionNeedsBid, &[]));
     }
     if f.bool_value("registration_bia", "bid_required") != Some(false) {
-        v.push(RuleViolation::new("transition", "going to a solution without BID needs bid_required = no in the BIA"));
+        v.push(RuleViolation::new("transition", V::NoBidNeedsBidNotRequired, &[]));
     }
     // The family's risk assessment and plan draft (reintegration_family
     // plan_date, risk_mitigation): `required::REQUIRED_BEFORE`.
@@ -835,7 +816,7 @@ fn guard_family_located(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation
     if located {
         Vec::new()
     } else {
-        vec![RuleViolation::new("transition", "no relative is recorded as located")]
+        vec![RuleViolation::new("transition", V::NoRelativeLocated, &[])]
     }
 }
 
@@ -847,7 +828,7 @@ fn guard_tracing_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolatio
         })
     });
     if !outcome {
-        v.push(RuleViolation::new("transition", "the tracing outcome (unsuccessful or unsafe) is not recorded"));
+        v.push(RuleViolation::new("transition", V::TracingOutcomeMissing, &[]));
     }
     v
 }
@@ -860,20 +841,20 @@ fn guard_assessment_recorded(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViol
     if done {
         Vec::new()
     } else {
-        vec![RuleViolation::new("transition", "no family assessment with willingness, capacity and safety is recorded")]
+        vec![RuleViolation::new("transition", V::FamilyAssessmentMissing, &[])]
     }
 }
 
 /// R2 for verification: the child's wish about reunification in a verification record.
 fn verification_views(f: &CaseFacts) -> Option<RuleViolation> {
     let heard = f.items("verification").iter().any(|i| i.get("child_wishes_reunification").is_some_and(present));
-    (!heard).then(|| RuleViolation::new("R2", "the child's wishes are not recorded in the verification"))
+    (!heard).then(|| RuleViolation::new("R2", V::VerificationChildWishesMissing, &[]))
 }
 
 fn guard_verification_outcome(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if !f.items("verification").iter().any(|i| i.get("verification_outcome").is_some_and(present)) {
-        v.push(RuleViolation::new("transition", "no verification outcome is recorded"));
+        v.push(RuleViolation::new("transition", V::VerificationOutcomeMissing, &[]));
     }
     v.extend(verification_views(f));
     v
@@ -898,16 +879,13 @@ fn spontaneous_reunification(f: &CaseFacts) -> bool {
 fn guard_same_country_reunification(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if !verified_relative(f) && !spontaneous_reunification(f) {
-        v.push(RuleViolation::new("R7", "no relative is verified: reunification must wait for verification"));
+        v.push(RuleViolation::new("R7", V::ReunificationAwaitsVerification, &[]));
     }
     v.extend(verification_views(f));
     if f.is_uasc() && f.str_value("registration_bia", "child_status") != Some("separated") {
         // Only a separated child rejoining a verified parent/caregiver in the
         // same country may skip the BID; anything else is a durable solution.
-        v.push(RuleViolation::new(
-            "R1a",
-            "only a separated child reunifying in the same country may skip the BID; this needs a BID decision",
-        ));
+        v.push(RuleViolation::new("R1a", V::OnlySeparatedChildSkipsBid, &[]));
     }
     v
 }
@@ -946,18 +924,14 @@ fn panel_composition(f: &CaseFacts, new: &Map<String, Value>, voters: &[Value]) 
     distinct.sort();
     distinct.dedup();
     if distinct.len() < 3 {
-        v.push(RuleViolation::new(
-            "R9",
-            format!(
-                "the panel has {} different voting members present; a BID decision needs at least 3",
-                distinct.len()
-            ),
-        ));
+        v.push(RuleViolation::new("R9", V::PanelQuorum, &[("count", &distinct.len())]));
     }
     for m in voters {
         if m.get("conflict_of_interest_declared").and_then(Value::as_bool) == Some(true) {
-            let who = name_of(m).unwrap_or_else(|| "a member".into());
-            v.push(RuleViolation::new("R9", format!("{who} declared a conflict of interest and may not vote")));
+            v.push(match name_of(m) {
+                Some(who) => RuleViolation::new("R9", V::MemberConflictOfInterest, &[("member", &who)]),
+                None => RuleViolation::new("R9", V::UnnamedMemberConflictOfInterest, &[]),
+            });
         }
     }
     let members = new.get("panel_members").or_else(|| f.value("bid", "panel_members"));
@@ -982,14 +956,11 @@ fn panel_composition(f: &CaseFacts, new: &Map<String, Value>, voters: &[Value]) 
                 .and_then(Value::as_str)
                 .map(str::trim);
             if let Some(by) = signed_by.filter(|b| *b != chairs[0]) {
-                v.push(RuleViolation::new(
-                    "panel",
-                    format!("the decision is signed by {by}, not by the chair {}", chairs[0]),
-                ));
+                v.push(RuleViolation::new("panel", V::DecisionSignedByOther, &[("by", &by), ("chair", &chairs[0])]));
             }
         }
-        0 => v.push(RuleViolation::new("panel", "no chair of the panel is present")),
-        n => v.push(RuleViolation::new("panel", format!("the panel has {n} chairs present; it has one"))),
+        0 => v.push(RuleViolation::new("panel", V::NoChairPresent, &[])),
+        n => v.push(RuleViolation::new("panel", V::SeveralChairs, &[("count", &n)])),
     }
     let supervisor = f.value("registration_bia", "bia_approval").and_then(|a| a.get("by")).and_then(Value::as_str);
     let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
@@ -998,9 +969,8 @@ fn panel_composition(f: &CaseFacts, new: &Map<String, Value>, voters: &[Value]) 
         if others < 2 {
             v.push(RuleViolation::new(
                 "panel",
-                format!(
-                    "{sup} supervises this case and may not sit alone on its panel: {others} other voting member(s) present, at least 2 needed"
-                ),
+                V::SupervisorAloneOnPanel,
+                &[("supervisor", &sup), ("others", &others)],
             ));
         }
     }
@@ -1016,30 +986,30 @@ fn bid_decision_rules(f: &CaseFacts, new: &Map<String, Value>) -> Vec<RuleViolat
     let caseworker = f.value("registration_bia", "caseworker").and_then(person_name);
     if let Some(cw) = caseworker {
         if voters.iter().any(|m| m.get("member").and_then(person_name) == Some(cw)) {
-            v.push(RuleViolation::new("R9", format!("{cw} wrote the submission and may not vote on it")));
+            v.push(RuleViolation::new("R9", V::SubmissionAuthorVotes, &[("member", &cw)]));
         }
     }
     if get("decision_reasons").is_none() {
-        v.push(RuleViolation::new("R9", "the decision needs its full reasons"));
+        v.push(RuleViolation::new("R9", V::DecisionReasonsMissing, &[]));
     }
     if let Some(dissent) = get("dissent").and_then(Value::as_array) {
         if dissent
             .iter()
             .any(|d| d.get("member").and_then(person_name).is_none() || !d.get("reasons").is_some_and(present))
         {
-            v.push(RuleViolation::new("R9", "each dissent must name the member and give reasons"));
+            v.push(RuleViolation::new("R9", V::DissentIncomplete, &[]));
         }
     }
     let decision = get("panel_decision").and_then(Value::as_str);
     if matches!(decision, Some("approves_recommendation" | "not_approved_alternative"))
         && get("decided_solution").is_none()
     {
-        v.push(RuleViolation::new("bid", "the decided solution is missing"));
+        v.push(RuleViolation::new("bid", V::DecidedSolutionMissing, &[]));
     }
     let heard =
         get("child_interview").is_some() && (get("criteria_views").is_some() || get("child_heard_alone").is_some());
     if !heard && f.value("registration_bia", "views_not_obtained_reason").is_none() {
-        v.push(RuleViolation::new("R2", "the child's BID interview and views are not recorded"));
+        v.push(RuleViolation::new("R2", V::BidInterviewMissing, &[]));
     }
     v
 }
@@ -1048,13 +1018,9 @@ fn guard_bid_decided(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     match f.str_value("bid", "panel_decision") {
         Some("approves_recommendation" | "not_approved_alternative") => {}
-        Some("deferred") => {
-            v.push(RuleViolation::new("transition", "a deferred decision keeps the case in bid_pending"))
-        }
-        Some(other) => {
-            v.push(RuleViolation::new("transition", format!("panel decision {other} does not decide the case")))
-        }
-        None => v.push(RuleViolation::new("transition", "no panel decision is recorded")),
+        Some("deferred") => v.push(RuleViolation::new("transition", V::DecisionDeferred, &[])),
+        Some(other) => v.push(RuleViolation::new("transition", V::DecisionNotDeciding, &[("decision", &other)])),
+        None => v.push(RuleViolation::new("transition", V::PanelDecisionMissing, &[])),
     }
     v.extend(bid_decision_rules(f, &Map::new()));
     v
@@ -1063,10 +1029,7 @@ fn guard_bid_decided(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
 fn guard_bid_case_closed(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.str_value("bid", "panel_decision") != Some("case_closed") {
-        v.push(RuleViolation::new(
-            "transition",
-            "the panel can only send a case to closure with the decision case_closed",
-        ));
+        v.push(RuleViolation::new("transition", V::ClosureNeedsCaseClosedDecision, &[]));
     }
     v.extend(guard_reason(f, e, to));
     v
@@ -1102,13 +1065,13 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
             && solution(f) == Some("return_reintegration")
             && f.last_entered(Stage::BidDecided).is_some();
     if !decided {
-        v.push(RuleViolation::new("R1a", "no BID decision approving the return is recorded"));
+        v.push(RuleViolation::new("R1a", V::NoBidApprovingReturn, &[]));
     }
     // (b) Legal guardian identified and notified (date and means).
     let guardian = f.bool_value("registration_bia", "guardian_appointed") == Some(true)
         && f.value("registration_bia", "guardian").is_some();
     if !guardian {
-        v.push(RuleViolation::new("R1b", "no legal guardian is identified"));
+        v.push(RuleViolation::new("R1b", V::NoGuardian, &[]));
     }
     let notified = f.value("bid", "pre_return_checklist").and_then(Value::as_array).is_some_and(|list| {
         list.iter().any(|i| {
@@ -1119,28 +1082,22 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
         })
     });
     if !notified {
-        v.push(RuleViolation::new(
-            "R1b",
-            "the legal guardian has not been notified of the return (date and means in the pre-return checklist)",
-        ));
+        v.push(RuleViolation::new("R1b", V::GuardianNotNotified, &[]));
     }
     // (c) Family traced, relationship verified, willing and able.
     let traced =
         f.items("family_tracing").iter().find(|i| item_str(i, "tracing_status").is_some_and(|s| LOCATED.contains(&s)));
     match traced {
-        None => v.push(RuleViolation::new("R1c", "the family has not been traced")),
+        None => v.push(RuleViolation::new("R1c", V::FamilyNotTraced, &[])),
         Some(item) => {
             if !verified_relative(f) {
-                v.push(RuleViolation::new("R1c", "the family relationship is not verified"));
+                v.push(RuleViolation::new("R1c", V::RelationshipNotVerified, &[]));
             }
             if item_str(item, "willingness") != Some("yes") {
-                v.push(RuleViolation::new(
-                    "R1c",
-                    "the family's willingness to care for the child is not recorded as yes",
-                ));
+                v.push(RuleViolation::new("R1c", V::FamilyNotWilling, &[]));
             }
             if !item_str(item, "capacity").is_some_and(|c| matches!(c, "adequate" | "adequate_with_support")) {
-                v.push(RuleViolation::new("R1c", "the family's capacity to care is not assessed as adequate"));
+                v.push(RuleViolation::new("R1c", V::FamilyCapacityInadequate, &[]));
             }
         }
     }
@@ -1150,30 +1107,27 @@ pub fn return_safeguards(f: &CaseFacts) -> Vec<RuleViolation> {
             || item_str(i, "assessment_recommendation") == Some("do_not_reunify")
     });
     if f.value("reintegration_uasc", "risk_mitigation").is_none() {
-        v.push(RuleViolation::new("R1d", "no risk/safety assessment of the return location is recorded"));
+        v.push(RuleViolation::new("R1d", V::ReturnRiskAssessmentMissing, &[]));
     } else if blocking {
-        v.push(RuleViolation::new("R1d", "the risk assessment finds the return unsafe"));
+        v.push(RuleViolation::new("R1d", V::ReturnUnsafe, &[]));
     }
     // (e) Child's views; a trafficked child has wished or freely agreed to return.
     if f.value("registration_bia", "child_views").is_none() && f.value("bid", "criteria_views").is_none() {
-        v.push(RuleViolation::new("R1e", "the child's views on the return are not recorded"));
+        v.push(RuleViolation::new("R1e", V::ReturnChildViewsMissing, &[]));
     }
     if is_trafficked(f) {
         let agrees = f.items("verification").iter().any(|i| item_str(i, "child_wishes_reunification") == Some("yes"))
             || matches!(f.str_value("registration_bia", "wants_reunification"), Some("yes_asap" | "yes_later"));
         if !agrees {
-            v.push(RuleViolation::new(
-                "R1e",
-                "a trafficked child must have expressed the wish or freely agreed to return",
-            ));
+            v.push(RuleViolation::new("R1e", V::TraffickedChildNotAgreeing, &[]));
         }
     }
     // (f) Receiving child-protection actor named, reintegration plan drafted.
     if f.value("reintegration_uasc", "receiving_actor").is_none() {
-        v.push(RuleViolation::new("R1f", "no receiving child-protection actor in the country of origin is named"));
+        v.push(RuleViolation::new("R1f", V::ReceivingActorMissing, &[]));
     }
     if f.value("reintegration_uasc", "plan_date").is_none() || f.value("reintegration_uasc", "actions").is_none() {
-        v.push(RuleViolation::new("R1f", "no reintegration plan is drafted"));
+        v.push(RuleViolation::new("R1f", V::ReintegrationPlanMissing, &[]));
     }
     v
 }
@@ -1189,13 +1143,13 @@ fn return_of_uasc(f: &CaseFacts) -> bool {
 fn reunification_verified(f: &CaseFacts) -> Option<RuleViolation> {
     let reunifying = f.is_uasc() && solution(f).is_none_or(|s| REUNIFYING.contains(&s));
     (reunifying && !spontaneous_reunification(f) && !verified_relative(f))
-        .then(|| RuleViolation::new("R7", "no reunification before verification: no relative is verified"))
+        .then(|| RuleViolation::new("R7", V::ReunificationBeforeVerification, &[]))
 }
 
 fn guard_implementation(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if solution(f).is_none() {
-        v.push(RuleViolation::new("transition", "the BID has no decided solution to implement"));
+        v.push(RuleViolation::new("transition", V::NoSolutionToImplement, &[]));
     }
     if return_of_uasc(f) {
         v.extend(return_safeguards(f));
@@ -1208,7 +1162,7 @@ fn guard_reintegration(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation>
     let mut v = Vec::new();
     let plan = if f.is_uasc() { "reintegration_uasc" } else { "reintegration_family" };
     if f.value(plan, "plan_date").is_none() {
-        v.push(RuleViolation::new("transition", format!("no reintegration plan ({plan}) is drafted")));
+        v.push(RuleViolation::new("transition", V::ReintegrationPlanNotDrafted, &[("plan", &plan)]));
     }
     // Entering reintegration records the arrival/return date: R1 again.
     if return_of_uasc(f) {
@@ -1228,17 +1182,14 @@ fn guard_plan_approved(f: &CaseFacts, _: &Event, _: Stage) -> Vec<RuleViolation>
     if approved {
         Vec::new()
     } else {
-        vec![RuleViolation::new("transition", "the reintegration plan has no supervisor signature")]
+        vec![RuleViolation::new("transition", V::PlanNotSignedBySupervisor, &[])]
     }
 }
 
 fn guard_suspend(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     let mut v = guard_reason(f, e, to);
     if f.items("case_note").is_empty() && f.items("follow_up_visit").is_empty() {
-        v.push(RuleViolation::new(
-            "transition",
-            "log the attempts to reach the child (a note or visit) before suspending",
-        ));
+        v.push(RuleViolation::new("transition", V::SuspendNeedsAttempts, &[]));
     }
     v
 }
@@ -1262,48 +1213,36 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
     let mut v = Vec::new();
     let c = "closure_transfer";
     let Some(reason) = f.str_value(c, "closure_reason") else {
-        return vec![RuleViolation::new("R11", "the closure reason is not recorded (closure form)")];
+        return vec![RuleViolation::new("R11", V::ClosureReasonMissing, &[])];
     };
     if f.value(c, "closure_details").is_none() {
-        v.push(RuleViolation::new("R11", "the closure details are not recorded"));
+        v.push(RuleViolation::new("R11", V::ClosureDetailsMissing, &[]));
     }
     let today = event_date(e);
     match reason {
         "turned_18" => {
             if f.value(c, "transition_plan").is_none() {
-                v.push(RuleViolation::new("R11", "closure as turned_18 needs a transition plan"));
+                v.push(RuleViolation::new("R11", V::Turned18NeedsTransitionPlan, &[]));
             }
             // R13: while the age is in doubt the child is the age they
             // declared, and a child is not closed as an adult early.
             if crate::model::age::age_in_doubt(f) {
                 match crate::model::tasks::eighteenth_birthday(f) {
                     Some(bday) if bday <= today => {}
-                    Some(bday) => v.push(RuleViolation::new(
-                        "R13",
-                        format!("the age is disputed: by the declared age the child turns 18 on {bday}, so the case stays open until then"),
-                    )),
-                    None => v.push(RuleViolation::new(
-                        "R13",
-                        "the age is disputed and no declared age is recorded: the child is treated as a child",
-                    )),
+                    Some(bday) => v.push(RuleViolation::new("R13", V::DisputedAgeTurns18Later, &[("date", &bday)])),
+                    None => v.push(RuleViolation::new("R13", V::DisputedAgeNoDeclaredAge, &[])),
                 }
             }
         }
         "lost_contact" => match f.value(c, "last_contact_date").and_then(parse_date) {
-            None => v.push(RuleViolation::new("R11", "closure as lost_contact needs the date of last contact")),
+            None => v.push(RuleViolation::new("R11", V::LostContactDateMissing, &[])),
             Some(last) => {
                 if months_between(last, today) < 3 {
-                    v.push(RuleViolation::new(
-                        "R11",
-                        format!("closure as lost_contact needs 3 months without contact; last contact was {last}"),
-                    ));
+                    v.push(RuleViolation::new("R11", V::LostContactTooRecent, &[("last", &last)]));
                 }
                 let attempts = f.items("follow_up_visit").len() + f.items("case_note").len();
                 if attempts == 0 {
-                    v.push(RuleViolation::new(
-                        "R11",
-                        "closure as lost_contact needs logged attempts to reach the child",
-                    ));
+                    v.push(RuleViolation::new("R11", V::LostContactNoAttempts, &[]));
                 }
             }
         },
@@ -1315,7 +1254,7 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
             && !matches!(reason, "death_of_child" | "opened_in_error" | "duplicate" | "transferred" | "lost_contact")
             && f.value(c, "early_closure_override_reason").is_none()
         {
-            v.push(RuleViolation::new("R11", "closing before 6 months of follow-up needs an override reason"));
+            v.push(RuleViolation::new("R11", V::EarlyClosureNeedsOverride, &[]));
         }
     }
     v
@@ -1324,10 +1263,10 @@ fn guard_closure_requested(f: &CaseFacts, e: &Event, _: Stage) -> Vec<RuleViolat
 fn guard_closure_approved(f: &CaseFacts, e: &Event, to: Stage) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.value("closure_transfer", "closure_approval").is_none() {
-        v.push(RuleViolation::new("R11", "the supervisor's closure approval is not recorded"));
+        v.push(RuleViolation::new("R11", V::ClosureApprovalMissing, &[]));
     }
     if f.value("closure_transfer", "closure_reason").is_none() {
-        v.push(RuleViolation::new("R11", "the closure reason is not recorded"));
+        v.push(RuleViolation::new("R11", V::ClosureReasonMissing, &[]));
     }
     let _ = (e, to);
     v
@@ -1354,12 +1293,7 @@ pub fn is_photo(mime: &str) -> bool {
 /// child's image). A withdrawn scope stops new photos.
 fn photo_consent(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
     let mime = e.payload.get("mime").and_then(Value::as_str).unwrap_or_default();
-    (is_photo(mime) && !consent_covers(f, "photo_use")).then(|| {
-        RuleViolation::new(
-            "R4",
-            "a photo needs the child's recorded consent with the scope photo_use (registration_bia consent_scopes)",
-        )
-    })
+    (is_photo(mime) && !consent_covers(f, "photo_use")).then(|| RuleViolation::new("R4", V::PhotoNeedsConsent, &[]))
 }
 
 /// R4 and DOMAIN §4.8 on a transfer: the transfer consent record (or
@@ -1369,14 +1303,11 @@ fn photo_consent(f: &CaseFacts, e: &Event) -> Option<RuleViolation> {
 pub fn transfer_consent(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.value("closure_transfer", "transfer_consent").is_none() {
-        v.push(RuleViolation::new("R4", "no consent (or documented basis) covers the cross-border transfer"));
+        v.push(RuleViolation::new("R4", V::TransferConsentMissing, &[]));
     }
     let basis = f.str_value("registration_bia", "legitimate_basis");
     if matches!(basis, None | Some("consent")) && !consent_covers(f, "cross_border_transfer") {
-        v.push(RuleViolation::new(
-            "R4",
-            "the child's consent does not cover a cross-border transfer (consent scope cross_border_transfer)",
-        ));
+        v.push(RuleViolation::new("R4", V::ConsentScopeNoTransfer, &[]));
     }
     v
 }
@@ -1384,10 +1315,10 @@ pub fn transfer_consent(f: &CaseFacts) -> Vec<RuleViolation> {
 fn transfer_accepted(f: &CaseFacts) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if f.str_value("closure_transfer", "transfer_status") != Some("accepted") {
-        v.push(RuleViolation::new("R12", "the receiving office has not accepted the transfer"));
+        v.push(RuleViolation::new("R12", V::TransferNotAccepted, &[]));
     }
     if f.value("closure_transfer", "transfer_to").is_none() {
-        v.push(RuleViolation::new("R12", "the receiving office is not named"));
+        v.push(RuleViolation::new("R12", V::ReceivingOfficeNotNamed, &[]));
     }
     v.extend(transfer_consent(f));
     v
@@ -1459,10 +1390,10 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     let empty = Map::new();
     let values = e.payload.get("values").and_then(Value::as_object).unwrap_or(&empty);
     let what = match e.kind {
-        EventKind::NoteAdded => "add a note",
-        EventKind::VisitRecorded => "record a visit",
-        EventKind::ReferralMade => "make a referral",
-        _ => "save form data",
+        EventKind::NoteAdded => Attempt::AddNote,
+        EventKind::VisitRecorded => Attempt::RecordVisit,
+        EventKind::ReferralMade => Attempt::MakeReferral,
+        _ => Attempt::SaveFormData,
     };
     // A closed case takes one kind of new record: the note of a contact
     // with the child after closure (the planned final contact), which is
@@ -1489,20 +1420,19 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
         if !decision.is_empty() && !roles::may(role, Action::RecordBidDecision) {
             out.push(RuleViolation::new(
                 "role",
-                format!("only the BID panel records a BID decision ({}); not a {role}", decision.join(", ")),
+                V::OnlyPanelRecordsDecision,
+                &[("fields", &decision.join(", ")), ("role", &role)],
             ));
         }
         if !submission.is_empty() && !roles::may(role, Action::RecordCaseData) {
             out.push(RuleViolation::new(
                 "role",
-                format!("a {role} may not edit the BID submission ({})", submission.join(", ")),
+                V::RoleMayNotEditSubmission,
+                &[("role", &role), ("fields", &submission.join(", "))],
             ));
         }
         if !decision.is_empty() && role == Role::BidPanel && f.stage != Stage::BidPending {
-            out.push(RuleViolation::new(
-                "transition",
-                format!("the panel decides cases in bid_pending; this case is {}", f.stage),
-            ));
+            out.push(RuleViolation::new("transition", V::PanelDecidesInBidPending, &[("stage", &f.stage)]));
         }
     } else if form == "closure_transfer" && role == Role::DataManager {
         // A data manager runs transfers, nothing else of substance.
@@ -1512,38 +1442,32 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             .filter(|k| !matches!(*k, "transfer_status" | "transfer_to" | "transfer_reason"))
             .collect();
         if !other.is_empty() {
-            out.push(RuleViolation::new(
-                "role",
-                format!("a data manager may only record transfer fields, not {}", other.join(", ")),
-            ));
+            out.push(RuleViolation::new("role", V::DataManagerTransferFieldsOnly, &[("fields", &other.join(", "))]));
         }
     } else if form == crate::model::partner_kinds::REQUEST_FORM && roles::may(role, Action::Transfer) {
         // A data manager runs the office's exchanges with partners abroad
         // (docs/bundle-format.md §11) as it runs transfers.
     } else if !roles::may(role, Action::RecordCaseData) {
-        out.push(RuleViolation::new("role", format!("a {role} may not record case data ({form})")));
+        out.push(RuleViolation::new("role", V::RoleMayNotRecordForm, &[("role", &role), ("form", &form)]));
     }
     if form == crate::model::partner_kinds::REQUEST_FORM {
         rule_r4_partner_request(f, e, values, out);
     }
     if form == "closure_transfer" {
         if values.contains_key("closure_approval") && !roles::may(role, Action::ApproveClosure) {
-            out.push(RuleViolation::new("R11", format!("only a supervisor approves a closure; not a {role}")));
+            out.push(RuleViolation::new("R11", V::OnlySupervisorApprovesClosure, &[("role", &role)]));
         }
         if values.get("transfer_status").and_then(Value::as_str).is_some_and(|s| s != "requested")
             && !roles::may(role, Action::Transfer)
         {
-            out.push(RuleViolation::new(
-                "R12",
-                "only the data manager records the receiving office's answer to a transfer",
-            ));
+            out.push(RuleViolation::new("R12", V::OnlyDataManagerRecordsTransferAnswer, &[]));
         }
     }
     if form == "registration_bia" {
         let approves = values.contains_key("bia_approval")
             || values.get("bia_approval_status").and_then(Value::as_str).is_some_and(|s| s != "pending");
         if approves && !roles::may(role, Action::ApproveBia) {
-            out.push(RuleViolation::new("role", format!("only a supervisor signs off a BIA; not a {role}")));
+            out.push(RuleViolation::new("role", V::OnlySupervisorSignsBia, &[("role", &role)]));
         }
         rule_r5(f, role, values, out);
         rule_r10_consent(f, values, out);
@@ -1564,7 +1488,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             };
             let old = f.value(form, "signatures").map(sv).unwrap_or_default();
             if sv(new) != old && !roles::may(role, Action::ApprovePlan) {
-                out.push(RuleViolation::new("role", "only a supervisor signs a reintegration plan as supervisor"));
+                out.push(RuleViolation::new("role", V::OnlySupervisorSignsPlan, &[]));
             }
         }
     }
@@ -1572,10 +1496,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
     // R6: detention is never a care arrangement.
     for (cf, field) in CARE_FIELDS {
         if *cf == form && values.get(*field).and_then(Value::as_str).is_some_and(|s| s.contains("detention")) {
-            out.push(RuleViolation::new(
-                "R6",
-                "detention is never a care arrangement: record the protection concern deprived_of_liberty and act urgently",
-            ));
+            out.push(RuleViolation::new("R6", V::DetentionNotCare, &[]));
         }
     }
     if form == "temporary_care" {
@@ -1590,7 +1511,7 @@ fn check_form_data(f: &CaseFacts, e: &Event, out: &mut Vec<RuleViolation>) {
             && !verified_relative(f)
             && !spontaneous_reunification(f)
         {
-            out.push(RuleViolation::new("R7", "no reunification before verification: no relative is verified"));
+            out.push(RuleViolation::new("R7", V::ReunificationBeforeVerification, &[]));
         }
     }
     if form == "bid" {
@@ -1625,10 +1546,7 @@ fn rule_case_plan_approval(f: &CaseFacts, role: Role, values: &Map<String, Value
         || values.contains_key("approval_comments");
     let supervisor = roles::may(role, Action::ApprovePlan);
     if decides && !supervisor {
-        out.push(RuleViolation::new(
-            "role",
-            format!("only a supervisor approves or returns a case plan; not a {role}"),
-        ));
+        out.push(RuleViolation::new("role", V::OnlySupervisorApprovesCasePlan, &[("role", &role)]));
     }
     let changes_plan = ["goals", "actions"].iter().any(|k| values.contains_key(*k));
     if changes_plan
@@ -1636,10 +1554,7 @@ fn rule_case_plan_approval(f: &CaseFacts, role: Role, values: &Map<String, Value
         && f.str_value("case_plan", "approval_status") == Some("approved")
         && new_status != Some("requested")
     {
-        out.push(RuleViolation::new(
-            "role",
-            "the case plan is approved: changing its goals or actions requests approval again (approval_status requested)",
-        ));
+        out.push(RuleViolation::new("role", V::ApprovedPlanChangeRequestsApproval, &[]));
     }
 }
 
@@ -1650,10 +1565,7 @@ fn rule_r7_reunification_record(f: &CaseFacts, values: &Map<String, Value>, out:
     let after_verification = values.get("reunification_type").and_then(Value::as_str) == Some("after_verification");
     let verified_adult = values.get("verified_adult").and_then(Value::as_bool) == Some(true);
     if (after_verification || verified_adult) && !verified_relative(f) {
-        out.push(RuleViolation::new(
-            "R7",
-            "no relative is verified: record this reunification as spontaneous (verified after the fact) or verify first",
-        ));
+        out.push(RuleViolation::new("R7", V::ReunificationRecordNeedsVerification, &[]));
     }
 }
 
@@ -1676,20 +1588,17 @@ fn rule_r3_interpreter(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec
         None => f.value("registration_bia", k),
     };
     if let Some(link) = after("interpreter_link").and_then(Value::as_str).filter(|l| R3_LINKED.contains(l)) {
-        out.push(RuleViolation::new(
-            "R3",
-            format!(
-                "the interpreter may not be a {}: use a professional interpreter or one unknown to the child",
-                link.replace('_', " ")
-            ),
-        ));
+        let code = match link {
+            "family_member" => V::InterpreterFamilyMember,
+            "other_child" => V::InterpreterOtherChild,
+            "fellow_traveller" => V::InterpreterFellowTraveller,
+            _ => V::InterpreterLinkedToJourney,
+        };
+        out.push(RuleViolation::new("R3", code, &[]));
     }
     if after("interpreter_offer").and_then(Value::as_str) == Some("declined_by_child") && after("interpreter").is_some()
     {
-        out.push(RuleViolation::new(
-            "R3",
-            "the child asked for no interpreter: record none (or record that the child accepted one)",
-        ));
+        out.push(RuleViolation::new("R3", V::InterpreterDeclinedByChild, &[]));
     }
 }
 
@@ -1701,14 +1610,14 @@ fn rule_r5(f: &CaseFacts, role: Role, values: &Map<String, Value>, out: &mut Vec
     };
     let old = f.str_value("registration_bia", "risk_level");
     if role == Role::DataManager {
-        out.push(RuleViolation::new("role", "a data manager does not change a risk level"));
+        out.push(RuleViolation::new("role", V::DataManagerRiskLevel, &[]));
     }
     if old == Some("high") && new.as_str() != Some("high") && !roles::may(role, Action::LowerHighRisk) {
-        out.push(RuleViolation::new("R5", "lowering the risk level from high needs a supervisor"));
+        out.push(RuleViolation::new("R5", V::LoweringHighRiskNeedsSupervisor, &[]));
     }
     if f.stage != Stage::Identified && f.stage != Stage::Registered && f.stage != Stage::BiaInProgress && !present(new)
     {
-        out.push(RuleViolation::new("R5", "the risk level cannot be cleared after the BIA is completed"));
+        out.push(RuleViolation::new("R5", V::RiskLevelCannotBeCleared, &[]));
     }
 }
 
@@ -1735,14 +1644,11 @@ fn rule_r10_consent(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
         _ => false,
     };
     if !newer {
-        out.push(RuleViolation::new(
-            "R10",
-            format!(
-                "a consent record is never edited ({}): record a new consent dated after the one of {}",
-                changes.join(", "),
-                date_in(old).map_or("unknown date".to_string(), |d| d.to_string())
-            ),
-        ));
+        let fields = changes.join(", ");
+        out.push(match date_in(old) {
+            Some(date) => RuleViolation::new("R10", V::ConsentNeverEdited, &[("fields", &fields), ("date", &date)]),
+            None => RuleViolation::new("R10", V::ConsentNeverEditedUndated, &[("fields", &fields)]),
+        });
     }
 }
 
@@ -1754,10 +1660,7 @@ fn rule_r10_closure(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
     }
     let touched: Vec<&str> = CLOSURE_FIELDS.iter().copied().filter(|k| values.contains_key(*k)).collect();
     if !touched.is_empty() {
-        out.push(RuleViolation::new(
-            "R10",
-            format!("a closure is never edited ({}): reopen the case and record a new closure", touched.join(", ")),
-        ));
+        out.push(RuleViolation::new("R10", V::ClosureNeverEdited, &[("fields", &touched.join(", "))]));
     }
 }
 
@@ -1781,13 +1684,7 @@ fn rule_bid_decision(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<R
         let new_version =
             values.get("version").filter(|v| present(v)).is_some_and(|v| f.value("bid", "version") != Some(v));
         if !changed.is_empty() && !new_version {
-            out.push(RuleViolation::new(
-                "R10",
-                format!(
-                    "a BID decision is never edited ({}): record a new BID version (bump `version`) that supersedes it",
-                    changed.join(", ")
-                ),
-            ));
+            out.push(RuleViolation::new("R10", V::BidDecisionNeverEdited, &[("fields", &changed.join(", "))]));
         }
     }
 }
@@ -1797,7 +1694,7 @@ fn rule_bid_decision(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<R
 /// basis), and the referral names the consent it relies on.
 fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<RuleViolation>) {
     if !values.get("consent_for_referral").is_some_and(present) {
-        out.push(RuleViolation::new("R4", "the referral does not record the consent covering it"));
+        out.push(RuleViolation::new("R4", V::ReferralConsentMissing, &[]));
     }
     let basis = f.str_value("registration_bia", "legitimate_basis");
     let scoped = f
@@ -1805,10 +1702,7 @@ fn rule_r4_referral(f: &CaseFacts, values: &Map<String, Value>, out: &mut Vec<Ru
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|x| x == "referral_sharing"));
     if matches!(basis, None | Some("consent")) && !scoped {
-        out.push(RuleViolation::new(
-            "R4",
-            "the child's consent does not cover referral sharing (consent scope referral_sharing)",
-        ));
+        out.push(RuleViolation::new("R4", V::ConsentScopeNoReferral, &[]));
     }
 }
 
@@ -1821,18 +1715,12 @@ fn rule_referral_provider(f: &CaseFacts, e: &Event, values: &Map<String, Value>,
     let existing = existing_item(f, "referral", e);
     let typed_before = existing.is_some_and(|i| i.get("provider").is_some_and(present));
     if values.get("provider").is_some_and(present) && !typed_before {
-        out.push(RuleViolation::new(
-            "referral",
-            "choose the service provider from the office's service directory (provider_id), not as free text",
-        ));
+        out.push(RuleViolation::new("referral", V::ProviderFreeText, &[]));
     }
     let chosen = values.get("provider_id").is_some_and(present)
         || existing.is_some_and(|i| i.get("provider_id").is_some_and(present));
     if e.kind == EventKind::ReferralMade && !chosen {
-        out.push(RuleViolation::new(
-            "referral",
-            "a new referral names its service provider from the office's service directory (provider_id)",
-        ));
+        out.push(RuleViolation::new("referral", V::ReferralNeedsProvider, &[]));
     }
 }
 
@@ -1863,10 +1751,8 @@ pub fn referral_provider_service(
     (offers(provider, service) == Some(false)).then(|| {
         RuleViolation::new(
             "provider_service",
-            format!(
-                "the service provider {provider} does not offer the service {service} (office's service directory): \
-                 choose a provider that offers it"
-            ),
+            V::ProviderLacksService,
+            &[("provider", &provider), ("service", &service)],
         )
     })
 }
@@ -1884,7 +1770,7 @@ fn rule_r4_partner_request(f: &CaseFacts, e: &Event, values: &Map<String, Value>
     }
     let kind_id = values.get("request_kind").and_then(Value::as_str).unwrap_or_default();
     let Some(kind) = partner_kinds::kind(kind_id) else {
-        out.push(RuleViolation::new("R4", format!("unknown kind of partner request {kind_id:?}")));
+        out.push(RuleViolation::new("R4", V::UnknownRequestKind, &[("kind", &kind_id)]));
         return;
     };
     let item = values.get("about_item").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
@@ -1928,16 +1814,13 @@ fn rule_r8_item(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out: &mut
         || item.get("child_consents_contact").and_then(Value::as_bool) == Some(false);
     if status.starts_with("on_hold") || unsafe_check || child_objects {
         let why = if unsafe_check {
-            "tracing could endanger the child or family"
+            V::TracingActionUnsafe
         } else if child_objects {
-            "the child objects to tracing this person"
+            V::TracingActionChildObjects
         } else {
-            "tracing is on hold"
+            V::TracingActionOnHold
         };
-        out.push(RuleViolation::new(
-            "R8",
-            format!("{why}: no tracing action can be recorded (set tracing_status to on_hold_safety / on_hold_child_objects)"),
-        ));
+        out.push(RuleViolation::new("R8", why, &[]));
     }
 }
 
@@ -1958,10 +1841,7 @@ fn rule_r15_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out
             && p.get("start_date").and_then(parse_date).is_some_and(|d| d < start)
     });
     if earlier {
-        out.push(RuleViolation::new(
-            "R15",
-            "an earlier care arrangement is recorded: this one is a change of care (give the reason it began), and the child's status is reviewed",
-        ));
+        out.push(RuleViolation::new("R15", V::EarlierCareArrangement, &[]));
     }
 }
 
@@ -1983,10 +1863,7 @@ fn rule_r6_placement(f: &CaseFacts, e: &Event, values: &Map<String, Value>, out:
         .map(|(k, _)| *k)
         .collect();
     if !failed.is_empty() {
-        out.push(RuleViolation::new(
-            "R6",
-            format!("the placement cannot pass: mandatory standards not met ({})", failed.join(", ")),
-        ));
+        out.push(RuleViolation::new("R6", V::PlacementStandardsNotMet, &[("standards", &failed.join(", "))]));
     }
     out.extend(crate::model::escort_separation::separation_not_ensured(&failed));
 }

@@ -31,4 +31,5 @@ pub mod roles;
 pub mod signatures;
 pub mod store;
 pub mod tasks;
+pub mod violation;
 pub mod visibility;

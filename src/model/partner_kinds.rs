@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::model::forms;
 use crate::model::lifecycle::{CaseFacts, RuleViolation};
+use crate::model::violation::ViolationCode;
 
 /// `format` of the kinds file.
 pub const KINDS_FORMAT: &str = "fieldcase-partner-request-kinds";
@@ -211,10 +212,7 @@ pub fn shared_values(facts: &CaseFacts, kind: &RequestKind, item: Option<Uuid>) 
 pub fn consent_violations(facts: &CaseFacts, kind: &RequestKind, item: Option<Uuid>) -> Vec<RuleViolation> {
     let mut v = Vec::new();
     if facts.value("registration_bia", "consent").is_none_or(Value::is_null) {
-        v.push(RuleViolation::new(
-            "R4",
-            format!("no consent of the child or guardian is recorded (registration_bia.consent): a {} request shares the child's data across a border", kind.id),
-        ));
+        v.push(RuleViolation::new("R4", ViolationCode::PartnerRequestNoConsent, &[("kind", &kind.id)]));
     }
     let scopes: Vec<&str> = facts
         .value("registration_bia", "consent_scopes")
@@ -225,32 +223,23 @@ pub fn consent_violations(facts: &CaseFacts, kind: &RequestKind, item: Option<Uu
     if !missing.is_empty() {
         v.push(RuleViolation::new(
             "R4",
-            format!(
-                "the consent does not cover {} (consent_scopes), which a {} request needs",
-                missing.join(", "),
-                kind.id
-            ),
+            ViolationCode::PartnerRequestScopeMissing,
+            &[("scopes", &missing.join(", ")), ("kind", &kind.id)],
         ));
     }
     if kind.tracing_safety_check {
         if facts.str_value("registration_bia", "wants_tracing") == Some("no") {
-            v.push(RuleViolation::new("R8", "the child has not agreed to tracing"));
+            v.push(RuleViolation::new("R8", ViolationCode::ChildRefusesTracing, &[]));
         }
         let record = item.and_then(|i| item_values(facts, "family_tracing", i));
         match record {
-            None => v.push(RuleViolation::new(
-                "R8",
-                "the request names no tracing record of this case, so no safety check covers it",
-            )),
+            None => v.push(RuleViolation::new("R8", ViolationCode::PartnerRequestNoTracingRecord, &[])),
             Some(r) => {
                 if r.get("tracing_safety_check").and_then(Value::as_str) != Some("safe") {
-                    v.push(RuleViolation::new(
-                        "R8",
-                        "the tracing safety check of this relative does not say safe: contacting the family could endanger the child or family",
-                    ));
+                    v.push(RuleViolation::new("R8", ViolationCode::PartnerRequestTracingUnsafe, &[]));
                 }
                 if r.get("child_consents_contact").and_then(Value::as_bool) == Some(false) {
-                    v.push(RuleViolation::new("R8", "the child objects to this person being contacted"));
+                    v.push(RuleViolation::new("R8", ViolationCode::ChildObjectsToContact, &[]));
                 }
             }
         }

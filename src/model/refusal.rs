@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use std::collections::BTreeMap;
+
 use crate::model::error::StoreError;
+use crate::model::lifecycle::RuleViolation;
 
 /// A rule refusal: a stable machine code, its parameters and an English
 /// sentence (the shells translate by `code`, using `params`).
@@ -50,6 +53,27 @@ impl Refusal {
             params: json!({ "event": refused }),
             text: format!("made after event {refused}, which was refused; redo both once that one is corrected"),
         }
+    }
+
+    /// The broken rules of a `rule_violated` refusal, each with its code
+    /// and parameters (empty for other codes, and for a malformed list).
+    pub fn violations(&self) -> Vec<RuleViolation> {
+        self.params.get("violations").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+    }
+
+    /// The parameters of the code that are plain values (a role, a form,
+    /// an event id…), as text: what a translated message of the code may
+    /// use. Lists and objects (`violations`, `errors`) are left out.
+    pub fn text_params(&self) -> BTreeMap<String, String> {
+        let Some(obj) = self.params.as_object() else { return BTreeMap::new() };
+        obj.iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.clone(), s.clone())),
+                Value::Number(n) => Some((k.clone(), n.to_string())),
+                Value::Bool(b) => Some((k.clone(), b.to_string())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The refusal an error of the rule check stands for, or `None` when the
@@ -93,6 +117,20 @@ mod tests {
         assert!(CODES.contains(&Refusal::depends_on(Uuid::nil()).code.as_str()));
         let forged = StoreError::UnknownDevice { device: Uuid::nil(), event: Uuid::nil() };
         assert!(Refusal::from_rule_error(&forged).is_none());
+        let broken = StoreError::RuleViolated {
+            violations: vec![RuleViolation::new(
+                "R11",
+                crate::model::violation::ViolationCode::LostContactTooRecent,
+                &[("last", &"2026-01-02")],
+            )],
+        };
+        let r = Refusal::from_rule_error(&broken).expect("a rule refusal");
+        let kept: Refusal = serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("read back");
+        let v = &kept.violations()[0];
+        assert_eq!((v.code.as_str(), v.params["last"].as_str()), ("lost_contact_too_recent", "2026-01-02"));
+        assert!(kept.text_params().is_empty(), "the list is not a text parameter");
+        let forbidden = Refusal::from_rule_error(&rule).expect("a rule refusal");
+        assert_eq!(forbidden.text_params()["role"], "caseworker");
         let twice = StoreError::Equivocation { device: Uuid::nil(), seq: 1, existing: Uuid::nil(), new: Uuid::nil() };
         assert!(Refusal::from_rule_error(&twice).is_none());
     }

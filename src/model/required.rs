@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::model::forms::{self, FieldErrorCode};
 use crate::model::lifecycle::{present, CaseFacts, RuleViolation, Stage};
+use crate::model::violation::ViolationCode;
 
 /// The rule code of a conditional field left empty.
 pub const CONDITIONAL_RULE: &str = "required";
@@ -228,6 +229,8 @@ pub fn violations(f: &CaseFacts, to: Stage) -> Vec<RuleViolation> {
     }
     by_rule
         .into_iter()
-        .map(|(rule, fields)| RuleViolation::new(rule, format!("before {to}, record: {}", fields.join(", "))))
+        .map(|(rule, fields)| {
+            RuleViolation::new(rule, ViolationCode::RequiredBeforeStage, &[("to", &to), ("fields", &fields.join(", "))])
+        })
         .collect()
 }

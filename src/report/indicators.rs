@@ -464,430 +464,26 @@ pub(crate) fn compute(
     let dims = counted.iter().map(|c| cats.of(c, o.to)).collect();
     let excluded = counted.iter().map(|c| (excluded_from_denominators(c), excluded_from_outcomes(c))).collect();
     let x = Ctx { cases: counted, dims, cats, excluded };
-    let to = o.to;
     // Two halves on two threads: the indicators are independent reads of
     // the same cases, and the report waits for both.
     let first_half = || {
         let mut out = Vec::new();
-
-        // 1. New registrations.
-        out.push(x.result(
-            "1",
-            x.each(false, |i, c| in_period(dims::registration_date(c), o).then(|| obs(i, true))),
-            None,
-        ));
-
-        // 2. Active caseload, by stage.
-        let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
-        let v = x.each(false, |i, c| {
-            let s = stage_at(c, to).filter(|s| !CLOSED_STAGES.contains(s))?;
-            Some(Obs { extra: stages.iter().position(|x| *x == s), ..obs(i, true) })
-        });
-        out.push(x.result("2", v, Some(("stage", &stages))));
-
-        // 3. Caseload per caseworker.
-        for (id, weighted) in [("3a", false), ("3b", true)] {
-            let v = x.each(false, |i, c| {
-                if !open_at(c, to) {
-                    return None;
-                }
-                let w = match (weighted, c.risk_level.as_deref()) {
-                    (false, _) => 1.0,
-                    (true, Some("high")) => 3.0,
-                    (true, Some("medium")) => 2.0,
-                    (true, _) => 1.0,
-                };
-                Some(Obs { value: w, group: c.caseworker.clone(), ..obs(i, true) })
-            });
-            out.push(x.result(id, v, None));
-        }
-
-        // 4. BIA timeliness.
-        let v = x.each(false, |i, c| {
-            let reg = dims::registration_date(c);
-            if !is_uasc(c) || !in_period(reg, o) {
-                return None;
-            }
-            let done = c.date("registration_bia", "bia_completed_on").or_else(|| first_entered(c, "bia_completed"));
-            Some(obs(i, done.is_some_and(|d| d <= to && (d - reg).num_days() <= 14)))
-        });
-        out.push(x.result("4", v, None));
-
-        // 5. High-risk response.
-        let v = x.each(false, |i, c| {
-            let rated = c.first_high?;
-            if !in_period(date_of_millis(rated), o) {
-                return None;
-            }
-            let limit = rated + 24 * 3_600_000;
-            let note = c.items("case_note").iter().any(|n| {
-                n.str("note_type").is_some_and(|t| CONTACT_NOTES.contains(&t))
-                    && (rated..=limit).contains(&note_millis(n))
-            });
-            let rated_day = date_of_millis(rated);
-            let visit = c.items("follow_up_visit").iter().any(|v| {
-                v.date("visit_date").is_some_and(|d| d >= rated_day && end_of_day_millis(d) - 86_400_000 < limit)
-                    && v.str("method") != Some("attempt_failed")
-            });
-            Some(obs(i, note || visit))
-        });
-        out.push(x.result("5", v, None));
-
-        // 6 and 7. Returns.
-        let returned = |c: &CaseData| -> Option<NaiveDate> {
-            let t0 = reintegrated(c)?;
-            (is_uasc(c) && is_return(c) && in_period(t0, o)).then_some(t0)
-        };
-        let v = x.each(true, |i, c| {
-            let t0 = returned(c)?;
-            let approved = c.str("bid", "panel_decision") == Some("approves_recommendation")
-                && bid_decided(c).is_some_and(|d| d <= t0);
-            Some(obs(i, approved))
-        });
-        out.push(x.result("6", v, None));
-        let v = x.each(true, |i, c| {
-            let t0 = returned(c)?;
-            let list = match c.value("bid", "pre_return_checklist") {
-                Some(Val::List(a)) => &a[..],
-                _ => &[],
-            };
-            let all_done = ["a_", "b_", "c_", "d_", "e_", "f_"].iter().all(|p| {
-                list.iter().any(|row| {
-                    row.get("item").and_then(Val::as_str).is_some_and(|s| s.starts_with(p))
-                        && row.get("done").and_then(Val::as_bool) == Some(true)
-                        && row.get("date").and_then(super::load::parse_date).is_some_and(|d| d <= t0)
-                })
-            });
-            Some(obs(i, all_done))
-        });
-        out.push(x.result("7", v, None));
-
-        // 8. Registration to BID.
-        let v = x.each(false, |i, c| {
-            let d = bid_decided(c).filter(|d| in_period(*d, o))?;
-            Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
-        });
-        out.push(x.result("8", v, None));
-
-        // 9. Registration to solution.
-        let v = x.each(false, |i, c| {
-            let d = reintegrated(c).filter(|d| in_period(*d, o))?;
-            Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
-        });
-        out.push(x.result("9", v, None));
-
-        // 10. Tracing success.
-        let v = x.each(true, |i, c| {
-            let opened = tracing_opened(c)?;
-            ((to - opened).num_days() >= 90).then(|| obs(i, located_by(c, to)))
-        });
-        out.push(x.result("10", v, None));
-
-        // 11. Verification rate.
-        let v = x.each(true, |i, c| {
-            if !located_by(c, to) {
-                return None;
-            }
-            Some(obs(i, c.items("verification").iter().any(|v| v.bool("relationship_verified") == Some(true))))
-        });
-        out.push(x.result("11", v, None));
-
-        // 12. Reunification.
-        let v = x.each(true, |i, c| {
-            if !is_uasc(c) || !active_in(c, o) {
-                return None;
-            }
-            let reunified = entries(c, "reintegration").any(|d| in_period(d, o));
-            let family_care = c.items("temporary_care").iter().any(|p| {
-                matches!(p.str("provider_type"), Some("foster_family" | "kinship_foster"))
-                    && p.date("date").is_some_and(|d| in_period(d, o))
-            });
-            Some(obs(i, reunified || family_care))
-        });
-        out.push(x.result("12", v, None));
-
-        // 13. Family-based care.
-        let v = x.each(true, |i, c| {
-            if !is_uasc(c) || !open_at(c, to) {
-                return None;
-            }
-            let care = c.str("registration_bia", "care_arrangement")?;
-            Some(obs(i, FAMILY_BASED.contains(&care)))
-        });
-        out.push(x.result("13", v, None));
-
-        // 14. Detention.
-        let v = x.each(false, |i, c| {
-            (open_at(c, to) && c.has_option("registration_bia", "protection_concerns", "deprived_of_liberty"))
-                .then(|| obs(i, true))
-        });
-        out.push(x.result("14", v, None));
-
+        registrations_and_caseload(&x, o, &mut out);
+        first_response(&x, o, &mut out);
+        returns(&x, o, &mut out);
+        durations(&x, o, &mut out);
+        tracing(&x, o, &mut out);
+        family_and_liberty(&x, o, &mut out);
         out
     };
     let second_half = || {
         let mut out = Vec::new();
-        // 15. Facility standards.
-        let v = x.each(false, |i, c| {
-            if !open_at(c, to) {
-                return None;
-            }
-            let placements = c.items("temporary_care");
-            let latest = placements
-                .iter()
-                .filter(|p| p.date("date").is_none_or(|d| d <= to))
-                .max_by_key(|p| (p.date("date"), p.created_millis))?;
-            Some(obs(i, latest.str("result") == Some("meets")))
-        });
-        out.push(x.result("15", v, None));
-
-        // 16. Follow-up coverage.
-        for (id, months, visits) in [("16a", 6, 5), ("16b", 12, 7)] {
-            let v = x.each(true, |i, c| {
-                let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, months))?;
-                Some(obs(i, seen_visits(c, t0, to).len() >= visits))
-            });
-            out.push(x.result(id, v, None));
-        }
-
-        // 17. Long monitoring.
-        let v = x.each(true, |i, c| {
-            let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, 30))?;
-            let window = months_after(t0, 30) - Days::new(21);
-            Some(obs(i, seen_visits(c, window, to).iter().any(|d| *d >= window)))
-        });
-        out.push(x.result("17", v, None));
-
-        // 18. Overdue follow-ups.
-        let overdue_days = |c: &CaseData| -> Option<Option<i64>> {
-            if stage_at(c, to) != Some("follow_up") {
-                return None;
-            }
-            let t0 = reintegrated(c)?;
-            let schedule = tasks::follow_up_schedule(t0);
-            let visits: Vec<Value> = c
-                .items("follow_up_visit")
-                .iter()
-                .filter(|v| v.date("visit_date").is_none_or(|d| d <= to))
-                .map(|v| Value::Object(v.fields().map(|(k, x)| (k.to_string(), x.to_json())).collect()))
-                .collect();
-            let matched = tasks::match_visits(&schedule, &visits);
-            let oldest = schedule
-                .iter()
-                .zip(&matched)
-                .filter(|(s, m)| m.is_none() && s.deadline() < to)
-                .map(|(s, _)| s.deadline())
-                .chain(partner_reports_overdue(c, to))
-                .min();
-            Some(oldest.map(|d| (to - d).num_days()))
-        };
-        // Matched once per case for the three parts.
-        let overdue: Vec<Option<Option<i64>>> = x.cases.iter().map(|c| overdue_days(c)).collect();
-        let v = x.each(false, |i, _| overdue[i]?.map(|_| obs(i, true)));
-        out.push(x.result("18a", v, None));
-        let v = x.each(false, |i, _| overdue[i].map(|d| obs(i, d.is_some())));
-        out.push(x.result("18b", v, None));
-        let v = x.each(false, |i, _| overdue[i]?.map(|d| Obs { value: d as f64, ..obs(i, true) }));
-        out.push(x.result("18c", v, None));
-
-        // 19. Child's views in BID.
-        let v = x.each(false, |i, c| {
-            bid_decided(c).filter(|d| in_period(*d, o))?;
-            let interviewed = c.value("bid", "child_interview").is_some();
-            let alone = c.value("bid", "child_heard_alone").and_then(Val::as_bool) == Some(true);
-            let reason = c.value("registration_bia", "views_not_obtained_reason").is_some();
-            Some(obs(i, (interviewed && alone) || reason))
-        });
-        out.push(x.result("19", v, None));
-
-        // 20. Consent before sharing (each referral and transfer).
-        let mut v = Vec::new();
-        for (i, c) in x.cases.iter().enumerate() {
-            let f1_consent = consent_date(c.value("registration_bia", "consent"));
-            let scoped = |scope: &str, day: NaiveDate| {
-                c.has_option("registration_bia", "consent_scopes", scope) && f1_consent.is_some_and(|d| d <= day)
-            };
-            for r in c.items("referral") {
-                let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
-                    continue;
-                };
-                let own = consent_date(r.get("consent_for_referral")).is_some_and(|d| d <= day);
-                v.push(obs(i, own || scoped("referral_sharing", day)));
-            }
-            if let Some(day) = entries(c, "transferred_out").find(|d| in_period(*d, o)) {
-                let own = consent_date(c.value("closure_transfer", "transfer_consent")).is_some_and(|d| d <= day);
-                v.push(obs(i, own || scoped("cross_border_transfer", day)));
-            }
-        }
-        out.push(x.result("20", v, None));
-
-        // 21. Referral completion (each referral).
-        let mut v = Vec::new();
-        for (i, c) in x.cases.iter().enumerate() {
-            if excluded_from_denominators(c) {
-                continue;
-            }
-            for r in c.items("referral") {
-                let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
-                    continue;
-                };
-                let done = r.str("status") == Some("implemented")
-                    && r.date("implemented_date").is_some_and(|d| d <= to && (d - day).num_days() <= 30);
-                v.push(obs(i, done));
-            }
-        }
-        out.push(x.result("21", v, None));
-
-        // 21b/21c. Service outcomes and unmet needs (each referral with an
-        // outcome dated in the period).
-        let (mut outcomes, mut unmet) = (Vec::new(), Vec::new());
-        // The service list of the forms (configuration additions included
-        // where the registry has them): which needs go unmet.
-        let service_types = list_values("service_type");
-        for (i, c) in x.cases.iter().enumerate() {
-            if excluded_from_denominators(c) {
-                continue;
-            }
-            for r in c.items("referral") {
-                if !r.date("disposition_date").is_some_and(|d| in_period(d, o)) {
-                    continue;
-                }
-                // Saved values are validated against the form's list, which
-                // DISPOSITIONS copies (a test compares them).
-                let Some(k) = r.str("disposition").and_then(|d| DISPOSITIONS.iter().position(|x| *x == d)) else {
-                    continue;
-                };
-                outcomes.push(Obs { extra: Some(k), ..obs(i, true) });
-                let service = r.str("service_type").and_then(|s| service_types.iter().position(|x| *x == s));
-                unmet.push(Obs { extra: service, ..obs(i, DISPOSITIONS[k] == "service_unavailable") });
-            }
-        }
-        out.push(x.result("21b", outcomes, Some(("disposition", DISPOSITIONS))));
-        out.push(x.result("21c", unmet, Some(("service_type", &service_types))));
-
-        // 22. Breakdown.
-        let v = x.each(true, |i, c| {
-        let t0 = reintegrated(c).filter(|t0| *t0 >= months_before(o.from, 12) && *t0 <= to)?;
-        let limit = months_after(t0, 12).min(to);
-        let reopened = entries(c, "reopened").any(|d| d >= t0 && d <= limit);
-        let remigrated = c.items("follow_up_visit").iter().any(|v| {
-            v.date("visit_date").is_some_and(|d| d >= t0 && d <= limit)
-                && (v.str("remigration_intention") == Some("already_left")
-                    || matches!(v.get("not_seen_reason"), Some(Val::List(a)) if a.iter().any(|r| r.as_str() == Some("re_migrated"))))
-        });
-        Some(obs(i, reopened || remigrated))
-    });
-        out.push(x.result("22", v, None));
-
-        // 23. Closures.
-        let mut v = Vec::new();
-        for (i, c) in x.cases.iter().enumerate() {
-            if entries(c, "closed").any(|d| in_period(d, o)) {
-                let reason = closure_reason(c).unwrap_or("unknown");
-                let k = CLOSURE_REASONS.iter().position(|r| *r == reason).unwrap_or(CLOSURE_REASONS.len() - 1);
-                v.push(Obs { extra: Some(k), ..obs(i, true) });
-            }
-        }
-        out.push(x.result("23a", v, Some(("closure_reason", CLOSURE_REASONS))));
-        let v = x.each(true, |i, c| {
-            entries(c, "closed").find(|d| in_period(*d, o))?;
-            Some(obs(i, matches!(closure_reason(c), Some("goals_met" | "goals_substantially_met"))))
-        });
-        out.push(x.result("23b", v, None));
-
-        // 24. Aged-out transition.
-        let v = x.each(false, |i, c| {
-            let birthday = eighteenth_birthday(c).filter(|d| in_period(*d, o))?;
-            let deadline = months_before(birthday, 3);
-            Some(obs(i, c.transition_plan_written.is_some_and(|m| date_of_millis(m) <= deadline)))
-        });
-        out.push(x.result("24", v, None));
-
-        // 25a. Unresolved conflicts.
-        let v = x.each(false, |i, c| {
-            let oldest = date_of_millis(c.oldest_conflict?);
-            ((to - oldest).num_days() > 7).then(|| obs(i, true))
-        });
-        out.push(x.result("25a", v, None));
-
-        // 25b. Suspected duplicates pending: each child once, so it can be
-        // disaggregated like the others. Merged cases are not in `x.cases`, and
-        // the pass leaves them out of its pairs anyway.
-        let v = x.each(false, |i, c| pending_duplicates.contains(&c.id).then(|| obs(i, true)));
-        out.push(x.result("25b", v, None));
-
-        // 25c. Registrations later merged: the one indicator over merged cases,
-        // counted with the same dimensions (their categories computed alike).
-        let mut merged = BTreeMap::new();
-        for c in all.iter().filter(|c| !c.erased) {
-            if in_period(dims::registration_date(c), o) {
-                merged.insert(c.id.as_str(), (c, c.merged || c.stage == "duplicate"));
-            }
-        }
-        let with_merged: Vec<&CaseData> = merged.values().map(|(c, _)| *c).collect();
-        let x25 = Ctx {
-            dims: with_merged.iter().map(|c| x.cats.of(c, to)).collect(),
-            excluded: vec![(false, false); with_merged.len()],
-            cases: with_merged,
-            cats: x.cats.clone(),
-        };
-        let v = merged.values().enumerate().map(|(i, (_, m))| obs(i, *m)).collect();
-        out.push(x25.result("25c", v, None));
-
-        // 26a/26b. Incidents (F19) dated in the period, each counted; by
-        // type of violence, and how many were reported.
-        let violence_types = list_values("violence_type");
-        let (mut incidents, mut reported) = (Vec::new(), Vec::new());
-        for (i, c) in x.cases.iter().enumerate() {
-            if excluded_from_denominators(c) {
-                continue;
-            }
-            for r in c.items("incident") {
-                if !r.date("incident_date").is_some_and(|d| in_period(d, o)) {
-                    continue;
-                }
-                let k = r.str("violence_type").and_then(|v| violence_types.iter().position(|x| *x == v));
-                incidents.push(Obs { extra: k, ..obs(i, true) });
-                if let Some(was) = r.bool("reported") {
-                    reported.push(obs(i, was));
-                }
-            }
-        }
-        out.push(x.result("26a", incidents, Some(("violence_type", &violence_types))));
-        out.push(x.result("26b", reported, None));
-
-        // 27. School attendance: children of school age (6-17 at period
-        // end) open at period end, by their latest schooling check (F20)
-        // on or before period end.
-        let v = x.each(false, |i, c| {
-            if !open_at(c, to) || !dims::age_at(c, to).is_some_and(|a| (6..=17).contains(&a)) {
-                return None;
-            }
-            let latest = c
-                .items("education")
-                .iter()
-                .filter_map(|r| Some((r.date("checked_date").filter(|d| *d <= to)?, r.bool("attending")?)))
-                .max_by_key(|(d, _)| *d)?;
-            Some(obs(i, latest.1))
-        });
-        out.push(x.result("27", v, None));
-
-        // 28. Case conferences (F21) held in the period, each counted; by type.
-        let conference_types = list_values_of("case_conference", "conference_type");
-        let mut v = Vec::new();
-        for (i, c) in x.cases.iter().enumerate() {
-            if excluded_from_denominators(c) {
-                continue;
-            }
-            for r in c.items("case_conference") {
-                if r.date("conference_date").is_some_and(|d| in_period(d, o)) {
-                    let k = r.str("conference_type").and_then(|t| conference_types.iter().position(|x| *x == t));
-                    v.push(Obs { extra: k, ..obs(i, true) });
-                }
-            }
-        }
-        out.push(x.result("28", v, Some(("conference_type", &conference_types))));
-
+        care_and_follow_up(&x, o, &mut out);
+        views_and_consent(&x, o, &mut out);
+        referrals(&x, o, &mut out);
+        outcomes(&x, o, &mut out);
+        data_quality(&x, o, all, pending_duplicates, &mut out);
+        incidents_school_conferences(&x, o, &mut out);
         out
     };
     let out = std::thread::scope(|s| {
@@ -906,4 +502,465 @@ pub(crate) fn compute(
         exclusions,
         indicators: out,
     }
+}
+
+/// 1–3: new registrations, the active caseload by stage, the caseload per caseworker.
+fn registrations_and_caseload(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+
+    // 1. New registrations.
+    out.push(x.result("1", x.each(false, |i, c| in_period(dims::registration_date(c), o).then(|| obs(i, true))), None));
+
+    // 2. Active caseload, by stage.
+    let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+    let v = x.each(false, |i, c| {
+        let s = stage_at(c, to).filter(|s| !CLOSED_STAGES.contains(s))?;
+        Some(Obs { extra: stages.iter().position(|x| *x == s), ..obs(i, true) })
+    });
+    out.push(x.result("2", v, Some(("stage", &stages))));
+
+    // 3. Caseload per caseworker.
+    for (id, weighted) in [("3a", false), ("3b", true)] {
+        let v = x.each(false, |i, c| {
+            if !open_at(c, to) {
+                return None;
+            }
+            let w = match (weighted, c.risk_level.as_deref()) {
+                (false, _) => 1.0,
+                (true, Some("high")) => 3.0,
+                (true, Some("medium")) => 2.0,
+                (true, _) => 1.0,
+            };
+            Some(Obs { value: w, group: c.caseworker.clone(), ..obs(i, true) })
+        });
+        out.push(x.result(id, v, None));
+    }
+}
+
+/// 4–5: BIA timeliness and the response to a high-risk rating.
+fn first_response(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 4. BIA timeliness.
+    let v = x.each(false, |i, c| {
+        let reg = dims::registration_date(c);
+        if !is_uasc(c) || !in_period(reg, o) {
+            return None;
+        }
+        let done = c.date("registration_bia", "bia_completed_on").or_else(|| first_entered(c, "bia_completed"));
+        Some(obs(i, done.is_some_and(|d| d <= to && (d - reg).num_days() <= 14)))
+    });
+    out.push(x.result("4", v, None));
+
+    // 5. High-risk response.
+    let v = x.each(false, |i, c| {
+        let rated = c.first_high?;
+        if !in_period(date_of_millis(rated), o) {
+            return None;
+        }
+        let limit = rated + 24 * 3_600_000;
+        let note = c.items("case_note").iter().any(|n| {
+            n.str("note_type").is_some_and(|t| CONTACT_NOTES.contains(&t)) && (rated..=limit).contains(&note_millis(n))
+        });
+        let rated_day = date_of_millis(rated);
+        let visit = c.items("follow_up_visit").iter().any(|v| {
+            v.date("visit_date").is_some_and(|d| d >= rated_day && end_of_day_millis(d) - 86_400_000 < limit)
+                && v.str("method") != Some("attempt_failed")
+        });
+        Some(obs(i, note || visit))
+    });
+    out.push(x.result("5", v, None));
+}
+
+/// 6–7: returns decided by the BID panel, and the pre-return checklist done.
+fn returns(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    // 6 and 7. Returns.
+    let returned = |c: &CaseData| -> Option<NaiveDate> {
+        let t0 = reintegrated(c)?;
+        (is_uasc(c) && is_return(c) && in_period(t0, o)).then_some(t0)
+    };
+    let v = x.each(true, |i, c| {
+        let t0 = returned(c)?;
+        let approved = c.str("bid", "panel_decision") == Some("approves_recommendation")
+            && bid_decided(c).is_some_and(|d| d <= t0);
+        Some(obs(i, approved))
+    });
+    out.push(x.result("6", v, None));
+    let v = x.each(true, |i, c| {
+        let t0 = returned(c)?;
+        let list = match c.value("bid", "pre_return_checklist") {
+            Some(Val::List(a)) => &a[..],
+            _ => &[],
+        };
+        let all_done = ["a_", "b_", "c_", "d_", "e_", "f_"].iter().all(|p| {
+            list.iter().any(|row| {
+                row.get("item").and_then(Val::as_str).is_some_and(|s| s.starts_with(p))
+                    && row.get("done").and_then(Val::as_bool) == Some(true)
+                    && row.get("date").and_then(super::load::parse_date).is_some_and(|d| d <= t0)
+            })
+        });
+        Some(obs(i, all_done))
+    });
+    out.push(x.result("7", v, None));
+}
+
+/// 8–9: days from registration to the BID and to a durable solution.
+fn durations(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    // 8. Registration to BID.
+    let v = x.each(false, |i, c| {
+        let d = bid_decided(c).filter(|d| in_period(*d, o))?;
+        Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
+    });
+    out.push(x.result("8", v, None));
+
+    // 9. Registration to solution.
+    let v = x.each(false, |i, c| {
+        let d = reintegrated(c).filter(|d| in_period(*d, o))?;
+        Some(Obs { value: (d - dims::registration_date(c)).num_days().max(0) as f64, ..obs(i, true) })
+    });
+    out.push(x.result("9", v, None));
+}
+
+/// 10–11: tracing success and verification.
+fn tracing(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 10. Tracing success.
+    let v = x.each(true, |i, c| {
+        let opened = tracing_opened(c)?;
+        ((to - opened).num_days() >= 90).then(|| obs(i, located_by(c, to)))
+    });
+    out.push(x.result("10", v, None));
+
+    // 11. Verification rate.
+    let v = x.each(true, |i, c| {
+        if !located_by(c, to) {
+            return None;
+        }
+        Some(obs(i, c.items("verification").iter().any(|v| v.bool("relationship_verified") == Some(true))))
+    });
+    out.push(x.result("11", v, None));
+}
+
+/// 12–14: reunification, family-based care, detention.
+fn family_and_liberty(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 12. Reunification.
+    let v = x.each(true, |i, c| {
+        if !is_uasc(c) || !active_in(c, o) {
+            return None;
+        }
+        let reunified = entries(c, "reintegration").any(|d| in_period(d, o));
+        let family_care = c.items("temporary_care").iter().any(|p| {
+            matches!(p.str("provider_type"), Some("foster_family" | "kinship_foster"))
+                && p.date("date").is_some_and(|d| in_period(d, o))
+        });
+        Some(obs(i, reunified || family_care))
+    });
+    out.push(x.result("12", v, None));
+
+    // 13. Family-based care.
+    let v = x.each(true, |i, c| {
+        if !is_uasc(c) || !open_at(c, to) {
+            return None;
+        }
+        let care = c.str("registration_bia", "care_arrangement")?;
+        Some(obs(i, FAMILY_BASED.contains(&care)))
+    });
+    out.push(x.result("13", v, None));
+
+    // 14. Detention.
+    let v = x.each(false, |i, c| {
+        (open_at(c, to) && c.has_option("registration_bia", "protection_concerns", "deprived_of_liberty"))
+            .then(|| obs(i, true))
+    });
+    out.push(x.result("14", v, None));
+}
+
+/// 15–18: facility standards, follow-up coverage, long monitoring, overdue follow-ups.
+fn care_and_follow_up(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 15. Facility standards.
+    let v = x.each(false, |i, c| {
+        if !open_at(c, to) {
+            return None;
+        }
+        let placements = c.items("temporary_care");
+        let latest = placements
+            .iter()
+            .filter(|p| p.date("date").is_none_or(|d| d <= to))
+            .max_by_key(|p| (p.date("date"), p.created_millis))?;
+        Some(obs(i, latest.str("result") == Some("meets")))
+    });
+    out.push(x.result("15", v, None));
+
+    // 16. Follow-up coverage.
+    for (id, months, visits) in [("16a", 6, 5), ("16b", 12, 7)] {
+        let v = x.each(true, |i, c| {
+            let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, months))?;
+            Some(obs(i, seen_visits(c, t0, to).len() >= visits))
+        });
+        out.push(x.result(id, v, None));
+    }
+
+    // 17. Long monitoring.
+    let v = x.each(true, |i, c| {
+        let t0 = reintegrated(c).filter(|t0| *t0 <= months_before(to, 30))?;
+        let window = months_after(t0, 30) - Days::new(21);
+        Some(obs(i, seen_visits(c, window, to).iter().any(|d| *d >= window)))
+    });
+    out.push(x.result("17", v, None));
+
+    // 18. Overdue follow-ups.
+    let overdue_days = |c: &CaseData| -> Option<Option<i64>> {
+        if stage_at(c, to) != Some("follow_up") {
+            return None;
+        }
+        let t0 = reintegrated(c)?;
+        let schedule = tasks::follow_up_schedule(t0);
+        let visits: Vec<Value> = c
+            .items("follow_up_visit")
+            .iter()
+            .filter(|v| v.date("visit_date").is_none_or(|d| d <= to))
+            .map(|v| Value::Object(v.fields().map(|(k, x)| (k.to_string(), x.to_json())).collect()))
+            .collect();
+        let matched = tasks::match_visits(&schedule, &visits);
+        let oldest = schedule
+            .iter()
+            .zip(&matched)
+            .filter(|(s, m)| m.is_none() && s.deadline() < to)
+            .map(|(s, _)| s.deadline())
+            .chain(partner_reports_overdue(c, to))
+            .min();
+        Some(oldest.map(|d| (to - d).num_days()))
+    };
+    // Matched once per case for the three parts.
+    let overdue: Vec<Option<Option<i64>>> = x.cases.iter().map(|c| overdue_days(c)).collect();
+    let v = x.each(false, |i, _| overdue[i]?.map(|_| obs(i, true)));
+    out.push(x.result("18a", v, None));
+    let v = x.each(false, |i, _| overdue[i].map(|d| obs(i, d.is_some())));
+    out.push(x.result("18b", v, None));
+    let v = x.each(false, |i, _| overdue[i]?.map(|d| Obs { value: d as f64, ..obs(i, true) }));
+    out.push(x.result("18c", v, None));
+}
+
+/// 19–20: the child's views in the BID, consent before sharing.
+fn views_and_consent(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    // 19. Child's views in BID.
+    let v = x.each(false, |i, c| {
+        bid_decided(c).filter(|d| in_period(*d, o))?;
+        let interviewed = c.value("bid", "child_interview").is_some();
+        let alone = c.value("bid", "child_heard_alone").and_then(Val::as_bool) == Some(true);
+        let reason = c.value("registration_bia", "views_not_obtained_reason").is_some();
+        Some(obs(i, (interviewed && alone) || reason))
+    });
+    out.push(x.result("19", v, None));
+
+    // 20. Consent before sharing (each referral and transfer).
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        let f1_consent = consent_date(c.value("registration_bia", "consent"));
+        let scoped = |scope: &str, day: NaiveDate| {
+            c.has_option("registration_bia", "consent_scopes", scope) && f1_consent.is_some_and(|d| d <= day)
+        };
+        for r in c.items("referral") {
+            let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
+                continue;
+            };
+            let own = consent_date(r.get("consent_for_referral")).is_some_and(|d| d <= day);
+            v.push(obs(i, own || scoped("referral_sharing", day)));
+        }
+        if let Some(day) = entries(c, "transferred_out").find(|d| in_period(*d, o)) {
+            let own = consent_date(c.value("closure_transfer", "transfer_consent")).is_some_and(|d| d <= day);
+            v.push(obs(i, own || scoped("cross_border_transfer", day)));
+        }
+    }
+    out.push(x.result("20", v, None));
+}
+
+/// 21–21c: referral completion, service outcomes, unmet needs.
+fn referrals(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 21. Referral completion (each referral).
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        if excluded_from_denominators(c) {
+            continue;
+        }
+        for r in c.items("referral") {
+            let Some(day) = r.date("referral_date").filter(|d| in_period(*d, o)) else {
+                continue;
+            };
+            let done = r.str("status") == Some("implemented")
+                && r.date("implemented_date").is_some_and(|d| d <= to && (d - day).num_days() <= 30);
+            v.push(obs(i, done));
+        }
+    }
+    out.push(x.result("21", v, None));
+
+    // 21b/21c. Service outcomes and unmet needs (each referral with an
+    // outcome dated in the period).
+    let (mut outcomes, mut unmet) = (Vec::new(), Vec::new());
+    // The service list of the forms (configuration additions included
+    // where the registry has them): which needs go unmet.
+    let service_types = list_values("service_type");
+    for (i, c) in x.cases.iter().enumerate() {
+        if excluded_from_denominators(c) {
+            continue;
+        }
+        for r in c.items("referral") {
+            if !r.date("disposition_date").is_some_and(|d| in_period(d, o)) {
+                continue;
+            }
+            // Saved values are validated against the form's list, which
+            // DISPOSITIONS copies (a test compares them).
+            let Some(k) = r.str("disposition").and_then(|d| DISPOSITIONS.iter().position(|x| *x == d)) else {
+                continue;
+            };
+            outcomes.push(Obs { extra: Some(k), ..obs(i, true) });
+            let service = r.str("service_type").and_then(|s| service_types.iter().position(|x| *x == s));
+            unmet.push(Obs { extra: service, ..obs(i, DISPOSITIONS[k] == "service_unavailable") });
+        }
+    }
+    out.push(x.result("21b", outcomes, Some(("disposition", DISPOSITIONS))));
+    out.push(x.result("21c", unmet, Some(("service_type", &service_types))));
+}
+
+/// 22–24: breakdown after reintegration, closures, aged-out transition.
+fn outcomes(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 22. Breakdown.
+    let v = x.each(true, |i, c| {
+    let t0 = reintegrated(c).filter(|t0| *t0 >= months_before(o.from, 12) && *t0 <= to)?;
+    let limit = months_after(t0, 12).min(to);
+    let reopened = entries(c, "reopened").any(|d| d >= t0 && d <= limit);
+    let remigrated = c.items("follow_up_visit").iter().any(|v| {
+        v.date("visit_date").is_some_and(|d| d >= t0 && d <= limit)
+            && (v.str("remigration_intention") == Some("already_left")
+                || matches!(v.get("not_seen_reason"), Some(Val::List(a)) if a.iter().any(|r| r.as_str() == Some("re_migrated"))))
+    });
+    Some(obs(i, reopened || remigrated))
+    });
+    out.push(x.result("22", v, None));
+
+    // 23. Closures.
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        if entries(c, "closed").any(|d| in_period(d, o)) {
+            let reason = closure_reason(c).unwrap_or("unknown");
+            let k = CLOSURE_REASONS.iter().position(|r| *r == reason).unwrap_or(CLOSURE_REASONS.len() - 1);
+            v.push(Obs { extra: Some(k), ..obs(i, true) });
+        }
+    }
+    out.push(x.result("23a", v, Some(("closure_reason", CLOSURE_REASONS))));
+    let v = x.each(true, |i, c| {
+        entries(c, "closed").find(|d| in_period(*d, o))?;
+        Some(obs(i, matches!(closure_reason(c), Some("goals_met" | "goals_substantially_met"))))
+    });
+    out.push(x.result("23b", v, None));
+
+    // 24. Aged-out transition.
+    let v = x.each(false, |i, c| {
+        let birthday = eighteenth_birthday(c).filter(|d| in_period(*d, o))?;
+        let deadline = months_before(birthday, 3);
+        Some(obs(i, c.transition_plan_written.is_some_and(|m| date_of_millis(m) <= deadline)))
+    });
+    out.push(x.result("24", v, None));
+}
+
+/// 25a–25c: unresolved conflicts, suspected duplicates pending, registrations later merged.
+fn data_quality(
+    x: &Ctx<'_>,
+    o: &ReportOptions,
+    all: &[CaseData],
+    pending_duplicates: &HashSet<String>,
+    out: &mut Vec<IndicatorResult>,
+) {
+    let to = o.to;
+    // 25a. Unresolved conflicts.
+    let v = x.each(false, |i, c| {
+        let oldest = date_of_millis(c.oldest_conflict?);
+        ((to - oldest).num_days() > 7).then(|| obs(i, true))
+    });
+    out.push(x.result("25a", v, None));
+
+    // 25b. Suspected duplicates pending: each child once, so it can be
+    // disaggregated like the others. Merged cases are not in `x.cases`, and
+    // the pass leaves them out of its pairs anyway.
+    let v = x.each(false, |i, c| pending_duplicates.contains(&c.id).then(|| obs(i, true)));
+    out.push(x.result("25b", v, None));
+
+    // 25c. Registrations later merged: the one indicator over merged cases,
+    // counted with the same dimensions (their categories computed alike).
+    let mut merged = BTreeMap::new();
+    for c in all.iter().filter(|c| !c.erased) {
+        if in_period(dims::registration_date(c), o) {
+            merged.insert(c.id.as_str(), (c, c.merged || c.stage == "duplicate"));
+        }
+    }
+    let with_merged: Vec<&CaseData> = merged.values().map(|(c, _)| *c).collect();
+    let x25 = Ctx {
+        dims: with_merged.iter().map(|c| x.cats.of(c, to)).collect(),
+        excluded: vec![(false, false); with_merged.len()],
+        cases: with_merged,
+        cats: x.cats.clone(),
+    };
+    let v = merged.values().enumerate().map(|(i, (_, m))| obs(i, *m)).collect();
+    out.push(x25.result("25c", v, None));
+}
+
+/// 26–28: incidents, school attendance, case conferences.
+fn incidents_school_conferences(x: &Ctx<'_>, o: &ReportOptions, out: &mut Vec<IndicatorResult>) {
+    let to = o.to;
+    // 26a/26b. Incidents (F19) dated in the period, each counted; by
+    // type of violence, and how many were reported.
+    let violence_types = list_values("violence_type");
+    let (mut incidents, mut reported) = (Vec::new(), Vec::new());
+    for (i, c) in x.cases.iter().enumerate() {
+        if excluded_from_denominators(c) {
+            continue;
+        }
+        for r in c.items("incident") {
+            if !r.date("incident_date").is_some_and(|d| in_period(d, o)) {
+                continue;
+            }
+            let k = r.str("violence_type").and_then(|v| violence_types.iter().position(|x| *x == v));
+            incidents.push(Obs { extra: k, ..obs(i, true) });
+            if let Some(was) = r.bool("reported") {
+                reported.push(obs(i, was));
+            }
+        }
+    }
+    out.push(x.result("26a", incidents, Some(("violence_type", &violence_types))));
+    out.push(x.result("26b", reported, None));
+
+    // 27. School attendance: children of school age (6-17 at period
+    // end) open at period end, by their latest schooling check (F20)
+    // on or before period end.
+    let v = x.each(false, |i, c| {
+        if !open_at(c, to) || !dims::age_at(c, to).is_some_and(|a| (6..=17).contains(&a)) {
+            return None;
+        }
+        let latest = c
+            .items("education")
+            .iter()
+            .filter_map(|r| Some((r.date("checked_date").filter(|d| *d <= to)?, r.bool("attending")?)))
+            .max_by_key(|(d, _)| *d)?;
+        Some(obs(i, latest.1))
+    });
+    out.push(x.result("27", v, None));
+
+    // 28. Case conferences (F21) held in the period, each counted; by type.
+    let conference_types = list_values_of("case_conference", "conference_type");
+    let mut v = Vec::new();
+    for (i, c) in x.cases.iter().enumerate() {
+        if excluded_from_denominators(c) {
+            continue;
+        }
+        for r in c.items("case_conference") {
+            if r.date("conference_date").is_some_and(|d| in_period(d, o)) {
+                let k = r.str("conference_type").and_then(|t| conference_types.iter().position(|x| *x == t));
+                v.push(Obs { extra: k, ..obs(i, true) });
+            }
+        }
+    }
+    out.push(x.result("28", v, Some(("conference_type", &conference_types))));
 }

@@ -3,16 +3,16 @@
 // gets back the path the person chose, or null when they cancelled. The
 // commands that read or write files accept only paths chosen this way or in
 // a drive shortcut.
-import { invoke } from '@tauri-apps/api/core';
+import { call } from './bindings/commands';
 
 /** `bundle`/`request`: a file to open; `save`: where to save; `folder`: a folder. */
 export type DialogKind = 'bundle' | 'request' | 'save' | 'folder';
 
 export const dialogApi = {
   choose: (kind: DialogKind, fileName?: string, start?: string) =>
-    invoke<string | null>('choose_path', { kind, fileName: fileName ?? null, start: start ?? null }),
+    call('choose_path', { kind, fileName: fileName ?? null, start: start ?? null }),
   /** Choose a photo or PDF and attach it to the case; its name, or null when cancelled. */
-  attachFile: (caseId: string) => invoke<string | null>('add_attachment_file', { case: caseId }),
+  attachFile: (caseId: string) => call('add_attachment_file', { case: caseId }),
 };
 
 /** The folder part of a path ('' when there is none). */

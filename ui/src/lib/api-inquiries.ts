@@ -1,5 +1,5 @@
 // Calls into the Rust tracing-inquiry commands (src-tauri/src/inquiry_commands.rs).
-import { invoke } from '@tauri-apps/api/core';
+import { call } from './bindings/commands';
 import type { InquiryDto } from './bindings/InquiryDto';
 import type { InquiryListDto } from './bindings/InquiryListDto';
 import type { InquiryMatchesDto } from './bindings/InquiryMatchesDto';
@@ -17,15 +17,15 @@ export const INQUIRY_FORM = 'inquiry';
 
 export const inquiryApi = {
   /** The inquiries the reader may see, with a count of those left out. */
-  list: () => invoke<InquiryListDto>('inquiry_list'),
+  list: () => call('inquiry_list'),
   /** Record a new inquiry with the values of form `inquiry`. */
-  create: (office: string, values: Record<string, unknown>) => invoke<NewInquiryDto>('inquiry_create', { office, values }),
+  create: (office: string, values: Record<string, unknown>) => call('inquiry_create', { office, values }),
   /** Change values of an inquiry (id or number). */
-  update: (inquiry: string, values: Record<string, unknown>) => invoke<InquiryDto>('inquiry_update', { inquiry, values }),
+  update: (inquiry: string, values: Record<string, unknown>) => call('inquiry_update', { inquiry, values }),
   /** One inquiry (id or number). */
-  get: (inquiry: string) => invoke<InquiryDto>('inquiry_get', { inquiry }),
+  get: (inquiry: string) => call('inquiry_get', { inquiry }),
   /** Its explained matches against registered children and other inquiries. */
-  matches: (inquiry: string) => invoke<InquiryMatchesDto>('inquiry_matches', { inquiry }),
+  matches: (inquiry: string) => call('inquiry_matches', { inquiry }),
 };
 
 export type InquiryApi = typeof inquiryApi;

@@ -1,7 +1,8 @@
 // Typed wrappers around the partner-request commands
 // (src-tauri/src/partner_commands.rs): requests to partners abroad, their
 // receipts and answers (docs/bundle-format.md §11).
-import { Channel, invoke } from '@tauri-apps/api/core';
+import { Channel } from '@tauri-apps/api/core';
+import { call } from './bindings/commands';
 import type { CaseRequestEntry } from './bindings/CaseRequestEntry';
 import type { PartnerDue } from './bindings/PartnerDue';
 import type { PartnerEntry } from './bindings/PartnerEntry';
@@ -32,12 +33,12 @@ function channel(): Channel<SyncProgress> {
 }
 
 export const partnerApi = {
-  partners: () => invoke<PartnerEntry[]>('partner_list'),
-  kinds: () => invoke<RequestKindEntry[]>('partner_kinds'),
+  partners: () => call('partner_list'),
+  kinds: () => call('partner_kinds'),
   preview: (caseId: string, kind: string, about: string | null) =>
-    invoke<RequestPreviewDto>('partner_preview', { case: caseId, kind, about }),
+    call('partner_preview', { case: caseId, kind, about }),
   send: (r: { caseId: string; kind: string; about: string | null; partner: string; path: string | null }) =>
-    invoke<SentRequestDto>('partner_send', {
+    call('partner_send', {
       case: r.caseId,
       kind: r.kind,
       about: r.about,
@@ -45,19 +46,19 @@ export const partnerApi = {
       path: r.path,
       progress: channel(),
     }),
-  caseRequests: (caseId: string) => invoke<CaseRequestEntry[]>('partner_case_requests', { case: caseId }),
+  caseRequests: (caseId: string) => call('partner_case_requests', { case: caseId }),
   withdraw: (request: string, reason: string, path: string | null) =>
-    invoke<WrittenFile | null>('partner_withdraw', { request, reason, path, progress: channel() }),
+    call('partner_withdraw', { request, reason, path, progress: channel() }),
   recordAnswer: (request: string, by: string, values: Values) =>
-    invoke<void>('partner_record_answer', { request, by, values }),
+    call('partner_record_answer', { request, by, values }),
   importBundle: (path: string, dryRun: boolean, receipt: string | null) =>
-    invoke<PartnerImported>('partner_import', { path, dryRun, receipt, progress: channel() }),
-  received: () => invoke<ReceivedRequestEntry[]>('partner_received'),
+    call('partner_import', { path, dryRun, receipt, progress: channel() }),
+  received: () => call('partner_received'),
   answer: (request: string, values: Values, path: string) =>
-    invoke<WrittenFile>('partner_answer', { request, values, path, progress: channel() }),
-  calendar: () => invoke<PartnerDue[]>('partner_calendar'),
+    call('partner_answer', { request, values, path, progress: channel() }),
+  calendar: () => call('partner_calendar'),
   receipt: (request: string, path: string) =>
-    invoke<WrittenFile>('partner_receipt', { request, path, progress: channel() }),
+    call('partner_receipt', { request, path, progress: channel() }),
 };
 
 export type PartnerApi = typeof partnerApi;

@@ -1,7 +1,8 @@
 // Typed wrappers around the sync and office commands
-// (src-tauri/src/sync_commands.rs). The record types are generated from the
+// (src-tauri/src/sync_commands/). The record types are generated from the
 // Rust DTOs (src-tauri/src/sync_dto.rs) by ts-rs into ./bindings/.
-import { Channel, invoke } from '@tauri-apps/api/core';
+import { Channel } from '@tauri-apps/api/core';
+import { call } from './bindings/commands';
 import type { CaseChoice } from './bindings/CaseChoice';
 import type { ConflictEntry } from './bindings/ConflictEntry';
 import type { ConflictHead } from './bindings/ConflictHead';
@@ -58,51 +59,51 @@ function channel(onProgress?: OnProgress): Channel<SyncProgress> {
 }
 
 export const syncApi = {
-  overview: () => invoke<SyncOverview>('sync_overview'),
-  places: () => invoke<SyncPlace[]>('sync_places'),
+  overview: () => call('sync_overview'),
+  places: () => call('sync_places'),
   findFiles: (kind: 'bundle' | 'request', extra?: string) =>
-    invoke<FoundFile[]>('sync_find_files', { kind, extra: extra ?? null }),
+    call('sync_find_files', { kind, extra: extra ?? null }),
   exportForOffice: (path: string, onProgress?: OnProgress) =>
-    invoke<WrittenFile>('sync_export', { path, progress: channel(onProgress) }),
+    call('sync_export', { path, progress: channel(onProgress) }),
   previewImport: (path: string, onProgress?: OnProgress) =>
-    invoke<ImportOutcome>('sync_preview_import', { path, progress: channel(onProgress) }),
+    call('sync_preview_import', { path, progress: channel(onProgress) }),
   applyImport: (path: string, onProgress?: OnProgress) =>
-    invoke<ImportOutcome>('sync_apply_import', { path, progress: channel(onProgress) }),
-  cancelImport: () => invoke<void>('sync_cancel_import'),
+    call('sync_apply_import', { path, progress: channel(onProgress) }),
+  cancelImport: () => call('sync_cancel_import'),
   /** Office: accept (or refuse, with a reason) the transfer previewed last; the receipt goes to `receipt`. */
   answerTransfer: (path: string, accept: boolean, reason: string | null, receipt: string, onProgress?: OnProgress) =>
-    invoke<TransferAnswered>('sync_answer_transfer', { path, accept, reason, receipt, progress: channel(onProgress) }),
-  enrollmentRequest: (path: string) => invoke<WrittenFile>('sync_enrollment_request', { path }),
-  devices: () => invoke<DeviceEntry[]>('office_devices'),
-  readRequest: (path: string) => invoke<EnrollmentRequestView>('office_read_request', { path }),
+    call('sync_answer_transfer', { path, accept, reason, receipt, progress: channel(onProgress) }),
+  enrollmentRequest: (path: string) => call('sync_enrollment_request', { path }),
+  devices: () => call('office_devices'),
+  readRequest: (path: string) => call('office_read_request', { path }),
   approve: (request: string, role: string, out: string, additionalDeviceOf?: string, onProgress?: OnProgress) =>
-    invoke<WrittenFile>('office_approve', {
+    call('office_approve', {
       request,
       role,
       additionalDeviceOf: additionalDeviceOf ?? null,
       out,
       progress: channel(onProgress),
     }),
-  revoke: (device: string) => invoke<void>('office_revoke', { device }),
+  revoke: (device: string) => call('office_revoke', { device }),
   exportForDevice: (device: string, path: string, onProgress?: OnProgress) =>
-    invoke<WrittenFile>('office_export_for_device', { device, path, progress: channel(onProgress) }),
-  conflicts: () => invoke<ConflictEntry[]>('office_conflicts'),
+    call('office_export_for_device', { device, path, progress: channel(onProgress) }),
+  conflicts: () => call('office_conflicts'),
   resolveConflict: (c: { case: string; form: string; item: string | null; field: string; event: string }) =>
-    invoke<void>('office_resolve_conflict', c),
-  caseChoices: () => invoke<CaseChoice[]>('office_case_choices'),
+    call('office_resolve_conflict', c),
+  caseChoices: () => call('office_case_choices'),
   transfer: (c: { case: string; toRecipient: string; toKey: string; path: string }, onProgress?: OnProgress) =>
-    invoke<WrittenFile>('office_transfer', { ...c, progress: channel(onProgress) }),
-  transfers: () => invoke<SentTransfer[]>('office_transfers'),
-  quarantine: () => invoke<QuarantineEntry[]>('office_quarantine'),
-  retryHeld: (event: string) => invoke<boolean>('office_quarantine_retry', { event }),
-  discardHeld: (event: string, reason: string) => invoke<void>('office_quarantine_discard', { event, reason }),
-  refused: () => invoke<RefusedChange[]>('sync_refused'),
-  duplicates: () => invoke<DuplicateEntry[]>('office_duplicates'),
-  merge: (duplicate: string, into: string) => invoke<void>('office_merge', { duplicate, into }),
-  notDuplicate: (caseId: string, other: string) => invoke<void>('office_not_duplicate', { case: caseId, other }),
-  folderStatus: () => invoke<FolderView>('sync_folder_status'),
-  folderSet: (path: string | null) => invoke<FolderView>('sync_folder_set', { path }),
-  folderNow: () => invoke<FolderView>('sync_folder_now'),
+    call('office_transfer', { ...c, progress: channel(onProgress) }),
+  transfers: () => call('office_transfers'),
+  quarantine: () => call('office_quarantine'),
+  retryHeld: (event: string) => call('office_quarantine_retry', { event }),
+  discardHeld: (event: string, reason: string) => call('office_quarantine_discard', { event, reason }),
+  refused: () => call('sync_refused'),
+  duplicates: () => call('office_duplicates'),
+  merge: (duplicate: string, into: string) => call('office_merge', { duplicate, into }),
+  notDuplicate: (caseId: string, other: string) => call('office_not_duplicate', { case: caseId, other }),
+  folderStatus: () => call('sync_folder_status'),
+  folderSet: (path: string | null) => call('sync_folder_set', { path }),
+  folderNow: () => call('sync_folder_now'),
 };
 
 export type SyncApi = typeof syncApi;

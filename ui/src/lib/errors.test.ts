@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { errorText, violationText } from './errors';
+import { errorText, violationDetail, violationText } from './errors';
 import { setLocale } from './i18n/index.svelte';
 import type { UiError } from './bindings/UiError';
 import errorCodes from './bindings/error-codes.json';
 import refusalCodes from './bindings/refusal-codes.json';
+import violationCodes from './bindings/violation-codes.json';
 import { placeholderNames, template } from './i18n/messages';
 
 const err = (code: string, params: Record<string, string>, message = 'English text'): UiError => ({
@@ -40,16 +41,83 @@ describe('errorText', () => {
     expect(errorText(err('store_error', {}, 'database error: x'))).toBe('database error: x');
   });
 
-  it('translates a broken rule it knows and keeps the library’s detail', () => {
-    const v = { rule: 'assignment', message: 'a caseworker takes only a case they registered' };
+  it('says a broken rule and what failed in the reader’s language, from the violation’s code', () => {
+    const v = {
+      rule: 'assignment',
+      code: 'caseworker_takes_own_case',
+      params: { role: 'caseworker' },
+      message: 'a caseworker takes only a case they registered that nobody else is assigned to; …',
+    };
     setLocale('fr');
     expect(violationText(v)).toBe(
-      'Un travailleur social ne prend qu’un dossier qu’il a enregistré et que personne d’autre n’a ; un superviseur ou le bureau attribue tout autre dossier (a caseworker takes only a case they registered)',
+      'Un travailleur social ne prend qu’un dossier qu’il a enregistré et que personne d’autre n’a ; un superviseur ou le bureau attribue tout autre dossier (le rôle Travailleur social ne prend qu’un dossier qu’il a enregistré et que personne d’autre n’a ; un superviseur ou le bureau attribue tout autre dossier)',
     );
+    const r11 = { rule: 'R11', code: 'closure_reason_missing', params: {}, message: 'the closure reason is not recorded (closure form)' };
+    expect(violationText(r11)).toBe('le motif de clôture n’est pas enregistré (formulaire de clôture)');
+    setLocale('ar');
+    expect(violationText(r11)).toBe('سبب الإغلاق غير مسجّل (استمارة الإغلاق)');
     setLocale('en');
-    expect(violationText({ rule: 'R1a', message: 'no return without a verified relative' })).toBe(
+    expect(violationText(r11)).toBe('the closure reason is not recorded (closure form)');
+  });
+
+  it('shows stages, roles and actions in a violation as their labels', () => {
+    const moving = {
+      rule: 'role',
+      code: 'transition_role',
+      params: { from: 'bid_pending', to: 'bid_decided', roles: 'bid_panel or supervisor', role: 'caseworker' },
+      message: 'moving bid_pending → bid_decided is for a bid_panel or supervisor, not a caseworker',
+    };
+    setLocale('fr');
+    expect(violationDetail(moving)).toBe(
+      'le passage de DIS en attente à DIS décidée revient au rôle Comité DIS ou Superviseur, pas au rôle Travailleur social',
+    );
+    const closed = { rule: 'closed', code: 'case_read_only', params: { stage: 'closed', action: 'add_note' }, message: '…' };
+    expect(violationDetail(closed)).toContain('(ajouter une note)');
+    setLocale('ar');
+    expect(violationDetail(closed)).toContain('(إضافة ملاحظة)');
+    setLocale('en');
+  });
+
+  it('falls back to the library’s English for a violation without a known code', () => {
+    expect(violationText({ rule: 'R1a', code: '', params: {}, message: 'no return without a verified relative' })).toBe(
       'no return without a verified relative',
     );
+    expect(violationText({ rule: 'R1a', code: 'from_a_newer_peer', params: {}, message: 'newer text' })).toBe('newer text');
+  });
+});
+
+describe('rule violation codes', () => {
+  // violation-codes.json is written by the desktop crate's tests from the
+  // library's table (model::violation): every code with the parameters it
+  // gives, and the codes of the `action` parameter.
+  const list = violationCodes as { codes: Record<string, string[]>; actions: string[] };
+
+  it('lists the library’s codes', () => {
+    expect(list.codes.closure_reason_missing).toEqual([]);
+    expect(list.codes.role_may_not).toEqual(['role', 'action']);
+    expect(list.actions).toContain('register_case');
+  });
+
+  it('has a message for every code in every language, using only the code’s parameters', () => {
+    for (const [code, params] of Object.entries(list.codes)) {
+      for (const l of ['en', 'fr', 'ar'] as const) {
+        const text = template(l, `violation.${code}`);
+        expect(text, `violation.${code} in ${l}`).toBeDefined();
+        for (const name of placeholderNames(text ?? '')) {
+          expect(params.includes(name), `violation.${code} in ${l} uses {${name}}, which ${code} does not give`).toBe(
+            true,
+          );
+        }
+      }
+    }
+  });
+
+  it('names every attempted action in every language', () => {
+    for (const action of list.actions) {
+      for (const l of ['en', 'fr', 'ar'] as const) {
+        expect(template(l, `violation.action.${action}`), `${action} in ${l}`).toBeDefined();
+      }
+    }
   });
 });
 

@@ -38,7 +38,7 @@ describe('partner requests on screen', () => {
     expect(maySend(preview, nyala, ' ')).toBe(false);
     expect(maySend(preview, nyala, '/media/usb/r.fcb')).toBe(true);
     expect(maySend(preview, abeche, '')).toBe(true);
-    const refused = { ...preview, blocked_by: [{ rule: 'R4', message: 'no consent' }] };
+    const refused = { ...preview, blocked_by: [{ rule: 'R4', code: 'partner_request_no_consent', params: { kind: 'family_assessment' }, message: 'no consent' }] };
     expect(maySend(refused, abeche, '')).toBe(false);
   });
 

@@ -107,18 +107,37 @@ describe('indicator texts', () => {
   // library's definitions (src/report/indicators.rs).
   const library = indicators as Record<string, { title: string; definition: string }>;
 
-  it('has every indicator’s title and definition in every language, the English being the library’s', () => {
+  // The numbers of a definition (a threshold, a delay, a form number):
+  // decimal commas read as points, so "0,5" is the library's "0.5".
+  const numbers = (s: string) => new Set((s.match(/\d+(?:[.,]\d+)?/g) ?? []).map((n) => n.replace(',', '.')));
+  // A code of the library (`registration_date`, `case.not_duplicate`)
+  // outside a command written as code (`fieldcase duplicates`).
+  const codeIn = (s: string) => s.replace(/`[^`]*`/g, '').match(/\b[a-z0-9]+(?:[_.][a-z]+[a-z0-9]*)+\b/);
+
+  it('has every indicator’s title and definition in every language, in words and with the library’s numbers', () => {
     expect(Object.keys(library)).toContain('25b');
     for (const [id, text] of Object.entries(library)) {
+      // A title is the library's English word for word.
+      expect(template('en', `indicator.${id}.title`), `indicator.${id}.title in en`).toBe(text.title);
       for (const part of ['title', 'definition'] as const) {
         const key = `indicator.${id}.${part}`;
-        expect(template('en', key), `${key} in en`).toBe(text[part]);
-        for (const l of ['fr', 'ar'] as const) {
-          expect(template(l, key), `${key} in ${l}`).toBeDefined();
+        for (const l of ['en', 'fr', 'ar'] as const) {
+          const said = template(l, key);
+          expect(said, `${key} in ${l}`).toBeDefined();
+          // Field and value codes are said in words, in every language…
+          expect(codeIn(said ?? ''), `${key} in ${l} names a code`).toBeNull();
+          // …and the definition keeps every threshold and delay the library's has.
+          for (const n of numbers(text[part])) expect(numbers(said ?? '').has(n), `${key} in ${l} lacks ${n}`).toBe(true);
           // A definition is always a sentence of its own language.
-          if (part === 'definition') expect(template(l, key)).not.toBe(text[part]);
+          if (part === 'definition' && l !== 'en') expect(said).not.toBe(template('en', key));
         }
       }
     }
+  });
+
+  it('finds a code in a sentence, and not a number or a command', () => {
+    expect(codeIn('see the case_type breakdown')?.[0]).toBe('case_type');
+    expect(codeIn('reviewed (case.not_duplicate)')?.[0]).toBe('case.not_duplicate');
+    expect(codeIn('score ≥ 0.5 (`fieldcase duplicates`), F1')).toBeNull();
   });
 });

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import CaseList from './CaseList.svelte';
 import type { Api, CaseRow, SearchHitDto } from '../lib/api';
+import type { Stage } from '../lib/bindings/domain';
 
-function row(id: string, given: string, family: string, stage = 'registered'): CaseRow {
+function row(id: string, given: string, family: string, stage: Stage = 'registered'): CaseRow {
   return {
     id, case_number: `AGZ-${id}`, case_type: 'uasc', office: 'Agadez', stage, caseworker: null,
     risk_level: null, given_names: given, family_name: family, sex: null, age_years: 12, date_of_birth: null,

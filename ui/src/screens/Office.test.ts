@@ -6,7 +6,7 @@ import type { QuarantineEntry, SyncApi } from '../lib/api-sync';
 const held: QuarantineEntry = {
   event_id: '0190aaaa-0000-7000-8000-000000000001', case_id: '0190aaaa-0000-7000-8000-000000000002',
   case_number: 'AGZ-0001', kind: 'case.assigned', author: 'sara', role: 'supervisor',
-  device_id: '0190aaaa-0000-7000-8000-000000000003', device_name: "Sara's laptop", code: 'hidden',
+  device_id: '0190aaaa-0000-7000-8000-000000000003', device_name: "Sara's laptop", code: 'hidden', params: { reason: 'not_in_team' }, violations: [],
   text: 'case … is hidden: a supervisor sees only the cases of their team', at: '2026-05-28T10:00:00Z',
 };
 

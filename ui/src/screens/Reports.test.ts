@@ -67,8 +67,9 @@ describe('Reports screen', () => {
     };
     render(Reports, { api: api as never });
     expect(await screen.findByText('New registrations', { exact: false })).toBeTruthy();
-    // The definition is the catalogue's, in the reader's language.
-    expect(screen.getByText(/^Children whose registration date \(F1 registration_date/)).toBeTruthy();
+    // The definition is the catalogue's, in the reader's language, with
+    // the field codes said in words.
+    expect(screen.getByText(/^Children whose registration date \(F1, else the day/)).toBeTruthy();
     // Suppression is on unless the internal view is chosen.
     expect(calls[0][3]).toBe(true);
     // Categories read as the value list's labels, not codes.

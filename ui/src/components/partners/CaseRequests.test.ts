@@ -83,13 +83,19 @@ describe('a case’s requests to partners', () => {
   });
 
   it('keeps a request a rule refuses from being sent, naming the rule', async () => {
-    const refused = { ...preview, blocked_by: [{ rule: 'R4', message: 'the consent does not cover cross_border_transfer' }] };
+    const refused = { ...preview, blocked_by: [
+      { rule: 'R4', code: 'partner_request_scope_missing', params: { scopes: 'cross_border_transfer', kind: 'family_assessment' }, message: 'the consent does not cover cross_border_transfer' },
+    ] };
     const api = fakeApi({ preview: vi.fn(async () => refused) });
     render(CaseRequests, { caseId: CASE, relatives: [{ item: REL, name: 'Amina' }], api, loadPlaces: async () => [] });
     await choose('partner-pick', 'p2');
     await choose('partner-kind', 'family_assessment');
     await choose('partner-about', REL);
     await vi.waitFor(() => expect(screen.getByTestId('partner-blocked').textContent).toContain('R4'));
+    // What failed is said from the violation's code, with its values.
+    expect(screen.getByTestId('partner-blocked').textContent).toContain(
+      'the consent does not cover cross_border_transfer, which a family_assessment request needs',
+    );
     expect((screen.getByTestId('partner-send') as HTMLButtonElement).disabled).toBe(true);
   });
 

@@ -3,6 +3,7 @@ import type { CaseRow } from "./CaseRow";
 import type { FieldValueDto } from "./FieldValueDto";
 import type { ItemDto } from "./ItemDto";
 import type { NextStepDto } from "./NextStepDto";
+import type { Stage } from "./Stage";
 import type { StageChangeDto } from "./StageChangeDto";
 import type { TaskDto } from "./TaskDto";
 
@@ -17,7 +18,7 @@ summary: CaseRow,
 /**
  * Stage to return to from a side state.
  */
-stage_before: string | null, 
+stage_before: Stage | null, 
 /**
  * Every field value.
  */

@@ -10,9 +10,11 @@ export type ConditionDto = {
  */
 field: string, 
 /**
- * `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`.
+ * `equals`, `not_equals`, `in`, `not_in`, `not_empty`, `empty`, `gte`, `lte`
+ * (the names `From<&Condition>` below gives; the UI's evaluator switches
+ * over this union exhaustively).
  */
-test: string, 
+test: "equals" | "not_equals" | "in" | "not_in" | "not_empty" | "empty" | "gte" | "lte", 
 /**
  * The operand (a value, a list or a number; null for the emptiness tests).
  */

@@ -9,6 +9,17 @@ export type ViolationDto = {
  */
 rule: string, 
 /**
- * What is missing or wrong, in English.
+ * What failed, a code of `model::violation::ViolationCode` (the window
+ * shows `violation.<code>`; the list is in
+ * bindings/violation-codes.json). Empty for a refusal kept before
+ * violations had codes.
+ */
+code: string, 
+/**
+ * The values the code's message uses, by name.
+ */
+params: { [key in string]: string }, 
+/**
+ * What is missing or wrong, in English (the fallback).
  */
 message: string, };
