@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { remote } from 'webdriverio';
-import { dialogHook, freePort, sleep, waitForPort } from './driver.mjs';
+import { dialogHook, sleep, startDriver, stepKit } from './driver.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const desktopBin = path.resolve(process.env.FIELDCASE_DESKTOP_BIN ?? path.join(root, 'target/debug/fieldcase-desktop'));
@@ -139,35 +139,12 @@ function expectEqual(actual, expected, what) {
   if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
 }
 
-async function visible(selector, timeout = 20_000) {
-  const el = await browser.$(selector);
-  await el.waitForDisplayed({ timeout, timeoutMsg: `${selector} not shown within ${timeout} ms` });
-  return el;
-}
-
-// Click as a user would, after scrolling the element to the middle of the
-// window (the form's sticky Save bar would otherwise cover it).
-async function click(selector) {
-  const el = await visible(selector);
-  await browser.execute((e) => e.scrollIntoView({ block: 'center' }), el);
-  await el.click();
-}
-
-// Set an input, textarea or select the way typing or choosing would: the
-// value, then input and change events (WebKitGTK's date inputs do not take
-// typed keys reliably, so every field goes through this one path).
-async function setField(selector, value) {
-  const el = await visible(selector);
-  await browser.execute(
-    (e, v) => {
-      e.value = v;
-      e.dispatchEvent(new Event('input', { bubbles: true }));
-      e.dispatchEvent(new Event('change', { bubbles: true }));
-    },
-    el,
-    String(value),
-  );
-}
+// The element helpers every step file uses (driver.mjs): `visible`, `click`
+// (scrolled to the middle first, so the form's sticky Save bar does not
+// cover it) and `setField` (the value, then the input and change events:
+// WebKitGTK's date inputs do not take typed keys reliably). This file keeps
+// its own `step` and `screenshot`: numbered by step, with the whole screen.
+const { visible, click, setField } = stepKit({ name: 'main', screens, results, log }, () => browser);
 
 /** `[data-field]` control inside a rendered form. */
 function fieldSel(form, field, inner = 'input, select, textarea') {
@@ -273,15 +250,9 @@ async function main() {
   });
 
   hook = dialogHook(path.join(work, 'dialog'));
-  const port = await freePort();
-  const nativePort = await freePort();
-  driverProc = spawn(tauriDriver, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', nativeDriver], {
-    detached: true,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FIELDCASE_VAULT: vault, ...hook.env },
-  });
-  driverProc.on('error', (e) => log(`cannot start tauri-driver (${tauriDriver}): ${e.message}`));
-  await waitForPort(port, driverProc, 20_000);
+  const driver = await startDriver(tauriDriver, nativeDriver, { FIELDCASE_VAULT: vault, ...hook.env });
+  driverProc = driver.proc;
+  const port = driver.port;
 
   await step('window opens on the first-run screen', async () => {
     browser = await remote({
