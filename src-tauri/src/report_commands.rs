@@ -159,9 +159,14 @@ fn options(from: &str, to: &str, office: Option<String>, suppress: bool) -> Resu
     Ok(ReportOptions { from: date(from)?, to: date(to)?, office: office.filter(|o| !o.is_empty()), suppress })
 }
 
+/// The report over the vault's own areas (its effective country
+/// configuration, by region), as `fieldcase report` computes it.
 fn compute(session: &Session, o: &ReportOptions) -> Result<Report, UiError> {
-    session
-        .with_store(|s| report::compute_for_store(s, o, &report::Geography::sample()).map_err(|e| UiError::coded(&e)))
+    session.with_store(|s| {
+        let geo = report::Geography::of_store(s, fieldcase::model::forms::AreaLevel::Region)
+            .map_err(|e| UiError::coded(&e))?;
+        report::compute_for_store(s, o, &geo).map_err(|e| UiError::coded(&e))
+    })
 }
 
 /// Compute every indicator for the period and office.
