@@ -1,4 +1,4 @@
-// The one table of the commands the window may invoke (issue 24): each
+// The one table of the commands the window may invoke: each
 // command's function, the parameters Tauri fills in itself (in brackets:
 // managed state, the app handle), the parameters the UI sends (in
 // parentheses, by these names, camelCased on the wire) and its return type.
