@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorText, violationDetail, violationText } from './errors';
 import { setLocale } from './i18n/index.svelte';
+import { rememberFieldLabels } from './formcache';
+import type { FormDefDto } from './bindings/FormDefDto';
 import type { UiError } from './bindings/UiError';
 import errorCodes from './bindings/error-codes.json';
 import refusalCodes from './bindings/refusal-codes.json';
@@ -76,6 +78,30 @@ describe('errorText', () => {
     setLocale('ar');
     expect(violationDetail(closed)).toContain('(إضافة ملاحظة)');
     setLocale('en');
+  });
+
+  it('names the fields a rule asks for by their labels once the forms are loaded', () => {
+    const required = {
+      rule: 'R2',
+      code: 'required_before_stage',
+      params: { to: 'bia_completed', fields: 'registration_bia.sex, registration_bia.not_a_field' },
+      message: 'before bia_completed, record: registration_bia.sex, registration_bia.not_a_field',
+    };
+    setLocale('fr');
+    // Before the definitions are loaded: the library's names.
+    expect(violationDetail(required)).toContain('registration_bia.sex, registration_bia.not_a_field');
+    const field = (name: string, en: string, fr: string, ar: string) =>
+      ({ name, labels: { en, fr, ar } }) as unknown as FormDefDto['fields'][number];
+    rememberFieldLabels([
+      { id: 'registration_bia', fields: [field('sex', 'Sex', 'Sexe', 'الجنس')] } as unknown as FormDefDto,
+    ]);
+    // Then the label in the reader's language; an unknown field keeps its name.
+    expect(violationDetail(required)).toContain('Sexe, registration_bia.not_a_field');
+    expect(violationDetail(required)).not.toContain('registration_bia.sex');
+    setLocale('ar');
+    expect(violationDetail(required)).toContain('الجنس');
+    setLocale('en');
+    expect(violationDetail(required)).toContain('Sex, registration_bia.not_a_field');
   });
 
   it('falls back to the library’s English for a violation without a known code', () => {

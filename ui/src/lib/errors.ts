@@ -7,6 +7,7 @@ import type { ViolationDto } from './bindings/ViolationDto';
 import { hasMessage } from './i18n/messages';
 import { t } from './i18n/index.svelte';
 import { eventKindLabel } from './events';
+import { fieldLabel } from './formcache';
 
 export function errorText(err: UiError): string {
   const key = `error.${err.code}`;
@@ -24,8 +25,9 @@ const STAGE_PARAMS = ['stage', 'from', 'to'];
 
 /**
  * A violation's parameters as the reader's words: a stage, a role, a list
- * of roles (" or ") or stages (" and "), an attempted action and an event
- * kind become their labels; other values (names, dates, field codes) stay.
+ * of roles (" or ") or stages (" and "), an attempted action, an event kind
+ * and a list of fields become their labels; other values (names, dates)
+ * stay.
  */
 export function violationParams(params: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { ...params };
@@ -36,6 +38,9 @@ export function violationParams(params: Record<string, string>): Record<string, 
   if (out.stages) out.stages = out.stages.split(' and ').map((s) => label('stage', s)).join(t('violation.and'));
   if (out.action) out.action = label('violation.action', out.action);
   if (out.kind && out.kind.includes('.')) out.kind = eventKindLabel(out.kind);
+  // A list of fields (`form.field` or a bare name), each by its label once
+  // the form definitions are loaded.
+  if (out.fields) out.fields = out.fields.split(', ').map(fieldLabel).join(', ');
   return out;
 }
 
